@@ -1,0 +1,50 @@
+# The two commands a user needs: `make demo` and `make check`.
+# Both install missing Debian packages first (scripts/install-deps.sh).
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= 2
+WERROR     ?= ON
+NIMC        = $(BUILD)/nimc
+
+.PHONY: all deps build build-asan demo check test test-asan bench clean format
+
+all: build
+
+deps:
+	@sh scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DNIMC_WERROR=$(WERROR) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DNIMC_SANITIZE=ON -DNIMC_WERROR=$(WERROR) >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# The main job: a simulated GCD cycle of the shipped stack device, its
+# metrics printed and its figure written to out/demo.
+demo: build
+	$(NIMC) run devices/nimc-stack.ini \
+	  -e 'Charge at 0.1 mA/cm2 until 3.5 V' -e 'Discharge at 0.1 mA/cm2 until 0.5 V' \
+	  -o out/demo
+	@echo "figure: out/demo/gcd.png, out/demo/gcd.svg"
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+test-asan: build-asan
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+# Every test, in the plain and in the sanitizer build.
+check: test test-asan
+	@sh tests/summarize.sh $(BUILD)/Testing/Temporary/LastTest.log $(ASAN_BUILD)/Testing/Temporary/LastTest.log
+
+bench: build
+	@for b in $(BUILD)/bench_*; do echo "== $$b"; $$b; done
+
+format:
+	clang-format -i include/nimc/*.h src/*/*.[ch] app/*.[ch] tests/*.[ch] bench/*.c
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) out

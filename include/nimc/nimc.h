@@ -1,0 +1,236 @@
+/*
+ * nimc.h -- the public contract of the nimc library.
+ *
+ * nimc simulates and analyses hybrid ion micro-capacitors (a faradaic,
+ * intercalation electrode against a capacitive, double-layer electrode)
+ * with porous-electrode theory on a finite-volume mesh, integrated as one
+ * DAE system with SUNDIALS IDA and the KLU sparse direct solver.
+ *
+ * Conventions that hold everywhere in this header:
+ *  - SI units in and out (m, s, A, V, F, mol/m3, K); the unit is in the name
+ *    where it could be ambiguous.
+ *  - Current is positive when it CHARGES the device (it flows into the
+ *    positive terminal), as potentiostats report it; energy and charge of a
+ *    step carry the same sign as its current.
+ *  - Functions return an nimc_status (0 ok, negative error).  Functions
+ *    without a handle take an nimc_err that receives the code and a message
+ *    locating the problem (file:line: key ...); functions with a handle keep
+ *    the message in the handle (nimc_sim_errmsg).  The library never prints,
+ *    exits or aborts.
+ *  - Constructors are int nimc_x_create(nimc_x **out, ...); destructors are
+ *    NULL-safe.  Every pointer returned through OUT is owned by the caller
+ *    and released with the matching destroy/free function.
+ */
+#ifndef NIMC_NIMC_H
+#define NIMC_NIMC_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NIMC_VERSION "0.1.0"
+
+/* ---- status codes ------------------------------------------------------
+ * One list generates the enum and nimc_strerror().  NIMC_EINPUT and
+ * NIMC_EDATA are the caller's fault (bad device file, step, value or data
+ * file: the CLI exits 2); NIMC_ESOLVER and NIMC_EANALYSIS are failures of a
+ * well-posed request (exit 1). */
+#define NIMC_STATUS_LIST(X)                                                \
+  X(NIMC_OK, 0, "success")                                                 \
+  X(NIMC_ENOMEM, -1, "out of memory")                                      \
+  X(NIMC_EINPUT, -2, "invalid input")                                      \
+  X(NIMC_EIO, -3, "input/output error")                                    \
+  X(NIMC_EDATA, -4, "invalid data file")                                   \
+  X(NIMC_ESOLVER, -5, "solver failure")                                    \
+  X(NIMC_EANALYSIS, -6, "analysis failure")                                \
+  X(NIMC_EEXTERNAL, -7, "external program failed")                         \
+  X(NIMC_EMISUSE, -8, "library misuse")
+
+typedef enum nimc_status {
+#define NIMC_X_ENUM(name, value, text) name = value,
+  NIMC_STATUS_LIST(NIMC_X_ENUM)
+#undef NIMC_X_ENUM
+} nimc_status;
+
+/* Static text naming a status code; never NULL. */
+const char *nimc_strerror(int status);
+
+#define NIMC_ERRMSG_MAX 1024
+
+/* An error report for functions that have no handle to keep it in. */
+typedef struct nimc_err {
+  int code;                   /* the nimc_status returned */
+  char msg[NIMC_ERRMSG_MAX];  /* "file:line: key 'x': what is wrong" */
+} nimc_err;
+
+/* ---- devices ---------------------------------------------------------- */
+
+/* A parsed, validated device description (geometry, electrodes, materials,
+ * electrolyte, mesh and solver settings).  Immutable once loaded except by
+ * nimc_device_set_temperature. */
+typedef struct nimc_device nimc_device;
+
+/* Load the INI device file at path.  sets[] are overrides of the form
+ * "section.key=value" applied as if they were written in the file (errors
+ * name them as "--set section.key").  Nothing is returned from a partly
+ * parsed file: on failure *out is NULL and err says where and why. */
+int nimc_device_load(nimc_device **out, const char *path,
+                     const char *const *sets, size_t nsets, nimc_err *err);
+void nimc_device_destroy(nimc_device *dev);
+
+const char *nimc_device_name(const nimc_device *dev);
+const char *nimc_device_path(const nimc_device *dev);
+double nimc_device_temperature_K(const nimc_device *dev);
+int nimc_device_set_temperature(nimc_device *dev, double T_K, nimc_err *err);
+/* The normalisation of areal and volumetric metrics: the footprint area
+ * and the thickness that multiplies it (mean electrode thickness unless the
+ * device file says otherwise). */
+double nimc_device_footprint_area_m2(const nimc_device *dev);
+double nimc_device_norm_thickness_m(const nimc_device *dev);
+
+/* ---- quantities with units (for command-line values) ------------------ */
+
+/* Parse "25 degC", "0.1 mA/cm2", "10um" into SI.  si_unit names the
+ * dimension expected ("K", "A/m2", "m").  Fails with NIMC_EINPUT when the
+ * text has no number, no unit, an unknown unit or a unit of another
+ * dimension. */
+int nimc_quantity_parse(const char *text, const char *si_unit, double *out,
+                        nimc_err *err);
+
+/* ---- experiments ------------------------------------------------------ */
+
+typedef enum nimc_step_type {
+  NIMC_STEP_CHARGE,    /* constant current into the device */
+  NIMC_STEP_DISCHARGE, /* constant current out of the device */
+  NIMC_STEP_REST,      /* open circuit */
+  NIMC_STEP_HOLD,      /* constant voltage */
+  NIMC_STEP_SWEEP      /* linear voltage sweep (cyclic voltammetry) */
+} nimc_step_type;
+
+typedef enum nimc_end_reason {
+  NIMC_END_TIME,     /* the step's duration elapsed */
+  NIMC_END_VOLTAGE,  /* the voltage reached its cut-off */
+  NIMC_END_CURRENT,  /* the current fell to its cut-off (hold) */
+  NIMC_END_LIMIT     /* a safety limit stopped the step */
+} nimc_end_reason;
+
+/* A parsed experiment: steps and "Repeat N times" blocks. */
+typedef struct nimc_experiment nimc_experiment;
+
+/* Parse one step per line (the experiment language of docs/experiments.md).
+ * A failure quotes the offending text and says what was expected. */
+int nimc_experiment_parse(nimc_experiment **out, const char *const *lines,
+                          size_t nlines, nimc_err *err);
+void nimc_experiment_destroy(nimc_experiment *exp);
+/* Number of steps one execution runs (repeats expanded). */
+size_t nimc_experiment_nsteps(const nimc_experiment *exp);
+
+/* ---- results ---------------------------------------------------------- */
+
+/* A time series, as a simulation writes it and an instrument file reads. */
+typedef struct nimc_series {
+  size_t n, cap;
+  double *time_s;
+  double *voltage_V;
+  double *current_A; /* > 0 charging */
+  int *step;         /* executed-step index, -1 when unknown (measured) */
+} nimc_series;
+
+typedef struct nimc_step_result {
+  nimc_step_type type;
+  int index;              /* executed-step index, 0-based */
+  int cycle;              /* iteration of the enclosing Repeat, 0-based */
+  double duration_s;
+  double charge_C;        /* integral of I dt */
+  double energy_J;        /* integral of I V dt */
+  double v_start_V, v_end_V;
+  nimc_end_reason end_reason;
+} nimc_step_result;
+
+typedef struct nimc_result {
+  nimc_series series;
+  nimc_step_result *steps;
+  size_t nsteps, cap;
+} nimc_result;
+
+/* Release the arrays of a result (the struct itself is the caller's). */
+void nimc_result_free(nimc_result *res);
+void nimc_series_free(nimc_series *s);
+/* Append a sample (grows the arrays geometrically). */
+int nimc_series_push(nimc_series *s, double t, double v, double i, int step);
+
+const char *nimc_step_type_name(nimc_step_type t);
+const char *nimc_end_reason_name(nimc_end_reason r);
+
+/* ---- simulation ------------------------------------------------------- */
+
+typedef struct nimc_sim nimc_sim;
+
+/* Progress reports for long runs: called after each step with the number of
+ * executed steps, their total, and the simulated time.  Return non-zero to
+ * stop the run (nimc_sim_run then returns NIMC_ESOLVER with "interrupted"). */
+typedef int (*nimc_progress_fn)(void *user, size_t done, size_t total,
+                                double t_s);
+
+typedef struct nimc_sim_opts {
+  double rtol;            /* IDA relative tolerance (default 1e-6) */
+  double atol_scale;      /* multiplies the per-variable absolute tolerances */
+  double max_step_s;      /* upper bound on IDA's step, 0 = none */
+  double max_step_time_s; /* safety limit on one step's duration */
+  nimc_progress_fn progress;
+  void *progress_user;
+} nimc_sim_opts;
+
+nimc_sim_opts nimc_sim_opts_default(void);
+
+/* Build mesh, unknowns, sparsity and the IDA+KLU solver for dev at its
+ * initial state.  dev must outlive the simulation. */
+int nimc_sim_create(nimc_sim **out, const nimc_device *dev,
+                    const nimc_sim_opts *opts, nimc_err *err);
+void nimc_sim_destroy(nimc_sim *sim);
+
+/* Run exp from the current state, appending to res.  On failure res holds
+ * what was computed up to the failure. */
+int nimc_sim_run(nimc_sim *sim, const nimc_experiment *exp, nimc_result *res);
+const char *nimc_sim_errmsg(const nimc_sim *sim);
+
+typedef struct nimc_solver_stats {
+  long steps, residual_evals, jacobian_evals, linear_setups, nonlinear_iters,
+      error_test_fails, nonlinear_conv_fails, root_evals;
+  long unknowns, jacobian_nonzeros;
+} nimc_solver_stats;
+
+nimc_solver_stats nimc_sim_stats(const nimc_sim *sim);
+
+/* ---- analysis (works on measured or simulated series alike) ----------- */
+
+typedef struct nimc_norm {
+  double area_m2;      /* footprint area; 0 = no areal metrics */
+  double thickness_m;  /* normalising thickness; 0 = no volumetric metrics */
+} nimc_norm;
+
+typedef struct nimc_metrics {
+  int have_discharge;  /* a full discharge segment was found */
+  int have_cycle;      /* a charge followed by a discharge was found */
+  int ncycles;         /* charge/discharge pairs found */
+  double capacitance_F, capacitance_areal_mF_cm2, capacitance_volumetric_F_cm3;
+  double energy_J, energy_volumetric_mWh_cm3, energy_areal_uWh_cm2;
+  double power_W, power_volumetric_W_cm3, power_areal_mW_cm2;
+  double esr_ohm;                /* NaN when there is no switch to read */
+  double coulombic_efficiency;   /* NaN without a cycle */
+  double capacitance_retention;  /* NaN with fewer than two cycles */
+  double discharge_time_s, discharge_current_A;
+} nimc_metrics;
+
+/* Galvanostatic charge/discharge metrics of interfaces.md, computed from the
+ * last full discharge of s (segments are found from the sign of the
+ * current, so the series needs no step labels). */
+int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
+                     nimc_metrics *out, nimc_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NIMC_NIMC_H */

@@ -1,0 +1,174 @@
+/*
+ * params.h -- the plain-data description of a device, in SI units.
+ *
+ * The io layer fills these structs from device and material files; the mesh
+ * and model layers read them.  Nothing here allocates except the property
+ * laws that hold tables (released by nimc_law_clear).  A property that
+ * depends on a state variable (stoichiometry, concentration, potential) and
+ * on temperature is an nimc_law: a base function of the state variable at
+ * the reference temperature, times a temperature factor.
+ */
+#ifndef NIMC_PARAMS_H
+#define NIMC_PARAMS_H
+
+#include "nimc/nimc.h"
+
+#define NIMC_NAME_MAX 128
+#define NIMC_PATH_MAX 1024
+
+/* ---- property laws ---- */
+
+typedef enum nimc_law_kind {
+  NIMC_LAW_CONSTANT = 0, /* value */
+  NIMC_LAW_TABLE,        /* (x, y) table, monotone cubic (Steffen), clamped */
+  NIMC_LAW_BUILTIN       /* a named function of the library (model/builtin) */
+} nimc_law_kind;
+
+typedef enum nimc_tlaw_kind {
+  NIMC_TLAW_NONE = 0,
+  NIMC_TLAW_ARRHENIUS, /* exp(-Ea/R (1/T - 1/Tref)) */
+  NIMC_TLAW_VTF        /* exp(-B/(T-T0) + B/(Tref-T0)) */
+} nimc_tlaw_kind;
+
+/* f(x, T) for built-in laws; writes df/dx. */
+typedef double (*nimc_builtin_fn)(double x, double T_K, double *dfdx);
+
+typedef struct nimc_law {
+  nimc_law_kind kind;
+  double value;            /* CONSTANT: SI value at Tref */
+  double scale;            /* TABLE/BUILTIN: multiplies the base (default 1) */
+  size_t n;                /* TABLE: number of points */
+  double *x, *y;           /* TABLE: owned, x strictly increasing */
+  void *interp;            /* TABLE: gsl_interp *, owned */
+  nimc_builtin_fn fn;      /* BUILTIN */
+  char name[NIMC_NAME_MAX];/* BUILTIN name or TABLE file, for messages */
+  nimc_tlaw_kind tlaw;
+  double Ea_J_mol;         /* ARRHENIUS */
+  double vtf_B_K, vtf_T0_K;/* VTF */
+  double Tref_K;           /* reference temperature of value/table */
+} nimc_law;
+
+/* ---- electrodes ---- */
+
+typedef enum nimc_electrode_kind {
+  NIMC_ELECTRODE_INTERCALATION = 0,
+  NIMC_ELECTRODE_CAPACITIVE,
+  NIMC_ELECTRODE_HYBRID
+} nimc_electrode_kind;
+
+typedef enum nimc_particle_shape {
+  NIMC_PARTICLE_SLAB = 0,   /* radius = half thickness */
+  NIMC_PARTICLE_CYLINDER = 1,
+  NIMC_PARTICLE_SPHERE = 2
+} nimc_particle_shape;
+
+typedef struct nimc_electrode_params {
+  nimc_electrode_kind kind;
+  char material[NIMC_NAME_MAX];   /* material name, for messages */
+  double thickness_m;
+  double porosity;                /* electrolyte volume fraction */
+  double bruggeman;               /* x_eff = x * porosity^b */
+  double conductivity_S_m;        /* solid (electronic), bulk of the film */
+  double solid_bruggeman;         /* sigma_eff = sigma * (1-porosity)^b; 0 = use sigma as the film's */
+
+  /* intercalation (and hybrid) */
+  double active_fraction;         /* volume fraction of intercalation solid */
+  double particle_radius_m;
+  nimc_particle_shape shape;
+  double c_max_mol_m3;
+  double theta0;                  /* initial stoichiometry c/c_max */
+  nimc_law ocp;                   /* U(theta) [V vs Na/Na+ (or Li/Li+)] */
+  nimc_law solid_diffusivity;     /* D_s(theta, T) [m2/s] */
+  nimc_law rate_constant;         /* k(T) [m/s]: i0 = F k c_max (c/c_ref)^aa (1-th)^aa th^ac */
+  double alpha_a, alpha_c;
+  double c_ref_mol_m3;            /* reference electrolyte concentration of k */
+  double cdl_F_m2;                /* double layer per interfacial area (0 = none) */
+
+  /* capacitive (and hybrid) */
+  double cap_F_m3;                /* volumetric capacitance at E_pzc [F/m3 of electrode] */
+  double cap_k2_per_V2;           /* C(E) = C0 (1 + k2 (E - Epzc)^2) */
+  nimc_law cap_shape;             /* optional: C(E)/C0 as a table; CONSTANT 1 when unused */
+  double E_pzc_V;                 /* potential of zero charge vs reference */
+  double E0_V;                    /* initial potential of the double layer */
+  int E0_given;
+  double dl_cation_fraction;      /* s in [0,1]: share of dl charge balanced by cations; <0 = counter-ion model */
+
+  /* parasitic (leakage) current, Tafel: i = i0 exp(F (E - E_leak)/(n R T)) per electrode volume */
+  double leak_A_m3;
+  double leak_E_V;
+  double leak_n;
+} nimc_electrode_params;
+
+typedef struct nimc_separator_params {
+  double thickness_m;
+  double porosity;
+  double bruggeman;
+} nimc_separator_params;
+
+typedef struct nimc_electrolyte_params {
+  char material[NIMC_NAME_MAX];
+  double c0_mol_m3;               /* initial salt concentration */
+  nimc_law conductivity;          /* kappa(c, T) [S/m] */
+  nimc_law diffusivity;           /* D(c, T) [m2/s] */
+  nimc_law transference;          /* t+(c) [-] */
+  nimc_law thermo_factor;         /* 1 + dln f/dln c (c) [-] */
+} nimc_electrolyte_params;
+
+typedef enum nimc_geometry {
+  NIMC_GEOMETRY_STACK = 0,        /* 1D anode | separator | cathode */
+  NIMC_GEOMETRY_INTERDIGITATED    /* 2D in-plane cross-section (later) */
+} nimc_geometry;
+
+typedef struct nimc_mesh_params {
+  int anode_cells, separator_cells, cathode_cells;
+  int particle_shells;
+  double grading;                 /* ratio of largest to smallest cell in a region (1 = uniform) */
+} nimc_mesh_params;
+
+typedef struct nimc_solver_params {
+  double rtol;
+  double atol_scale;
+} nimc_solver_params;
+
+struct nimc_device {
+  char name[NIMC_NAME_MAX];
+  char path[NIMC_PATH_MAX];
+  nimc_geometry geometry;
+  double area_m2;                 /* electrode (footprint) area */
+  double norm_thickness_m;        /* 0 = mean electrode thickness */
+  double temperature_K;
+  double contact_resistance_ohm;  /* lumped series resistance (leads, collectors) */
+  double initial_voltage_V;
+  int initial_voltage_given;
+  nimc_electrode_params anode, cathode;
+  nimc_separator_params separator;
+  nimc_electrolyte_params electrolyte;
+  nimc_mesh_params mesh;
+  nimc_solver_params solver;
+};
+
+/* Evaluate a law at state x and temperature T; *dfdx (may be NULL) gets
+ * the derivative in x.  Tables are clamped outside their range (derivative
+ * zero there). */
+double nimc_law_eval(const nimc_law *law, double x, double T_K, double *dfdx);
+/* Temperature factor of a law (1 at Tref). */
+double nimc_law_tfactor(const nimc_law *law, double T_K);
+/* A constant law. */
+nimc_law nimc_law_constant(double value);
+/* Build the interpolant of a TABLE law whose x, y, n are set; takes
+ * ownership of x and y. */
+int nimc_law_table_init(nimc_law *law, nimc_err *err);
+void nimc_law_clear(nimc_law *law);
+/* Look up a built-in function by name; NULL when unknown. */
+nimc_builtin_fn nimc_builtin_find(const char *name);
+/* Comma-separated list of built-in names, for messages. */
+const char *nimc_builtin_names(void);
+
+/* Record an error: sets err->code and formats err->msg; returns code. */
+int nimc_err_set(nimc_err *err, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+#endif /* NIMC_PARAMS_H */

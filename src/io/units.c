@@ -1,0 +1,124 @@
+/*
+ * units.c -- the udunits2 boundary.
+ *
+ * The unit database is read once per process (pthread_once) and never
+ * changed afterwards: an immutable cache, not mutable global state.  Its
+ * error handler is silenced so that the library never prints; failures come
+ * back as text in the caller's buffer.  Numbers are split from units here
+ * (strtod) so that offset units convert correctly ("25 degC" is 298.15 K,
+ * not 25 times a unit).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <udunits2.h>
+
+#include "core/params.h"
+#include "io/units.h"
+
+static pthread_once_t units_once = PTHREAD_ONCE_INIT;
+static ut_system *units_system;
+
+static void units_load(void) {
+  ut_set_error_message_handler(ut_ignore);
+  units_system = ut_read_xml(NULL);
+}
+
+static ut_system *units_get(void) {
+  pthread_once(&units_once, units_load);
+  return units_system;
+}
+
+/* Copy s without leading/trailing blanks into buf. */
+static void trim_copy(char *buf, size_t len, const char *s) {
+  while (isspace((unsigned char)*s)) s++;
+  size_t n = strlen(s);
+  while (n > 0 && isspace((unsigned char)s[n - 1])) n--;
+  if (n >= len) n = len - 1;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+}
+
+int nimc_units_convertible(const char *unit, const char *si) {
+  ut_system *sys = units_get();
+  if (!sys) return NIMC_EIO;
+  ut_unit *u = ut_parse(sys, unit, UT_ASCII);
+  ut_unit *t = ut_parse(sys, si, UT_ASCII);
+  int ok = u && t && ut_are_convertible(u, t);
+  ut_free(u);
+  ut_free(t);
+  return ok;
+}
+
+int nimc_units_parse(const char *text, const char *si, double *out,
+                     char *why, size_t whylen) {
+  char buf[256];
+  trim_copy(buf, sizeof buf, text ? text : "");
+  if (!buf[0]) {
+    snprintf(why, whylen, "empty value (expected a number with unit %s)", si);
+    return NIMC_EINPUT;
+  }
+  char *end;
+  errno = 0;
+  double v = strtod(buf, &end);
+  if (end == buf) {
+    snprintf(why, whylen, "'%s' does not start with a number", buf);
+    return NIMC_EINPUT;
+  }
+  if (errno == ERANGE || !isfinite(v)) {
+    snprintf(why, whylen, "'%s' is out of range", buf);
+    return NIMC_EINPUT;
+  }
+  while (isspace((unsigned char)*end)) end++;
+  int dimensionless = strcmp(si, "1") == 0;
+  if (!*end) {
+    if (dimensionless) {
+      *out = v;
+      return NIMC_OK;
+    }
+    snprintf(why, whylen, "'%s' has no unit (expected a unit convertible to %s)",
+             buf, si);
+    return NIMC_EINPUT;
+  }
+  ut_system *sys = units_get();
+  if (!sys) {
+    snprintf(why, whylen, "the udunits2 database could not be read");
+    return NIMC_EIO;
+  }
+  ut_unit *u = ut_parse(sys, end, UT_ASCII);
+  if (!u) {
+    snprintf(why, whylen, "unknown unit '%s'", end);
+    return NIMC_EINPUT;
+  }
+  ut_unit *t = ut_parse(sys, dimensionless ? "1" : si, UT_ASCII);
+  int rc = NIMC_OK;
+  if (!t || !ut_are_convertible(u, t)) {
+    snprintf(why, whylen, "unit '%s' is not a %s (wrong dimension)", end,
+             dimensionless ? "pure number" : si);
+    rc = NIMC_EINPUT;
+  } else {
+    cv_converter *cv = ut_get_converter(u, t);
+    if (!cv) {
+      snprintf(why, whylen, "cannot convert '%s' to %s", end, si);
+      rc = NIMC_EINPUT;
+    } else {
+      *out = cv_convert_double(cv, v);
+      cv_free(cv);
+    }
+  }
+  ut_free(u);
+  ut_free(t);
+  return rc;
+}
+
+int nimc_quantity_parse(const char *text, const char *si_unit, double *out,
+                        nimc_err *err) {
+  char why[512];
+  int rc = nimc_units_parse(text, si_unit, out, why, sizeof why);
+  if (rc) return nimc_err_set(err, rc, "%s", why);
+  return NIMC_OK;
+}
