@@ -86,8 +86,9 @@ typedef struct nimc_electrode_params {
 
   /* capacitive (and hybrid) */
   double cap_F_m3;                /* volumetric capacitance at E_pzc [F/m3 of electrode] */
-  double cap_k2_per_V2;           /* C(E) = C0 (1 + k2 (E - Epzc)^2) */
-  nimc_law cap_shape;             /* optional: C(E)/C0 as a table; CONSTANT 1 when unused */
+  double cap_k2_per_V2;           /* C(E) = C0 (1 + k2 (E - Epzc)^2) ... */
+  nimc_law cap_shape;             /* ... or C(E) = C0 shape(E), a table (then k2 = 0);
+                                     CONSTANT 1 when unused */
   double E_pzc_V;                 /* potential of zero charge vs reference */
   double E0_V;                    /* initial potential of the double layer */
   int E0_given;
@@ -151,6 +152,9 @@ struct nimc_device {
  * the derivative in x.  Tables are clamped outside their range (derivative
  * zero there). */
 double nimc_law_eval(const nimc_law *law, double x, double T_K, double *dfdx);
+/* Integral of a CONSTANT or TABLE law over x from a to b at T (NaN for
+ * built-ins). */
+double nimc_law_integral(const nimc_law *law, double a, double b, double T_K);
 /* Temperature factor of a law (1 at Tref). */
 double nimc_law_tfactor(const nimc_law *law, double T_K);
 /* A constant law. */

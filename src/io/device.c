@@ -1,0 +1,1001 @@
+/*
+ * device.c -- the device-file loader: INI files with units become a
+ * struct nimc_device in SI units.
+ *
+ * Two phases, so that nothing is ever returned from a half-read device:
+ *  1. read: libinih splits the device file into entries (section, key,
+ *     value, file, line); syntax errors and duplicate keys stop here.  The
+ *     --set overrides then replace or add entries, remembered as "--set".
+ *  2. interpret: sections and keys are checked against the schema first
+ *     (a misspelt key is an error, never a silent default), then each
+ *     value is converted to SI by udunits2 (io/units.c) and range-checked.
+ *     Electrodes and the electrolyte read their material file (same INI
+ *     reader, one section [material]); any material key may be overridden
+ *     in the device section that references the material.
+ * Every error names where the value came from, "file:line: [section] key:"
+ * or "--set section.key:", and what is wrong.  The schema is documented in
+ * docs/device-files.md: keep the two in step.  What the parameters mean
+ * physically is the model's business (model/), not this file's.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/params.h"
+#include "io/table.h"
+#include "io/units.h"
+#include "model/constants.h"
+
+/* Return from the calling function when x fails (x < 0). */
+#define TRY(x)                                                             \
+  do {                                                                     \
+    int try_rc_ = (x);                                                     \
+    if (try_rc_ < 0) return try_rc_;                                       \
+  } while (0)
+
+/* ---- phase 1: entries ------------------------------------------------- */
+
+typedef struct entry {
+  char *section, *key, *value; /* one allocation, starting at section */
+  const char *file;            /* path of the owning table; NULL for --set */
+  int line;                    /* 0 for --set */
+} entry;
+
+/* The entries of one INI file (the device file plus --set, or a material). */
+typedef struct table {
+  entry *e;
+  size_t n, cap;
+  char path[NIMC_PATH_MAX];
+  nimc_err *err;
+  FILE *fp;
+  int line;      /* lines read so far: the current line inside the handler */
+  int indented;  /* the current line starts with a blank */
+  int long_line; /* first line too long for libinih's buffer, 0 = none */
+  int maxlen;
+  int rc, fail_line; /* first error the handler reported and its line */
+} table;
+
+typedef struct loader {
+  nimc_err *err;
+  table dev;    /* the device file and the overrides */
+  table mat[3]; /* anode, cathode and electrolyte material files */
+} loader;
+
+/* Start an empty table for the file at path. */
+static int table_init(table *t, const char *path, nimc_err *err) {
+  memset(t, 0, sizeof *t);
+  t->err = err;
+  if (strlen(path) >= sizeof t->path)
+    return nimc_err_set(err, NIMC_EINPUT, "%.64s...: path too long", path);
+  strcpy(t->path, path);
+  return NIMC_OK;
+}
+
+static void table_free(table *t) {
+  for (size_t i = 0; i < t->n; i++) free(t->e[i].section);
+  free(t->e);
+  t->e = NULL;
+  t->n = t->cap = 0;
+}
+
+static entry *find(const table *t, const char *sec, const char *key) {
+  for (size_t i = 0; i < t->n; i++)
+    if (!strcmp(t->e[i].section, sec) && !strcmp(t->e[i].key, key))
+      return &t->e[i];
+  return NULL;
+}
+
+/* Point e at fresh copies of sec, key and val (one block); 0 or -1. */
+static int entry_fill(entry *e, const char *sec, const char *key,
+                      const char *val) {
+  size_t ls = strlen(sec) + 1, lk = strlen(key) + 1, lv = strlen(val) + 1;
+  char *b = malloc(ls + lk + lv);
+  if (!b) return -1;
+  memcpy(b, sec, ls);
+  memcpy(b + ls, key, lk);
+  memcpy(b + ls + lk, val, lv);
+  e->section = b;
+  e->key = b + ls;
+  e->value = b + ls + lk;
+  return 0;
+}
+
+/* Append an entry read at line (0 = from --set); NIMC_ENOMEM on failure. */
+static int add(table *t, const char *sec, const char *key, const char *val,
+               int line) {
+  if (t->n == t->cap) {
+    size_t cap = t->cap ? 2 * t->cap : 32;
+    entry *e = realloc(t->e, cap * sizeof *e);
+    if (!e) return nimc_err_set(t->err, NIMC_ENOMEM, "out of memory");
+    t->e = e;
+    t->cap = cap;
+  }
+  entry *e = &t->e[t->n];
+  if (entry_fill(e, sec, key, val))
+    return nimc_err_set(t->err, NIMC_ENOMEM, "out of memory");
+  e->file = line ? t->path : NULL;
+  e->line = line;
+  t->n++;
+  return NIMC_OK;
+}
+
+/* libinih's line source: fgets that counts lines and refuses (ends the
+ * parse at) a line longer than the parser's buffer instead of splitting
+ * it into two lines. */
+static char *read_line(char *str, int num, void *stream) {
+  table *t = stream;
+  if (t->long_line || !fgets(str, num, t->fp)) return NULL;
+  t->line++;
+  t->indented = *str == ' ' || *str == '\t';
+  size_t n = strlen(str);
+  if (n + 1 == (size_t)num && str[n - 1] != '\n') {
+    int c = fgetc(t->fp);
+    if (c != EOF && c != '\n') {
+      t->long_line = t->line;
+      t->maxlen = num - 3;
+      return NULL;
+    }
+  }
+  return str;
+}
+
+/* libinih's handler: one call per key = value line. */
+static int on_pair(void *user, const char *sec, const char *key,
+                   const char *val) {
+  table *t = user;
+  if (t->rc) return 0;
+  const entry *old = find(t, sec, key);
+  if (!*sec)
+    t->rc = nimc_err_set(t->err, NIMC_EINPUT,
+                         "%s:%d: %s: key outside any [section]", t->path,
+                         t->line, key);
+  else if (old && t->indented)
+    t->rc = nimc_err_set(t->err, NIMC_EINPUT,
+                         "%s:%d: [%s] %s: an indented line continues the "
+                         "value of the key above; remove the indentation",
+                         t->path, t->line, sec, key);
+  else if (old)
+    t->rc = nimc_err_set(t->err, NIMC_EINPUT,
+                         "%s:%d: [%s] %s: duplicate key (first given at line "
+                         "%d)",
+                         t->path, t->line, sec, key, old->line);
+  else
+    t->rc = add(t, sec, key, val ? val : "", t->line);
+  if (t->rc) t->fail_line = t->line;
+  return !t->rc;
+}
+
+/* Read the INI text of fp into t; a read failure returns io_code. */
+static int read_ini(table *t, FILE *fp, int io_code) {
+  t->fp = fp;
+  int rc = ini_parse_stream(read_line, t, on_pair, t);
+  t->fp = NULL;
+  if (rc > 0 && (!t->rc || rc < t->fail_line))
+    return nimc_err_set(t->err, NIMC_EINPUT,
+                        "%s:%d: syntax error: expected '[section]' or "
+                        "'key = value'",
+                        t->path, rc);
+  if (t->rc) return t->rc;
+  if (rc < 0) return nimc_err_set(t->err, NIMC_ENOMEM, "out of memory");
+  if (ferror(fp))
+    return nimc_err_set(t->err, io_code, "%s: cannot read: %s", t->path,
+                        strerror(errno));
+  if (t->long_line)
+    return nimc_err_set(t->err, NIMC_EINPUT,
+                        "%s:%d: line too long (at most %d characters)",
+                        t->path, t->long_line, t->maxlen);
+  return NIMC_OK;
+}
+
+/* Copy [s, s+n) without surrounding blanks into buf of len; 0 or -1. */
+static int span_copy(char *buf, size_t len, const char *s, size_t n) {
+  while (n > 0 && isspace((unsigned char)*s)) s++, n--;
+  while (n > 0 && isspace((unsigned char)s[n - 1])) n--;
+  if (n >= len) return -1;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  return 0;
+}
+
+/* Apply "section.key=value" overrides: replace or add entries. */
+static int apply_sets(loader *L, const char *const *sets, size_t nsets) {
+  for (size_t i = 0; i < nsets; i++) {
+    const char *s = sets[i] ? sets[i] : "";
+    const char *eq = strchr(s, '='), *dot = strchr(s, '.');
+    char sec[NIMC_NAME_MAX], key[NIMC_NAME_MAX], val[NIMC_PATH_MAX];
+    if (!eq || !dot || dot > eq ||
+        span_copy(sec, sizeof sec, s, (size_t)(dot - s)) ||
+        span_copy(key, sizeof key, dot + 1, (size_t)(eq - dot - 1)) ||
+        span_copy(val, sizeof val, eq + 1, strlen(eq + 1)) || !*sec || !*key)
+      return nimc_err_set(L->err, NIMC_EINPUT,
+                          "--set '%s': expected section.key=value (for "
+                          "example anode.thickness=10um)",
+                          s);
+    entry *e = find(&L->dev, sec, key);
+    if (!e) {
+      TRY(add(&L->dev, sec, key, val, 0));
+      continue;
+    }
+    char *old = e->section;
+    if (entry_fill(e, sec, key, val))
+      return nimc_err_set(L->err, NIMC_ENOMEM, "out of memory");
+    free(old);
+    e->file = NULL;
+    e->line = 0;
+  }
+  return NIMC_OK;
+}
+
+/* ---- phase 2: the schema ---------------------------------------------- */
+
+static const char *const sections[] = {
+    "device", "anode", "separator", "cathode", "electrolyte", "mesh",
+    "solver", NULL};
+static const char *const device_keys[] = {
+    "name", "geometry", "area", "temperature", "contact_resistance",
+    "initial_voltage", "normalisation_thickness", NULL};
+static const char *const electrode_keys[] = {
+    "material", "kind", "thickness", "porosity", "bruggeman", "conductivity",
+    "leakage_current", "leakage_potential", "leakage_tafel_n", NULL};
+static const char *const intercalation_keys[] = {
+    "active_fraction", "particle_radius", "particle_shape",
+    "initial_stoichiometry", "double_layer_capacitance", NULL};
+static const char *const capacitive_keys[] = {
+    "active_density", "volumetric_capacitance", "initial_potential", NULL};
+static const char *const electrolyte_keys[] = {
+    "material", "initial_concentration", NULL};
+static const char *const separator_keys[] = {
+    "thickness", "porosity", "bruggeman", NULL};
+static const char *const mesh_keys[] = {
+    "anode_cells", "separator_cells", "cathode_cells", "particle_shells",
+    "grading", NULL};
+static const char *const solver_keys[] = {"rtol", "atol_scale", NULL};
+
+/* Material keys: the head of every material file, the part of it a device
+ * section may override, and the keys of each kind. */
+static const char *const material_head[] = {
+    "name", "kind", "reference_temperature", NULL};
+static const char *const material_over[] = {
+    "name", "reference_temperature", NULL};
+static const char *const material_intercalation[] = {
+    "max_concentration", "ocp", "diffusivity",
+    "diffusivity_activation_energy", "diffusivity_vtf_B",
+    "diffusivity_vtf_T0", "rate_constant", "rate_constant_activation_energy",
+    "rate_constant_vtf_B", "rate_constant_vtf_T0", "alpha_a", "alpha_c",
+    "reference_concentration", NULL};
+static const char *const material_capacitive[] = {
+    "specific_capacitance", "pzc", "capacitance_curvature",
+    "capacitance_shape", "dl_cation_fraction", NULL};
+static const char *const material_electrolyte[] = {
+    "concentration", "conductivity", "conductivity_activation_energy",
+    "conductivity_vtf_B", "conductivity_vtf_T0", "diffusivity",
+    "diffusivity_activation_energy", "diffusivity_vtf_B",
+    "diffusivity_vtf_T0", "transference_number", "thermodynamic_factor",
+    NULL};
+
+/* Material kinds; the first three are also the electrode kinds, in the
+ * order of nimc_electrode_kind. */
+enum { INTERCALATION, CAPACITIVE, HYBRID, ELECTROLYTE };
+static const char *const kinds[] = {"intercalation", "capacitive", "hybrid",
+                                    "electrolyte", NULL};
+static const char *const electrode_kinds[] = {"intercalation", "capacitive",
+                                              "hybrid", NULL};
+static const char *const shapes[] = {"slab", "cylinder", "sphere", NULL};
+static const char *const geometries[] = {"stack", "interdigitated", NULL};
+
+/* Allowed ranges of numbers. */
+enum { ANY, POS, NONNEG, FRAC, UNIT, GE1, RTOL };
+static const struct {
+  double lo, hi;
+  int lo_in, hi_in;
+  const char *text;
+} ranges[] = {
+    [ANY] = {-INFINITY, INFINITY, 1, 1, "must be finite"},
+    [POS] = {0, INFINITY, 0, 0, "must be positive"},
+    [NONNEG] = {0, INFINITY, 1, 0, "must be >= 0"},
+    [FRAC] = {0, 1, 0, 0, "must be strictly between 0 and 1"},
+    [UNIT] = {0, 1, 1, 1, "must be between 0 and 1"},
+    [GE1] = {1, INFINITY, 1, 0, "must be >= 1"},
+    [RTOL] = {0, 0.1, 0, 0, "must be strictly between 0 and 0.1"},
+};
+
+static int in_range(double v, int r) {
+  return (ranges[r].lo_in ? v >= ranges[r].lo : v > ranges[r].lo) &&
+         (ranges[r].hi_in ? v <= ranges[r].hi : v < ranges[r].hi);
+}
+
+static int in_list(const char *s, const char *const *list) {
+  for (; *list; list++)
+    if (!strcmp(s, *list)) return 1;
+  return 0;
+}
+
+/* Append the words of list to buf, comma-separated. */
+static void join(char *buf, size_t len, const char *const *list) {
+  for (; *list; list++) {
+    size_t n = strlen(buf);
+    snprintf(buf + n, len - n, "%s%s", n ? ", " : "", *list);
+  }
+}
+
+/* Report what is wrong with the value of e; returns NIMC_EINPUT. */
+static int bad(const loader *L, const entry *e, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static int bad(const loader *L, const entry *e, const char *fmt, ...) {
+  char why[NIMC_ERRMSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  if (e->line)
+    return nimc_err_set(L->err, NIMC_EINPUT, "%s:%d: [%s] %s: %s", e->file,
+                        e->line, e->section, e->key, why);
+  return nimc_err_set(L->err, NIMC_EINPUT, "--set %s.%s: %s", e->section,
+                      e->key, why);
+}
+
+/* Every section of the device file must be one of sections[]. */
+static int check_sections(const loader *L) {
+  for (size_t i = 0; i < L->dev.n; i++)
+    if (!in_list(L->dev.e[i].section, sections)) {
+      char known[512] = "";
+      join(known, sizeof known, sections);
+      return bad(L, &L->dev.e[i], "unknown section [%s] (known: %s)",
+                 L->dev.e[i].section, known);
+    }
+  return NIMC_OK;
+}
+
+/* Every key of section sec of t must be in one of the NULL-terminated
+ * lists (a NULL-terminated array of lists). */
+static int check_keys(const loader *L, const table *t, const char *sec,
+                      const char *const *const *lists) {
+  for (size_t i = 0; i < t->n; i++) {
+    const entry *e = &t->e[i];
+    if (strcmp(e->section, sec)) continue;
+    int ok = 0;
+    for (size_t j = 0; lists[j] && !ok; j++) ok = in_list(e->key, lists[j]);
+    if (ok) continue;
+    char known[NIMC_ERRMSG_MAX / 2] = "";
+    for (size_t j = 0; lists[j]; j++) join(known, sizeof known, lists[j]);
+    return bad(L, e, "unknown key (known: %s)", known);
+  }
+  return NIMC_OK;
+}
+
+/* Where a section's values come from: the device section and, for the
+ * keys of a material, the material file it references (overridden by the
+ * section). */
+typedef struct scope {
+  const loader *L;
+  const char *sec;
+  const table *mat; /* NULL: the device section only */
+} scope;
+
+static const entry *look(const scope *s, const char *key) {
+  const entry *e = find(&s->L->dev, s->sec, key);
+  if (!e && s->mat) e = find(s->mat, "material", key);
+  return e;
+}
+
+/* Report that a required key is absent. */
+static int missing(const scope *s, const char *key, const char *example) {
+  if (s->mat)
+    return nimc_err_set(s->L->err, NIMC_EINPUT,
+                        "%s: [material] %s: missing (required, %s; or give "
+                        "it in [%s] of %s)",
+                        s->mat->path, key, example, s->sec, s->L->dev.path);
+  return nimc_err_set(s->L->err, NIMC_EINPUT,
+                      "%s: [%s] %s: missing (required, %s)", s->L->dev.path,
+                      s->sec, key, example);
+}
+
+/* Convert the value of e to unit si and check it against range rng. */
+static int parse_num(const loader *L, const entry *e, const char *si, int rng,
+                     double *out) {
+  char why[512];
+  double v;
+  if (nimc_units_parse(e->value, si, &v, why, sizeof why))
+    return bad(L, e, "%s", why);
+  if (!in_range(v, rng))
+    return bad(L, e, "%s, got '%s'", ranges[rng].text, e->value);
+  *out = v;
+  return NIMC_OK;
+}
+
+/* Read key as a quantity in unit si within rng into *out.  Returns 1 when
+ * read, 0 when absent and optional (example NULL), < 0 on error. */
+static int get_num(const scope *s, const char *key, const char *si, int rng,
+                   const char *example, double *out) {
+  const entry *e = look(s, key);
+  if (!e) return example ? missing(s, key, example) : 0;
+  TRY(parse_num(s->L, e, si, rng, out));
+  return 1;
+}
+
+/* Read key as an integer >= min (always optional); 1, 0 or < 0. */
+static int get_int(const scope *s, const char *key, long min, int *out) {
+  const entry *e = look(s, key);
+  if (!e) return 0;
+  char *end;
+  errno = 0;
+  long v = strtol(e->value, &end, 10);
+  while (isspace((unsigned char)*end)) end++;
+  if (end == e->value || *end || errno || v < min || v > INT_MAX)
+    return bad(s->L, e, "must be a whole number >= %ld, got '%s'", min,
+               e->value);
+  *out = (int)v;
+  return 1;
+}
+
+/* Read key as a string (surrounding double quotes removed) into buf of
+ * len; *where (may be NULL) gets its entry.  1, 0 (absent, optional) or
+ * < 0. */
+static int get_str(const scope *s, const char *key, const char *example,
+                   char *buf, size_t len, const entry **where) {
+  const entry *e = look(s, key);
+  if (!e) return example ? missing(s, key, example) : 0;
+  const char *v = e->value;
+  size_t n = strlen(v);
+  if (n >= 2 && v[0] == '"' && v[n - 1] == '"') v++, n -= 2;
+  if (n == 0) return bad(s->L, e, "empty value");
+  if (n >= len) return bad(s->L, e, "longer than %zu characters", len - 1);
+  memcpy(buf, v, n);
+  buf[n] = '\0';
+  if (where) *where = e;
+  return 1;
+}
+
+/* Read key as one of the words of choices; *out gets its index.  1 or 0
+ * (absent: *out untouched) or < 0. */
+static int get_choice(const scope *s, const char *key,
+                      const char *const *choices, int *out) {
+  const entry *e = look(s, key);
+  if (!e) return 0;
+  for (int i = 0; choices[i]; i++)
+    if (!strcmp(e->value, choices[i])) {
+      *out = i;
+      return 1;
+    }
+  char known[256] = "";
+  join(known, sizeof known, choices);
+  return bad(s->L, e, "unknown value '%s' (choices: %s)", e->value, known);
+}
+
+/* Resolve rel against the directory of the file e was read from (the
+ * device file's for --set) into out[NIMC_PATH_MAX]. */
+static int resolve(const loader *L, const entry *e, const char *rel,
+                   char *out) {
+  const char *base = e->file ? e->file : L->dev.path;
+  const char *slash = strrchr(base, '/');
+  int dirlen = rel[0] == '/' || !slash ? 0 : (int)(slash - base + 1);
+  int n = snprintf(out, NIMC_PATH_MAX, "%.*s%s", dirlen, base, rel);
+  if (n < 0 || n >= NIMC_PATH_MAX) return bad(L, e, "path too long");
+  return NIMC_OK;
+}
+
+/* The temperature law of law key K: K_activation_energy (Arrhenius) or
+ * K_vtf_B with K_vtf_T0 (Vogel-Tammann-Fulcher), relative to law->Tref_K. */
+static int get_tlaw(const scope *s, const char *key, nimc_law *law) {
+  char kea[NIMC_NAME_MAX], kb[NIMC_NAME_MAX], kt[NIMC_NAME_MAX];
+  snprintf(kea, sizeof kea, "%s_activation_energy", key);
+  snprintf(kb, sizeof kb, "%s_vtf_B", key);
+  snprintf(kt, sizeof kt, "%s_vtf_T0", key);
+  const entry *ea = look(s, kea), *b = look(s, kb), *t0 = look(s, kt);
+  if (ea && (b || t0))
+    return bad(s->L, ea, "cannot be combined with %s (choose Arrhenius or "
+               "VTF)", b ? kb : kt);
+  if (ea) {
+    TRY(parse_num(s->L, ea, "J/mol", NONNEG, &law->Ea_J_mol));
+    law->tlaw = NIMC_TLAW_ARRHENIUS;
+  } else if (b || t0) {
+    if (!b || !t0)
+      return bad(s->L, b ? b : t0, "needs %s as well", b ? kt : kb);
+    TRY(parse_num(s->L, b, "K", POS, &law->vtf_B_K));
+    TRY(parse_num(s->L, t0, "K", NONNEG, &law->vtf_T0_K));
+    if (law->vtf_T0_K >= law->Tref_K)
+      return bad(s->L, t0, "must be below the reference temperature %g K, "
+                 "got '%s'", law->Tref_K, t0->value);
+    law->tlaw = NIMC_TLAW_VTF;
+  }
+  return NIMC_OK;
+}
+
+enum { LAW_REQUIRED = 1, LAW_NO_CONSTANT = 2, LAW_TEMPERATURE = 4 };
+
+/* Read law key: a constant in unit si within rng, "table:<file.csv>" or
+ * "builtin:<name>", given at reference temperature Tref, with its
+ * temperature law when flags has LAW_TEMPERATURE.  *law must hold a
+ * constant default (no table); it is kept, with Tref and temperature law,
+ * when the key is absent and optional.  1, 0 or < 0. */
+static int get_law(const scope *s, const char *key, const char *si, int rng,
+                   int flags, const char *example, double Tref,
+                   nimc_law *law) {
+  nimc_law tmp = *law;
+  tmp.Tref_K = Tref;
+  if (flags & LAW_TEMPERATURE) TRY(get_tlaw(s, key, &tmp));
+  const entry *e = look(s, key);
+  if (!e) {
+    if (flags & LAW_REQUIRED) return missing(s, key, example);
+    *law = tmp;
+    return 0;
+  }
+  const char *v = e->value;
+  if (!strncmp(v, "builtin:", 8)) {
+    v += 8;
+    while (isspace((unsigned char)*v)) v++;
+    tmp.fn = nimc_builtin_find(v);
+    if (!tmp.fn)
+      return bad(s->L, e, "unknown built-in '%s' (known: %s)", v,
+                 nimc_builtin_names());
+    tmp.kind = NIMC_LAW_BUILTIN;
+    tmp.scale = 1.0;
+    snprintf(tmp.name, sizeof tmp.name, "%s", v);
+  } else if (!strncmp(v, "table:", 6)) {
+    v += 6;
+    while (isspace((unsigned char)*v)) v++;
+    char path[NIMC_PATH_MAX], why[NIMC_ERRMSG_MAX / 2];
+    TRY(resolve(s->L, e, v, path));
+    int rc = nimc_table_read(path, &tmp.x, &tmp.y, &tmp.n, why, sizeof why);
+    if (rc == NIMC_ENOMEM) return nimc_err_set(s->L->err, rc, "%s", why);
+    if (rc) return bad(s->L, e, "%s", why);
+    nimc_err terr;
+    tmp.scale = 1.0;
+    if (nimc_law_table_init(&tmp, &terr)) {
+      nimc_law_clear(&tmp);
+      return bad(s->L, e, "%s: %s", path, terr.msg);
+    }
+    snprintf(tmp.name, sizeof tmp.name, "%s", v); /* as written */
+  } else if (flags & LAW_NO_CONSTANT) {
+    return bad(s->L, e, "must be a table ('table:<file.csv>') or a built-in "
+               "('builtin:<name>'), got '%s'", v);
+  } else {
+    TRY(parse_num(s->L, e, si, rng, &tmp.value));
+    tmp.kind = NIMC_LAW_CONSTANT;
+  }
+  *law = tmp;
+  return 1;
+}
+
+/* Read the material file named by e (value file) into mat; *kind gets its
+ * kind (INTERCALATION..ELECTROLYTE).  Its keys are checked here, against
+ * its own kind; the section that uses it reads the values. */
+static int load_material(const loader *L, const entry *e, const char *file,
+                         table *mat, int *kind) {
+  char path[NIMC_PATH_MAX];
+  TRY(resolve(L, e, file, path));
+  TRY(table_init(mat, path, L->err));
+  FILE *fp = fopen(path, "r");
+  if (!fp && errno == ENOENT)
+    return bad(L, e, "unknown material '%s' (no file %s)", file, path);
+  if (!fp)
+    return bad(L, e, "cannot read material file %s: %s", path,
+               strerror(errno));
+  int rc = read_ini(mat, fp, NIMC_EINPUT);
+  fclose(fp);
+  TRY(rc);
+  for (size_t i = 0; i < mat->n; i++)
+    if (strcmp(mat->e[i].section, "material"))
+      return bad(L, &mat->e[i], "unknown section [%s] (a material file has "
+                 "one section, [material])", mat->e[i].section);
+  const entry *k = find(mat, "material", "kind");
+  if (!k)
+    return nimc_err_set(L->err, NIMC_EINPUT,
+                        "%s: [material] kind: missing (required, one of "
+                        "intercalation, capacitive, hybrid, electrolyte)",
+                        path);
+  *kind = -1;
+  for (int i = 0; kinds[i]; i++)
+    if (!strcmp(k->value, kinds[i])) *kind = i;
+  if (*kind < 0)
+    return bad(L, k, "unknown value '%s' (choices: intercalation, "
+               "capacitive, hybrid, electrolyte)", k->value);
+  const char *const *lists[4] = {material_head, NULL, NULL, NULL};
+  if (*kind == ELECTROLYTE) lists[1] = material_electrolyte;
+  if (*kind == INTERCALATION || *kind == HYBRID)
+    lists[1] = material_intercalation;
+  if (*kind == CAPACITIVE) lists[1] = material_capacitive;
+  if (*kind == HYBRID) lists[2] = material_capacitive;
+  return check_keys(L, mat, "material", lists);
+}
+
+/* The material's display name (its name key, else the file's stem) and
+ * reference temperature. */
+static int material_head_values(const scope *ms, const char *file,
+                                char *name, size_t len, double *Tref) {
+  const char *base = strrchr(file, '/');
+  base = base ? base + 1 : file;
+  snprintf(name, len, "%.*s", (int)strcspn(base, "."), base);
+  TRY(get_str(ms, "name", NULL, name, len, NULL));
+  *Tref = NIMC_TREF_K;
+  TRY(get_num(ms, "reference_temperature", "K", POS, NULL, Tref));
+  return NIMC_OK;
+}
+
+/* Keys of intercalation (and hybrid) electrodes. */
+static int intercalation(const scope *es, const scope *ms, double Tref,
+                         nimc_electrode_params *p) {
+  TRY(get_num(es, "active_fraction", "1", POS,
+              "a volume fraction such as 0.42", &p->active_fraction));
+  if (p->active_fraction > 1.0 - p->porosity)
+    return bad(es->L, look(es, "active_fraction"),
+               "must not exceed 1 - porosity = %g, got '%s'",
+               1.0 - p->porosity, look(es, "active_fraction")->value);
+  TRY(get_num(es, "particle_radius", "m", POS, "a length such as '4 nm'",
+              &p->particle_radius_m));
+  int shape = (int)p->shape;
+  TRY(get_choice(es, "particle_shape", shapes, &shape));
+  p->shape = (nimc_particle_shape)shape;
+  TRY(get_num(es, "initial_stoichiometry", "1", FRAC,
+              "a number in (0, 1) such as 0.01", &p->theta0));
+  TRY(get_num(es, "double_layer_capacitance", "F/m2", NONNEG, NULL,
+              &p->cdl_F_m2));
+  TRY(get_num(ms, "max_concentration", "mol/m3", POS,
+              "a concentration such as '22770 mol/m3'", &p->c_max_mol_m3));
+  TRY(get_law(ms, "ocp", "V", ANY, LAW_REQUIRED | LAW_NO_CONSTANT,
+              "'builtin:<name>' or 'table:<file.csv>'", Tref, &p->ocp));
+  TRY(get_law(ms, "diffusivity", "m2/s", POS, LAW_REQUIRED | LAW_TEMPERATURE,
+              "a diffusivity such as '1e-17 m2/s'", Tref,
+              &p->solid_diffusivity));
+  TRY(get_law(ms, "rate_constant", "m/s", POS,
+              LAW_REQUIRED | LAW_TEMPERATURE,
+              "a rate constant such as '1e-11 m/s'", Tref, &p->rate_constant));
+  TRY(get_num(ms, "alpha_a", "1", FRAC, NULL, &p->alpha_a));
+  TRY(get_num(ms, "alpha_c", "1", FRAC, NULL, &p->alpha_c));
+  TRY(get_num(ms, "reference_concentration", "mol/m3", POS, NULL,
+              &p->c_ref_mol_m3));
+  return NIMC_OK;
+}
+
+/* Keys of capacitive (and hybrid) electrodes. */
+static int capacitive(const scope *es, const scope *ms, double Tref,
+                      nimc_electrode_params *p) {
+  double vol = 0.0, spec = 0.0, dens = 0.0;
+  int have_vol;
+  TRY(have_vol = get_num(es, "volumetric_capacitance", "F/m3", POS, NULL,
+                         &vol));
+  TRY(get_num(ms, "specific_capacitance", "F/kg", POS,
+              have_vol ? NULL : "a capacitance such as '100 F/g'", &spec));
+  TRY(get_num(es, "active_density", "kg/m3", POS,
+              have_vol ? NULL : "a density such as '0.36 g/cm3'", &dens));
+  p->cap_F_m3 = have_vol ? vol : spec * dens;
+  TRY(get_num(ms, "pzc", "V", ANY, "a potential such as '2.9 V'",
+              &p->E_pzc_V));
+  p->E0_V = p->E_pzc_V;
+  TRY(p->E0_given = get_num(es, "initial_potential", "V", ANY, NULL,
+                            &p->E0_V));
+  TRY(get_num(ms, "capacitance_curvature", "1/V2", NONNEG, NULL,
+              &p->cap_k2_per_V2));
+  TRY(get_law(ms, "capacitance_shape", "1", POS, 0, NULL, Tref,
+              &p->cap_shape));
+  const entry *e = look(ms, "dl_cation_fraction");
+  if (e && strcmp(e->value, "counterion"))
+    TRY(parse_num(ms->L, e, "1", UNIT, &p->dl_cation_fraction));
+  return NIMC_OK;
+}
+
+/* Section sec ("anode" or "cathode") with its material file mat. */
+static int electrode(const loader *L, const char *sec, table *mat,
+                     nimc_electrode_params *p) {
+  scope es = {L, sec, NULL}, ms = {L, sec, mat};
+  const char *const *any[] = {electrode_keys, material_over,
+                              intercalation_keys, material_intercalation,
+                              capacitive_keys, material_capacitive, NULL};
+  TRY(check_keys(L, &L->dev, sec, any));
+  char file[NIMC_PATH_MAX];
+  const entry *me;
+  int kind;
+  TRY(get_str(&es, "material", "a material file such as 'materials/nto.ini'",
+              file, sizeof file, &me));
+  TRY(load_material(L, me, file, mat, &kind));
+  if (kind == ELECTROLYTE)
+    return bad(L, me, "'%s' is an electrolyte, not an electrode material",
+               file);
+  TRY(get_choice(&es, "kind", electrode_kinds, &kind));
+  int inter = kind != CAPACITIVE, cap = kind != INTERCALATION;
+  const char *const *lists[7] = {electrode_keys, material_over};
+  int nl = 2;
+  if (inter) lists[nl++] = intercalation_keys;
+  if (inter) lists[nl++] = material_intercalation;
+  if (cap) lists[nl++] = capacitive_keys;
+  if (cap) lists[nl++] = material_capacitive;
+  TRY(check_keys(L, &L->dev, sec, lists));
+
+  double Tref;
+  p->kind = (nimc_electrode_kind)kind;
+  TRY(material_head_values(&ms, file, p->material, sizeof p->material, &Tref));
+  TRY(get_num(&es, "thickness", "m", POS, "a length such as '5 um'",
+              &p->thickness_m));
+  TRY(get_num(&es, "porosity", "1", FRAC, "a number in (0, 1) such as 0.45",
+              &p->porosity));
+  TRY(get_num(&es, "bruggeman", "1", NONNEG, NULL, &p->bruggeman));
+  TRY(get_num(&es, "conductivity", "S/m", POS,
+              "a conductivity such as '100 S/cm'", &p->conductivity_S_m));
+  p->solid_bruggeman = 0.0; /* the value is the film's own, measured */
+  int leak;
+  TRY(leak = get_num(&es, "leakage_current", "A/m3", NONNEG, NULL,
+                     &p->leak_A_m3));
+  TRY(get_num(&es, "leakage_potential", "V", ANY,
+              leak && p->leak_A_m3 > 0 ? "a potential such as '3.6 V'" : NULL,
+              &p->leak_E_V));
+  TRY(get_num(&es, "leakage_tafel_n", "1", POS, NULL, &p->leak_n));
+  if (inter) TRY(intercalation(&es, &ms, Tref, p));
+  if (cap) TRY(capacitive(&es, &ms, Tref, p));
+  return NIMC_OK;
+}
+
+/* Section [electrolyte] with its material file mat. */
+static int electrolyte(const loader *L, table *mat,
+                       nimc_electrolyte_params *p) {
+  scope es = {L, "electrolyte", NULL}, ms = {L, "electrolyte", mat};
+  const char *const *lists[] = {electrolyte_keys, material_over,
+                                material_electrolyte, NULL};
+  TRY(check_keys(L, &L->dev, "electrolyte", lists));
+  char file[NIMC_PATH_MAX];
+  const entry *me;
+  int kind;
+  TRY(get_str(&es, "material",
+              "a material file such as 'materials/ionogel.ini'", file,
+              sizeof file, &me));
+  TRY(load_material(L, me, file, mat, &kind));
+  if (kind != ELECTROLYTE)
+    return bad(L, me, "'%s' is of kind %s, expected an electrolyte material",
+               file, kinds[kind]);
+  double Tref, c;
+  TRY(material_head_values(&ms, file, p->material, sizeof p->material, &Tref));
+  int have;
+  TRY(have = get_num(&es, "initial_concentration", "mol/m3", POS, NULL,
+                     &p->c0_mol_m3));
+  TRY(get_num(&ms, "concentration", "mol/m3", POS,
+              have ? NULL : "a concentration such as '886 mol/m3'",
+              have ? &c : &p->c0_mol_m3));
+  TRY(get_law(&ms, "conductivity", "S/m", POS,
+              LAW_REQUIRED | LAW_TEMPERATURE,
+              "a conductivity such as '0.5 mS/cm'", Tref, &p->conductivity));
+  TRY(get_law(&ms, "diffusivity", "m2/s", POS,
+              LAW_REQUIRED | LAW_TEMPERATURE,
+              "a diffusivity such as '3e-12 m2/s'", Tref, &p->diffusivity));
+  TRY(get_law(&ms, "transference_number", "1", FRAC, LAW_REQUIRED,
+              "a number in (0, 1) such as 0.1", Tref, &p->transference));
+  TRY(get_law(&ms, "thermodynamic_factor", "1", POS, 0, NULL, Tref,
+              &p->thermo_factor));
+  return NIMC_OK;
+}
+
+/* Section [device]. */
+static int device_section(const loader *L, nimc_device *d) {
+  scope s = {L, "device", NULL};
+  const char *const *lists[] = {device_keys, NULL};
+  TRY(check_keys(L, &L->dev, "device", lists));
+  TRY(get_str(&s, "name", "a name such as \"NTO//AG stack\"", d->name,
+              sizeof d->name, NULL));
+  int g = NIMC_GEOMETRY_STACK;
+  TRY(get_choice(&s, "geometry", geometries, &g));
+  if (g == NIMC_GEOMETRY_INTERDIGITATED)
+    return bad(L, look(&s, "geometry"),
+               "'interdigitated' is not supported yet (use 'stack')");
+  d->geometry = NIMC_GEOMETRY_STACK;
+  TRY(get_num(&s, "area", "m2", POS, "an area such as '0.56 cm2'",
+              &d->area_m2));
+  TRY(get_num(&s, "temperature", "K", POS, NULL, &d->temperature_K));
+  TRY(get_num(&s, "contact_resistance", "ohm", NONNEG, NULL,
+              &d->contact_resistance_ohm));
+  TRY(d->initial_voltage_given =
+          get_num(&s, "initial_voltage", "V", ANY, NULL, &d->initial_voltage_V));
+  TRY(get_num(&s, "normalisation_thickness", "m", POS, NULL,
+              &d->norm_thickness_m));
+  return NIMC_OK;
+}
+
+/* Sections [separator], [mesh] and [solver]. */
+static int other_sections(const loader *L, nimc_device *d) {
+  scope s = {L, "separator", NULL};
+  const char *const *sep[] = {separator_keys, NULL};
+  TRY(check_keys(L, &L->dev, "separator", sep));
+  TRY(get_num(&s, "thickness", "m", POS, "a length such as '30 um'",
+              &d->separator.thickness_m));
+  TRY(get_num(&s, "porosity", "1", FRAC, "a number in (0, 1) such as 0.8",
+              &d->separator.porosity));
+  TRY(get_num(&s, "bruggeman", "1", NONNEG, NULL, &d->separator.bruggeman));
+
+  const char *const *mesh[] = {mesh_keys, NULL};
+  nimc_mesh_params *m = &d->mesh;
+  s.sec = "mesh";
+  TRY(check_keys(L, &L->dev, "mesh", mesh));
+  TRY(get_int(&s, "anode_cells", 1, &m->anode_cells));
+  TRY(get_int(&s, "separator_cells", 1, &m->separator_cells));
+  TRY(get_int(&s, "cathode_cells", 1, &m->cathode_cells));
+  TRY(get_int(&s, "particle_shells", 2, &m->particle_shells));
+  TRY(get_num(&s, "grading", "1", GE1, NULL, &m->grading));
+
+  const char *const *solver[] = {solver_keys, NULL};
+  s.sec = "solver";
+  TRY(check_keys(L, &L->dev, "solver", solver));
+  TRY(get_num(&s, "rtol", "1", RTOL, NULL, &d->solver.rtol));
+  TRY(get_num(&s, "atol_scale", "1", POS, NULL, &d->solver.atol_scale));
+  return NIMC_OK;
+}
+
+/* ---- the device ------------------------------------------------------- */
+
+static void electrode_defaults(nimc_electrode_params *p) {
+  memset(p, 0, sizeof *p);
+  p->bruggeman = 1.5;
+  p->shape = NIMC_PARTICLE_SPHERE;
+  p->ocp = nimc_law_constant(0.0);
+  p->solid_diffusivity = nimc_law_constant(0.0);
+  p->rate_constant = nimc_law_constant(0.0);
+  p->alpha_a = p->alpha_c = 0.5;
+  p->c_ref_mol_m3 = 1000.0;
+  p->cap_shape = nimc_law_constant(1.0);
+  p->dl_cation_fraction = -1.0; /* counter-ion model */
+  p->leak_n = 1.0;
+}
+
+static void device_defaults(nimc_device *d) {
+  memset(d, 0, sizeof *d);
+  d->temperature_K = NIMC_TREF_K;
+  electrode_defaults(&d->anode);
+  electrode_defaults(&d->cathode);
+  d->separator.bruggeman = 1.5;
+  d->electrolyte.conductivity = nimc_law_constant(0.0);
+  d->electrolyte.diffusivity = nimc_law_constant(0.0);
+  d->electrolyte.transference = nimc_law_constant(0.0);
+  d->electrolyte.thermo_factor = nimc_law_constant(1.0);
+  d->mesh = (nimc_mesh_params){20, 10, 20, 6, 1.0};
+  d->solver = (nimc_solver_params){1e-6, 1.0};
+}
+
+/* The highest VTF T0 of the device's laws (0 when none); *what names it. */
+static double vtf_floor(const nimc_device *d, const char **what) {
+  const nimc_law *laws[] = {
+      &d->anode.ocp, &d->anode.solid_diffusivity, &d->anode.rate_constant,
+      &d->anode.cap_shape, &d->cathode.ocp, &d->cathode.solid_diffusivity,
+      &d->cathode.rate_constant, &d->cathode.cap_shape,
+      &d->electrolyte.conductivity, &d->electrolyte.diffusivity,
+      &d->electrolyte.transference, &d->electrolyte.thermo_factor};
+  static const char *const names[] = {
+      "[anode] ocp", "[anode] diffusivity", "[anode] rate_constant",
+      "[anode] capacitance_shape", "[cathode] ocp", "[cathode] diffusivity",
+      "[cathode] rate_constant", "[cathode] capacitance_shape",
+      "[electrolyte] conductivity", "[electrolyte] diffusivity",
+      "[electrolyte] transference_number",
+      "[electrolyte] thermodynamic_factor"};
+  double T0 = 0.0;
+  *what = "";
+  for (size_t i = 0; i < sizeof laws / sizeof laws[0]; i++)
+    if (laws[i]->tlaw == NIMC_TLAW_VTF && laws[i]->vtf_T0_K > T0) {
+      T0 = laws[i]->vtf_T0_K;
+      *what = names[i];
+    }
+  return T0;
+}
+
+/* Interpret the entries of L into d. */
+static int interpret(loader *L, nimc_device *d) {
+  TRY(check_sections(L));
+  TRY(device_section(L, d));
+  TRY(electrode(L, "anode", &L->mat[0], &d->anode));
+  TRY(electrode(L, "cathode", &L->mat[1], &d->cathode));
+  TRY(electrolyte(L, &L->mat[2], &d->electrolyte));
+  TRY(other_sections(L, d));
+  const char *what;
+  double T0 = vtf_floor(d, &what);
+  if (d->temperature_K <= T0) {
+    const entry *e = find(&L->dev, "device", "temperature");
+    if (!e)
+      return nimc_err_set(L->err, NIMC_EINPUT,
+                          "%s: [device] temperature: the default %g K is not "
+                          "above the VTF T0 = %g K of %s",
+                          L->dev.path, d->temperature_K, T0, what);
+    return bad(L, e, "must be above the VTF T0 = %g K of %s, got '%s'", T0,
+               what, e->value);
+  }
+  return NIMC_OK;
+}
+
+int nimc_device_load(nimc_device **out, const char *path,
+                     const char *const *sets, size_t nsets, nimc_err *err) {
+  loader L;
+  nimc_device *d = NULL;
+  int rc;
+  memset(&L, 0, sizeof L);
+  L.err = err;
+  if (err) {
+    err->code = NIMC_OK;
+    err->msg[0] = '\0';
+  }
+  if (!out || !path || (nsets && !sets)) {
+    if (out) *out = NULL;
+    return nimc_err_set(err, NIMC_EMISUSE,
+                        "nimc_device_load: out, path and sets are required");
+  }
+  *out = NULL;
+  if ((rc = table_init(&L.dev, path, err))) goto done;
+  FILE *fp = fopen(path, "r");
+  if (!fp) {
+    rc = nimc_err_set(err, NIMC_EIO, "%s: cannot open device file: %s", path,
+                      strerror(errno));
+    goto done;
+  }
+  rc = read_ini(&L.dev, fp, NIMC_EIO);
+  fclose(fp);
+  if (rc || (rc = apply_sets(&L, sets, nsets))) goto done;
+  if (!(d = malloc(sizeof *d))) {
+    rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+    goto done;
+  }
+  device_defaults(d);
+  snprintf(d->path, sizeof d->path, "%s", path);
+  if ((rc = interpret(&L, d))) goto done;
+  *out = d;
+  d = NULL;
+done:
+  nimc_device_destroy(d);
+  table_free(&L.dev);
+  for (size_t i = 0; i < 3; i++) table_free(&L.mat[i]);
+  return rc;
+}
+
+/* Release the tables an electrode's laws hold. */
+static void electrode_clear(nimc_electrode_params *p) {
+  nimc_law_clear(&p->ocp);
+  nimc_law_clear(&p->solid_diffusivity);
+  nimc_law_clear(&p->rate_constant);
+  nimc_law_clear(&p->cap_shape);
+}
+
+void nimc_device_destroy(nimc_device *dev) {
+  if (!dev) return;
+  electrode_clear(&dev->anode);
+  electrode_clear(&dev->cathode);
+  nimc_law_clear(&dev->electrolyte.conductivity);
+  nimc_law_clear(&dev->electrolyte.diffusivity);
+  nimc_law_clear(&dev->electrolyte.transference);
+  nimc_law_clear(&dev->electrolyte.thermo_factor);
+  free(dev);
+}
+
+const char *nimc_device_name(const nimc_device *dev) { return dev->name; }
+
+const char *nimc_device_path(const nimc_device *dev) { return dev->path; }
+
+double nimc_device_temperature_K(const nimc_device *dev) {
+  return dev->temperature_K;
+}
+
+int nimc_device_set_temperature(nimc_device *dev, double T_K, nimc_err *err) {
+  if (!dev) return nimc_err_set(err, NIMC_EMISUSE, "no device");
+  if (!(T_K > 0.0) || !isfinite(T_K))
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "temperature must be positive, got %g K", T_K);
+  const char *what;
+  double T0 = vtf_floor(dev, &what);
+  if (T_K <= T0)
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "temperature %g K is not above the VTF T0 = %g K of "
+                        "%s (%s)",
+                        T_K, T0, what, dev->path);
+  dev->temperature_K = T_K;
+  return NIMC_OK;
+}
+
+double nimc_device_footprint_area_m2(const nimc_device *dev) {
+  return dev->area_m2;
+}
+
+double nimc_device_norm_thickness_m(const nimc_device *dev) {
+  if (dev->norm_thickness_m > 0.0) return dev->norm_thickness_m;
+  return 0.5 * (dev->anode.thickness_m + dev->cathode.thickness_m);
+}

@@ -1,0 +1,684 @@
+/*
+ * model.c -- residual and analytic Jacobian of the porous-electrode DAE.
+ *
+ * Equations (docs/model.md), finite volumes, two-point fluxes:
+ *   cation      V eps c' + sum_faces N_f - V (r_F + s r_dl)/F = 0
+ *               N_f = -D G dc + t+ I_f / F   (cation flux, conservative
+ *               form, valid for concentration-dependent t+)
+ *   electrolyte sum_faces I_f - V R = 0,
+ *               I_f = G [-kappa dphi_e + kappa_D d ln c],
+ *               kappa_D = 2RT/F kappa (1 - t+) (1 + dlnf/dlnc)
+ *   solid       sum_faces I_s + V R = 0, I_s = -sigma_eff A dphi_s / d
+ *   R = r_F + r_dl + r_leak (A/m3): Butler-Volmer on intercalation
+ *       particles, double-layer charging C(dphi) dphi', Tafel leakage
+ *   particles   shell balances in a dimensionless radius, flux -jF/F at
+ *               the surface (surface concentration is an unknown)
+ * G = A / (d0/beta0 + d1/beta1) combines the Bruggeman factors of the two
+ * cells in series, so a face between regions is treated exactly as two
+ * resistors in series.  Electrolyte properties are taken at the mean
+ * concentration of the face.
+ *
+ * Every term adds its value to F and its derivatives through put(); in
+ * pattern mode put() records the structural position instead, so the
+ * Jacobian pattern is by construction the pattern of this code.  put() is
+ * called unconditionally for every structural entry (never "if nonzero").
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/constants.h"
+#include "model/model.h"
+
+/* ---- Jacobian assembly ---- */
+
+typedef struct jac_asm {
+  int pattern;          /* 1: record (row, col) pairs */
+  int64_t npairs, cap;  /* pattern mode */
+  int64_t *pairs;       /* row * n + col */
+  int oom;
+  const nimc_model *m;  /* values mode */
+  double *val;
+  double cj;
+} jac_asm;
+
+static void put(jac_asm *J, int64_t row, int64_t col, double dfdy,
+                double dfdyp) {
+  if (!J) return;
+  if (J->pattern) {
+    if (J->npairs == J->cap) {
+      int64_t cap = J->cap ? 2 * J->cap : 1024;
+      int64_t *p = realloc(J->pairs, sizeof(int64_t) * cap);
+      if (!p) {
+        J->oom = 1;
+        return;
+      }
+      J->pairs = p, J->cap = cap;
+    }
+    J->pairs[J->npairs++] = row * J->m->n + col;
+    return;
+  }
+  const int64_t *ci = J->m->colind;
+  int64_t lo = J->m->rowptr[row], hi = J->m->rowptr[row + 1] - 1;
+  while (lo < hi) { /* binary search for col in the sorted row */
+    int64_t mid = (lo + hi) / 2;
+    if (ci[mid] < col)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  J->val[lo] += dfdy + J->cj * dfdyp;
+}
+
+/* ---- material functions ---- */
+
+typedef struct elyte {
+  double kap, dkap, kd, dkd, D, dD, t, dt;
+} elyte;
+
+/* Electrolyte properties and their concentration derivatives at c. */
+static void elyte_eval(const nimc_model *m, double c, elyte *e) {
+  const nimc_electrolyte_params *p = &m->dev->electrolyte;
+  double T = m->T_K, dtf;
+  e->kap = nimc_law_eval(&p->conductivity, c, T, &e->dkap);
+  e->D = nimc_law_eval(&p->diffusivity, c, T, &e->dD);
+  e->t = nimc_law_eval(&p->transference, c, T, &e->dt);
+  double tf = nimc_law_eval(&p->thermo_factor, c, T, &dtf);
+  double k = 2.0 * NIMC_R * T / NIMC_F;
+  e->kd = k * e->kap * (1.0 - e->t) * tf;
+  e->dkd = k * (e->dkap * (1.0 - e->t) * tf - e->kap * e->dt * tf +
+                e->kap * (1.0 - e->t) * dtf);
+}
+
+/* Double-layer charge per electrode volume Q(E) (C/m3, zero at the
+ * potential of zero charge) and its capacitance dQ/dE (F/m3). */
+static double dl_charge(const nimc_model *m, const nimc_elec *el, double E,
+                        double *C) {
+  const nimc_electrode_params *p = el->p;
+  double x = E - p->E_pzc_V, q = el->cdl_v * x;
+  *C = el->cdl_v;
+  if (el->cap_v > 0.0) {
+    if (p->cap_shape.kind == NIMC_LAW_TABLE) {
+      q += el->cap_v * nimc_law_integral(&p->cap_shape, p->E_pzc_V, E, m->T_K);
+      *C += el->cap_v * nimc_law_eval(&p->cap_shape, E, m->T_K, NULL);
+    } else {
+      double k2 = p->cap_k2_per_V2;
+      q += el->cap_v * (x + k2 * x * x * x / 3.0);
+      *C += el->cap_v * (1.0 + k2 * x * x);
+    }
+  }
+  return q;
+}
+
+/* Cations held in the double layer per electrode volume (mol/m3, relative
+ * to the pzc) as a function of its charge q, and the derivative.  A fixed
+ * share s of the charge is balanced by cations (N = -s q / F), or, in the
+ * counter-ion model, negative charge by cations and positive charge by
+ * anions, switching smoothly over the charge qw held within RT/F of the
+ * pzc: N = (sqrt(q^2 + qw^2) - q - qw) / 2F. */
+static double dl_cations(const nimc_elec *el, double q, double *dN) {
+  double s = el->p->dl_cation_fraction;
+  if (s >= 0.0 || el->qw <= 0.0) {
+    if (s < 0.0) s = 1.0; /* intercalation double layer: below any pzc */
+    *dN = -s / NIMC_F;
+    return -s * q / NIMC_F;
+  }
+  double r = sqrt(q * q + el->qw * el->qw);
+  *dN = (q / r - 1.0) / (2.0 * NIMC_F);
+  return (r - q - el->qw) / (2.0 * NIMC_F);
+}
+
+/* Butler-Volmer: reaction current density jF (A/m2, > 0 anodic) and its
+ * derivatives in dphi, c (electrolyte) and cs (surface).  Returns 1 when
+ * a concentration is out of range. */
+static int bv_eval(const nimc_model *m, const nimc_elec *el, double dphi,
+                   double c, double cs, double *j, double *dj_dphi,
+                   double *dj_dc, double *dj_dcs) {
+  const nimc_electrode_params *p = el->p;
+  double cmax = p->c_max_mol_m3, th = cs / cmax;
+  if (!(c > 0.0) || !(th > 0.0) || !(th < 1.0)) return 1;
+  double T = m->T_K, f = NIMC_F / (NIMC_R * T);
+  double dU, U = nimc_law_eval(&p->ocp, th, T, &dU);
+  double k = nimc_law_eval(&p->rate_constant, th, T, NULL);
+  double aa = p->alpha_a, ac = p->alpha_c;
+  double i0 = NIMC_F * k * cmax * pow(c / p->c_ref_mol_m3, aa) *
+              pow(1.0 - th, aa) * pow(th, ac);
+  double eta = dphi - U;
+  double ea = exp(aa * f * eta), ec = exp(-ac * f * eta);
+  double br = ea - ec, dbr = f * (aa * ea + ac * ec);
+  *j = i0 * br;
+  *dj_dphi = i0 * dbr;
+  *dj_dc = i0 * aa / c * br;
+  *dj_dcs = (i0 * (ac / th - aa / (1.0 - th)) * br - i0 * dbr * dU) / cmax;
+  return 0;
+}
+
+/* ---- layout ---- */
+
+int nimc_model_cell_nvars(const nimc_model *m, int cell) {
+  int e = m->elec[cell];
+  if (e < 0) return 2;
+  return 3 + 2 * m->el[e].has_dl + (m->el[e].has_int ? 1 + m->el[e].ns : 0);
+}
+
+static int region_electrode(int region) {
+  if (region == NIMC_REGION_ANODE) return 0;
+  if (region == NIMC_REGION_CATHODE) return 1;
+  return -1;
+}
+
+static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
+                      nimc_err *err) {
+  el->p = p;
+  el->has_int = p->kind != NIMC_ELECTRODE_CAPACITIVE;
+  el->sigma_eff = p->conductivity_S_m;
+  if (p->solid_bruggeman > 0.0)
+    el->sigma_eff *= pow(1.0 - p->porosity, p->solid_bruggeman);
+  el->cap_v = p->kind != NIMC_ELECTRODE_INTERCALATION ? p->cap_F_m3 : 0.0;
+  el->a = 0.0;
+  el->ns = 0;
+  if (el->has_int) {
+    el->a = (double)(p->shape + 1) * p->active_fraction / p->particle_radius_m;
+    el->ns = ns;
+    el->rho_face = malloc(sizeof(double) * (ns + 1));
+    el->face_meas = malloc(sizeof(double) * (ns + 1));
+    el->shell_meas = malloc(sizeof(double) * ns);
+    if (!el->rho_face || !el->face_meas || !el->shell_meas)
+      return nimc_err_set(err, NIMC_ENOMEM, "model: out of memory");
+    int s = (int)p->shape;
+    el->particle_meas = 0.0;
+    for (int k = 0; k <= ns; k++) {
+      el->rho_face[k] = (double)k / ns;
+      el->face_meas[k] = pow(el->rho_face[k], s);
+    }
+    for (int k = 0; k < ns; k++) {
+      el->shell_meas[k] = (pow(el->rho_face[k + 1], s + 1) -
+                           pow(el->rho_face[k], s + 1)) / (s + 1);
+      el->particle_meas += el->shell_meas[k];
+    }
+  }
+  el->cdl_v = el->a * p->cdl_F_m2;
+  el->has_dl = el->cdl_v + el->cap_v > 0.0;
+  el->iq = el->has_dl ? 3 : -1;
+  el->im = el->has_dl ? 4 : -1;
+  el->is = el->has_int ? 3 + 2 * el->has_dl : -1;
+  el->qw = el->cap_v * NIMC_R * NIMC_TREF_K / NIMC_F;
+  return NIMC_OK;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+void nimc_model_destroy(nimc_model *m) {
+  if (!m) return;
+  nimc_mesh_destroy(m->mesh);
+  free(m->off);
+  free(m->elec);
+  free(m->eps);
+  free(m->beta);
+  for (int e = 0; e < 2; e++) {
+    free(m->el[e].rho_face);
+    free(m->el[e].face_meas);
+    free(m->el[e].shell_meas);
+  }
+  free(m->rowptr);
+  free(m->colind);
+  free(m);
+}
+
+static void assemble(const nimc_model *m, double t, const double *y,
+                     const double *yp, double *F, jac_asm *J, int *bad);
+
+int nimc_model_create(nimc_model **out, const nimc_device *dev,
+                      nimc_mesh *mesh, nimc_err *err) {
+  *out = NULL;
+  int rc = NIMC_ENOMEM;
+  double *y = NULL, *yp = NULL, *F = NULL;
+  jac_asm J = {0};
+  nimc_model *m = calloc(1, sizeof *m);
+  if (!m) {
+    nimc_mesh_destroy(mesh);
+    return nimc_err_set(err, rc, "model: out of memory");
+  }
+  m->dev = dev;
+  m->mesh = mesh;
+  m->T_K = dev->temperature_K;
+  int nc = mesh->ncells;
+  m->off = malloc(sizeof(int) * nc);
+  m->elec = malloc(sizeof(int) * nc);
+  m->eps = malloc(sizeof(double) * nc);
+  m->beta = malloc(sizeof(double) * nc);
+  if (!m->off || !m->elec || !m->eps || !m->beta) goto fail;
+  for (int e = 0; e < 2; e++) {
+    rc = elec_setup(&m->el[e], e ? &dev->cathode : &dev->anode,
+                    dev->mesh.particle_shells, err);
+    if (rc) goto fail;
+  }
+  int64_t n = 0;
+  for (int i = 0; i < nc; i++) {
+    int reg = mesh->region[i];
+    m->elec[i] = region_electrode(reg);
+    double eps, b;
+    if (m->elec[i] >= 0) {
+      const nimc_electrode_params *p = m->el[m->elec[i]].p;
+      eps = p->porosity, b = p->bruggeman;
+    } else {
+      eps = dev->separator.porosity, b = dev->separator.bruggeman;
+    }
+    m->eps[i] = eps;
+    m->beta[i] = pow(eps, b);
+    m->off[i] = (int)n;
+    n += nimc_model_cell_nvars(m, i);
+  }
+  m->iV = n, m->iI = n + 1, m->iQ = n + 2, m->iE = n + 3;
+  m->n = n + 4;
+
+  /* record the Jacobian pattern by running the assembly once */
+  y = malloc(sizeof(double) * m->n);
+  yp = calloc(m->n, sizeof(double));
+  F = malloc(sizeof(double) * m->n);
+  if (!y || !yp || !F) goto fail;
+  nimc_model_initial(m, y, yp);
+  J.pattern = 1;
+  J.m = m;
+  for (int64_t r = 0; r < m->n; r++) put(&J, r, r, 0, 0); /* full diagonal */
+  int bad = 0;
+  assemble(m, 0.0, y, yp, F, &J, &bad);
+  if (J.oom) goto fail;
+  qsort(J.pairs, J.npairs, sizeof(int64_t), cmp_i64);
+  int64_t u = 0;
+  for (int64_t k = 0; k < J.npairs; k++)
+    if (u == 0 || J.pairs[k] != J.pairs[u - 1]) J.pairs[u++] = J.pairs[k];
+  m->nnz = u;
+  m->rowptr = calloc(m->n + 1, sizeof(int64_t));
+  m->colind = malloc(sizeof(int64_t) * (u ? u : 1));
+  if (!m->rowptr || !m->colind) goto fail;
+  for (int64_t k = 0; k < u; k++) {
+    int64_t r = J.pairs[k] / m->n;
+    m->colind[k] = J.pairs[k] % m->n;
+    m->rowptr[r + 1]++;
+  }
+  for (int64_t r = 0; r < m->n; r++) m->rowptr[r + 1] += m->rowptr[r];
+  free(J.pairs), free(y), free(yp), free(F);
+  *out = m;
+  return NIMC_OK;
+fail:
+  if (rc == NIMC_ENOMEM) nimc_err_set(err, rc, "model: out of memory");
+  free(J.pairs), free(y), free(yp), free(F);
+  nimc_model_destroy(m);
+  return rc;
+}
+
+/* ---- initial state ---- */
+
+static double elec_equilibrium_potential(const nimc_model *m, int e) {
+  const nimc_elec *el = &m->el[e];
+  if (el->has_int)
+    return nimc_law_eval(&el->p->ocp, el->p->theta0, m->T_K, NULL);
+  return el->p->E0_given ? el->p->E0_V : el->p->E_pzc_V;
+}
+
+void nimc_model_initial(const nimc_model *m, double *y, double *yp) {
+  const nimc_device *dev = m->dev;
+  double E[2] = {elec_equilibrium_potential(m, 0),
+                 elec_equilibrium_potential(m, 1)};
+  /* An initial cell voltage sets the capacitive electrode's potential. */
+  if (dev->initial_voltage_given) {
+    if (!m->el[1].has_int)
+      E[1] = E[0] + dev->initial_voltage_V;
+    else if (!m->el[0].has_int)
+      E[0] = E[1] - dev->initial_voltage_V;
+  }
+  double phie = -E[0]; /* anode collector is ground */
+  memset(yp, 0, sizeof(double) * m->n);
+  for (int i = 0; i < m->mesh->ncells; i++) {
+    int o = m->off[i], e = m->elec[i];
+    y[o] = dev->electrolyte.c0_mol_m3;
+    y[o + 1] = phie;
+    if (e < 0) continue;
+    const nimc_elec *el = &m->el[e];
+    y[o + 2] = E[e];
+    if (el->has_dl) {
+      double C, dN;
+      y[o + el->iq] = dl_charge(m, el, E[e], &C);
+      y[o + el->im] = m->eps[i] * y[o] + dl_cations(el, y[o + el->iq], &dN);
+    }
+    if (!el->has_int) continue;
+    double cs = el->p->theta0 * el->p->c_max_mol_m3;
+    for (int k = 0; k <= el->ns; k++) y[o + el->is + k] = cs;
+  }
+  y[m->iV] = E[1] - E[0];
+  y[m->iI] = 0.0;
+  y[m->iQ] = 0.0;
+  y[m->iE] = 0.0;
+}
+
+void nimc_model_atol(const nimc_model *m, double scale, double *atol) {
+  double c0 = m->dev->electrolyte.c0_mol_m3;
+  double iscale = m->dev->area_m2 * 1.0; /* 1 A/m2 of footprint */
+  for (int i = 0; i < m->mesh->ncells; i++) {
+    int o = m->off[i], e = m->elec[i];
+    atol[o] = 1e-8 * c0 * scale;
+    atol[o + 1] = 1e-8 * scale;
+    if (e < 0) continue;
+    const nimc_elec *el = &m->el[e];
+    atol[o + 2] = 1e-8 * scale;
+    if (el->has_dl) {
+      atol[o + el->iq] = 1e-8 * (el->cap_v + el->cdl_v) * scale;
+      atol[o + el->im] = 1e-8 * c0 * scale;
+    }
+    if (!el->has_int) continue;
+    for (int k = 0; k <= el->ns; k++)
+      atol[o + el->is + k] = 1e-9 * el->p->c_max_mol_m3 * scale;
+  }
+  atol[m->iV] = 1e-8 * scale;
+  atol[m->iI] = 1e-9 * iscale * scale;
+  atol[m->iQ] = 1e-9 * iscale * scale;
+  atol[m->iE] = 1e-9 * iscale * scale;
+}
+
+void nimc_model_id(const nimc_model *m, double *id) {
+  for (int i = 0; i < m->mesh->ncells; i++) {
+    int o = m->off[i], e = m->elec[i];
+    id[o] = 1.0;
+    id[o + 1] = 0.0;
+    if (e < 0) continue;
+    const nimc_elec *el = &m->el[e];
+    id[o + 2] = 0.0;
+    if (el->has_dl) {
+      id[o] = 0.0; /* c follows from the cation content m */
+      id[o + el->iq] = 1.0;
+      id[o + el->im] = 1.0;
+    }
+    if (!el->has_int) continue;
+    id[o + el->is] = 0.0;
+    for (int k = 0; k < el->ns; k++) id[o + el->is + 1 + k] = 1.0;
+  }
+  id[m->iV] = 0.0;
+  id[m->iI] = 0.0;
+  id[m->iQ] = 1.0;
+  id[m->iE] = 1.0;
+}
+
+/* ---- the residual ---- */
+
+/* Row of the cation balance of a cell: the concentration's own row, or,
+ * where a double layer holds cations, the row of the cation content m
+ * (the concentration's row then holds the relation m = eps c + N(q)). */
+static int cation_row(const nimc_model *m, int cell) {
+  int e = m->elec[cell];
+  if (e >= 0 && m->el[e].has_dl) return m->off[cell] + m->el[e].im;
+  return m->off[cell];
+}
+
+/* Row of the solid charge balance: dphi's own row, or, with a double
+ * layer, q's row (dphi's row then holds q = Q(dphi)). */
+static int solid_row(const nimc_model *m, int cell) {
+  const nimc_elec *el = &m->el[m->elec[cell]];
+  return m->off[cell] + (el->has_dl ? el->iq : 2);
+}
+
+static void assemble(const nimc_model *m, double t, const double *y,
+                     const double *yp, double *F, jac_asm *J, int *bad) {
+  const nimc_mesh *me = m->mesh;
+  const double Fc = NIMC_F;
+  memset(F, 0, sizeof(double) * m->n);
+
+  /* electrolyte fluxes through internal faces */
+  for (int f = 0; f < me->nfaces; f++) {
+    int p = me->c0[f], q = me->c1[f];
+    if (q < 0) continue; /* no electrolyte flux through collectors */
+    int op = m->off[p], oq = m->off[q];
+    int rp = cation_row(m, p), rq = cation_row(m, q);
+    double G = me->area[f] / (me->d0[f] / m->beta[p] + me->d1[f] / m->beta[q]);
+    double cp = y[op], cq = y[oq];
+    if (!(cp > 0.0) || !(cq > 0.0)) {
+      *bad = 1;
+      cp = cp > 0.0 ? cp : 1e-12 * m->dev->electrolyte.c0_mol_m3;
+      cq = cq > 0.0 ? cq : 1e-12 * m->dev->electrolyte.c0_mol_m3;
+    }
+    elyte e;
+    elyte_eval(m, 0.5 * (cp + cq), &e);
+    double dphi = y[oq + 1] - y[op + 1], L = log(cq) - log(cp), dc = cq - cp;
+    double I = G * (-e.kap * dphi + e.kd * L);
+    double dI_dcp = G * (-0.5 * e.dkap * dphi + 0.5 * e.dkd * L - e.kd / cp);
+    double dI_dcq = G * (-0.5 * e.dkap * dphi + 0.5 * e.dkd * L + e.kd / cq);
+    double dI_dpp = G * e.kap, dI_dpq = -G * e.kap;
+    double N = -G * e.D * dc + e.t * I / Fc;
+    double dN_dcp = G * (-0.5 * e.dD * dc + e.D) + (0.5 * e.dt * I + e.t * dI_dcp) / Fc;
+    double dN_dcq = G * (-0.5 * e.dD * dc - e.D) + (0.5 * e.dt * I + e.t * dI_dcq) / Fc;
+    double dN_dpp = e.t * dI_dpp / Fc, dN_dpq = e.t * dI_dpq / Fc;
+    F[rp] += N, F[rq] -= N;
+    F[op + 1] += I, F[oq + 1] -= I;
+    put(J, rp, op, dN_dcp, 0), put(J, rp, oq, dN_dcq, 0);
+    put(J, rp, op + 1, dN_dpp, 0), put(J, rp, oq + 1, dN_dpq, 0);
+    put(J, rq, op, -dN_dcp, 0), put(J, rq, oq, -dN_dcq, 0);
+    put(J, rq, op + 1, -dN_dpp, 0), put(J, rq, oq + 1, -dN_dpq, 0);
+    put(J, op + 1, op, dI_dcp, 0), put(J, op + 1, oq, dI_dcq, 0);
+    put(J, op + 1, op + 1, dI_dpp, 0), put(J, op + 1, oq + 1, dI_dpq, 0);
+    put(J, oq + 1, op, -dI_dcp, 0), put(J, oq + 1, oq, -dI_dcq, 0);
+    put(J, oq + 1, op + 1, -dI_dpp, 0), put(J, oq + 1, oq + 1, -dI_dpq, 0);
+  }
+
+  /* solid current through faces inside an electrode and at collectors */
+  double V = y[m->iV], I = y[m->iI], Rc = m->dev->contact_resistance_ohm;
+  for (int f = 0; f < me->nfaces; f++) {
+    int p = me->c0[f], q = me->c1[f];
+    int e = m->elec[p];
+    if (e < 0) continue;
+    int op = m->off[p], sp = solid_row(m, p);
+    double phisp = y[op + 2] + y[op + 1];
+    if (q >= 0) {
+      if (m->elec[q] != e) continue;
+      int oq = m->off[q], sq = solid_row(m, q);
+      double Gs = m->el[e].sigma_eff * me->area[f] / (me->d0[f] + me->d1[f]);
+      double Is = -Gs * (y[oq + 2] + y[oq + 1] - phisp);
+      F[sp] += Is, F[sq] -= Is;
+      put(J, sp, op + 2, Gs, 0), put(J, sp, op + 1, Gs, 0);
+      put(J, sp, oq + 2, -Gs, 0), put(J, sp, oq + 1, -Gs, 0);
+      put(J, sq, op + 2, -Gs, 0), put(J, sq, op + 1, -Gs, 0);
+      put(J, sq, oq + 2, Gs, 0), put(J, sq, oq + 1, Gs, 0);
+      continue;
+    }
+    double Gb = m->el[e].sigma_eff * me->area[f] / me->d0[f];
+    if (me->btag[f] == NIMC_BOUNDARY_ANODE_CC) {
+      F[sp] += Gb * phisp; /* collector at ground */
+      put(J, sp, op + 2, Gb, 0), put(J, sp, op + 1, Gb, 0);
+    } else if (me->btag[f] == NIMC_BOUNDARY_CATHODE_CC) {
+      double out = -Gb * (V - I * Rc - phisp);
+      F[sp] += out;
+      F[m->iV] += out;
+      put(J, sp, op + 2, Gb, 0), put(J, sp, op + 1, Gb, 0);
+      put(J, sp, m->iV, -Gb, 0), put(J, sp, m->iI, Gb * Rc, 0);
+      put(J, m->iV, op + 2, Gb, 0), put(J, m->iV, op + 1, Gb, 0);
+      put(J, m->iV, m->iV, -Gb, 0), put(J, m->iV, m->iI, Gb * Rc, 0);
+    }
+  }
+
+  /* cell terms: storage, reactions, double layers, particles */
+  for (int i = 0; i < me->ncells; i++) {
+    int o = m->off[i], e = m->elec[i];
+    double vol = me->vol[i], eps = m->eps[i];
+    int cr = cation_row(m, i);
+    if (e < 0 || !m->el[e].has_dl) {
+      F[cr] += vol * eps * yp[o];
+      put(J, cr, o, 0, vol * eps);
+    }
+    if (e < 0) continue;
+    const nimc_elec *el = &m->el[e];
+    const nimc_electrode_params *p = el->p;
+    double dphi = y[o + 2], c = y[o];
+    int sr = solid_row(m, i);
+    /* double layer: q = Q(dphi), m = eps c + N(q), storage d(m)/dt */
+    double qdot = 0.0;
+    if (el->has_dl) {
+      int iq = o + el->iq, im = o + el->im;
+      double C, dN;
+      double Q = dl_charge(m, el, dphi, &C);
+      double Nq = dl_cations(el, y[iq], &dN);
+      F[o + 2] = y[iq] - Q;
+      put(J, o + 2, iq, 1.0, 0), put(J, o + 2, o + 2, -C, 0);
+      F[o] = y[im] - eps * c - Nq;
+      put(J, o, im, 1.0, 0), put(J, o, o, -eps, 0), put(J, o, iq, -dN, 0);
+      F[im] += vol * yp[im];
+      put(J, im, im, 0, vol);
+      qdot = yp[iq];
+    }
+    /* leakage */
+    double rlk = 0.0, drlk = 0.0;
+    if (p->leak_A_m3 > 0.0) {
+      double fl = NIMC_F / (p->leak_n * NIMC_R * m->T_K);
+      rlk = p->leak_A_m3 * exp(fl * (dphi - p->leak_E_V));
+      drlk = fl * rlk;
+    }
+    /* faradaic */
+    double rF = 0.0, drF_dphi = 0.0, drF_dc = 0.0, drF_dcs = 0.0;
+    double jF = 0.0, dj_dphi = 0.0, dj_dc = 0.0, dj_dcs = 0.0;
+    if (el->has_int) {
+      if (bv_eval(m, el, dphi, c, y[o + el->is], &jF, &dj_dphi, &dj_dc, &dj_dcs))
+        *bad = 1;
+      rF = el->a * jF, drF_dphi = el->a * dj_dphi;
+      drF_dc = el->a * dj_dc, drF_dcs = el->a * dj_dcs;
+    }
+    /* charge: electrolyte gets -V R, solid gets +V R */
+    double R = rF + qdot + rlk;
+    F[o + 1] -= vol * R;
+    F[sr] += vol * R;
+    for (int sg = -1; sg <= 1; sg += 2) {
+      int row = sg < 0 ? o + 1 : sr;
+      put(J, row, o + 2, sg * vol * (drF_dphi + drlk), 0);
+      if (el->has_dl) put(J, row, o + el->iq, 0, sg * vol);
+      if (el->has_int) {
+        put(J, row, o, sg * vol * drF_dc, 0);
+        put(J, row, o + el->is, sg * vol * drF_dcs, 0);
+      }
+    }
+    if (!el->has_int) continue;
+    /* cations inserted into the solid leave the electrolyte */
+    F[cr] -= vol * rF / Fc;
+    put(J, cr, o + 2, -vol * drF_dphi / Fc, 0);
+    put(J, cr, o, -vol * drF_dc / Fc, 0);
+    put(J, cr, o + el->is, -vol * drF_dcs / Fc, 0);
+    /* particle: surface condition and shells (dimensionless radius) */
+    int ns = el->ns, is = o + el->is, i0 = is + 1;
+    double Rp = p->particle_radius_m, cmax = p->c_max_mol_m3;
+    double hr = 1.0 / ns; /* uniform shells */
+    double dD, D;
+    {
+      double csf = y[is], cl = y[i0 + ns - 1];
+      D = nimc_law_eval(&p->solid_diffusivity, 0.5 * (csf + cl) / cmax, m->T_K, &dD);
+      double g = 2.0 / hr / Rp;
+      double Fs = D * g * (csf - cl) + jF / Fc;
+      F[is] += Fs;
+      double dgrad = 0.5 * dD / cmax * g * (csf - cl);
+      put(J, is, is, D * g + dgrad + dj_dcs / Fc, 0);
+      put(J, is, i0 + ns - 1, -D * g + dgrad, 0);
+      put(J, is, o + 2, dj_dphi / Fc, 0);
+      put(J, is, o, dj_dc / Fc, 0);
+    }
+    for (int k = 0; k < ns; k++) {
+      int r = i0 + k;
+      F[r] += el->shell_meas[k] * yp[r];
+      put(J, r, r, 0, el->shell_meas[k]);
+      /* flux through the outer face of shell k into shell k+1 (or surface) */
+      int rn = k + 1 < ns ? r + 1 : is;
+      double dist = k + 1 < ns ? hr : 0.5 * hr;
+      double cn = y[rn], ck = y[r];
+      D = nimc_law_eval(&p->solid_diffusivity, 0.5 * (cn + ck) / cmax, m->T_K, &dD);
+      double w = el->face_meas[k + 1] / dist / (Rp * Rp);
+      double flux = -D * w * (cn - ck); /* outward, per unit measure */
+      double dfl_dck = D * w - 0.5 * dD / cmax * w * (cn - ck);
+      double dfl_dcn = -D * w - 0.5 * dD / cmax * w * (cn - ck);
+      F[r] += flux;
+      put(J, r, r, dfl_dck, 0), put(J, r, rn, dfl_dcn, 0);
+      if (k + 1 < ns) {
+        F[rn] -= flux;
+        put(J, rn, r, -dfl_dck, 0), put(J, rn, rn, -dfl_dcn, 0);
+      }
+    }
+  }
+
+  /* global equations */
+  F[m->iV] += I;
+  put(J, m->iV, m->iI, 1.0, 0);
+  switch (m->control) {
+  case NIMC_CONTROL_CURRENT:
+    F[m->iI] = I - m->i_set_A;
+    put(J, m->iI, m->iI, 1.0, 0);
+    put(J, m->iI, m->iV, 0.0, 0);
+    break;
+  case NIMC_CONTROL_VOLTAGE:
+  case NIMC_CONTROL_SWEEP: {
+    double vset = m->v_set_V;
+    if (m->control == NIMC_CONTROL_SWEEP)
+      vset += m->sweep_rate_V_s * (t - m->sweep_t0_s);
+    F[m->iI] = V - vset;
+    put(J, m->iI, m->iV, 1.0, 0);
+    put(J, m->iI, m->iI, 0.0, 0);
+    break;
+  }
+  }
+  F[m->iQ] = yp[m->iQ] - I;
+  put(J, m->iQ, m->iQ, 0, 1.0), put(J, m->iQ, m->iI, -1.0, 0);
+  F[m->iE] = yp[m->iE] - I * V;
+  put(J, m->iE, m->iE, 0, 1.0), put(J, m->iE, m->iI, -V, 0);
+  put(J, m->iE, m->iV, -I, 0);
+}
+
+int nimc_model_eval(const nimc_model *m, double t, const double *y,
+                    const double *yp, double *F, double cj,
+                    double *jac_values) {
+  int bad = 0;
+  if (jac_values) {
+    jac_asm J = {0};
+    J.m = m;
+    J.val = jac_values;
+    J.cj = cj;
+    memset(jac_values, 0, sizeof(double) * m->nnz);
+    assemble(m, t, y, yp, F, &J, &bad);
+  } else {
+    assemble(m, t, y, yp, F, NULL, &bad);
+  }
+  return bad;
+}
+
+/* ---- inventories for conservation checks ---- */
+
+/* Sodium in the particles of a cell, per electrode volume (mol/m3). */
+static double solid_sodium(const nimc_elec *el, const double *yc) {
+  double ns = 0.0;
+  for (int k = 0; k < el->ns; k++) ns += el->shell_meas[k] * yc[el->is + 1 + k];
+  return ns * el->p->active_fraction / el->particle_meas;
+}
+
+double nimc_model_electrode_charge(const nimc_model *m, int e,
+                                   const double *y) {
+  const nimc_elec *el = &m->el[e];
+  double q = 0.0;
+  for (int i = 0; i < m->mesh->ncells; i++) {
+    if (m->elec[i] != e) continue;
+    const double *yc = y + m->off[i];
+    double vol = m->mesh->vol[i];
+    if (el->has_dl) q += vol * yc[el->iq];
+    /* inserted sodium carries negative charge into the solid */
+    if (el->has_int) q -= NIMC_F * vol * solid_sodium(el, yc);
+  }
+  return q;
+}
+
+double nimc_model_cation_inventory(const nimc_model *m, const double *y) {
+  double n = 0.0;
+  for (int i = 0; i < m->mesh->ncells; i++) {
+    int e = m->elec[i];
+    const double *yc = y + m->off[i];
+    double vol = m->mesh->vol[i];
+    if (e >= 0 && m->el[e].has_dl)
+      n += vol * yc[m->el[e].im];
+    else
+      n += vol * m->eps[i] * yc[0];
+    if (e >= 0 && m->el[e].has_int) n += vol * solid_sodium(&m->el[e], yc);
+  }
+  return n;
+}

@@ -1,0 +1,103 @@
+/*
+ * model.h -- the porous-electrode DAE: unknowns, residual and Jacobian.
+ *
+ * One residual code serves every geometry: the mesh supplies cells, faces
+ * and region tags; this layer puts the physics of docs/model.md on them.
+ * Unknowns per cell: salt concentration c and electrolyte potential phi_e
+ * everywhere; in electrode cells also the interfacial potential difference
+ * dphi = phi_s - phi_e; where there is a double layer, its charge q and the
+ * cell's total cation content m (dissolved plus held in the double layer);
+ * for intercalation, the particle surface concentration and the particle
+ * shell concentrations.  Storage is written in conservative form (the time
+ * derivative of a stored quantity, never C(E) dE/dt), so BDF conserves
+ * charge and cations exactly even with potential-dependent capacitance.  Four global
+ * unknowns close the system: terminal voltage V, current I (> 0 charging),
+ * and the running charge Q and energy E (integrals of I and I V).
+ *
+ * The residual and the analytic Jacobian dF/dy + cj dF/dy' are computed by
+ * one function so that they cannot disagree; the sparsity pattern is
+ * recorded by running the same code once in pattern mode.  Nothing here
+ * allocates after nimc_model_create, prints, or knows about IDA.
+ */
+#ifndef NIMC_MODEL_H
+#define NIMC_MODEL_H
+
+#include <stdint.h>
+
+#include "core/params.h"
+#include "mesh/mesh.h"
+
+typedef enum nimc_control {
+  NIMC_CONTROL_CURRENT = 0, /* I = i_set */
+  NIMC_CONTROL_VOLTAGE,     /* V = v_set */
+  NIMC_CONTROL_SWEEP        /* V = v_set + rate (t - t0) */
+} nimc_control;
+
+/* Per-electrode data derived from its parameters at setup. */
+typedef struct nimc_elec {
+  const nimc_electrode_params *p;
+  int has_int;        /* intercalation reaction present */
+  double a;           /* specific interfacial area of the active solid, 1/m */
+  double sigma_eff;   /* effective solid conductivity, S/m */
+  double cdl_v;       /* a * C_dl, F/m3 */
+  double cap_v;       /* volumetric double-layer capacitance at pzc, F/m3 */
+  int has_dl;         /* double layer present: unknowns q and m */
+  int iq, im, is;     /* offsets in the cell of q, m, surface concentration */
+  double qw;          /* counter-ion model: charge width around pzc, C/m3 */
+  int ns;             /* particle shells */
+  double *rho_face;   /* ns+1 dimensionless shell-face radii */
+  double *face_meas;  /* rho^shape at each face */
+  double *shell_meas; /* dimensionless shell measures */
+  double particle_meas; /* sum of shell measures = 1/(shape+1) */
+} nimc_elec;
+
+typedef struct nimc_model {
+  const nimc_device *dev;
+  nimc_mesh *mesh;
+  double T_K;
+  int64_t n;          /* unknowns */
+  int *off;           /* first unknown of each cell */
+  int *elec;          /* electrode of each cell: -1, 0 anode, 1 cathode */
+  double *eps;        /* electrolyte volume fraction of each cell */
+  double *beta;       /* eps^bruggeman: transport factor of each cell */
+  int64_t iV, iI, iQ, iE;
+  nimc_elec el[2];
+  /* control (set by the protocol layer) */
+  nimc_control control;
+  double i_set_A, v_set_V, sweep_rate_V_s, sweep_t0_s;
+  /* Jacobian pattern, CSR */
+  int64_t nnz;
+  int64_t *rowptr, *colind;
+} nimc_model;
+
+/* Number of variables stored per cell of electrode e (0/1) or electrolyte. */
+int nimc_model_cell_nvars(const nimc_model *m, int cell);
+
+/* Build the model of dev on mesh (the model takes ownership of mesh). */
+int nimc_model_create(nimc_model **out, const nimc_device *dev,
+                      nimc_mesh *mesh, nimc_err *err);
+void nimc_model_destroy(nimc_model *m);
+
+/* Initial state: equilibrium at rest (y' = 0). */
+void nimc_model_initial(const nimc_model *m, double *y, double *yp);
+/* Per-unknown absolute tolerance and differential (1) / algebraic (0) id. */
+void nimc_model_atol(const nimc_model *m, double scale, double *atol);
+void nimc_model_id(const nimc_model *m, double *id);
+
+/* Residual F(t, y, y'), and when jac_values is non-NULL the values of
+ * dF/dy + cj dF/dy' in the CSR pattern (rowptr, colind).  Returns 0, or 1
+ * (recoverable: a concentration left its physical range, IDA should cut
+ * the step), never a fatal code for finite input. */
+int nimc_model_eval(const nimc_model *m, double t, const double *y,
+                    const double *yp, double *F, double cj,
+                    double *jac_values);
+
+/* Charge stored in electrode e (C): double-layer charge minus F times the
+ * inserted sodium, for conservation checks (differences are meaningful). */
+double nimc_model_electrode_charge(const nimc_model *m, int e,
+                                   const double *y);
+/* Cation inventory (mol): electrolyte, solid, and cations held in double
+ * layers, for conservation checks. */
+double nimc_model_cation_inventory(const nimc_model *m, const double *y);
+
+#endif

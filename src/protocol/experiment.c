@@ -1,0 +1,469 @@
+/*
+ * experiment.c -- the parser of the experiment language.
+ *
+ * One input line is one step ("Charge at 0.1 mA/cm2 until 3.5 V") or one
+ * "Repeat N times: step; step; ..." block; docs/experiments.md is the
+ * grammar.  The parser is a hand-written recursive descent over
+ * whitespace-separated words: keywords compare case-insensitively, and a
+ * quantity is a number with its unit glued on ("3.5V") or in the next word
+ * ("3.5 V"), converted to SI by udunits2 (io/units), so a unit is always
+ * one word ("mA/cm2", "mV/s").  Keeping units to one word is what lets a
+ * misspelt keyword ("untill") be reported as such instead of as a strange
+ * unit.  Every failure names the input line (and the item of a Repeat),
+ * quotes the step, says what was expected and what was found.  Nothing is
+ * executed here: protocol/run.c interprets the blocks.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/params.h"
+#include "io/units.h"
+#include "protocol/experiment.h"
+
+#define QTEXT_MAX 128 /* longest quantity text, "0.1 mA/cm2" */
+#define QUOTE_MAX 160 /* longest quoted text in a message */
+
+/* Where a step came from, for messages. */
+typedef struct ctx {
+  size_t line;      /* 1-based input line */
+  size_t item;      /* 1-based item of a Repeat, 0 on a plain line */
+  const char *text; /* the step as written, trimmed */
+  nimc_err *err;
+} ctx;
+
+/* The kinds of quantity a step reads. */
+typedef enum qkind { Q_CURRENT, Q_VOLTAGE, Q_TIME, Q_RATE } qkind;
+
+/* Terminations a step accepts, as flags. */
+enum { T_UNTIL_V = 1, T_UNTIL_I = 2, T_FOR = 4 };
+
+/* Copy src into dst (capacity cap), ending with "..." when it does not fit
+ * and never cutting a UTF-8 sequence in two. */
+static void clip(char *dst, size_t cap, const char *src, size_t srclen) {
+  size_t n = srclen;
+  int cut = n >= cap;
+  if (cut) {
+    n = cap > 4 ? cap - 4 : 0;
+    while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--;
+  }
+  memcpy(dst, src, n);
+  strcpy(dst + n, cut && cap > 4 ? "..." : "");
+}
+
+/* Record an input error about the step in c; returns NIMC_EINPUT. */
+static int fail(const ctx *c, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static int fail(const ctx *c, const char *fmt, ...) {
+  char detail[NIMC_ERRMSG_MAX / 2], quote[QUOTE_MAX], where[64];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(detail, sizeof detail, fmt, ap);
+  va_end(ap);
+  clip(quote, sizeof quote, c->text, strlen(c->text));
+  if (c->item)
+    snprintf(where, sizeof where, "step %zu (item %zu of the Repeat)",
+             c->line, c->item);
+  else
+    snprintf(where, sizeof where, "step %zu", c->line);
+  return nimc_err_set(c->err, NIMC_EINPUT, "%s '%s': %s", where, quote,
+                      detail);
+}
+
+static const char *skip_ws(const char *p) {
+  while (isspace((unsigned char)*p)) p++;
+  return p;
+}
+
+/* Length of the word at p (up to whitespace or the end). */
+static size_t word_len(const char *p) {
+  size_t n = 0;
+  while (p[n] && !isspace((unsigned char)p[n])) n++;
+  return n;
+}
+
+/* Is the word at p the keyword kw (lower case), ignoring case? */
+static int word_is(const char *p, const char *kw) {
+  size_t n = word_len(p);
+  if (n != strlen(kw)) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (tolower((unsigned char)p[i]) != kw[i]) return 0;
+  return 1;
+}
+
+/* Past the keyword kw and the blanks after it when p starts with it, else
+ * NULL. */
+static const char *accept(const char *p, const char *kw) {
+  return word_is(p, kw) ? skip_ws(p + word_len(p)) : NULL;
+}
+
+/* Is the word at p one of the words that end a quantity? */
+static int is_keyword(const char *p) {
+  static const char *const kws[] = {"until", "for", "or", "to", "at", "from"};
+  for (size_t i = 0; i < sizeof kws / sizeof kws[0]; i++)
+    if (word_is(p, kws[i])) return 1;
+  return 0;
+}
+
+/* The rest of the step for "found ..." in messages (quoted, or "nothing"). */
+static const char *found(char *buf, size_t cap, const char *p) {
+  if (!*p) return "nothing";
+  char q[QUOTE_MAX];
+  clip(q, sizeof q, p, strlen(p));
+  snprintf(buf, cap, "'%s'", q);
+  return buf;
+}
+
+/* What a quantity kind is called and which units it takes, for messages. */
+static const char *qname(qkind k) {
+  static const char *const names[] = {"a current", "a voltage", "a time",
+                                      "a sweep rate"};
+  return names[k];
+}
+static const char *qunits(qkind k) {
+  static const char *const units[] = {"A or A/m2", "V", "s", "V/s"};
+  return units[k];
+}
+
+/* Read the quantity text at *pp ("3.5 V" or "3.5V") into q and move *pp
+ * past it; `after` names what precedes it, for the message. */
+static int read_quantity(const ctx *c, const char **pp, qkind k,
+                         const char *after, char *q) {
+  const char *p = *pp;
+  char buf[QUOTE_MAX + 2], *end;
+  size_t n = word_len(p);
+  (void)strtod(p, &end);
+  if (n == 0 || end == p)
+    return fail(c, "expected %s after '%s', found %s", qname(k), after,
+                found(buf, sizeof buf, p));
+  if (end == p + n) { /* bare number: the unit is the next word */
+    const char *u = skip_ws(p + n);
+    if (*u && !is_keyword(u)) n = (size_t)(u - p) + word_len(u);
+  }
+  if (n >= QTEXT_MAX) {
+    clip(buf, 44, p, n);
+    return fail(c, "'%s' is too long for %s", buf, qname(k));
+  }
+  memcpy(q, p, n);
+  q[n] = '\0';
+  *pp = skip_ws(p + n);
+  return NIMC_OK;
+}
+
+/* Convert quantity text q of kind k to SI in *v; a current may be absolute
+ * (A) or per footprint area (A/m2, *per_area set). */
+static int convert(const ctx *c, const char *q, qkind k, double *v,
+                   int *per_area) {
+  static const char *const si[] = {"A", "V", "s", "V/s"};
+  char why[256], unit[QTEXT_MAX], *u;
+  (void)strtod(q, &u);
+  snprintf(unit, sizeof unit, "%s", skip_ws(u));
+  if (!*unit)
+    return fail(c, "'%s' has no unit (expected %s in %s)", q, qname(k),
+                qunits(k));
+  int known = nimc_units_convertible(unit, unit);
+  int abs_ok = nimc_units_convertible(unit, si[k]);
+  int area_ok = k == Q_CURRENT ? nimc_units_convertible(unit, "A/m2") : 0;
+  if (known < 0 || abs_ok < 0 || area_ok < 0)
+    return nimc_err_set(c->err, NIMC_EIO,
+                        "the udunits2 unit database could not be read");
+  if (!known)
+    return fail(c, "'%s' has an unknown unit '%s' (expected %s in %s)", q,
+                unit, qname(k), qunits(k));
+  if (!abs_ok && !area_ok)
+    return fail(c, "'%s' is not %s (unit '%s' is not %s)", q, qname(k), unit,
+                qunits(k));
+  if (per_area) *per_area = !abs_ok;
+  if (nimc_units_parse(q, abs_ok ? si[k] : "A/m2", v, why, sizeof why))
+    return fail(c, "%s", why);
+  if (k != Q_VOLTAGE && !(*v > 0)) {
+    static const char *const what[] = {
+        "a current must be positive (the verb gives the direction)", "",
+        "a duration must be positive", "a sweep rate must be positive"};
+    return fail(c, "%s, found '%s'", what[k], q);
+  }
+  return NIMC_OK;
+}
+
+/* Read and convert one quantity. */
+static int quantity(const ctx *c, const char **pp, qkind k, const char *after,
+                    double *v, int *per_area) {
+  char q[QTEXT_MAX];
+  int rc = read_quantity(c, pp, k, after, q);
+  return rc ? rc : convert(c, q, k, v, per_area);
+}
+
+/* Expect keyword kw at *pp; `expected` describes it for the message. */
+static int expect(const ctx *c, const char **pp, const char *kw,
+                  const char *expected, const char *after) {
+  char buf[QUOTE_MAX + 2];
+  const char *q = accept(*pp, kw);
+  if (!q)
+    return fail(c, "expected %s after %s, found %s", expected, after,
+                found(buf, sizeof buf, *pp));
+  *pp = q;
+  return NIMC_OK;
+}
+
+/* The terminations at p: one or more of those in `allowed`, joined by
+ * "or", each at most once, then the end of the step.  `after` says what
+ * they follow, for the message. */
+static int terminations(const ctx *c, const char *p, int allowed,
+                        const char *after, nimc_step *st) {
+  char expected[96], buf[QUOTE_MAX + 2], last[QTEXT_MAX + 8];
+  const char *parts[3];
+  size_t np = 0;
+  if (allowed & T_UNTIL_V) parts[np++] = "'until <voltage>'";
+  if (allowed & T_FOR) parts[np++] = "'for <time>'";
+  if (allowed & T_UNTIL_I) parts[np++] = "'until <current>'";
+  snprintf(expected, sizeof expected, "%s%s%s", parts[0],
+           np > 1 ? " or " : "", np > 1 ? parts[1] : "");
+  while (*p) {
+    const char *start = p, *q;
+    int rc;
+    if ((q = accept(p, "until")) && (allowed & (T_UNTIL_V | T_UNTIL_I))) {
+      if (st->has_v_cut || st->has_i_cut)
+        return fail(c, "'until' is given twice");
+      if (allowed & T_UNTIL_V) {
+        rc = quantity(c, &q, Q_VOLTAGE, "until", &st->v_cut_V, NULL);
+        st->has_v_cut = 1;
+      } else {
+        rc = quantity(c, &q, Q_CURRENT, "until", &st->i_cut,
+                      &st->i_cut_per_area);
+        st->has_i_cut = 1;
+      }
+    } else if ((q = accept(p, "for")) && (allowed & T_FOR)) {
+      if (st->has_duration) return fail(c, "'for' is given twice");
+      rc = quantity(c, &q, Q_TIME, "for", &st->duration_s, NULL);
+      st->has_duration = 1;
+    } else {
+      return fail(c, "expected %s %s, found %s", expected, after,
+                  found(buf, sizeof buf, p));
+    }
+    if (rc) return rc;
+    p = q;
+    clip(last, sizeof last, start, (size_t)(p - start));
+    while (*last && isspace((unsigned char)last[strlen(last) - 1]))
+      last[strlen(last) - 1] = '\0';
+    if (!*p) break;
+    if (!(q = accept(p, "or")))
+      return fail(c, "expected 'or' or the end of the step after '%s', "
+                     "found %s", last, found(buf, sizeof buf, p));
+    if (!*q) return fail(c, "expected %s after 'or', found nothing", expected);
+    p = q;
+    after = "after 'or'";
+  }
+  return NIMC_OK;
+}
+
+/* Parse one step (trimmed, NUL-terminated text) into *st. */
+static int parse_step(const ctx *c, const char *text, nimc_step *st) {
+  const char *p = text, *q;
+  int rc = NIMC_OK;
+  size_t n = strlen(text);
+  memset(st, 0, sizeof *st);
+  if (n >= sizeof st->text) { /* truncate, never inside a UTF-8 sequence */
+    n = sizeof st->text - 1;
+    while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80) n--;
+  }
+  memcpy(st->text, text, n);
+  st->text[n] = '\0';
+  if ((q = accept(p, "charge")) || (q = accept(p, "discharge"))) {
+    st->type = word_is(p, "charge") ? NIMC_STEP_CHARGE : NIMC_STEP_DISCHARGE;
+    const char *verb = st->type == NIMC_STEP_CHARGE ? "'Charge'"
+                                                    : "'Discharge'";
+    p = q;
+    if ((rc = expect(c, &p, "at", "'at <current>'", verb)) ||
+        (rc = quantity(c, &p, Q_CURRENT, "at", &st->current,
+                       &st->current_per_area)))
+      return rc;
+    if (!*p)
+      return fail(c, "expected 'until <voltage>' or 'for <time>' after the "
+                     "current, found nothing");
+    return terminations(c, p, T_UNTIL_V | T_FOR, "after the current", st);
+  }
+  if ((q = accept(p, "rest"))) {
+    st->type = NIMC_STEP_REST;
+    if (!*q) return fail(c, "expected 'for <time>' after 'Rest', found nothing");
+    return terminations(c, q, T_FOR, "after 'Rest'", st);
+  }
+  if ((q = accept(p, "hold"))) {
+    st->type = NIMC_STEP_HOLD;
+    p = q;
+    if ((rc = expect(c, &p, "at", "'at <voltage>'", "'Hold'")) ||
+        (rc = quantity(c, &p, Q_VOLTAGE, "at", &st->voltage_V, NULL)))
+      return rc;
+    if (!*p)
+      return fail(c, "expected 'for <time>' or 'until <current>' after the "
+                     "voltage, found nothing");
+    return terminations(c, p, T_FOR | T_UNTIL_I, "after the voltage", st);
+  }
+  if ((q = accept(p, "sweep"))) {
+    st->type = NIMC_STEP_SWEEP;
+    p = q;
+    if ((rc = expect(c, &p, "from", "'from <voltage>'", "'Sweep'")) ||
+        (rc = quantity(c, &p, Q_VOLTAGE, "from", &st->voltage_V, NULL)) ||
+        (rc = expect(c, &p, "to", "'to <voltage>'", "the start voltage")) ||
+        (rc = quantity(c, &p, Q_VOLTAGE, "to", &st->sweep_to_V, NULL)) ||
+        (rc = expect(c, &p, "at", "'at <rate>'", "the end voltage")) ||
+        (rc = quantity(c, &p, Q_RATE, "at", &st->sweep_rate_V_s, NULL)) ||
+        (rc = terminations(c, p, T_FOR, "after the rate", st)))
+      return rc;
+    if (st->voltage_V == st->sweep_to_V)
+      return fail(c, "the sweep starts and ends at the same voltage");
+    return NIMC_OK;
+  }
+  if (accept(p, "repeat"))
+    return fail(c, "a Repeat cannot be nested inside another Repeat");
+  char verb[44];
+  clip(verb, sizeof verb, p, word_len(p));
+  return fail(c, "unknown step '%s' (expected Charge, Discharge, Rest, "
+                 "Hold, Sweep or Repeat)", verb);
+}
+
+/* Strip blanks from both ends of s in place; returns the new start. */
+static char *trim(char *s) {
+  s = (char *)skip_ws(s);
+  size_t n = strlen(s);
+  while (n > 0 && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+  return s;
+}
+
+/* Parse "Repeat N times: a; b; ..." (s trimmed, writable) into *b. */
+static int parse_repeat(ctx *c, char *s, nimc_block *b) {
+  char buf[QUOTE_MAX + 2], *colon = strchr(s, ':');
+  const char *p = accept(s, "repeat");
+  if (!colon)
+    return fail(c, "expected 'Repeat <N> times: <step>; <step>; ...', "
+                   "found no ':'");
+  *colon = '\0';
+  trim(s);
+  size_t n = word_len(p);
+  char *end;
+  errno = 0;
+  long count = strtol(p, &end, 10);
+  if (n == 0 || end != p + n || errno || count < 1 || count > INT_MAX)
+    return fail(c, "expected a whole number >= 1 after 'Repeat', found %s",
+                found(buf, sizeof buf, p));
+  p = skip_ws(p + n);
+  const char *rest = accept(p, "times");
+  if (!rest) rest = accept(p, "time");
+  if (!rest || *rest)
+    return fail(c, "expected 'times:' after the repeat count, found %s",
+                found(buf, sizeof buf, p));
+  b->repeat = (int)count;
+  size_t cap = 1;
+  for (const char *t = colon + 1; *t; t++) cap += *t == ';';
+  b->steps = calloc(cap, sizeof *b->steps);
+  if (!b->steps) return nimc_err_set(c->err, NIMC_ENOMEM, "out of memory");
+  char *item = colon + 1;
+  for (size_t k = 1; item; k++) {
+    char *semi = strchr(item, ';');
+    if (semi) *semi = '\0';
+    char *t = trim(item);
+    item = semi ? semi + 1 : NULL;
+    if (!*t) continue; /* "a;; b" and a trailing ';' are harmless */
+    ctx ic = {c->line, k, t, c->err};
+    int rc = parse_step(&ic, t, &b->steps[b->nsteps]);
+    if (rc) return rc;
+    b->nsteps++;
+  }
+  if (b->nsteps == 0)
+    return fail(c, "expected steps after ':' (separated by ';'), found "
+                   "nothing");
+  return NIMC_OK;
+}
+
+/* Parse input line number `line` (1-based) into *b; *skip is set for blank
+ * and comment lines. */
+static int parse_line(const char *line, size_t lineno, nimc_block *b,
+                      int *skip, nimc_err *err) {
+  size_t len = strlen(line);
+  char *copy = malloc(len + 1);
+  if (!copy) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  memcpy(copy, line, len + 1);
+  char *s = trim(copy);
+  ctx c = {lineno, 0, s, err};
+  int rc = NIMC_OK;
+  *skip = !*s || *s == '#';
+  if (*skip) goto done;
+  if (word_is(s, "repeat")) {
+    rc = parse_repeat(&c, s, b);
+  } else if (strchr(s, ';')) {
+    rc = fail(&c, "several steps on one line (';') are only allowed inside "
+                  "'Repeat <N> times: ...'");
+  } else {
+    b->repeat = 1;
+    b->steps = calloc(1, sizeof *b->steps);
+    if (!b->steps) {
+      rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+      goto done;
+    }
+    rc = parse_step(&c, s, b->steps);
+    if (!rc) b->nsteps = 1;
+  }
+done:
+  free(copy);
+  return rc;
+}
+
+int nimc_experiment_parse(nimc_experiment **out, const char *const *lines,
+                          size_t nlines, nimc_err *err) {
+  nimc_experiment *exp = NULL;
+  int rc = NIMC_OK;
+  if (!out || (nlines && !lines))
+    return nimc_err_set(err, NIMC_EMISUSE,
+                        "nimc_experiment_parse: NULL argument");
+  *out = NULL;
+  exp = calloc(1, sizeof *exp);
+  if (!exp || !(exp->blocks = calloc(nlines ? nlines : 1,
+                                     sizeof *exp->blocks))) {
+    rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+    goto fail;
+  }
+  for (size_t i = 0; i < nlines; i++) {
+    int skip;
+    if (!lines[i]) {
+      rc = nimc_err_set(err, NIMC_EMISUSE,
+                        "nimc_experiment_parse: line %zu is NULL", i + 1);
+      goto fail;
+    }
+    nimc_block *b = &exp->blocks[exp->nblocks];
+    rc = parse_line(lines[i], i + 1, b, &skip, err);
+    if (!skip) exp->nblocks++; /* b is owned even when half built */
+    if (rc) goto fail;
+  }
+  if (nimc_experiment_nsteps(exp) == 0) {
+    rc = nimc_err_set(err, NIMC_EINPUT,
+                      "the experiment has no steps (expected at least one "
+                      "line such as 'Charge at 0.1 mA/cm2 until 3.5 V')");
+    goto fail;
+  }
+  *out = exp;
+  return NIMC_OK;
+fail:
+  nimc_experiment_destroy(exp);
+  return rc;
+}
+
+void nimc_experiment_destroy(nimc_experiment *exp) {
+  if (!exp) return;
+  for (size_t i = 0; i < exp->nblocks; i++) free(exp->blocks[i].steps);
+  free(exp->blocks);
+  free(exp);
+}
+
+size_t nimc_experiment_nsteps(const nimc_experiment *exp) {
+  size_t n = 0;
+  if (!exp) return 0;
+  for (size_t i = 0; i < exp->nblocks; i++)
+    n += (size_t)exp->blocks[i].repeat * exp->blocks[i].nsteps;
+  return n;
+}

@@ -1,0 +1,245 @@
+/*
+ * run.c -- the simulation handle and the execution of experiments.
+ *
+ * A step sets the control of the model (current, voltage or sweep),
+ * restarts the solver there (consistent initialisation: the double layers
+ * and concentrations carry over, the potentials and the current jump), and
+ * integrates until a root function (voltage or current cut-off) fires or
+ * the step's time runs out.  Every internal solver step is recorded in the
+ * series; the first sample of a step shares its time with the last sample
+ * of the previous one, which is how the IR drop at a switch is seen.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mesh/mesh.h"
+#include "model/model.h"
+#include "protocol/experiment.h"
+#include "protocol/sim.h"
+#include "core/result.h"
+#include "solver/solver.h"
+
+struct nimc_sim {
+  const nimc_device *dev;
+  nimc_model *model;
+  nimc_solver *solver;
+  nimc_sim_opts opts;
+  double t;
+  int steps_done;
+  char msg[NIMC_ERRMSG_MAX];
+};
+
+nimc_sim_opts nimc_sim_opts_default(void) {
+  nimc_sim_opts o;
+  memset(&o, 0, sizeof o);
+  o.rtol = 0.0; /* 0: take the device's [solver] rtol */
+  o.atol_scale = 0.0;
+  o.max_step_s = 0.0;
+  o.max_step_time_s = 1000.0 * 3600.0;
+  return o;
+}
+
+int nimc_sim_create(nimc_sim **out, const nimc_device *dev,
+                    const nimc_sim_opts *opts, nimc_err *err) {
+  *out = NULL;
+  nimc_sim *s = calloc(1, sizeof *s);
+  if (!s) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  s->dev = dev;
+  s->opts = opts ? *opts : nimc_sim_opts_default();
+  if (s->opts.rtol <= 0.0) s->opts.rtol = dev->solver.rtol;
+  if (s->opts.atol_scale <= 0.0) s->opts.atol_scale = dev->solver.atol_scale;
+  if (s->opts.max_step_time_s <= 0.0) s->opts.max_step_time_s = 1000.0 * 3600.0;
+  nimc_mesh *mesh = NULL;
+  int rc;
+  switch (dev->geometry) {
+  case NIMC_GEOMETRY_STACK:
+    rc = nimc_mesh_stack(&mesh, dev, err);
+    break;
+  default:
+    rc = nimc_err_set(err, NIMC_EINPUT, "%s: geometry not supported yet",
+                      dev->path);
+  }
+  if (rc) goto fail;
+  rc = nimc_model_create(&s->model, dev, mesh, err); /* takes mesh */
+  if (rc) goto fail;
+  rc = nimc_solver_create(&s->solver, s->model, s->opts.rtol,
+                          s->opts.atol_scale, s->opts.max_step_s,
+                          s->opts.newton_coef, err);
+  if (rc) goto fail;
+  *out = s;
+  return NIMC_OK;
+fail:
+  nimc_sim_destroy(s);
+  return rc;
+}
+
+void nimc_sim_destroy(nimc_sim *s) {
+  if (!s) return;
+  nimc_solver_destroy(s->solver);
+  nimc_model_destroy(s->model);
+  free(s);
+}
+
+const char *nimc_sim_errmsg(const nimc_sim *s) { return s ? s->msg : ""; }
+
+nimc_solver_stats nimc_sim_stats(const nimc_sim *s) {
+  nimc_solver_stats st;
+  memset(&st, 0, sizeof st);
+  if (s && s->solver) nimc_solver_get_stats(s->solver, &st);
+  return st;
+}
+
+nimc_model *nimc_sim_model(nimc_sim *s) { return s->model; }
+double *nimc_sim_state(nimc_sim *s) { return nimc_solver_y(s->solver); }
+
+/* ---- steps ---- */
+
+typedef struct step_ctx {
+  const nimc_model *m;
+  const nimc_step *st;
+  double i_cut_A;
+} step_ctx;
+
+static int step_roots(double t, const double *y, double *g, void *user) {
+  (void)t;
+  step_ctx *c = user;
+  int k = 0;
+  if (c->st->has_v_cut) g[k++] = y[c->m->iV] - c->st->v_cut_V;
+  if (c->st->has_i_cut) g[k++] = fabs(y[c->m->iI]) - c->i_cut_A;
+  return 0;
+}
+
+static int record(nimc_sim *s, nimc_result *res, int index) {
+  const double *y = nimc_solver_y(s->solver);
+  const nimc_model *m = s->model;
+  return nimc_series_push(&res->series, s->t, y[m->iV], y[m->iI], index);
+}
+
+
+static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
+                    nimc_result *res) {
+  nimc_model *m = s->model;
+  double area = s->dev->area_m2;
+  double duration = st->has_duration ? st->duration_s : s->opts.max_step_time_s;
+  int limit_is_safety = !st->has_duration;
+  m->sweep_t0_s = s->t;
+  switch (st->type) {
+  case NIMC_STEP_CHARGE:
+  case NIMC_STEP_DISCHARGE: {
+    double I = st->current * (st->current_per_area ? area : 1.0);
+    m->control = NIMC_CONTROL_CURRENT;
+    m->i_set_A = st->type == NIMC_STEP_CHARGE ? I : -I;
+    break;
+  }
+  case NIMC_STEP_REST:
+    m->control = NIMC_CONTROL_CURRENT;
+    m->i_set_A = 0.0;
+    break;
+  case NIMC_STEP_HOLD:
+    m->control = NIMC_CONTROL_VOLTAGE;
+    m->v_set_V = st->voltage_V;
+    break;
+  case NIMC_STEP_SWEEP: {
+    double dv = st->sweep_to_V - st->voltage_V;
+    m->control = NIMC_CONTROL_SWEEP;
+    m->v_set_V = st->voltage_V;
+    m->sweep_rate_V_s = dv >= 0 ? st->sweep_rate_V_s : -st->sweep_rate_V_s;
+    double tsweep = fabs(dv) / st->sweep_rate_V_s;
+    if (!st->has_duration || tsweep < duration) duration = tsweep;
+    limit_is_safety = 0;
+    break;
+  }
+  }
+  step_ctx ctx = {m, st, 0.0};
+  int dir[2], nroots = 0;
+  if (st->has_v_cut) dir[nroots++] = st->type == NIMC_STEP_DISCHARGE ? -1 : 1;
+  if (st->has_i_cut) {
+    ctx.i_cut_A = st->i_cut * (st->i_cut_per_area ? area : 1.0);
+    dir[nroots++] = -1;
+  }
+  double *y = nimc_solver_y(s->solver);
+  double q0 = y[m->iQ], e0 = y[m->iE], t0 = s->t;
+  int rc = nimc_solver_restart(s->solver, s->t, nroots, dir, step_roots, &ctx);
+  if (rc) {
+    snprintf(s->msg, sizeof s->msg,
+             "step %d '%s' at t = %.6g s: cannot start: %s", index + 1,
+             st->text, s->t, nimc_solver_errmsg(s->solver));
+    return NIMC_ESOLVER;
+  }
+  if ((rc = record(s, res, index))) return rc;
+  nimc_step_result sr;
+  memset(&sr, 0, sizeof sr);
+  sr.type = st->type;
+  sr.index = index;
+  sr.cycle = cycle;
+  sr.v_start_V = y[m->iV];
+  /* A cut-off already passed at the start ends the step at once. */
+  int done = 0;
+  if (st->has_v_cut) {
+    double v = y[m->iV];
+    if ((st->type == NIMC_STEP_DISCHARGE && v <= st->v_cut_V) ||
+        (st->type != NIMC_STEP_DISCHARGE && v >= st->v_cut_V)) {
+      sr.end_reason = NIMC_END_VOLTAGE;
+      done = 1;
+    }
+  }
+  if (!done && st->has_i_cut && fabs(y[m->iI]) <= ctx.i_cut_A) {
+    sr.end_reason = NIMC_END_CURRENT;
+    done = 1;
+  }
+  double tend = t0 + duration;
+  while (!done) {
+    int ev;
+    rc = nimc_solver_step(s->solver, tend, &s->t, &ev);
+    if (rc) {
+      snprintf(s->msg, sizeof s->msg, "step %d '%s' failed at t = %.6g s: %s",
+               index + 1, st->text, s->t, nimc_solver_errmsg(s->solver));
+      return NIMC_ESOLVER;
+    }
+    if ((rc = record(s, res, index))) return rc;
+    if (ev == 1) {
+      double g[2];
+      step_roots(s->t, y, g, &ctx);
+      /* which root fired: the one closest to zero */
+      int k = 0;
+      if (nroots == 2 && fabs(g[1]) < fabs(g[0])) k = 1;
+      sr.end_reason = (st->has_v_cut && k == 0) ? NIMC_END_VOLTAGE : NIMC_END_CURRENT;
+      done = 1;
+    } else if (ev == 2) {
+      sr.end_reason = limit_is_safety ? NIMC_END_LIMIT : NIMC_END_TIME;
+      done = 1;
+    }
+  }
+  sr.duration_s = s->t - t0;
+  sr.charge_C = y[m->iQ] - q0;
+  sr.energy_J = y[m->iE] - e0;
+  sr.v_end_V = y[m->iV];
+  return nimc_result_push_step(res, &sr);
+}
+
+int nimc_sim_run(nimc_sim *s, const nimc_experiment *exp, nimc_result *res) {
+  size_t total = nimc_experiment_nsteps(exp), done = 0;
+  s->msg[0] = '\0';
+  for (size_t b = 0; b < exp->nblocks; b++) {
+    const nimc_block *bl = &exp->blocks[b];
+    for (int rep = 0; rep < bl->repeat; rep++)
+      for (size_t k = 0; k < bl->nsteps; k++) {
+        int rc = run_step(s, &bl->steps[k], s->steps_done, rep, res);
+        if (rc) {
+          if (rc == NIMC_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
+          return rc;
+        }
+        s->steps_done++;
+        done++;
+        if (s->opts.progress &&
+            s->opts.progress(s->opts.progress_user, done, total, s->t)) {
+          snprintf(s->msg, sizeof s->msg, "interrupted after step %zu of %zu",
+                   done, total);
+          return NIMC_ESOLVER;
+        }
+      }
+  }
+  return NIMC_OK;
+}

@@ -1,0 +1,211 @@
+/*
+ * solver.c -- IDA + KLU glue (see solver.h).
+ *
+ * The residual and Jacobian callbacks call nimc_model_eval; a residual that
+ * meets an out-of-range concentration returns 1 so that IDA cuts its step
+ * (recoverable), as SUNDIALS documents.  Only algebraic/differential ids
+ * and per-variable tolerances are model knowledge; the rest is generic.
+ */
+#include <ida/ida.h>
+#include <math.h>
+#include <nvector/nvector_serial.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sundials/sundials_context.h>
+#include <sunlinsol/sunlinsol_klu.h>
+#include <sunmatrix/sunmatrix_sparse.h>
+
+#include "solver/solver.h"
+
+struct nimc_solver {
+  nimc_model *m;
+  SUNContext ctx;
+  void *ida;
+  N_Vector y, yp, atol, id;
+  SUNMatrix A;
+  SUNLinearSolver LS;
+  nimc_root_fn root_fn;
+  void *root_user;
+  int nroots;
+  nimc_solver_stats acc; /* counters of finished IDA runs */
+  char msg[NIMC_ERRMSG_MAX];
+};
+
+static int res_cb(sunrealtype t, N_Vector y, N_Vector yp, N_Vector r,
+                  void *user) {
+  nimc_solver *s = user;
+  return nimc_model_eval(s->m, t, N_VGetArrayPointer(y),
+                         N_VGetArrayPointer(yp), N_VGetArrayPointer(r), 0.0,
+                         NULL);
+}
+
+static int jac_cb(sunrealtype t, sunrealtype cj, N_Vector y, N_Vector yp,
+                  N_Vector r, SUNMatrix J, void *user, N_Vector t1,
+                  N_Vector t2, N_Vector t3) {
+  (void)r, (void)t2, (void)t3;
+  nimc_solver *s = user;
+  const nimc_model *m = s->m;
+  sunindextype *ptr = SM_INDEXPTRS_S(J), *ind = SM_INDEXVALS_S(J);
+  for (int64_t k = 0; k <= m->n; k++) ptr[k] = (sunindextype)m->rowptr[k];
+  for (int64_t k = 0; k < m->nnz; k++) ind[k] = (sunindextype)m->colind[k];
+  /* t1 is scratch for the residual, which the Jacobian pass recomputes */
+  return nimc_model_eval(m, t, N_VGetArrayPointer(y), N_VGetArrayPointer(yp),
+                         N_VGetArrayPointer(t1), cj, SM_DATA_S(J));
+}
+
+static int root_cb(sunrealtype t, N_Vector y, N_Vector yp, sunrealtype *g,
+                   void *user) {
+  (void)yp;
+  nimc_solver *s = user;
+  return s->root_fn(t, N_VGetArrayPointer(y), g, s->root_user);
+}
+
+static void err_cb(int code, const char *module, const char *function,
+                   char *msg, void *user) {
+  nimc_solver *s = user;
+  snprintf(s->msg, sizeof s->msg, "%s/%s (%d): %s", module, function, code,
+           msg);
+}
+
+void nimc_solver_destroy(nimc_solver *s) {
+  if (!s) return;
+  if (s->ida) IDAFree(&s->ida);
+  if (s->LS) SUNLinSolFree(s->LS);
+  if (s->A) SUNMatDestroy(s->A);
+  if (s->y) N_VDestroy(s->y);
+  if (s->yp) N_VDestroy(s->yp);
+  if (s->atol) N_VDestroy(s->atol);
+  if (s->id) N_VDestroy(s->id);
+  if (s->ctx) SUNContext_Free(&s->ctx);
+  free(s);
+}
+
+int nimc_solver_create(nimc_solver **out, nimc_model *m, double rtol,
+                       double atol_scale, double max_step_s, double newton_coef,
+                       nimc_err *err) {
+  *out = NULL;
+  nimc_solver *s = calloc(1, sizeof *s);
+  if (!s) return nimc_err_set(err, NIMC_ENOMEM, "solver: out of memory");
+  s->m = m;
+  const char *what = "SUNContext_Create";
+  if (SUNContext_Create(NULL, &s->ctx)) goto fail;
+  what = "N_VNew_Serial";
+  s->y = N_VNew_Serial((sunindextype)m->n, s->ctx);
+  s->yp = N_VNew_Serial((sunindextype)m->n, s->ctx);
+  s->atol = N_VNew_Serial((sunindextype)m->n, s->ctx);
+  s->id = N_VNew_Serial((sunindextype)m->n, s->ctx);
+  if (!s->y || !s->yp || !s->atol || !s->id) goto fail;
+  nimc_model_initial(m, N_VGetArrayPointer(s->y), N_VGetArrayPointer(s->yp));
+  nimc_model_atol(m, atol_scale, N_VGetArrayPointer(s->atol));
+  nimc_model_id(m, N_VGetArrayPointer(s->id));
+  what = "IDACreate";
+  s->ida = IDACreate(s->ctx);
+  if (!s->ida) goto fail;
+  IDASetErrHandlerFn(s->ida, err_cb, s);
+  what = "IDAInit";
+  if (IDAInit(s->ida, res_cb, 0.0, s->y, s->yp)) goto fail;
+  what = "IDASVtolerances";
+  if (IDASVtolerances(s->ida, rtol, s->atol)) goto fail;
+  IDASetUserData(s->ida, s);
+  what = "SUNSparseMatrix";
+  s->A = SUNSparseMatrix((sunindextype)m->n, (sunindextype)m->n,
+                         (sunindextype)m->nnz, CSR_MAT, s->ctx);
+  if (!s->A) goto fail;
+  what = "SUNLinSol_KLU";
+  s->LS = SUNLinSol_KLU(s->y, s->A, s->ctx);
+  if (!s->LS) goto fail;
+  what = "IDASetLinearSolver";
+  if (IDASetLinearSolver(s->ida, s->LS, s->A)) goto fail;
+  if (IDASetJacFn(s->ida, jac_cb)) goto fail;
+  what = "IDASetId";
+  if (IDASetId(s->ida, s->id)) goto fail;
+  IDASetSuppressAlg(s->ida, SUNTRUE);
+  IDASetMaxNumSteps(s->ida, 100000);
+  IDASetMaxConvFails(s->ida, 20);
+  IDASetMaxErrTestFails(s->ida, 20);
+  if (max_step_s > 0.0) IDASetMaxStep(s->ida, max_step_s);
+  if (newton_coef > 0.0) IDASetNonlinConvCoef(s->ida, newton_coef);
+  s->acc.unknowns = (long)m->n;
+  s->acc.jacobian_nonzeros = (long)m->nnz;
+  *out = s;
+  return NIMC_OK;
+fail:
+  nimc_err_set(err, NIMC_ESOLVER, "solver setup failed in %s%s%s", what,
+               s->msg[0] ? ": " : "", s->msg);
+  nimc_solver_destroy(s);
+  return NIMC_ESOLVER;
+}
+
+double *nimc_solver_y(nimc_solver *s) { return N_VGetArrayPointer(s->y); }
+double *nimc_solver_yp(nimc_solver *s) { return N_VGetArrayPointer(s->yp); }
+const char *nimc_solver_errmsg(const nimc_solver *s) { return s->msg; }
+
+/* Add IDA's counters since the last (re)initialisation to acc. */
+static void accumulate(nimc_solver *s) {
+  long v;
+  nimc_solver_stats *a = &s->acc;
+  if (IDAGetNumSteps(s->ida, &v) == IDA_SUCCESS) a->steps += v;
+  if (IDAGetNumResEvals(s->ida, &v) == IDA_SUCCESS) a->residual_evals += v;
+  if (IDAGetNumJacEvals(s->ida, &v) == IDA_SUCCESS) a->jacobian_evals += v;
+  if (IDAGetNumLinSolvSetups(s->ida, &v) == IDA_SUCCESS) a->linear_setups += v;
+  if (IDAGetNumNonlinSolvIters(s->ida, &v) == IDA_SUCCESS) a->nonlinear_iters += v;
+  if (IDAGetNumErrTestFails(s->ida, &v) == IDA_SUCCESS) a->error_test_fails += v;
+  if (IDAGetNumNonlinSolvConvFails(s->ida, &v) == IDA_SUCCESS)
+    a->nonlinear_conv_fails += v;
+  if (IDAGetNumGEvals(s->ida, &v) == IDA_SUCCESS) a->root_evals += v;
+}
+
+void nimc_solver_get_stats(const nimc_solver *s, nimc_solver_stats *st) {
+  *st = s->acc;
+  long v;
+  if (IDAGetNumSteps(s->ida, &v) == IDA_SUCCESS) st->steps += v;
+  if (IDAGetNumResEvals(s->ida, &v) == IDA_SUCCESS) st->residual_evals += v;
+  if (IDAGetNumJacEvals(s->ida, &v) == IDA_SUCCESS) st->jacobian_evals += v;
+  if (IDAGetNumLinSolvSetups(s->ida, &v) == IDA_SUCCESS) st->linear_setups += v;
+  if (IDAGetNumNonlinSolvIters(s->ida, &v) == IDA_SUCCESS) st->nonlinear_iters += v;
+  if (IDAGetNumErrTestFails(s->ida, &v) == IDA_SUCCESS) st->error_test_fails += v;
+  if (IDAGetNumNonlinSolvConvFails(s->ida, &v) == IDA_SUCCESS)
+    st->nonlinear_conv_fails += v;
+  if (IDAGetNumGEvals(s->ida, &v) == IDA_SUCCESS) st->root_evals += v;
+}
+
+int nimc_solver_restart(nimc_solver *s, double t0, int nroots,
+                        const int *dir, nimc_root_fn fn, void *user) {
+  accumulate(s);
+  s->msg[0] = '\0';
+  if (IDAReInit(s->ida, t0, s->y, s->yp) != IDA_SUCCESS) return NIMC_ESOLVER;
+  s->root_fn = fn;
+  s->root_user = user;
+  s->nroots = nroots;
+  if (IDARootInit(s->ida, nroots, nroots ? root_cb : NULL) != IDA_SUCCESS)
+    return NIMC_ESOLVER;
+  if (nroots) {
+    IDASetRootDirection(s->ida, (int *)dir);
+    IDASetNoInactiveRootWarn(s->ida);
+  }
+  /* first trial step for the consistent-initialisation Newton iteration */
+  int rc = IDACalcIC(s->ida, IDA_YA_YDP_INIT, t0 + 1e-6);
+  if (rc < 0) {
+    if (!s->msg[0])
+      snprintf(s->msg, sizeof s->msg, "consistent initialisation failed (%d)", rc);
+    return NIMC_ESOLVER;
+  }
+  if (IDAGetConsistentIC(s->ida, s->y, s->yp) != IDA_SUCCESS) return NIMC_ESOLVER;
+  return NIMC_OK;
+}
+
+int nimc_solver_step(nimc_solver *s, double tstop, double *t, int *event) {
+  sunrealtype tret = 0.0;
+  IDASetStopTime(s->ida, tstop);
+  int rc = IDASolve(s->ida, tstop, &tret, s->y, s->yp, IDA_ONE_STEP);
+  *t = tret;
+  *event = 0;
+  if (rc == IDA_ROOT_RETURN) *event = 1;
+  else if (rc == IDA_TSTOP_RETURN) *event = 2;
+  else if (rc < 0) {
+    if (!s->msg[0]) snprintf(s->msg, sizeof s->msg, "IDASolve failed (%d)", rc);
+    return NIMC_ESOLVER;
+  }
+  return NIMC_OK;
+}

@@ -1,0 +1,43 @@
+/*
+ * solver.h -- the SUNDIALS boundary: IDA with the KLU sparse direct solver.
+ *
+ * Owns the SUNDIALS context, vectors, sparse matrix and linear solver for
+ * one model.  Every SUNDIALS return is translated here; IDA's own error
+ * output is captured into the handle's message instead of being printed.
+ * Statistics survive re-initialisations (IDAReInit resets IDA's counters,
+ * so they are accumulated before each restart).
+ */
+#ifndef NIMC_SOLVER_H
+#define NIMC_SOLVER_H
+
+#include "model/model.h"
+
+typedef struct nimc_solver nimc_solver;
+
+/* Root function of the running step: g[k](t, y) whose zero ends it. */
+typedef int (*nimc_root_fn)(double t, const double *y, double *g, void *user);
+
+int nimc_solver_create(nimc_solver **out, nimc_model *m, double rtol,
+                       double atol_scale, double max_step_s, double newton_coef,
+                       nimc_err *err);
+void nimc_solver_destroy(nimc_solver *s);
+
+/* State vectors (length m->n), valid between calls. */
+double *nimc_solver_y(nimc_solver *s);
+double *nimc_solver_yp(nimc_solver *s);
+
+/* Restart at t0 from the current state after the control changed: the
+ * differential unknowns are kept, the algebraic ones and the derivatives
+ * are made consistent (IDACalcIC).  nroots/dir/fn define the step's root
+ * functions (nroots = 0 for none). */
+int nimc_solver_restart(nimc_solver *s, double t0, int nroots,
+                        const int *dir, nimc_root_fn fn, void *user);
+
+/* Take one internal step, not past tstop.  *t receives the time reached;
+ * *event is 0 (step), 1 (a root was found), 2 (tstop reached). */
+int nimc_solver_step(nimc_solver *s, double tstop, double *t, int *event);
+
+const char *nimc_solver_errmsg(const nimc_solver *s);
+void nimc_solver_get_stats(const nimc_solver *s, nimc_solver_stats *st);
+
+#endif

@@ -1,0 +1,118 @@
+/*
+ * model_fixtures.h -- devices and experiments built in code for the
+ * physics tests, so that each test states exactly the parameters its
+ * analytic answer depends on.
+ */
+#ifndef NIMC_MODEL_FIXTURES_H
+#define NIMC_MODEL_FIXTURES_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/params.h"
+#include "protocol/experiment.h"
+
+/* A capacitive electrode of volumetric capacitance cap (F/m3). */
+static inline void fx_capacitive(nimc_electrode_params *p, double L,
+                                 double cap, double E0) {
+  memset(p, 0, sizeof *p);
+  p->kind = NIMC_ELECTRODE_CAPACITIVE;
+  strcpy(p->material, "test-capacitive");
+  p->thickness_m = L;
+  p->porosity = 0.5;
+  p->bruggeman = 1.5;
+  p->conductivity_S_m = 1e4;
+  p->cap_F_m3 = cap;
+  p->E_pzc_V = 0.0;
+  p->E0_V = E0;
+  p->E0_given = 1;
+  p->dl_cation_fraction = 0.5;
+  p->cap_shape = nimc_law_constant(1.0);
+  p->ocp = nimc_law_constant(0.0);
+  p->solid_diffusivity = nimc_law_constant(0.0);
+  p->rate_constant = nimc_law_constant(0.0);
+  p->leak_n = 1.0;
+}
+
+/* An intercalation electrode with a built-in OCP. */
+static inline void fx_intercalation(nimc_electrode_params *p, double L,
+                                    const char *ocp, double theta0) {
+  memset(p, 0, sizeof *p);
+  p->kind = NIMC_ELECTRODE_INTERCALATION;
+  strcpy(p->material, "test-intercalation");
+  p->thickness_m = L;
+  p->porosity = 0.4;
+  p->bruggeman = 1.5;
+  p->conductivity_S_m = 100.0;
+  p->active_fraction = 0.5;
+  p->particle_radius_m = 1e-6;
+  p->shape = NIMC_PARTICLE_SPHERE;
+  p->c_max_mol_m3 = 20000.0;
+  p->theta0 = theta0;
+  p->ocp.kind = NIMC_LAW_BUILTIN;
+  p->ocp.fn = nimc_builtin_find(ocp);
+  p->ocp.scale = 1.0;
+  p->ocp.Tref_K = 298.15;
+  p->solid_diffusivity = nimc_law_constant(1e-14);
+  p->rate_constant = nimc_law_constant(1e-9);
+  p->alpha_a = p->alpha_c = 0.5;
+  p->c_ref_mol_m3 = 1000.0;
+  p->cap_shape = nimc_law_constant(1.0);
+  p->dl_cation_fraction = -1.0;
+  p->leak_n = 1.0;
+}
+
+static inline void fx_device(nimc_device *d, double kappa, double D) {
+  memset(d, 0, sizeof *d);
+  strcpy(d->name, "fixture");
+  strcpy(d->path, "fixture.ini");
+  d->geometry = NIMC_GEOMETRY_STACK;
+  d->area_m2 = 1e-4;
+  d->temperature_K = 298.15;
+  d->separator.thickness_m = 20e-6;
+  d->separator.porosity = 0.6;
+  d->separator.bruggeman = 1.5;
+  d->electrolyte.c0_mol_m3 = 1000.0;
+  d->electrolyte.conductivity = nimc_law_constant(kappa);
+  d->electrolyte.diffusivity = nimc_law_constant(D);
+  d->electrolyte.transference = nimc_law_constant(0.3);
+  d->electrolyte.thermo_factor = nimc_law_constant(1.0);
+  d->mesh.anode_cells = 10;
+  d->mesh.separator_cells = 6;
+  d->mesh.cathode_cells = 10;
+  d->mesh.particle_shells = 6;
+  d->mesh.grading = 1.0;
+  d->solver.rtol = 1e-6;
+  d->solver.atol_scale = 1.0;
+}
+
+/* An experiment of plain steps (no repeat), owned by the caller. */
+typedef struct fx_exp {
+  nimc_experiment exp;
+  nimc_block block;
+  nimc_step steps[8];
+} fx_exp;
+
+static inline void fx_exp_init(fx_exp *x) {
+  memset(x, 0, sizeof *x);
+  x->block.repeat = 1;
+  x->block.steps = x->steps;
+  x->exp.nblocks = 1;
+  x->exp.blocks = &x->block;
+}
+
+static inline nimc_step *fx_add(fx_exp *x, nimc_step_type type) {
+  nimc_step *s = &x->steps[x->block.nsteps++];
+  s->type = type;
+  strcpy(s->text, nimc_step_type_name(type));
+  return s;
+}
+
+static inline void fx_gcd(fx_exp *x, double I_A, double vmax, double vmin) {
+  nimc_step *c = fx_add(x, NIMC_STEP_CHARGE);
+  c->current = I_A, c->has_v_cut = 1, c->v_cut_V = vmax;
+  nimc_step *d = fx_add(x, NIMC_STEP_DISCHARGE);
+  d->current = I_A, d->has_v_cut = 1, d->v_cut_V = vmin;
+}
+
+#endif

@@ -1,0 +1,566 @@
+/*
+ * test_device.c -- the device-file loader (src/io/device.c): the shipped
+ * device read into SI, --set overrides, and every kind of bad input
+ * answered with NIMC_EINPUT (NIMC_EIO for a device file that cannot be
+ * opened), no device, and a message naming file, line and key.
+ *
+ * Bad inputs are made from one small valid fixture (written into a fresh
+ * temporary directory) by replacing one piece of text in one of its files;
+ * the expected "file:line:" is the line where the replacement put the
+ * offending text.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/params.h"
+#include "model/constants.h"
+#include "testlib.h"
+
+/* ---- fixtures ---- */
+
+static const char *const fixture_names[] = {
+    "dev.ini", "materials/nto.ini", "materials/ag.ini",
+    "materials/ionogel.ini", "materials/ocp.csv", "materials/bad.csv",
+    "materials/dec.csv", "materials/one.csv", NULL};
+
+static const char *const fixture_texts[] = {
+    "; test device\n"
+    "[device]\n"
+    "name = test\n"
+    "geometry = stack\n"
+    "area = 1 cm2\n"
+    "\n"
+    "[anode]\n"
+    "material = materials/nto.ini\n"
+    "thickness = 5 um\n"
+    "porosity = 0.45 ; inline comment\n"
+    "active_fraction = 0.42\n"
+    "particle_radius = 4 nm\n"
+    "particle_shape = slab\n"
+    "initial_stoichiometry = 0.01\n"
+    "conductivity = 200 S/cm\n"
+    "\n"
+    "[separator]\n"
+    "thickness = 30 um\n"
+    "porosity = 0.8\n"
+    "\n"
+    "[cathode]\n"
+    "material = materials/ag.ini\n"
+    "thickness = 10 um\n"
+    "porosity = 0.75\n"
+    "conductivity = 100 S/cm\n"
+    "active_density = 0.36 g/cm3\n"
+    "\n"
+    "[electrolyte]\n"
+    "material = materials/ionogel.ini\n"
+    "\n"
+    "[mesh]\n"
+    "anode_cells = 20\n",
+
+    "[material]\n"
+    "kind = intercalation\n"
+    "max_concentration = 22770 mol/m3\n"
+    "ocp = table:ocp.csv\n"
+    "diffusivity = 1e-17 m2/s\n"
+    "rate_constant = 1e-11 m/s\n"
+    "rate_constant_activation_energy = 37 kJ/mol\n",
+
+    "[material]\n"
+    "kind = capacitive\n"
+    "specific_capacitance = 100 F/g\n"
+    "pzc = 2.9 V\n",
+
+    "[material]\n"
+    "kind = electrolyte\n"
+    "concentration = 886 mol/m3\n"
+    "conductivity = 0.5 mS/cm\n"
+    "conductivity_vtf_B = 785 K\n"
+    "conductivity_vtf_T0 = 165 K\n"
+    "diffusivity = 3e-12 m2/s\n"
+    "transference_number = 0.1\n",
+
+    "# open-circuit potential, SI\n"
+    "theta,U\n"
+    "0.0, 1.0\n"
+    "\n"
+    "0.5, 0.3  # the plateau\n"
+    "1.0, 0.0\n",
+
+    "x,y\n0,1\n0.5,0.3\n1.0,abc\n",
+    "x,y\n0,1\n0,0.3\n1,0\n",
+    "0.5,1\n",
+    NULL};
+
+/* Write the fixture into dir, with the first `find` in file `which`
+ * replaced by `repl` (which NULL: unchanged).  Returns the line of `at` in
+ * the edited file (0 when at is NULL or absent). */
+static int write_fixture(const char *dir, const char *which, const char *find,
+                         const char *repl, const char *at) {
+  char path[512], text[4096];
+  int line = 0;
+  snprintf(path, sizeof path, "%s/materials", dir);
+  mkdir(path, 0700);
+  for (int i = 0; fixture_names[i]; i++) {
+    const char *src = fixture_texts[i];
+    snprintf(text, sizeof text, "%s", src);
+    if (which && !strcmp(which, fixture_names[i])) {
+      const char *hit = strstr(src, find);
+      CHECK(hit != NULL);
+      if (hit)
+        snprintf(text, sizeof text, "%.*s%s%s", (int)(hit - src), src, repl,
+                 hit + strlen(find));
+      const char *a = at ? strstr(text, at) : NULL;
+      if (a) {
+        line = 1;
+        for (const char *c = text; c < a; c++) line += *c == '\n';
+      }
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, fixture_names[i]);
+    FILE *fp = fopen(path, "w");
+    CHECK(fp != NULL);
+    if (!fp) continue;
+    fputs(text, fp);
+    fclose(fp);
+  }
+  return line;
+}
+
+/* Remove the fixture from dir (dir itself stays). */
+static void remove_fixture(const char *dir) {
+  char path[512];
+  for (int i = 0; fixture_names[i]; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, fixture_names[i]);
+    remove(path);
+  }
+  snprintf(path, sizeof path, "%s/materials", dir);
+  rmdir(path);
+}
+
+static char tmp[64];
+
+static const char *fixture_dir(void) {
+  if (!tmp[0]) {
+    snprintf(tmp, sizeof tmp, "/tmp/nimc_test_device_XXXXXX");
+    if (!mkdtemp(tmp)) tmp[0] = '\0';
+  }
+  return tmp;
+}
+
+/* ---- the shipped device ---- */
+
+static void test_shipped_device(void) {
+  nimc_device *d = NULL;
+  nimc_err err;
+  int rc = nimc_device_load(&d, "devices/nimc-stack.ini", NULL, 0, &err);
+  CHECK(rc == NIMC_OK);
+  if (rc) {
+    fprintf(stderr, "  %s\n", err.msg);
+    return;
+  }
+  CHECK(!strcmp(nimc_device_name(d), "NTO//AG stack"));
+  CHECK(!strcmp(nimc_device_path(d), "devices/nimc-stack.ini"));
+  CHECK(d->geometry == NIMC_GEOMETRY_STACK);
+  CHECK_REL(nimc_device_footprint_area_m2(d), 5.6e-5, 1e-12);
+  CHECK_REL(nimc_device_temperature_K(d), 298.15, 1e-12);
+  CHECK(d->contact_resistance_ohm == 0.0);
+  CHECK(d->initial_voltage_given == 1 && d->initial_voltage_V == 0.0);
+  CHECK(d->norm_thickness_m == 0.0);
+  CHECK_REL(nimc_device_norm_thickness_m(d), 7.5e-6, 1e-12);
+
+  const nimc_electrode_params *a = &d->anode;
+  CHECK(a->kind == NIMC_ELECTRODE_INTERCALATION);
+  CHECK(!strcmp(a->material, "NTO"));
+  CHECK_REL(a->thickness_m, 5e-6, 1e-12);
+  CHECK_REL(a->porosity, 0.45, 1e-12);
+  CHECK_REL(a->bruggeman, 1.5, 1e-12);
+  CHECK_REL(a->conductivity_S_m, 2e4, 1e-12);
+  CHECK(a->solid_bruggeman == 0.0);
+  CHECK_REL(a->active_fraction, 0.42, 1e-12);
+  CHECK_REL(a->particle_radius_m, 4e-9, 1e-12);
+  CHECK(a->shape == NIMC_PARTICLE_SLAB);
+  CHECK_REL(a->theta0, 0.01, 1e-12);
+  CHECK_REL(a->cdl_F_m2, 0.1, 1e-12);
+  CHECK_REL(a->c_max_mol_m3, 22770, 1e-12);
+  CHECK(a->ocp.kind == NIMC_LAW_BUILTIN);
+  CHECK(a->ocp.fn == nimc_builtin_find("nto_ocp"));
+  CHECK(a->solid_diffusivity.kind == NIMC_LAW_CONSTANT);
+  CHECK_REL(nimc_law_eval(&a->solid_diffusivity, 0.5, 298.15, NULL), 1e-17,
+            1e-12);
+  CHECK(a->rate_constant.tlaw == NIMC_TLAW_ARRHENIUS);
+  CHECK_REL(a->rate_constant.Ea_J_mol, 37e3, 1e-12);
+  CHECK_REL(a->rate_constant.Tref_K, 298.15, 1e-12);
+  CHECK_REL(nimc_law_eval(&a->rate_constant, 0.5, 298.15, NULL), 1e-11,
+            1e-12);
+  CHECK_REL(nimc_law_eval(&a->rate_constant, 0.5, 353.15, NULL),
+            1e-11 * exp(-37e3 / NIMC_R * (1 / 353.15 - 1 / 298.15)), 1e-12);
+  CHECK_REL(a->alpha_a, 0.5, 1e-12);
+  CHECK_REL(a->alpha_c, 0.5, 1e-12);
+  CHECK_REL(a->c_ref_mol_m3, 1000, 1e-12);
+  CHECK(a->leak_A_m3 == 0.0 && a->leak_n == 1.0);
+  CHECK(a->cap_shape.kind == NIMC_LAW_CONSTANT && a->cap_shape.value == 1.0);
+
+  CHECK_REL(d->separator.thickness_m, 30e-6, 1e-12);
+  CHECK_REL(d->separator.porosity, 0.8, 1e-12);
+  CHECK(d->separator.bruggeman == 0.0);
+
+  const nimc_electrode_params *c = &d->cathode;
+  CHECK(c->kind == NIMC_ELECTRODE_CAPACITIVE);
+  CHECK(!strcmp(c->material, "AG"));
+  CHECK_REL(c->thickness_m, 10e-6, 1e-12);
+  CHECK_REL(c->porosity, 0.75, 1e-12);
+  CHECK_REL(c->conductivity_S_m, 1e4, 1e-12);
+  CHECK_REL(c->cap_F_m3, 3.6e7, 1e-12);
+  CHECK_REL(c->cap_k2_per_V2, 0.05, 1e-12);
+  CHECK_REL(c->E_pzc_V, 2.9, 1e-12);
+  CHECK_REL(c->E0_V, 2.9, 1e-12);
+  CHECK(c->E0_given == 0);
+  CHECK(c->dl_cation_fraction < 0.0);
+  CHECK_REL(nimc_law_eval(&c->cap_shape, 2.0, 298.15, NULL), 1.0, 1e-12);
+
+  const nimc_electrolyte_params *e = &d->electrolyte;
+  CHECK(!strcmp(e->material, "NaTFSI/P14TFSI ionogel"));
+  CHECK_REL(e->c0_mol_m3, 886, 1e-12);
+  CHECK(e->conductivity.tlaw == NIMC_TLAW_VTF);
+  CHECK_REL(nimc_law_eval(&e->conductivity, 886, 298.15, NULL), 0.05, 1e-12);
+  CHECK_REL(nimc_law_eval(&e->conductivity, 886, 353.15, NULL), 0.28, 0.02);
+  CHECK_REL(nimc_law_eval(&e->diffusivity, 886, 298.15, NULL), 3e-12, 1e-12);
+  CHECK_REL(nimc_law_eval(&e->diffusivity, 886, 353.15, NULL) /
+                nimc_law_eval(&e->conductivity, 886, 353.15, NULL),
+            3e-12 / 0.05, 1e-12);
+  CHECK_REL(nimc_law_eval(&e->transference, 886, 298.15, NULL), 0.1, 1e-12);
+  CHECK_REL(nimc_law_eval(&e->thermo_factor, 886, 298.15, NULL), 1.0, 1e-12);
+
+  CHECK(d->mesh.anode_cells == 20 && d->mesh.separator_cells == 10 &&
+        d->mesh.cathode_cells == 20 && d->mesh.particle_shells == 6);
+  CHECK(d->mesh.grading == 1.0);
+  CHECK_REL(d->solver.rtol, 1e-6, 1e-12);
+  CHECK(d->solver.atol_scale == 1.0);
+
+  /* temperature: above the VTF T0 of the ionogel (165 K) only */
+  CHECK(nimc_device_set_temperature(d, 353.15, &err) == NIMC_OK);
+  CHECK_REL(nimc_device_temperature_K(d), 353.15, 1e-12);
+  CHECK(nimc_device_set_temperature(d, 0.0, &err) == NIMC_EINPUT);
+  CHECK(nimc_device_set_temperature(d, -5.0, &err) == NIMC_EINPUT);
+  CHECK(nimc_device_set_temperature(d, 165.0, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "165");
+  CHECK_CONTAINS(err.msg, "[electrolyte] conductivity");
+  CHECK(nimc_device_set_temperature(d, 150.0, &err) == NIMC_EINPUT);
+  CHECK_REL(nimc_device_temperature_K(d), 353.15, 1e-12);
+  nimc_device_destroy(d);
+  nimc_device_destroy(NULL);
+}
+
+/* Every law key of the shipped materials must be in SI after loading;
+ * this checks the fixture's own extras: a CSV table law and the
+ * per-section overrides. */
+static void test_fixture_and_overrides(void) {
+  const char *dir = fixture_dir();
+  char path[256];
+  snprintf(path, sizeof path, "%s/dev.ini", dir);
+  write_fixture(dir, NULL, NULL, NULL, NULL);
+  nimc_device *d = NULL;
+  nimc_err err;
+  int rc = nimc_device_load(&d, path, NULL, 0, &err);
+  CHECK(rc == NIMC_OK);
+  if (rc) fprintf(stderr, "  %s\n", err.msg);
+  if (d) {
+    CHECK(d->anode.ocp.kind == NIMC_LAW_TABLE && d->anode.ocp.n == 3);
+    CHECK_REL(nimc_law_eval(&d->anode.ocp, 0.5, 298.15, NULL), 0.3, 1e-12);
+    CHECK_ABS(nimc_law_eval(&d->anode.ocp, 2.0, 298.15, NULL), 0.0, 1e-15);
+    CHECK(!strcmp(d->anode.material, "nto")); /* the file's stem */
+    CHECK(d->anode.shape == NIMC_PARTICLE_SLAB);
+    CHECK_REL(d->anode.porosity, 0.45, 1e-12);
+    CHECK(d->mesh.cathode_cells == 20);
+  }
+  nimc_device_destroy(d);
+
+  const char *sets[] = {"anode.thickness=10um",
+                        "cathode.specific_capacitance=120F/g",
+                        " mesh . grading = 2 ",
+                        "electrolyte.initial_concentration=500 mol/m3",
+                        "electrolyte.conductivity=1 mS/cm",
+                        "device.normalisation_thickness=8 um",
+                        "anode.particle_shape=sphere",
+                        "cathode.initial_potential=3 V",
+                        "solver.rtol=1e-4"};
+  d = NULL;
+  rc = nimc_device_load(&d, path, sets, sizeof sets / sizeof sets[0], &err);
+  CHECK(rc == NIMC_OK);
+  if (rc) fprintf(stderr, "  %s\n", err.msg);
+  if (d) {
+    CHECK_REL(d->anode.thickness_m, 1e-5, 1e-12);
+    CHECK_REL(d->cathode.cap_F_m3, 120e3 * 360, 1e-12);
+    CHECK_REL(d->mesh.grading, 2.0, 1e-12);
+    CHECK_REL(d->electrolyte.c0_mol_m3, 500, 1e-12);
+    /* the overridden constant keeps the material's VTF law */
+    CHECK(d->electrolyte.conductivity.tlaw == NIMC_TLAW_VTF);
+    CHECK_REL(nimc_law_eval(&d->electrolyte.conductivity, 500, 298.15, NULL),
+              0.1, 1e-12);
+    CHECK_REL(nimc_device_norm_thickness_m(d), 8e-6, 1e-12);
+    CHECK(d->anode.shape == NIMC_PARTICLE_SPHERE);
+    CHECK(d->cathode.E0_given == 1 && d->cathode.E0_V == 3.0);
+    CHECK_REL(d->solver.rtol, 1e-4, 1e-12);
+  }
+  nimc_device_destroy(d);
+
+  /* volumetric_capacitance wins over specific_capacitance x density */
+  const char *vol[] = {"cathode.volumetric_capacitance=42 F/cm3"};
+  d = NULL;
+  CHECK(nimc_device_load(&d, path, vol, 1, &err) == NIMC_OK);
+  if (d) CHECK_REL(d->cathode.cap_F_m3, 4.2e7, 1e-12);
+  nimc_device_destroy(d);
+
+  /* a hybrid electrode takes the capacitive keys from its section */
+  const char *hyb[] = {"anode.kind=hybrid", "anode.specific_capacitance=50F/g",
+                       "anode.pzc=1V", "anode.active_density=0.1 g/cm3"};
+  d = NULL;
+  rc = nimc_device_load(&d, path, hyb, 4, &err);
+  CHECK(rc == NIMC_OK);
+  if (rc) fprintf(stderr, "  %s\n", err.msg);
+  if (d) {
+    CHECK(d->anode.kind == NIMC_ELECTRODE_HYBRID);
+    CHECK_REL(d->anode.cap_F_m3, 5e4 * 100, 1e-12);
+    CHECK_REL(d->anode.c_max_mol_m3, 22770, 1e-12);
+  }
+  nimc_device_destroy(d);
+  remove_fixture(dir);
+}
+
+/* ---- bad inputs ---- */
+
+typedef struct bad_case {
+  const char *file;       /* fixture file to edit */
+  const char *find, *repl;
+  const char *at;         /* text on the line to cite; NULL: no line */
+  const char *key;        /* "[section] key" expected in the message */
+  const char *what;       /* what is wrong, expected in the message */
+} bad_case;
+
+static const bad_case bad_cases[] = {
+    {"dev.ini", "thickness = 5 um", "thicknes = 5 um", "thicknes",
+     "[anode] thicknes", "unknown key (known: material, kind, thickness"},
+    {"dev.ini", "[mesh]", "[meshes]", "anode_cells", "[meshes] anode_cells",
+     "unknown section"},
+    {"dev.ini", "thickness = 5 um", "thickness = 5", "thickness = 5",
+     "[anode] thickness", "no unit"},
+    {"dev.ini", "thickness = 5 um", "thickness = 5 s", "thickness = 5",
+     "[anode] thickness", "wrong dimension"},
+    {"dev.ini", "thickness = 5 um", "thickness = 5 furlongz", "thickness = 5",
+     "[anode] thickness", "unknown unit 'furlongz'"},
+    {"dev.ini", "thickness = 5 um", "thickness = 0 um", "thickness = 0",
+     "[anode] thickness", "must be positive, got '0 um'"},
+    {"dev.ini", "thickness = 5 um", "thickness = -5 um", "thickness = -5",
+     "[anode] thickness", "must be positive, got '-5 um'"},
+    {"dev.ini", "porosity = 0.45", "porosity = 0", "porosity = 0",
+     "[anode] porosity", "strictly between 0 and 1, got '0'"},
+    {"dev.ini", "porosity = 0.8", "porosity = 1.2", "porosity = 1.2",
+     "[separator] porosity", "strictly between 0 and 1, got '1.2'"},
+    {"dev.ini", "materials/nto.ini", "materials/nope.ini", "nope",
+     "[anode] material", "unknown material 'materials/nope.ini' (no file"},
+    {"dev.ini", "materials/nto.ini", "materials/ionogel.ini",
+     "materials/ionogel.ini", "[anode] material", "electrolyte, not an"},
+    {"dev.ini", "materials/ionogel.ini", "materials/ag.ini",
+     "material = materials/ag.ini\n\n[mesh]", "[electrolyte] material",
+     "is of kind capacitive, expected an electrolyte"},
+    {"materials/nto.ini", "table:ocp.csv", "table:nope.csv", "ocp",
+     "[material] ocp", "cannot read table"},
+    {"materials/nto.ini", "table:ocp.csv", "table:bad.csv", "ocp",
+     "[material] ocp", "bad.csv:4: expected two numbers"},
+    {"materials/nto.ini", "table:ocp.csv", "table:dec.csv", "ocp",
+     "[material] ocp", "dec.csv:3: x must increase strictly"},
+    {"materials/nto.ini", "table:ocp.csv", "table:one.csv", "ocp",
+     "[material] ocp", "at least 2 rows"},
+    {"materials/nto.ini", "table:ocp.csv", "builtin:nope", "ocp",
+     "[material] ocp", "unknown built-in 'nope' (known: nto_ocp"},
+    {"materials/nto.ini", "table:ocp.csv", "0.3 V", "ocp", "[material] ocp",
+     "must be a table"},
+    {"dev.ini", "thickness = 5 um\n", "", NULL, "[anode] thickness",
+     "missing (required, a length"},
+    {"materials/nto.ini", "max_concentration = 22770 mol/m3\n", "", NULL,
+     "[material] max_concentration", "missing (required"},
+    {"materials/ag.ini", "kind = capacitive\n", "", NULL, "[material] kind",
+     "missing (required"},
+    {"materials/ag.ini", "kind = capacitive", "kind = supercap", "kind",
+     "[material] kind", "unknown value 'supercap'"},
+    {"dev.ini", "porosity = 0.45", "porosity = 0.45\nporosity = 0.5",
+     "porosity = 0.5", "[anode] porosity", "duplicate key (first given at"},
+    {"dev.ini", "porosity = 0.45", "porosity = 0.45\n  particle_radius = 4 nm",
+     "  particle", "[anode] porosity", "indented"},
+    {"dev.ini", "anode_cells = 20", "anode_cells = 5.5", "anode_cells",
+     "[mesh] anode_cells", "must be a whole number >= 1, got '5.5'"},
+    {"dev.ini", "anode_cells = 20", "anode_cells = x", "anode_cells",
+     "[mesh] anode_cells", "whole number"},
+    {"dev.ini", "anode_cells = 20", "particle_shells = 1", "particle_shells",
+     "[mesh] particle_shells", "whole number >= 2"},
+    {"materials/ionogel.ini", "conductivity_vtf_B = 785 K",
+     "conductivity_vtf_B = 785 K\nconductivity_activation_energy = 27 kJ/mol",
+     "conductivity_activation", "[material] conductivity_activation_energy",
+     "Arrhenius or VTF"},
+    {"materials/ionogel.ini", "conductivity_vtf_T0 = 165 K\n", "",
+     "conductivity_vtf_B", "[material] conductivity_vtf_B",
+     "needs conductivity_vtf_T0"},
+    {"dev.ini", "geometry = stack", "geometry = interdigitated", "geometry",
+     "[device] geometry", "not supported yet"},
+    {"dev.ini", "geometry = stack", "geometry = round", "geometry",
+     "[device] geometry", "choices: stack, interdigitated"},
+    {"dev.ini", "[separator]", "[separator", "[separator", NULL,
+     "syntax error"},
+    {"dev.ini", "active_fraction = 0.42", "active_fraction = 0.6",
+     "active_fraction", "[anode] active_fraction", "1 - porosity"},
+    {"dev.ini", "active_density = 0.36 g/cm3",
+     "active_density = 0.36 g/cm3\nparticle_radius = 5 nm",
+     "particle_radius = 5", "[cathode] particle_radius", "unknown key"},
+    {"materials/ag.ini", "pzc = 2.9 V", "pzc = 2.9 V\nocp = builtin:nto_ocp",
+     "ocp", "[material] ocp", "unknown key"},
+    {"dev.ini", "; test device", "; test device\nfoo = 1", "foo", "foo",
+     "outside any [section]"},
+    {"dev.ini", "[mesh]", "[solver]\nrtol = 0.5\n[mesh]", "rtol",
+     "[solver] rtol", "between 0 and 0.1"},
+    {"dev.ini", "area = 1 cm2", "area = 1 cm2\ntemperature = -120 degC",
+     "temperature", "[device] temperature", "VTF T0 = 165 K"},
+    {"dev.ini", "area = 1 cm2", "area = 1 cm2\ntemperature = 0 K",
+     "temperature", "[device] temperature", "must be positive"},
+    {"dev.ini", "area = 1 cm2", "area = 0 cm2", "area", "[device] area",
+     "must be positive"},
+    {"dev.ini", "name = test", "name = \"\"", "name", "[device] name",
+     "empty value"},
+    {"dev.ini", "particle_shape = slab", "particle_shape = cube",
+     "particle_shape", "[anode] particle_shape", "choices: slab"},
+    {"dev.ini", "conductivity = 200 S/cm",
+     "conductivity = 200 S/cm\nkind = electrolyte", "kind = e",
+     "[anode] kind", "unknown value 'electrolyte'"},
+    {"dev.ini", "conductivity = 200 S/cm",
+     "conductivity = 200 S/cm\nleakage_current = 1 A/m3", NULL,
+     "[anode] leakage_potential", "missing"},
+    {"materials/ionogel.ini", "transference_number = 0.1",
+     "transference_number = 1.5", "transference", "[material] "
+     "transference_number", "strictly between 0 and 1"},
+    {"materials/ag.ini", "pzc = 2.9 V", "pzc = 2.9 V\ndl_cation_fraction = 2",
+     "dl_cation", "[material] dl_cation_fraction", "between 0 and 1"},
+    {"materials/ag.ini", "pzc = 2.9 V", "pzc = 2.9 V\n[extra]\nx = 1", "x = 1",
+     "[extra] x", "unknown section"},
+};
+
+static void test_bad_inputs(void) {
+  const char *dir = fixture_dir();
+  char devpath[256], where[512], key[256];
+  snprintf(devpath, sizeof devpath, "%s/dev.ini", dir);
+  for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+    const bad_case *b = &bad_cases[i];
+    int line = write_fixture(dir, b->file, b->find, b->repl, b->at);
+    if (b->at) {
+      CHECK(line > 0);
+      snprintf(where, sizeof where, "%s/%s:%d: ", dir, b->file, line);
+    } else {
+      snprintf(where, sizeof where, "%s/%s: ", dir, b->file);
+    }
+    nimc_device *d = (nimc_device *)&d; /* must be reset to NULL */
+    nimc_err err;
+    int rc = nimc_device_load(&d, devpath, NULL, 0, &err);
+    CHECK(rc == NIMC_EINPUT);
+    CHECK(err.code == rc);
+    CHECK(d == NULL);
+    CHECK_CONTAINS(err.msg, where);
+    if (b->key) {
+      snprintf(key, sizeof key, "%s: ", b->key);
+      CHECK_CONTAINS(err.msg, key);
+    }
+    CHECK_CONTAINS(err.msg, b->what);
+    if (rc != NIMC_EINPUT) fprintf(stderr, "  case %zu: %s\n", i, b->find);
+    remove_fixture(dir);
+  }
+}
+
+/* A line longer than libinih's buffer is refused, not split in two. */
+static void test_long_line(void) {
+  const char *dir = fixture_dir();
+  char devpath[256], where[300], repl[600];
+  memset(repl, 'x', sizeof repl - 1);
+  repl[sizeof repl - 1] = '\0';
+  memcpy(repl, "name = ", 7);
+  int line = write_fixture(dir, "dev.ini", "name = test", repl, "name = ");
+  snprintf(devpath, sizeof devpath, "%s/dev.ini", dir);
+  snprintf(where, sizeof where, "%s:%d: ", devpath, line);
+  nimc_device *d = NULL;
+  nimc_err err;
+  CHECK(nimc_device_load(&d, devpath, NULL, 0, &err) == NIMC_EINPUT);
+  CHECK(d == NULL);
+  CHECK_CONTAINS(err.msg, where);
+  CHECK_CONTAINS(err.msg, "line too long");
+  remove_fixture(dir);
+}
+
+static void expect_set_error(const char *devpath, const char *set,
+                             const char *a, const char *b) {
+  nimc_device *d = (nimc_device *)&d;
+  nimc_err err;
+  CHECK(nimc_device_load(&d, devpath, &set, 1, &err) == NIMC_EINPUT);
+  CHECK(d == NULL);
+  CHECK_CONTAINS(err.msg, a);
+  CHECK_CONTAINS(err.msg, b);
+}
+
+static void test_bad_sets(void) {
+  const char *dir = fixture_dir();
+  char devpath[256];
+  snprintf(devpath, sizeof devpath, "%s/dev.ini", dir);
+  write_fixture(dir, NULL, NULL, NULL, NULL);
+  expect_set_error(devpath, "anode.thickness", "--set 'anode.thickness'",
+                   "expected section.key=value");
+  expect_set_error(devpath, "thickness=5um", "--set 'thickness=5um'",
+                   "expected section.key=value");
+  expect_set_error(devpath, ".thickness=5um", "--set '.thickness=5um'",
+                   "expected");
+  expect_set_error(devpath, "anode.thickness=-5um",
+                   "--set anode.thickness: must be positive, got '-5um'", "");
+  expect_set_error(devpath, "anode.thickness=5", "--set anode.thickness: ",
+                   "no unit");
+  expect_set_error(devpath, "anode.thicknes=5um", "--set anode.thicknes: ",
+                   "unknown key");
+  expect_set_error(devpath, "foo.bar=1", "--set foo.bar: ",
+                   "unknown section");
+  expect_set_error(devpath, "anode.material=materials/zz.ini",
+                   "--set anode.material: ", "unknown material");
+  expect_set_error(devpath, "mesh.anode_cells=0", "--set mesh.anode_cells: ",
+                   "whole number >= 1");
+  remove_fixture(dir);
+}
+
+static void test_missing_device(void) {
+  nimc_device *d = (nimc_device *)&d;
+  nimc_err err;
+  CHECK(nimc_device_load(&d, "devices/no-such-device.ini", NULL, 0, &err) ==
+        NIMC_EIO);
+  CHECK(d == NULL);
+  CHECK_CONTAINS(err.msg, "devices/no-such-device.ini");
+  CHECK_CONTAINS(err.msg, "cannot open");
+
+  /* a directory opens but cannot be read */
+  d = (nimc_device *)&d;
+  CHECK(nimc_device_load(&d, "devices", NULL, 0, &err) == NIMC_EIO);
+  CHECK(d == NULL);
+  CHECK_CONTAINS(err.msg, "devices");
+
+  CHECK(nimc_device_load(NULL, "devices/nimc-stack.ini", NULL, 0, &err) ==
+        NIMC_EMISUSE);
+  d = (nimc_device *)&d;
+  CHECK(nimc_device_load(&d, "devices/nimc-stack.ini", NULL, 1, NULL) ==
+        NIMC_EMISUSE);
+  CHECK(d == NULL);
+}
+
+int main(void) {
+  RUN(test_shipped_device);
+  RUN(test_fixture_and_overrides);
+  RUN(test_bad_inputs);
+  RUN(test_long_line);
+  RUN(test_bad_sets);
+  RUN(test_missing_device);
+  if (tmp[0]) rmdir(tmp);
+  return TEST_REPORT();
+}

@@ -1,0 +1,418 @@
+/*
+ * test_model.c -- the physics core specified by what it must satisfy:
+ *  - the analytic Jacobian equals finite differences of the residual, and
+ *    its sparsity pattern holds every entry that is not zero;
+ *  - the discretisation conserves cations and charge exactly (an identity
+ *    of the residual, to round-off) and in time (a whole cycle);
+ *  - a constant-capacitance EDLC with fast transport is an ideal
+ *    capacitor: Q = C dV, a linear GCD, and the analytic series resistance
+ *    at the switch;
+ *  - an intercalation electrode at low rate recovers its OCP curve, with
+ *    an error that falls in proportion to the rate;
+ *  - mesh refinement converges at second order.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/constants.h"
+#include "model/model.h"
+#include "model_fixtures.h"
+#include "nimc/nimc.h"
+#include "protocol/sim.h"
+#include "testlib.h"
+
+/* A table law y(x) for concentration-dependent electrolyte properties. */
+static nimc_law table_law(const double *x, const double *y, size_t n) {
+  nimc_law law = nimc_law_constant(0.0);
+  law.x = malloc(sizeof(double) * n);
+  law.y = malloc(sizeof(double) * n);
+  memcpy(law.x, x, sizeof(double) * n);
+  memcpy(law.y, y, sizeof(double) * n);
+  law.n = n;
+  law.scale = 1.0;
+  if (nimc_law_table_init(&law, NULL)) abort();
+  return law;
+}
+
+/* The hybrid NTO//AG-like fixture with every term of the model switched
+ * on: intercalation with a double layer, a potential-dependent capacitor
+ * with counter-ion exchange and leakage, concentration-dependent
+ * electrolyte properties, a contact resistance. */
+static void full_device(nimc_device *d) {
+  fx_device(d, 0.05, 3e-12);
+  static const double cx[] = {0, 400, 900, 1500, 3000};
+  static const double kap[] = {0.005, 0.04, 0.06, 0.05, 0.02};
+  static const double dif[] = {5e-12, 4e-12, 3e-12, 2e-12, 1e-12};
+  static const double tp[] = {0.15, 0.12, 0.1, 0.08, 0.05};
+  d->electrolyte.c0_mol_m3 = 900.0;
+  d->electrolyte.conductivity = table_law(cx, kap, 5);
+  d->electrolyte.diffusivity = table_law(cx, dif, 5);
+  d->electrolyte.transference = table_law(cx, tp, 5);
+  fx_intercalation(&d->anode, 5e-6, "nto_ocp", 0.05);
+  d->anode.particle_radius_m = 5e-9;
+  d->anode.shape = NIMC_PARTICLE_SLAB;
+  d->anode.c_max_mol_m3 = 22770;
+  d->anode.solid_diffusivity = nimc_law_constant(1e-17);
+  d->anode.rate_constant = nimc_law_constant(1e-11);
+  d->anode.cdl_F_m2 = 0.1;
+  d->anode.conductivity_S_m = 2e4;
+  fx_capacitive(&d->cathode, 10e-6, 3.6e7, 1.0);
+  d->cathode.cap_k2_per_V2 = 0.05;
+  d->cathode.E_pzc_V = 2.9;
+  d->cathode.dl_cation_fraction = -1.0;
+  d->cathode.leak_A_m3 = 1e-3;
+  d->cathode.leak_E_V = 3.5;
+  d->cathode.leak_n = 2.0;
+  d->contact_resistance_ohm = 5.0;
+  d->initial_voltage_V = 0.2;
+  d->initial_voltage_given = 1;
+}
+
+static void free_device(nimc_device *d) {
+  nimc_law_clear(&d->electrolyte.conductivity);
+  nimc_law_clear(&d->electrolyte.diffusivity);
+  nimc_law_clear(&d->electrolyte.transference);
+}
+
+static double urand(unsigned *seed) {
+  *seed = *seed * 1103515245u + 12345u;
+  return ((*seed >> 8) & 0xffff) / 65535.0;
+}
+
+/* A random, physically admissible state near the initial one. */
+static void random_state(const nimc_model *m, unsigned seed, double *y,
+                         double *yp) {
+  nimc_model_initial(m, y, yp);
+  for (int64_t k = 0; k < m->n; k++) {
+    double r = urand(&seed) - 0.5;
+    y[k] += fabs(y[k]) > 1.0 ? 0.05 * r * y[k] : 0.05 * r;
+    yp[k] = 1e-3 * (urand(&seed) - 0.5) * (fabs(y[k]) > 1.0 ? y[k] : 1.0);
+  }
+  y[m->iI] = 1e-4 * (urand(&seed) - 0.5);
+}
+
+static void test_jacobian_matches_finite_differences(void) {
+  nimc_device d;
+  full_device(&d);
+  d.mesh.anode_cells = 4, d.mesh.separator_cells = 3, d.mesh.cathode_cells = 4;
+  d.mesh.particle_shells = 4;
+  d.mesh.grading = 2.0;
+  nimc_mesh *mesh;
+  nimc_model *m;
+  CHECK(nimc_mesh_stack(&mesh, &d, NULL) == NIMC_OK);
+  CHECK(nimc_model_create(&m, &d, mesh, NULL) == NIMC_OK);
+  int64_t n = m->n;
+  double *y = malloc(sizeof(double) * n), *yp = malloc(sizeof(double) * n);
+  double *F = malloc(sizeof(double) * n), *Fp = malloc(sizeof(double) * n);
+  double *Fm = malloc(sizeof(double) * n), *J = malloc(sizeof(double) * m->nnz);
+  double *dense = malloc(sizeof(double) * n * n);
+  double cj = 37.0;
+  for (int mode = 0; mode < 3; mode++) {
+    m->control = (nimc_control)mode;
+    m->i_set_A = 2e-5, m->v_set_V = 1.0, m->sweep_rate_V_s = 0.01;
+    random_state(m, 7u + (unsigned)mode, y, yp);
+    CHECK(nimc_model_eval(m, 3.0, y, yp, F, cj, J) == 0);
+    memset(dense, 0, sizeof(double) * n * n);
+    for (int64_t r = 0; r < n; r++)
+      for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++)
+        dense[r * n + m->colind[k]] = J[k];
+    int bad = 0, outside = 0;
+    double worst = 0.0;
+    for (int64_t j = 0; j < n; j++) {
+      double col[2] = {0, 0};
+      double *v[2] = {y, yp};
+      double fd[4096];
+      if (n > 4096) abort();
+      memset(fd, 0, sizeof fd);
+      for (int w = 0; w < 2; w++) {
+        double h = 1e-7 * (fabs(v[w][j]) > 1e-3 ? fabs(v[w][j]) : 1e-3);
+        double keep = v[w][j];
+        v[w][j] = keep + h;
+        nimc_model_eval(m, 3.0, y, yp, Fp, 0.0, NULL);
+        v[w][j] = keep - h;
+        nimc_model_eval(m, 3.0, y, yp, Fm, 0.0, NULL);
+        v[w][j] = keep;
+        for (int64_t r = 0; r < n; r++)
+          fd[r] += (w ? cj : 1.0) * (Fp[r] - Fm[r]) / (2 * h);
+      }
+      (void)col;
+      for (int64_t r = 0; r < n; r++) {
+        double a = dense[r * n + j], b = fd[r];
+        double scale = fabs(b) + 1e-6 * (fabs(a) + 1e-30);
+        double rowmax = 0.0;
+        for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++)
+          if (fabs(J[k]) > rowmax) rowmax = fabs(J[k]);
+        double err = fabs(a - b) / (scale + 1e-6 * rowmax);
+        if (err > worst) worst = err;
+        if (err > 1e-3) {
+          if (bad < 5)
+            fprintf(stderr, "  mode %d J[%ld][%ld] = %.9g, fd %.9g\n", mode,
+                    (long)r, (long)j, a, b);
+          bad++;
+        }
+        int inpattern = 0;
+        for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++)
+          if (m->colind[k] == j) inpattern = 1;
+        if (!inpattern && fabs(b) > 1e-9 * (rowmax + 1e-30)) outside++;
+      }
+    }
+    fprintf(stderr, "  control %d: worst relative Jacobian error %.2e, %ld unknowns, %ld nonzeros\n",
+            mode, worst, (long)n, (long)m->nnz);
+    CHECK(bad == 0);
+    CHECK(outside == 0);
+  }
+  free(y), free(yp), free(F), free(Fp), free(Fm), free(J), free(dense);
+  nimc_model_destroy(m);
+  free_device(&d);
+}
+
+/* The residual is conservative: weighted sums of the equations equal the
+ * rate of change of the inventories for ANY state, to round-off. */
+static void test_discrete_conservation_identity(void) {
+  nimc_device d;
+  full_device(&d);
+  d.mesh.grading = 3.0;
+  nimc_mesh *mesh;
+  nimc_model *m;
+  CHECK(nimc_mesh_stack(&mesh, &d, NULL) == NIMC_OK);
+  CHECK(nimc_model_create(&m, &d, mesh, NULL) == NIMC_OK);
+  double *y = malloc(sizeof(double) * m->n), *yp = malloc(sizeof(double) * m->n);
+  double *F = malloc(sizeof(double) * m->n);
+  for (unsigned seed = 1; seed <= 5; seed++) {
+    random_state(m, seed, y, yp);
+    nimc_model_eval(m, 0.0, y, yp, F, 0.0, NULL);
+    /* cations: electrolyte + held in double layers + solid */
+    double lhs = 0.0, rate = 0.0, mag = 0.0, charge = 0.0, cmag = 0.0;
+    for (int i = 0; i < m->mesh->ncells; i++) {
+      int o = m->off[i], e = m->elec[i];
+      double vol = m->mesh->vol[i];
+      const nimc_elec *el = e >= 0 ? &m->el[e] : NULL;
+      int dl = el && el->has_dl;
+      int cr = dl ? o + el->im : o;
+      lhs += F[cr];
+      rate += dl ? vol * yp[cr] : vol * m->eps[i] * yp[o];
+      mag += fabs(F[cr]) + fabs(rate);
+      charge += F[o + 1];
+      cmag += fabs(F[o + 1]);
+      if (!el) continue;
+      int sr = dl ? o + el->iq : o + 2;
+      charge += F[sr];
+      cmag += fabs(F[sr]);
+      if (!el->has_int) continue;
+      double w = vol * el->p->active_fraction / el->particle_meas;
+      for (int k = 0; k < el->ns; k++) {
+        lhs += w * F[o + el->is + 1 + k];
+        rate += w * el->shell_meas[k] * yp[o + el->is + 1 + k];
+        mag += fabs(w * F[o + el->is + 1 + k]);
+      }
+      lhs += vol * el->a * F[o + el->is];
+      mag += fabs(vol * el->a * F[o + el->is]);
+    }
+    CHECK_ABS(lhs, rate, 1e-13 * mag);
+    /* charge: the currents telescope; only the collectors remain */
+    double collectors = F[m->iV] - y[m->iI];
+    for (int f = 0; f < m->mesh->nfaces; f++) {
+      if (m->mesh->btag[f] != NIMC_BOUNDARY_ANODE_CC) continue;
+      int o = m->off[m->mesh->c0[f]];
+      collectors += m->el[0].sigma_eff * m->mesh->area[f] / m->mesh->d0[f] *
+                    (y[o + 1] + y[o + 2]);
+    }
+    CHECK_ABS(charge, collectors, 1e-13 * (cmag + fabs(collectors)));
+  }
+  free(y), free(yp), free(F);
+  nimc_model_destroy(m);
+  free_device(&d);
+}
+
+/* Run exp on dev; returns 0 on success. */
+static int simulate(const nimc_device *d, const nimc_experiment *exp,
+                    double rtol, nimc_result *res, nimc_sim **keep) {
+  nimc_sim_opts o = nimc_sim_opts_default();
+  o.rtol = rtol;
+  nimc_sim *s;
+  nimc_err err;
+  memset(res, 0, sizeof *res);
+  if (nimc_sim_create(&s, d, &o, &err)) {
+    fprintf(stderr, "  create: %s\n", err.msg);
+    return -1;
+  }
+  int rc = nimc_sim_run(s, exp, res);
+  if (rc) fprintf(stderr, "  run: %s\n", nimc_sim_errmsg(s));
+  if (keep)
+    *keep = s;
+  else
+    nimc_sim_destroy(s);
+  return rc;
+}
+
+/* A whole cycle conserves cations and charge to the solver's tolerance. */
+static void test_cycle_conservation(void) {
+  nimc_device d;
+  full_device(&d);
+  d.cathode.leak_A_m3 = 0.0; /* leakage stores no charge */
+  fx_exp x;
+  fx_exp_init(&x);
+  fx_gcd(&x, 2e-4, 3.0, 0.5);
+  nimc_step *r = fx_add(&x, NIMC_STEP_REST);
+  r->has_duration = 1, r->duration_s = 50.0;
+  nimc_result res;
+  nimc_sim *s = NULL;
+  CHECK(simulate(&d, &x.exp, 1e-9, &res, &s) == 0);
+  if (!s) return;
+  nimc_model *m = nimc_sim_model(s);
+  double *y0 = malloc(sizeof(double) * m->n), *yp0 = malloc(sizeof(double) * m->n);
+  nimc_model_initial(m, y0, yp0);
+  const double *y = nimc_sim_state(s);
+  double n0 = nimc_model_cation_inventory(m, y0);
+  double n1 = nimc_model_cation_inventory(m, y);
+  fprintf(stderr, "  cation inventory drift %.2e (relative)\n", (n1 - n0) / n0);
+  CHECK_REL(n1, n0, 1e-13);
+  double qa = nimc_model_electrode_charge(m, 0, y) - nimc_model_electrode_charge(m, 0, y0);
+  double qc = nimc_model_electrode_charge(m, 1, y) - nimc_model_electrode_charge(m, 1, y0);
+  double qin = y[m->iQ];
+  double qcharge = res.steps[0].charge_C;
+  fprintf(stderr, "  charge in %.9e C, cathode %.9e C, anode %.9e C (of %.3e moved)\n",
+          qin, qc, -qa, qcharge);
+  CHECK_ABS(qc, qin, 1e-12 * qcharge);
+  CHECK_ABS(-qa, qin, 1e-12 * qcharge);
+  CHECK(res.nsteps == 3);
+  free(y0), free(yp0);
+  nimc_result_free(&res);
+  nimc_sim_destroy(s);
+  free_device(&d);
+}
+
+/* An EDLC of two equal constant capacitances with fast transport. */
+#define KAPPA 1e4
+static void test_edlc_is_an_ideal_capacitor(void) {
+  nimc_device d;
+  fx_device(&d, KAPPA, 1e-6);
+  fx_capacitive(&d.anode, 10e-6, 1e7, 0.0);
+  fx_capacitive(&d.cathode, 10e-6, 1e7, 0.0);
+  d.anode.conductivity_S_m = d.cathode.conductivity_S_m = 1e5;
+  d.contact_resistance_ohm = 10.0;
+  double Ce = 1e7 * 10e-6 * d.area_m2, C = Ce / 2; /* series */
+  double I = 1e-3;
+  fx_exp x;
+  fx_exp_init(&x);
+  fx_gcd(&x, I, 1.0, 0.1);
+  nimc_result res;
+  CHECK(simulate(&d, &x.exp, 1e-9, &res, NULL) == 0);
+  CHECK(res.nsteps == 2);
+  if (res.nsteps != 2) return;
+  const nimc_step_result *ch = &res.steps[0], *dis = &res.steps[1];
+  /* Q = C dV on both half cycles */
+  CHECK_REL(ch->charge_C, I * ch->duration_s, 1e-9);
+  CHECK_REL(dis->duration_s * I / (dis->v_start_V - dis->v_end_V), C, 1e-6);
+  CHECK_REL(ch->duration_s * I / (ch->v_end_V - ch->v_start_V), C, 1e-6);
+  CHECK(dis->end_reason == NIMC_END_VOLTAGE);
+  CHECK_ABS(dis->v_end_V, 0.1, 1e-9);
+  /* the switch: instantaneous resistance of collector contact, separator
+   * and each porous electrode (electrolyte and solid in parallel) */
+  double ke = KAPPA * pow(0.5, 1.5), A = d.area_m2;
+  double Rsep = d.separator.thickness_m / (KAPPA * pow(0.6, 1.5) * A);
+  double Rel = 10e-6 / ((ke + 1e5) * A);
+  double R = d.contact_resistance_ohm + Rsep + 2 * Rel;
+  CHECK_REL(ch->v_end_V - dis->v_start_V, 2 * I * R, 1e-6);
+  /* linear in time within the discharge */
+  const nimc_series *se = &res.series;
+  double worst = 0.0;
+  for (size_t k = 0; k < se->n; k++) {
+    if (se->step[k] != 1) continue;
+    double t = se->time_s[k] - ch->duration_s;
+    double v = dis->v_start_V - I * t / C;
+    double e = fabs(se->voltage_V[k] - v);
+    if (e > worst) worst = e;
+  }
+  fprintf(stderr, "  EDLC: C = %.9e F (exact %.9e), worst deviation from the line %.2e V\n",
+          dis->duration_s * I / (dis->v_start_V - dis->v_end_V), C, worst);
+  CHECK(worst < 1e-6 * 0.9);
+  nimc_result_free(&res);
+}
+
+/* Maximum |V - (E_cathode - U(theta))| over the charge, theta from the
+ * charge passed: the OCP recovered by a slow charge. */
+static double ocp_error(double hours) {
+  nimc_device d;
+  fx_device(&d, 1.0, 1e-9);
+  fx_intercalation(&d.anode, 10e-6, "nto_ocp", 0.05);
+  double Cv = 1e12; /* a counter electrode that barely moves */
+  fx_capacitive(&d.cathode, 10e-6, Cv, 3.0);
+  d.cathode.dl_cation_fraction = 1.0; /* it releases the Na+ the anode takes */
+  double cap = NIMC_F * d.anode.c_max_mol_m3 * d.anode.active_fraction *
+               d.anode.thickness_m * d.area_m2;
+  double I = 0.8 * cap / (hours * 3600.0);
+  fx_exp x;
+  fx_exp_init(&x);
+  nimc_step *c = fx_add(&x, NIMC_STEP_CHARGE);
+  c->current = I, c->has_duration = 1, c->duration_s = hours * 3600.0;
+  nimc_result res;
+  double worst = -1.0;
+  if (simulate(&d, &x.exp, 1e-8, &res, NULL) == 0) {
+    worst = 0.0;
+    double Cc = Cv * 10e-6 * d.area_m2;
+    for (size_t k = 0; k < res.series.n; k++) {
+      double q = I * res.series.time_s[k];
+      double th = 0.05 + q / cap;
+      if (th < 0.1 || th > 0.8) continue;
+      double U = nimc_law_eval(&d.anode.ocp, th, d.temperature_K, NULL);
+      double e = fabs(res.series.voltage_V[k] - (3.0 + q / Cc - U));
+      if (e > worst) worst = e;
+    }
+  }
+  nimc_result_free(&res);
+  return worst;
+}
+
+static void test_ocp_recovered_at_low_rate(void) {
+  double e1 = ocp_error(100.0), e2 = ocp_error(50.0);
+  fprintf(stderr, "  OCP error: %.3e V at C/125, %.3e V at C/62.5\n", e1, e2);
+  CHECK(e1 >= 0.0 && e1 < 1e-3);
+  CHECK(e2 / e1 > 1.7 && e2 / e1 < 2.3); /* error proportional to rate */
+}
+
+/* Voltage after a fixed-time fast charge on a mesh of n cells per region. */
+static double fast_charge_voltage(int n) {
+  nimc_device d;
+  full_device(&d);
+  free_device(&d);
+  fx_device(&d, 0.05, 3e-12);
+  d.electrolyte.c0_mol_m3 = 900.0;
+  fx_intercalation(&d.anode, 20e-6, "nto_ocp", 0.1);
+  d.anode.conductivity_S_m = 1.0;
+  fx_capacitive(&d.cathode, 20e-6, 3e7, 1.0);
+  d.cathode.conductivity_S_m = 1.0;
+  d.mesh.anode_cells = d.mesh.separator_cells = d.mesh.cathode_cells = n;
+  fx_exp x;
+  fx_exp_init(&x);
+  nimc_step *c = fx_add(&x, NIMC_STEP_CHARGE);
+  c->current = 20.0 * d.area_m2, c->has_duration = 1, c->duration_s = 5.0;
+  nimc_result res;
+  double v = NAN;
+  if (simulate(&d, &x.exp, 1e-11, &res, NULL) == 0) v = res.steps[0].v_end_V;
+  nimc_result_free(&res);
+  return v;
+}
+
+static void test_mesh_convergence_order(void) {
+  double v[4];
+  int n[4] = {5, 10, 20, 40};
+  for (int k = 0; k < 4; k++) v[k] = fast_charge_voltage(n[k]);
+  double p1 = log2(fabs(v[0] - v[1]) / fabs(v[1] - v[2]));
+  double p2 = log2(fabs(v[1] - v[2]) / fabs(v[2] - v[3]));
+  fprintf(stderr, "  V = %.9f %.9f %.9f %.9f; observed order %.2f, %.2f\n",
+          v[0], v[1], v[2], v[3], p1, p2);
+  CHECK(p2 > 1.8 && p2 < 2.3);
+  CHECK(fabs(v[2] - v[3]) < 1e-3); /* the changes are small and shrinking */
+}
+
+int main(void) {
+  RUN(test_jacobian_matches_finite_differences);
+  RUN(test_discrete_conservation_identity);
+  RUN(test_edlc_is_an_ideal_capacitor);
+  RUN(test_cycle_conservation);
+  RUN(test_ocp_recovered_at_low_rate);
+  RUN(test_mesh_convergence_order);
+  return TEST_REPORT();
+}
