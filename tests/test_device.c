@@ -23,10 +23,15 @@
 
 /* ---- fixtures ---- */
 
-static const char *const fixture_names[] = {
-    "dev.ini", "materials/nto.ini", "materials/ag.ini",
-    "materials/ionogel.ini", "materials/ocp.csv", "materials/bad.csv",
-    "materials/dec.csv", "materials/one.csv", NULL};
+static const char *const fixture_names[] = {"dev.ini",
+                                            "materials/nto.ini",
+                                            "materials/ag.ini",
+                                            "materials/ionogel.ini",
+                                            "materials/ocp.csv",
+                                            "materials/bad.csv",
+                                            "materials/dec.csv",
+                                            "materials/one.csv",
+                                            NULL};
 
 static const char *const fixture_texts[] = {
     "; test device\n"
@@ -110,20 +115,23 @@ static int write_fixture(const char *dir, const char *which, const char *find,
     snprintf(text, sizeof text, "%s", src);
     if (which && !strcmp(which, fixture_names[i])) {
       const char *hit = strstr(src, find);
-      CHECK(hit != NULL);
+      if (!hit) CHECK(hit != NULL);
       if (hit)
         snprintf(text, sizeof text, "%.*s%s%s", (int)(hit - src), src, repl,
                  hit + strlen(find));
       const char *a = at ? strstr(text, at) : NULL;
       if (a) {
         line = 1;
-        for (const char *c = text; c < a; c++) line += *c == '\n';
+        for (const char *c = text; c < a; c++)
+          line += *c == '\n';
       }
     }
     snprintf(path, sizeof path, "%s/%s", dir, fixture_names[i]);
     FILE *fp = fopen(path, "w");
-    CHECK(fp != NULL);
-    if (!fp) continue;
+    if (!fp) {
+      CHECK(fp != NULL);
+      continue;
+    }
     fputs(text, fp);
     fclose(fp);
   }
@@ -176,11 +184,11 @@ static void test_shipped_device(void) {
   CHECK(a->kind == NIMC_ELECTRODE_INTERCALATION);
   CHECK(!strcmp(a->material, "NTO"));
   CHECK_REL(a->thickness_m, 5e-6, 1e-12);
-  CHECK_REL(a->porosity, 0.45, 1e-12);
+  CHECK_REL(a->porosity, 0.44, 1e-12);
   CHECK_REL(a->bruggeman, 1.5, 1e-12);
   CHECK_REL(a->conductivity_S_m, 2e4, 1e-12);
   CHECK(a->solid_bruggeman == 0.0);
-  CHECK_REL(a->active_fraction, 0.42, 1e-12);
+  CHECK_REL(a->active_fraction, 0.47, 1e-12);
   CHECK_REL(a->particle_radius_m, 4e-9, 1e-12);
   CHECK(a->shape == NIMC_PARTICLE_SLAB);
   CHECK_REL(a->theta0, 0.01, 1e-12);
@@ -194,8 +202,7 @@ static void test_shipped_device(void) {
   CHECK(a->rate_constant.tlaw == NIMC_TLAW_ARRHENIUS);
   CHECK_REL(a->rate_constant.Ea_J_mol, 37e3, 1e-12);
   CHECK_REL(a->rate_constant.Tref_K, 298.15, 1e-12);
-  CHECK_REL(nimc_law_eval(&a->rate_constant, 0.5, 298.15, NULL), 1e-11,
-            1e-12);
+  CHECK_REL(nimc_law_eval(&a->rate_constant, 0.5, 298.15, NULL), 1e-11, 1e-12);
   CHECK_REL(nimc_law_eval(&a->rate_constant, 0.5, 353.15, NULL),
             1e-11 * exp(-37e3 / NIMC_R * (1 / 353.15 - 1 / 298.15)), 1e-12);
   CHECK_REL(a->alpha_a, 0.5, 1e-12);
@@ -308,6 +315,20 @@ static void test_fixture_and_overrides(void) {
   }
   nimc_device_destroy(d);
 
+  /* a capacitance shape table replaces the quadratic C(E) */
+  const char *shp[] = {"cathode.capacitance_shape=table:materials/ocp.csv",
+                       "cathode.capacitance_curvature=0 1/V2"};
+  d = NULL;
+  rc = nimc_device_load(&d, path, shp, 2, &err);
+  CHECK(rc == NIMC_OK);
+  if (rc) fprintf(stderr, "  %s\n", err.msg);
+  if (d) {
+    CHECK(d->cathode.cap_shape.kind == NIMC_LAW_TABLE);
+    CHECK_REL(nimc_law_eval(&d->cathode.cap_shape, 0.5, 298.15, NULL), 0.3,
+              1e-12);
+  }
+  nimc_device_destroy(d);
+
   /* volumetric_capacitance wins over specific_capacitance x density */
   const char *vol[] = {"cathode.volumetric_capacitance=42 F/cm3"};
   d = NULL;
@@ -334,16 +355,17 @@ static void test_fixture_and_overrides(void) {
 /* ---- bad inputs ---- */
 
 typedef struct bad_case {
-  const char *file;       /* fixture file to edit */
+  const char *file; /* fixture file to edit */
   const char *find, *repl;
-  const char *at;         /* text on the line to cite; NULL: no line */
-  const char *key;        /* "[section] key" expected in the message */
-  const char *what;       /* what is wrong, expected in the message */
+  const char *at;   /* text on the line to cite; NULL: no line */
+  const char *key;  /* "[section] key" expected in the message */
+  const char *what; /* what is wrong, expected in the message */
 } bad_case;
 
 static const bad_case bad_cases[] = {
     {"dev.ini", "thickness = 5 um", "thicknes = 5 um", "thicknes",
-     "[anode] thicknes", "unknown key (known: material, kind, thickness"},
+     "[anode] thicknes",
+     "unknown key (did you mean 'thickness'? known: material, kind"},
     {"dev.ini", "[mesh]", "[meshes]", "anode_cells", "[meshes] anode_cells",
      "unknown section"},
     {"dev.ini", "thickness = 5 um", "thickness = 5", "thickness = 5",
@@ -432,16 +454,25 @@ static const bad_case bad_cases[] = {
     {"dev.ini", "particle_shape = slab", "particle_shape = cube",
      "particle_shape", "[anode] particle_shape", "choices: slab"},
     {"dev.ini", "conductivity = 200 S/cm",
-     "conductivity = 200 S/cm\nkind = electrolyte", "kind = e",
-     "[anode] kind", "unknown value 'electrolyte'"},
+     "conductivity = 200 S/cm\nkind = electrolyte", "kind = e", "[anode] kind",
+     "unknown value 'electrolyte'"},
     {"dev.ini", "conductivity = 200 S/cm",
      "conductivity = 200 S/cm\nleakage_current = 1 A/m3", NULL,
      "[anode] leakage_potential", "missing"},
     {"materials/ionogel.ini", "transference_number = 0.1",
-     "transference_number = 1.5", "transference", "[material] "
-     "transference_number", "strictly between 0 and 1"},
+     "transference_number = 1.5", "transference",
+     "[material] "
+     "transference_number",
+     "strictly between 0 and 1"},
     {"materials/ag.ini", "pzc = 2.9 V", "pzc = 2.9 V\ndl_cation_fraction = 2",
      "dl_cation", "[material] dl_cation_fraction", "between 0 and 1"},
+    {"materials/ag.ini", "pzc = 2.9 V", "pzc = 2.9 V\ncapacitance_shape = 1",
+     "capacitance_shape", "[material] capacitance_shape", "must be a table"},
+    {"materials/ag.ini", "pzc = 2.9 V",
+     "pzc = 2.9 V\ncapacitance_curvature = 0.05 1/V2\n"
+     "capacitance_shape = table:ocp.csv",
+     "capacitance_shape", "[material] capacitance_shape",
+     "cannot be combined with capacitance_curvature"},
     {"materials/ag.ini", "pzc = 2.9 V", "pzc = 2.9 V\n[extra]\nx = 1", "x = 1",
      "[extra] x", "unknown section"},
 };
@@ -471,7 +502,7 @@ static void test_bad_inputs(void) {
       CHECK_CONTAINS(err.msg, key);
     }
     CHECK_CONTAINS(err.msg, b->what);
-    if (rc != NIMC_EINPUT) fprintf(stderr, "  case %zu: %s\n", i, b->find);
+    if (getenv("NIMC_TEST_VERBOSE")) fprintf(stderr, "  %s\n", err.msg);
     remove_fixture(dir);
   }
 }
@@ -518,16 +549,20 @@ static void test_bad_sets(void) {
                    "expected");
   expect_set_error(devpath, "anode.thickness=-5um",
                    "--set anode.thickness: must be positive, got '-5um'", "");
-  expect_set_error(devpath, "anode.thickness=5", "--set anode.thickness: ",
-                   "no unit");
-  expect_set_error(devpath, "anode.thicknes=5um", "--set anode.thicknes: ",
-                   "unknown key");
-  expect_set_error(devpath, "foo.bar=1", "--set foo.bar: ",
-                   "unknown section");
+  expect_set_error(devpath, "anode.thickness=5",
+                   "--set anode.thickness: ", "no unit");
+  expect_set_error(devpath, "anode.thicknes=5um",
+                   "--set anode.thicknes: ", "unknown key");
+  expect_set_error(devpath, "foo.bar=1", "--set foo.bar: ", "unknown section");
   expect_set_error(devpath, "anode.material=materials/zz.ini",
                    "--set anode.material: ", "unknown material");
-  expect_set_error(devpath, "mesh.anode_cells=0", "--set mesh.anode_cells: ",
-                   "whole number >= 1");
+  expect_set_error(devpath, "mesh.anode_cells=0",
+                   "--set mesh.anode_cells: ", "whole number >= 1");
+  /* without an nimc_err the status alone reports the failure */
+  const char *neg = "anode.thickness=-5um";
+  nimc_device *d = (nimc_device *)&d;
+  CHECK(nimc_device_load(&d, devpath, &neg, 1, NULL) == NIMC_EINPUT);
+  CHECK(d == NULL);
   remove_fixture(dir);
 }
 

@@ -21,7 +21,9 @@
  * a destructor.  The fuzzer below finds it.  It is not ours to free, so
  * LeakSanitizer is told to ignore exactly that allocation site. */
 const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:utlex\n"; }
+const char *__lsan_default_suppressions(void) {
+  return "leak:utlex\n";
+}
 
 /* Parse a single line; returns the status and fills *exp and err. */
 static int parse1(const char *line, nimc_experiment **exp, nimc_err *err) {
@@ -39,9 +41,11 @@ static const nimc_step *only_step(const nimc_experiment *exp) {
 /* Is s well-formed UTF-8 (no sequence cut short)? */
 static int utf8_ok(const char *s) {
   for (const unsigned char *p = (const unsigned char *)s; *p;) {
-    int n = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2
-                                                   : (*p & 0xF8) == 0xF0 ? 3
-                                                                         : -1;
+    int n = *p < 0x80             ? 0
+            : (*p & 0xE0) == 0xC0 ? 1
+            : (*p & 0xF0) == 0xE0 ? 2
+            : (*p & 0xF8) == 0xF0 ? 3
+                                  : -1;
     if (n < 0) return 0;
     p++;
     for (; n > 0; n--, p++)
@@ -133,8 +137,7 @@ static void test_rest_hold_sweep(void) {
 
   CHECK(parse1("Hold at 3.5 V for 10 min", &exp, &err) == NIMC_OK);
   st = only_step(exp);
-  CHECK(st && st->type == NIMC_STEP_HOLD && st->has_duration &&
-        !st->has_i_cut);
+  CHECK(st && st->type == NIMC_STEP_HOLD && st->has_duration && !st->has_i_cut);
   if (st) {
     CHECK_REL(st->voltage_V, 3.5, 1e-15);
     CHECK_REL(st->duration_s, 600.0, 1e-15);
@@ -183,8 +186,8 @@ static void test_repeat_and_lines(void) {
       "# formation",
       "Charge at 0.1 mA/cm2 until 3.5 V",
       "",
-      "Repeat 6000 times: Charge at 0.8 mA/cm2 until 3.5 V; "
-      "Discharge at 0.8 mA/cm2 until 0 V;",
+      ("Repeat 6000 times: Charge at 0.8 mA/cm2 until 3.5 V; "
+       "Discharge at 0.8 mA/cm2 until 0 V;"),
       "   ",
       "repeat 1 time : Rest for 1 s",
   };
@@ -228,7 +231,8 @@ static void test_long_text(void) {
   /* a long step is quoted shortened in messages, never cutting a UTF-8
    * character in two */
   char junk[700] = "Dance";
-  for (int k = 0; k < 300; k++) strcat(junk, "\xc2\xb5");
+  for (int k = 0; k < 300; k++)
+    strcat(junk, "\xc2\xb5");
   check_error(junk, "unknown step 'Dance\xc2\xb5");
   nimc_err err2;
   CHECK(parse1(junk, &exp, &err2) == NIMC_EINPUT);
@@ -276,8 +280,9 @@ static void test_errors(void) {
               "'1' has no unit (expected a current in A or A/m2)");
   check_error("Charge at 1 furlongs until 3 V",
               "'1 furlongs' is not a current (unit 'furlongs' is not A");
-  check_error("Charge at 1 mA until 3 zorks",
-              "'3 zorks' has an unknown unit 'zorks' (expected a voltage in V)");
+  check_error(
+      "Charge at 1 mA until 3 zorks",
+      "'3 zorks' has an unknown unit 'zorks' (expected a voltage in V)");
   check_error("Charge at 1 mA until 3 A",
               "'3 A' is not a voltage (unit 'A' is not V)");
   check_error("Charge at 1 mA for 3 V",
@@ -361,8 +366,8 @@ static void test_fuzz(void) {
       "Charge at 0.1 mA/cm2 until 3.5 V or for 1 h",
       "Hold at 3.5 V until 0.01 mA/cm2 or for 10 min",
       "Sweep from 0 V to 3.5 V at 10 mV/s for 1 h",
-      "Repeat 3 times: Charge at 1 mA until 3 V; Rest for 1 s; Discharge at "
-      "1 mA until 0 V"};
+      ("Repeat 3 times: Charge at 1 mA until 3 V; Rest for 1 s; Discharge at "
+       "1 mA until 0 V")};
   const char alphabet[] = " ;:#aAtuVmsh0123456789.-e/";
   uint64_t x = 0x9E3779B97F4A7C15u;
   int bad = 0, ok = 0;
@@ -391,8 +396,8 @@ static void test_fuzz(void) {
     } else if (rc != NIMC_EINPUT || exp != NULL ||
                (strncmp(err.msg, "step 1", 6) != 0 &&
                 !strstr(err.msg, "no steps"))) {
-      if (bad++ < 5) fprintf(stderr, "fuzz: '%s' -> %d '%s'\n", line, rc,
-                             err.msg);
+      if (bad++ < 5)
+        fprintf(stderr, "fuzz: '%s' -> %d '%s'\n", line, rc, err.msg);
     }
     nimc_experiment_destroy(exp);
   }

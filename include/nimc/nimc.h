@@ -233,6 +233,41 @@ typedef struct nimc_metrics {
 int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
                      nimc_metrics *out, nimc_err *err);
 
+/* ---- output (io and report layers) ------------------------------------ */
+
+/* Write len bytes of data to path atomically (via "<path>.tmp.<pid>").  On
+ * failure the target is untouched, the temporary is removed, and err names
+ * the path and the system's reason (NIMC_EIO). */
+int nimc_write_atomic(const char *path, const char *data, size_t len,
+                      nimc_err *err);
+
+/* Write s as CSV with the header "time_s,voltage_V,current_A,step" and
+ * %.10g numbers (a missing step array is written as -1). */
+int nimc_series_write_csv(const nimc_series *s, const char *path,
+                          nimc_err *err);
+
+/* What the summary JSON is made of; nothing here is owned. */
+typedef struct nimc_summary {
+  const char *device;             /* device name; NULL = omitted */
+  double temperature_C;           /* omitted when not finite */
+  const nimc_result *result;      /* its steps; NULL = no steps */
+  const nimc_metrics *metrics;    /* NULL = empty "metrics" object */
+  const nimc_solver_stats *stats; /* NULL = no "solver" object */
+} nimc_summary;
+
+/* Render s as pretty-printed JSON into *out_text (malloc'd, the caller
+ * frees it).  A number that is not finite is left out with its key, so
+ * the text is always valid JSON. */
+int nimc_summary_json(const nimc_summary *s, char **out_text, nimc_err *err);
+
+/* Voltage against time of s: writes dir/gcd.dat, dir/gcd.gp, runs gnuplot
+ * (its output goes to dir/gnuplot.log) and produces dir/gcd.png and
+ * dir/gcd.svg, each replaced atomically.  title may be NULL.  Fails with
+ * NIMC_EEXTERNAL when gnuplot is missing or fails (the message names the
+ * log), NIMC_EIO when dir cannot be written. */
+int nimc_plot_gcd(const nimc_series *s, const char *dir, const char *title,
+                  nimc_err *err);
+
 #ifdef __cplusplus
 }
 #endif

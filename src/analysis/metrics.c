@@ -30,6 +30,7 @@ static int classify(double i, double eps) {
   return fabs(i) <= eps ? 0 : i > 0 ? 1 : -1;
 }
 
+/* Is g full: at least 3 samples and a positive duration? */
 static int full(const nimc_series *s, seg g) {
   return g.b - g.a >= 2 && s->time_s[g.b] > s->time_s[g.a];
 }
@@ -63,13 +64,33 @@ static int validate(const nimc_series *s, nimc_err *err) {
         !isfinite(s->current_A[k]))
       return nimc_err_set(err, NIMC_EDATA,
                           "sample %zu (t = %g s) has a non-finite time, "
-                          "voltage or current", k + 1, t);
+                          "voltage or current",
+                          k + 1, t);
     if (k > 0 && t < s->time_s[k - 1])
       return nimc_err_set(err, NIMC_EDATA,
                           "time goes backwards at sample %zu (%g s after "
-                          "%g s)", k + 1, t, s->time_s[k - 1]);
+                          "%g s)",
+                          k + 1, t, s->time_s[k - 1]);
   }
   return NIMC_OK;
+}
+
+/* Metrics with nothing found yet: flags 0, values NaN. */
+static nimc_metrics undefined_metrics(void) {
+  return (nimc_metrics){.capacitance_F = NAN,
+                        .capacitance_areal_mF_cm2 = NAN,
+                        .capacitance_volumetric_F_cm3 = NAN,
+                        .energy_J = NAN,
+                        .energy_volumetric_mWh_cm3 = NAN,
+                        .energy_areal_uWh_cm2 = NAN,
+                        .power_W = NAN,
+                        .power_volumetric_W_cm3 = NAN,
+                        .power_areal_mW_cm2 = NAN,
+                        .esr_ohm = NAN,
+                        .coulombic_efficiency = NAN,
+                        .capacitance_retention = NAN,
+                        .discharge_time_s = NAN,
+                        .discharge_current_A = NAN};
 }
 
 int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
@@ -81,17 +102,17 @@ int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
   if (!(area >= 0) || !(thick >= 0) || !isfinite(area) || !isfinite(thick))
     return nimc_err_set(err, NIMC_EINPUT,
                         "normalisation area %g m2 and thickness %g m must be "
-                        ">= 0 (0 = not normalised)", area, thick);
+                        ">= 0 (0 = not normalised)",
+                        area, thick);
   int rc = validate(s, err);
   if (rc) return rc;
 
-  const double nan = NAN;
-  nimc_metrics m = {0, 0, 0, nan, nan, nan, nan, nan, nan,
-                    nan, nan, nan, nan, nan, nan, nan, nan};
+  nimc_metrics m = undefined_metrics();
   *out = m;
 
   double imax = 0.0;
-  for (size_t k = 0; k < s->n; k++) imax = fmax(imax, fabs(s->current_A[k]));
+  for (size_t k = 0; k < s->n; k++)
+    imax = fmax(imax, fabs(s->current_A[k]));
   double eps = 1e-9 * imax;
 
   /* One pass over the segments: remember the last full discharge and the
@@ -99,7 +120,7 @@ int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
    * capacitance. */
   seg last_d = {0, 0, 0}, pair_c = {0, 0, 0}, prev_c = {0, 0, 0};
   int have_d = 0, any_d = 0, last_paired = 0, prev_is_charge = 0;
-  double c_first = nan, c_last = nan;
+  double c_first = NAN, c_last = NAN;
   for (size_t a = 0; a < s->n;) {
     seg g = {a, a, classify(s->current_A[a], eps)};
     while (g.b + 1 < s->n && classify(s->current_A[g.b + 1], eps) == g.sign)

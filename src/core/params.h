@@ -159,8 +159,9 @@ double nimc_law_integral(const nimc_law *law, double a, double b, double T_K);
 double nimc_law_tfactor(const nimc_law *law, double T_K);
 /* A constant law. */
 nimc_law nimc_law_constant(double value);
-/* Build the interpolant of a TABLE law whose x, y, n are set; takes
- * ownership of x and y. */
+/* Build the interpolant of a TABLE law whose x, y, n are set.  The law
+ * owns x and y either way: nimc_law_clear releases them, also after a
+ * failure. */
 int nimc_law_table_init(nimc_law *law, nimc_err *err);
 void nimc_law_clear(nimc_law *law);
 /* Look up a built-in function by name; NULL when unknown. */

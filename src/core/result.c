@@ -31,14 +31,12 @@ static int resize_doubles(double **p, size_t n) {
   return NIMC_OK;
 }
 
-int nimc_series_push(nimc_series *s, double t, double v, double i,
-                     int step) {
+int nimc_series_push(nimc_series *s, double t, double v, double i, int step) {
   if (!s) return NIMC_EMISUSE;
   if (s->n == s->cap) {
     size_t cap;
     if (grow_cap(s->cap, sizeof(double), &cap) ||
-        resize_doubles(&s->time_s, cap) ||
-        resize_doubles(&s->voltage_V, cap) ||
+        resize_doubles(&s->time_s, cap) || resize_doubles(&s->voltage_V, cap) ||
         resize_doubles(&s->current_A, cap))
       return NIMC_ENOMEM;
     int *st = realloc(s->step, cap * sizeof *st);
@@ -86,21 +84,30 @@ int nimc_result_push_step(nimc_result *r, const nimc_step_result *s) {
 
 const char *nimc_step_type_name(nimc_step_type t) {
   switch (t) {
-  case NIMC_STEP_CHARGE: return "charge";
-  case NIMC_STEP_DISCHARGE: return "discharge";
-  case NIMC_STEP_REST: return "rest";
-  case NIMC_STEP_HOLD: return "hold";
-  case NIMC_STEP_SWEEP: return "sweep";
+  case NIMC_STEP_CHARGE:
+    return "charge";
+  case NIMC_STEP_DISCHARGE:
+    return "discharge";
+  case NIMC_STEP_REST:
+    return "rest";
+  case NIMC_STEP_HOLD:
+    return "hold";
+  case NIMC_STEP_SWEEP:
+    return "sweep";
   }
   return "unknown";
 }
 
 const char *nimc_end_reason_name(nimc_end_reason r) {
   switch (r) {
-  case NIMC_END_TIME: return "time";
-  case NIMC_END_VOLTAGE: return "voltage";
-  case NIMC_END_CURRENT: return "current";
-  case NIMC_END_LIMIT: return "limit";
+  case NIMC_END_TIME:
+    return "time";
+  case NIMC_END_VOLTAGE:
+    return "voltage";
+  case NIMC_END_CURRENT:
+    return "current";
+  case NIMC_END_LIMIT:
+    return "limit";
   }
   return "unknown";
 }

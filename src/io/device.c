@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,10 +36,10 @@
 #include "model/constants.h"
 
 /* Return from the calling function when x fails (x < 0). */
-#define TRY(x)                                                             \
-  do {                                                                     \
-    int try_rc_ = (x);                                                     \
-    if (try_rc_ < 0) return try_rc_;                                       \
+#define TRY(x)                                                                 \
+  do {                                                                         \
+    int try_rc_ = (x);                                                         \
+    if (try_rc_ < 0) return try_rc_;                                           \
   } while (0)
 
 /* ---- phase 1: entries ------------------------------------------------- */
@@ -80,7 +81,8 @@ static int table_init(table *t, const char *path, nimc_err *err) {
 }
 
 static void table_free(table *t) {
-  for (size_t i = 0; i < t->n; i++) free(t->e[i].section);
+  for (size_t i = 0; i < t->n; i++)
+    free(t->e[i].section);
   free(t->e);
   t->e = NULL;
   t->n = t->cap = 0;
@@ -140,7 +142,7 @@ static char *read_line(char *str, int num, void *stream) {
     int c = fgetc(t->fp);
     if (c != EOF && c != '\n') {
       t->long_line = t->line;
-      t->maxlen = num - 3;
+      t->maxlen = num - 2;
       return NULL;
     }
   }
@@ -190,15 +192,17 @@ static int read_ini(table *t, FILE *fp, int io_code) {
                         strerror(errno));
   if (t->long_line)
     return nimc_err_set(t->err, NIMC_EINPUT,
-                        "%s:%d: line too long (at most %d characters)",
-                        t->path, t->long_line, t->maxlen);
+                        "%s:%d: line too long (at most %d characters)", t->path,
+                        t->long_line, t->maxlen);
   return NIMC_OK;
 }
 
 /* Copy [s, s+n) without surrounding blanks into buf of len; 0 or -1. */
 static int span_copy(char *buf, size_t len, const char *s, size_t n) {
-  while (n > 0 && isspace((unsigned char)*s)) s++, n--;
-  while (n > 0 && isspace((unsigned char)s[n - 1])) n--;
+  while (n > 0 && isspace((unsigned char)*s))
+    s++, n--;
+  while (n > 0 && isspace((unsigned char)s[n - 1]))
+    n--;
   if (n >= len) return -1;
   memcpy(buf, s, n);
   buf[n] = '\0';
@@ -236,49 +240,73 @@ static int apply_sets(loader *L, const char *const *sets, size_t nsets) {
 
 /* ---- phase 2: the schema ---------------------------------------------- */
 
-static const char *const sections[] = {
-    "device", "anode", "separator", "cathode", "electrolyte", "mesh",
-    "solver", NULL};
-static const char *const device_keys[] = {
-    "name", "geometry", "area", "temperature", "contact_resistance",
-    "initial_voltage", "normalisation_thickness", NULL};
+static const char *const sections[] = {"device",  "anode",       "separator",
+                                       "cathode", "electrolyte", "mesh",
+                                       "solver",  NULL};
+static const char *const device_keys[] = {"name",
+                                          "geometry",
+                                          "area",
+                                          "temperature",
+                                          "contact_resistance",
+                                          "initial_voltage",
+                                          "normalisation_thickness",
+                                          NULL};
 static const char *const electrode_keys[] = {
-    "material", "kind", "thickness", "porosity", "bruggeman", "conductivity",
-    "leakage_current", "leakage_potential", "leakage_tafel_n", NULL};
+    "material",        "kind",
+    "thickness",       "porosity",
+    "bruggeman",       "conductivity",
+    "leakage_current", "leakage_potential",
+    "leakage_tafel_n", NULL};
 static const char *const intercalation_keys[] = {
-    "active_fraction", "particle_radius", "particle_shape",
+    "active_fraction",       "particle_radius",          "particle_shape",
     "initial_stoichiometry", "double_layer_capacitance", NULL};
 static const char *const capacitive_keys[] = {
     "active_density", "volumetric_capacitance", "initial_potential", NULL};
-static const char *const electrolyte_keys[] = {
-    "material", "initial_concentration", NULL};
-static const char *const separator_keys[] = {
-    "thickness", "porosity", "bruggeman", NULL};
-static const char *const mesh_keys[] = {
-    "anode_cells", "separator_cells", "cathode_cells", "particle_shells",
-    "grading", NULL};
+static const char *const electrolyte_keys[] = {"material",
+                                               "initial_concentration", NULL};
+static const char *const separator_keys[] = {"thickness", "porosity",
+                                             "bruggeman", NULL};
+static const char *const mesh_keys[] = {"anode_cells",   "separator_cells",
+                                        "cathode_cells", "particle_shells",
+                                        "grading",       NULL};
 static const char *const solver_keys[] = {"rtol", "atol_scale", NULL};
 
 /* Material keys: the head of every material file, the part of it a device
  * section may override, and the keys of each kind. */
-static const char *const material_head[] = {
-    "name", "kind", "reference_temperature", NULL};
-static const char *const material_over[] = {
-    "name", "reference_temperature", NULL};
+static const char *const material_head[] = {"name", "kind",
+                                            "reference_temperature", NULL};
+static const char *const material_over[] = {"name", "reference_temperature",
+                                            NULL};
 static const char *const material_intercalation[] = {
-    "max_concentration", "ocp", "diffusivity",
-    "diffusivity_activation_energy", "diffusivity_vtf_B",
-    "diffusivity_vtf_T0", "rate_constant", "rate_constant_activation_energy",
-    "rate_constant_vtf_B", "rate_constant_vtf_T0", "alpha_a", "alpha_c",
-    "reference_concentration", NULL};
+    "max_concentration",
+    "ocp",
+    "diffusivity",
+    "diffusivity_activation_energy",
+    "diffusivity_vtf_B",
+    "diffusivity_vtf_T0",
+    "rate_constant",
+    "rate_constant_activation_energy",
+    "rate_constant_vtf_B",
+    "rate_constant_vtf_T0",
+    "alpha_a",
+    "alpha_c",
+    "reference_concentration",
+    NULL};
 static const char *const material_capacitive[] = {
-    "specific_capacitance", "pzc", "capacitance_curvature",
-    "capacitance_shape", "dl_cation_fraction", NULL};
+    "specific_capacitance", "pzc", "capacitance_curvature", "capacitance_shape",
+    "dl_cation_fraction",   NULL};
 static const char *const material_electrolyte[] = {
-    "concentration", "conductivity", "conductivity_activation_energy",
-    "conductivity_vtf_B", "conductivity_vtf_T0", "diffusivity",
-    "diffusivity_activation_energy", "diffusivity_vtf_B",
-    "diffusivity_vtf_T0", "transference_number", "thermodynamic_factor",
+    "concentration",
+    "conductivity",
+    "conductivity_activation_energy",
+    "conductivity_vtf_B",
+    "conductivity_vtf_T0",
+    "diffusivity",
+    "diffusivity_activation_energy",
+    "diffusivity_vtf_B",
+    "diffusivity_vtf_T0",
+    "transference_number",
+    "thermodynamic_factor",
     NULL};
 
 /* Material kinds; the first three are also the electrode kinds, in the
@@ -318,12 +346,38 @@ static int in_list(const char *s, const char *const *list) {
   return 0;
 }
 
-/* Append the words of list to buf, comma-separated. */
+/* Append the words of list to buf, comma-separated, ending in "..." when
+ * buf is full. */
 static void join(char *buf, size_t len, const char *const *list) {
   for (; *list; list++) {
     size_t n = strlen(buf);
+    if (n >= 3 && !strcmp(buf + n - 3, "...")) return;
+    if (n + strlen(*list) + 8 > len) {
+      snprintf(buf + n, len - n, "%s...", n ? ", " : "");
+      return;
+    }
     snprintf(buf + n, len - n, "%s%s", n ? ", " : "", *list);
   }
+}
+
+/* Edit distance of a and b (for "did you mean"); large for long words. */
+static size_t distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b), row[64];
+  if (la >= 64 || lb >= 64) return SIZE_MAX;
+  for (size_t j = 0; j <= lb; j++)
+    row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < best) best = up + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      diag = up;
+      row[j] = best;
+    }
+  }
+  return row[lb];
 }
 
 /* Report what is wrong with the value of e; returns NIMC_EINPUT. */
@@ -365,10 +419,22 @@ static int check_keys(const loader *L, const table *t, const char *sec,
     const entry *e = &t->e[i];
     if (strcmp(e->section, sec)) continue;
     int ok = 0;
-    for (size_t j = 0; lists[j] && !ok; j++) ok = in_list(e->key, lists[j]);
+    for (size_t j = 0; lists[j] && !ok; j++)
+      ok = in_list(e->key, lists[j]);
     if (ok) continue;
     char known[NIMC_ERRMSG_MAX / 2] = "";
-    for (size_t j = 0; lists[j]; j++) join(known, sizeof known, lists[j]);
+    const char *near = NULL;
+    size_t best = 3; /* suggest only close misspellings */
+    for (size_t j = 0; lists[j]; j++) {
+      join(known, sizeof known, lists[j]);
+      for (const char *const *k = lists[j]; *k; k++) {
+        size_t dist = distance(e->key, *k);
+        if (dist < best) best = dist, near = *k;
+      }
+    }
+    if (near)
+      return bad(L, e, "unknown key (did you mean '%s'? known: %s)", near,
+                 known);
     return bad(L, e, "unknown key (known: %s)", known);
   }
   return NIMC_OK;
@@ -431,7 +497,8 @@ static int get_int(const scope *s, const char *key, long min, int *out) {
   char *end;
   errno = 0;
   long v = strtol(e->value, &end, 10);
-  while (isspace((unsigned char)*end)) end++;
+  while (isspace((unsigned char)*end))
+    end++;
   if (end == e->value || *end || errno || v < min || v > INT_MAX)
     return bad(s->L, e, "must be a whole number >= %ld, got '%s'", min,
                e->value);
@@ -494,8 +561,10 @@ static int get_tlaw(const scope *s, const char *key, nimc_law *law) {
   snprintf(kt, sizeof kt, "%s_vtf_T0", key);
   const entry *ea = look(s, kea), *b = look(s, kb), *t0 = look(s, kt);
   if (ea && (b || t0))
-    return bad(s->L, ea, "cannot be combined with %s (choose Arrhenius or "
-               "VTF)", b ? kb : kt);
+    return bad(s->L, ea,
+               "cannot be combined with %s (choose Arrhenius or "
+               "VTF)",
+               b ? kb : kt);
   if (ea) {
     TRY(parse_num(s->L, ea, "J/mol", NONNEG, &law->Ea_J_mol));
     law->tlaw = NIMC_TLAW_ARRHENIUS;
@@ -505,23 +574,29 @@ static int get_tlaw(const scope *s, const char *key, nimc_law *law) {
     TRY(parse_num(s->L, b, "K", POS, &law->vtf_B_K));
     TRY(parse_num(s->L, t0, "K", NONNEG, &law->vtf_T0_K));
     if (law->vtf_T0_K >= law->Tref_K)
-      return bad(s->L, t0, "must be below the reference temperature %g K, "
-                 "got '%s'", law->Tref_K, t0->value);
+      return bad(s->L, t0,
+                 "must be below the reference temperature %g K, "
+                 "got '%s'",
+                 law->Tref_K, t0->value);
     law->tlaw = NIMC_TLAW_VTF;
   }
   return NIMC_OK;
 }
 
-enum { LAW_REQUIRED = 1, LAW_NO_CONSTANT = 2, LAW_TEMPERATURE = 4 };
+enum {
+  LAW_REQUIRED = 1,
+  LAW_NO_CONSTANT = 2, /* a table or a built-in */
+  LAW_TABLE_ONLY = 4,  /* the model integrates it: tables only */
+  LAW_TEMPERATURE = 8
+};
 
 /* Read law key: a constant in unit si within rng, "table:<file.csv>" or
- * "builtin:<name>", given at reference temperature Tref, with its
- * temperature law when flags has LAW_TEMPERATURE.  *law must hold a
+ * "builtin:<name>" (as flags allow), given at reference temperature Tref,
+ * with its temperature law when flags has LAW_TEMPERATURE.  *law must hold a
  * constant default (no table); it is kept, with Tref and temperature law,
  * when the key is absent and optional.  1, 0 or < 0. */
 static int get_law(const scope *s, const char *key, const char *si, int rng,
-                   int flags, const char *example, double Tref,
-                   nimc_law *law) {
+                   int flags, const char *example, double Tref, nimc_law *law) {
   nimc_law tmp = *law;
   tmp.Tref_K = Tref;
   if (flags & LAW_TEMPERATURE) TRY(get_tlaw(s, key, &tmp));
@@ -532,9 +607,12 @@ static int get_law(const scope *s, const char *key, const char *si, int rng,
     return 0;
   }
   const char *v = e->value;
+  if ((flags & LAW_TABLE_ONLY) && strncmp(v, "table:", 6))
+    return bad(s->L, e, "must be a table ('table:<file.csv>'), got '%s'", v);
   if (!strncmp(v, "builtin:", 8)) {
     v += 8;
-    while (isspace((unsigned char)*v)) v++;
+    while (isspace((unsigned char)*v))
+      v++;
     tmp.fn = nimc_builtin_find(v);
     if (!tmp.fn)
       return bad(s->L, e, "unknown built-in '%s' (known: %s)", v,
@@ -544,7 +622,8 @@ static int get_law(const scope *s, const char *key, const char *si, int rng,
     snprintf(tmp.name, sizeof tmp.name, "%s", v);
   } else if (!strncmp(v, "table:", 6)) {
     v += 6;
-    while (isspace((unsigned char)*v)) v++;
+    while (isspace((unsigned char)*v))
+      v++;
     char path[NIMC_PATH_MAX], why[NIMC_ERRMSG_MAX / 2];
     TRY(resolve(s->L, e, v, path));
     int rc = nimc_table_read(path, &tmp.x, &tmp.y, &tmp.n, why, sizeof why);
@@ -558,8 +637,10 @@ static int get_law(const scope *s, const char *key, const char *si, int rng,
     }
     snprintf(tmp.name, sizeof tmp.name, "%s", v); /* as written */
   } else if (flags & LAW_NO_CONSTANT) {
-    return bad(s->L, e, "must be a table ('table:<file.csv>') or a built-in "
-               "('builtin:<name>'), got '%s'", v);
+    return bad(s->L, e,
+               "must be a table ('table:<file.csv>') or a built-in "
+               "('builtin:<name>'), got '%s'",
+               v);
   } else {
     TRY(parse_num(s->L, e, si, rng, &tmp.value));
     tmp.kind = NIMC_LAW_CONSTANT;
@@ -580,15 +661,16 @@ static int load_material(const loader *L, const entry *e, const char *file,
   if (!fp && errno == ENOENT)
     return bad(L, e, "unknown material '%s' (no file %s)", file, path);
   if (!fp)
-    return bad(L, e, "cannot read material file %s: %s", path,
-               strerror(errno));
+    return bad(L, e, "cannot read material file %s: %s", path, strerror(errno));
   int rc = read_ini(mat, fp, NIMC_EINPUT);
   fclose(fp);
   TRY(rc);
   for (size_t i = 0; i < mat->n; i++)
     if (strcmp(mat->e[i].section, "material"))
-      return bad(L, &mat->e[i], "unknown section [%s] (a material file has "
-                 "one section, [material])", mat->e[i].section);
+      return bad(L, &mat->e[i],
+                 "unknown section [%s] (a material file has "
+                 "one section, [material])",
+                 mat->e[i].section);
   const entry *k = find(mat, "material", "kind");
   if (!k)
     return nimc_err_set(L->err, NIMC_EINPUT,
@@ -599,8 +681,10 @@ static int load_material(const loader *L, const entry *e, const char *file,
   for (int i = 0; kinds[i]; i++)
     if (!strcmp(k->value, kinds[i])) *kind = i;
   if (*kind < 0)
-    return bad(L, k, "unknown value '%s' (choices: intercalation, "
-               "capacitive, hybrid, electrolyte)", k->value);
+    return bad(L, k,
+               "unknown value '%s' (choices: intercalation, "
+               "capacitive, hybrid, electrolyte)",
+               k->value);
   const char *const *lists[4] = {material_head, NULL, NULL, NULL};
   if (*kind == ELECTROLYTE) lists[1] = material_electrolyte;
   if (*kind == INTERCALATION || *kind == HYBRID)
@@ -612,8 +696,8 @@ static int load_material(const loader *L, const entry *e, const char *file,
 
 /* The material's display name (its name key, else the file's stem) and
  * reference temperature. */
-static int material_head_values(const scope *ms, const char *file,
-                                char *name, size_t len, double *Tref) {
+static int material_head_values(const scope *ms, const char *file, char *name,
+                                size_t len, double *Tref) {
   const char *base = strrchr(file, '/');
   base = base ? base + 1 : file;
   snprintf(name, len, "%.*s", (int)strcspn(base, "."), base);
@@ -626,12 +710,12 @@ static int material_head_values(const scope *ms, const char *file,
 /* Keys of intercalation (and hybrid) electrodes. */
 static int intercalation(const scope *es, const scope *ms, double Tref,
                          nimc_electrode_params *p) {
-  TRY(get_num(es, "active_fraction", "1", POS,
-              "a volume fraction such as 0.42", &p->active_fraction));
+  TRY(get_num(es, "active_fraction", "1", POS, "a volume fraction such as 0.42",
+              &p->active_fraction));
   if (p->active_fraction > 1.0 - p->porosity)
     return bad(es->L, look(es, "active_fraction"),
-               "must not exceed 1 - porosity = %g, got '%s'",
-               1.0 - p->porosity, look(es, "active_fraction")->value);
+               "must not exceed 1 - porosity = %g, got '%s'", 1.0 - p->porosity,
+               look(es, "active_fraction")->value);
   TRY(get_num(es, "particle_radius", "m", POS, "a length such as '4 nm'",
               &p->particle_radius_m));
   int shape = (int)p->shape;
@@ -648,8 +732,7 @@ static int intercalation(const scope *es, const scope *ms, double Tref,
   TRY(get_law(ms, "diffusivity", "m2/s", POS, LAW_REQUIRED | LAW_TEMPERATURE,
               "a diffusivity such as '1e-17 m2/s'", Tref,
               &p->solid_diffusivity));
-  TRY(get_law(ms, "rate_constant", "m/s", POS,
-              LAW_REQUIRED | LAW_TEMPERATURE,
+  TRY(get_law(ms, "rate_constant", "m/s", POS, LAW_REQUIRED | LAW_TEMPERATURE,
               "a rate constant such as '1e-11 m/s'", Tref, &p->rate_constant));
   TRY(get_num(ms, "alpha_a", "1", FRAC, NULL, &p->alpha_a));
   TRY(get_num(ms, "alpha_c", "1", FRAC, NULL, &p->alpha_c));
@@ -663,22 +746,27 @@ static int capacitive(const scope *es, const scope *ms, double Tref,
                       nimc_electrode_params *p) {
   double vol = 0.0, spec = 0.0, dens = 0.0;
   int have_vol;
-  TRY(have_vol = get_num(es, "volumetric_capacitance", "F/m3", POS, NULL,
-                         &vol));
+  TRY(have_vol =
+          get_num(es, "volumetric_capacitance", "F/m3", POS, NULL, &vol));
   TRY(get_num(ms, "specific_capacitance", "F/kg", POS,
               have_vol ? NULL : "a capacitance such as '100 F/g'", &spec));
   TRY(get_num(es, "active_density", "kg/m3", POS,
               have_vol ? NULL : "a density such as '0.36 g/cm3'", &dens));
   p->cap_F_m3 = have_vol ? vol : spec * dens;
-  TRY(get_num(ms, "pzc", "V", ANY, "a potential such as '2.9 V'",
-              &p->E_pzc_V));
+  TRY(get_num(ms, "pzc", "V", ANY, "a potential such as '2.9 V'", &p->E_pzc_V));
   p->E0_V = p->E_pzc_V;
-  TRY(p->E0_given = get_num(es, "initial_potential", "V", ANY, NULL,
-                            &p->E0_V));
+  TRY(p->E0_given = get_num(es, "initial_potential", "V", ANY, NULL, &p->E0_V));
   TRY(get_num(ms, "capacitance_curvature", "1/V2", NONNEG, NULL,
               &p->cap_k2_per_V2));
-  TRY(get_law(ms, "capacitance_shape", "1", POS, 0, NULL, Tref,
-              &p->cap_shape));
+  int shape;
+  TRY(shape = get_law(ms, "capacitance_shape", "1", POS, LAW_TABLE_ONLY, NULL,
+                      Tref, &p->cap_shape));
+  if (shape && p->cap_k2_per_V2 > 0.0) /* the table replaces the quadratic */
+    return bad(ms->L, look(ms, "capacitance_shape"),
+               "cannot be combined with capacitance_curvature = %g 1/V2 "
+               "(the table replaces C0 (1 + k2 (E - pzc)^2); set "
+               "capacitance_curvature = 0)",
+               p->cap_k2_per_V2);
   const entry *e = look(ms, "dl_cation_fraction");
   if (e && strcmp(e->value, "counterion"))
     TRY(parse_num(ms->L, e, "1", UNIT, &p->dl_cation_fraction));
@@ -689,9 +777,13 @@ static int capacitive(const scope *es, const scope *ms, double Tref,
 static int electrode(const loader *L, const char *sec, table *mat,
                      nimc_electrode_params *p) {
   scope es = {L, sec, NULL}, ms = {L, sec, mat};
-  const char *const *any[] = {electrode_keys, material_over,
-                              intercalation_keys, material_intercalation,
-                              capacitive_keys, material_capacitive, NULL};
+  const char *const *any[] = {electrode_keys,
+                              material_over,
+                              intercalation_keys,
+                              material_intercalation,
+                              capacitive_keys,
+                              material_capacitive,
+                              NULL};
   TRY(check_keys(L, &L->dev, sec, any));
   char file[NIMC_PATH_MAX];
   const entry *me;
@@ -724,8 +816,8 @@ static int electrode(const loader *L, const char *sec, table *mat,
               "a conductivity such as '100 S/cm'", &p->conductivity_S_m));
   p->solid_bruggeman = 0.0; /* the value is the film's own, measured */
   int leak;
-  TRY(leak = get_num(&es, "leakage_current", "A/m3", NONNEG, NULL,
-                     &p->leak_A_m3));
+  TRY(leak =
+          get_num(&es, "leakage_current", "A/m3", NONNEG, NULL, &p->leak_A_m3));
   TRY(get_num(&es, "leakage_potential", "V", ANY,
               leak && p->leak_A_m3 > 0 ? "a potential such as '3.6 V'" : NULL,
               &p->leak_E_V));
@@ -760,11 +852,9 @@ static int electrolyte(const loader *L, table *mat,
   TRY(get_num(&ms, "concentration", "mol/m3", POS,
               have ? NULL : "a concentration such as '886 mol/m3'",
               have ? &c : &p->c0_mol_m3));
-  TRY(get_law(&ms, "conductivity", "S/m", POS,
-              LAW_REQUIRED | LAW_TEMPERATURE,
+  TRY(get_law(&ms, "conductivity", "S/m", POS, LAW_REQUIRED | LAW_TEMPERATURE,
               "a conductivity such as '0.5 mS/cm'", Tref, &p->conductivity));
-  TRY(get_law(&ms, "diffusivity", "m2/s", POS,
-              LAW_REQUIRED | LAW_TEMPERATURE,
+  TRY(get_law(&ms, "diffusivity", "m2/s", POS, LAW_REQUIRED | LAW_TEMPERATURE,
               "a diffusivity such as '3e-12 m2/s'", Tref, &p->diffusivity));
   TRY(get_law(&ms, "transference_number", "1", FRAC, LAW_REQUIRED,
               "a number in (0, 1) such as 0.1", Tref, &p->transference));
@@ -791,8 +881,8 @@ static int device_section(const loader *L, nimc_device *d) {
   TRY(get_num(&s, "temperature", "K", POS, NULL, &d->temperature_K));
   TRY(get_num(&s, "contact_resistance", "ohm", NONNEG, NULL,
               &d->contact_resistance_ohm));
-  TRY(d->initial_voltage_given =
-          get_num(&s, "initial_voltage", "V", ANY, NULL, &d->initial_voltage_V));
+  TRY(d->initial_voltage_given = get_num(&s, "initial_voltage", "V", ANY, NULL,
+                                         &d->initial_voltage_V));
   TRY(get_num(&s, "normalisation_thickness", "m", POS, NULL,
               &d->norm_thickness_m));
   return NIMC_OK;
@@ -859,19 +949,30 @@ static void device_defaults(nimc_device *d) {
 
 /* The highest VTF T0 of the device's laws (0 when none); *what names it. */
 static double vtf_floor(const nimc_device *d, const char **what) {
-  const nimc_law *laws[] = {
-      &d->anode.ocp, &d->anode.solid_diffusivity, &d->anode.rate_constant,
-      &d->anode.cap_shape, &d->cathode.ocp, &d->cathode.solid_diffusivity,
-      &d->cathode.rate_constant, &d->cathode.cap_shape,
-      &d->electrolyte.conductivity, &d->electrolyte.diffusivity,
-      &d->electrolyte.transference, &d->electrolyte.thermo_factor};
-  static const char *const names[] = {
-      "[anode] ocp", "[anode] diffusivity", "[anode] rate_constant",
-      "[anode] capacitance_shape", "[cathode] ocp", "[cathode] diffusivity",
-      "[cathode] rate_constant", "[cathode] capacitance_shape",
-      "[electrolyte] conductivity", "[electrolyte] diffusivity",
-      "[electrolyte] transference_number",
-      "[electrolyte] thermodynamic_factor"};
+  const nimc_law *laws[] = {&d->anode.ocp,
+                            &d->anode.solid_diffusivity,
+                            &d->anode.rate_constant,
+                            &d->anode.cap_shape,
+                            &d->cathode.ocp,
+                            &d->cathode.solid_diffusivity,
+                            &d->cathode.rate_constant,
+                            &d->cathode.cap_shape,
+                            &d->electrolyte.conductivity,
+                            &d->electrolyte.diffusivity,
+                            &d->electrolyte.transference,
+                            &d->electrolyte.thermo_factor};
+  static const char *const names[] = {"[anode] ocp",
+                                      "[anode] diffusivity",
+                                      "[anode] rate_constant",
+                                      "[anode] capacitance_shape",
+                                      "[cathode] ocp",
+                                      "[cathode] diffusivity",
+                                      "[cathode] rate_constant",
+                                      "[cathode] capacitance_shape",
+                                      "[electrolyte] conductivity",
+                                      "[electrolyte] diffusivity",
+                                      "[electrolyte] transference_number",
+                                      "[electrolyte] thermodynamic_factor"};
   double T0 = 0.0;
   *what = "";
   for (size_t i = 0; i < sizeof laws / sizeof laws[0]; i++)
@@ -944,7 +1045,8 @@ int nimc_device_load(nimc_device **out, const char *path,
 done:
   nimc_device_destroy(d);
   table_free(&L.dev);
-  for (size_t i = 0; i < 3; i++) table_free(&L.mat[i]);
+  for (size_t i = 0; i < 3; i++)
+    table_free(&L.mat[i]);
   return rc;
 }
 
@@ -967,9 +1069,13 @@ void nimc_device_destroy(nimc_device *dev) {
   free(dev);
 }
 
-const char *nimc_device_name(const nimc_device *dev) { return dev->name; }
+const char *nimc_device_name(const nimc_device *dev) {
+  return dev->name;
+}
 
-const char *nimc_device_path(const nimc_device *dev) { return dev->path; }
+const char *nimc_device_path(const nimc_device *dev) {
+  return dev->path;
+}
 
 double nimc_device_temperature_K(const nimc_device *dev) {
   return dev->temperature_K;

@@ -21,9 +21,11 @@
 
 /* s without leading and trailing blanks (modifies s). */
 static char *trim(char *s) {
-  while (isspace((unsigned char)*s)) s++;
+  while (isspace((unsigned char)*s))
+    s++;
   size_t n = strlen(s);
-  while (n > 0 && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+  while (n > 0 && isspace((unsigned char)s[n - 1]))
+    s[--n] = '\0';
   return s;
 }
 
@@ -95,7 +97,8 @@ int nimc_table_read(const char *path, double **x_out, double **y_out,
     snprintf(why, whylen, "cannot read table '%s': %s", path, strerror(errno));
     rc = NIMC_EIO;
   } else if (n < 2) {
-    snprintf(why, whylen, "%s: a table needs at least 2 rows, has %zu", path, n);
+    snprintf(why, whylen, "%s: a table needs at least 2 rows, has %zu", path,
+             n);
     rc = NIMC_EDATA;
   }
 done:

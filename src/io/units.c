@@ -97,8 +97,8 @@ int nimc_units_parse(const char *text, const char *si, double *out,
   ut_unit *t = ut_parse(sys, dimensionless ? "1" : si, UT_ASCII);
   int rc = NIMC_OK;
   if (!t || !ut_are_convertible(u, t)) {
-    snprintf(why, whylen, "unit '%s' is not a %s (wrong dimension)", end,
-             dimensionless ? "pure number" : si);
+    snprintf(why, whylen, "unit '%s' cannot be converted to %s (wrong dimension)",
+             end, dimensionless ? "a pure number" : si);
     rc = NIMC_EINPUT;
   } else {
     cv_converter *cv = ut_get_converter(u, t);

@@ -49,7 +49,8 @@ static void clip(char *dst, size_t cap, const char *src, size_t srclen) {
   int cut = n >= cap;
   if (cut) {
     n = cap > 4 ? cap - 4 : 0;
-    while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--;
+    while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+      n--;
   }
   memcpy(dst, src, n);
   strcpy(dst + n, cut && cap > 4 ? "..." : "");
@@ -69,23 +70,25 @@ static int fail(const ctx *c, const char *fmt, ...) {
   va_end(ap);
   clip(quote, sizeof quote, c->text, strlen(c->text));
   if (c->item)
-    snprintf(where, sizeof where, "step %zu (item %zu of the Repeat)",
-             c->line, c->item);
+    snprintf(where, sizeof where, "step %zu (item %zu of the Repeat)", c->line,
+             c->item);
   else
     snprintf(where, sizeof where, "step %zu", c->line);
-  return nimc_err_set(c->err, NIMC_EINPUT, "%s '%s': %s", where, quote,
-                      detail);
+  return nimc_err_set(c->err, NIMC_EINPUT, "%s '%s': %s", where, quote, detail);
 }
 
+/* p moved past any blanks. */
 static const char *skip_ws(const char *p) {
-  while (isspace((unsigned char)*p)) p++;
+  while (isspace((unsigned char)*p))
+    p++;
   return p;
 }
 
 /* Length of the word at p (up to whitespace or the end). */
 static size_t word_len(const char *p) {
   size_t n = 0;
-  while (p[n] && !isspace((unsigned char)p[n])) n++;
+  while (p[n] && !isspace((unsigned char)p[n]))
+    n++;
   return n;
 }
 
@@ -121,12 +124,13 @@ static const char *found(char *buf, size_t cap, const char *p) {
   return buf;
 }
 
-/* What a quantity kind is called and which units it takes, for messages. */
+/* What a quantity kind is called, for messages ("a current"). */
 static const char *qname(qkind k) {
   static const char *const names[] = {"a current", "a voltage", "a time",
                                       "a sweep rate"};
   return names[k];
 }
+/* The units a quantity kind takes, for messages ("A or A/m2"). */
 static const char *qunits(qkind k) {
   static const char *const units[] = {"A or A/m2", "V", "s", "V/s"};
   return units[k];
@@ -175,8 +179,8 @@ static int convert(const ctx *c, const char *q, qkind k, double *v,
     return nimc_err_set(c->err, NIMC_EIO,
                         "the udunits2 unit database could not be read");
   if (!known)
-    return fail(c, "'%s' has an unknown unit '%s' (expected %s in %s)", q,
-                unit, qname(k), qunits(k));
+    return fail(c, "'%s' has an unknown unit '%s' (expected %s in %s)", q, unit,
+                qname(k), qunits(k));
   if (!abs_ok && !area_ok)
     return fail(c, "'%s' is not %s (unit '%s' is not %s)", q, qname(k), unit,
                 qunits(k));
@@ -223,8 +227,8 @@ static int terminations(const ctx *c, const char *p, int allowed,
   if (allowed & T_UNTIL_V) parts[np++] = "'until <voltage>'";
   if (allowed & T_FOR) parts[np++] = "'for <time>'";
   if (allowed & T_UNTIL_I) parts[np++] = "'until <current>'";
-  snprintf(expected, sizeof expected, "%s%s%s", parts[0],
-           np > 1 ? " or " : "", np > 1 ? parts[1] : "");
+  snprintf(expected, sizeof expected, "%s%s%s", parts[0], np > 1 ? " or " : "",
+           np > 1 ? parts[1] : "");
   while (*p) {
     const char *start = p, *q;
     int rc;
@@ -254,8 +258,10 @@ static int terminations(const ctx *c, const char *p, int allowed,
       last[strlen(last) - 1] = '\0';
     if (!*p) break;
     if (!(q = accept(p, "or")))
-      return fail(c, "expected 'or' or the end of the step after '%s', "
-                     "found %s", last, found(buf, sizeof buf, p));
+      return fail(c,
+                  "expected 'or' or the end of the step after '%s', "
+                  "found %s",
+                  last, found(buf, sizeof buf, p));
     if (!*q) return fail(c, "expected %s after 'or', found nothing", expected);
     p = q;
     after = "after 'or'";
@@ -271,14 +277,15 @@ static int parse_step(const ctx *c, const char *text, nimc_step *st) {
   memset(st, 0, sizeof *st);
   if (n >= sizeof st->text) { /* truncate, never inside a UTF-8 sequence */
     n = sizeof st->text - 1;
-    while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80) n--;
+    while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+      n--;
   }
   memcpy(st->text, text, n);
   st->text[n] = '\0';
   if ((q = accept(p, "charge")) || (q = accept(p, "discharge"))) {
     st->type = word_is(p, "charge") ? NIMC_STEP_CHARGE : NIMC_STEP_DISCHARGE;
-    const char *verb = st->type == NIMC_STEP_CHARGE ? "'Charge'"
-                                                    : "'Discharge'";
+    const char *verb =
+        st->type == NIMC_STEP_CHARGE ? "'Charge'" : "'Discharge'";
     p = q;
     if ((rc = expect(c, &p, "at", "'at <current>'", verb)) ||
         (rc = quantity(c, &p, Q_CURRENT, "at", &st->current,
@@ -291,7 +298,8 @@ static int parse_step(const ctx *c, const char *text, nimc_step *st) {
   }
   if ((q = accept(p, "rest"))) {
     st->type = NIMC_STEP_REST;
-    if (!*q) return fail(c, "expected 'for <time>' after 'Rest', found nothing");
+    if (!*q)
+      return fail(c, "expected 'for <time>' after 'Rest', found nothing");
     return terminations(c, q, T_FOR, "after 'Rest'", st);
   }
   if ((q = accept(p, "hold"))) {
@@ -324,20 +332,23 @@ static int parse_step(const ctx *c, const char *text, nimc_step *st) {
     return fail(c, "a Repeat cannot be nested inside another Repeat");
   char verb[44];
   clip(verb, sizeof verb, p, word_len(p));
-  return fail(c, "unknown step '%s' (expected Charge, Discharge, Rest, "
-                 "Hold, Sweep or Repeat)", verb);
+  return fail(c,
+              "unknown step '%s' (expected Charge, Discharge, Rest, "
+              "Hold, Sweep or Repeat)",
+              verb);
 }
 
 /* Strip blanks from both ends of s in place; returns the new start. */
 static char *trim(char *s) {
   s = (char *)skip_ws(s);
   size_t n = strlen(s);
-  while (n > 0 && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+  while (n > 0 && isspace((unsigned char)s[n - 1]))
+    s[--n] = '\0';
   return s;
 }
 
 /* Parse "Repeat N times: a; b; ..." (s trimmed, writable) into *b. */
-static int parse_repeat(ctx *c, char *s, nimc_block *b) {
+static int parse_repeat(const ctx *c, char *s, nimc_block *b) {
   char buf[QUOTE_MAX + 2], *colon = strchr(s, ':');
   const char *p = accept(s, "repeat");
   if (!colon)
@@ -360,7 +371,8 @@ static int parse_repeat(ctx *c, char *s, nimc_block *b) {
                 found(buf, sizeof buf, p));
   b->repeat = (int)count;
   size_t cap = 1;
-  for (const char *t = colon + 1; *t; t++) cap += *t == ';';
+  for (const char *t = colon + 1; *t; t++)
+    cap += *t == ';';
   b->steps = calloc(cap, sizeof *b->steps);
   if (!b->steps) return nimc_err_set(c->err, NIMC_ENOMEM, "out of memory");
   char *item = colon + 1;
@@ -381,12 +393,13 @@ static int parse_repeat(ctx *c, char *s, nimc_block *b) {
   return NIMC_OK;
 }
 
-/* Parse input line number `line` (1-based) into *b; *skip is set for blank
- * and comment lines. */
-static int parse_line(const char *line, size_t lineno, nimc_block *b,
-                      int *skip, nimc_err *err) {
+/* Parse line, input line number lineno (1-based), into *b; *skip is set
+ * for blank and comment lines. */
+static int parse_line(const char *line, size_t lineno, nimc_block *b, int *skip,
+                      nimc_err *err) {
   size_t len = strlen(line);
   char *copy = malloc(len + 1);
+  *skip = 0;
   if (!copy) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
   memcpy(copy, line, len + 1);
   char *s = trim(copy);
@@ -423,39 +436,40 @@ int nimc_experiment_parse(nimc_experiment **out, const char *const *lines,
                         "nimc_experiment_parse: NULL argument");
   *out = NULL;
   exp = calloc(1, sizeof *exp);
-  if (!exp || !(exp->blocks = calloc(nlines ? nlines : 1,
-                                     sizeof *exp->blocks))) {
+  if (!exp ||
+      !(exp->blocks = calloc(nlines ? nlines : 1, sizeof *exp->blocks))) {
     rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
-    goto fail;
+    goto cleanup;
   }
   for (size_t i = 0; i < nlines; i++) {
     int skip;
     if (!lines[i]) {
       rc = nimc_err_set(err, NIMC_EMISUSE,
                         "nimc_experiment_parse: line %zu is NULL", i + 1);
-      goto fail;
+      goto cleanup;
     }
     nimc_block *b = &exp->blocks[exp->nblocks];
     rc = parse_line(lines[i], i + 1, b, &skip, err);
     if (!skip) exp->nblocks++; /* b is owned even when half built */
-    if (rc) goto fail;
+    if (rc) goto cleanup;
   }
   if (nimc_experiment_nsteps(exp) == 0) {
     rc = nimc_err_set(err, NIMC_EINPUT,
                       "the experiment has no steps (expected at least one "
                       "line such as 'Charge at 0.1 mA/cm2 until 3.5 V')");
-    goto fail;
+    goto cleanup;
   }
   *out = exp;
   return NIMC_OK;
-fail:
+cleanup:
   nimc_experiment_destroy(exp);
   return rc;
 }
 
 void nimc_experiment_destroy(nimc_experiment *exp) {
   if (!exp) return;
-  for (size_t i = 0; i < exp->nblocks; i++) free(exp->blocks[i].steps);
+  for (size_t i = 0; i < exp->nblocks; i++)
+    free(exp->blocks[i].steps);
   free(exp->blocks);
   free(exp);
 }

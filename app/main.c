@@ -1,0 +1,367 @@
+/*
+ * main.c -- the nimc command line, a thin layer over the library.
+ *
+ * It parses arguments, calls the public API (and the output helpers of the
+ * io and report layers), and does all the talking: results on stdout,
+ * progress and diagnostics on stderr.  Exit status: 0 success, 1 a failed
+ * simulation or analysis, 2 bad usage or bad input (docs/cli.md).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "nimc/nimc.h"
+
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+static const char *usage_main =
+    "usage: nimc COMMAND [ARGS]\n"
+    "\n"
+    "Simulate and analyse hybrid ion micro-capacitors.\n"
+    "\n"
+    "commands:\n"
+    "  run       run an experiment on a device (nimc run --help)\n"
+    "  help      show help for a command\n"
+    "\n"
+    "options:\n"
+    "  -h, --help     this help\n"
+    "  --version      print the version\n"
+    "\n"
+    "Exit status: 0 success, 1 failed simulation, 2 bad usage or input.\n";
+
+static const char *usage_run =
+    "usage: nimc run DEVICE -e STEP [-e STEP ...] [options]\n"
+    "\n"
+    "Run an experiment on the device described by the INI file DEVICE.\n"
+    "\n"
+    "  -e, --step STEP        a step of the experiment language, e.g.\n"
+    "                           'Charge at 0.1 mA/cm2 until 3.5 V'\n"
+    "                           'Discharge at 10 uA for 30 min'\n"
+    "                           'Rest for 1 h', 'Hold at 3.5 V until 1 uA'\n"
+    "                           'Sweep from 0 V to 3.5 V at 10 mV/s'\n"
+    "                           'Repeat 10 times: Charge at ...; Discharge at ...'\n"
+    "  --temperature T        operating temperature, e.g. 80degC (default: device)\n"
+    "  --set SECTION.KEY=VAL  override a device-file value, e.g. anode.thickness=10um\n"
+    "  -o, --output DIR       write timeseries.csv, summary.json, gcd.png, gcd.svg\n"
+    "  --json                 print the summary JSON on stdout (and nothing else)\n"
+    "  --rtol X               solver relative tolerance (default: device, 1e-6)\n"
+    "  -q, --quiet            no progress on stderr\n"
+    "  -h, --help             this help\n";
+
+/* ---- small helpers ---- */
+
+static int fail_usage(const char *cmd, const char *fmt, const char *arg) {
+  fprintf(stderr, "nimc%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n(see 'nimc%s%s --help')\n", cmd ? " " : "", cmd ? cmd : "");
+  return EXIT_USAGE;
+}
+
+/* Exit status for a library status: input errors are the user's (2). */
+static int exit_for(int status) {
+  switch (status) {
+  case NIMC_OK:
+    return 0;
+  case NIMC_EINPUT:
+  case NIMC_EDATA:
+  case NIMC_EIO:
+    return EXIT_USAGE;
+  default:
+    return EXIT_FAIL;
+  }
+}
+
+static int mkdir_p(const char *path, char *why, size_t len) {
+  char buf[4096];
+  if (strlen(path) >= sizeof buf) {
+    snprintf(why, len, "path too long");
+    return -1;
+  }
+  strcpy(buf, path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(buf, 0777) && errno != EEXIST) {
+      snprintf(why, len, "%s: %s", buf, strerror(errno));
+      return -1;
+    }
+    *p = '/';
+  }
+  if (mkdir(buf, 0777) && errno != EEXIST) {
+    snprintf(why, len, "%s: %s", buf, strerror(errno));
+    return -1;
+  }
+  struct stat st;
+  if (stat(buf, &st) || !S_ISDIR(st.st_mode)) {
+    snprintf(why, len, "%s: not a directory", buf);
+    return -1;
+  }
+  return 0;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct progress {
+  int quiet;
+  double start, last;
+} progress;
+
+/* Progress on stderr: at most about once a second, and only once the run
+ * has taken a second, so short runs stay silent. */
+static int on_progress(void *user, size_t done, size_t total, double t_s) {
+  progress *p = user;
+  double now = now_s();
+  if (p->quiet || now - p->start < 1.0 || now - p->last < 1.0) return 0;
+  p->last = now;
+  fprintf(stderr, "nimc run: step %zu of %zu done, t = %.1f s simulated, %.1f s elapsed\n",
+          done, total, t_s, now - p->start);
+  return 0;
+}
+
+static void print_metric(const char *name, double v, const char *unit) {
+  if (isfinite(v)) printf("  %-32s %.6g %s\n", name, v, unit);
+}
+
+/* Human-readable report on stdout. */
+static void print_report(const nimc_device *dev, const nimc_result *res,
+                         const nimc_metrics *mt, int have_metrics,
+                         const nimc_solver_stats *st, double wall) {
+  printf("device: %s (%s) at %.2f degC\n", nimc_device_name(dev),
+         nimc_device_path(dev), nimc_device_temperature_K(dev) - 273.15);
+  printf("steps:\n");
+  size_t shown = 0;
+  for (size_t k = 0; k < res->nsteps; k++) {
+    if (res->nsteps > 12 && k >= 5 && k + 5 < res->nsteps) {
+      if (!shown++) printf("  ... (%zu steps not shown)\n", res->nsteps - 10);
+      continue;
+    }
+    const nimc_step_result *s = &res->steps[k];
+    printf("  %4d %-9s %10.2f s  %8.4f -> %8.4f V  %11.4g C  end: %s\n",
+           s->index + 1, nimc_step_type_name(s->type), s->duration_s,
+           s->v_start_V, s->v_end_V, s->charge_C,
+           nimc_end_reason_name(s->end_reason));
+  }
+  if (have_metrics) {
+    printf("metrics (last full discharge):\n");
+    print_metric("capacitance_F", mt->capacitance_F, "F");
+    print_metric("capacitance_areal_mF_cm2", mt->capacitance_areal_mF_cm2, "mF/cm2");
+    print_metric("capacitance_volumetric_F_cm3", mt->capacitance_volumetric_F_cm3, "F/cm3");
+    print_metric("energy_volumetric_mWh_cm3", mt->energy_volumetric_mWh_cm3, "mWh/cm3");
+    print_metric("energy_areal_uWh_cm2", mt->energy_areal_uWh_cm2, "uWh/cm2");
+    print_metric("power_volumetric_W_cm3", mt->power_volumetric_W_cm3, "W/cm3");
+    print_metric("power_areal_mW_cm2", mt->power_areal_mW_cm2, "mW/cm2");
+    print_metric("esr_ohm", mt->esr_ohm, "ohm");
+    print_metric("coulombic_efficiency", mt->coulombic_efficiency, "");
+    print_metric("capacitance_retention", mt->capacitance_retention, "");
+  } else {
+    printf("metrics: none (no full discharge in this experiment)\n");
+  }
+  printf("solver: %ld unknowns, %ld steps, %ld residual and %ld Jacobian evaluations, "
+         "%ld factorisations, %.3f s\n",
+         st->unknowns, st->steps, st->residual_evals, st->jacobian_evals,
+         st->linear_setups, wall);
+}
+
+/* ---- nimc run ---- */
+
+typedef struct run_args {
+  const char *device, *outdir, *temperature;
+  const char **steps, **sets;
+  size_t nsteps, nsets;
+  int json, quiet;
+  double rtol;
+} run_args;
+
+static int parse_run_args(int argc, char **argv, run_args *a) {
+  memset(a, 0, sizeof *a);
+  a->steps = calloc((size_t)argc, sizeof *a->steps);
+  a->sets = calloc((size_t)argc, sizeof *a->sets);
+  if (!a->steps || !a->sets) {
+    fprintf(stderr, "nimc run: out of memory\n");
+    return EXIT_FAIL;
+  }
+  for (int i = 1; i < argc; i++) {
+    const char *o = argv[i];
+    int has_value = i + 1 < argc;
+    if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+      fputs(usage_run, stdout);
+      return -1;
+    } else if (!strcmp(o, "-e") || !strcmp(o, "--step")) {
+      if (!has_value) return fail_usage("run", "option '%s' needs a step", o);
+      a->steps[a->nsteps++] = argv[++i];
+    } else if (!strcmp(o, "--set")) {
+      if (!has_value) return fail_usage("run", "option '%s' needs SECTION.KEY=VALUE", o);
+      a->sets[a->nsets++] = argv[++i];
+    } else if (!strcmp(o, "--temperature")) {
+      if (!has_value) return fail_usage("run", "option '%s' needs a temperature", o);
+      a->temperature = argv[++i];
+    } else if (!strcmp(o, "-o") || !strcmp(o, "--output")) {
+      if (!has_value) return fail_usage("run", "option '%s' needs a directory", o);
+      a->outdir = argv[++i];
+    } else if (!strcmp(o, "--rtol")) {
+      if (!has_value) return fail_usage("run", "option '%s' needs a number", o);
+      char *end;
+      a->rtol = strtod(argv[++i], &end);
+      if (*end || !(a->rtol > 0.0 && a->rtol < 0.1))
+        return fail_usage("run", "--rtol '%s': expected a number in (0, 0.1)", argv[i]);
+    } else if (!strcmp(o, "--json")) {
+      a->json = 1;
+    } else if (!strcmp(o, "-q") || !strcmp(o, "--quiet")) {
+      a->quiet = 1;
+    } else if (o[0] == '-' && o[1]) {
+      return fail_usage("run", "unknown option '%s'", o);
+    } else if (!a->device) {
+      a->device = o;
+    } else {
+      return fail_usage("run", "unexpected argument '%s' (one DEVICE only)", o);
+    }
+  }
+  if (!a->device) return fail_usage("run", "%s", "missing DEVICE file");
+  if (!a->nsteps)
+    return fail_usage("run", "%s", "no experiment: give at least one -e STEP");
+  return 0;
+}
+
+/* Write the outputs into dir: time series, summary, figure. */
+static int write_outputs(const char *dir, const nimc_device *dev,
+                         const nimc_result *res, const char *json) {
+  char why[512], path[4096];
+  nimc_err err;
+  if (mkdir_p(dir, why, sizeof why)) {
+    fprintf(stderr, "nimc run: cannot create output directory %s\n", why);
+    return EXIT_USAGE;
+  }
+  snprintf(path, sizeof path, "%s/timeseries.csv", dir);
+  if (nimc_series_write_csv(&res->series, path, &err)) {
+    fprintf(stderr, "nimc run: %s\n", err.msg);
+    return EXIT_FAIL;
+  }
+  snprintf(path, sizeof path, "%s/summary.json", dir);
+  if (nimc_write_atomic(path, json, strlen(json), &err)) {
+    fprintf(stderr, "nimc run: %s\n", err.msg);
+    return EXIT_FAIL;
+  }
+  if (res->series.n >= 2 &&
+      nimc_plot_gcd(&res->series, dir, nimc_device_name(dev), &err)) {
+    fprintf(stderr, "nimc run: figure not written: %s\n", err.msg);
+    return EXIT_FAIL;
+  }
+  return 0;
+}
+
+static int cmd_run(int argc, char **argv) {
+  run_args a;
+  nimc_device *dev = NULL;
+  nimc_experiment *exp = NULL;
+  nimc_sim *sim = NULL;
+  nimc_result res;
+  memset(&res, 0, sizeof res);
+  char *json = NULL;
+  nimc_err err;
+  int rc = parse_run_args(argc, argv, &a);
+  if (rc) {
+    rc = rc < 0 ? 0 : rc;
+    goto done;
+  }
+  if ((rc = nimc_device_load(&dev, a.device, a.sets, a.nsets, &err))) {
+    fprintf(stderr, "nimc run: %s\n", err.msg);
+    rc = exit_for(rc);
+    goto done;
+  }
+  if (a.temperature) {
+    double T;
+    if (nimc_quantity_parse(a.temperature, "K", &T, &err) ||
+        nimc_device_set_temperature(dev, T, &err)) {
+      fprintf(stderr, "nimc run: --temperature '%s': %s\n", a.temperature, err.msg);
+      rc = EXIT_USAGE;
+      goto done;
+    }
+  }
+  if ((rc = nimc_experiment_parse(&exp, a.steps, a.nsteps, &err))) {
+    fprintf(stderr, "nimc run: %s\n", err.msg);
+    rc = exit_for(rc);
+    goto done;
+  }
+  progress prog = {a.quiet, now_s(), now_s()};
+  nimc_sim_opts opts = nimc_sim_opts_default();
+  opts.rtol = a.rtol;
+  opts.progress = on_progress;
+  opts.progress_user = &prog;
+  if ((rc = nimc_sim_create(&sim, dev, &opts, &err))) {
+    fprintf(stderr, "nimc run: %s\n", err.msg);
+    rc = exit_for(rc);
+    goto done;
+  }
+  int run_rc = nimc_sim_run(sim, exp, &res);
+  double wall = now_s() - prog.start;
+  if (run_rc)
+    fprintf(stderr, "nimc run: simulation failed: %s\n", nimc_sim_errmsg(sim));
+  nimc_metrics mt;
+  nimc_norm norm = {nimc_device_footprint_area_m2(dev),
+                    nimc_device_norm_thickness_m(dev)};
+  int have_metrics = nimc_metrics_gcd(&res.series, &norm, &mt, &err) == NIMC_OK;
+  nimc_solver_stats st = nimc_sim_stats(sim);
+  nimc_summary sum = {nimc_device_name(dev),
+                      nimc_device_temperature_K(dev) - 273.15, &res,
+                      have_metrics ? &mt : NULL, &st};
+  if (nimc_summary_json(&sum, &json, &err)) {
+    fprintf(stderr, "nimc run: %s\n", err.msg);
+    rc = EXIT_FAIL;
+    goto done;
+  }
+  if (a.json)
+    printf("%s\n", json);
+  else
+    print_report(dev, &res, &mt, have_metrics, &st, wall);
+  /* what was computed is written even when the run failed part-way */
+  if (a.outdir && (rc = write_outputs(a.outdir, dev, &res, json))) goto done;
+  if (a.outdir && !a.json && !a.quiet)
+    fprintf(stderr, "nimc run: wrote %s/timeseries.csv, summary.json, gcd.png, gcd.svg\n",
+            a.outdir);
+  rc = run_rc ? EXIT_FAIL : 0;
+done:
+  free(json);
+  nimc_result_free(&res);
+  nimc_sim_destroy(sim);
+  nimc_experiment_destroy(exp);
+  nimc_device_destroy(dev);
+  free(a.steps);
+  free(a.sets);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(usage_main, stderr);
+    return EXIT_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+    fputs(usage_main, stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "--version")) {
+    printf("nimc %s\n", NIMC_VERSION);
+    return 0;
+  }
+  if (!strcmp(cmd, "help")) {
+    if (argc > 2 && !strcmp(argv[2], "run")) {
+      fputs(usage_run, stdout);
+      return 0;
+    }
+    fputs(usage_main, stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+  return fail_usage(NULL, "unknown command '%s'", cmd);
+}

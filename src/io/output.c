@@ -1,0 +1,201 @@
+/*
+ * output.c -- atomic file writes, the series CSV and the summary JSON.
+ *
+ * Files are built in memory and handed to nimc_write_atomic, which writes
+ * a temporary beside the target (same directory, hence same file system,
+ * so rename(2) is atomic), fsyncs it and renames it over the target: a
+ * reader sees the old file or the new one, never a mixture.  The JSON is
+ * built with cJSON; the one rule it adds is that a value that is not a
+ * finite number is omitted with its key (cJSON would print "null", and a
+ * script must be able to tell "not defined for this run" by the absence of
+ * the key, interfaces.md).  Key names here are the user-facing contract.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/params.h"
+
+/* Record an I/O failure on path (written through tmp) with the system's
+ * reason for errnum; returns NIMC_EIO. */
+static int io_fail(nimc_err *err, const char *what, const char *path,
+                   const char *tmp, int errnum) {
+  char sys[128];
+  if (strerror_r(errnum, sys, sizeof sys) != 0)
+    snprintf(sys, sizeof sys, "error %d", errnum);
+  return nimc_err_set(err, NIMC_EIO, "%s '%s' (temporary file '%s'): %s", what,
+                      path, tmp, sys);
+}
+
+/* Write all of data to fd, retrying short writes and EINTR; 0 or errno. */
+static int write_all(int fd, const char *data, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, data, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n < 0 ? errno : EIO;
+    data += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+int nimc_write_atomic(const char *path, const char *data, size_t len,
+                      nimc_err *err) {
+  if (!path || (len && !data))
+    return nimc_err_set(err, NIMC_EMISUSE, "nimc_write_atomic: NULL argument");
+  size_t tlen = strlen(path) + 32;
+  char *tmp = malloc(tlen);
+  int fd, rc = NIMC_OK, e = 0, created = 0;
+  if (!tmp) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
+  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    rc = io_fail(err, "cannot write", path, tmp, errno);
+    goto cleanup;
+  }
+  created = 1;
+  if ((e = write_all(fd, data, len)) == 0 && fsync(fd) != 0) e = errno;
+  if (close(fd) != 0 && !e) e = errno;
+  if (e) {
+    rc = io_fail(err, "cannot write", path, tmp, e);
+    goto cleanup;
+  }
+  if (rename(tmp, path) != 0) {
+    rc = io_fail(err, "cannot replace", path, tmp, errno);
+    goto cleanup;
+  }
+  created = 0;
+cleanup:
+  if (created) unlink(tmp);
+  free(tmp);
+  return rc;
+}
+
+int nimc_series_write_csv(const nimc_series *s, const char *path,
+                          nimc_err *err) {
+  static const char header[] = "time_s,voltage_V,current_A,step\n";
+  enum { ROW_MAX = 96 }; /* 3 x "%.10g" (<= 17) + int (<= 11) + 4 */
+  if (!s || !path || (s->n && (!s->time_s || !s->voltage_V || !s->current_A)))
+    return nimc_err_set(err, NIMC_EMISUSE,
+                        "nimc_series_write_csv: NULL argument");
+  if (s->n > (SIZE_MAX - sizeof header) / ROW_MAX)
+    return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  size_t cap = sizeof header + s->n * ROW_MAX, len = sizeof header - 1;
+  char *buf = malloc(cap);
+  if (!buf) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  memcpy(buf, header, len);
+  for (size_t k = 0; k < s->n; k++)
+    len += (size_t)snprintf(buf + len, cap - len, "%.10g,%.10g,%.10g,%d\n",
+                            s->time_s[k], s->voltage_V[k], s->current_A[k],
+                            s->step ? s->step[k] : -1);
+  int rc = nimc_write_atomic(path, buf, len, err);
+  free(buf);
+  return rc;
+}
+
+/* Add key: v to o unless v is not finite; 0, or -1 when out of memory. */
+static int add_num(cJSON *o, const char *key, double v) {
+  if (!isfinite(v)) return 0;
+  return cJSON_AddNumberToObject(o, key, v) ? 0 : -1;
+}
+
+/* The "steps" array: one object per executed step. */
+static int add_steps(cJSON *root, const nimc_result *r) {
+  cJSON *arr = cJSON_AddArrayToObject(root, "steps");
+  if (!arr) return -1;
+  for (size_t k = 0; r && k < r->nsteps; k++) {
+    const nimc_step_result *st = &r->steps[k];
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddItemToArray(arr, o)) {
+      cJSON_Delete(o);
+      return -1;
+    }
+    if (add_num(o, "index", st->index) || add_num(o, "cycle", st->cycle) ||
+        !cJSON_AddStringToObject(o, "type", nimc_step_type_name(st->type)) ||
+        add_num(o, "duration_s", st->duration_s) ||
+        add_num(o, "charge_C", st->charge_C) ||
+        add_num(o, "energy_J", st->energy_J) ||
+        add_num(o, "v_start_V", st->v_start_V) ||
+        add_num(o, "v_end_V", st->v_end_V) ||
+        !cJSON_AddStringToObject(o, "end_reason",
+                                 nimc_end_reason_name(st->end_reason)))
+      return -1;
+  }
+  return 0;
+}
+
+/* The "metrics" object (empty when m is NULL). */
+static int add_metrics(cJSON *root, const nimc_metrics *m) {
+  cJSON *o = cJSON_AddObjectToObject(root, "metrics");
+  if (!o) return -1;
+  if (!m) return 0;
+  const struct {
+    const char *key;
+    double v;
+  } kv[] = {
+      {"capacitance_F", m->capacitance_F},
+      {"capacitance_areal_mF_cm2", m->capacitance_areal_mF_cm2},
+      {"capacitance_volumetric_F_cm3", m->capacitance_volumetric_F_cm3},
+      {"energy_J", m->energy_J},
+      {"energy_volumetric_mWh_cm3", m->energy_volumetric_mWh_cm3},
+      {"energy_areal_uWh_cm2", m->energy_areal_uWh_cm2},
+      {"power_W", m->power_W},
+      {"power_volumetric_W_cm3", m->power_volumetric_W_cm3},
+      {"power_areal_mW_cm2", m->power_areal_mW_cm2},
+      {"esr_ohm", m->esr_ohm},
+      {"coulombic_efficiency", m->coulombic_efficiency},
+      {"capacitance_retention", m->capacitance_retention},
+      {"discharge_time_s", m->discharge_time_s},
+      {"discharge_current_A", m->discharge_current_A},
+  };
+  for (size_t k = 0; k < sizeof kv / sizeof kv[0]; k++)
+    if (add_num(o, kv[k].key, kv[k].v)) return -1;
+  return 0;
+}
+
+/* The "solver" object of the solver's counters. */
+static int add_solver(cJSON *root, const nimc_solver_stats *st) {
+  cJSON *o = cJSON_AddObjectToObject(root, "solver");
+  if (!o) return -1;
+  const struct {
+    const char *key;
+    long v;
+  } kv[] = {
+      {"steps", st->steps},
+      {"residual_evals", st->residual_evals},
+      {"jacobian_evals", st->jacobian_evals},
+      {"linear_setups", st->linear_setups},
+      {"nonlinear_iters", st->nonlinear_iters},
+      {"error_test_fails", st->error_test_fails},
+      {"nonlinear_conv_fails", st->nonlinear_conv_fails},
+      {"unknowns", st->unknowns},
+      {"jacobian_nonzeros", st->jacobian_nonzeros},
+  };
+  for (size_t k = 0; k < sizeof kv / sizeof kv[0]; k++)
+    if (add_num(o, kv[k].key, (double)kv[k].v)) return -1;
+  return 0;
+}
+
+int nimc_summary_json(const nimc_summary *s, char **out_text, nimc_err *err) {
+  if (!s || !out_text)
+    return nimc_err_set(err, NIMC_EMISUSE, "nimc_summary_json: NULL argument");
+  *out_text = NULL;
+  cJSON *root = cJSON_CreateObject();
+  int rc = NIMC_OK;
+  if (!root ||
+      (s->device && !cJSON_AddStringToObject(root, "device", s->device)) ||
+      add_num(root, "temperature_C", s->temperature_C) ||
+      add_steps(root, s->result) || add_metrics(root, s->metrics) ||
+      (s->stats && add_solver(root, s->stats)) ||
+      !(*out_text = cJSON_Print(root)))
+    rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory building the summary");
+  cJSON_Delete(root);
+  return rc;
+}
