@@ -16,15 +16,6 @@
 #include "protocol/experiment.h"
 #include "testlib.h"
 
-/* udunits2 (2.2.x) leaks the name its lexer strdup()s when a unit has a
- * syntax error after a name ("m/0m", "V/0V"): bison drops the token without
- * a destructor.  The fuzzer below finds it.  It is not ours to free, so
- * LeakSanitizer is told to ignore exactly that allocation site. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) {
-  return "leak:utlex\n";
-}
-
 /* Parse a single line; returns the status and fills *exp and err. */
 static int parse1(const char *line, nimc_experiment **exp, nimc_err *err) {
   const char *lines[1] = {line};

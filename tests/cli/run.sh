@@ -1,0 +1,127 @@
+#!/bin/bash
+# Command-line specification of `nimc run`: the summary JSON of a GCD, the
+# output directory, and bad input answered with exit status 2 and a message
+# that locates the problem (file:line and key, the quoted step, the option).
+# usage: run.sh PATH/TO/nimc   (run from the repository root)
+set -u
+NIMC=${1:?usage: run.sh NIMC}
+DEV=devices/nimc-stack.ini
+CH='Charge at 0.1 mA/cm2 until 3.5 V'
+DIS='Discharge at 0.1 mA/cm2 until 0.5 V'
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0 fail=0
+
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+
+# expect_error STATUS NEEDLE... -- ARGS: exit status and every needle in stderr
+expect_error() {
+  local want=$1; shift
+  local needles=()
+  while [ "$1" != "--" ]; do needles+=("$1"); shift; done
+  shift
+  "$NIMC" "$@" >"$TMP/out" 2>"$TMP/err"
+  local rc=$?
+  if [ $rc -ne "$want" ]; then
+    bad "nimc $* -> status $rc, expected $want: $(cat "$TMP/err")"
+    return
+  fi
+  if [ -s "$TMP/out" ]; then bad "nimc $* wrote to stdout on error"; return; fi
+  for n in "${needles[@]}"; do
+    if ! grep -qF -- "$n" "$TMP/err"; then
+      bad "nimc $*: message lacks '$n': $(cat "$TMP/err")"
+      return
+    fi
+  done
+  ok
+}
+
+# a device file with one line replaced: mkdev NAME SED-EXPRESSION
+mkdev() {
+  mkdir -p "$TMP/dev"
+  cp -r devices/materials "$TMP/dev/" 2>/dev/null
+  sed "$2" "$DEV" >"$TMP/dev/$1.ini"
+  echo "$TMP/dev/$1.ini"
+}
+
+# ---- success: the summary JSON of a GCD cycle ----
+if "$NIMC" run $DEV -e "$CH" -e "$DIS" --json >"$TMP/sum.json" 2>"$TMP/err"; then
+  ok
+  for key in '"device"' '"temperature_C"' '"steps"' '"metrics"' '"capacitance_F"' \
+             '"capacitance_volumetric_F_cm3"' '"energy_volumetric_mWh_cm3"' \
+             '"power_volumetric_W_cm3"' '"esr_ohm"' '"coulombic_efficiency"' \
+             '"end_reason"'; do
+    grep -qF "$key" "$TMP/sum.json" && ok || bad "summary lacks $key"
+  done
+  cap=$(sed -n 's/.*"capacitance_F":[[:space:]]*\([-0-9.eE+]*\).*/\1/p' "$TMP/sum.json" | head -1)
+  awk -v c="$cap" 'BEGIN { exit !(c + 0 > 0) }' && ok || bad "capacitance_F '$cap' not positive"
+  [ "$(head -c1 "$TMP/sum.json")" = "{" ] && ok || bad "--json stdout is not only JSON"
+else
+  bad "nimc run --json failed: $(cat "$TMP/err")"
+fi
+
+# ---- success: -o DIR writes the time series, summary and figure ----
+if "$NIMC" run $DEV -e "$CH" -e "$DIS" -q -o "$TMP/o/deep" >/dev/null 2>"$TMP/err"; then
+  ok
+  [ "$(head -1 "$TMP/o/deep/timeseries.csv")" = "time_s,voltage_V,current_A,step" ] && ok \
+    || bad "timeseries.csv header"
+  for f in summary.json gcd.png gcd.svg; do
+    [ -s "$TMP/o/deep/$f" ] && ok || bad "$f not written"
+  done
+  ls "$TMP/o/deep" | grep -q '\.tmp' && bad "temporary files left behind" || ok
+else
+  bad "nimc run -o failed: $(cat "$TMP/err")"
+fi
+
+# ---- success: overrides and temperature change the result ----
+"$NIMC" run $DEV -e "$CH" -e "$DIS" --json --set anode.thickness=10um --temperature 80degC \
+  >"$TMP/hot.json" 2>"$TMP/err" && ok || bad "--set/--temperature run failed: $(cat "$TMP/err")"
+grep -Eq '"temperature_C":[[:space:]]*80([.,]|$)' "$TMP/hot.json" && ok || bad "temperature_C is not 80"
+
+# ---- bad command lines ----
+expect_error 2 "unknown command 'fly'" -- fly
+expect_error 2 "missing DEVICE" -- run -e "$CH"
+expect_error 2 "no experiment" -- run $DEV
+expect_error 2 "unknown option '--frobnicate'" -- run $DEV -e "$CH" --frobnicate
+expect_error 2 "option '-e' needs a step" -- run $DEV -e
+expect_error 2 "--rtol 'abc'" -- run $DEV -e "$CH" --rtol abc
+expect_error 2 "--temperature '25 parsecs'" "unit" -- run $DEV -e "$CH" --temperature '25 parsecs'
+expect_error 2 "--temperature '3 V'" "wrong dimension" -- run $DEV -e "$CH" --temperature '3 V'
+expect_error 2 "--temperature '-300 degC'" -- run $DEV -e "$CH" --temperature '-300 degC'
+
+# ---- bad experiment steps: the offending text is quoted ----
+expect_error 2 "'Charge at 0.1 mA/cm2 untill 3.5 V'" "untill" -- run $DEV -e 'Charge at 0.1 mA/cm2 untill 3.5 V'
+expect_error 2 "'Dance for 1 h'" "unknown step" -- run $DEV -e 'Dance for 1 h'
+expect_error 2 "'5 V' is not a current" -- run $DEV -e 'Charge at 5 V until 3.5 V'
+expect_error 2 "step 2" "'Discharge at -1 mA until 0 V'" -- run $DEV -e "$CH" -e 'Discharge at -1 mA until 0 V'
+expect_error 2 "'Rest'" -- run $DEV -e 'Rest'
+expect_error 2 "Repeat" -- run $DEV -e 'Repeat 0 times: Charge at 1 mA until 3 V'
+
+# ---- bad device files: file, line and key named ----
+expect_error 2 "no-such.ini" -- run "$TMP/no-such.ini" -e "$CH"
+d=$(mkdev unknownkey 's/^porosity = 0.44/porosityy = 0.44/'); n=$(grep -n '^porosityy' "$d" | cut -d: -f1)
+expect_error 2 "$d:$n" "porosityy" "unknown key" -- run "$d" -e "$CH"
+d=$(mkdev nounit 's/^thickness = 5 um.*/thickness = 5/'); n=$(grep -n '^thickness = 5$' "$d" | cut -d: -f1)
+expect_error 2 "$d:$n" "thickness" "no unit" -- run "$d" -e "$CH"
+d=$(mkdev dimension 's/^thickness = 5 um.*/thickness = 5 s/'); n=$(grep -n '^thickness = 5 s' "$d" | cut -d: -f1)
+expect_error 2 "$d:$n" "thickness" "wrong dimension" -- run "$d" -e "$CH"
+d=$(mkdev negative 's/^thickness = 10 um.*/thickness = -10 um/'); n=$(grep -n '^thickness = -10' "$d" | cut -d: -f1)
+expect_error 2 "$d:$n" "[cathode] thickness" "positive" -- run "$d" -e "$CH"
+d=$(mkdev zero 's/^thickness = 30 um.*/thickness = 0 um/'); n=$(grep -n '^thickness = 0 um' "$d" | cut -d: -f1)
+expect_error 2 "$d:$n" "[separator] thickness" -- run "$d" -e "$CH"
+d=$(mkdev porosity 's/^porosity = 0.75.*/porosity = 1.3/'); n=$(grep -n '^porosity = 1.3' "$d" | cut -d: -f1)
+expect_error 2 "$d:$n" "[cathode] porosity" -- run "$d" -e "$CH"
+d=$(mkdev material 's|^material = materials/ag.ini|material = materials/unobtainium.ini|'); n=$(grep -n 'unobtainium' "$d" | cut -d: -f1)
+expect_error 2 "$d:$n" "unknown material" "unobtainium" -- run "$d" -e "$CH"
+mkdir -p "$TMP/dev"; printf 'x,y\n0,1\nfoo,2\n' >"$TMP/dev/broken.csv"
+d=$(mkdev table 's|^material = materials/ag.ini|material = materials/ag.ini\ncapacitance_shape = table:broken.csv|')
+expect_error 2 "broken.csv" "capacitance_shape" -- run "$d" -e "$CH"
+d=$(mkdev csvmissing 's|^material = materials/ag.ini|material = materials/ag.ini\ncapacitance_shape = table:nowhere.csv|')
+expect_error 2 "nowhere.csv" "capacitance_shape" -- run "$d" -e "$CH"
+expect_error 2 "--set anode.thickness" -- run $DEV -e "$CH" --set anode.thickness=-5um
+expect_error 2 "--set" "anode.colour" -- run $DEV -e "$CH" --set anode.colour=blue
+expect_error 2 "--set" "nodot" -- run $DEV -e "$CH" --set nodot=3
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
