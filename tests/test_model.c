@@ -92,79 +92,110 @@ static void random_state(const nimc_model *m, unsigned seed, double *y,
   y[m->iI] = 1e-4 * (urand(&seed) - 0.5);
 }
 
-static void test_jacobian_matches_finite_differences(void) {
-  nimc_device d;
-  full_device(&d);
-  d.mesh.anode_cells = 4, d.mesh.separator_cells = 3, d.mesh.cathode_cells = 4;
-  d.mesh.particle_shells = 4;
-  d.mesh.grading = 2.0;
-  nimc_mesh *mesh;
-  nimc_model *m;
-  CHECK(nimc_mesh_stack(&mesh, &d, NULL) == NIMC_OK);
-  CHECK(nimc_model_create(&m, &d, mesh, NULL) == NIMC_OK);
-  int64_t n = m->n;
-  double *y = malloc(sizeof(double) * n), *yp = malloc(sizeof(double) * n);
-  double *F = malloc(sizeof(double) * n), *Fp = malloc(sizeof(double) * n);
-  double *Fm = malloc(sizeof(double) * n), *J = malloc(sizeof(double) * m->nnz);
-  double *dense = malloc(sizeof(double) * n * n);
-  double cj = 37.0;
-  for (int mode = 0; mode < 3; mode++) {
-    m->control = (nimc_control)mode;
-    m->i_set_A = 2e-5, m->v_set_V = 1.0, m->sweep_rate_V_s = 0.01;
-    random_state(m, 7u + (unsigned)mode, y, yp);
-    CHECK(nimc_model_eval(m, 3.0, y, yp, F, cj, J) == 0);
-    memset(dense, 0, sizeof(double) * n * n);
-    for (int64_t r = 0; r < n; r++)
-      for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++)
-        dense[r * n + m->colind[k]] = J[k];
-    int bad = 0, outside = 0;
-    double worst = 0.0;
-    for (int64_t j = 0; j < n; j++) {
-      double col[2] = {0, 0};
-      double *v[2] = {y, yp};
-      double fd[4096];
-      if (n > 4096) abort();
-      memset(fd, 0, sizeof fd);
-      for (int w = 0; w < 2; w++) {
-        double h = 1e-7 * (fabs(v[w][j]) > 1e-3 ? fabs(v[w][j]) : 1e-3);
-        double keep = v[w][j];
-        v[w][j] = keep + h;
-        nimc_model_eval(m, 3.0, y, yp, Fp, 0.0, NULL);
-        v[w][j] = keep - h;
-        nimc_model_eval(m, 3.0, y, yp, Fm, 0.0, NULL);
-        v[w][j] = keep;
-        for (int64_t r = 0; r < n; r++)
-          fd[r] += (w ? cj : 1.0) * (Fp[r] - Fm[r]) / (2 * h);
-      }
-      (void)col;
-      for (int64_t r = 0; r < n; r++) {
-        double a = dense[r * n + j], b = fd[r];
-        double scale = fabs(b) + 1e-6 * (fabs(a) + 1e-30);
-        double rowmax = 0.0;
-        for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++)
-          if (fabs(J[k]) > rowmax) rowmax = fabs(J[k]);
-        double err = fabs(a - b) / (scale + 1e-6 * rowmax);
-        if (err > worst) worst = err;
-        if (err > 1e-3) {
-          if (bad < 5)
-            fprintf(stderr, "  mode %d J[%ld][%ld] = %.9g, fd %.9g\n", mode,
-                    (long)r, (long)j, a, b);
-          bad++;
-        }
-        int inpattern = 0;
-        for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++)
-          if (m->colind[k] == j) inpattern = 1;
-        if (!inpattern && fabs(b) > 1e-9 * (rowmax + 1e-30)) outside++;
-      }
-    }
-    fprintf(stderr, "  control %d: worst relative Jacobian error %.2e, %ld unknowns, %ld nonzeros\n",
-            mode, worst, (long)n, (long)m->nnz);
-    CHECK(bad == 0);
-    CHECK(outside == 0);
+/* variant 0: intercalation anode with a double layer, capacitive cathode;
+ * variant 1: hybrid anode (intercalation + capacitance, counter-ion
+ * model), capacitive cathode with a fixed cation share and a capacitance
+ * table; variant 2: two intercalation electrodes without double layers
+ * (algebraic dphi), a sphere and a cylinder. */
+static void jacobian_variant(nimc_device *d, int variant) {
+  if (variant == 1) {
+    d->anode.kind = NIMC_ELECTRODE_HYBRID;
+    d->anode.cap_F_m3 = 2e7;
+    d->anode.E_pzc_V = 1.0;
+    d->cathode.dl_cation_fraction = 0.3;
+    static const double ex[] = {0.0, 1.5, 2.5, 4.0};
+    static const double ey[] = {1.3, 1.0, 1.1, 1.6};
+    d->cathode.cap_k2_per_V2 = 0.0;
+    d->cathode.cap_shape = table_law(ex, ey, 4);
+  } else if (variant == 2) {
+    d->anode.cdl_F_m2 = 0.0;
+    d->anode.shape = NIMC_PARTICLE_SPHERE;
+    fx_intercalation(&d->cathode, 10e-6, "linear_ocp", 0.4);
+    d->cathode.shape = NIMC_PARTICLE_CYLINDER;
   }
-  free(y), free(yp), free(F), free(Fp), free(Fm), free(J), free(dense);
-  nimc_model_destroy(m);
-  free_device(&d);
+}
+
+static void test_jacobian_matches_finite_differences(void) {
+  for (int variant = 0; variant < 3; variant++) {
+    nimc_device d;
+    full_device(&d);
+    jacobian_variant(&d, variant);
+    d.mesh.anode_cells = 4, d.mesh.separator_cells = 3,
+    d.mesh.cathode_cells = 4;
+    d.mesh.particle_shells = 4;
+    d.mesh.grading = 2.0;
+    nimc_mesh *mesh;
+    nimc_model *m;
+    CHECK(nimc_mesh_stack(&mesh, &d, NULL) == NIMC_OK);
+    CHECK(nimc_model_create(&m, &d, mesh, NULL) == NIMC_OK);
+    int64_t n = m->n;
+    double *y = malloc(sizeof(double) * n), *yp = malloc(sizeof(double) * n);
+    double *F = malloc(sizeof(double) * n), *Fp = malloc(sizeof(double) * n);
+    double *Fm = malloc(sizeof(double) * n),
+           *J = malloc(sizeof(double) * m->nnz);
+    double *dense = malloc(sizeof(double) * n * n);
+    double cj = 37.0;
+    for (int mode = 0; mode < 3; mode++) {
+      m->control = (nimc_control)mode;
+      m->i_set_A = 2e-5, m->v_set_V = 1.0, m->sweep_rate_V_s = 0.01;
+      random_state(m, 7u + (unsigned)mode, y, yp);
+      CHECK(nimc_model_eval(m, 3.0, y, yp, F, cj, J) == 0);
+      memset(dense, 0, sizeof(double) * n * n);
+      for (int64_t r = 0; r < n; r++)
+        for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++)
+          dense[r * n + m->colind[k]] = J[k];
+      int bad = 0, outside = 0;
+      double worst = 0.0;
+      for (int64_t j = 0; j < n; j++) {
+        double col[2] = {0, 0};
+        double *v[2] = {y, yp};
+        double fd[4096];
+        if (n > 4096) abort();
+        memset(fd, 0, sizeof fd);
+        for (int w = 0; w < 2; w++) {
+          double h = 1e-7 * (fabs(v[w][j]) > 1e-3 ? fabs(v[w][j]) : 1e-3);
+          double keep = v[w][j];
+          v[w][j] = keep + h;
+          nimc_model_eval(m, 3.0, y, yp, Fp, 0.0, NULL);
+          v[w][j] = keep - h;
+          nimc_model_eval(m, 3.0, y, yp, Fm, 0.0, NULL);
+          v[w][j] = keep;
+          for (int64_t r = 0; r < n; r++)
+            fd[r] += (w ? cj : 1.0) * (Fp[r] - Fm[r]) / (2 * h);
+        }
+        (void)col;
+        for (int64_t r = 0; r < n; r++) {
+          double a = dense[r * n + j], b = fd[r];
+          double scale = fabs(b) + 1e-6 * (fabs(a) + 1e-30);
+          double rowmax = 0.0;
+          for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++)
+            if (fabs(J[k]) > rowmax) rowmax = fabs(J[k]);
+          double err = fabs(a - b) / (scale + 1e-6 * rowmax);
+          if (err > worst) worst = err;
+          if (err > 3e-4) {
+            if (bad < 5)
+              fprintf(stderr, "  mode %d J[%ld][%ld] = %.9g, fd %.9g\n", mode,
+                      (long)r, (long)j, a, b);
+            bad++;
+          }
+          int inpattern = 0;
+          for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++)
+            if (m->colind[k] == j) inpattern = 1;
+          if (!inpattern && fabs(b) > 1e-9 * (rowmax + 1e-30)) outside++;
+        }
+      }
+      fprintf(stderr,
+              "  variant %d, control %d: worst relative Jacobian error %.2e, "
+              "%ld unknowns, %ld nonzeros\n",
+              variant, mode, worst, (long)n, (long)m->nnz);
+      CHECK(bad == 0);
+      CHECK(outside == 0);
+    }
+    free(y), free(yp), free(F), free(Fp), free(Fm), free(J), free(dense);
+    nimc_model_destroy(m);
+    nimc_law_clear(&d.cathode.cap_shape);
+    free_device(&d);
+  }
 }
 
 /* The residual is conservative: weighted sums of the equations equal the
@@ -177,7 +208,8 @@ static void test_discrete_conservation_identity(void) {
   nimc_model *m;
   CHECK(nimc_mesh_stack(&mesh, &d, NULL) == NIMC_OK);
   CHECK(nimc_model_create(&m, &d, mesh, NULL) == NIMC_OK);
-  double *y = malloc(sizeof(double) * m->n), *yp = malloc(sizeof(double) * m->n);
+  double *y = malloc(sizeof(double) * m->n),
+         *yp = malloc(sizeof(double) * m->n);
   double *F = malloc(sizeof(double) * m->n);
   for (unsigned seed = 1; seed <= 5; seed++) {
     random_state(m, seed, y, yp);
@@ -261,18 +293,22 @@ static void test_cycle_conservation(void) {
   CHECK(simulate(&d, &x.exp, 1e-9, &res, &s) == 0);
   if (!s) return;
   nimc_model *m = nimc_sim_model(s);
-  double *y0 = malloc(sizeof(double) * m->n), *yp0 = malloc(sizeof(double) * m->n);
+  double *y0 = malloc(sizeof(double) * m->n),
+         *yp0 = malloc(sizeof(double) * m->n);
   nimc_model_initial(m, y0, yp0);
   const double *y = nimc_sim_state(s);
   double n0 = nimc_model_cation_inventory(m, y0);
   double n1 = nimc_model_cation_inventory(m, y);
   fprintf(stderr, "  cation inventory drift %.2e (relative)\n", (n1 - n0) / n0);
   CHECK_REL(n1, n0, 1e-13);
-  double qa = nimc_model_electrode_charge(m, 0, y) - nimc_model_electrode_charge(m, 0, y0);
-  double qc = nimc_model_electrode_charge(m, 1, y) - nimc_model_electrode_charge(m, 1, y0);
+  double qa = nimc_model_electrode_charge(m, 0, y) -
+              nimc_model_electrode_charge(m, 0, y0);
+  double qc = nimc_model_electrode_charge(m, 1, y) -
+              nimc_model_electrode_charge(m, 1, y0);
   double qin = y[m->iQ];
   double qcharge = res.steps[0].charge_C;
-  fprintf(stderr, "  charge in %.9e C, cathode %.9e C, anode %.9e C (of %.3e moved)\n",
+  fprintf(stderr,
+          "  charge in %.9e C, cathode %.9e C, anode %.9e C (of %.3e moved)\n",
           qin, qc, -qa, qcharge);
   CHECK_ABS(qc, qin, 1e-12 * qcharge);
   CHECK_ABS(-qa, qin, 1e-12 * qcharge);
@@ -325,8 +361,10 @@ static void test_edlc_is_an_ideal_capacitor(void) {
     double e = fabs(se->voltage_V[k] - v);
     if (e > worst) worst = e;
   }
-  fprintf(stderr, "  EDLC: C = %.9e F (exact %.9e), worst deviation from the line %.2e V\n",
-          dis->duration_s * I / (dis->v_start_V - dis->v_end_V), C, worst);
+  fprintf(
+      stderr,
+      "  EDLC: C = %.9e F (exact %.9e), worst deviation from the line %.2e V\n",
+      dis->duration_s * I / (dis->v_start_V - dis->v_end_V), C, worst);
   CHECK(worst < 1e-6 * 0.9);
   nimc_result_free(&res);
 }
@@ -398,7 +436,8 @@ static double fast_charge_voltage(int n) {
 static void test_mesh_convergence_order(void) {
   double v[4];
   int n[4] = {5, 10, 20, 40};
-  for (int k = 0; k < 4; k++) v[k] = fast_charge_voltage(n[k]);
+  for (int k = 0; k < 4; k++)
+    v[k] = fast_charge_voltage(n[k]);
   double p1 = log2(fabs(v[0] - v[1]) / fabs(v[1] - v[2]));
   double p2 = log2(fabs(v[1] - v[2]) / fabs(v[2] - v[3]));
   fprintf(stderr, "  V = %.9f %.9f %.9f %.9f; observed order %.2f, %.2f\n",

@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/result.h"
 #include "mesh/mesh.h"
 #include "model/model.h"
 #include "protocol/experiment.h"
 #include "protocol/sim.h"
-#include "core/result.h"
 #include "solver/solver.h"
 
 struct nimc_sim {
@@ -28,6 +28,7 @@ struct nimc_sim {
   nimc_sim_opts opts;
   double t;
   int steps_done;
+  size_t run_done, run_total; /* progress of the current nimc_sim_run */
   char msg[NIMC_ERRMSG_MAX];
 };
 
@@ -64,9 +65,9 @@ int nimc_sim_create(nimc_sim **out, const nimc_device *dev,
   if (rc) goto fail;
   rc = nimc_model_create(&s->model, dev, mesh, err); /* takes mesh */
   if (rc) goto fail;
-  rc = nimc_solver_create(&s->solver, s->model, s->opts.rtol,
-                          s->opts.atol_scale, s->opts.max_step_s,
-                          s->opts.newton_coef, err);
+  rc =
+      nimc_solver_create(&s->solver, s->model, s->opts.rtol, s->opts.atol_scale,
+                         s->opts.max_step_s, s->opts.newton_coef, err);
   if (rc) goto fail;
   *out = s;
   return NIMC_OK;
@@ -82,7 +83,9 @@ void nimc_sim_destroy(nimc_sim *s) {
   free(s);
 }
 
-const char *nimc_sim_errmsg(const nimc_sim *s) { return s ? s->msg : ""; }
+const char *nimc_sim_errmsg(const nimc_sim *s) {
+  return s ? s->msg : "";
+}
 
 nimc_solver_stats nimc_sim_stats(const nimc_sim *s) {
   nimc_solver_stats st;
@@ -91,8 +94,12 @@ nimc_solver_stats nimc_sim_stats(const nimc_sim *s) {
   return st;
 }
 
-nimc_model *nimc_sim_model(nimc_sim *s) { return s->model; }
-double *nimc_sim_state(nimc_sim *s) { return nimc_solver_y(s->solver); }
+nimc_model *nimc_sim_model(nimc_sim *s) {
+  return s->model;
+}
+double *nimc_sim_state(nimc_sim *s) {
+  return nimc_solver_y(s->solver);
+}
 
 /* ---- steps ---- */
 
@@ -116,7 +123,6 @@ static int record(nimc_sim *s, nimc_result *res, int index) {
   const nimc_model *m = s->model;
   return nimc_series_push(&res->series, s->t, y[m->iV], y[m->iI], index);
 }
-
 
 static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
                     nimc_result *res) {
@@ -190,8 +196,18 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
     done = 1;
   }
   double tend = t0 + duration;
+  long nsolver = 0;
   while (!done) {
     int ev;
+    /* long steps report progress too, every few hundred solver steps */
+    if (++nsolver % 256 == 0 && s->opts.progress &&
+        s->opts.progress(s->opts.progress_user, s->run_done, s->run_total,
+                         s->t)) {
+      snprintf(s->msg, sizeof s->msg,
+               "interrupted in step %d '%s' at t = %.6g s", index + 1, st->text,
+               s->t);
+      return NIMC_ESOLVER;
+    }
     rc = nimc_solver_step(s->solver, tend, &s->t, &ev);
     if (rc) {
       snprintf(s->msg, sizeof s->msg, "step %d '%s' failed at t = %.6g s: %s",
@@ -205,7 +221,8 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
       /* which root fired: the one closest to zero */
       int k = 0;
       if (nroots == 2 && fabs(g[1]) < fabs(g[0])) k = 1;
-      sr.end_reason = (st->has_v_cut && k == 0) ? NIMC_END_VOLTAGE : NIMC_END_CURRENT;
+      sr.end_reason =
+          (st->has_v_cut && k == 0) ? NIMC_END_VOLTAGE : NIMC_END_CURRENT;
       done = 1;
     } else if (ev == 2) {
       sr.end_reason = limit_is_safety ? NIMC_END_LIMIT : NIMC_END_TIME;
@@ -222,17 +239,20 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
 int nimc_sim_run(nimc_sim *s, const nimc_experiment *exp, nimc_result *res) {
   size_t total = nimc_experiment_nsteps(exp), done = 0;
   s->msg[0] = '\0';
+  s->run_done = 0;
+  s->run_total = total;
   for (size_t b = 0; b < exp->nblocks; b++) {
     const nimc_block *bl = &exp->blocks[b];
     for (int rep = 0; rep < bl->repeat; rep++)
       for (size_t k = 0; k < bl->nsteps; k++) {
         int rc = run_step(s, &bl->steps[k], s->steps_done, rep, res);
         if (rc) {
-          if (rc == NIMC_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
+          if (rc == NIMC_ENOMEM)
+            snprintf(s->msg, sizeof s->msg, "out of memory");
           return rc;
         }
         s->steps_done++;
-        done++;
+        s->run_done = ++done;
         if (s->opts.progress &&
             s->opts.progress(s->opts.progress_user, done, total, s->t)) {
           snprintf(s->msg, sizeof s->msg, "interrupted after step %zu of %zu",
