@@ -141,38 +141,28 @@ double *nimc_solver_y(nimc_solver *s) { return N_VGetArrayPointer(s->y); }
 double *nimc_solver_yp(nimc_solver *s) { return N_VGetArrayPointer(s->yp); }
 const char *nimc_solver_errmsg(const nimc_solver *s) { return s->msg; }
 
-/* Add IDA's counters since the last (re)initialisation to acc. */
-static void accumulate(nimc_solver *s) {
+/* Add IDA's counters since its last (re)initialisation to a. */
+static void add_counters(void *ida, nimc_solver_stats *a) {
   long v;
-  nimc_solver_stats *a = &s->acc;
-  if (IDAGetNumSteps(s->ida, &v) == IDA_SUCCESS) a->steps += v;
-  if (IDAGetNumResEvals(s->ida, &v) == IDA_SUCCESS) a->residual_evals += v;
-  if (IDAGetNumJacEvals(s->ida, &v) == IDA_SUCCESS) a->jacobian_evals += v;
-  if (IDAGetNumLinSolvSetups(s->ida, &v) == IDA_SUCCESS) a->linear_setups += v;
-  if (IDAGetNumNonlinSolvIters(s->ida, &v) == IDA_SUCCESS) a->nonlinear_iters += v;
-  if (IDAGetNumErrTestFails(s->ida, &v) == IDA_SUCCESS) a->error_test_fails += v;
-  if (IDAGetNumNonlinSolvConvFails(s->ida, &v) == IDA_SUCCESS)
+  if (IDAGetNumSteps(ida, &v) == IDA_SUCCESS) a->steps += v;
+  if (IDAGetNumResEvals(ida, &v) == IDA_SUCCESS) a->residual_evals += v;
+  if (IDAGetNumJacEvals(ida, &v) == IDA_SUCCESS) a->jacobian_evals += v;
+  if (IDAGetNumLinSolvSetups(ida, &v) == IDA_SUCCESS) a->linear_setups += v;
+  if (IDAGetNumNonlinSolvIters(ida, &v) == IDA_SUCCESS) a->nonlinear_iters += v;
+  if (IDAGetNumErrTestFails(ida, &v) == IDA_SUCCESS) a->error_test_fails += v;
+  if (IDAGetNumNonlinSolvConvFails(ida, &v) == IDA_SUCCESS)
     a->nonlinear_conv_fails += v;
-  if (IDAGetNumGEvals(s->ida, &v) == IDA_SUCCESS) a->root_evals += v;
+  if (IDAGetNumGEvals(ida, &v) == IDA_SUCCESS) a->root_evals += v;
 }
 
 void nimc_solver_get_stats(const nimc_solver *s, nimc_solver_stats *st) {
   *st = s->acc;
-  long v;
-  if (IDAGetNumSteps(s->ida, &v) == IDA_SUCCESS) st->steps += v;
-  if (IDAGetNumResEvals(s->ida, &v) == IDA_SUCCESS) st->residual_evals += v;
-  if (IDAGetNumJacEvals(s->ida, &v) == IDA_SUCCESS) st->jacobian_evals += v;
-  if (IDAGetNumLinSolvSetups(s->ida, &v) == IDA_SUCCESS) st->linear_setups += v;
-  if (IDAGetNumNonlinSolvIters(s->ida, &v) == IDA_SUCCESS) st->nonlinear_iters += v;
-  if (IDAGetNumErrTestFails(s->ida, &v) == IDA_SUCCESS) st->error_test_fails += v;
-  if (IDAGetNumNonlinSolvConvFails(s->ida, &v) == IDA_SUCCESS)
-    st->nonlinear_conv_fails += v;
-  if (IDAGetNumGEvals(s->ida, &v) == IDA_SUCCESS) st->root_evals += v;
+  add_counters(s->ida, st);
 }
 
 int nimc_solver_restart(nimc_solver *s, double t0, int nroots,
                         const int *dir, nimc_root_fn fn, void *user) {
-  accumulate(s);
+  add_counters(s->ida, &s->acc); /* IDAReInit resets IDA's own counters */
   s->msg[0] = '\0';
   if (IDAReInit(s->ida, t0, s->y, s->yp) != IDA_SUCCESS) return NIMC_ESOLVER;
   s->root_fn = fn;
