@@ -83,6 +83,7 @@ typedef struct nimc_electrode_params {
   double alpha_a, alpha_c;
   double c_ref_mol_m3;            /* reference electrolyte concentration of k */
   double cdl_F_m2;                /* double layer per interfacial area (0 = none) */
+  double film_ohm_m2;             /* surface film resistance: eta = dphi - U - R_f j_F */
 
   /* capacitive (and hybrid) */
   double cap_F_m3;                /* volumetric capacitance at E_pzc [F/m3 of electrode] */

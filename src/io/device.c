@@ -259,7 +259,8 @@ static const char *const electrode_keys[] = {
     "leakage_tafel_n", NULL};
 static const char *const intercalation_keys[] = {
     "active_fraction",       "particle_radius",          "particle_shape",
-    "initial_stoichiometry", "double_layer_capacitance", NULL};
+    "initial_stoichiometry", "double_layer_capacitance", "film_resistance",
+    NULL};
 static const char *const capacitive_keys[] = {
     "active_density", "volumetric_capacitance", "initial_potential", NULL};
 static const char *const electrolyte_keys[] = {"material",
@@ -725,6 +726,8 @@ static int intercalation(const scope *es, const scope *ms, double Tref,
               "a number in (0, 1) such as 0.01", &p->theta0));
   TRY(get_num(es, "double_layer_capacitance", "F/m2", NONNEG, NULL,
               &p->cdl_F_m2));
+  TRY(get_num(es, "film_resistance", "ohm.m2", NONNEG, NULL,
+              &p->film_ohm_m2));
   TRY(get_num(ms, "max_concentration", "mol/m3", POS,
               "a concentration such as '22770 mol/m3'", &p->c_max_mol_m3));
   TRY(get_law(ms, "ocp", "V", ANY, LAW_REQUIRED | LAW_NO_CONSTANT,

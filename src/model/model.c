@@ -33,11 +33,11 @@
 /* ---- Jacobian assembly ---- */
 
 typedef struct jac_asm {
-  int pattern;          /* 1: record (row, col) pairs */
-  int64_t npairs, cap;  /* pattern mode */
-  int64_t *pairs;       /* row * n + col */
+  int pattern;         /* 1: record (row, col) pairs */
+  int64_t npairs, cap; /* pattern mode */
+  int64_t *pairs;      /* row * n + col */
   int oom;
-  const nimc_model *m;  /* values mode */
+  const nimc_model *m; /* values mode */
   double *val;
   double cj;
 } jac_asm;
@@ -158,7 +158,7 @@ static int bv_eval(const nimc_model *m, const nimc_elec *el, double dphi,
 int nimc_model_cell_nvars(const nimc_model *m, int cell) {
   int e = m->elec[cell];
   if (e < 0) return 2;
-  return 3 + 2 * m->el[e].has_dl + (m->el[e].has_int ? 1 + m->el[e].ns : 0);
+  return 3 + 2 * m->el[e].has_dl + (m->el[e].has_int ? 2 + m->el[e].ns : 0);
 }
 
 static int region_electrode(int region) {
@@ -192,8 +192,9 @@ static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
       el->face_meas[k] = pow(el->rho_face[k], s);
     }
     for (int k = 0; k < ns; k++) {
-      el->shell_meas[k] = (pow(el->rho_face[k + 1], s + 1) -
-                           pow(el->rho_face[k], s + 1)) / (s + 1);
+      el->shell_meas[k] =
+          (pow(el->rho_face[k + 1], s + 1) - pow(el->rho_face[k], s + 1)) /
+          (s + 1);
       el->particle_meas += el->shell_meas[k];
     }
   }
@@ -201,7 +202,8 @@ static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
   el->has_dl = el->cdl_v + el->cap_v > 0.0;
   el->iq = el->has_dl ? 3 : -1;
   el->im = el->has_dl ? 4 : -1;
-  el->is = el->has_int ? 3 + 2 * el->has_dl : -1;
+  el->ij = el->has_int ? 3 + 2 * el->has_dl : -1;
+  el->is = el->has_int ? el->ij + 1 : -1;
   el->qw = el->cap_v * NIMC_R * NIMC_TREF_K / NIMC_F;
   return NIMC_OK;
 }
@@ -231,8 +233,8 @@ void nimc_model_destroy(nimc_model *m) {
 static void assemble(const nimc_model *m, double t, const double *y,
                      const double *yp, double *F, jac_asm *J, int *bad);
 
-int nimc_model_create(nimc_model **out, const nimc_device *dev,
-                      nimc_mesh *mesh, nimc_err *err) {
+int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
+                      nimc_err *err) {
   *out = NULL;
   int rc = NIMC_ENOMEM;
   double *y = NULL, *yp = NULL, *F = NULL;
@@ -283,7 +285,8 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev,
   nimc_model_initial(m, y, yp);
   J.pattern = 1;
   J.m = m;
-  for (int64_t r = 0; r < m->n; r++) put(&J, r, r, 0, 0); /* full diagonal */
+  for (int64_t r = 0; r < m->n; r++)
+    put(&J, r, r, 0, 0); /* full diagonal */
   int bad = 0;
   assemble(m, 0.0, y, yp, F, &J, &bad);
   if (J.oom) goto fail;
@@ -300,7 +303,8 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev,
     m->colind[k] = J.pairs[k] % m->n;
     m->rowptr[r + 1]++;
   }
-  for (int64_t r = 0; r < m->n; r++) m->rowptr[r + 1] += m->rowptr[r];
+  for (int64_t r = 0; r < m->n; r++)
+    m->rowptr[r + 1] += m->rowptr[r];
   free(J.pairs), free(y), free(yp), free(F);
   *out = m;
   return NIMC_OK;
@@ -347,7 +351,9 @@ void nimc_model_initial(const nimc_model *m, double *y, double *yp) {
     }
     if (!el->has_int) continue;
     double cs = el->p->theta0 * el->p->c_max_mol_m3;
-    for (int k = 0; k <= el->ns; k++) y[o + el->is + k] = cs;
+    y[o + el->ij] = 0.0;
+    for (int k = 0; k <= el->ns; k++)
+      y[o + el->is + k] = cs;
   }
   y[m->iV] = E[1] - E[0];
   y[m->iI] = 0.0;
@@ -370,6 +376,7 @@ void nimc_model_atol(const nimc_model *m, double scale, double *atol) {
       atol[o + el->im] = 1e-8 * c0 * scale;
     }
     if (!el->has_int) continue;
+    atol[o + el->ij] = 1e-9 * scale; /* A/m2 */
     for (int k = 0; k <= el->ns; k++)
       atol[o + el->is + k] = 1e-9 * el->p->c_max_mol_m3 * scale;
   }
@@ -393,8 +400,10 @@ void nimc_model_id(const nimc_model *m, double *id) {
       id[o + el->im] = 1.0;
     }
     if (!el->has_int) continue;
+    id[o + el->ij] = 0.0;
     id[o + el->is] = 0.0;
-    for (int k = 0; k < el->ns; k++) id[o + el->is + 1 + k] = 1.0;
+    for (int k = 0; k < el->ns; k++)
+      id[o + el->is + 1 + k] = 1.0;
   }
   id[m->iV] = 0.0;
   id[m->iI] = 0.0;
@@ -447,8 +456,10 @@ static void assemble(const nimc_model *m, double t, const double *y,
     double dI_dcq = G * (-0.5 * e.dkap * dphi + 0.5 * e.dkd * L + e.kd / cq);
     double dI_dpp = G * e.kap, dI_dpq = -G * e.kap;
     double N = -G * e.D * dc + e.t * I / Fc;
-    double dN_dcp = G * (-0.5 * e.dD * dc + e.D) + (0.5 * e.dt * I + e.t * dI_dcp) / Fc;
-    double dN_dcq = G * (-0.5 * e.dD * dc - e.D) + (0.5 * e.dt * I + e.t * dI_dcq) / Fc;
+    double dN_dcp =
+        G * (-0.5 * e.dD * dc + e.D) + (0.5 * e.dt * I + e.t * dI_dcp) / Fc;
+    double dN_dcq =
+        G * (-0.5 * e.dD * dc - e.D) + (0.5 * e.dt * I + e.t * dI_dcq) / Fc;
     double dN_dpp = e.t * dI_dpp / Fc, dN_dpq = e.t * dI_dpq / Fc;
     F[rp] += N, F[rq] -= N;
     F[op + 1] += I, F[oq + 1] -= I;
@@ -533,14 +544,19 @@ static void assemble(const nimc_model *m, double t, const double *y,
       rlk = p->leak_A_m3 * exp(fl * (dphi - p->leak_E_V));
       drlk = fl * rlk;
     }
-    /* faradaic */
-    double rF = 0.0, drF_dphi = 0.0, drF_dc = 0.0, drF_dcs = 0.0;
-    double jF = 0.0, dj_dphi = 0.0, dj_dc = 0.0, dj_dcs = 0.0;
+    /* faradaic: j_F is an unknown, j_F = BV(dphi - U - R_f j_F) */
+    double rF = 0.0, jF = 0.0;
     if (el->has_int) {
-      if (bv_eval(m, el, dphi, c, y[o + el->is], &jF, &dj_dphi, &dj_dc, &dj_dcs))
+      int ij = o + el->ij;
+      double Rf = p->film_ohm_m2, jb = 0, djb = 0, dj_dc = 0, dj_dcs = 0;
+      jF = y[ij];
+      if (bv_eval(m, el, dphi - Rf * jF, c, y[o + el->is], &jb, &djb, &dj_dc,
+                  &dj_dcs))
         *bad = 1;
-      rF = el->a * jF, drF_dphi = el->a * dj_dphi;
-      drF_dc = el->a * dj_dc, drF_dcs = el->a * dj_dcs;
+      F[ij] = jF - jb;
+      put(J, ij, ij, 1.0 + Rf * djb, 0), put(J, ij, o + 2, -djb, 0);
+      put(J, ij, o, -dj_dc, 0), put(J, ij, o + el->is, -dj_dcs, 0);
+      rF = el->a * jF;
     }
     /* charge: electrolyte gets -V R, solid gets +V R */
     double R = rF + qdot + rlk;
@@ -548,19 +564,14 @@ static void assemble(const nimc_model *m, double t, const double *y,
     F[sr] += vol * R;
     for (int sg = -1; sg <= 1; sg += 2) {
       int row = sg < 0 ? o + 1 : sr;
-      put(J, row, o + 2, sg * vol * (drF_dphi + drlk), 0);
+      put(J, row, o + 2, sg * vol * drlk, 0);
       if (el->has_dl) put(J, row, o + el->iq, 0, sg * vol);
-      if (el->has_int) {
-        put(J, row, o, sg * vol * drF_dc, 0);
-        put(J, row, o + el->is, sg * vol * drF_dcs, 0);
-      }
+      if (el->has_int) put(J, row, o + el->ij, sg * vol * el->a, 0);
     }
     if (!el->has_int) continue;
     /* cations inserted into the solid leave the electrolyte */
     F[cr] -= vol * rF / Fc;
-    put(J, cr, o + 2, -vol * drF_dphi / Fc, 0);
-    put(J, cr, o, -vol * drF_dc / Fc, 0);
-    put(J, cr, o + el->is, -vol * drF_dcs / Fc, 0);
+    put(J, cr, o + el->ij, -vol * el->a / Fc, 0);
     /* particle: surface condition and shells (dimensionless radius) */
     int ns = el->ns, is = o + el->is, i0 = is + 1;
     double Rp = p->particle_radius_m, cmax = p->c_max_mol_m3;
@@ -568,15 +579,15 @@ static void assemble(const nimc_model *m, double t, const double *y,
     double dD, D;
     {
       double csf = y[is], cl = y[i0 + ns - 1];
-      D = nimc_law_eval(&p->solid_diffusivity, 0.5 * (csf + cl) / cmax, m->T_K, &dD);
+      D = nimc_law_eval(&p->solid_diffusivity, 0.5 * (csf + cl) / cmax, m->T_K,
+                        &dD);
       double g = 2.0 / hr / Rp;
       double Fs = D * g * (csf - cl) + jF / Fc;
       F[is] += Fs;
       double dgrad = 0.5 * dD / cmax * g * (csf - cl);
-      put(J, is, is, D * g + dgrad + dj_dcs / Fc, 0);
+      put(J, is, is, D * g + dgrad, 0);
       put(J, is, i0 + ns - 1, -D * g + dgrad, 0);
-      put(J, is, o + 2, dj_dphi / Fc, 0);
-      put(J, is, o, dj_dc / Fc, 0);
+      put(J, is, o + el->ij, 1.0 / Fc, 0);
     }
     for (int k = 0; k < ns; k++) {
       int r = i0 + k;
@@ -586,7 +597,8 @@ static void assemble(const nimc_model *m, double t, const double *y,
       int rn = k + 1 < ns ? r + 1 : is;
       double dist = k + 1 < ns ? hr : 0.5 * hr;
       double cn = y[rn], ck = y[r];
-      D = nimc_law_eval(&p->solid_diffusivity, 0.5 * (cn + ck) / cmax, m->T_K, &dD);
+      D = nimc_law_eval(&p->solid_diffusivity, 0.5 * (cn + ck) / cmax, m->T_K,
+                        &dD);
       double w = el->face_meas[k + 1] / dist / (Rp * Rp);
       double flux = -D * w * (cn - ck); /* outward, per unit measure */
       double dfl_dck = D * w - 0.5 * dD / cmax * w * (cn - ck);
@@ -649,7 +661,8 @@ int nimc_model_eval(const nimc_model *m, double t, const double *y,
 /* Sodium in the particles of a cell, per electrode volume (mol/m3). */
 static double solid_sodium(const nimc_elec *el, const double *yc) {
   double ns = 0.0;
-  for (int k = 0; k < el->ns; k++) ns += el->shell_meas[k] * yc[el->is + 1 + k];
+  for (int k = 0; k < el->ns; k++)
+    ns += el->shell_meas[k] * yc[el->is + 1 + k];
   return ns * el->p->active_fraction / el->particle_meas;
 }
 

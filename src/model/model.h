@@ -7,8 +7,8 @@
  * everywhere; in electrode cells also the interfacial potential difference
  * dphi = phi_s - phi_e; where there is a double layer, its charge q and the
  * cell's total cation content m (dissolved plus held in the double layer);
- * for intercalation, the particle surface concentration and the particle
- * shell concentrations.  Storage is written in conservative form (the time
+ * for intercalation, the faradaic current density j_F, the particle surface
+ * concentration and the particle shell concentrations.  Storage is written in conservative form (the time
  * derivative of a stored quantity, never C(E) dE/dt), so BDF conserves
  * charge and cations exactly even with potential-dependent capacitance.  Four global
  * unknowns close the system: terminal voltage V, current I (> 0 charging),
@@ -42,7 +42,7 @@ typedef struct nimc_elec {
   double cdl_v;       /* a * C_dl, F/m3 */
   double cap_v;       /* volumetric double-layer capacitance at pzc, F/m3 */
   int has_dl;         /* double layer present: unknowns q and m */
-  int iq, im, is;     /* offsets in the cell of q, m, surface concentration */
+  int iq, im, ij, is; /* offsets in the cell of q, m, j_F, surface conc. */
   double qw;          /* counter-ion model: charge width around pzc, C/m3 */
   int ns;             /* particle shells */
   double *rho_face;   /* ns+1 dimensionless shell-face radii */
