@@ -269,8 +269,8 @@ static void test_errors(void) {
               "expected a current after 'at', found 'mA until 3 V'");
   check_error("Charge at 1 until 3 V",
               "'1' has no unit (expected a current in A or A/m2)");
-  check_error("Charge at 1 furlongs until 3 V",
-              "'1 furlongs' is not a current (unit 'furlongs' is not A");
+  check_error("Charge at 1 kg until 3 V",
+              "'1 kg' is not a current (unit 'kg' is not A");
   check_error(
       "Charge at 1 mA until 3 zorks",
       "'3 zorks' has an unknown unit 'zorks' (expected a voltage in V)");
