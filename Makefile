@@ -41,8 +41,12 @@ test-asan: build-asan
 check: test test-asan
 	@sh tests/summarize.sh $(BUILD)/Testing/Temporary/LastTest.log $(ASAN_BUILD)/Testing/Temporary/LastTest.log
 
+# Benchmarks and studies (never part of check): median wall times and
+# solver statistics.
 bench: build
-	@for b in $(BUILD)/bench_*; do echo "== $$b"; $$b; done
+	@$(BUILD)/bench_gcd
+	@sh bench/dualfoil.sh $(BUILD)
+	@$(BUILD)/study_dualfoil
 
 format:
 	clang-format -i include/nimc/*.h src/*/*.[ch] app/*.[ch] tests/*.[ch] bench/*.c

@@ -45,12 +45,21 @@ static const char *usage_run =
     "                           'Discharge at 10 uA for 30 min'\n"
     "                           'Rest for 1 h', 'Hold at 3.5 V until 1 uA'\n"
     "                           'Sweep from 0 V to 3.5 V at 10 mV/s'\n"
-    "                           'Repeat 10 times: Charge at ...; Discharge at ...'\n"
-    "  --temperature T        operating temperature, e.g. 80degC (default: device)\n"
-    "  --set SECTION.KEY=VAL  override a device-file value, e.g. anode.thickness=10um\n"
-    "  -o, --output DIR       write timeseries.csv, summary.json, gcd.png, gcd.svg\n"
-    "  --json                 print the summary JSON on stdout (and nothing else)\n"
-    "  --rtol X               solver relative tolerance (default: device, 1e-6)\n"
+    "                           'Repeat 10 times: Charge at ...; Discharge at "
+    "...'\n"
+    "  --temperature T        operating temperature, e.g. 80degC (default: "
+    "device)\n"
+    "  --set SECTION.KEY=VAL  override a device-file value, e.g. "
+    "anode.thickness=10um\n"
+    "  -o, --output DIR       write timeseries.csv, summary.json, gcd.png, "
+    "gcd.svg\n"
+    "  --json                 print the summary JSON on stdout (and nothing "
+    "else)\n"
+    "  --rtol X               solver relative tolerance (default: device, "
+    "1e-6)\n"
+    "  --output-interval T    record the time series every T (e.g. 1s) "
+    "instead\n"
+    "                           of at every solver step\n"
     "  -q, --quiet            no progress on stderr\n"
     "  -h, --help             this help\n";
 
@@ -59,7 +68,8 @@ static const char *usage_run =
 static int fail_usage(const char *cmd, const char *fmt, const char *arg) {
   fprintf(stderr, "nimc%s%s: ", cmd ? " " : "", cmd ? cmd : "");
   fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n(see 'nimc%s%s --help')\n", cmd ? " " : "", cmd ? cmd : "");
+  fprintf(stderr, "\n(see 'nimc%s%s --help')\n", cmd ? " " : "",
+          cmd ? cmd : "");
   return EXIT_USAGE;
 }
 
@@ -123,8 +133,10 @@ static int on_progress(void *user, size_t done, size_t total, double t_s) {
   double now = now_s();
   if (p->quiet || now - p->start < 1.0 || now - p->last < 1.0) return 0;
   p->last = now;
-  fprintf(stderr, "nimc run: step %zu of %zu done, t = %.1f s simulated, %.1f s elapsed\n",
-          done, total, t_s, now - p->start);
+  fprintf(
+      stderr,
+      "nimc run: step %zu of %zu done, t = %.1f s simulated, %.1f s elapsed\n",
+      done, total, t_s, now - p->start);
   return 0;
 }
 
@@ -154,9 +166,12 @@ static void print_report(const nimc_device *dev, const nimc_result *res,
   if (have_metrics) {
     printf("metrics (last full discharge):\n");
     print_metric("capacitance_F", mt->capacitance_F, "F");
-    print_metric("capacitance_areal_mF_cm2", mt->capacitance_areal_mF_cm2, "mF/cm2");
-    print_metric("capacitance_volumetric_F_cm3", mt->capacitance_volumetric_F_cm3, "F/cm3");
-    print_metric("energy_volumetric_mWh_cm3", mt->energy_volumetric_mWh_cm3, "mWh/cm3");
+    print_metric("capacitance_areal_mF_cm2", mt->capacitance_areal_mF_cm2,
+                 "mF/cm2");
+    print_metric("capacitance_volumetric_F_cm3",
+                 mt->capacitance_volumetric_F_cm3, "F/cm3");
+    print_metric("energy_volumetric_mWh_cm3", mt->energy_volumetric_mWh_cm3,
+                 "mWh/cm3");
     print_metric("energy_areal_uWh_cm2", mt->energy_areal_uWh_cm2, "uWh/cm2");
     print_metric("power_volumetric_W_cm3", mt->power_volumetric_W_cm3, "W/cm3");
     print_metric("power_areal_mW_cm2", mt->power_areal_mW_cm2, "mW/cm2");
@@ -166,7 +181,8 @@ static void print_report(const nimc_device *dev, const nimc_result *res,
   } else {
     printf("metrics: none (no full discharge in this experiment)\n");
   }
-  printf("solver: %ld unknowns, %ld steps, %ld residual and %ld Jacobian evaluations, "
+  printf("solver: %ld unknowns, %ld steps, %ld residual and %ld Jacobian "
+         "evaluations, "
          "%ld factorisations, %.3f s\n",
          st->unknowns, st->steps, st->residual_evals, st->jacobian_evals,
          st->linear_setups, wall);
@@ -175,7 +191,7 @@ static void print_report(const nimc_device *dev, const nimc_result *res,
 /* ---- nimc run ---- */
 
 typedef struct run_args {
-  const char *device, *outdir, *temperature;
+  const char *device, *outdir, *temperature, *interval;
   const char **steps, **sets;
   size_t nsteps, nsets;
   int json, quiet;
@@ -200,20 +216,27 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
       if (!has_value) return fail_usage("run", "option '%s' needs a step", o);
       a->steps[a->nsteps++] = argv[++i];
     } else if (!strcmp(o, "--set")) {
-      if (!has_value) return fail_usage("run", "option '%s' needs SECTION.KEY=VALUE", o);
+      if (!has_value)
+        return fail_usage("run", "option '%s' needs SECTION.KEY=VALUE", o);
       a->sets[a->nsets++] = argv[++i];
     } else if (!strcmp(o, "--temperature")) {
-      if (!has_value) return fail_usage("run", "option '%s' needs a temperature", o);
+      if (!has_value)
+        return fail_usage("run", "option '%s' needs a temperature", o);
       a->temperature = argv[++i];
     } else if (!strcmp(o, "-o") || !strcmp(o, "--output")) {
-      if (!has_value) return fail_usage("run", "option '%s' needs a directory", o);
+      if (!has_value)
+        return fail_usage("run", "option '%s' needs a directory", o);
       a->outdir = argv[++i];
     } else if (!strcmp(o, "--rtol")) {
       if (!has_value) return fail_usage("run", "option '%s' needs a number", o);
       char *end;
       a->rtol = strtod(argv[++i], &end);
       if (*end || !(a->rtol > 0.0 && a->rtol < 0.1))
-        return fail_usage("run", "--rtol '%s': expected a number in (0, 0.1)", argv[i]);
+        return fail_usage("run", "--rtol '%s': expected a number in (0, 0.1)",
+                          argv[i]);
+    } else if (!strcmp(o, "--output-interval")) {
+      if (!has_value) return fail_usage("run", "option '%s' needs a time", o);
+      a->interval = argv[++i];
     } else if (!strcmp(o, "--json")) {
       a->json = 1;
     } else if (!strcmp(o, "-q") || !strcmp(o, "--quiet")) {
@@ -282,7 +305,8 @@ static int cmd_run(int argc, char **argv) {
     double T;
     if (nimc_quantity_parse(a.temperature, "K", &T, &err) ||
         nimc_device_set_temperature(dev, T, &err)) {
-      fprintf(stderr, "nimc run: --temperature '%s': %s\n", a.temperature, err.msg);
+      fprintf(stderr, "nimc run: --temperature '%s': %s\n", a.temperature,
+              err.msg);
       rc = EXIT_USAGE;
       goto done;
     }
@@ -294,6 +318,14 @@ static int cmd_run(int argc, char **argv) {
   }
   progress prog = {a.quiet, now_s(), now_s()};
   nimc_sim_opts opts = nimc_sim_opts_default();
+  if (a.interval &&
+      (nimc_quantity_parse(a.interval, "s", &opts.output_dt_s, &err) ||
+       !(opts.output_dt_s > 0.0))) {
+    fprintf(stderr, "nimc run: --output-interval '%s': %s\n", a.interval,
+            opts.output_dt_s > 0.0 ? err.msg : "must be a positive time");
+    rc = EXIT_USAGE;
+    goto done;
+  }
   opts.rtol = a.rtol;
   opts.progress = on_progress;
   opts.progress_user = &prog;
@@ -326,8 +358,10 @@ static int cmd_run(int argc, char **argv) {
   /* what was computed is written even when the run failed part-way */
   if (a.outdir && (rc = write_outputs(a.outdir, dev, &res, json))) goto done;
   if (a.outdir && !a.json && !a.quiet)
-    fprintf(stderr, "nimc run: wrote %s/timeseries.csv, summary.json, gcd.png, gcd.svg\n",
-            a.outdir);
+    fprintf(
+        stderr,
+        "nimc run: wrote %s/timeseries.csv, summary.json, gcd.png, gcd.svg\n",
+        a.outdir);
   rc = run_rc ? EXIT_FAIL : 0;
 done:
   free(json);

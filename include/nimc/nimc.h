@@ -179,6 +179,9 @@ typedef struct nimc_sim_opts {
   double atol_scale;      /* multiplies the per-variable absolute tolerances */
   double max_step_s;      /* upper bound on IDA's step, 0 = none */
   double max_step_time_s; /* safety limit on one step's duration */
+  double output_dt_s;     /* > 0: record the series every output_dt_s (from
+                             IDA's interpolant) plus each step's ends,
+                             instead of at every solver step */
   double newton_coef;     /* IDA's nonlinear convergence coefficient (default
                              0.33); smaller solves each step's equations
                              tighter, so conserved quantities drift less */

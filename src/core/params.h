@@ -125,6 +125,7 @@ typedef struct nimc_mesh_params {
   int anode_cells, separator_cells, cathode_cells;
   int particle_shells;
   double grading;                 /* ratio of largest to smallest cell in a region (1 = uniform) */
+  double particle_grading;        /* ratio of innermost to outermost shell (1 = uniform) */
 } nimc_mesh_params;
 
 typedef struct nimc_solver_params {

@@ -255,6 +255,7 @@ static const char *const electrode_keys[] = {
     "material",        "kind",
     "thickness",       "porosity",
     "bruggeman",       "conductivity",
+    "solid_bruggeman",
     "leakage_current", "leakage_potential",
     "leakage_tafel_n", NULL};
 static const char *const intercalation_keys[] = {
@@ -269,7 +270,8 @@ static const char *const separator_keys[] = {"thickness", "porosity",
                                              "bruggeman", NULL};
 static const char *const mesh_keys[] = {"anode_cells",   "separator_cells",
                                         "cathode_cells", "particle_shells",
-                                        "grading",       NULL};
+                                        "grading",       "particle_grading",
+                                        NULL};
 static const char *const solver_keys[] = {"rtol", "atol_scale", NULL};
 
 /* Material keys: the head of every material file, the part of it a device
@@ -817,7 +819,9 @@ static int electrode(const loader *L, const char *sec, table *mat,
   TRY(get_num(&es, "bruggeman", "1", NONNEG, NULL, &p->bruggeman));
   TRY(get_num(&es, "conductivity", "S/m", POS,
               "a conductivity such as '100 S/cm'", &p->conductivity_S_m));
-  p->solid_bruggeman = 0.0; /* the value is the film's own, measured */
+  /* 0: the conductivity is the film's own, as measured; b > 0: it is the
+   * solid's, corrected by (1 - porosity)^b */
+  TRY(get_num(&es, "solid_bruggeman", "1", NONNEG, NULL, &p->solid_bruggeman));
   int leak;
   TRY(leak =
           get_num(&es, "leakage_current", "A/m3", NONNEG, NULL, &p->leak_A_m3));
@@ -911,6 +915,7 @@ static int other_sections(const loader *L, nimc_device *d) {
   TRY(get_int(&s, "cathode_cells", 1, &m->cathode_cells));
   TRY(get_int(&s, "particle_shells", 2, &m->particle_shells));
   TRY(get_num(&s, "grading", "1", GE1, NULL, &m->grading));
+  TRY(get_num(&s, "particle_grading", "1", GE1, NULL, &m->particle_grading));
 
   const char *const *solver[] = {solver_keys, NULL};
   s.sec = "solver";
@@ -946,7 +951,7 @@ static void device_defaults(nimc_device *d) {
   d->electrolyte.diffusivity = nimc_law_constant(0.0);
   d->electrolyte.transference = nimc_law_constant(0.0);
   d->electrolyte.thermo_factor = nimc_law_constant(1.0);
-  d->mesh = (nimc_mesh_params){20, 10, 20, 6, 1.0};
+  d->mesh = (nimc_mesh_params){20, 10, 20, 6, 1.0, 1.0};
   d->solver = (nimc_solver_params){1e-6, 1.0};
 }
 

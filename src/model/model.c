@@ -168,7 +168,7 @@ static int region_electrode(int region) {
 }
 
 static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
-                      nimc_err *err) {
+                      double grading, nimc_err *err) {
   el->p = p;
   el->has_int = p->kind != NIMC_ELECTRODE_CAPACITIVE;
   el->sigma_eff = p->conductivity_S_m;
@@ -181,16 +181,25 @@ static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
     el->a = (double)(p->shape + 1) * p->active_fraction / p->particle_radius_m;
     el->ns = ns;
     el->rho_face = malloc(sizeof(double) * (ns + 1));
+    el->rho_mid = malloc(sizeof(double) * ns);
     el->face_meas = malloc(sizeof(double) * (ns + 1));
     el->shell_meas = malloc(sizeof(double) * ns);
-    if (!el->rho_face || !el->face_meas || !el->shell_meas)
+    if (!el->rho_face || !el->rho_mid || !el->face_meas || !el->shell_meas)
       return nimc_err_set(err, NIMC_ENOMEM, "model: out of memory");
     int s = (int)p->shape;
     el->particle_meas = 0.0;
+    /* shells shrink geometrically towards the surface, where the
+     * gradients are: innermost / outermost = grading */
+    double q = ns > 1 ? pow(grading, 1.0 / (ns - 1)) : 1.0, sum = 0.0, w = 1.0;
+    el->rho_face[0] = 0.0;
+    for (int k = 0; k < ns; k++, w /= q) sum += w, el->rho_face[k + 1] = sum;
     for (int k = 0; k <= ns; k++) {
-      el->rho_face[k] = (double)k / ns;
+      el->rho_face[k] /= sum;
       el->face_meas[k] = pow(el->rho_face[k], s);
     }
+    el->rho_face[ns] = 1.0;
+    for (int k = 0; k < ns; k++)
+      el->rho_mid[k] = 0.5 * (el->rho_face[k] + el->rho_face[k + 1]);
     for (int k = 0; k < ns; k++) {
       el->shell_meas[k] =
           (pow(el->rho_face[k + 1], s + 1) - pow(el->rho_face[k], s + 1)) /
@@ -222,6 +231,7 @@ void nimc_model_destroy(nimc_model *m) {
   free(m->beta);
   for (int e = 0; e < 2; e++) {
     free(m->el[e].rho_face);
+    free(m->el[e].rho_mid);
     free(m->el[e].face_meas);
     free(m->el[e].shell_meas);
   }
@@ -255,7 +265,9 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
   if (!m->off || !m->elec || !m->eps || !m->beta) goto fail;
   for (int e = 0; e < 2; e++) {
     rc = elec_setup(&m->el[e], e ? &dev->cathode : &dev->anode,
-                    dev->mesh.particle_shells, err);
+                    dev->mesh.particle_shells,
+                    dev->mesh.particle_grading > 1.0 ? dev->mesh.particle_grading : 1.0,
+                    err);
     if (rc) goto fail;
   }
   int64_t n = 0;
@@ -575,13 +587,12 @@ static void assemble(const nimc_model *m, double t, const double *y,
     /* particle: surface condition and shells (dimensionless radius) */
     int ns = el->ns, is = o + el->is, i0 = is + 1;
     double Rp = p->particle_radius_m, cmax = p->c_max_mol_m3;
-    double hr = 1.0 / ns; /* uniform shells */
     double dD, D;
     {
       double csf = y[is], cl = y[i0 + ns - 1];
       D = nimc_law_eval(&p->solid_diffusivity, 0.5 * (csf + cl) / cmax, m->T_K,
                         &dD);
-      double g = 2.0 / hr / Rp;
+      double g = 1.0 / ((1.0 - el->rho_mid[ns - 1]) * Rp);
       double Fs = D * g * (csf - cl) + jF / Fc;
       F[is] += Fs;
       double dgrad = 0.5 * dD / cmax * g * (csf - cl);
@@ -595,7 +606,7 @@ static void assemble(const nimc_model *m, double t, const double *y,
       put(J, r, r, 0, el->shell_meas[k]);
       /* flux through the outer face of shell k into shell k+1 (or surface) */
       int rn = k + 1 < ns ? r + 1 : is;
-      double dist = k + 1 < ns ? hr : 0.5 * hr;
+      double dist = (k + 1 < ns ? el->rho_mid[k + 1] : 1.0) - el->rho_mid[k];
       double cn = y[rn], ck = y[r];
       D = nimc_law_eval(&p->solid_diffusivity, 0.5 * (cn + ck) / cmax, m->T_K,
                         &dD);

@@ -46,6 +46,7 @@ typedef struct nimc_elec {
   double qw;          /* counter-ion model: charge width around pzc, C/m3 */
   int ns;             /* particle shells */
   double *rho_face;   /* ns+1 dimensionless shell-face radii */
+  double *rho_mid;    /* ns shell centres (midpoints) */
   double *face_meas;  /* rho^shape at each face */
   double *shell_meas; /* dimensionless shell measures */
   double particle_meas; /* sum of shell measures = 1/(shape+1) */

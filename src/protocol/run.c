@@ -27,6 +27,7 @@ struct nimc_sim {
   nimc_solver *solver;
   nimc_sim_opts opts;
   double t;
+  double *ywork; /* interpolated state for fixed-interval output */
   int steps_done;
   size_t run_done, run_total; /* progress of the current nimc_sim_run */
   char msg[NIMC_ERRMSG_MAX];
@@ -65,6 +66,11 @@ int nimc_sim_create(nimc_sim **out, const nimc_device *dev,
   if (rc) goto fail;
   rc = nimc_model_create(&s->model, dev, mesh, err); /* takes mesh */
   if (rc) goto fail;
+  s->ywork = malloc(sizeof(double) * s->model->n);
+  if (!s->ywork) {
+    rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+    goto fail;
+  }
   rc =
       nimc_solver_create(&s->solver, s->model, s->opts.rtol, s->opts.atol_scale,
                          s->opts.max_step_s, s->opts.newton_coef, err);
@@ -80,6 +86,7 @@ void nimc_sim_destroy(nimc_sim *s) {
   if (!s) return;
   nimc_solver_destroy(s->solver);
   nimc_model_destroy(s->model);
+  free(s->ywork);
   free(s);
 }
 
@@ -122,6 +129,23 @@ static int record(nimc_sim *s, nimc_result *res, int index) {
   const double *y = nimc_solver_y(s->solver);
   const nimc_model *m = s->model;
   return nimc_series_push(&res->series, s->t, y[m->iV], y[m->iI], index);
+}
+
+/* With a fixed output interval: record the interpolated state at every
+ * multiple of output_dt in (t_prev, t] (the step's own end is recorded by
+ * the caller).  *next is the next output time. */
+static int record_interval(nimc_sim *s, nimc_result *res, int index,
+                           double *next) {
+  const nimc_model *m = s->model;
+  while (*next < s->t) {
+    if (nimc_solver_interpolate(s->solver, *next, s->ywork))
+      return NIMC_ESOLVER;
+    int rc = nimc_series_push(&res->series, *next, s->ywork[m->iV],
+                              s->ywork[m->iI], index);
+    if (rc) return rc;
+    *next += s->opts.output_dt_s;
+  }
+  return NIMC_OK;
 }
 
 static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
@@ -197,6 +221,7 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
   }
   double tend = t0 + duration;
   long nsolver = 0;
+  double dt_out = s->opts.output_dt_s, next_out = t0 + dt_out;
   while (!done) {
     int ev;
     /* long steps report progress too, every few hundred solver steps */
@@ -213,6 +238,10 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
       snprintf(s->msg, sizeof s->msg, "step %d '%s' failed at t = %.6g s: %s",
                index + 1, st->text, s->t, nimc_solver_errmsg(s->solver));
       return NIMC_ESOLVER;
+    }
+    if (dt_out > 0.0) {
+      if ((rc = record_interval(s, res, index, &next_out))) return rc;
+      if (ev == 0) continue; /* the step's end is recorded below */
     }
     if ((rc = record(s, res, index))) return rc;
     if (ev == 1) {

@@ -22,7 +22,7 @@ struct nimc_solver {
   nimc_model *m;
   SUNContext ctx;
   void *ida;
-  N_Vector y, yp, atol, id;
+  N_Vector y, yp, atol, id, work;
   SUNMatrix A;
   SUNLinearSolver LS;
   nimc_root_fn root_fn;
@@ -35,20 +35,21 @@ struct nimc_solver {
 static int res_cb(sunrealtype t, N_Vector y, N_Vector yp, N_Vector r,
                   void *user) {
   nimc_solver *s = user;
-  return nimc_model_eval(s->m, t, N_VGetArrayPointer(y),
-                         N_VGetArrayPointer(yp), N_VGetArrayPointer(r), 0.0,
-                         NULL);
+  return nimc_model_eval(s->m, t, N_VGetArrayPointer(y), N_VGetArrayPointer(yp),
+                         N_VGetArrayPointer(r), 0.0, NULL);
 }
 
 static int jac_cb(sunrealtype t, sunrealtype cj, N_Vector y, N_Vector yp,
-                  N_Vector r, SUNMatrix J, void *user, N_Vector t1,
-                  N_Vector t2, N_Vector t3) {
+                  N_Vector r, SUNMatrix J, void *user, N_Vector t1, N_Vector t2,
+                  N_Vector t3) {
   (void)r, (void)t2, (void)t3;
   nimc_solver *s = user;
   const nimc_model *m = s->m;
   sunindextype *ptr = SM_INDEXPTRS_S(J), *ind = SM_INDEXVALS_S(J);
-  for (int64_t k = 0; k <= m->n; k++) ptr[k] = (sunindextype)m->rowptr[k];
-  for (int64_t k = 0; k < m->nnz; k++) ind[k] = (sunindextype)m->colind[k];
+  for (int64_t k = 0; k <= m->n; k++)
+    ptr[k] = (sunindextype)m->rowptr[k];
+  for (int64_t k = 0; k < m->nnz; k++)
+    ind[k] = (sunindextype)m->colind[k];
   /* t1 is scratch for the residual, which the Jacobian pass recomputes */
   return nimc_model_eval(m, t, N_VGetArrayPointer(y), N_VGetArrayPointer(yp),
                          N_VGetArrayPointer(t1), cj, SM_DATA_S(J));
@@ -77,6 +78,7 @@ void nimc_solver_destroy(nimc_solver *s) {
   if (s->yp) N_VDestroy(s->yp);
   if (s->atol) N_VDestroy(s->atol);
   if (s->id) N_VDestroy(s->id);
+  if (s->work) N_VDestroy(s->work);
   if (s->ctx) SUNContext_Free(&s->ctx);
   free(s);
 }
@@ -95,7 +97,8 @@ int nimc_solver_create(nimc_solver **out, nimc_model *m, double rtol,
   s->yp = N_VNew_Serial((sunindextype)m->n, s->ctx);
   s->atol = N_VNew_Serial((sunindextype)m->n, s->ctx);
   s->id = N_VNew_Serial((sunindextype)m->n, s->ctx);
-  if (!s->y || !s->yp || !s->atol || !s->id) goto fail;
+  s->work = N_VNew_Serial((sunindextype)m->n, s->ctx);
+  if (!s->y || !s->yp || !s->atol || !s->id || !s->work) goto fail;
   nimc_model_initial(m, N_VGetArrayPointer(s->y), N_VGetArrayPointer(s->yp));
   nimc_model_atol(m, atol_scale, N_VGetArrayPointer(s->atol));
   nimc_model_id(m, N_VGetArrayPointer(s->id));
@@ -137,9 +140,15 @@ fail:
   return NIMC_ESOLVER;
 }
 
-double *nimc_solver_y(nimc_solver *s) { return N_VGetArrayPointer(s->y); }
-double *nimc_solver_yp(nimc_solver *s) { return N_VGetArrayPointer(s->yp); }
-const char *nimc_solver_errmsg(const nimc_solver *s) { return s->msg; }
+double *nimc_solver_y(nimc_solver *s) {
+  return N_VGetArrayPointer(s->y);
+}
+double *nimc_solver_yp(nimc_solver *s) {
+  return N_VGetArrayPointer(s->yp);
+}
+const char *nimc_solver_errmsg(const nimc_solver *s) {
+  return s->msg;
+}
 
 /* Add IDA's counters since its last (re)initialisation to a. */
 static void add_counters(void *ida, nimc_solver_stats *a) {
@@ -160,8 +169,8 @@ void nimc_solver_get_stats(const nimc_solver *s, nimc_solver_stats *st) {
   add_counters(s->ida, st);
 }
 
-int nimc_solver_restart(nimc_solver *s, double t0, int nroots,
-                        const int *dir, nimc_root_fn fn, void *user) {
+int nimc_solver_restart(nimc_solver *s, double t0, int nroots, const int *dir,
+                        nimc_root_fn fn, void *user) {
   add_counters(s->ida, &s->acc); /* IDAReInit resets IDA's own counters */
   s->msg[0] = '\0';
   if (IDAReInit(s->ida, t0, s->y, s->yp) != IDA_SUCCESS) return NIMC_ESOLVER;
@@ -178,10 +187,18 @@ int nimc_solver_restart(nimc_solver *s, double t0, int nroots,
   int rc = IDACalcIC(s->ida, IDA_YA_YDP_INIT, t0 + 1e-6);
   if (rc < 0) {
     if (!s->msg[0])
-      snprintf(s->msg, sizeof s->msg, "consistent initialisation failed (%d)", rc);
+      snprintf(s->msg, sizeof s->msg, "consistent initialisation failed (%d)",
+               rc);
     return NIMC_ESOLVER;
   }
-  if (IDAGetConsistentIC(s->ida, s->y, s->yp) != IDA_SUCCESS) return NIMC_ESOLVER;
+  if (IDAGetConsistentIC(s->ida, s->y, s->yp) != IDA_SUCCESS)
+    return NIMC_ESOLVER;
+  return NIMC_OK;
+}
+
+int nimc_solver_interpolate(nimc_solver *s, double t, double *y) {
+  if (IDAGetDky(s->ida, t, 0, s->work) != IDA_SUCCESS) return NIMC_ESOLVER;
+  memcpy(y, N_VGetArrayPointer(s->work), sizeof(double) * s->m->n);
   return NIMC_OK;
 }
 
@@ -191,8 +208,10 @@ int nimc_solver_step(nimc_solver *s, double tstop, double *t, int *event) {
   int rc = IDASolve(s->ida, tstop, &tret, s->y, s->yp, IDA_ONE_STEP);
   *t = tret;
   *event = 0;
-  if (rc == IDA_ROOT_RETURN) *event = 1;
-  else if (rc == IDA_TSTOP_RETURN) *event = 2;
+  if (rc == IDA_ROOT_RETURN)
+    *event = 1;
+  else if (rc == IDA_TSTOP_RETURN)
+    *event = 2;
   else if (rc < 0) {
     if (!s->msg[0]) snprintf(s->msg, sizeof s->msg, "IDASolve failed (%d)", rc);
     return NIMC_ESOLVER;

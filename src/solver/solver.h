@@ -37,6 +37,10 @@ int nimc_solver_restart(nimc_solver *s, double t0, int nroots,
  * *event is 0 (step), 1 (a root was found), 2 (tstop reached). */
 int nimc_solver_step(nimc_solver *s, double tstop, double *t, int *event);
 
+/* The state at t within the last step (IDA's interpolating polynomial),
+ * written to y (length m->n). */
+int nimc_solver_interpolate(nimc_solver *s, double t, double *y);
+
 const char *nimc_solver_errmsg(const nimc_solver *s);
 void nimc_solver_get_stats(const nimc_solver *s, nimc_solver_stats *st);
 

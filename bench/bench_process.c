@@ -1,0 +1,67 @@
+/*
+ * bench_process.c -- wall time of whole `nimc` processes.
+ *
+ * Runs a command line REPEATS times (fork + exec, stdout to /dev/null) and
+ * prints the median, minimum and maximum wall time from start to exit, i.e.
+ * everything a user waits for: start-up, device and material files, the
+ * simulation and the summary written.  Used for the DUALFOIL comparison
+ * (bench/dualfoil.sh).  A benchmark, not a test: it never fails on time.
+ *
+ * usage: bench_process REPEATS PROGRAM [ARGS...]
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: bench_process REPEATS PROGRAM [ARGS...]\n");
+    return 2;
+  }
+  int reps = atoi(argv[1]);
+  if (reps < 1) reps = 1;
+  double *t = malloc(sizeof(double) * (size_t)reps);
+  if (!t) return 1;
+  for (int r = 0; r < reps; r++) {
+    double t0 = now_s();
+    pid_t pid = fork();
+    if (pid < 0) {
+      perror("bench_process: fork");
+      return 1;
+    }
+    if (pid == 0) {
+      int fd = open("/dev/null", O_WRONLY);
+      if (fd >= 0) dup2(fd, 1);
+      execvp(argv[2], argv + 2);
+      _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    t[r] = now_s() - t0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      fprintf(stderr, "bench_process: %s exited with status %d\n", argv[2],
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+      return 1;
+    }
+  }
+  qsort(t, (size_t)reps, sizeof(double), cmp_double);
+  printf("whole process, %d runs: median %.2f ms, min %.2f ms, max %.2f ms\n",
+         reps, 1e3 * t[reps / 2], 1e3 * t[0], 1e3 * t[reps - 1]);
+  free(t);
+  return 0;
+}
