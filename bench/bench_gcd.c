@@ -15,21 +15,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "nimc/nimc.h"
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv) {
-  const char *path = argc > 1 ? argv[1] : NIMC_SOURCE_DIR "/devices/nimc-stack.ini";
+  const char *path =
+      argc > 1 ? argv[1] : NIMC_SOURCE_DIR "/devices/nimc-stack.ini";
   int reps = argc > 2 ? atoi(argv[2]) : 21;
   const char *cur = argc > 3 ? argv[3] : "0.1 mA/cm2";
   if (reps < 1) reps = 1;
@@ -50,7 +41,7 @@ int main(int argc, char **argv) {
   memset(&st, 0, sizeof st);
   double cap = 0.0;
   for (int r = 0; r < reps; r++) {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     nimc_sim *sim;
     nimc_result res;
     memset(&res, 0, sizeof res);
@@ -62,23 +53,29 @@ int main(int argc, char **argv) {
       fprintf(stderr, "bench_gcd: %s\n", nimc_sim_errmsg(sim));
       return 1;
     }
-    t[r] = now_s() - t0;
+    t[r] = bench_now_s() - t0;
     st = nimc_sim_stats(sim);
     nimc_metrics mt;
-    nimc_norm norm = {nimc_device_footprint_area_m2(dev), nimc_device_norm_thickness_m(dev)};
-    if (nimc_metrics_gcd(&res.series, &norm, &mt, &err) == NIMC_OK) cap = mt.capacitance_F;
+    nimc_norm norm = {nimc_device_footprint_area_m2(dev),
+                      nimc_device_norm_thickness_m(dev)};
+    if (nimc_metrics_gcd(&res.series, &norm, &mt, &err) == NIMC_OK)
+      cap = mt.capacitance_F;
     nimc_result_free(&res);
     nimc_sim_destroy(sim);
   }
-  qsort(t, (size_t)reps, sizeof(double), cmp_double);
+  bench_median(t, (size_t)reps);
   printf("bench_gcd: %s, %s / %s, %d runs\n", path, s1, s2, reps);
   printf("  wall time per cycle: median %.3f ms, min %.3f ms, max %.3f ms\n",
          1e3 * t[reps / 2], 1e3 * t[0], 1e3 * t[reps - 1]);
-  printf("  solver: %ld unknowns, %ld Jacobian nonzeros\n", st.unknowns, st.jacobian_nonzeros);
-  printf("  steps %ld, residual evals %ld, Jacobian evals %ld, factorisations %ld,\n"
-         "  nonlinear iterations %ld, error-test fails %ld, convergence fails %ld, root evals %ld\n",
+  printf("  solver: %ld unknowns, %ld Jacobian nonzeros\n", st.unknowns,
+         st.jacobian_nonzeros);
+  printf("  steps %ld, residual evals %ld, Jacobian evals %ld, factorisations "
+         "%ld,\n"
+         "  nonlinear iterations %ld, error-test fails %ld, convergence fails "
+         "%ld, root evals %ld\n",
          st.steps, st.residual_evals, st.jacobian_evals, st.linear_setups,
-         st.nonlinear_iters, st.error_test_fails, st.nonlinear_conv_fails, st.root_evals);
+         st.nonlinear_iters, st.error_test_fails, st.nonlinear_conv_fails,
+         st.root_evals);
   printf("  capacitance %.6g F\n", cap);
   free(t);
   nimc_experiment_destroy(exp);

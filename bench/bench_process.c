@@ -17,16 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
+#include "benchutil.h"
 
 int main(int argc, char **argv) {
   if (argc < 3) {
@@ -38,7 +29,7 @@ int main(int argc, char **argv) {
   double *t = malloc(sizeof(double) * (size_t)reps);
   if (!t) return 1;
   for (int r = 0; r < reps; r++) {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     pid_t pid = fork();
     if (pid < 0) {
       perror("bench_process: fork");
@@ -52,14 +43,14 @@ int main(int argc, char **argv) {
     }
     int status;
     waitpid(pid, &status, 0);
-    t[r] = now_s() - t0;
+    t[r] = bench_now_s() - t0;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
       fprintf(stderr, "bench_process: %s exited with status %d\n", argv[2],
               WIFEXITED(status) ? WEXITSTATUS(status) : -1);
       return 1;
     }
   }
-  qsort(t, (size_t)reps, sizeof(double), cmp_double);
+  bench_median(t, (size_t)reps);
   printf("whole process, %d runs: median %.2f ms, min %.2f ms, max %.2f ms\n",
          reps, 1e3 * t[reps / 2], 1e3 * t[0], 1e3 * t[reps - 1]);
   free(t);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "nimc/nimc.h"
 #include "refcurve.h"
 
@@ -28,12 +29,6 @@ typedef struct setting {
   int na, ns, nc, shells;
   double pgrading, rtol;
 } setting;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Simulate one setting; the voltage at the reference times goes to v. */
 static int run(const setting *st, const nimc_refcurve *ref, double *v,
@@ -46,39 +41,9 @@ static int run(const setting *st, const nimc_refcurve *ref, double *v,
   snprintf(sets[4], 64, "mesh.particle_grading=%g", st->pgrading);
   snprintf(sets[5], 64, "solver.rtol=%g", st->rtol);
   const char *sp[6] = {sets[0], sets[1], sets[2], sets[3], sets[4], sets[5]};
-  const char *step[1] = {"Discharge at 17.5 A/m2 until 2.8 V"};
-  nimc_err err;
-  nimc_device *dev = NULL;
-  nimc_experiment *exp = NULL;
-  nimc_sim *sim = NULL;
-  nimc_result res;
-  memset(&res, 0, sizeof res);
-  int rc = nimc_device_load(
-      &dev, NIMC_SOURCE_DIR "/devices/dualfoil-li-ion.ini", sp, 6, &err);
-  if (!rc) rc = nimc_experiment_parse(&exp, step, 1, &err);
-  if (rc) {
-    fprintf(stderr, "study_dualfoil: %s\n", err.msg);
-    goto done;
-  }
-  nimc_sim_opts o = nimc_sim_opts_default();
-  o.output_dt_s = 0.5;
-  double t0 = now_s();
-  if ((rc = nimc_sim_create(&sim, dev, &o, &err))) {
-    fprintf(stderr, "study_dualfoil: %s\n", err.msg);
-    goto done;
-  }
-  if ((rc = nimc_sim_run(sim, exp, &res))) {
-    fprintf(stderr, "study_dualfoil: %s\n", nimc_sim_errmsg(sim));
-    goto done;
-  }
-  *wall = now_s() - t0;
-  *tend = res.steps[0].duration_s;
-  nimc_refcurve_sample(&res.series, ref, v);
-done:
-  nimc_result_free(&res);
-  nimc_sim_destroy(sim);
-  nimc_experiment_destroy(exp);
-  nimc_device_destroy(dev);
+  double t0 = bench_now_s();
+  int rc = nimc_refcurve_dualfoil(NIMC_SOURCE_DIR, sp, 6, 0.5, ref, v, tend);
+  *wall = bench_now_s() - t0;
   return rc;
 }
 

@@ -38,7 +38,8 @@ static inline int nimc_refcurve_read(const char *path, nimc_refcurve *r) {
   int ct = -1, cv = -1;
   if (fgets(line, sizeof line, f)) {
     int col = 0;
-    for (char *tok = strtok(line, ",\r\n"); tok; tok = strtok(NULL, ",\r\n"), col++) {
+    for (char *tok = strtok(line, ",\r\n"); tok;
+         tok = strtok(NULL, ",\r\n"), col++) {
       if (!strcmp(tok, "time_s")) ct = col;
       if (!strcmp(tok, "voltage_V")) cv = col;
     }
@@ -47,7 +48,8 @@ static inline int nimc_refcurve_read(const char *path, nimc_refcurve *r) {
   while (ct >= 0 && cv >= 0 && fgets(line, sizeof line, f)) {
     double t = NAN, v = NAN;
     int col = 0;
-    for (char *tok = strtok(line, ",\r\n"); tok; tok = strtok(NULL, ",\r\n"), col++) {
+    for (char *tok = strtok(line, ",\r\n"); tok;
+         tok = strtok(NULL, ",\r\n"), col++) {
       if (col == ct) t = atof(tok);
       if (col == cv) v = atof(tok);
     }
@@ -78,7 +80,8 @@ static inline void nimc_refcurve_sample(const nimc_series *s,
   size_t j = 0;
   for (size_t k = 0; k < r->n; k++) {
     double t = r->t[k];
-    while (j + 1 < s->n && s->time_s[j + 1] <= t) j++;
+    while (j + 1 < s->n && s->time_s[j + 1] <= t)
+      j++;
     if (j + 1 >= s->n || s->time_s[j + 1] == s->time_s[j]) {
       v[k] = s->voltage_V[j];
       continue;
@@ -103,6 +106,45 @@ static inline nimc_refdiff nimc_refcurve_diff(const nimc_refcurve *r,
   }
   d.rms = m ? sqrt(d.rms / (double)m) : NAN;
   return d;
+}
+
+/* Discharge DUALFOIL's example cell (devices/dualfoil-li-ion.ini under
+ * root) at 17.5 A/m2 to 2.8 V with the overrides sets[], recording every
+ * output_dt seconds; the voltage at the reference times goes to v, the
+ * discharge time to *tend.  Returns 0 or the failing status (the message
+ * on stderr). */
+static inline int nimc_refcurve_dualfoil(const char *root,
+                                         const char *const *sets, size_t nsets,
+                                         double output_dt,
+                                         const nimc_refcurve *ref, double *v,
+                                         double *tend) {
+  const char *step[1] = {"Discharge at 17.5 A/m2 until 2.8 V"};
+  char path[4096];
+  snprintf(path, sizeof path, "%s/devices/dualfoil-li-ion.ini", root);
+  nimc_err err;
+  nimc_device *dev = NULL;
+  nimc_experiment *exp = NULL;
+  nimc_sim *sim = NULL;
+  nimc_result res;
+  memset(&res, 0, sizeof res);
+  nimc_sim_opts o = nimc_sim_opts_default();
+  o.output_dt_s = output_dt;
+  int rc = nimc_device_load(&dev, path, sets, nsets, &err);
+  if (!rc) rc = nimc_experiment_parse(&exp, step, 1, &err);
+  if (!rc) rc = nimc_sim_create(&sim, dev, &o, &err);
+  if (rc) {
+    fprintf(stderr, "  %s\n", err.msg);
+  } else if ((rc = nimc_sim_run(sim, exp, &res))) {
+    fprintf(stderr, "  %s\n", nimc_sim_errmsg(sim));
+  } else {
+    *tend = res.steps[0].duration_s;
+    nimc_refcurve_sample(&res.series, ref, v);
+  }
+  nimc_result_free(&res);
+  nimc_sim_destroy(sim);
+  nimc_experiment_destroy(exp);
+  nimc_device_destroy(dev);
+  return rc;
 }
 
 #endif

@@ -46,40 +46,6 @@ static void test_material_functions(void) {
   }
 }
 
-/* Discharge the shipped device; its voltage at the reference times. */
-static int discharge(const char *const *sets, size_t nsets,
-                     const nimc_refcurve *ref, double *v, double *tend) {
-  const char *step[1] = {"Discharge at 17.5 A/m2 until 2.8 V"};
-  nimc_err err;
-  nimc_device *dev = NULL;
-  nimc_experiment *exp = NULL;
-  nimc_sim *sim = NULL;
-  nimc_result res;
-  memset(&res, 0, sizeof res);
-  int rc =
-      nimc_device_load(&dev, "devices/dualfoil-li-ion.ini", sets, nsets, &err);
-  if (!rc) rc = nimc_experiment_parse(&exp, step, 1, &err);
-  nimc_sim_opts o = nimc_sim_opts_default();
-  o.output_dt_s = 1.0; /* IDA's interpolant, not straight lines between steps */
-  if (!rc) rc = nimc_sim_create(&sim, dev, &o, &err);
-  if (rc) {
-    fprintf(stderr, "  %s\n", err.msg);
-    goto done;
-  }
-  if ((rc = nimc_sim_run(sim, exp, &res))) {
-    fprintf(stderr, "  %s\n", nimc_sim_errmsg(sim));
-    goto done;
-  }
-  *tend = res.steps[0].duration_s;
-  nimc_refcurve_sample(&res.series, ref, v);
-done:
-  nimc_result_free(&res);
-  nimc_sim_destroy(sim);
-  nimc_experiment_destroy(exp);
-  nimc_device_destroy(dev);
-  return rc;
-}
-
 static void test_against_dualfoil(void) {
   nimc_refcurve ref;
   if (nimc_refcurve_read(REFERENCE, &ref)) {
@@ -89,7 +55,8 @@ static void test_against_dualfoil(void) {
   double *v = malloc(sizeof(double) * ref.n),
          *vf = malloc(sizeof(double) * ref.n);
   double tend = 0, tendf = 0;
-  CHECK(discharge(NULL, 0, &ref, v, &tend) == 0);
+  /* IDA's interpolant every second, not straight lines between steps */
+  CHECK(nimc_refcurve_dualfoil(".", NULL, 0, 1.0, &ref, v, &tend) == 0);
   nimc_refdiff d = nimc_refcurve_diff(&ref, v, ref.v, fmin(tend, ref.t_cut_s));
   double terr = (tend - ref.t_cut_s) / ref.t_cut_s;
   fprintf(stderr,
@@ -102,7 +69,7 @@ static void test_against_dualfoil(void) {
   /* converged, not lucky: twice the cells and twice the shells */
   const char *fine[4] = {"mesh.anode_cells=20", "mesh.separator_cells=10",
                          "mesh.cathode_cells=20", "mesh.particle_shells=40"};
-  CHECK(discharge(fine, 4, &ref, vf, &tendf) == 0);
+  CHECK(nimc_refcurve_dualfoil(".", fine, 4, 1.0, &ref, vf, &tendf) == 0);
   nimc_refdiff c = nimc_refcurve_diff(&ref, v, vf, fmin(tend, tendf));
   fprintf(
       stderr,
