@@ -24,6 +24,7 @@
 /* ---- fixtures ---- */
 
 static const char *const fixture_names[] = {"dev.ini",
+                                            "idg.ini",
                                             "materials/nto.ini",
                                             "materials/ag.ini",
                                             "materials/ionogel.ini",
@@ -66,6 +67,43 @@ static const char *const fixture_texts[] = {
     "\n"
     "[mesh]\n"
     "anode_cells = 20\n",
+
+    "; test in-plane device: only what is required, and a disabled cover\n"
+    "[device]\n"
+    "name = idg\n"
+    "geometry = interdigitated\n"
+    "\n"
+    "[geometry]\n"
+    "fingers_per_electrode = 4\n"
+    "finger_length = 14 mm\n"
+    "finger_width = 1 mm\n"
+    "gap = 0.5 mm\n"
+    "gel_thickness = 300 um\n"
+    "\n"
+    "[cover]\n"
+    "enabled = false\n"
+    "\n"
+    "[anode]\n"
+    "material = materials/nto.ini\n"
+    "thickness = 5 um\n"
+    "porosity = 0.45\n"
+    "active_fraction = 0.42\n"
+    "particle_radius = 4 nm\n"
+    "initial_stoichiometry = 0.01\n"
+    "conductivity = 200 S/cm\n"
+    "\n"
+    "[cathode]\n"
+    "material = materials/ag.ini\n"
+    "thickness = 10 um\n"
+    "porosity = 0.75\n"
+    "conductivity = 100 S/cm\n"
+    "active_density = 0.36 g/cm3\n"
+    "\n"
+    "[electrolyte]\n"
+    "material = materials/ionogel.ini\n"
+    "\n"
+    "[mesh]\n"
+    "gap_cells_x = 8\n",
 
     "[material]\n"
     "kind = intercalation\n"
@@ -426,8 +464,18 @@ static const bad_case bad_cases[] = {
     {"materials/ionogel.ini", "conductivity_vtf_T0 = 165 K\n", "",
      "conductivity_vtf_B", "[material] conductivity_vtf_B",
      "needs conductivity_vtf_T0"},
-    {"dev.ini", "geometry = stack", "geometry = interdigitated", "geometry",
-     "[device] geometry", "not supported yet"},
+    {"dev.ini", "geometry = stack", "geometry = interdigitated",
+     "thickness = 30", "[separator] thickness",
+     "[separator] is for geometry = stack (the in-plane device has no "
+     "separator)"},
+    {"dev.ini", "area = 1 cm2\n", "", NULL, "[device] area",
+     "missing (required, an area"},
+    {"dev.ini", "[mesh]", "[geometry]\ngap = 0.5 mm\n\n[mesh]", "gap = 0.5",
+     "[geometry] gap", "[geometry] is for geometry = interdigitated"},
+    {"dev.ini", "[mesh]", "[cover]\nenabled = false\n\n[mesh]", "enabled",
+     "[cover] enabled", "[cover] is for geometry = interdigitated"},
+    {"dev.ini", "[mesh]", "[mesh]\ngrading_x = 0.5", "grading_x",
+     "[mesh] grading_x", "must be >= 1, got '0.5'"},
     {"dev.ini", "geometry = stack", "geometry = round", "geometry",
      "[device] geometry", "choices: stack, interdigitated"},
     {"dev.ini", "[separator]", "[separator", "[separator", NULL,
@@ -477,12 +525,79 @@ static const bad_case bad_cases[] = {
      "[extra] x", "unknown section"},
 };
 
-static void test_bad_inputs(void) {
+/* The same kind of cases made from the in-plane fixture, idg.ini. */
+static const bad_case idg_bad_cases[] = {
+    {"idg.ini", "gel_thickness = 300 um", "gel_thickness = 8 um",
+     "gel_thickness", "[geometry] gel_thickness",
+     "max(anode 5 um, cathode 10 um) = 10 um, got '8 um'"},
+    {"idg.ini", "gel_thickness = 300 um", "gel_thickness = 10 um",
+     "gel_thickness", "[geometry] gel_thickness", "= 10 um, got '10 um'"},
+    {"idg.ini", "fingers_per_electrode = 4", "fingers_per_electrode = 0",
+     "fingers_per", "[geometry] fingers_per_electrode",
+     "must be a whole number >= 1, got '0'"},
+    {"idg.ini", "fingers_per_electrode = 4", "fingers_per_electrode = 2.5",
+     "fingers_per", "[geometry] fingers_per_electrode",
+     "must be a whole number >= 1, got '2.5'"},
+    {"idg.ini", "fingers_per_electrode = 4\n", "", NULL,
+     "[geometry] fingers_per_electrode", "missing (required, a whole number"},
+    {"idg.ini", "finger_width = 1 mm\n", "", NULL, "[geometry] finger_width",
+     "missing (required, a length"},
+    {"idg.ini", "gap = 0.5 mm", "gap = 0.5 mm\nfinger_widht = 1 mm",
+     "finger_widht", "[geometry] finger_widht",
+     "unknown key (did you mean 'finger_width'? known: fingers_per_electrode"},
+    {"idg.ini", "gap = 0.5 mm", "gap = 0.5 s", "gap", "[geometry] gap",
+     "wrong dimension"},
+    {"idg.ini", "gap = 0.5 mm", "gap = 0 mm", "gap", "[geometry] gap",
+     "must be positive"},
+    {"idg.ini", "gap = 0.5 mm", "gap = 0.5 mm\ngel_porosity = 0",
+     "gel_porosity", "[geometry] gel_porosity", "must be in (0, 1], got '0'"},
+    {"idg.ini", "gap = 0.5 mm", "gap = 0.5 mm\ngel_porosity = 1.1",
+     "gel_porosity", "[geometry] gel_porosity", "must be in (0, 1]"},
+    {"idg.ini", "gap = 0.5 mm", "gap = 0.5 mm\ngel_bruggeman = -1",
+     "gel_bruggeman", "[geometry] gel_bruggeman", "must be >= 0"},
+    {"idg.ini", "gap = 0.5 mm",
+     "gap = 0.5 mm\ncollector_sheet_resistance = -5 ohm", "collector",
+     "[geometry] collector_sheet_resistance", "must be >= 0"},
+    {"idg.ini", "gap = 0.5 mm",
+     "gap = 0.5 mm\ncollector_sheet_resistance = 5 V", "collector",
+     "[geometry] collector_sheet_resistance", "wrong dimension"},
+    {"idg.ini", "[electrolyte]",
+     "[separator]\nthickness = 30 um\n\n[electrolyte]", "thickness = 30 um",
+     "[separator] thickness",
+     "[separator] is for geometry = stack (the in-plane device has no "
+     "separator)"},
+    {"idg.ini", "enabled = false", "enabled = maybe", "enabled",
+     "[cover] enabled", "must be true or false"},
+    {"idg.ini", "enabled = false", "enabled = true\nporosity = 0.05", NULL,
+     "[cover] thickness", "missing (required, a length"},
+    {"idg.ini", "enabled = false", "enabled = YES\nthickness = 2 um", NULL,
+     "[cover] porosity", "missing (required, a number"},
+    {"idg.ini", "enabled = false", "enabled = false\nporosity = 1.5",
+     "porosity = 1.5", "[cover] porosity",
+     "strictly between 0 and 1, got '1.5'"},
+    {"idg.ini", "enabled = false", "enabled = false\nthickness = -2 um",
+     "thickness = -2", "[cover] thickness", "must be positive"},
+    {"idg.ini", "enabled = false", "enabled = false\nbruggeman = -1",
+     "bruggeman", "[cover] bruggeman", "must be >= 0"},
+    {"idg.ini", "enabled = false", "enabled = false\ngap = 1 mm", "gap = 1",
+     "[cover] gap", "unknown key (known: enabled, thickness"},
+    {"idg.ini", "geometry = interdigitated", "geometry = spiral", "spiral",
+     "[device] geometry",
+     "unknown value 'spiral' (choices: stack, interdigitated)"},
+    {"idg.ini", "geometry = interdigitated",
+     "geometry = interdigitated\narea = 0 cm2", "area", "[device] area",
+     "must be positive"},
+    {"idg.ini", "gap_cells_x = 8", "gel_cells_z = 0", "gel_cells_z",
+     "[mesh] gel_cells_z", "whole number >= 1, got '0'"},
+};
+
+/* Load the fixture's dev (dev.ini or idg.ini) edited by each of n cases. */
+static void run_bad_cases(const bad_case *cases, size_t n, const char *dev) {
   const char *dir = fixture_dir();
   char devpath[256], where[512], key[256];
-  snprintf(devpath, sizeof devpath, "%s/dev.ini", dir);
-  for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
-    const bad_case *b = &bad_cases[i];
+  snprintf(devpath, sizeof devpath, "%s/%s", dir, dev);
+  for (size_t i = 0; i < n; i++) {
+    const bad_case *b = &cases[i];
     int line = write_fixture(dir, b->file, b->find, b->repl, b->at);
     if (b->at) {
       CHECK(line > 0);
@@ -505,6 +620,12 @@ static void test_bad_inputs(void) {
     if (getenv("NIMC_TEST_VERBOSE")) fprintf(stderr, "  %s\n", err.msg);
     remove_fixture(dir);
   }
+}
+
+static void test_bad_inputs(void) {
+  run_bad_cases(bad_cases, sizeof bad_cases / sizeof bad_cases[0], "dev.ini");
+  run_bad_cases(idg_bad_cases, sizeof idg_bad_cases / sizeof idg_bad_cases[0],
+                "idg.ini");
 }
 
 /* A line longer than libinih's buffer is refused, not split in two. */
@@ -589,6 +710,270 @@ static void test_missing_device(void) {
   CHECK(d == NULL);
 }
 
+/* ---- the shipped in-plane devices ---- */
+
+/* Load path with the overrides sets[0..n); NULL (and the message on
+ * stderr) on failure. */
+static nimc_device *load_ok(const char *path, const char *const *sets,
+                            size_t n) {
+  nimc_device *d = NULL;
+  nimc_err err;
+  int rc = nimc_device_load(&d, path, sets, n, &err);
+  CHECK(rc == NIMC_OK);
+  if (rc) fprintf(stderr, "  %s: %s\n", path, err.msg);
+  return d;
+}
+
+static void test_nimc_device(void) {
+  nimc_device *d = load_ok("devices/nimc.ini", NULL, 0);
+  if (!d) return;
+  const nimc_interdigitated_params *g = &d->idg;
+  CHECK(!strcmp(nimc_device_name(d), "NTO//AG-NIMC"));
+  CHECK(d->geometry == NIMC_GEOMETRY_INTERDIGITATED);
+  CHECK(g->fingers_per_electrode == 4);
+  CHECK_REL(g->finger_length_m, 0.014, 1e-12);
+  CHECK_REL(g->finger_width_m, 1e-3, 1e-12);
+  CHECK_REL(g->gap_m, 5e-4, 1e-12);
+  CHECK_REL(g->gel_thickness_m, 3e-4, 1e-12);
+  CHECK(g->gel_porosity == 1.0 && g->gel_bruggeman == 0.0);
+  CHECK_REL(g->collector_sheet_ohm, 5.0, 1e-12);
+  CHECK(g->cover_enabled == 0);
+  /* written in the file although disabled, so that enabling needs no more */
+  CHECK_REL(g->cover_thickness_m, 2e-6, 1e-12);
+  CHECK_REL(g->cover_porosity, 0.05, 1e-12);
+  CHECK_REL(g->cover_bruggeman, 1.5, 1e-12);
+  /* the footprint of the pattern: L (2N w + (2N - 1) g) */
+  CHECK_REL(nimc_device_footprint_area_m2(d), 0.014 * (8e-3 + 3.5e-3), 1e-12);
+  CHECK_REL(nimc_device_footprint_area_m2(d), 1.61e-4, 1e-12);
+  CHECK_REL(nimc_device_norm_thickness_m(d), 7.5e-6, 1e-12);
+  CHECK_REL(nimc_device_temperature_K(d), 298.15, 1e-12);
+  CHECK(d->contact_resistance_ohm == 0.0);
+  CHECK(d->initial_voltage_given == 1 && d->initial_voltage_V == 0.0);
+  /* the stack's anode and cathode */
+  CHECK(d->anode.kind == NIMC_ELECTRODE_INTERCALATION);
+  CHECK(!strcmp(d->anode.material, "NTO"));
+  CHECK_REL(d->anode.thickness_m, 5e-6, 1e-12);
+  CHECK_REL(d->anode.porosity, 0.44, 1e-12);
+  CHECK_REL(d->anode.active_fraction, 0.47, 1e-12);
+  CHECK_REL(d->anode.particle_radius_m, 4e-9, 1e-12);
+  CHECK(d->anode.shape == NIMC_PARTICLE_SLAB);
+  CHECK_REL(d->anode.theta0, 0.01, 1e-12);
+  CHECK_REL(d->anode.conductivity_S_m, 2e4, 1e-12);
+  CHECK_REL(d->anode.cdl_F_m2, 0.1, 1e-12);
+  CHECK(d->cathode.kind == NIMC_ELECTRODE_CAPACITIVE);
+  CHECK_REL(d->cathode.thickness_m, 1e-5, 1e-12);
+  CHECK_REL(d->cathode.porosity, 0.75, 1e-12);
+  CHECK_REL(d->cathode.conductivity_S_m, 1e4, 1e-12);
+  CHECK_REL(d->cathode.cap_F_m3, 3.6e7, 1e-12);
+  CHECK(!strcmp(d->electrolyte.material, "NaTFSI/P14TFSI ionogel"));
+  CHECK(d->mesh.particle_shells == 3);
+  CHECK(g->finger_cells_x == 8 && g->gap_cells_x == 8 &&
+        g->electrode_cells_z == 4 && g->gel_cells_z == 8 &&
+        g->cover_cells_z == 2);
+  CHECK(g->grading_x == 4.0 && g->grading_z == 4.0);
+  nimc_device_destroy(d);
+
+  d = load_ok("devices/nimc-covered.ini", NULL, 0);
+  if (d) {
+    CHECK(!strcmp(nimc_device_name(d), "NTO//AG-NIMC-C"));
+    CHECK(d->geometry == NIMC_GEOMETRY_INTERDIGITATED);
+    CHECK(d->idg.cover_enabled == 1);
+    CHECK_REL(d->idg.cover_thickness_m, 2e-6, 1e-12);
+    CHECK_REL(d->idg.cover_porosity, 0.05, 1e-12);
+    CHECK_REL(d->idg.cover_bruggeman, 1.5, 1e-12);
+    CHECK_REL(nimc_device_footprint_area_m2(d), 1.61e-4, 1e-12);
+  }
+  nimc_device_destroy(d);
+
+  d = load_ok("devices/ag-ag-msc.ini", NULL, 0);
+  if (d) {
+    CHECK(!strcmp(nimc_device_name(d), "AG//AG-MSC"));
+    CHECK(d->anode.kind == NIMC_ELECTRODE_CAPACITIVE);
+    CHECK(!strcmp(d->anode.material, "AG"));
+    CHECK_REL(d->anode.thickness_m, 1e-5, 1e-12);
+    CHECK_REL(d->anode.porosity, 0.75, 1e-12);
+    CHECK_REL(d->anode.conductivity_S_m, 1e4, 1e-12);
+    CHECK_REL(d->anode.cap_F_m3, 3.6e7, 1e-12);
+    CHECK_REL(d->anode.E_pzc_V, 2.9, 1e-12);
+    CHECK(d->cathode.kind == NIMC_ELECTRODE_CAPACITIVE);
+    CHECK(d->idg.cover_enabled == 0);
+    CHECK_REL(nimc_device_footprint_area_m2(d), 1.61e-4, 1e-12);
+    CHECK_REL(nimc_device_norm_thickness_m(d), 1e-5, 1e-12);
+  }
+  nimc_device_destroy(d);
+}
+
+/* The lines of the file at path into lines[max][160]; the count, or -1. */
+static int read_lines(const char *path, char (*lines)[160], int max) {
+  FILE *fp = fopen(path, "r");
+  if (!fp) return -1;
+  int n = 0;
+  while (n < max && fgets(lines[n], sizeof lines[n], fp))
+    n++;
+  fclose(fp);
+  return n;
+}
+
+/* The three in-plane files differ only where the paper's devices do: the
+ * covered one in its name and [cover] enabled, the symmetric one in its
+ * name and [anode] section. */
+static void test_device_variants_differ_minimally(void) {
+  static char a[200][160], b[200][160];
+  int na = read_lines("devices/nimc.ini", a, 200);
+  int nb = read_lines("devices/nimc-covered.ini", b, 200);
+  CHECK(na > 20 && na < 200 && na == nb);
+  int ndiff = 0, name = 0, enabled = 0;
+  for (int i = 0; i < na && i < nb; i++) {
+    if (!strcmp(a[i], b[i])) continue;
+    ndiff++;
+    if (!strcmp(a[i], "name = \"NTO//AG-NIMC\"\n") &&
+        !strcmp(b[i], "name = \"NTO//AG-NIMC-C\"\n"))
+      name++;
+    if (!strncmp(a[i], "enabled = false", 15) &&
+        !strncmp(b[i], "enabled = true", 14))
+      enabled++;
+  }
+  CHECK(ndiff == 2 && name == 1 && enabled == 1);
+
+  /* ag-ag-msc.ini: outside [anode], only the name differs */
+  nb = read_lines("devices/ag-ag-msc.ini", b, 200);
+  CHECK(nb > 20 && nb < 200);
+  int i = 0, j = 0;
+  ndiff = name = 0;
+  while (i < na && j < nb) {
+    if (!strcmp(a[i], "[anode]\n") && !strcmp(b[j], "[anode]\n")) {
+      while (i < na && a[i][0] != '\n') /* to the blank line ending it */
+        i++;
+      while (j < nb && b[j][0] != '\n')
+        j++;
+      continue;
+    }
+    if (strcmp(a[i], b[j])) {
+      ndiff++;
+      name += !strcmp(b[j], "name = \"AG//AG-MSC\"\n");
+    }
+    i++, j++;
+  }
+  CHECK(i == na && j == nb);
+  CHECK(ndiff == 1 && name == 1);
+}
+
+static void test_interdigitated_overrides(void) {
+  /* the covered device with its cover disabled is the uncovered one */
+  const char *off[] = {"cover.enabled=false"};
+  nimc_device *d = load_ok("devices/nimc-covered.ini", off, 1);
+  if (d) CHECK(d->idg.cover_enabled == 0);
+  nimc_device_destroy(d);
+  const char *words[] = {"cover.enabled=OFF", "cover.enabled=No",
+                         "cover.enabled=0", "cover.enabled=FALSE"};
+  for (size_t i = 0; i < 4; i++) {
+    d = load_ok("devices/nimc-covered.ini", &words[i], 1);
+    if (d) CHECK(d->idg.cover_enabled == 0);
+    nimc_device_destroy(d);
+  }
+  const char *on[] = {"cover.enabled=True", "cover.enabled=yes",
+                      "cover.enabled=on", "cover.enabled=1"};
+  for (size_t i = 0; i < 4; i++) {
+    d = load_ok("devices/nimc.ini", &on[i], 1);
+    if (d) CHECK(d->idg.cover_enabled == 1);
+    nimc_device_destroy(d);
+  }
+
+  /* the area follows the pattern ... */
+  const char *gap[] = {"geometry.gap=1mm"};
+  d = load_ok("devices/nimc.ini", gap, 1);
+  if (d) {
+    CHECK_REL(d->idg.gap_m, 1e-3, 1e-12);
+    CHECK_REL(nimc_device_footprint_area_m2(d), 0.014 * (8e-3 + 7e-3), 1e-12);
+  }
+  nimc_device_destroy(d);
+  const char *fingers[] = {"geometry.fingers_per_electrode=2",
+                           "geometry.finger_length=10 mm"};
+  d = load_ok("devices/nimc.ini", fingers, 2);
+  if (d) {
+    CHECK(d->idg.fingers_per_electrode == 2);
+    CHECK_REL(nimc_device_footprint_area_m2(d), 0.01 * (4e-3 + 1.5e-3), 1e-12);
+  }
+  nimc_device_destroy(d);
+  /* ... unless given */
+  const char *area[] = {"device.area=2 cm2", "geometry.gap=1mm"};
+  d = load_ok("devices/nimc.ini", area, 2);
+  if (d) CHECK_REL(nimc_device_footprint_area_m2(d), 2e-4, 1e-12);
+  nimc_device_destroy(d);
+
+  const char *mesh[] = {"mesh.finger_cells_x=3", "mesh.grading_z=1",
+                        "geometry.gel_porosity=0.9", "cover.bruggeman=0",
+                        "mesh.anode_cells=5"};
+  d = load_ok("devices/nimc.ini", mesh, 5);
+  if (d) {
+    CHECK(d->idg.finger_cells_x == 3 && d->idg.grading_z == 1.0);
+    CHECK(d->idg.gap_cells_x == 8);
+    CHECK_REL(d->idg.gel_porosity, 0.9, 1e-12);
+    CHECK(d->idg.cover_bruggeman == 0.0);
+    CHECK(d->mesh.anode_cells == 5); /* accepted, unused in-plane */
+  }
+  nimc_device_destroy(d);
+
+  /* the gel must cover the cover: 10 um + 2 um */
+  expect_set_error("devices/nimc-covered.ini", "geometry.gel_thickness=11um",
+                   "--set geometry.gel_thickness: ",
+                   "max(anode 5 um, cathode 10 um) + cover 2 um = 12 um, got "
+                   "'11um'");
+  d = load_ok("devices/nimc.ini",
+              (const char *[]){"geometry.gel_thickness=11um"}, 1);
+  if (d) CHECK_REL(d->idg.gel_thickness_m, 11e-6, 1e-12);
+  nimc_device_destroy(d);
+  expect_set_error("devices/nimc.ini", "cover.enabled=maybe",
+                   "--set cover.enabled: ", "must be true or false");
+  expect_set_error(
+      "devices/nimc.ini", "separator.thickness=30um",
+      "--set separator.thickness: ", "[separator] is for geometry = stack");
+  expect_set_error(
+      "devices/nimc-stack.ini", "cover.enabled=false",
+      "--set cover.enabled: ", "[cover] is for geometry = interdigitated");
+  expect_set_error(
+      "devices/nimc-stack.ini", "geometry.gap=1mm",
+      "--set geometry.gap: ", "[geometry] is for geometry = interdigitated");
+  expect_set_error(
+      "devices/nimc.ini", "geometry.fingers_per_electrode=2.5",
+      "--set geometry.fingers_per_electrode: ", "whole number >= 1, got '2.5'");
+}
+
+/* The in-plane fixture: what is not given takes its default. */
+static void test_interdigitated_defaults(void) {
+  const char *dir = fixture_dir();
+  char path[256];
+  snprintf(path, sizeof path, "%s/idg.ini", dir);
+  write_fixture(dir, NULL, NULL, NULL, NULL);
+  nimc_device *d = load_ok(path, NULL, 0);
+  if (d) {
+    const nimc_interdigitated_params *g = &d->idg;
+    CHECK(d->geometry == NIMC_GEOMETRY_INTERDIGITATED);
+    CHECK(g->gel_porosity == 1.0 && g->gel_bruggeman == 0.0);
+    CHECK(g->collector_sheet_ohm == 0.0);
+    CHECK(g->cover_enabled == 0);
+    CHECK(g->cover_thickness_m == 0.0 && g->cover_porosity == 0.0);
+    CHECK(g->cover_bruggeman == 1.5);
+    CHECK(g->finger_cells_x == 8 && g->gap_cells_x == 8 &&
+          g->electrode_cells_z == 4 && g->gel_cells_z == 8 &&
+          g->cover_cells_z == 2);
+    CHECK(g->grading_x == 4.0 && g->grading_z == 4.0);
+    CHECK_REL(nimc_device_footprint_area_m2(d), 1.61e-4, 1e-12);
+  }
+  nimc_device_destroy(d);
+  /* a cover needs only its thickness and porosity */
+  const char *cov[] = {"cover.enabled=true", "cover.thickness=2um",
+                       "cover.porosity=0.05"};
+  d = load_ok(path, cov, 3);
+  if (d) {
+    CHECK(d->idg.cover_enabled == 1);
+    CHECK_REL(d->idg.cover_thickness_m, 2e-6, 1e-12);
+    CHECK(d->idg.cover_bruggeman == 1.5);
+  }
+  nimc_device_destroy(d);
+  remove_fixture(dir);
+}
+
 int main(void) {
   RUN(test_shipped_device);
   RUN(test_fixture_and_overrides);
@@ -596,6 +981,10 @@ int main(void) {
   RUN(test_long_line);
   RUN(test_bad_sets);
   RUN(test_missing_device);
+  RUN(test_nimc_device);
+  RUN(test_device_variants_differ_minimally);
+  RUN(test_interdigitated_overrides);
+  RUN(test_interdigitated_defaults);
   if (tmp[0]) rmdir(tmp);
   return TEST_REPORT();
 }

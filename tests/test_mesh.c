@@ -12,7 +12,7 @@
 
 static void test_graded_segment(void) {
   for (int n = 1; n <= 9; n++) {
-    nimc_segment s = {3e-6, n, 4.0};
+    nimc_segment s = {3e-6, n, 4.0, 0};
     double sz[16], sum = 0.0, lo = 1e9, hi = 0.0;
     nimc_segment_sizes(&s, sz);
     for (int k = 0; k < n; k++) {
@@ -24,6 +24,19 @@ static void test_graded_segment(void) {
     CHECK_REL(sum, 3e-6, 1e-12);
     if (n >= 3) CHECK_REL(hi / lo, 4.0, 1e-12);
     CHECK(sz[0] <= sz[n / 2]); /* small at the ends */
+  }
+}
+
+static void test_one_sided_grading(void) {
+  for (int side = -1; side <= 1; side += 2) {
+    nimc_segment s = {1.0, 6, 8.0, side};
+    double sz[6], sum = 0.0;
+    nimc_segment_sizes(&s, sz);
+    for (int k = 0; k < 6; k++) sum += sz[k];
+    CHECK_REL(sum, 1.0, 1e-12);
+    double fine = side > 0 ? sz[5] : sz[0], coarse = side > 0 ? sz[0] : sz[5];
+    CHECK_REL(coarse / fine, 8.0, 1e-12);
+    for (int k = 1; k < 6; k++) CHECK(side > 0 ? sz[k] < sz[k - 1] : sz[k] > sz[k - 1]);
   }
 }
 
@@ -81,8 +94,8 @@ static int btag2d(void *u, nimc_side side, int reg) {
 }
 
 static void test_2d_mesh(void) {
-  nimc_segment xs[3] = {{500e-6, 6, 5.0}, {500e-6, 4, 3.0}, {500e-6, 6, 5.0}};
-  nimc_segment zs[2] = {{10e-6, 3, 1.0}, {200e-6, 5, 2.0}};
+  nimc_segment xs[3] = {{500e-6, 6, 5.0, 0}, {500e-6, 4, 3.0, 0}, {500e-6, 6, 5.0, 0}};
+  nimc_segment zs[2] = {{10e-6, 3, 1.0, 0}, {200e-6, 5, 2.0, 0}};
   double depth = 14e-3;
   nimc_mesh *m;
   CHECK(nimc_mesh_create(&m, xs, 3, zs, 2, depth, region2d, btag2d, NULL,
@@ -121,8 +134,8 @@ static void test_2d_mesh(void) {
 }
 
 static void test_empty_segment_rejected(void) {
-  nimc_segment xs[1] = {{0.0, 3, 1.0}};
-  nimc_segment zs[1] = {{1.0, 1, 1.0}};
+  nimc_segment xs[1] = {{0.0, 3, 1.0, 0}};
+  nimc_segment zs[1] = {{1.0, 1, 1.0, 0}};
   nimc_mesh *m;
   nimc_err err;
   CHECK(nimc_mesh_create(&m, xs, 1, zs, 1, 1.0, region2d, NULL, NULL, &err) ==
@@ -133,6 +146,7 @@ static void test_empty_segment_rejected(void) {
 
 int main(void) {
   RUN(test_graded_segment);
+  RUN(test_one_sided_grading);
   RUN(test_stack_mesh);
   RUN(test_2d_mesh);
   RUN(test_empty_segment_rejected);

@@ -113,7 +113,9 @@ typedef enum nimc_end_reason {
   NIMC_END_TIME,     /* the step's duration elapsed */
   NIMC_END_VOLTAGE,  /* the voltage reached its cut-off */
   NIMC_END_CURRENT,  /* the current fell to its cut-off (hold) */
-  NIMC_END_LIMIT     /* a safety limit stopped the step */
+  NIMC_END_LIMIT,    /* a safety limit stopped the step */
+  NIMC_END_DEPLETION /* the electrolyte ran out of salt somewhere (the
+                        concentration fell to 1e-3 of its initial value) */
 } nimc_end_reason;
 
 /* A parsed experiment: steps and "Repeat N times" blocks. */
@@ -210,6 +212,33 @@ typedef struct nimc_solver_stats {
 
 nimc_solver_stats nimc_sim_stats(const nimc_sim *sim);
 
+/* A snapshot of the fields over the mesh (the cross-section for the
+ * interdigitated geometry), one value per finite-volume cell. */
+typedef enum nimc_region_kind {
+  NIMC_CELL_ANODE = 0,
+  NIMC_CELL_SEPARATOR = 1,
+  NIMC_CELL_CATHODE = 2,
+  NIMC_CELL_GEL = 3,
+  NIMC_CELL_COVER = 4
+} nimc_region_kind;
+
+typedef struct nimc_fields {
+  size_t n;
+  double t_s;                /* simulated time of the snapshot */
+  double *x_m, *z_m;         /* cell centres */
+  double *dx_m, *dz_m;       /* cell sizes */
+  int *region;               /* nimc_region_kind */
+  double *c_mol_m3;          /* salt concentration */
+  double *phi_e_V;           /* electrolyte potential */
+  double *reaction_A_m3;     /* interfacial current per volume (> 0 anodic),
+                                0 outside electrodes */
+} nimc_fields;
+
+/* Fill f with the fields of the simulation's current state (allocates;
+ * release with nimc_fields_free). */
+int nimc_sim_fields(nimc_sim *sim, nimc_fields *f);
+void nimc_fields_free(nimc_fields *f);
+
 /* ---- analysis (works on measured or simulated series alike) ----------- */
 
 typedef struct nimc_norm {
@@ -249,6 +278,26 @@ int nimc_write_atomic(const char *path, const char *data, size_t len,
 int nimc_series_write_csv(const nimc_series *s, const char *path,
                           nimc_err *err);
 
+/* One row of a model-against-paper table (nimc reproduce).  rel_error is
+ * not stored: it is always (model - paper) / paper, computed by
+ * nimc_validation_rel_error.  Nothing here is owned. */
+typedef struct nimc_validation_row {
+  const char *id;       /* stable key, e.g. "cv_0.1" */
+  const char *quantity; /* what is compared, in words */
+  const char *unit;     /* of paper and model ("1" when unitless) */
+  double paper;         /* the published value */
+  double model;         /* the simulated value; NaN = not computed */
+} nimc_validation_row;
+
+/* (model - paper) / paper; NaN when either is not finite or paper is 0. */
+double nimc_validation_rel_error(const nimc_validation_row *row);
+
+/* Write rows as CSV with the header "id,quantity,unit,paper,model,rel_error"
+ * (%.10g numbers, an empty field where a value is NaN; text fields quoted
+ * when they hold a comma or a quote). */
+int nimc_validation_write_csv(const nimc_validation_row *rows, size_t nrows,
+                              const char *path, nimc_err *err);
+
 /* What the summary JSON is made of; nothing here is owned. */
 typedef struct nimc_summary {
   const char *device;             /* device name; NULL = omitted */
@@ -256,6 +305,11 @@ typedef struct nimc_summary {
   const nimc_result *result;      /* its steps; NULL = no steps */
   const nimc_metrics *metrics;    /* NULL = empty "metrics" object */
   const nimc_solver_stats *stats; /* NULL = no "solver" object */
+  /* the "validation" array of reproduce; NULL = no "validation" key.
+   * Unlike elsewhere, a NaN model value (and its rel_error) is written as
+   * null: every row has every key. */
+  const nimc_validation_row *validation;
+  size_t nvalidation;
 } nimc_summary;
 
 /* Render s as pretty-printed JSON into *out_text (malloc'd, the caller
@@ -270,6 +324,42 @@ int nimc_summary_json(const nimc_summary *s, char **out_text, nimc_err *err);
  * log), NIMC_EIO when dir cannot be written. */
 int nimc_plot_gcd(const nimc_series *s, const char *dir, const char *title,
                   nimc_err *err);
+
+/* Write the fields f as CSV with the header
+ * "x_m,z_m,dx_m,dz_m,region,c_mol_m3,phi_e_V,reaction_A_m3", one row per
+ * cell (%.10g numbers, region as the nimc_region_kind number). */
+int nimc_fields_write_csv(const nimc_fields *f, const char *path,
+                          nimc_err *err);
+
+/* Maps of nf field snapshots side by side, one column each, titled
+ * titles[k] (titles or any entry may be NULL): salt concentration on top,
+ * reaction current below, each quantity on one colour scale shared by all
+ * columns.  A cross-section (z varies) is drawn cell by cell, x in mm,
+ * z from the substrate up to 3 times the thickest electrode (the gel above
+ * is cut off, and the axis label says so); a 1D stack (all z equal) is
+ * drawn as value against x.  Writes dir/STEM.dat, dir/STEM.gp,
+ * dir/STEM.log (gnuplot's output), and dir/STEM.png and dir/STEM.svg, each
+ * replaced atomically; errors as nimc_plot_gcd. */
+int nimc_plot_fields(const nimc_fields *const *f, const char *const *titles,
+                     size_t nf, const char *dir, const char *stem,
+                     nimc_err *err);
+
+/* One curve of nimc_plot_curves; nothing is owned. */
+typedef struct nimc_curve {
+  const char *label; /* legend entry; NULL = none */
+  const double *x, *y;
+  size_t n;          /* points; non-finite ones are skipped */
+  int markers;       /* 1: points only (measured data), 0: a line */
+} nimc_curve;
+
+/* Several curves on one pair of axes (labels and title may be NULL):
+ * writes dir/STEM.dat, dir/STEM.gp, dir/STEM.log, and dir/STEM.png and
+ * dir/STEM.svg atomically; errors as nimc_plot_gcd.  Curves with no
+ * finite point are left out; with none at all it fails with NIMC_EINPUT. */
+int nimc_plot_curves(const nimc_curve *curves, size_t ncurves,
+                     const char *xlabel, const char *ylabel,
+                     const char *title, const char *dir, const char *stem,
+                     nimc_err *err);
 
 #ifdef __cplusplus
 }

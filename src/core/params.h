@@ -116,6 +116,24 @@ typedef struct nimc_electrolyte_params {
   nimc_law thermo_factor;         /* 1 + dln f/dln c (c) [-] */
 } nimc_electrolyte_params;
 
+/* The in-plane (interdigitated) array: N fingers per electrode, each
+ * finger_length long and finger_width wide, gap apart, under an ionogel
+ * layer (its top at gel_thickness above the substrate), with an optional
+ * porous cover on the top surface of every finger. */
+typedef struct nimc_interdigitated_params {
+  int fingers_per_electrode;
+  double finger_length_m, finger_width_m, gap_m;
+  double gel_thickness_m;         /* substrate to top of the gel */
+  double gel_porosity, gel_bruggeman; /* transport in the gel layer (1, 0: the
+                                     measured conductivity is the gel's) */
+  double collector_sheet_ohm;     /* EG collector sheet resistance, ohm/sq */
+  int cover_enabled;
+  double cover_thickness_m, cover_porosity, cover_bruggeman;
+  /* mesh of the symmetry cell */
+  int finger_cells_x, gap_cells_x, electrode_cells_z, gel_cells_z, cover_cells_z;
+  double grading_x, grading_z;
+} nimc_interdigitated_params;
+
 typedef enum nimc_geometry {
   NIMC_GEOMETRY_STACK = 0,        /* 1D anode | separator | cathode */
   NIMC_GEOMETRY_INTERDIGITATED    /* 2D in-plane cross-section (later) */
@@ -137,7 +155,9 @@ struct nimc_device {
   char name[NIMC_NAME_MAX];
   char path[NIMC_PATH_MAX];
   nimc_geometry geometry;
-  double area_m2;                 /* electrode (footprint) area */
+  double area_m2;                 /* footprint area (stack: electrode area;
+                                     interdigitated: computed from the array
+                                     unless given) */
   double norm_thickness_m;        /* 0 = mean electrode thickness */
   double temperature_K;
   double contact_resistance_ohm;  /* lumped series resistance (leads, collectors) */
@@ -145,6 +165,7 @@ struct nimc_device {
   int initial_voltage_given;
   nimc_electrode_params anode, cathode;
   nimc_separator_params separator;
+  nimc_interdigitated_params idg;  /* geometry = interdigitated */
   nimc_electrolyte_params electrolyte;
   nimc_mesh_params mesh;
   nimc_solver_params solver;

@@ -108,6 +108,8 @@ const char *nimc_end_reason_name(nimc_end_reason r) {
     return "current";
   case NIMC_END_LIMIT:
     return "limit";
+  case NIMC_END_DEPLETION:
+    return "depletion";
   }
   return "unknown";
 }

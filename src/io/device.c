@@ -11,7 +11,11 @@
  *     value is converted to SI by udunits2 (io/units.c) and range-checked.
  *     Electrodes and the electrolyte read their material file (same INI
  *     reader, one section [material]); any material key may be overridden
- *     in the device section that references the material.
+ *     in the device section that references the material.  Which
+ *     sections a device has depends on its [device] geometry: a stack has
+ *     a [separator], the in-plane (interdigitated) array has [geometry]
+ *     and an optional [cover] instead; the other geometry's sections are
+ *     errors.
  * Every error names where the value came from, "file:line: [section] key:"
  * or "--set section.key:", and what is wrong.  The schema is documented in
  * docs/device-files.md: keep the two in step.  What the parameters mean
@@ -29,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/params.h"
 #include "io/table.h"
@@ -240,9 +245,9 @@ static int apply_sets(loader *L, const char *const *sets, size_t nsets) {
 
 /* ---- phase 2: the schema ---------------------------------------------- */
 
-static const char *const sections[] = {"device",  "anode",       "separator",
-                                       "cathode", "electrolyte", "mesh",
-                                       "solver",  NULL};
+static const char *const sections[] = {
+    "device",   "anode", "separator", "cathode", "electrolyte",
+    "geometry", "cover", "mesh",      "solver",  NULL};
 static const char *const device_keys[] = {"name",
                                           "geometry",
                                           "area",
@@ -268,10 +273,26 @@ static const char *const electrolyte_keys[] = {"material",
                                                "initial_concentration", NULL};
 static const char *const separator_keys[] = {"thickness", "porosity",
                                              "bruggeman", NULL};
-static const char *const mesh_keys[] = {"anode_cells",   "separator_cells",
-                                        "cathode_cells", "particle_shells",
-                                        "grading",       "particle_grading",
-                                        NULL};
+static const char *const geometry_keys[] = {"fingers_per_electrode",
+                                            "finger_length",
+                                            "finger_width",
+                                            "gap",
+                                            "gel_thickness",
+                                            "gel_porosity",
+                                            "gel_bruggeman",
+                                            "collector_sheet_resistance",
+                                            NULL};
+static const char *const cover_keys[] = {"enabled", "thickness", "porosity",
+                                         "bruggeman", NULL};
+/* One list for both geometries: each ignores the other's keys, so that
+ * one [mesh] section serves a device whatever its geometry. */
+static const char *const mesh_keys[] = {"anode_cells",       "separator_cells",
+                                        "cathode_cells",     "particle_shells",
+                                        "grading",           "particle_grading",
+                                        "finger_cells_x",    "gap_cells_x",
+                                        "electrode_cells_z", "gel_cells_z",
+                                        "cover_cells_z",     "grading_x",
+                                        "grading_z",         NULL};
 static const char *const solver_keys[] = {"rtol", "atol_scale", NULL};
 
 /* Material keys: the head of every material file, the part of it a device
@@ -323,7 +344,7 @@ static const char *const shapes[] = {"slab", "cylinder", "sphere", NULL};
 static const char *const geometries[] = {"stack", "interdigitated", NULL};
 
 /* Allowed ranges of numbers. */
-enum { ANY, POS, NONNEG, FRAC, UNIT, GE1, RTOL };
+enum { ANY, POS, NONNEG, FRAC, UNIT, GE1, RTOL, FRAC1 };
 static const struct {
   double lo, hi;
   int lo_in, hi_in;
@@ -336,6 +357,7 @@ static const struct {
     [UNIT] = {0, 1, 1, 1, "must be between 0 and 1"},
     [GE1] = {1, INFINITY, 1, 0, "must be >= 1"},
     [RTOL] = {0, 0.1, 0, 0, "must be strictly between 0 and 0.1"},
+    [FRAC1] = {0, 1, 0, 1, "must be in (0, 1]"},
 };
 
 static int in_range(double v, int r) {
@@ -493,10 +515,12 @@ static int get_num(const scope *s, const char *key, const char *si, int rng,
   return 1;
 }
 
-/* Read key as an integer >= min (always optional); 1, 0 or < 0. */
-static int get_int(const scope *s, const char *key, long min, int *out) {
+/* Read key as an integer >= min (required unless example is NULL); 1, 0
+ * or < 0. */
+static int get_int(const scope *s, const char *key, long min,
+                   const char *example, int *out) {
   const entry *e = look(s, key);
-  if (!e) return 0;
+  if (!e) return example ? missing(s, key, example) : 0;
   char *end;
   errno = 0;
   long v = strtol(e->value, &end, 10);
@@ -525,6 +549,23 @@ static int get_str(const scope *s, const char *key, const char *example,
   buf[n] = '\0';
   if (where) *where = e;
   return 1;
+}
+
+/* Read key as a boolean: true/false, yes/no, on/off or 1/0, in any case.
+ * 1 or 0 (absent: *out untouched) or < 0. */
+static int get_bool(const scope *s, const char *key, int *out) {
+  static const char *const words[] = {"false", "true", "no", "yes",
+                                      "off",   "on",   "0",  "1"};
+  const entry *e = look(s, key);
+  if (!e) return 0;
+  for (int i = 0; i < 8; i++)
+    if (!strcasecmp(e->value, words[i])) {
+      *out = i % 2;
+      return 1;
+    }
+  return bad(s->L, e,
+             "must be true or false (or yes/no, on/off, 1/0), got '%s'",
+             e->value);
 }
 
 /* Read key as one of the words of choices; *out gets its index.  1 or 0
@@ -879,11 +920,11 @@ static int device_section(const loader *L, nimc_device *d) {
               sizeof d->name, NULL));
   int g = NIMC_GEOMETRY_STACK;
   TRY(get_choice(&s, "geometry", geometries, &g));
-  if (g == NIMC_GEOMETRY_INTERDIGITATED)
-    return bad(L, look(&s, "geometry"),
-               "'interdigitated' is not supported yet (use 'stack')");
-  d->geometry = NIMC_GEOMETRY_STACK;
-  TRY(get_num(&s, "area", "m2", POS, "an area such as '0.56 cm2'",
+  d->geometry = (nimc_geometry)g;
+  /* the in-plane footprint follows from the pattern ([geometry]) unless
+   * given; area_m2 stays 0 until then */
+  TRY(get_num(&s, "area", "m2", POS,
+              g == NIMC_GEOMETRY_STACK ? "an area such as '0.56 cm2'" : NULL,
               &d->area_m2));
   TRY(get_num(&s, "temperature", "K", POS, NULL, &d->temperature_K));
   TRY(get_num(&s, "contact_resistance", "ohm", NONNEG, NULL,
@@ -895,8 +936,38 @@ static int device_section(const loader *L, nimc_device *d) {
   return NIMC_OK;
 }
 
-/* Sections [separator], [mesh] and [solver]. */
-static int other_sections(const loader *L, nimc_device *d) {
+/* The first entry of section sec of t; NULL when it has none. */
+static const entry *first_in(const table *t, const char *sec) {
+  for (size_t i = 0; i < t->n; i++)
+    if (!strcmp(t->e[i].section, sec)) return &t->e[i];
+  return NULL;
+}
+
+/* Sections that belong to the other geometry are errors, not ignored: a
+ * stack's [separator] has no meaning in the in-plane device (its gel is
+ * [geometry] gel_*), and the in-plane sections none in a stack. */
+static int geometry_sections(const loader *L, const nimc_device *d) {
+  const entry *e;
+  if (d->geometry == NIMC_GEOMETRY_INTERDIGITATED) {
+    if ((e = first_in(&L->dev, "separator")))
+      return bad(L, e,
+                 "[separator] is for geometry = stack (the in-plane device "
+                 "has no separator)");
+    return NIMC_OK;
+  }
+  if ((e = first_in(&L->dev, "geometry")))
+    return bad(L, e,
+               "[geometry] is for geometry = interdigitated (this device is "
+               "a stack: set [device] geometry)");
+  if ((e = first_in(&L->dev, "cover")))
+    return bad(L, e,
+               "[cover] is for geometry = interdigitated (this device is a "
+               "stack: set [device] geometry)");
+  return NIMC_OK;
+}
+
+/* Section [separator] (geometry = stack). */
+static int separator_section(const loader *L, nimc_device *d) {
   scope s = {L, "separator", NULL};
   const char *const *sep[] = {separator_keys, NULL};
   TRY(check_keys(L, &L->dev, "separator", sep));
@@ -905,17 +976,87 @@ static int other_sections(const loader *L, nimc_device *d) {
   TRY(get_num(&s, "porosity", "1", FRAC, "a number in (0, 1) such as 0.8",
               &d->separator.porosity));
   TRY(get_num(&s, "bruggeman", "1", NONNEG, NULL, &d->separator.bruggeman));
+  return NIMC_OK;
+}
 
+/* Sections [geometry] and [cover] (geometry = interdigitated); after the
+ * electrodes, whose thicknesses bound the gel's.  Sets the footprint area
+ * unless [device] gave it. */
+static int interdigitated_sections(const loader *L, nimc_device *d) {
+  nimc_interdigitated_params *g = &d->idg;
+  scope s = {L, "geometry", NULL};
+  const char *const *gk[] = {geometry_keys, NULL};
+  const char *const *ck[] = {cover_keys, NULL};
+  TRY(check_keys(L, &L->dev, "geometry", gk));
+  TRY(check_keys(L, &L->dev, "cover", ck));
+  TRY(get_int(&s, "fingers_per_electrode", 1, "a whole number such as 4",
+              &g->fingers_per_electrode));
+  TRY(get_num(&s, "finger_length", "m", POS, "a length such as '14 mm'",
+              &g->finger_length_m));
+  TRY(get_num(&s, "finger_width", "m", POS, "a length such as '1 mm'",
+              &g->finger_width_m));
+  TRY(get_num(&s, "gap", "m", POS, "a length such as '0.5 mm'", &g->gap_m));
+  TRY(get_num(&s, "gel_thickness", "m", POS, "a length such as '300 um'",
+              &g->gel_thickness_m));
+  TRY(get_num(&s, "gel_porosity", "1", FRAC1, NULL, &g->gel_porosity));
+  TRY(get_num(&s, "gel_bruggeman", "1", NONNEG, NULL, &g->gel_bruggeman));
+  TRY(get_num(&s, "collector_sheet_resistance", "ohm", NONNEG, NULL,
+              &g->collector_sheet_ohm));
+
+  /* a disabled cover's keys are still checked but not required, so that
+   * --set cover.enabled=false turns the covered device into the bare one */
+  s.sec = "cover";
+  TRY(get_bool(&s, "enabled", &g->cover_enabled));
+  int on = g->cover_enabled;
+  TRY(get_num(&s, "thickness", "m", POS, on ? "a length such as '2 um'" : NULL,
+              &g->cover_thickness_m));
+  TRY(get_num(&s, "porosity", "1", FRAC,
+              on ? "a number in (0, 1) such as 0.05" : NULL,
+              &g->cover_porosity));
+  TRY(get_num(&s, "bruggeman", "1", NONNEG, NULL, &g->cover_bruggeman));
+
+  double ta = d->anode.thickness_m, tc = d->cathode.thickness_m;
+  double tcov = on ? g->cover_thickness_m : 0.0, top = fmax(ta, tc) + tcov;
+  if (!(g->gel_thickness_m > top)) {
+    const entry *e = find(&L->dev, "geometry", "gel_thickness");
+    if (on)
+      return bad(L, e,
+                 "must be above the top of the covered fingers, max(anode "
+                 "%g um, cathode %g um) + cover %g um = %g um, got '%s'",
+                 ta * 1e6, tc * 1e6, tcov * 1e6, top * 1e6, e->value);
+    return bad(L, e,
+               "must be above the top of the fingers, max(anode %g um, "
+               "cathode %g um) = %g um, got '%s'",
+               ta * 1e6, tc * 1e6, top * 1e6, e->value);
+  }
+  if (!find(&L->dev, "device", "area")) { /* the pattern's footprint */
+    double n = g->fingers_per_electrode;
+    d->area_m2 = g->finger_length_m *
+                 (2.0 * n * g->finger_width_m + (2.0 * n - 1.0) * g->gap_m);
+  }
+  return NIMC_OK;
+}
+
+/* Sections [mesh] and [solver]. */
+static int mesh_solver_sections(const loader *L, nimc_device *d) {
+  scope s = {L, "mesh", NULL};
   const char *const *mesh[] = {mesh_keys, NULL};
   nimc_mesh_params *m = &d->mesh;
-  s.sec = "mesh";
+  nimc_interdigitated_params *g = &d->idg;
   TRY(check_keys(L, &L->dev, "mesh", mesh));
-  TRY(get_int(&s, "anode_cells", 1, &m->anode_cells));
-  TRY(get_int(&s, "separator_cells", 1, &m->separator_cells));
-  TRY(get_int(&s, "cathode_cells", 1, &m->cathode_cells));
-  TRY(get_int(&s, "particle_shells", 2, &m->particle_shells));
+  TRY(get_int(&s, "anode_cells", 1, NULL, &m->anode_cells));
+  TRY(get_int(&s, "separator_cells", 1, NULL, &m->separator_cells));
+  TRY(get_int(&s, "cathode_cells", 1, NULL, &m->cathode_cells));
+  TRY(get_int(&s, "particle_shells", 2, NULL, &m->particle_shells));
   TRY(get_num(&s, "grading", "1", GE1, NULL, &m->grading));
   TRY(get_num(&s, "particle_grading", "1", GE1, NULL, &m->particle_grading));
+  TRY(get_int(&s, "finger_cells_x", 1, NULL, &g->finger_cells_x));
+  TRY(get_int(&s, "gap_cells_x", 1, NULL, &g->gap_cells_x));
+  TRY(get_int(&s, "electrode_cells_z", 1, NULL, &g->electrode_cells_z));
+  TRY(get_int(&s, "gel_cells_z", 1, NULL, &g->gel_cells_z));
+  TRY(get_int(&s, "cover_cells_z", 1, NULL, &g->cover_cells_z));
+  TRY(get_num(&s, "grading_x", "1", GE1, NULL, &g->grading_x));
+  TRY(get_num(&s, "grading_z", "1", GE1, NULL, &g->grading_z));
 
   const char *const *solver[] = {solver_keys, NULL};
   s.sec = "solver";
@@ -947,6 +1088,17 @@ static void device_defaults(nimc_device *d) {
   electrode_defaults(&d->anode);
   electrode_defaults(&d->cathode);
   d->separator.bruggeman = 1.5;
+  /* the gel's measured conductivity is its own: no porosity correction */
+  d->idg.gel_porosity = 1.0;
+  d->idg.gel_bruggeman = 0.0;
+  d->idg.cover_bruggeman = 1.5;
+  d->idg.finger_cells_x = 8;
+  d->idg.gap_cells_x = 8;
+  d->idg.electrode_cells_z = 4;
+  d->idg.gel_cells_z = 8;
+  d->idg.cover_cells_z = 2;
+  d->idg.grading_x = 4.0;
+  d->idg.grading_z = 4.0;
   d->electrolyte.conductivity = nimc_law_constant(0.0);
   d->electrolyte.diffusivity = nimc_law_constant(0.0);
   d->electrolyte.transference = nimc_law_constant(0.0);
@@ -995,10 +1147,15 @@ static double vtf_floor(const nimc_device *d, const char **what) {
 static int interpret(loader *L, nimc_device *d) {
   TRY(check_sections(L));
   TRY(device_section(L, d));
+  TRY(geometry_sections(L, d));
   TRY(electrode(L, "anode", &L->mat[0], &d->anode));
   TRY(electrode(L, "cathode", &L->mat[1], &d->cathode));
   TRY(electrolyte(L, &L->mat[2], &d->electrolyte));
-  TRY(other_sections(L, d));
+  if (d->geometry == NIMC_GEOMETRY_STACK)
+    TRY(separator_section(L, d));
+  else
+    TRY(interdigitated_sections(L, d));
+  TRY(mesh_solver_sections(L, d));
   const char *what;
   double T0 = vtf_floor(d, &what);
   if (d->temperature_K <= T0) {

@@ -8,7 +8,10 @@
  * built with cJSON; the one rule it adds is that a value that is not a
  * finite number is omitted with its key (cJSON would print "null", and a
  * script must be able to tell "not defined for this run" by the absence of
- * the key, interfaces.md).  Key names here are the user-facing contract.
+ * the key, interfaces.md).  The exception is the "validation" array of
+ * reproduce, a table whose rows all have the same keys: there a model
+ * value that could not be computed is null.  Key names here are the
+ * user-facing contract.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
@@ -100,6 +103,97 @@ int nimc_series_write_csv(const nimc_series *s, const char *path,
   return rc;
 }
 
+int nimc_fields_write_csv(const nimc_fields *f, const char *path,
+                          nimc_err *err) {
+  static const char header[] =
+      "x_m,z_m,dx_m,dz_m,region,c_mol_m3,phi_e_V,reaction_A_m3\n";
+  enum { ROW_MAX = 160 }; /* 7 x "%.10g" (<= 17) + int (<= 11) + 8 */
+  if (!f || !path ||
+      (f->n && (!f->x_m || !f->z_m || !f->dx_m || !f->dz_m || !f->region ||
+                !f->c_mol_m3 || !f->phi_e_V || !f->reaction_A_m3)))
+    return nimc_err_set(err, NIMC_EMISUSE,
+                        "nimc_fields_write_csv: NULL argument");
+  if (f->n > (SIZE_MAX - sizeof header) / ROW_MAX)
+    return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  size_t cap = sizeof header + f->n * ROW_MAX, len = sizeof header - 1;
+  char *buf = malloc(cap);
+  if (!buf) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  memcpy(buf, header, len);
+  for (size_t k = 0; k < f->n; k++)
+    len += (size_t)snprintf(buf + len, cap - len,
+                            "%.10g,%.10g,%.10g,%.10g,%d,%.10g,%.10g,%.10g\n",
+                            f->x_m[k], f->z_m[k], f->dx_m[k], f->dz_m[k],
+                            f->region[k], f->c_mol_m3[k], f->phi_e_V[k],
+                            f->reaction_A_m3[k]);
+  int rc = nimc_write_atomic(path, buf, len, err);
+  free(buf);
+  return rc;
+}
+
+double nimc_validation_rel_error(const nimc_validation_row *row) {
+  if (!row || !isfinite(row->paper) || !isfinite(row->model) ||
+      row->paper == 0.0)
+    return NAN;
+  return (row->model - row->paper) / row->paper;
+}
+
+/* Append s to buf (capacity cap, length *len) as a CSV field: quoted, with
+ * quotes doubled, when it holds a comma, quote or line break. */
+static void put_csv_text(char *buf, size_t cap, size_t *len, const char *s) {
+  int quote = s && strpbrk(s, ",\"\r\n") != NULL;
+  if (quote && *len + 1 < cap) buf[(*len)++] = '"';
+  for (; s && *s && *len + 2 < cap; s++) {
+    if (*s == '"') buf[(*len)++] = '"';
+    buf[(*len)++] = *s;
+  }
+  if (quote && *len + 1 < cap) buf[(*len)++] = '"';
+  buf[*len] = '\0';
+}
+
+/* Append ",%.10g" (or "," alone when v is not finite). */
+static void put_csv_num(char *buf, size_t cap, size_t *len, double v) {
+  if (isfinite(v))
+    *len += (size_t)snprintf(buf + *len, cap - *len, ",%.10g", v);
+  else if (*len + 1 < cap)
+    buf[(*len)++] = ',';
+}
+
+int nimc_validation_write_csv(const nimc_validation_row *rows, size_t nrows,
+                              const char *path, nimc_err *err) {
+  static const char header[] = "id,quantity,unit,paper,model,rel_error\n";
+  if (!path || (nrows && !rows))
+    return nimc_err_set(err, NIMC_EMISUSE,
+                        "nimc_validation_write_csv: NULL argument");
+  size_t cap = sizeof header;
+  for (size_t k = 0; k < nrows; k++) {
+    const nimc_validation_row *r = &rows[k];
+    /* each text at worst doubles and gains two quotes; 3 numbers <= 18 */
+    cap += 2 * ((r->id ? strlen(r->id) : 0) +
+                (r->quantity ? strlen(r->quantity) : 0) +
+                (r->unit ? strlen(r->unit) : 0)) +
+           6 + 3 * 18 + 8;
+  }
+  char *buf = malloc(cap);
+  if (!buf) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  size_t len = sizeof header - 1;
+  memcpy(buf, header, sizeof header);
+  for (size_t k = 0; k < nrows; k++) {
+    const nimc_validation_row *r = &rows[k];
+    put_csv_text(buf, cap, &len, r->id);
+    buf[len++] = ',';
+    put_csv_text(buf, cap, &len, r->quantity);
+    buf[len++] = ',';
+    put_csv_text(buf, cap, &len, r->unit);
+    put_csv_num(buf, cap, &len, r->paper);
+    put_csv_num(buf, cap, &len, r->model);
+    put_csv_num(buf, cap, &len, nimc_validation_rel_error(r));
+    buf[len++] = '\n';
+  }
+  int rc = nimc_write_atomic(path, buf, len, err);
+  free(buf);
+  return rc;
+}
+
 /* Add key: v to o unless v is not finite; 0, or -1 when out of memory. */
 static int add_num(cJSON *o, const char *key, double v) {
   if (!isfinite(v)) return 0;
@@ -183,6 +277,37 @@ static int add_solver(cJSON *root, const nimc_solver_stats *st) {
   return 0;
 }
 
+/* Add key: v to o, or key: null when v is not finite. */
+static int add_num_or_null(cJSON *o, const char *key, double v) {
+  return (isfinite(v) ? cJSON_AddNumberToObject(o, key, v)
+                      : cJSON_AddNullToObject(o, key))
+             ? 0
+             : -1;
+}
+
+/* The "validation" array of reproduce: every row has every key. */
+static int add_validation(cJSON *root, const nimc_validation_row *rows,
+                          size_t n) {
+  cJSON *arr = cJSON_AddArrayToObject(root, "validation");
+  if (!arr) return -1;
+  for (size_t k = 0; k < n; k++) {
+    const nimc_validation_row *r = &rows[k];
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddItemToArray(arr, o)) {
+      cJSON_Delete(o);
+      return -1;
+    }
+    if (!cJSON_AddStringToObject(o, "id", r->id ? r->id : "") ||
+        !cJSON_AddStringToObject(o, "quantity", r->quantity ? r->quantity : "") ||
+        !cJSON_AddStringToObject(o, "unit", r->unit ? r->unit : "") ||
+        add_num_or_null(o, "paper", r->paper) ||
+        add_num_or_null(o, "model", r->model) ||
+        add_num_or_null(o, "rel_error", nimc_validation_rel_error(r)))
+      return -1;
+  }
+  return 0;
+}
+
 int nimc_summary_json(const nimc_summary *s, char **out_text, nimc_err *err) {
   if (!s || !out_text)
     return nimc_err_set(err, NIMC_EMISUSE, "nimc_summary_json: NULL argument");
@@ -194,6 +319,8 @@ int nimc_summary_json(const nimc_summary *s, char **out_text, nimc_err *err) {
       add_num(root, "temperature_C", s->temperature_C) ||
       add_steps(root, s->result) || add_metrics(root, s->metrics) ||
       (s->stats && add_solver(root, s->stats)) ||
+      (s->validation &&
+       add_validation(root, s->validation, s->nvalidation)) ||
       !(*out_text = cJSON_Print(root)))
     rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory building the summary");
   cJSON_Delete(root);

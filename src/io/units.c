@@ -58,7 +58,9 @@ int nimc_units_convertible(const char *unit, const char *si) {
   if (!sys) return NIMC_EIO;
   ut_unit *u = ut_parse(sys, unit, UT_ASCII);
   ut_unit *t = ut_parse(sys, si, UT_ASCII);
-  int ok = u && t && ut_are_convertible(u, t);
+  ut_unit *ratio = u && t ? ut_divide(u, t) : NULL;
+  int ok = ratio && ut_is_dimensionless(ratio);
+  ut_free(ratio);
   ut_free(u);
   ut_free(t);
   return ok;
@@ -106,7 +108,12 @@ int nimc_units_parse(const char *text, const char *si, double *out,
   }
   ut_unit *t = ut_parse(sys, dimensionless ? "1" : si, UT_ASCII);
   int rc = NIMC_OK;
-  if (!t || !ut_are_convertible(u, t)) {
+  /* udunits also converts a unit into its reciprocal (S into ohm): a
+   * quantity must have the dimension itself, so u / t must be a number */
+  ut_unit *ratio = t ? ut_divide(u, t) : NULL;
+  int same = ratio && ut_is_dimensionless(ratio);
+  ut_free(ratio);
+  if (!t || !same) {
     snprintf(why, whylen, "unit '%s' cannot be converted to %s (wrong dimension)",
              end, dimensionless ? "a pure number" : si);
     rc = NIMC_EINPUT;

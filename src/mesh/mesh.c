@@ -13,12 +13,14 @@
 
 void nimc_segment_sizes(const nimc_segment *s, double *sizes) {
   int n = s->n;
-  int half = (n + 1) / 2; /* cells from an end to the middle */
+  /* cells from the fine end(s) to the coarsest cell */
+  int span = s->side ? n : (n + 1) / 2;
   double q = 1.0;
-  if (s->grading > 1.0 && half > 1) q = pow(s->grading, 1.0 / (half - 1));
+  if (s->grading > 1.0 && span > 1) q = pow(s->grading, 1.0 / (span - 1));
   double sum = 0.0;
   for (int k = 0; k < n; k++) {
-    int e = k < n - 1 - k ? k : n - 1 - k;
+    int e = s->side > 0 ? n - 1 - k : s->side < 0 ? k
+                                                  : (k < n - 1 - k ? k : n - 1 - k);
     sizes[k] = pow(q, e);
     sum += sizes[k];
   }
@@ -185,11 +187,95 @@ static int stack_btag(void *user, nimc_side side, int reg) {
 
 int nimc_mesh_stack(nimc_mesh **out, const nimc_device *dev, nimc_err *err) {
   nimc_segment xs[3] = {
-      {dev->anode.thickness_m, dev->mesh.anode_cells, dev->mesh.grading},
-      {dev->separator.thickness_m, dev->mesh.separator_cells, dev->mesh.grading},
-      {dev->cathode.thickness_m, dev->mesh.cathode_cells, dev->mesh.grading}};
+      {dev->anode.thickness_m, dev->mesh.anode_cells, dev->mesh.grading, 0},
+      {dev->separator.thickness_m, dev->mesh.separator_cells, dev->mesh.grading, 0},
+      {dev->cathode.thickness_m, dev->mesh.cathode_cells, dev->mesh.grading, 0}};
   /* one z cell: height times unit depth is the electrode area */
-  nimc_segment zs[1] = {{dev->area_m2, 1, 1.0}};
+  nimc_segment zs[1] = {{dev->area_m2, 1, 1.0, 0}};
   return nimc_mesh_create(out, xs, 3, zs, 1, 1.0, stack_region, stack_btag,
                           NULL, err);
+}
+
+/* ---- the interdigitated symmetry cell ---- */
+
+typedef struct idg_layout {
+  const nimc_device *dev;
+  double z[8]; /* z segment boundaries */
+  int nz;
+} idg_layout;
+
+/* Region of a block: x segment 0 anode half-finger, 1 gap, 2 cathode
+ * half-finger; z segment iz spans z[iz]..z[iz+1]. */
+static int idg_region(void *user, int ix, int iz) {
+  const idg_layout *L = user;
+  const nimc_device *d = L->dev;
+  double z0 = L->z[iz], z1 = L->z[iz + 1], tol = 1e-12;
+  if (ix == 1) return NIMC_REGION_GEL;
+  double t = ix == 0 ? d->anode.thickness_m : d->cathode.thickness_m;
+  if (z1 <= t + tol) return ix == 0 ? NIMC_REGION_ANODE : NIMC_REGION_CATHODE;
+  if (d->idg.cover_enabled && z0 >= t - tol &&
+      z1 <= t + d->idg.cover_thickness_m + tol)
+    return NIMC_REGION_COVER;
+  return NIMC_REGION_GEL;
+}
+
+static int idg_btag(void *user, nimc_side side, int reg) {
+  (void)user;
+  if (side != NIMC_ZMIN) return 0;
+  if (reg == NIMC_REGION_ANODE) return NIMC_BOUNDARY_ANODE_CC;
+  if (reg == NIMC_REGION_CATHODE) return NIMC_BOUNDARY_CATHODE_CC;
+  return 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+int nimc_mesh_interdigitated(nimc_mesh **out, const nimc_device *dev,
+                             nimc_err *err) {
+  const nimc_interdigitated_params *g = &dev->idg;
+  idg_layout L = {dev, {0}, 0};
+  double ta = dev->anode.thickness_m, tc = dev->cathode.thickness_m;
+  double tcov = g->cover_enabled ? g->cover_thickness_m : 0.0;
+  double top = fmax(ta, tc) + tcov;
+  if (!(g->gel_thickness_m > top))
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "%s: gel_thickness %g m must exceed the fingers' top %g m",
+                        dev->path, g->gel_thickness_m, top);
+  double zb[6] = {0.0, ta, tc, ta + tcov, tc + tcov, g->gel_thickness_m};
+  qsort(zb, 6, sizeof(double), cmp_double);
+  for (int k = 0; k < 6; k++)
+    if (L.nz == 0 || zb[k] > L.z[L.nz - 1] * (1 + 1e-9) + 1e-15) L.z[L.nz++] = zb[k];
+  int nzs = L.nz - 1;
+  nimc_segment zs[7];
+  for (int k = 0; k < nzs; k++) {
+    double z0 = L.z[k], z1 = L.z[k + 1], tol = 1e-15;
+    nimc_segment *s = &zs[k];
+    s->length_m = z1 - z0;
+    s->grading = 1.0;
+    s->side = 0;
+    if (k == nzs - 1) { /* the gel above everything: fine at the bottom */
+      s->n = g->gel_cells_z, s->grading = g->grading_z, s->side = -1;
+      continue;
+    }
+    /* as many cells as the finest need of the two fingers at this height */
+    s->n = 1;
+    for (int e = 0; e < 2; e++) {
+      double t = e ? tc : ta;
+      if (z1 <= t + tol) {
+        s->n = s->n > g->electrode_cells_z ? s->n : g->electrode_cells_z;
+        s->grading = g->grading_z;
+      } else if (z0 >= t - tol && z1 <= t + tcov + tol) {
+        s->n = s->n > g->cover_cells_z ? s->n : g->cover_cells_z;
+      }
+    }
+  }
+  double hw = 0.5 * g->finger_width_m;
+  nimc_segment xs[3] = {{hw, g->finger_cells_x, g->grading_x, +1},
+                        {g->gap_m, g->gap_cells_x, g->grading_x, 0},
+                        {hw, g->finger_cells_x, g->grading_x, -1}};
+  double depth = g->finger_length_m * (2.0 * g->fingers_per_electrode - 1.0);
+  return nimc_mesh_create(out, xs, 3, zs, nzs, depth, idg_region, idg_btag, &L,
+                          err);
 }

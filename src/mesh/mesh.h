@@ -35,12 +35,14 @@ typedef enum nimc_boundary {
 
 typedef enum nimc_side { NIMC_XMIN, NIMC_XMAX, NIMC_ZMIN, NIMC_ZMAX } nimc_side;
 
-/* One axis segment: a length split into n cells, graded symmetrically
- * towards both ends so that largest/smallest = grading (>= 1). */
+/* One axis segment: a length split into n cells, graded so that
+ * largest/smallest = grading (>= 1): symmetrically towards both ends
+ * (side 0), or towards its end (side +1) or its start (side -1) only. */
 typedef struct nimc_segment {
   double length_m;
   int n;
   double grading;
+  int side;
 } nimc_segment;
 
 typedef struct nimc_mesh {
@@ -76,5 +78,14 @@ void nimc_segment_sizes(const nimc_segment *s, double *sizes);
 /* The 1D stack of a device: anode | separator | cathode along x, anode
  * collector at x = 0, cathode collector at x = L. */
 int nimc_mesh_stack(nimc_mesh **out, const nimc_device *dev, nimc_err *err);
+
+/* The 2D symmetry cell of the interdigitated array: x from the middle of
+ * an anode finger across the gap to the middle of a cathode finger, z up
+ * from the substrate to the top of the gel; fingers (and their covers)
+ * stand on the substrate, the gel fills the rest; collectors under the
+ * fingers.  Its depth is the finger length times the 2N - 1 gaps, so the
+ * mesh is the whole device. */
+int nimc_mesh_interdigitated(nimc_mesh **out, const nimc_device *dev,
+                             nimc_err *err);
 
 #endif

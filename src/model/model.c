@@ -278,6 +278,10 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
     if (m->elec[i] >= 0) {
       const nimc_electrode_params *p = m->el[m->elec[i]].p;
       eps = p->porosity, b = p->bruggeman;
+    } else if (reg == NIMC_REGION_GEL) {
+      eps = dev->idg.gel_porosity, b = dev->idg.gel_bruggeman;
+    } else if (reg == NIMC_REGION_COVER) {
+      eps = dev->idg.cover_porosity, b = dev->idg.cover_bruggeman;
     } else {
       eps = dev->separator.porosity, b = dev->separator.bruggeman;
     }
@@ -287,6 +291,14 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
     n += nimc_model_cell_nvars(m, i);
   }
   m->iV = n, m->iI = n + 1, m->iQ = n + 2, m->iE = n + 3;
+  /* series resistance: contacts, and in the in-plane array the voltage
+   * drop along the fingers' collectors, lumped (R_sheet L / (3 w N) per
+   * electrode for current drawn uniformly along the finger) */
+  m->r_collector_ohm = 0.0;
+  if (dev->geometry == NIMC_GEOMETRY_INTERDIGITATED && dev->idg.fingers_per_electrode > 0)
+    m->r_collector_ohm = 2.0 * dev->idg.collector_sheet_ohm * dev->idg.finger_length_m /
+                         (3.0 * dev->idg.finger_width_m * dev->idg.fingers_per_electrode);
+  m->r_series_ohm = dev->contact_resistance_ohm + m->r_collector_ohm;
   m->n = n + 4;
 
   /* record the Jacobian pattern by running the assembly once */
@@ -486,7 +498,7 @@ static void assemble(const nimc_model *m, double t, const double *y,
   }
 
   /* solid current through faces inside an electrode and at collectors */
-  double V = y[m->iV], I = y[m->iI], Rc = m->dev->contact_resistance_ohm;
+  double V = y[m->iV], I = y[m->iI], Rc = m->r_series_ohm;
   for (int f = 0; f < me->nfaces; f++) {
     int p = me->c0[f], q = me->c1[f];
     int e = m->elec[p];
@@ -668,6 +680,28 @@ int nimc_model_eval(const nimc_model *m, double t, const double *y,
 }
 
 /* ---- inventories for conservation checks ---- */
+
+double nimc_model_cell_reaction(const nimc_model *m, int cell, const double *y,
+                                const double *yp) {
+  int e = m->elec[cell];
+  if (e < 0) return 0.0;
+  const nimc_elec *el = &m->el[e];
+  const double *yc = y + m->off[cell], *ypc = yp + m->off[cell];
+  double R = 0.0;
+  if (el->has_dl) R += ypc[el->iq];
+  if (el->has_int) R += el->a * yc[el->ij];
+  if (el->p->leak_A_m3 > 0.0)
+    R += el->p->leak_A_m3 * exp(NIMC_F * (yc[2] - el->p->leak_E_V) /
+                                (el->p->leak_n * NIMC_R * m->T_K));
+  return R;
+}
+
+double nimc_model_min_concentration(const nimc_model *m, const double *y) {
+  double c = INFINITY;
+  for (int i = 0; i < m->mesh->ncells; i++)
+    if (y[m->off[i]] < c) c = y[m->off[i]];
+  return c;
+}
 
 /* Sodium in the particles of a cell, per electrode volume (mol/m3). */
 static double solid_sodium(const nimc_elec *el, const double *yc) {

@@ -62,6 +62,8 @@ typedef struct nimc_model {
   double *eps;        /* electrolyte volume fraction of each cell */
   double *beta;       /* eps^bruggeman: transport factor of each cell */
   int64_t iV, iI, iQ, iE;
+  double r_collector_ohm; /* lumped along-finger collector resistance, both electrodes */
+  double r_series_ohm;    /* contact + collector resistance in series */
   nimc_elec el[2];
   /* control (set by the protocol layer) */
   nimc_control control;
@@ -92,6 +94,14 @@ void nimc_model_id(const nimc_model *m, double *id);
 int nimc_model_eval(const nimc_model *m, double t, const double *y,
                     const double *yp, double *F, double cj,
                     double *jac_values);
+
+/* Interfacial current per volume of a cell (A/m3, > 0 anodic; 0 outside
+ * the electrodes): faradaic, double-layer and leakage parts together. */
+double nimc_model_cell_reaction(const nimc_model *m, int cell, const double *y,
+                                const double *yp);
+
+/* Lowest electrolyte concentration over the cells (mol/m3). */
+double nimc_model_min_concentration(const nimc_model *m, const double *y);
 
 /* Charge stored in electrode e (C): double-layer charge minus F times the
  * inserted sodium, for conservation checks (differences are meaningful). */

@@ -59,9 +59,11 @@ int nimc_sim_create(nimc_sim **out, const nimc_device *dev,
   case NIMC_GEOMETRY_STACK:
     rc = nimc_mesh_stack(&mesh, dev, err);
     break;
+  case NIMC_GEOMETRY_INTERDIGITATED:
+    rc = nimc_mesh_interdigitated(&mesh, dev, err);
+    break;
   default:
-    rc = nimc_err_set(err, NIMC_EINPUT, "%s: geometry not supported yet",
-                      dev->path);
+    rc = nimc_err_set(err, NIMC_EINPUT, "%s: unknown geometry", dev->path);
   }
   if (rc) goto fail;
   rc = nimc_model_create(&s->model, dev, mesh, err); /* takes mesh */
@@ -108,20 +110,68 @@ double *nimc_sim_state(nimc_sim *s) {
   return nimc_solver_y(s->solver);
 }
 
+void nimc_fields_free(nimc_fields *f) {
+  if (!f) return;
+  free(f->x_m), free(f->z_m), free(f->dx_m), free(f->dz_m), free(f->region);
+  free(f->c_mol_m3), free(f->phi_e_V), free(f->reaction_A_m3);
+  memset(f, 0, sizeof *f);
+}
+
+int nimc_sim_fields(nimc_sim *s, nimc_fields *f) {
+  memset(f, 0, sizeof *f);
+  const nimc_model *m = s->model;
+  const nimc_mesh *me = m->mesh;
+  size_t n = (size_t)me->ncells;
+  f->n = n;
+  f->t_s = s->t;
+  f->x_m = malloc(sizeof(double) * n), f->z_m = malloc(sizeof(double) * n);
+  f->dx_m = malloc(sizeof(double) * n), f->dz_m = malloc(sizeof(double) * n);
+  f->region = malloc(sizeof(int) * n);
+  f->c_mol_m3 = malloc(sizeof(double) * n), f->phi_e_V = malloc(sizeof(double) * n);
+  f->reaction_A_m3 = malloc(sizeof(double) * n);
+  if (!f->x_m || !f->z_m || !f->dx_m || !f->dz_m || !f->region || !f->c_mol_m3 ||
+      !f->phi_e_V || !f->reaction_A_m3) {
+    nimc_fields_free(f);
+    snprintf(s->msg, sizeof s->msg, "out of memory");
+    return NIMC_ENOMEM;
+  }
+  const double *y = nimc_solver_y(s->solver), *yp = nimc_solver_yp(s->solver);
+  for (size_t i = 0; i < n; i++) {
+    f->x_m[i] = me->xc[i], f->z_m[i] = me->zc[i];
+    f->dx_m[i] = me->dx[i], f->dz_m[i] = me->dz[i];
+    f->region[i] = me->region[i];
+    f->c_mol_m3[i] = y[m->off[i]];
+    f->phi_e_V[i] = y[m->off[i] + 1];
+    f->reaction_A_m3[i] = nimc_model_cell_reaction(m, (int)i, y, yp);
+  }
+  return NIMC_OK;
+}
+
 /* ---- steps ---- */
 
+/* The events that can end a step, one root function each. */
 typedef struct step_ctx {
   const nimc_model *m;
   const nimc_step *st;
   double i_cut_A;
+  double c_floor;             /* depletion: concentration floor, mol/m3 */
+  int nroots;
+  nimc_end_reason reason[3];  /* what each root means */
 } step_ctx;
 
 static int step_roots(double t, const double *y, double *g, void *user) {
   (void)t;
   step_ctx *c = user;
-  int k = 0;
-  if (c->st->has_v_cut) g[k++] = y[c->m->iV] - c->st->v_cut_V;
-  if (c->st->has_i_cut) g[k++] = fabs(y[c->m->iI]) - c->i_cut_A;
+  for (int k = 0; k < c->nroots; k++) switch (c->reason[k]) {
+    case NIMC_END_VOLTAGE:
+      g[k] = y[c->m->iV] - c->st->v_cut_V;
+      break;
+    case NIMC_END_CURRENT:
+      g[k] = fabs(y[c->m->iI]) - c->i_cut_A;
+      break;
+    default:
+      g[k] = nimc_model_min_concentration(c->m, y) - c->c_floor;
+    }
   return 0;
 }
 
@@ -182,13 +232,23 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
     break;
   }
   }
-  step_ctx ctx = {m, st, 0.0};
-  int dir[2], nroots = 0;
-  if (st->has_v_cut) dir[nroots++] = st->type == NIMC_STEP_DISCHARGE ? -1 : 1;
+  step_ctx ctx;
+  memset(&ctx, 0, sizeof ctx);
+  ctx.m = m, ctx.st = st;
+  ctx.c_floor = 1e-3 * s->dev->electrolyte.c0_mol_m3;
+  int dir[3], nroots = 0;
+  if (st->has_v_cut) {
+    ctx.reason[nroots] = NIMC_END_VOLTAGE;
+    dir[nroots++] = st->type == NIMC_STEP_DISCHARGE ? -1 : 1;
+  }
   if (st->has_i_cut) {
     ctx.i_cut_A = st->i_cut * (st->i_cut_per_area ? area : 1.0);
+    ctx.reason[nroots] = NIMC_END_CURRENT;
     dir[nroots++] = -1;
   }
+  ctx.reason[nroots] = NIMC_END_DEPLETION; /* ends any step before c = 0 */
+  dir[nroots++] = -1;
+  ctx.nroots = nroots;
   double *y = nimc_solver_y(s->solver);
   double q0 = y[m->iQ], e0 = y[m->iE], t0 = s->t;
   int rc = nimc_solver_restart(s->solver, s->t, nroots, dir, step_roots, &ctx);
@@ -245,13 +305,11 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
     }
     if ((rc = record(s, res, index))) return rc;
     if (ev == 1) {
-      double g[2];
-      step_roots(s->t, y, g, &ctx);
-      /* which root fired: the one closest to zero */
-      int k = 0;
-      if (nroots == 2 && fabs(g[1]) < fabs(g[0])) k = 1;
-      sr.end_reason =
-          (st->has_v_cut && k == 0) ? NIMC_END_VOLTAGE : NIMC_END_CURRENT;
+      int info[3] = {0, 0, 0};
+      nimc_solver_root_info(s->solver, info);
+      sr.end_reason = ctx.reason[0];
+      for (int k = nroots - 1; k >= 0; k--)
+        if (info[k]) sr.end_reason = ctx.reason[k];
       done = 1;
     } else if (ev == 2) {
       sr.end_reason = limit_is_safety ? NIMC_END_LIMIT : NIMC_END_TIME;

@@ -196,6 +196,10 @@ int nimc_solver_restart(nimc_solver *s, double t0, int nroots, const int *dir,
   return NIMC_OK;
 }
 
+int nimc_solver_root_info(nimc_solver *s, int *info) {
+  return IDAGetRootInfo(s->ida, info) == IDA_SUCCESS ? NIMC_OK : NIMC_ESOLVER;
+}
+
 int nimc_solver_interpolate(nimc_solver *s, double t, double *y) {
   if (IDAGetDky(s->ida, t, 0, s->work) != IDA_SUCCESS) return NIMC_ESOLVER;
   memcpy(y, N_VGetArrayPointer(s->work), sizeof(double) * s->m->n);

@@ -37,6 +37,9 @@ int nimc_solver_restart(nimc_solver *s, double t0, int nroots,
  * *event is 0 (step), 1 (a root was found), 2 (tstop reached). */
 int nimc_solver_step(nimc_solver *s, double tstop, double *t, int *event);
 
+/* Which roots fired at the last root return: info[k] != 0 for root k. */
+int nimc_solver_root_info(nimc_solver *s, int *info);
+
 /* The state at t within the last step (IDA's interpolating polynomial),
  * written to y (length m->n). */
 int nimc_solver_interpolate(nimc_solver *s, double t, double *y);

@@ -1,0 +1,57 @@
+/*
+ * test_units.c -- quantities with units (io/units.c over udunits2): the
+ * conversions device files and command lines rely on, and the errors.
+ */
+#include "nimc/nimc.h"
+#include "testlib.h"
+
+static void test_conversions(void) {
+  nimc_err err;
+  double v;
+  CHECK(nimc_quantity_parse("25 degC", "K", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 298.15, 1e-12);
+  CHECK(nimc_quantity_parse("0.5 mS/cm", "S/m", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 0.05, 1e-12);
+  CHECK(nimc_quantity_parse("5um", "m", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 5e-6, 1e-12);
+  CHECK(nimc_quantity_parse("0.1 mA/cm2", "A/m2", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 1.0, 1e-12);
+  CHECK(nimc_quantity_parse("44 h", "s", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 44 * 3600.0, 1e-12);
+  CHECK(nimc_quantity_parse("0.0035 ohm m2", "ohm.m2", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 0.0035, 1e-12);
+  CHECK(nimc_quantity_parse("37 kJ/mol", "J/mol", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 37000.0, 1e-12);
+  CHECK(nimc_quantity_parse("10 mV/s", "V/s", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 0.01, 1e-12);
+  CHECK(nimc_quantity_parse("0.4", "1", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 0.4, 1e-12);
+  CHECK(nimc_quantity_parse("45 %", "1", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 0.45, 1e-12);
+}
+
+static void test_errors(void) {
+  nimc_err err;
+  double v;
+  CHECK(nimc_quantity_parse("5", "m", &v, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "no unit");
+  CHECK(nimc_quantity_parse("5 s", "m", &v, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "wrong dimension");
+  /* udunits would convert a reciprocal: a quantity must not be one */
+  CHECK(nimc_quantity_parse("5 S", "ohm", &v, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "wrong dimension");
+  CHECK(nimc_quantity_parse("5 1/um", "m", &v, &err) == NIMC_EINPUT);
+  CHECK(nimc_quantity_parse("5 blorps", "m", &v, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "unknown unit 'blorps'");
+  CHECK(nimc_quantity_parse("um 5", "m", &v, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "does not start with a number");
+  CHECK(nimc_quantity_parse("", "m", &v, &err) == NIMC_EINPUT);
+  CHECK(nimc_quantity_parse("1e999 m", "m", &v, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "out of range");
+}
+
+int main(void) {
+  RUN(test_conversions);
+  RUN(test_errors);
+  return TEST_REPORT();
+}
