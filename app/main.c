@@ -16,9 +16,7 @@
 #include <time.h>
 
 #include "nimc/nimc.h"
-
-#define EXIT_FAIL 1
-#define EXIT_USAGE 2
+#include "reproduce.h"
 
 static const char *usage_main =
     "usage: nimc COMMAND [ARGS]\n"
@@ -27,6 +25,8 @@ static const char *usage_main =
     "\n"
     "commands:\n"
     "  run       run an experiment on a device (nimc run --help)\n"
+    "  reproduce regenerate the paper's experiments and compare the model\n"
+    "            with the published values (nimc reproduce --help)\n"
     "  help      show help for a command\n"
     "\n"
     "options:\n"
@@ -55,6 +55,10 @@ static const char *usage_run =
     "gcd.svg\n"
     "  --json                 print the summary JSON on stdout (and nothing "
     "else)\n"
+    "  --fields               with -o: also write the fields at the end of the "
+    "run\n"
+    "                           (fields.csv, fields.png, fields.svg: salt\n"
+    "                           concentration and reaction current per cell)\n"
     "  --rtol X               solver relative tolerance (default: device, "
     "1e-6)\n"
     "  --output-interval T    record the time series every T (e.g. 1s) "
@@ -63,9 +67,9 @@ static const char *usage_run =
     "  -q, --quiet            no progress on stderr\n"
     "  -h, --help             this help\n";
 
-/* ---- small helpers ---- */
+/* ---- small helpers (shared with the other commands: reproduce.h) ---- */
 
-static int fail_usage(const char *cmd, const char *fmt, const char *arg) {
+int cli_fail_usage(const char *cmd, const char *fmt, const char *arg) {
   fprintf(stderr, "nimc%s%s: ", cmd ? " " : "", cmd ? cmd : "");
   fprintf(stderr, fmt, arg);
   fprintf(stderr, "\n(see 'nimc%s%s --help')\n", cmd ? " " : "",
@@ -74,7 +78,7 @@ static int fail_usage(const char *cmd, const char *fmt, const char *arg) {
 }
 
 /* Exit status for a library status: input errors are the user's (2). */
-static int exit_for(int status) {
+int cli_exit_for(int status) {
   switch (status) {
   case NIMC_OK:
     return 0;
@@ -87,7 +91,7 @@ static int exit_for(int status) {
   }
 }
 
-static int mkdir_p(const char *path, char *why, size_t len) {
+int cli_mkdir_p(const char *path, char *why, size_t len) {
   char buf[4096];
   if (strlen(path) >= sizeof buf) {
     snprintf(why, len, "path too long");
@@ -115,7 +119,7 @@ static int mkdir_p(const char *path, char *why, size_t len) {
   return 0;
 }
 
-static double now_s(void) {
+double cli_now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -130,7 +134,7 @@ typedef struct progress {
  * has taken a second, so short runs stay silent. */
 static int on_progress(void *user, size_t done, size_t total, double t_s) {
   progress *p = user;
-  double now = now_s();
+  double now = cli_now_s();
   if (p->quiet || now - p->start < 1.0 || now - p->last < 1.0) return 0;
   p->last = now;
   fprintf(
@@ -194,7 +198,7 @@ typedef struct run_args {
   const char *device, *outdir, *temperature, *interval;
   const char **steps, **sets;
   size_t nsteps, nsets;
-  int json, quiet;
+  int json, quiet, fields;
   double rtol;
 } run_args;
 
@@ -213,45 +217,50 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
       fputs(usage_run, stdout);
       return -1;
     } else if (!strcmp(o, "-e") || !strcmp(o, "--step")) {
-      if (!has_value) return fail_usage("run", "option '%s' needs a step", o);
+      if (!has_value) return cli_fail_usage("run", "option '%s' needs a step", o);
       a->steps[a->nsteps++] = argv[++i];
     } else if (!strcmp(o, "--set")) {
       if (!has_value)
-        return fail_usage("run", "option '%s' needs SECTION.KEY=VALUE", o);
+        return cli_fail_usage("run", "option '%s' needs SECTION.KEY=VALUE", o);
       a->sets[a->nsets++] = argv[++i];
     } else if (!strcmp(o, "--temperature")) {
       if (!has_value)
-        return fail_usage("run", "option '%s' needs a temperature", o);
+        return cli_fail_usage("run", "option '%s' needs a temperature", o);
       a->temperature = argv[++i];
     } else if (!strcmp(o, "-o") || !strcmp(o, "--output")) {
       if (!has_value)
-        return fail_usage("run", "option '%s' needs a directory", o);
+        return cli_fail_usage("run", "option '%s' needs a directory", o);
       a->outdir = argv[++i];
     } else if (!strcmp(o, "--rtol")) {
-      if (!has_value) return fail_usage("run", "option '%s' needs a number", o);
+      if (!has_value) return cli_fail_usage("run", "option '%s' needs a number", o);
       char *end;
       a->rtol = strtod(argv[++i], &end);
       if (*end || !(a->rtol > 0.0 && a->rtol < 0.1))
-        return fail_usage("run", "--rtol '%s': expected a number in (0, 0.1)",
+        return cli_fail_usage("run", "--rtol '%s': expected a number in (0, 0.1)",
                           argv[i]);
     } else if (!strcmp(o, "--output-interval")) {
-      if (!has_value) return fail_usage("run", "option '%s' needs a time", o);
+      if (!has_value) return cli_fail_usage("run", "option '%s' needs a time", o);
       a->interval = argv[++i];
     } else if (!strcmp(o, "--json")) {
       a->json = 1;
+    } else if (!strcmp(o, "--fields")) {
+      a->fields = 1;
     } else if (!strcmp(o, "-q") || !strcmp(o, "--quiet")) {
       a->quiet = 1;
     } else if (o[0] == '-' && o[1]) {
-      return fail_usage("run", "unknown option '%s'", o);
+      return cli_fail_usage("run", "unknown option '%s'", o);
     } else if (!a->device) {
       a->device = o;
     } else {
-      return fail_usage("run", "unexpected argument '%s' (one DEVICE only)", o);
+      return cli_fail_usage("run", "unexpected argument '%s' (one DEVICE only)", o);
     }
   }
-  if (!a->device) return fail_usage("run", "%s", "missing DEVICE file");
+  if (!a->device) return cli_fail_usage("run", "%s", "missing DEVICE file");
   if (!a->nsteps)
-    return fail_usage("run", "%s", "no experiment: give at least one -e STEP");
+    return cli_fail_usage("run", "%s", "no experiment: give at least one -e STEP");
+  if (a->fields && !a->outdir)
+    return cli_fail_usage("run", "%s",
+                          "--fields needs an output directory: add -o DIR");
   return 0;
 }
 
@@ -260,7 +269,7 @@ static int write_outputs(const char *dir, const nimc_device *dev,
                          const nimc_result *res, const char *json) {
   char why[512], path[4096];
   nimc_err err;
-  if (mkdir_p(dir, why, sizeof why)) {
+  if (cli_mkdir_p(dir, why, sizeof why)) {
     fprintf(stderr, "nimc run: cannot create output directory %s\n", why);
     return EXIT_USAGE;
   }
@@ -282,6 +291,33 @@ static int write_outputs(const char *dir, const nimc_device *dev,
   return 0;
 }
 
+/* Write the fields of sim's current state into dir: fields.csv and the
+ * maps fields.png / fields.svg. */
+static int write_fields(const char *dir, const nimc_device *dev,
+                        nimc_sim *sim) {
+  char path[4096];
+  nimc_err err;
+  nimc_fields f;
+  int rc = 0;
+  if (nimc_sim_fields(sim, &f)) {
+    fprintf(stderr, "nimc run: fields not written: %s\n",
+            nimc_sim_errmsg(sim));
+    return EXIT_FAIL;
+  }
+  const nimc_fields *snap[1] = {&f};
+  const char *title[1] = {nimc_device_name(dev)};
+  snprintf(path, sizeof path, "%s/fields.csv", dir);
+  if (nimc_fields_write_csv(&f, path, &err)) {
+    fprintf(stderr, "nimc run: %s\n", err.msg);
+    rc = EXIT_FAIL;
+  } else if (nimc_plot_fields(snap, title, 1, dir, "fields", &err)) {
+    fprintf(stderr, "nimc run: fields figure not written: %s\n", err.msg);
+    rc = EXIT_FAIL;
+  }
+  nimc_fields_free(&f);
+  return rc;
+}
+
 static int cmd_run(int argc, char **argv) {
   run_args a;
   nimc_device *dev = NULL;
@@ -298,7 +334,7 @@ static int cmd_run(int argc, char **argv) {
   }
   if ((rc = nimc_device_load(&dev, a.device, a.sets, a.nsets, &err))) {
     fprintf(stderr, "nimc run: %s\n", err.msg);
-    rc = exit_for(rc);
+    rc = cli_exit_for(rc);
     goto done;
   }
   if (a.temperature) {
@@ -313,10 +349,10 @@ static int cmd_run(int argc, char **argv) {
   }
   if ((rc = nimc_experiment_parse(&exp, a.steps, a.nsteps, &err))) {
     fprintf(stderr, "nimc run: %s\n", err.msg);
-    rc = exit_for(rc);
+    rc = cli_exit_for(rc);
     goto done;
   }
-  progress prog = {a.quiet, now_s(), now_s()};
+  progress prog = {a.quiet, cli_now_s(), cli_now_s()};
   nimc_sim_opts opts = nimc_sim_opts_default();
   if (a.interval &&
       (nimc_quantity_parse(a.interval, "s", &opts.output_dt_s, &err) ||
@@ -331,11 +367,11 @@ static int cmd_run(int argc, char **argv) {
   opts.progress_user = &prog;
   if ((rc = nimc_sim_create(&sim, dev, &opts, &err))) {
     fprintf(stderr, "nimc run: %s\n", err.msg);
-    rc = exit_for(rc);
+    rc = cli_exit_for(rc);
     goto done;
   }
   int run_rc = nimc_sim_run(sim, exp, &res);
-  double wall = now_s() - prog.start;
+  double wall = cli_now_s() - prog.start;
   if (run_rc)
     fprintf(stderr, "nimc run: simulation failed: %s\n", nimc_sim_errmsg(sim));
   nimc_metrics mt;
@@ -343,9 +379,11 @@ static int cmd_run(int argc, char **argv) {
                     nimc_device_norm_thickness_m(dev)};
   int have_metrics = nimc_metrics_gcd(&res.series, &norm, &mt, &err) == NIMC_OK;
   nimc_solver_stats st = nimc_sim_stats(sim);
-  nimc_summary sum = {nimc_device_name(dev),
-                      nimc_device_temperature_K(dev) - 273.15, &res,
-                      have_metrics ? &mt : NULL, &st};
+  nimc_summary sum = {.device = nimc_device_name(dev),
+                      .temperature_C = nimc_device_temperature_K(dev) - 273.15,
+                      .result = &res,
+                      .metrics = have_metrics ? &mt : NULL,
+                      .stats = &st};
   if (nimc_summary_json(&sum, &json, &err)) {
     fprintf(stderr, "nimc run: %s\n", err.msg);
     rc = EXIT_FAIL;
@@ -357,11 +395,12 @@ static int cmd_run(int argc, char **argv) {
     print_report(dev, &res, &mt, have_metrics, &st, wall);
   /* what was computed is written even when the run failed part-way */
   if (a.outdir && (rc = write_outputs(a.outdir, dev, &res, json))) goto done;
+  if (a.fields && (rc = write_fields(a.outdir, dev, sim))) goto done;
   if (a.outdir && !a.json && !a.quiet)
-    fprintf(
-        stderr,
-        "nimc run: wrote %s/timeseries.csv, summary.json, gcd.png, gcd.svg\n",
-        a.outdir);
+    fprintf(stderr,
+            "nimc run: wrote %s/timeseries.csv, summary.json, gcd.png, "
+            "gcd.svg%s\n",
+            a.outdir, a.fields ? ", fields.csv, fields.png, fields.svg" : "");
   rc = run_rc ? EXIT_FAIL : 0;
 done:
   free(json);
@@ -393,9 +432,14 @@ int main(int argc, char **argv) {
       fputs(usage_run, stdout);
       return 0;
     }
+    if (argc > 2 && !strcmp(argv[2], "reproduce")) {
+      cli_reproduce_usage(stdout);
+      return 0;
+    }
     fputs(usage_main, stdout);
     return 0;
   }
   if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
-  return fail_usage(NULL, "unknown command '%s'", cmd);
+  if (!strcmp(cmd, "reproduce")) return cli_reproduce(argc - 1, argv + 1);
+  return cli_fail_usage(NULL, "unknown command '%s'", cmd);
 }

@@ -229,7 +229,11 @@ static void test_summary_json(void) {
                     .discharge_time_s = 90.0,
                     .discharge_current_A = 1e-4};
   nimc_solver_stats ss = {120, 400, 30, 30, 250, 3, 1, 0, 5000, 70000};
-  nimc_summary sum = {"NTO//AG-NIMC", 80.0, &r, &m, &ss};
+  nimc_summary sum = {.device = "NTO//AG-NIMC",
+                      .temperature_C = 80.0,
+                      .result = &r,
+                      .metrics = &m,
+                      .stats = &ss};
   char *text = NULL;
   nimc_err err;
   CHECK(nimc_summary_json(&sum, &text, &err) == NIMC_OK);
@@ -288,7 +292,7 @@ static void test_summary_json(void) {
   free(text);
 
   /* the minimal summary: no device, temperature, steps, metrics or stats */
-  nimc_summary bare = {NULL, NAN, NULL, NULL, NULL};
+  nimc_summary bare = {.temperature_C = NAN};
   CHECK(nimc_summary_json(&bare, &text, &err) == NIMC_OK);
   j = cJSON_Parse(text);
   CHECK(j && !cJSON_HasObjectItem(j, "device") &&

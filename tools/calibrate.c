@@ -40,10 +40,10 @@ typedef struct param {
 } param;
 
 static param params[] = {
-    {"cathode.volumetric_capacitance", "F/m3", 6.0e7},
-    {"geometry.gel_thickness", "m", 360e-6},
-    {"electrolyte.diffusivity", "m2/s", 1e-11},
-    {"cover.porosity", "1", 0.05},
+    {"cathode.specific_capacitance", "F/kg", 1.39e5},
+    {"geometry.gel_thickness", "m", 424e-6},
+    {"electrolyte.diffusivity", "m2/s", 1.47e-11},
+    {"cover.porosity", "1", 0.0515},
 };
 #define NP (sizeof params / sizeof params[0])
 

@@ -350,6 +350,8 @@ typedef struct nimc_curve {
   const double *x, *y;
   size_t n;          /* points; non-finite ones are skipped */
   int markers;       /* 1: points only (measured data), 0: a line */
+  int color;         /* 0: by position; k > 0: the k-th of 8 colours, so
+                        a model line and its measured points can match */
 } nimc_curve;
 
 /* Several curves on one pair of axes (labels and title may be NULL):

@@ -1,21 +1,31 @@
 /*
- * plot.c -- the GCD figure (voltage against time), drawn by gnuplot.
+ * plot.c -- the figures, drawn by gnuplot: the GCD figure (voltage against
+ * time), several curves on one pair of axes (nimc_plot_curves), and maps of
+ * the fields over the cross-section (nimc_plot_fields).
  *
- * The data (gcd.dat) and a self-contained script (gcd.gp) are written next
- * to the figures; gnuplot is then started with fork/execvp, no shell, in
- * that directory, with its stdout and stderr sent to gnuplot.log and the
- * names of temporary output files passed with -e.  Only when gnuplot exits
- * cleanly and both files are non-empty are they renamed to gcd.png and
- * gcd.svg, so a failed run never leaves a truncated figure where an old
- * one was.  Run by hand, the script writes gcd.png and gcd.svg directly.
- * A failure to start gnuplot is reported from the child through a
- * close-on-exec pipe, so "not installed" is told apart from "failed".
- * The library prints nothing: what gnuplot says stays in the log, and the
- * error message quotes its last line.
+ * The data (STEM.dat) and a self-contained script (STEM.gp) are written
+ * next to the figures; gnuplot is then started with fork/execvp, no shell,
+ * in that directory, with its stdout and stderr sent to a log (gnuplot.log
+ * for the GCD figure, STEM.log for the others, so that several figures in
+ * one directory keep their own) and the names of temporary output files
+ * passed with -e.  Only when gnuplot exits cleanly and both files are
+ * non-empty are they renamed to STEM.png and STEM.svg, so a failed run
+ * never leaves a truncated figure where an old one was.  Run by hand, the
+ * script writes STEM.png and STEM.svg directly.  A failure to start
+ * gnuplot is reported from the child through a close-on-exec pipe, so "not
+ * installed" is told apart from "failed".  The library prints nothing:
+ * what gnuplot says stays in the log, and the error message quotes its
+ * last line.
+ *
+ * Units are converted here, at the edge, for the reader of the figure
+ * (mm and um for lengths, A/cm3 for the reaction current); the data files
+ * say which in their first line.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,12 +39,16 @@
 
 #define TITLE_MAX 200
 
+#define STEM_MAX 48
+
 /* The files of one figure: final and temporary names, each dir/name. */
 typedef struct files {
   char dat[NIMC_PATH_MAX], gp[NIMC_PATH_MAX], log[NIMC_PATH_MAX];
   char png[NIMC_PATH_MAX], svg[NIMC_PATH_MAX];
   char png_tmp[NIMC_PATH_MAX], svg_tmp[NIMC_PATH_MAX];
-  char png_name[64], svg_name[64]; /* temporaries relative to dir */
+  char stem[STEM_MAX];             /* the figure's base name */
+  char gp_name[STEM_MAX + 4];      /* the script, relative to dir */
+  char png_name[96], svg_name[96]; /* temporaries relative to dir */
 } files;
 
 /* dir/name into buf; 0, or -1 when it does not fit. */
@@ -117,11 +131,11 @@ cleanup:
 /* Run gnuplot on gcd.gp in dir, output to f->log; NIMC_EEXTERNAL with the
  * reason when it cannot start or fails. */
 static int run_gnuplot(const char *dir, const files *f, nimc_err *err) {
-  char defs[2 * 64 + 32], tail[TITLE_MAX], why[128];
+  char defs[2 * 96 + 32], tail[TITLE_MAX], why[128];
   int logfd = -1, pfd[2] = {-1, -1}, rc = NIMC_OK, status = 0;
   int report[2] = {0, 0}; /* child's failed stage (1 chdir, 2 exec), errno */
   snprintf(defs, sizeof defs, "png='%s'; svg='%s'", f->png_name, f->svg_name);
-  char *argv[] = {"gnuplot", "-e", defs, "gcd.gp", NULL};
+  char *argv[] = {"gnuplot", "-e", defs, (char *)f->gp_name, NULL};
   logfd = open(f->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (logfd < 0) {
     reason(errno, why, sizeof why);
@@ -203,31 +217,49 @@ static int non_empty(const char *path) {
   return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
 }
 
-int nimc_plot_gcd(const nimc_series *s, const char *dir, const char *title,
-                  nimc_err *err) {
-  if (!s || !dir || (s->n && (!s->time_s || !s->voltage_V)))
-    return nimc_err_set(err, NIMC_EMISUSE, "nimc_plot_gcd: NULL argument");
-  if (s->n == 0)
-    return nimc_err_set(err, NIMC_EINPUT,
-                        "nothing to plot in '%s': the series is empty", dir);
-  files *f = calloc(1, sizeof *f);
-  int rc = NIMC_OK;
-  if (!f) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
-  long pid = (long)getpid();
-  snprintf(f->png_name, sizeof f->png_name, "gcd.png.tmp.%ld", pid);
-  snprintf(f->svg_name, sizeof f->svg_name, "gcd.svg.tmp.%ld", pid);
-  if (join(f->dat, dir, "gcd.dat") || join(f->gp, dir, "gcd.gp") ||
-      join(f->log, dir, "gnuplot.log") || join(f->png, dir, "gcd.png") ||
-      join(f->svg, dir, "gcd.svg") || join(f->png_tmp, dir, f->png_name) ||
-      join(f->svg_tmp, dir, f->svg_name)) {
-    rc = nimc_err_set(err, NIMC_EINPUT,
-                      "output directory name too long: "
-                      "'%.100s...'",
-                      dir);
-    goto cleanup;
+/* Is stem a plain file name of letters, digits, '_', '-', '.' (it goes
+ * into scripts and messages unquoted)? */
+static int stem_ok(const char *stem) {
+  size_t n = stem ? strlen(stem) : 0;
+  if (n == 0 || n >= STEM_MAX || stem[0] == '.') return 0;
+  for (size_t k = 0; k < n; k++) {
+    char c = stem[k];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+      return 0;
   }
-  if ((rc = write_inputs(s, f, title, err)) || (rc = run_gnuplot(dir, f, err)))
-    goto cleanup;
+  return 1;
+}
+
+/* Fill f with the names of figure stem in dir, its log named log_name. */
+static int files_init(files *f, const char *dir, const char *stem,
+                      const char *log_name, nimc_err *err) {
+  char name[STEM_MAX + 8];
+  long pid = (long)getpid();
+  snprintf(f->stem, sizeof f->stem, "%s", stem);
+  snprintf(f->gp_name, sizeof f->gp_name, "%s.gp", stem);
+  snprintf(f->png_name, sizeof f->png_name, "%s.png.tmp.%ld", stem, pid);
+  snprintf(f->svg_name, sizeof f->svg_name, "%s.svg.tmp.%ld", stem, pid);
+  int bad = join(f->gp, dir, f->gp_name) || join(f->log, dir, log_name) ||
+            join(f->png_tmp, dir, f->png_name) ||
+            join(f->svg_tmp, dir, f->svg_name);
+  snprintf(name, sizeof name, "%s.dat", stem);
+  bad = bad || join(f->dat, dir, name);
+  snprintf(name, sizeof name, "%s.png", stem);
+  bad = bad || join(f->png, dir, name);
+  snprintf(name, sizeof name, "%s.svg", stem);
+  bad = bad || join(f->svg, dir, name);
+  if (bad)
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "output directory name too long: '%.100s...'", dir);
+  return NIMC_OK;
+}
+
+/* Run the script written for f, then move its figures into place; the
+ * temporaries are gone afterwards whatever happened. */
+static int draw(const char *dir, const files *f, nimc_err *err) {
+  int rc = run_gnuplot(dir, f, err);
+  if (rc) goto cleanup;
   const char *missing = !non_empty(f->png_tmp)   ? f->png
                         : !non_empty(f->svg_tmp) ? f->svg
                                                  : NULL;
@@ -245,6 +277,387 @@ int nimc_plot_gcd(const nimc_series *s, const char *dir, const char *title,
 cleanup:
   unlink(f->png_tmp); /* gone after a rename; a failed run's leftovers */
   unlink(f->svg_tmp);
+  return rc;
+}
+
+int nimc_plot_gcd(const nimc_series *s, const char *dir, const char *title,
+                  nimc_err *err) {
+  if (!s || !dir || (s->n && (!s->time_s || !s->voltage_V)))
+    return nimc_err_set(err, NIMC_EMISUSE, "nimc_plot_gcd: NULL argument");
+  if (s->n == 0)
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "nothing to plot in '%s': the series is empty", dir);
+  files *f = calloc(1, sizeof *f);
+  int rc;
+  if (!f) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  if (!(rc = files_init(f, dir, "gcd", "gnuplot.log", err)) &&
+      !(rc = write_inputs(s, f, title, err)))
+    rc = draw(dir, f, err);
   free(f);
+  return rc;
+}
+
+/* ---- a growing text buffer for data files and scripts ---- */
+
+typedef struct sbuf {
+  char *b;
+  size_t len, cap;
+  int oom; /* an allocation failed: the text is incomplete */
+} sbuf;
+
+static void sb_printf(sbuf *s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static void sb_printf(sbuf *s, const char *fmt, ...) {
+  if (s->oom) return;
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(s->b ? s->b + s->len : NULL, s->b ? s->cap - s->len : 0,
+                      fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+      s->oom = 1;
+      return;
+    }
+    if (s->b && (size_t)n < s->cap - s->len) {
+      s->len += (size_t)n;
+      return;
+    }
+    size_t cap = 2 * s->cap + (size_t)n + 4096;
+    char *b = realloc(s->b, cap);
+    if (!b) {
+      s->oom = 1;
+      return;
+    }
+    s->b = b;
+    s->cap = cap;
+  }
+}
+
+/* Append text as the inside of a gnuplot single-quoted string. */
+static void sb_quoted(sbuf *s, const char *text) {
+  char q[2 * TITLE_MAX + 4];
+  size_t len = 0;
+  q[0] = '\0';
+  put_quoted(q, sizeof q, &len, text ? text : "");
+  sb_printf(s, "%s", q);
+}
+
+/* Write the text of s to path; NIMC_ENOMEM when building it failed. */
+static int sb_write(const sbuf *s, const char *path, nimc_err *err) {
+  if (s->oom) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  return nimc_write_atomic(path, s->b ? s->b : "", s->len, err);
+}
+
+/* The opening of every script: the names of the figures, then the PNG
+ * terminal (pngcairo where there is one) of the given size. */
+static void script_head(sbuf *s, const char *stem, const char *what,
+                        int width, int height) {
+  sb_printf(s,
+            "# %s.gp -- %s, written by nimc.  Run 'gnuplot %s.gp' in\n"
+            "# this directory to redraw %s.png and %s.svg.\n"
+            "if (!exists(\"png\")) png = \"%s.png\"\n"
+            "if (!exists(\"svg\")) svg = \"%s.svg\"\n"
+            "if (strstrt(GPVAL_TERMINALS, \"pngcairo\") > 0) {\n"
+            "  set terminal pngcairo size %d,%d\n"
+            "} else {\n  set terminal png size %d,%d\n}\n",
+            stem, what, stem, stem, stem, stem, stem, width, height, width,
+            height);
+}
+
+/* ---- several curves on one pair of axes ---- */
+
+/* Line colours: curves of one colour index share one of these. */
+static const char *const palette8[] = {"#1f4e9a", "#c0392b", "#2e8b57",
+                                       "#8e44ad", "#d68910", "#17a2b8",
+                                       "#555555", "#a0522d"};
+
+int nimc_plot_curves(const nimc_curve *curves, size_t ncurves,
+                     const char *xlabel, const char *ylabel,
+                     const char *title, const char *dir, const char *stem,
+                     nimc_err *err) {
+  if (!dir || (ncurves && !curves))
+    return nimc_err_set(err, NIMC_EMISUSE, "nimc_plot_curves: NULL argument");
+  if (!stem_ok(stem))
+    return nimc_err_set(err, NIMC_EMISUSE,
+                        "nimc_plot_curves: bad figure name '%.60s'",
+                        stem ? stem : "(null)");
+  for (size_t c = 0; c < ncurves; c++)
+    if (curves[c].n && (!curves[c].x || !curves[c].y))
+      return nimc_err_set(err, NIMC_EMISUSE,
+                          "nimc_plot_curves: curve %zu has no data", c);
+  files *f = calloc(1, sizeof *f);
+  sbuf dat = {0}, gp = {0};
+  int rc;
+  if (!f) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  char logname[STEM_MAX + 8];
+  snprintf(logname, sizeof logname, "%s.log", stem);
+  if ((rc = files_init(f, dir, stem, logname, err))) goto cleanup;
+
+  /* data: one gnuplot index block per curve that has a finite point */
+  size_t nblocks = 0;
+  sb_printf(&dat, "# x y, one block per curve\n");
+  for (size_t c = 0; c < ncurves; c++) {
+    size_t shown = 0;
+    for (size_t k = 0; k < curves[c].n; k++)
+      if (isfinite(curves[c].x[k]) && isfinite(curves[c].y[k])) shown++;
+    if (!shown) continue;
+    sb_printf(&dat, "# curve %zu: %s\n", c,
+              curves[c].label ? curves[c].label : "");
+    for (size_t k = 0; k < curves[c].n; k++)
+      if (isfinite(curves[c].x[k]) && isfinite(curves[c].y[k]))
+        sb_printf(&dat, "%.10g %.10g\n", curves[c].x[k], curves[c].y[k]);
+    sb_printf(&dat, "\n\n");
+    nblocks++;
+  }
+  if (!nblocks) {
+    rc = nimc_err_set(err, NIMC_EINPUT,
+                      "nothing to plot in '%s/%s': no curve has a point", dir,
+                      stem);
+    goto cleanup;
+  }
+
+  script_head(&gp, stem, "curves", 960, 640);
+  sb_printf(&gp, "set xlabel '");
+  sb_quoted(&gp, xlabel);
+  sb_printf(&gp, "' noenhanced\nset ylabel '");
+  sb_quoted(&gp, ylabel);
+  sb_printf(&gp, "' noenhanced\nset title '");
+  sb_quoted(&gp, title);
+  sb_printf(&gp, "' noenhanced\nset grid\nset key top right noenhanced\n"
+                 "set output png\nplot \\\n");
+  size_t block = 0;
+  for (size_t c = 0; c < ncurves; c++) {
+    size_t shown = 0;
+    for (size_t k = 0; k < curves[c].n; k++)
+      if (isfinite(curves[c].x[k]) && isfinite(curves[c].y[k])) shown++;
+    if (!shown) continue;
+    int colour = curves[c].color > 0 ? curves[c].color - 1 : (int)c;
+    const char *rgb = palette8[colour % 8];
+    sb_printf(&gp, "  \"%s.dat\" index %zu using 1:2 ", stem, block);
+    if (curves[c].markers)
+      sb_printf(&gp, "with points pointtype 7 pointsize 1.6 linecolor rgb "
+                     "\"%s\"",
+                rgb);
+    else
+      sb_printf(&gp, "with lines linewidth 2 linecolor rgb \"%s\"", rgb);
+    if (curves[c].label) {
+      sb_printf(&gp, " title '");
+      sb_quoted(&gp, curves[c].label);
+      sb_printf(&gp, "'");
+    } else {
+      sb_printf(&gp, " notitle");
+    }
+    sb_printf(&gp, "%s\n", ++block < nblocks ? ", \\" : "");
+  }
+  sb_printf(&gp, "set terminal svg size 960,640\nset output svg\nreplot\n"
+                 "unset output\n");
+  if ((rc = sb_write(&dat, f->dat, err)) || (rc = sb_write(&gp, f->gp, err)))
+    goto cleanup;
+  rc = draw(dir, f, err);
+cleanup:
+  free(dat.b);
+  free(gp.b);
+  free(f);
+  return rc;
+}
+
+/* ---- maps of the fields ---- */
+
+/* The extent of what a field figure shows, over all its snapshots. */
+typedef struct extent {
+  int map;                /* 1: cross-section (z varies), 0: 1D stack */
+  double x0, x1;          /* m */
+  double z0, z1, z_top;   /* m: shown window, top of the mesh */
+  double c0, c1;          /* concentration range, mol/m3 */
+  double r_abs;           /* largest |reaction| shown, A/m3 */
+} extent;
+
+/* Is cell i inside the shown z window? */
+static int shown(const nimc_fields *f, size_t i, const extent *e) {
+  return !e->map || f->z_m[i] - 0.5 * f->dz_m[i] < e->z1;
+}
+
+static void find_extent(const nimc_fields *const *f, size_t nf, extent *e) {
+  double finger = 0.0;
+  memset(e, 0, sizeof *e);
+  e->x0 = e->z0 = INFINITY;
+  e->x1 = e->z_top = -INFINITY;
+  for (size_t k = 0; k < nf; k++)
+    for (size_t i = 0; i < f[k]->n; i++) {
+      const double *z = f[k]->z_m, *dz = f[k]->dz_m;
+      if (z[i] != f[0]->z_m[0]) e->map = 1;
+      e->x0 = fmin(e->x0, f[k]->x_m[i] - 0.5 * f[k]->dx_m[i]);
+      e->x1 = fmax(e->x1, f[k]->x_m[i] + 0.5 * f[k]->dx_m[i]);
+      e->z0 = fmin(e->z0, z[i] - 0.5 * dz[i]);
+      e->z_top = fmax(e->z_top, z[i] + 0.5 * dz[i]);
+      if (f[k]->region[i] == NIMC_CELL_ANODE ||
+          f[k]->region[i] == NIMC_CELL_CATHODE)
+        finger = fmax(finger, z[i] + 0.5 * dz[i] - fmax(e->z0, 0.0));
+    }
+  e->z1 = finger > 0.0 ? fmin(fmax(e->z0, 0.0) + 3.0 * finger, e->z_top)
+                       : e->z_top;
+  e->c0 = INFINITY;
+  e->c1 = -INFINITY;
+  for (size_t k = 0; k < nf; k++)
+    for (size_t i = 0; i < f[k]->n; i++) {
+      if (!shown(f[k], i, e)) continue;
+      double c = f[k]->c_mol_m3[i], r = f[k]->reaction_A_m3[i];
+      if (isfinite(c)) e->c0 = fmin(e->c0, c), e->c1 = fmax(e->c1, c);
+      if (isfinite(r)) e->r_abs = fmax(e->r_abs, fabs(r));
+    }
+  if (!(e->c0 <= e->c1)) e->c0 = 0.0, e->c1 = 1.0;
+  if (e->c1 - e->c0 <= 1e-9 * fmax(fabs(e->c1), 1.0)) {
+    double pad = fmax(1e-3 * fabs(e->c1), 1e-3);
+    e->c0 -= pad, e->c1 += pad;
+  }
+  if (!(e->r_abs > 0.0)) e->r_abs = 1.0;
+}
+
+/* gnuplot's text for a number in data files: %.10g, NaN as "NaN". */
+static void sb_num(sbuf *s, double v, const char *sep) {
+  if (isfinite(v))
+    sb_printf(s, "%.10g%s", v, sep);
+  else
+    sb_printf(s, "NaN%s", sep);
+}
+
+int nimc_plot_fields(const nimc_fields *const *f, const char *const *titles,
+                     size_t nf, const char *dir, const char *stem,
+                     nimc_err *err) {
+  if (!dir || (nf && !f))
+    return nimc_err_set(err, NIMC_EMISUSE, "nimc_plot_fields: NULL argument");
+  if (!stem_ok(stem))
+    return nimc_err_set(err, NIMC_EMISUSE,
+                        "nimc_plot_fields: bad figure name '%.60s'",
+                        stem ? stem : "(null)");
+  for (size_t k = 0; k < nf; k++) {
+    const nimc_fields *g = f[k];
+    if (!g || (g->n && (!g->x_m || !g->z_m || !g->dx_m || !g->dz_m ||
+                        !g->region || !g->c_mol_m3 || !g->reaction_A_m3)))
+      return nimc_err_set(err, NIMC_EMISUSE,
+                          "nimc_plot_fields: snapshot %zu has no data", k);
+    if (g->n == 0)
+      return nimc_err_set(err, NIMC_EINPUT,
+                          "nothing to plot in '%s/%s': snapshot %zu is empty",
+                          dir, stem, k);
+  }
+  if (nf == 0)
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "nothing to plot in '%s/%s': no snapshot", dir, stem);
+  files *fl = calloc(1, sizeof *fl);
+  sbuf dat = {0}, gp = {0}, panels = {0};
+  extent e;
+  int rc;
+  if (!fl) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  char logname[STEM_MAX + 8];
+  snprintf(logname, sizeof logname, "%s.log", stem);
+  if ((rc = files_init(fl, dir, stem, logname, err))) goto cleanup;
+  find_extent(f, nf, &e);
+
+  /* lengths for the reader: x in mm on a cross-section or a wide stack,
+   * in um across a thin one; z in um */
+  const int x_um = !e.map && e.x1 - e.x0 < 1e-3;
+  const double xs = x_um ? 1e6 : 1e3, zs = 1e6, rs = 1e-6; /* A/m3->A/cm3 */
+  const char *xu = x_um ? "um" : "mm";
+
+  /* data: one index block per snapshot, cells of the shown window */
+  sb_printf(&dat, "# x_%s z_um half_dx_%s half_dz_um c_mol_m3 "
+                  "reaction_A_cm3 region, one block per snapshot\n",
+            xu, xu);
+  for (size_t k = 0; k < nf; k++) {
+    const nimc_fields *g = f[k];
+    sb_printf(&dat, "# snapshot %zu: %s, t = %.10g s\n", k,
+              titles && titles[k] ? titles[k] : "", g->t_s);
+    for (size_t i = 0; i < g->n; i++) {
+      if (!shown(g, i, &e)) continue;
+      sb_num(&dat, g->x_m[i] * xs, " ");
+      sb_num(&dat, g->z_m[i] * zs, " ");
+      sb_num(&dat, 0.5 * g->dx_m[i] * xs, " ");
+      sb_num(&dat, 0.5 * g->dz_m[i] * zs, " ");
+      sb_num(&dat, g->c_mol_m3[i], " ");
+      sb_num(&dat, g->reaction_A_m3[i] * rs, " ");
+      sb_printf(&dat, "%d\n", g->region[i]);
+    }
+    sb_printf(&dat, "\n\n");
+  }
+
+  /* the panels are drawn twice, once per terminal: a multiplot cannot be
+   * replotted */
+  int width = (int)(nf < 2 ? 960 : 640 * nf), height = 900;
+  script_head(&gp, stem, "maps of the fields", width, height);
+  sb_printf(&gp, "set style fill solid 1.0 noborder\n"
+                 "set xrange [%.10g:%.10g]\nset xlabel '%s (%s)'\n",
+            e.x0 * xs, e.x1 * xs, e.map ? "x" : "position x", xu);
+  const char *c_pal = "set palette defined (0 '#30123b', 0.25 '#4686fb', "
+                      "0.5 '#1ae4b6', 0.75 '#f9ba38', 1 '#7a0403')";
+  const char *r_pal = "set palette defined (0 '#2166ac', 0.5 '#f7f7f7', "
+                      "1 '#b2182b')";
+  if (e.map) {
+    sb_printf(&gp, "set yrange [%.10g:%.10g]\n", e.z0 * zs, e.z1 * zs);
+    if (e.z1 < e.z_top)
+      sb_printf(&gp,
+                "set ylabel 'height z (um), up to 3x the thickest finger "
+                "(the gel reaches %.4g um)' noenhanced\n",
+                e.z_top * zs);
+    else
+      sb_printf(&gp, "set ylabel 'height z (um)' noenhanced\n");
+  } else {
+    sb_printf(&gp, "set grid\nset key off\n");
+  }
+  sb_printf(&panels, "set multiplot layout 2,%zu columnsfirst\n", nf);
+  for (size_t k = 0; k < nf; k++) {
+    const char *t = titles && titles[k] ? titles[k] : "";
+    /* top: concentration; bottom: reaction current (columnsfirst) */
+    for (int q = 0; q < 2; q++) {
+      sb_printf(&panels, "set title '");
+      sb_quoted(&panels, t);
+      sb_printf(&panels, "%s%s, t = %.4g s' noenhanced\n", t[0] ? ": " : "",
+                q ? "reaction current (A/cm3, > 0 anodic)"
+                  : "salt concentration (mol/m3)",
+                f[k]->t_s);
+      if (e.map) {
+        sb_printf(&panels, "%s\nset cbrange [%.10g:%.10g]\n",
+                  q ? r_pal : c_pal, q ? -e.r_abs * rs : e.c0,
+                  q ? e.r_abs * rs : e.c1);
+        sb_printf(&panels,
+                  "plot \"%s.dat\" index %zu using 1:2:3:4:%d with "
+                  "boxxyerror fillcolor palette notitle\n",
+                  stem, k, q ? 6 : 5);
+      } else {
+        sb_printf(&panels, "set ylabel '%s' noenhanced\n",
+                  q ? "reaction current (A/cm3)" : "concentration (mol/m3)");
+        sb_printf(&panels, "set yrange [%.10g:%.10g]\n",
+                  q ? -1.05 * e.r_abs * rs : e.c0,
+                  q ? 1.05 * e.r_abs * rs : e.c1);
+        sb_printf(&panels,
+                  "plot \"%s.dat\" index %zu using 1:%d with linespoints "
+                  "pointtype 7 pointsize 0.6 linewidth 2 linecolor rgb "
+                  "\"%s\" notitle\n",
+                  stem, k, q ? 6 : 5, q ? "#c0392b" : "#1f4e9a");
+      }
+    }
+  }
+  sb_printf(&panels, "unset multiplot\n");
+  if (panels.oom) {
+    rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+    goto cleanup;
+  }
+  sb_printf(&gp, "set output png\n%s", panels.b);
+  sb_printf(&gp, "set terminal svg size %d,%d\nset output svg\n%s"
+                 "unset output\n",
+            width, height, panels.b);
+  if ((rc = sb_write(&dat, fl->dat, err)) || (rc = sb_write(&gp, fl->gp, err)))
+    goto cleanup;
+  rc = draw(dir, fl, err);
+cleanup:
+  free(dat.b);
+  free(gp.b);
+  free(panels.b);
+  free(fl);
   return rc;
 }

@@ -1,0 +1,638 @@
+/*
+ * reproduce.c -- `nimc reproduce`: the paper's experiments, model against
+ * paper.
+ *
+ * The experiments of Zheng et al. (Adv. Sci. 2019, 6, 1902147) that the
+ * simulator can run so far are re-run on the shipped devices (nimc.ini, the
+ * uncovered NTO//AG-NIMC, and nimc-covered.ini, NTO//AG-NIMC-C), and each
+ * published number is set beside the model's:
+ *   (a) GCD profiles of the uncovered device at a few current densities;
+ *   (b) capacitance against current density for both devices;
+ *   (c) maps of the fields at the end of a fast charge, both devices.
+ * Everything that varies from one experiment to the next is data in the
+ * static tables below (devices, currents, published values), so a new
+ * comparison is a new row, not new code.  The GCD simulations that the
+ * tables need are collected once (a current used by (a), (b) and the
+ * validation table is simulated once) and run one after the other.
+ *
+ * Nothing here tunes the model to the paper: the published values are
+ * only printed beside the model's and drawn as markers.  A simulation that
+ * fails is reported (which experiment, which device and current, why), its
+ * values become null / "failed", the rest goes on, and the exit status is
+ * 1.  The command uses the public API only; figures come from the report
+ * layer (nimc_plot_curves, nimc_plot_fields), files from the io layer.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nimc/nimc.h"
+#include "reproduce.h"
+
+/* ---- the experiments, as data ---- */
+
+enum { UNCOVERED = 0, COVERED = 1, NDEV = 2 };
+
+/* The devices, as files in the --devices directory. */
+static const char *const device_files[NDEV] = {"nimc.ini", "nimc-covered.ini"};
+
+/* The GCD window of every measurement (the paper's 0 to 3.5 V) and the
+ * number of charge/discharge cycles: the first starts from the as-made
+ * state, the metrics come from the last discharge. */
+static const double gcd_v_max_V = 3.5, gcd_v_min_V = 0.0;
+#define GCD_CYCLES 2
+
+/* (a) GCD profiles of the uncovered device, mA/cm2 of footprint. */
+static const double profile_J[] = {0.1, 0.2, 0.3};
+
+/* (b) capacitance against current density, both devices, mA/cm2. */
+static const double rate_J[] = {0.1, 0.2, 0.3, 0.5, 1.0, 1.5, 2.0};
+
+/* (c) maps at the end of a charge from the as-made state, mA/cm2. */
+static const double fields_J = 1.0;
+
+typedef enum quantity_kind {
+  Q_VOLUMETRIC, /* capacitance_volumetric_F_cm3 of the GCD at J */
+  Q_AREAL,      /* capacitance_areal_mF_cm2 of the GCD at J */
+  Q_RATIO       /* capacitance at J / capacitance at J_ref, same device */
+} quantity_kind;
+
+/* The published values compared with the model.  Source: Zheng et al.,
+ * Adv. Sci. 2019, 6, 1902147, the GCD rate-capability results of the
+ * uncovered (NTO//AG-NIMC) and covered (NTO//AG-NIMC-C) devices at 25 C,
+ * anode:cathode thickness 1:2, as listed in the table "Measured results"
+ * of shared/docs/system.md.  Volumetric values are per footprint area times
+ * the mean electrode thickness (7.5 um); 1.5 relative to 0.2 mA/cm2 is the
+ * paper's "about 58 % of its low-rate value" (10.1 / 17.4).  These rows
+ * also give the markers of the capacitance-against-current figure. */
+static const struct paper_value {
+  const char *id, *quantity, *unit;
+  double paper;
+  quantity_kind kind;
+  int device;
+  double J, J_ref; /* mA/cm2; J_ref only for Q_RATIO */
+} paper_values[] = {
+    {"cv_0.1", "volumetric capacitance at 0.1 mA/cm2", "F/cm3", 19.5,
+     Q_VOLUMETRIC, UNCOVERED, 0.1, 0},
+    {"cv_1", "volumetric capacitance at 1 mA/cm2", "F/cm3", 11.7,
+     Q_VOLUMETRIC, UNCOVERED, 1.0, 0},
+    {"cv_0.2", "volumetric capacitance at 0.2 mA/cm2, uncovered", "F/cm3",
+     17.4, Q_VOLUMETRIC, UNCOVERED, 0.2, 0},
+    {"cv_0.2_covered", "volumetric capacitance at 0.2 mA/cm2, covered",
+     "F/cm3", 13.7, Q_VOLUMETRIC, COVERED, 0.2, 0},
+    {"cv_1.5", "volumetric capacitance at 1.5 mA/cm2", "F/cm3", 10.1,
+     Q_VOLUMETRIC, UNCOVERED, 1.5, 0},
+    {"retention_1.5", "capacitance at 1.5 relative to 0.2 mA/cm2", "1", 0.58,
+     Q_RATIO, UNCOVERED, 1.5, 0.2},
+    {"ca_0.3", "areal capacitance at 0.3 mA/cm2", "mF/cm2", 11.8, Q_AREAL,
+     UNCOVERED, 0.3, 0},
+    {"cv_0.3", "volumetric capacitance at 0.3 mA/cm2", "F/cm3", 15.8,
+     Q_VOLUMETRIC, UNCOVERED, 0.3, 0},
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+#define NPAPER COUNT(paper_values)
+
+/* ---- the command line ---- */
+
+static const char *usage =
+    "usage: nimc reproduce [--json] [-o DIR] [--devices DIR] [-q]\n"
+    "\n"
+    "Regenerate the experiments of the paper (Zheng et al., Adv. Sci. 2019)\n"
+    "that the simulator can run, and print the model's numbers beside the\n"
+    "published ones (quantity | unit | paper | model | rel. error).\n"
+    "Every GCD is 'Charge at J until 3.5 V', 'Discharge at J until 0 V',\n"
+    "twice from the as-made state; the metrics are those of the last\n"
+    "discharge.  See docs/reproduce.md.\n"
+    "\n"
+    "  --json            print the summary JSON (with its \"validation\" "
+    "array)\n"
+    "                    on stdout, and nothing else\n"
+    "  -o, --output DIR  write reproduce_gcd, reproduce_rate and\n"
+    "                    reproduce_fields (.png, .svg), reproduce.json and\n"
+    "                    validation.csv into DIR\n"
+    "  --devices DIR     where nimc.ini and nimc-covered.ini are (default:\n"
+    "                    devices)\n"
+    "  -q, --quiet       no progress on stderr\n"
+    "  -h, --help        this help\n"
+    "\n"
+    "Exit status: 0 success, 1 a simulation or an output failed (the rest is\n"
+    "still reported), 2 bad usage or a bad device file.\n";
+
+void cli_reproduce_usage(FILE *out) { fputs(usage, out); }
+
+typedef struct args {
+  const char *outdir, *devdir;
+  int json, quiet;
+} args;
+
+/* 0 to go on, -1 after --help, or an exit status. */
+static int parse_args(int argc, char **argv, args *a) {
+  memset(a, 0, sizeof *a);
+  a->devdir = "devices";
+  for (int i = 1; i < argc; i++) {
+    const char *o = argv[i];
+    int has_value = i + 1 < argc;
+    if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+      fputs(usage, stdout);
+      return -1;
+    } else if (!strcmp(o, "--json")) {
+      a->json = 1;
+    } else if (!strcmp(o, "-q") || !strcmp(o, "--quiet")) {
+      a->quiet = 1;
+    } else if (!strcmp(o, "-o") || !strcmp(o, "--output")) {
+      if (!has_value)
+        return cli_fail_usage("reproduce", "option '%s' needs a directory", o);
+      a->outdir = argv[++i];
+    } else if (!strcmp(o, "--devices")) {
+      if (!has_value)
+        return cli_fail_usage("reproduce", "option '%s' needs a directory", o);
+      a->devdir = argv[++i];
+    } else if (o[0] == '-') {
+      return cli_fail_usage("reproduce", "unknown option '%s'", o);
+    } else {
+      return cli_fail_usage("reproduce", "unexpected argument '%s'", o);
+    }
+  }
+  return 0;
+}
+
+/* ---- the simulations ---- */
+
+/* One GCD measurement: a device at a current density. */
+typedef struct gcd_run {
+  int device;
+  double J;            /* mA/cm2 */
+  int done;            /* simulated (the metrics may still be missing) */
+  int have_metrics;    /* m holds the last discharge's metrics */
+  nimc_metrics m;
+  nimc_result res;
+  double wall_s;
+} gcd_run;
+
+/* One map of experiment (c). */
+typedef struct fields_run {
+  int done;
+  nimc_fields f;
+  double wall_s;
+} fields_run;
+
+typedef struct state {
+  args a;
+  nimc_device *dev[NDEV];
+  gcd_run *runs;
+  size_t nruns;
+  fields_run maps[NDEV];
+  nimc_validation_row rows[NPAPER];
+  int failed; /* something failed: exit status 1 */
+  size_t nsims, done_sims;
+  double start_s;
+} state;
+
+static int same_J(double a, double b) {
+  return fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b));
+}
+
+static gcd_run *find_run(state *s, int device, double J) {
+  for (size_t k = 0; k < s->nruns; k++)
+    if (s->runs[k].device == device && same_J(s->runs[k].J, J))
+      return &s->runs[k];
+  return NULL;
+}
+
+/* Schedule a GCD of device at J unless one is scheduled; 0 or -1 (memory). */
+static int want_run(state *s, int device, double J) {
+  if (find_run(s, device, J)) return 0;
+  gcd_run *r = realloc(s->runs, (s->nruns + 1) * sizeof *r);
+  if (!r) return -1;
+  s->runs = r;
+  memset(&r[s->nruns], 0, sizeof *r);
+  r[s->nruns].device = device;
+  r[s->nruns].J = J;
+  s->nruns++;
+  return 0;
+}
+
+/* The GCD runs that the experiments and the validation table need, in the
+ * order: rate series of each device, then anything else. */
+static int plan_runs(state *s) {
+  for (int d = 0; d < NDEV; d++)
+    for (size_t k = 0; k < COUNT(rate_J); k++)
+      if (want_run(s, d, rate_J[k])) return -1;
+  for (size_t k = 0; k < COUNT(profile_J); k++)
+    if (want_run(s, UNCOVERED, profile_J[k])) return -1;
+  for (size_t k = 0; k < NPAPER; k++) {
+    const struct paper_value *p = &paper_values[k];
+    if (want_run(s, p->device, p->J) ||
+        (p->kind == Q_RATIO && want_run(s, p->device, p->J_ref)))
+      return -1;
+  }
+  return 0;
+}
+
+/* What a GCD run is used for, for messages: "(a) GCD profiles, cv_0.1". */
+static void run_users(const gcd_run *r, char *buf, size_t cap) {
+  size_t len = 0;
+  buf[0] = '\0';
+#define ADD(...)                                                         \
+  do {                                                                   \
+    if (len < cap) {                                                     \
+      int n_ = snprintf(buf + len, cap - len, "%s", len ? ", " : "");    \
+      len += n_ > 0 ? (size_t)n_ : 0;                                    \
+    }                                                                    \
+    if (len < cap) {                                                     \
+      int n_ = snprintf(buf + len, cap - len, __VA_ARGS__);              \
+      len += n_ > 0 ? (size_t)n_ : 0;                                    \
+    }                                                                    \
+  } while (0)
+  for (size_t k = 0; k < COUNT(profile_J); k++)
+    if (r->device == UNCOVERED && same_J(r->J, profile_J[k]))
+      ADD("experiment (a) GCD profiles");
+  for (size_t k = 0; k < COUNT(rate_J); k++)
+    if (same_J(r->J, rate_J[k])) ADD("experiment (b) capacitance against "
+                                     "current density");
+  for (size_t k = 0; k < NPAPER; k++) {
+    const struct paper_value *p = &paper_values[k];
+    if (p->device == r->device &&
+        (same_J(p->J, r->J) || (p->kind == Q_RATIO && same_J(p->J_ref, r->J))))
+      ADD("validation %s", p->id);
+  }
+#undef ADD
+}
+
+/* Parse the lines of an experiment; on failure say why (a bug here, since
+ * the lines are ours) and return NULL. */
+static nimc_experiment *experiment(const char *const *lines, size_t n) {
+  nimc_experiment *exp = NULL;
+  nimc_err err;
+  if (nimc_experiment_parse(&exp, lines, n, &err)) {
+    fprintf(stderr, "nimc reproduce: %s\n", err.msg);
+    return NULL;
+  }
+  return exp;
+}
+
+static void progress_line(state *s, const char *what, double wall_s,
+                          const char *outcome) {
+  s->done_sims++;
+  if (s->a.quiet) return;
+  fprintf(stderr, "nimc reproduce: [%zu/%zu] %s: %s in %.2f s (%.1f s in "
+                  "all)\n",
+          s->done_sims, s->nsims, what, outcome, wall_s,
+          cli_now_s() - s->start_s);
+}
+
+/* Simulate GCD_CYCLES cycles of r's device at r's current density and read
+ * the metrics of the last discharge. */
+static void simulate_gcd(state *s, gcd_run *r) {
+  const nimc_device *dev = s->dev[r->device];
+  char line[2][128], what[256], users[512];
+  const char *lines[2 * GCD_CYCLES];
+  snprintf(line[0], sizeof line[0], "Charge at %g mA/cm2 until %g V", r->J,
+           gcd_v_max_V);
+  snprintf(line[1], sizeof line[1], "Discharge at %g mA/cm2 until %g V", r->J,
+           gcd_v_min_V);
+  for (int k = 0; k < 2 * GCD_CYCLES; k++) lines[k] = line[k % 2];
+  snprintf(what, sizeof what, "%s, %d GCD cycles at %g mA/cm2",
+           nimc_device_name(dev), GCD_CYCLES, r->J);
+  run_users(r, users, sizeof users);
+
+  nimc_experiment *exp = experiment(lines, COUNT(lines));
+  nimc_sim *sim = NULL;
+  nimc_sim_opts opts = nimc_sim_opts_default();
+  nimc_err err;
+  double t0 = cli_now_s();
+  int rc = exp ? NIMC_OK : NIMC_EINPUT;
+  const char *why = "the experiment could not be parsed";
+  if (!rc && (rc = nimc_sim_create(&sim, dev, &opts, &err))) why = err.msg;
+  if (!rc && (rc = nimc_sim_run(sim, exp, &r->res)))
+    why = nimc_sim_errmsg(sim);
+  r->wall_s = cli_now_s() - t0;
+  if (rc) {
+    fprintf(stderr,
+            "nimc reproduce: %s failed (needed by %s): %s\n", what, users,
+            why);
+    s->failed = 1;
+    progress_line(s, what, r->wall_s, "FAILED");
+    goto done;
+  }
+  r->done = 1;
+  for (size_t k = 0; k < r->res.nsteps; k++)
+    if (r->res.steps[k].end_reason != NIMC_END_VOLTAGE)
+      fprintf(stderr,
+              "nimc reproduce: warning: %s: step %zu (%s) ended by %s, not "
+              "at its voltage\n",
+              what, k + 1, nimc_step_type_name(r->res.steps[k].type),
+              nimc_end_reason_name(r->res.steps[k].end_reason));
+  nimc_norm norm = {nimc_device_footprint_area_m2(dev),
+                    nimc_device_norm_thickness_m(dev)};
+  if (nimc_metrics_gcd(&r->res.series, &norm, &r->m, &err) ||
+      !r->m.have_discharge) {
+    fprintf(stderr, "nimc reproduce: %s (needed by %s): no metrics: %s\n",
+            what, users,
+            r->m.have_discharge ? err.msg : "no full discharge");
+    s->failed = 1;
+  } else {
+    r->have_metrics = 1;
+  }
+  progress_line(s, what, r->wall_s, "done");
+done:
+  nimc_sim_destroy(sim);
+  nimc_experiment_destroy(exp);
+}
+
+/* (c): charge device d from its as-made state at fields_J and keep the
+ * fields at the end. */
+static void simulate_map(state *s, int d) {
+  const nimc_device *dev = s->dev[d];
+  char line[128], what[256];
+  const char *lines[1] = {line};
+  snprintf(line, sizeof line, "Charge at %g mA/cm2 until %g V", fields_J,
+           gcd_v_max_V);
+  snprintf(what, sizeof what, "%s, charge at %g mA/cm2 for the maps",
+           nimc_device_name(dev), fields_J);
+  nimc_experiment *exp = experiment(lines, 1);
+  nimc_sim *sim = NULL;
+  nimc_sim_opts opts = nimc_sim_opts_default();
+  nimc_result res;
+  memset(&res, 0, sizeof res);
+  nimc_err err;
+  double t0 = cli_now_s();
+  int rc = exp ? NIMC_OK : NIMC_EINPUT;
+  const char *why = "the experiment could not be parsed";
+  if (!rc && (rc = nimc_sim_create(&sim, dev, &opts, &err))) why = err.msg;
+  if (!rc && (rc = nimc_sim_run(sim, exp, &res))) why = nimc_sim_errmsg(sim);
+  if (!rc && (rc = nimc_sim_fields(sim, &s->maps[d].f)))
+    why = nimc_sim_errmsg(sim);
+  s->maps[d].wall_s = cli_now_s() - t0;
+  if (rc) {
+    fprintf(stderr,
+            "nimc reproduce: %s failed (needed by experiment (c) maps of the "
+            "fields): %s\n",
+            what, why);
+    s->failed = 1;
+  } else {
+    s->maps[d].done = 1;
+  }
+  progress_line(s, what, s->maps[d].wall_s, rc ? "FAILED" : "done");
+  nimc_result_free(&res);
+  nimc_sim_destroy(sim);
+  nimc_experiment_destroy(exp);
+}
+
+/* ---- the comparison ---- */
+
+/* The model's value of p, NaN where its simulations failed. */
+static double model_value(state *s, const struct paper_value *p) {
+  const gcd_run *r = find_run(s, p->device, p->J);
+  if (!r || !r->have_metrics) return NAN;
+  switch (p->kind) {
+  case Q_VOLUMETRIC:
+    return r->m.capacitance_volumetric_F_cm3;
+  case Q_AREAL:
+    return r->m.capacitance_areal_mF_cm2;
+  case Q_RATIO: {
+    const gcd_run *ref = find_run(s, p->device, p->J_ref);
+    if (!ref || !ref->have_metrics) return NAN;
+    return r->m.capacitance_F / ref->m.capacitance_F;
+  }
+  }
+  return NAN;
+}
+
+static void fill_rows(state *s) {
+  for (size_t k = 0; k < NPAPER; k++) {
+    const struct paper_value *p = &paper_values[k];
+    s->rows[k] = (nimc_validation_row){p->id, p->quantity, p->unit, p->paper,
+                                       model_value(s, p)};
+  }
+}
+
+/* The table on stdout: quantity | unit | paper | model | rel. error. */
+static void print_table(const state *s) {
+  enum { W = 32 };
+  char cell[NPAPER][3][W];
+  const char *head[5] = {"quantity", "unit", "paper", "model", "rel. error"};
+  size_t w[5];
+  for (int c = 0; c < 5; c++) w[c] = strlen(head[c]);
+  for (size_t k = 0; k < NPAPER; k++) {
+    const nimc_validation_row *r = &s->rows[k];
+    double e = nimc_validation_rel_error(r);
+    snprintf(cell[k][0], W, "%.4g", r->paper);
+    if (isfinite(r->model))
+      snprintf(cell[k][1], W, "%.4g", r->model);
+    else
+      snprintf(cell[k][1], W, "failed");
+    if (isfinite(e))
+      snprintf(cell[k][2], W, "%+.1f %%", 100.0 * e);
+    else
+      snprintf(cell[k][2], W, "failed");
+    w[0] = strlen(r->quantity) > w[0] ? strlen(r->quantity) : w[0];
+    w[1] = strlen(r->unit) > w[1] ? strlen(r->unit) : w[1];
+    for (int c = 0; c < 3; c++)
+      if (strlen(cell[k][c]) > w[c + 2]) w[c + 2] = strlen(cell[k][c]);
+  }
+  printf("%-*s | %-*s | %*s | %*s | %*s\n", (int)w[0], head[0], (int)w[1],
+         head[1], (int)w[2], head[2], (int)w[3], head[3], (int)w[4], head[4]);
+  for (size_t c = 0, n = w[0] + w[1] + w[2] + w[3] + w[4] + 12; c < n; c++)
+    putchar('-');
+  putchar('\n');
+  for (size_t k = 0; k < NPAPER; k++)
+    printf("%-*s | %-*s | %*s | %*s | %*s\n", (int)w[0], s->rows[k].quantity,
+           (int)w[1], s->rows[k].unit, (int)w[2], cell[k][0], (int)w[3],
+           cell[k][1], (int)w[4], cell[k][2]);
+}
+
+/* ---- the outputs ---- */
+
+/* Report a failed output; sets the exit status. */
+static void output_failed(state *s, const char *what, const nimc_err *err) {
+  fprintf(stderr, "nimc reproduce: %s not written: %s\n", what, err->msg);
+  s->failed = 1;
+}
+
+/* (a): voltage against time of the last cycle, one curve per current. */
+static void figure_profiles(state *s, const char *dir) {
+  nimc_curve c[COUNT(profile_J)];
+  char label[COUNT(profile_J)][48];
+  double *t[COUNT(profile_J)] = {NULL};
+  size_t nc = 0;
+  nimc_err err;
+  for (size_t k = 0; k < COUNT(profile_J); k++) {
+    const gcd_run *r = find_run(s, UNCOVERED, profile_J[k]);
+    if (!r || !r->done) continue;
+    const nimc_series *se = &r->res.series;
+    size_t first = se->n;
+    for (size_t i = 0; i < se->n && first == se->n; i++)
+      if (se->step && se->step[i] >= 2 * (GCD_CYCLES - 1)) first = i;
+    if (first == se->n || !(t[nc] = malloc((se->n - first) * sizeof(double))))
+      continue;
+    for (size_t i = first; i < se->n; i++)
+      t[nc][i - first] = se->time_s[i] - se->time_s[first];
+    snprintf(label[nc], sizeof label[nc], "%g mA/cm2", profile_J[k]);
+    c[nc] = (nimc_curve){label[nc], t[nc], se->voltage_V + first,
+                         se->n - first, 0, (int)nc + 1};
+    nc++;
+  }
+  char title[256];
+  snprintf(title, sizeof title, "%s: GCD, cycle %d (model)",
+           nimc_device_name(s->dev[UNCOVERED]), GCD_CYCLES);
+  if (!nc)
+    fprintf(stderr, "nimc reproduce: reproduce_gcd not drawn: none of its "
+                    "simulations succeeded\n");
+  else if (nimc_plot_curves(c, nc, "time from the start of the cycle (s)",
+                            "voltage (V)", title, dir, "reproduce_gcd", &err))
+    output_failed(s, "reproduce_gcd", &err);
+  for (size_t k = 0; k < nc; k++) free(t[k]);
+}
+
+/* (b): volumetric capacitance against current density, model lines for
+ * both devices and the published points as markers. */
+static void figure_rate(state *s, const char *dir) {
+  double x[NDEV][COUNT(rate_J)], y[NDEV][COUNT(rate_J)];
+  double px[NDEV][NPAPER], py[NDEV][NPAPER];
+  size_t np[NDEV] = {0};
+  char label[2 * NDEV][160];
+  nimc_curve c[2 * NDEV];
+  nimc_err err;
+  for (int d = 0; d < NDEV; d++) {
+    for (size_t k = 0; k < COUNT(rate_J); k++) {
+      const gcd_run *r = find_run(s, d, rate_J[k]);
+      x[d][k] = rate_J[k];
+      y[d][k] = r && r->have_metrics ? r->m.capacitance_volumetric_F_cm3 : NAN;
+    }
+    for (size_t k = 0; k < NPAPER; k++)
+      if (paper_values[k].kind == Q_VOLUMETRIC && paper_values[k].device == d) {
+        px[d][np[d]] = paper_values[k].J;
+        py[d][np[d]++] = paper_values[k].paper;
+      }
+    snprintf(label[2 * d], sizeof label[0], "%s, model",
+             nimc_device_name(s->dev[d]));
+    snprintf(label[2 * d + 1], sizeof label[0], "%s, paper",
+             nimc_device_name(s->dev[d]));
+    c[2 * d] = (nimc_curve){label[2 * d], x[d], y[d], COUNT(rate_J), 0, d + 1};
+    c[2 * d + 1] = (nimc_curve){label[2 * d + 1], px[d], py[d], np[d], 1, d + 1};
+  }
+  if (nimc_plot_curves(c, COUNT(c), "current density (mA/cm2)",
+                       "volumetric capacitance (F/cm3)",
+                       "capacitance against current density: lines model, "
+                       "points paper",
+                       dir, "reproduce_rate", &err))
+    output_failed(s, "reproduce_rate", &err);
+}
+
+/* (c): the maps, uncovered next to covered (those that were computed). */
+static void figure_fields(state *s, const char *dir) {
+  const nimc_fields *f[NDEV];
+  const char *titles[NDEV];
+  size_t n = 0;
+  nimc_err err;
+  for (int d = 0; d < NDEV; d++)
+    if (s->maps[d].done) {
+      f[n] = &s->maps[d].f;
+      titles[n++] = nimc_device_name(s->dev[d]);
+    }
+  if (!n)
+    fprintf(stderr, "nimc reproduce: reproduce_fields not drawn: none of its "
+                    "simulations succeeded\n");
+  else if (nimc_plot_fields(f, titles, n, dir, "reproduce_fields", &err))
+    output_failed(s, "reproduce_fields", &err);
+}
+
+static void write_files(state *s, const char *json) {
+  char path[4096];
+  nimc_err err;
+  const char *dir = s->a.outdir;
+  figure_profiles(s, dir);
+  figure_rate(s, dir);
+  figure_fields(s, dir);
+  snprintf(path, sizeof path, "%s/reproduce.json", dir);
+  if (nimc_write_atomic(path, json, strlen(json), &err))
+    output_failed(s, "reproduce.json", &err);
+  snprintf(path, sizeof path, "%s/validation.csv", dir);
+  if (nimc_validation_write_csv(s->rows, NPAPER, path, &err))
+    output_failed(s, "validation.csv", &err);
+  if (!s->a.quiet)
+    fprintf(stderr,
+            "nimc reproduce: wrote %s/reproduce_gcd, reproduce_rate, "
+            "reproduce_fields (.png, .svg), reproduce.json, "
+            "validation.csv\n",
+            dir);
+}
+
+static void release(state *s) {
+  for (size_t k = 0; k < s->nruns; k++) nimc_result_free(&s->runs[k].res);
+  free(s->runs);
+  for (int d = 0; d < NDEV; d++) {
+    if (s->maps[d].done) nimc_fields_free(&s->maps[d].f);
+    nimc_device_destroy(s->dev[d]);
+  }
+}
+
+int cli_reproduce(int argc, char **argv) {
+  state s;
+  memset(&s, 0, sizeof s);
+  char *json = NULL;
+  nimc_err err;
+  int rc = parse_args(argc, argv, &s.a);
+  if (rc) return rc < 0 ? 0 : rc;
+  s.start_s = cli_now_s();
+
+  /* bad input is answered before anything is simulated */
+  for (int d = 0; d < NDEV; d++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", s.a.devdir, device_files[d]);
+    if ((rc = nimc_device_load(&s.dev[d], path, NULL, 0, &err))) {
+      fprintf(stderr, "nimc reproduce: %s\n", err.msg);
+      rc = cli_exit_for(rc);
+      goto done;
+    }
+  }
+  if (s.a.outdir) {
+    char why[512];
+    if (cli_mkdir_p(s.a.outdir, why, sizeof why)) {
+      fprintf(stderr, "nimc reproduce: cannot create output directory %s\n",
+              why);
+      rc = EXIT_USAGE;
+      goto done;
+    }
+  }
+  if (plan_runs(&s)) {
+    fprintf(stderr, "nimc reproduce: out of memory\n");
+    rc = EXIT_FAIL;
+    goto done;
+  }
+
+  s.nsims = s.nruns + NDEV;
+  for (size_t k = 0; k < s.nruns; k++) simulate_gcd(&s, &s.runs[k]);
+  for (int d = 0; d < NDEV; d++) simulate_map(&s, d);
+  fill_rows(&s);
+
+  nimc_summary sum = {
+      .device = nimc_device_name(s.dev[UNCOVERED]),
+      .temperature_C = nimc_device_temperature_K(s.dev[UNCOVERED]) - 273.15,
+      .validation = s.rows,
+      .nvalidation = NPAPER};
+  if (nimc_summary_json(&sum, &json, &err)) {
+    fprintf(stderr, "nimc reproduce: %s\n", err.msg);
+    rc = EXIT_FAIL;
+    goto done;
+  }
+  if (s.a.json)
+    printf("%s\n", json);
+  else
+    print_table(&s);
+  fflush(stdout);
+  if (s.a.outdir) write_files(&s, json);
+  if (!s.a.quiet)
+    fprintf(stderr, "nimc reproduce: %zu simulations, %.1f s in all%s\n",
+            s.nsims, cli_now_s() - s.start_s,
+            s.failed ? "; some failed (see above)" : "");
+  rc = s.failed ? EXIT_FAIL : 0;
+done:
+  free(json);
+  release(&s);
+  return rc;
+}

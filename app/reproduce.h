@@ -1,0 +1,34 @@
+/*
+ * reproduce.h -- what the commands of the nimc program share: the helpers
+ * that main.c defines for every command, and the commands that live in
+ * files of their own (reproduce.c).  Not part of the library.
+ */
+#ifndef NIMC_APP_REPRODUCE_H
+#define NIMC_APP_REPRODUCE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+/* ---- main.c ---- */
+
+/* Say "nimc CMD: <fmt with arg>" and where the help is on stderr; returns
+ * EXIT_USAGE.  cmd may be NULL (the program itself). */
+int cli_fail_usage(const char *cmd, const char *fmt, const char *arg);
+/* Exit status for a library status: input errors are the user's (2). */
+int cli_exit_for(int status);
+/* mkdir -p path; 0, or -1 with the reason in why. */
+int cli_mkdir_p(const char *path, char *why, size_t len);
+/* Monotonic wall-clock time in seconds. */
+double cli_now_s(void);
+
+/* ---- reproduce.c ---- */
+
+/* nimc reproduce ARGS (argv[0] is "reproduce"); returns the exit status. */
+int cli_reproduce(int argc, char **argv);
+/* The text of 'nimc reproduce --help'. */
+void cli_reproduce_usage(FILE *out);
+
+#endif /* NIMC_APP_REPRODUCE_H */
