@@ -349,7 +349,9 @@ typedef struct nimc_curve {
   const char *label; /* legend entry; NULL = none */
   const double *x, *y;
   size_t n;          /* points; non-finite ones are skipped */
-  int markers;       /* 1: points only (measured data), 0: a line */
+  int markers;       /* 0: a line, 1: points only (measured data), 2: a
+                        line through marked points; a point that is not
+                        finite is left out and breaks the line */
   int color;         /* 0: by position; k > 0: the k-th of 8 colours, so
                         a model line and its measured points can match */
 } nimc_curve;

@@ -398,7 +398,9 @@ int nimc_plot_curves(const nimc_curve *curves, size_t ncurves,
   snprintf(logname, sizeof logname, "%s.log", stem);
   if ((rc = files_init(f, dir, stem, logname, err))) goto cleanup;
 
-  /* data: one gnuplot index block per curve that has a finite point */
+  /* data: one gnuplot index block per curve that has a finite point; a
+   * point that is not finite is a blank line, which breaks the line there
+   * rather than bridging the gap */
   size_t nblocks = 0;
   sb_printf(&dat, "# x y, one block per curve\n");
   for (size_t c = 0; c < ncurves; c++) {
@@ -408,10 +410,17 @@ int nimc_plot_curves(const nimc_curve *curves, size_t ncurves,
     if (!shown) continue;
     sb_printf(&dat, "# curve %zu: %s\n", c,
               curves[c].label ? curves[c].label : "");
-    for (size_t k = 0; k < curves[c].n; k++)
-      if (isfinite(curves[c].x[k]) && isfinite(curves[c].y[k]))
+    int gap = 0;
+    for (size_t k = 0; k < curves[c].n; k++) {
+      if (isfinite(curves[c].x[k]) && isfinite(curves[c].y[k])) {
         sb_printf(&dat, "%.10g %.10g\n", curves[c].x[k], curves[c].y[k]);
-    sb_printf(&dat, "\n\n");
+        gap = 0;
+      } else if (!gap) {
+        sb_printf(&dat, "\n");
+        gap = 1;
+      }
+    }
+    sb_printf(&dat, "%s\n\n", gap ? "# (gap)" : "");
     nblocks++;
   }
   if (!nblocks) {
@@ -439,9 +448,13 @@ int nimc_plot_curves(const nimc_curve *curves, size_t ncurves,
     int colour = curves[c].color > 0 ? curves[c].color - 1 : (int)c;
     const char *rgb = palette8[colour % 8];
     sb_printf(&gp, "  \"%s.dat\" index %zu using 1:2 ", stem, block);
-    if (curves[c].markers)
+    if (curves[c].markers == 1)
       sb_printf(&gp, "with points pointtype 7 pointsize 1.6 linecolor rgb "
                      "\"%s\"",
+                rgb);
+    else if (curves[c].markers == 2)
+      sb_printf(&gp, "with linespoints pointtype 6 pointsize 1.2 linewidth 2 "
+                     "linecolor rgb \"%s\"",
                 rgb);
     else
       sb_printf(&gp, "with lines linewidth 2 linecolor rgb \"%s\"", rgb);
@@ -473,6 +486,7 @@ typedef struct extent {
   int map;                /* 1: cross-section (z varies), 0: 1D stack */
   double x0, x1;          /* m */
   double z0, z1, z_top;   /* m: shown window, top of the mesh */
+  double finger;          /* m: the thickest electrode (0: none) */
   double c0, c1;          /* concentration range, mol/m3 */
   double r_abs;           /* largest |reaction| shown, A/m3 */
 } extent;
@@ -485,6 +499,8 @@ static int shown(const nimc_fields *f, size_t i, const extent *e) {
 static void find_extent(const nimc_fields *const *f, size_t nf, extent *e) {
   double finger = 0.0;
   memset(e, 0, sizeof *e);
+  /* the extent of every snapshot's cells; an electrode's thickness is
+   * measured from the substrate (z = 0, or the mesh's bottom above it) */
   e->x0 = e->z0 = INFINITY;
   e->x1 = e->z_top = -INFINITY;
   for (size_t k = 0; k < nf; k++)
@@ -499,6 +515,7 @@ static void find_extent(const nimc_fields *const *f, size_t nf, extent *e) {
           f[k]->region[i] == NIMC_CELL_CATHODE)
         finger = fmax(finger, z[i] + 0.5 * dz[i] - fmax(e->z0, 0.0));
     }
+  e->finger = finger;
   e->z1 = finger > 0.0 ? fmin(fmax(e->z0, 0.0) + 3.0 * finger, e->z_top)
                        : e->z_top;
   e->c0 = INFINITY;
@@ -597,19 +614,25 @@ int nimc_plot_fields(const nimc_fields *const *f, const char *const *titles,
                       "0.5 '#1ae4b6', 0.75 '#f9ba38', 1 '#7a0403')";
   const char *r_pal = "set palette defined (0 '#2166ac', 0.5 '#f7f7f7', "
                       "1 '#b2182b')";
+  char note[160] = "";
   if (e.map) {
     sb_printf(&gp, "set yrange [%.10g:%.10g]\n", e.z0 * zs, e.z1 * zs);
-    if (e.z1 < e.z_top)
-      sb_printf(&gp,
-                "set ylabel 'height z (um), up to 3x the thickest finger "
-                "(the gel reaches %.4g um)' noenhanced\n",
-                e.z_top * zs);
-    else
-      sb_printf(&gp, "set ylabel 'height z (um)' noenhanced\n");
+    if (e.z1 < e.z_top) {
+      sb_printf(&gp, "set ylabel 'z (um), to 3x the thickest finger' "
+                     "noenhanced\n");
+      snprintf(note, sizeof note,
+               "cross-section; z shown up to 3x the thickest electrode "
+               "finger (%.3g um), the mesh reaches %.4g um",
+               e.finger * zs, e.z_top * zs);
+    } else {
+      sb_printf(&gp, "set ylabel 'z (um)' noenhanced\n");
+    }
   } else {
     sb_printf(&gp, "set grid\nset key off\n");
   }
-  sb_printf(&panels, "set multiplot layout 2,%zu columnsfirst\n", nf);
+  sb_printf(&panels, "set multiplot layout 2,%zu columnsfirst title '%s' "
+                     "noenhanced\n",
+            nf, note);
   for (size_t k = 0; k < nf; k++) {
     const char *t = titles && titles[k] ? titles[k] : "";
     /* top: concentration; bottom: reaction current (columnsfirst) */

@@ -1,0 +1,94 @@
+/*
+ * test_nimc2d.c -- the in-plane NIMC (2D interdigitated cross-section):
+ *  - the default mesh is converged: capacitance within 1 % of a mesh with
+ *    twice the cells in every direction, at 0.1 and at 1 mA/cm2;
+ *  - the lumped along-finger collector resistance adds exactly
+ *    2 R_sheet L / (3 w N) to the series resistance seen at a switch;
+ *  - the cover only takes away: the covered device stores less at
+ *    0.2 mA/cm2 than the uncovered one (the files differ only in the cover,
+ *    test_device checks that).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nimc/nimc.h"
+#include "testlib.h"
+
+/* One GCD cycle at j (mA/cm2) on path with overrides; metrics to *mt. */
+static int gcd(const char *path, double j, const char *const *sets,
+               size_t nsets, nimc_metrics *mt) {
+  char s1[96], s2[96];
+  snprintf(s1, sizeof s1, "Charge at %g mA/cm2 until 3.5 V", j);
+  snprintf(s2, sizeof s2, "Discharge at %g mA/cm2 until 0 V", j);
+  const char *steps[2] = {s1, s2};
+  nimc_err err;
+  nimc_device *dev = NULL;
+  nimc_experiment *exp = NULL;
+  nimc_sim *sim = NULL;
+  nimc_result res;
+  memset(&res, 0, sizeof res);
+  int rc = nimc_device_load(&dev, path, sets, nsets, &err);
+  if (!rc) rc = nimc_experiment_parse(&exp, steps, 2, &err);
+  if (!rc) rc = nimc_sim_create(&sim, dev, NULL, &err);
+  if (rc) {
+    fprintf(stderr, "  %s\n", err.msg);
+  } else if ((rc = nimc_sim_run(sim, exp, &res))) {
+    fprintf(stderr, "  %s\n", nimc_sim_errmsg(sim));
+  } else {
+    nimc_norm norm = {nimc_device_footprint_area_m2(dev),
+                      nimc_device_norm_thickness_m(dev)};
+    rc = nimc_metrics_gcd(&res.series, &norm, mt, &err);
+  }
+  nimc_result_free(&res);
+  nimc_sim_destroy(sim);
+  nimc_experiment_destroy(exp);
+  nimc_device_destroy(dev);
+  return rc;
+}
+
+static void test_mesh_converged(void) {
+  static const char *const fine[] = {
+      "mesh.finger_cells_x=16", "mesh.gap_cells_x=16", "mesh.electrode_cells_z=8",
+      "mesh.gel_cells_z=16", "mesh.cover_cells_z=4", "mesh.particle_shells=6"};
+  const double js[2] = {0.1, 1.0};
+  for (int k = 0; k < 2; k++) {
+    nimc_metrics a, b;
+    CHECK(gcd("devices/nimc.ini", js[k], NULL, 0, &a) == 0);
+    CHECK(gcd("devices/nimc.ini", js[k], fine, 6, &b) == 0);
+    double rel = a.capacitance_F / b.capacitance_F - 1.0;
+    fprintf(stderr, "  %.1f mA/cm2: default %.4f F/cm3, refined %.4f F/cm3 (%+.3f %%)\n",
+            js[k], a.capacitance_volumetric_F_cm3, b.capacitance_volumetric_F_cm3,
+            100 * rel);
+    CHECK(fabs(rel) < 0.01);
+  }
+}
+
+static void test_collector_resistance(void) {
+  static const char *const none[] = {"geometry.collector_sheet_resistance=0 ohm"};
+  static const char *const some[] = {"geometry.collector_sheet_resistance=9 ohm"};
+  nimc_metrics a, b;
+  CHECK(gcd("devices/nimc.ini", 0.3, none, 1, &a) == 0);
+  CHECK(gcd("devices/nimc.ini", 0.3, some, 1, &b) == 0);
+  double expect = 2.0 * 9.0 * 14e-3 / (3.0 * 1e-3 * 4); /* 21 ohm */
+  fprintf(stderr, "  ESR %.4f -> %.4f ohm (+%.4f, lumped %.4f)\n", a.esr_ohm,
+          b.esr_ohm, b.esr_ohm - a.esr_ohm, expect);
+  CHECK_REL(b.esr_ohm - a.esr_ohm, expect, 1e-3);
+}
+
+static void test_cover_takes_away(void) {
+  nimc_metrics u, c;
+  CHECK(gcd("devices/nimc.ini", 0.2, NULL, 0, &u) == 0);
+  CHECK(gcd("devices/nimc-covered.ini", 0.2, NULL, 0, &c) == 0);
+  fprintf(stderr, "  0.2 mA/cm2: uncovered %.3f F/cm3, covered %.3f F/cm3\n",
+          u.capacitance_volumetric_F_cm3, c.capacitance_volumetric_F_cm3);
+  CHECK(c.capacitance_F < u.capacitance_F);
+  CHECK(c.esr_ohm >= u.esr_ohm);
+}
+
+int main(void) {
+  RUN(test_mesh_converged);
+  RUN(test_collector_resistance);
+  RUN(test_cover_takes_away);
+  return TEST_REPORT();
+}
