@@ -22,12 +22,16 @@ build-asan: deps
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 # The main job: a simulated GCD cycle of the shipped stack device, its
-# metrics printed and its figure written to out/demo.
+# metrics printed and its figure written to out/demo; then the paper's
+# experiments re-run, model against paper (docs/reproduce.md).
 demo: build
 	$(NIMC) run devices/nimc-stack.ini \
 	  -e 'Charge at 0.1 mA/cm2 until 3.5 V' -e 'Discharge at 0.1 mA/cm2 until 0.5 V' \
 	  -o out/demo
 	@echo "figure: out/demo/gcd.png, out/demo/gcd.svg"
+	$(NIMC) reproduce -o out/reproduce
+	@echo "figures: out/reproduce/reproduce_gcd.png, reproduce_rate.png, reproduce_fields.png (and .svg);" \
+	  "table: out/reproduce/validation.csv, out/reproduce/reproduce.json"
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

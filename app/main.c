@@ -217,7 +217,8 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
       fputs(usage_run, stdout);
       return -1;
     } else if (!strcmp(o, "-e") || !strcmp(o, "--step")) {
-      if (!has_value) return cli_fail_usage("run", "option '%s' needs a step", o);
+      if (!has_value)
+        return cli_fail_usage("run", "option '%s' needs a step", o);
       a->steps[a->nsteps++] = argv[++i];
     } else if (!strcmp(o, "--set")) {
       if (!has_value)
@@ -232,14 +233,16 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
         return cli_fail_usage("run", "option '%s' needs a directory", o);
       a->outdir = argv[++i];
     } else if (!strcmp(o, "--rtol")) {
-      if (!has_value) return cli_fail_usage("run", "option '%s' needs a number", o);
+      if (!has_value)
+        return cli_fail_usage("run", "option '%s' needs a number", o);
       char *end;
       a->rtol = strtod(argv[++i], &end);
       if (*end || !(a->rtol > 0.0 && a->rtol < 0.1))
-        return cli_fail_usage("run", "--rtol '%s': expected a number in (0, 0.1)",
-                          argv[i]);
+        return cli_fail_usage(
+            "run", "--rtol '%s': expected a number in (0, 0.1)", argv[i]);
     } else if (!strcmp(o, "--output-interval")) {
-      if (!has_value) return cli_fail_usage("run", "option '%s' needs a time", o);
+      if (!has_value)
+        return cli_fail_usage("run", "option '%s' needs a time", o);
       a->interval = argv[++i];
     } else if (!strcmp(o, "--json")) {
       a->json = 1;
@@ -252,12 +255,14 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
     } else if (!a->device) {
       a->device = o;
     } else {
-      return cli_fail_usage("run", "unexpected argument '%s' (one DEVICE only)", o);
+      return cli_fail_usage("run", "unexpected argument '%s' (one DEVICE only)",
+                            o);
     }
   }
   if (!a->device) return cli_fail_usage("run", "%s", "missing DEVICE file");
   if (!a->nsteps)
-    return cli_fail_usage("run", "%s", "no experiment: give at least one -e STEP");
+    return cli_fail_usage("run", "%s",
+                          "no experiment: give at least one -e STEP");
   if (a->fields && !a->outdir)
     return cli_fail_usage("run", "%s",
                           "--fields needs an output directory: add -o DIR");
@@ -300,8 +305,7 @@ static int write_fields(const char *dir, const nimc_device *dev,
   nimc_fields f;
   int rc = 0;
   if (nimc_sim_fields(sim, &f)) {
-    fprintf(stderr, "nimc run: fields not written: %s\n",
-            nimc_sim_errmsg(sim));
+    fprintf(stderr, "nimc run: fields not written: %s\n", nimc_sim_errmsg(sim));
     return EXIT_FAIL;
   }
   const nimc_fields *snap[1] = {&f};

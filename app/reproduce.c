@@ -76,12 +76,12 @@ static const struct paper_value {
 } paper_values[] = {
     {"cv_0.1", "volumetric capacitance at 0.1 mA/cm2", "F/cm3", 19.5,
      Q_VOLUMETRIC, UNCOVERED, 0.1, 0},
-    {"cv_1", "volumetric capacitance at 1 mA/cm2", "F/cm3", 11.7,
-     Q_VOLUMETRIC, UNCOVERED, 1.0, 0},
-    {"cv_0.2", "volumetric capacitance at 0.2 mA/cm2, uncovered", "F/cm3",
-     17.4, Q_VOLUMETRIC, UNCOVERED, 0.2, 0},
-    {"cv_0.2_covered", "volumetric capacitance at 0.2 mA/cm2, covered",
-     "F/cm3", 13.7, Q_VOLUMETRIC, COVERED, 0.2, 0},
+    {"cv_1", "volumetric capacitance at 1 mA/cm2", "F/cm3", 11.7, Q_VOLUMETRIC,
+     UNCOVERED, 1.0, 0},
+    {"cv_0.2", "volumetric capacitance at 0.2 mA/cm2, uncovered", "F/cm3", 17.4,
+     Q_VOLUMETRIC, UNCOVERED, 0.2, 0},
+    {"cv_0.2_covered", "volumetric capacitance at 0.2 mA/cm2, covered", "F/cm3",
+     13.7, Q_VOLUMETRIC, COVERED, 0.2, 0},
     {"cv_1.5", "volumetric capacitance at 1.5 mA/cm2", "F/cm3", 10.1,
      Q_VOLUMETRIC, UNCOVERED, 1.5, 0},
     {"retention_1.5", "capacitance at 1.5 relative to 0.2 mA/cm2", "1", 0.58,
@@ -121,7 +121,9 @@ static const char *usage =
     "Exit status: 0 success, 1 a simulation or an output failed (the rest is\n"
     "still reported), 2 bad usage or a bad device file.\n";
 
-void cli_reproduce_usage(FILE *out) { fputs(usage, out); }
+void cli_reproduce_usage(FILE *out) {
+  fputs(usage, out);
+}
 
 typedef struct args {
   const char *outdir, *devdir;
@@ -164,9 +166,9 @@ static int parse_args(int argc, char **argv, args *a) {
 /* One GCD measurement: a device at a current density. */
 typedef struct gcd_run {
   int device;
-  double J;            /* mA/cm2 */
-  int done;            /* simulated (the metrics may still be missing) */
-  int have_metrics;    /* m holds the last discharge's metrics */
+  double J;         /* mA/cm2 */
+  int done;         /* simulated (the metrics may still be missing) */
+  int have_metrics; /* m holds the last discharge's metrics */
   nimc_metrics m;
   nimc_result res;
   double wall_s;
@@ -236,23 +238,24 @@ static int plan_runs(state *s) {
 static void run_users(const gcd_run *r, char *buf, size_t cap) {
   size_t len = 0;
   buf[0] = '\0';
-#define ADD(...)                                                         \
-  do {                                                                   \
-    if (len < cap) {                                                     \
-      int n_ = snprintf(buf + len, cap - len, "%s", len ? ", " : "");    \
-      len += n_ > 0 ? (size_t)n_ : 0;                                    \
-    }                                                                    \
-    if (len < cap) {                                                     \
-      int n_ = snprintf(buf + len, cap - len, __VA_ARGS__);              \
-      len += n_ > 0 ? (size_t)n_ : 0;                                    \
-    }                                                                    \
+#define ADD(...)                                                               \
+  do {                                                                         \
+    if (len < cap) {                                                           \
+      int n_ = snprintf(buf + len, cap - len, "%s", len ? ", " : "");          \
+      len += n_ > 0 ? (size_t)n_ : 0;                                          \
+    }                                                                          \
+    if (len < cap) {                                                           \
+      int n_ = snprintf(buf + len, cap - len, __VA_ARGS__);                    \
+      len += n_ > 0 ? (size_t)n_ : 0;                                          \
+    }                                                                          \
   } while (0)
   for (size_t k = 0; k < COUNT(profile_J); k++)
     if (r->device == UNCOVERED && same_J(r->J, profile_J[k]))
       ADD("experiment (a) GCD profiles");
   for (size_t k = 0; k < COUNT(rate_J); k++)
-    if (same_J(r->J, rate_J[k])) ADD("experiment (b) capacitance against "
-                                     "current density");
+    if (same_J(r->J, rate_J[k]))
+      ADD("experiment (b) capacitance against "
+          "current density");
   for (size_t k = 0; k < NPAPER; k++) {
     const struct paper_value *p = &paper_values[k];
     if (p->device == r->device &&
@@ -278,10 +281,32 @@ static void progress_line(state *s, const char *what, double wall_s,
                           const char *outcome) {
   s->done_sims++;
   if (s->a.quiet) return;
-  fprintf(stderr, "nimc reproduce: [%zu/%zu] %s: %s in %.2f s (%.1f s in "
-                  "all)\n",
+  fprintf(stderr,
+          "nimc reproduce: [%zu/%zu] %s: %s in %.2f s (%.1f s in "
+          "all)\n",
           s->done_sims, s->nsims, what, outcome, wall_s,
           cli_now_s() - s->start_s);
+}
+
+/* Say which steps of res ended before their cut-off voltage (the model's
+ * answer, kept; but the capacitance then measures a shorter window). */
+static void warn_early_ends(const char *what, const nimc_result *res) {
+  char list[256] = "";
+  size_t len = 0, n = 0;
+  for (size_t k = 0; k < res->nsteps; k++) {
+    const nimc_step_result *st = &res->steps[k];
+    if (st->end_reason == NIMC_END_VOLTAGE || len >= sizeof list) continue;
+    int w = snprintf(list + len, sizeof list - len, "%s%zu (%s, by %s)",
+                     n ? ", " : "", k + 1, nimc_step_type_name(st->type),
+                     nimc_end_reason_name(st->end_reason));
+    len += w > 0 ? (size_t)w : 0;
+    n++;
+  }
+  if (n)
+    fprintf(stderr,
+            "nimc reproduce: warning: %s: step%s %s ended before %s "
+            "cut-off voltage\n",
+            what, n > 1 ? "s" : "", list, n > 1 ? "their" : "its");
 }
 
 /* Simulate GCD_CYCLES cycles of r's device at r's current density and read
@@ -294,7 +319,8 @@ static void simulate_gcd(state *s, gcd_run *r) {
            gcd_v_max_V);
   snprintf(line[1], sizeof line[1], "Discharge at %g mA/cm2 until %g V", r->J,
            gcd_v_min_V);
-  for (int k = 0; k < 2 * GCD_CYCLES; k++) lines[k] = line[k % 2];
+  for (int k = 0; k < 2 * GCD_CYCLES; k++)
+    lines[k] = line[k % 2];
   snprintf(what, sizeof what, "%s, %d GCD cycles at %g mA/cm2",
            nimc_device_name(dev), GCD_CYCLES, r->J);
   run_users(r, users, sizeof users);
@@ -307,37 +333,28 @@ static void simulate_gcd(state *s, gcd_run *r) {
   int rc = exp ? NIMC_OK : NIMC_EINPUT;
   const char *why = "the experiment could not be parsed";
   if (!rc && (rc = nimc_sim_create(&sim, dev, &opts, &err))) why = err.msg;
-  if (!rc && (rc = nimc_sim_run(sim, exp, &r->res)))
-    why = nimc_sim_errmsg(sim);
+  if (!rc && (rc = nimc_sim_run(sim, exp, &r->res))) why = nimc_sim_errmsg(sim);
   r->wall_s = cli_now_s() - t0;
   if (rc) {
-    fprintf(stderr,
-            "nimc reproduce: %s failed (needed by %s): %s\n", what, users,
-            why);
+    fprintf(stderr, "nimc reproduce: %s failed (needed by %s): %s\n", what,
+            users, why);
     s->failed = 1;
     progress_line(s, what, r->wall_s, "FAILED");
     goto done;
   }
   r->done = 1;
-  for (size_t k = 0; k < r->res.nsteps; k++)
-    if (r->res.steps[k].end_reason != NIMC_END_VOLTAGE)
-      fprintf(stderr,
-              "nimc reproduce: warning: %s: step %zu (%s) ended by %s, not "
-              "at its voltage\n",
-              what, k + 1, nimc_step_type_name(r->res.steps[k].type),
-              nimc_end_reason_name(r->res.steps[k].end_reason));
+  warn_early_ends(what, &r->res);
   nimc_norm norm = {nimc_device_footprint_area_m2(dev),
                     nimc_device_norm_thickness_m(dev)};
   if (nimc_metrics_gcd(&r->res.series, &norm, &r->m, &err) ||
       !r->m.have_discharge) {
-    fprintf(stderr, "nimc reproduce: %s (needed by %s): no metrics: %s\n",
-            what, users,
-            r->m.have_discharge ? err.msg : "no full discharge");
+    fprintf(stderr, "nimc reproduce: %s (needed by %s): no metrics: %s\n", what,
+            users, r->m.have_discharge ? err.msg : "no full discharge");
     s->failed = 1;
   } else {
     r->have_metrics = 1;
   }
-  progress_line(s, what, r->wall_s, "done");
+  progress_line(s, what, r->wall_s, r->have_metrics ? "done" : "no metrics");
 done:
   nimc_sim_destroy(sim);
   nimc_experiment_destroy(exp);
@@ -416,7 +433,8 @@ static void print_table(const state *s) {
   char cell[NPAPER][3][W];
   const char *head[5] = {"quantity", "unit", "paper", "model", "rel. error"};
   size_t w[5];
-  for (int c = 0; c < 5; c++) w[c] = strlen(head[c]);
+  for (int c = 0; c < 5; c++)
+    w[c] = strlen(head[c]);
   for (size_t k = 0; k < NPAPER; k++) {
     const nimc_validation_row *r = &s->rows[k];
     double e = nimc_validation_rel_error(r);
@@ -472,8 +490,8 @@ static void figure_profiles(state *s, const char *dir) {
     for (size_t i = first; i < se->n; i++)
       t[nc][i - first] = se->time_s[i] - se->time_s[first];
     snprintf(label[nc], sizeof label[nc], "%g mA/cm2", profile_J[k]);
-    c[nc] = (nimc_curve){label[nc], t[nc], se->voltage_V + first,
-                         se->n - first, 0, (int)nc + 1};
+    c[nc] = (nimc_curve){label[nc],     t[nc], se->voltage_V + first,
+                         se->n - first, 0,     (int)nc + 1};
     nc++;
   }
   char title[256];
@@ -485,7 +503,8 @@ static void figure_profiles(state *s, const char *dir) {
   else if (nimc_plot_curves(c, nc, "time from the start of the cycle (s)",
                             "voltage (V)", title, dir, "reproduce_gcd", &err))
     output_failed(s, "reproduce_gcd", &err);
-  for (size_t k = 0; k < nc; k++) free(t[k]);
+  for (size_t k = 0; k < nc; k++)
+    free(t[k]);
 }
 
 /* (b): volumetric capacitance against current density, model lines for
@@ -512,8 +531,9 @@ static void figure_rate(state *s, const char *dir) {
              nimc_device_name(s->dev[d]));
     snprintf(label[2 * d + 1], sizeof label[0], "%s, paper",
              nimc_device_name(s->dev[d]));
-    c[2 * d] = (nimc_curve){label[2 * d], x[d], y[d], COUNT(rate_J), 0, d + 1};
-    c[2 * d + 1] = (nimc_curve){label[2 * d + 1], px[d], py[d], np[d], 1, d + 1};
+    c[2 * d] = (nimc_curve){label[2 * d], x[d], y[d], COUNT(rate_J), 2, d + 1};
+    c[2 * d + 1] =
+        (nimc_curve){label[2 * d + 1], px[d], py[d], np[d], 1, d + 1};
   }
   if (nimc_plot_curves(c, COUNT(c), "current density (mA/cm2)",
                        "volumetric capacitance (F/cm3)",
@@ -563,7 +583,8 @@ static void write_files(state *s, const char *json) {
 }
 
 static void release(state *s) {
-  for (size_t k = 0; k < s->nruns; k++) nimc_result_free(&s->runs[k].res);
+  for (size_t k = 0; k < s->nruns; k++)
+    nimc_result_free(&s->runs[k].res);
   free(s->runs);
   for (int d = 0; d < NDEV; d++) {
     if (s->maps[d].done) nimc_fields_free(&s->maps[d].f);
@@ -606,15 +627,17 @@ int cli_reproduce(int argc, char **argv) {
   }
 
   s.nsims = s.nruns + NDEV;
-  for (size_t k = 0; k < s.nruns; k++) simulate_gcd(&s, &s.runs[k]);
-  for (int d = 0; d < NDEV; d++) simulate_map(&s, d);
+  for (size_t k = 0; k < s.nruns; k++)
+    simulate_gcd(&s, &s.runs[k]);
+  for (int d = 0; d < NDEV; d++)
+    simulate_map(&s, d);
   fill_rows(&s);
 
-  nimc_summary sum = {
-      .device = nimc_device_name(s.dev[UNCOVERED]),
-      .temperature_C = nimc_device_temperature_K(s.dev[UNCOVERED]) - 273.15,
-      .validation = s.rows,
-      .nvalidation = NPAPER};
+  nimc_summary sum = {.device = nimc_device_name(s.dev[UNCOVERED]),
+                      .temperature_C =
+                          nimc_device_temperature_K(s.dev[UNCOVERED]) - 273.15,
+                      .validation = s.rows,
+                      .nvalidation = NPAPER};
   if (nimc_summary_json(&sum, &json, &err)) {
     fprintf(stderr, "nimc reproduce: %s\n", err.msg);
     rc = EXIT_FAIL;

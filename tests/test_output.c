@@ -400,6 +400,267 @@ static void test_plot(const char *dir) {
   CHECK_CONTAINS(err.msg, "empty");
 }
 
+/* A small synthetic snapshot: an nx x nz grid over a 1.5 mm x 100 um
+ * cross-section with an anode (5 um) and a cathode (10 um) on the bottom,
+ * or a 1D stack when nz is 1. */
+typedef struct synth {
+  nimc_fields f;
+  double buf[7][64];
+  int region[64];
+} synth;
+
+static void make_fields(synth *s, int nx, int nz, double t_s) {
+  static const double zf[] = {2.5e-6, 7.5e-6, 30e-6, 75e-6};
+  static const double hz[] = {5e-6, 5e-6, 40e-6, 50e-6};
+  memset(s, 0, sizeof *s);
+  s->f.n = (size_t)(nx * nz);
+  s->f.t_s = t_s;
+  s->f.x_m = s->buf[0], s->f.z_m = s->buf[1], s->f.dx_m = s->buf[2];
+  s->f.dz_m = s->buf[3], s->f.c_mol_m3 = s->buf[4], s->f.phi_e_V = s->buf[5];
+  s->f.reaction_A_m3 = s->buf[6], s->f.region = s->region;
+  for (int j = 0; j < nz; j++)
+    for (int i = 0; i < nx; i++) {
+      int k = j * nx + i;
+      double x = (i + 0.5) * 1.5e-3 / nx;
+      s->f.x_m[k] = x;
+      s->f.dx_m[k] = 1.5e-3 / nx;
+      s->f.z_m[k] = nz == 1 ? 50e-6 : zf[j];
+      s->f.dz_m[k] = nz == 1 ? 100e-6 : hz[j];
+      int anode = x < 0.5e-3 && (nz == 1 || j == 0);
+      int cathode = x > 1e-3 && (nz == 1 || j <= 1);
+      s->f.region[k] = anode     ? NIMC_CELL_ANODE
+                       : cathode ? NIMC_CELL_CATHODE
+                                 : NIMC_CELL_GEL;
+      s->f.c_mol_m3[k] = 750.0 + 300.0 * (x / 1.5e-3 - 0.5) - 10.0 * j;
+      s->f.phi_e_V[k] = -0.1 * x / 1.5e-3;
+      s->f.reaction_A_m3[k] = anode ? -2e6 * (1 + i) : cathode ? 1e6 : 0.0;
+    }
+}
+
+static void test_fields_csv(const char *dir) {
+  char path[512];
+  synth s;
+  nimc_err err;
+  make_fields(&s, 4, 3, 12.5);
+  snprintf(path, sizeof path, "%s/fields.csv", dir);
+  CHECK(nimc_fields_write_csv(&s.f, path, &err) == NIMC_OK);
+  char *text = slurp(path, NULL);
+  static const char header[] =
+      "x_m,z_m,dx_m,dz_m,region,c_mol_m3,phi_e_V,reaction_A_m3\n";
+  CHECK(text && !strncmp(text, header, sizeof header - 1));
+  int rows = 0;
+  for (char *p = text ? strchr(text, '\n') : NULL; p && p[1]; rows++) {
+    char *end = p;
+    double v[8];
+    const char *q = p + 1;
+    for (int c = 0; c < 8; c++) {
+      v[c] = strtod(q, &end);
+      CHECK(*end == (c < 7 ? ',' : '\n'));
+      q = end + 1;
+    }
+    if (rows < 12) {
+      CHECK_REL(v[0], s.f.x_m[rows], 1e-9);
+      CHECK_REL(v[3], s.f.dz_m[rows], 1e-9);
+      CHECK(v[4] == s.f.region[rows]);
+      CHECK_REL(v[5], s.f.c_mol_m3[rows], 1e-9);
+      CHECK_ABS(v[7], s.f.reaction_A_m3[rows], 1e-3);
+    }
+    p = end;
+  }
+  CHECK(rows == 12);
+  free(text);
+  CHECK(count_temporaries(dir) == 0);
+  CHECK(nimc_fields_write_csv(NULL, path, &err) == NIMC_EMISUSE);
+}
+
+static void test_plot_fields(const char *dir) {
+  char fig[512], path[600];
+  synth a, b, stack;
+  nimc_err err;
+  snprintf(fig, sizeof fig, "%s/fields", dir);
+  CHECK(mkdir(fig, 0700) == 0);
+  make_fields(&a, 6, 4, 10.0);
+  make_fields(&b, 6, 4, 20.0);
+  for (size_t k = 0; k < b.f.n; k++)
+    b.f.c_mol_m3[k] *= 0.5; /* shared scale */
+  const nimc_fields *two[2] = {&a.f, &b.f};
+  const char *titles[2] = {"uncovered 'A'", NULL};
+  int rc = nimc_plot_fields(two, titles, 2, fig, "maps", &err);
+  CHECK(rc == NIMC_OK);
+  if (rc) fprintf(stderr, "nimc_plot_fields: %s\n", err.msg);
+  snprintf(path, sizeof path, "%s/maps.png", fig);
+  CHECK(starts_with(path, "\x89PNG\r\n\x1a\n", 8));
+  snprintf(path, sizeof path, "%s/maps.svg", fig);
+  char *svg = slurp(path, NULL);
+  CHECK(svg && strstr(svg, "<svg"));
+  free(svg);
+  snprintf(path, sizeof path, "%s/maps.gp", fig);
+  char *gp = slurp(path, NULL);
+  CHECK(gp && strstr(gp, "boxxyerror"));
+  CHECK(gp && strstr(gp, "uncovered ''A''"));
+  /* z is cut at 3x the 10 um finger; one concentration scale spans both
+   * columns (b's lowest value is half of a's), one reaction scale is
+   * symmetric about 0 at the largest |reaction| (2 x 2e6 A/m3) */
+  CHECK(gp && strstr(gp, "set yrange [0:30]"));
+  char want[64];
+  double cmin = 0.5 * (750.0 + 300.0 * (0.5 / 6.0 - 0.5) - 10.0 * 2);
+  snprintf(want, sizeof want, "set cbrange [%.10g:", cmin);
+  CHECK_CONTAINS(gp, want);
+  CHECK_CONTAINS(gp, "set cbrange [-4:4]");
+  free(gp);
+  /* the cells above the window are left out of the data */
+  snprintf(path, sizeof path, "%s/maps.dat", fig);
+  char *dat = slurp(path, NULL);
+  CHECK(dat && !strstr(dat, " 75 "));
+  CHECK(dat && strstr(dat, " 30 "));
+  free(dat);
+  CHECK(count_temporaries(fig) == 0);
+
+  /* a 1D stack: value against x */
+  make_fields(&stack, 12, 1, 5.0);
+  const nimc_fields *one[1] = {&stack.f};
+  rc = nimc_plot_fields(one, NULL, 1, fig, "stack", &err);
+  CHECK(rc == NIMC_OK);
+  if (rc) fprintf(stderr, "nimc_plot_fields: %s\n", err.msg);
+  snprintf(path, sizeof path, "%s/stack.png", fig);
+  CHECK(starts_with(path, "\x89PNG", 4));
+  snprintf(path, sizeof path, "%s/stack.svg", fig);
+  svg = slurp(path, NULL);
+  CHECK(svg && strstr(svg, "<svg"));
+  free(svg);
+  snprintf(path, sizeof path, "%s/stack.gp", fig);
+  gp = slurp(path, NULL);
+  CHECK(gp && strstr(gp, "linespoints") && !strstr(gp, "boxxyerror"));
+  free(gp);
+
+  /* gnuplot missing: EEXTERNAL naming the figure's own log */
+  char *old = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
+  setenv("PATH", "/nonexistent-nimc-test", 1);
+  rc = nimc_plot_fields(two, titles, 2, fig, "maps", &err);
+  if (old) setenv("PATH", old, 1);
+  free(old);
+  CHECK(rc == NIMC_EEXTERNAL);
+  CHECK_CONTAINS(err.msg, "maps.log");
+  snprintf(path, sizeof path, "%s/maps.png", fig);
+  CHECK(starts_with(path, "\x89PNG", 4)); /* the old figure stays */
+  CHECK(count_temporaries(fig) == 0);
+
+  /* misuse and empty input */
+  CHECK(nimc_plot_fields(two, titles, 2, fig, "../x", &err) == NIMC_EMISUSE);
+  CHECK(nimc_plot_fields(two, titles, 2, fig, NULL, &err) == NIMC_EMISUSE);
+  CHECK(nimc_plot_fields(NULL, NULL, 1, fig, "x", &err) == NIMC_EMISUSE);
+  CHECK(nimc_plot_fields(two, NULL, 0, fig, "x", &err) == NIMC_EINPUT);
+  nimc_fields empty = {0};
+  const nimc_fields *none[1] = {&empty};
+  CHECK(nimc_plot_fields(none, NULL, 1, fig, "x", &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "empty");
+}
+
+static void test_plot_curves(const char *dir) {
+  char fig[512], path[600];
+  nimc_err err;
+  snprintf(fig, sizeof fig, "%s/curves", dir);
+  CHECK(mkdir(fig, 0700) == 0);
+  const double x[] = {0.1, 0.2, 0.5, 1.0}, y[] = {19, NAN, 15, 12};
+  const double px[] = {0.1, 1.0}, py[] = {19.5, 11.7};
+  nimc_curve c[] = {{"model", x, y, 4, 2, 1},
+                    {"paper 'x'", px, py, 2, 1, 1},
+                    {"nothing", x, y + 1, 1, 0, 0}, /* only NaN: left out */
+                    {NULL, px, py, 2, 0, 0}};
+  int rc = nimc_plot_curves(c, 4, "J (mA/cm2)", "C (F/cm3)", "rate", fig,
+                            "rate", &err);
+  CHECK(rc == NIMC_OK);
+  if (rc) fprintf(stderr, "nimc_plot_curves: %s\n", err.msg);
+  snprintf(path, sizeof path, "%s/rate.png", fig);
+  CHECK(starts_with(path, "\x89PNG\r\n\x1a\n", 8));
+  snprintf(path, sizeof path, "%s/rate.svg", fig);
+  char *svg = slurp(path, NULL);
+  CHECK(svg && strstr(svg, "<svg"));
+  free(svg);
+  snprintf(path, sizeof path, "%s/rate.dat", fig);
+  char *dat = slurp(path, NULL);
+  /* the NaN breaks the model's line; the NaN-only curve has no block */
+  CHECK(dat && strstr(dat, "0.1 19\n\n0.5 15\n"));
+  CHECK(dat && !strstr(dat, "nothing"));
+  free(dat);
+  snprintf(path, sizeof path, "%s/rate.gp", fig);
+  char *gp = slurp(path, NULL);
+  CHECK(gp && strstr(gp, "index 2 ") && !strstr(gp, "index 3 "));
+  CHECK(gp && strstr(gp, "title 'paper ''x'''"));
+  free(gp);
+  CHECK(count_temporaries(fig) == 0);
+  nimc_curve nan_only = {"n", x, y + 1, 1, 0, 0};
+  CHECK(nimc_plot_curves(&nan_only, 1, NULL, NULL, NULL, fig, "n", &err) ==
+        NIMC_EINPUT);
+  CHECK(nimc_plot_curves(c, 4, NULL, NULL, NULL, fig, "a/b", &err) ==
+        NIMC_EMISUSE);
+}
+
+static void test_validation(const char *dir) {
+  const nimc_validation_row rows[] = {
+      {"cv_0.1", "volumetric capacitance at 0.1 mA/cm2", "F/cm3", 19.5, 17.0},
+      {"cv_0.2", "capacitance at 0.2 mA/cm2, \"covered\"", "F/cm3", 13.7, NAN},
+      {"zero", "a paper value of 0", "1", 0.0, 1.0}};
+  CHECK_REL(nimc_validation_rel_error(&rows[0]), (17.0 - 19.5) / 19.5, 1e-15);
+  CHECK(isnan(nimc_validation_rel_error(&rows[1])));
+  CHECK(isnan(nimc_validation_rel_error(&rows[2])));
+  CHECK(isnan(nimc_validation_rel_error(NULL)));
+
+  nimc_summary sum = {.device = "NTO//AG-NIMC",
+                      .temperature_C = 25.0,
+                      .validation = rows,
+                      .nvalidation = 3};
+  char *text = NULL;
+  nimc_err err;
+  CHECK(nimc_summary_json(&sum, &text, &err) == NIMC_OK);
+  cJSON *j = cJSON_Parse(text);
+  CHECK(j != NULL);
+  cJSON *v = cJSON_GetObjectItem(j, "validation");
+  CHECK(cJSON_IsArray(v) && cJSON_GetArraySize(v) == 3);
+  cJSON *r0 = cJSON_GetArrayItem(v, 0), *r1 = cJSON_GetArrayItem(v, 1);
+  CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(r0, "id")), "cv_0.1"));
+  CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(r0, "quantity")),
+                "volumetric capacitance at 0.1 mA/cm2"));
+  CHECK(
+      !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(r0, "unit")), "F/cm3"));
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(r0, "paper")) == 19.5);
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(r0, "model")) == 17.0);
+  CHECK_REL(cJSON_GetNumberValue(cJSON_GetObjectItem(r0, "rel_error")),
+            (17.0 - 19.5) / 19.5, 1e-12);
+  /* a model value that was not computed is null, and so is its error */
+  CHECK(cJSON_IsNull(cJSON_GetObjectItem(r1, "model")));
+  CHECK(cJSON_IsNull(cJSON_GetObjectItem(r1, "rel_error")));
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(r1, "paper")) == 13.7);
+  CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "steps")) == 0);
+  CHECK(cJSON_IsObject(cJSON_GetObjectItem(j, "metrics")));
+  cJSON_Delete(j);
+  free(text);
+
+  /* without rows there is no "validation" key */
+  sum.validation = NULL;
+  sum.nvalidation = 0;
+  CHECK(nimc_summary_json(&sum, &text, &err) == NIMC_OK);
+  j = cJSON_Parse(text);
+  CHECK(j && !cJSON_HasObjectItem(j, "validation"));
+  cJSON_Delete(j);
+  free(text);
+
+  char path[512];
+  snprintf(path, sizeof path, "%s/validation.csv", dir);
+  CHECK(nimc_validation_write_csv(rows, 3, path, &err) == NIMC_OK);
+  text = slurp(path, NULL);
+  CHECK(text &&
+        !strcmp(text, "id,quantity,unit,paper,model,rel_error\n"
+                      "cv_0.1,volumetric capacitance at 0.1 mA/cm2,F/cm3,"
+                      "19.5,17,-0.1282051282\n"
+                      "cv_0.2,\"capacitance at 0.2 mA/cm2, \"\"covered\"\"\","
+                      "F/cm3,13.7,,\n"
+                      "zero,a paper value of 0,1,0,1,\n"));
+  free(text);
+  CHECK(count_temporaries(dir) == 0);
+  CHECK(nimc_validation_write_csv(NULL, 1, path, &err) == NIMC_EMISUSE);
+}
+
 /* RUN for tests that take the scratch directory. */
 #define RUN_IN(fn, dir)                                                        \
   do {                                                                         \
@@ -419,6 +680,10 @@ int main(void) {
   RUN_IN(test_csv_round_trip, dir);
   RUN_IN(test_atomic_failures, dir);
   RUN_IN(test_plot, dir);
+  RUN_IN(test_fields_csv, dir);
+  RUN_IN(test_plot_fields, dir);
+  RUN_IN(test_plot_curves, dir);
+  RUN_IN(test_validation, dir);
   remove_tree(dir);
   return TEST_REPORT();
 }

@@ -120,11 +120,10 @@ int nimc_fields_write_csv(const nimc_fields *f, const char *path,
   if (!buf) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
   memcpy(buf, header, len);
   for (size_t k = 0; k < f->n; k++)
-    len += (size_t)snprintf(buf + len, cap - len,
-                            "%.10g,%.10g,%.10g,%.10g,%d,%.10g,%.10g,%.10g\n",
-                            f->x_m[k], f->z_m[k], f->dx_m[k], f->dz_m[k],
-                            f->region[k], f->c_mol_m3[k], f->phi_e_V[k],
-                            f->reaction_A_m3[k]);
+    len += (size_t)snprintf(
+        buf + len, cap - len, "%.10g,%.10g,%.10g,%.10g,%d,%.10g,%.10g,%.10g\n",
+        f->x_m[k], f->z_m[k], f->dx_m[k], f->dz_m[k], f->region[k],
+        f->c_mol_m3[k], f->phi_e_V[k], f->reaction_A_m3[k]);
   int rc = nimc_write_atomic(path, buf, len, err);
   free(buf);
   return rc;
@@ -298,7 +297,8 @@ static int add_validation(cJSON *root, const nimc_validation_row *rows,
       return -1;
     }
     if (!cJSON_AddStringToObject(o, "id", r->id ? r->id : "") ||
-        !cJSON_AddStringToObject(o, "quantity", r->quantity ? r->quantity : "") ||
+        !cJSON_AddStringToObject(o, "quantity",
+                                 r->quantity ? r->quantity : "") ||
         !cJSON_AddStringToObject(o, "unit", r->unit ? r->unit : "") ||
         add_num_or_null(o, "paper", r->paper) ||
         add_num_or_null(o, "model", r->model) ||
@@ -319,8 +319,7 @@ int nimc_summary_json(const nimc_summary *s, char **out_text, nimc_err *err) {
       add_num(root, "temperature_C", s->temperature_C) ||
       add_steps(root, s->result) || add_metrics(root, s->metrics) ||
       (s->stats && add_solver(root, s->stats)) ||
-      (s->validation &&
-       add_validation(root, s->validation, s->nvalidation)) ||
+      (s->validation && add_validation(root, s->validation, s->nvalidation)) ||
       !(*out_text = cJSON_Print(root)))
     rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory building the summary");
   cJSON_Delete(root);

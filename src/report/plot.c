@@ -355,8 +355,8 @@ static int sb_write(const sbuf *s, const char *path, nimc_err *err) {
 
 /* The opening of every script: the names of the figures, then the PNG
  * terminal (pngcairo where there is one) of the given size. */
-static void script_head(sbuf *s, const char *stem, const char *what,
-                        int width, int height) {
+static void script_head(sbuf *s, const char *stem, const char *what, int width,
+                        int height) {
   sb_printf(s,
             "# %s.gp -- %s, written by nimc.  Run 'gnuplot %s.gp' in\n"
             "# this directory to redraw %s.png and %s.svg.\n"
@@ -377,9 +377,8 @@ static const char *const palette8[] = {"#1f4e9a", "#c0392b", "#2e8b57",
                                        "#555555", "#a0522d"};
 
 int nimc_plot_curves(const nimc_curve *curves, size_t ncurves,
-                     const char *xlabel, const char *ylabel,
-                     const char *title, const char *dir, const char *stem,
-                     nimc_err *err) {
+                     const char *xlabel, const char *ylabel, const char *title,
+                     const char *dir, const char *stem, nimc_err *err) {
   if (!dir || (ncurves && !curves))
     return nimc_err_set(err, NIMC_EMISUSE, "nimc_plot_curves: NULL argument");
   if (!stem_ok(stem))
@@ -449,12 +448,14 @@ int nimc_plot_curves(const nimc_curve *curves, size_t ncurves,
     const char *rgb = palette8[colour % 8];
     sb_printf(&gp, "  \"%s.dat\" index %zu using 1:2 ", stem, block);
     if (curves[c].markers == 1)
-      sb_printf(&gp, "with points pointtype 7 pointsize 1.6 linecolor rgb "
-                     "\"%s\"",
+      sb_printf(&gp,
+                "with points pointtype 7 pointsize 1.6 linecolor rgb "
+                "\"%s\"",
                 rgb);
     else if (curves[c].markers == 2)
-      sb_printf(&gp, "with linespoints pointtype 6 pointsize 1.2 linewidth 2 "
-                     "linecolor rgb \"%s\"",
+      sb_printf(&gp,
+                "with linespoints pointtype 6 pointsize 1.2 linewidth 2 "
+                "linecolor rgb \"%s\"",
                 rgb);
     else
       sb_printf(&gp, "with lines linewidth 2 linecolor rgb \"%s\"", rgb);
@@ -483,12 +484,12 @@ cleanup:
 
 /* The extent of what a field figure shows, over all its snapshots. */
 typedef struct extent {
-  int map;                /* 1: cross-section (z varies), 0: 1D stack */
-  double x0, x1;          /* m */
-  double z0, z1, z_top;   /* m: shown window, top of the mesh */
-  double finger;          /* m: the thickest electrode (0: none) */
-  double c0, c1;          /* concentration range, mol/m3 */
-  double r_abs;           /* largest |reaction| shown, A/m3 */
+  int map;              /* 1: cross-section (z varies), 0: 1D stack */
+  double x0, x1;        /* m */
+  double z0, z1, z_top; /* m: shown window, top of the mesh */
+  double finger;        /* m: the thickest electrode (0: none) */
+  double c0, c1;        /* concentration range, mol/m3 */
+  double r_abs;         /* largest |reaction| shown, A/m3 */
 } extent;
 
 /* Is cell i inside the shown z window? */
@@ -497,7 +498,7 @@ static int shown(const nimc_fields *f, size_t i, const extent *e) {
 }
 
 static void find_extent(const nimc_fields *const *f, size_t nf, extent *e) {
-  double finger = 0.0;
+  double top = -INFINITY; /* of the electrodes */
   memset(e, 0, sizeof *e);
   /* the extent of every snapshot's cells; an electrode's thickness is
    * measured from the substrate (z = 0, or the mesh's bottom above it) */
@@ -513,11 +514,11 @@ static void find_extent(const nimc_fields *const *f, size_t nf, extent *e) {
       e->z_top = fmax(e->z_top, z[i] + 0.5 * dz[i]);
       if (f[k]->region[i] == NIMC_CELL_ANODE ||
           f[k]->region[i] == NIMC_CELL_CATHODE)
-        finger = fmax(finger, z[i] + 0.5 * dz[i] - fmax(e->z0, 0.0));
+        top = fmax(top, z[i] + 0.5 * dz[i]);
     }
-  e->finger = finger;
-  e->z1 = finger > 0.0 ? fmin(fmax(e->z0, 0.0) + 3.0 * finger, e->z_top)
-                       : e->z_top;
+  double bottom = fmax(e->z0, 0.0);
+  e->finger = top > bottom ? top - bottom : 0.0;
+  e->z1 = e->finger > 0.0 ? fmin(bottom + 3.0 * e->finger, e->z_top) : e->z_top;
   e->c0 = INFINITY;
   e->c1 = -INFINITY;
   for (size_t k = 0; k < nf; k++)
@@ -583,8 +584,9 @@ int nimc_plot_fields(const nimc_fields *const *f, const char *const *titles,
   const char *xu = x_um ? "um" : "mm";
 
   /* data: one index block per snapshot, cells of the shown window */
-  sb_printf(&dat, "# x_%s z_um half_dx_%s half_dz_um c_mol_m3 "
-                  "reaction_A_cm3 region, one block per snapshot\n",
+  sb_printf(&dat,
+            "# x_%s z_um half_dx_%s half_dz_um c_mol_m3 "
+            "reaction_A_cm3 region, one block per snapshot\n",
             xu, xu);
   for (size_t k = 0; k < nf; k++) {
     const nimc_fields *g = f[k];
@@ -607,8 +609,9 @@ int nimc_plot_fields(const nimc_fields *const *f, const char *const *titles,
    * replotted */
   int width = (int)(nf < 2 ? 960 : 640 * nf), height = 900;
   script_head(&gp, stem, "maps of the fields", width, height);
-  sb_printf(&gp, "set style fill solid 1.0 noborder\n"
-                 "set xrange [%.10g:%.10g]\nset xlabel '%s (%s)'\n",
+  sb_printf(&gp,
+            "set style fill solid 1.0 noborder\n"
+            "set xrange [%.10g:%.10g]\nset xlabel '%s (%s)'\n",
             e.x0 * xs, e.x1 * xs, e.map ? "x" : "position x", xu);
   const char *c_pal = "set palette defined (0 '#30123b', 0.25 '#4686fb', "
                       "0.5 '#1ae4b6', 0.75 '#f9ba38', 1 '#7a0403')";
@@ -630,8 +633,9 @@ int nimc_plot_fields(const nimc_fields *const *f, const char *const *titles,
   } else {
     sb_printf(&gp, "set grid\nset key off\n");
   }
-  sb_printf(&panels, "set multiplot layout 2,%zu columnsfirst title '%s' "
-                     "noenhanced\n",
+  sb_printf(&panels,
+            "set multiplot layout 2,%zu columnsfirst title '%s' "
+            "noenhanced\n",
             nf, note);
   for (size_t k = 0; k < nf; k++) {
     const char *t = titles && titles[k] ? titles[k] : "";
@@ -644,9 +648,8 @@ int nimc_plot_fields(const nimc_fields *const *f, const char *const *titles,
                   : "salt concentration (mol/m3)",
                 f[k]->t_s);
       if (e.map) {
-        sb_printf(&panels, "%s\nset cbrange [%.10g:%.10g]\n",
-                  q ? r_pal : c_pal, q ? -e.r_abs * rs : e.c0,
-                  q ? e.r_abs * rs : e.c1);
+        sb_printf(&panels, "%s\nset cbrange [%.10g:%.10g]\n", q ? r_pal : c_pal,
+                  q ? -e.r_abs * rs : e.c0, q ? e.r_abs * rs : e.c1);
         sb_printf(&panels,
                   "plot \"%s.dat\" index %zu using 1:2:3:4:%d with "
                   "boxxyerror fillcolor palette notitle\n",
@@ -671,8 +674,9 @@ int nimc_plot_fields(const nimc_fields *const *f, const char *const *titles,
     goto cleanup;
   }
   sb_printf(&gp, "set output png\n%s", panels.b);
-  sb_printf(&gp, "set terminal svg size %d,%d\nset output svg\n%s"
-                 "unset output\n",
+  sb_printf(&gp,
+            "set terminal svg size %d,%d\nset output svg\n%s"
+            "unset output\n",
             width, height, panels.b);
   if ((rc = sb_write(&dat, fl->dat, err)) || (rc = sb_write(&gp, fl->gp, err)))
     goto cleanup;

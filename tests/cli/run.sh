@@ -74,6 +74,22 @@ else
   bad "nimc run -o failed: $(cat "$TMP/err")"
 fi
 
+# ---- success: --fields writes the fields at the end of the run ----
+for fdev in $DEV devices/nimc.ini; do
+  fo="$TMP/fields-$(basename "$fdev" .ini)"
+  if "$NIMC" run "$fdev" -e 'Charge at 1 mA/cm2 for 2 s' --fields -q -o "$fo" >/dev/null 2>"$TMP/err"; then
+    ok
+    [ "$(head -1 "$fo/fields.csv")" = "x_m,z_m,dx_m,dz_m,region,c_mol_m3,phi_e_V,reaction_A_m3" ] && ok \
+      || bad "$fdev: fields.csv header: $(head -1 "$fo/fields.csv")"
+    [ "$(wc -l <"$fo/fields.csv")" -gt 10 ] && ok || bad "$fdev: fields.csv has no cells"
+    awk -F, 'NR > 1 && NF != 8 { exit 1 }' "$fo/fields.csv" && ok || bad "$fdev: fields.csv rows are not 8 columns"
+    [ "$(head -c4 "$fo/fields.png" 2>/dev/null | tail -c3)" = "PNG" ] && ok || bad "$fdev: fields.png not written"
+    grep -q '<svg' "$fo/fields.svg" 2>/dev/null && ok || bad "$fdev: fields.svg not written"
+  else
+    bad "nimc run $fdev --fields failed: $(cat "$TMP/err")"
+  fi
+done
+
 # ---- success: overrides and temperature change the result ----
 "$NIMC" run $DEV -e "$CH" -e "$DIS" --json --set anode.thickness=10um --temperature 80degC \
   >"$TMP/hot.json" 2>"$TMP/err" && ok || bad "--set/--temperature run failed: $(cat "$TMP/err")"
@@ -85,6 +101,7 @@ expect_error 2 "missing DEVICE" -- run -e "$CH"
 expect_error 2 "no experiment" -- run $DEV
 expect_error 2 "unknown option '--frobnicate'" -- run $DEV -e "$CH" --frobnicate
 expect_error 2 "option '-e' needs a step" -- run $DEV -e
+expect_error 2 "--fields needs an output directory" -- run $DEV -e "$CH" --fields
 expect_error 2 "--rtol 'abc'" -- run $DEV -e "$CH" --rtol abc
 expect_error 2 "--temperature '25 parsecs'" "unit" -- run $DEV -e "$CH" --temperature '25 parsecs'
 expect_error 2 "--temperature '3 V'" "wrong dimension" -- run $DEV -e "$CH" --temperature '3 V'
