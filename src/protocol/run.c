@@ -299,12 +299,20 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
                index + 1, st->text, s->t, nimc_solver_errmsg(s->solver));
       return NIMC_ESOLVER;
     }
+    /* A step that starts below the depletion floor (after a step that ended
+     * there) cannot see the root cross it; it ends when the concentration
+     * keeps falling, before the equations lose their meaning. */
+    int depleted =
+        ev == 0 && nimc_model_min_concentration(m, y) < 0.5 * ctx.c_floor;
     if (dt_out > 0.0) {
       if ((rc = record_interval(s, res, index, &next_out))) return rc;
-      if (ev == 0) continue; /* the step's end is recorded below */
+      if (ev == 0 && !depleted) continue; /* the end is recorded below */
     }
     if ((rc = record(s, res, index))) return rc;
-    if (ev == 1) {
+    if (depleted) {
+      sr.end_reason = NIMC_END_DEPLETION;
+      done = 1;
+    } else if (ev == 1) {
       int info[3] = {0, 0, 0};
       nimc_solver_root_info(s->solver, info);
       sr.end_reason = ctx.reason[0];
