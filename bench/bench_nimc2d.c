@@ -26,8 +26,11 @@ static double cycle(const char *path, double f, nimc_solver_stats *st,
   static const struct {
     const char *key;
     int base;
-  } mesh[] = {{"finger_cells_x", 8}, {"gap_cells_x", 8}, {"electrode_cells_z", 4},
-              {"gel_cells_z", 8}, {"cover_cells_z", 2}};
+  } mesh[] = {{"finger_cells_x", 8},
+              {"gap_cells_x", 8},
+              {"electrode_cells_z", 4},
+              {"gel_cells_z", 8},
+              {"cover_cells_z", 2}};
   char sets[5][64];
   const char *sp[5];
   for (int k = 0; k < 5; k++) {
@@ -38,33 +41,30 @@ static double cycle(const char *path, double f, nimc_solver_stats *st,
   const char *steps[2] = {"Charge at 0.1 mA/cm2 until 3.5 V",
                           "Discharge at 0.1 mA/cm2 until 0 V"};
   nimc_err err;
+  nimc_result res;
+  nimc_metrics mt;
+  memset(&res, 0, sizeof res);
+  double t0 = bench_now_s(), wall = -1.0;
+  /* the sim's statistics need the handle: run it through the parts */
   nimc_device *dev = NULL;
   nimc_experiment *exp = NULL;
   nimc_sim *sim = NULL;
-  nimc_result res;
-  memset(&res, 0, sizeof res);
-  double wall = -1.0;
-  if (nimc_device_load(&dev, path, f == 1.0 ? NULL : sp, f == 1.0 ? 0 : 5, &err) ||
-      nimc_experiment_parse(&exp, steps, 2, &err)) {
+  if (nimc_device_load(&dev, path, f == 1.0 ? NULL : sp, f == 1.0 ? 0 : 5,
+                       &err) ||
+      nimc_experiment_parse(&exp, steps, 2, &err) ||
+      nimc_sim_create(&sim, dev, NULL, &err)) {
     fprintf(stderr, "bench_nimc2d: %s\n", err.msg);
-    goto done;
-  }
-  double t0 = bench_now_s();
-  if (nimc_sim_create(&sim, dev, NULL, &err)) {
-    fprintf(stderr, "bench_nimc2d: %s\n", err.msg);
-    goto done;
-  }
-  if (nimc_sim_run(sim, exp, &res)) {
+  } else if (nimc_sim_run(sim, exp, &res)) {
     fprintf(stderr, "bench_nimc2d: %s\n", nimc_sim_errmsg(sim));
-    goto done;
+  } else {
+    wall = bench_now_s() - t0;
+    *st = nimc_sim_stats(sim);
+    nimc_norm norm = {nimc_device_footprint_area_m2(dev),
+                      nimc_device_norm_thickness_m(dev)};
+    *cap = nimc_metrics_gcd(&res.series, &norm, &mt, &err) == NIMC_OK
+               ? mt.capacitance_volumetric_F_cm3
+               : -1.0;
   }
-  wall = bench_now_s() - t0;
-  *st = nimc_sim_stats(sim);
-  nimc_metrics mt;
-  nimc_norm norm = {nimc_device_footprint_area_m2(dev), nimc_device_norm_thickness_m(dev)};
-  *cap = nimc_metrics_gcd(&res.series, &norm, &mt, &err) == NIMC_OK
-             ? mt.capacitance_volumetric_F_cm3 : -1.0;
-done:
   nimc_result_free(&res);
   nimc_sim_destroy(sim);
   nimc_experiment_destroy(exp);
@@ -82,18 +82,21 @@ int main(int argc, char **argv) {
   for (int r = 0; r < reps; r++)
     if ((t[r] = cycle(path, 1.0, &st, &cap)) < 0) return 1;
   double med = bench_median(t, (size_t)reps);
-  printf("bench_nimc2d: %s, one GCD cycle at 0.1 mA/cm2 (0 -> 3.5 -> 0 V), %d runs\n",
+  printf("bench_nimc2d: %s, one GCD cycle at 0.1 mA/cm2 (0 -> 3.5 -> 0 V), %d "
+         "runs\n",
          path, reps);
-  printf("  default mesh: median %.3f s (min %.3f, max %.3f), %.3f F/cm3\n", med,
-         t[0], t[reps - 1], cap);
-  printf("  %ld unknowns, %ld Jacobian non-zeros; steps %ld, residual evals %ld,\n"
-         "  Jacobian evals %ld, factorisations %ld, nonlinear iterations %ld,\n"
-         "  error-test fails %ld, convergence fails %ld\n",
-         st.unknowns, st.jacobian_nonzeros, st.steps, st.residual_evals,
-         st.jacobian_evals, st.linear_setups, st.nonlinear_iters,
-         st.error_test_fails, st.nonlinear_conv_fails);
+  printf("  default mesh: median %.3f s (min %.3f, max %.3f), %.3f F/cm3\n",
+         med, t[0], t[reps - 1], cap);
+  printf(
+      "  %ld unknowns, %ld Jacobian non-zeros; steps %ld, residual evals %ld,\n"
+      "  Jacobian evals %ld, factorisations %ld, nonlinear iterations %ld,\n"
+      "  error-test fails %ld, convergence fails %ld\n",
+      st.unknowns, st.jacobian_nonzeros, st.steps, st.residual_evals,
+      st.jacobian_evals, st.linear_setups, st.nonlinear_iters,
+      st.error_test_fails, st.nonlinear_conv_fails);
   printf("  scaling with the mesh (cell counts times f in x and z):\n");
-  printf("  %5s %9s %10s %7s %9s %9s\n", "f", "unknowns", "nonzeros", "steps", "wall s", "F/cm3");
+  printf("  %5s %9s %10s %7s %9s %9s\n", "f", "unknowns", "nonzeros", "steps",
+         "wall s", "F/cm3");
   static const double fs[4] = {0.5, 1.0, 2.0, 3.0};
   for (int k = 0; k < 4; k++) {
     double w = cycle(path, fs[k], &st, &cap);

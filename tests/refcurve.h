@@ -122,28 +122,18 @@ static inline int nimc_refcurve_dualfoil(const char *root,
   char path[4096];
   snprintf(path, sizeof path, "%s/devices/dualfoil-li-ion.ini", root);
   nimc_err err;
-  nimc_device *dev = NULL;
-  nimc_experiment *exp = NULL;
-  nimc_sim *sim = NULL;
   nimc_result res;
   memset(&res, 0, sizeof res);
   nimc_sim_opts o = nimc_sim_opts_default();
   o.output_dt_s = output_dt;
-  int rc = nimc_device_load(&dev, path, sets, nsets, &err);
-  if (!rc) rc = nimc_experiment_parse(&exp, step, 1, &err);
-  if (!rc) rc = nimc_sim_create(&sim, dev, &o, &err);
+  int rc = nimc_simulate(path, sets, nsets, step, 1, &o, &res, NULL, &err);
   if (rc) {
     fprintf(stderr, "  %s\n", err.msg);
-  } else if ((rc = nimc_sim_run(sim, exp, &res))) {
-    fprintf(stderr, "  %s\n", nimc_sim_errmsg(sim));
   } else {
     *tend = res.steps[0].duration_s;
     nimc_refcurve_sample(&res.series, ref, v);
   }
   nimc_result_free(&res);
-  nimc_sim_destroy(sim);
-  nimc_experiment_destroy(exp);
-  nimc_device_destroy(dev);
   return rc;
 }
 

@@ -17,7 +17,8 @@
  * overrides as lines "section.key=value" (-o FILE) to be copied into the
  * device files, whose comments then cite this tool and its targets.
  *
- * usage: nimc-calibrate [--devices DIR] [-o FILE] [--max-iter N] [--start K=V ...]
+ * usage: nimc-calibrate [--devices DIR] [-o FILE] [--max-iter N] [--start K=V
+ * ...]
  */
 #define _POSIX_C_SOURCE 200809L
 #include <gsl/gsl_blas.h>
@@ -34,8 +35,8 @@
 
 /* A fitted parameter: the override key, its unit for printing, start. */
 typedef struct param {
-  const char *key;   /* section.key */
-  const char *unit;  /* SI unit of the value written */
+  const char *key;  /* section.key */
+  const char *unit; /* SI unit of the value written */
   double start;
 } param;
 
@@ -51,7 +52,7 @@ static param params[] = {
 typedef struct target {
   const char *what;
   int covered;
-  double j_mA_cm2;   /* GCD current density; 0 = the ESR */
+  double j_mA_cm2; /* GCD current density; 0 = the ESR */
   double paper;
 } target;
 
@@ -88,34 +89,17 @@ static double simulate(const ctx *c, const target *tg, const double *p,
   snprintf(s2, sizeof s2, "Discharge at %g mA/cm2 until 0 V", j);
   const char *steps[4] = {s1, s2, s1, s2};
   nimc_err err;
-  nimc_device *dev = NULL;
-  nimc_experiment *exp = NULL;
-  nimc_sim *sim = NULL;
   nimc_result res;
+  nimc_metrics mt;
   memset(&res, 0, sizeof res);
   double out = NAN;
-  if (nimc_device_load(&dev, path, sp, NP, &err) ||
-      nimc_experiment_parse(&exp, steps, 4, &err) ||
-      nimc_sim_create(&sim, dev, NULL, &err)) {
-    fprintf(stderr, "nimc-calibrate: %s\n", err.msg);
-    goto done;
-  }
-  if (nimc_sim_run(sim, exp, &res)) {
-    fprintf(stderr, "nimc-calibrate: %s: %s\n", s1, nimc_sim_errmsg(sim));
-    goto done;
-  }
-  nimc_metrics mt;
-  nimc_norm norm = {nimc_device_footprint_area_m2(dev),
-                    nimc_device_norm_thickness_m(dev)};
-  if (nimc_metrics_gcd(&res.series, &norm, &mt, &err) == NIMC_OK) {
+  if (nimc_simulate(path, sp, NP, steps, 4, NULL, &res, &mt, &err))
+    fprintf(stderr, "nimc-calibrate: %s: %s\n", s1, err.msg);
+  else if (mt.have_discharge) {
     out = mt.capacitance_volumetric_F_cm3;
     if (esr) *esr = mt.esr_ohm;
   }
-done:
   nimc_result_free(&res);
-  nimc_sim_destroy(sim);
-  nimc_experiment_destroy(exp);
-  nimc_device_destroy(dev);
   return out;
 }
 
@@ -136,14 +120,16 @@ static void model_values(ctx *c, const double *p, double *m) {
 static int residuals(const gsl_vector *x, void *user, gsl_vector *f) {
   ctx *c = user;
   double p[NP], m[NT];
-  for (size_t k = 0; k < NP; k++) p[k] = gsl_vector_get(x, k);
+  for (size_t k = 0; k < NP; k++)
+    p[k] = gsl_vector_get(x, k);
   model_values(c, p, m);
   for (size_t k = 0; k < NT; k++) {
     double r = isfinite(m[k]) ? m[k] / targets[k].paper - 1.0 : -1.0;
     gsl_vector_set(f, k, r);
   }
   fprintf(stderr, "  eval %ld:", c->evals);
-  for (size_t k = 0; k < NP; k++) fprintf(stderr, " %.4g", exp(p[k]));
+  for (size_t k = 0; k < NP; k++)
+    fprintf(stderr, " %.4g", exp(p[k]));
   fprintf(stderr, " -> |r| = %.4g\n", gsl_blas_dnrm2(f));
   return GSL_SUCCESS;
 }
@@ -165,23 +151,29 @@ int main(int argc, char **argv) {
       for (; eq && k < NP; k++)
         if (!strncmp(argv[i], params[k].key, (size_t)(eq - argv[i]))) break;
       if (!eq || k == NP) {
-        fprintf(stderr, "nimc-calibrate: --start '%s': expected KEY=VALUE with a fitted key\n", argv[i]);
+        fprintf(stderr,
+                "nimc-calibrate: --start '%s': expected KEY=VALUE with a "
+                "fitted key\n",
+                argv[i]);
         return 2;
       }
       params[k].start = atof(eq + 1);
     } else {
-      fprintf(stderr, "usage: nimc-calibrate [--devices DIR] [-o FILE] [--max-iter N] [--start KEY=VALUE]\n");
+      fprintf(stderr, "usage: nimc-calibrate [--devices DIR] [-o FILE] "
+                      "[--max-iter N] [--start KEY=VALUE]\n");
       return 2;
     }
   }
   gsl_set_error_handler_off();
-  gsl_multifit_nlinear_parameters fp = gsl_multifit_nlinear_default_parameters();
+  gsl_multifit_nlinear_parameters fp =
+      gsl_multifit_nlinear_default_parameters();
   fp.h_df = 0.02; /* forward-difference step in log parameters: 2 % */
   gsl_multifit_nlinear_workspace *w =
       gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &fp, NT, NP);
   gsl_multifit_nlinear_fdf fdf = {residuals, NULL, NULL, NT, NP, &c, 0, 0, 0};
   gsl_vector *x = gsl_vector_alloc(NP);
-  for (size_t k = 0; k < NP; k++) gsl_vector_set(x, k, log(params[k].start));
+  for (size_t k = 0; k < NP; k++)
+    gsl_vector_set(x, k, log(params[k].start));
   gsl_multifit_nlinear_init(x, &fdf, w);
   int info = 0;
   int status = gsl_multifit_nlinear_driver((size_t)max_iter, 1e-4, 1e-6, 1e-6,
@@ -193,7 +185,8 @@ int main(int argc, char **argv) {
   double chi = gsl_blas_dnrm2(gsl_multifit_nlinear_residual(w));
   double s2 = NT > NP ? chi * chi / (double)(NT - NP) : 0.0;
   double p[NP], m[NT];
-  for (size_t k = 0; k < NP; k++) p[k] = gsl_vector_get(xf, k);
+  for (size_t k = 0; k < NP; k++)
+    p[k] = gsl_vector_get(xf, k);
   model_values(&c, p, m);
   printf("nimc-calibrate: %s after %zu iterations, %ld evaluations (%s)\n",
          status == GSL_SUCCESS ? "converged" : "stopped",
@@ -207,13 +200,15 @@ int main(int argc, char **argv) {
     printf("  %-34s paper %8.4g  model %8.4g  (%+.1f %%)\n", targets[k].what,
            targets[k].paper, m[k], 100.0 * (m[k] / targets[k].paper - 1.0));
   printf("\nsensitivity d ln(target) / d ln(parameter):\n  %-34s", "");
-  for (size_t k = 0; k < NP; k++) printf(" %10.10s", strchr(params[k].key, '.') + 1);
+  for (size_t k = 0; k < NP; k++)
+    printf(" %10.10s", strchr(params[k].key, '.') + 1);
   printf("\n");
   for (size_t t = 0; t < NT; t++) {
     printf("  %-34s", targets[t].what);
     for (size_t k = 0; k < NP; k++) {
       double rel = m[t] / targets[t].paper;
-      printf(" %10.3f", isfinite(rel) && rel != 0 ? gsl_matrix_get(J, t, k) / rel : NAN);
+      printf(" %10.3f",
+             isfinite(rel) && rel != 0 ? gsl_matrix_get(J, t, k) / rel : NAN);
     }
     printf("\n");
   }
@@ -223,7 +218,9 @@ int main(int argc, char **argv) {
       perror(outfile);
       return 1;
     }
-    fprintf(f, "# nimc-calibrate: fitted overrides (relative residual norm %.4g)\n", chi);
+    fprintf(
+        f, "# nimc-calibrate: fitted overrides (relative residual norm %.4g)\n",
+        chi);
     for (size_t k = 0; k < NP; k++)
       fprintf(f, "%s=%.6g %s\n", params[k].key, exp(p[k]),
               strcmp(params[k].unit, "1") ? params[k].unit : "");

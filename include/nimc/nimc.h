@@ -265,6 +265,17 @@ typedef struct nimc_metrics {
 int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
                      nimc_metrics *out, nimc_err *err);
 
+/* One-shot convenience: load the device at path with the overrides sets[],
+ * parse steps[], simulate with opts (NULL: defaults) and fill res (the
+ * caller frees it with nimc_result_free); when mt is non-NULL also the GCD
+ * metrics of the result, normalised by the device (mt->have_discharge = 0
+ * when there is no discharge to measure).  On failure err says which stage
+ * failed and why, and res holds what was computed. */
+int nimc_simulate(const char *path, const char *const *sets, size_t nsets,
+                  const char *const *steps, size_t nsteps,
+                  const nimc_sim_opts *opts, nimc_result *res,
+                  nimc_metrics *mt, nimc_err *err);
+
 /* ---- output (io and report layers) ------------------------------------ */
 
 /* Write len bytes of data to path atomically (via "<path>.tmp.<pid>").  On
