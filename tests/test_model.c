@@ -64,6 +64,8 @@ static void full_device(nimc_device *d) {
   d->cathode.leak_A_m3 = 1e-3;
   d->cathode.leak_E_V = 3.5;
   d->cathode.leak_n = 2.0;
+  d->cathode.slow_fraction = 0.25; /* micropores behind a resistance */
+  d->cathode.slow_tau_s = 30.0;
   d->contact_resistance_ohm = 5.0;
   d->initial_voltage_V = 0.2;
   d->initial_voltage_given = 1;
@@ -103,6 +105,8 @@ static void jacobian_variant(nimc_device *d, int variant) {
     d->anode.cap_F_m3 = 2e7;
     d->anode.E_pzc_V = 1.0;
     d->cathode.dl_cation_fraction = 0.3;
+    d->anode.slow_fraction = 0.2;
+    d->anode.slow_tau_s = 5.0;
     static const double ex[] = {0.0, 1.5, 2.5, 4.0};
     static const double ey[] = {1.3, 1.0, 1.1, 1.6};
     d->cathode.cap_k2_per_V2 = 0.0;
@@ -370,6 +374,44 @@ static void test_edlc_is_an_ideal_capacitor(void) {
   nimc_result_free(&res);
 }
 
+/* A capacitor whose double layer has a slow branch (a share f behind an
+ * access resistance, time constant tau) relaxes at open circuit as
+ * exp(-t / ((1 - f) tau)): charge flows from the fast into the slow part. */
+static void test_slow_branch_relaxation(void) {
+  nimc_device d;
+  const double f = 0.4, tau = 20.0;
+  fx_device(&d, KAPPA, 1e-6);
+  fx_capacitive(&d.anode, 10e-6, 1e7, 0.0);
+  fx_capacitive(&d.cathode, 10e-6, 1e7, 0.0);
+  d.anode.slow_fraction = d.cathode.slow_fraction = f;
+  d.anode.slow_tau_s = d.cathode.slow_tau_s = tau;
+  fx_exp x;
+  fx_exp_init(&x);
+  nimc_step *c = fx_add(&x, NIMC_STEP_CHARGE);
+  c->current = 1e-3, c->has_duration = 1, c->duration_s = 2.0;
+  nimc_step *r = fx_add(&x, NIMC_STEP_REST);
+  r->has_duration = 1, r->duration_s = 40.0 * tau;
+  nimc_result res;
+  CHECK(simulate(&d, &x.exp, 1e-10, &res, NULL) == 0);
+  const nimc_series *se = &res.series;
+  double vinf = se->voltage_V[se->n - 1], t1 = 2.0 + 5.0, t2 = 2.0 + 25.0;
+  double v1 = NAN, v2 = NAN;
+  for (size_t k = 1; k < se->n; k++) {
+    double ta = se->time_s[k - 1], tb = se->time_s[k];
+    if (ta <= t1 && tb > t1 && tb > ta)
+      v1 = se->voltage_V[k - 1] + (t1 - ta) / (tb - ta) * (se->voltage_V[k] - se->voltage_V[k - 1]);
+    if (ta <= t2 && tb > t2 && tb > ta)
+      v2 = se->voltage_V[k - 1] + (t2 - ta) / (tb - ta) * (se->voltage_V[k] - se->voltage_V[k - 1]);
+  }
+  double tau_r = (t2 - t1) / log((v1 - vinf) / (v2 - vinf));
+  fprintf(stderr, "  relaxation time %.6f s (analytic %.6f s)\n", tau_r, (1 - f) * tau);
+  CHECK_REL(tau_r, (1 - f) * tau, 2e-3); /* linear interpolation of samples */
+  /* and the charge ends shared: V_inf = Q / C_total in series */
+  double Ce = 1e7 * 10e-6 * d.area_m2;
+  CHECK_REL(vinf, 2e-3 / (Ce / 2), 1e-6);
+  nimc_result_free(&res);
+}
+
 /* Maximum |V - (E_cathode - U(theta))| over the charge, theta from the
  * charge passed: the OCP recovered by a slow charge. */
 static double ocp_error(double hours) {
@@ -452,6 +494,7 @@ int main(void) {
   RUN(test_discrete_conservation_identity);
   RUN(test_edlc_is_an_ideal_capacitor);
   RUN(test_cycle_conservation);
+  RUN(test_slow_branch_relaxation);
   RUN(test_ocp_recovered_at_low_rate);
   RUN(test_mesh_convergence_order);
   return TEST_REPORT();

@@ -2,9 +2,10 @@
  * calibrate.c -- the reproducible calibration of the NIMC's unknown
  * parameters against the 25 C measurements of the paper.
  *
- * The few parameters nobody measured (the AG capacitance per mass, the
- * thickness of the gel over the array, the salt diffusivity of the gel and
- * the porosity of the EG cover) are fitted, by GSL's trust-region
+ * The few parameters nobody measured (the AG capacitance per mass and the
+ * share and time constant of its slow, micropore part, the thickness of the
+ * gel over the array, the salt diffusivity of the gel and the porosity of
+ * the EG cover) are fitted, by GSL's trust-region
  * Levenberg-Marquardt on their logarithms, to the calibration table of
  * ../shared/docs/system.md: volumetric capacitance of the uncovered device
  * at 0.1, 0.2, 1 and 1.5 mA/cm2, of the covered device at 0.2 mA/cm2, and
@@ -45,6 +46,8 @@ static param params[] = {
     {"geometry.gel_thickness", "m", 424e-6},
     {"electrolyte.diffusivity", "m2/s", 1.47e-11},
     {"cover.porosity", "1", 0.0515},
+    {"cathode.slow_capacitance_fraction", "1", 0.3},
+    {"cathode.slow_time_constant", "s", 300.0},
 };
 #define NP (sizeof params / sizeof params[0])
 
@@ -79,7 +82,7 @@ static double simulate(const ctx *c, const target *tg, const double *p,
   snprintf(path, sizeof path, "%s/%s", c->devdir,
            tg->covered ? "nimc-covered.ini" : "nimc.ini");
   for (size_t k = 0; k < NP; k++) {
-    snprintf(sets[k], sizeof sets[k], "%s=%.9g %s", params[k].key, exp(p[k]),
+    snprintf(sets[k], sizeof sets[k], "%s=%.9g %s", params[k].key, to_value(k, p[k]),
              strcmp(params[k].unit, "1") ? params[k].unit : "");
     sp[k] = sets[k];
   }
@@ -167,7 +170,7 @@ int main(int argc, char **argv) {
   gsl_set_error_handler_off();
   gsl_multifit_nlinear_parameters fp =
       gsl_multifit_nlinear_default_parameters();
-  fp.h_df = 0.02; /* forward-difference step in log parameters: 2 % */
+  fp.h_df = 0.02; /* forward-difference step in the fit coordinates */
   gsl_multifit_nlinear_workspace *w =
       gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &fp, NT, NP);
   gsl_multifit_nlinear_fdf fdf = {residuals, NULL, NULL, NT, NP, &c, 0, 0, 0};
@@ -192,9 +195,15 @@ int main(int argc, char **argv) {
          status == GSL_SUCCESS ? "converged" : "stopped",
          gsl_multifit_nlinear_niter(w), c.evals, gsl_strerror(status));
   printf("\nfitted parameters (1-sigma relative error from the covariance):\n");
-  for (size_t k = 0; k < NP; k++)
-    printf("  %-32s %12.5g %-5s +- %5.1f %%\n", params[k].key, exp(p[k]),
-           params[k].unit, 100.0 * sqrt(s2 * gsl_matrix_get(cov, k, k)));
+  for (size_t k = 0; k < NP; k++) {
+    double l = log(params[k].lo), h = log(params[k].hi);
+    double sg = 1.0 / (1.0 + exp(-p[k]));
+    double dlnv_du = (h - l) * sg * (1.0 - sg);
+    printf("  %-36s %12.5g %-5s +- %5.1f %%  (range %g..%g)\n", params[k].key,
+           to_value(k, p[k]), params[k].unit,
+           100.0 * dlnv_du * sqrt(s2 * gsl_matrix_get(cov, k, k)), params[k].lo,
+           params[k].hi);
+  }
   printf("\ntargets:\n");
   for (size_t k = 0; k < NT; k++)
     printf("  %-34s paper %8.4g  model %8.4g  (%+.1f %%)\n", targets[k].what,
@@ -222,7 +231,7 @@ int main(int argc, char **argv) {
         f, "# nimc-calibrate: fitted overrides (relative residual norm %.4g)\n",
         chi);
     for (size_t k = 0; k < NP; k++)
-      fprintf(f, "%s=%.6g %s\n", params[k].key, exp(p[k]),
+      fprintf(f, "%s=%.6g %s\n", params[k].key, to_value(k, p[k]),
               strcmp(params[k].unit, "1") ? params[k].unit : "");
     fclose(f);
   }

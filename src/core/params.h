@@ -94,6 +94,8 @@ typedef struct nimc_electrode_params {
   double E0_V;                    /* initial potential of the double layer */
   int E0_given;
   double dl_cation_fraction;      /* s in [0,1]: share of dl charge balanced by cations; <0 = counter-ion model */
+  double slow_fraction;           /* share of cap_F_m3 behind a slow access path (micropores) */
+  double slow_tau_s;              /* its charging time constant */
 
   /* parasitic (leakage) current, Tafel: i = i0 exp(F (E - E_leak)/(n R T)) per electrode volume */
   double leak_A_m3;

@@ -318,7 +318,8 @@ static const char *const material_intercalation[] = {
     NULL};
 static const char *const material_capacitive[] = {
     "specific_capacitance", "pzc", "capacitance_curvature", "capacitance_shape",
-    "dl_cation_fraction",   NULL};
+    "dl_cation_fraction",   "slow_capacitance_fraction", "slow_time_constant",
+    NULL};
 static const char *const material_electrolyte[] = {
     "concentration",
     "conductivity",
@@ -816,6 +817,16 @@ static int capacitive(const scope *es, const scope *ms, double Tref,
   const entry *e = look(ms, "dl_cation_fraction");
   if (e && strcmp(e->value, "counterion"))
     TRY(parse_num(ms->L, e, "1", UNIT, &p->dl_cation_fraction));
+  int slow;
+  TRY(slow = get_num(ms, "slow_capacitance_fraction", "1", UNIT, NULL,
+                     &p->slow_fraction));
+  if (slow && p->slow_fraction >= 1.0)
+    return bad(ms->L, look(ms, "slow_capacitance_fraction"),
+               "must be below 1, got '%s'",
+               look(ms, "slow_capacitance_fraction")->value);
+  TRY(get_num(ms, "slow_time_constant", "s", POS,
+              p->slow_fraction > 0.0 ? "a time such as '300 s'" : NULL,
+              &p->slow_tau_s));
   return NIMC_OK;
 }
 

@@ -158,7 +158,8 @@ static int bv_eval(const nimc_model *m, const nimc_elec *el, double dphi,
 int nimc_model_cell_nvars(const nimc_model *m, int cell) {
   int e = m->elec[cell];
   if (e < 0) return 2;
-  return 3 + 2 * m->el[e].has_dl + (m->el[e].has_int ? 2 + m->el[e].ns : 0);
+  return 3 + 2 * m->el[e].has_dl + (m->el[e].i2 >= 0) +
+         (m->el[e].has_int ? 2 + m->el[e].ns : 0);
 }
 
 static int region_electrode(int region) {
@@ -175,6 +176,10 @@ static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
   if (p->solid_bruggeman > 0.0)
     el->sigma_eff *= pow(1.0 - p->porosity, p->solid_bruggeman);
   el->cap_v = p->kind != NIMC_ELECTRODE_INTERCALATION ? p->cap_F_m3 : 0.0;
+  /* a share of it behind a slow access path: q2' = (dphi - pzc - q2/C2) C2/tau */
+  el->cap2_v = el->cap_v > 0.0 && p->slow_fraction > 0.0 ? p->slow_fraction * el->cap_v : 0.0;
+  el->cap_v -= el->cap2_v;
+  el->tau2_s = p->slow_tau_s;
   el->a = 0.0;
   el->ns = 0;
   if (el->has_int) {
@@ -211,7 +216,8 @@ static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
   el->has_dl = el->cdl_v + el->cap_v > 0.0;
   el->iq = el->has_dl ? 3 : -1;
   el->im = el->has_dl ? 4 : -1;
-  el->ij = el->has_int ? 3 + 2 * el->has_dl : -1;
+  el->i2 = el->has_dl && el->cap2_v > 0.0 ? 5 : -1;
+  el->ij = el->has_int ? 3 + 2 * el->has_dl + (el->i2 >= 0) : -1;
   el->is = el->has_int ? el->ij + 1 : -1;
   el->qw = el->cap_v * NIMC_R * NIMC_TREF_K / NIMC_F;
   return NIMC_OK;
@@ -369,9 +375,11 @@ void nimc_model_initial(const nimc_model *m, double *y, double *yp) {
     const nimc_elec *el = &m->el[e];
     y[o + 2] = E[e];
     if (el->has_dl) {
-      double C, dN;
+      double C, dN, q2 = 0.0;
       y[o + el->iq] = dl_charge(m, el, E[e], &C);
-      y[o + el->im] = m->eps[i] * y[o] + dl_cations(el, y[o + el->iq], &dN);
+      if (el->i2 >= 0) y[o + el->i2] = q2 = el->cap2_v * (E[e] - el->p->E_pzc_V);
+      y[o + el->im] =
+          m->eps[i] * y[o] + dl_cations(el, y[o + el->iq] + q2, &dN);
     }
     if (!el->has_int) continue;
     double cs = el->p->theta0 * el->p->c_max_mol_m3;
@@ -398,6 +406,7 @@ void nimc_model_atol(const nimc_model *m, double scale, double *atol) {
     if (el->has_dl) {
       atol[o + el->iq] = 1e-8 * (el->cap_v + el->cdl_v) * scale;
       atol[o + el->im] = 1e-8 * c0 * scale;
+      if (el->i2 >= 0) atol[o + el->i2] = 1e-8 * el->cap2_v * scale;
     }
     if (!el->has_int) continue;
     atol[o + el->ij] = 1e-9 * scale; /* A/m2 */
@@ -422,6 +431,7 @@ void nimc_model_id(const nimc_model *m, double *id) {
       id[o] = 0.0; /* c follows from the cation content m */
       id[o + el->iq] = 1.0;
       id[o + el->im] = 1.0;
+      if (el->i2 >= 0) id[o + el->i2] = 1.0;
     }
     if (!el->has_int) continue;
     id[o + el->ij] = 0.0;
@@ -552,7 +562,8 @@ static void assemble(const nimc_model *m, double t, const double *y,
       int iq = o + el->iq, im = o + el->im;
       double C, dN;
       double Q = dl_charge(m, el, dphi, &C);
-      double Nq = dl_cations(el, y[iq], &dN);
+      double q2 = el->i2 >= 0 ? y[o + el->i2] : 0.0;
+      double Nq = dl_cations(el, y[iq] + q2, &dN);
       F[o + 2] = y[iq] - Q;
       put(J, o + 2, iq, 1.0, 0), put(J, o + 2, o + 2, -C, 0);
       F[o] = y[im] - eps * c - Nq;
@@ -560,6 +571,15 @@ static void assemble(const nimc_model *m, double t, const double *y,
       F[im] += vol * yp[im];
       put(J, im, im, 0, vol);
       qdot = yp[iq];
+      if (el->i2 >= 0) {
+        /* slow branch: q2' = (dphi - pzc - q2 / C2) C2 / tau */
+        int i2 = o + el->i2;
+        double g2 = el->cap2_v / el->tau2_s;
+        F[i2] = yp[i2] - g2 * (dphi - p->E_pzc_V) + q2 / el->tau2_s;
+        put(J, i2, i2, 1.0 / el->tau2_s, 1.0), put(J, i2, o + 2, -g2, 0);
+        put(J, o, i2, -dN, 0);
+        qdot += yp[i2];
+      }
     }
     /* leakage */
     double rlk = 0.0, drlk = 0.0;
@@ -590,6 +610,7 @@ static void assemble(const nimc_model *m, double t, const double *y,
       int row = sg < 0 ? o + 1 : sr;
       put(J, row, o + 2, sg * vol * drlk, 0);
       if (el->has_dl) put(J, row, o + el->iq, 0, sg * vol);
+      if (el->i2 >= 0) put(J, row, o + el->i2, 0, sg * vol);
       if (el->has_int) put(J, row, o + el->ij, sg * vol * el->a, 0);
     }
     if (!el->has_int) continue;
@@ -689,6 +710,7 @@ double nimc_model_cell_reaction(const nimc_model *m, int cell, const double *y,
   const double *yc = y + m->off[cell], *ypc = yp + m->off[cell];
   double R = 0.0;
   if (el->has_dl) R += ypc[el->iq];
+  if (el->i2 >= 0) R += ypc[el->i2];
   if (el->has_int) R += el->a * yc[el->ij];
   if (el->p->leak_A_m3 > 0.0)
     R += el->p->leak_A_m3 * exp(NIMC_F * (yc[2] - el->p->leak_E_V) /
@@ -720,6 +742,7 @@ double nimc_model_electrode_charge(const nimc_model *m, int e,
     const double *yc = y + m->off[i];
     double vol = m->mesh->vol[i];
     if (el->has_dl) q += vol * yc[el->iq];
+    if (el->i2 >= 0) q += vol * yc[el->i2];
     /* inserted sodium carries negative charge into the solid */
     if (el->has_int) q -= NIMC_F * vol * solid_sodium(el, yc);
   }

@@ -6,7 +6,9 @@
  * Unknowns per cell: salt concentration c and electrolyte potential phi_e
  * everywhere; in electrode cells also the interfacial potential difference
  * dphi = phi_s - phi_e; where there is a double layer, its charge q and the
- * cell's total cation content m (dissolved plus held in the double layer);
+ * cell's total cation content m (dissolved plus held in the double layer),
+ * and the charge q2 of its slow branch (micropores reached through a
+ * resistance) when it has one;
  * for intercalation, the faradaic current density j_F, the particle surface
  * concentration and the particle shell concentrations.  Storage is written in conservative form (the time
  * derivative of a stored quantity, never C(E) dE/dt), so BDF conserves
@@ -43,6 +45,9 @@ typedef struct nimc_elec {
   double cap_v;       /* volumetric double-layer capacitance at pzc, F/m3 */
   int has_dl;         /* double layer present: unknowns q and m */
   int iq, im, ij, is; /* offsets in the cell of q, m, j_F, surface conc. */
+  int i2;             /* offset of the slow double-layer charge q2, or -1 */
+  double cap2_v;      /* slow branch: capacitance, F/m3 */
+  double tau2_s;      /* slow branch: time constant, s */
   double qw;          /* counter-ion model: charge width around pzc, C/m3 */
   int ns;             /* particle shells */
   double *rho_face;   /* ns+1 dimensionless shell-face radii */
