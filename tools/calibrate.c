@@ -18,13 +18,17 @@
  * overrides as lines "section.key=value" (-o FILE) to be copied into the
  * device files, whose comments then cite this tool and its targets.
  *
- * usage: nimc-calibrate [--devices DIR] [-o FILE] [--max-iter N] [--start K=V
- * ...]
+ * usage: nimc-calibrate [--devices DIR] [-o FILE] [--simplex N] [--max-iter N]
+ *                       [--start K=V ...]
+ * --simplex N first runs up to N Nelder-Mead iterations (robust against the
+ * jumps salt depletion puts into the residuals), then Levenberg-Marquardt
+ * polishes and gives the covariance and sensitivities.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_matrix.h>
+#include <gsl/gsl_multimin.h>
 #include <gsl/gsl_multifit_nlinear.h>
 #include <gsl/gsl_vector.h>
 #include <math.h>
@@ -34,22 +38,40 @@
 
 #include "nimc/nimc.h"
 
-/* A fitted parameter: the override key, its unit for printing, start. */
+/* A fitted parameter: the override key, its unit for printing, start,
+ * and the physically plausible range it is kept in (the fit works on
+ * u = logit of the position of ln(value) between ln(lo) and ln(hi)). */
 typedef struct param {
   const char *key;  /* section.key */
   const char *unit; /* SI unit of the value written */
   double start;
+  double lo, hi;
 } param;
 
 static param params[] = {
-    {"cathode.specific_capacitance", "F/kg", 1.39e5},
-    {"geometry.gel_thickness", "m", 424e-6},
-    {"electrolyte.diffusivity", "m2/s", 1.47e-11},
-    {"cover.porosity", "1", 0.0515},
-    {"cathode.slow_capacitance_fraction", "1", 0.3},
-    {"cathode.slow_time_constant", "s", 300.0},
+    /* literature 120-150 F/g for AG in ionic liquids; wider bounds */
+    {"cathode.specific_capacitance", "F/kg", 1.39e5, 0.6e5, 2.5e5},
+    /* above the fingers, below a millimetre */
+    {"geometry.gel_thickness", "m", 424e-6, 50e-6, 1e-3},
+    /* Na+ in ionic liquids and gels: 1e-12 .. 1e-10 m2/s */
+    {"electrolyte.diffusivity", "m2/s", 1.47e-11, 1e-12, 1e-10},
+    {"cover.porosity", "1", 0.0515, 0.005, 0.5},
+    /* micropore share of the AG capacitance and its time constant */
+    {"cathode.slow_capacitance_fraction", "1", 0.3, 0.01, 0.8},
+    {"cathode.slow_time_constant", "s", 300.0, 5.0, 5000.0},
 };
 #define NP (sizeof params / sizeof params[0])
+
+/* Value of parameter k at fit coordinate u, and back. */
+static double to_value(size_t k, double u) {
+  double l = log(params[k].lo), h = log(params[k].hi);
+  return exp(l + (h - l) / (1.0 + exp(-u)));
+}
+static double to_coord(size_t k, double v) {
+  double l = log(params[k].lo), h = log(params[k].hi);
+  double w = (log(v) - l) / (h - l);
+  return log(w / (1.0 - w));
+}
 
 /* A target of the paper (system.md, measured results at 25 C). */
 typedef struct target {
@@ -132,20 +154,52 @@ static int residuals(const gsl_vector *x, void *user, gsl_vector *f) {
   }
   fprintf(stderr, "  eval %ld:", c->evals);
   for (size_t k = 0; k < NP; k++)
-    fprintf(stderr, " %.4g", exp(p[k]));
+    fprintf(stderr, " %.4g", to_value(k, p[k]));
   fprintf(stderr, " -> |r| = %.4g\n", gsl_blas_dnrm2(f));
   return GSL_SUCCESS;
+}
+
+/* Sum of squared residuals, for the simplex search. */
+static double sumsq(const gsl_vector *x, void *user) {
+  gsl_vector *f = gsl_vector_alloc(NT);
+  residuals(x, user, f);
+  double r = gsl_blas_dnrm2(f);
+  gsl_vector_free(f);
+  return r * r;
+}
+
+/* Nelder-Mead on the sum of squares, from x (updated in place): robust
+ * where salt depletion makes the residuals jump, which a gradient method
+ * cannot cross. */
+static void simplex_search(gsl_vector *x, ctx *c, int iters) {
+  gsl_multimin_function fn = {sumsq, NP, c};
+  gsl_vector *step = gsl_vector_alloc(NP);
+  gsl_vector_set_all(step, 0.5);
+  gsl_multimin_fminimizer *m =
+      gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, NP);
+  gsl_multimin_fminimizer_set(m, &fn, x, step);
+  for (int it = 0; it < iters; it++) {
+    if (gsl_multimin_fminimizer_iterate(m)) break;
+    if (gsl_multimin_test_size(gsl_multimin_fminimizer_size(m), 1e-3) ==
+        GSL_SUCCESS)
+      break;
+  }
+  gsl_vector_memcpy(x, gsl_multimin_fminimizer_x(m));
+  gsl_multimin_fminimizer_free(m);
+  gsl_vector_free(step);
 }
 
 int main(int argc, char **argv) {
   ctx c = {"devices", 0};
   const char *outfile = NULL;
-  int max_iter = 30;
+  int max_iter = 30, simplex = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--devices") && i + 1 < argc) {
       c.devdir = argv[++i];
     } else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
       outfile = argv[++i];
+    } else if (!strcmp(argv[i], "--simplex") && i + 1 < argc) {
+      simplex = atoi(argv[++i]);
     } else if (!strcmp(argv[i], "--max-iter") && i + 1 < argc) {
       max_iter = atoi(argv[++i]);
     } else if (!strcmp(argv[i], "--start") && i + 1 < argc) {
@@ -163,7 +217,7 @@ int main(int argc, char **argv) {
       params[k].start = atof(eq + 1);
     } else {
       fprintf(stderr, "usage: nimc-calibrate [--devices DIR] [-o FILE] "
-                      "[--max-iter N] [--start KEY=VALUE]\n");
+                      "[--simplex N] [--max-iter N] [--start KEY=VALUE]\n");
       return 2;
     }
   }
@@ -176,7 +230,8 @@ int main(int argc, char **argv) {
   gsl_multifit_nlinear_fdf fdf = {residuals, NULL, NULL, NT, NP, &c, 0, 0, 0};
   gsl_vector *x = gsl_vector_alloc(NP);
   for (size_t k = 0; k < NP; k++)
-    gsl_vector_set(x, k, log(params[k].start));
+    gsl_vector_set(x, k, to_coord(k, params[k].start));
+  if (simplex > 0) simplex_search(x, &c, simplex);
   gsl_multifit_nlinear_init(x, &fdf, w);
   int info = 0;
   int status = gsl_multifit_nlinear_driver((size_t)max_iter, 1e-4, 1e-6, 1e-6,
