@@ -39,10 +39,12 @@ enum { UNCOVERED = 0, COVERED = 1, NDEV = 2 };
 static const char *const device_files[NDEV] = {"nimc.ini", "nimc-covered.ini"};
 
 /* The GCD window of every measurement (the paper's 0 to 3.5 V) and the
- * number of charge/discharge cycles: the first starts from the as-made
- * state, the metrics come from the last discharge. */
+ * number of charge/discharge cycles from the device's initial state (one:
+ * the measurement `nimc run DEVICE -e 'Charge ...' -e 'Discharge ...'`
+ * makes, which the calibration fits too); the metrics come from the last
+ * discharge. */
 static const double gcd_v_max_V = 3.5, gcd_v_min_V = 0.0;
-#define GCD_CYCLES 2
+#define GCD_CYCLES 1
 
 /* (a) GCD profiles of the uncovered device, mA/cm2 of footprint. */
 static const double profile_J[] = {0.1, 0.2, 0.3};

@@ -10,7 +10,7 @@
  * ../shared/docs/system.md: volumetric capacitance of the uncovered device
  * at 0.1, 0.2, 1 and 1.5 mA/cm2, of the covered device at 0.2 mA/cm2, and
  * the equivalent series resistance.  Each evaluation simulates the GCD
- * cycles with the public API, applying the parameters as --set overrides to
+ * cycle with the public API, applying the parameters as --set overrides to
  * the shipped device files, so the fit sees exactly what `nimc run` sees.
  *
  * It prints the fitted values with their standard errors and the
@@ -112,13 +112,14 @@ static double simulate(const ctx *c, const target *tg, const double *p,
   char s1[96], s2[96];
   snprintf(s1, sizeof s1, "Charge at %g mA/cm2 until 3.5 V", j);
   snprintf(s2, sizeof s2, "Discharge at %g mA/cm2 until 0 V", j);
-  const char *steps[4] = {s1, s2, s1, s2};
+  /* one cycle from the initial state, as `nimc run` and `nimc reproduce` */
+  const char *steps[2] = {s1, s2};
   nimc_err err;
   nimc_result res;
   nimc_metrics mt;
   memset(&res, 0, sizeof res);
   double out = NAN;
-  if (nimc_simulate(path, sp, NP, steps, 4, NULL, &res, &mt, &err))
+  if (nimc_simulate(path, sp, NP, steps, 2, NULL, &res, &mt, &err))
     fprintf(stderr, "nimc-calibrate: %s: %s\n", s1, err.msg);
   else if (mt.have_discharge) {
     out = mt.capacitance_volumetric_F_cm3;
@@ -206,7 +207,9 @@ int main(int argc, char **argv) {
       char *eq = strchr(argv[++i], '=');
       size_t k = 0;
       for (; eq && k < NP; k++)
-        if (!strncmp(argv[i], params[k].key, (size_t)(eq - argv[i]))) break;
+        if (strlen(params[k].key) == (size_t)(eq - argv[i]) &&
+            !strncmp(argv[i], params[k].key, (size_t)(eq - argv[i])))
+          break;
       if (!eq || k == NP) {
         fprintf(stderr,
                 "nimc-calibrate: --start '%s': expected KEY=VALUE with a "
@@ -249,15 +252,19 @@ int main(int argc, char **argv) {
   printf("nimc-calibrate: %s after %zu iterations, %ld evaluations (%s)\n",
          status == GSL_SUCCESS ? "converged" : "stopped",
          gsl_multifit_nlinear_niter(w), c.evals, gsl_strerror(status));
-  printf("\nfitted parameters (1-sigma relative error from the covariance):\n");
+  /* Standard errors: from the residuals when there are more targets than
+   * parameters, and always for an assumed 5 % measurement error. */
+  printf("\nfitted parameters (1-sigma relative errors: from the residual, %s; "
+         "for 5 %% measurement errors)\n",
+         NT > NP ? "available" : "none with as many targets as parameters");
   for (size_t k = 0; k < NP; k++) {
     double l = log(params[k].lo), h = log(params[k].hi);
     double sg = 1.0 / (1.0 + exp(-p[k]));
-    double dlnv_du = (h - l) * sg * (1.0 - sg);
-    printf("  %-36s %12.5g %-5s +- %5.1f %%  (range %g..%g)\n", params[k].key,
-           to_value(k, p[k]), params[k].unit,
-           100.0 * dlnv_du * sqrt(s2 * gsl_matrix_get(cov, k, k)), params[k].lo,
-           params[k].hi);
+    double dlnv_du = (h - l) * sg * (1.0 - sg), ckk = gsl_matrix_get(cov, k, k);
+    printf("  %-36s %12.5g %-5s  %6.1f %%  %6.1f %%   (range %g..%g)\n",
+           params[k].key, to_value(k, p[k]), params[k].unit,
+           100.0 * dlnv_du * sqrt(s2 * ckk), 100.0 * dlnv_du * 0.05 * sqrt(ckk),
+           params[k].lo, params[k].hi);
   }
   printf("\ntargets:\n");
   for (size_t k = 0; k < NT; k++)

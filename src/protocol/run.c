@@ -235,7 +235,13 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
   step_ctx ctx;
   memset(&ctx, 0, sizeof ctx);
   ctx.m = m, ctx.st = st;
+  /* The depletion event sits at 1e-3 of the initial concentration; a step
+   * that starts at or below it (after a step that ended there) gets its own
+   * floor at half its starting value, so a step that refills the
+   * electrolyte goes on and one that keeps emptying it still stops. */
+  double c_start = nimc_model_min_concentration(m, nimc_solver_y(s->solver));
   ctx.c_floor = 1e-3 * s->dev->electrolyte.c0_mol_m3;
+  if (c_start < 1.01 * ctx.c_floor) ctx.c_floor = 0.5 * c_start;
   int dir[3], nroots = 0;
   if (st->has_v_cut) {
     ctx.reason[nroots] = NIMC_END_VOLTAGE;
@@ -299,20 +305,12 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
                index + 1, st->text, s->t, nimc_solver_errmsg(s->solver));
       return NIMC_ESOLVER;
     }
-    /* A step that starts below the depletion floor (after a step that ended
-     * there) cannot see the root cross it; it ends when the concentration
-     * keeps falling, before the equations lose their meaning. */
-    int depleted =
-        ev == 0 && nimc_model_min_concentration(m, y) < 0.5 * ctx.c_floor;
     if (dt_out > 0.0) {
       if ((rc = record_interval(s, res, index, &next_out))) return rc;
-      if (ev == 0 && !depleted) continue; /* the end is recorded below */
+      if (ev == 0) continue; /* the end is recorded below */
     }
     if ((rc = record(s, res, index))) return rc;
-    if (depleted) {
-      sr.end_reason = NIMC_END_DEPLETION;
-      done = 1;
-    } else if (ev == 1) {
+    if (ev == 1) {
       int info[3] = {0, 0, 0};
       nimc_solver_root_info(s->solver, info);
       sr.end_reason = ctx.reason[0];
