@@ -341,7 +341,10 @@ static void test_edlc_is_an_ideal_capacitor(void) {
   nimc_result res;
   CHECK(simulate(&d, &x.exp, 1e-9, &res, NULL) == 0);
   CHECK(res.nsteps == 2);
-  if (res.nsteps != 2) return;
+  if (res.nsteps != 2) {
+    nimc_result_free(&res);
+    return;
+  }
   const nimc_step_result *ch = &res.steps[0], *dis = &res.steps[1];
   /* Q = C dV on both half cycles */
   CHECK_REL(ch->charge_C, I * ch->duration_s, 1e-9);
@@ -399,12 +402,15 @@ static void test_slow_branch_relaxation(void) {
   for (size_t k = 1; k < se->n; k++) {
     double ta = se->time_s[k - 1], tb = se->time_s[k];
     if (ta <= t1 && tb > t1 && tb > ta)
-      v1 = se->voltage_V[k - 1] + (t1 - ta) / (tb - ta) * (se->voltage_V[k] - se->voltage_V[k - 1]);
+      v1 = se->voltage_V[k - 1] +
+           (t1 - ta) / (tb - ta) * (se->voltage_V[k] - se->voltage_V[k - 1]);
     if (ta <= t2 && tb > t2 && tb > ta)
-      v2 = se->voltage_V[k - 1] + (t2 - ta) / (tb - ta) * (se->voltage_V[k] - se->voltage_V[k - 1]);
+      v2 = se->voltage_V[k - 1] +
+           (t2 - ta) / (tb - ta) * (se->voltage_V[k] - se->voltage_V[k - 1]);
   }
   double tau_r = (t2 - t1) / log((v1 - vinf) / (v2 - vinf));
-  fprintf(stderr, "  relaxation time %.6f s (analytic %.6f s)\n", tau_r, (1 - f) * tau);
+  fprintf(stderr, "  relaxation time %.6f s (analytic %.6f s)\n", tau_r,
+          (1 - f) * tau);
   CHECK_REL(tau_r, (1 - f) * tau, 2e-3); /* linear interpolation of samples */
   /* and the charge ends shared: V_inf = Q / C_total in series */
   double Ce = 1e7 * 10e-6 * d.area_m2;

@@ -19,12 +19,14 @@ void nimc_segment_sizes(const nimc_segment *s, double *sizes) {
   if (s->grading > 1.0 && span > 1) q = pow(s->grading, 1.0 / (span - 1));
   double sum = 0.0;
   for (int k = 0; k < n; k++) {
-    int e = s->side > 0 ? n - 1 - k : s->side < 0 ? k
-                                                  : (k < n - 1 - k ? k : n - 1 - k);
+    int e = s->side > 0   ? n - 1 - k
+            : s->side < 0 ? k
+                          : (k < n - 1 - k ? k : n - 1 - k);
     sizes[k] = pow(q, e);
     sum += sizes[k];
   }
-  for (int k = 0; k < n; k++) sizes[k] *= s->length_m / sum;
+  for (int k = 0; k < n; k++)
+    sizes[k] *= s->length_m / sum;
 }
 
 void nimc_mesh_destroy(nimc_mesh *m) {
@@ -49,7 +51,8 @@ void nimc_mesh_destroy(nimc_mesh *m) {
 static int axis_cells(const nimc_segment *segs, int ns, double **size,
                       double **centre, int **seg, int *n) {
   int total = 0;
-  for (int s = 0; s < ns; s++) total += segs[s].n;
+  for (int s = 0; s < ns; s++)
+    total += segs[s].n;
   *size = malloc(sizeof(double) * total);
   *centre = malloc(sizeof(double) * total);
   *seg = malloc(sizeof(int) * total);
@@ -114,9 +117,8 @@ int nimc_mesh_create(nimc_mesh **out, const nimc_segment *xs, int nx,
   m->d1 = malloc(sizeof(double) * maxf);
   m->axis = malloc(sizeof(int) * maxf);
   m->btag = malloc(sizeof(int) * maxf);
-  if (!m->vol || !m->xc || !m->zc || !m->dx || !m->dz || !m->region ||
-      !m->c0 || !m->c1 || !m->area || !m->d0 || !m->d1 || !m->axis ||
-      !m->btag)
+  if (!m->vol || !m->xc || !m->zc || !m->dx || !m->dz || !m->region || !m->c0 ||
+      !m->c1 || !m->area || !m->d0 || !m->d1 || !m->axis || !m->btag)
     goto fail;
   int nf = 0;
   for (int k = 0; k < Nz; k++)
@@ -147,8 +149,10 @@ int nimc_mesh_create(nimc_mesh **out, const nimc_segment *xs, int nx,
       const struct {
         nimc_side side;
         int onedge;
-      } sides[4] = {{NIMC_XMIN, i == 0}, {NIMC_XMAX, i == Nx - 1},
-                    {NIMC_ZMIN, k == 0}, {NIMC_ZMAX, k == Nz - 1}};
+      } sides[4] = {{NIMC_XMIN, i == 0},
+                    {NIMC_XMAX, i == Nx - 1},
+                    {NIMC_ZMIN, k == 0},
+                    {NIMC_ZMAX, k == Nz - 1}};
       for (int s = 0; s < 4; s++) {
         if (!sides[s].onedge || !btag) continue;
         int tag = btag(user, sides[s].side, reg);
@@ -180,19 +184,25 @@ static int stack_region(void *user, int ix, int iz) {
 
 static int stack_btag(void *user, nimc_side side, int reg) {
   (void)user;
-  if (side == NIMC_XMIN && reg == NIMC_REGION_ANODE) return NIMC_BOUNDARY_ANODE_CC;
-  if (side == NIMC_XMAX && reg == NIMC_REGION_CATHODE) return NIMC_BOUNDARY_CATHODE_CC;
+  if (side == NIMC_XMIN && reg == NIMC_REGION_ANODE)
+    return NIMC_BOUNDARY_ANODE_CC;
+  if (side == NIMC_XMAX && reg == NIMC_REGION_CATHODE)
+    return NIMC_BOUNDARY_CATHODE_CC;
   return 0;
 }
 
 int nimc_mesh_stack(nimc_mesh **out, const nimc_device *dev, nimc_err *err) {
   nimc_segment xs[3] = {
       {dev->anode.thickness_m, dev->mesh.anode_cells, dev->mesh.grading, 0},
-      {dev->separator.thickness_m, dev->mesh.separator_cells, dev->mesh.grading, 0},
-      {dev->cathode.thickness_m, dev->mesh.cathode_cells, dev->mesh.grading, 0}};
-  /* one z cell: height times unit depth is the electrode area */
-  nimc_segment zs[1] = {{dev->area_m2, 1, 1.0, 0}};
-  return nimc_mesh_create(out, xs, 3, zs, 1, 1.0, stack_region, stack_btag,
+      {dev->separator.thickness_m, dev->mesh.separator_cells, dev->mesh.grading,
+       0},
+      {dev->cathode.thickness_m, dev->mesh.cathode_cells, dev->mesh.grading,
+       0}};
+  /* one z cell: a square of the electrode area seen edge-on, so that
+   * height times depth is the area and both stay lengths */
+  double side = sqrt(dev->area_m2);
+  nimc_segment zs[1] = {{side, 1, 1.0, 0}};
+  return nimc_mesh_create(out, xs, 3, zs, 1, side, stack_region, stack_btag,
                           NULL, err);
 }
 
@@ -240,13 +250,15 @@ int nimc_mesh_interdigitated(nimc_mesh **out, const nimc_device *dev,
   double tcov = g->cover_enabled ? g->cover_thickness_m : 0.0;
   double top = fmax(ta, tc) + tcov;
   if (!(g->gel_thickness_m > top))
-    return nimc_err_set(err, NIMC_EINPUT,
-                        "%s: gel_thickness %g m must exceed the fingers' top %g m",
-                        dev->path, g->gel_thickness_m, top);
+    return nimc_err_set(
+        err, NIMC_EINPUT,
+        "%s: gel_thickness %g m must exceed the fingers' top %g m", dev->path,
+        g->gel_thickness_m, top);
   double zb[6] = {0.0, ta, tc, ta + tcov, tc + tcov, g->gel_thickness_m};
   qsort(zb, 6, sizeof(double), cmp_double);
   for (int k = 0; k < 6; k++)
-    if (L.nz == 0 || zb[k] > L.z[L.nz - 1] * (1 + 1e-9) + 1e-15) L.z[L.nz++] = zb[k];
+    if (L.nz == 0 || zb[k] > L.z[L.nz - 1] * (1 + 1e-9) + 1e-15)
+      L.z[L.nz++] = zb[k];
   int nzs = L.nz - 1;
   nimc_segment zs[7];
   for (int k = 0; k < nzs; k++) {

@@ -176,8 +176,11 @@ static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
   if (p->solid_bruggeman > 0.0)
     el->sigma_eff *= pow(1.0 - p->porosity, p->solid_bruggeman);
   el->cap_v = p->kind != NIMC_ELECTRODE_INTERCALATION ? p->cap_F_m3 : 0.0;
-  /* a share of it behind a slow access path: q2' = (dphi - pzc - q2/C2) C2/tau */
-  el->cap2_v = el->cap_v > 0.0 && p->slow_fraction > 0.0 ? p->slow_fraction * el->cap_v : 0.0;
+  /* a share of it behind a slow access path: q2' = (dphi - pzc - q2/C2) C2/tau
+   */
+  el->cap2_v = el->cap_v > 0.0 && p->slow_fraction > 0.0
+                   ? p->slow_fraction * el->cap_v
+                   : 0.0;
   el->cap_v -= el->cap2_v;
   el->tau2_s = p->slow_tau_s;
   el->a = 0.0;
@@ -197,7 +200,8 @@ static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
      * gradients are: innermost / outermost = grading */
     double q = ns > 1 ? pow(grading, 1.0 / (ns - 1)) : 1.0, sum = 0.0, w = 1.0;
     el->rho_face[0] = 0.0;
-    for (int k = 0; k < ns; k++, w /= q) sum += w, el->rho_face[k + 1] = sum;
+    for (int k = 0; k < ns; k++, w /= q)
+      sum += w, el->rho_face[k + 1] = sum;
     for (int k = 0; k <= ns; k++) {
       el->rho_face[k] /= sum;
       el->face_meas[k] = pow(el->rho_face[k], s);
@@ -270,10 +274,10 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
   m->beta = malloc(sizeof(double) * nc);
   if (!m->off || !m->elec || !m->eps || !m->beta) goto fail;
   for (int e = 0; e < 2; e++) {
-    rc = elec_setup(&m->el[e], e ? &dev->cathode : &dev->anode,
-                    dev->mesh.particle_shells,
-                    dev->mesh.particle_grading > 1.0 ? dev->mesh.particle_grading : 1.0,
-                    err);
+    rc = elec_setup(
+        &m->el[e], e ? &dev->cathode : &dev->anode, dev->mesh.particle_shells,
+        dev->mesh.particle_grading > 1.0 ? dev->mesh.particle_grading : 1.0,
+        err);
     if (rc) goto fail;
   }
   int64_t n = 0;
@@ -297,13 +301,16 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
     n += nimc_model_cell_nvars(m, i);
   }
   m->iV = n, m->iI = n + 1, m->iQ = n + 2, m->iE = n + 3;
+  rc = NIMC_ENOMEM; /* what the failures below mean */
   /* series resistance: contacts, and in the in-plane array the voltage
    * drop along the fingers' collectors, lumped (R_sheet L / (3 w N) per
    * electrode for current drawn uniformly along the finger) */
   m->r_collector_ohm = 0.0;
-  if (dev->geometry == NIMC_GEOMETRY_INTERDIGITATED && dev->idg.fingers_per_electrode > 0)
-    m->r_collector_ohm = 2.0 * dev->idg.collector_sheet_ohm * dev->idg.finger_length_m /
-                         (3.0 * dev->idg.finger_width_m * dev->idg.fingers_per_electrode);
+  if (dev->geometry == NIMC_GEOMETRY_INTERDIGITATED &&
+      dev->idg.fingers_per_electrode > 0)
+    m->r_collector_ohm =
+        2.0 * dev->idg.collector_sheet_ohm * dev->idg.finger_length_m /
+        (3.0 * dev->idg.finger_width_m * dev->idg.fingers_per_electrode);
   m->r_series_ohm = dev->contact_resistance_ohm + m->r_collector_ohm;
   m->n = n + 4;
 
@@ -377,7 +384,8 @@ void nimc_model_initial(const nimc_model *m, double *y, double *yp) {
     if (el->has_dl) {
       double C, dN, q2 = 0.0;
       y[o + el->iq] = dl_charge(m, el, E[e], &C);
-      if (el->i2 >= 0) y[o + el->i2] = q2 = el->cap2_v * (E[e] - el->p->E_pzc_V);
+      if (el->i2 >= 0)
+        y[o + el->i2] = q2 = el->cap2_v * (E[e] - el->p->E_pzc_V);
       y[o + el->im] =
           m->eps[i] * y[o] + dl_cations(el, y[o + el->iq] + q2, &dN);
     }

@@ -94,6 +94,9 @@ done
 "$NIMC" run $DEV -e "$CH" -e "$DIS" --json --set anode.thickness=10um --temperature 80degC \
   >"$TMP/hot.json" 2>"$TMP/err" && ok || bad "--set/--temperature run failed: $(cat "$TMP/err")"
 grep -Eq '"temperature_C":[[:space:]]*80([.,]|$)' "$TMP/hot.json" && ok || bad "temperature_C is not 80"
+hot=$(sed -n 's/.*"capacitance_F":[[:space:]]*\([-0-9.eE+]*\).*/\1/p' "$TMP/hot.json" | head -1)
+[ -n "$hot" ] && [ -n "$cap" ] && [ "$hot" != "$cap" ] && ok \
+  || bad "--set/--temperature did not change capacitance_F ($cap -> $hot)"
 
 # ---- bad command lines ----
 expect_error 2 "unknown command 'fly'" -- fly
