@@ -28,8 +28,8 @@
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_matrix.h>
-#include <gsl/gsl_multimin.h>
 #include <gsl/gsl_multifit_nlinear.h>
+#include <gsl/gsl_multimin.h>
 #include <gsl/gsl_vector.h>
 #include <math.h>
 #include <stdio.h>
@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "nimc/nimc.h"
+#include "paper.h"
 
 /* A fitted parameter: the override key, its unit for printing, start,
  * and the physically plausible range it is kept in (the fit works on
@@ -73,7 +74,8 @@ static double to_coord(size_t k, double v) {
   return log(w / (1.0 - w));
 }
 
-/* A target of the paper (system.md, measured results at 25 C). */
+/* A target: a row of the paper's table (app/paper.h, shared with
+ * `nimc reproduce`), or the ESR, which that table does not compare. */
 typedef struct target {
   const char *what;
   int covered;
@@ -81,14 +83,26 @@ typedef struct target {
   double paper;
 } target;
 
-static const target targets[] = {
-    {"C_vol 0.1 mA/cm2 (F/cm3)", 0, 0.1, 19.5},
-    {"C_vol 0.2 mA/cm2 (F/cm3)", 0, 0.2, 17.4},
-    {"C_vol 1 mA/cm2 (F/cm3)", 0, 1.0, 11.7},
-    {"C_vol 1.5 mA/cm2 (F/cm3)", 0, 1.5, 10.1},
-    {"C_vol 0.2 mA/cm2 covered (F/cm3)", 1, 0.2, 13.7},
-    {"ESR (ohm)", 0, 0.0, 450.0},
-};
+/* The paper rows fitted: capacitance against rate, both devices. */
+static const char *const fitted_ids[] = {"cv_0.1", "cv_0.2", "cv_1", "cv_1.5",
+                                         "cv_0.2_covered"};
+#define NFIT (sizeof fitted_ids / sizeof fitted_ids[0])
+
+/* Equivalent series resistance (EIS) of system.md's table, 25 C. */
+static const double paper_esr_ohm = 450.0;
+
+static target targets[NFIT + 1];
+
+/* Fill targets[] from the shared table; 0, or -1 when a row is missing. */
+static int targets_init(void) {
+  for (size_t k = 0; k < NFIT; k++) {
+    const struct paper_value *v = paper_find(fitted_ids[k]);
+    if (!v || v->kind != Q_VOLUMETRIC) return -1;
+    targets[k] = (target){v->quantity, v->device == COVERED, v->J, v->paper};
+  }
+  targets[NFIT] = (target){"ESR (ohm)", 0, 0.0, paper_esr_ohm};
+  return 0;
+}
 #define NT (sizeof targets / sizeof targets[0])
 
 typedef struct ctx {
@@ -104,7 +118,8 @@ static double simulate(const ctx *c, const target *tg, const double *p,
   snprintf(path, sizeof path, "%s/%s", c->devdir,
            tg->covered ? "nimc-covered.ini" : "nimc.ini");
   for (size_t k = 0; k < NP; k++) {
-    snprintf(sets[k], sizeof sets[k], "%s=%.9g %s", params[k].key, to_value(k, p[k]),
+    snprintf(sets[k], sizeof sets[k], "%s=%.9g %s", params[k].key,
+             to_value(k, p[k]),
              strcmp(params[k].unit, "1") ? params[k].unit : "");
     sp[k] = sets[k];
   }
@@ -224,6 +239,10 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  if (targets_init()) {
+    fprintf(stderr, "nimc-calibrate: app/paper.h lacks a fitted row\n");
+    return 1;
+  }
   gsl_set_error_handler_off();
   gsl_multifit_nlinear_parameters fp =
       gsl_multifit_nlinear_default_parameters();
@@ -268,14 +287,14 @@ int main(int argc, char **argv) {
   }
   printf("\ntargets:\n");
   for (size_t k = 0; k < NT; k++)
-    printf("  %-34s paper %8.4g  model %8.4g  (%+.1f %%)\n", targets[k].what,
+    printf("  %-50s paper %8.4g  model %8.4g  (%+.1f %%)\n", targets[k].what,
            targets[k].paper, m[k], 100.0 * (m[k] / targets[k].paper - 1.0));
-  printf("\nsensitivity d ln(target) / d ln(parameter):\n  %-34s", "");
+  printf("\nsensitivity d ln(target) / d ln(parameter):\n  %-50s", "");
   for (size_t k = 0; k < NP; k++)
     printf(" %10.10s", strchr(params[k].key, '.') + 1);
   printf("\n");
   for (size_t t = 0; t < NT; t++) {
-    printf("  %-34s", targets[t].what);
+    printf("  %-50s", targets[t].what);
     for (size_t k = 0; k < NP; k++) {
       double rel = m[t] / targets[t].paper;
       printf(" %10.3f",
