@@ -265,6 +265,192 @@ typedef struct nimc_metrics {
 int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
                      nimc_metrics *out, nimc_err *err);
 
+/* ---- impedance spectra (measured or simulated alike) ------------------ */
+
+/* An impedance spectrum Z(f) = z_re + j z_im in ohm.  z_im is Im Z itself
+ * (negative for a capacitive response, the physicist's convention; files
+ * that store -Im Z are converted on reading).  Frequencies are positive and
+ * strictly monotonic (either direction) in anything the library returns. */
+typedef struct nimc_spectrum {
+  size_t n;
+  double *freq_Hz;
+  double *z_re_ohm;
+  double *z_im_ohm;
+} nimc_spectrum;
+
+/* Allocate the three arrays of s for n points (zeroed); NIMC_ENOMEM. */
+int nimc_spectrum_alloc(nimc_spectrum *s, size_t n);
+/* Release the arrays of s and zero it (the struct itself is the caller's). */
+void nimc_spectrum_free(nimc_spectrum *s);
+
+/* n = floor(per_decade * |log10(to / from)| + 0.5) + 1 frequencies from
+ * from_Hz to to_Hz (both included, the direction of the sweep kept),
+ * equally spaced in log f: 100 kHz to 10 mHz at 10 per decade gives 71.
+ * *out is malloc'd (the caller frees it).  NIMC_EINPUT when a frequency is
+ * not finite and positive, from == to, or per_decade < 1. */
+int nimc_freq_logspace(double from_Hz, double to_Hz, int per_decade,
+                       double **out, size_t *n, nimc_err *err);
+
+/* The high-frequency real-axis intercept of s (ohm): where -Im Z changes
+ * sign from negative (inductive) to positive going down in frequency,
+ * interpolated linearly in Im Z; when -Im Z >= 0 over the whole spectrum,
+ * Re Z at the highest frequency.  NaN for an empty spectrum. */
+double nimc_spectrum_r_ohmic(const nimc_spectrum *s);
+
+/* ---- equivalent circuits -------------------------------------------------
+ * The circuit language of impedance.py: elements joined in series by '-',
+ * in parallel by p(a, b, ...), nested freely; an element is a type name
+ * followed by a unique number ("R0", "CPE1", "Wo2").  Element types and
+ * their formulas are listed in docs/eis.md.  An element with one parameter
+ * names it like the element ("R0"); one with k > 1 parameters names them
+ * NAME_0 ... NAME_{k-1} ("CPE1_0", "CPE1_1"). */
+typedef struct nimc_circuit nimc_circuit;
+
+/* Parse text into a circuit.  A failure (NIMC_EINPUT) names the column and
+ * what was expected, and the message ends with two lines: the string and a
+ * caret under the offending character. */
+int nimc_circuit_parse(nimc_circuit **out, const char *text, nimc_err *err);
+void nimc_circuit_destroy(nimc_circuit *c);
+/* The string as parsed (blanks removed). */
+const char *nimc_circuit_text(const nimc_circuit *c);
+size_t nimc_circuit_nparams(const nimc_circuit *c);
+/* Name ("CPE1_0"), unit ("ohm", "F", "ohm^-1 s^a", "1", ...) and bounds
+ * of parameter k in string order; NULL / NaN for k out of range. */
+const char *nimc_circuit_param_name(const nimc_circuit *c, size_t k);
+const char *nimc_circuit_param_unit(const nimc_circuit *c, size_t k);
+void nimc_circuit_param_bounds(const nimc_circuit *c, size_t k, double *lo,
+                               double *hi);
+/* Index of the parameter called name, or -1. */
+int nimc_circuit_param_index(const nimc_circuit *c, const char *name);
+/* Z of the circuit with parameters p (nparams values) at n frequencies.
+ * When dre / dim are non-NULL they receive dZ/dp, row-major n x nparams
+ * (analytic derivatives).  NIMC_EINPUT when a parameter or a frequency
+ * makes Z not finite. */
+int nimc_circuit_eval(const nimc_circuit *c, const double *p,
+                      const double *freq_Hz, size_t n, double *z_re,
+                      double *z_im, double *dre, double *dim);
+/* Index of the parameter read as the charge-transfer resistance: the
+ * first R that sits directly inside a p(...) which also holds a C or a CPE
+ * (string order), or -1 when there is none. */
+int nimc_circuit_rct_index(const nimc_circuit *c);
+
+typedef enum nimc_weight {
+  NIMC_WEIGHT_NONE = 0,    /* sigma = 1 */
+  NIMC_WEIGHT_MODULUS,     /* sigma = |Z_k| for both parts */
+  NIMC_WEIGHT_PROPORTIONAL /* sigma = |Re Z_k| and |Im Z_k| apart */
+} nimc_weight;
+
+typedef struct nimc_fit_opts {
+  nimc_weight weight;
+  /* nparams starting values, or NULL: automatic from the spectrum */
+  const double *initial;
+  /* nparams flags, or NULL: a parameter with constant[k] != 0 is held at
+   * initial[k] (initial must then be given) */
+  const int *constant;
+  int global;             /* multi-start search around the initial values */
+  unsigned long seed;     /* global: random seed (same seed, same answer) */
+  int starts;             /* global: number of starts (default 50) */
+  double spread_decades;  /* global: starts drawn log-uniformly within this
+                             many decades of the initial values (default 2) */
+  int max_iter;           /* per start (default 500) */
+  double xtol, gtol, ftol;/* GSL multifit_nlinear tolerances */
+} nimc_fit_opts;
+
+nimc_fit_opts nimc_fit_opts_default(void);
+
+/* A fitted circuit.  Arrays are malloc'd, nparams long unless said. */
+typedef struct nimc_fit {
+  size_t np, n;           /* parameters, data points */
+  double *p;              /* fitted values (constants at theirs) */
+  double *std_err;        /* standard errors from the covariance
+                             s^2 (J^T W J)^-1, s^2 = chi2 / (2n - free);
+                             NaN for constants or a singular covariance */
+  double *corr;           /* np x np correlation matrix, row-major; NaN in
+                             the rows and columns of constants */
+  double *z_re_fit, *z_im_fit; /* the fitted model at the data, n each */
+  double chi2;            /* weighted sum of squared residuals */
+  double rmse_ohm;        /* sqrt(sum |Z_k - Z_fit,k|^2 / n) */
+  double grad_rel;        /* max_k |p_k dchi2/dp_k| / chi2 over the free
+                             parameters not at a bound: 0 at a minimum */
+  int iterations;         /* of the start that won */
+  int starts;             /* starts run (1 without global) */
+  int converged;          /* a tolerance was met (not the iteration cap) */
+} nimc_fit;
+
+void nimc_fit_free(nimc_fit *f);
+
+/* Fit c to s by bounded nonlinear least squares on the stacked real and
+ * imaginary residuals (GSL multifit_nlinear, trust region with
+ * Levenberg-Marquardt steps, analytic Jacobian).  NIMC_EINPUT for bad
+ * options (too few points, an initial value out of bounds), NIMC_EANALYSIS
+ * when no start gives a finite fit. */
+int nimc_circuit_fit(const nimc_circuit *c, const nimc_spectrum *s,
+                     const nimc_fit_opts *opts, nimc_fit *out, nimc_err *err);
+
+/* ---- Kramers-Kronig validation (Lin-KK) --------------------------------- */
+
+typedef struct nimc_linkk_opts {
+  double c;        /* mu threshold of Schoenleitner et al. (default 0.85) */
+  int max_M;       /* most RC elements tried (default: the number of points) */
+  int add_capacitance; /* series capacitance in the test circuit: 1 on,
+                          0 off, -1 (default) when the spectrum ends
+                          capacitive (phase below -45 deg at its lowest
+                          frequency) */
+} nimc_linkk_opts;
+
+nimc_linkk_opts nimc_linkk_opts_default(void);
+
+typedef struct nimc_linkk {
+  size_t n;
+  int M;                 /* RC elements chosen */
+  double mu;             /* at M */
+  double *res_re, *res_im;     /* (Z - Z_KK) / |Z| per point, n each */
+  double *z_re_fit, *z_im_fit; /* the KK-compliant fit, n each */
+  double max_residual;   /* max over points of |res_re| and |res_im| */
+  double rms_residual;   /* rms over both parts of all points */
+} nimc_linkk;
+
+void nimc_linkk_free(nimc_linkk *k);
+
+/* Lin-KK test of s (Schoenleitner, Klotz, Ivers-Tiffee, Electrochim. Acta
+ * 227 (2017) 127): a series R, L and optional C with M Voigt elements of
+ * time constants spread log-evenly over 1/(2 pi f), fitted by linear least
+ * squares weighted by 1/|Z|; M grows from 1 until mu < c. */
+int nimc_spectrum_linkk(const nimc_spectrum *s, const nimc_linkk_opts *opts,
+                        nimc_linkk *out, nimc_err *err);
+
+/* ---- measured data files ------------------------------------------------ */
+
+/* How a data file is read. */
+typedef struct nimc_read_opts {
+  const char *format; /* NULL or "auto": detect; or a reader's name ("csv") */
+  /* impedance: how the file's imaginary column is read: 0 detect (from the
+   * header, else from the sign of most points), +1 it is Im Z, -1 it is
+   * -Im Z */
+  int im_sign;
+} nimc_read_opts;
+
+nimc_read_opts nimc_read_opts_default(void);
+
+/* Read the impedance spectrum in the data file at path (formats: see
+ * docs/eis.md; CSV/TSV with or without a header of unit-bearing names).
+ * Values are converted to SI.  *how (may be NULL) receives a sentence for
+ * the user saying which format, which columns and which sign convention
+ * were used and why.  Errors (NIMC_EDATA, NIMC_EIO) name the file and the
+ * line, column or byte. */
+int nimc_spectrum_read(const char *path, const nimc_read_opts *opts,
+                       nimc_spectrum *out, char *how, size_t howlen,
+                       nimc_err *err);
+
+/* Impedance at one frequency from a time series (a sine applied in the
+ * time domain): V and I over [t_from, t_to] are each fitted by least
+ * squares with a + b t + c sin(w t) + d cos(w t), w = 2 pi freq, and
+ * Z = (c_V + j d_V) / (c_I + j d_I) with the sign of the current of
+ * nimc_series (> 0 charging).  The window should hold whole periods. */
+int nimc_series_impedance(const nimc_series *s, double freq_Hz, double t_from,
+                          double t_to, double *z_re, double *z_im,
+                          nimc_err *err);
+
 /* One-shot convenience: load the device at path with the overrides sets[],
  * parse steps[], simulate with opts (NULL: defaults) and fill res (the
  * caller frees it with nimc_result_free); when mt is non-NULL also the GCD
