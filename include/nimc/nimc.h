@@ -451,6 +451,47 @@ int nimc_series_impedance(const nimc_series *s, double freq_Hz, double t_from,
                           double t_to, double *z_re, double *z_im,
                           nimc_err *err);
 
+/* ---- impedance of a simulated device ---------------------------------- */
+
+/* How far the simulation's state is from a steady state: the rms, over
+ * the differential unknowns, of y'_i t_scale_s / (rel_tol |y_i| + atol_i
+ * rel_tol / rtol), atol and rtol the solver's tolerances.  Below 1, the
+ * state moves by less than rel_tol (relative) over t_scale_s. */
+double nimc_sim_drift(nimc_sim *sim, double t_scale_s, double rel_tol);
+
+/* Hold the device at voltage V (potentiostatically) from its current state
+ * until it is steady, nimc_sim_drift(sim, t_scale_s, rel_tol) <= 1; the
+ * simulated time advances, and *settle_time_s (may be NULL) receives how
+ * long it took.  NIMC_ESOLVER when the solver fails, or when the device is
+ * not steady within max_time_s (the message says how far it was). */
+int nimc_sim_settle(nimc_sim *sim, double V, double t_scale_s, double rel_tol,
+                    double max_time_s, double *settle_time_s);
+
+/* What an impedance calculation did. */
+typedef struct nimc_eis_info {
+  double t_s;                /* simulated time of the operating point */
+  double voltage_V, current_A; /* at the operating point */
+  long unknowns, jacobian_nonzeros;
+  long full_factorizations;  /* KLU numeric factorisations with pivoting */
+  long refactorizations;     /* refactorisations with earlier pivots */
+  long solves;               /* triangular solve pairs (refinement included) */
+  long refinements;          /* iterative-refinement steps */
+  double max_backward_error; /* worst componentwise backward error accepted */
+} nimc_eis_info;
+
+/* The small-signal impedance of the device at its current state (the
+ * operating point: the state as it is, e.g. after nimc_sim_settle or
+ * nimc_sim_run), at the n frequencies freq_Hz: the DAE is linearised there,
+ * (dF/dy + j w dF/dy') dy = b with the current as the input and the
+ * voltage as the output, and one complex sparse system is solved per
+ * frequency (KLU; the symbolic analysis once per spectrum).  Z is
+ * dV/dI with I > 0 charging, so a capacitive response has Im Z < 0.  out
+ * is allocated (nimc_spectrum_free); info may be NULL.  The state is not
+ * changed.  NIMC_EINPUT for a frequency that is not finite and positive,
+ * NIMC_ESOLVER when a system cannot be solved accurately. */
+int nimc_sim_impedance(nimc_sim *sim, const double *freq_Hz, size_t n,
+                       nimc_spectrum *out, nimc_eis_info *info);
+
 /* One-shot convenience: load the device at path with the overrides sets[],
  * parse steps[], simulate with opts (NULL: defaults) and fill res (the
  * caller frees it with nimc_result_free); when mt is non-NULL also the GCD

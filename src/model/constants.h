@@ -5,5 +5,6 @@
 #define NIMC_F 96485.33212        /* Faraday constant, C/mol */
 #define NIMC_R 8.314462618        /* gas constant, J/(mol K) */
 #define NIMC_TREF_K 298.15        /* reference temperature of parameters */
+#define NIMC_PI 3.14159265358979323846
 
 #endif

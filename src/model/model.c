@@ -38,7 +38,8 @@ typedef struct jac_asm {
   int64_t *pairs;      /* row * n + col */
   int oom;
   const nimc_model *m; /* values mode */
-  double *val;
+  double *val;         /* dF/dy + cj dF/dy' */
+  double *valp;        /* NULL, or dF/dy' alone (the linearisation of EIS) */
   double cj;
 } jac_asm;
 
@@ -68,6 +69,7 @@ static void put(jac_asm *J, int64_t row, int64_t col, double dfdy,
       hi = mid;
   }
   J->val[lo] += dfdy + J->cj * dfdyp;
+  if (J->valp) J->valp[lo] += dfdyp;
 }
 
 /* ---- material functions ---- */
@@ -455,6 +457,23 @@ void nimc_model_id(const nimc_model *m, double *id) {
 
 /* ---- the residual ---- */
 
+double nimc_model_control_target(const nimc_model *m, double t) {
+  double dt = t - m->sweep_t0_s;
+  switch (m->control) {
+  case NIMC_CONTROL_CURRENT:
+    return m->i_set_A;
+  case NIMC_CONTROL_VOLTAGE:
+    return m->v_set_V;
+  case NIMC_CONTROL_SWEEP:
+    return m->v_set_V + m->sweep_rate_V_s * dt;
+  case NIMC_CONTROL_SINE_VOLTAGE:
+    return m->v_set_V + m->sine_amplitude * sin(m->sine_omega_rad_s * dt);
+  case NIMC_CONTROL_SINE_CURRENT:
+    return m->i_set_A + m->sine_amplitude * sin(m->sine_omega_rad_s * dt);
+  }
+  return m->i_set_A;
+}
+
 /* Row of the cation balance of a cell: the concentration's own row, or,
  * where a double layer holds cations, the row of the cation content m
  * (the concentration's row then holds the relation m = eps c + N(q)). */
@@ -667,23 +686,13 @@ static void assemble(const nimc_model *m, double t, const double *y,
   /* global equations */
   F[m->iV] += I;
   put(J, m->iV, m->iI, 1.0, 0);
-  switch (m->control) {
-  case NIMC_CONTROL_CURRENT:
-    F[m->iI] = I - m->i_set_A;
-    put(J, m->iI, m->iI, 1.0, 0);
-    put(J, m->iI, m->iV, 0.0, 0);
-    break;
-  case NIMC_CONTROL_VOLTAGE:
-  case NIMC_CONTROL_SWEEP: {
-    double vset = m->v_set_V;
-    if (m->control == NIMC_CONTROL_SWEEP)
-      vset += m->sweep_rate_V_s * (t - m->sweep_t0_s);
-    F[m->iI] = V - vset;
-    put(J, m->iI, m->iV, 1.0, 0);
-    put(J, m->iI, m->iI, 0.0, 0);
-    break;
-  }
-  }
+  /* the control row: the controlled quantity (I or V) minus its target */
+  double target = nimc_model_control_target(m, t);
+  int by_current = m->control == NIMC_CONTROL_CURRENT ||
+                   m->control == NIMC_CONTROL_SINE_CURRENT;
+  F[m->iI] = (by_current ? I : V) - target;
+  put(J, m->iI, m->iI, by_current ? 1.0 : 0.0, 0);
+  put(J, m->iI, m->iV, by_current ? 0.0 : 1.0, 0);
   F[m->iQ] = yp[m->iQ] - I;
   put(J, m->iQ, m->iQ, 0, 1.0), put(J, m->iQ, m->iI, -1.0, 0);
   F[m->iE] = yp[m->iE] - I * V;
@@ -705,6 +714,21 @@ int nimc_model_eval(const nimc_model *m, double t, const double *y,
   } else {
     assemble(m, t, y, yp, F, NULL, &bad);
   }
+  return bad;
+}
+
+int nimc_model_jacobians(const nimc_model *m, double t, const double *y,
+                         const double *yp, double *F, double *dfdy,
+                         double *dfdyp) {
+  int bad = 0;
+  jac_asm J = {0};
+  J.m = m;
+  J.val = dfdy;
+  J.valp = dfdyp;
+  J.cj = 0.0;
+  memset(dfdy, 0, sizeof(double) * m->nnz);
+  memset(dfdyp, 0, sizeof(double) * m->nnz);
+  assemble(m, t, y, yp, F, &J, &bad);
   return bad;
 }
 

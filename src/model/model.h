@@ -32,7 +32,9 @@
 typedef enum nimc_control {
   NIMC_CONTROL_CURRENT = 0, /* I = i_set */
   NIMC_CONTROL_VOLTAGE,     /* V = v_set */
-  NIMC_CONTROL_SWEEP        /* V = v_set + rate (t - t0) */
+  NIMC_CONTROL_SWEEP,       /* V = v_set + rate (t - t0) */
+  NIMC_CONTROL_SINE_VOLTAGE, /* V = v_set + A sin(w (t - t0)) */
+  NIMC_CONTROL_SINE_CURRENT  /* I = i_set + A sin(w (t - t0)) */
 } nimc_control;
 
 /* Per-electrode data derived from its parameters at setup. */
@@ -72,7 +74,10 @@ typedef struct nimc_model {
   nimc_elec el[2];
   /* control (set by the protocol layer) */
   nimc_control control;
-  double i_set_A, v_set_V, sweep_rate_V_s, sweep_t0_s;
+  double i_set_A, v_set_V, sweep_rate_V_s;
+  double sweep_t0_s;        /* t0 of the time-dependent controls */
+  double sine_amplitude;    /* V or A */
+  double sine_omega_rad_s;
   /* Jacobian pattern, CSR */
   int64_t nnz;
   int64_t *rowptr, *colind;
@@ -92,6 +97,10 @@ void nimc_model_initial(const nimc_model *m, double *y, double *yp);
 void nimc_model_atol(const nimc_model *m, double scale, double *atol);
 void nimc_model_id(const nimc_model *m, double *id);
 
+/* What the control row holds I (current controls) or V (voltage
+ * controls) to at time t. */
+double nimc_model_control_target(const nimc_model *m, double t);
+
 /* Residual F(t, y, y'), and when jac_values is non-NULL the values of
  * dF/dy + cj dF/dy' in the CSR pattern (rowptr, colind).  Returns 0, or 1
  * (recoverable: a concentration left its physical range, IDA should cut
@@ -99,6 +108,13 @@ void nimc_model_id(const nimc_model *m, double *id);
 int nimc_model_eval(const nimc_model *m, double t, const double *y,
                     const double *yp, double *F, double cj,
                     double *jac_values);
+
+/* The residual F and, apart, the two Jacobians dF/dy and dF/dy' in the
+ * CSR pattern: the linearisation (dF/dy + j w dF/dy') dy = b of the
+ * impedance.  Returns as nimc_model_eval. */
+int nimc_model_jacobians(const nimc_model *m, double t, const double *y,
+                         const double *yp, double *F, double *dfdy,
+                         double *dfdyp);
 
 /* Interfacial current per volume of a cell (A/m3, > 0 anodic; 0 outside
  * the electrodes): faradaic, double-layer and leakage parts together. */

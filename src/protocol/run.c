@@ -10,6 +10,7 @@
  * of the previous one, which is how the IR drop at a switch is seen.
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,25 @@ nimc_model *nimc_sim_model(nimc_sim *s) {
 }
 double *nimc_sim_state(nimc_sim *s) {
   return nimc_solver_y(s->solver);
+}
+double *nimc_sim_state_dot(nimc_sim *s) {
+  return nimc_solver_yp(s->solver);
+}
+nimc_solver *nimc_sim_solver(nimc_sim *s) {
+  return s->solver;
+}
+double nimc_sim_time(const nimc_sim *s) {
+  return s->t;
+}
+void nimc_sim_set_time(nimc_sim *s, double t_s) {
+  s->t = t_s;
+}
+int nimc_sim_fail(nimc_sim *s, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->msg, sizeof s->msg, fmt, ap);
+  va_end(ap);
+  return code;
 }
 
 void nimc_fields_free(nimc_fields *f) {

@@ -29,6 +29,7 @@ struct nimc_solver {
   void *root_user;
   int nroots;
   nimc_solver_stats acc; /* counters of finished IDA runs */
+  double rtol, max_step; /* as created */
   char msg[NIMC_ERRMSG_MAX];
 };
 
@@ -90,6 +91,8 @@ int nimc_solver_create(nimc_solver **out, nimc_model *m, double rtol,
   nimc_solver *s = calloc(1, sizeof *s);
   if (!s) return nimc_err_set(err, NIMC_ENOMEM, "solver: out of memory");
   s->m = m;
+  s->rtol = rtol;
+  s->max_step = max_step_s;
   const char *what = "SUNContext_Create";
   if (SUNContext_Create(NULL, &s->ctx)) goto fail;
   what = "N_VNew_Serial";
@@ -146,6 +149,30 @@ double *nimc_solver_y(nimc_solver *s) {
 double *nimc_solver_yp(nimc_solver *s) {
   return N_VGetArrayPointer(s->yp);
 }
+double nimc_solver_drift(const nimc_solver *s, double t_scale,
+                         double rel_tol) {
+  const double *y = N_VGetArrayPointer(s->y), *yp = N_VGetArrayPointer(s->yp);
+  const double *atol = N_VGetArrayPointer(s->atol);
+  const double *id = N_VGetArrayPointer(s->id);
+  double sum = 0.0, k = rel_tol / s->rtol;
+  long cnt = 0;
+  for (int64_t i = 0; i < s->m->iQ; i++) {
+    if (id[i] == 0.0) continue;
+    double v = yp[i] * t_scale / (rel_tol * fabs(y[i]) + atol[i] * k);
+    sum += v * v;
+    cnt++;
+  }
+  return cnt ? sqrt(sum / (double)cnt) : 0.0;
+}
+
+int nimc_solver_set_max_step(nimc_solver *s, double max_step_s) {
+  double h = max_step_s > 0.0 ? max_step_s : s->max_step;
+  /* IDA takes 0 as "no bound" */
+  return IDASetMaxStep(s->ida, h > 0.0 ? h : 0.0) == IDA_SUCCESS
+             ? NIMC_OK
+             : NIMC_ESOLVER;
+}
+
 const char *nimc_solver_errmsg(const nimc_solver *s) {
   return s->msg;
 }

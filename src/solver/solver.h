@@ -44,6 +44,14 @@ int nimc_solver_root_info(nimc_solver *s, int *info);
  * written to y (length m->n). */
 int nimc_solver_interpolate(nimc_solver *s, double t, double *y);
 
+/* Steadiness of the current state: the rms over the differential
+ * unknowns of the state (not the running charge and energy integrals) of
+ * y'_i t_scale / (rel_tol |y_i| + atol_i rel_tol / rtol). */
+double nimc_solver_drift(const nimc_solver *s, double t_scale, double rel_tol);
+
+/* Upper bound on the internal step (0: none), e.g. to resolve a sine. */
+int nimc_solver_set_max_step(nimc_solver *s, double max_step_s);
+
 const char *nimc_solver_errmsg(const nimc_solver *s);
 void nimc_solver_get_stats(const nimc_solver *s, nimc_solver_stats *st);
 
