@@ -106,7 +106,9 @@ typedef enum nimc_step_type {
   NIMC_STEP_DISCHARGE, /* constant current out of the device */
   NIMC_STEP_REST,      /* open circuit */
   NIMC_STEP_HOLD,      /* constant voltage */
-  NIMC_STEP_SWEEP      /* linear voltage sweep (cyclic voltammetry) */
+  NIMC_STEP_SWEEP,     /* linear voltage sweep (cyclic voltammetry) */
+  NIMC_STEP_SINE       /* a sine of voltage or current around a level (the
+                          time-domain impedance measurement) */
 } nimc_step_type;
 
 typedef enum nimc_end_reason {

@@ -94,6 +94,8 @@ const char *nimc_step_type_name(nimc_step_type t) {
     return "hold";
   case NIMC_STEP_SWEEP:
     return "sweep";
+  case NIMC_STEP_SINE:
+    return "sine";
   }
   return "unknown";
 }

@@ -116,6 +116,15 @@ int nimc_model_jacobians(const nimc_model *m, double t, const double *y,
                          const double *yp, double *F, double *dfdy,
                          double *dfdyp);
 
+/* The unknowns of a cell's potentials: *phie the electrolyte potential
+ * and, in an electrode cell, *dphi the interfacial difference phi_s -
+ * phi_e (-1 elsewhere), so that phi_s = y[dphi] + y[phie]; *term is the
+ * unknown of the potential of the terminal the cell's solid is connected
+ * to (the voltage V for the positive electrode), or -1 for the grounded
+ * negative electrode and outside the electrodes. */
+void nimc_model_potential_columns(const nimc_model *m, int cell, int64_t *phie,
+                                  int64_t *dphi, int64_t *term);
+
 /* Interfacial current per volume of a cell (A/m3, > 0 anodic; 0 outside
  * the electrodes): faradaic, double-layer and leakage parts together. */
 double nimc_model_cell_reaction(const nimc_model *m, int cell, const double *y,

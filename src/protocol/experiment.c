@@ -37,7 +37,14 @@ typedef struct ctx {
 } ctx;
 
 /* The kinds of quantity a step reads. */
-typedef enum qkind { Q_CURRENT, Q_VOLTAGE, Q_TIME, Q_RATE } qkind;
+typedef enum qkind {
+  Q_CURRENT,
+  Q_VOLTAGE,
+  Q_TIME,
+  Q_RATE,
+  Q_FREQ,
+  Q_WAVE /* a sine's amplitude or level: a voltage or a current */
+} qkind;
 
 /* Terminations a step accepts, as flags. */
 enum { T_UNTIL_V = 1, T_UNTIL_I = 2, T_FOR = 4 };
@@ -109,7 +116,8 @@ static const char *accept(const char *p, const char *kw) {
 
 /* Is the word at p one of the words that end a quantity? */
 static int is_keyword(const char *p) {
-  static const char *const kws[] = {"until", "for", "or", "to", "at", "from"};
+  static const char *const kws[] = {"until", "for", "or",    "to",
+                                    "at",    "from", "around"};
   for (size_t i = 0; i < sizeof kws / sizeof kws[0]; i++)
     if (word_is(p, kws[i])) return 1;
   return 0;
@@ -126,13 +134,15 @@ static const char *found(char *buf, size_t cap, const char *p) {
 
 /* What a quantity kind is called, for messages ("a current"). */
 static const char *qname(qkind k) {
-  static const char *const names[] = {"a current", "a voltage", "a time",
-                                      "a sweep rate"};
+  static const char *const names[] = {"a current",    "a voltage",
+                                      "a time",       "a sweep rate",
+                                      "a frequency",  "a voltage or a current"};
   return names[k];
 }
 /* The units a quantity kind takes, for messages ("A or A/m2"). */
 static const char *qunits(qkind k) {
-  static const char *const units[] = {"A or A/m2", "V", "s", "V/s"};
+  static const char *const units[] = {"A or A/m2", "V",  "s",
+                                      "V/s",       "Hz", "V, A or A/m2"};
   return units[k];
 }
 
@@ -161,11 +171,12 @@ static int read_quantity(const ctx *c, const char **pp, qkind k,
   return NIMC_OK;
 }
 
-/* Convert quantity text q of kind k to SI in *v; a current may be absolute
- * (A) or per footprint area (A/m2, *per_area set). */
+/* Convert quantity text q of kind k (not Q_WAVE) to SI in *v; a current
+ * may be absolute (A) or per footprint area (A/m2, *per_area set).  Every
+ * kind but a voltage must be positive unless any_sign is set. */
 static int convert(const ctx *c, const char *q, qkind k, double *v,
-                   int *per_area) {
-  static const char *const si[] = {"A", "V", "s", "V/s"};
+                   int *per_area, int any_sign) {
+  static const char *const si[] = {"A", "V", "s", "V/s", "Hz"};
   char why[256], unit[QTEXT_MAX], *u;
   (void)strtod(q, &u);
   snprintf(unit, sizeof unit, "%s", skip_ws(u));
@@ -187,10 +198,11 @@ static int convert(const ctx *c, const char *q, qkind k, double *v,
   if (per_area) *per_area = !abs_ok;
   if (nimc_units_parse(q, abs_ok ? si[k] : "A/m2", v, why, sizeof why))
     return fail(c, "%s", why);
-  if (k != Q_VOLTAGE && !(*v > 0)) {
+  if (k != Q_VOLTAGE && !any_sign && !(*v > 0)) {
     static const char *const what[] = {
         "a current must be positive (the verb gives the direction)", "",
-        "a duration must be positive", "a sweep rate must be positive"};
+        "a duration must be positive", "a sweep rate must be positive",
+        "a frequency must be positive"};
     return fail(c, "%s, found '%s'", what[k], q);
   }
   return NIMC_OK;
@@ -201,7 +213,37 @@ static int quantity(const ctx *c, const char **pp, qkind k, const char *after,
                     double *v, int *per_area) {
   char q[QTEXT_MAX];
   int rc = read_quantity(c, pp, k, after, q);
-  return rc ? rc : convert(c, q, k, v, per_area);
+  return rc ? rc : convert(c, q, k, v, per_area, 0);
+}
+
+/* Read a sine's amplitude (positive) or level (any sign) at *pp: a
+ * voltage, or a current (absolute or per area); *is_current says which. */
+static int wave_quantity(const ctx *c, const char **pp, const char *after,
+                         int amplitude, double *v, int *is_current,
+                         int *per_area) {
+  char q[QTEXT_MAX], *u;
+  int rc = read_quantity(c, pp, Q_WAVE, after, q);
+  if (rc) return rc;
+  (void)strtod(q, &u);
+  u = (char *)skip_ws(u);
+  if (!*u)
+    return fail(c, "'%s' has no unit (expected %s in %s)", q, qname(Q_WAVE),
+                qunits(Q_WAVE));
+  int as_v = nimc_units_convertible(u, "V");
+  int as_a = nimc_units_convertible(u, "A");
+  int as_j = nimc_units_convertible(u, "A/m2");
+  if (as_v < 0 || as_a < 0 || as_j < 0)
+    return nimc_err_set(c->err, NIMC_EIO,
+                        "the udunits2 unit database could not be read");
+  if (nimc_units_convertible(u, u) == 1 && !as_v && !as_a && !as_j)
+    return fail(c, "'%s' is not a voltage or a current (unit '%s' is not %s)",
+                q, u, qunits(Q_WAVE));
+  *is_current = !as_v;
+  rc = convert(c, q, *is_current ? Q_CURRENT : Q_VOLTAGE, v, per_area,
+               !amplitude);
+  if (!rc && amplitude && !(*v > 0))
+    return fail(c, "a sine amplitude must be positive, found '%s'", q);
+  return rc;
 }
 
 /* Expect keyword kw at *pp; `expected` describes it for the message. */
@@ -328,13 +370,38 @@ static int parse_step(const ctx *c, const char *text, nimc_step *st) {
       return fail(c, "the sweep starts and ends at the same voltage");
     return NIMC_OK;
   }
+  if ((q = accept(p, "sine"))) {
+    st->type = NIMC_STEP_SINE;
+    p = q;
+    int level_current = 0;
+    if ((rc = wave_quantity(c, &p, "Sine", 1, &st->sine_amplitude,
+                            &st->sine_is_current, &st->current_per_area)) ||
+        (rc = expect(c, &p, "at", "'at <frequency>'", "the amplitude")) ||
+        (rc = quantity(c, &p, Q_FREQ, "at", &st->sine_freq_Hz, NULL)))
+      return rc;
+    if ((q = accept(p, "around"))) {
+      p = q;
+      if ((rc = wave_quantity(c, &p, "around", 0, &st->sine_level,
+                              &level_current, &st->sine_level_per_area)))
+        return rc;
+      if (level_current != st->sine_is_current)
+        return fail(c, "the level after 'around' must be a %s, like the "
+                       "amplitude",
+                    st->sine_is_current ? "current" : "voltage");
+      st->has_sine_level = 1;
+    }
+    if (!*p)
+      return fail(c, "expected 'for <time>' after the frequency, found "
+                     "nothing");
+    return terminations(c, p, T_FOR, "after the frequency", st);
+  }
   if (accept(p, "repeat"))
     return fail(c, "a Repeat cannot be nested inside another Repeat");
   char verb[44];
   clip(verb, sizeof verb, p, word_len(p));
   return fail(c,
               "unknown step '%s' (expected Charge, Discharge, Rest, "
-              "Hold, Sweep or Repeat)",
+              "Hold, Sweep, Sine or Repeat)",
               verb);
 }
 

@@ -23,6 +23,12 @@ typedef struct nimc_step {
   /* SWEEP: end voltage and rate (> 0, V/s; the direction follows from
    * start and end). */
   double sweep_to_V, sweep_rate_V_s;
+  /* SINE: amplitude (> 0; V, or A, or A/m2 of footprint when
+   * current_per_area is set), whether it is a current, the frequency, and
+   * the level it oscillates around when given (else: the voltage at the
+   * start of the step, or zero current) in the amplitude's kind. */
+  double sine_amplitude, sine_freq_Hz, sine_level;
+  int sine_is_current, has_sine_level, sine_level_per_area;
   /* Terminations; any that are set may end the step, whichever first. */
   int has_duration;
   double duration_s;         /* "for <time>" */

@@ -17,6 +17,7 @@
 
 #include "core/result.h"
 #include "mesh/mesh.h"
+#include "model/constants.h"
 #include "model/model.h"
 #include "protocol/experiment.h"
 #include "protocol/sim.h"
@@ -224,6 +225,7 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
   double area = s->dev->area_m2;
   double duration = st->has_duration ? st->duration_s : s->opts.max_step_time_s;
   int limit_is_safety = !st->has_duration;
+  double max_step = 0.0; /* 0: the simulation's own bound */
   m->sweep_t0_s = s->t;
   switch (st->type) {
   case NIMC_STEP_CHARGE:
@@ -249,6 +251,24 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
     double tsweep = fabs(dv) / st->sweep_rate_V_s;
     if (!st->has_duration || tsweep < duration) duration = tsweep;
     limit_is_safety = 0;
+    break;
+  }
+  case NIMC_STEP_SINE: {
+    const double *y0 = nimc_solver_y(s->solver);
+    double k = st->current_per_area ? area : 1.0;
+    m->sine_amplitude = st->sine_amplitude * k;
+    m->sine_omega_rad_s = 2.0 * NIMC_PI * st->sine_freq_Hz;
+    if (st->sine_is_current) {
+      m->control = NIMC_CONTROL_SINE_CURRENT;
+      m->i_set_A = st->has_sine_level
+                       ? st->sine_level * (st->sine_level_per_area ? area : 1.0)
+                       : 0.0;
+    } else {
+      m->control = NIMC_CONTROL_SINE_VOLTAGE;
+      m->v_set_V = st->has_sine_level ? st->sine_level : y0[m->iV];
+    }
+    /* at least 20 solver steps a period, so the wave is followed */
+    max_step = 0.05 / st->sine_freq_Hz;
     break;
   }
   }
@@ -277,7 +297,9 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
   ctx.nroots = nroots;
   double *y = nimc_solver_y(s->solver);
   double q0 = y[m->iQ], e0 = y[m->iE], t0 = s->t;
-  int rc = nimc_solver_restart(s->solver, s->t, nroots, dir, step_roots, &ctx);
+  int rc = nimc_solver_set_max_step(s->solver, max_step);
+  if (!rc)
+    rc = nimc_solver_restart(s->solver, s->t, nroots, dir, step_roots, &ctx);
   if (rc) {
     snprintf(s->msg, sizeof s->msg,
              "step %d '%s' at t = %.6g s: cannot start: %s", index + 1,

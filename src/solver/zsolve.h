@@ -28,6 +28,8 @@ typedef struct nimc_zsolver_stats {
   long solves;              /* triangular solve pairs (refinement included) */
   long refinements;         /* iterative-refinement steps taken */
   double max_backward_error; /* worst accepted componentwise backward error */
+  double max_correction;     /* worst last relative refinement correction
+                                accepted: an estimate of the forward error */
 } nimc_zsolver_stats;
 
 /* Analyse the n x n pattern (CSR: rowptr[n + 1], colind[nnz], sorted
@@ -37,11 +39,13 @@ int nimc_zsolver_create(nimc_zsolver **out, int64_t n, const int64_t *rowptr,
 void nimc_zsolver_destroy(nimc_zsolver *z);
 
 /* Solve (G + j w C) x = b, G and C the values in the pattern (length
- * nnz); b and x are interleaved complex (re, im), length 2 n.  NIMC_ESOLVER
- * with a message when the matrix is singular or no factorisation reaches
- * the backward-error tolerance. */
+ * nnz); b and x are interleaved complex (re, im), length 2 n.  Refinement
+ * watches the accuracy of component `watch` (the output; -1: the largest
+ * component).  NIMC_ESOLVER with a message when the matrix is singular or
+ * no factorisation reaches the tolerances. */
 int nimc_zsolver_solve(nimc_zsolver *z, const double *G, const double *C,
-                       double w, const double *b, double *x, nimc_err *err);
+                       double w, const double *b, double *x, int64_t watch,
+                       nimc_err *err);
 
 nimc_zsolver_stats nimc_zsolver_get_stats(const nimc_zsolver *z);
 
