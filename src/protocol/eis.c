@@ -21,22 +21,29 @@
  * differences, no time-domain sine.  One complex solve per frequency by
  * KLU (solver/zsolve.c), the symbolic analysis done once per spectrum.
  *
- * Unknowns of the linear system.  The model's unknown in an electrode cell
- * is the interfacial difference dphi = phi_s - phi_e, and the solid
- * potential is the sum dphi + phi_e.  At low frequency both are large
- * (the electrolyte floats with the double layers, |Z| dI volts) while the
- * solid is nearly equipotential, so phi_s is the difference of two large
- * numbers: in double precision its error is eps |Z| dI, and the solid's
- * conductances G_s turn that into a spurious current, a relative error of
- * about G_s eps |Z| in Z (1e-4 for a metallic film on a fine mesh at 1
- * mHz).  The same holds in the positive electrode, whose solid sits
- * near the terminal voltage.  The linear system is therefore solved for
- * the solid potential relative to its terminal, psi = phi_s - phi_term
- * (phi_term = 0 for the grounded negative electrode, V for the positive
- * one), instead of dphi: with x = T x', T the substitution
- * dphi = psi + phi_term - phi_e, it is (A T) x' = b, in which the column
- * of dphi is kept for psi and also subtracted from the column of phi_e and
- * added to the column of V.  The output V itself is untouched by T.
+ * Unknowns of the linear system.  At low frequency the potentials are
+ * large (the electrolyte floats with the double layers, |Z| dI volts) while
+ * their differences inside a phase, which carry the currents, are small.
+ * Written in the model's unknowns (phi_e in every cell, dphi = phi_s -
+ * phi_e in the electrodes), a solid potential is the difference of two
+ * large numbers, and in double precision the solution then carries errors
+ * of eps |Z| dI volts that the solid's conductances G_s turn into spurious
+ * currents: a relative error of about G_s eps |Z| in Z, which for a
+ * metallic film on a fine mesh is 1e-3 and more at 1 mHz, and the
+ * refinement of solver/zsolve.c stops converging.  So the linear system is
+ * solved, by the substitution x = T x', for potentials that are small:
+ *   Phi         the electrolyte potential of one reference cell (cell 0);
+ *   phi_e - Phi the electrolyte potential of every other cell;
+ *   psi         the solid potential relative to the terminal it is
+ *               connected to (0 for the grounded negative electrode, V for
+ *               the positive one): dphi = psi + phi_term - phi_e.
+ * The equations do not change when every potential shifts together, so
+ * in the conduction rows the columns of Phi and V of A T add up to zero,
+ * exactly so because the linearisation is quantized (nimc_model_jacobians)
+ * and those entries are dropped.  What remains of the columns of Phi and V
+ * (the double-layer relations, the collectors) is ordered last by the
+ * factorisation, where it makes no fill.  The output V itself is untouched
+ * by T.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -93,28 +100,56 @@ int nimc_sim_settle(nimc_sim *sim, double V, double t_scale_s, double rel_tol,
   return NIMC_OK;
 }
 
-/* The linear system in the unknowns x' (psi instead of dphi): the CSR
- * pattern of A T, and where each entry k of the model's pattern goes:
- * dst[k]; for an entry in a dphi column also, with a minus sign, dst2[k]
- * (the phi_e column of its cell) and, for the positive electrode, dst3[k]
- * (the V column); -1 where not. */
-typedef struct xmap {
-  int64_t n, nnz;
-  int64_t *rowptr, *colind;
-  int64_t *dst, *dst2, *dst3;
-} xmap;
+/* The substitution x = T x' of the unknowns (see the essay above): each
+ * model unknown c is a signed sum of at most XT new unknowns.  New
+ * unknowns reuse the indices of the model's: the column of dphi holds psi,
+ * the column of phi_e holds phi_e - Phi, and the phi_e column of the
+ * reference cell holds Phi itself. */
+#define XT 4
+typedef struct subst {
+  int nt;
+  int64_t tgt[XT];
+  double coef[XT];
+} subst;
 
-static void xmap_free(xmap *x) {
-  free(x->rowptr), free(x->colind), free(x->dst), free(x->dst2), free(x->dst3);
-  memset(x, 0, sizeof *x);
+static void subst_add(subst *s, int64_t t, double c) {
+  if (t >= 0) s->tgt[s->nt] = t, s->coef[s->nt++] = c;
 }
 
-/* Position of column c in row r of x, or -1. */
-static int64_t find_col(const xmap *x, int64_t r, int64_t c) {
-  if (c < 0) return -1;
-  for (int64_t k = x->rowptr[r]; k < x->rowptr[r + 1]; k++)
-    if (x->colind[k] == c) return k;
-  return -1;
+/* T for model m; the reference cell's phi_e column into *phi_ref. */
+static subst *subst_build(const nimc_model *m, int64_t *phi_ref) {
+  subst *T = calloc((size_t)m->n, sizeof *T);
+  if (!T) return NULL;
+  for (int64_t i = 0; i < m->n; i++)
+    subst_add(&T[i], i, 1.0);
+  int64_t ref, dref, tref;
+  nimc_model_potential_columns(m, 0, &ref, &dref, &tref);
+  *phi_ref = ref;
+  for (int c = 0; c < m->mesh->ncells; c++) {
+    int64_t pe, dp, tm;
+    nimc_model_potential_columns(m, c, &pe, &dp, &tm);
+    if (pe != ref) subst_add(&T[pe], ref, 1.0);
+    if (dp < 0) continue;
+    subst_add(&T[dp], tm, 1.0);
+    if (pe != ref) subst_add(&T[dp], pe, -1.0);
+    subst_add(&T[dp], ref, -1.0);
+  }
+  return T;
+}
+
+/* The linear system A T x' = b: its CSR pattern and the values of
+ * G T and C T, without the entries that are exactly zero in both (the
+ * shifts of all potentials that the equations do not see; the quantized
+ * Jacobian makes them cancel exactly), the diagonal always kept. */
+typedef struct xsys {
+  int64_t n, nnz;
+  int64_t *rowptr, *colind;
+  double *G, *C;
+} xsys;
+
+static void xsys_free(xsys *x) {
+  free(x->rowptr), free(x->colind), free(x->G), free(x->C);
+  memset(x, 0, sizeof *x);
 }
 
 static int cmp_i64(const void *a, const void *b) {
@@ -122,68 +157,97 @@ static int cmp_i64(const void *a, const void *b) {
   return (u > v) - (u < v);
 }
 
-/* Build the map of m's pattern; NIMC_ENOMEM. */
-static int xmap_build(xmap *x, const nimc_model *m) {
-  memset(x, 0, sizeof *x);
-  int64_t n = m->n, nnz = m->nnz;
-  /* for a dphi column: its cell's phi_e and terminal columns */
-  int64_t *phie = malloc(sizeof(int64_t) * (size_t)n);
-  int64_t *term = malloc(sizeof(int64_t) * (size_t)n);
-  int64_t *row = malloc(sizeof(int64_t) * 3 * (size_t)n);
-  x->rowptr = calloc((size_t)n + 1, sizeof(int64_t));
-  x->colind = malloc(sizeof(int64_t) * 3 * (size_t)nnz);
-  x->dst = malloc(sizeof(int64_t) * (size_t)nnz);
-  x->dst2 = malloc(sizeof(int64_t) * (size_t)nnz);
-  x->dst3 = malloc(sizeof(int64_t) * (size_t)nnz);
-  if (!phie || !term || !row || !x->rowptr || !x->colind || !x->dst ||
-      !x->dst2 || !x->dst3) {
-    free(phie), free(term), free(row);
-    xmap_free(x);
-    return NIMC_ENOMEM;
+/* Position of column c in the sorted columns cols[0..len), or -1. */
+static int64_t find_sorted(const int64_t *cols, int64_t len, int64_t c) {
+  int64_t lo = 0, hi = len - 1;
+  while (lo <= hi) {
+    int64_t mid = (lo + hi) / 2;
+    if (cols[mid] == c) return mid;
+    if (cols[mid] < c)
+      lo = mid + 1;
+    else
+      hi = mid - 1;
   }
-  for (int64_t i = 0; i < n; i++)
-    phie[i] = term[i] = -1;
-  for (int c = 0; c < m->mesh->ncells; c++) {
-    int64_t pe, dp, tm;
-    nimc_model_potential_columns(m, c, &pe, &dp, &tm);
-    if (dp >= 0) phie[dp] = pe, term[dp] = tm;
-  }
-  x->n = n;
-  int64_t len = 0;
-  for (int64_t r = 0; r < n; r++) {
-    int64_t k0 = m->rowptr[r], k1 = m->rowptr[r + 1], nr = 0;
-    for (int64_t k = k0; k < k1; k++) {
-      int64_t c = m->colind[k];
-      row[nr++] = c;
-      if (phie[c] >= 0) row[nr++] = phie[c];
-      if (term[c] >= 0) row[nr++] = term[c];
-    }
-    qsort(row, (size_t)nr, sizeof(int64_t), cmp_i64);
-    x->rowptr[r] = len;
-    for (int64_t j = 0; j < nr; j++)
-      if (j == 0 || row[j] != row[j - 1]) x->colind[len++] = row[j];
-    x->rowptr[r + 1] = len;
-    for (int64_t k = k0; k < k1; k++) {
-      int64_t c = m->colind[k];
-      x->dst[k] = find_col(x, r, c);
-      x->dst2[k] = find_col(x, r, phie[c]);
-      x->dst3[k] = find_col(x, r, term[c]);
-    }
-  }
-  x->nnz = len;
-  free(phie), free(term), free(row);
-  return NIMC_OK;
+  return -1;
 }
 
-/* Values of A T from the model's values v (pattern m) into out. */
-static void xmap_values(const xmap *x, int64_t nnz, const double *v,
-                        double *out) {
-  memset(out, 0, sizeof(double) * (size_t)x->nnz);
-  for (int64_t k = 0; k < nnz; k++) {
-    out[x->dst[k]] += v[k];
-    if (x->dst2[k] >= 0) out[x->dst2[k]] -= v[k];
-    if (x->dst3[k] >= 0) out[x->dst3[k]] += v[k];
+/* Build x from the model's pattern, T and the Jacobians G, C. */
+static int xsys_build(xsys *x, const nimc_model *m, const subst *T,
+                      const double *G, const double *C) {
+  memset(x, 0, sizeof *x);
+  int64_t n = m->n, cap = 0;
+  for (int64_t r = 0; r < n; r++) {
+    int64_t len = 0;
+    for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++)
+      len += T[m->colind[k]].nt;
+    if (len > cap) cap = len;
   }
+  int64_t *cols = malloc(sizeof(int64_t) * (size_t)(cap + 1));
+  double *g = malloc(sizeof(double) * (size_t)(cap + 1));
+  double *c = malloc(sizeof(double) * (size_t)(cap + 1));
+  size_t room = (size_t)m->nnz * 2 + (size_t)n;
+  x->n = n;
+  x->rowptr = calloc((size_t)n + 1, sizeof(int64_t));
+  x->colind = malloc(sizeof(int64_t) * room);
+  x->G = malloc(sizeof(double) * room);
+  x->C = malloc(sizeof(double) * room);
+  if (!cols || !g || !c || !x->rowptr || !x->colind || !x->G || !x->C) {
+    free(cols), free(g), free(c);
+    xsys_free(x);
+    return NIMC_ENOMEM;
+  }
+  int64_t nnz = 0;
+  for (int64_t r = 0; r < n; r++) {
+    /* the row's columns after substitution, sorted and unique */
+    int64_t len = 0;
+    cols[len++] = r; /* the diagonal is always kept */
+    for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++) {
+      const subst *t = &T[m->colind[k]];
+      for (int j = 0; j < t->nt; j++)
+        cols[len++] = t->tgt[j];
+    }
+    qsort(cols, (size_t)len, sizeof(int64_t), cmp_i64);
+    int64_t u = 0;
+    for (int64_t j = 0; j < len; j++)
+      if (u == 0 || cols[j] != cols[u - 1]) cols[u++] = cols[j];
+    len = u;
+    memset(g, 0, sizeof(double) * (size_t)len);
+    memset(c, 0, sizeof(double) * (size_t)len);
+    for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++) {
+      const subst *t = &T[m->colind[k]];
+      for (int j = 0; j < t->nt; j++) {
+        int64_t pos = find_sorted(cols, len, t->tgt[j]);
+        g[pos] += t->coef[j] * G[k];
+        c[pos] += t->coef[j] * C[k];
+      }
+    }
+    if ((size_t)(nnz + len) > room) { /* cannot happen: len <= 2 nnz_row */
+      size_t more = room + (size_t)len + (size_t)n;
+      int64_t *ci = realloc(x->colind, sizeof(int64_t) * more);
+      if (ci) x->colind = ci;
+      double *gg = ci ? realloc(x->G, sizeof(double) * more) : NULL;
+      if (gg) x->G = gg;
+      double *cc = gg ? realloc(x->C, sizeof(double) * more) : NULL;
+      if (!cc) {
+        free(cols), free(g), free(c);
+        xsys_free(x);
+        return NIMC_ENOMEM;
+      }
+      x->C = cc;
+      room = more;
+    }
+    for (int64_t j = 0; j < len; j++) {
+      if (g[j] == 0.0 && c[j] == 0.0 && cols[j] != r) continue;
+      x->colind[nnz] = cols[j];
+      x->G[nnz] = g[j];
+      x->C[nnz] = c[j];
+      nnz++;
+    }
+    x->rowptr[r + 1] = nnz;
+  }
+  x->nnz = nnz;
+  free(cols), free(g), free(c);
+  return NIMC_OK;
 }
 
 int nimc_sim_impedance(nimc_sim *sim, const double *freq_Hz, size_t n,
@@ -192,9 +256,10 @@ int nimc_sim_impedance(nimc_sim *sim, const double *freq_Hz, size_t n,
   const double *y = nimc_sim_state(sim), *yp = nimc_sim_state_dot(sim);
   double t = nimc_sim_time(sim);
   nimc_zsolver *zs = NULL;
-  xmap xm = {0};
+  xsys xs = {0};
+  subst *T = NULL;
+  int64_t phi_ref = -1;
   double *F = NULL, *G = NULL, *C = NULL, *b = NULL, *x = NULL;
-  double *G2 = NULL, *C2 = NULL;
   nimc_err err;
   int rc;
   memset(out, 0, sizeof *out);
@@ -213,9 +278,7 @@ int nimc_sim_impedance(nimc_sim *sim, const double *freq_Hz, size_t n,
   C = malloc(sizeof(double) * nnz);
   b = calloc(2 * N, sizeof(double));
   x = malloc(sizeof(double) * 2 * N);
-  if (!F || !G || !C || !b || !x || xmap_build(&xm, m) ||
-      !(G2 = malloc(sizeof(double) * (size_t)xm.nnz)) ||
-      !(C2 = malloc(sizeof(double) * (size_t)xm.nnz)) ||
+  if (!F || !G || !C || !b || !x || !(T = subst_build(m, &phi_ref)) ||
       nimc_spectrum_alloc(out, n)) {
     rc = nimc_sim_fail(sim, NIMC_ENOMEM, "out of memory");
     goto done;
@@ -240,16 +303,20 @@ int nimc_sim_impedance(nimc_sim *sim, const double *freq_Hz, size_t n,
                        t);
     goto done;
   }
-  xmap_values(&xm, m->nnz, G, G2);
-  xmap_values(&xm, m->nnz, C, C2);
-  if ((rc = nimc_zsolver_create(&zs, xm.n, xm.rowptr, xm.colind, &err))) {
+  if (xsys_build(&xs, m, T, G, C)) {
+    rc = nimc_sim_fail(sim, NIMC_ENOMEM, "out of memory");
+    goto done;
+  }
+  int64_t last[2] = {m->iV, phi_ref};
+  if ((rc = nimc_zsolver_create(&zs, xs.n, xs.rowptr, xs.colind, m->rowptr,
+                                m->colind, last, 2, &err))) {
     rc = nimc_sim_fail(sim, rc, "impedance: %s", err.msg);
     goto done;
   }
   b[2 * m->iI] = 1.0; /* dI = 1 A */
   for (size_t k = 0; k < n; k++) {
     double w = 2.0 * NIMC_PI * freq_Hz[k];
-    if ((rc = nimc_zsolver_solve(zs, G2, C2, w, b, x, m->iV,
+    if ((rc = nimc_zsolver_solve(zs, xs.G, xs.C, w, b, x, m->iV,
                                  &err))) {
       rc = nimc_sim_fail(sim, rc, "impedance at %g Hz: %s", freq_Hz[k],
                          err.msg);
@@ -278,7 +345,8 @@ done:
   }
   if (rc) nimc_spectrum_free(out);
   nimc_zsolver_destroy(zs);
-  xmap_free(&xm);
-  free(F), free(G), free(C), free(b), free(x), free(G2), free(C2);
+  xsys_free(&xs);
+  free(T);
+  free(F), free(G), free(C), free(b), free(x);
   return rc;
 }

@@ -12,11 +12,11 @@
  * magnitude in SI units.  Each row is scaled here by its largest entry
  * (|re| + |im|) at the frequency being solved, and KLU's own scaling then
  * equilibrates what it sees as rows (A's columns, the unknowns).  KLU's
- * default pivot tolerance (0.001) lets the factors grow badly on this
- * matrix (the solution of the NIMC at 100 kHz had a backward error of
- * 1e-5); plain partial pivoting (tol = 1) with the COLAMD ordering gives
- * backward errors near 1e-12 with almost no refinement (AMD: 1e-8 after
- * refinement, at slightly less fill).
+ * threshold partial pivoting (tol 0.001, its default) keeps to the
+ * fill-reducing order, which matters: with plain partial pivoting (tol 1)
+ * the factors of the 2D NIMC had twice the nonzeros.  Pivots that a small
+ * tolerance accepts can grow; the refinement below catches what that
+ * costs in accuracy (and answers with a fresh factorisation).
  *
  * Accuracy.  At low frequency the system is ill-conditioned (the
  * double layers' charges grow as 1/w against conductances that do not),
@@ -49,7 +49,7 @@
 #include "core/params.h"
 #include "solver/zsolve.h"
 
-#define ETA_ACCEPT 1e-10  /* backward error accepted */
+#define ETA_ACCEPT 1e-8   /* backward error accepted */
 #define FWD_ACCEPT 1e-6   /* last relative correction accepted */
 #define REFINE_TOL 1e-12  /* refinement stops below this correction */
 #define MAX_REFINE 8
@@ -75,8 +75,58 @@ void nimc_zsolver_destroy(nimc_zsolver *z) {
   free(z);
 }
 
+/* The symbolic analysis: KLU's ordering (BTF and AMD) of the hint pattern
+ * (or of the matrix's own when there is no hint) with the unknowns last[]
+ * moved to the end of both permutations, given to KLU as its order. */
+static klu_symbolic *analyze(nimc_zsolver *z, int64_t n,
+                             const int64_t *hint_rowptr,
+                             const int64_t *hint_colind, const int64_t *last,
+                             int nlast) {
+  int *hp = NULL, *hi = NULL, *P = NULL;
+  const int *ap = z->ptr, *ai = z->ind;
+  klu_symbolic *s0 = NULL, *sym = NULL;
+  if (hint_rowptr) {
+    hp = malloc(sizeof(int) * (size_t)(n + 1));
+    hi = malloc(sizeof(int) * (size_t)(hint_rowptr[n] ? hint_rowptr[n] : 1));
+    if (!hp || !hi) goto done;
+    for (int64_t k = 0; k <= n; k++)
+      hp[k] = (int)hint_rowptr[k];
+    for (int64_t k = 0; k < hint_rowptr[n]; k++)
+      hi[k] = (int)hint_colind[k];
+    ap = hp, ai = hi;
+  }
+  s0 = klu_analyze(z->n, (int *)ap, (int *)ai, &z->common);
+  if (!s0 || nlast == 0) {
+    sym = s0, s0 = NULL;
+    goto done;
+  }
+  P = malloc(sizeof(int) * 2 * (size_t)n);
+  if (!P) goto done;
+  int *Q = P + n;
+  for (int pass = 0; pass < 2; pass++) {
+    const int *from = pass ? s0->Q : s0->P;
+    int *to = pass ? Q : P, np = 0;
+    for (int k = 0; k < z->n; k++) {
+      int moved = 0;
+      for (int j = 0; j < nlast; j++)
+        moved |= from[k] == last[j];
+      if (!moved) to[np++] = from[k];
+    }
+    for (int j = 0; j < nlast && np < z->n; j++)
+      to[np++] = (int)last[j];
+  }
+  z->common.btf = 0; /* the order is given whole */
+  sym = klu_analyze_given(z->n, z->ptr, z->ind, P, Q, &z->common);
+done:
+  if (s0) klu_free_symbolic(&s0, &z->common);
+  free(hp), free(hi), free(P);
+  return sym;
+}
+
 int nimc_zsolver_create(nimc_zsolver **out, int64_t n, const int64_t *rowptr,
-                        const int64_t *colind, nimc_err *err) {
+                        const int64_t *colind, const int64_t *hint_rowptr,
+                        const int64_t *hint_colind, const int64_t *last,
+                        int nlast, nimc_err *err) {
   *out = NULL;
   if (n <= 0 || n > 100000000 || rowptr[n] > 2000000000)
     return nimc_err_set(err, NIMC_EMISUSE, "zsolve: bad matrix size");
@@ -100,9 +150,7 @@ int nimc_zsolver_create(nimc_zsolver **out, int64_t n, const int64_t *rowptr,
   for (int k = 0; k < z->nnz; k++)
     z->ind[k] = (int)colind[k];
   klu_defaults(&z->common);
-  z->common.tol = 1.0;    /* plain partial pivoting */
-  z->common.ordering = 1; /* COLAMD */
-  z->sym = klu_analyze(z->n, z->ptr, z->ind, &z->common);
+  z->sym = analyze(z, n, hint_rowptr, hint_colind, last, nlast);
   if (!z->sym) {
     int status = z->common.status;
     nimc_zsolver_destroy(z);

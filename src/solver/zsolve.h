@@ -33,9 +33,15 @@ typedef struct nimc_zsolver_stats {
 } nimc_zsolver_stats;
 
 /* Analyse the n x n pattern (CSR: rowptr[n + 1], colind[nnz], sorted
- * rows) once.  NIMC_ESOLVER when KLU cannot analyse it. */
+ * rows) once.  The fill-reducing ordering is computed on the hint pattern
+ * when one is given (NULL: on the matrix's own), with the nlast unknowns
+ * last[] moved to the end: a pattern with a few dense columns is best
+ * ordered as the sparser pattern it came from, its dense columns last.
+ * NIMC_ESOLVER when KLU cannot analyse it. */
 int nimc_zsolver_create(nimc_zsolver **out, int64_t n, const int64_t *rowptr,
-                        const int64_t *colind, nimc_err *err);
+                        const int64_t *colind, const int64_t *hint_rowptr,
+                        const int64_t *hint_colind, const int64_t *last,
+                        int nlast, nimc_err *err);
 void nimc_zsolver_destroy(nimc_zsolver *z);
 
 /* Solve (G + j w C) x = b, G and C the values in the pattern (length
