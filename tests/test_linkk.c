@@ -122,7 +122,8 @@ static void test_drift_fails(void) {
   make_spectrum(&s, 0.0);
   /* drift: Re Z at the lowest 20 % of the frequencies raised by 5 % */
   size_t n20 = s.n / 5;
-  for (size_t i = s.n - n20; i < s.n; i++) s.z_re_ohm[i] *= 1.05;
+  for (size_t i = s.n - n20; i < s.n; i++)
+    s.z_re_ohm[i] *= 1.05;
   nimc_linkk k;
   nimc_err err;
   CHECK(nimc_spectrum_linkk(&s, NULL, &k, &err) == NIMC_OK);
@@ -147,7 +148,8 @@ static int read_plain_csv(const char *path, nimc_spectrum *s) {
   if (!fp) return 0;
   double f, re, im;
   size_t n = 0;
-  while (fscanf(fp, "%lf,%lf,%lf", &f, &re, &im) == 3) n++;
+  while (fscanf(fp, "%lf,%lf,%lf", &f, &re, &im) == 3)
+    n++;
   rewind(fp);
   CHECK(nimc_spectrum_alloc(s, n) == NIMC_OK);
   for (size_t i = 0; i < n; i++)
@@ -172,7 +174,7 @@ static void test_real_spectrum(void) {
          "%.3g, rms = %.3g\n",
          s.n, k.M, k.mu, k.max_residual, k.rms_residual);
   CHECK(k.M >= 2 && k.M <= (int)s.n);
-  CHECK(k.mu < 0.85); /* the criterion was met before max_M */
+  CHECK(k.mu < 0.85);        /* the criterion was met before max_M */
   CHECK(k.capacitance == 0); /* phase -22 deg at 3.2 mHz */
   CHECK(k.rms_residual < 0.02);
   /* most points within 3 %; the few beyond are the lowest frequencies

@@ -90,8 +90,7 @@ static void test_rc_network(void) {
   CHECK(cabs((zr + I * zi) - z) <= 1e-6 * cabs(z));
   /* a window that still holds the transient is visibly off: the test can
    * tell */
-  CHECK(nimc_series_impedance(&s, 50.0, 0.0, 0.02, &zr, &zi, &err) ==
-        NIMC_OK);
+  CHECK(nimc_series_impedance(&s, 50.0, 0.0, 0.02, &zr, &zi, &err) == NIMC_OK);
   CHECK(cabs((zr + I * zi) - z) > 1e-3 * cabs(z));
   nimc_series_free(&s);
 }
@@ -149,8 +148,7 @@ static void test_errors(void) {
         NIMC_EINPUT);
   CHECK_CONTAINS(err.msg, "not inside the series");
   /* the whole series is a valid window */
-  CHECK(nimc_series_impedance(&s, 50.0, 0.0, tend, &zr, &zi, &err) ==
-        NIMC_OK);
+  CHECK(nimc_series_impedance(&s, 50.0, 0.0, tend, &zr, &zi, &err) == NIMC_OK);
   /* a window between samples: too few of them */
   CHECK(nimc_series_impedance(&s, 50.0, 0.1, 0.1 + 1e-3, &zr, &zi, &err) ==
         NIMC_EINPUT);
@@ -164,11 +162,13 @@ static void test_errors(void) {
   CHECK_CONTAINS(err.msg, "not finite");
   s.current_A[mid] = keep;
   /* a current with no sine in it */
-  for (size_t i = 0; i < s.n; i++) s.current_A[i] = 1e-3;
+  for (size_t i = 0; i < s.n; i++)
+    s.current_A[i] = 1e-3;
   CHECK(nimc_series_impedance(&s, 50.0, 0.1, 0.2, &zr, &zi, &err) ==
         NIMC_EANALYSIS);
   CHECK_CONTAINS(err.msg, "no component at 50 Hz");
-  for (size_t i = 0; i < s.n; i++) s.current_A[i] = 0.0;
+  for (size_t i = 0; i < s.n; i++)
+    s.current_A[i] = 0.0;
   CHECK(nimc_series_impedance(&s, 50.0, 0.1, 0.2, &zr, &zi, &err) ==
         NIMC_EANALYSIS);
   nimc_series_free(&s);

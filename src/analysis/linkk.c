@@ -108,8 +108,8 @@ static int ws_alloc(kkws *ws, size_t n, size_t pmax) {
   ws->coef = gsl_vector_alloc(pmax);
   ws->cov = gsl_matrix_alloc(pmax, pmax);
   ws->svd = gsl_multifit_linear_alloc(2 * n, pmax);
-  if (!ws->w || !ws->zabs || !ws->sw || !ws->tau || !ws->X || !ws->y || !ws->coef ||
-      !ws->cov || !ws->svd) {
+  if (!ws->w || !ws->zabs || !ws->sw || !ws->tau || !ws->X || !ws->y ||
+      !ws->coef || !ws->cov || !ws->svd) {
     ws_free(ws);
     return NIMC_ENOMEM;
   }
@@ -148,8 +148,8 @@ static int fit_M(kkws *ws, const nimc_spectrum *s, int M, double *mu) {
   for (size_t i = 0; i < n; i++) {
     double wi = ws->w[i], g = 1.0 / ws->sw[i];
     size_t re = i, im = n + i;
-    gsl_matrix_set(X, re, 0, g); /* R0 */
-    gsl_matrix_set(X, im, 1, g * wi / ws->wmax); /* L * wmax */
+    gsl_matrix_set(X, re, 0, g);                               /* R0 */
+    gsl_matrix_set(X, im, 1, g * wi / ws->wmax);               /* L * wmax */
     if (ws->cap) gsl_matrix_set(X, im, 2, -g * ws->wmin / wi); /* 1/(C wmin) */
     for (int k = 0; k < M; k++) {
       double x = wi * ws->tau[k], d = 1.0 + x * x;
@@ -164,7 +164,8 @@ static int fit_M(kkws *ws, const nimc_spectrum *s, int M, double *mu) {
       GSL_SUCCESS)
     return NIMC_EANALYSIS;
   gsl_vector_set(ws->coef, 1, gsl_vector_get(ws->coef, 1) / ws->wmax);
-  if (ws->cap) gsl_vector_set(ws->coef, 2, gsl_vector_get(ws->coef, 2) * ws->wmin);
+  if (ws->cap)
+    gsl_vector_set(ws->coef, 2, gsl_vector_get(ws->coef, 2) * ws->wmin);
   double pos = 0.0, neg = 0.0;
   for (int k = 0; k < M; k++) {
     double r = gsl_vector_get(ws->coef, rc_col(ws, k));
@@ -284,8 +285,8 @@ static int ends_capacitive(const nimc_spectrum *s) {
 }
 
 /* Fill out from the coefficients of the chosen M-element fit. */
-static int fill_result(const kkws *ws, const nimc_spectrum *s, int M,
-                       double mu, nimc_linkk *out) {
+static int fill_result(const kkws *ws, const nimc_spectrum *s, int M, double mu,
+                       nimc_linkk *out) {
   size_t n = ws->n;
   out->n = n;
   out->M = M;
@@ -317,8 +318,7 @@ static int fill_result(const kkws *ws, const nimc_spectrum *s, int M,
 
 int nimc_spectrum_linkk(const nimc_spectrum *s, const nimc_linkk_opts *opts,
                         nimc_linkk *out, nimc_err *err) {
-  if (!out)
-    return nimc_err_set(err, NIMC_EMISUSE, "Lin-KK: no result to fill");
+  if (!out) return nimc_err_set(err, NIMC_EMISUSE, "Lin-KK: no result to fill");
   memset(out, 0, sizeof *out);
   if (!s) return nimc_err_set(err, NIMC_EMISUSE, "Lin-KK: no spectrum");
   nimc_linkk_opts o = opts ? *opts : nimc_linkk_opts_default();
