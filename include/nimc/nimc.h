@@ -393,7 +393,8 @@ int nimc_circuit_fit(const nimc_circuit *c, const nimc_spectrum *s,
 
 typedef struct nimc_linkk_opts {
   double c;        /* mu threshold of Schoenleitner et al. (default 0.85) */
-  int max_M;       /* most RC elements tried (default: the number of points) */
+  int max_M;       /* most RC elements tried, 1 to the number of points;
+                      0 (the default): the number of points */
   int add_capacitance; /* series capacitance in the test circuit: 1 on,
                           0 off, -1 (default) when the spectrum ends
                           capacitive (phase below -45 deg at its lowest
@@ -405,7 +406,9 @@ nimc_linkk_opts nimc_linkk_opts_default(void);
 typedef struct nimc_linkk {
   size_t n;
   int M;                 /* RC elements chosen */
-  double mu;             /* at M */
+  double mu;             /* at M; >= c when no M up to max_M met mu < c */
+  int capacitance;       /* 1 when the series C was in the test circuit
+                            (add_capacitance, auto resolved) */
   double *res_re, *res_im;     /* (Z - Z_KK) / |Z| per point, n each */
   double *z_re_fit, *z_im_fit; /* the KK-compliant fit, n each */
   double max_residual;   /* max over points of |res_re| and |res_im| */
@@ -417,7 +420,10 @@ void nimc_linkk_free(nimc_linkk *k);
 /* Lin-KK test of s (Schoenleitner, Klotz, Ivers-Tiffee, Electrochim. Acta
  * 227 (2017) 127): a series R, L and optional C with M Voigt elements of
  * time constants spread log-evenly over 1/(2 pi f), fitted by linear least
- * squares weighted by 1/|Z|; M grows from 1 until mu < c. */
+ * squares weighted by 1/|Z| (by 1/|Z - 1/(j w C_1)| when the capacitance is
+ * in, C_1 from the one-element fit: see analysis/linkk.c); M grows from 1
+ * until mu < c.  NIMC_EINPUT for fewer than 3 points, a value that is not
+ * finite, a frequency that is not positive, or bad options. */
 int nimc_spectrum_linkk(const nimc_spectrum *s, const nimc_linkk_opts *opts,
                         nimc_linkk *out, nimc_err *err);
 
