@@ -25,6 +25,10 @@ static const char *usage_main =
     "\n"
     "commands:\n"
     "  run       run an experiment on a device (nimc run --help)\n"
+    "  eis       impedance spectrum of a device, fitted with a circuit\n"
+    "            (nimc eis --help)\n"
+    "  fit-eis   fit an equivalent circuit to a measured spectrum\n"
+    "            (nimc fit-eis --help)\n"
     "  reproduce regenerate the paper's experiments and compare the model\n"
     "            with the published values (nimc reproduce --help)\n"
     "  help      show help for a command\n"
@@ -436,6 +440,14 @@ int main(int argc, char **argv) {
       fputs(usage_run, stdout);
       return 0;
     }
+    if (argc > 2 && !strcmp(argv[2], "eis")) {
+      cli_eis_usage(stdout);
+      return 0;
+    }
+    if (argc > 2 && !strcmp(argv[2], "fit-eis")) {
+      cli_fit_eis_usage(stdout);
+      return 0;
+    }
     if (argc > 2 && !strcmp(argv[2], "reproduce")) {
       cli_reproduce_usage(stdout);
       return 0;
@@ -445,5 +457,7 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "reproduce")) return cli_reproduce(argc - 1, argv + 1);
+  if (!strcmp(cmd, "eis")) return cli_eis(argc - 1, argv + 1);
+  if (!strcmp(cmd, "fit-eis")) return cli_fit_eis(argc - 1, argv + 1);
   return cli_fail_usage(NULL, "unknown command '%s'", cmd);
 }

@@ -24,6 +24,17 @@ int cli_mkdir_p(const char *path, char *why, size_t len);
 /* Monotonic wall-clock time in seconds. */
 double cli_now_s(void);
 
+/* ---- eis.c ---- */
+
+/* nimc eis ARGS and nimc fit-eis ARGS (argv[0] is the command); return the
+ * exit status. */
+int cli_eis(int argc, char **argv);
+int cli_fit_eis(int argc, char **argv);
+void cli_eis_usage(FILE *out);
+void cli_fit_eis_usage(FILE *out);
+/* The circuit nimc eis fits by default (docs/eis.md). */
+extern const char *const cli_eis_default_circuit;
+
 /* ---- reproduce.c ---- */
 
 /* nimc reproduce ARGS (argv[0] is "reproduce"); returns the exit status. */

@@ -485,6 +485,8 @@ typedef struct nimc_eis_info {
   long solves;               /* triangular solve pairs (refinement included) */
   long refinements;          /* iterative-refinement steps */
   double max_backward_error; /* worst componentwise backward error accepted */
+  double max_correction;     /* worst last refinement correction of Z,
+                                relative: an estimate of its error */
 } nimc_eis_info;
 
 /* The small-signal impedance of the device at its current state (the
@@ -519,6 +521,15 @@ int nimc_simulate(const char *path, const char *const *sets, size_t nsets,
 int nimc_write_atomic(const char *path, const char *data, size_t len,
                       nimc_err *err);
 
+/* Write the spectrum s as CSV: "frequency_Hz,z_re_ohm,z_im_ohm,z_mod_ohm,
+ * phase_deg" (phase = arg Z in degrees), then, when fit is non-NULL,
+ * "z_re_fit_ohm,z_im_fit_ohm" (the fitted circuit at the same
+ * frequencies), and when kk is non-NULL "kk_res_re,kk_res_im" (Lin-KK
+ * residuals relative to |Z|); %.10g numbers, written atomically. */
+int nimc_spectrum_write_csv(const nimc_spectrum *s, const nimc_fit *fit,
+                            const nimc_linkk *kk, const char *path,
+                            nimc_err *err);
+
 /* Write s as CSV with the header "time_s,voltage_V,current_A,step" and
  * %.10g numbers (a missing step array is written as -1). */
 int nimc_series_write_csv(const nimc_series *s, const char *path,
@@ -544,6 +555,27 @@ double nimc_validation_rel_error(const nimc_validation_row *row);
 int nimc_validation_write_csv(const nimc_validation_row *rows, size_t nrows,
                               const char *path, nimc_err *err);
 
+/* The impedance part of a summary (nimc eis, nimc fit-eis); nothing here
+ * is owned, and every pointer may be NULL (its keys are then left out). */
+typedef struct nimc_eis_summary {
+  const nimc_spectrum *spectrum; /* "spectrum": object of arrays
+                                    frequency_Hz, z_re_ohm, z_im_ohm,
+                                    z_mod_ohm, phase_deg */
+  const nimc_circuit *circuit;   /* with fit: "circuit", "parameters",
+                                    "standard_errors", "fit" (statistics,
+                                    correlation) */
+  const nimc_fit *fit;
+  const nimc_linkk *linkk;       /* "linkk": M, mu, residuals */
+  double r_ohmic_ohm, r_ct_ohm;  /* into "metrics" (with the fit's
+                                    rmse_ohm) when finite */
+  const nimc_eis_info *info;     /* "operating_point" and "eis_solver" of
+                                    a simulated spectrum */
+  double settle_time_s, drift;   /* of the operating point (NaN: not
+                                    computed) */
+  const char *source, *read_as;  /* measured: the data file, and how it
+                                    was read */
+} nimc_eis_summary;
+
 /* What the summary JSON is made of; nothing here is owned. */
 typedef struct nimc_summary {
   const char *device;             /* device name; NULL = omitted */
@@ -556,6 +588,7 @@ typedef struct nimc_summary {
    * null: every row has every key. */
   const nimc_validation_row *validation;
   size_t nvalidation;
+  const nimc_eis_summary *eis; /* NULL = no impedance keys */
 } nimc_summary;
 
 /* Render s as pretty-printed JSON into *out_text (malloc'd, the caller
@@ -610,6 +643,45 @@ int nimc_plot_curves(const nimc_curve *curves, size_t ncurves,
                      const char *xlabel, const char *ylabel,
                      const char *title, const char *dir, const char *stem,
                      nimc_err *err);
+
+/* The axes of one panel of a figure; the texts may be NULL. */
+typedef struct nimc_axes {
+  const char *xlabel, *ylabel, *title;
+  int logx, logy; /* logarithmic axes (points <= 0 there are left out) */
+  int equal;      /* one scale on both axes (a Nyquist plot) */
+} nimc_axes;
+
+/* One panel: curves on one pair of axes; nothing is owned. */
+typedef struct nimc_panel {
+  const nimc_curve *curves;
+  size_t ncurves;
+  nimc_axes axes;
+} nimc_panel;
+
+/* Panels stacked one above the other in one figure under title (may be
+ * NULL): writes dir/STEM.dat, dir/STEM.gp, dir/STEM.log, and dir/STEM.png
+ * and dir/STEM.svg atomically; errors as nimc_plot_gcd, NIMC_EINPUT when
+ * no curve has a point. */
+int nimc_plot_panels(const nimc_panel *panels, size_t npanels,
+                     const char *title, const char *dir, const char *stem,
+                     nimc_err *err);
+
+/* One spectrum in an impedance figure; nothing is owned. */
+typedef struct nimc_zcurve {
+  const char *label;        /* legend entry; NULL = none */
+  const nimc_spectrum *s;
+  int markers, color;       /* as in nimc_curve */
+} nimc_zcurve;
+
+/* The Nyquist figure of n spectra: -Im Z against Re Z on equal axes
+ * (capacitive arcs up), dir/STEM.png and .svg; errors as
+ * nimc_plot_panels. */
+int nimc_plot_nyquist(const nimc_zcurve *z, size_t n, const char *title,
+                      const char *dir, const char *stem, nimc_err *err);
+/* The Bode figure of n spectra: |Z| (log) above and -phase (degrees)
+ * below, against the frequency (log); errors as nimc_plot_panels. */
+int nimc_plot_bode(const nimc_zcurve *z, size_t n, const char *title,
+                   const char *dir, const char *stem, nimc_err *err);
 
 #ifdef __cplusplus
 }

@@ -103,6 +103,44 @@ int nimc_series_write_csv(const nimc_series *s, const char *path,
   return rc;
 }
 
+static void put_csv_num(char *buf, size_t cap, size_t *len, double v);
+
+int nimc_spectrum_write_csv(const nimc_spectrum *s, const nimc_fit *fit,
+                            const nimc_linkk *kk, const char *path,
+                            nimc_err *err) {
+  if (!s || !path ||
+      (s->n && (!s->freq_Hz || !s->z_re_ohm || !s->z_im_ohm)) ||
+      (fit && s->n && (fit->n != s->n || !fit->z_re_fit || !fit->z_im_fit)) ||
+      (kk && s->n && (kk->n != s->n || !kk->res_re || !kk->res_im)))
+    return nimc_err_set(err, NIMC_EMISUSE,
+                        "nimc_spectrum_write_csv: NULL or mismatched "
+                        "argument");
+  enum { ROW_MAX = 10 * 18 + 16 };
+  if (s->n > (SIZE_MAX - 256) / ROW_MAX)
+    return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  size_t cap = 256 + s->n * ROW_MAX, len = 0;
+  char *buf = malloc(cap);
+  if (!buf) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  len += (size_t)snprintf(buf, cap,
+                          "frequency_Hz,z_re_ohm,z_im_ohm,z_mod_ohm,phase_deg%s%s\n",
+                          fit ? ",z_re_fit_ohm,z_im_fit_ohm" : "",
+                          kk ? ",kk_res_re,kk_res_im" : "");
+  for (size_t k = 0; k < s->n; k++) {
+    double re = s->z_re_ohm[k], im = s->z_im_ohm[k];
+    len += (size_t)snprintf(buf + len, cap - len, "%.10g,%.10g,%.10g,%.10g,%.10g",
+                            s->freq_Hz[k], re, im, hypot(re, im),
+                            atan2(im, re) * 180.0 / 3.14159265358979323846);
+    if (fit) put_csv_num(buf, cap, &len, fit->z_re_fit[k]);
+    if (fit) put_csv_num(buf, cap, &len, fit->z_im_fit[k]);
+    if (kk) put_csv_num(buf, cap, &len, kk->res_re[k]);
+    if (kk) put_csv_num(buf, cap, &len, kk->res_im[k]);
+    buf[len++] = '\n';
+  }
+  int rc = nimc_write_atomic(path, buf, len, err);
+  free(buf);
+  return rc;
+}
+
 int nimc_fields_write_csv(const nimc_fields *f, const char *path,
                           nimc_err *err) {
   static const char header[] =
@@ -308,6 +346,132 @@ static int add_validation(cJSON *root, const nimc_validation_row *rows,
   return 0;
 }
 
+/* An array of n numbers (null where not finite) under key in o. */
+static int add_array(cJSON *o, const char *key, const double *v, size_t n,
+                     double (*f)(const double *, size_t, const void *),
+                     const void *user) {
+  cJSON *arr = cJSON_AddArrayToObject(o, key);
+  if (!arr) return -1;
+  for (size_t k = 0; k < n; k++) {
+    double x = f ? f(v, k, user) : v[k];
+    cJSON *it = isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull();
+    if (!it || !cJSON_AddItemToArray(arr, it)) {
+      cJSON_Delete(it);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static double z_mod(const double *re, size_t k, const void *user) {
+  return hypot(re[k], ((const double *)user)[k]);
+}
+static double z_phase(const double *re, size_t k, const void *user) {
+  return atan2(((const double *)user)[k], re[k]) * 180.0 / 3.14159265358979323846;
+}
+
+/* The impedance keys: spectrum, circuit and its fit, Lin-KK, operating
+ * point, the source of measured data. */
+static int add_eis(cJSON *root, const nimc_eis_summary *e) {
+  const nimc_spectrum *sp = e->spectrum;
+  if (e->source && !cJSON_AddStringToObject(root, "source", e->source))
+    return -1;
+  if (e->read_as && !cJSON_AddStringToObject(root, "read_as", e->read_as))
+    return -1;
+  if (e->info) {
+    cJSON *op = cJSON_AddObjectToObject(root, "operating_point");
+    if (!op || add_num(op, "t_s", e->info->t_s) ||
+        add_num(op, "voltage_V", e->info->voltage_V) ||
+        add_num(op, "current_A", e->info->current_A) ||
+        add_num(op, "settle_time_s", e->settle_time_s) ||
+        add_num(op, "drift", e->drift))
+      return -1;
+  }
+  if (sp) {
+    cJSON *o = cJSON_AddObjectToObject(root, "spectrum");
+    if (!o || add_array(o, "frequency_Hz", sp->freq_Hz, sp->n, NULL, NULL) ||
+        add_array(o, "z_re_ohm", sp->z_re_ohm, sp->n, NULL, NULL) ||
+        add_array(o, "z_im_ohm", sp->z_im_ohm, sp->n, NULL, NULL) ||
+        add_array(o, "z_mod_ohm", sp->z_re_ohm, sp->n, z_mod, sp->z_im_ohm) ||
+        add_array(o, "phase_deg", sp->z_re_ohm, sp->n, z_phase, sp->z_im_ohm))
+      return -1;
+  }
+  if (e->circuit && e->fit) {
+    const nimc_fit *f = e->fit;
+    size_t np = f->np;
+    if (!cJSON_AddStringToObject(root, "circuit",
+                                 nimc_circuit_text(e->circuit)))
+      return -1;
+    cJSON *par = cJSON_AddObjectToObject(root, "parameters");
+    cJSON *se = cJSON_AddObjectToObject(root, "standard_errors");
+    cJSON *units = cJSON_AddObjectToObject(root, "units");
+    if (!par || !se || !units) return -1;
+    for (size_t k = 0; k < np; k++) {
+      const char *name = nimc_circuit_param_name(e->circuit, k);
+      if (add_num(par, name, f->p[k]) || add_num(se, name, f->std_err[k]) ||
+          !cJSON_AddStringToObject(units, name,
+                                   nimc_circuit_param_unit(e->circuit, k)))
+        return -1;
+    }
+    cJSON *fo = cJSON_AddObjectToObject(root, "fit");
+    cJSON *corr = fo ? cJSON_AddArrayToObject(fo, "correlation") : NULL;
+    if (!fo || !corr || add_num(fo, "chi2", f->chi2) ||
+        add_num(fo, "grad_rel", f->grad_rel) ||
+        add_num(fo, "iterations", f->iterations) ||
+        add_num(fo, "starts", f->starts) ||
+        !cJSON_AddBoolToObject(fo, "converged", f->converged))
+      return -1;
+    for (size_t i = 0; i < np; i++) {
+      cJSON *row = cJSON_CreateArray();
+      if (!row || !cJSON_AddItemToArray(corr, row)) {
+        cJSON_Delete(row);
+        return -1;
+      }
+      for (size_t j = 0; j < np; j++) {
+        double c = f->corr[i * np + j];
+        cJSON *it = isfinite(c) ? cJSON_CreateNumber(c) : cJSON_CreateNull();
+        if (!it || !cJSON_AddItemToArray(row, it)) {
+          cJSON_Delete(it);
+          return -1;
+        }
+      }
+    }
+  }
+  if (e->linkk) {
+    cJSON *o = cJSON_AddObjectToObject(root, "linkk");
+    if (!o || add_num(o, "M", e->linkk->M) || add_num(o, "mu", e->linkk->mu) ||
+        !cJSON_AddBoolToObject(o, "capacitance", e->linkk->capacitance) ||
+        add_num(o, "max_residual", e->linkk->max_residual) ||
+        add_num(o, "rms_residual", e->linkk->rms_residual))
+      return -1;
+  }
+  if (e->info) {
+    cJSON *o = cJSON_AddObjectToObject(root, "eis_solver");
+    const nimc_eis_info *i = e->info;
+    if (!o || add_num(o, "unknowns", (double)i->unknowns) ||
+        add_num(o, "jacobian_nonzeros", (double)i->jacobian_nonzeros) ||
+        add_num(o, "full_factorizations", (double)i->full_factorizations) ||
+        add_num(o, "refactorizations", (double)i->refactorizations) ||
+        add_num(o, "solves", (double)i->solves) ||
+        add_num(o, "refinements", (double)i->refinements) ||
+        add_num(o, "max_backward_error", i->max_backward_error) ||
+        add_num(o, "max_correction", i->max_correction))
+      return -1;
+  }
+  return 0;
+}
+
+/* The impedance metrics, added to the "metrics" object. */
+static int add_eis_metrics(cJSON *root, const nimc_eis_summary *e) {
+  cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "metrics");
+  if (!m) return -1;
+  return add_num(m, "r_ohmic_ohm", e->r_ohmic_ohm) ||
+                 add_num(m, "r_ct_ohm", e->r_ct_ohm) ||
+                 (e->fit && add_num(m, "rmse_ohm", e->fit->rmse_ohm))
+             ? -1
+             : 0;
+}
+
 int nimc_summary_json(const nimc_summary *s, char **out_text, nimc_err *err) {
   if (!s || !out_text)
     return nimc_err_set(err, NIMC_EMISUSE, "nimc_summary_json: NULL argument");
@@ -320,6 +484,7 @@ int nimc_summary_json(const nimc_summary *s, char **out_text, nimc_err *err) {
       add_steps(root, s->result) || add_metrics(root, s->metrics) ||
       (s->stats && add_solver(root, s->stats)) ||
       (s->validation && add_validation(root, s->validation, s->nvalidation)) ||
+      (s->eis && (add_eis_metrics(root, s->eis) || add_eis(root, s->eis))) ||
       !(*out_text = cJSON_Print(root)))
     rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory building the summary");
   cJSON_Delete(root);

@@ -341,6 +341,7 @@ done:
       info->solves = st.solves;
       info->refinements = st.refinements;
       info->max_backward_error = st.max_backward_error;
+      info->max_correction = st.max_correction;
     }
   }
   if (rc) nimc_spectrum_free(out);

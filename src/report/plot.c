@@ -376,107 +376,256 @@ static const char *const palette8[] = {"#1f4e9a", "#c0392b", "#2e8b57",
                                        "#8e44ad", "#d68910", "#17a2b8",
                                        "#555555", "#a0522d"};
 
-int nimc_plot_curves(const nimc_curve *curves, size_t ncurves,
-                     const char *xlabel, const char *ylabel, const char *title,
-                     const char *dir, const char *stem, nimc_err *err) {
-  if (!dir || (ncurves && !curves))
-    return nimc_err_set(err, NIMC_EMISUSE, "nimc_plot_curves: NULL argument");
+/* Is point k of curve c drawn (finite, and positive on a log axis)? */
+static int drawn(const nimc_curve *c, size_t k, const nimc_axes *ax) {
+  double x = c->x[k], y = c->y[k];
+  return isfinite(x) && isfinite(y) && (!ax->logx || x > 0) &&
+         (!ax->logy || y > 0);
+}
+
+/* Write the data of the panels' curves, one gnuplot index block per curve
+ * with a point to draw (a point that is not drawn breaks the line); *blocks
+ * receives the block of each curve, -1 when it has none.  Returns the
+ * number of blocks. */
+static size_t panels_data(sbuf *dat, const nimc_panel *p, size_t np,
+                          long *blocks) {
+  size_t nb = 0, idx = 0;
+  sb_printf(dat, "# x y, one block per curve\n");
+  for (size_t q = 0; q < np; q++)
+    for (size_t c = 0; c < p[q].ncurves; c++, idx++) {
+      const nimc_curve *cv = &p[q].curves[c];
+      size_t shown = 0;
+      for (size_t k = 0; k < cv->n; k++)
+        shown += (size_t)drawn(cv, k, &p[q].axes);
+      blocks[idx] = -1;
+      if (!shown) continue;
+      sb_printf(dat, "# panel %zu curve %zu: %s\n", q, c,
+                cv->label ? cv->label : "");
+      int gap = 0;
+      for (size_t k = 0; k < cv->n; k++) {
+        if (drawn(cv, k, &p[q].axes)) {
+          sb_printf(dat, "%.10g %.10g\n", cv->x[k], cv->y[k]);
+          gap = 0;
+        } else if (!gap) {
+          sb_printf(dat, "\n");
+          gap = 1;
+        }
+      }
+      sb_printf(dat, "%s\n\n", gap ? "# (gap)" : "");
+      blocks[idx] = (long)nb++;
+    }
+  return nb;
+}
+
+/* The plot command of one panel. */
+static void panel_script(sbuf *gp, const char *stem, const nimc_panel *p,
+                         const long *blocks) {
+  const nimc_axes *ax = &p->axes;
+  sb_printf(gp, "set xlabel '");
+  sb_quoted(gp, ax->xlabel);
+  sb_printf(gp, "' noenhanced\nset ylabel '");
+  sb_quoted(gp, ax->ylabel);
+  sb_printf(gp, "' noenhanced\nset title '");
+  sb_quoted(gp, ax->title);
+  sb_printf(gp, "' noenhanced\n%s\n%s\n%s\n", ax->logx ? "set logscale x" : "unset logscale x",
+            ax->logy ? "set logscale y" : "unset logscale y",
+            ax->equal ? "set size ratio -1" : "set size noratio");
+  size_t left = 0;
+  for (size_t c = 0; c < p->ncurves; c++)
+    left += blocks[c] >= 0;
+  if (!left) {
+    sb_printf(gp, "plot NaN notitle\n");
+    return;
+  }
+  sb_printf(gp, "plot \\\n");
+  for (size_t c = 0; c < p->ncurves; c++) {
+    if (blocks[c] < 0) continue;
+    const nimc_curve *cv = &p->curves[c];
+    int colour = cv->color > 0 ? cv->color - 1 : (int)c;
+    const char *rgb = palette8[colour % 8];
+    sb_printf(gp, "  \"%s.dat\" index %ld using 1:2 ", stem, blocks[c]);
+    if (cv->markers == 1)
+      sb_printf(gp,
+                "with points pointtype 7 pointsize 1.2 linecolor rgb \"%s\"",
+                rgb);
+    else if (cv->markers == 2)
+      sb_printf(gp,
+                "with linespoints pointtype 6 pointsize 1.2 linewidth 2 "
+                "linecolor rgb \"%s\"",
+                rgb);
+    else
+      sb_printf(gp, "with lines linewidth 2 linecolor rgb \"%s\"", rgb);
+    if (cv->label) {
+      sb_printf(gp, " title '");
+      sb_quoted(gp, cv->label);
+      sb_printf(gp, "'");
+    } else {
+      sb_printf(gp, " notitle");
+    }
+    sb_printf(gp, "%s\n", --left ? ", \\" : "");
+  }
+}
+
+int nimc_plot_panels(const nimc_panel *panels, size_t npanels,
+                     const char *title, const char *dir, const char *stem,
+                     nimc_err *err) {
+  if (!dir || !panels || npanels == 0)
+    return nimc_err_set(err, NIMC_EMISUSE, "nimc_plot_panels: NULL argument");
   if (!stem_ok(stem))
     return nimc_err_set(err, NIMC_EMISUSE,
-                        "nimc_plot_curves: bad figure name '%.60s'",
+                        "nimc_plot_panels: bad figure name '%.60s'",
                         stem ? stem : "(null)");
-  for (size_t c = 0; c < ncurves; c++)
-    if (curves[c].n && (!curves[c].x || !curves[c].y))
+  size_t ncurves = 0;
+  for (size_t q = 0; q < npanels; q++) {
+    if (panels[q].ncurves && !panels[q].curves)
       return nimc_err_set(err, NIMC_EMISUSE,
-                          "nimc_plot_curves: curve %zu has no data", c);
+                          "nimc_plot_panels: panel %zu has no curves", q);
+    for (size_t c = 0; c < panels[q].ncurves; c++)
+      if (panels[q].curves[c].n &&
+          (!panels[q].curves[c].x || !panels[q].curves[c].y))
+        return nimc_err_set(err, NIMC_EMISUSE,
+                            "nimc_plot_panels: curve %zu has no data", c);
+    ncurves += panels[q].ncurves;
+  }
   files *f = calloc(1, sizeof *f);
+  long *blocks = calloc(ncurves ? ncurves : 1, sizeof *blocks);
   sbuf dat = {0}, gp = {0};
   int rc;
-  if (!f) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  if (!f || !blocks) {
+    free(f), free(blocks);
+    return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  }
   char logname[STEM_MAX + 8];
   snprintf(logname, sizeof logname, "%s.log", stem);
   if ((rc = files_init(f, dir, stem, logname, err))) goto cleanup;
-
-  /* data: one gnuplot index block per curve that has a finite point; a
-   * point that is not finite is a blank line, which breaks the line there
-   * rather than bridging the gap */
-  size_t nblocks = 0;
-  sb_printf(&dat, "# x y, one block per curve\n");
-  for (size_t c = 0; c < ncurves; c++) {
-    size_t shown = 0;
-    for (size_t k = 0; k < curves[c].n; k++)
-      if (isfinite(curves[c].x[k]) && isfinite(curves[c].y[k])) shown++;
-    if (!shown) continue;
-    sb_printf(&dat, "# curve %zu: %s\n", c,
-              curves[c].label ? curves[c].label : "");
-    int gap = 0;
-    for (size_t k = 0; k < curves[c].n; k++) {
-      if (isfinite(curves[c].x[k]) && isfinite(curves[c].y[k])) {
-        sb_printf(&dat, "%.10g %.10g\n", curves[c].x[k], curves[c].y[k]);
-        gap = 0;
-      } else if (!gap) {
-        sb_printf(&dat, "\n");
-        gap = 1;
-      }
-    }
-    sb_printf(&dat, "%s\n\n", gap ? "# (gap)" : "");
-    nblocks++;
-  }
-  if (!nblocks) {
+  if (!panels_data(&dat, panels, npanels, blocks)) {
     rc = nimc_err_set(err, NIMC_EINPUT,
                       "nothing to plot in '%s/%s': no curve has a point", dir,
                       stem);
     goto cleanup;
   }
-
-  script_head(&gp, stem, "curves", 960, 640);
-  sb_printf(&gp, "set xlabel '");
-  sb_quoted(&gp, xlabel);
-  sb_printf(&gp, "' noenhanced\nset ylabel '");
-  sb_quoted(&gp, ylabel);
-  sb_printf(&gp, "' noenhanced\nset title '");
-  sb_quoted(&gp, title);
-  sb_printf(&gp, "' noenhanced\nset grid\nset key top right noenhanced\n"
-                 "set output png\nplot \\\n");
-  size_t block = 0;
-  for (size_t c = 0; c < ncurves; c++) {
-    size_t shown = 0;
-    for (size_t k = 0; k < curves[c].n; k++)
-      if (isfinite(curves[c].x[k]) && isfinite(curves[c].y[k])) shown++;
-    if (!shown) continue;
-    int colour = curves[c].color > 0 ? curves[c].color - 1 : (int)c;
-    const char *rgb = palette8[colour % 8];
-    sb_printf(&gp, "  \"%s.dat\" index %zu using 1:2 ", stem, block);
-    if (curves[c].markers == 1)
-      sb_printf(&gp,
-                "with points pointtype 7 pointsize 1.6 linecolor rgb "
-                "\"%s\"",
-                rgb);
-    else if (curves[c].markers == 2)
-      sb_printf(&gp,
-                "with linespoints pointtype 6 pointsize 1.2 linewidth 2 "
-                "linecolor rgb \"%s\"",
-                rgb);
-    else
-      sb_printf(&gp, "with lines linewidth 2 linecolor rgb \"%s\"", rgb);
-    if (curves[c].label) {
-      sb_printf(&gp, " title '");
-      sb_quoted(&gp, curves[c].label);
-      sb_printf(&gp, "'");
-    } else {
-      sb_printf(&gp, " notitle");
+  int height = npanels > 1 ? 420 * (int)npanels : 640;
+  script_head(&gp, stem, "curves", 960, height);
+  sb_printf(&gp, "set grid\nset key top right noenhanced\nset output png\n");
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass) sb_printf(&gp, "set terminal svg size 960,%d\nset output svg\n",
+                        height);
+    if (npanels > 1) {
+      sb_printf(&gp, "set multiplot layout %zu,1 title '", npanels);
+      sb_quoted(&gp, title);
+      sb_printf(&gp, "' noenhanced\n");
     }
-    sb_printf(&gp, "%s\n", ++block < nblocks ? ", \\" : "");
+    for (size_t q = 0, idx = 0; q < npanels; idx += panels[q].ncurves, q++) {
+      nimc_panel p = panels[q];
+      if (npanels == 1 && !p.axes.title) p.axes.title = title;
+      panel_script(&gp, stem, &p, blocks + idx);
+    }
+    if (npanels > 1) sb_printf(&gp, "unset multiplot\n");
   }
-  sb_printf(&gp, "set terminal svg size 960,640\nset output svg\nreplot\n"
-                 "unset output\n");
+  sb_printf(&gp, "unset output\n");
   if ((rc = sb_write(&dat, f->dat, err)) || (rc = sb_write(&gp, f->gp, err)))
     goto cleanup;
   rc = draw(dir, f, err);
 cleanup:
   free(dat.b);
   free(gp.b);
+  free(blocks);
   free(f);
+  return rc;
+}
+
+int nimc_plot_curves(const nimc_curve *curves, size_t ncurves,
+                     const char *xlabel, const char *ylabel, const char *title,
+                     const char *dir, const char *stem, nimc_err *err) {
+  if (!dir || (ncurves && !curves))
+    return nimc_err_set(err, NIMC_EMISUSE, "nimc_plot_curves: NULL argument");
+  nimc_panel p = {curves, ncurves, {xlabel, ylabel, title, 0, 0, 0}};
+  return nimc_plot_panels(&p, 1, NULL, dir, stem, err);
+}
+
+/* ---- impedance spectra ---- */
+
+/* The x and y arrays of a spectrum figure: Nyquist (Re Z, -Im Z), or Bode
+ * (f, |Z|) and (f, -phase in degrees). */
+typedef enum zview { Z_NYQUIST, Z_MODULUS, Z_PHASE } zview;
+
+static int zcurves(const nimc_zcurve *z, size_t n, zview v, nimc_curve *out,
+                   double **store) {
+  for (size_t c = 0; c < n; c++) {
+    const nimc_spectrum *s = z[c].s;
+    size_t m = s ? s->n : 0;
+    double *x = malloc(sizeof(double) * (m ? 2 * m : 1));
+    if (!x) return -1;
+    store[c] = x;
+    double *y = x + m;
+    for (size_t k = 0; k < m; k++) {
+      double re = s->z_re_ohm[k], im = s->z_im_ohm[k];
+      switch (v) {
+      case Z_NYQUIST:
+        x[k] = re, y[k] = -im;
+        break;
+      case Z_MODULUS:
+        x[k] = s->freq_Hz[k], y[k] = hypot(re, im);
+        break;
+      case Z_PHASE:
+        x[k] = s->freq_Hz[k], y[k] = -atan2(im, re) * 180.0 / 3.14159265358979323846;
+        break;
+      }
+    }
+    out[c] = (nimc_curve){z[c].label, x, y, m, z[c].markers, z[c].color};
+  }
+  return 0;
+}
+
+/* Check the arguments of the spectrum figures. */
+static int zcheck(const nimc_zcurve *z, size_t n, const char *dir,
+                  const char *fn, nimc_err *err) {
+  if (!dir || !z || n == 0)
+    return nimc_err_set(err, NIMC_EMISUSE, "%s: NULL argument", fn);
+  for (size_t c = 0; c < n; c++)
+    if (z[c].s && z[c].s->n &&
+        (!z[c].s->freq_Hz || !z[c].s->z_re_ohm || !z[c].s->z_im_ohm))
+      return nimc_err_set(err, NIMC_EMISUSE, "%s: spectrum %zu has no data",
+                          fn, c);
+  return NIMC_OK;
+}
+
+int nimc_plot_nyquist(const nimc_zcurve *z, size_t n, const char *title,
+                      const char *dir, const char *stem, nimc_err *err) {
+  int rc = zcheck(z, n, dir, "nimc_plot_nyquist", err);
+  if (rc) return rc;
+  nimc_curve *c = calloc(n, sizeof *c);
+  double **store = calloc(n, sizeof *store);
+  if (!c || !store || zcurves(z, n, Z_NYQUIST, c, store)) {
+    rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  } else {
+    nimc_panel p = {c, n, {"Re Z (ohm)", "-Im Z (ohm)", title, 0, 0, 1}};
+    rc = nimc_plot_panels(&p, 1, NULL, dir, stem, err);
+  }
+  for (size_t k = 0; store && k < n; k++)
+    free(store[k]);
+  free(store), free(c);
+  return rc;
+}
+
+int nimc_plot_bode(const nimc_zcurve *z, size_t n, const char *title,
+                   const char *dir, const char *stem, nimc_err *err) {
+  int rc = zcheck(z, n, dir, "nimc_plot_bode", err);
+  if (rc) return rc;
+  nimc_curve *c = calloc(2 * n, sizeof *c);
+  double **store = calloc(2 * n, sizeof *store);
+  if (!c || !store || zcurves(z, n, Z_MODULUS, c, store) ||
+      zcurves(z, n, Z_PHASE, c + n, store + n)) {
+    rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  } else {
+    nimc_panel p[2] = {
+        {c, n, {"frequency (Hz)", "|Z| (ohm)", NULL, 1, 1, 0}},
+        {c + n, n, {"frequency (Hz)", "-phase (deg)", NULL, 1, 0, 0}}};
+    rc = nimc_plot_panels(p, 2, title, dir, stem, err);
+  }
+  for (size_t k = 0; store && k < 2 * n; k++)
+    free(store[k]);
+  free(store), free(c);
   return rc;
 }
 
