@@ -54,8 +54,12 @@ static void check_z(const char *label, double f, cplx a, cplx b, double tol) {
   }
 }
 
-static cplx coth_(cplx x) { return ccosh(x) / csinh(x); }
-static cplx tanh_(cplx x) { return csinh(x) / ccosh(x); }
+static cplx coth_(cplx x) {
+  return ccosh(x) / csinh(x);
+}
+static cplx tanh_(cplx x) {
+  return csinh(x) / ccosh(x);
+}
 
 static void test_elements_closed_form(void) {
   const double fs[] = {1e-2, 0.37, 1.0, 100.0, 1e4};
@@ -131,8 +135,8 @@ static void test_elements_closed_form(void) {
 static cplx ladder(double R, double C, double w, int n) {
   double r = R / n;
   cplx yc = CMPLX(0, w * C / n);
-  cplx z = 1.0 / yc;              /* the last capacitor, open behind it */
-  for (int k = 1; k < n; k++)     /* the resistor in front, then a shunt */
+  cplx z = 1.0 / yc;          /* the last capacitor, open behind it */
+  for (int k = 1; k < n; k++) /* the resistor in front, then a shunt */
     z = 1.0 / (yc + 1.0 / (r + z));
   return 0.5 * r + z;
 }
@@ -270,10 +274,11 @@ static void check_derivs(const char *text, const double *p0) {
       n++;
       if (!(cabs(an - num) <= tol)) {
         if (bad++ < 5)
-          fprintf(stderr, "%s: dZ/d%s at %g Hz = %.10g%+.10gj, numeric "
-                          "%.10g%+.10gj\n",
-                  text, nimc_circuit_param_name(c, j), f, creal(an),
-                  cimag(an), creal(num), cimag(num));
+          fprintf(stderr,
+                  "%s: dZ/d%s at %g Hz = %.10g%+.10gj, numeric "
+                  "%.10g%+.10gj\n",
+                  text, nimc_circuit_param_name(c, j), f, creal(an), cimag(an),
+                  creal(num), cimag(num));
       }
     }
   }
@@ -285,10 +290,10 @@ static void check_derivs(const char *text, const double *p0) {
 static void test_derivatives(void) {
   const double r[] = {12.0}, cc[] = {3e-5}, l[] = {2e-6}, cpe[] = {4e-4, 0.83},
                w[] = {7.0}, wo[] = {80.0, 3.0}, wos[] = {80.0, 1e-3},
-               la[] = {5e-3, 0.6}, g[] = {25.0, 0.02},
-               gs[] = {25.0, 0.02, 1.7}, k[] = {40.0, 0.003},
-               zarc[] = {40.0, 0.003, 0.7}, tlm[] = {30.0, 0.02},
-               tlms[] = {30.0, 1e-7}, tlmq[] = {30.0, 0.02, 0.9};
+               la[] = {5e-3, 0.6}, g[] = {25.0, 0.02}, gs[] = {25.0, 0.02, 1.7},
+               k[] = {40.0, 0.003}, zarc[] = {40.0, 0.003, 0.7},
+               tlm[] = {30.0, 0.02}, tlms[] = {30.0, 1e-7},
+               tlmq[] = {30.0, 0.02, 0.9};
   check_derivs("R1", r);
   check_derivs("C1", cc);
   check_derivs("L1", l);
@@ -310,8 +315,8 @@ static void test_derivatives(void) {
   check_derivs("R0-p(R1,CPE1)-Wo1", a);
   const double b[] = {5, 30, 70, 2e-3, 1e-5, 1e-6};
   check_derivs("R0-p(R1-p(R2,C2),C1)-L0", b);
-  const double d[] = {2e-6, 40, 0.003, 20, 0.001, 0.8, 30, 0.02, 1e-3, 0.7,
-                      30, 0.02, 0.9, 7};
+  const double d[] = {2e-6, 40,   0.003, 20, 0.001, 0.8, 30,
+                      0.02, 1e-3, 0.7,   30, 0.02,  0.9, 7};
   check_derivs("L0-p(K1,Zarc1)-p(TLM1,La1)-TLMQ1-W1", d);
   const double e[] = {3, 1e-3, 8, 80, 1e-2, 25, 0.02, 1.7, 2e-4, 0.9};
   check_derivs("p(p(R1,C1),R2-Ws2-Gs1,CPE3)", e);
@@ -415,7 +420,8 @@ static void check_bad(const char *text, int col, const char *needle) {
     return;
   }
   const char *l1 = l2;
-  while (l1 > err.msg && l1[-1] != '\n') l1--;
+  while (l1 > err.msg && l1[-1] != '\n')
+    l1--;
   /* the caret line: one '^'; above it, the offending character */
   const char *caret = strchr(l2 + 1, '^');
   int at = caret ? (int)(caret - (l2 + 1)) : -1;
@@ -431,8 +437,8 @@ static void check_bad(const char *text, int col, const char *needle) {
   }
   if (!ok) {
     tl_fail++;
-    fprintf(stderr, "caret for \"%s\" at %d, expected %d:\n%s\n", text,
-            at + 1, col, err.msg);
+    fprintf(stderr, "caret for \"%s\" at %d, expected %d:\n%s\n", text, at + 1,
+            col, err.msg);
   } else {
     tl_pass++;
   }
@@ -475,9 +481,11 @@ static void test_errors(void) {
   char deep[1024];
   for (int depth = 64; depth <= 65; depth++) {
     size_t k = 0;
-    for (int i = 0; i < depth; i++) k += (size_t)sprintf(deep + k, "p(");
+    for (int i = 0; i < depth; i++)
+      k += (size_t)sprintf(deep + k, "p(");
     k += (size_t)sprintf(deep + k, "R0");
-    for (int i = 0; i < depth; i++) k += (size_t)sprintf(deep + k, ",C%d)", i);
+    for (int i = 0; i < depth; i++)
+      k += (size_t)sprintf(deep + k, ",C%d)", i);
     nimc_circuit *c = NULL;
     nimc_err err;
     int rc = nimc_circuit_parse(&c, deep, &err);
@@ -492,7 +500,8 @@ static void test_errors(void) {
   /* length: the message quotes a window; the column is still right */
   size_t big = 5000;
   char *s = malloc(big + 1);
-  for (size_t i = 0; i < big; i += 5) memcpy(s + i, "R0-R1", 5);
+  for (size_t i = 0; i < big; i += 5)
+    memcpy(s + i, "R0-R1", 5);
   s[big] = '\0';
   nimc_circuit *c = NULL;
   nimc_err err;

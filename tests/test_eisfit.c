@@ -253,7 +253,8 @@ static void test_exact(void) {
       nimc_err err;
       CHECK(nimc_circuit_fit(c, &s, &o, &fit, &err) == NIMC_OK);
       if (!fit.p) continue;
-      for (size_t k = 0; k < 3; k++) CHECK_REL(fit.p[k], truth[k], 1e-7);
+      for (size_t k = 0; k < 3; k++)
+        CHECK_REL(fit.p[k], truth[k], 1e-7);
       CHECK(fit.converged);
       CHECK(fit.rmse_ohm < 1e-6);
       nimc_fit_free(&fit);
@@ -277,8 +278,8 @@ static double chi2_doc(const nimc_circuit *c, const double *p,
       sr = fmax(fabs(s->z_re_ohm[k]), 1e-6 * m);
       si = fmax(fabs(s->z_im_ohm[k]), 1e-6 * m);
     }
-    chi2 += pow((re - s->z_re_ohm[k]) / sr, 2) +
-            pow((im - s->z_im_ohm[k]) / si, 2);
+    chi2 +=
+        pow((re - s->z_re_ohm[k]) / sr, 2) + pow((im - s->z_im_ohm[k]) / si, 2);
   }
   return chi2;
 }
@@ -333,7 +334,8 @@ static void test_automatic(void) {
       {"R0-p(R1,C1)-p(R2,C2)", {10, 50, 1e-6, 200, 1e-2}},
       {"R0-p(R1,CPE1)", {10, 50, 1e-4, 0.85}},
       {"R0-p(R1-W1,CPE1)", {10, 50, 30, 1e-4, 0.85}},
-      {"L0-R0-p(R1,CPE1)-p(R2,CPE2)", {1e-6, 10, 50, 1e-5, 0.9, 200, 1e-3, 0.8}},
+      {"L0-R0-p(R1,CPE1)-p(R2,CPE2)",
+       {1e-6, 10, 50, 1e-5, 0.9, 200, 1e-3, 0.8}},
       {"R0-TLM1", {5, 100, 1e-3}},
       {"R0-p(R1,C1)-Ws1", {10, 50, 1e-5, 100, 1}},
   };
@@ -417,6 +419,31 @@ static void test_constants(void) {
   CHECK(nimc_circuit_fit(c, &s, &o, &fit, &err) == NIMC_OK);
   CHECK(fit.chi2 < 1e-20);
   CHECK(fit.p && fit.p[0] == TRUTH[0]);
+  nimc_fit_free(&fit);
+  nimc_spectrum_free(&s);
+  nimc_circuit_destroy(c);
+}
+
+/* Two resistors in series cannot be told apart: their standard errors
+ * and correlations are NaN, the others' are not, and their sum is right. */
+static void test_singular(void) {
+  const double truth[] = {10.0, 50.0, 1e-5};
+  nimc_spectrum s;
+  synth("R0-p(R2,C2)", truth, 0.01, 4, &s);
+  nimc_circuit *c = parse("R0-R1-p(R2,C2)");
+  if (!c) return;
+  const double p0[] = {4.0, 6.0, 40.0, 2e-5};
+  nimc_fit fit;
+  CHECK(fit_from(c, &s, p0, 0, 0, &fit) == NIMC_OK);
+  if (fit.p) {
+    CHECK(isnan(fit.std_err[0]) && isnan(fit.std_err[1]));
+    CHECK(isfinite(fit.std_err[2]) && isfinite(fit.std_err[3]));
+    CHECK(isnan(fit.corr[0 * 4 + 2]) && isnan(fit.corr[1 * 4 + 3]));
+    CHECK(isfinite(fit.corr[2 * 4 + 3]) && fit.corr[2 * 4 + 2] == 1.0);
+    CHECK(fabs(fit.p[0] + fit.p[1] - truth[0]) < 3 * 0.01 * truth[0]);
+    CHECK(fabs(fit.p[2] - truth[1]) < 3 * fit.std_err[2]);
+    CHECK(fit.converged);
+  }
   nimc_fit_free(&fit);
   nimc_spectrum_free(&s);
   nimc_circuit_destroy(c);
@@ -546,7 +573,8 @@ static double complex example_model(const double *p, double f) {
 static double x_chi2(const gsl_vector *u, void *params) {
   const xdata *d = params;
   double p[7], chi2 = 0.0;
-  for (size_t k = 0; k < 7; k++) p[k] = exp(gsl_vector_get(u, k));
+  for (size_t k = 0; k < 7; k++)
+    p[k] = exp(gsl_vector_get(u, k));
   for (size_t k = 0; k < d->n; k++) {
     double complex z = example_model(p, d->f[k]);
     double s = d->modulus ? hypot(d->re[k], d->im[k]) : 1.0;
@@ -586,7 +614,8 @@ static void x_fdf(const gsl_vector *u, void *params, double *f, gsl_vector *g) {
  * depending on its size.) */
 static double independent_fit(xdata *d, const double *p0, double *p) {
   gsl_vector *u = gsl_vector_alloc(7), *step = gsl_vector_alloc(7);
-  for (size_t k = 0; k < 7; k++) gsl_vector_set(u, k, log(p0[k]));
+  for (size_t k = 0; k < 7; k++)
+    gsl_vector_set(u, k, log(p0[k]));
   gsl_multimin_function_fdf fdf = {x_chi2, x_grad, x_fdf, 7, d};
   gsl_multimin_fdfminimizer *cg = gsl_multimin_fdfminimizer_alloc(
       gsl_multimin_fdfminimizer_conjugate_pr, 7);
@@ -625,7 +654,8 @@ static double independent_fit(xdata *d, const double *p0, double *p) {
     best = now;
   }
   gsl_multimin_fminimizer_free(nm);
-  for (size_t k = 0; k < 7; k++) p[k] = exp(gsl_vector_get(u, k));
+  for (size_t k = 0; k < 7; k++)
+    p[k] = exp(gsl_vector_get(u, k));
   gsl_vector_free(u);
   gsl_vector_free(step);
   return best;
@@ -722,6 +752,7 @@ int main(void) {
   RUN(test_automatic);
   RUN(test_not_converged);
   RUN(test_constants);
+  RUN(test_singular);
   RUN(test_errors);
   RUN(test_example_data);
   return TEST_REPORT();

@@ -7,8 +7,12 @@
  * number (R0, CPE1, Wo12).  Blanks (any white space) are ignored anywhere,
  * so the text is first compacted and every compact character remembers its
  * column in the string as given; error messages quote that column and end
- * with the string and a caret under the offending character.  The grammar
- * is small enough for recursive descent:
+ * with the string and a caret under the offending character (a string
+ * longer than 160 characters is quoted as a window around the column, so
+ * the message fits in an nimc_err; tabs are kept in both lines so the
+ * caret stays aligned; other control characters are shown as blanks).
+ * The string is at most 4096 characters and p(...) nests at most 64 deep.
+ * The grammar is small enough for recursive descent:
  *
  *   circuit := series END
  *   series  := term ('-' term)*
@@ -19,9 +23,10 @@
  * Z (series: Z = sum Z_i; parallel: Z = 1/sum 1/Z_i), then top-down for
  * the chain factor of each node, dZ/dZ_node (1 through a series node,
  * (Z/Z_i)^2 through a parallel one), which multiplies each element's own
- * derivatives.  One table (ELEMS) drives parsing, names, units, bounds,
- * roles and evaluation: adding an element is one row and one function that
- * returns Z and dZ/dp.
+ * derivatives.  A branch with Z = 0 (R = 0, on its bound) shorts its
+ * parallel group: Z = 0 and only that branch moves it.  One table (ELEMS)
+ * drives parsing, names, units, bounds, roles and evaluation: adding an
+ * element is one row and one function that returns Z and dZ/dp.
  *
  * Numerics of the diffusion-type elements: coth(x)/x and tanh(x)/x and
  * their derivatives are written with ctanh only (which saturates to +-1 for
@@ -41,12 +46,12 @@
 
 #include "analysis/circuit.h"
 
-#define MAX_LEN 4096   /* characters of a circuit string, as given */
-#define MAX_DEPTH 64   /* nesting of p(...) */
-#define MAX_DIGITS 9   /* of an element number */
-#define MAX_NP 3       /* parameters of one element */
-#define SERIES_X 1e-2  /* |x| below which the series forms are used */
-#define ECHO_MAX 160   /* characters of the string quoted in a message */
+#define MAX_LEN 4096  /* characters of a circuit string, as given */
+#define MAX_DEPTH 64  /* nesting of p(...) */
+#define MAX_DIGITS 9  /* of an element number */
+#define MAX_NP 3      /* parameters of one element */
+#define SERIES_X 1e-2 /* |x| below which the series forms are used */
+#define ECHO_MAX 160  /* characters of the string quoted in a message */
 
 static const double PI = 3.14159265358979323846;
 
@@ -66,26 +71,47 @@ typedef struct elem_type {
 
 /* ---- special functions ---- */
 
+/* a / b by Smith's algorithm: inline, and safe for a large |b| (the
+ * library's C99 division, __divdc3, dominated the run time of a fit). */
+static cplx cdiv(cplx a, cplx b) {
+  double c = creal(b), d = cimag(b);
+  if (fabs(c) >= fabs(d)) {
+    double r = d / c, den = c + d * r;
+    return CMPLX((creal(a) + cimag(a) * r) / den,
+                 (cimag(a) - creal(a) * r) / den);
+  }
+  double r = c / d, den = c * r + d;
+  return CMPLX((creal(a) * r + cimag(a)) / den,
+               (cimag(a) * r - creal(a)) / den);
+}
+
+/* 1 / b. */
+static cplx cinv(cplx b) {
+  return cdiv(1.0, b);
+}
+
 /* ln(j w) = ln w + j pi/2. */
-static cplx log_jw(double w) { return CMPLX(log(w), 0.5 * PI); }
+static cplx log_jw(double w) {
+  return CMPLX(log(w), 0.5 * PI);
+}
 
 /* g(x) = coth(x)/x. */
 static cplx coth_over_x(cplx x) {
   if (cabs(x) < SERIES_X) {
     cplx x2 = x * x;
-    return 1.0 / x2 + 1.0 / 3.0 - x2 / 45.0 + 2.0 * x2 * x2 / 945.0;
+    return cinv(x2) + 1.0 / 3.0 - x2 / 45.0 + 2.0 * x2 * x2 / 945.0;
   }
-  return 1.0 / (x * ctanh(x));
+  return cinv(x * ctanh(x));
 }
 
 /* D(x) = csch^2(x) + coth(x)/x, so that x g'(x) = -D(x). */
 static cplx coth_over_x_d(cplx x) {
   if (cabs(x) < SERIES_X) {
     cplx x2 = x * x;
-    return 2.0 / x2 + 2.0 * x2 / 45.0 - 8.0 * x2 * x2 / 945.0;
+    return 2.0 * cinv(x2) + 2.0 * x2 / 45.0 - 8.0 * x2 * x2 / 945.0;
   }
   cplx t = ctanh(x);
-  return (1.0 - t * t) / (t * t) + 1.0 / (x * t);
+  return cdiv(1.0 - t * t, t * t) + cinv(x * t);
 }
 
 /* h(x) = tanh(x)/x. */
@@ -94,7 +120,7 @@ static cplx tanh_over_x(cplx x) {
     cplx x2 = x * x;
     return 1.0 - x2 / 3.0 + 2.0 * x2 * x2 / 15.0 - 17.0 * x2 * x2 * x2 / 315.0;
   }
-  return ctanh(x) / x;
+  return cdiv(ctanh(x), x);
 }
 
 /* E(x) = sech^2(x) - tanh(x)/x, so that x h'(x) = E(x). */
@@ -105,7 +131,7 @@ static cplx tanh_over_x_d(cplx x) {
            496.0 * x4 * x4 / 2835.0;
   }
   cplx t = ctanh(x);
-  return (1.0 - t * t) - t / x;
+  return (1.0 - t * t) - cdiv(t, x);
 }
 
 /* ---- elements: Z and dZ/dp ---- */
@@ -175,28 +201,28 @@ static void el_la(double w, const double *p, cplx *z, cplx *dz) {
 static void el_g(double w, const double *p, cplx *z, cplx *dz) {
   cplx d = CMPLX(1.0, w * p[1]);
   cplx s = csqrt(d);
-  *z = p[0] / s;
-  dz[0] = 1.0 / s;
-  dz[1] = -*z * CMPLX(0.0, w) / (2.0 * d);
+  dz[0] = cinv(s);
+  *z = p[0] * dz[0];
+  dz[1] = cdiv(-*z * CMPLX(0.0, w), 2.0 * d);
 }
 
 /* Gs: Z = R / (s tanh(phi s)), s = sqrt(1 + j w t). */
 static void el_gs(double w, const double *p, cplx *z, cplx *dz) {
   cplx s = csqrt(CMPLX(1.0, w * p[1]));
   cplx t = ctanh(p[2] * s);
-  cplx q = (1.0 - t * t) / t; /* sech^2 / tanh of phi s */
-  *z = p[0] / (s * t);
-  dz[0] = 1.0 / (s * t);
-  dz[1] = -*z * (1.0 / s + p[2] * q) * CMPLX(0.0, w) / (2.0 * s);
+  cplx q = cdiv(1.0 - t * t, t); /* sech^2 / tanh of phi s */
+  dz[0] = cinv(s * t);
+  *z = p[0] * dz[0];
+  dz[1] = cdiv(-*z * (cinv(s) + p[2] * q) * CMPLX(0.0, w), 2.0 * s);
   dz[2] = -*z * s * q;
 }
 
 /* K (Voigt): Z = R/(1 + j w tau). */
 static void el_k(double w, const double *p, cplx *z, cplx *dz) {
   cplx d = CMPLX(1.0, w * p[1]);
-  *z = p[0] / d;
-  dz[0] = 1.0 / d;
-  dz[1] = -*z * CMPLX(0.0, w) / d;
+  dz[0] = cinv(d);
+  *z = p[0] * dz[0];
+  dz[1] = -*z * CMPLX(0.0, w) * dz[0];
 }
 
 /* Zarc: Z = R/(1 + (j w tau)^a). */
@@ -204,9 +230,9 @@ static void el_zarc(double w, const double *p, cplx *z, cplx *dz) {
   cplx l = CMPLX(log(w * p[1]), 0.5 * PI);
   cplx q = cexp(p[2] * l);
   cplx d = 1.0 + q;
-  *z = p[0] / d;
-  dz[0] = 1.0 / d;
-  cplx dzdq = -*z / d;
+  dz[0] = cinv(d);
+  *z = p[0] * dz[0];
+  cplx dzdq = -*z * dz[0];
   dz[1] = dzdq * p[2] * q / p[1];
   dz[2] = dzdq * q * l;
 }
@@ -232,6 +258,7 @@ static void el_tlmq(double w, const double *p, cplx *z, cplx *dz) {
   dz[2] = -0.5 * p[0] * d * l;
 }
 
+/* clang-format off */
 #define INF HUGE_VAL
 static const elem_type ELEMS[] = {
     {"R", 1, {"ohm"}, {0}, {INF}, {NIMC_ROLE_R}, el_r},
@@ -260,6 +287,7 @@ static const elem_type ELEMS[] = {
      {NIMC_ROLE_R, NIMC_ROLE_Q, NIMC_ROLE_EXP}, el_tlmq},
 };
 #undef INF
+/* clang-format on */
 #define NELEMS (sizeof ELEMS / sizeof ELEMS[0])
 static const char KNOWN[] = "R, C, L, CPE, W, Wo, Ws, La, G, Gs, K, Zarc, "
                             "TLM, TLMQ";
@@ -270,19 +298,19 @@ enum { NODE_ELEM, NODE_SERIES, NODE_PARALLEL };
 
 typedef struct node {
   int kind;
-  int type;     /* NODE_ELEM: index in ELEMS */
-  int p0;       /* NODE_ELEM: first parameter */
-  int first;    /* first child, -1 for none */
-  int next;     /* next sibling, -1 for none */
-  int parent;   /* -1 for the root */
-  int pos;      /* compact position of its first character */
+  int type;   /* NODE_ELEM: index in ELEMS */
+  int p0;     /* NODE_ELEM: first parameter */
+  int first;  /* first child, -1 for none */
+  int next;   /* next sibling, -1 for none */
+  int parent; /* -1 for the root */
+  int pos;    /* compact position of its first character */
 } node;
 
 #define NAME_LEN 32
 
 struct nimc_circuit {
-  char *text;           /* compact string */
-  node *nodes;          /* post order; the root is last */
+  char *text;  /* compact string */
+  node *nodes; /* post order; the root is last */
   size_t nn, ne, np;
   char (*pname)[NAME_LEN];
   const char **punit;
@@ -293,14 +321,14 @@ struct nimc_circuit {
 /* ---- parsing ---- */
 
 typedef struct parser {
-  const char *orig;  /* as given */
+  const char *orig; /* as given */
   size_t olen;
-  char *s;           /* compact */
-  int *col;          /* 1-based column in orig of s[i]; col[len] = olen + 1 */
+  char *s;  /* compact */
+  int *col; /* 1-based column in orig of s[i]; col[len] = olen + 1 */
   size_t len, pos;
   int depth;
   nimc_circuit *c;
-  size_t cap;        /* of c->nodes */
+  size_t cap;              /* of c->nodes */
   char (*ename)[NAME_LEN]; /* element names, for duplicates */
   int *epos;
   nimc_err *err;
@@ -362,7 +390,9 @@ static int is_blank(char ch) {
 static int is_alpha(char ch) {
   return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
 }
-static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+static int is_digit(char ch) {
+  return ch >= '0' && ch <= '9';
+}
 static char lower(char ch) {
   return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
 }
@@ -373,8 +403,10 @@ static int edit_distance(const char *a, size_t na, const char *b) {
   size_t nb = strlen(b);
   if (na >= M - 1 || nb >= M - 1) return 99;
   int d[M][M];
-  for (size_t i = 0; i <= na; i++) d[i][0] = (int)i;
-  for (size_t j = 0; j <= nb; j++) d[0][j] = (int)j;
+  for (size_t i = 0; i <= na; i++)
+    d[i][0] = (int)i;
+  for (size_t j = 0; j <= nb; j++)
+    d[0][j] = (int)j;
   for (size_t i = 1; i <= na; i++) {
     for (size_t j = 1; j <= nb; j++) {
       int cost = lower(a[i - 1]) != lower(b[j - 1]);
@@ -409,10 +441,14 @@ static const char *closest_type(const char *name, size_t n) {
 static const char *context(const parser *st) {
   if (st->pos == 0) return "at the start";
   switch (st->s[st->pos - 1]) {
-  case '-': return "after '-'";
-  case '(': return "after 'p('";
-  case ',': return "after ','";
-  default: return "here";
+  case '-':
+    return "after '-'";
+  case '(':
+    return "after 'p('";
+  case ',':
+    return "after ','";
+  default:
+    return "here";
   }
 }
 
@@ -442,7 +478,8 @@ static int parse_series(parser *st, int *out);
 /* An element at st->pos (letters known to be there). */
 static int parse_element(parser *st, int *out) {
   size_t start = st->pos, p = start;
-  while (p < st->len && is_alpha(st->s[p])) p++;
+  while (p < st->len && is_alpha(st->s[p]))
+    p++;
   size_t nl = p - start;
   int type = -1;
   for (size_t t = 0; t < NELEMS; t++)
@@ -464,7 +501,8 @@ static int parse_element(parser *st, int *out) {
                 (int)(nl > 40 ? 40 : nl), st->s + start, KNOWN);
   }
   size_t d0 = p;
-  while (p < st->len && is_digit(st->s[p])) p++;
+  while (p < st->len && is_digit(st->s[p]))
+    p++;
   if (p == d0)
     return FAIL(st, d0,
                 "element '%s' has no number: expected a number after the "
@@ -505,8 +543,10 @@ static int parse_parallel(parser *st, int *out) {
     int kid;
     int rc = parse_series(st, &kid);
     if (rc) return rc;
-    if (first < 0) first = kid;
-    else st->c->nodes[last].next = kid;
+    if (first < 0)
+      first = kid;
+    else
+      st->c->nodes[last].next = kid;
     last = kid;
     nk++;
     if (st->pos >= st->len)
@@ -535,7 +575,8 @@ static int parse_parallel(parser *st, int *out) {
   int id = add_node(st, NODE_PARALLEL, (int)at);
   node *nodes = st->c->nodes;
   nodes[id].first = first;
-  for (int k = first; k >= 0; k = nodes[k].next) nodes[k].parent = id;
+  for (int k = first; k >= 0; k = nodes[k].next)
+    nodes[k].parent = id;
   st->pos++; /* ')' */
   st->depth--;
   *out = id;
@@ -546,8 +587,7 @@ static int parse_parallel(parser *st, int *out) {
 static int parse_term(parser *st, int *out) {
   char b[16];
   if (st->pos >= st->len)
-    return FAIL(st, st->len,
-                "unexpected end: expected an element or p(...) %s",
+    return FAIL(st, st->len, "unexpected end: expected an element or p(...) %s",
                 context(st));
   char ch = st->s[st->pos];
   if (ch == '-')
@@ -602,7 +642,8 @@ static int parse_series(parser *st, int *out) {
   int id = add_node(st, NODE_SERIES, st->c->nodes[first].pos);
   node *nodes = st->c->nodes;
   nodes[id].first = first;
-  for (int k = first; k >= 0; k = nodes[k].next) nodes[k].parent = id;
+  for (int k = first; k >= 0; k = nodes[k].next)
+    nodes[k].parent = id;
   *out = id;
   return NIMC_OK;
 }
@@ -642,7 +683,8 @@ static int describe(nimc_circuit *c) {
     if (nd->kind != NODE_ELEM) continue;
     const elem_type *t = &ELEMS[nd->type];
     int digits = 0;
-    while (is_digit(c->text[nd->pos + (int)strlen(t->name) + digits])) digits++;
+    while (is_digit(c->text[nd->pos + (int)strlen(t->name) + digits]))
+      digits++;
     int inpar = 0;
     for (int a = nd->parent; a >= 0; a = c->nodes[a].parent)
       if (c->nodes[a].kind == NODE_PARALLEL) inpar = 1;
@@ -659,8 +701,8 @@ static int describe(nimc_circuit *c) {
       c->pinfo[k].role = t->role[j];
       c->pinfo[k].elem = ord;
       c->pinfo[k].in_parallel = inpar;
-      c->pinfo[k].has_time = strcmp(t->name, "R") != 0 &&
-                             strcmp(t->name, "L") != 0;
+      c->pinfo[k].has_time =
+          strcmp(t->name, "R") != 0 && strcmp(t->name, "L") != 0;
     }
     ord++;
   }
@@ -749,13 +791,19 @@ void nimc_circuit_destroy(nimc_circuit *c) {
 /* ---- queries ---- */
 
 /* The compact string (blanks removed); owned by c. */
-const char *nimc_circuit_text(const nimc_circuit *c) { return c->text; }
+const char *nimc_circuit_text(const nimc_circuit *c) {
+  return c->text;
+}
 
 /* Number of parameters. */
-size_t nimc_circuit_nparams(const nimc_circuit *c) { return c->np; }
+size_t nimc_circuit_nparams(const nimc_circuit *c) {
+  return c->np;
+}
 
 /* Number of elements. */
-size_t nimc_circuit_nelems(const nimc_circuit *c) { return c->ne; }
+size_t nimc_circuit_nelems(const nimc_circuit *c) {
+  return c->ne;
+}
 
 /* Name of parameter k, NULL out of range; owned by c. */
 const char *nimc_circuit_param_name(const nimc_circuit *c, size_t k) {
@@ -808,8 +856,7 @@ static int enclosing_parallel(const nimc_circuit *c, int i, int *branch) {
 int nimc_circuit_rct_index(const nimc_circuit *c) {
   for (size_t i = 0; i < c->nn; i++) {
     const node *r = &c->nodes[i];
-    if (r->kind != NODE_ELEM || strcmp(ELEMS[r->type].name, "R") != 0)
-      continue;
+    if (r->kind != NODE_ELEM || strcmp(ELEMS[r->type].name, "R") != 0) continue;
     int rb, pr = enclosing_parallel(c, (int)i, &rb);
     if (pr < 0) continue;
     for (size_t j = 0; j < c->nn; j++) {
@@ -827,7 +874,9 @@ int nimc_circuit_rct_index(const nimc_circuit *c) {
 /* ---- evaluation ---- */
 
 /* Z and chain factor per node. */
-size_t nimc_circuit_ws_len(const nimc_circuit *c) { return 2 * c->nn; }
+size_t nimc_circuit_ws_len(const nimc_circuit *c) {
+  return 2 * c->nn;
+}
 
 /* Z (and dZ/dp) at n frequencies with the caller's workspace: two passes
  * over the post-ordered nodes per frequency (see the essay). */
@@ -842,7 +891,8 @@ int nimc_circuit_eval_ws(const nimc_circuit *c, const double *p,
   for (size_t k = 0; k < n; k++) {
     double w = 2.0 * PI * freq_Hz[k];
     if (!(w > 0.0 && isfinite(w))) return NIMC_EINPUT;
-    double *rre = deriv ? dre + k * np : NULL, *rim = deriv ? dim + k * np : NULL;
+    double *rre = deriv ? dre + k * np : NULL,
+           *rim = deriv ? dim + k * np : NULL;
     /* bottom-up: Z of every node; elements leave their own dZ/dp in the row */
     for (size_t i = 0; i < nn; i++) {
       const node *nd = &c->nodes[i];
@@ -857,17 +907,20 @@ int nimc_circuit_eval_ws(const nimc_circuit *c, const double *p,
           }
       } else if (nd->kind == NODE_SERIES) {
         cplx s = 0.0;
-        for (int ch = nd->first; ch >= 0; ch = c->nodes[ch].next) s += zn[ch];
+        for (int ch = nd->first; ch >= 0; ch = c->nodes[ch].next)
+          s += zn[ch];
         zn[i] = s;
       } else {
         /* a short (Z = 0) branch shorts the group: Z = 0, not 1/inf */
         cplx y = 0.0;
         int shorted = 0;
         for (int ch = nd->first; ch >= 0; ch = c->nodes[ch].next) {
-          if (zn[ch] == 0.0) shorted = 1;
-          else y += 1.0 / zn[ch];
+          if (zn[ch] == 0.0)
+            shorted = 1;
+          else
+            y += cinv(zn[ch]);
         }
-        zn[i] = shorted ? 0.0 : 1.0 / y;
+        zn[i] = shorted ? 0.0 : cinv(y);
       }
     }
     cplx z = zn[nn - 1];
@@ -899,7 +952,7 @@ int nimc_circuit_eval_ws(const nimc_circuit *c, const double *p,
           /* shorted: only a lone short branch moves Z, one for one */
           mult[ch] = nshort == 1 && zn[ch] == 0.0 ? mult[i] : 0.0;
         } else {
-          cplx r = zn[i] / zn[ch];
+          cplx r = cdiv(zn[i], zn[ch]);
           mult[ch] = mult[i] * r * r;
         }
       }

@@ -16,25 +16,25 @@
 
 /* What a parameter means physically (drives the automatic initial values). */
 typedef enum nimc_param_role {
-  NIMC_ROLE_R,     /* a resistance, ohm */
-  NIMC_ROLE_C,     /* a capacitance, F */
-  NIMC_ROLE_Q,     /* a CPE coefficient, ohm^-1 s^a */
-  NIMC_ROLE_L,     /* an inductance, H */
-  NIMC_ROLE_LA,    /* a CPE-like inductance, H s^(a-1) */
-  NIMC_ROLE_EXP,   /* an exponent in [0, 1] */
-  NIMC_ROLE_TAU,   /* a time constant, s */
-  NIMC_ROLE_AW,    /* a Warburg coefficient, ohm s^-1/2 */
-  NIMC_ROLE_RATIO  /* a dimensionless shape factor > 0 (Gs phi) */
+  NIMC_ROLE_R,    /* a resistance, ohm */
+  NIMC_ROLE_C,    /* a capacitance, F */
+  NIMC_ROLE_Q,    /* a CPE coefficient, ohm^-1 s^a */
+  NIMC_ROLE_L,    /* an inductance, H */
+  NIMC_ROLE_LA,   /* a CPE-like inductance, H s^(a-1) */
+  NIMC_ROLE_EXP,  /* an exponent in [0, 1] */
+  NIMC_ROLE_TAU,  /* a time constant, s */
+  NIMC_ROLE_AW,   /* a Warburg coefficient, ohm s^-1/2 */
+  NIMC_ROLE_RATIO /* a dimensionless shape factor > 0 (Gs phi) */
 } nimc_param_role;
 
 /* Where a parameter sits: its role, the ordinal of its element in string
  * order, and whether that element is inside any p(...). */
 typedef struct nimc_param_info {
   nimc_param_role role;
-  int elem;         /* 0-based element ordinal, string order */
-  int in_parallel;  /* 1 when some p(...) encloses the element */
-  int has_time;     /* 1 when the element has a characteristic frequency
-                       (anything but R and L) */
+  int elem;        /* 0-based element ordinal, string order */
+  int in_parallel; /* 1 when some p(...) encloses the element */
+  int has_time;    /* 1 when the element has a characteristic frequency
+                      (anything but R and L) */
 } nimc_param_info;
 
 /* The role and place of parameter k (k < nparams). */

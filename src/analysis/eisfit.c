@@ -16,7 +16,11 @@
  * parameter can therefore approach but never reach a bound; it counts as
  * "at a bound" (and is left out of grad_rel) when within 1e-9 of it
  * relative to the bound's size (|lo|, or hi - lo for a finite interval);
- * a lower bound of 0 on a half line is reached only by underflow.
+ * a lower bound of 0 on a half line is reached only by underflow.  A
+ * step whose u rounds p onto a bound (exp(u) underflows, the logistic
+ * saturates) or past the largest double is treated like a step where Z is
+ * not finite (below): rejected, so the solver does not wander off along a
+ * direction that no longer changes anything.
  *
  * Solver.  gsl_multifit_nlinear, trust region with Levenberg-Marquardt
  * steps, Moré scaling, QR, driven by gsl_multifit_nlinear_driver with the
@@ -131,11 +135,15 @@ typedef struct xform {
   double lo, hi;
 } xform;
 
+/* The map for bounds [lo, hi] (either may be infinite). */
 static xform xform_make(double lo, double hi) {
   xform x = {MAP_NONE, lo, hi};
-  if (isfinite(lo) && isfinite(hi)) x.kind = MAP_BOTH;
-  else if (isfinite(lo)) x.kind = MAP_LOWER;
-  else if (isfinite(hi)) x.kind = MAP_UPPER;
+  if (isfinite(lo) && isfinite(hi))
+    x.kind = MAP_BOTH;
+  else if (isfinite(lo))
+    x.kind = MAP_LOWER;
+  else if (isfinite(hi))
+    x.kind = MAP_UPPER;
   return x;
 }
 
@@ -168,10 +176,14 @@ static double xform_p(const xform *x, double u, double *dpdu) {
 /* u(p) for p strictly inside the bounds. */
 static double xform_u(const xform *x, double p) {
   switch (x->kind) {
-  case MAP_LOWER: return log(p - x->lo);
-  case MAP_UPPER: return log(x->hi - p);
-  case MAP_BOTH: return log((p - x->lo) / (x->hi - p));
-  default: return p;
+  case MAP_LOWER:
+    return log(p - x->lo);
+  case MAP_UPPER:
+    return log(x->hi - p);
+  case MAP_BOTH:
+    return log((p - x->lo) / (x->hi - p));
+  default:
+    return p;
   }
 }
 
@@ -190,27 +202,35 @@ typedef struct problem {
   const nimc_circuit *c;
   const nimc_spectrum *s;
   size_t n, np, nf;
-  size_t *fi;        /* nf: parameter index of each unknown */
-  xform *xf;         /* nf */
-  double *p;         /* np: current parameters (constants in place) */
-  double *dpdu;      /* nf */
+  size_t *fi;          /* nf: parameter index of each unknown */
+  xform *xf;           /* nf */
+  double *p;           /* np: current parameters (constants in place) */
+  double *dpdu;        /* nf */
   double *isre, *isim; /* n: 1/s_re, 1/s_im */
-  double *zr, *zi;   /* n: model */
-  double *dre, *dim; /* n x np: model derivatives */
+  double *zr, *zi;     /* n: model */
+  double *dre, *dim;   /* n x np: model derivatives */
   double complex *ws;
-  double *r;         /* 2n: residuals */
-  double scale;      /* residuals are divided by it inside the solver */
+  double *r;     /* 2n: residuals */
+  double scale;  /* residuals are divided by it inside the solver */
+  int saturated; /* set_params rounded a parameter onto a bound */
 } problem;
 
-/* Set pr->p from the unknowns u. */
+/* Set pr->p from the unknowns u; pr->saturated when a map has rounded a
+ * parameter onto its bound (or past the largest double). */
 static void set_params(problem *pr, const double *u) {
-  for (size_t j = 0; j < pr->nf; j++)
-    pr->p[pr->fi[j]] = xform_p(&pr->xf[j], u[j], &pr->dpdu[j]);
+  pr->saturated = 0;
+  for (size_t j = 0; j < pr->nf; j++) {
+    double v = xform_p(&pr->xf[j], u[j], &pr->dpdu[j]);
+    if (!(v > pr->xf[j].lo && v < pr->xf[j].hi) || !(pr->dpdu[j] != 0.0))
+      pr->saturated = 1;
+    pr->p[pr->fi[j]] = v;
+  }
 }
 
 /* Weighted residuals at pr->p into r (2n); chi2 or +inf when Z is not
  * finite.  deriv: also the model derivatives. */
 static double residuals(problem *pr, double *r, int deriv) {
+  if (pr->saturated) return HUGE_VAL;
   int rc = nimc_circuit_eval_ws(pr->c, pr->p, pr->s->freq_Hz, pr->n, pr->zr,
                                 pr->zi, deriv ? pr->dre : NULL,
                                 deriv ? pr->dim : NULL, pr->ws);
@@ -256,8 +276,10 @@ static int cb_df(const gsl_vector *x, void *params, gsl_matrix *J) {
     for (size_t j = 0; j < pr->nf; j++) {
       size_t q = pr->fi[j];
       double g = pr->dpdu[j] / pr->scale;
-      double a = chi2 < HUGE_VAL ? pr->dre[k * pr->np + q] * pr->isre[k] * g : 0;
-      double b = chi2 < HUGE_VAL ? pr->dim[k * pr->np + q] * pr->isim[k] * g : 0;
+      double a =
+          chi2 < HUGE_VAL ? pr->dre[k * pr->np + q] * pr->isre[k] * g : 0;
+      double b =
+          chi2 < HUGE_VAL ? pr->dim[k * pr->np + q] * pr->isim[k] * g : 0;
       gsl_matrix_set(J, k, j, a);
       gsl_matrix_set(J, pr->n + k, j, b);
     }
@@ -321,7 +343,8 @@ static void polish(problem *pr, polish_ws *pw, gsl_vector *u, double gtol) {
     double chi2, chi2t, rank_chi2;
     double g = rel_gradient(pr, u->data, pw->X, &chi2);
     if (!(g < HUGE_VAL) || g <= gtol || chi2 == 0.0) return;
-    for (size_t i = 0; i < 2 * pr->n; i++) gsl_vector_set(pw->y, i, -pr->r[i]);
+    for (size_t i = 0; i < 2 * pr->n; i++)
+      gsl_vector_set(pw->y, i, -pr->r[i]);
     size_t rank;
     if (gsl_multifit_linear_tsvd(pw->X, pw->y, POLISH_CUT, pw->step, pw->cov,
                                  &rank_chi2, &rank, pw->lin) != GSL_SUCCESS)
@@ -429,8 +452,10 @@ static void guess_initial(const nimc_circuit *c, const nimc_spectrum *s,
   for (size_t k = 0; k < np; k++) {
     nimc_param_info in = nimc_circuit_param_info(c, k);
     if (in.role == NIMC_ROLE_R) {
-      if (!in.has_time && !in.in_parallel) ntop++;
-      else nother++;
+      if (!in.has_time && !in.in_parallel)
+        ntop++;
+      else
+        nother++;
     }
     if (in.has_time && in.elem != last) ntime++;
     last = in.elem;
@@ -452,26 +477,42 @@ static void guess_initial(const nimc_circuit *c, const nimc_spectrum *s,
     switch (in.role) {
     case NIMC_ROLE_R:
       p[k] = !in.has_time && !in.in_parallel ? rhf / (double)ntop
-                                              : spread / (double)nother;
+                                             : spread / (double)nother;
       break;
-    case NIMC_ROLE_C: p[k] = 1.0 / (we * ze); break;
-    case NIMC_ROLE_Q: p[k] = 1.0 / (pow(we, 0.8) * ze); break;
+    case NIMC_ROLE_C:
+      p[k] = 1.0 / (we * ze);
+      break;
+    case NIMC_ROLE_Q:
+      p[k] = 1.0 / (pow(we, 0.8) * ze);
+      break;
     case NIMC_ROLE_L:
       p[k] = fmax(s->z_im_ohm[ihi], 0.01 * zhi) / whi;
       break;
-    case NIMC_ROLE_LA: p[k] = 0.01 * zhi / pow(whi, 0.8); break;
-    case NIMC_ROLE_EXP: p[k] = 0.8; break;
-    case NIMC_ROLE_TAU: p[k] = 1.0 / we; break;
-    case NIMC_ROLE_AW: p[k] = ze * sqrt(we) / (2.0 * sqrt(2.0)); break;
-    case NIMC_ROLE_RATIO: p[k] = 1.0; break;
+    case NIMC_ROLE_LA:
+      p[k] = 0.01 * zhi / pow(whi, 0.8);
+      break;
+    case NIMC_ROLE_EXP:
+      p[k] = 0.8;
+      break;
+    case NIMC_ROLE_TAU:
+      p[k] = 1.0 / we;
+      break;
+    case NIMC_ROLE_AW:
+      p[k] = ze * sqrt(we) / (2.0 * sqrt(2.0));
+      break;
+    case NIMC_ROLE_RATIO:
+      p[k] = 1.0;
+      break;
     }
   }
 }
 
 /* Write "inf" or the number, for bound messages. */
 static const char *num(double v, char buf[32]) {
-  if (isinf(v)) snprintf(buf, 32, v > 0 ? "inf" : "-inf");
-  else snprintf(buf, 32, "%g", v);
+  if (isinf(v))
+    snprintf(buf, 32, v > 0 ? "inf" : "-inf");
+  else
+    snprintf(buf, 32, "%g", v);
   return buf;
 }
 
@@ -479,8 +520,8 @@ static const char *num(double v, char buf[32]) {
 static int check_start(const nimc_circuit *c, const nimc_fit_opts *o,
                        const double *p, nimc_err *err) {
   if (o->max_iter < 1)
-    return nimc_err_set(err, NIMC_EINPUT, "fit: max_iter must be >= 1, found %d",
-                        o->max_iter);
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "fit: max_iter must be >= 1, found %d", o->max_iter);
   if (!(o->xtol >= 0 && o->gtol >= 0 && o->ftol >= 0 && isfinite(o->xtol) &&
         isfinite(o->gtol) && isfinite(o->ftol)))
     return nimc_err_set(err, NIMC_EINPUT,
@@ -520,8 +561,10 @@ static int check_start(const nimc_circuit *c, const nimc_fit_opts *o,
 static int statistics(problem *pr, double chi2, const double *r,
                       nimc_fit *out) {
   size_t n2 = 2 * pr->n, nf = pr->nf, np = pr->np;
-  for (size_t i = 0; i < np * np; i++) out->corr[i] = NAN;
-  for (size_t k = 0; k < np; k++) out->std_err[k] = NAN;
+  for (size_t i = 0; i < np * np; i++)
+    out->corr[i] = NAN;
+  for (size_t k = 0; k < np; k++)
+    out->std_err[k] = NAN;
   out->grad_rel = 0.0;
   if (nf == 0) return NIMC_OK;
   gsl_matrix *A = gsl_matrix_alloc(n2, nf), *V = gsl_matrix_alloc(nf, nf);
@@ -602,7 +645,8 @@ static int finish(problem *pr, nimc_fit *out, double *r) {
   for (size_t k = 0; k < pr->n; k++) {
     out->z_re_fit[k] = pr->zr[k];
     out->z_im_fit[k] = pr->zi[k];
-    double a = pr->zr[k] - pr->s->z_re_ohm[k], b = pr->zi[k] - pr->s->z_im_ohm[k];
+    double a = pr->zr[k] - pr->s->z_re_ohm[k],
+           b = pr->zi[k] - pr->s->z_im_ohm[k];
     se += a * a + b * b;
   }
   out->chi2 = chi2;
@@ -633,8 +677,9 @@ static int problem_alloc(problem *pr, nimc_fit *out) {
   out->z_re_fit = calloc(n, sizeof *out->z_re_fit);
   out->z_im_fit = calloc(n, sizeof *out->z_im_fit);
   if (!pr->fi || !pr->xf || !pr->p || !pr->dpdu || !pr->isre || !pr->isim ||
-      !pr->zr || !pr->zi || !pr->dre || !pr->dim || !pr->ws || !pr->r || !out->p ||
-      !out->std_err || !out->corr || !out->z_re_fit || !out->z_im_fit)
+      !pr->zr || !pr->zi || !pr->dre || !pr->dim || !pr->ws || !pr->r ||
+      !out->p || !out->std_err || !out->corr || !out->z_re_fit ||
+      !out->z_im_fit)
     return NIMC_ENOMEM;
   return NIMC_OK;
 }
@@ -676,9 +721,12 @@ static void draw_start(const problem *pr, gsl_rng *rng, const double *p0,
     } else {
       double f = pow(10.0, spread * (2.0 * v - 1.0));
       double base = p0[pr->fi[j]];
-      if (x->kind == MAP_LOWER) p = x->lo + (base - x->lo) * f;
-      else if (x->kind == MAP_UPPER) p = x->hi - (x->hi - base) * f;
-      else p = base * f;
+      if (x->kind == MAP_LOWER)
+        p = x->lo + (base - x->lo) * f;
+      else if (x->kind == MAP_UPPER)
+        p = x->hi - (x->hi - base) * f;
+      else
+        p = base * f;
     }
     u[j] = xform_u(x, p);
   }
@@ -690,8 +738,9 @@ int nimc_circuit_fit(const nimc_circuit *c, const nimc_spectrum *s,
                      const nimc_fit_opts *opts, nimc_fit *out, nimc_err *err) {
   if (out) memset(out, 0, sizeof *out);
   if (!c || !s || !out)
-    return nimc_err_set(err, NIMC_EMISUSE, "fit: circuit, spectrum or result "
-                                           "is NULL");
+    return nimc_err_set(err, NIMC_EMISUSE,
+                        "fit: circuit, spectrum or result "
+                        "is NULL");
   gsl_set_error_handler_off();
   nimc_fit_opts o = opts ? *opts : nimc_fit_opts_default();
   problem pr;
@@ -743,8 +792,10 @@ int nimc_circuit_fit(const nimc_circuit *c, const nimc_spectrum *s,
   }
   rc = check_data(&pr, o.weight, err);
   if (rc) goto fail;
-  if (o.initial) memcpy(p0, o.initial, pr.np * sizeof *p0);
-  else guess_initial(c, s, p0);
+  if (o.initial)
+    memcpy(p0, o.initial, pr.np * sizeof *p0);
+  else
+    guess_initial(c, s, p0);
   rc = check_start(c, &o, p0, err);
   if (rc) goto fail;
   memcpy(pr.p, p0, pr.np * sizeof *p0);
@@ -754,7 +805,8 @@ int nimc_circuit_fit(const nimc_circuit *c, const nimc_spectrum *s,
   double best = HUGE_VAL;
   int best_iter = 0, best_conv = 0, nstarts = o.global ? o.starts : 1;
   if (pr.nf > 0) {
-    gsl_multifit_nlinear_parameters fp = gsl_multifit_nlinear_default_parameters();
+    gsl_multifit_nlinear_parameters fp =
+        gsl_multifit_nlinear_default_parameters();
     fp.trs = gsl_multifit_nlinear_trs_lm;
     gsl_multifit_nlinear_fdf fdf;
     memset(&fdf, 0, sizeof fdf);
