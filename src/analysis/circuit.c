@@ -800,11 +800,6 @@ size_t nimc_circuit_nparams(const nimc_circuit *c) {
   return c->np;
 }
 
-/* Number of elements. */
-size_t nimc_circuit_nelems(const nimc_circuit *c) {
-  return c->ne;
-}
-
 /* Name of parameter k, NULL out of range; owned by c. */
 const char *nimc_circuit_param_name(const nimc_circuit *c, size_t k) {
   return k < c->np ? c->pname[k] : NULL;

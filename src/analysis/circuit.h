@@ -40,9 +40,6 @@ typedef struct nimc_param_info {
 /* The role and place of parameter k (k < nparams). */
 nimc_param_info nimc_circuit_param_info(const nimc_circuit *c, size_t k);
 
-/* Number of elements in the circuit. */
-size_t nimc_circuit_nelems(const nimc_circuit *c);
-
 /* Complex values of workspace nimc_circuit_eval_ws needs. */
 size_t nimc_circuit_ws_len(const nimc_circuit *c);
 

@@ -710,7 +710,8 @@ static void polish_free(polish_ws *pw) {
   gsl_vector_free(pw->ut);
 }
 
-/* Draw start number `start` (>= 1) around u0 into u. */
+/* Draw the unknowns u of a further start around the initial values p0
+ * (see the essay). */
 static void draw_start(const problem *pr, gsl_rng *rng, const double *p0,
                        double spread, double *u) {
   for (size_t j = 0; j < pr->nf; j++) {
@@ -788,6 +789,12 @@ int nimc_circuit_fit(const nimc_circuit *c, const nimc_spectrum *s,
                       "residuals for %zu free parameters (need at least %zu "
                       "frequencies)",
                       pr.n, 2 * pr.n, pr.nf, (pr.nf + 2) / 2);
+    goto fail;
+  }
+  if (o.weight != NIMC_WEIGHT_NONE && o.weight != NIMC_WEIGHT_MODULUS &&
+      o.weight != NIMC_WEIGHT_PROPORTIONAL) {
+    rc = nimc_err_set(err, NIMC_EINPUT, "fit: unknown weighting %d",
+                      (int)o.weight);
     goto fail;
   }
   rc = check_data(&pr, o.weight, err);
