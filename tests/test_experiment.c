@@ -172,6 +172,62 @@ static void test_rest_hold_sweep(void) {
   nimc_experiment_destroy(exp);
 }
 
+/* The sine of a time-domain impedance measurement, of voltage or current,
+ * around the present state or a level. */
+static void test_sine(void) {
+  nimc_experiment *exp = NULL;
+  nimc_err err;
+  CHECK(parse1("Sine 5 mV at 1 kHz for 20 ms", &exp, &err) == NIMC_OK);
+  const nimc_step *st = only_step(exp);
+  CHECK(st && st->type == NIMC_STEP_SINE);
+  if (st) {
+    CHECK_REL(st->sine_amplitude, 5e-3, 1e-15);
+    CHECK_REL(st->sine_freq_Hz, 1e3, 1e-15);
+    CHECK(!st->sine_is_current && !st->has_sine_level);
+    CHECK(st->has_duration && fabs(st->duration_s - 0.02) < 1e-15);
+  }
+  nimc_experiment_destroy(exp);
+  CHECK(parse1("sine 10 uA at 0.1 Hz around -2 uA for 100 s", &exp, &err) ==
+        NIMC_OK);
+  st = only_step(exp);
+  CHECK(st && st->sine_is_current && st->has_sine_level);
+  if (st) {
+    CHECK_REL(st->sine_amplitude, 1e-5, 1e-15);
+    CHECK_REL(st->sine_level, -2e-6, 1e-15);
+    CHECK(!st->current_per_area && !st->sine_level_per_area);
+  }
+  nimc_experiment_destroy(exp);
+  CHECK(parse1("Sine 0.01 mA/cm2 at 1 Hz around 0.1 mA/cm2 for 10 s", &exp,
+               &err) == NIMC_OK);
+  st = only_step(exp);
+  CHECK(st && st->sine_is_current && st->current_per_area &&
+        st->sine_level_per_area);
+  nimc_experiment_destroy(exp);
+  CHECK(parse1("Sine 5mV at 10Hz around 1.5V for 2s", &exp, &err) == NIMC_OK);
+  st = only_step(exp);
+  CHECK(st && st->has_sine_level && st->sine_level == 1.5);
+  nimc_experiment_destroy(exp);
+  check_error("Sine 5 ohm at 1 Hz for 1 s",
+              "'5 ohm' is not a voltage or a current (unit 'ohm' is not V, "
+              "A or A/m2)");
+  check_error("Sine 5 at 1 Hz for 1 s", "'5' has no unit");
+  check_error("Sine -5 mV at 1 Hz for 1 s",
+              "a sine amplitude must be positive, found '-5 mV'");
+  check_error("Sine 5 mV at 1 s for 1 s", "'1 s' is not a frequency");
+  check_error("Sine 5 mV at 0 Hz for 1 s", "a frequency must be positive");
+  check_error("Sine 5 mV for 1 s", "expected 'at <frequency>' after the "
+                                   "amplitude, found 'for 1 s'");
+  check_error("Sine 5 mV at 1 Hz", "expected 'for <time>' after the "
+                                   "frequency, found nothing");
+  check_error("Sine 5 mV at 1 Hz around 1 mA for 1 s",
+              "the level after 'around' must be a voltage, like the "
+              "amplitude");
+  check_error("Sine 1 mA at 1 Hz around 1 V for 1 s",
+              "the level after 'around' must be a current");
+  check_error("Sine 5 mV at 1 Hz until 1 V",
+              "expected 'for <time>' after the frequency, found 'until 1 V'");
+}
+
 static void test_repeat_and_lines(void) {
   const char *lines[] = {
       "# formation",
@@ -252,8 +308,8 @@ static void test_errors_from_brief(void) {
   const char *three[] = {"Rest for 1 s", "Rest for 2 s", "Dance for 1 h"};
   CHECK(nimc_experiment_parse(&exp, three, 3, &err) == NIMC_EINPUT);
   CHECK(strcmp(err.msg, "step 3 'Dance for 1 h': unknown step 'Dance' "
-                        "(expected Charge, Discharge, Rest, Hold, Sweep or "
-                        "Repeat)") == 0);
+                        "(expected Charge, Discharge, Rest, Hold, Sweep, "
+                        "Sine or Repeat)") == 0);
 }
 
 static void test_errors(void) {
@@ -399,6 +455,7 @@ static void test_fuzz(void) {
 int main(void) {
   RUN(test_charge_discharge);
   RUN(test_rest_hold_sweep);
+  RUN(test_sine);
   RUN(test_repeat_and_lines);
   RUN(test_long_text);
   RUN(test_errors_from_brief);

@@ -399,6 +399,10 @@ typedef struct nimc_linkk_opts {
                           0 off, -1 (default) when the spectrum ends
                           capacitive (phase below -45 deg at its lowest
                           frequency) */
+  double extension_decades; /* the time constants span the measured range
+                               widened by this many decades at each end:
+                               0 (the paper's range) to 3, or -1 (the
+                               default): the best of 0, 0.25, ..., 1 */
 } nimc_linkk_opts;
 
 nimc_linkk_opts nimc_linkk_opts_default(void);
@@ -409,6 +413,7 @@ typedef struct nimc_linkk {
   double mu;             /* at M; >= c when no M up to max_M met mu < c */
   int capacitance;       /* 1 when the series C was in the test circuit
                             (add_capacitance, auto resolved) */
+  double extension_decades; /* of the time constants of the fit kept */
   double *res_re, *res_im;     /* (Z - Z_KK) / |Z| per point, n each */
   double *z_re_fit, *z_im_fit; /* the KK-compliant fit, n each */
   double max_residual;   /* max over points of |res_re| and |res_im| */
@@ -417,13 +422,18 @@ typedef struct nimc_linkk {
 
 void nimc_linkk_free(nimc_linkk *k);
 
-/* Lin-KK test of s (Schoenleitner, Klotz, Ivers-Tiffee, Electrochim. Acta
- * 227 (2017) 127): a series R, L and optional C with M Voigt elements of
- * time constants spread log-evenly over 1/(2 pi f), fitted by linear least
- * squares weighted by 1/|Z| (by 1/|Z - 1/(j w C_1)| when the capacitance is
- * in, C_1 from the one-element fit: see analysis/linkk.c); M grows from 1
- * until mu < c.  NIMC_EINPUT for fewer than 3 points, a value that is not
- * finite, a frequency that is not positive, or bad options. */
+/* Lin-KK test of s (Schoenleber, Klotz, Ivers-Tiffee, Electrochim. Acta
+ * 131 (2014) 20): a series R, L and optional C with M Voigt elements of
+ * time constants spread log-evenly over 1/(2 pi f) (widened by
+ * extension_decades), fitted by linear least squares weighted by 1/|Z|
+ * (by 1/|Z - 1/(j w C_1)| when the capacitance is in, C_1 from the
+ * one-element fit).  Every M from 1 to max_M is fitted; mu accepts the
+ * fits with mu >= c (no over-fitting: negative resistances stay small),
+ * and the best of those (smallest rms residual) is kept -- the paper's
+ * rule stops at the first M that mu rejects, which is the same on noisy
+ * data and fails on exact ones (analysis/linkk.c).  NIMC_EINPUT for fewer
+ * than 3 points, a value that is not finite, a frequency that is not
+ * positive, or bad options. */
 int nimc_spectrum_linkk(const nimc_spectrum *s, const nimc_linkk_opts *opts,
                         nimc_linkk *out, nimc_err *err);
 
