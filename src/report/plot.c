@@ -427,9 +427,33 @@ static void panel_script(sbuf *gp, const char *stem, const nimc_panel *p,
   sb_quoted(gp, ax->ylabel);
   sb_printf(gp, "' noenhanced\nset title '");
   sb_quoted(gp, ax->title);
-  sb_printf(gp, "' noenhanced\n%s\n%s\n%s\n", ax->logx ? "set logscale x" : "unset logscale x",
-            ax->logy ? "set logscale y" : "unset logscale y",
-            ax->equal ? "set size ratio -1" : "set size noratio");
+  sb_printf(gp, "' noenhanced\n%s\n%s\n",
+            ax->logx ? "set logscale x" : "unset logscale x",
+            ax->logy ? "set logscale y" : "unset logscale y");
+  if (ax->equal) {
+    /* one scale: a square frame whose two ranges have the same span,
+     * each centred on the data */
+    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    for (size_t c = 0; c < p->ncurves; c++)
+      for (size_t k = 0; k < p->curves[c].n; k++) {
+        if (!drawn(&p->curves[c], k, ax)) continue;
+        x0 = fmin(x0, p->curves[c].x[k]), x1 = fmax(x1, p->curves[c].x[k]);
+        y0 = fmin(y0, p->curves[c].y[k]), y1 = fmax(y1, p->curves[c].y[k]);
+      }
+    double span = 1.08 * fmax(x1 - x0, y1 - y0);
+    if (isfinite(span) && span > 0.0) {
+      double xc = 0.5 * (x0 + x1), yc = 0.5 * (y0 + y1);
+      sb_printf(gp,
+                "set size square\nset key top left\nset xrange [%.10g:%.10g]\n"
+                "set yrange [%.10g:%.10g]\n",
+                xc - 0.5 * span, xc + 0.5 * span, yc - 0.5 * span,
+                yc + 0.5 * span);
+    } else {
+      sb_printf(gp, "set size ratio -1\n");
+    }
+  } else {
+    sb_printf(gp, "set size noratio\nset autoscale xy\nset key top right\n");
+  }
   size_t left = 0;
   for (size_t c = 0; c < p->ncurves; c++)
     left += blocks[c] >= 0;
