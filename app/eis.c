@@ -510,6 +510,11 @@ static int frequencies(const char *from, const char *to, const char *pd,
     return EXIT_USAGE;
   }
   if (pd && whole("eis", "--per-decade", pd, 1, 1000, &k)) return EXIT_USAGE;
+  if (!(a > 0.0) || !(b > 0.0)) {
+    fprintf(stderr, "nimc eis: %s '%s': a frequency must be positive\n",
+            a > 0.0 ? "--to" : "--from", a > 0.0 ? to : from);
+    return EXIT_USAGE;
+  }
   if (nimc_freq_logspace(a, b, (int)k, f, n, &err)) {
     fprintf(stderr, "nimc eis: %s\n", err.msg);
     return EXIT_USAGE;
