@@ -15,7 +15,9 @@ enum { UNCOVERED = 0, COVERED = 1, NDEV = 2 };
 typedef enum quantity_kind {
   Q_VOLUMETRIC, /* capacitance_volumetric_F_cm3 of the GCD at J */
   Q_AREAL,      /* capacitance_areal_mF_cm2 of the GCD at J */
-  Q_RATIO       /* capacitance at J / capacitance at J_ref, same device */
+  Q_RATIO,      /* capacitance at J / capacitance at J_ref, same device */
+  Q_R_OHMIC,    /* r_ohmic_ohm of the impedance spectrum (J unused) */
+  Q_R_CT        /* r_ct_ohm: the charge-transfer arc of the fitted circuit */
 } quantity_kind;
 
 /* The published values compared with the model.  Source: Zheng et al.,
@@ -49,9 +51,22 @@ static const struct paper_value {
      UNCOVERED, 0.3, 0},
     {"cv_0.3", "volumetric capacitance at 0.3 mA/cm2", "F/cm3", 15.8,
      Q_VOLUMETRIC, UNCOVERED, 0.3, 0},
+    /* the impedance results (Nyquist plots fitted with an equivalent
+     * circuit, 100 kHz to 10 mHz, 5 mV) */
+    {"esr_eis", "equivalent series resistance (EIS), uncovered", "ohm", 450,
+     Q_R_OHMIC, UNCOVERED, 0, 0},
+    {"rct_eis", "charge-transfer resistance (EIS), uncovered", "ohm", 173,
+     Q_R_CT, UNCOVERED, 0, 0},
+    {"rct_eis_covered", "charge-transfer resistance (EIS), covered", "ohm",
+     368, Q_R_CT, COVERED, 0, 0},
 };
 
 #define NPAPER_VALUES (sizeof(paper_values) / sizeof(paper_values[0]))
+
+/* Is p a result of the impedance spectrum (not of a GCD)? */
+static inline int paper_is_eis(const struct paper_value *p) {
+  return p->kind == Q_R_OHMIC || p->kind == Q_R_CT;
+}
 
 /* The row with identifier id, or NULL. */
 static inline const struct paper_value *paper_find(const char *id) {

@@ -8,7 +8,10 @@
  * published number is set beside the model's:
  *   (a) GCD profiles of the uncovered device at a few current densities;
  *   (b) capacitance against current density for both devices;
- *   (c) maps of the fields at the end of a fast charge, both devices.
+ *   (c) maps of the fields at the end of a fast charge, both devices;
+ *   (d) the impedance spectra of both devices at their initial state,
+ *       fitted with nimc eis's default circuit, as the paper read its
+ *       equivalent series and charge-transfer resistances.
  * Everything that varies from one experiment to the next is data in the
  * static tables below (devices, currents, published values), so a new
  * comparison is a new row, not new code.  The GCD simulations that the
@@ -54,6 +57,10 @@ static const double rate_J[] = {0.1, 0.2, 0.3, 0.5, 1.0, 1.5, 2.0};
 /* (c) maps at the end of a charge from the as-made state, mA/cm2. */
 static const double fields_J = 1.0;
 
+/* (d) the impedance sweep of the paper: 100 kHz to 10 mHz (10 a decade). */
+static const double eis_from_Hz = 1e5, eis_to_Hz = 1e-2;
+static const int eis_per_decade = 10;
+
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define NPAPER COUNT(paper_values)
 
@@ -67,14 +74,16 @@ static const char *usage =
     "published ones (quantity | unit | paper | model | rel. error).\n"
     "Every GCD is 'Charge at J until 3.5 V', 'Discharge at J until 0 V'\n"
     "from the device's initial state (the measurement `nimc run` makes);\n"
-    "the metrics are those of the discharge.  See docs/reproduce.md.\n"
+    "the metrics are those of the discharge.  The resistances come from\n"
+    "the impedance at the initial state, fitted as `nimc eis` does.  See\n"
+    "docs/reproduce.md.\n"
     "\n"
     "  --json            print the summary JSON (with its \"validation\" "
     "array)\n"
     "                    on stdout, and nothing else\n"
-    "  -o, --output DIR  write reproduce_gcd, reproduce_rate and\n"
-    "                    reproduce_fields (.png, .svg), reproduce.json and\n"
-    "                    validation.csv into DIR\n"
+    "  -o, --output DIR  write reproduce_gcd, reproduce_rate,\n"
+    "                    reproduce_fields and reproduce_eis (.png, .svg),\n"
+    "                    reproduce.json and validation.csv into DIR\n"
     "  --devices DIR     where nimc.ini and nimc-covered.ini are (default:\n"
     "                    devices)\n"
     "  -q, --quiet       no progress on stderr\n"
@@ -143,12 +152,23 @@ typedef struct fields_run {
   double wall_s;
 } fields_run;
 
+/* One spectrum of experiment (d), fitted. */
+typedef struct eis_run {
+  int done, fitted;
+  nimc_spectrum s;
+  nimc_circuit *circuit;
+  nimc_fit fit;
+  double r_ohmic, r_ct;
+  double wall_s;
+} eis_run;
+
 typedef struct state {
   args a;
   nimc_device *dev[NDEV];
   gcd_run *runs;
   size_t nruns;
   fields_run maps[NDEV];
+  eis_run eis[NDEV];
   nimc_validation_row rows[NPAPER];
   int failed; /* something failed: exit status 1 */
   size_t nsims, done_sims;
@@ -189,6 +209,7 @@ static int plan_runs(state *s) {
     if (want_run(s, UNCOVERED, profile_J[k])) return -1;
   for (size_t k = 0; k < NPAPER; k++) {
     const struct paper_value *p = &paper_values[k];
+    if (paper_is_eis(p)) continue;
     if (want_run(s, p->device, p->J) ||
         (p->kind == Q_RATIO && want_run(s, p->device, p->J_ref)))
       return -1;
@@ -220,6 +241,7 @@ static void run_users(const gcd_run *r, char *buf, size_t cap) {
           "current density");
   for (size_t k = 0; k < NPAPER; k++) {
     const struct paper_value *p = &paper_values[k];
+    if (paper_is_eis(p)) continue;
     if (p->device == r->device &&
         (same_J(p->J, r->J) || (p->kind == Q_RATIO && same_J(p->J_ref, r->J))))
       ADD("validation %s", p->id);
@@ -368,10 +390,61 @@ static void simulate_map(state *s, int d) {
   nimc_experiment_destroy(exp);
 }
 
+/* (d): the impedance of device d at its initial state, fitted with the
+ * default circuit of nimc eis (automatic start, global search, seed 1). */
+static void simulate_eis(state *s, int d) {
+  const nimc_device *dev = s->dev[d];
+  eis_run *e = &s->eis[d];
+  char what[256];
+  snprintf(what, sizeof what, "%s, impedance %g Hz to %g Hz",
+           nimc_device_name(dev), eis_from_Hz, eis_to_Hz);
+  nimc_sim *sim = NULL;
+  nimc_err err;
+  double *f = NULL;
+  size_t n = 0;
+  double t0 = cli_now_s();
+  const char *why = NULL;
+  e->r_ohmic = e->r_ct = NAN;
+  if (nimc_freq_logspace(eis_from_Hz, eis_to_Hz, eis_per_decade, &f, &n,
+                         &err) ||
+      nimc_sim_create(&sim, dev, NULL, &err))
+    why = err.msg;
+  else if (nimc_sim_impedance(sim, f, n, &e->s, NULL))
+    why = nimc_sim_errmsg(sim);
+  if (!why) {
+    e->done = 1;
+    e->r_ohmic = nimc_spectrum_r_ohmic(&e->s);
+    nimc_fit_opts o = nimc_fit_opts_default();
+    o.global = 1;
+    o.seed = 1;
+    if (nimc_circuit_parse(&e->circuit, cli_eis_default_circuit, &err) ||
+        nimc_circuit_fit(e->circuit, &e->s, &o, &e->fit, &err)) {
+      why = err.msg;
+    } else {
+      e->fitted = 1;
+      int k = nimc_circuit_rct_index(e->circuit);
+      if (k >= 0) e->r_ct = e->fit.p[k];
+    }
+  }
+  e->wall_s = cli_now_s() - t0;
+  if (why) {
+    fprintf(stderr,
+            "nimc reproduce: %s failed (needed by experiment (d) and the "
+            "validation of the resistances): %s\n",
+            what, why);
+    s->failed = 1;
+  }
+  progress_line(s, what, e->wall_s, why ? "FAILED" : "done");
+  free(f);
+  nimc_sim_destroy(sim);
+}
+
 /* ---- the comparison ---- */
 
 /* The model's value of p, NaN where its simulations failed. */
 static double model_value(state *s, const struct paper_value *p) {
+  if (p->kind == Q_R_OHMIC) return s->eis[p->device].r_ohmic;
+  if (p->kind == Q_R_CT) return s->eis[p->device].r_ct;
   const gcd_run *r = find_run(s, p->device, p->J);
   if (!r || !r->have_metrics) return NAN;
   switch (p->kind) {
@@ -384,6 +457,9 @@ static double model_value(state *s, const struct paper_value *p) {
     if (!ref || !ref->have_metrics) return NAN;
     return r->m.capacitance_F / ref->m.capacitance_F;
   }
+  case Q_R_OHMIC:
+  case Q_R_CT:
+    break;
   }
   return NAN;
 }
@@ -396,6 +472,14 @@ static void fill_rows(state *s) {
     s->rows[k] = (nimc_validation_row){p->id, p->quantity, p->unit, p->paper,
                                        model_value(s, p)};
     if (isfinite(s->rows[k].model)) continue;
+    if (paper_is_eis(p)) {
+      fprintf(stderr,
+              "nimc reproduce: validation %s (%s) has no model value: the "
+              "impedance of its device failed (see above)\n",
+              p->id, p->quantity);
+      s->failed = 1;
+      continue;
+    }
     const gcd_run *r = find_run(s, p->device, p->J);
     const gcd_run *ref =
         p->kind == Q_RATIO ? find_run(s, p->device, p->J_ref) : NULL;
@@ -543,6 +627,38 @@ static void figure_fields(state *s, const char *dir) {
     output_failed(s, "reproduce_fields", &err);
 }
 
+/* (d): Nyquist plots of both devices: the model's points and the fitted
+ * circuit's line. */
+static void figure_eis(state *s, const char *dir) {
+  nimc_zcurve z[2 * NDEV];
+  nimc_spectrum fit[NDEV];
+  char label[2 * NDEV][200];
+  size_t nz = 0;
+  nimc_err err;
+  for (int d = 0; d < NDEV; d++) {
+    const eis_run *e = &s->eis[d];
+    if (!e->done) continue;
+    snprintf(label[nz], sizeof label[0], "%s, model", nimc_device_name(s->dev[d]));
+    z[nz] = (nimc_zcurve){label[nz], &e->s, 1, d + 1};
+    nz++;
+    if (!e->fitted) continue;
+    fit[d] = (nimc_spectrum){e->s.n, e->s.freq_Hz, e->fit.z_re_fit,
+                             e->fit.z_im_fit};
+    snprintf(label[nz], sizeof label[0], "fit: R0 %.0f, R1 %.0f ohm",
+             e->fit.p[0], e->r_ct);
+    z[nz] = (nimc_zcurve){label[nz], &fit[d], 0, d + 1};
+    nz++;
+  }
+  if (!nz)
+    fprintf(stderr, "nimc reproduce: reproduce_eis not drawn: none of its "
+                    "simulations succeeded\n");
+  else if (nimc_plot_nyquist(z, nz,
+                             "impedance at the initial state, 100 kHz to 10 "
+                             "mHz, fitted with R0-p(R1,CPE1)-CPE2",
+                             dir, "reproduce_eis", &err))
+    output_failed(s, "reproduce_eis", &err);
+}
+
 static void write_files(state *s, const char *json) {
   char path[4096];
   nimc_err err;
@@ -550,6 +666,7 @@ static void write_files(state *s, const char *json) {
   figure_profiles(s, dir);
   figure_rate(s, dir);
   figure_fields(s, dir);
+  figure_eis(s, dir);
   snprintf(path, sizeof path, "%s/reproduce.json", dir);
   if (nimc_write_atomic(path, json, strlen(json), &err))
     output_failed(s, "reproduce.json", &err);
@@ -559,7 +676,7 @@ static void write_files(state *s, const char *json) {
   if (!s->a.quiet)
     fprintf(stderr,
             "nimc reproduce: wrote %s/reproduce_gcd, reproduce_rate, "
-            "reproduce_fields (.png, .svg), reproduce.json, "
+            "reproduce_fields, reproduce_eis (.png, .svg), reproduce.json, "
             "validation.csv\n",
             dir);
 }
@@ -570,6 +687,9 @@ static void release(state *s) {
   free(s->runs);
   for (int d = 0; d < NDEV; d++) {
     if (s->maps[d].done) nimc_fields_free(&s->maps[d].f);
+    nimc_spectrum_free(&s->eis[d].s);
+    if (s->eis[d].fitted) nimc_fit_free(&s->eis[d].fit);
+    nimc_circuit_destroy(s->eis[d].circuit);
     nimc_device_destroy(s->dev[d]);
   }
 }
@@ -608,11 +728,13 @@ int cli_reproduce(int argc, char **argv) {
     goto done;
   }
 
-  s.nsims = s.nruns + NDEV;
+  s.nsims = s.nruns + 2 * NDEV;
   for (size_t k = 0; k < s.nruns; k++)
     simulate_gcd(&s, &s.runs[k]);
   for (int d = 0; d < NDEV; d++)
     simulate_map(&s, d);
+  for (int d = 0; d < NDEV; d++)
+    simulate_eis(&s, d);
   fill_rows(&s);
 
   nimc_summary sum = {.device = nimc_device_name(s.dev[UNCOVERED]),

@@ -88,19 +88,18 @@ static const char *const fitted_ids[] = {"cv_0.1", "cv_0.2", "cv_1", "cv_1.5",
                                          "cv_0.2_covered"};
 #define NFIT (sizeof fitted_ids / sizeof fitted_ids[0])
 
-/* Equivalent series resistance (EIS) of system.md's table, 25 C. */
-static const double paper_esr_ohm = 450.0;
-
 static target targets[NFIT + 1];
 
 /* Fill targets[] from the shared table; 0, or -1 when a row is missing. */
 static int targets_init(void) {
+  const struct paper_value *esr = paper_find("esr_eis");
+  if (!esr) return -1;
   for (size_t k = 0; k < NFIT; k++) {
     const struct paper_value *v = paper_find(fitted_ids[k]);
     if (!v || v->kind != Q_VOLUMETRIC) return -1;
     targets[k] = (target){v->quantity, v->device == COVERED, v->J, v->paper};
   }
-  targets[NFIT] = (target){"ESR (ohm)", 0, 0.0, paper_esr_ohm};
+  targets[NFIT] = (target){"ESR (ohm)", 0, 0.0, esr->paper};
   return 0;
 }
 #define NT (sizeof targets / sizeof targets[0])

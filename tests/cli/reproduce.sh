@@ -11,7 +11,8 @@ NIMC=${1:?usage: reproduce.sh NIMC}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 pass=0 fail=0
-IDS='cv_0.1 cv_1 cv_0.2 cv_0.2_covered cv_1.5 retention_1.5 ca_0.3 cv_0.3'
+IDS='cv_0.1 cv_1 cv_0.2 cv_0.2_covered cv_1.5 retention_1.5 ca_0.3 cv_0.3
+     esr_eis rct_eis rct_eis_covered'
 
 ok()  { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
@@ -44,10 +45,11 @@ for key in '"device"' '"temperature_C"' '"steps"' '"metrics"'; do
 done
 check_rows "$TMP/sum.json"
 for f in reproduce_gcd.png reproduce_gcd.svg reproduce_rate.png reproduce_rate.svg \
-         reproduce_fields.png reproduce_fields.svg reproduce.json validation.csv; do
+         reproduce_fields.png reproduce_fields.svg reproduce_eis.png \
+         reproduce_eis.svg reproduce.json validation.csv; do
   [ -s "$OUT/$f" ] && ok || bad "$f not written"
 done
-for f in reproduce_gcd reproduce_rate reproduce_fields; do
+for f in reproduce_gcd reproduce_rate reproduce_fields reproduce_eis; do
   [ "$(head -c4 "$OUT/$f.png" 2>/dev/null | tail -c3)" = "PNG" ] && ok || bad "$f.png is not a PNG"
   grep -q '<svg' "$OUT/$f.svg" 2>/dev/null && ok || bad "$f.svg is not an SVG"
 done
@@ -77,7 +79,7 @@ rc=$?
 [ $rc -eq 1 ] && ok || bad "a failing experiment: exit status $rc, expected 1"
 grep -q 'cv_0.2_covered' "$TMP/err" && ok || bad "the failure does not name the value it affects: $(cat "$TMP/err")"
 grep -q 'capacitance against current density' "$TMP/err" && ok || bad "the failure does not name the experiment"
-head -1 "$TMP/table" | grep -Eq '^quantity +\| unit +\| +paper \| +model \| rel\. error$' && ok \
+head -1 "$TMP/table" | grep -Eq '^quantity +\| unit +\| +paper \| +model \| +rel\. error$' && ok \
   || bad "table header: $(head -1 "$TMP/table")"
 grep -E '^volumetric capacitance at 0.2 mA/cm2, covered +\|' "$TMP/table" | grep -q 'failed' && ok \
   || bad "the covered row does not say failed: $(cat "$TMP/table")"
