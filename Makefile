@@ -51,6 +51,7 @@ bench: build
 	@$(BUILD)/bench_gcd
 	@sh bench/dualfoil.sh $(BUILD)
 	@$(BUILD)/study_dualfoil
+	@$(BUILD)/bench_eis
 
 format:
 	clang-format -i include/nimc/*.h src/*/*.[ch] app/*.[ch] tests/*.[ch] bench/*.c
