@@ -29,6 +29,8 @@ demo: build
 	  -e 'Charge at 0.1 mA/cm2 until 3.5 V' -e 'Discharge at 0.1 mA/cm2 until 0.5 V' \
 	  -o out/demo
 	@echo "figure: out/demo/gcd.png, out/demo/gcd.svg"
+	$(NIMC) eis devices/nimc.ini -o out/eis
+	@echo "figures: out/eis/nyquist.png, bode.png, fit_residuals.png, linkk.png (and .svg)"
 	$(NIMC) reproduce -o out/reproduce
 	@echo "figures: out/reproduce/reproduce_gcd.png, reproduce_rate.png, reproduce_fields.png (and .svg);" \
 	  "table: out/reproduce/validation.csv, out/reproduce/reproduce.json"

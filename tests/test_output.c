@@ -11,6 +11,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -596,6 +597,193 @@ static void test_plot_curves(const char *dir) {
         NIMC_EMISUSE);
 }
 
+/* A spectrum of R0 + (R1 || C1) at n log-spaced frequencies. */
+static void rc_spectrum(nimc_spectrum *s, size_t n) {
+  CHECK(nimc_spectrum_alloc(s, n) == NIMC_OK);
+  for (size_t k = 0; k < n; k++) {
+    double f = pow(10.0, 5.0 - 7.0 * (double)k / (double)(n - 1));
+    double w = 2 * 3.141592653589793 * f, R0 = 10, R1 = 100, C1 = 1e-3;
+    double d = 1 + w * w * R1 * R1 * C1 * C1;
+    s->freq_Hz[k] = f;
+    s->z_re_ohm[k] = R0 + R1 / d;
+    s->z_im_ohm[k] = -w * R1 * R1 * C1 / d;
+  }
+}
+
+/* Nyquist (square frame, equal spans, -Im Z up), Bode (two panels, log
+ * axes, points that are not positive left out of a log axis), the
+ * spectrum CSV with its optional columns. */
+static void test_spectra(const char *dir) {
+  char fig[512], path[600];
+  nimc_err err;
+  snprintf(fig, sizeof fig, "%s/eis", dir);
+  CHECK(mkdir(fig, 0700) == 0);
+  nimc_spectrum s;
+  rc_spectrum(&s, 8);
+  nimc_zcurve z[1] = {{"data", &s, 1, 1}};
+  int rc = nimc_plot_nyquist(z, 1, "RC", fig, "nyquist", &err);
+  CHECK(rc == NIMC_OK);
+  if (rc) fprintf(stderr, "nimc_plot_nyquist: %s\n", err.msg);
+  snprintf(path, sizeof path, "%s/nyquist.png", fig);
+  CHECK(starts_with(path, "\x89PNG\r\n\x1a\n", 8));
+  snprintf(path, sizeof path, "%s/nyquist.gp", fig);
+  char *gp = slurp(path, NULL);
+  double x0 = 0, x1 = 0, y0 = 0, y1 = 0;
+  const char *xr = gp ? strstr(gp, "set xrange [") : NULL;
+  const char *yr = gp ? strstr(gp, "set yrange [") : NULL;
+  CHECK(xr && sscanf(xr, "set xrange [%lf:%lf]", &x0, &x1) == 2);
+  CHECK(yr && sscanf(yr, "set yrange [%lf:%lf]", &y0, &y1) == 2);
+  CHECK_REL(x1 - x0, y1 - y0, 1e-9);       /* one scale on both axes */
+  CHECK(x0 < 10.0 && x1 > 110.0);          /* Re Z from 10 to 110 ohm */
+  CHECK(y0 <= 0.0 && y1 > 50.0);           /* -Im Z up to 50 ohm */
+  CHECK(gp && strstr(gp, "set size square"));
+  CHECK(gp && strstr(gp, "-Im Z (ohm)"));
+  free(gp);
+  snprintf(path, sizeof path, "%s/nyquist.dat", fig);
+  char *dat = slurp(path, NULL);
+  char want[64];
+  snprintf(want, sizeof want, "%.10g %.10g\n", s.z_re_ohm[0], -s.z_im_ohm[0]);
+  CHECK(dat && strstr(dat, want)); /* -Im Z is drawn */
+  free(dat);
+  rc = nimc_plot_bode(z, 1, "RC", fig, "bode", &err);
+  CHECK(rc == NIMC_OK);
+  if (rc) fprintf(stderr, "nimc_plot_bode: %s\n", err.msg);
+  snprintf(path, sizeof path, "%s/bode.gp", fig);
+  gp = slurp(path, NULL);
+  CHECK(gp && strstr(gp, "set multiplot layout 2,1"));
+  CHECK(gp && strstr(gp, "set logscale x") && strstr(gp, "set logscale y"));
+  CHECK(gp && strstr(gp, "-phase (deg)"));
+  free(gp);
+  snprintf(path, sizeof path, "%s/bode.svg", fig);
+  char *svg = slurp(path, NULL);
+  CHECK(svg && strstr(svg, "<svg"));
+  free(svg);
+  /* a log axis leaves out what is not positive */
+  const double x[] = {1, 10, 100}, y[] = {-1, 2, 3};
+  nimc_curve c = {"y", x, y, 3, 2, 1};
+  nimc_panel p = {&c, 1, {"x", "y", "log", 1, 1, 0}};
+  CHECK(nimc_plot_panels(&p, 1, NULL, fig, "logy", &err) == NIMC_OK);
+  snprintf(path, sizeof path, "%s/logy.dat", fig);
+  dat = slurp(path, NULL);
+  CHECK(dat && !strstr(dat, "1 -1") && strstr(dat, "10 2\n100 3\n"));
+  free(dat);
+  nimc_curve neg = {"y", x, y, 1, 2, 1};
+  nimc_panel pn = {&neg, 1, {"x", "y", "log", 1, 1, 0}};
+  CHECK(nimc_plot_panels(&pn, 1, NULL, fig, "neg", &err) == NIMC_EINPUT);
+  CHECK(nimc_plot_panels(NULL, 1, NULL, fig, "x", &err) == NIMC_EMISUSE);
+  CHECK(nimc_plot_nyquist(z, 0, NULL, fig, "x", &err) == NIMC_EMISUSE);
+  CHECK(count_temporaries(fig) == 0);
+
+  /* the CSV: the spectrum, then the fit and the Lin-KK residuals */
+  double fr[8], fi[8], kr[8], ki[8];
+  for (int k = 0; k < 8; k++)
+    fr[k] = 1.0 + k, fi[k] = -k, kr[k] = 1e-3 * k, ki[k] = -1e-3 * k;
+  nimc_fit fit = {0};
+  fit.n = 8, fit.z_re_fit = fr, fit.z_im_fit = fi;
+  nimc_linkk kk = {0};
+  kk.n = 8, kk.res_re = kr, kk.res_im = ki;
+  snprintf(path, sizeof path, "%s/spectrum.csv", fig);
+  CHECK(nimc_spectrum_write_csv(&s, &fit, &kk, path, &err) == NIMC_OK);
+  char *csv = slurp(path, NULL);
+  CHECK(csv && !strncmp(csv,
+                        "frequency_Hz,z_re_ohm,z_im_ohm,z_mod_ohm,phase_deg,"
+                        "z_re_fit_ohm,z_im_fit_ohm,kk_res_re,kk_res_im\n",
+                        90));
+  /* the first row: 100 kHz, |Z| and arg Z in degrees */
+  double f0, re, im, mod, ph, a, b, c2, d;
+  const char *row = csv ? strchr(csv, '\n') + 1 : NULL;
+  CHECK(row && sscanf(row, "%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &f0, &re,
+                      &im, &mod, &ph, &a, &b, &c2, &d) == 9);
+  CHECK_REL(mod, hypot(s.z_re_ohm[0], s.z_im_ohm[0]), 1e-9);
+  CHECK_REL(ph, atan2(s.z_im_ohm[0], s.z_re_ohm[0]) * 180 / 3.141592653589793,
+            1e-9);
+  free(csv);
+  CHECK(nimc_spectrum_write_csv(&s, NULL, NULL, path, &err) == NIMC_OK);
+  csv = slurp(path, NULL);
+  CHECK(csv && !strncmp(csv, "frequency_Hz,z_re_ohm,z_im_ohm,z_mod_ohm,"
+                             "phase_deg\n", 47));
+  free(csv);
+  fit.n = 3; /* does not match the spectrum */
+  CHECK(nimc_spectrum_write_csv(&s, &fit, NULL, path, &err) == NIMC_EMISUSE);
+  nimc_spectrum_free(&s);
+}
+
+/* The impedance keys of the summary JSON: the spectrum as arrays, the
+ * circuit with parameters, standard errors and correlations (null where
+ * not finite), Lin-KK, the operating point, the metrics. */
+static void test_eis_json(void) {
+  nimc_spectrum s;
+  rc_spectrum(&s, 5);
+  nimc_circuit *circ = NULL;
+  nimc_err err;
+  CHECK(nimc_circuit_parse(&circ, "R0-p(R1,C1)", &err) == NIMC_OK);
+  double p[3] = {10, 100, 1e-3}, se[3] = {0.1, NAN, 1e-5};
+  double corr[9] = {1, NAN, 0.5, NAN, NAN, NAN, 0.5, NAN, 1};
+  nimc_fit fit = {0};
+  fit.np = 3, fit.n = 5, fit.p = p, fit.std_err = se, fit.corr = corr;
+  fit.rmse_ohm = 0.25, fit.chi2 = 1.5, fit.grad_rel = 1e-9;
+  fit.iterations = 7, fit.starts = 1, fit.converged = 1;
+  nimc_linkk kk = {0};
+  kk.M = 4, kk.mu = 0.9, kk.max_residual = 1e-3, kk.rms_residual = 5e-4;
+  nimc_eis_info info = {0};
+  info.voltage_V = 1.5, info.unknowns = 10;
+  nimc_eis_summary es = {.spectrum = &s, .circuit = circ, .fit = &fit,
+                         .linkk = &kk, .r_ohmic_ohm = 10.0,
+                         .r_ct_ohm = 100.0, .info = &info,
+                         .settle_time_s = NAN, .drift = 0.5};
+  nimc_summary sum = {.device = "d", .temperature_C = 25, .eis = &es};
+  char *text = NULL;
+  CHECK(nimc_summary_json(&sum, &text, &err) == NIMC_OK);
+  cJSON *root = text ? cJSON_Parse(text) : NULL;
+  CHECK(root != NULL);
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "metrics");
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(m, "r_ohmic_ohm")) == 10.0);
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(m, "r_ct_ohm")) == 100.0);
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(m, "rmse_ohm")) == 0.25);
+  const cJSON *sp = cJSON_GetObjectItemCaseSensitive(root, "spectrum");
+  const char *arrays[] = {"frequency_Hz", "z_re_ohm", "z_im_ohm", "z_mod_ohm",
+                          "phase_deg"};
+  for (int k = 0; k < 5; k++)
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(sp, arrays[k])) == 5);
+  CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "circuit")),
+                "R0-p(R1,C1)"));
+  const cJSON *par = cJSON_GetObjectItemCaseSensitive(root, "parameters");
+  const cJSON *ser = cJSON_GetObjectItemCaseSensitive(root, "standard_errors");
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(par, "C1")) == 1e-3);
+  CHECK(cJSON_GetObjectItemCaseSensitive(ser, "R0") != NULL);
+  CHECK(cJSON_GetObjectItemCaseSensitive(ser, "R1") == NULL); /* NaN: left out */
+  const cJSON *cr = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(root, "fit"), "correlation");
+  CHECK(cJSON_GetArraySize(cr) == 3);
+  CHECK(cJSON_IsNull(cJSON_GetArrayItem(cJSON_GetArrayItem(cr, 0), 1)));
+  CHECK(cJSON_GetNumberValue(cJSON_GetArrayItem(cJSON_GetArrayItem(cr, 2), 0)) == 0.5);
+  const cJSON *lk = cJSON_GetObjectItemCaseSensitive(root, "linkk");
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(lk, "M")) == 4);
+  const cJSON *op = cJSON_GetObjectItemCaseSensitive(root, "operating_point");
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(op, "voltage_V")) == 1.5);
+  CHECK(cJSON_GetObjectItemCaseSensitive(op, "settle_time_s") == NULL);
+  CHECK(cJSON_GetObjectItemCaseSensitive(root, "eis_solver") != NULL);
+  CHECK(cJSON_GetObjectItemCaseSensitive(root, "source") == NULL);
+  cJSON_Delete(root);
+  free(text);
+  /* without a fit or a model: no circuit keys, no operating point */
+  nimc_eis_summary bare = {.spectrum = &s, .r_ohmic_ohm = 10.0,
+                           .r_ct_ohm = NAN, .settle_time_s = NAN,
+                           .drift = NAN, .source = "x.csv", .read_as = "csv"};
+  sum.eis = &bare;
+  CHECK(nimc_summary_json(&sum, &text, &err) == NIMC_OK);
+  root = text ? cJSON_Parse(text) : NULL;
+  CHECK(root && !cJSON_GetObjectItemCaseSensitive(root, "circuit") &&
+        !cJSON_GetObjectItemCaseSensitive(root, "operating_point") &&
+        cJSON_GetObjectItemCaseSensitive(root, "source"));
+  m = cJSON_GetObjectItemCaseSensitive(root, "metrics");
+  CHECK(m && !cJSON_GetObjectItemCaseSensitive(m, "r_ct_ohm"));
+  cJSON_Delete(root);
+  free(text);
+  nimc_circuit_destroy(circ);
+  nimc_spectrum_free(&s);
+}
+
 static void test_validation(const char *dir) {
   const nimc_validation_row rows[] = {
       {"cv_0.1", "volumetric capacitance at 0.1 mA/cm2", "F/cm3", 19.5, 17.0},
@@ -684,6 +872,8 @@ int main(void) {
   RUN_IN(test_plot_fields, dir);
   RUN_IN(test_plot_curves, dir);
   RUN_IN(test_validation, dir);
+  RUN_IN(test_spectra, dir);
+  RUN(test_eis_json);
   remove_tree(dir);
   return TEST_REPORT();
 }
