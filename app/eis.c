@@ -624,21 +624,9 @@ int cli_eis(int argc, char **argv) {
     goto done;
   }
   if ((rc = frequencies(a.from, a.to, a.per_decade, &freq, &nf))) goto done;
-  if ((rc = nimc_device_load(&dev, a.device, a.sets, a.nsets, &err))) {
-    fprintf(stderr, "nimc eis: %s\n", err.msg);
-    rc = cli_exit_for(rc);
+  if ((rc = cli_load_device("eis", a.device, a.sets, a.nsets, a.temperature,
+                            &dev)))
     goto done;
-  }
-  if (a.temperature) {
-    double T;
-    if (nimc_quantity_parse(a.temperature, "K", &T, &err) ||
-        nimc_device_set_temperature(dev, T, &err)) {
-      fprintf(stderr, "nimc eis: --temperature '%s': %s\n", a.temperature,
-              err.msg);
-      rc = EXIT_USAGE;
-      goto done;
-    }
-  }
   double V_at = NAN;
   if (a.at && nimc_quantity_parse(a.at, "V", &V_at, &err)) {
     fprintf(stderr, "nimc eis: --at '%s': %s\n", a.at, err.msg);

@@ -123,6 +123,25 @@ int cli_mkdir_p(const char *path, char *why, size_t len) {
   return 0;
 }
 
+int cli_load_device(const char *cmd, const char *path, const char *const *sets,
+                    size_t nsets, const char *temperature,
+                    nimc_device **out) {
+  nimc_err err;
+  int rc = nimc_device_load(out, path, sets, nsets, &err);
+  if (rc) {
+    fprintf(stderr, "nimc %s: %s\n", cmd, err.msg);
+    return cli_exit_for(rc);
+  }
+  double T;
+  if (temperature && (nimc_quantity_parse(temperature, "K", &T, &err) ||
+                      nimc_device_set_temperature(*out, T, &err))) {
+    fprintf(stderr, "nimc %s: --temperature '%s': %s\n", cmd, temperature,
+            err.msg);
+    return EXIT_USAGE;
+  }
+  return 0;
+}
+
 double cli_now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -170,6 +189,10 @@ static void print_report(const nimc_device *dev, const nimc_result *res,
            s->index + 1, nimc_step_type_name(s->type), s->duration_s,
            s->v_start_V, s->v_end_V, s->charge_C,
            nimc_end_reason_name(s->end_reason));
+    if (s->type == NIMC_STEP_SINE && isfinite(s->z_re_ohm))
+      printf("       impedance at %g Hz: %.6g %+.6gj ohm (the step's last "
+             "half)\n",
+             s->freq_Hz, s->z_re_ohm, s->z_im_ohm);
   }
   if (have_metrics) {
     printf("metrics (last full discharge):\n");
@@ -340,21 +363,9 @@ static int cmd_run(int argc, char **argv) {
     rc = rc < 0 ? 0 : rc;
     goto done;
   }
-  if ((rc = nimc_device_load(&dev, a.device, a.sets, a.nsets, &err))) {
-    fprintf(stderr, "nimc run: %s\n", err.msg);
-    rc = cli_exit_for(rc);
+  if ((rc = cli_load_device("run", a.device, a.sets, a.nsets, a.temperature,
+                            &dev)))
     goto done;
-  }
-  if (a.temperature) {
-    double T;
-    if (nimc_quantity_parse(a.temperature, "K", &T, &err) ||
-        nimc_device_set_temperature(dev, T, &err)) {
-      fprintf(stderr, "nimc run: --temperature '%s': %s\n", a.temperature,
-              err.msg);
-      rc = EXIT_USAGE;
-      goto done;
-    }
-  }
   if ((rc = nimc_experiment_parse(&exp, a.steps, a.nsteps, &err))) {
     fprintf(stderr, "nimc run: %s\n", err.msg);
     rc = cli_exit_for(rc);

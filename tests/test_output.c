@@ -80,8 +80,8 @@ static void test_result_helpers(void) {
   CHECK(nimc_series_push(NULL, 0, 0, 0, 0) == NIMC_EMISUSE);
 
   nimc_result r = {0};
-  nimc_step_result st = {NIMC_STEP_HOLD,  0, 0, 1.0, 2.0, 3.0, 0.1, 0.2,
-                         NIMC_END_CURRENT};
+  nimc_step_result st = {NIMC_STEP_HOLD,   0,   0,   1.0, 2.0, 3.0, 0.1, 0.2,
+                         NIMC_END_CURRENT, NAN, NAN, NAN};
   for (int k = 0; k < 100; k++) {
     st.index = k;
     CHECK(nimc_result_push_step(&r, &st) == NIMC_OK);
@@ -207,10 +207,10 @@ static void test_atomic_failures(const char *dir) {
 static void test_summary_json(void) {
   nimc_result r = {0};
   nimc_step_result st = {NIMC_STEP_CHARGE, 0, 0, 100.0, 1e-3, 2e-3, 0.0, 3.5,
-                         NIMC_END_VOLTAGE};
+                         NIMC_END_VOLTAGE, NAN, NAN, NAN};
   CHECK(nimc_result_push_step(&r, &st) == NIMC_OK);
   st = (nimc_step_result){NIMC_STEP_DISCHARGE, 1, 2, 90.0, -9e-4, NAN, 3.4, 0.0,
-                          NIMC_END_TIME};
+                          NIMC_END_TIME, NAN, NAN, NAN};
   CHECK(nimc_result_push_step(&r, &st) == NIMC_OK);
   nimc_metrics m = {.have_discharge = 1,
                     .have_cycle = 1,

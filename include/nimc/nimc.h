@@ -151,6 +151,11 @@ typedef struct nimc_step_result {
   double energy_J;        /* integral of I V dt */
   double v_start_V, v_end_V;
   nimc_end_reason end_reason;
+  /* SINE: the impedance at its frequency, read from the step's time
+   * series over its last half (whole periods, at least one) by
+   * nimc_series_impedance; NaN for other steps or when it could not be
+   * read (a step cut short) */
+  double freq_Hz, z_re_ohm, z_im_ohm;
 } nimc_step_result;
 
 typedef struct nimc_result {

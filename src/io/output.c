@@ -258,6 +258,11 @@ static int add_steps(cJSON *root, const nimc_result *r) {
         !cJSON_AddStringToObject(o, "end_reason",
                                  nimc_end_reason_name(st->end_reason)))
       return -1;
+    if (st->type == NIMC_STEP_SINE &&
+        (add_num(o, "freq_Hz", st->freq_Hz) ||
+         add_num(o, "z_re_ohm", st->z_re_ohm) ||
+         add_num(o, "z_im_ohm", st->z_im_ohm)))
+      return -1;
   }
   return 0;
 }

@@ -219,6 +219,27 @@ static int record_interval(nimc_sim *s, nimc_result *res, int index,
   return NIMC_OK;
 }
 
+/* The impedance of a finished sine step st (begun at t0, its samples
+ * from index first of res's series) over its last half, whole periods
+ * (at least one); left NaN when there is not a whole period. */
+static void sine_impedance(const nimc_step *st, const nimc_result *res,
+                           size_t first, double t0, nimc_step_result *sr) {
+  double T = 1.0 / st->sine_freq_Hz, t1 = t0 + sr->duration_s;
+  double periods = floor(0.5 * sr->duration_s / T + 1e-9);
+  if (periods < 1.0) periods = sr->duration_s >= T * (1 - 1e-9) ? 1.0 : 0.0;
+  sr->freq_Hz = st->sine_freq_Hz;
+  if (periods < 1.0 || first >= res->series.n) return;
+  nimc_series view = res->series;
+  view.time_s += first, view.voltage_V += first, view.current_A += first;
+  if (view.step) view.step += first;
+  view.n -= first;
+  nimc_err err;
+  double re, im;
+  if (nimc_series_impedance(&view, st->sine_freq_Hz, t1 - periods * T, t1,
+                            &re, &im, &err) == NIMC_OK)
+    sr->z_re_ohm = re, sr->z_im_ohm = im;
+}
+
 static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
                     nimc_result *res) {
   nimc_model *m = s->model;
@@ -306,6 +327,7 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
              st->text, s->t, nimc_solver_errmsg(s->solver));
     return NIMC_ESOLVER;
   }
+  size_t first = res->series.n; /* this step's first sample */
   if ((rc = record(s, res, index))) return rc;
   nimc_step_result sr;
   memset(&sr, 0, sizeof sr);
@@ -368,6 +390,8 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
   sr.charge_C = y[m->iQ] - q0;
   sr.energy_J = y[m->iE] - e0;
   sr.v_end_V = y[m->iV];
+  sr.freq_Hz = sr.z_re_ohm = sr.z_im_ohm = NAN;
+  if (st->type == NIMC_STEP_SINE) sine_impedance(st, res, first, t0, &sr);
   return nimc_result_push_step(res, &sr);
 }
 

@@ -10,32 +10,7 @@ DATA=../shared/data/real/impedance.py/exampleData.csv
 BAD=tests/data/eis
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-pass=0 fail=0
-
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# expect_error STATUS NEEDLE... -- ARGS: exit status and every needle in stderr
-expect_error() {
-  local want=$1; shift
-  local needles=()
-  while [ "$1" != "--" ]; do needles+=("$1"); shift; done
-  shift
-  "$NIMC" "$@" >"$TMP/out" 2>"$TMP/err"
-  local rc=$?
-  if [ $rc -ne "$want" ]; then
-    bad "nimc $* -> status $rc, expected $want: $(cat "$TMP/err")"
-    return
-  fi
-  if [ -s "$TMP/out" ]; then bad "nimc $* wrote to stdout on error"; return; fi
-  for n in "${needles[@]}"; do
-    if ! grep -qF -- "$n" "$TMP/err"; then
-      bad "nimc $*: message lacks '$n': $(cat "$TMP/err")"
-      return
-    fi
-  done
-  ok
-}
+. "$(dirname "$0")/lib.bash"
 
 # json_num FILE KEY: the first number under "KEY" in FILE
 json_num() {
@@ -78,6 +53,36 @@ r1=$(json_num "$TMP/nimc.json" r_ohmic_ohm)
 r2=$(json_num "$TMP/nimc-covered.json" r_ohmic_ohm)
 awk -v a="$r1" -v b="$r2" 'BEGIN { exit !(b > a) }' && ok ||
   bad "covered r_ohmic $r2 not above uncovered $r1"
+
+# ---- the linearisation against `nimc run` with a 5 mV sine ----
+# the eis spectrum at 1 kHz, 100 Hz, 10 Hz, 1 Hz, 0.1 Hz; the sines at 1 kHz,
+# 10 Hz and 0.1 Hz, 20 periods each, read over their last 10
+if "$NIMC" eis devices/nimc.ini --from 1kHz --to 0.1Hz --per-decade 1 --no-fit \
+     --json >"$TMP/lin.json" 2>"$TMP/err"; then
+  ok
+  row() { grep -F "\"$2\":" "$1" | head -1 | sed 's/.*\[\(.*\)\].*/\1/' | tr -d ' \t'; }
+  RE=$(row "$TMP/lin.json" z_re_ohm)
+  IM=$(row "$TMP/lin.json" z_im_ohm)
+  i=1
+  for sine in "1 kHz:0.02 s" "10 Hz:2 s" "0.1 Hz:200 s"; do
+    f=${sine%%:*} T=${sine#*:}
+    if "$NIMC" run devices/nimc.ini -e "Sine 5 mV at $f for $T" --json \
+         >"$TMP/sine.json" 2>"$TMP/err"; then
+      zr=$(json_num "$TMP/sine.json" z_re_ohm)
+      zi=$(json_num "$TMP/sine.json" z_im_ohm)
+      lr=$(echo "$RE" | cut -d, -f$i)
+      li=$(echo "$IM" | cut -d, -f$i)
+      awk -v a="$zr" -v b="$zi" -v c="$lr" -v d="$li" 'BEGIN {
+            e = sqrt((a - c)^2 + (b - d)^2) / sqrt(c^2 + d^2); exit !(e < 0.01) }' &&
+        ok || bad "sine at $f: nimc run $zr $zi, nimc eis $lr $li differ by 1 % or more"
+    else
+      bad "nimc run 'Sine 5 mV at $f' failed: $(cat "$TMP/err")"
+    fi
+    i=$((i + 2))
+  done
+else
+  bad "nimc eis --from 1kHz failed: $(cat "$TMP/err")"
+fi
 
 # ---- an operating point held at 1.5 V, the files of -o ----
 if "$NIMC" eis devices/nimc-stack.ini --at 1.5V --no-fit --per-decade 5 \
