@@ -115,4 +115,59 @@ static inline void fx_gcd(fx_exp *x, double I_A, double vmax, double vmin) {
   d->current = I_A, d->has_v_cut = 1, d->v_cut_V = vmin;
 }
 
+/* A table law y(x) for concentration-dependent electrolyte properties. */
+static inline nimc_law fx_table_law(const double *x, const double *y, size_t n) {
+  nimc_law law = nimc_law_constant(0.0);
+  law.x = malloc(sizeof(double) * n);
+  law.y = malloc(sizeof(double) * n);
+  memcpy(law.x, x, sizeof(double) * n);
+  memcpy(law.y, y, sizeof(double) * n);
+  law.n = n;
+  law.scale = 1.0;
+  if (nimc_law_table_init(&law, NULL)) abort();
+  return law;
+}
+
+/* The hybrid NTO//AG-like fixture with every term of the model switched
+ * on: intercalation with a double layer, a potential-dependent capacitor
+ * with counter-ion exchange and leakage, concentration-dependent
+ * electrolyte properties, a contact resistance. */
+static inline void fx_full_device(nimc_device *d) {
+  fx_device(d, 0.05, 3e-12);
+  static const double cx[] = {0, 400, 900, 1500, 3000};
+  static const double kap[] = {0.005, 0.04, 0.06, 0.05, 0.02};
+  static const double dif[] = {5e-12, 4e-12, 3e-12, 2e-12, 1e-12};
+  static const double tp[] = {0.15, 0.12, 0.1, 0.08, 0.05};
+  d->electrolyte.c0_mol_m3 = 900.0;
+  d->electrolyte.conductivity = fx_table_law(cx, kap, 5);
+  d->electrolyte.diffusivity = fx_table_law(cx, dif, 5);
+  d->electrolyte.transference = fx_table_law(cx, tp, 5);
+  fx_intercalation(&d->anode, 5e-6, "nto_ocp", 0.05);
+  d->anode.particle_radius_m = 5e-9;
+  d->anode.shape = NIMC_PARTICLE_SLAB;
+  d->anode.c_max_mol_m3 = 22770;
+  d->anode.solid_diffusivity = nimc_law_constant(1e-17);
+  d->anode.rate_constant = nimc_law_constant(1e-11);
+  d->anode.cdl_F_m2 = 0.1;
+  d->anode.conductivity_S_m = 2e4;
+  fx_capacitive(&d->cathode, 10e-6, 3.6e7, 1.0);
+  d->cathode.cap_k2_per_V2 = 0.05;
+  d->cathode.E_pzc_V = 2.9;
+  d->cathode.dl_cation_fraction = -1.0;
+  d->cathode.leak_A_m3 = 1e-3;
+  d->cathode.leak_E_V = 3.5;
+  d->cathode.leak_n = 2.0;
+  d->cathode.slow_fraction = 0.25; /* micropores behind a resistance */
+  d->cathode.slow_tau_s = 30.0;
+  d->contact_resistance_ohm = 5.0;
+  d->initial_voltage_V = 0.2;
+  d->initial_voltage_given = 1;
+}
+
+static inline void fx_free_device(nimc_device *d) {
+  nimc_law_clear(&d->electrolyte.conductivity);
+  nimc_law_clear(&d->electrolyte.diffusivity);
+  nimc_law_clear(&d->electrolyte.transference);
+}
+
 #endif

@@ -22,61 +22,6 @@
 #include "protocol/sim.h"
 #include "testlib.h"
 
-/* A table law y(x) for concentration-dependent electrolyte properties. */
-static nimc_law table_law(const double *x, const double *y, size_t n) {
-  nimc_law law = nimc_law_constant(0.0);
-  law.x = malloc(sizeof(double) * n);
-  law.y = malloc(sizeof(double) * n);
-  memcpy(law.x, x, sizeof(double) * n);
-  memcpy(law.y, y, sizeof(double) * n);
-  law.n = n;
-  law.scale = 1.0;
-  if (nimc_law_table_init(&law, NULL)) abort();
-  return law;
-}
-
-/* The hybrid NTO//AG-like fixture with every term of the model switched
- * on: intercalation with a double layer, a potential-dependent capacitor
- * with counter-ion exchange and leakage, concentration-dependent
- * electrolyte properties, a contact resistance. */
-static void full_device(nimc_device *d) {
-  fx_device(d, 0.05, 3e-12);
-  static const double cx[] = {0, 400, 900, 1500, 3000};
-  static const double kap[] = {0.005, 0.04, 0.06, 0.05, 0.02};
-  static const double dif[] = {5e-12, 4e-12, 3e-12, 2e-12, 1e-12};
-  static const double tp[] = {0.15, 0.12, 0.1, 0.08, 0.05};
-  d->electrolyte.c0_mol_m3 = 900.0;
-  d->electrolyte.conductivity = table_law(cx, kap, 5);
-  d->electrolyte.diffusivity = table_law(cx, dif, 5);
-  d->electrolyte.transference = table_law(cx, tp, 5);
-  fx_intercalation(&d->anode, 5e-6, "nto_ocp", 0.05);
-  d->anode.particle_radius_m = 5e-9;
-  d->anode.shape = NIMC_PARTICLE_SLAB;
-  d->anode.c_max_mol_m3 = 22770;
-  d->anode.solid_diffusivity = nimc_law_constant(1e-17);
-  d->anode.rate_constant = nimc_law_constant(1e-11);
-  d->anode.cdl_F_m2 = 0.1;
-  d->anode.conductivity_S_m = 2e4;
-  fx_capacitive(&d->cathode, 10e-6, 3.6e7, 1.0);
-  d->cathode.cap_k2_per_V2 = 0.05;
-  d->cathode.E_pzc_V = 2.9;
-  d->cathode.dl_cation_fraction = -1.0;
-  d->cathode.leak_A_m3 = 1e-3;
-  d->cathode.leak_E_V = 3.5;
-  d->cathode.leak_n = 2.0;
-  d->cathode.slow_fraction = 0.25; /* micropores behind a resistance */
-  d->cathode.slow_tau_s = 30.0;
-  d->contact_resistance_ohm = 5.0;
-  d->initial_voltage_V = 0.2;
-  d->initial_voltage_given = 1;
-}
-
-static void free_device(nimc_device *d) {
-  nimc_law_clear(&d->electrolyte.conductivity);
-  nimc_law_clear(&d->electrolyte.diffusivity);
-  nimc_law_clear(&d->electrolyte.transference);
-}
-
 static double urand(unsigned *seed) {
   *seed = *seed * 1103515245u + 12345u;
   return ((*seed >> 8) & 0xffff) / 65535.0;
@@ -110,7 +55,7 @@ static void jacobian_variant(nimc_device *d, int variant) {
     static const double ex[] = {0.0, 1.5, 2.5, 4.0};
     static const double ey[] = {1.3, 1.0, 1.1, 1.6};
     d->cathode.cap_k2_per_V2 = 0.0;
-    d->cathode.cap_shape = table_law(ex, ey, 4);
+    d->cathode.cap_shape = fx_table_law(ex, ey, 4);
   } else if (variant == 2) {
     d->anode.cdl_F_m2 = 0.0;
     d->anode.film_ohm_m2 = 0.01;
@@ -123,7 +68,7 @@ static void jacobian_variant(nimc_device *d, int variant) {
 static void test_jacobian_matches_finite_differences(void) {
   for (int variant = 0; variant < 3; variant++) {
     nimc_device d;
-    full_device(&d);
+    fx_full_device(&d);
     jacobian_variant(&d, variant);
     d.mesh.anode_cells = 4, d.mesh.separator_cells = 3,
     d.mesh.cathode_cells = 4;
@@ -199,7 +144,7 @@ static void test_jacobian_matches_finite_differences(void) {
     free(y), free(yp), free(F), free(Fp), free(Fm), free(J), free(dense);
     nimc_model_destroy(m);
     nimc_law_clear(&d.cathode.cap_shape);
-    free_device(&d);
+    fx_free_device(&d);
   }
 }
 
@@ -207,7 +152,7 @@ static void test_jacobian_matches_finite_differences(void) {
  * rate of change of the inventories for ANY state, to round-off. */
 static void test_discrete_conservation_identity(void) {
   nimc_device d;
-  full_device(&d);
+  fx_full_device(&d);
   d.mesh.grading = 3.0;
   nimc_mesh *mesh;
   nimc_model *m;
@@ -259,7 +204,7 @@ static void test_discrete_conservation_identity(void) {
   }
   free(y), free(yp), free(F);
   nimc_model_destroy(m);
-  free_device(&d);
+  fx_free_device(&d);
 }
 
 /* Run exp on dev; returns 0 on success. */
@@ -286,7 +231,7 @@ static int simulate(const nimc_device *d, const nimc_experiment *exp,
 /* A whole cycle conserves cations and charge to the solver's tolerance. */
 static void test_cycle_conservation(void) {
   nimc_device d;
-  full_device(&d);
+  fx_full_device(&d);
   d.cathode.leak_A_m3 = 0.0; /* leakage stores no charge */
   fx_exp x;
   fx_exp_init(&x);
@@ -321,7 +266,7 @@ static void test_cycle_conservation(void) {
   free(y0), free(yp0);
   nimc_result_free(&res);
   nimc_sim_destroy(s);
-  free_device(&d);
+  fx_free_device(&d);
 }
 
 /* An EDLC of two equal constant capacitances with fast transport. */
@@ -462,8 +407,8 @@ static void test_ocp_recovered_at_low_rate(void) {
 /* Voltage after a fixed-time fast charge on a mesh of n cells per region. */
 static double fast_charge_voltage(int n) {
   nimc_device d;
-  full_device(&d);
-  free_device(&d);
+  fx_full_device(&d);
+  fx_free_device(&d);
   fx_device(&d, 0.05, 3e-12);
   d.electrolyte.c0_mol_m3 = 900.0;
   fx_intercalation(&d.anode, 20e-6, "nto_ocp", 0.1);
