@@ -669,6 +669,11 @@ int cli_eis(int argc, char **argv) {
     rc = EXIT_FAIL;
     goto done;
   }
+  if (!a.at && !exp && nimc_sim_at_rest(sim)) {
+    fprintf(stderr, "nimc eis: %s\n", nimc_sim_errmsg(sim));
+    rc = EXIT_FAIL;
+    goto done;
+  }
   if (a.at && nimc_sim_settle(sim, V_at, t_scale, a.settle_tol, 1e9, &settle)) {
     fprintf(stderr, "nimc eis: %s\n", nimc_sim_errmsg(sim));
     rc = EXIT_FAIL;

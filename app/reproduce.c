@@ -409,7 +409,7 @@ static void simulate_eis(state *s, int d) {
                          &err) ||
       nimc_sim_create(&sim, dev, NULL, &err))
     why = err.msg;
-  else if (nimc_sim_impedance(sim, f, n, &e->s, NULL))
+  else if (nimc_sim_at_rest(sim) || nimc_sim_impedance(sim, f, n, &e->s, NULL))
     why = nimc_sim_errmsg(sim);
   if (!why) {
     e->done = 1;

@@ -478,6 +478,31 @@ static void test_settled_operating_point(void) {
   }
   nimc_spectrum_free(&s[0]);
   nimc_spectrum_free(&s[1]);
+  /* at rest: a device without leakage stays steady; one with leakage
+   * (every term, below) does not */
+  {
+    nimc_sim *r;
+    nimc_err e2;
+    if (nimc_sim_create(&r, dev, NULL, &e2) == NIMC_OK) {
+      CHECK(nimc_sim_at_rest(r) == NIMC_OK);
+      CHECK(nimc_sim_drift(r, 100.0, 1e-4) <= 1.0);
+      nimc_sim_destroy(r);
+    }
+    nimc_device lk;
+    fx_full_device(&lk);
+    lk.cathode.leak_A_m3 = 1e5; /* a strong leak at the initial state */
+    lk.cathode.leak_E_V = 0.5;
+    if (nimc_sim_create(&r, &lk, NULL, &e2) == NIMC_OK) {
+      CHECK(nimc_sim_drift(r, 100.0, 1e-4) == 0.0); /* y' = 0 as created */
+      CHECK(nimc_sim_at_rest(r) == NIMC_OK);
+      double dr = nimc_sim_drift(r, 100.0, 1e-4);
+      fprintf(stderr, "  a leaking device at rest drifts %.3g times the "
+                      "tolerance over 100 s\n", dr);
+      CHECK(dr > 1.0);
+      nimc_sim_destroy(r);
+    }
+    fx_free_device(&lk);
+  }
   /* a hold that cannot become steady in the time it is given says so */
   nimc_sim *sim;
   nimc_err err;

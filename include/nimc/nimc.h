@@ -482,6 +482,14 @@ int nimc_series_impedance(const nimc_series *s, double freq_Hz, double t_from,
  * state moves by less than rel_tol (relative) over t_scale_s. */
 double nimc_sim_drift(nimc_sim *sim, double t_scale_s, double rel_tol);
 
+/* Put the device at open circuit (I = 0) where it is, without advancing
+ * time: the algebraic unknowns are made consistent and the time
+ * derivatives are the state's true rates of change at rest (read from one
+ * trial step of the integrator), so that nimc_sim_drift tells how fast the
+ * state moves (a fresh simulation has y' = 0, which a leaking device does
+ * not).  NIMC_ESOLVER when the initialisation fails. */
+int nimc_sim_at_rest(nimc_sim *sim);
+
 /* Hold the device at voltage V (potentiostatically) from its current state
  * until it is steady, nimc_sim_drift(sim, t_scale_s, rel_tol) <= 1; the
  * simulated time advances, and *settle_time_s (may be NULL) receives how

@@ -59,6 +59,20 @@ double nimc_sim_drift(nimc_sim *sim, double t_scale_s, double rel_tol) {
   return nimc_solver_drift(nimc_sim_solver(sim), t_scale_s, rel_tol);
 }
 
+int nimc_sim_at_rest(nimc_sim *sim) {
+  nimc_model *m = nimc_sim_model(sim);
+  nimc_solver *sv = nimc_sim_solver(sim);
+  m->control = NIMC_CONTROL_CURRENT;
+  m->i_set_A = 0.0;
+  if (nimc_solver_restart(sv, nimc_sim_time(sim), 0, NULL, NULL, NULL) ||
+      nimc_solver_derivatives_at(sv, nimc_sim_time(sim)))
+    return nimc_sim_fail(sim, NIMC_ESOLVER,
+                         "open circuit at t = %.6g s: the consistent "
+                         "initialisation failed: %s",
+                         nimc_sim_time(sim), nimc_solver_errmsg(sv));
+  return NIMC_OK;
+}
+
 int nimc_sim_settle(nimc_sim *sim, double V, double t_scale_s, double rel_tol,
                     double max_time_s, double *settle_time_s) {
   nimc_model *m = nimc_sim_model(sim);

@@ -223,6 +223,24 @@ int nimc_solver_restart(nimc_solver *s, double t0, int nroots, const int *dir,
   return NIMC_OK;
 }
 
+int nimc_solver_derivatives_at(nimc_solver *s, double t0) {
+  sunrealtype tret = t0;
+  /* one step, as long as IDA likes, bounded for a state at equilibrium */
+  if (IDASetStopTime(s->ida, t0 + 1e6) != IDA_SUCCESS ||
+      IDASolve(s->ida, t0 + 1e6, &tret, s->work, s->yp, IDA_ONE_STEP) < 0 ||
+      IDAGetDky(s->ida, t0, 0, s->work) != IDA_SUCCESS ||
+      IDAGetDky(s->ida, t0, 1, s->yp) != IDA_SUCCESS) {
+    if (!s->msg[0])
+      snprintf(s->msg, sizeof s->msg, "the rates of change at t = %g s "
+                                      "could not be estimated", t0);
+    return NIMC_ESOLVER;
+  }
+  N_VScale(1.0, s->work, s->y);
+  add_counters(s->ida, &s->acc);
+  if (IDAReInit(s->ida, t0, s->y, s->yp) != IDA_SUCCESS) return NIMC_ESOLVER;
+  return NIMC_OK;
+}
+
 int nimc_solver_root_info(nimc_solver *s, int *info) {
   return IDAGetRootInfo(s->ida, info) == IDA_SUCCESS ? NIMC_OK : NIMC_ESOLVER;
 }

@@ -33,6 +33,14 @@ double *nimc_solver_yp(nimc_solver *s);
 int nimc_solver_restart(nimc_solver *s, double t0, int nroots,
                         const int *dir, nimc_root_fn fn, void *user);
 
+/* Make y' at t0 the state's true rate of change: IDA's consistent
+ * initialisation (restart) leaves y' alone when the residual is already
+ * within tolerance (a slow leak at rest), so one internal step is taken
+ * and the state and its derivative at t0 are read back from IDA's
+ * interpolating polynomial; IDA is then reinitialised at t0 with them.
+ * The run's time does not move.  Call after nimc_solver_restart. */
+int nimc_solver_derivatives_at(nimc_solver *s, double t0);
+
 /* Take one internal step, not past tstop.  *t receives the time reached;
  * *event is 0 (step), 1 (a root was found), 2 (tstop reached). */
 int nimc_solver_step(nimc_solver *s, double tstop, double *t, int *event);
