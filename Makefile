@@ -32,7 +32,7 @@ demo: build
 	$(NIMC) eis devices/nimc.ini -o out/eis
 	@echo "figures: out/eis/nyquist.png, bode.png, fit_residuals.png, linkk.png (and .svg)"
 	$(NIMC) reproduce -o out/reproduce
-	@echo "figures: out/reproduce/reproduce_gcd.png, reproduce_rate.png, reproduce_fields.png (and .svg);" \
+	@echo "figures: out/reproduce/reproduce_gcd.png, reproduce_rate.png, reproduce_fields.png, reproduce_eis.png (and .svg);" \
 	  "table: out/reproduce/validation.csv, out/reproduce/reproduce.json"
 
 test: build

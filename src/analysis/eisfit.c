@@ -875,18 +875,12 @@ int nimc_circuit_fit(const nimc_circuit *c, const nimc_spectrum *s,
   out->iterations = best_iter;
   out->starts = pr.nf > 0 ? nstarts : 1;
   out->converged = best_conv;
-  gsl_multifit_nlinear_free(w);
-  gsl_vector_free(u);
-  gsl_vector_free(ubest);
-  gsl_rng_free(rng);
-  polish_free(&pw);
-  free(r);
-  free(p0);
-  problem_free(&pr);
-  return NIMC_OK;
+  goto done;
 nomem:
   rc = nimc_err_set(err, NIMC_ENOMEM, "fit: out of memory");
 fail:
+  nimc_fit_free(out);
+done:
   if (w) gsl_multifit_nlinear_free(w);
   gsl_vector_free(u);
   gsl_vector_free(ubest);
@@ -895,6 +889,5 @@ fail:
   free(r);
   free(p0);
   problem_free(&pr);
-  nimc_fit_free(out);
   return rc;
 }
