@@ -459,7 +459,10 @@ static int write_eis_outputs(const char *cmd, const char *dir,
   /* residuals relative to |Z|, in per cent, against frequency */
   size_t n = s->n;
   double *r = malloc(sizeof(double) * (4 * n + 1));
-  if (!r) return EXIT_FAIL;
+  if (!r) {
+    fprintf(stderr, "nimc %s: out of memory\n", cmd);
+    return EXIT_FAIL;
+  }
   for (int which = 0; which < 2 && !rc; which++) {
     if (which == 0 && !a->have_fit) continue;
     if (which == 1 && !a->have_kk) continue;
@@ -577,20 +580,10 @@ static int parse_eis_args(int argc, char **argv, eis_args *a) {
         return rc;
     } else if (!strcmp(o, "--no-fit")) {
       a->fit.nofit = 1;
-    } else if (!strcmp(o, "-o") || !strcmp(o, "--output")) {
-      if ((rc = need("eis", argc, argv, &i, "a directory", &a->outdir)))
-        return rc;
-    } else if (!strcmp(o, "--json")) {
-      a->json = 1;
-    } else if (!strcmp(o, "-q") || !strcmp(o, "--quiet")) {
-      a->quiet = 1;
-    } else if (o[0] == '-' && o[1]) {
-      return cli_fail_usage("eis", "unknown option '%s'", o);
-    } else if (!a->device) {
-      a->device = o;
-    } else {
-      return cli_fail_usage("eis", "unexpected argument '%s' (one DEVICE only)",
-                            o);
+    } else if ((rc = cli_tail_option("eis", "DEVICE", argc, argv, &i,
+                                     &a->outdir, &a->json, &a->quiet,
+                                     &a->device))) {
+      return rc;
     }
   }
   if (!a->device) return cli_fail_usage("eis", "%s", "missing DEVICE file");
@@ -801,20 +794,10 @@ static int parse_fit_args(int argc, char **argv, fit_eis_args *a) {
                               v);
     } else if (!strcmp(o, "--capacitive-only")) {
       a->capacitive_only = 1;
-    } else if (!strcmp(o, "-o") || !strcmp(o, "--output")) {
-      if ((rc = need("fit-eis", argc, argv, &i, "a directory", &a->outdir)))
-        return rc;
-    } else if (!strcmp(o, "--json")) {
-      a->json = 1;
-    } else if (!strcmp(o, "-q") || !strcmp(o, "--quiet")) {
-      a->quiet = 1;
-    } else if (o[0] == '-' && o[1]) {
-      return cli_fail_usage("fit-eis", "unknown option '%s'", o);
-    } else if (!a->file) {
-      a->file = o;
-    } else {
-      return cli_fail_usage("fit-eis",
-                            "unexpected argument '%s' (one DATAFILE only)", o);
+    } else if ((rc = cli_tail_option("fit-eis", "DATAFILE", argc, argv, &i,
+                                     &a->outdir, &a->json, &a->quiet,
+                                     &a->file))) {
+      return rc;
     }
   }
   if (!a->file) return cli_fail_usage("fit-eis", "%s", "missing DATAFILE");

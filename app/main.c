@@ -142,6 +142,30 @@ int cli_load_device(const char *cmd, const char *path, const char *const *sets,
   return 0;
 }
 
+int cli_tail_option(const char *cmd, const char *what, int argc, char **argv,
+                    int *i, const char **outdir, int *json, int *quiet,
+                    const char **arg) {
+  const char *o = argv[*i];
+  if (!strcmp(o, "-o") || !strcmp(o, "--output")) {
+    if (*i + 1 >= argc)
+      return cli_fail_usage(cmd, "option '%s' needs a directory", o);
+    *outdir = argv[++*i];
+  } else if (!strcmp(o, "--json")) {
+    *json = 1;
+  } else if (!strcmp(o, "-q") || !strcmp(o, "--quiet")) {
+    *quiet = 1;
+  } else if (o[0] == '-' && o[1]) {
+    return cli_fail_usage(cmd, "unknown option '%s'", o);
+  } else if (!*arg) {
+    *arg = o;
+  } else {
+    char fmt[96];
+    snprintf(fmt, sizeof fmt, "unexpected argument '%%s' (one %s only)", what);
+    return cli_fail_usage(cmd, fmt, o);
+  }
+  return 0;
+}
+
 double cli_now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -256,10 +280,6 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
       if (!has_value)
         return cli_fail_usage("run", "option '%s' needs a temperature", o);
       a->temperature = argv[++i];
-    } else if (!strcmp(o, "-o") || !strcmp(o, "--output")) {
-      if (!has_value)
-        return cli_fail_usage("run", "option '%s' needs a directory", o);
-      a->outdir = argv[++i];
     } else if (!strcmp(o, "--rtol")) {
       if (!has_value)
         return cli_fail_usage("run", "option '%s' needs a number", o);
@@ -272,19 +292,12 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
       if (!has_value)
         return cli_fail_usage("run", "option '%s' needs a time", o);
       a->interval = argv[++i];
-    } else if (!strcmp(o, "--json")) {
-      a->json = 1;
     } else if (!strcmp(o, "--fields")) {
       a->fields = 1;
-    } else if (!strcmp(o, "-q") || !strcmp(o, "--quiet")) {
-      a->quiet = 1;
-    } else if (o[0] == '-' && o[1]) {
-      return cli_fail_usage("run", "unknown option '%s'", o);
-    } else if (!a->device) {
-      a->device = o;
     } else {
-      return cli_fail_usage("run", "unexpected argument '%s' (one DEVICE only)",
-                            o);
+      int rc = cli_tail_option("run", "DEVICE", argc, argv, &i, &a->outdir,
+                               &a->json, &a->quiet, &a->device);
+      if (rc) return rc;
     }
   }
   if (!a->device) return cli_fail_usage("run", "%s", "missing DEVICE file");

@@ -28,6 +28,13 @@ struct nimc_device;
 int cli_load_device(const char *cmd, const char *path, const char *const *sets,
                     size_t nsets, const char *temperature,
                     struct nimc_device **out);
+/* The end of every command's option loop: -o/--output DIR, --json,
+ * -q/--quiet, an unknown option, and the command's one positional
+ * argument (what: "DEVICE", "DATAFILE"), taken into *arg.  0 when taken,
+ * else the exit status of the message printed. */
+int cli_tail_option(const char *cmd, const char *what, int argc, char **argv,
+                    int *i, const char **outdir, int *json, int *quiet,
+                    const char **arg);
 /* Monotonic wall-clock time in seconds. */
 double cli_now_s(void);
 

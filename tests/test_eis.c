@@ -56,8 +56,8 @@ static cplx tlm(double Rion, double Rel, cplx z) {
   return Rion * Rel / (Rion + Rel) * (1.0 + a);
 }
 
-/* 25 log-spaced frequencies per decade... from 1 MHz to 1 mHz: 10 per
- * decade, 91 in all. */
+/* The frequencies of the analytic checks: 1 MHz to 1 mHz, 10 a decade,
+ * 91 in all. */
 static double *freqs(size_t *n) {
   double *f;
   nimc_err err;
@@ -447,16 +447,13 @@ static void test_settled_operating_point(void) {
       continue;
     }
     if (h) {
-      double re, im;
-      /* a different history: charged to 2.5 V first (by a slow sine's
-       * first quarter would do; a charge step is plainer) */
+      /* a different history: charged to 2.5 V first */
       nimc_experiment *exp = NULL;
       nimc_result res;
       memset(&res, 0, sizeof res);
       const char *lines[1] = {"Charge at 0.2 mA/cm2 until 2.5 V"};
       CHECK(nimc_experiment_parse(&exp, lines, 1, &err) == NIMC_OK);
       CHECK(nimc_sim_run(sim, exp, &res) == NIMC_OK);
-      (void)re, (void)im;
       nimc_result_free(&res);
       nimc_experiment_destroy(exp);
     }

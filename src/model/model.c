@@ -54,13 +54,20 @@ static double quantize(double x) {
   return x;
 }
 
+/* Add a contribution to entry k of the split Jacobians of the impedance
+ * (nimc_model_jacobians), quantized; kept out of put() so that the
+ * time-stepping path stays small enough to inline. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void put_split(jac_asm *J, int64_t k, double dfdy, double dfdyp) {
+  J->val[k] += quantize(dfdy);
+  J->valp[k] += quantize(dfdyp);
+}
+
 static void put(jac_asm *J, int64_t row, int64_t col, double dfdy,
                 double dfdyp) {
   if (!J) return;
-  if (J->valp) { /* the linearisation: see nimc_model_jacobians */
-    dfdy = quantize(dfdy);
-    dfdyp = quantize(dfdyp);
-  }
   if (J->pattern) {
     if (J->npairs == J->cap) {
       int64_t cap = J->cap ? 2 * J->cap : 1024;
@@ -83,8 +90,11 @@ static void put(jac_asm *J, int64_t row, int64_t col, double dfdy,
     else
       hi = mid;
   }
+  if (J->valp) {
+    put_split(J, lo, dfdy, dfdyp);
+    return;
+  }
   J->val[lo] += dfdy + J->cj * dfdyp;
-  if (J->valp) J->valp[lo] += dfdyp;
 }
 
 /* ---- material functions ---- */

@@ -189,17 +189,19 @@ static int64_t find_sorted(const int64_t *cols, int64_t len, int64_t c) {
 static int xsys_build(xsys *x, const nimc_model *m, const subst *T,
                       const double *G, const double *C) {
   memset(x, 0, sizeof *x);
+  /* a row holds at most its diagonal and every target of its entries */
   int64_t n = m->n, cap = 0;
+  size_t room = 0;
   for (int64_t r = 0; r < n; r++) {
-    int64_t len = 0;
+    int64_t len = 1;
     for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++)
       len += T[m->colind[k]].nt;
     if (len > cap) cap = len;
+    room += (size_t)len;
   }
-  int64_t *cols = malloc(sizeof(int64_t) * (size_t)(cap + 1));
-  double *g = malloc(sizeof(double) * (size_t)(cap + 1));
-  double *c = malloc(sizeof(double) * (size_t)(cap + 1));
-  size_t room = (size_t)m->nnz * 2 + (size_t)n;
+  int64_t *cols = malloc(sizeof(int64_t) * (size_t)cap);
+  double *g = malloc(sizeof(double) * (size_t)cap);
+  double *c = malloc(sizeof(double) * (size_t)cap);
   x->n = n;
   x->rowptr = calloc((size_t)n + 1, sizeof(int64_t));
   x->colind = malloc(sizeof(int64_t) * room);
@@ -234,21 +236,6 @@ static int xsys_build(xsys *x, const nimc_model *m, const subst *T,
         g[pos] += t->coef[j] * G[k];
         c[pos] += t->coef[j] * C[k];
       }
-    }
-    if ((size_t)(nnz + len) > room) { /* cannot happen: len <= 2 nnz_row */
-      size_t more = room + (size_t)len + (size_t)n;
-      int64_t *ci = realloc(x->colind, sizeof(int64_t) * more);
-      if (ci) x->colind = ci;
-      double *gg = ci ? realloc(x->G, sizeof(double) * more) : NULL;
-      if (gg) x->G = gg;
-      double *cc = gg ? realloc(x->C, sizeof(double) * more) : NULL;
-      if (!cc) {
-        free(cols), free(g), free(c);
-        xsys_free(x);
-        return NIMC_ENOMEM;
-      }
-      x->C = cc;
-      room = more;
     }
     for (int64_t j = 0; j < len; j++) {
       if (g[j] == 0.0 && c[j] == 0.0 && cols[j] != r) continue;
@@ -303,12 +290,9 @@ int nimc_sim_impedance(nimc_sim *sim, const double *freq_Hz, size_t n,
   double i_set = m->i_set_A;
   m->control = NIMC_CONTROL_CURRENT;
   m->i_set_A = y[m->iI];
-  double v_set = m->v_set_V;
-  m->v_set_V = y[m->iV];
   int bad = nimc_model_jacobians(m, t, y, yp, F, G, C);
   m->control = control;
   m->i_set_A = i_set;
-  m->v_set_V = v_set;
   if (bad) {
     rc = nimc_sim_fail(sim, NIMC_ESOLVER,
                        "impedance: the operating point at t = %.6g s is "

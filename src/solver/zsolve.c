@@ -59,7 +59,7 @@ struct nimc_zsolver {
   int *ptr, *ind;      /* the pattern as int (CSR of A = CSC of A^T) */
   double *Ax;          /* interleaved complex values, 2 nnz */
   double *r, *d;       /* residual and correction, 2 n each */
-  double *rs, *bs;     /* row scaling (n) and the scaled right side (2 n) */
+  double *bs;          /* the row-scaled right side, 2 n */
   klu_common common;
   klu_symbolic *sym;
   klu_numeric *num;
@@ -71,7 +71,7 @@ void nimc_zsolver_destroy(nimc_zsolver *z) {
   if (z->num) klu_z_free_numeric(&z->num, &z->common);
   if (z->sym) klu_free_symbolic(&z->sym, &z->common);
   free(z->ptr), free(z->ind), free(z->Ax), free(z->r), free(z->d);
-  free(z->rs), free(z->bs);
+  free(z->bs);
   free(z);
 }
 
@@ -139,9 +139,8 @@ int nimc_zsolver_create(nimc_zsolver **out, int64_t n, const int64_t *rowptr,
   z->Ax = malloc(sizeof(double) * 2 * (size_t)(z->nnz ? z->nnz : 1));
   z->r = malloc(sizeof(double) * 2 * (size_t)n);
   z->d = malloc(sizeof(double) * 2 * (size_t)n);
-  z->rs = malloc(sizeof(double) * (size_t)n);
   z->bs = malloc(sizeof(double) * 2 * (size_t)n);
-  if (!z->ptr || !z->ind || !z->Ax || !z->r || !z->d || !z->rs || !z->bs) {
+  if (!z->ptr || !z->ind || !z->Ax || !z->r || !z->d || !z->bs) {
     nimc_zsolver_destroy(z);
     return nimc_err_set(err, NIMC_ENOMEM, "zsolve: out of memory");
   }
@@ -251,15 +250,12 @@ int nimc_zsolver_solve(nimc_zsolver *z, const double *G, const double *C,
       if (a > mx) mx = a;
     }
     double sc = mx > 0.0 ? 1.0 / mx : 1.0;
-    z->rs[i] = sc;
     for (int k = z->ptr[i]; k < z->ptr[i + 1]; k++) {
       z->Ax[2 * k] = sc * G[k];
       z->Ax[2 * k + 1] = sc * w * C[k];
     }
-  }
-  for (int i = 0; i < z->n; i++) {
-    z->bs[2 * i] = z->rs[i] * b[2 * i];
-    z->bs[2 * i + 1] = z->rs[i] * b[2 * i + 1];
+    z->bs[2 * i] = sc * b[2 * i];
+    z->bs[2 * i + 1] = sc * b[2 * i + 1];
   }
   b = z->bs;
   int fresh = 0;
