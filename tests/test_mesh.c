@@ -1,10 +1,13 @@
 /*
- * test_mesh.c -- the finite-volume mesh: graded segments, the 1D stack and
+ * test_mesh.c -- the finite-volume mesh: graded segments, the 1D stack,
  * a 2D tensor-product mesh with an empty block (the shape of the
- * interdigitated cross-section), checked by exact geometry.
+ * interdigitated cross-section), columns of different depth, and the
+ * interdigitated array both ways (symmetry cell, whole cross-section),
+ * checked by exact geometry: each holds all N fingers of each electrode.
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mesh/mesh.h"
 #include "model_fixtures.h"
@@ -12,7 +15,7 @@
 
 static void test_graded_segment(void) {
   for (int n = 1; n <= 9; n++) {
-    nimc_segment s = {3e-6, n, 4.0, 0};
+    nimc_segment s = {3e-6, n, 4.0, 0, 1.0};
     double sz[16], sum = 0.0, lo = 1e9, hi = 0.0;
     nimc_segment_sizes(&s, sz);
     for (int k = 0; k < n; k++) {
@@ -29,7 +32,7 @@ static void test_graded_segment(void) {
 
 static void test_one_sided_grading(void) {
   for (int side = -1; side <= 1; side += 2) {
-    nimc_segment s = {1.0, 6, 8.0, side};
+    nimc_segment s = {1.0, 6, 8.0, side, 1.0};
     double sz[6], sum = 0.0;
     nimc_segment_sizes(&s, sz);
     for (int k = 0; k < 6; k++) sum += sz[k];
@@ -94,8 +97,10 @@ static int btag2d(void *u, nimc_side side, int reg) {
 }
 
 static void test_2d_mesh(void) {
-  nimc_segment xs[3] = {{500e-6, 6, 5.0, 0}, {500e-6, 4, 3.0, 0}, {500e-6, 6, 5.0, 0}};
-  nimc_segment zs[2] = {{10e-6, 3, 1.0, 0}, {200e-6, 5, 2.0, 0}};
+  nimc_segment xs[3] = {{500e-6, 6, 5.0, 0, 1.0},
+                        {500e-6, 4, 3.0, 0, 1.0},
+                        {500e-6, 6, 5.0, 0, 1.0}};
+  nimc_segment zs[2] = {{10e-6, 3, 1.0, 0, 1.0}, {200e-6, 5, 2.0, 0, 1.0}};
   double depth = 14e-3;
   nimc_mesh *m;
   CHECK(nimc_mesh_create(&m, xs, 3, zs, 2, depth, region2d, btag2d, NULL,
@@ -133,9 +138,208 @@ static void test_2d_mesh(void) {
   nimc_mesh_destroy(m);
 }
 
+/* Columns of different depth: volumes and z faces take their column's
+ * depth, an x face between columns the smaller, boundary faces their
+ * cell's; the default scale (0) is 1. */
+static void test_column_depths(void) {
+  nimc_segment xs[3] = {{500e-6, 6, 5.0, +1, 8.0},
+                        {500e-6, 4, 3.0, 0, 7.0},
+                        {500e-6, 6, 5.0, -1, 0.0}};
+  nimc_segment zs[2] = {{10e-6, 3, 1.0, 0, 1.0}, {200e-6, 5, 2.0, 0, 1.0}};
+  double depth = 14e-3, dcol[3] = {8 * depth, 7 * depth, depth};
+  nimc_mesh *m;
+  CHECK(nimc_mesh_create(&m, xs, 3, zs, 2, depth, region2d, btag2d, NULL,
+                         NULL) == NIMC_OK);
+  double vol = 0.0, anode = 0.0, cathode = 0.0;
+  for (int i = 0; i < m->ncells; i++) {
+    vol += m->vol[i];
+    if (m->region[i] == NIMC_REGION_ANODE) anode += m->vol[i];
+    if (m->region[i] == NIMC_REGION_CATHODE) cathode += m->vol[i];
+  }
+  CHECK_REL(vol, 500e-6 * (210e-6 * 9 * depth + 200e-6 * 7 * depth), 1e-12);
+  CHECK_REL(anode, 500e-6 * 10e-6 * 8 * depth, 1e-12);
+  CHECK_REL(cathode, 500e-6 * 10e-6 * depth, 1e-12);
+  double x01 = 0.0, x12 = 0.0, cc_a = 0.0, cc_c = 0.0;
+  for (int f = 0; f < m->nfaces; f++) {
+    int p = m->c0[f], q = m->c1[f];
+    int col = m->xc[p] < 500e-6 ? 0 : m->xc[p] < 1000e-6 ? 1 : 2;
+    if (q < 0) {
+      if (m->btag[f] == NIMC_BOUNDARY_ANODE_CC) cc_a += m->area[f];
+      if (m->btag[f] == NIMC_BOUNDARY_CATHODE_CC) cc_c += m->area[f];
+      continue;
+    }
+    int colq = m->xc[q] < 500e-6 ? 0 : m->xc[q] < 1000e-6 ? 1 : 2;
+    if (m->axis[f] == 1) {
+      CHECK(col == colq);
+      CHECK_REL(m->area[f], m->dx[p] * dcol[col], 1e-12);
+    } else if (col == colq) {
+      CHECK_REL(m->area[f], m->dz[p] * dcol[col], 1e-12);
+    } else if (col == 0) {
+      x01 += m->area[f];
+    } else {
+      x12 += m->area[f];
+    }
+  }
+  CHECK_REL(x01, 200e-6 * 7 * depth, 1e-12); /* the gap's depth, not 8 */
+  CHECK_REL(x12, 200e-6 * depth, 1e-12);     /* the narrow side's */
+  CHECK_REL(cc_a, 500e-6 * 8 * depth, 1e-12);
+  CHECK_REL(cc_c, 500e-6 * depth, 1e-12);
+  nimc_mesh_destroy(m);
+  /* a bad depth is an input error */
+  nimc_err err;
+  xs[1].depth_scale = -1.0;
+  CHECK(nimc_mesh_create(&m, xs, 3, zs, 2, depth, region2d, btag2d, NULL,
+                         &err) == NIMC_EINPUT);
+  CHECK(m == NULL);
+  CHECK_CONTAINS(err.msg, "x segment 1 has depth scale -1");
+}
+
+/* An in-plane device of N fingers per electrode, enough for the mesh. */
+static void idg_device(nimc_device *d, int N, int cover, nimc_array array) {
+  memset(d, 0, sizeof *d);
+  strcpy(d->path, "fixture.ini");
+  d->geometry = NIMC_GEOMETRY_INTERDIGITATED;
+  d->anode.thickness_m = 5e-6;
+  d->cathode.thickness_m = 10e-6;
+  nimc_interdigitated_params *g = &d->idg;
+  g->fingers_per_electrode = N;
+  g->finger_length_m = 14e-3;
+  g->finger_width_m = 1e-3;
+  g->gap_m = 0.5e-3;
+  g->gel_thickness_m = 458e-6;
+  g->cover_enabled = cover;
+  g->cover_thickness_m = 2e-6;
+  g->finger_cells_x = 5, g->gap_cells_x = 6;
+  g->electrode_cells_z = 3, g->gel_cells_z = 7, g->cover_cells_z = 2;
+  g->grading_x = 4.0, g->grading_z = 3.0;
+  g->array = array;
+}
+
+/* Is x (m) in a gap of the array?  Symmetry cell: between the half
+ * fingers; whole cross-section: after each finger, period w + g. */
+static int in_gap(const nimc_device *d, double x) {
+  const nimc_interdigitated_params *g = &d->idg;
+  double w = g->finger_width_m;
+  if (g->array == NIMC_ARRAY_SYMMETRY)
+    return x > 0.5 * w && x < 0.5 * w + g->gap_m;
+  return fmod(x, w + g->gap_m) > w;
+}
+
+/* Both ways of meshing the array hold the whole device: N fingers of each
+ * electrode (N L w t), the gel and covers over them, the 2N - 1 gaps'
+ * side walls, collectors and finger tops of N L w each. */
+static void test_interdigitated_array(void) {
+  const int Ns[3] = {1, 2, 4};
+  for (int cover = 0; cover < 2; cover++)
+    for (int k = 0; k < 3; k++)
+      for (int a = 0; a < 2; a++) {
+        nimc_device d;
+        int N = Ns[k];
+        idg_device(&d, N, cover, a ? NIMC_ARRAY_FULL : NIMC_ARRAY_SYMMETRY);
+        const nimc_interdigitated_params *g = &d.idg;
+        double L = g->finger_length_m, w = g->finger_width_m, gap = g->gap_m;
+        double h = g->gel_thickness_m, ta = d.anode.thickness_m,
+               tc = d.cathode.thickness_m, tcov = cover ? 2e-6 : 0.0;
+        nimc_mesh *m;
+        nimc_err err;
+        CHECK(nimc_mesh_interdigitated(&m, &d, &err) == NIMC_OK);
+        if (!m) continue;
+        double vol[5] = {0}, tot = 0.0;
+        int bad_place = 0;
+        for (int i = 0; i < m->ncells; i++) {
+          vol[m->region[i]] += m->vol[i];
+          tot += m->vol[i];
+          int r = m->region[i];
+          if (a && (r == NIMC_REGION_ANODE || r == NIMC_REGION_CATHODE)) {
+            /* fingers alternate: anode first, period 2 (w + g) */
+            double x = fmod(m->xc[i] + (r == NIMC_REGION_CATHODE) * (w + gap),
+                            2.0 * (w + gap));
+            bad_place += !(x < w);
+          }
+        }
+        CHECK(bad_place == 0);
+        CHECK_REL(vol[NIMC_REGION_ANODE], N * L * w * ta, 1e-12);
+        CHECK_REL(vol[NIMC_REGION_CATHODE], N * L * w * tc, 1e-12);
+        CHECK_REL(vol[NIMC_REGION_GEL],
+                  L * (N * w * (h - ta - tcov) + N * w * (h - tc - tcov) +
+                       (2 * N - 1) * gap * h),
+                  1e-12);
+        if (cover)
+          CHECK_REL(vol[NIMC_REGION_COVER], 2 * N * L * w * tcov, 1e-12);
+        CHECK(vol[NIMC_REGION_SEPARATOR] == 0.0);
+        /* all of it: the footprint times the gel's height */
+        CHECK_REL(tot, L * (2 * N * w + (2 * N - 1) * gap) * h, 1e-12);
+        /* faces: collectors, finger tops, the gaps' walls */
+        double cc[3] = {0}, tops = 0.0, walls = 0.0, gapfaces = 0.0;
+        for (int f = 0; f < m->nfaces; f++) {
+          int p = m->c0[f], q = m->c1[f];
+          if (q < 0) {
+            CHECK(m->axis[f] == 1);
+            cc[m->btag[f]] += m->area[f];
+            continue;
+          }
+          int rp = m->region[p], rq = m->region[q];
+          int ep = rp == NIMC_REGION_ANODE || rp == NIMC_REGION_CATHODE;
+          int eq = rq == NIMC_REGION_ANODE || rq == NIMC_REGION_CATHODE;
+          if (m->axis[f] == 1 && ep != eq) tops += m->area[f];
+          if (m->axis[f] == 0 && in_gap(&d, m->xc[p]) != in_gap(&d, m->xc[q])) {
+            gapfaces += m->area[f];
+            if (ep != eq) walls += m->area[f];
+          }
+        }
+        CHECK_REL(cc[NIMC_BOUNDARY_ANODE_CC], N * L * w, 1e-12);
+        CHECK_REL(cc[NIMC_BOUNDARY_CATHODE_CC], N * L * w, 1e-12);
+        CHECK_REL(tops, 2 * N * L * w, 1e-12);
+        /* both sides of each of the 2N - 1 gaps, from substrate to top */
+        CHECK_REL(gapfaces, 2 * (2 * N - 1) * L * h, 1e-12);
+        CHECK_REL(walls, (2 * N - 1) * L * (ta + tc), 1e-12);
+        if (cover && N == 4)
+          fprintf(stderr, "  N = %d, %s: %d cells, %d faces\n", N,
+                  a ? "full" : "symmetry", m->ncells, m->nfaces);
+        nimc_mesh_destroy(m);
+      }
+}
+
+/* The whole cross-section meshes each finger as the symmetry cell meshes
+ * its two halves, mirrored, and each gap alike: the same cell sizes,
+ * 2N fingers and 2N - 1 gaps of them. */
+static void test_full_array_resolution(void) {
+  nimc_device d;
+  nimc_mesh *ms, *mf;
+  idg_device(&d, 4, 1, NIMC_ARRAY_SYMMETRY);
+  CHECK(nimc_mesh_interdigitated(&ms, &d, NULL) == NIMC_OK);
+  idg_device(&d, 4, 1, NIMC_ARRAY_FULL);
+  CHECK(nimc_mesh_interdigitated(&mf, &d, NULL) == NIMC_OK);
+  if (!ms || !mf) goto done;
+  /* per electrode region: smallest and largest dx, and the cell count */
+  const int regs[3] = {NIMC_REGION_ANODE, NIMC_REGION_GEL, NIMC_REGION_CATHODE};
+  for (int r = 0; r < 3; r++) {
+    double lo[2] = {1, 1}, hi[2] = {0, 0};
+    int n[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+      const nimc_mesh *m = k ? mf : ms;
+      for (int i = 0; i < m->ncells; i++) {
+        if (m->region[i] != regs[r]) continue;
+        lo[k] = fmin(lo[k], m->dx[i]), hi[k] = fmax(hi[k], m->dx[i]);
+        n[k]++;
+      }
+    }
+    CHECK_REL(lo[1], lo[0], 1e-12);
+    CHECK_REL(hi[1], hi[0], 1e-12);
+    if (r != 1) CHECK(n[1] == 8 * n[0]); /* 4 fingers of 2 halves each */
+  }
+  /* x: 8 fingers of 2 x 5 cells and 7 gaps of 6, against 5 + 6 + 5 */
+  int nzs = ms->ncells / 16;
+  CHECK(ms->ncells == 16 * nzs);
+  CHECK(mf->ncells == (8 * 10 + 7 * 6) * nzs);
+done:
+  nimc_mesh_destroy(ms);
+  nimc_mesh_destroy(mf);
+}
+
 static void test_empty_segment_rejected(void) {
-  nimc_segment xs[1] = {{0.0, 3, 1.0, 0}};
-  nimc_segment zs[1] = {{1.0, 1, 1.0, 0}};
+  nimc_segment xs[1] = {{0.0, 3, 1.0, 0, 1.0}};
+  nimc_segment zs[1] = {{1.0, 1, 1.0, 0, 1.0}};
   nimc_mesh *m;
   nimc_err err;
   CHECK(nimc_mesh_create(&m, xs, 1, zs, 1, 1.0, region2d, NULL, NULL, &err) ==
@@ -149,6 +353,9 @@ int main(void) {
   RUN(test_one_sided_grading);
   RUN(test_stack_mesh);
   RUN(test_2d_mesh);
+  RUN(test_column_depths);
+  RUN(test_interdigitated_array);
+  RUN(test_full_array_resolution);
   RUN(test_empty_segment_rejected);
   return TEST_REPORT();
 }

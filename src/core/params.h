@@ -118,6 +118,14 @@ typedef struct nimc_electrolyte_params {
   nimc_law thermo_factor;         /* 1 + dln f/dln c (c) [-] */
 } nimc_electrolyte_params;
 
+/* How the in-plane array is meshed (mesh.h nimc_mesh_interdigitated):
+ * one symmetry cell whose finger columns stand for all 2N finger halves
+ * of each electrode, or the whole cross-section of 2N fingers. */
+typedef enum nimc_array {
+  NIMC_ARRAY_SYMMETRY = 0,
+  NIMC_ARRAY_FULL = 1
+} nimc_array;
+
 /* The in-plane (interdigitated) array: N fingers per electrode, each
  * finger_length long and finger_width wide, gap apart, under an ionogel
  * layer (its top at gel_thickness above the substrate), with an optional
@@ -131,9 +139,10 @@ typedef struct nimc_interdigitated_params {
   double collector_sheet_ohm;     /* EG collector sheet resistance, ohm/sq */
   int cover_enabled;
   double cover_thickness_m, cover_porosity, cover_bruggeman;
-  /* mesh of the symmetry cell */
+  /* mesh of the cross-section ([mesh]); cells per finger half */
   int finger_cells_x, gap_cells_x, electrode_cells_z, gel_cells_z, cover_cells_z;
   double grading_x, grading_z;
+  nimc_array array;               /* [mesh] array */
 } nimc_interdigitated_params;
 
 typedef enum nimc_geometry {

@@ -292,7 +292,8 @@ static const char *const mesh_keys[] = {"anode_cells",       "separator_cells",
                                         "finger_cells_x",    "gap_cells_x",
                                         "electrode_cells_z", "gel_cells_z",
                                         "cover_cells_z",     "grading_x",
-                                        "grading_z",         NULL};
+                                        "grading_z",         "array",
+                                        NULL};
 static const char *const solver_keys[] = {"rtol", "atol_scale", NULL};
 
 /* Material keys: the head of every material file, the part of it a device
@@ -343,6 +344,7 @@ static const char *const electrode_kinds[] = {"intercalation", "capacitive",
                                               "hybrid", NULL};
 static const char *const shapes[] = {"slab", "cylinder", "sphere", NULL};
 static const char *const geometries[] = {"stack", "interdigitated", NULL};
+static const char *const arrays[] = {"symmetry", "full", NULL}; /* nimc_array */
 
 /* Allowed ranges of numbers. */
 enum { ANY, POS, NONNEG, FRAC, UNIT, GE1, RTOL, FRAC1 };
@@ -1068,6 +1070,9 @@ static int mesh_solver_sections(const loader *L, nimc_device *d) {
   TRY(get_int(&s, "cover_cells_z", 1, NULL, &g->cover_cells_z));
   TRY(get_num(&s, "grading_x", "1", GE1, NULL, &g->grading_x));
   TRY(get_num(&s, "grading_z", "1", GE1, NULL, &g->grading_z));
+  int array = (int)g->array;
+  TRY(get_choice(&s, "array", arrays, &array));
+  g->array = (nimc_array)array;
 
   const char *const *solver[] = {solver_keys, NULL};
   s.sec = "solver";

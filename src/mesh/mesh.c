@@ -3,7 +3,10 @@
  *
  * Cells are numbered x-fastest within the full grid, skipping empty
  * blocks.  Face geometry is exact for orthogonal grids, so the two-point
- * flux approximation used by the model is consistent.
+ * flux approximation used by the model is consistent.  The depth may
+ * change from one x segment's column to the next; an x face between two
+ * columns then takes the smaller depth, the part of the wider column that
+ * faces the narrower one (the rest of its side is no-flux).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -47,6 +50,11 @@ void nimc_mesh_destroy(nimc_mesh *m) {
   free(m);
 }
 
+/* The depth factor of x segment s (0 means 1). */
+static double depth_scale(const nimc_segment *s) {
+  return s->depth_scale == 0.0 ? 1.0 : s->depth_scale;
+}
+
 /* Expand segments into per-cell sizes, centres and segment indices. */
 static int axis_cells(const nimc_segment *segs, int ns, double **size,
                       double **centre, int **seg, int *n) {
@@ -81,11 +89,23 @@ int nimc_mesh_create(nimc_mesh **out, const nimc_segment *xs, int nx,
   int Nx = 0, Nz = 0, rc = NIMC_ENOMEM;
   nimc_mesh *m = calloc(1, sizeof *m);
   if (!m) goto fail;
-  for (int s = 0; s < nx; s++)
+  for (int s = 0; s < nx; s++) {
     if (xs[s].n < 1 || !(xs[s].length_m > 0)) {
       rc = nimc_err_set(err, NIMC_EINPUT, "mesh: x segment %d is empty", s);
       goto fail;
     }
+    if (!(depth_scale(&xs[s]) > 0) || !isfinite(xs[s].depth_scale)) {
+      rc = nimc_err_set(err, NIMC_EINPUT,
+                        "mesh: x segment %d has depth scale %g (must be > 0)",
+                        s, xs[s].depth_scale);
+      goto fail;
+    }
+  }
+  if (!(depth_m > 0) || !isfinite(depth_m)) {
+    rc = nimc_err_set(err, NIMC_EINPUT, "mesh: depth %g m (must be > 0)",
+                      depth_m);
+    goto fail;
+  }
   for (int s = 0; s < nz; s++)
     if (zs[s].n < 1 || !(zs[s].length_m > 0)) {
       rc = nimc_err_set(err, NIMC_EINPUT, "mesh: z segment %d is empty", s);
@@ -126,7 +146,8 @@ int nimc_mesh_create(nimc_mesh **out, const nimc_segment *xs, int nx,
       int c = id[k * Nx + i];
       if (c < 0) continue;
       int reg = region(user, gx[i], gz[k]);
-      m->vol[c] = sx[i] * sz[k] * depth_m;
+      double dep = depth_m * depth_scale(&xs[gx[i]]);
+      m->vol[c] = sx[i] * sz[k] * dep;
       m->xc[c] = cx[i];
       m->zc[c] = cz[k];
       m->dx[c] = sx[i];
@@ -135,13 +156,14 @@ int nimc_mesh_create(nimc_mesh **out, const nimc_segment *xs, int nx,
       /* x faces: to the right neighbour, or the domain boundary */
       int right = i + 1 < Nx ? id[k * Nx + i + 1] : -2;
       if (right >= 0) {
-        m->c0[nf] = c, m->c1[nf] = right, m->area[nf] = sz[k] * depth_m;
+        double dr = depth_m * depth_scale(&xs[gx[i + 1]]);
+        m->c0[nf] = c, m->c1[nf] = right, m->area[nf] = sz[k] * fmin(dep, dr);
         m->d0[nf] = 0.5 * sx[i], m->d1[nf] = 0.5 * sx[i + 1];
         m->axis[nf] = 0, m->btag[nf] = 0, nf++;
       }
       int up = k + 1 < Nz ? id[(k + 1) * Nx + i] : -2;
       if (up >= 0) {
-        m->c0[nf] = c, m->c1[nf] = up, m->area[nf] = sx[i] * depth_m;
+        m->c0[nf] = c, m->c1[nf] = up, m->area[nf] = sx[i] * dep;
         m->d0[nf] = 0.5 * sz[k], m->d1[nf] = 0.5 * sz[k + 1];
         m->axis[nf] = 1, m->btag[nf] = 0, nf++;
       }
@@ -159,7 +181,7 @@ int nimc_mesh_create(nimc_mesh **out, const nimc_segment *xs, int nx,
         if (!tag) continue;
         int xn = sides[s].side == NIMC_XMIN || sides[s].side == NIMC_XMAX;
         m->c0[nf] = c, m->c1[nf] = -1;
-        m->area[nf] = (xn ? sz[k] : sx[i]) * depth_m;
+        m->area[nf] = (xn ? sz[k] : sx[i]) * dep;
         m->d0[nf] = 0.5 * (xn ? sx[i] : sz[k]), m->d1[nf] = 0.0;
         m->axis[nf] = xn ? 0 : 1, m->btag[nf] = tag, nf++;
       }
@@ -192,37 +214,43 @@ static int stack_btag(void *user, nimc_side side, int reg) {
 }
 
 int nimc_mesh_stack(nimc_mesh **out, const nimc_device *dev, nimc_err *err) {
-  nimc_segment xs[3] = {
-      {dev->anode.thickness_m, dev->mesh.anode_cells, dev->mesh.grading, 0},
-      {dev->separator.thickness_m, dev->mesh.separator_cells, dev->mesh.grading,
-       0},
-      {dev->cathode.thickness_m, dev->mesh.cathode_cells, dev->mesh.grading,
-       0}};
+  nimc_segment xs[3] = {{dev->anode.thickness_m, dev->mesh.anode_cells,
+                         dev->mesh.grading, 0, 1.0},
+                        {dev->separator.thickness_m, dev->mesh.separator_cells,
+                         dev->mesh.grading, 0, 1.0},
+                        {dev->cathode.thickness_m, dev->mesh.cathode_cells,
+                         dev->mesh.grading, 0, 1.0}};
   /* one z cell: a square of the electrode area seen edge-on, so that
    * height times depth is the area and both stay lengths */
   double side = sqrt(dev->area_m2);
-  nimc_segment zs[1] = {{side, 1, 1.0, 0}};
+  nimc_segment zs[1] = {{side, 1, 1.0, 0, 1.0}};
   return nimc_mesh_create(out, xs, 3, zs, 1, side, stack_region, stack_btag,
                           NULL, err);
 }
 
-/* ---- the interdigitated symmetry cell ---- */
+/* ---- the interdigitated cross-section ---- */
+
+/* What an x segment of the cross-section is. */
+enum { COL_ANODE, COL_GAP, COL_CATHODE };
 
 typedef struct idg_layout {
   const nimc_device *dev;
-  double z[8]; /* z segment boundaries */
+  const int *col; /* COL_* of each x segment */
+  double z[8];    /* z segment boundaries */
   int nz;
 } idg_layout;
 
-/* Region of a block: x segment 0 anode half-finger, 1 gap, 2 cathode
- * half-finger; z segment iz spans z[iz]..z[iz+1]. */
+/* Region of a block: x segment ix is an anode finger (or half of one), a
+ * gap or a cathode finger; z segment iz spans z[iz]..z[iz+1]. */
 static int idg_region(void *user, int ix, int iz) {
   const idg_layout *L = user;
   const nimc_device *d = L->dev;
   double z0 = L->z[iz], z1 = L->z[iz + 1], tol = 1e-12;
-  if (ix == 1) return NIMC_REGION_GEL;
-  double t = ix == 0 ? d->anode.thickness_m : d->cathode.thickness_m;
-  if (z1 <= t + tol) return ix == 0 ? NIMC_REGION_ANODE : NIMC_REGION_CATHODE;
+  int col = L->col[ix];
+  if (col == COL_GAP) return NIMC_REGION_GEL;
+  int anode = col == COL_ANODE;
+  double t = anode ? d->anode.thickness_m : d->cathode.thickness_m;
+  if (z1 <= t + tol) return anode ? NIMC_REGION_ANODE : NIMC_REGION_CATHODE;
   if (d->idg.cover_enabled && z0 >= t - tol &&
       z1 <= t + d->idg.cover_thickness_m + tol)
     return NIMC_REGION_COVER;
@@ -242,36 +270,33 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-int nimc_mesh_interdigitated(nimc_mesh **out, const nimc_device *dev,
-                             nimc_err *err) {
+/* The z segments: the fingers' and covers' tops split z, each piece
+ * meshed as finely as the finest need of the two fingers at its height,
+ * the gel above everything graded towards the fingers.  Writes L->z,
+ * L->nz and zs (room for 7); returns the number of z segments. */
+static int idg_z_segments(const nimc_device *dev, idg_layout *L,
+                          nimc_segment *zs) {
   const nimc_interdigitated_params *g = &dev->idg;
-  idg_layout L = {dev, {0}, 0};
   double ta = dev->anode.thickness_m, tc = dev->cathode.thickness_m;
   double tcov = g->cover_enabled ? g->cover_thickness_m : 0.0;
-  double top = fmax(ta, tc) + tcov;
-  if (!(g->gel_thickness_m > top))
-    return nimc_err_set(
-        err, NIMC_EINPUT,
-        "%s: gel_thickness %g m must exceed the fingers' top %g m", dev->path,
-        g->gel_thickness_m, top);
   double zb[6] = {0.0, ta, tc, ta + tcov, tc + tcov, g->gel_thickness_m};
   qsort(zb, 6, sizeof(double), cmp_double);
+  L->nz = 0;
   for (int k = 0; k < 6; k++)
-    if (L.nz == 0 || zb[k] > L.z[L.nz - 1] * (1 + 1e-9) + 1e-15)
-      L.z[L.nz++] = zb[k];
-  int nzs = L.nz - 1;
-  nimc_segment zs[7];
+    if (L->nz == 0 || zb[k] > L->z[L->nz - 1] * (1 + 1e-9) + 1e-15)
+      L->z[L->nz++] = zb[k];
+  int nzs = L->nz - 1;
   for (int k = 0; k < nzs; k++) {
-    double z0 = L.z[k], z1 = L.z[k + 1], tol = 1e-15;
+    double z0 = L->z[k], z1 = L->z[k + 1], tol = 1e-15;
     nimc_segment *s = &zs[k];
     s->length_m = z1 - z0;
     s->grading = 1.0;
     s->side = 0;
+    s->depth_scale = 1.0;
     if (k == nzs - 1) { /* the gel above everything: fine at the bottom */
       s->n = g->gel_cells_z, s->grading = g->grading_z, s->side = -1;
       continue;
     }
-    /* as many cells as the finest need of the two fingers at this height */
     s->n = 1;
     for (int e = 0; e < 2; e++) {
       double t = e ? tc : ta;
@@ -283,11 +308,64 @@ int nimc_mesh_interdigitated(nimc_mesh **out, const nimc_device *dev,
       }
     }
   }
-  double hw = 0.5 * g->finger_width_m;
-  nimc_segment xs[3] = {{hw, g->finger_cells_x, g->grading_x, +1},
-                        {g->gap_m, g->gap_cells_x, g->grading_x, 0},
-                        {hw, g->finger_cells_x, g->grading_x, -1}};
-  double depth = g->finger_length_m * (2.0 * g->fingers_per_electrode - 1.0);
-  return nimc_mesh_create(out, xs, 3, zs, nzs, depth, idg_region, idg_btag, &L,
-                          err);
+  return nzs;
+}
+
+int nimc_mesh_interdigitated(nimc_mesh **out, const nimc_device *dev,
+                             nimc_err *err) {
+  const nimc_interdigitated_params *g = &dev->idg;
+  *out = NULL;
+  double ta = dev->anode.thickness_m, tc = dev->cathode.thickness_m;
+  double tcov = g->cover_enabled ? g->cover_thickness_m : 0.0;
+  double top = fmax(ta, tc) + tcov;
+  if (!(g->gel_thickness_m > top))
+    return nimc_err_set(
+        err, NIMC_EINPUT,
+        "%s: gel_thickness %g m must exceed the fingers' top %g m", dev->path,
+        g->gel_thickness_m, top);
+  int N = g->fingers_per_electrode;
+  if (N < 1)
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "%s: fingers_per_electrode %d must be >= 1", dev->path,
+                        N);
+  idg_layout L = {dev, NULL, {0}, 0};
+  nimc_segment zs[7];
+  int nzs = idg_z_segments(dev, &L, zs);
+
+  if (g->array != NIMC_ARRAY_FULL) {
+    /* the symmetry cell: each electrode has 2N finger halves, the array
+     * 2N - 1 gaps; the finger columns are 2N finger lengths deep, the
+     * gap's 2N - 1 (mesh.h) */
+    static const int col[3] = {COL_ANODE, COL_GAP, COL_CATHODE};
+    double hw = 0.5 * g->finger_width_m, n2 = 2.0 * N;
+    nimc_segment xs[3] = {{hw, g->finger_cells_x, g->grading_x, +1, n2},
+                          {g->gap_m, g->gap_cells_x, g->grading_x, 0, n2 - 1.0},
+                          {hw, g->finger_cells_x, g->grading_x, -1, n2}};
+    L.col = col;
+    return nimc_mesh_create(out, xs, 3, zs, nzs, g->finger_length_m, idg_region,
+                            idg_btag, &L, err);
+  }
+
+  /* the whole cross-section: finger, gap, finger, ..., anode first; each
+   * finger the two halves of the symmetry cell's, mirrored */
+  int nx = 4 * N - 1;
+  nimc_segment *xs = malloc(sizeof *xs * (size_t)nx);
+  int *col = malloc(sizeof *col * (size_t)nx);
+  if (!xs || !col) {
+    free(xs), free(col);
+    return nimc_err_set(err, NIMC_ENOMEM, "mesh: out of memory");
+  }
+  for (int s = 0; s < nx; s++) {
+    int finger = s % 2 == 0;
+    col[s] = !finger ? COL_GAP : (s / 2) % 2 == 0 ? COL_ANODE : COL_CATHODE;
+    xs[s] =
+        finger ? (nimc_segment){g->finger_width_m, 2 * g->finger_cells_x,
+                                g->grading_x, 0, 1.0}
+               : (nimc_segment){g->gap_m, g->gap_cells_x, g->grading_x, 0, 1.0};
+  }
+  L.col = col;
+  int rc = nimc_mesh_create(out, xs, nx, zs, nzs, g->finger_length_m,
+                            idg_region, idg_btag, &L, err);
+  free(xs), free(col);
+  return rc;
 }

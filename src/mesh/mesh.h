@@ -4,8 +4,10 @@
  * A mesh is a tensor-product grid in the x-z plane (x across the device,
  * z up from the substrate) with a depth in y, built from segments along
  * each axis.  Each (x segment, z segment) block carries a region tag or no
- * cells at all.  The 1D stack is the special case of one z segment whose
- * height times depth is the electrode area; the 2D interdigitated cell uses
+ * cells at all.  The depth may differ between the columns of x segments
+ * (the interdigitated symmetry cell stands for more finger halves than
+ * gaps).  The 1D stack is the special case of one z segment whose height
+ * times depth is the electrode area; the 2D interdigitated cell uses
  * several segments on both axes.  Faces join neighbouring cells, or a cell
  * to a tagged boundary (collectors); untagged boundaries are no-flux and
  * have no face.  Distances from each cell centre to the face are kept per
@@ -37,12 +39,16 @@ typedef enum nimc_side { NIMC_XMIN, NIMC_XMAX, NIMC_ZMIN, NIMC_ZMAX } nimc_side;
 
 /* One axis segment: a length split into n cells, graded so that
  * largest/smallest = grading (>= 1): symmetrically towards both ends
- * (side 0), or towards its end (side +1) or its start (side -1) only. */
+ * (side 0), or towards its end (side +1) or its start (side -1) only.
+ * On an x segment, depth_scale multiplies the mesh's depth in the column
+ * of the segment (all its z blocks); 0 (an initialiser that leaves it
+ * out) means 1.  Ignored on z segments. */
 typedef struct nimc_segment {
   double length_m;
   int n;
   double grading;
   int side;
+  double depth_scale;
 } nimc_segment;
 
 typedef struct nimc_mesh {
@@ -65,7 +71,11 @@ typedef int (*nimc_region_fn)(void *user, int ix_seg, int iz_seg);
  * 0 = no face (no flux). */
 typedef int (*nimc_btag_fn)(void *user, nimc_side side, int reg);
 
-/* Build the tensor-product mesh.  The mesh is owned by the caller. */
+/* Build the tensor-product mesh, of depth depth_m times each x segment's
+ * depth_scale.  A cell's volume and its z faces take its column's depth;
+ * an x face between two columns the smaller of their depths (the face
+ * cannot be wider than either side); a boundary face its cell's.  The mesh
+ * is owned by the caller. */
 int nimc_mesh_create(nimc_mesh **out, const nimc_segment *xs, int nx,
                      const nimc_segment *zs, int nz, double depth_m,
                      nimc_region_fn region, nimc_btag_fn btag, void *user,
@@ -79,12 +89,22 @@ void nimc_segment_sizes(const nimc_segment *s, double *sizes);
  * collector at x = 0, cathode collector at x = L. */
 int nimc_mesh_stack(nimc_mesh **out, const nimc_device *dev, nimc_err *err);
 
-/* The 2D symmetry cell of the interdigitated array: x from the middle of
- * an anode finger across the gap to the middle of a cathode finger, z up
- * from the substrate to the top of the gel; fingers (and their covers)
- * stand on the substrate, the gel fills the rest; collectors under the
- * fingers.  Its depth is the finger length times the 2N - 1 gaps, so the
- * mesh is the whole device. */
+/* The 2D cross-section of the interdigitated array, z up from the
+ * substrate to the top of the gel; fingers (and their covers) stand on the
+ * substrate, the gel fills the rest; collectors under the fingers.
+ * dev->idg.array chooses x:
+ *  - NIMC_ARRAY_SYMMETRY: the symmetry cell, from the middle of an anode
+ *    finger across the gap to the middle of a cathode finger.  The gap's
+ *    column is the finger length times the 2N - 1 gaps deep, the finger
+ *    columns (with the cover and gel above them) the finger length times
+ *    2N, the number of finger halves of each electrode; so the mesh holds
+ *    all of both electrodes, the edge fingers' outer halves lumped with
+ *    the inner ones.
+ *  - NIMC_ARRAY_FULL: the whole cross-section, 2N fingers (anode first,
+ *    then alternating) with the 2N - 1 gaps between them, one finger
+ *    length deep; the gel ends at the outer edges of the edge fingers
+ *    (no flux there).
+ * Either way the mesh is the whole device. */
 int nimc_mesh_interdigitated(nimc_mesh **out, const nimc_device *dev,
                              nimc_err *err);
 
