@@ -13,7 +13,7 @@
  *    gaps) at 1 mA/cm2; with the gel's transport it stores more, by the
  *    measured 1.5 % at 0.1 and 12 % at 1 mA/cm2 (the edge fingers' outer
  *    halves are farther from a gap than the cell has them), checked at
- *    2 % and 13 % -- on one coarser mesh for both (the full one has 8x
+ *    3 % and 15 % -- on one coarser mesh for both (the full one has 8x
  *    the cells).
  */
 #include <math.h>
@@ -90,11 +90,12 @@ static void test_cover_takes_away(void) {
  * (1/8 of each electrode at N = 4) as close to a gap as the inner halves,
  * while in the array they are half a finger farther (w/2..w from the
  * nearest gap, with no-flux beyond), so at a rate where the fingers are
- * used unevenly the symmetry cell stores more.  Measured on this mesh:
- * +1.46 % at 0.1 mA/cm2 and +12.1 % at 1 mA/cm2 (as if the outer halves
- * held roughly 89 % and 14 % of what the inner halves hold).  Agreement
- * within 1 % holds only with fast transport; with the gel's, the checks
- * hold the measured gaps (2 %, 13 %) and their sign. */
+ * used unevenly the symmetry cell stores more, and the more the higher the
+ * rate.  Measured on this mesh: +1.46 % at 0.1 mA/cm2 and +12.1 % at
+ * 1 mA/cm2 (with the neutral initial state of later physics: +2.5 % and
+ * +14.1 %; 100x transport: +0.40 %, +0.57 %).  Agreement within 1 % holds
+ * only with fast transport; with the gel's, the checks are the measured
+ * gaps with some room (3 %, 15 %), their sign and their order. */
 static void test_symmetry_cell_is_the_array(void) {
   /* the same resolution on both sides: the full cross-section meshes every
    * finger as the symmetry cell meshes its two halves */
@@ -107,8 +108,9 @@ static void test_symmetry_cell_is_the_array(void) {
                                      "electrolyte.conductivity=50 mS/cm",
                                      "electrolyte.diffusivity=3.37e-9 m2/s"};
   /* the gel's transport (3 overrides), then 100x faster (all 5) */
-  const double js[3] = {0.1, 1.0, 1.0}, tol[3] = {0.02, 0.13, 0.01};
+  const double js[3] = {0.1, 1.0, 1.0}, tol[3] = {0.03, 0.15, 0.01};
   const size_t nsets[3] = {3, 3, 5};
+  double rels[3] = {0};
   for (int k = 0; k < 3; k++) {
     nimc_metrics a, b;
     CHECK(gcd("devices/nimc.ini", js[k], sym, nsets[k], &a) == 0);
@@ -122,7 +124,9 @@ static void test_symmetry_cell_is_the_array(void) {
             100 * rel);
     CHECK(fabs(rel) < tol[k]);
     CHECK(rel > 0.0); /* the lumped outer halves are too close to a gap */
+    rels[k] = rel;
   }
+  CHECK(rels[1] > rels[0]); /* the outer halves lag more at a high rate */
 }
 
 int main(void) {
