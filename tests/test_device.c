@@ -214,7 +214,7 @@ static void test_shipped_device(void) {
   CHECK_REL(nimc_device_footprint_area_m2(d), 5.6e-5, 1e-12);
   CHECK_REL(nimc_device_temperature_K(d), 298.15, 1e-12);
   CHECK(d->contact_resistance_ohm == 0.0);
-  CHECK(d->initial_voltage_given == 1 && d->initial_voltage_V == 0.0);
+  CHECK(d->initial_voltage_given == 0); /* neutral, as assembled */
   CHECK(d->norm_thickness_m == 0.0);
   CHECK_REL(nimc_device_norm_thickness_m(d), 7.5e-6, 1e-12);
 
@@ -331,7 +331,6 @@ static void test_fixture_and_overrides(void) {
                         "electrolyte.conductivity=1 mS/cm",
                         "device.normalisation_thickness=8 um",
                         "anode.particle_shape=sphere",
-                        "cathode.initial_potential=3 V",
                         "solver.rtol=1e-4"};
   d = NULL;
   rc = nimc_device_load(&d, path, sets, sizeof sets / sizeof sets[0], &err);
@@ -348,7 +347,6 @@ static void test_fixture_and_overrides(void) {
               0.1, 1e-12);
     CHECK_REL(nimc_device_norm_thickness_m(d), 8e-6, 1e-12);
     CHECK(d->anode.shape == NIMC_PARTICLE_SPHERE);
-    CHECK(d->cathode.E0_given == 1 && d->cathode.E0_V == 3.0);
     CHECK_REL(d->solver.rtol, 1e-4, 1e-12);
   }
   nimc_device_destroy(d);
@@ -679,6 +677,10 @@ static void test_bad_sets(void) {
                    "--set anode.material: ", "unknown material");
   expect_set_error(devpath, "mesh.anode_cells=0",
                    "--set mesh.anode_cells: ", "whole number >= 1");
+  /* a double layer charged at assembly would create charge */
+  expect_set_error(devpath, "cathode.initial_potential=3 V",
+                   "--set cathode.initial_potential: ",
+                   "the device starts neutral");
   /* without an nimc_err the status alone reports the failure */
   const char *neg = "anode.thickness=-5um";
   nimc_device *d = (nimc_device *)&d;
@@ -748,7 +750,7 @@ static void test_nimc_device(void) {
   CHECK_REL(nimc_device_norm_thickness_m(d), 7.5e-6, 1e-12);
   CHECK_REL(nimc_device_temperature_K(d), 298.15, 1e-12);
   CHECK(d->contact_resistance_ohm == 0.0);
-  CHECK(d->initial_voltage_given == 1 && d->initial_voltage_V == 0.0);
+  CHECK(d->initial_voltage_given == 0); /* neutral, as assembled */
   /* the stack's anode and cathode */
   CHECK(d->anode.kind == NIMC_ELECTRODE_INTERCALATION);
   CHECK(!strcmp(d->anode.material, "NTO"));

@@ -802,7 +802,12 @@ static int capacitive(const scope *es, const scope *ms, double Tref,
   p->cap_F_m3 = have_vol ? vol : spec * dens;
   TRY(get_num(ms, "pzc", "V", ANY, "a potential such as '2.9 V'", &p->E_pzc_V));
   p->E0_V = p->E_pzc_V;
-  TRY(p->E0_given = get_num(es, "initial_potential", "V", ANY, NULL, &p->E0_V));
+  if (look(es, "initial_potential"))
+    return bad(es->L, look(es, "initial_potential"),
+               "is no longer accepted: a double layer charged at assembly "
+               "creates charge; the device starts neutral, every double "
+               "layer at its pzc (use [device] initial_voltage, which is "
+               "reached without creating charge)");
   TRY(get_num(ms, "capacitance_curvature", "1/V2", NONNEG, NULL,
               &p->cap_k2_per_V2));
   int shape;

@@ -122,11 +122,11 @@ static void elyte_eval(const nimc_model *m, double c, elyte *e) {
 static double dl_charge(const nimc_model *m, const nimc_elec *el, double E,
                         double *C) {
   const nimc_electrode_params *p = el->p;
-  double x = E - p->E_pzc_V, q = el->cdl_v * x;
+  double x = E - el->pzc, q = el->cdl_v * x;
   *C = el->cdl_v;
   if (el->cap_v > 0.0) {
     if (p->cap_shape.kind == NIMC_LAW_TABLE) {
-      q += el->cap_v * nimc_law_integral(&p->cap_shape, p->E_pzc_V, E, m->T_K);
+      q += el->cap_v * nimc_law_integral(&p->cap_shape, el->pzc, E, m->T_K);
       *C += el->cap_v * nimc_law_eval(&p->cap_shape, E, m->T_K, NULL);
     } else {
       double k2 = p->cap_k2_per_V2;
@@ -279,6 +279,10 @@ void nimc_model_destroy(nimc_model *m) {
 
 static void assemble(const nimc_model *m, double t, const double *y,
                      const double *yp, double *F, jac_asm *J, int *bad);
+static double charge_for_voltage(const nimc_model *m, double V);
+static double rest_voltage(const nimc_model *m, double Qt, double E[2]);
+static double elec_theta_at(const nimc_model *m, const nimc_elec *el,
+                            double E);
 
 int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
                       nimc_err *err) {
@@ -328,6 +332,37 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
     n += nimc_model_cell_nvars(m, i);
   }
   m->iV = n, m->iI = n + 1, m->iQ = n + 2, m->iE = n + 3;
+  for (int e = 0; e < 2; e++) {
+    nimc_elec *el = &m->el[e];
+    el->pzc = el->p->E_pzc_V;
+    if (el->has_int && el->cap_v + el->cap2_v <= 0.0)
+      el->pzc = nimc_law_eval(&el->p->ocp, el->p->theta0, m->T_K, NULL);
+    el->vol = 0.0;
+  }
+  for (int i = 0; i < nc; i++)
+    if (m->elec[i] >= 0) m->el[m->elec[i]].vol += mesh->vol[i];
+  if (dev->initial_voltage_given) {
+    double E[2], V = dev->initial_voltage_V;
+    double Qt = charge_for_voltage(m, V), Vr = rest_voltage(m, Qt, E);
+    int ok = fabs(Vr - V) <= 1e-6;
+    for (int e = 0; e < 2 && ok; e++) {
+      const nimc_elec *el = &m->el[e];
+      if (!el->has_int) continue;
+      double th = elec_theta_at(m, el, E[e]);
+      ok = th > 1e-9 && th < 1.0 - 1e-9;
+    }
+    if (!ok) {
+      rc = nimc_err_set(
+          err, NIMC_EINPUT,
+          "%s: initial_voltage = %g V cannot be reached from the neutral "
+          "device (rest voltage %g V as assembled) without emptying or "
+          "filling an electrode: choose a voltage nearer the neutral one, "
+          "or leave initial_voltage out and let the experiment charge the "
+          "device",
+          dev->path, V, rest_voltage(m, 0.0, E));
+      goto fail;
+    }
+  }
   rc = NIMC_ENOMEM; /* what the failures below mean */
   /* series resistance: contacts, and in the in-plane array the voltage
    * drop along the fingers' collectors, lumped (R_sheet L / (3 w N) per
@@ -379,31 +414,153 @@ fail:
   return rc;
 }
 
-/* ---- initial state ---- */
+/* ---- initial state ----
+ *
+ * The device is assembled neutral: every double layer at its potential of
+ * zero charge, every intercalation solid at its as-made stoichiometry
+ * theta0, the electrolyte uniform at c0.  An initial cell voltage is
+ * reached from there without creating charge, as a slow charge or
+ * discharge would reach it: a charge Qt leaves the negative electrode for
+ * the positive one, each electrode settles at the uniform potential at
+ * which it holds that charge (double layers and solids in equilibrium),
+ * and the electrolyte gives up, uniformly, the cations the solids took in
+ * or the double layers bound.  Charge and cations are then exactly those
+ * of the neutral device. */
 
-static double elec_equilibrium_potential(const nimc_model *m, int e) {
-  const nimc_elec *el = &m->el[e];
+/* Stoichiometry at which an intercalation solid's potential is E
+ * (bisection: the potential falls with theta; clamped to its range). */
+static double elec_theta_at(const nimc_model *m, const nimc_elec *el,
+                            double E) {
+  double lo = 1e-12, hi = 1.0 - 1e-12;
+  for (int k = 0; k < 100; k++) {
+    double mid = 0.5 * (lo + hi);
+    if (nimc_law_eval(&el->p->ocp, mid, m->T_K, NULL) > E)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+/* Charge per electrode volume (C/m3) of electrode el at rest at the
+ * uniform potential E, relative to the neutral state: its double layers'
+ * charge minus F times the sodium inserted beyond theta0. */
+static double elec_charge_at(const nimc_model *m, const nimc_elec *el,
+                             double E) {
+  double C, q = 0.0;
+  if (el->has_dl) q += dl_charge(m, el, E, &C) + el->cap2_v * (E - el->pzc);
+  if (el->has_int)
+    q -= NIMC_F * el->p->active_fraction * el->p->c_max_mol_m3 *
+         (elec_theta_at(m, el, E) - el->p->theta0);
+  return q;
+}
+
+/* The neutral potential of an electrode without a double layer on an
+ * intercalation solid: its double layer's pzc, or the as-made solid's
+ * potential.  (A hybrid electrode, both at once, settles between the two:
+ * elec_potential_for with no charge.) */
+static double elec_neutral_potential(const nimc_model *m, const nimc_elec *el) {
   if (el->has_int)
     return nimc_law_eval(&el->p->ocp, el->p->theta0, m->T_K, NULL);
-  return el->p->E0_given ? el->p->E0_V : el->p->E_pzc_V;
+  return el->pzc;
+}
+
+/* Potential at which electrode el holds the charge Q (C) at rest.  The
+ * charge rises with the potential; the search spans +-20 V around the
+ * neutral potential (clamped there). */
+static double elec_potential_for(const nimc_model *m, const nimc_elec *el,
+                                 double Q) {
+  double E0 = elec_neutral_potential(m, el), lo = E0 - 20.0, hi = E0 + 20.0;
+  if (el->vol <= 0.0 || (Q == 0.0 && !(el->has_int && el->has_dl)))
+    return E0;
+  for (int k = 0; k < 100; k++) {
+    double mid = 0.5 * (lo + hi);
+    if (el->vol * elec_charge_at(m, el, mid) < Q)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+/* Cell voltage at rest after a charge Qt (C) has passed from the negative
+ * electrode to the positive one; *E gets the two electrodes' potentials. */
+static double rest_voltage(const nimc_model *m, double Qt, double E[2]) {
+  E[0] = elec_potential_for(m, &m->el[0], -Qt);
+  E[1] = elec_potential_for(m, &m->el[1], Qt);
+  return E[1] - E[0];
+}
+
+/* The charge that brings the device at rest to voltage V (bisection on a
+ * bracket grown from the electrodes' double-layer and solid capacities). */
+static double charge_for_voltage(const nimc_model *m, double V) {
+  double E[2], V0 = rest_voltage(m, 0.0, E);
+  if (V == V0) return 0.0;
+  double step = 1e-12, lo = 0.0, hi = 0.0;
+  for (int k = 0; k < 200; k++, step *= 2.0) {
+    double q = V > V0 ? step : -step;
+    double v = rest_voltage(m, q, E);
+    if ((V > V0 && v >= V) || (V < V0 && v <= V)) {
+      lo = V > V0 ? q / 2.0 : q, hi = V > V0 ? q : q / 2.0;
+      break;
+    }
+    if (k == 199) return q; /* unreachable: the nearest state */
+  }
+  for (int k = 0; k < 100; k++) {
+    double mid = 0.5 * (lo + hi);
+    if (rest_voltage(m, mid, E) < V)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return 0.5 * (lo + hi);
 }
 
 void nimc_model_initial(const nimc_model *m, double *y, double *yp) {
   const nimc_device *dev = m->dev;
-  double E[2] = {elec_equilibrium_potential(m, 0),
-                 elec_equilibrium_potential(m, 1)};
-  /* An initial cell voltage sets the capacitive electrode's potential. */
-  if (dev->initial_voltage_given) {
-    if (!m->el[1].has_int)
-      E[1] = E[0] + dev->initial_voltage_V;
-    else if (!m->el[0].has_int)
-      E[0] = E[1] - dev->initial_voltage_V;
+  double E[2];
+  double Qt =
+      dev->initial_voltage_given ? charge_for_voltage(m, dev->initial_voltage_V)
+                                 : 0.0;
+  rest_voltage(m, Qt, E);
+  double theta[2] = {0, 0};
+  for (int e = 0; e < 2; e++) {
+    const nimc_elec *el = &m->el[e];
+    if (!el->has_int) continue;
+    theta[e] = Qt == 0.0 && !el->has_dl ? el->p->theta0
+                                         : elec_theta_at(m, el, E[e]);
+    if (Qt == 0.0 && el->has_dl && el->cap_v + el->cap2_v <= 0.0)
+      theta[e] = el->p->theta0; /* its double layer's pzc is U(theta0) */
   }
+  /* cations the solids took in and the double layers bound, per electrode
+   * volume, taken uniformly from the electrolyte */
+  double taken = 0.0, pore = 0.0;
+  for (int i = 0; i < m->mesh->ncells; i++) {
+    int e = m->elec[i];
+    pore += m->mesh->vol[i] * m->eps[i];
+    if (e < 0) continue;
+    const nimc_elec *el = &m->el[e];
+    double n = 0.0, C, dN;
+    if (el->has_int)
+      n += el->p->active_fraction * el->p->c_max_mol_m3 *
+           (theta[e] - el->p->theta0);
+    if (el->has_dl)
+      n += dl_cations(el,
+                      dl_charge(m, el, E[e], &C) + el->cap2_v * (E[e] - el->pzc),
+                      &dN);
+    taken += m->mesh->vol[i] * n;
+  }
+  double c = dev->electrolyte.c0_mol_m3 - (pore > 0.0 ? taken / pore : 0.0);
+  /* an electrode given an initial double-layer potential: a charged start
+   * for analytic tests built in code (the device-file key is gone, since
+   * it creates charge; the electrolyte is left at c0 there) */
+  for (int e = 0; e < 2 && !dev->initial_voltage_given; e++)
+    if (!m->el[e].has_int && m->el[e].p->E0_given) E[e] = m->el[e].p->E0_V;
   double phie = -E[0]; /* anode collector is ground */
   memset(yp, 0, sizeof(double) * m->n);
   for (int i = 0; i < m->mesh->ncells; i++) {
     int o = m->off[i], e = m->elec[i];
-    y[o] = dev->electrolyte.c0_mol_m3;
+    y[o] = c;
     y[o + 1] = phie;
     if (e < 0) continue;
     const nimc_elec *el = &m->el[e];
@@ -411,13 +568,12 @@ void nimc_model_initial(const nimc_model *m, double *y, double *yp) {
     if (el->has_dl) {
       double C, dN, q2 = 0.0;
       y[o + el->iq] = dl_charge(m, el, E[e], &C);
-      if (el->i2 >= 0)
-        y[o + el->i2] = q2 = el->cap2_v * (E[e] - el->p->E_pzc_V);
+      if (el->i2 >= 0) y[o + el->i2] = q2 = el->cap2_v * (E[e] - el->pzc);
       y[o + el->im] =
           m->eps[i] * y[o] + dl_cations(el, y[o + el->iq] + q2, &dN);
     }
     if (!el->has_int) continue;
-    double cs = el->p->theta0 * el->p->c_max_mol_m3;
+    double cs = theta[e] * el->p->c_max_mol_m3;
     y[o + el->ij] = 0.0;
     for (int k = 0; k <= el->ns; k++)
       y[o + el->is + k] = cs;
@@ -627,7 +783,7 @@ static void assemble(const nimc_model *m, double t, const double *y,
         /* slow branch: q2' = (dphi - pzc - q2 / C2) C2 / tau */
         int i2 = o + el->i2;
         double g2 = el->cap2_v / el->tau2_s;
-        F[i2] = yp[i2] - g2 * (dphi - p->E_pzc_V) + q2 / el->tau2_s;
+        F[i2] = yp[i2] - g2 * (dphi - el->pzc) + q2 / el->tau2_s;
         put(J, i2, i2, 1.0 / el->tau2_s, 1.0), put(J, i2, o + 2, -g2, 0);
         put(J, o, i2, -dN, 0);
         qdot += yp[i2];
@@ -818,8 +974,12 @@ double nimc_model_electrode_charge(const nimc_model *m, int e,
     double vol = m->mesh->vol[i];
     if (el->has_dl) q += vol * yc[el->iq];
     if (el->i2 >= 0) q += vol * yc[el->i2];
-    /* inserted sodium carries negative charge into the solid */
-    if (el->has_int) q -= NIMC_F * vol * solid_sodium(el, yc);
+    /* sodium inserted beyond the as-made content carries negative charge
+     * into the solid */
+    if (el->has_int)
+      q -= NIMC_F * vol *
+           (solid_sodium(el, yc) -
+            el->p->active_fraction * el->p->c_max_mol_m3 * el->p->theta0);
   }
   return q;
 }

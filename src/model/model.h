@@ -45,6 +45,11 @@ typedef struct nimc_elec {
   double sigma_eff;   /* effective solid conductivity, S/m */
   double cdl_v;       /* a * C_dl, F/m3 */
   double cap_v;       /* volumetric double-layer capacitance at pzc, F/m3 */
+  double pzc;         /* potential of zero charge of the double layer, V:
+                         the material's pzc, or for a double layer on an
+                         intercalation solid alone the solid's potential
+                         as made (its double layer is uncharged then) */
+  double vol;         /* volume of the electrode, m3 */
   int has_dl;         /* double layer present: unknowns q and m */
   int iq, im, ij, is; /* offsets in the cell of q, m, j_F, surface conc. */
   int i2;             /* offset of the slow double-layer charge q2, or -1 */
@@ -133,8 +138,10 @@ double nimc_model_cell_reaction(const nimc_model *m, int cell, const double *y,
 /* Lowest electrolyte concentration over the cells (mol/m3). */
 double nimc_model_min_concentration(const nimc_model *m, const double *y);
 
-/* Charge stored in electrode e (C): double-layer charge minus F times the
- * inserted sodium, for conservation checks (differences are meaningful). */
+/* Charge stored in electrode e (C) relative to the neutral, as-assembled
+ * device: double-layer charge minus F times the sodium inserted beyond the
+ * as-made content.  The two electrodes' charges sum to zero in every state
+ * reached from the neutral start. */
 double nimc_model_electrode_charge(const nimc_model *m, int e,
                                    const double *y);
 /* Cation inventory (mol): electrolyte, solid, and cations held in double
