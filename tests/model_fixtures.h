@@ -163,6 +163,20 @@ static inline void fx_full_device(nimc_device *d) {
   d->contact_resistance_ohm = 5.0;
 }
 
+/* Make d's electrolyte the ternary one of an ionic liquid: Na+ at the
+ * binary salt's concentration (its diffusivity the binary table), the
+ * ionic liquid's cation at 2800 mol/m3 and the anion, each with its own
+ * diffusivity (the anion's with an Arrhenius law). */
+static inline void fx_ternary(nimc_device *d) {
+  d->electrolyte.ternary = 1;
+  d->electrolyte.c2_0_mol_m3 = 2800.0;
+  d->electrolyte.diffusivity2 = nimc_law_constant(2e-11);
+  d->electrolyte.diffusivity_anion = nimc_law_constant(1.5e-11);
+  d->electrolyte.diffusivity_anion.tlaw = NIMC_TLAW_ARRHENIUS;
+  d->electrolyte.diffusivity_anion.Ea_J_mol = 20e3;
+  d->electrolyte.diffusivity_anion.Tref_K = 298.15;
+}
+
 static inline void fx_free_device(nimc_device *d) {
   nimc_law_clear(&d->electrolyte.conductivity);
   nimc_law_clear(&d->electrolyte.diffusivity);

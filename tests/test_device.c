@@ -273,11 +273,19 @@ static void test_shipped_device(void) {
   CHECK(e->conductivity.tlaw == NIMC_TLAW_VTF);
   CHECK_REL(nimc_law_eval(&e->conductivity, 886, 298.15, NULL), 0.05, 1e-12);
   CHECK_REL(nimc_law_eval(&e->conductivity, 886, 353.15, NULL), 0.28, 0.02);
-  CHECK_REL(nimc_law_eval(&e->diffusivity, 886, 298.15, NULL), 3.37e-11, 1e-12);
-  CHECK_REL(nimc_law_eval(&e->diffusivity, 886, 353.15, NULL) /
-                nimc_law_eval(&e->conductivity, 886, 353.15, NULL),
-            3.37e-11 / 0.05, 1e-12);
-  CHECK_REL(nimc_law_eval(&e->transference, 886, 298.15, NULL), 0.1, 1e-12);
+  /* ternary: Na+ (own Arrhenius law), P14+ (about 3:1 to Na+) and
+   * TFSI-, the ionic liquid's ions on the conductivity's VTF law */
+  CHECK(e->ternary == 1);
+  CHECK(e->c2_0_mol_m3 > 2.5 * e->c0_mol_m3 && e->c2_0_mol_m3 < 3.5 * e->c0_mol_m3);
+  CHECK(e->diffusivity.tlaw == NIMC_TLAW_ARRHENIUS);
+  CHECK(e->diffusivity.Ea_J_mol > 0.0);
+  CHECK(nimc_law_eval(&e->diffusivity, 886, 298.15, NULL) <
+        nimc_law_eval(&e->diffusivity2, 886, 298.15, NULL));
+  const nimc_law *il[2] = {&e->diffusivity2, &e->diffusivity_anion};
+  for (int k = 0; k < 2; k++)
+    CHECK_REL(nimc_law_eval(il[k], 886, 353.15, NULL) /
+                  nimc_law_eval(&e->conductivity, 886, 353.15, NULL),
+              nimc_law_eval(il[k], 886, 298.15, NULL) / 0.05, 1e-12);
   CHECK_REL(nimc_law_eval(&e->thermo_factor, 886, 298.15, NULL), 1.0, 1e-12);
 
   CHECK(d->mesh.anode_cells == 20 && d->mesh.separator_cells == 10 &&

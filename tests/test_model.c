@@ -51,9 +51,20 @@ static void random_state(const nimc_model *m, unsigned seed, double *y,
  * variant 1: hybrid anode (intercalation + capacitance, counter-ion
  * model), capacitive cathode with a fixed cation share and a capacitance
  * table; variant 2: two intercalation electrodes without double layers
- * (algebraic dphi), a surface film, a sphere and a cylinder. */
+ * (algebraic dphi), a surface film, a sphere and a cylinder; variants 3
+ * and 4: the ternary electrolyte. */
 static void jacobian_variant(nimc_device *d, int variant) {
-  if (variant == 1) {
+  if (variant >= 3) {
+    /* the ternary electrolyte: Na+, the ionic liquid's cation, the anion;
+     * variant 4 also with the slow branch and a fixed cation share */
+    fx_ternary(d);
+    if (variant == 4) {
+      d->cathode.dl_cation_fraction = 0.3;
+      d->anode.kind = NIMC_ELECTRODE_HYBRID;
+      d->anode.cap_F_m3 = 2e7;
+      d->anode.E_pzc_V = 1.0;
+    }
+  } else if (variant == 1) {
     d->anode.kind = NIMC_ELECTRODE_HYBRID;
     d->anode.cap_F_m3 = 2e7;
     d->anode.E_pzc_V = 1.0;
@@ -74,7 +85,7 @@ static void jacobian_variant(nimc_device *d, int variant) {
 }
 
 static void test_jacobian_matches_finite_differences(void) {
-  for (int variant = 0; variant < 3; variant++) {
+  for (int variant = 0; variant < 5; variant++) {
     nimc_device d;
     fx_full_device(&d);
     jacobian_variant(&d, variant);
@@ -236,10 +247,10 @@ static int simulate(const nimc_device *d, const nimc_experiment *exp,
   return rc;
 }
 
-/* A whole cycle conserves cations and charge to the solver's tolerance. */
-static void test_cycle_conservation(void) {
+static void cycle_conservation(int ternary) {
   nimc_device d;
   fx_full_device(&d);
+  if (ternary) fx_ternary(&d);
   d.cathode.leak_A_m3 = 0.0; /* leakage stores no charge */
   fx_exp x;
   fx_exp_init(&x);
@@ -280,11 +291,30 @@ static void test_cycle_conservation(void) {
   fprintf(stderr, "  after the cycle: anode %.3e C + cathode %.3e C = %.2e C\n",
           qa1, qc1, qa1 + qc1);
   CHECK_ABS(qa1 + qc1, 0.0, 1e-12 * qcharge);
+  /* the ionic liquid's cations are neither made nor consumed */
+  double p0 = nimc_model_il_cation_inventory(m, y0),
+         p1 = nimc_model_il_cation_inventory(m, y);
+  if (ternary) {
+    fprintf(stderr, "  ionic liquid cations: drift %.2e (relative)\n",
+            (p1 - p0) / p0);
+    CHECK(p0 > 0.0);
+    CHECK_REL(p1, p0, 1e-13);
+  } else {
+    CHECK(p0 == 0.0 && p1 == 0.0);
+  }
   CHECK(res.nsteps == 3);
   free(y0), free(yp0);
   nimc_result_free(&res);
   nimc_sim_destroy(s);
   fx_free_device(&d);
+}
+
+/* A whole cycle from the neutral start conserves sodium (solid,
+ * electrolyte, double layers), the ionic liquid's cations and charge, to
+ * the solver's tolerance, with the binary and the ternary electrolyte. */
+static void test_cycle_conservation(void) {
+  cycle_conservation(0);
+  cycle_conservation(1);
 }
 
 /* An initial cell voltage is reached from the neutral device without

@@ -182,11 +182,25 @@ static int bv_eval(const nimc_model *m, const nimc_elec *el, double dphi,
 
 /* ---- layout ---- */
 
-int nimc_model_cell_nvars(const nimc_model *m, int cell) {
+/* Unknowns of a cell apart from the ternary electrolyte's second cation
+ * (and its content), which come last. */
+static int base_nvars(const nimc_model *m, int cell) {
   int e = m->elec[cell];
   if (e < 0) return 2;
   return 3 + 2 * m->el[e].has_dl + (m->el[e].i2 >= 0) +
          (m->el[e].has_int ? 2 + m->el[e].ns : 0);
+}
+
+static int cell_has_dl(const nimc_model *m, int cell) {
+  return m->elec[cell] >= 0 && m->el[m->elec[cell]].has_dl;
+}
+
+int nimc_model_cell_nvars(const nimc_model *m, int cell) {
+  return base_nvars(m, cell) + (m->tern ? 1 + cell_has_dl(m, cell) : 0);
+}
+
+int nimc_model_c2_index(const nimc_model *m, int cell) {
+  return m->tern ? m->off[cell] + base_nvars(m, cell) : -1;
 }
 
 static int region_electrode(int region) {
@@ -298,6 +312,7 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
   m->dev = dev;
   m->mesh = mesh;
   m->T_K = dev->temperature_K;
+  m->tern = dev->electrolyte.ternary;
   int nc = mesh->ncells;
   m->off = malloc(sizeof(int) * nc);
   m->elec = malloc(sizeof(int) * nc);
@@ -332,6 +347,17 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
     n += nimc_model_cell_nvars(m, i);
   }
   m->iV = n, m->iI = n + 1, m->iQ = n + 2, m->iE = n + 3;
+  if (m->tern) {
+    /* the mobility factor: the measured conductivity over the Nernst-
+     * Einstein one of the ions' diffusivities, at c0 */
+    const nimc_electrolyte_params *ep = &dev->electrolyte;
+    double T = m->T_K, c1 = ep->c0_mol_m3, c2 = ep->c2_0_mol_m3;
+    double kap = nimc_law_eval(&ep->conductivity, c1, T, NULL);
+    double sd = nimc_law_eval(&ep->diffusivity, c1, T, NULL) * c1 +
+                nimc_law_eval(&ep->diffusivity2, c1, T, NULL) * c2 +
+                nimc_law_eval(&ep->diffusivity_anion, c1, T, NULL) * (c1 + c2);
+    m->mobility = kap / (NIMC_F * NIMC_F / (NIMC_R * T) * sd);
+  }
   for (int e = 0; e < 2; e++) {
     nimc_elec *el = &m->el[e];
     el->pzc = el->p->E_pzc_V;
@@ -532,25 +558,34 @@ void nimc_model_initial(const nimc_model *m, double *y, double *yp) {
     if (Qt == 0.0 && el->has_dl && el->cap_v + el->cap2_v <= 0.0)
       theta[e] = el->p->theta0; /* its double layer's pzc is U(theta0) */
   }
-  /* cations the solids took in and the double layers bound, per electrode
-   * volume, taken uniformly from the electrolyte */
-  double taken = 0.0, pore = 0.0;
-  for (int i = 0; i < m->mesh->ncells; i++) {
-    int e = m->elec[i];
-    pore += m->mesh->vol[i] * m->eps[i];
-    if (e < 0) continue;
-    const nimc_elec *el = &m->el[e];
-    double n = 0.0, C, dN;
-    if (el->has_int)
-      n += el->p->active_fraction * el->p->c_max_mol_m3 *
-           (theta[e] - el->p->theta0);
-    if (el->has_dl)
-      n += dl_cations(el,
-                      dl_charge(m, el, E[e], &C) + el->cap2_v * (E[e] - el->pzc),
-                      &dN);
-    taken += m->mesh->vol[i] * n;
+  /* cations the solids took in and the double layers bound, taken
+   * uniformly from the electrolyte; in the ternary electrolyte the double
+   * layers' share is split by the cations' fractions, which a few fixed-
+   * point passes make consistent with the concentrations they leave */
+  const nimc_electrolyte_params *ep = &dev->electrolyte;
+  double c = ep->c0_mol_m3, c2v = ep->c2_0_mol_m3;
+  for (int pass = 0; pass < (m->tern ? 4 : 1); pass++) {
+    double taken = 0.0, taken2 = 0.0, pore = 0.0;
+    double x = m->tern && c + c2v > 0.0 ? c / (c + c2v) : 1.0;
+    for (int i = 0; i < m->mesh->ncells; i++) {
+      int e = m->elec[i];
+      pore += m->mesh->vol[i] * m->eps[i];
+      if (e < 0) continue;
+      const nimc_elec *el = &m->el[e];
+      double n = 0.0, C, dN;
+      if (el->has_int)
+        taken += m->mesh->vol[i] * el->p->active_fraction *
+                 el->p->c_max_mol_m3 * (theta[e] - el->p->theta0);
+      if (el->has_dl)
+        n = dl_cations(el,
+                       dl_charge(m, el, E[e], &C) + el->cap2_v * (E[e] - el->pzc),
+                       &dN);
+      taken += m->mesh->vol[i] * x * n;
+      taken2 += m->mesh->vol[i] * (1.0 - x) * n;
+    }
+    c = ep->c0_mol_m3 - (pore > 0.0 ? taken / pore : 0.0);
+    c2v = ep->c2_0_mol_m3 - (pore > 0.0 ? taken2 / pore : 0.0);
   }
-  double c = dev->electrolyte.c0_mol_m3 - (pore > 0.0 ? taken / pore : 0.0);
   /* an electrode given an initial double-layer potential: a charged start
    * for analytic tests built in code (the device-file key is gone, since
    * it creates charge; the electrolyte is left at c0 there) */
@@ -562,6 +597,8 @@ void nimc_model_initial(const nimc_model *m, double *y, double *yp) {
     int o = m->off[i], e = m->elec[i];
     y[o] = c;
     y[o + 1] = phie;
+    int i2c = nimc_model_c2_index(m, i);
+    if (i2c >= 0) y[i2c] = c2v;
     if (e < 0) continue;
     const nimc_elec *el = &m->el[e];
     y[o + 2] = E[e];
@@ -569,8 +606,10 @@ void nimc_model_initial(const nimc_model *m, double *y, double *yp) {
       double C, dN, q2 = 0.0;
       y[o + el->iq] = dl_charge(m, el, E[e], &C);
       if (el->i2 >= 0) y[o + el->i2] = q2 = el->cap2_v * (E[e] - el->pzc);
-      y[o + el->im] =
-          m->eps[i] * y[o] + dl_cations(el, y[o + el->iq] + q2, &dN);
+      double Nq = dl_cations(el, y[o + el->iq] + q2, &dN);
+      double x = i2c >= 0 ? c / (c + c2v) : 1.0;
+      y[o + el->im] = m->eps[i] * y[o] + x * Nq;
+      if (i2c >= 0) y[i2c + 1] = m->eps[i] * c2v + (1.0 - x) * Nq;
     }
     if (!el->has_int) continue;
     double cs = theta[e] * el->p->c_max_mol_m3;
@@ -591,6 +630,11 @@ void nimc_model_atol(const nimc_model *m, double scale, double *atol) {
     int o = m->off[i], e = m->elec[i];
     atol[o] = 1e-8 * c0 * scale;
     atol[o + 1] = 1e-8 * scale;
+    int i2c = nimc_model_c2_index(m, i);
+    if (i2c >= 0) {
+      atol[i2c] = 1e-8 * c0 * scale;
+      if (cell_has_dl(m, i)) atol[i2c + 1] = 1e-8 * c0 * scale;
+    }
     if (e < 0) continue;
     const nimc_elec *el = &m->el[e];
     atol[o + 2] = 1e-8 * scale;
@@ -615,6 +659,11 @@ void nimc_model_id(const nimc_model *m, double *id) {
     int o = m->off[i], e = m->elec[i];
     id[o] = 1.0;
     id[o + 1] = 0.0;
+    int i2c = nimc_model_c2_index(m, i);
+    if (i2c >= 0) {
+      id[i2c] = cell_has_dl(m, i) ? 0.0 : 1.0; /* c2 follows from m2 */
+      if (cell_has_dl(m, i)) id[i2c + 1] = 1.0;
+    }
     if (e < 0) continue;
     const nimc_elec *el = &m->el[e];
     id[o + 2] = 0.0;
@@ -664,6 +713,80 @@ static int cation_row(const nimc_model *m, int cell) {
   return m->off[cell];
 }
 
+/* The same for the ternary electrolyte's second cation: its own row, or
+ * the row of its content m2 (right after it) in a double-layer cell. */
+static int cation2_row(const nimc_model *m, int cell) {
+  return nimc_model_c2_index(m, cell) + cell_has_dl(m, cell);
+}
+
+/* Bernoulli function B(x) = x / (e^x - 1) and its derivative (the
+ * Scharfetter-Gummel flux). */
+static double bernoulli(double x, double *d) {
+  if (fabs(x) < 1e-4) {
+    *d = -0.5 + x / 6.0;
+    return 1.0 - 0.5 * x + x * x / 12.0;
+  }
+  double ex = expm1(x), B = x / ex;
+  *d = (ex - x * (ex + 1.0)) / (ex * ex);
+  return B;
+}
+
+/* Ternary fluxes through a face between cells p and q, G = A / distance
+ * with the Bruggeman factors.  Each ion's flux is Nernst-Planck,
+ * N = -D (grad c + z mu f c grad phi), in Scharfetter-Gummel form:
+ *   N = G D [B(x) c_p - B(-x) c_q],  x = z mu f (phi_q - phi_p),
+ * exact for a constant flux between the two centres and never negative-
+ * driving a concentration.  The anion's concentration is c1 + c2
+ * (electroneutrality); the current is F (N1 + N2 - NA). */
+static void ternary_face(const nimc_model *m, int p, int q, double G,
+                         const double *y, double *F, jac_asm *J) {
+  const nimc_electrolyte_params *ep = &m->dev->electrolyte;
+  double T = m->T_K, fmu = m->mobility * NIMC_F / (NIMC_R * T);
+  int op = m->off[p], oq = m->off[q];
+  int c2p = nimc_model_c2_index(m, p), c2q = nimc_model_c2_index(m, q);
+  int col_c1[2] = {op, oq}, col_c2[2] = {c2p, c2q};
+  double cp[3] = {y[op], y[c2p], y[op] + y[c2p]};
+  double cq[3] = {y[oq], y[c2q], y[oq] + y[c2q]};
+  double cmean = 0.5 * (cp[0] + cq[0]);
+  /* the diffusivities at the face's mean Na+ concentration */
+  double dD[3];
+  double D[3] = {nimc_law_eval(&ep->diffusivity, cmean, T, &dD[0]),
+                 nimc_law_eval(&ep->diffusivity2, cmean, T, &dD[1]),
+                 nimc_law_eval(&ep->diffusivity_anion, cmean, T, &dD[2])};
+  const double z[3] = {1.0, 1.0, -1.0};
+  double dphi = y[oq + 1] - y[op + 1];
+  int rows[2][2] = {{cation_row(m, p), cation_row(m, q)},
+                    {cation2_row(m, p), cation2_row(m, q)}};
+  for (int s = 0; s < 3; s++) {
+    double K = G * D[s], x = z[s] * fmu * dphi, dB, dBm;
+    double B = bernoulli(x, &dB), Bm = bernoulli(-x, &dBm);
+    double N = K * (B * cp[s] - Bm * cq[s]);
+    double dN_dx = K * (dB * cp[s] + dBm * cq[s]);
+    double dN_dcp = K * B, dN_dcq = -K * Bm;
+    double dN_dphq = dN_dx * z[s] * fmu, dN_dphp = -dN_dphq;
+    double dN_dD = 0.5 * G * dD[s] * (B * cp[s] - Bm * cq[s]); /* per c1 */
+    /* the ion's balance rows (the anion has none: it follows from the
+     * charge balance), and the charge balance with z F N */
+    double w[4];
+    int rr[4];
+    int k = 0;
+    if (s < 2) rr[k] = rows[s][0], w[k++] = 1.0;
+    if (s < 2) rr[k] = rows[s][1], w[k++] = -1.0;
+    rr[k] = op + 1, w[k++] = z[s] * NIMC_F;
+    rr[k] = oq + 1, w[k++] = -z[s] * NIMC_F;
+    for (int r = 0; r < k; r++) {
+      F[rr[r]] += w[r] * N;
+      put(J, rr[r], op + 1, w[r] * dN_dphp, 0);
+      put(J, rr[r], oq + 1, w[r] * dN_dphq, 0);
+      for (int side = 0; side < 2; side++) {
+        double dc = side ? dN_dcq : dN_dcp;
+        put(J, rr[r], col_c1[side], w[r] * ((s != 1 ? dc : 0.0) + dN_dD), 0);
+        if (s != 0) put(J, rr[r], col_c2[side], w[r] * dc, 0);
+      }
+    }
+  }
+}
+
 /* Row of the solid charge balance: dphi's own row, or, with a double
  * layer, q's row (dphi's row then holds q = Q(dphi)). */
 static int solid_row(const nimc_model *m, int cell) {
@@ -684,6 +807,14 @@ static void assemble(const nimc_model *m, double t, const double *y,
     int op = m->off[p], oq = m->off[q];
     int rp = cation_row(m, p), rq = cation_row(m, q);
     double G = me->area[f] / (me->d0[f] / m->beta[p] + me->d1[f] / m->beta[q]);
+    if (m->tern) {
+      if (!(y[op] > 0.0) || !(y[oq] > 0.0) ||
+          !(y[nimc_model_c2_index(m, p)] > 0.0) ||
+          !(y[nimc_model_c2_index(m, q)] > 0.0))
+        *bad = 1;
+      ternary_face(m, p, q, G, y, F, J);
+      continue;
+    }
     double cp = y[op], cq = y[oq];
     if (!(cp > 0.0) || !(cq > 0.0)) {
       *bad = 1;
@@ -758,6 +889,11 @@ static void assemble(const nimc_model *m, double t, const double *y,
     if (e < 0 || !m->el[e].has_dl) {
       F[cr] += vol * eps * yp[o];
       put(J, cr, o, 0, vol * eps);
+      if (m->tern) {
+        int c2 = nimc_model_c2_index(m, i);
+        F[c2] += vol * eps * yp[c2];
+        put(J, c2, c2, 0, vol * eps);
+      }
     }
     if (e < 0) continue;
     const nimc_elec *el = &m->el[e];
@@ -774,8 +910,29 @@ static void assemble(const nimc_model *m, double t, const double *y,
       double Nq = dl_cations(el, y[iq] + q2, &dN);
       F[o + 2] = y[iq] - Q;
       put(J, o + 2, iq, 1.0, 0), put(J, o + 2, o + 2, -C, 0);
-      F[o] = y[im] - eps * c - Nq;
-      put(J, o, im, 1.0, 0), put(J, o, o, -eps, 0), put(J, o, iq, -dN, 0);
+      /* the cations of the double layer: in the ternary electrolyte
+       * shared between Na+ and the ionic liquid's cation in proportion to
+       * their local concentrations, x = c1 / (c1 + c2) */
+      double x = 1.0, dx1 = 0.0, dx2 = 0.0;
+      int c2 = -1;
+      if (m->tern) {
+        c2 = nimc_model_c2_index(m, i);
+        double s1 = y[o], s2 = y[c2], tot = s1 + s2;
+        if (tot > 0.0) {
+          x = s1 / tot;
+          dx1 = s2 / (tot * tot), dx2 = -s1 / (tot * tot);
+        }
+        F[c2] = y[c2 + 1] - eps * s2 - (1.0 - x) * Nq;
+        put(J, c2, c2 + 1, 1.0, 0), put(J, c2, c2, -eps + dx2 * Nq, 0);
+        put(J, c2, o, dx1 * Nq, 0), put(J, c2, iq, -(1.0 - x) * dN, 0);
+        if (el->i2 >= 0) put(J, c2, o + el->i2, -(1.0 - x) * dN, 0);
+        F[c2 + 1] += vol * yp[c2 + 1];
+        put(J, c2 + 1, c2 + 1, 0, vol);
+      }
+      F[o] = y[im] - eps * c - x * Nq;
+      put(J, o, im, 1.0, 0), put(J, o, o, -eps - dx1 * Nq, 0);
+      put(J, o, iq, -x * dN, 0);
+      if (c2 >= 0) put(J, o, c2, -dx2 * Nq, 0);
       F[im] += vol * yp[im];
       put(J, im, im, 0, vol);
       qdot = yp[iq];
@@ -785,7 +942,7 @@ static void assemble(const nimc_model *m, double t, const double *y,
         double g2 = el->cap2_v / el->tau2_s;
         F[i2] = yp[i2] - g2 * (dphi - el->pzc) + q2 / el->tau2_s;
         put(J, i2, i2, 1.0 / el->tau2_s, 1.0), put(J, i2, o + 2, -g2, 0);
-        put(J, o, i2, -dN, 0);
+        put(J, o, i2, -x * dN, 0);
         qdot += yp[i2];
       }
     }
@@ -954,6 +1111,15 @@ double nimc_model_min_concentration(const nimc_model *m, const double *y) {
   for (int i = 0; i < m->mesh->ncells; i++)
     if (y[m->off[i]] < c) c = y[m->off[i]];
   return c;
+}
+
+double nimc_model_il_cation_inventory(const nimc_model *m, const double *y) {
+  double n = 0.0;
+  for (int i = 0; i < m->mesh->ncells && m->tern; i++) {
+    int k = nimc_model_c2_index(m, i);
+    n += m->mesh->vol[i] * (cell_has_dl(m, i) ? y[k + 1] : m->eps[i] * y[k]);
+  }
+  return n;
 }
 
 /* Sodium in the particles of a cell, per electrode volume (mol/m3). */
