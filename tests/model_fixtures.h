@@ -142,7 +142,7 @@ static inline void fx_full_device(nimc_device *d) {
   d->electrolyte.conductivity = fx_table_law(cx, kap, 5);
   d->electrolyte.diffusivity = fx_table_law(cx, dif, 5);
   d->electrolyte.transference = fx_table_law(cx, tp, 5);
-  fx_intercalation(&d->anode, 5e-6, "nto_ocp", 0.05);
+  fx_intercalation(&d->anode, 5e-6, "nto_ocp", 0.3);
   d->anode.particle_radius_m = 5e-9;
   d->anode.shape = NIMC_PARTICLE_SLAB;
   d->anode.c_max_mol_m3 = 22770;
@@ -159,9 +159,22 @@ static inline void fx_full_device(nimc_device *d) {
   d->cathode.leak_n = 2.0;
   d->cathode.slow_fraction = 0.25; /* micropores behind a resistance */
   d->cathode.slow_tau_s = 30.0;
+  d->cathode.E0_given = 0; /* neutral: the AG at its pzc */
   d->contact_resistance_ohm = 5.0;
-  d->initial_voltage_V = 0.2;
-  d->initial_voltage_given = 1;
+}
+
+/* Make d's electrolyte the ternary one of an ionic liquid: Na+ at the
+ * binary salt's concentration (its diffusivity the binary table), the
+ * ionic liquid's cation at 2800 mol/m3 and the anion, each with its own
+ * diffusivity (the anion's with an Arrhenius law). */
+static inline void fx_ternary(nimc_device *d) {
+  d->electrolyte.ternary = 1;
+  d->electrolyte.c2_0_mol_m3 = 2800.0;
+  d->electrolyte.diffusivity2 = nimc_law_constant(2e-11);
+  d->electrolyte.diffusivity_anion = nimc_law_constant(1.5e-11);
+  d->electrolyte.diffusivity_anion.tlaw = NIMC_TLAW_ARRHENIUS;
+  d->electrolyte.diffusivity_anion.Ea_J_mol = 20e3;
+  d->electrolyte.diffusivity_anion.Tref_K = 298.15;
 }
 
 static inline void fx_free_device(nimc_device *d) {

@@ -214,7 +214,7 @@ static void test_shipped_device(void) {
   CHECK_REL(nimc_device_footprint_area_m2(d), 5.6e-5, 1e-12);
   CHECK_REL(nimc_device_temperature_K(d), 298.15, 1e-12);
   CHECK(d->contact_resistance_ohm == 0.0);
-  CHECK(d->initial_voltage_given == 1 && d->initial_voltage_V == 0.0);
+  CHECK(d->initial_voltage_given == 0); /* neutral, as assembled */
   CHECK(d->norm_thickness_m == 0.0);
   CHECK_REL(nimc_device_norm_thickness_m(d), 7.5e-6, 1e-12);
 
@@ -273,11 +273,19 @@ static void test_shipped_device(void) {
   CHECK(e->conductivity.tlaw == NIMC_TLAW_VTF);
   CHECK_REL(nimc_law_eval(&e->conductivity, 886, 298.15, NULL), 0.05, 1e-12);
   CHECK_REL(nimc_law_eval(&e->conductivity, 886, 353.15, NULL), 0.28, 0.02);
-  CHECK_REL(nimc_law_eval(&e->diffusivity, 886, 298.15, NULL), 3.37e-11, 1e-12);
-  CHECK_REL(nimc_law_eval(&e->diffusivity, 886, 353.15, NULL) /
-                nimc_law_eval(&e->conductivity, 886, 353.15, NULL),
-            3.37e-11 / 0.05, 1e-12);
-  CHECK_REL(nimc_law_eval(&e->transference, 886, 298.15, NULL), 0.1, 1e-12);
+  /* ternary: Na+ (own Arrhenius law), P14+ (about 3:1 to Na+) and
+   * TFSI-, the ionic liquid's ions on the conductivity's VTF law */
+  CHECK(e->ternary == 1);
+  CHECK(e->c2_0_mol_m3 > 2.5 * e->c0_mol_m3 && e->c2_0_mol_m3 < 3.5 * e->c0_mol_m3);
+  CHECK(e->diffusivity.tlaw == NIMC_TLAW_ARRHENIUS);
+  CHECK(e->diffusivity.Ea_J_mol > 0.0);
+  CHECK(nimc_law_eval(&e->diffusivity, 886, 298.15, NULL) <
+        nimc_law_eval(&e->diffusivity2, 886, 298.15, NULL));
+  const nimc_law *il[2] = {&e->diffusivity2, &e->diffusivity_anion};
+  for (int k = 0; k < 2; k++)
+    CHECK_REL(nimc_law_eval(il[k], 886, 353.15, NULL) /
+                  nimc_law_eval(&e->conductivity, 886, 353.15, NULL),
+              nimc_law_eval(il[k], 886, 298.15, NULL) / 0.05, 1e-12);
   CHECK_REL(nimc_law_eval(&e->thermo_factor, 886, 298.15, NULL), 1.0, 1e-12);
 
   CHECK(d->mesh.anode_cells == 20 && d->mesh.separator_cells == 10 &&
@@ -331,7 +339,6 @@ static void test_fixture_and_overrides(void) {
                         "electrolyte.conductivity=1 mS/cm",
                         "device.normalisation_thickness=8 um",
                         "anode.particle_shape=sphere",
-                        "cathode.initial_potential=3 V",
                         "solver.rtol=1e-4"};
   d = NULL;
   rc = nimc_device_load(&d, path, sets, sizeof sets / sizeof sets[0], &err);
@@ -348,7 +355,6 @@ static void test_fixture_and_overrides(void) {
               0.1, 1e-12);
     CHECK_REL(nimc_device_norm_thickness_m(d), 8e-6, 1e-12);
     CHECK(d->anode.shape == NIMC_PARTICLE_SPHERE);
-    CHECK(d->cathode.E0_given == 1 && d->cathode.E0_V == 3.0);
     CHECK_REL(d->solver.rtol, 1e-4, 1e-12);
   }
   nimc_device_destroy(d);
@@ -683,6 +689,10 @@ static void test_bad_sets(void) {
                    "--set anode.material: ", "unknown material");
   expect_set_error(devpath, "mesh.anode_cells=0",
                    "--set mesh.anode_cells: ", "whole number >= 1");
+  /* a double layer charged at assembly would create charge */
+  expect_set_error(devpath, "cathode.initial_potential=3 V",
+                   "--set cathode.initial_potential: ",
+                   "the device starts neutral");
   /* without an nimc_err the status alone reports the failure */
   const char *neg = "anode.thickness=-5um";
   nimc_device *d = (nimc_device *)&d;
@@ -752,7 +762,7 @@ static void test_nimc_device(void) {
   CHECK_REL(nimc_device_norm_thickness_m(d), 7.5e-6, 1e-12);
   CHECK_REL(nimc_device_temperature_K(d), 298.15, 1e-12);
   CHECK(d->contact_resistance_ohm == 0.0);
-  CHECK(d->initial_voltage_given == 1 && d->initial_voltage_V == 0.0);
+  CHECK(d->initial_voltage_given == 0); /* neutral, as assembled */
   /* the stack's anode and cathode */
   CHECK(d->anode.kind == NIMC_ELECTRODE_INTERCALATION);
   CHECK(!strcmp(d->anode.material, "NTO"));

@@ -488,7 +488,7 @@ static void test_settled_operating_point(void) {
     nimc_device lk;
     fx_full_device(&lk);
     lk.cathode.leak_A_m3 = 1e5; /* a strong leak at the initial state */
-    lk.cathode.leak_E_V = 0.5;
+    lk.cathode.leak_E_V = 2.8;
     if (nimc_sim_create(&r, &lk, NULL, &e2) == NIMC_OK) {
       CHECK(nimc_sim_drift(r, 100.0, 1e-4) == 0.0); /* y' = 0 as created */
       CHECK(nimc_sim_at_rest(r) == NIMC_OK);
@@ -527,6 +527,8 @@ static void test_every_term(void) {
   for (int hybrid = 0; hybrid < 2; hybrid++) {
     nimc_device d;
     fx_full_device(&d);
+    d.cathode.leak_A_m3 = 1.0; /* a leak the source holds up at 0.6 V */
+    d.cathode.leak_E_V = 1.0;
     if (hybrid) {
       d.anode.kind = NIMC_ELECTRODE_HYBRID;
       d.anode.cap_F_m3 = 2e7;

@@ -36,6 +36,14 @@ static void random_state(const nimc_model *m, unsigned seed, double *y,
     y[k] += fabs(y[k]) > 1.0 ? 0.05 * r * y[k] : 0.05 * r;
     yp[k] = 1e-3 * (urand(&seed) - 0.5) * (fabs(y[k]) > 1.0 ? y[k] : 1.0);
   }
+  /* double layers charged by about a volt (the neutral start holds none),
+   * so that finite differences of their charge are well scaled */
+  for (int i = 0; i < m->mesh->ncells; i++) {
+    int e = m->elec[i];
+    if (e < 0 || !m->el[e].has_dl) continue;
+    y[m->off[i] + m->el[e].iq] += 1e7 * (urand(&seed) - 0.5);
+    if (m->el[e].i2 >= 0) y[m->off[i] + m->el[e].i2] += 1e6 * urand(&seed);
+  }
   y[m->iI] = 1e-4 * (urand(&seed) - 0.5);
 }
 
@@ -43,9 +51,20 @@ static void random_state(const nimc_model *m, unsigned seed, double *y,
  * variant 1: hybrid anode (intercalation + capacitance, counter-ion
  * model), capacitive cathode with a fixed cation share and a capacitance
  * table; variant 2: two intercalation electrodes without double layers
- * (algebraic dphi), a surface film, a sphere and a cylinder. */
+ * (algebraic dphi), a surface film, a sphere and a cylinder; variants 3
+ * and 4: the ternary electrolyte. */
 static void jacobian_variant(nimc_device *d, int variant) {
-  if (variant == 1) {
+  if (variant >= 3) {
+    /* the ternary electrolyte: Na+, the ionic liquid's cation, the anion;
+     * variant 4 also with the slow branch and a fixed cation share */
+    fx_ternary(d);
+    if (variant == 4) {
+      d->cathode.dl_cation_fraction = 0.3;
+      d->anode.kind = NIMC_ELECTRODE_HYBRID;
+      d->anode.cap_F_m3 = 2e7;
+      d->anode.E_pzc_V = 1.0;
+    }
+  } else if (variant == 1) {
     d->anode.kind = NIMC_ELECTRODE_HYBRID;
     d->anode.cap_F_m3 = 2e7;
     d->anode.E_pzc_V = 1.0;
@@ -66,7 +85,7 @@ static void jacobian_variant(nimc_device *d, int variant) {
 }
 
 static void test_jacobian_matches_finite_differences(void) {
-  for (int variant = 0; variant < 3; variant++) {
+  for (int variant = 0; variant < 5; variant++) {
     nimc_device d;
     fx_full_device(&d);
     jacobian_variant(&d, variant);
@@ -228,10 +247,10 @@ static int simulate(const nimc_device *d, const nimc_experiment *exp,
   return rc;
 }
 
-/* A whole cycle conserves cations and charge to the solver's tolerance. */
-static void test_cycle_conservation(void) {
+static void cycle_conservation(int ternary) {
   nimc_device d;
   fx_full_device(&d);
+  if (ternary) fx_ternary(&d);
   d.cathode.leak_A_m3 = 0.0; /* leakage stores no charge */
   fx_exp x;
   fx_exp_init(&x);
@@ -262,10 +281,101 @@ static void test_cycle_conservation(void) {
           qin, qc, -qa, qcharge);
   CHECK_ABS(qc, qin, 1e-12 * qcharge);
   CHECK_ABS(-qa, qin, 1e-12 * qcharge);
+  /* from the neutral start: no electrode holds charge as assembled, and
+   * the two electrodes' charges sum to zero in every state after it (the
+   * binary electrolyte is electroneutral in every cell) */
+  CHECK(nimc_model_electrode_charge(m, 0, y0) == 0.0);
+  CHECK(nimc_model_electrode_charge(m, 1, y0) == 0.0);
+  double qa1 = nimc_model_electrode_charge(m, 0, y),
+         qc1 = nimc_model_electrode_charge(m, 1, y);
+  fprintf(stderr, "  after the cycle: anode %.3e C + cathode %.3e C = %.2e C\n",
+          qa1, qc1, qa1 + qc1);
+  CHECK_ABS(qa1 + qc1, 0.0, 1e-12 * qcharge);
+  /* the ionic liquid's cations are neither made nor consumed */
+  double p0 = nimc_model_il_cation_inventory(m, y0),
+         p1 = nimc_model_il_cation_inventory(m, y);
+  if (ternary) {
+    fprintf(stderr, "  ionic liquid cations: drift %.2e (relative)\n",
+            (p1 - p0) / p0);
+    CHECK(p0 > 0.0);
+    CHECK_REL(p1, p0, 1e-13);
+  } else {
+    CHECK(p0 == 0.0 && p1 == 0.0);
+  }
   CHECK(res.nsteps == 3);
   free(y0), free(yp0);
   nimc_result_free(&res);
   nimc_sim_destroy(s);
+  fx_free_device(&d);
+}
+
+/* A whole cycle from the neutral start conserves sodium (solid,
+ * electrolyte, double layers), the ionic liquid's cations and charge, to
+ * the solver's tolerance, with the binary and the ternary electrolyte. */
+static void test_cycle_conservation(void) {
+  cycle_conservation(0);
+  cycle_conservation(1);
+}
+
+/* An initial cell voltage is reached from the neutral device without
+ * creating charge: the electrodes' charges are equal and opposite, the
+ * device rests at that voltage, and the cations (electrolyte, double
+ * layers, solid) are those of the neutral device.  A voltage that would
+ * need sodium the anode does not have is refused with a message. */
+static void test_initial_voltage_conserves_charge(void) {
+  nimc_device d;
+  fx_full_device(&d);
+  d.cathode.leak_A_m3 = 0.0;
+  nimc_mesh *mesh;
+  nimc_model *m0 = NULL, *m1 = NULL;
+  CHECK(nimc_mesh_stack(&mesh, &d, NULL) == NIMC_OK);
+  CHECK(nimc_model_create(&m0, &d, mesh, NULL) == NIMC_OK);
+  nimc_device d1 = d; /* shares d's laws: only d is freed */
+  d1.initial_voltage_given = 1;
+  d1.initial_voltage_V = 3.2;
+  CHECK(nimc_mesh_stack(&mesh, &d1, NULL) == NIMC_OK);
+  CHECK(nimc_model_create(&m1, &d1, mesh, NULL) == NIMC_OK);
+  if (m0 && m1) {
+    double *y0 = malloc(sizeof(double) * m0->n),
+           *yp0 = malloc(sizeof(double) * m0->n);
+    double *y1 = malloc(sizeof(double) * m1->n),
+           *yp1 = malloc(sizeof(double) * m1->n),
+           *F = malloc(sizeof(double) * m1->n);
+    nimc_model_initial(m0, y0, yp0);
+    nimc_model_initial(m1, y1, yp1);
+    double qa = nimc_model_electrode_charge(m1, 0, y1),
+           qc = nimc_model_electrode_charge(m1, 1, y1);
+    fprintf(stderr,
+            "  neutral rest voltage %.4f V; at %.4f V the cathode holds "
+            "%.4e C, the anode %.4e C\n",
+            y0[m0->iV], y1[m1->iV], qc, qa);
+    CHECK_ABS(y1[m1->iV], 3.2, 1e-9);
+    CHECK(qc > 0.0);
+    CHECK_ABS(qa + qc, 0.0, 1e-9 * qc);
+    CHECK_REL(nimc_model_cation_inventory(m1, y1),
+              nimc_model_cation_inventory(m0, y0), 1e-12);
+    /* it is a state at rest: the residual vanishes with y' = 0 */
+    m1->control = NIMC_CONTROL_CURRENT, m1->i_set_A = 0.0;
+    CHECK(nimc_model_eval(m1, 0.0, y1, yp1, F, 0.0, NULL) == 0);
+    double worst = 0.0;
+    for (int64_t k = 0; k < m1->n; k++)
+      if (fabs(F[k]) > worst) worst = fabs(F[k]);
+    fprintf(stderr, "  largest residual at rest %.2e\n", worst);
+    CHECK(worst < 1e-6);
+    free(y0), free(yp0), free(y1), free(yp1), free(F);
+  }
+  nimc_model_destroy(m0);
+  nimc_model_destroy(m1);
+  /* 0 V from an anode made with almost no sodium: the AG would have to go
+   * far below its pzc, the anode give up sodium it does not have */
+  d1.anode.theta0 = 1e-4;
+  d1.initial_voltage_V = 0.0;
+  nimc_err err;
+  m1 = NULL;
+  CHECK(nimc_mesh_stack(&mesh, &d1, NULL) == NIMC_OK);
+  CHECK(nimc_model_create(&m1, &d1, mesh, &err) == NIMC_EINPUT);
+  if (!m1) CHECK(strstr(err.msg, "initial_voltage = 0 V cannot be reached"));
+  nimc_model_destroy(m1);
   fx_free_device(&d);
 }
 
@@ -445,6 +555,7 @@ int main(void) {
   RUN(test_discrete_conservation_identity);
   RUN(test_edlc_is_an_ideal_capacitor);
   RUN(test_cycle_conservation);
+  RUN(test_initial_voltage_conserves_charge);
   RUN(test_slow_branch_relaxation);
   RUN(test_ocp_recovered_at_low_rate);
   RUN(test_mesh_convergence_order);

@@ -109,11 +109,19 @@ typedef struct nimc_separator_params {
   double bruggeman;
 } nimc_separator_params;
 
+/* The electrolyte: a binary salt (concentrated-solution theory: one salt
+ * concentration, kappa, D, t+, thermodynamic factor) or a ternary ionic-
+ * liquid electrolyte (Na+, the ionic liquid's cation, the common anion:
+ * Nernst-Planck fluxes of each ion with electroneutrality, docs/model.md). */
 typedef struct nimc_electrolyte_params {
   char material[NIMC_NAME_MAX];
-  double c0_mol_m3;               /* initial salt concentration */
+  int ternary;                    /* 0 binary salt, 1 ternary */
+  double c0_mol_m3;               /* initial salt (ternary: Na+) concentration */
+  double c2_0_mol_m3;             /* ternary: the ionic liquid's cation */
+  nimc_law diffusivity2;          /* ternary: D of the ionic liquid's cation */
+  nimc_law diffusivity_anion;     /* ternary: D of the anion */
   nimc_law conductivity;          /* kappa(c, T) [S/m] */
-  nimc_law diffusivity;           /* D(c, T) [m2/s] */
+  nimc_law diffusivity;           /* D(c, T) [m2/s] (ternary: of Na+) */
   nimc_law transference;          /* t+(c) [-] */
   nimc_law thermo_factor;         /* 1 + dln f/dln c (c) [-] */
 } nimc_electrolyte_params;

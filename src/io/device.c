@@ -333,7 +333,18 @@ static const char *const material_electrolyte[] = {
     "diffusivity_vtf_T0",
     "transference_number",
     "thermodynamic_factor",
+    "model",
+    "ionic_liquid_concentration",
+    "ionic_liquid_cation_diffusivity",
+    "ionic_liquid_cation_diffusivity_activation_energy",
+    "ionic_liquid_cation_diffusivity_vtf_B",
+    "ionic_liquid_cation_diffusivity_vtf_T0",
+    "anion_diffusivity",
+    "anion_diffusivity_activation_energy",
+    "anion_diffusivity_vtf_B",
+    "anion_diffusivity_vtf_T0",
     NULL};
+static const char *const electrolyte_models[] = {"binary", "ternary", NULL};
 
 /* Material kinds; the first three are also the electrode kinds, in the
  * order of nimc_electrode_kind. */
@@ -804,7 +815,12 @@ static int capacitive(const scope *es, const scope *ms, double Tref,
   p->cap_F_m3 = have_vol ? vol : spec * dens;
   TRY(get_num(ms, "pzc", "V", ANY, "a potential such as '2.9 V'", &p->E_pzc_V));
   p->E0_V = p->E_pzc_V;
-  TRY(p->E0_given = get_num(es, "initial_potential", "V", ANY, NULL, &p->E0_V));
+  if (look(es, "initial_potential"))
+    return bad(es->L, look(es, "initial_potential"),
+               "is no longer accepted: a double layer charged at assembly "
+               "creates charge; the device starts neutral, every double "
+               "layer at its pzc (use [device] initial_voltage, which is "
+               "reached without creating charge)");
   TRY(get_num(ms, "capacitance_curvature", "1/V2", NONNEG, NULL,
               &p->cap_k2_per_V2));
   int shape;
@@ -917,6 +933,22 @@ static int electrolyte(const loader *L, table *mat,
               "a conductivity such as '0.5 mS/cm'", Tref, &p->conductivity));
   TRY(get_law(&ms, "diffusivity", "m2/s", POS, LAW_REQUIRED | LAW_TEMPERATURE,
               "a diffusivity such as '3e-12 m2/s'", Tref, &p->diffusivity));
+  TRY(get_choice(&ms, "model", electrolyte_models, &p->ternary));
+  if (p->ternary) {
+    /* Na+, the ionic liquid's cation and the anion, each with its own
+     * diffusivity and temperature law; no transference number */
+    TRY(get_num(&ms, "ionic_liquid_concentration", "mol/m3", POS,
+                "a concentration such as '2797 mol/m3'", &p->c2_0_mol_m3));
+    TRY(get_law(&ms, "ionic_liquid_cation_diffusivity", "m2/s", POS,
+                LAW_REQUIRED | LAW_TEMPERATURE,
+                "a diffusivity such as '2e-11 m2/s'", Tref, &p->diffusivity2));
+    TRY(get_law(&ms, "anion_diffusivity", "m2/s", POS,
+                LAW_REQUIRED | LAW_TEMPERATURE,
+                "a diffusivity such as '1.5e-11 m2/s'", Tref,
+                &p->diffusivity_anion));
+    p->transference = nimc_law_constant(0.0);
+    return NIMC_OK;
+  }
   TRY(get_law(&ms, "transference_number", "1", FRAC, LAW_REQUIRED,
               "a number in (0, 1) such as 0.1", Tref, &p->transference));
   TRY(get_law(&ms, "thermodynamic_factor", "1", POS, 0, NULL, Tref,
@@ -1119,6 +1151,8 @@ static void device_defaults(nimc_device *d) {
   d->electrolyte.diffusivity = nimc_law_constant(0.0);
   d->electrolyte.transference = nimc_law_constant(0.0);
   d->electrolyte.thermo_factor = nimc_law_constant(1.0);
+  d->electrolyte.diffusivity2 = nimc_law_constant(0.0);
+  d->electrolyte.diffusivity_anion = nimc_law_constant(0.0);
   d->mesh = (nimc_mesh_params){20, 10, 20, 6, 1.0, 1.0};
   d->solver = (nimc_solver_params){1e-6, 1.0};
 }
@@ -1136,7 +1170,9 @@ static double vtf_floor(const nimc_device *d, const char **what) {
                             &d->electrolyte.conductivity,
                             &d->electrolyte.diffusivity,
                             &d->electrolyte.transference,
-                            &d->electrolyte.thermo_factor};
+                            &d->electrolyte.thermo_factor,
+                            &d->electrolyte.diffusivity2,
+                            &d->electrolyte.diffusivity_anion};
   static const char *const names[] = {"[anode] ocp",
                                       "[anode] diffusivity",
                                       "[anode] rate_constant",
@@ -1148,7 +1184,9 @@ static double vtf_floor(const nimc_device *d, const char **what) {
                                       "[electrolyte] conductivity",
                                       "[electrolyte] diffusivity",
                                       "[electrolyte] transference_number",
-                                      "[electrolyte] thermodynamic_factor"};
+                                      "[electrolyte] thermodynamic_factor",
+                                      "[electrolyte] ionic_liquid_cation_diffusivity",
+                                      "[electrolyte] anion_diffusivity"};
   double T0 = 0.0;
   *what = "";
   for (size_t i = 0; i < sizeof laws / sizeof laws[0]; i++)
@@ -1247,6 +1285,8 @@ void nimc_device_destroy(nimc_device *dev) {
   nimc_law_clear(&dev->electrolyte.diffusivity);
   nimc_law_clear(&dev->electrolyte.transference);
   nimc_law_clear(&dev->electrolyte.thermo_factor);
+  nimc_law_clear(&dev->electrolyte.diffusivity2);
+  nimc_law_clear(&dev->electrolyte.diffusivity_anion);
   free(dev);
 }
 

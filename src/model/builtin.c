@@ -11,23 +11,32 @@
 #include "core/params.h"
 #include "model/constants.h"
 
-/* Open-circuit potential of Na2Ti3O7 against Na/Na+, x = sodiated fraction
- * theta of the 2 Na per formula unit (Na(2+2 theta)Ti3O7).  No public table
- * exists (physics.md): this is a smooth function built to match the
- * reported features: a two-phase plateau near 0.3 V, a slope up to about
- * 1 V at low sodium content, and a fall towards 0 V at full sodiation.
- *   U = U0 - w (RT/F) ln(th/(1-th)) + A exp(-th/thA) - B exp(-(1-th)/thB)
- * The ideal-solution term (w < 1 for a flat plateau) keeps U finite-sloped
- * and makes the ends unreachable, as they are in practice. */
+/* Open-circuit potential of Na2Ti3O7 against Na/Na+, x = theta, the
+ * sodium inserted as a fraction of the accessible capacity (the material's
+ * max_concentration; Na(2+y)Ti3O7, y = theta times the accessible sodium
+ * per formula unit).  No public table exists: this is a smooth function
+ * built to match the reported features (docs/materials.md):
+ *   - a two-phase plateau near 0.3 V (U0), nearly flat (w = 0.5);
+ *   - a slope up to about 1 V at low sodium content (A, thA);
+ *   - a steep rise above 2 V as the host empties (B, thB): the as-made
+ *     Na2Ti3O7 rests near 2 V and cannot give up sodium it does not have;
+ *   - a fall below 0 V as it fills (C, thC): past its accessible capacity
+ *     the NTO cannot take more sodium, and the cell voltage, not the
+ *     solver, responds.
+ *   U = U0 - w (RT/F) ln(th/(1-th)) + A exp(-th/thA) + B exp(-th/thB)
+ *       - C exp(-(1-th)/thC)
+ * The logarithm makes both ends unreachable, as they are in practice. */
 static double nto_ocp(double th, double T, double *d) {
-  const double U0 = 0.32, w = 0.5, A = 0.7, thA = 0.05, B = 0.2, thB = 0.03;
-  const double lo = 1e-9, hi = 1.0 - 1e-9;
+  const double U0 = 0.30, w = 0.5, A = 0.7, thA = 0.05, B = 1.5, thB = 0.005,
+               C = 0.3, thC = 0.02;
+  const double lo = 1e-12, hi = 1.0 - 1e-12;
   if (th < lo) th = lo;
   if (th > hi) th = hi;
   double rt = w * NIMC_R * T / NIMC_F;
-  double ea = A * exp(-th / thA), eb = B * exp(-(1.0 - th) / thB);
-  *d = -rt * (1.0 / th + 1.0 / (1.0 - th)) - ea / thA - eb / thB;
-  return U0 - rt * log(th / (1.0 - th)) + ea - eb;
+  double ea = A * exp(-th / thA), eb = B * exp(-th / thB),
+         ec = C * exp(-(1.0 - th) / thC);
+  *d = -rt * (1.0 / th + 1.0 / (1.0 - th)) - ea / thA - eb / thB - ec / thC;
+  return U0 - rt * log(th / (1.0 - th)) + ea + eb - ec;
 }
 
 /* ---- DUALFOIL's Li-ion example (Doyle, Fuller, Newman; dualfoil 5.2),

@@ -122,11 +122,11 @@ static void elyte_eval(const nimc_model *m, double c, elyte *e) {
 static double dl_charge(const nimc_model *m, const nimc_elec *el, double E,
                         double *C) {
   const nimc_electrode_params *p = el->p;
-  double x = E - p->E_pzc_V, q = el->cdl_v * x;
+  double x = E - el->pzc, q = el->cdl_v * x;
   *C = el->cdl_v;
   if (el->cap_v > 0.0) {
     if (p->cap_shape.kind == NIMC_LAW_TABLE) {
-      q += el->cap_v * nimc_law_integral(&p->cap_shape, p->E_pzc_V, E, m->T_K);
+      q += el->cap_v * nimc_law_integral(&p->cap_shape, el->pzc, E, m->T_K);
       *C += el->cap_v * nimc_law_eval(&p->cap_shape, E, m->T_K, NULL);
     } else {
       double k2 = p->cap_k2_per_V2;
@@ -182,11 +182,25 @@ static int bv_eval(const nimc_model *m, const nimc_elec *el, double dphi,
 
 /* ---- layout ---- */
 
-int nimc_model_cell_nvars(const nimc_model *m, int cell) {
+/* Unknowns of a cell apart from the ternary electrolyte's second cation
+ * (and its content), which come last. */
+static int base_nvars(const nimc_model *m, int cell) {
   int e = m->elec[cell];
   if (e < 0) return 2;
   return 3 + 2 * m->el[e].has_dl + (m->el[e].i2 >= 0) +
          (m->el[e].has_int ? 2 + m->el[e].ns : 0);
+}
+
+static int cell_has_dl(const nimc_model *m, int cell) {
+  return m->elec[cell] >= 0 && m->el[m->elec[cell]].has_dl;
+}
+
+int nimc_model_cell_nvars(const nimc_model *m, int cell) {
+  return base_nvars(m, cell) + (m->tern ? 1 + cell_has_dl(m, cell) : 0);
+}
+
+int nimc_model_c2_index(const nimc_model *m, int cell) {
+  return m->tern ? m->off[cell] + base_nvars(m, cell) : -1;
 }
 
 static int region_electrode(int region) {
@@ -279,6 +293,10 @@ void nimc_model_destroy(nimc_model *m) {
 
 static void assemble(const nimc_model *m, double t, const double *y,
                      const double *yp, double *F, jac_asm *J, int *bad);
+static double charge_for_voltage(const nimc_model *m, double V);
+static double rest_voltage(const nimc_model *m, double Qt, double E[2]);
+static double elec_theta_at(const nimc_model *m, const nimc_elec *el,
+                            double E);
 
 int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
                       nimc_err *err) {
@@ -294,6 +312,7 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
   m->dev = dev;
   m->mesh = mesh;
   m->T_K = dev->temperature_K;
+  m->tern = dev->electrolyte.ternary;
   int nc = mesh->ncells;
   m->off = malloc(sizeof(int) * nc);
   m->elec = malloc(sizeof(int) * nc);
@@ -328,6 +347,48 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
     n += nimc_model_cell_nvars(m, i);
   }
   m->iV = n, m->iI = n + 1, m->iQ = n + 2, m->iE = n + 3;
+  if (m->tern) {
+    /* the mobility factor: the measured conductivity over the Nernst-
+     * Einstein one of the ions' diffusivities, at c0 */
+    const nimc_electrolyte_params *ep = &dev->electrolyte;
+    double T = m->T_K, c1 = ep->c0_mol_m3, c2 = ep->c2_0_mol_m3;
+    double kap = nimc_law_eval(&ep->conductivity, c1, T, NULL);
+    double sd = nimc_law_eval(&ep->diffusivity, c1, T, NULL) * c1 +
+                nimc_law_eval(&ep->diffusivity2, c1, T, NULL) * c2 +
+                nimc_law_eval(&ep->diffusivity_anion, c1, T, NULL) * (c1 + c2);
+    m->mobility = kap / (NIMC_F * NIMC_F / (NIMC_R * T) * sd);
+  }
+  for (int e = 0; e < 2; e++) {
+    nimc_elec *el = &m->el[e];
+    el->pzc = el->p->E_pzc_V;
+    if (el->has_int && el->cap_v + el->cap2_v <= 0.0)
+      el->pzc = nimc_law_eval(&el->p->ocp, el->p->theta0, m->T_K, NULL);
+    el->vol = 0.0;
+  }
+  for (int i = 0; i < nc; i++)
+    if (m->elec[i] >= 0) m->el[m->elec[i]].vol += mesh->vol[i];
+  if (dev->initial_voltage_given) {
+    double E[2], V = dev->initial_voltage_V;
+    double Qt = charge_for_voltage(m, V), Vr = rest_voltage(m, Qt, E);
+    int ok = fabs(Vr - V) <= 1e-6;
+    for (int e = 0; e < 2 && ok; e++) {
+      const nimc_elec *el = &m->el[e];
+      if (!el->has_int) continue;
+      double th = elec_theta_at(m, el, E[e]);
+      ok = th > 1e-9 && th < 1.0 - 1e-9;
+    }
+    if (!ok) {
+      rc = nimc_err_set(
+          err, NIMC_EINPUT,
+          "%s: initial_voltage = %g V cannot be reached from the neutral "
+          "device (rest voltage %g V as assembled) without emptying or "
+          "filling an electrode: choose a voltage nearer the neutral one, "
+          "or leave initial_voltage out and let the experiment charge the "
+          "device",
+          dev->path, V, rest_voltage(m, 0.0, E));
+      goto fail;
+    }
+  }
   rc = NIMC_ENOMEM; /* what the failures below mean */
   /* series resistance: contacts, and in the in-plane array the voltage
    * drop along the fingers' collectors, lumped (R_sheet L / (3 w N) per
@@ -379,45 +440,179 @@ fail:
   return rc;
 }
 
-/* ---- initial state ---- */
+/* ---- initial state ----
+ *
+ * The device is assembled neutral: every double layer at its potential of
+ * zero charge, every intercalation solid at its as-made stoichiometry
+ * theta0, the electrolyte uniform at c0.  An initial cell voltage is
+ * reached from there without creating charge, as a slow charge or
+ * discharge would reach it: a charge Qt leaves the negative electrode for
+ * the positive one, each electrode settles at the uniform potential at
+ * which it holds that charge (double layers and solids in equilibrium),
+ * and the electrolyte gives up, uniformly, the cations the solids took in
+ * or the double layers bound.  Charge and cations are then exactly those
+ * of the neutral device. */
 
-static double elec_equilibrium_potential(const nimc_model *m, int e) {
-  const nimc_elec *el = &m->el[e];
+/* Stoichiometry at which an intercalation solid's potential is E
+ * (bisection: the potential falls with theta; clamped to its range). */
+static double elec_theta_at(const nimc_model *m, const nimc_elec *el,
+                            double E) {
+  double lo = 1e-12, hi = 1.0 - 1e-12;
+  for (int k = 0; k < 100; k++) {
+    double mid = 0.5 * (lo + hi);
+    if (nimc_law_eval(&el->p->ocp, mid, m->T_K, NULL) > E)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+/* Charge per electrode volume (C/m3) of electrode el at rest at the
+ * uniform potential E, relative to the neutral state: its double layers'
+ * charge minus F times the sodium inserted beyond theta0. */
+static double elec_charge_at(const nimc_model *m, const nimc_elec *el,
+                             double E) {
+  double C, q = 0.0;
+  if (el->has_dl) q += dl_charge(m, el, E, &C) + el->cap2_v * (E - el->pzc);
+  if (el->has_int)
+    q -= NIMC_F * el->p->active_fraction * el->p->c_max_mol_m3 *
+         (elec_theta_at(m, el, E) - el->p->theta0);
+  return q;
+}
+
+/* The neutral potential of an electrode without a double layer on an
+ * intercalation solid: its double layer's pzc, or the as-made solid's
+ * potential.  (A hybrid electrode, both at once, settles between the two:
+ * elec_potential_for with no charge.) */
+static double elec_neutral_potential(const nimc_model *m, const nimc_elec *el) {
   if (el->has_int)
     return nimc_law_eval(&el->p->ocp, el->p->theta0, m->T_K, NULL);
-  return el->p->E0_given ? el->p->E0_V : el->p->E_pzc_V;
+  return el->pzc;
+}
+
+/* Potential at which electrode el holds the charge Q (C) at rest.  The
+ * charge rises with the potential; the search spans +-20 V around the
+ * neutral potential (clamped there). */
+static double elec_potential_for(const nimc_model *m, const nimc_elec *el,
+                                 double Q) {
+  double E0 = elec_neutral_potential(m, el), lo = E0 - 20.0, hi = E0 + 20.0;
+  if (el->vol <= 0.0 || (Q == 0.0 && !(el->has_int && el->has_dl)))
+    return E0;
+  for (int k = 0; k < 100; k++) {
+    double mid = 0.5 * (lo + hi);
+    if (el->vol * elec_charge_at(m, el, mid) < Q)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+/* Cell voltage at rest after a charge Qt (C) has passed from the negative
+ * electrode to the positive one; *E gets the two electrodes' potentials. */
+static double rest_voltage(const nimc_model *m, double Qt, double E[2]) {
+  E[0] = elec_potential_for(m, &m->el[0], -Qt);
+  E[1] = elec_potential_for(m, &m->el[1], Qt);
+  return E[1] - E[0];
+}
+
+/* The charge that brings the device at rest to voltage V (bisection on a
+ * bracket grown from the electrodes' double-layer and solid capacities). */
+static double charge_for_voltage(const nimc_model *m, double V) {
+  double E[2], V0 = rest_voltage(m, 0.0, E);
+  if (V == V0) return 0.0;
+  double step = 1e-12, lo = 0.0, hi = 0.0;
+  for (int k = 0; k < 200; k++, step *= 2.0) {
+    double q = V > V0 ? step : -step;
+    double v = rest_voltage(m, q, E);
+    if ((V > V0 && v >= V) || (V < V0 && v <= V)) {
+      lo = V > V0 ? q / 2.0 : q, hi = V > V0 ? q : q / 2.0;
+      break;
+    }
+    if (k == 199) return q; /* unreachable: the nearest state */
+  }
+  for (int k = 0; k < 100; k++) {
+    double mid = 0.5 * (lo + hi);
+    if (rest_voltage(m, mid, E) < V)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return 0.5 * (lo + hi);
 }
 
 void nimc_model_initial(const nimc_model *m, double *y, double *yp) {
   const nimc_device *dev = m->dev;
-  double E[2] = {elec_equilibrium_potential(m, 0),
-                 elec_equilibrium_potential(m, 1)};
-  /* An initial cell voltage sets the capacitive electrode's potential. */
-  if (dev->initial_voltage_given) {
-    if (!m->el[1].has_int)
-      E[1] = E[0] + dev->initial_voltage_V;
-    else if (!m->el[0].has_int)
-      E[0] = E[1] - dev->initial_voltage_V;
+  double E[2];
+  double Qt =
+      dev->initial_voltage_given ? charge_for_voltage(m, dev->initial_voltage_V)
+                                 : 0.0;
+  rest_voltage(m, Qt, E);
+  double theta[2] = {0, 0};
+  for (int e = 0; e < 2; e++) {
+    const nimc_elec *el = &m->el[e];
+    if (!el->has_int) continue;
+    theta[e] = Qt == 0.0 && !el->has_dl ? el->p->theta0
+                                         : elec_theta_at(m, el, E[e]);
+    if (Qt == 0.0 && el->has_dl && el->cap_v + el->cap2_v <= 0.0)
+      theta[e] = el->p->theta0; /* its double layer's pzc is U(theta0) */
   }
+  /* cations the solids took in and the double layers bound, taken
+   * uniformly from the electrolyte; in the ternary electrolyte the double
+   * layers' share is split by the cations' fractions, which a few fixed-
+   * point passes make consistent with the concentrations they leave */
+  const nimc_electrolyte_params *ep = &dev->electrolyte;
+  double c = ep->c0_mol_m3, c2v = ep->c2_0_mol_m3;
+  for (int pass = 0; pass < (m->tern ? 4 : 1); pass++) {
+    double taken = 0.0, taken2 = 0.0, pore = 0.0;
+    double x = m->tern && c + c2v > 0.0 ? c / (c + c2v) : 1.0;
+    for (int i = 0; i < m->mesh->ncells; i++) {
+      int e = m->elec[i];
+      pore += m->mesh->vol[i] * m->eps[i];
+      if (e < 0) continue;
+      const nimc_elec *el = &m->el[e];
+      double n = 0.0, C, dN;
+      if (el->has_int)
+        taken += m->mesh->vol[i] * el->p->active_fraction *
+                 el->p->c_max_mol_m3 * (theta[e] - el->p->theta0);
+      if (el->has_dl)
+        n = dl_cations(el,
+                       dl_charge(m, el, E[e], &C) + el->cap2_v * (E[e] - el->pzc),
+                       &dN);
+      taken += m->mesh->vol[i] * x * n;
+      taken2 += m->mesh->vol[i] * (1.0 - x) * n;
+    }
+    c = ep->c0_mol_m3 - (pore > 0.0 ? taken / pore : 0.0);
+    c2v = ep->c2_0_mol_m3 - (pore > 0.0 ? taken2 / pore : 0.0);
+  }
+  /* an electrode given an initial double-layer potential: a charged start
+   * for analytic tests built in code (the device-file key is gone, since
+   * it creates charge; the electrolyte is left at c0 there) */
+  for (int e = 0; e < 2 && !dev->initial_voltage_given; e++)
+    if (!m->el[e].has_int && m->el[e].p->E0_given) E[e] = m->el[e].p->E0_V;
   double phie = -E[0]; /* anode collector is ground */
   memset(yp, 0, sizeof(double) * m->n);
   for (int i = 0; i < m->mesh->ncells; i++) {
     int o = m->off[i], e = m->elec[i];
-    y[o] = dev->electrolyte.c0_mol_m3;
+    y[o] = c;
     y[o + 1] = phie;
+    int i2c = nimc_model_c2_index(m, i);
+    if (i2c >= 0) y[i2c] = c2v;
     if (e < 0) continue;
     const nimc_elec *el = &m->el[e];
     y[o + 2] = E[e];
     if (el->has_dl) {
       double C, dN, q2 = 0.0;
       y[o + el->iq] = dl_charge(m, el, E[e], &C);
-      if (el->i2 >= 0)
-        y[o + el->i2] = q2 = el->cap2_v * (E[e] - el->p->E_pzc_V);
-      y[o + el->im] =
-          m->eps[i] * y[o] + dl_cations(el, y[o + el->iq] + q2, &dN);
+      if (el->i2 >= 0) y[o + el->i2] = q2 = el->cap2_v * (E[e] - el->pzc);
+      double Nq = dl_cations(el, y[o + el->iq] + q2, &dN);
+      double x = i2c >= 0 ? c / (c + c2v) : 1.0;
+      y[o + el->im] = m->eps[i] * y[o] + x * Nq;
+      if (i2c >= 0) y[i2c + 1] = m->eps[i] * c2v + (1.0 - x) * Nq;
     }
     if (!el->has_int) continue;
-    double cs = el->p->theta0 * el->p->c_max_mol_m3;
+    double cs = theta[e] * el->p->c_max_mol_m3;
     y[o + el->ij] = 0.0;
     for (int k = 0; k <= el->ns; k++)
       y[o + el->is + k] = cs;
@@ -435,6 +630,11 @@ void nimc_model_atol(const nimc_model *m, double scale, double *atol) {
     int o = m->off[i], e = m->elec[i];
     atol[o] = 1e-8 * c0 * scale;
     atol[o + 1] = 1e-8 * scale;
+    int i2c = nimc_model_c2_index(m, i);
+    if (i2c >= 0) {
+      atol[i2c] = 1e-8 * c0 * scale;
+      if (cell_has_dl(m, i)) atol[i2c + 1] = 1e-8 * c0 * scale;
+    }
     if (e < 0) continue;
     const nimc_elec *el = &m->el[e];
     atol[o + 2] = 1e-8 * scale;
@@ -459,6 +659,11 @@ void nimc_model_id(const nimc_model *m, double *id) {
     int o = m->off[i], e = m->elec[i];
     id[o] = 1.0;
     id[o + 1] = 0.0;
+    int i2c = nimc_model_c2_index(m, i);
+    if (i2c >= 0) {
+      id[i2c] = cell_has_dl(m, i) ? 0.0 : 1.0; /* c2 follows from m2 */
+      if (cell_has_dl(m, i)) id[i2c + 1] = 1.0;
+    }
     if (e < 0) continue;
     const nimc_elec *el = &m->el[e];
     id[o + 2] = 0.0;
@@ -508,6 +713,80 @@ static int cation_row(const nimc_model *m, int cell) {
   return m->off[cell];
 }
 
+/* The same for the ternary electrolyte's second cation: its own row, or
+ * the row of its content m2 (right after it) in a double-layer cell. */
+static int cation2_row(const nimc_model *m, int cell) {
+  return nimc_model_c2_index(m, cell) + cell_has_dl(m, cell);
+}
+
+/* Bernoulli function B(x) = x / (e^x - 1) and its derivative (the
+ * Scharfetter-Gummel flux). */
+static double bernoulli(double x, double *d) {
+  if (fabs(x) < 1e-4) {
+    *d = -0.5 + x / 6.0;
+    return 1.0 - 0.5 * x + x * x / 12.0;
+  }
+  double ex = expm1(x), B = x / ex;
+  *d = (ex - x * (ex + 1.0)) / (ex * ex);
+  return B;
+}
+
+/* Ternary fluxes through a face between cells p and q, G = A / distance
+ * with the Bruggeman factors.  Each ion's flux is Nernst-Planck,
+ * N = -D (grad c + z mu f c grad phi), in Scharfetter-Gummel form:
+ *   N = G D [B(x) c_p - B(-x) c_q],  x = z mu f (phi_q - phi_p),
+ * exact for a constant flux between the two centres and never negative-
+ * driving a concentration.  The anion's concentration is c1 + c2
+ * (electroneutrality); the current is F (N1 + N2 - NA). */
+static void ternary_face(const nimc_model *m, int p, int q, double G,
+                         const double *y, double *F, jac_asm *J) {
+  const nimc_electrolyte_params *ep = &m->dev->electrolyte;
+  double T = m->T_K, fmu = m->mobility * NIMC_F / (NIMC_R * T);
+  int op = m->off[p], oq = m->off[q];
+  int c2p = nimc_model_c2_index(m, p), c2q = nimc_model_c2_index(m, q);
+  int col_c1[2] = {op, oq}, col_c2[2] = {c2p, c2q};
+  double cp[3] = {y[op], y[c2p], y[op] + y[c2p]};
+  double cq[3] = {y[oq], y[c2q], y[oq] + y[c2q]};
+  double cmean = 0.5 * (cp[0] + cq[0]);
+  /* the diffusivities at the face's mean Na+ concentration */
+  double dD[3];
+  double D[3] = {nimc_law_eval(&ep->diffusivity, cmean, T, &dD[0]),
+                 nimc_law_eval(&ep->diffusivity2, cmean, T, &dD[1]),
+                 nimc_law_eval(&ep->diffusivity_anion, cmean, T, &dD[2])};
+  const double z[3] = {1.0, 1.0, -1.0};
+  double dphi = y[oq + 1] - y[op + 1];
+  int rows[2][2] = {{cation_row(m, p), cation_row(m, q)},
+                    {cation2_row(m, p), cation2_row(m, q)}};
+  for (int s = 0; s < 3; s++) {
+    double K = G * D[s], x = z[s] * fmu * dphi, dB, dBm;
+    double B = bernoulli(x, &dB), Bm = bernoulli(-x, &dBm);
+    double N = K * (B * cp[s] - Bm * cq[s]);
+    double dN_dx = K * (dB * cp[s] + dBm * cq[s]);
+    double dN_dcp = K * B, dN_dcq = -K * Bm;
+    double dN_dphq = dN_dx * z[s] * fmu, dN_dphp = -dN_dphq;
+    double dN_dD = 0.5 * G * dD[s] * (B * cp[s] - Bm * cq[s]); /* per c1 */
+    /* the ion's balance rows (the anion has none: it follows from the
+     * charge balance), and the charge balance with z F N */
+    double w[4];
+    int rr[4];
+    int k = 0;
+    if (s < 2) rr[k] = rows[s][0], w[k++] = 1.0;
+    if (s < 2) rr[k] = rows[s][1], w[k++] = -1.0;
+    rr[k] = op + 1, w[k++] = z[s] * NIMC_F;
+    rr[k] = oq + 1, w[k++] = -z[s] * NIMC_F;
+    for (int r = 0; r < k; r++) {
+      F[rr[r]] += w[r] * N;
+      put(J, rr[r], op + 1, w[r] * dN_dphp, 0);
+      put(J, rr[r], oq + 1, w[r] * dN_dphq, 0);
+      for (int side = 0; side < 2; side++) {
+        double dc = side ? dN_dcq : dN_dcp;
+        put(J, rr[r], col_c1[side], w[r] * ((s != 1 ? dc : 0.0) + dN_dD), 0);
+        if (s != 0) put(J, rr[r], col_c2[side], w[r] * dc, 0);
+      }
+    }
+  }
+}
+
 /* Row of the solid charge balance: dphi's own row, or, with a double
  * layer, q's row (dphi's row then holds q = Q(dphi)). */
 static int solid_row(const nimc_model *m, int cell) {
@@ -528,6 +807,14 @@ static void assemble(const nimc_model *m, double t, const double *y,
     int op = m->off[p], oq = m->off[q];
     int rp = cation_row(m, p), rq = cation_row(m, q);
     double G = me->area[f] / (me->d0[f] / m->beta[p] + me->d1[f] / m->beta[q]);
+    if (m->tern) {
+      if (!(y[op] > 0.0) || !(y[oq] > 0.0) ||
+          !(y[nimc_model_c2_index(m, p)] > 0.0) ||
+          !(y[nimc_model_c2_index(m, q)] > 0.0))
+        *bad = 1;
+      ternary_face(m, p, q, G, y, F, J);
+      continue;
+    }
     double cp = y[op], cq = y[oq];
     if (!(cp > 0.0) || !(cq > 0.0)) {
       *bad = 1;
@@ -602,6 +889,11 @@ static void assemble(const nimc_model *m, double t, const double *y,
     if (e < 0 || !m->el[e].has_dl) {
       F[cr] += vol * eps * yp[o];
       put(J, cr, o, 0, vol * eps);
+      if (m->tern) {
+        int c2 = nimc_model_c2_index(m, i);
+        F[c2] += vol * eps * yp[c2];
+        put(J, c2, c2, 0, vol * eps);
+      }
     }
     if (e < 0) continue;
     const nimc_elec *el = &m->el[e];
@@ -618,8 +910,29 @@ static void assemble(const nimc_model *m, double t, const double *y,
       double Nq = dl_cations(el, y[iq] + q2, &dN);
       F[o + 2] = y[iq] - Q;
       put(J, o + 2, iq, 1.0, 0), put(J, o + 2, o + 2, -C, 0);
-      F[o] = y[im] - eps * c - Nq;
-      put(J, o, im, 1.0, 0), put(J, o, o, -eps, 0), put(J, o, iq, -dN, 0);
+      /* the cations of the double layer: in the ternary electrolyte
+       * shared between Na+ and the ionic liquid's cation in proportion to
+       * their local concentrations, x = c1 / (c1 + c2) */
+      double x = 1.0, dx1 = 0.0, dx2 = 0.0;
+      int c2 = -1;
+      if (m->tern) {
+        c2 = nimc_model_c2_index(m, i);
+        double s1 = y[o], s2 = y[c2], tot = s1 + s2;
+        if (tot > 0.0) {
+          x = s1 / tot;
+          dx1 = s2 / (tot * tot), dx2 = -s1 / (tot * tot);
+        }
+        F[c2] = y[c2 + 1] - eps * s2 - (1.0 - x) * Nq;
+        put(J, c2, c2 + 1, 1.0, 0), put(J, c2, c2, -eps + dx2 * Nq, 0);
+        put(J, c2, o, dx1 * Nq, 0), put(J, c2, iq, -(1.0 - x) * dN, 0);
+        if (el->i2 >= 0) put(J, c2, o + el->i2, -(1.0 - x) * dN, 0);
+        F[c2 + 1] += vol * yp[c2 + 1];
+        put(J, c2 + 1, c2 + 1, 0, vol);
+      }
+      F[o] = y[im] - eps * c - x * Nq;
+      put(J, o, im, 1.0, 0), put(J, o, o, -eps - dx1 * Nq, 0);
+      put(J, o, iq, -x * dN, 0);
+      if (c2 >= 0) put(J, o, c2, -dx2 * Nq, 0);
       F[im] += vol * yp[im];
       put(J, im, im, 0, vol);
       qdot = yp[iq];
@@ -627,9 +940,9 @@ static void assemble(const nimc_model *m, double t, const double *y,
         /* slow branch: q2' = (dphi - pzc - q2 / C2) C2 / tau */
         int i2 = o + el->i2;
         double g2 = el->cap2_v / el->tau2_s;
-        F[i2] = yp[i2] - g2 * (dphi - p->E_pzc_V) + q2 / el->tau2_s;
+        F[i2] = yp[i2] - g2 * (dphi - el->pzc) + q2 / el->tau2_s;
         put(J, i2, i2, 1.0 / el->tau2_s, 1.0), put(J, i2, o + 2, -g2, 0);
-        put(J, o, i2, -dN, 0);
+        put(J, o, i2, -x * dN, 0);
         qdot += yp[i2];
       }
     }
@@ -800,6 +1113,15 @@ double nimc_model_min_concentration(const nimc_model *m, const double *y) {
   return c;
 }
 
+double nimc_model_il_cation_inventory(const nimc_model *m, const double *y) {
+  double n = 0.0;
+  for (int i = 0; i < m->mesh->ncells && m->tern; i++) {
+    int k = nimc_model_c2_index(m, i);
+    n += m->mesh->vol[i] * (cell_has_dl(m, i) ? y[k + 1] : m->eps[i] * y[k]);
+  }
+  return n;
+}
+
 /* Sodium in the particles of a cell, per electrode volume (mol/m3). */
 static double solid_sodium(const nimc_elec *el, const double *yc) {
   double ns = 0.0;
@@ -818,8 +1140,12 @@ double nimc_model_electrode_charge(const nimc_model *m, int e,
     double vol = m->mesh->vol[i];
     if (el->has_dl) q += vol * yc[el->iq];
     if (el->i2 >= 0) q += vol * yc[el->i2];
-    /* inserted sodium carries negative charge into the solid */
-    if (el->has_int) q -= NIMC_F * vol * solid_sodium(el, yc);
+    /* sodium inserted beyond the as-made content carries negative charge
+     * into the solid */
+    if (el->has_int)
+      q -= NIMC_F * vol *
+           (solid_sodium(el, yc) -
+            el->p->active_fraction * el->p->c_max_mol_m3 * el->p->theta0);
   }
   return q;
 }

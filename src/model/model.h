@@ -45,6 +45,11 @@ typedef struct nimc_elec {
   double sigma_eff;   /* effective solid conductivity, S/m */
   double cdl_v;       /* a * C_dl, F/m3 */
   double cap_v;       /* volumetric double-layer capacitance at pzc, F/m3 */
+  double pzc;         /* potential of zero charge of the double layer, V:
+                         the material's pzc, or for a double layer on an
+                         intercalation solid alone the solid's potential
+                         as made (its double layer is uncharged then) */
+  double vol;         /* volume of the electrode, m3 */
   int has_dl;         /* double layer present: unknowns q and m */
   int iq, im, ij, is; /* offsets in the cell of q, m, j_F, surface conc. */
   int i2;             /* offset of the slow double-layer charge q2, or -1 */
@@ -69,6 +74,9 @@ typedef struct nimc_model {
   double *eps;        /* electrolyte volume fraction of each cell */
   double *beta;       /* eps^bruggeman: transport factor of each cell */
   int64_t iV, iI, iQ, iE;
+  int tern;           /* ternary electrolyte: second cation c2 (and its
+                         content m2 in double-layer cells) last in a cell */
+  double mobility;    /* ternary: measured conductivity / Nernst-Einstein */
   double r_collector_ohm; /* lumped along-finger collector resistance, both electrodes */
   double r_series_ohm;    /* contact + collector resistance in series */
   nimc_elec el[2];
@@ -85,6 +93,11 @@ typedef struct nimc_model {
 
 /* Number of variables stored per cell of electrode e (0/1) or electrolyte. */
 int nimc_model_cell_nvars(const nimc_model *m, int cell);
+
+/* Index of the ternary electrolyte's second cation (the ionic liquid's)
+ * in a cell; -1 with a binary electrolyte.  In a double-layer cell its
+ * content m2 follows it. */
+int nimc_model_c2_index(const nimc_model *m, int cell);
 
 /* Build the model of dev on mesh (the model takes ownership of mesh). */
 int nimc_model_create(nimc_model **out, const nimc_device *dev,
@@ -130,11 +143,18 @@ void nimc_model_potential_columns(const nimc_model *m, int cell, int64_t *phie,
 double nimc_model_cell_reaction(const nimc_model *m, int cell, const double *y,
                                 const double *yp);
 
-/* Lowest electrolyte concentration over the cells (mol/m3). */
+/* The ionic liquid's cations (mol) of a ternary electrolyte, dissolved
+ * and in double layers (0 with a binary one), for conservation checks. */
+double nimc_model_il_cation_inventory(const nimc_model *m, const double *y);
+
+/* Lowest electrolyte concentration over the cells (mol/m3; of Na+ in a
+ * ternary electrolyte). */
 double nimc_model_min_concentration(const nimc_model *m, const double *y);
 
-/* Charge stored in electrode e (C): double-layer charge minus F times the
- * inserted sodium, for conservation checks (differences are meaningful). */
+/* Charge stored in electrode e (C) relative to the neutral, as-assembled
+ * device: double-layer charge minus F times the sodium inserted beyond the
+ * as-made content.  The two electrodes' charges sum to zero in every state
+ * reached from the neutral start. */
 double nimc_model_electrode_charge(const nimc_model *m, int e,
                                    const double *y);
 /* Cation inventory (mol): electrolyte, solid, and cations held in double

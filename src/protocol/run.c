@@ -302,6 +302,10 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
    * electrolyte goes on and one that keeps emptying it still stops. */
   double c_start = nimc_model_min_concentration(m, nimc_solver_y(s->solver));
   ctx.c_floor = 1e-3 * s->dev->electrolyte.c0_mol_m3;
+  /* a ternary electrolyte keeps its conductivity as Na+ runs out, and
+   * the overpotential of the Na+ reaction rises continuously: only an
+   * all but empty cell is a numerical stop */
+  if (s->dev->electrolyte.ternary) ctx.c_floor *= 1e-9;
   if (c_start < 1.01 * ctx.c_floor) ctx.c_floor = 0.5 * c_start;
   int dir[3], nroots = 0;
   if (st->has_v_cut) {

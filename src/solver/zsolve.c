@@ -116,6 +116,9 @@ static klu_symbolic *analyze(nimc_zsolver *z, int64_t n,
       to[np++] = (int)last[j];
   }
   z->common.btf = 0; /* the order is given whole */
+  z->common.tol = 0.1; /* partial pivoting nearer the largest entry: the
+                          ternary electrolyte's rows at high frequency
+                          need it for a small backward error */
   sym = klu_analyze_given(z->n, z->ptr, z->ind, P, Q, &z->common);
 done:
   if (s0) klu_free_symbolic(&s0, &z->common);
