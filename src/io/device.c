@@ -303,6 +303,7 @@ static const char *const material_over[] = {"name", "reference_temperature",
                                             NULL};
 static const char *const material_intercalation[] = {
     "max_concentration",
+    "initial_stoichiometry",
     "ocp",
     "diffusivity",
     "diffusivity_activation_energy",
@@ -317,7 +318,8 @@ static const char *const material_intercalation[] = {
     "reference_concentration",
     NULL};
 static const char *const material_capacitive[] = {
-    "specific_capacitance", "pzc", "capacitance_curvature", "capacitance_shape",
+    "specific_capacitance", "bet_area", "areal_capacitance",
+    "pzc", "capacitance_curvature", "capacitance_shape",
     "dl_cation_fraction",   "slow_capacitance_fraction", "slow_time_constant",
     NULL};
 static const char *const material_electrolyte[] = {
@@ -777,7 +779,7 @@ static int intercalation(const scope *es, const scope *ms, double Tref,
   int shape = (int)p->shape;
   TRY(get_choice(es, "particle_shape", shapes, &shape));
   p->shape = (nimc_particle_shape)shape;
-  TRY(get_num(es, "initial_stoichiometry", "1", FRAC,
+  TRY(get_num(ms, "initial_stoichiometry", "1", FRAC,
               "a number in (0, 1) such as 0.01", &p->theta0));
   TRY(get_num(es, "double_layer_capacitance", "F/m2", NONNEG, NULL,
               &p->cdl_F_m2));
@@ -806,8 +808,25 @@ static int capacitive(const scope *es, const scope *ms, double Tref,
   int have_vol;
   TRY(have_vol =
           get_num(es, "volumetric_capacitance", "F/m3", POS, NULL, &vol));
-  TRY(get_num(ms, "specific_capacitance", "F/kg", POS,
-              have_vol ? NULL : "a capacitance such as '100 F/g'", &spec));
+  /* the capacitance per mass: given, or the surface area (BET) times a
+   * capacitance per area of that surface */
+  double bet = 0.0, areal = 0.0;
+  int have_bet, have_areal;
+  TRY(have_bet = get_num(ms, "bet_area", "m2/kg", POS, NULL, &bet));
+  TRY(have_areal = get_num(ms, "areal_capacitance", "F/m2", POS, NULL, &areal));
+  if (have_bet != have_areal)
+    return bad(ms->L, look(ms, have_bet ? "bet_area" : "areal_capacitance"),
+               "needs %s as well (the capacitance per mass is their product)",
+               have_bet ? "areal_capacitance" : "bet_area");
+  if (have_bet && look(ms, "specific_capacitance"))
+    return bad(ms->L, look(ms, "specific_capacitance"),
+               "cannot be combined with bet_area and areal_capacitance "
+               "(their product is the capacitance per mass)");
+  if (have_bet)
+    spec = bet * areal;
+  else
+    TRY(get_num(ms, "specific_capacitance", "F/kg", POS,
+                have_vol ? NULL : "a capacitance such as '100 F/g'", &spec));
   TRY(get_num(es, "active_density", "kg/m3", POS,
               have_vol ? NULL : "a density such as '0.36 g/cm3'", &dens));
   p->cap_F_m3 = have_vol ? vol : spec * dens;

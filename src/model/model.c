@@ -163,20 +163,52 @@ static int bv_eval(const nimc_model *m, const nimc_elec *el, double dphi,
                    double *dj_dc, double *dj_dcs) {
   const nimc_electrode_params *p = el->p;
   double cmax = p->c_max_mol_m3, th = cs / cmax;
-  if (!(c > 0.0) || !(th > 0.0) || !(th < 1.0)) return 1;
+  if (!(th > 0.0) || !(th < 1.0)) return 1;
+  if (!m->tern && !(c > 0.0)) return 1;
   double T = m->T_K, f = NIMC_F / (NIMC_R * T);
   double dU, U = nimc_law_eval(&p->ocp, th, T, &dU);
   double k = nimc_law_eval(&p->rate_constant, th, T, NULL);
   double aa = p->alpha_a, ac = p->alpha_c;
-  double i0 = NIMC_F * k * cmax * pow(c / p->c_ref_mol_m3, aa) *
-              pow(1.0 - th, aa) * pow(th, ac);
   double eta = dphi - U;
   double ea = exp(aa * f * eta), ec = exp(-ac * f * eta);
+  double solid = pow(1.0 - th, aa) * pow(th, ac);
+  double dsolid = solid * (ac / th - aa / (1.0 - th)) / cmax; /* d/dcs */
+  if (m->tern) {
+    /* With the ternary electrolyte phi_e is the electric potential, and
+     * the equilibrium of Na+ + e- = Na(host) carries the Nernst term of the
+     * local Na+ concentration (potentials against Na/Na+ at c0):
+     * eta = dphi - U - ln(c/c0)/f.  Written out, the anodic (extracting)
+     * current is independent of c and the cathodic (inserting) one is of
+     * order aa + ac in c (first order for aa + ac = 1):
+     *   j = F k cmax (c0/cref)^aa s(th) [e^{aa f (dphi-U)}
+     *                                     - (c/c0)^{aa+ac} e^{-ac f (dphi-U)}]
+     * smooth through c = 0 (c^(aa+ac) is continued as 0 below it when the
+     * order is not 1), so Na+ runs out only asymptotically. */
+    double c0 = m->dev->electrolyte.c0_mol_m3, order = aa + ac;
+    double K = NIMC_F * k * cmax * pow(c0 / p->c_ref_mol_m3, aa);
+    double x = c / c0, xp, dxp;
+    if (fabs(order - 1.0) < 1e-12) {
+      xp = x, dxp = 1.0;
+    } else {
+      xp = x > 0.0 ? pow(x, order) : 0.0;
+      dxp = x > 0.0 ? order * pow(x, order - 1.0) : 0.0;
+    }
+    double br = ea - xp * ec, dbr = f * (aa * ea + ac * xp * ec);
+    *j = K * solid * br;
+    *dj_dphi = K * solid * dbr;
+    *dj_dc = -K * solid * dxp * ec / c0;
+    *dj_dcs = K * dsolid * br - K * solid * dbr * dU / cmax;
+    return 0;
+  }
+  /* Newman's phi_e (measured by a reference electrode in the local
+   * electrolyte) holds the concentration term already */
+  double i0 = NIMC_F * k * cmax * pow(c / p->c_ref_mol_m3, aa) * solid;
   double br = ea - ec, dbr = f * (aa * ea + ac * ec);
   *j = i0 * br;
   *dj_dphi = i0 * dbr;
   *dj_dc = i0 * aa / c * br;
-  *dj_dcs = (i0 * (ac / th - aa / (1.0 - th)) * br - i0 * dbr * dU) / cmax;
+  *dj_dcs = NIMC_F * k * cmax * pow(c / p->c_ref_mol_m3, aa) * dsolid * br -
+            i0 * dbr * dU / cmax;
   return 0;
 }
 
@@ -807,11 +839,7 @@ static void assemble(const nimc_model *m, double t, const double *y,
     int op = m->off[p], oq = m->off[q];
     int rp = cation_row(m, p), rq = cation_row(m, q);
     double G = me->area[f] / (me->d0[f] / m->beta[p] + me->d1[f] / m->beta[q]);
-    if (m->tern) {
-      if (!(y[op] > 0.0) || !(y[oq] > 0.0) ||
-          !(y[nimc_model_c2_index(m, p)] > 0.0) ||
-          !(y[nimc_model_c2_index(m, q)] > 0.0))
-        *bad = 1;
+    if (m->tern) { /* linear in the concentrations: no singularity */
       ternary_face(m, p, q, G, y, F, J);
       continue;
     }
