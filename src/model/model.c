@@ -529,8 +529,8 @@ static double elec_neutral_potential(const nimc_model *m, const nimc_elec *el) {
 static double elec_potential_for(const nimc_model *m, const nimc_elec *el,
                                  double Q) {
   double E0 = elec_neutral_potential(m, el), lo = E0 - 20.0, hi = E0 + 20.0;
-  if (el->vol <= 0.0 || (Q == 0.0 && !(el->has_int && el->has_dl)))
-    return E0;
+  int hybrid = el->has_int && el->cap_v + el->cap2_v > 0.0;
+  if (el->vol <= 0.0 || (Q == 0.0 && !hybrid)) return E0;
   for (int k = 0; k < 100; k++) {
     double mid = 0.5 * (lo + hi);
     if (el->vol * elec_charge_at(m, el, mid) < Q)
