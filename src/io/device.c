@@ -288,6 +288,7 @@ static const char *const cover_keys[] = {"enabled", "thickness", "porosity",
  * one [mesh] section serves a device whatever its geometry. */
 static const char *const mesh_keys[] = {"anode_cells",       "separator_cells",
                                         "cathode_cells",     "particle_shells",
+                                        "micropore_shells",
                                         "grading",           "particle_grading",
                                         "finger_cells_x",    "gap_cells_x",
                                         "electrode_cells_z", "gel_cells_z",
@@ -319,6 +320,7 @@ static const char *const material_intercalation[] = {
     NULL};
 static const char *const material_capacitive[] = {
     "specific_capacitance", "bet_area", "areal_capacitance",
+    "micropore_capacitance_fraction", "micropore_time_constant",
     "pzc", "capacitance_curvature", "capacitance_shape",
     "dl_cation_fraction",   "slow_capacitance_fraction", "slow_time_constant",
     NULL};
@@ -862,6 +864,17 @@ static int capacitive(const scope *es, const scope *ms, double Tref,
   TRY(get_num(ms, "slow_time_constant", "s", POS,
               p->slow_fraction > 0.0 ? "a time such as '300 s'" : NULL,
               &p->slow_tau_s));
+  int mp;
+  TRY(mp = get_num(ms, "micropore_capacitance_fraction", "1", UNIT, NULL,
+                   &p->mp_fraction));
+  if (mp && p->mp_fraction >= 1.0)
+    return bad(ms->L, look(ms, "micropore_capacitance_fraction"),
+               "must be below 1, got '%s'",
+               look(ms, "micropore_capacitance_fraction")->value);
+  TRY(get_num(ms, "micropore_time_constant", "s", POS,
+              p->mp_fraction > 0.0 ? "a time such as '100 s'" : NULL,
+              &p->mp_tau_s));
+  p->mp_Tref_K = Tref;
   return NIMC_OK;
 }
 
@@ -1110,6 +1123,7 @@ static int mesh_solver_sections(const loader *L, nimc_device *d) {
   TRY(get_int(&s, "separator_cells", 1, NULL, &m->separator_cells));
   TRY(get_int(&s, "cathode_cells", 1, NULL, &m->cathode_cells));
   TRY(get_int(&s, "particle_shells", 2, NULL, &m->particle_shells));
+  TRY(get_int(&s, "micropore_shells", 1, NULL, &m->micropore_shells));
   TRY(get_num(&s, "grading", "1", GE1, NULL, &m->grading));
   TRY(get_num(&s, "particle_grading", "1", GE1, NULL, &m->particle_grading));
   TRY(get_int(&s, "finger_cells_x", 1, NULL, &g->finger_cells_x));
@@ -1167,7 +1181,7 @@ static void device_defaults(nimc_device *d) {
   d->electrolyte.thermo_factor = nimc_law_constant(1.0);
   d->electrolyte.diffusivity2 = nimc_law_constant(0.0);
   d->electrolyte.diffusivity_anion = nimc_law_constant(0.0);
-  d->mesh = (nimc_mesh_params){20, 10, 20, 6, 1.0, 1.0};
+  d->mesh = (nimc_mesh_params){20, 10, 20, 6, 8, 1.0, 1.0};
   d->solver = (nimc_solver_params){1e-6, 1.0};
 }
 
