@@ -43,6 +43,8 @@ static void random_state(const nimc_model *m, unsigned seed, double *y,
     if (e < 0 || !m->el[e].has_dl) continue;
     y[m->off[i] + m->el[e].iq] += 1e7 * (urand(&seed) - 0.5);
     if (m->el[e].i2 >= 0) y[m->off[i] + m->el[e].i2] += 1e6 * urand(&seed);
+    for (int k = 0; k < m->el[e].nmp; k++)
+      y[m->off[i] + m->el[e].imp + k] += 1e6 * urand(&seed);
   }
   y[m->iI] = 1e-4 * (urand(&seed) - 0.5);
 }
@@ -59,6 +61,11 @@ static void jacobian_variant(nimc_device *d, int variant) {
      * variant 4 also with the slow branch and a fixed cation share */
     fx_ternary(d);
     if (variant == 4) {
+      /* micropores: a transmission line in the cathode's particles */
+      d->cathode.mp_fraction = 0.4;
+      d->cathode.mp_tau_s = 50.0;
+      d->cathode.mp_Tref_K = 298.15;
+      d->mesh.micropore_shells = 5;
       d->cathode.dl_cation_fraction = 0.3;
       d->anode.kind = NIMC_ELECTRODE_HYBRID;
       d->anode.cap_F_m3 = 2e7;
@@ -250,7 +257,12 @@ static int simulate(const nimc_device *d, const nimc_experiment *exp,
 static void cycle_conservation(int ternary) {
   nimc_device d;
   fx_full_device(&d);
-  if (ternary) fx_ternary(&d);
+  if (ternary) { /* and micropores in the cathode */
+    fx_ternary(&d);
+    d.cathode.mp_fraction = 0.3;
+    d.cathode.mp_tau_s = 40.0;
+    d.cathode.mp_Tref_K = 298.15;
+  }
   d.cathode.leak_A_m3 = 0.0; /* leakage stores no charge */
   fx_exp x;
   fx_exp_init(&x);

@@ -96,6 +96,13 @@ typedef struct nimc_electrode_params {
   double dl_cation_fraction;      /* s in [0,1]: share of dl charge balanced by cations; <0 = counter-ion model */
   double slow_fraction;           /* share of cap_F_m3 behind a slow access path (micropores) */
   double slow_tau_s;              /* its charging time constant */
+  /* micropores: a share of cap_F_m3 inside the particles, reached through
+   * their pores (a transmission line across a slab particle, in shells);
+   * tau = R^2 C / kappa_pore at mp_Tref_K, scaled with the electrolyte's
+   * conductivity in temperature */
+  double mp_fraction;
+  double mp_tau_s;
+  double mp_Tref_K;
 
   /* parasitic (leakage) current, Tafel: i = i0 exp(F (E - E_leak)/(n R T)) per electrode volume */
   double leak_A_m3;
@@ -161,6 +168,7 @@ typedef enum nimc_geometry {
 typedef struct nimc_mesh_params {
   int anode_cells, separator_cells, cathode_cells;
   int particle_shells;
+  int micropore_shells;           /* shells of the micropore transmission line */
   double grading;                 /* ratio of largest to smallest cell in a region (1 = uniform) */
   double particle_grading;        /* ratio of innermost to outermost shell (1 = uniform) */
 } nimc_mesh_params;

@@ -288,6 +288,7 @@ static const char *const cover_keys[] = {"enabled", "thickness", "porosity",
  * one [mesh] section serves a device whatever its geometry. */
 static const char *const mesh_keys[] = {"anode_cells",       "separator_cells",
                                         "cathode_cells",     "particle_shells",
+                                        "micropore_shells",
                                         "grading",           "particle_grading",
                                         "finger_cells_x",    "gap_cells_x",
                                         "electrode_cells_z", "gel_cells_z",
@@ -304,6 +305,7 @@ static const char *const material_over[] = {"name", "reference_temperature",
                                             NULL};
 static const char *const material_intercalation[] = {
     "max_concentration",
+    "initial_stoichiometry",
     "ocp",
     "diffusivity",
     "diffusivity_activation_energy",
@@ -318,7 +320,9 @@ static const char *const material_intercalation[] = {
     "reference_concentration",
     NULL};
 static const char *const material_capacitive[] = {
-    "specific_capacitance", "pzc", "capacitance_curvature", "capacitance_shape",
+    "specific_capacitance", "bet_area", "areal_capacitance",
+    "micropore_capacitance_fraction", "micropore_time_constant",
+    "pzc", "capacitance_curvature", "capacitance_shape",
     "dl_cation_fraction",   "slow_capacitance_fraction", "slow_time_constant",
     NULL};
 static const char *const material_electrolyte[] = {
@@ -779,7 +783,7 @@ static int intercalation(const scope *es, const scope *ms, double Tref,
   int shape = (int)p->shape;
   TRY(get_choice(es, "particle_shape", shapes, &shape));
   p->shape = (nimc_particle_shape)shape;
-  TRY(get_num(es, "initial_stoichiometry", "1", FRAC,
+  TRY(get_num(ms, "initial_stoichiometry", "1", FRAC,
               "a number in (0, 1) such as 0.01", &p->theta0));
   TRY(get_num(es, "double_layer_capacitance", "F/m2", NONNEG, NULL,
               &p->cdl_F_m2));
@@ -808,8 +812,25 @@ static int capacitive(const scope *es, const scope *ms, double Tref,
   int have_vol;
   TRY(have_vol =
           get_num(es, "volumetric_capacitance", "F/m3", POS, NULL, &vol));
-  TRY(get_num(ms, "specific_capacitance", "F/kg", POS,
-              have_vol ? NULL : "a capacitance such as '100 F/g'", &spec));
+  /* the capacitance per mass: given, or the surface area (BET) times a
+   * capacitance per area of that surface */
+  double bet = 0.0, areal = 0.0;
+  int have_bet, have_areal;
+  TRY(have_bet = get_num(ms, "bet_area", "m2/kg", POS, NULL, &bet));
+  TRY(have_areal = get_num(ms, "areal_capacitance", "F/m2", POS, NULL, &areal));
+  if (have_bet != have_areal)
+    return bad(ms->L, look(ms, have_bet ? "bet_area" : "areal_capacitance"),
+               "needs %s as well (the capacitance per mass is their product)",
+               have_bet ? "areal_capacitance" : "bet_area");
+  if (have_bet && look(ms, "specific_capacitance"))
+    return bad(ms->L, look(ms, "specific_capacitance"),
+               "cannot be combined with bet_area and areal_capacitance "
+               "(their product is the capacitance per mass)");
+  if (have_bet)
+    spec = bet * areal;
+  else
+    TRY(get_num(ms, "specific_capacitance", "F/kg", POS,
+                have_vol ? NULL : "a capacitance such as '100 F/g'", &spec));
   TRY(get_num(es, "active_density", "kg/m3", POS,
               have_vol ? NULL : "a density such as '0.36 g/cm3'", &dens));
   p->cap_F_m3 = have_vol ? vol : spec * dens;
@@ -845,6 +866,17 @@ static int capacitive(const scope *es, const scope *ms, double Tref,
   TRY(get_num(ms, "slow_time_constant", "s", POS,
               p->slow_fraction > 0.0 ? "a time such as '300 s'" : NULL,
               &p->slow_tau_s));
+  int mp;
+  TRY(mp = get_num(ms, "micropore_capacitance_fraction", "1", UNIT, NULL,
+                   &p->mp_fraction));
+  if (mp && p->mp_fraction >= 1.0)
+    return bad(ms->L, look(ms, "micropore_capacitance_fraction"),
+               "must be below 1, got '%s'",
+               look(ms, "micropore_capacitance_fraction")->value);
+  TRY(get_num(ms, "micropore_time_constant", "s", POS,
+              p->mp_fraction > 0.0 ? "a time such as '100 s'" : NULL,
+              &p->mp_tau_s));
+  p->mp_Tref_K = Tref;
   return NIMC_OK;
 }
 
@@ -1093,6 +1125,7 @@ static int mesh_solver_sections(const loader *L, nimc_device *d) {
   TRY(get_int(&s, "separator_cells", 1, NULL, &m->separator_cells));
   TRY(get_int(&s, "cathode_cells", 1, NULL, &m->cathode_cells));
   TRY(get_int(&s, "particle_shells", 2, NULL, &m->particle_shells));
+  TRY(get_int(&s, "micropore_shells", 1, NULL, &m->micropore_shells));
   TRY(get_num(&s, "grading", "1", GE1, NULL, &m->grading));
   TRY(get_num(&s, "particle_grading", "1", GE1, NULL, &m->particle_grading));
   TRY(get_int(&s, "finger_cells_x", 1, NULL, &g->finger_cells_x));
@@ -1153,7 +1186,7 @@ static void device_defaults(nimc_device *d) {
   d->electrolyte.thermo_factor = nimc_law_constant(1.0);
   d->electrolyte.diffusivity2 = nimc_law_constant(0.0);
   d->electrolyte.diffusivity_anion = nimc_law_constant(0.0);
-  d->mesh = (nimc_mesh_params){20, 10, 20, 6, 1.0, 1.0};
+  d->mesh = (nimc_mesh_params){20, 10, 20, 6, 8, 1.0, 1.0};
   d->solver = (nimc_solver_params){1e-6, 1.0};
 }
 

@@ -28,7 +28,7 @@
  * The logarithm makes both ends unreachable, as they are in practice. */
 static double nto_ocp(double th, double T, double *d) {
   const double U0 = 0.30, w = 0.5, A = 0.7, thA = 0.05, B = 1.5, thB = 0.005,
-               C = 0.3, thC = 0.02;
+               C = 1.5, thC = 0.005;
   const double lo = 1e-12, hi = 1.0 - 1e-12;
   if (th < lo) th = lo;
   if (th > hi) th = hi;

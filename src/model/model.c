@@ -163,20 +163,52 @@ static int bv_eval(const nimc_model *m, const nimc_elec *el, double dphi,
                    double *dj_dc, double *dj_dcs) {
   const nimc_electrode_params *p = el->p;
   double cmax = p->c_max_mol_m3, th = cs / cmax;
-  if (!(c > 0.0) || !(th > 0.0) || !(th < 1.0)) return 1;
+  if (!(th > 0.0) || !(th < 1.0)) return 1;
+  if (!m->tern && !(c > 0.0)) return 1;
   double T = m->T_K, f = NIMC_F / (NIMC_R * T);
   double dU, U = nimc_law_eval(&p->ocp, th, T, &dU);
   double k = nimc_law_eval(&p->rate_constant, th, T, NULL);
   double aa = p->alpha_a, ac = p->alpha_c;
-  double i0 = NIMC_F * k * cmax * pow(c / p->c_ref_mol_m3, aa) *
-              pow(1.0 - th, aa) * pow(th, ac);
   double eta = dphi - U;
   double ea = exp(aa * f * eta), ec = exp(-ac * f * eta);
+  double solid = pow(1.0 - th, aa) * pow(th, ac);
+  double dsolid = solid * (ac / th - aa / (1.0 - th)) / cmax; /* d/dcs */
+  if (m->tern) {
+    /* With the ternary electrolyte phi_e is the electric potential, and
+     * the equilibrium of Na+ + e- = Na(host) carries the Nernst term of the
+     * local Na+ concentration (potentials against Na/Na+ at c0):
+     * eta = dphi - U - ln(c/c0)/f.  Written out, the anodic (extracting)
+     * current is independent of c and the cathodic (inserting) one is of
+     * order aa + ac in c (first order for aa + ac = 1):
+     *   j = F k cmax (c0/cref)^aa s(th) [e^{aa f (dphi-U)}
+     *                                     - (c/c0)^{aa+ac} e^{-ac f (dphi-U)}]
+     * smooth through c = 0 (c^(aa+ac) is continued as 0 below it when the
+     * order is not 1), so Na+ runs out only asymptotically. */
+    double c0 = m->dev->electrolyte.c0_mol_m3, order = aa + ac;
+    double K = NIMC_F * k * cmax * pow(c0 / p->c_ref_mol_m3, aa);
+    double x = c / c0, xp, dxp;
+    if (fabs(order - 1.0) < 1e-12) {
+      xp = x, dxp = 1.0;
+    } else {
+      xp = x > 0.0 ? pow(x, order) : 0.0;
+      dxp = x > 0.0 ? order * pow(x, order - 1.0) : 0.0;
+    }
+    double br = ea - xp * ec, dbr = f * (aa * ea + ac * xp * ec);
+    *j = K * solid * br;
+    *dj_dphi = K * solid * dbr;
+    *dj_dc = -K * solid * dxp * ec / c0;
+    *dj_dcs = K * dsolid * br - K * solid * dbr * dU / cmax;
+    return 0;
+  }
+  /* Newman's phi_e (measured by a reference electrode in the local
+   * electrolyte) holds the concentration term already */
+  double i0 = NIMC_F * k * cmax * pow(c / p->c_ref_mol_m3, aa) * solid;
   double br = ea - ec, dbr = f * (aa * ea + ac * ec);
   *j = i0 * br;
   *dj_dphi = i0 * dbr;
   *dj_dc = i0 * aa / c * br;
-  *dj_dcs = (i0 * (ac / th - aa / (1.0 - th)) * br - i0 * dbr * dU) / cmax;
+  *dj_dcs = NIMC_F * k * cmax * pow(c / p->c_ref_mol_m3, aa) * dsolid * br -
+            i0 * dbr * dU / cmax;
   return 0;
 }
 
@@ -188,7 +220,7 @@ static int base_nvars(const nimc_model *m, int cell) {
   int e = m->elec[cell];
   if (e < 0) return 2;
   return 3 + 2 * m->el[e].has_dl + (m->el[e].i2 >= 0) +
-         (m->el[e].has_int ? 2 + m->el[e].ns : 0);
+         (m->el[e].has_int ? 2 + m->el[e].ns : 0) + m->el[e].nmp;
 }
 
 static int cell_has_dl(const nimc_model *m, int cell) {
@@ -209,8 +241,38 @@ static int region_electrode(int region) {
   return -1;
 }
 
+/* The micropore shells of a slab particle: nmp shells from the centre
+ * (rho = 0, no flux) to the surface (rho = 1, at the cell's double-layer
+ * potential), shrinking geometrically towards the surface (innermost /
+ * outermost = 4). */
+static int micropore_setup(nimc_elec *el, int nmp, nimc_err *err) {
+  el->nmp = nmp;
+  el->mp_meas = malloc(sizeof(double) * nmp);
+  el->mp_w = malloc(sizeof(double) * nmp);
+  double *face = malloc(sizeof(double) * (nmp + 1));
+  if (!el->mp_meas || !el->mp_w || !face) {
+    free(face);
+    return nimc_err_set(err, NIMC_ENOMEM, "model: out of memory");
+  }
+  double q = nmp > 1 ? pow(4.0, 1.0 / (nmp - 1)) : 1.0, sum = 0.0, w = 1.0;
+  face[0] = 0.0;
+  for (int k = 0; k < nmp; k++, w /= q)
+    sum += w, face[k + 1] = sum;
+  for (int k = 0; k <= nmp; k++)
+    face[k] /= sum;
+  face[nmp] = 1.0;
+  for (int k = 0; k < nmp; k++) {
+    el->mp_meas[k] = face[k + 1] - face[k];
+    double mid = 0.5 * (face[k] + face[k + 1]);
+    double next = k + 1 < nmp ? 0.5 * (face[k + 1] + face[k + 2]) : 1.0;
+    el->mp_w[k] = 1.0 / (next - mid);
+  }
+  free(face);
+  return NIMC_OK;
+}
+
 static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
-                      double grading, nimc_err *err) {
+                      double grading, int nmp, nimc_err *err) {
   el->p = p;
   el->has_int = p->kind != NIMC_ELECTRODE_CAPACITIVE;
   el->sigma_eff = p->conductivity_S_m;
@@ -224,6 +286,17 @@ static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
                    : 0.0;
   el->cap_v -= el->cap2_v;
   el->tau2_s = p->slow_tau_s;
+  /* a share in micropores, a transmission line inside the particles */
+  el->capmp_v = el->cap_v > 0.0 && p->mp_fraction > 0.0
+                    ? p->mp_fraction * (el->cap_v + el->cap2_v)
+                    : 0.0;
+  el->cap_v -= el->capmp_v;
+  el->nmp = 0;
+  if (el->capmp_v > 0.0) {
+    int rc = micropore_setup(el, nmp > 0 ? nmp : 8, err);
+    if (rc) return rc;
+    el->taump_s = p->mp_tau_s; /* at mp_Tref_K; the model scales it */
+  }
   el->a = 0.0;
   el->ns = 0;
   if (el->has_int) {
@@ -264,6 +337,7 @@ static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
   el->i2 = el->has_dl && el->cap2_v > 0.0 ? 5 : -1;
   el->ij = el->has_int ? 3 + 2 * el->has_dl + (el->i2 >= 0) : -1;
   el->is = el->has_int ? el->ij + 1 : -1;
+  el->imp = 3 + 2 * el->has_dl + (el->i2 >= 0) + (el->has_int ? 2 + el->ns : 0);
   el->qw = el->cap_v * NIMC_R * NIMC_TREF_K / NIMC_F;
   return NIMC_OK;
 }
@@ -285,6 +359,8 @@ void nimc_model_destroy(nimc_model *m) {
     free(m->el[e].rho_mid);
     free(m->el[e].face_meas);
     free(m->el[e].shell_meas);
+    free(m->el[e].mp_meas);
+    free(m->el[e].mp_w);
   }
   free(m->rowptr);
   free(m->colind);
@@ -323,8 +399,16 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
     rc = elec_setup(
         &m->el[e], e ? &dev->cathode : &dev->anode, dev->mesh.particle_shells,
         dev->mesh.particle_grading > 1.0 ? dev->mesh.particle_grading : 1.0,
-        err);
+        dev->mesh.micropore_shells, err);
     if (rc) goto fail;
+    /* the micropores' time constant follows the electrolyte's
+     * conductivity: tau(T) = tau(Tref) kappa(Tref) / kappa(T) */
+    if (m->el[e].nmp > 0) {
+      const nimc_law *kap = &dev->electrolyte.conductivity;
+      const nimc_electrode_params *ep = m->el[e].p;
+      m->el[e].taump_s = ep->mp_tau_s * nimc_law_tfactor(kap, ep->mp_Tref_K) /
+                         nimc_law_tfactor(kap, m->T_K);
+    }
   }
   int64_t n = 0;
   for (int i = 0; i < nc; i++) {
@@ -474,7 +558,8 @@ static double elec_theta_at(const nimc_model *m, const nimc_elec *el,
 static double elec_charge_at(const nimc_model *m, const nimc_elec *el,
                              double E) {
   double C, q = 0.0;
-  if (el->has_dl) q += dl_charge(m, el, E, &C) + el->cap2_v * (E - el->pzc);
+  if (el->has_dl)
+    q += dl_charge(m, el, E, &C) + (el->cap2_v + el->capmp_v) * (E - el->pzc);
   if (el->has_int)
     q -= NIMC_F * el->p->active_fraction * el->p->c_max_mol_m3 *
          (elec_theta_at(m, el, E) - el->p->theta0);
@@ -497,8 +582,8 @@ static double elec_neutral_potential(const nimc_model *m, const nimc_elec *el) {
 static double elec_potential_for(const nimc_model *m, const nimc_elec *el,
                                  double Q) {
   double E0 = elec_neutral_potential(m, el), lo = E0 - 20.0, hi = E0 + 20.0;
-  if (el->vol <= 0.0 || (Q == 0.0 && !(el->has_int && el->has_dl)))
-    return E0;
+  int hybrid = el->has_int && el->cap_v + el->cap2_v + el->capmp_v > 0.0;
+  if (el->vol <= 0.0 || (Q == 0.0 && !hybrid)) return E0;
   for (int k = 0; k < 100; k++) {
     double mid = 0.5 * (lo + hi);
     if (el->vol * elec_charge_at(m, el, mid) < Q)
@@ -578,7 +663,8 @@ void nimc_model_initial(const nimc_model *m, double *y, double *yp) {
                  el->p->c_max_mol_m3 * (theta[e] - el->p->theta0);
       if (el->has_dl)
         n = dl_cations(el,
-                       dl_charge(m, el, E[e], &C) + el->cap2_v * (E[e] - el->pzc),
+                       dl_charge(m, el, E[e], &C) +
+                           (el->cap2_v + el->capmp_v) * (E[e] - el->pzc),
                        &dN);
       taken += m->mesh->vol[i] * x * n;
       taken2 += m->mesh->vol[i] * (1.0 - x) * n;
@@ -606,6 +692,9 @@ void nimc_model_initial(const nimc_model *m, double *y, double *yp) {
       double C, dN, q2 = 0.0;
       y[o + el->iq] = dl_charge(m, el, E[e], &C);
       if (el->i2 >= 0) y[o + el->i2] = q2 = el->cap2_v * (E[e] - el->pzc);
+      for (int k = 0; k < el->nmp; k++)
+        y[o + el->imp + k] = el->capmp_v * (E[e] - el->pzc);
+      q2 += el->capmp_v * (E[e] - el->pzc);
       double Nq = dl_cations(el, y[o + el->iq] + q2, &dN);
       double x = i2c >= 0 ? c / (c + c2v) : 1.0;
       y[o + el->im] = m->eps[i] * y[o] + x * Nq;
@@ -642,6 +731,8 @@ void nimc_model_atol(const nimc_model *m, double scale, double *atol) {
       atol[o + el->iq] = 1e-8 * (el->cap_v + el->cdl_v) * scale;
       atol[o + el->im] = 1e-8 * c0 * scale;
       if (el->i2 >= 0) atol[o + el->i2] = 1e-8 * el->cap2_v * scale;
+      for (int k = 0; k < el->nmp; k++)
+        atol[o + el->imp + k] = 1e-8 * el->capmp_v * scale;
     }
     if (!el->has_int) continue;
     atol[o + el->ij] = 1e-9 * scale; /* A/m2 */
@@ -672,6 +763,8 @@ void nimc_model_id(const nimc_model *m, double *id) {
       id[o + el->iq] = 1.0;
       id[o + el->im] = 1.0;
       if (el->i2 >= 0) id[o + el->i2] = 1.0;
+      for (int k = 0; k < el->nmp; k++)
+        id[o + el->imp + k] = 1.0;
     }
     if (!el->has_int) continue;
     id[o + el->ij] = 0.0;
@@ -807,11 +900,7 @@ static void assemble(const nimc_model *m, double t, const double *y,
     int op = m->off[p], oq = m->off[q];
     int rp = cation_row(m, p), rq = cation_row(m, q);
     double G = me->area[f] / (me->d0[f] / m->beta[p] + me->d1[f] / m->beta[q]);
-    if (m->tern) {
-      if (!(y[op] > 0.0) || !(y[oq] > 0.0) ||
-          !(y[nimc_model_c2_index(m, p)] > 0.0) ||
-          !(y[nimc_model_c2_index(m, q)] > 0.0))
-        *bad = 1;
+    if (m->tern) { /* linear in the concentrations: no singularity */
       ternary_face(m, p, q, G, y, F, J);
       continue;
     }
@@ -901,13 +990,16 @@ static void assemble(const nimc_model *m, double t, const double *y,
     double dphi = y[o + 2], c = y[o];
     int sr = solid_row(m, i);
     /* double layer: q = Q(dphi), m = eps c + N(q), storage d(m)/dt */
-    double qdot = 0.0;
+    double qdot = 0.0, rmp = 0.0, drmp_dphi = 0.0, drmp_dq = 0.0;
     if (el->has_dl) {
       int iq = o + el->iq, im = o + el->im;
       double C, dN;
       double Q = dl_charge(m, el, dphi, &C);
       double q2 = el->i2 >= 0 ? y[o + el->i2] : 0.0;
-      double Nq = dl_cations(el, y[iq] + q2, &dN);
+      double qmp = 0.0; /* micropore charge: sum of the shells' */
+      for (int k = 0; k < el->nmp; k++)
+        qmp += el->mp_meas[k] * y[o + el->imp + k];
+      double Nq = dl_cations(el, y[iq] + q2 + qmp, &dN);
       F[o + 2] = y[iq] - Q;
       put(J, o + 2, iq, 1.0, 0), put(J, o + 2, o + 2, -C, 0);
       /* the cations of the double layer: in the ternary electrolyte
@@ -926,6 +1018,8 @@ static void assemble(const nimc_model *m, double t, const double *y,
         put(J, c2, c2 + 1, 1.0, 0), put(J, c2, c2, -eps + dx2 * Nq, 0);
         put(J, c2, o, dx1 * Nq, 0), put(J, c2, iq, -(1.0 - x) * dN, 0);
         if (el->i2 >= 0) put(J, c2, o + el->i2, -(1.0 - x) * dN, 0);
+        for (int k = 0; k < el->nmp; k++)
+          put(J, c2, o + el->imp + k, -(1.0 - x) * dN * el->mp_meas[k], 0);
         F[c2 + 1] += vol * yp[c2 + 1];
         put(J, c2 + 1, c2 + 1, 0, vol);
       }
@@ -933,6 +1027,8 @@ static void assemble(const nimc_model *m, double t, const double *y,
       put(J, o, im, 1.0, 0), put(J, o, o, -eps - dx1 * Nq, 0);
       put(J, o, iq, -x * dN, 0);
       if (c2 >= 0) put(J, o, c2, -dx2 * Nq, 0);
+      for (int k = 0; k < el->nmp; k++)
+        put(J, o, o + el->imp + k, -x * dN * el->mp_meas[k], 0);
       F[im] += vol * yp[im];
       put(J, im, im, 0, vol);
       qdot = yp[iq];
@@ -944,6 +1040,35 @@ static void assemble(const nimc_model *m, double t, const double *y,
         put(J, i2, i2, 1.0 / el->tau2_s, 1.0), put(J, i2, o + 2, -g2, 0);
         put(J, o, i2, -x * dN, 0);
         qdot += yp[i2];
+      }
+      if (el->nmp > 0) {
+        /* micropores: a transmission line across the slab particle, shell
+         * k (from the centre) holding q_k per electrode volume at the
+         * potential q_k / Cm; with tau = R^2 Cm / kappa_pore,
+         *   meas_k q_k' = (1/tau) [w_k (q_{k+1} - q_k) - w_{k-1} (q_k - q_{k-1})]
+         * and the outermost shell exchanging with the surface, held at
+         * Cm (dphi - pzc).  The current into the micropores is what
+         * crosses the surface (algebraic: the sum telescopes). */
+        int i0 = o + el->imp, last = i0 + el->nmp - 1;
+        double rt = 1.0 / el->taump_s, Cm = el->capmp_v;
+        for (int k = 0; k < el->nmp; k++) {
+          int r = i0 + k;
+          double w = el->mp_w[k] * rt;
+          F[r] += el->mp_meas[k] * yp[r];
+          put(J, r, r, w, el->mp_meas[k]);
+          if (k + 1 < el->nmp) {
+            double fl = w * (y[r] - y[r + 1]); /* outward, to shell k+1 */
+            F[r] += fl, F[r + 1] -= fl;
+            put(J, r, r + 1, -w, 0);
+            put(J, r + 1, r, -w, 0), put(J, r + 1, r + 1, w, 0);
+          } else {
+            F[r] += w * (y[r] - Cm * (dphi - el->pzc));
+            put(J, r, o + 2, -w * Cm, 0);
+          }
+        }
+        double ws = el->mp_w[el->nmp - 1] * rt;
+        rmp = ws * (Cm * (dphi - el->pzc) - y[last]);
+        drmp_dphi = ws * Cm, drmp_dq = -ws;
       }
     }
     /* leakage */
@@ -968,12 +1093,14 @@ static void assemble(const nimc_model *m, double t, const double *y,
       rF = el->a * jF;
     }
     /* charge: electrolyte gets -V R, solid gets +V R */
-    double R = rF + qdot + rlk;
+    double R = rF + qdot + rlk + rmp;
     F[o + 1] -= vol * R;
     F[sr] += vol * R;
     for (int sg = -1; sg <= 1; sg += 2) {
       int row = sg < 0 ? o + 1 : sr;
-      put(J, row, o + 2, sg * vol * drlk, 0);
+      put(J, row, o + 2, sg * vol * (drlk + drmp_dphi), 0);
+      if (el->nmp > 0)
+        put(J, row, o + el->imp + el->nmp - 1, sg * vol * drmp_dq, 0);
       if (el->has_dl) put(J, row, o + el->iq, 0, sg * vol);
       if (el->i2 >= 0) put(J, row, o + el->i2, 0, sg * vol);
       if (el->has_int) put(J, row, o + el->ij, sg * vol * el->a, 0);
@@ -1099,6 +1226,9 @@ double nimc_model_cell_reaction(const nimc_model *m, int cell, const double *y,
   double R = 0.0;
   if (el->has_dl) R += ypc[el->iq];
   if (el->i2 >= 0) R += ypc[el->i2];
+  if (el->nmp > 0)
+    R += el->mp_w[el->nmp - 1] / el->taump_s *
+         (el->capmp_v * (yc[2] - el->pzc) - yc[el->imp + el->nmp - 1]);
   if (el->has_int) R += el->a * yc[el->ij];
   if (el->p->leak_A_m3 > 0.0)
     R += el->p->leak_A_m3 * exp(NIMC_F * (yc[2] - el->p->leak_E_V) /
@@ -1140,6 +1270,8 @@ double nimc_model_electrode_charge(const nimc_model *m, int e,
     double vol = m->mesh->vol[i];
     if (el->has_dl) q += vol * yc[el->iq];
     if (el->i2 >= 0) q += vol * yc[el->i2];
+    for (int k = 0; k < el->nmp; k++)
+      q += vol * el->mp_meas[k] * yc[el->imp + k];
     /* sodium inserted beyond the as-made content carries negative charge
      * into the solid */
     if (el->has_int)

@@ -56,6 +56,13 @@ typedef struct nimc_elec {
   double cap2_v;      /* slow branch: capacitance, F/m3 */
   double tau2_s;      /* slow branch: time constant, s */
   double qw;          /* counter-ion model: charge width around pzc, C/m3 */
+  int nmp;            /* micropore shells (0: none) */
+  int imp;            /* offset of the first micropore shell charge */
+  double capmp_v;     /* micropore capacitance, F/m3 of electrode */
+  double taump_s;     /* its time constant at the model's temperature */
+  double *mp_meas;    /* nmp shell measures (slab: widths, sum 1) */
+  double *mp_w;       /* nmp conductance weights of each shell's outer face,
+                         face measure over centre distance */
   int ns;             /* particle shells */
   double *rho_face;   /* ns+1 dimensionless shell-face radii */
   double *rho_mid;    /* ns shell centres (midpoints) */

@@ -302,10 +302,6 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
    * electrolyte goes on and one that keeps emptying it still stops. */
   double c_start = nimc_model_min_concentration(m, nimc_solver_y(s->solver));
   ctx.c_floor = 1e-3 * s->dev->electrolyte.c0_mol_m3;
-  /* a ternary electrolyte keeps its conductivity as Na+ runs out, and
-   * the overpotential of the Na+ reaction rises continuously: only an
-   * all but empty cell is a numerical stop */
-  if (s->dev->electrolyte.ternary) ctx.c_floor *= 1e-9;
   if (c_start < 1.01 * ctx.c_floor) ctx.c_floor = 0.5 * c_start;
   int dir[3], nroots = 0;
   if (st->has_v_cut) {
@@ -317,8 +313,14 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
     ctx.reason[nroots] = NIMC_END_CURRENT;
     dir[nroots++] = -1;
   }
-  ctx.reason[nroots] = NIMC_END_DEPLETION; /* ends any step before c = 0 */
-  dir[nroots++] = -1;
+  /* the binary salt's diffusion potential diverges as c -> 0: a step ends
+   * before it; the ternary electrolyte keeps its conductivity and its Na+
+   * reaction is first order in c (Na+ runs out only asymptotically; the
+   * residual refuses c <= 0), so no event is needed */
+  if (!s->dev->electrolyte.ternary) {
+    ctx.reason[nroots] = NIMC_END_DEPLETION; /* ends any step before c = 0 */
+    dir[nroots++] = -1;
+  }
   ctx.nroots = nroots;
   double *y = nimc_solver_y(s->solver);
   double q0 = y[m->iQ], e0 = y[m->iE], t0 = s->t;
