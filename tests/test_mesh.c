@@ -2,8 +2,9 @@
  * test_mesh.c -- the finite-volume mesh: graded segments, the 1D stack,
  * a 2D tensor-product mesh with an empty block (the shape of the
  * interdigitated cross-section), columns of different depth, and the
- * interdigitated array both ways (symmetry cell, whole cross-section),
- * checked by exact geometry: each holds all N fingers of each electrode.
+ * interdigitated array all three ways (edge fingers with the inner gaps
+ * lumped, whole cross-section, symmetry cell), checked by exact geometry:
+ * each holds all N fingers of each electrode, the shipped devices' too.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -216,7 +217,8 @@ static void idg_device(nimc_device *d, int N, int cover, nimc_array array) {
 }
 
 /* Is x (m) in a gap of the array?  Symmetry cell: between the half
- * fingers; whole cross-section: after each finger, period w + g. */
+ * fingers; the edge array and the whole cross-section: after each finger,
+ * period w + g. */
 static int in_gap(const nimc_device *d, double x) {
   const nimc_interdigitated_params *g = &d->idg;
   double w = g->finger_width_m;
@@ -225,17 +227,21 @@ static int in_gap(const nimc_device *d, double x) {
   return fmod(x, w + g->gap_m) > w;
 }
 
-/* Both ways of meshing the array hold the whole device: N fingers of each
- * electrode (N L w t), the gel and covers over them, the 2N - 1 gaps'
- * side walls, collectors and finger tops of N L w each. */
+static const char *const array_names[3] = {"edge", "full", "symmetry"};
+
+/* Every way of meshing the array holds the whole device: N fingers of
+ * each electrode (N L w t), the gel and covers over them, the 2N - 1
+ * gaps' side walls, collectors and finger tops of N L w each. */
 static void test_interdigitated_array(void) {
-  const int Ns[3] = {1, 2, 4};
+  const int Ns[4] = {1, 2, 3, 4};
+  const nimc_array arrays[3] = {NIMC_ARRAY_EDGE, NIMC_ARRAY_FULL,
+                                NIMC_ARRAY_SYMMETRY};
   for (int cover = 0; cover < 2; cover++)
-    for (int k = 0; k < 3; k++)
-      for (int a = 0; a < 2; a++) {
+    for (int k = 0; k < 4; k++)
+      for (int a = 0; a < 3; a++) {
         nimc_device d;
         int N = Ns[k];
-        idg_device(&d, N, cover, a ? NIMC_ARRAY_FULL : NIMC_ARRAY_SYMMETRY);
+        idg_device(&d, N, cover, arrays[a]);
         const nimc_interdigitated_params *g = &d.idg;
         double L = g->finger_length_m, w = g->finger_width_m, gap = g->gap_m;
         double h = g->gel_thickness_m, ta = d.anode.thickness_m,
@@ -250,7 +256,8 @@ static void test_interdigitated_array(void) {
           vol[m->region[i]] += m->vol[i];
           tot += m->vol[i];
           int r = m->region[i];
-          if (a && (r == NIMC_REGION_ANODE || r == NIMC_REGION_CATHODE)) {
+          if (arrays[a] != NIMC_ARRAY_SYMMETRY &&
+              (r == NIMC_REGION_ANODE || r == NIMC_REGION_CATHODE)) {
             /* fingers alternate: anode first, period 2 (w + g) */
             double x = fmod(m->xc[i] + (r == NIMC_REGION_CATHODE) * (w + gap),
                             2.0 * (w + gap));
@@ -295,46 +302,160 @@ static void test_interdigitated_array(void) {
         CHECK_REL(walls, (2 * N - 1) * L * (ta + tc), 1e-12);
         if (cover && N == 4)
           fprintf(stderr, "  N = %d, %s: %d cells, %d faces\n", N,
-                  a ? "full" : "symmetry", m->ncells, m->nfaces);
+                  array_names[arrays[a]], m->ncells, m->nfaces);
         nimc_mesh_destroy(m);
       }
 }
 
-/* The whole cross-section meshes each finger as the symmetry cell meshes
- * its two halves, mirrored, and each gap alike: the same cell sizes,
- * 2N fingers and 2N - 1 gaps of them. */
-static void test_full_array_resolution(void) {
+/* The edge array: the 2 + 2 fingers of the array's two ends, one finger
+ * length deep, with the middle gap and the half fingers beside it 2N - 3
+ * deep (N = 4: 5 of the 7 gaps).  x faces within a column take its
+ * depth, those at the middles of the second and third fingers (between
+ * the lumped cell and the edge fingers' neighbours) one finger length.
+ * N = 1 and 2: the whole cross-section, cell for cell. */
+static void test_edge_array(void) {
+  for (int N = 1; N <= 4; N++) {
+    nimc_device d;
+    nimc_mesh *me, *mf;
+    idg_device(&d, N, 1, NIMC_ARRAY_EDGE);
+    CHECK(nimc_mesh_interdigitated(&me, &d, NULL) == NIMC_OK);
+    idg_device(&d, N, 1, NIMC_ARRAY_FULL);
+    CHECK(nimc_mesh_interdigitated(&mf, &d, NULL) == NIMC_OK);
+    if (!me || !mf) goto next;
+    const nimc_interdigitated_params *g = &d.idg;
+    double L = g->finger_length_m, w = g->finger_width_m, gap = g->gap_m;
+    if (N <= 2) {
+      CHECK(me->ncells == mf->ncells && me->nfaces == mf->nfaces);
+      int same = me->ncells == mf->ncells && me->nfaces == mf->nfaces;
+      for (int i = 0; same && i < me->ncells; i++)
+        same = fabs(me->vol[i] - mf->vol[i]) <= 1e-12 * mf->vol[i] &&
+               fabs(me->xc[i] - mf->xc[i]) <= 1e-12 * mf->xc[i] &&
+               me->region[i] == mf->region[i];
+      for (int f = 0; same && f < me->nfaces; f++)
+        same = me->c0[f] == mf->c0[f] && me->c1[f] == mf->c1[f] &&
+               fabs(me->area[f] - mf->area[f]) <= 1e-12 * mf->area[f];
+      CHECK(same);
+      goto next;
+    }
+    /* four fingers, 3 gaps: the cell sizes of the whole cross-section's
+     * first two and last two fingers */
+    CHECK(me->ncells == mf->ncells * (4 * 10 + 3 * 6) /
+                            ((2 * N) * 10 + (2 * N - 1) * 6));
+    double M = 2.0 * N - 3.0, p = w + gap;
+    /* depth of each column: x in [1.5 w + g, 2.5 w + 2 g] is lumped */
+    int bad_depth = 0;
+    for (int i = 0; i < me->ncells; i++) {
+      double x = me->xc[i], depth = me->vol[i] / (me->dx[i] * me->dz[i]);
+      double want = x > p + 0.5 * w && x < 2 * p + 0.5 * w ? M * L : L;
+      bad_depth += fabs(depth - want) > 1e-12 * want;
+    }
+    CHECK(bad_depth == 0);
+    /* the x faces at the lumped cell's two sides: one finger length
+     * deep over the whole height of the gel */
+    double sides[2] = {0.0, 0.0};
+    for (int f = 0; f < me->nfaces; f++) {
+      int c0 = me->c0[f], c1 = me->c1[f];
+      if (c1 < 0 || me->axis[f] != 0) continue;
+      for (int k = 0; k < 2; k++) {
+        double xf = (k ? 2 * p : p) + 0.5 * w;
+        if (me->xc[c0] < xf && me->xc[c1] > xf) sides[k] += me->area[f];
+      }
+    }
+    CHECK_REL(sides[0], L * g->gel_thickness_m, 1e-12);
+    CHECK_REL(sides[1], L * g->gel_thickness_m, 1e-12);
+  next:
+    nimc_mesh_destroy(me);
+    nimc_mesh_destroy(mf);
+  }
+}
+
+/* The edge array and the whole cross-section mesh each finger as the
+ * symmetry cell meshes its two halves, mirrored, and each gap alike: the
+ * same cell sizes; 2N fingers and 2N - 1 gaps of them (full), 4 and 3
+ * (edge). */
+static void test_array_resolution(void) {
   nimc_device d;
-  nimc_mesh *ms, *mf;
-  idg_device(&d, 4, 1, NIMC_ARRAY_SYMMETRY);
-  CHECK(nimc_mesh_interdigitated(&ms, &d, NULL) == NIMC_OK);
-  idg_device(&d, 4, 1, NIMC_ARRAY_FULL);
-  CHECK(nimc_mesh_interdigitated(&mf, &d, NULL) == NIMC_OK);
-  if (!ms || !mf) goto done;
-  /* per electrode region: smallest and largest dx, and the cell count */
+  nimc_mesh *m[3] = {NULL, NULL, NULL};
+  const nimc_array arrays[3] = {NIMC_ARRAY_SYMMETRY, NIMC_ARRAY_FULL,
+                                NIMC_ARRAY_EDGE};
+  for (int k = 0; k < 3; k++) {
+    idg_device(&d, 4, 1, arrays[k]);
+    CHECK(nimc_mesh_interdigitated(&m[k], &d, NULL) == NIMC_OK);
+  }
+  if (!m[0] || !m[1] || !m[2]) goto done;
+  /* per region: smallest and largest dx, and the cell count */
   const int regs[3] = {NIMC_REGION_ANODE, NIMC_REGION_GEL, NIMC_REGION_CATHODE};
+  const int halves[3] = {1, 8, 4}; /* finger halves of each electrode */
   for (int r = 0; r < 3; r++) {
-    double lo[2] = {1, 1}, hi[2] = {0, 0};
-    int n[2] = {0, 0};
-    for (int k = 0; k < 2; k++) {
-      const nimc_mesh *m = k ? mf : ms;
-      for (int i = 0; i < m->ncells; i++) {
-        if (m->region[i] != regs[r]) continue;
-        lo[k] = fmin(lo[k], m->dx[i]), hi[k] = fmax(hi[k], m->dx[i]);
+    double lo[3] = {1, 1, 1}, hi[3] = {0, 0, 0};
+    int n[3] = {0, 0, 0};
+    for (int k = 0; k < 3; k++) {
+      for (int i = 0; i < m[k]->ncells; i++) {
+        if (m[k]->region[i] != regs[r]) continue;
+        lo[k] = fmin(lo[k], m[k]->dx[i]), hi[k] = fmax(hi[k], m[k]->dx[i]);
         n[k]++;
       }
     }
-    CHECK_REL(lo[1], lo[0], 1e-12);
-    CHECK_REL(hi[1], hi[0], 1e-12);
-    if (r != 1) CHECK(n[1] == 8 * n[0]); /* 4 fingers of 2 halves each */
+    for (int k = 1; k < 3; k++) {
+      CHECK_REL(lo[k], lo[0], 1e-12);
+      CHECK_REL(hi[k], hi[0], 1e-12);
+      if (r != 1) CHECK(n[k] == halves[k] * n[0]);
+    }
   }
-  /* x: 8 fingers of 2 x 5 cells and 7 gaps of 6, against 5 + 6 + 5 */
-  int nzs = ms->ncells / 16;
-  CHECK(ms->ncells == 16 * nzs);
-  CHECK(mf->ncells == (8 * 10 + 7 * 6) * nzs);
+  /* x: 5 + 6 + 5 (symmetry); 8 fingers of 2 x 5 cells and 7 gaps of 6
+   * (full); 4 fingers and 3 gaps (edge) */
+  int nzs = m[0]->ncells / 16;
+  CHECK(m[0]->ncells == 16 * nzs);
+  CHECK(m[1]->ncells == (8 * 10 + 7 * 6) * nzs);
+  CHECK(m[2]->ncells == (4 * 10 + 3 * 6) * nzs);
 done:
-  nimc_mesh_destroy(ms);
-  nimc_mesh_destroy(mf);
+  for (int k = 0; k < 3; k++) nimc_mesh_destroy(m[k]);
+}
+
+/* The shipped in-plane devices, meshed the default way (edge) and whole:
+ * the electrodes, the gel and the cover hold the volumes the device's
+ * numbers give, and all of it is the footprint that normalises the
+ * metrics times the gel's height. */
+static void test_shipped_devices(void) {
+  const char *const paths[2] = {"devices/nimc.ini", "devices/nimc-covered.ini"};
+  const char *const sets[2] = {"mesh.array=edge", "mesh.array=full"};
+  for (int p = 0; p < 2; p++)
+    for (int a = 0; a < 2; a++) {
+      nimc_device *d = NULL;
+      nimc_mesh *m = NULL;
+      nimc_err err;
+      CHECK(nimc_device_load(&d, paths[p], &sets[a], 1, &err) == NIMC_OK);
+      if (!d) continue;
+      CHECK(d->idg.array == (a ? NIMC_ARRAY_FULL : NIMC_ARRAY_EDGE));
+      CHECK(nimc_mesh_interdigitated(&m, d, &err) == NIMC_OK);
+      if (m) {
+        const nimc_interdigitated_params *g = &d->idg;
+        int N = g->fingers_per_electrode;
+        double L = g->finger_length_m, w = g->finger_width_m,
+               h = g->gel_thickness_m, ta = d->anode.thickness_m,
+               tc = d->cathode.thickness_m;
+        double tcov = g->cover_enabled ? g->cover_thickness_m : 0.0;
+        double vol[5] = {0}, tot = 0.0;
+        for (int i = 0; i < m->ncells; i++)
+          vol[m->region[i]] += m->vol[i], tot += m->vol[i];
+        double foot = nimc_device_footprint_area_m2(d);
+        CHECK_REL(foot, L * (2 * N * w + (2 * N - 1) * g->gap_m), 1e-12);
+        CHECK_REL(vol[NIMC_REGION_ANODE], N * L * w * ta, 1e-12);
+        CHECK_REL(vol[NIMC_REGION_CATHODE], N * L * w * tc, 1e-12);
+        CHECK_REL(vol[NIMC_REGION_COVER] + vol[NIMC_REGION_GEL],
+                  foot * h - N * L * w * (ta + tc), 1e-12);
+        CHECK_REL(vol[NIMC_REGION_COVER], 2 * N * L * w * tcov, 1e-12);
+        CHECK_REL(tot, foot * h, 1e-12);
+        fprintf(stderr,
+                "  %s, %s: anode %.4g mm3, cathode %.4g mm3, gel %.4g mm3, "
+                "%d cells\n",
+                paths[p], array_names[d->idg.array], vol[NIMC_REGION_ANODE] * 1e9,
+                vol[NIMC_REGION_CATHODE] * 1e9, vol[NIMC_REGION_GEL] * 1e9,
+                m->ncells);
+      }
+      nimc_mesh_destroy(m);
+      nimc_device_destroy(d);
+    }
 }
 
 static void test_empty_segment_rejected(void) {
@@ -355,7 +476,9 @@ int main(void) {
   RUN(test_2d_mesh);
   RUN(test_column_depths);
   RUN(test_interdigitated_array);
-  RUN(test_full_array_resolution);
+  RUN(test_edge_array);
+  RUN(test_array_resolution);
+  RUN(test_shipped_devices);
   RUN(test_empty_segment_rejected);
   return TEST_REPORT();
 }

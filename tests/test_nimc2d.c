@@ -1,20 +1,24 @@
 /*
  * test_nimc2d.c -- the in-plane NIMC (2D interdigitated cross-section):
  *  - the default mesh is converged: capacitance within 1 % of a mesh with
- *    twice the cells in every direction, at 0.1 and at 1 mA/cm2;
+ *    twice the cells in every direction, at 0.1 and at 1 mA/cm2, on the
+ *    symmetry cell (whose columns are meshed as the default edge array's,
+ *    at an eighth of the cost of refining that), and within 1 % of twice
+ *    the cells across (x, the direction in which the edge array differs)
+ *    on the default edge array itself;
  *  - the lumped along-finger collector resistance adds exactly
  *    2 R_sheet L / (3 w N) to the series resistance seen at a switch;
  *  - the cover only takes away: the covered device stores less at
  *    0.2 mA/cm2 than the uncovered one (the files differ only in the cover,
  *    test_device checks that);
- *  - the symmetry cell (the default, [mesh] array = symmetry) holds the
- *    whole array: with fast ion transport its capacitance is within 1 % of
- *    the whole cross-section's (array = full, all 2N fingers and 2N - 1
- *    gaps) at 1 mA/cm2; with the gel's transport it stores more, by the
- *    measured 1.5 % at 0.1 and 12 % at 1 mA/cm2 (the edge fingers' outer
- *    halves are farther from a gap than the cell has them), checked at
- *    3 % and 15 % -- on one coarser mesh for both (the full one has 8x
- *    the cells).
+ *  - the default edge array ([mesh] array = edge: the two ends of the array
+ *    exact, the inner gaps lumped) against the whole cross-section
+ *    (array = full), on both NIMC devices: within 1 % at 1 mA/cm2; at
+ *    0.1 mA/cm2 it stores 2-3 % more (checked below 3.5 %, short of the
+ *    1 % wanted: the finite array loads its anode fingers unevenly from
+ *    one end to the other, which no lumped cell holds); always nearer to
+ *    full than the symmetry cell; within 1 % with fast ion transport --
+ *    on one coarser x mesh for all (full has 2.1x the edge array's cells).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -40,22 +44,33 @@ static int gcd(const char *path, double j, const char *const *sets,
 }
 
 static void test_mesh_converged(void) {
+  static const char *const coarse[] = {"mesh.array=symmetry"};
   static const char *const fine[] = {
-      "mesh.finger_cells_x=16",   "mesh.gap_cells_x=16",
-      "mesh.electrode_cells_z=8", "mesh.gel_cells_z=16",
-      "mesh.cover_cells_z=4",     "mesh.particle_shells=6"};
+      "mesh.array=symmetry",      "mesh.finger_cells_x=16",
+      "mesh.gap_cells_x=16",      "mesh.electrode_cells_z=8",
+      "mesh.gel_cells_z=16",      "mesh.cover_cells_z=4",
+      "mesh.particle_shells=6"};
+  static const char *const fine_x[] = {"mesh.finger_cells_x=16",
+                                       "mesh.gap_cells_x=16"};
   const double js[2] = {0.1, 1.0};
   for (int k = 0; k < 2; k++) {
-    nimc_metrics a, b;
-    CHECK(gcd("devices/nimc.ini", js[k], NULL, 0, &a) == 0);
-    CHECK(gcd("devices/nimc.ini", js[k], fine, 6, &b) == 0);
+    nimc_metrics a, b, e, ex;
+    CHECK(gcd("devices/nimc.ini", js[k], coarse, 1, &a) == 0);
+    CHECK(gcd("devices/nimc.ini", js[k], fine, 7, &b) == 0);
+    CHECK(gcd("devices/nimc.ini", js[k], NULL, 0, &e) == 0);
+    CHECK(gcd("devices/nimc.ini", js[k], fine_x, 2, &ex) == 0);
     double rel = a.capacitance_F / b.capacitance_F - 1.0;
-    fprintf(
-        stderr,
-        "  %.1f mA/cm2: default %.4f F/cm3, refined %.4f F/cm3 (%+.3f %%)\n",
-        js[k], a.capacitance_volumetric_F_cm3, b.capacitance_volumetric_F_cm3,
-        100 * rel);
+    double relx = e.capacitance_F / ex.capacitance_F - 1.0;
+    fprintf(stderr,
+            "  %.1f mA/cm2: symmetry %.4f F/cm3, refined %.4f F/cm3 "
+            "(%+.3f %%); edge %.4f F/cm3, refined across %.4f F/cm3 "
+            "(%+.3f %%)\n",
+            js[k], a.capacitance_volumetric_F_cm3,
+            b.capacitance_volumetric_F_cm3, 100 * rel,
+            e.capacitance_volumetric_F_cm3, ex.capacitance_volumetric_F_cm3,
+            100 * relx);
     CHECK(fabs(rel) < 0.01);
+    CHECK(fabs(relx) < 0.01);
   }
 }
 
@@ -83,56 +98,82 @@ static void test_cover_takes_away(void) {
   CHECK(c.esr_ohm >= u.esr_ohm);
 }
 
-/* Symmetry cell against the whole cross-section.  The bookkeeping is
- * exact (test_mesh: the same volumes and faces), and with fast ion
- * transport the two agree within 1 %.  With the gel's own transport they
- * do not: the symmetry cell puts the outer halves of the two edge fingers
- * (1/8 of each electrode at N = 4) as close to a gap as the inner halves,
- * while in the array they are half a finger farther (w/2..w from the
- * nearest gap, with no-flux beyond), so at a rate where the fingers are
- * used unevenly the symmetry cell stores more, and the more the higher the
- * rate.  Measured on this mesh: +1.46 % at 0.1 mA/cm2 and +12.1 % at
- * 1 mA/cm2 (with the neutral initial state of later physics: +2.5 % and
- * +14.1 %; 100x transport: +0.40 %, +0.57 %).  Agreement within 1 % holds
- * only with fast transport; with the gel's, the checks are the measured
- * gaps with some room (3 %, 15 %), their sign and their order. */
-static void test_symmetry_cell_is_the_array(void) {
-  /* the same resolution on both sides: the full cross-section meshes every
-   * finger as the symmetry cell meshes its two halves */
-  static const char *const sym[] = {"mesh.finger_cells_x=6",
-                                    "mesh.gap_cells_x=6", "mesh.array=symmetry",
-                                    "electrolyte.conductivity=50 mS/cm",
-                                    "electrolyte.diffusivity=3.37e-9 m2/s"};
-  static const char *const full[] = {"mesh.finger_cells_x=6",
-                                     "mesh.gap_cells_x=6", "mesh.array=full",
-                                     "electrolyte.conductivity=50 mS/cm",
-                                     "electrolyte.diffusivity=3.37e-9 m2/s"};
-  /* the gel's transport (3 overrides), then 100x faster (all 5) */
-  const double js[3] = {0.1, 1.0, 1.0}, tol[3] = {0.03, 0.15, 0.01};
-  const size_t nsets[3] = {3, 3, 5};
-  double rels[3] = {0};
-  for (int k = 0; k < 3; k++) {
-    nimc_metrics a, b;
-    CHECK(gcd("devices/nimc.ini", js[k], sym, nsets[k], &a) == 0);
-    CHECK(gcd("devices/nimc.ini", js[k], full, nsets[k], &b) == 0);
-    double rel = a.capacitance_F / b.capacitance_F - 1.0;
+/* The default edge array against the whole cross-section.  The
+ * bookkeeping is exact (test_mesh: the same volumes and faces), and the
+ * edge fingers, their neighbours' halves that face them and the two outer
+ * gaps are the array's; the 2N - 3 inner gaps are lumped into one
+ * symmetry cell.  At 1 mA/cm2, where only the edges differ from the
+ * symmetry cell (the edge fingers' outer halves lag, beyond no gap), that
+ * is within 1 % of full.  At 0.1 mA/cm2 it is not: the cathode fingers
+ * fill alike, so the last one (a whole finger behind one gap) draws its
+ * ions through the last gap from the anode beside it, the first anode
+ * (also behind one gap) gives only to its neighbour, and the anode fingers
+ * carry more sodium the nearer they are to the cathode end (about 1 : 1.6
+ * : 1.8 : 2.2 from A1 to A7 at the end of the charge); the lumped cell
+ * shares the load of the end anode with the inner ones, so its sodium
+ * runs out later and the edge array stores 2-3 % more (measured +2.2 %
+ * and +2.7 % on this mesh).  Checked: 1 % at 1 mA/cm2, 3.5 % and the sign
+ * at 0.1, nearer to full than the symmetry cell everywhere, and 1 % with
+ * fast ion transport. */
+static void test_edge_array_is_the_array(void) {
+  static const char *const devs[2] = {"devices/nimc.ini",
+                                      "devices/nimc-covered.ini"};
+  /* the same x resolution for all, coarser than the default to spare
+   * full's cost: 4 cells per finger half and per gap; then the gel's
+   * transport 100x faster (all 8 overrides) */
+  static const char *const sets[3][8] = {
+      {"mesh.finger_cells_x=4", "mesh.gap_cells_x=4", "mesh.array=edge",
+       "electrolyte.conductivity=50 mS/cm",
+       "electrolyte.diffusivity=7e-11 m2/s",
+       "electrolyte.anion_diffusivity=2.9e-10 m2/s",
+       "electrolyte.ionic_liquid_cation_diffusivity=2.9e-10 m2/s"},
+      {"mesh.finger_cells_x=4", "mesh.gap_cells_x=4", "mesh.array=full",
+       "electrolyte.conductivity=50 mS/cm",
+       "electrolyte.diffusivity=7e-11 m2/s",
+       "electrolyte.anion_diffusivity=2.9e-10 m2/s",
+       "electrolyte.ionic_liquid_cation_diffusivity=2.9e-10 m2/s"},
+      {"mesh.finger_cells_x=4", "mesh.gap_cells_x=4", "mesh.array=symmetry",
+       "electrolyte.conductivity=50 mS/cm",
+       "electrolyte.diffusivity=7e-11 m2/s",
+       "electrolyte.anion_diffusivity=2.9e-10 m2/s",
+       "electrolyte.ionic_liquid_cation_diffusivity=2.9e-10 m2/s"}};
+  const struct {
+    int dev;
+    double j, tol;
+    size_t nsets;
+  } runs[5] = {{0, 0.1, 0.035, 3},
+               {0, 1.0, 0.01, 3},
+               {1, 0.1, 0.035, 3},
+               {1, 1.0, 0.01, 3},
+               {0, 1.0, 0.01, 7}};
+  for (int k = 0; k < 5; k++) {
+    nimc_metrics m[3];
+    for (int a = 0; a < 3; a++)
+      CHECK(gcd(devs[runs[k].dev], runs[k].j, sets[a], runs[k].nsets,
+                &m[a]) == 0);
+    double rel = m[0].capacitance_F / m[1].capacitance_F - 1.0;
+    double rel_sym = m[2].capacitance_F / m[1].capacitance_F - 1.0;
     fprintf(stderr,
-            "  %.1f mA/cm2%s: symmetry %.4f F/cm3, full %.4f F/cm3 "
-            "(%+.3f %%)\n",
-            js[k], k == 2 ? ", 100x ion transport" : "",
-            a.capacitance_volumetric_F_cm3, b.capacitance_volumetric_F_cm3,
-            100 * rel);
-    CHECK(fabs(rel) < tol[k]);
-    CHECK(rel > 0.0); /* the lumped outer halves are too close to a gap */
-    rels[k] = rel;
+            "  %s, %.1f mA/cm2%s: edge %.4f F/cm3, full %.4f F/cm3 "
+            "(%+.3f %%); symmetry %.4f F/cm3 (%+.3f %%)\n",
+            devs[runs[k].dev], runs[k].j,
+            runs[k].nsets > 3 ? ", 100x ion transport" : "",
+            m[0].capacitance_volumetric_F_cm3,
+            m[1].capacitance_volumetric_F_cm3, 100 * rel,
+            m[2].capacitance_volumetric_F_cm3, 100 * rel_sym);
+    CHECK(fabs(rel) < runs[k].tol);
+    if (runs[k].nsets == 3) {
+      CHECK(fabs(rel) < fabs(rel_sym));
+      /* the lumped cell relieves the end anode: never less than full */
+      if (runs[k].j < 0.5) CHECK(rel > 0.0);
+    }
   }
-  CHECK(rels[1] > rels[0]); /* the outer halves lag more at a high rate */
 }
 
 int main(void) {
   RUN(test_mesh_converged);
   RUN(test_collector_resistance);
   RUN(test_cover_takes_away);
-  RUN(test_symmetry_cell_is_the_array);
+  RUN(test_edge_array_is_the_array);
   return TEST_REPORT();
 }

@@ -134,11 +134,13 @@ typedef struct nimc_electrolyte_params {
 } nimc_electrolyte_params;
 
 /* How the in-plane array is meshed (mesh.h nimc_mesh_interdigitated):
- * one symmetry cell whose finger columns stand for all 2N finger halves
- * of each electrode, or the whole cross-section of 2N fingers. */
+ * the edge fingers and their gaps exactly with the inner gaps lumped into
+ * one (the default), the whole cross-section of 2N fingers, or one
+ * symmetry cell whose finger columns stand for all 2N finger halves. */
 typedef enum nimc_array {
-  NIMC_ARRAY_SYMMETRY = 0,
-  NIMC_ARRAY_FULL = 1
+  NIMC_ARRAY_EDGE = 0,
+  NIMC_ARRAY_FULL = 1,
+  NIMC_ARRAY_SYMMETRY = 2
 } nimc_array;
 
 /* The in-plane (interdigitated) array: N fingers per electrode, each

@@ -359,7 +359,8 @@ static const char *const electrode_kinds[] = {"intercalation", "capacitive",
                                               "hybrid", NULL};
 static const char *const shapes[] = {"slab", "cylinder", "sphere", NULL};
 static const char *const geometries[] = {"stack", "interdigitated", NULL};
-static const char *const arrays[] = {"symmetry", "full", NULL}; /* nimc_array */
+static const char *const arrays[] = {"edge", "full", "symmetry",
+                                     NULL}; /* nimc_array */
 
 /* Allowed ranges of numbers. */
 enum { ANY, POS, NONNEG, FRAC, UNIT, GE1, RTOL, FRAC1 };

@@ -311,6 +311,39 @@ static int idg_z_segments(const nimc_device *dev, idg_layout *L,
   return nzs;
 }
 
+/* The x segments of a cross-section, appended left to right: half
+ * fingers and gaps, each with its column's depth in finger lengths. */
+typedef struct idg_columns {
+  nimc_segment *xs;
+  int *col; /* COL_* */
+  int n;
+} idg_columns;
+
+/* Half a finger of electrode col (COL_ANODE or COL_CATHODE), its cells
+ * graded fine towards the finger's edge: its end (fine = +1, the right
+ * half) or its start (-1, the left half). */
+static void idg_half(idg_columns *c, const nimc_interdigitated_params *g,
+                     int col, int fine, double depth) {
+  c->col[c->n] = col;
+  c->xs[c->n++] = (nimc_segment){0.5 * g->finger_width_m, g->finger_cells_x,
+                                 g->grading_x, fine, depth};
+}
+
+/* A whole finger: its left half depth_l deep, its right half depth_r. */
+static void idg_finger(idg_columns *c, const nimc_interdigitated_params *g,
+                       int col, double depth_l, double depth_r) {
+  idg_half(c, g, col, -1, depth_l);
+  idg_half(c, g, col, +1, depth_r);
+}
+
+/* A gap, graded fine towards both finger walls. */
+static void idg_gap(idg_columns *c, const nimc_interdigitated_params *g,
+                    double depth) {
+  c->col[c->n] = COL_GAP;
+  c->xs[c->n++] =
+      (nimc_segment){g->gap_m, g->gap_cells_x, g->grading_x, 0, depth};
+}
+
 int nimc_mesh_interdigitated(nimc_mesh **out, const nimc_device *dev,
                              nimc_err *err) {
   const nimc_interdigitated_params *g = &dev->idg;
@@ -332,40 +365,46 @@ int nimc_mesh_interdigitated(nimc_mesh **out, const nimc_device *dev,
   nimc_segment zs[7];
   int nzs = idg_z_segments(dev, &L, zs);
 
-  if (g->array != NIMC_ARRAY_FULL) {
-    /* the symmetry cell: each electrode has 2N finger halves, the array
-     * 2N - 1 gaps; the finger columns are 2N finger lengths deep, the
-     * gap's 2N - 1 (mesh.h) */
-    static const int col[3] = {COL_ANODE, COL_GAP, COL_CATHODE};
-    double hw = 0.5 * g->finger_width_m, n2 = 2.0 * N;
-    nimc_segment xs[3] = {{hw, g->finger_cells_x, g->grading_x, +1, n2},
-                          {g->gap_m, g->gap_cells_x, g->grading_x, 0, n2 - 1.0},
-                          {hw, g->finger_cells_x, g->grading_x, -1, n2}};
-    L.col = col;
-    return nimc_mesh_create(out, xs, 3, zs, nzs, g->finger_length_m, idg_region,
-                            idg_btag, &L, err);
-  }
-
-  /* the whole cross-section: finger, gap, finger, ..., anode first; each
-   * finger the two halves of the symmetry cell's, mirrored */
-  int nx = 4 * N - 1;
-  nimc_segment *xs = malloc(sizeof *xs * (size_t)nx);
-  int *col = malloc(sizeof *col * (size_t)nx);
-  if (!xs || !col) {
-    free(xs), free(col);
+  /* x: half fingers and gaps, at most 2 halves of each of the 2N fingers
+   * and 2N - 1 gaps */
+  idg_columns c = {NULL, NULL, 0};
+  c.xs = malloc(sizeof *c.xs * (size_t)(6 * N - 1));
+  c.col = malloc(sizeof *c.col * (size_t)(6 * N - 1));
+  if (!c.xs || !c.col) {
+    free(c.xs), free(c.col);
     return nimc_err_set(err, NIMC_ENOMEM, "mesh: out of memory");
   }
-  for (int s = 0; s < nx; s++) {
-    int finger = s % 2 == 0;
-    col[s] = !finger ? COL_GAP : (s / 2) % 2 == 0 ? COL_ANODE : COL_CATHODE;
-    xs[s] =
-        finger ? (nimc_segment){g->finger_width_m, 2 * g->finger_cells_x,
-                                g->grading_x, 0, 1.0}
-               : (nimc_segment){g->gap_m, g->gap_cells_x, g->grading_x, 0, 1.0};
+  if (g->array == NIMC_ARRAY_SYMMETRY) {
+    /* the symmetry cell: each electrode has 2N finger halves, the array
+     * 2N - 1 gaps; the finger columns are 2N finger lengths deep, the
+     * gap's 2N - 1 */
+    idg_half(&c, g, COL_ANODE, +1, 2.0 * N);
+    idg_gap(&c, g, 2.0 * N - 1.0);
+    idg_half(&c, g, COL_CATHODE, -1, 2.0 * N);
+  } else if (g->array == NIMC_ARRAY_EDGE && N > 1) {
+    /* the array of 2 + 2 fingers, anode first, whose middle gap and the
+     * half fingers beside it stand for the 2N - 3 inner gaps and their
+     * finger halves: the edge fingers and the two gaps next to them are
+     * exact, the inner gaps lumped (N = 2: the whole array) */
+    double M = 2.0 * N - 3.0;
+    idg_finger(&c, g, COL_ANODE, 1.0, 1.0);
+    idg_gap(&c, g, 1.0);
+    idg_finger(&c, g, COL_CATHODE, 1.0, M);
+    idg_gap(&c, g, M);
+    idg_finger(&c, g, COL_ANODE, M, 1.0);
+    idg_gap(&c, g, 1.0);
+    idg_finger(&c, g, COL_CATHODE, 1.0, 1.0);
+  } else {
+    /* the whole cross-section: finger, gap, finger, ..., anode first
+     * (also the edge array of N = 1) */
+    for (int f = 0; f < 2 * N; f++) {
+      if (f) idg_gap(&c, g, 1.0);
+      idg_finger(&c, g, f % 2 == 0 ? COL_ANODE : COL_CATHODE, 1.0, 1.0);
+    }
   }
-  L.col = col;
-  int rc = nimc_mesh_create(out, xs, nx, zs, nzs, g->finger_length_m,
+  L.col = c.col;
+  int rc = nimc_mesh_create(out, c.xs, c.n, zs, nzs, g->finger_length_m,
                             idg_region, idg_btag, &L, err);
-  free(xs), free(col);
+  free(c.xs), free(c.col);
   return rc;
 }

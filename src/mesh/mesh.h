@@ -91,20 +91,31 @@ int nimc_mesh_stack(nimc_mesh **out, const nimc_device *dev, nimc_err *err);
 
 /* The 2D cross-section of the interdigitated array, z up from the
  * substrate to the top of the gel; fingers (and their covers) stand on the
- * substrate, the gel fills the rest; collectors under the fingers.
- * dev->idg.array chooses x:
+ * substrate, the gel fills the rest; collectors under the fingers.  x runs
+ * across fingers (anode first, then alternating) and gaps; each finger is
+ * two halves of finger_cells_x cells graded fine towards its edges, each
+ * gap gap_cells_x cells graded fine towards both walls.  dev->idg.array
+ * chooses which fingers and how deep:
+ *  - NIMC_ARRAY_EDGE (the default): the array of 2 + 2 fingers, one
+ *    finger length deep, except its middle gap with the half fingers on
+ *    either side of it, which stands for the 2N - 3 inner gaps of the
+ *    array and is 2N - 3 finger lengths deep.  The edge fingers, both of
+ *    their neighbours' halves that face them and the two outer gaps are
+ *    the array's; the inner gaps are lumped into one symmetry cell.  The
+ *    x faces between the lumped cell and its neighbours (the middles of
+ *    the second and second-to-last fingers) take the smaller depth, one
+ *    finger length.  N <= 2: the whole array.
+ *  - NIMC_ARRAY_FULL: the whole cross-section, 2N fingers with the 2N - 1
+ *    gaps between them, one finger length deep.
  *  - NIMC_ARRAY_SYMMETRY: the symmetry cell, from the middle of an anode
  *    finger across the gap to the middle of a cathode finger.  The gap's
  *    column is the finger length times the 2N - 1 gaps deep, the finger
  *    columns (with the cover and gel above them) the finger length times
- *    2N, the number of finger halves of each electrode; so the mesh holds
- *    all of both electrodes, the edge fingers' outer halves lumped with
- *    the inner ones.
- *  - NIMC_ARRAY_FULL: the whole cross-section, 2N fingers (anode first,
- *    then alternating) with the 2N - 1 gaps between them, one finger
- *    length deep; the gel ends at the outer edges of the edge fingers
- *    (no flux there).
- * Either way the mesh is the whole device. */
+ *    2N, the number of finger halves of each electrode: the edge fingers'
+ *    outer halves are lumped with the inner ones.
+ * The gel ends at the outer edges of the edge fingers (no flux there).
+ * Every way the mesh is the whole device: N L w t of each electrode, the
+ * gel and covers over them, 2N - 1 gaps. */
 int nimc_mesh_interdigitated(nimc_mesh **out, const nimc_device *dev,
                              nimc_err *err);
 
