@@ -5,10 +5,12 @@
  * One cycle "Charge at 0.1 mA/cm2 until 3.5 V; Discharge at 0.1 mA/cm2
  * until 0 V" of devices/nimc.ini (the interdigitated cross-section) from a
  * fresh simulation, REPEATS times at the default mesh: median wall time
- * (set-up plus run) and solver statistics; then the same cycle on meshes
- * with the cell counts scaled by 1/2, 1, 2 and 3 in both directions, with
- * unknowns, Jacobian non-zeros, steps and wall time, to show the scaling.
- * A benchmark, not a test: it never fails on time.
+ * (set-up plus run) and solver statistics; then the same cycle with each
+ * way of meshing the array ([mesh] array: edge, the default; full; the
+ * symmetry cell), and on meshes with the cell counts scaled by 1/2, 1 and
+ * 2 in both directions, with unknowns, Jacobian non-zeros, steps, wall
+ * time and capacitance, to show the cost of each.  A benchmark, not a
+ * test: it never fails on time.
  *
  * usage: bench_nimc2d [DEVICE] [REPEATS]
  */
@@ -20,9 +22,10 @@
 #include "benchutil.h"
 #include "nimc/nimc.h"
 
-/* One cycle with the mesh scaled by f; returns wall seconds or -1. */
-static double cycle(const char *path, double f, nimc_solver_stats *st,
-                    double *cap) {
+/* One cycle with the mesh scaled by f and the array meshed as array (NULL:
+ * the device's); returns wall seconds or -1. */
+static double cycle(const char *path, double f, const char *array,
+                    nimc_solver_stats *st, double *cap) {
   static const struct {
     const char *key;
     int base;
@@ -31,12 +34,19 @@ static double cycle(const char *path, double f, nimc_solver_stats *st,
               {"electrode_cells_z", 4},
               {"gel_cells_z", 8},
               {"cover_cells_z", 2}};
-  char sets[5][64];
-  const char *sp[5];
-  for (int k = 0; k < 5; k++) {
-    int n = (int)(mesh[k].base * f + 0.5);
-    snprintf(sets[k], sizeof sets[k], "mesh.%s=%d", mesh[k].key, n < 1 ? 1 : n);
-    sp[k] = sets[k];
+  char sets[6][64];
+  const char *sp[6];
+  int nsp = 0;
+  if (f != 1.0)
+    for (int k = 0; k < 5; k++) {
+      int n = (int)(mesh[k].base * f + 0.5);
+      snprintf(sets[nsp], sizeof sets[nsp], "mesh.%s=%d", mesh[k].key,
+               n < 1 ? 1 : n);
+      sp[nsp] = sets[nsp], nsp++;
+    }
+  if (array) {
+    snprintf(sets[nsp], sizeof sets[nsp], "mesh.array=%s", array);
+    sp[nsp] = sets[nsp], nsp++;
   }
   const char *steps[2] = {"Charge at 0.1 mA/cm2 until 3.5 V",
                           "Discharge at 0.1 mA/cm2 until 0 V"};
@@ -49,8 +59,7 @@ static double cycle(const char *path, double f, nimc_solver_stats *st,
   nimc_device *dev = NULL;
   nimc_experiment *exp = NULL;
   nimc_sim *sim = NULL;
-  if (nimc_device_load(&dev, path, f == 1.0 ? NULL : sp, f == 1.0 ? 0 : 5,
-                       &err) ||
+  if (nimc_device_load(&dev, path, nsp ? sp : NULL, (size_t)nsp, &err) ||
       nimc_experiment_parse(&exp, steps, 2, &err) ||
       nimc_sim_create(&sim, dev, NULL, &err)) {
     fprintf(stderr, "bench_nimc2d: %s\n", err.msg);
@@ -80,7 +89,7 @@ int main(int argc, char **argv) {
   nimc_solver_stats st;
   memset(&st, 0, sizeof st);
   for (int r = 0; r < reps; r++)
-    if ((t[r] = cycle(path, 1.0, &st, &cap)) < 0) return 1;
+    if ((t[r] = cycle(path, 1.0, NULL, &st, &cap)) < 0) return 1;
   double med = bench_median(t, (size_t)reps);
   printf("bench_nimc2d: %s, one GCD cycle at 0.1 mA/cm2 (0 -> 3.5 -> 0 V), %d "
          "runs\n",
@@ -94,12 +103,21 @@ int main(int argc, char **argv) {
       st.unknowns, st.jacobian_nonzeros, st.steps, st.residual_evals,
       st.jacobian_evals, st.linear_setups, st.nonlinear_iters,
       st.error_test_fails, st.nonlinear_conv_fails);
+  printf("  each way of meshing the array, default mesh:\n");
+  printf("  %9s %9s %10s %7s %9s %9s\n", "array", "unknowns", "nonzeros",
+         "steps", "wall s", "F/cm3");
+  static const char *const arrays[3] = {"edge", "full", "symmetry"};
+  for (int k = 0; k < 3; k++) {
+    double w = cycle(path, 1.0, arrays[k], &st, &cap);
+    printf("  %9s %9ld %10ld %7ld %9.3f %9.3f\n", arrays[k], st.unknowns,
+           st.jacobian_nonzeros, st.steps, w, cap);
+  }
   printf("  scaling with the mesh (cell counts times f in x and z):\n");
   printf("  %5s %9s %10s %7s %9s %9s\n", "f", "unknowns", "nonzeros", "steps",
          "wall s", "F/cm3");
-  static const double fs[4] = {0.5, 1.0, 2.0, 3.0};
-  for (int k = 0; k < 4; k++) {
-    double w = cycle(path, fs[k], &st, &cap);
+  static const double fs[3] = {0.5, 1.0, 2.0};
+  for (int k = 0; k < 3; k++) {
+    double w = cycle(path, fs[k], NULL, &st, &cap);
     printf("  %5.1f %9ld %10ld %7ld %9.3f %9.3f\n", fs[k], st.unknowns,
            st.jacobian_nonzeros, st.steps, w, cap);
   }
