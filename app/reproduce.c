@@ -469,8 +469,11 @@ static double model_value(state *s, const struct paper_value *p) {
 static void fill_rows(state *s) {
   for (size_t k = 0; k < NPAPER; k++) {
     const struct paper_value *p = &paper_values[k];
-    s->rows[k] = (nimc_validation_row){p->id, p->quantity, p->unit, p->paper,
-                                       model_value(s, p)};
+    s->rows[k] = (nimc_validation_row){.id = p->id,
+                                       .quantity = p->quantity,
+                                       .unit = p->unit,
+                                       .paper = p->paper,
+                                       .model = model_value(s, p)};
     if (isfinite(s->rows[k].model)) continue;
     if (paper_is_eis(p)) {
       fprintf(stderr,
