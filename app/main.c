@@ -529,8 +529,10 @@ static int cmd_run(int argc, char **argv) {
     rc = EXIT_USAGE;
     goto done;
   }
-  if (run_rc == NIMC_NOTSTEADY)
+  if (run_rc == NIMC_NOTSTEADY) /* "not steady after N cycles: ..." */
     fprintf(stderr, "nimc run: %s\n", nimc_sim_errmsg(sim));
+  else if (run_rc == NIMC_EANALYSIS) /* "cycle N has no capacitance ..." */
+    fprintf(stderr, "nimc run: --until-steady: %s\n", nimc_sim_errmsg(sim));
   else if (run_rc)
     fprintf(stderr, "nimc run: simulation failed: %s\n", nimc_sim_errmsg(sim));
   /* the GCD metrics read a discharge at constant current: a run of sines

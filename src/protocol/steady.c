@@ -152,10 +152,8 @@ int nimc_sim_run_until_steady(nimc_sim *sim, const nimc_experiment *cycle,
     if (mrc == NIMC_OK && (!m.have_cycle || !isfinite(m.capacitance_F)))
       mrc = NIMC_EANALYSIS;
     if (mrc) {
-      rc = nimc_sim_fail(sim, mrc,
-                         "steady cycles: cycle %d has no capacitance to "
-                         "read: %s",
-                         k, err.msg);
+      rc = nimc_sim_fail(sim, mrc, "cycle %d has no capacitance to read: %s", k,
+                         err.msg);
       goto finish;
     }
     inf.capacitance_F = m.capacitance_F;

@@ -76,6 +76,12 @@ rc=$?
 grep -q 'not steady after 2 cycles' "$TMP/err" && ok || bad "not steady: message: $(cat "$TMP/err")"
 [ "$(json_in "$TMP/ns.json" steady converged)" = false ] && ok || bad "not steady: steady.converged is not false"
 [ "$(json_in "$TMP/ns.json" metrics cycle)" = 2 ] && ok || bad "not steady: metrics.cycle is not 2"
+# a cycle with no capacitance to read (the discharge ends at once): exit 1, why
+"$NIMC" run $DEV -e "$SCH" -e 'Discharge at 1 mA/cm2 until 3.4999 V' --until-steady \
+  >/dev/null 2>"$TMP/err"
+rc=$?
+[ $rc -eq 1 ] && ok || bad "no capacitance to read: exit status $rc, expected 1"
+grep -q 'cycle 1 has no capacitance to read' "$TMP/err" && ok || bad "no capacitance to read: message: $(cat "$TMP/err")"
 "$NIMC" run --help | grep -q -- '--until-steady' && ok || bad "run --help lacks --until-steady"
 
 # ---- success: -o DIR writes the time series, summary and figure ----
