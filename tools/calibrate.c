@@ -9,9 +9,15 @@
  * Levenberg-Marquardt on their logarithms, to the calibration table of
  * ../shared/docs/system.md: volumetric capacitance of the uncovered device
  * at 0.1, 0.2, 1 and 1.5 mA/cm2, of the covered device at 0.2 mA/cm2, and
- * the equivalent series resistance.  Each evaluation simulates the GCD
- * cycle with the public API, applying the parameters as --set overrides to
- * the shipped device files, so the fit sees exactly what `nimc run` sees.
+ * the equivalent series resistance.  Each evaluation simulates every GCD
+ * target with the public API, applying the parameters as --set overrides
+ * to the shipped device files, and cycles it from the initial state until
+ * the cycle is steady (nimc_sim_run_until_steady, the defaults), reading
+ * the steady cycle: exactly what `nimc reproduce` reports and
+ * `nimc run --until-steady` measures.  A target whose cycles are not
+ * steady within the cycle limit still gives its last cycle's value (the
+ * fit needs a number; a warning says so); one with no capacitance to read,
+ * or a failed simulation, counts as -100 %.
  *
  * It prints the fitted values with their standard errors and the
  * sensitivity of every target to every parameter, and writes the
@@ -107,11 +113,47 @@ static int targets_init(void) {
 typedef struct ctx {
   const char *devdir;
   long evals;
+  long not_steady; /* target simulations not steady within max_cycles */
 } ctx;
 
+/* Load the device at path with the overrides sets[], cycle steps[] (one
+ * cycle) from its initial state until steady, and read the steady cycle's
+ * metrics into *mt: the measurement of `nimc reproduce`.  The status of
+ * nimc_sim_run_until_steady (NIMC_NOTSTEADY with *mt filled), or of
+ * whatever failed before; err says why. */
+static int simulate_steady(const char *path, const char *const *sets,
+                           size_t nsets, const char *const *steps,
+                           size_t nsteps, nimc_metrics *mt, nimc_err *err) {
+  nimc_device *dev = NULL;
+  nimc_experiment *exp = NULL;
+  nimc_sim *sim = NULL;
+  nimc_result res;
+  nimc_steady_info info;
+  memset(&res, 0, sizeof res);
+  memset(mt, 0, sizeof *mt);
+  int rc = nimc_device_load(&dev, path, sets, nsets, err);
+  if (!rc) rc = nimc_experiment_parse(&exp, steps, nsteps, err);
+  if (!rc) rc = nimc_sim_create(&sim, dev, NULL, err);
+  if (!rc) {
+    nimc_norm norm = {nimc_device_footprint_area_m2(dev),
+                      nimc_device_norm_thickness_m(dev)};
+    rc = nimc_sim_run_until_steady(sim, exp, NULL, &norm, &res, &info);
+    if (rc) {
+      err->code = rc;
+      snprintf(err->msg, sizeof err->msg, "%.200s: %.800s", path,
+               nimc_sim_errmsg(sim));
+    }
+    if (rc >= 0) *mt = info.metrics;
+  }
+  nimc_result_free(&res);
+  nimc_sim_destroy(sim);
+  nimc_experiment_destroy(exp);
+  nimc_device_destroy(dev);
+  return rc;
+}
+
 /* Simulate one GCD target with parameters p (log values); NaN on failure. */
-static double simulate(const ctx *c, const target *tg, const double *p,
-                       double *esr) {
+static double simulate(ctx *c, const target *tg, const double *p, double *esr) {
   char path[1024], sets[NP][128];
   const char *sp[NP];
   snprintf(path, sizeof path, "%s/%s", c->devdir,
@@ -126,20 +168,20 @@ static double simulate(const ctx *c, const target *tg, const double *p,
   char s1[96], s2[96];
   snprintf(s1, sizeof s1, "Charge at %g mA/cm2 until 3.5 V", j);
   snprintf(s2, sizeof s2, "Discharge at %g mA/cm2 until 0 V", j);
-  /* one cycle from the initial state, as `nimc run` and `nimc reproduce` */
+  /* cycled from the initial state until steady, as `nimc reproduce` */
   const char *steps[2] = {s1, s2};
   nimc_err err;
-  nimc_result res;
   nimc_metrics mt;
-  memset(&res, 0, sizeof res);
   double out = NAN;
-  if (nimc_simulate(path, sp, NP, steps, 2, NULL, &res, &mt, &err))
-    fprintf(stderr, "nimc-calibrate: %s: %s\n", s1, err.msg);
-  else if (mt.have_discharge) {
+  int rc = simulate_steady(path, sp, NP, steps, 2, &mt, &err);
+  if (rc)
+    fprintf(stderr, "nimc-calibrate: %s%s: %s\n",
+            rc == NIMC_NOTSTEADY ? "warning: " : "", s1, err.msg);
+  if (rc == NIMC_NOTSTEADY) c->not_steady++;
+  if (rc >= 0 && mt.have_discharge) {
     out = mt.capacitance_volumetric_F_cm3;
     if (esr) *esr = mt.esr_ohm;
   }
-  nimc_result_free(&res);
   return out;
 }
 
@@ -205,7 +247,7 @@ static void simplex_search(gsl_vector *x, ctx *c, int iters) {
 }
 
 int main(int argc, char **argv) {
-  ctx c = {"devices", 0};
+  ctx c = {"devices", 0, 0};
   const char *outfile = NULL;
   int max_iter = 30, simplex = 0;
   for (int i = 1; i < argc; i++) {
@@ -270,6 +312,11 @@ int main(int argc, char **argv) {
   printf("nimc-calibrate: %s after %zu iterations, %ld evaluations (%s)\n",
          status == GSL_SUCCESS ? "converged" : "stopped",
          gsl_multifit_nlinear_niter(w), c.evals, gsl_strerror(status));
+  if (c.not_steady)
+    printf("nimc-calibrate: warning: %ld target simulations were not steady "
+           "within their cycle limit; their last cycle was used (see "
+           "stderr)\n",
+           c.not_steady);
   /* Standard errors: from the residuals when there are more targets than
    * parameters, and always for an assumed 5 % measurement error. */
   printf("\nfitted parameters (1-sigma relative errors: from the residual, %s; "
