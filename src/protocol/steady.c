@@ -11,6 +11,10 @@
  * charge, and (c) repeats the cycle before it to rel_tol in capacitance
  * and in coulombic efficiency, is the measured one.
  *
+ * A formation cycle (one before the min_cycles-th) with nothing to
+ * measure is no error: from the neutral start a fast first charge may end
+ * at once on its IR drop.
+ *
  * Each cycle is read by nimc_metrics_gcd from its own part of the series
  * (a view, no copy), so the loop costs O(samples) in all; the metrics
  * handed back are read once more from the whole series, so that their
@@ -151,6 +155,12 @@ int nimc_sim_run_until_steady(nimc_sim *sim, const nimc_experiment *cycle,
                "the voltage does not fall in its discharge");
     if (mrc == NIMC_OK && (!m.have_cycle || !isfinite(m.capacitance_F)))
       mrc = NIMC_EANALYSIS;
+    if (mrc && k < o->min_cycles) {
+      /* formation: from the neutral start a fast first charge may end at
+       * once on its IR drop; the cycles after it are the formation */
+      c_prev = ce_prev = NAN;
+      continue;
+    }
     if (mrc) {
       rc = nimc_sim_fail(sim, mrc, "cycle %d has no capacitance to read: %s", k,
                          err.msg);

@@ -81,7 +81,7 @@ grep -q 'not steady after 2 cycles' "$TMP/err" && ok || bad "not steady: message
   >/dev/null 2>"$TMP/err"
 rc=$?
 [ $rc -eq 1 ] && ok || bad "no capacitance to read: exit status $rc, expected 1"
-grep -q 'cycle 1 has no capacitance to read' "$TMP/err" && ok || bad "no capacitance to read: message: $(cat "$TMP/err")"
+grep -q 'cycle 3 has no capacitance to read' "$TMP/err" && ok || bad "no capacitance to read: message: $(cat "$TMP/err")"
 "$NIMC" run --help | grep -q -- '--until-steady' && ok || bad "run --help lacks --until-steady"
 
 # ---- success: -o DIR writes the time series, summary and figure ----
