@@ -68,8 +68,9 @@ static const double rate_J[] = {0.1, 0.2, 0.3, 0.5, 1.0, 1.5, 2.0};
 static const double fields_J = 1.0;
 
 /* (d) the impedance sweep of the paper: 100 kHz to 10 mHz (10 a decade). */
-static const double eis_from_Hz = 1e5, eis_to_Hz = 1e-2;
-static const int eis_per_decade = 10;
+static const double eis_from_Hz = PAPER_EIS_FROM_HZ,
+                    eis_to_Hz = PAPER_EIS_TO_HZ;
+static const int eis_per_decade = PAPER_EIS_PER_DECADE;
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define NPAPER COUNT(paper_values)
@@ -484,7 +485,7 @@ static void simulate_eis(state *s, int d) {
     nimc_fit_opts o = nimc_fit_opts_default();
     o.global = 1;
     o.seed = 1;
-    if (nimc_circuit_parse(&e->circuit, cli_eis_default_circuit, &err) ||
+    if (nimc_circuit_parse(&e->circuit, PAPER_EIS_CIRCUIT, &err) ||
         nimc_circuit_fit(e->circuit, &e->s, &o, &e->fit, &err)) {
       why = err.msg;
     } else {
