@@ -68,6 +68,28 @@ static const char *usage_run =
     "  --output-interval T    record the time series every T (e.g. 1s) "
     "instead\n"
     "                           of at every solver step\n"
+    "  --until-steady         formation first: repeat the steps, as one "
+    "cycle (a\n"
+    "                           Charge, then a Discharge), until the cycle "
+    "is steady;\n"
+    "                           the metrics are those of the steady cycle, "
+    "and say\n"
+    "                           which cycle it was.  Not steady after "
+    "--max-cycles:\n"
+    "                           everything is still reported, exit status 1\n"
+    "  --min-cycles N         with --until-steady: run at least N cycles "
+    "(>= 2,\n"
+    "                           default 3)\n"
+    "  --max-cycles N         with --until-steady: run at most N cycles "
+    "(default 30)\n"
+    "  --ce-min X             with --until-steady: a steady cycle's coulombic\n"
+    "                           efficiency is at least X (0 to 1, default "
+    "0.99)\n"
+    "  --steady-tol X         with --until-steady: and its capacitance and "
+    "coulombic\n"
+    "                           efficiency are within X of the cycle before "
+    "(> 0,\n"
+    "                           default 1e-3: 0.1 %)\n"
     "  -q, --quiet            no progress on stderr\n"
     "  -h, --help             this help\n";
 
@@ -198,6 +220,7 @@ static void print_metric(const char *name, double v, const char *unit) {
 /* Human-readable report on stdout. */
 static void print_report(const nimc_device *dev, const nimc_result *res,
                          const nimc_metrics *mt, int have_metrics,
+                         const nimc_steady_info *steady,
                          const nimc_solver_stats *st, double wall) {
   printf("device: %s (%s) at %.2f degC\n", nimc_device_name(dev),
          nimc_device_path(dev), nimc_device_temperature_K(dev) - 273.15);
@@ -218,8 +241,26 @@ static void print_report(const nimc_device *dev, const nimc_result *res,
              "half)\n",
              s->freq_Hz, s->z_re_ohm, s->z_im_ohm);
   }
+  if (steady && steady->converged)
+    printf("steady at cycle %d of %d: coulombic efficiency %.6g; from the "
+           "cycle before, capacitance changed by %.2g %%, efficiency by "
+           "%.2g\n",
+           steady->steady_cycle, steady->cycles, steady->coulombic_efficiency,
+           100.0 * steady->capacitance_change, steady->ce_change);
+  else if (steady)
+    printf("NOT steady after %d cycles (--max-cycles %d): coulombic "
+           "efficiency %.6g (at least %g wanted); from the cycle before, "
+           "capacitance changed by %.2g %%, efficiency by %.2g (at most %g "
+           "wanted)\n",
+           steady->cycles, steady->opts.max_cycles,
+           steady->coulombic_efficiency, steady->opts.ce_min,
+           100.0 * steady->capacitance_change, steady->ce_change,
+           steady->opts.rel_tol);
   if (have_metrics) {
-    printf("metrics (last full discharge):\n");
+    if (mt->cycle > 0)
+      printf("metrics (last full discharge, cycle %d):\n", mt->cycle);
+    else
+      printf("metrics (last full discharge):\n");
     print_metric("capacitance_F", mt->capacitance_F, "F");
     print_metric("capacitance_areal_mF_cm2", mt->capacitance_areal_mF_cm2,
                  "mF/cm2");
@@ -252,10 +293,54 @@ typedef struct run_args {
   size_t nsteps, nsets;
   int json, quiet, fields;
   double rtol;
+  int until_steady;
+  nimc_steady_opts steady;
+  const char *steady_option; /* the first --min-cycles etc. given */
 } run_args;
+
+/* The integer value of option o (argv[*i]) into *out, at least lo; 0 or
+ * the exit status of the message printed. */
+static int int_option(int argc, char **argv, int *i, int lo, int *out) {
+  const char *o = argv[*i];
+  char fmt[128];
+  if (*i + 1 >= argc)
+    return cli_fail_usage("run", "option '%s' needs a number", o);
+  const char *v = argv[++*i];
+  char *end;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if (end == v || *end || errno || n < lo || n > 1000000) {
+    snprintf(fmt, sizeof fmt,
+             "%s '%%s': expected a whole number from %d to 1000000", o, lo);
+    return cli_fail_usage("run", fmt, v);
+  }
+  *out = (int)n;
+  return 0;
+}
+
+/* The number value of option o (argv[*i]) into *out, within [lo, hi]
+ * (lo excluded when open_lo); 0 or the exit status of the message. */
+static int num_option(int argc, char **argv, int *i, double lo, int open_lo,
+                      double hi, const char *range, double *out) {
+  const char *o = argv[*i];
+  char fmt[128];
+  if (*i + 1 >= argc)
+    return cli_fail_usage("run", "option '%s' needs a number", o);
+  const char *v = argv[++*i];
+  char *end;
+  double x = strtod(v, &end);
+  if (end == v || *end || !isfinite(x) || x < lo || (open_lo && x == lo) ||
+      x > hi) {
+    snprintf(fmt, sizeof fmt, "%s '%%s': expected a number %s", o, range);
+    return cli_fail_usage("run", fmt, v);
+  }
+  *out = x;
+  return 0;
+}
 
 static int parse_run_args(int argc, char **argv, run_args *a) {
   memset(a, 0, sizeof *a);
+  a->steady = nimc_steady_opts_default();
   a->steps = calloc((size_t)argc, sizeof *a->steps);
   a->sets = calloc((size_t)argc, sizeof *a->sets);
   if (!a->steps || !a->sets) {
@@ -294,6 +379,22 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
       a->interval = argv[++i];
     } else if (!strcmp(o, "--fields")) {
       a->fields = 1;
+    } else if (!strcmp(o, "--until-steady")) {
+      a->until_steady = 1;
+    } else if (!strcmp(o, "--min-cycles") || !strcmp(o, "--max-cycles") ||
+               !strcmp(o, "--ce-min") || !strcmp(o, "--steady-tol")) {
+      nimc_steady_opts *st = &a->steady;
+      int rc = !strcmp(o, "--min-cycles")
+                   ? int_option(argc, argv, &i, 2, &st->min_cycles)
+               : !strcmp(o, "--max-cycles")
+                   ? int_option(argc, argv, &i, 1, &st->max_cycles)
+               : !strcmp(o, "--ce-min")
+                   ? num_option(argc, argv, &i, 0.0, 0, 1.0, "from 0 to 1",
+                                &st->ce_min)
+                   : num_option(argc, argv, &i, 0.0, 1, 1.0,
+                                "above 0, at most 1", &st->rel_tol);
+      if (rc) return rc;
+      if (!a->steady_option) a->steady_option = o;
     } else {
       int rc = cli_tail_option("run", "DEVICE", argc, argv, &i, &a->outdir,
                                &a->json, &a->quiet, &a->device);
@@ -307,6 +408,18 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
   if (a->fields && !a->outdir)
     return cli_fail_usage("run", "%s",
                           "--fields needs an output directory: add -o DIR");
+  if (a->steady_option && !a->until_steady)
+    return cli_fail_usage("run", "option '%s' needs --until-steady",
+                          a->steady_option);
+  if (a->steady.max_cycles < a->steady.min_cycles) {
+    char fmt[128];
+    snprintf(fmt, sizeof fmt,
+             "--max-cycles '%%s': must be at least --min-cycles (%d)",
+             a->steady.min_cycles);
+    char v[32];
+    snprintf(v, sizeof v, "%d", a->steady.max_cycles);
+    return cli_fail_usage("run", fmt, v);
+  }
   return 0;
 }
 
@@ -403,13 +516,25 @@ static int cmd_run(int argc, char **argv) {
     rc = cli_exit_for(rc);
     goto done;
   }
-  int run_rc = nimc_sim_run(sim, exp, &res);
-  double wall = cli_now_s() - prog.start;
-  if (run_rc)
-    fprintf(stderr, "nimc run: simulation failed: %s\n", nimc_sim_errmsg(sim));
   nimc_metrics mt;
   nimc_norm norm = {nimc_device_footprint_area_m2(dev),
                     nimc_device_norm_thickness_m(dev)};
+  nimc_steady_info steady;
+  int run_rc = a.until_steady ? nimc_sim_run_until_steady(sim, exp, &a.steady,
+                                                          &norm, &res, &steady)
+                              : nimc_sim_run(sim, exp, &res);
+  double wall = cli_now_s() - prog.start;
+  if (run_rc == NIMC_EINPUT) { /* a cycle it cannot measure: nothing ran */
+    fprintf(stderr, "nimc run: --until-steady: %s\n", nimc_sim_errmsg(sim));
+    rc = EXIT_USAGE;
+    goto done;
+  }
+  if (run_rc == NIMC_NOTSTEADY) /* "not steady after N cycles: ..." */
+    fprintf(stderr, "nimc run: %s\n", nimc_sim_errmsg(sim));
+  else if (run_rc == NIMC_EANALYSIS) /* "cycle N has no capacitance ..." */
+    fprintf(stderr, "nimc run: --until-steady: %s\n", nimc_sim_errmsg(sim));
+  else if (run_rc)
+    fprintf(stderr, "nimc run: simulation failed: %s\n", nimc_sim_errmsg(sim));
   /* the GCD metrics read a discharge at constant current: a run of sines
    * alone has none to read (its impedance is in its steps) */
   int gcd = 0;
@@ -422,7 +547,8 @@ static int cmd_run(int argc, char **argv) {
                       .temperature_C = nimc_device_temperature_K(dev) - 273.15,
                       .result = &res,
                       .metrics = have_metrics ? &mt : NULL,
-                      .stats = &st};
+                      .stats = &st,
+                      .steady = a.until_steady ? &steady : NULL};
   if (nimc_summary_json(&sum, &json, &err)) {
     fprintf(stderr, "nimc run: %s\n", err.msg);
     rc = EXIT_FAIL;
@@ -431,7 +557,8 @@ static int cmd_run(int argc, char **argv) {
   if (a.json)
     printf("%s\n", json);
   else
-    print_report(dev, &res, &mt, have_metrics, &st, wall);
+    print_report(dev, &res, &mt, have_metrics, a.until_steady ? &steady : NULL,
+                 &st, wall);
   /* what was computed is written even when the run failed part-way */
   if (a.outdir && (rc = write_outputs(a.outdir, dev, &res, json))) goto done;
   if (a.fields && (rc = write_fields(a.outdir, dev, sim))) goto done;

@@ -63,6 +63,15 @@ static const struct paper_value {
 
 #define NPAPER_VALUES (sizeof(paper_values) / sizeof(paper_values[0]))
 
+/* The paper's impedance measurement, 100 kHz to 10 mHz (10 a decade),
+ * and the circuit its Nyquist plots are read with: an ohmic intercept,
+ * the charge-transfer arc (R1 with a constant-phase double layer) and a
+ * constant-phase low-frequency branch (nimc eis's default too). */
+#define PAPER_EIS_FROM_HZ 1e5
+#define PAPER_EIS_TO_HZ 1e-2
+#define PAPER_EIS_PER_DECADE 10
+#define PAPER_EIS_CIRCUIT "R0-p(R1,CPE1)-CPE2"
+
 /* Is p a result of the impedance spectrum (not of a GCD)? */
 static inline int paper_is_eis(const struct paper_value *p) {
   return p->kind == Q_R_OHMIC || p->kind == Q_R_CT;

@@ -8,6 +8,10 @@
  * published number is set beside the model's:
  *   (a) GCD profiles of the uncovered device at a few current densities;
  *   (b) capacitance against current density for both devices;
+ *       every GCD measured as the paper measured it, after formation: the
+ *       cycle is repeated until it is steady (nimc_sim_run_until_steady),
+ *       and the numbers are those of the steady cycle, which each row
+ *       names;
  *   (c) maps of the fields at the end of a fast charge, both devices;
  *   (d) the impedance spectra of both devices at their initial state,
  *       fitted with nimc eis's default circuit, as the paper read its
@@ -22,8 +26,12 @@
  * only printed beside the model's and drawn as markers.  A simulation that
  * fails is reported (which experiment, which device and current, why), its
  * values become null / "failed", the rest goes on, and the exit status is
- * 1.  The command uses the public API only; figures come from the report
- * layer (nimc_plot_curves, nimc_plot_fields), files from the io layer.
+ * 1.  A measurement that is not what the paper measured (its discharge
+ * ended before 0 V, or its cycles were not steady within the cycle limit)
+ * keeps its model value but is excluded from the comparison (no relative
+ * error; the reason is printed and written with the row).  The command uses the
+ * public API only; figures come from the report layer (nimc_plot_curves,
+ * nimc_plot_fields), files from the io layer.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -40,13 +48,15 @@
 /* The devices, as files in the --devices directory. */
 static const char *const device_files[NDEV] = {"nimc.ini", "nimc-covered.ini"};
 
-/* The GCD window of every measurement (the paper's 0 to 3.5 V) and the
- * number of charge/discharge cycles from the device's initial state (one:
- * the measurement `nimc run DEVICE -e 'Charge ...' -e 'Discharge ...'`
- * makes, which the calibration fits too); the metrics come from the last
- * discharge. */
+/* The GCD window of every measurement (the paper's 0 to 3.5 V).  Each
+ * measurement cycles from the device's initial state until the cycle is
+ * steady, by the defaults of nimc_steady_opts_default (at least 3 cycles,
+ * coulombic efficiency >= 0.99, capacitance and efficiency within 1e-3 of
+ * the cycle before, at most 30 cycles): the measurement
+ * `nimc run DEVICE -e 'Charge ...' -e 'Discharge ...' --until-steady`
+ * makes, which the calibration fits too; the metrics come from the steady
+ * cycle's discharge. */
 static const double gcd_v_max_V = 3.5, gcd_v_min_V = 0.0;
-#define GCD_CYCLES 1
 
 /* (a) GCD profiles of the uncovered device, mA/cm2 of footprint. */
 static const double profile_J[] = {0.1, 0.2, 0.3};
@@ -58,8 +68,9 @@ static const double rate_J[] = {0.1, 0.2, 0.3, 0.5, 1.0, 1.5, 2.0};
 static const double fields_J = 1.0;
 
 /* (d) the impedance sweep of the paper: 100 kHz to 10 mHz (10 a decade). */
-static const double eis_from_Hz = 1e5, eis_to_Hz = 1e-2;
-static const int eis_per_decade = 10;
+static const double eis_from_Hz = PAPER_EIS_FROM_HZ,
+                    eis_to_Hz = PAPER_EIS_TO_HZ;
+static const int eis_per_decade = PAPER_EIS_PER_DECADE;
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define NPAPER COUNT(paper_values)
@@ -72,11 +83,18 @@ static const char *usage =
     "Regenerate the experiments of the paper (Zheng et al., Adv. Sci. 2019)\n"
     "that the simulator can run, and print the model's numbers beside the\n"
     "published ones (quantity | unit | paper | model | rel. error).\n"
-    "Every GCD is 'Charge at J until 3.5 V', 'Discharge at J until 0 V'\n"
-    "from the device's initial state (the measurement `nimc run` makes);\n"
-    "the metrics are those of the discharge.  The resistances come from\n"
-    "the impedance at the initial state, fitted as `nimc eis` does.  See\n"
-    "docs/reproduce.md.\n"
+    "Every GCD is measured after formation: the cycle 'Charge at J until\n"
+    "3.5 V', 'Discharge at J until 0 V' is repeated from the device's\n"
+    "initial state until it is steady (at least 3 cycles, coulombic\n"
+    "efficiency >= 0.99, capacitance and efficiency within 0.1 % of the\n"
+    "cycle before, at most 30 cycles: `nimc run --until-steady`), and the\n"
+    "metrics are those of the steady cycle's discharge; the column 'cycle'\n"
+    "says which cycle each number was read from (C/C_ref for a ratio).  A\n"
+    "measurement whose discharge ended before 0 V, or that was not steady\n"
+    "within 30 cycles, keeps its model value but is 'excluded' from the\n"
+    "comparison, and the reason is printed below the table.  The\n"
+    "resistances come from the impedance at the initial state, fitted as\n"
+    "`nimc eis` does.  See docs/reproduce.md.\n"
     "\n"
     "  --json            print the summary JSON (with its \"validation\" "
     "array)\n"
@@ -134,13 +152,16 @@ static int parse_args(int argc, char **argv, args *a) {
 
 /* ---- the simulations ---- */
 
-/* One GCD measurement: a device at a current density. */
+/* One GCD measurement: a device at a current density, cycled until
+ * steady. */
 typedef struct gcd_run {
   int device;
   double J;         /* mA/cm2 */
   int done;         /* simulated (the metrics may still be missing) */
-  int have_metrics; /* m holds the last discharge's metrics */
-  nimc_metrics m;
+  int have_metrics; /* m holds the steady cycle's metrics */
+  nimc_metrics m;   /* m.cycle: the cycle they were read from */
+  nimc_steady_info info;
+  char excluded[256]; /* "" or why it is not compared with the paper */
   nimc_result res;
   double wall_s;
 } gcd_run;
@@ -170,6 +191,7 @@ typedef struct state {
   fields_run maps[NDEV];
   eis_run eis[NDEV];
   nimc_validation_row rows[NPAPER];
+  char row_excluded[NPAPER][600]; /* the rows' excluded texts */
   int failed; /* something failed: exit status 1 */
   size_t nsims, done_sims;
   double start_s;
@@ -272,12 +294,14 @@ static void progress_line(state *s, const char *what, double wall_s,
           cli_now_s() - s->start_s);
 }
 
-/* Say which steps of res ended before their cut-off voltage (the model's
- * answer, kept; but the capacitance then measures a shorter window). */
-static void warn_early_ends(const char *what, const nimc_result *res) {
+/* Say which steps of res from step first on (the measured cycle) ended
+ * before their cut-off voltage (the model's answer, kept; but the
+ * capacitance then measures a shorter window). */
+static void warn_early_ends(const char *what, const nimc_result *res,
+                            size_t first) {
   char list[256] = "";
   size_t len = 0, n = 0;
-  for (size_t k = 0; k < res->nsteps; k++) {
+  for (size_t k = first; k < res->nsteps; k++) {
     const nimc_step_result *st = &res->steps[k];
     if (st->end_reason == NIMC_END_VOLTAGE || len >= sizeof list) continue;
     int w = snprintf(list + len, sizeof list - len, "%s%zu (%s, by %s)",
@@ -293,33 +317,64 @@ static void warn_early_ends(const char *what, const nimc_result *res) {
             what, n > 1 ? "s" : "", list, n > 1 ? "their" : "its");
 }
 
-/* Simulate GCD_CYCLES cycles of r's device at r's current density and read
- * the metrics of the last discharge. */
+/* Why r's steady cycle is not the paper's measurement, into r->excluded
+ * (left empty when it is): its discharge, the one measured, ended on
+ * something other than the cut-off voltage, or its cycles were not steady
+ * (rc NIMC_NOTSTEADY). */
+static void check_measurement(gcd_run *r, int rc) {
+  const nimc_result *res = &r->res;
+  const nimc_step_result *d = NULL;
+  for (size_t k = r->info.first_step; k < res->nsteps; k++)
+    if (res->steps[k].type == NIMC_STEP_DISCHARGE) d = &res->steps[k];
+  r->excluded[0] = '\0';
+  if (d && d->end_reason != NIMC_END_VOLTAGE)
+    snprintf(r->excluded, sizeof r->excluded,
+             "the discharge of cycle %d ended by %s at %.4g V, before its "
+             "cut-off %g V",
+             r->info.cycles, nimc_end_reason_name(d->end_reason), d->v_end_V,
+             gcd_v_min_V);
+  else if (rc == NIMC_NOTSTEADY)
+    snprintf(r->excluded, sizeof r->excluded,
+             "not steady after %d cycles (coulombic efficiency %.4g, "
+             "capacitance still changing by %.2g %% a cycle)",
+             r->info.cycles, r->info.coulombic_efficiency,
+             100.0 * r->info.capacitance_change);
+}
+
+/* Cycle r's device at r's current density from its initial state until
+ * the cycle is steady, and read the metrics of the steady cycle. */
 static void simulate_gcd(state *s, gcd_run *r) {
   const nimc_device *dev = s->dev[r->device];
-  char line[2][128], what[256], users[512];
-  const char *lines[2 * GCD_CYCLES];
+  char line[2][128], what[256], users[512], outcome[96];
+  const char *lines[2] = {line[0], line[1]};
   snprintf(line[0], sizeof line[0], "Charge at %g mA/cm2 until %g V", r->J,
            gcd_v_max_V);
   snprintf(line[1], sizeof line[1], "Discharge at %g mA/cm2 until %g V", r->J,
            gcd_v_min_V);
-  for (int k = 0; k < 2 * GCD_CYCLES; k++)
-    lines[k] = line[k % 2];
-  snprintf(what, sizeof what, "%s, %d GCD cycles at %g mA/cm2",
-           nimc_device_name(dev), GCD_CYCLES, r->J);
+  snprintf(what, sizeof what, "%s, GCD at %g mA/cm2 until steady",
+           nimc_device_name(dev), r->J);
   run_users(r, users, sizeof users);
 
   nimc_experiment *exp = experiment(lines, COUNT(lines));
   nimc_sim *sim = NULL;
   nimc_sim_opts opts = nimc_sim_opts_default();
+  nimc_steady_opts steady = nimc_steady_opts_default();
+  nimc_norm norm = {nimc_device_footprint_area_m2(dev),
+                    nimc_device_norm_thickness_m(dev)};
   nimc_err err;
   double t0 = cli_now_s();
   int rc = exp ? NIMC_OK : NIMC_EINPUT;
   const char *why = "the experiment could not be parsed";
   if (!rc && (rc = nimc_sim_create(&sim, dev, &opts, &err))) why = err.msg;
-  if (!rc && (rc = nimc_sim_run(sim, exp, &r->res))) why = nimc_sim_errmsg(sim);
+  if (!rc && (rc = nimc_sim_run_until_steady(sim, exp, &steady, &norm, &r->res,
+                                             &r->info)))
+    why = nimc_sim_errmsg(sim);
   r->wall_s = cli_now_s() - t0;
-  if (rc) {
+  /* a finished simulation without a capacitance to read (the IR drop
+   * alone took the voltage past the cut-off, say: NIMC_EANALYSIS) is the
+   * model's answer, not a failure: its points are left out, and
+   * fill_rows fails a validation value that needed it */
+  if (rc < 0 && rc != NIMC_EANALYSIS) {
     fprintf(stderr, "nimc reproduce: %s failed (needed by %s): %s\n", what,
             users, why);
     s->failed = 1;
@@ -327,25 +382,38 @@ static void simulate_gcd(state *s, gcd_run *r) {
     goto done;
   }
   r->done = 1;
-  warn_early_ends(what, &r->res);
-  nimc_norm norm = {nimc_device_footprint_area_m2(dev),
-                    nimc_device_norm_thickness_m(dev)};
-  /* a finished simulation without a discharge to measure (the IR drop
-   * alone took the voltage past the cut-off, say) is the model's answer,
-   * not a failure: its points are left out; fill_rows fails a validation
-   * value that needed it */
-  int mrc = nimc_metrics_gcd(&r->res.series, &norm, &r->m, &err);
-  if (mrc == NIMC_OK && r->m.have_discharge && isfinite(r->m.capacitance_F))
+  warn_early_ends(what, &r->res, r->info.first_step);
+  r->m = r->info.metrics;
+  if (rc != NIMC_EANALYSIS && r->m.have_discharge &&
+      isfinite(r->m.capacitance_F))
     r->have_metrics = 1;
+  else if (rc == NIMC_EANALYSIS) /* "cycle N has no capacitance to read" */
+    fprintf(stderr, "nimc reproduce: warning: %s (needed by %s): %s\n", what,
+            users, why);
   else
     fprintf(stderr,
             "nimc reproduce: warning: %s (needed by %s): no capacitance to "
             "read: %s\n",
             what, users,
-            mrc                    ? err.msg
-            : !r->m.have_discharge ? "no full discharge"
-                                   : "the voltage does not fall");
-  progress_line(s, what, r->wall_s, r->have_metrics ? "done" : "no metrics");
+            !r->m.have_discharge ? "no full discharge"
+                                 : "the voltage does not fall");
+  if (r->have_metrics) {
+    check_measurement(r, rc);
+    if (r->excluded[0])
+      fprintf(stderr,
+              "nimc reproduce: warning: %s (needed by %s): excluded from the "
+              "comparison with the paper: %s\n",
+              what, users, r->excluded);
+  }
+  if (!r->have_metrics)
+    snprintf(outcome, sizeof outcome, "no metrics after %d cycles",
+             r->info.cycles);
+  else if (rc == NIMC_NOTSTEADY)
+    snprintf(outcome, sizeof outcome, "not steady after %d cycles",
+             r->info.cycles);
+  else
+    snprintf(outcome, sizeof outcome, "steady at cycle %d", r->m.cycle);
+  progress_line(s, what, r->wall_s, outcome);
 done:
   nimc_sim_destroy(sim);
   nimc_experiment_destroy(exp);
@@ -417,7 +485,7 @@ static void simulate_eis(state *s, int d) {
     nimc_fit_opts o = nimc_fit_opts_default();
     o.global = 1;
     o.seed = 1;
-    if (nimc_circuit_parse(&e->circuit, cli_eis_default_circuit, &err) ||
+    if (nimc_circuit_parse(&e->circuit, PAPER_EIS_CIRCUIT, &err) ||
         nimc_circuit_fit(e->circuit, &e->s, &o, &e->fit, &err)) {
       why = err.msg;
     } else {
@@ -464,13 +532,48 @@ static double model_value(state *s, const struct paper_value *p) {
   return NAN;
 }
 
+/* The cycles row k was read from and, when it is not compared with the
+ * paper, why (into s->row_excluded[k]); a ratio is excluded when either
+ * of its measurements is. */
+static void row_cycles(state *s, size_t k) {
+  const struct paper_value *p = &paper_values[k];
+  nimc_validation_row *row = &s->rows[k];
+  if (paper_is_eis(p)) return;
+  const gcd_run *r = find_run(s, p->device, p->J);
+  const gcd_run *ref =
+      p->kind == Q_RATIO ? find_run(s, p->device, p->J_ref) : NULL;
+  if (r && r->have_metrics) row->cycle = r->m.cycle;
+  if (ref && ref->have_metrics) row->cycle_ref = ref->m.cycle;
+  if (!row->cycle || (ref && !row->cycle_ref)) return; /* no model value */
+  char *x = s->row_excluded[k];
+  size_t cap = sizeof s->row_excluded[k], len = 0;
+  x[0] = '\0';
+  if (!ref) {
+    snprintf(x, cap, "%s", r->excluded);
+  } else { /* say which of the two measurements, at which current */
+    const gcd_run *part[2] = {r, ref};
+    const double J[2] = {p->J, p->J_ref};
+    for (int i = 0; i < 2; i++) {
+      if (!part[i]->excluded[0] || len + 1 >= cap) continue;
+      int n = snprintf(x + len, cap - len, "%sat %g mA/cm2: %s",
+                       len ? "; " : "", J[i], part[i]->excluded);
+      len += n > 0 ? (size_t)n : 0;
+    }
+  }
+  if (x[0]) row->excluded = x;
+}
+
 /* The validation rows; a value that could not be computed is reported
  * and fails the command. */
 static void fill_rows(state *s) {
   for (size_t k = 0; k < NPAPER; k++) {
     const struct paper_value *p = &paper_values[k];
-    s->rows[k] = (nimc_validation_row){p->id, p->quantity, p->unit, p->paper,
-                                       model_value(s, p)};
+    s->rows[k] = (nimc_validation_row){.id = p->id,
+                                       .quantity = p->quantity,
+                                       .unit = p->unit,
+                                       .paper = p->paper,
+                                       .model = model_value(s, p)};
+    row_cycles(s, k);
     if (isfinite(s->rows[k].model)) continue;
     if (paper_is_eis(p)) {
       fprintf(stderr,
@@ -493,13 +596,15 @@ static void fill_rows(state *s) {
   }
 }
 
-/* The table on stdout: quantity | unit | paper | model | rel. error. */
+/* The table on stdout: quantity | unit | paper | model | rel. error |
+ * cycle, then one line per row excluded from the comparison, saying why. */
 static void print_table(const state *s) {
-  enum { W = 32 };
-  char cell[NPAPER][3][W];
-  const char *head[5] = {"quantity", "unit", "paper", "model", "rel. error"};
-  size_t w[5];
-  for (int c = 0; c < 5; c++)
+  enum { W = 32, NC = 6 };
+  char cell[NPAPER][4][W];
+  const char *head[NC] = {"quantity", "unit",       "paper",
+                          "model",    "rel. error", "cycle"};
+  size_t w[NC];
+  for (int c = 0; c < NC; c++)
     w[c] = strlen(head[c]);
   for (size_t k = 0; k < NPAPER; k++) {
     const nimc_validation_row *r = &s->rows[k];
@@ -509,24 +614,40 @@ static void print_table(const state *s) {
       snprintf(cell[k][1], W, "%.4g", r->model);
     else
       snprintf(cell[k][1], W, "failed");
-    if (isfinite(e))
+    if (r->excluded && isfinite(r->model))
+      snprintf(cell[k][2], W, "excluded");
+    else if (isfinite(e))
       snprintf(cell[k][2], W, "%+.1f %%", 100.0 * e);
     else
       snprintf(cell[k][2], W, "failed");
+    /* the cycle read (C/C_ref for a ratio); "-" for what has none */
+    if (r->cycle > 0 && r->cycle_ref > 0)
+      snprintf(cell[k][3], W, "%d/%d", r->cycle, r->cycle_ref);
+    else if (r->cycle > 0)
+      snprintf(cell[k][3], W, "%d", r->cycle);
+    else
+      snprintf(cell[k][3], W, "-");
     w[0] = strlen(r->quantity) > w[0] ? strlen(r->quantity) : w[0];
     w[1] = strlen(r->unit) > w[1] ? strlen(r->unit) : w[1];
-    for (int c = 0; c < 3; c++)
+    for (int c = 0; c < 4; c++)
       if (strlen(cell[k][c]) > w[c + 2]) w[c + 2] = strlen(cell[k][c]);
   }
-  printf("%-*s | %-*s | %*s | %*s | %*s\n", (int)w[0], head[0], (int)w[1],
-         head[1], (int)w[2], head[2], (int)w[3], head[3], (int)w[4], head[4]);
-  for (size_t c = 0, n = w[0] + w[1] + w[2] + w[3] + w[4] + 12; c < n; c++)
+  printf("%-*s | %-*s | %*s | %*s | %*s | %*s\n", (int)w[0], head[0], (int)w[1],
+         head[1], (int)w[2], head[2], (int)w[3], head[3], (int)w[4], head[4],
+         (int)w[5], head[5]);
+  for (size_t c = 0, n = w[0] + w[1] + w[2] + w[3] + w[4] + w[5] + 15; c < n;
+       c++)
     putchar('-');
   putchar('\n');
   for (size_t k = 0; k < NPAPER; k++)
-    printf("%-*s | %-*s | %*s | %*s | %*s\n", (int)w[0], s->rows[k].quantity,
-           (int)w[1], s->rows[k].unit, (int)w[2], cell[k][0], (int)w[3],
-           cell[k][1], (int)w[4], cell[k][2]);
+    printf("%-*s | %-*s | %*s | %*s | %*s | %*s\n", (int)w[0],
+           s->rows[k].quantity, (int)w[1], s->rows[k].unit, (int)w[2],
+           cell[k][0], (int)w[3], cell[k][1], (int)w[4], cell[k][2], (int)w[5],
+           cell[k][3]);
+  for (size_t k = 0; k < NPAPER; k++)
+    if (s->rows[k].excluded && isfinite(s->rows[k].model))
+      printf("excluded: %s (%s): %s\n", s->rows[k].id, s->rows[k].quantity,
+             s->rows[k].excluded);
 }
 
 /* ---- the outputs ---- */
@@ -537,10 +658,11 @@ static void output_failed(state *s, const char *what, const nimc_err *err) {
   s->failed = 1;
 }
 
-/* (a): voltage against time of the last cycle, one curve per current. */
+/* (a): voltage against time of the steady (last) cycle, one curve per
+ * current. */
 static void figure_profiles(state *s, const char *dir) {
   nimc_curve c[COUNT(profile_J)];
-  char label[COUNT(profile_J)][48];
+  char label[COUNT(profile_J)][64];
   double *t[COUNT(profile_J)] = {NULL};
   size_t nc = 0;
   nimc_err err;
@@ -548,21 +670,20 @@ static void figure_profiles(state *s, const char *dir) {
     const gcd_run *r = find_run(s, UNCOVERED, profile_J[k]);
     if (!r || !r->done) continue;
     const nimc_series *se = &r->res.series;
-    size_t first = se->n;
-    for (size_t i = 0; i < se->n && first == se->n; i++)
-      if (se->step && se->step[i] >= 2 * (GCD_CYCLES - 1)) first = i;
-    if (first == se->n || !(t[nc] = malloc((se->n - first) * sizeof(double))))
+    size_t first = r->info.first_sample;
+    if (first >= se->n || !(t[nc] = malloc((se->n - first) * sizeof(double))))
       continue;
     for (size_t i = first; i < se->n; i++)
       t[nc][i - first] = se->time_s[i] - se->time_s[first];
-    snprintf(label[nc], sizeof label[nc], "%g mA/cm2", profile_J[k]);
+    snprintf(label[nc], sizeof label[nc], "%g mA/cm2, cycle %d", profile_J[k],
+             r->info.cycles);
     c[nc] = (nimc_curve){label[nc],     t[nc], se->voltage_V + first,
                          se->n - first, 0,     (int)nc + 1};
     nc++;
   }
   char title[256];
-  snprintf(title, sizeof title, "%s: GCD, cycle %d (model)",
-           nimc_device_name(s->dev[UNCOVERED]), GCD_CYCLES);
+  snprintf(title, sizeof title, "%s: GCD, steady cycle (model)",
+           nimc_device_name(s->dev[UNCOVERED]));
   if (!nc)
     fprintf(stderr, "nimc reproduce: reproduce_gcd not drawn: none of its "
                     "simulations succeeded\n");
@@ -586,7 +707,10 @@ static void figure_rate(state *s, const char *dir) {
     for (size_t k = 0; k < COUNT(rate_J); k++) {
       const gcd_run *r = find_run(s, d, rate_J[k]);
       x[d][k] = rate_J[k];
-      y[d][k] = r && r->have_metrics ? r->m.capacitance_volumetric_F_cm3 : NAN;
+      /* a measurement excluded from the comparison is left out */
+      y[d][k] = r && r->have_metrics && !r->excluded[0]
+                    ? r->m.capacitance_volumetric_F_cm3
+                    : NAN;
     }
     for (size_t k = 0; k < NPAPER; k++)
       if (paper_values[k].kind == Q_VOLUMETRIC && paper_values[k].device == d) {

@@ -56,6 +56,7 @@ static void test_ideal_capacitor(void) {
       double vd1 = segment(&s, tc, vd0, -I, C, tc, ns[j], quad);
       CHECK(nimc_metrics_gcd(&s, NULL, &m, &err) == NIMC_OK);
       CHECK(m.have_discharge && m.have_cycle && m.ncycles == 1);
+      CHECK(m.cycle == 1);
       CHECK_REL(m.capacitance_F, C, 1e-12);
       CHECK_REL(m.esr_ohm, R, 1e-12);
       CHECK_REL(m.coulombic_efficiency, 1.0, 1e-12);
@@ -82,6 +83,7 @@ static void test_two_cycles_fade(void) {
   segment(&s, 30, v - 2 * I * R, -I, C2, 9, 40, 1);
   CHECK(nimc_metrics_gcd(&s, NULL, &m, &err) == NIMC_OK);
   CHECK(m.ncycles == 2);
+  CHECK(m.cycle == 2); /* read from the second pair */
   CHECK_REL(m.capacitance_F, C2, 1e-12);
   CHECK_REL(m.capacitance_retention, C2 / C1, 1e-12);
   CHECK_REL(m.coulombic_efficiency, 0.9, 1e-12);
@@ -99,6 +101,7 @@ static void test_rest_between(void) {
   segment(&s, 6, v - 2 * I * R, -I, C, 3, 20, 0);
   CHECK(nimc_metrics_gcd(&s, NULL, &m, &err) == NIMC_OK);
   CHECK(m.have_cycle && m.ncycles == 1);
+  CHECK(m.cycle == 1); /* a rest does not break the pair */
   CHECK_REL(m.capacitance_F, C, 1e-12);
   CHECK_REL(m.esr_ohm, R, 1e-12); /* (IR) / I from the rest */
   CHECK_REL(m.coulombic_efficiency, 0.75, 1e-12);
@@ -114,6 +117,7 @@ static void test_unpaired(void) {
   segment(&s, 0, 2.0, -1e-3, 1e-2, 5, 10, 0);
   CHECK(nimc_metrics_gcd(&s, NULL, &m, &err) == NIMC_OK);
   CHECK(m.have_discharge && !m.have_cycle && m.ncycles == 0);
+  CHECK(m.cycle == 0);
   CHECK_REL(m.capacitance_F, 1e-2, 1e-12);
   CHECK(isnan(m.esr_ohm) && isnan(m.coulombic_efficiency));
   /* charge, discharge, rest, discharge: the last discharge is unpaired
@@ -125,6 +129,7 @@ static void test_unpaired(void) {
   segment(&s, 8, v, -1e-3, 2e-2, 2, 10, 0);
   CHECK(nimc_metrics_gcd(&s, NULL, &m, &err) == NIMC_OK);
   CHECK(m.have_cycle && m.ncycles == 1);
+  CHECK(m.cycle == 0); /* the discharge measured is not in a pair */
   CHECK_REL(m.capacitance_F, 2e-2, 1e-12);
   CHECK(isnan(m.coulombic_efficiency) && isnan(m.capacitance_retention));
   CHECK_ABS(m.esr_ohm, 0.0, 1e-12); /* no IR drop was put in */
@@ -318,6 +323,7 @@ static void test_real_eclab(void) {
   CHECK(d.s.n == 2533);
   CHECK(nimc_metrics_gcd(&d.s, NULL, &m, &err) == NIMC_OK);
   CHECK(m.have_discharge && m.have_cycle && m.ncycles == 3);
+  CHECK(m.cycle == 3); /* the last charge has no discharge after it */
   CHECK(isfinite(m.capacitance_F) && m.capacitance_F > 0);
   CHECK(isfinite(m.energy_J) && m.energy_J > 0);
   CHECK(isfinite(m.esr_ohm) && m.esr_ohm >= 0);
@@ -344,7 +350,7 @@ static void test_real_eclab(void) {
   CHECK(why == NULL);
   CHECK(d.s.n == 121);
   CHECK(nimc_metrics_gcd(&d.s, NULL, &m, &err) == NIMC_OK);
-  CHECK(m.have_discharge && !m.have_cycle);
+  CHECK(m.have_discharge && !m.have_cycle && m.cycle == 0);
   CHECK(isfinite(m.capacitance_F) && m.capacitance_F > 0);
   CHECK(isfinite(m.energy_J) && isfinite(m.power_W));
   CHECK(isnan(m.esr_ohm) && isnan(m.coulombic_efficiency));

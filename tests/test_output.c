@@ -215,6 +215,7 @@ static void test_summary_json(void) {
   nimc_metrics m = {.have_discharge = 1,
                     .have_cycle = 1,
                     .ncycles = 1,
+                    .cycle = 1,
                     .capacitance_F = 2.5e-3,
                     .capacitance_areal_mF_cm2 = 1.25,
                     .capacitance_volumetric_F_cm3 = NAN,
@@ -280,7 +281,11 @@ static void test_summary_json(void) {
     CHECK(!cJSON_HasObjectItem(mj, "energy_areal_uWh_cm2")); /* infinite */
     CHECK(!cJSON_HasObjectItem(mj, "power_volumetric_W_cm3"));
     CHECK(!cJSON_HasObjectItem(mj, "capacitance_retention"));
-    CHECK(cJSON_GetArraySize(mj) == 9);
+    /* the cycle the metrics were read from */
+    CHECK(cJSON_IsNumber(cJSON_GetObjectItem(mj, "cycle")) &&
+          cJSON_GetNumberValue(cJSON_GetObjectItem(mj, "cycle")) == 1);
+    CHECK(cJSON_GetArraySize(mj) == 10);
+    CHECK(!cJSON_HasObjectItem(j, "steady")); /* not a run until steady */
     cJSON *sj = cJSON_GetObjectItem(j, "solver");
     CHECK(cJSON_GetArraySize(sj) == 9);
     CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(sj, "residual_evals")) ==
@@ -289,6 +294,47 @@ static void test_summary_json(void) {
           70000);
     CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(sj, "unknowns")) == 5000);
   }
+  cJSON_Delete(j);
+  free(text);
+
+  /* a run until steady: the "steady" object, its criterion, the last
+   * cycle; steady_cycle only when it converged, NaN changes left out */
+  nimc_steady_info si = {.opts = nimc_steady_opts_default(),
+                         .cycles = 6,
+                         .converged = 1,
+                         .steady_cycle = 6,
+                         .coulombic_efficiency = 0.995,
+                         .capacitance_F = 2.5e-3,
+                         .capacitance_change = 2e-4,
+                         .ce_change = NAN};
+  sum.steady = &si;
+  CHECK(nimc_summary_json(&sum, &text, &err) == NIMC_OK);
+  j = cJSON_Parse(text);
+  cJSON *sj = cJSON_GetObjectItem(j, "steady");
+  CHECK(cJSON_IsObject(sj));
+  CHECK(cJSON_IsTrue(cJSON_GetObjectItem(sj, "converged")));
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(sj, "cycles")) == 6);
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(sj, "steady_cycle")) == 6);
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(sj, "coulombic_efficiency")) ==
+        0.995);
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(sj, "capacitance_F")) ==
+        2.5e-3);
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(sj, "capacitance_change")) ==
+        2e-4);
+  CHECK(!cJSON_HasObjectItem(sj, "ce_change"));
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(sj, "min_cycles")) == 3);
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(sj, "max_cycles")) == 30);
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(sj, "ce_min")) == 0.99);
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(sj, "rel_tol")) == 1e-3);
+  cJSON_Delete(j);
+  free(text);
+  si.converged = 0;
+  si.steady_cycle = 0;
+  CHECK(nimc_summary_json(&sum, &text, &err) == NIMC_OK);
+  j = cJSON_Parse(text);
+  sj = cJSON_GetObjectItem(j, "steady");
+  CHECK(cJSON_IsFalse(cJSON_GetObjectItem(sj, "converged")));
+  CHECK(!cJSON_HasObjectItem(sj, "steady_cycle"));
   cJSON_Delete(j);
   free(text);
 
@@ -786,26 +832,35 @@ static void test_eis_json(void) {
 
 static void test_validation(const char *dir) {
   const nimc_validation_row rows[] = {
-      {"cv_0.1", "volumetric capacitance at 0.1 mA/cm2", "F/cm3", 19.5, 17.0},
-      {"cv_0.2", "capacitance at 0.2 mA/cm2, \"covered\"", "F/cm3", 13.7, NAN},
-      {"zero", "a paper value of 0", "1", 0.0, 1.0}};
+      {"cv_0.1", "volumetric capacitance at 0.1 mA/cm2", "F/cm3", 19.5, 17.0, 5,
+       0, NULL},
+      {"cv_0.2", "capacitance at 0.2 mA/cm2, \"covered\"", "F/cm3", 13.7, NAN,
+       0, 0, NULL},
+      {"zero", "a paper value of 0", "1", 0.0, 1.0, 0, 0, NULL},
+      {"ratio", "C at 1.5 over C at 0.2", "1", 0.58, 0.5, 7, 4,
+       "not steady after 30 cycles, \"CE\" 0.9"}};
   CHECK_REL(nimc_validation_rel_error(&rows[0]), (17.0 - 19.5) / 19.5, 1e-15);
   CHECK(isnan(nimc_validation_rel_error(&rows[1])));
   CHECK(isnan(nimc_validation_rel_error(&rows[2])));
+  CHECK(isnan(nimc_validation_rel_error(&rows[3]))); /* excluded */
   CHECK(isnan(nimc_validation_rel_error(NULL)));
 
   nimc_summary sum = {.device = "NTO//AG-NIMC",
                       .temperature_C = 25.0,
                       .validation = rows,
-                      .nvalidation = 3};
+                      .nvalidation = 4};
   char *text = NULL;
   nimc_err err;
   CHECK(nimc_summary_json(&sum, &text, &err) == NIMC_OK);
   cJSON *j = cJSON_Parse(text);
   CHECK(j != NULL);
   cJSON *v = cJSON_GetObjectItem(j, "validation");
-  CHECK(cJSON_IsArray(v) && cJSON_GetArraySize(v) == 3);
-  cJSON *r0 = cJSON_GetArrayItem(v, 0), *r1 = cJSON_GetArrayItem(v, 1);
+  CHECK(cJSON_IsArray(v) && cJSON_GetArraySize(v) == 4);
+  cJSON *r0 = cJSON_GetArrayItem(v, 0), *r1 = cJSON_GetArrayItem(v, 1),
+        *r3 = cJSON_GetArrayItem(v, 3);
+  /* every row has every key */
+  for (int k = 0; k < 4; k++)
+    CHECK(cJSON_GetArraySize(cJSON_GetArrayItem(v, k)) == 9);
   CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(r0, "id")), "cv_0.1"));
   CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(r0, "quantity")),
                 "volumetric capacitance at 0.1 mA/cm2"));
@@ -819,6 +874,18 @@ static void test_validation(const char *dir) {
   CHECK(cJSON_IsNull(cJSON_GetObjectItem(r1, "model")));
   CHECK(cJSON_IsNull(cJSON_GetObjectItem(r1, "rel_error")));
   CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(r1, "paper")) == 13.7);
+  /* which cycle the model value was read from; null when none */
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(r0, "cycle")) == 5);
+  CHECK(cJSON_IsNull(cJSON_GetObjectItem(r0, "cycle_ref")));
+  CHECK(cJSON_IsNull(cJSON_GetObjectItem(r0, "excluded")));
+  CHECK(cJSON_IsNull(cJSON_GetObjectItem(r1, "cycle")));
+  /* an excluded row keeps its model value, without a comparison */
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(r3, "model")) == 0.5);
+  CHECK(cJSON_IsNull(cJSON_GetObjectItem(r3, "rel_error")));
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(r3, "cycle")) == 7);
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(r3, "cycle_ref")) == 4);
+  CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(r3, "excluded")),
+                "not steady after 30 cycles, \"CE\" 0.9"));
   CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "steps")) == 0);
   CHECK(cJSON_IsObject(cJSON_GetObjectItem(j, "metrics")));
   cJSON_Delete(j);
@@ -835,15 +902,18 @@ static void test_validation(const char *dir) {
 
   char path[512];
   snprintf(path, sizeof path, "%s/validation.csv", dir);
-  CHECK(nimc_validation_write_csv(rows, 3, path, &err) == NIMC_OK);
+  CHECK(nimc_validation_write_csv(rows, 4, path, &err) == NIMC_OK);
   text = slurp(path, NULL);
   CHECK(text &&
-        !strcmp(text, "id,quantity,unit,paper,model,rel_error\n"
+        !strcmp(text, "id,quantity,unit,paper,model,rel_error,cycle,"
+                      "cycle_ref,excluded\n"
                       "cv_0.1,volumetric capacitance at 0.1 mA/cm2,F/cm3,"
-                      "19.5,17,-0.1282051282\n"
+                      "19.5,17,-0.1282051282,5,,\n"
                       "cv_0.2,\"capacitance at 0.2 mA/cm2, \"\"covered\"\"\","
-                      "F/cm3,13.7,,\n"
-                      "zero,a paper value of 0,1,0,1,\n"));
+                      "F/cm3,13.7,,,,,\n"
+                      "zero,a paper value of 0,1,0,1,,,,\n"
+                      "ratio,C at 1.5 over C at 0.2,1,0.58,0.5,,7,4,"
+                      "\"not steady after 30 cycles, \"\"CE\"\" 0.9\"\n"));
   free(text);
   CHECK(count_temporaries(dir) == 0);
   CHECK(nimc_validation_write_csv(NULL, 1, path, &err) == NIMC_EMISUSE);

@@ -9,9 +9,15 @@
  * Levenberg-Marquardt on their logarithms, to the calibration table of
  * ../shared/docs/system.md: volumetric capacitance of the uncovered device
  * at 0.1, 0.2, 1 and 1.5 mA/cm2, of the covered device at 0.2 mA/cm2, and
- * the equivalent series resistance.  Each evaluation simulates the GCD
- * cycle with the public API, applying the parameters as --set overrides to
- * the shipped device files, so the fit sees exactly what `nimc run` sees.
+ * the equivalent series resistance.  Each evaluation simulates every GCD
+ * target with the public API, applying the parameters as --set overrides
+ * to the shipped device files, and cycles it from the initial state until
+ * the cycle is steady (nimc_sim_run_until_steady, the defaults), reading
+ * the steady cycle: exactly what `nimc reproduce` reports and
+ * `nimc run --until-steady` measures.  A target whose cycles are not
+ * steady within the cycle limit still gives its last cycle's value (the
+ * fit needs a number; a warning says so); one with no capacitance to read,
+ * or a failed simulation, counts as -100 %.
  *
  * It prints the fitted values with their standard errors and the
  * sensitivity of every target to every parameter, and writes the
@@ -50,16 +56,21 @@ typedef struct param {
 } param;
 
 static param params[] = {
-    /* literature 120-150 F/g for AG in ionic liquids; wider bounds */
-    {"cathode.specific_capacitance", "F/kg", 1.39e5, 0.6e5, 2.5e5},
+    /* the sodium the NTO holds as made: the device's cyclable inventory,
+     * as a share of its accessible capacity */
+    {"anode.initial_stoichiometry", "1", 0.5, 0.02, 0.95},
+    /* Na+ in the gel: slower than the ionic liquid's ions (2.9e-12) */
+    {"electrolyte.diffusivity", "m2/s", 4e-12, 1e-14, 1e-10},
     /* above the fingers, below a millimetre */
-    {"geometry.gel_thickness", "m", 424e-6, 50e-6, 1e-3},
-    /* Na+ in ionic liquids and gels: 1e-12 .. 1e-10 m2/s */
-    {"electrolyte.diffusivity", "m2/s", 1.47e-11, 1e-12, 1e-10},
-    {"cover.porosity", "1", 0.0515, 0.005, 0.5},
-    /* micropore share of the AG capacitance and its time constant */
-    {"cathode.slow_capacitance_fraction", "1", 0.3, 0.01, 0.8},
-    {"cathode.slow_time_constant", "s", 300.0, 5.0, 5000.0},
+    {"geometry.gel_thickness", "m", 458e-6, 50e-6, 1e-3},
+    /* the AG's micropores: their share of the capacitance and the time
+     * constant of their transmission line */
+    {"cathode.micropore_capacitance_fraction", "1", 0.5, 0.02, 0.9},
+    {"cathode.micropore_time_constant", "s", 300.0, 5.0, 5000.0},
+    /* the NTO's rate constant: the charge-transfer arc */
+    {"anode.rate_constant", "m/s", 1e-11, 1e-14, 1e-8},
+    /* the EG cover: NIMC-C at 0.2 mA/cm2 */
+    {"cover.porosity", "1", 0.1, 0.005, 0.5},
 };
 #define NP (sizeof params / sizeof params[0])
 
@@ -75,84 +86,182 @@ static double to_coord(size_t k, double v) {
 }
 
 /* A target: a row of the paper's table (app/paper.h, shared with
- * `nimc reproduce`), or the ESR, which that table does not compare. */
+ * `nimc reproduce`): a GCD capacitance, or a resistance of the impedance
+ * spectrum fitted with the paper's circuit. */
 typedef struct target {
   const char *what;
   int covered;
-  double j_mA_cm2; /* GCD current density; 0 = the ESR */
+  double j_mA_cm2; /* GCD current density; 0 for the impedance rows */
+  quantity_kind kind;
   double paper;
 } target;
 
-/* The paper rows fitted: capacitance against rate, both devices. */
-static const char *const fitted_ids[] = {"cv_0.1", "cv_0.2", "cv_1", "cv_1.5",
-                                         "cv_0.2_covered"};
-#define NFIT (sizeof fitted_ids / sizeof fitted_ids[0])
+/* The paper rows fitted: the 25 C uncovered rate table, its ESR and
+ * charge-transfer resistance, and ONE covered value for the cover (the
+ * covered charge-transfer resistance is then a prediction). */
+static const char *const fitted_ids[] = {"cv_0.1", "cv_0.2", "cv_0.3",
+                                         "cv_1",   "cv_1.5", "cv_0.2_covered",
+                                         "esr_eis", "rct_eis"};
+#define NT (sizeof fitted_ids / sizeof fitted_ids[0])
 
-static target targets[NFIT + 1];
+static target targets[NT];
 
 /* Fill targets[] from the shared table; 0, or -1 when a row is missing. */
 static int targets_init(void) {
-  const struct paper_value *esr = paper_find("esr_eis");
-  if (!esr) return -1;
-  for (size_t k = 0; k < NFIT; k++) {
+  for (size_t k = 0; k < NT; k++) {
     const struct paper_value *v = paper_find(fitted_ids[k]);
-    if (!v || v->kind != Q_VOLUMETRIC) return -1;
-    targets[k] = (target){v->quantity, v->device == COVERED, v->J, v->paper};
+    if (!v || !(v->kind == Q_VOLUMETRIC || paper_is_eis(v))) return -1;
+    targets[k] = (target){v->quantity, v->device == COVERED, v->J, v->kind,
+                          v->paper};
   }
-  targets[NFIT] = (target){"ESR (ohm)", 0, 0.0, esr->paper};
   return 0;
 }
-#define NT (sizeof targets / sizeof targets[0])
 
 typedef struct ctx {
   const char *devdir;
   long evals;
+  long not_steady; /* target simulations not steady within max_cycles */
 } ctx;
 
-/* Simulate one GCD target with parameters p (log values); NaN on failure. */
-static double simulate(const ctx *c, const target *tg, const double *p,
-                       double *esr) {
-  char path[1024], sets[NP][128];
-  const char *sp[NP];
-  snprintf(path, sizeof path, "%s/%s", c->devdir,
-           tg->covered ? "nimc-covered.ini" : "nimc.ini");
+/* Load the device at path with the overrides sets[], cycle steps[] (one
+ * cycle) from its initial state until steady, and read the steady cycle's
+ * metrics into *mt: the measurement of `nimc reproduce`.  The status of
+ * nimc_sim_run_until_steady (NIMC_NOTSTEADY with *mt filled), or of
+ * whatever failed before; err says why. */
+static int simulate_steady(const char *path, const char *const *sets,
+                           size_t nsets, const char *const *steps,
+                           size_t nsteps, nimc_metrics *mt, nimc_err *err) {
+  nimc_device *dev = NULL;
+  nimc_experiment *exp = NULL;
+  nimc_sim *sim = NULL;
+  nimc_result res;
+  nimc_steady_info info;
+  memset(&res, 0, sizeof res);
+  memset(mt, 0, sizeof *mt);
+  int rc = nimc_device_load(&dev, path, sets, nsets, err);
+  if (!rc) rc = nimc_experiment_parse(&exp, steps, nsteps, err);
+  if (!rc) rc = nimc_sim_create(&sim, dev, NULL, err);
+  if (!rc) {
+    nimc_norm norm = {nimc_device_footprint_area_m2(dev),
+                      nimc_device_norm_thickness_m(dev)};
+    rc = nimc_sim_run_until_steady(sim, exp, NULL, &norm, &res, &info);
+    if (rc) {
+      err->code = rc;
+      snprintf(err->msg, sizeof err->msg, "%.200s: %.800s", path,
+               nimc_sim_errmsg(sim));
+    }
+    if (rc >= 0) *mt = info.metrics;
+  }
+  nimc_result_free(&res);
+  nimc_sim_destroy(sim);
+  nimc_experiment_destroy(exp);
+  nimc_device_destroy(dev);
+  return rc;
+}
+
+/* The overrides of parameters p (fit coordinates) as "key=value unit". */
+static void overrides(const double *p, char sets[][128], const char **sp) {
   for (size_t k = 0; k < NP; k++) {
     snprintf(sets[k], sizeof sets[k], "%s=%.9g %s", params[k].key,
              to_value(k, p[k]),
              strcmp(params[k].unit, "1") ? params[k].unit : "");
     sp[k] = sets[k];
   }
-  double j = tg->j_mA_cm2 > 0 ? tg->j_mA_cm2 : 0.1;
+}
+
+/* Simulate one GCD target with parameters p; NaN on failure. */
+static double simulate(ctx *c, const target *tg, const double *p) {
+  char path[1024], sets[NP][128];
+  const char *sp[NP];
+  snprintf(path, sizeof path, "%s/%s", c->devdir,
+           tg->covered ? "nimc-covered.ini" : "nimc.ini");
+  overrides(p, sets, sp);
   char s1[96], s2[96];
-  snprintf(s1, sizeof s1, "Charge at %g mA/cm2 until 3.5 V", j);
-  snprintf(s2, sizeof s2, "Discharge at %g mA/cm2 until 0 V", j);
-  /* one cycle from the initial state, as `nimc run` and `nimc reproduce` */
+  snprintf(s1, sizeof s1, "Charge at %g mA/cm2 until 3.5 V", tg->j_mA_cm2);
+  snprintf(s2, sizeof s2, "Discharge at %g mA/cm2 until 0 V", tg->j_mA_cm2);
+  /* cycled from the initial state until steady, as `nimc reproduce` */
   const char *steps[2] = {s1, s2};
   nimc_err err;
-  nimc_result res;
   nimc_metrics mt;
-  memset(&res, 0, sizeof res);
   double out = NAN;
-  if (nimc_simulate(path, sp, NP, steps, 2, NULL, &res, &mt, &err))
-    fprintf(stderr, "nimc-calibrate: %s: %s\n", s1, err.msg);
-  else if (mt.have_discharge) {
-    out = mt.capacitance_volumetric_F_cm3;
-    if (esr) *esr = mt.esr_ohm;
-  }
-  nimc_result_free(&res);
+  int rc = simulate_steady(path, sp, NP, steps, 2, &mt, &err);
+  if (rc)
+    fprintf(stderr, "nimc-calibrate: %s%s: %s\n",
+            rc == NIMC_NOTSTEADY ? "warning: " : "", s1, err.msg);
+  if (rc == NIMC_NOTSTEADY) c->not_steady++;
+  if (rc >= 0 && mt.have_discharge) out = mt.capacitance_volumetric_F_cm3;
   return out;
+}
+
+/* The impedance of the uncovered (or covered) device at rest in its
+ * initial state, 100 kHz to 10 mHz, fitted with the paper's circuit as
+ * `nimc reproduce` and `nimc eis` do: *r_ohmic the high-frequency
+ * intercept, *r_ct the charge-transfer arc.  0, or -1 (both NaN). */
+static int impedance(ctx *c, int covered, const double *p, double *r_ohmic,
+                     double *r_ct) {
+  char path[1024], sets[NP][128];
+  const char *sp[NP];
+  snprintf(path, sizeof path, "%s/%s", c->devdir,
+           covered ? "nimc-covered.ini" : "nimc.ini");
+  overrides(p, sets, sp);
+  *r_ohmic = *r_ct = NAN;
+  nimc_device *dev = NULL;
+  nimc_sim *sim = NULL;
+  nimc_circuit *circ = NULL;
+  nimc_fit fit;
+  memset(&fit, 0, sizeof fit);
+  nimc_spectrum s;
+  memset(&s, 0, sizeof s);
+  double *f = NULL;
+  size_t n = 0;
+  nimc_err err;
+  const char *why = NULL;
+  if (nimc_device_load(&dev, path, sp, NP, &err) ||
+      nimc_freq_logspace(PAPER_EIS_FROM_HZ, PAPER_EIS_TO_HZ,
+                         PAPER_EIS_PER_DECADE, &f, &n, &err) ||
+      nimc_sim_create(&sim, dev, NULL, &err))
+    why = err.msg;
+  else if (nimc_sim_at_rest(sim) || nimc_sim_impedance(sim, f, n, &s, NULL))
+    why = nimc_sim_errmsg(sim);
+  if (!why) {
+    *r_ohmic = nimc_spectrum_r_ohmic(&s);
+    nimc_fit_opts o = nimc_fit_opts_default();
+    o.global = 1;
+    o.seed = 1;
+    if (nimc_circuit_parse(&circ, PAPER_EIS_CIRCUIT, &err) ||
+        nimc_circuit_fit(circ, &s, &o, &fit, &err)) {
+      why = err.msg;
+    } else {
+      int k = nimc_circuit_rct_index(circ);
+      if (k >= 0) *r_ct = fit.p[k];
+    }
+  }
+  if (why) fprintf(stderr, "nimc-calibrate: impedance: %s\n", why);
+  nimc_fit_free(&fit);
+  nimc_circuit_destroy(circ);
+  nimc_spectrum_free(&s);
+  free(f);
+  nimc_sim_destroy(sim);
+  nimc_device_destroy(dev);
+  return why ? -1 : 0;
 }
 
 /* Model values of all targets at log-parameters p. */
 static void model_values(ctx *c, const double *p, double *m) {
-  double esr = NAN;
+  double ro[2] = {NAN, NAN}, rc[2] = {NAN, NAN};
+  int have[2] = {0, 0};
   for (size_t k = 0; k < NT; k++) {
-    if (targets[k].j_mA_cm2 == 0.0) continue;
-    double *e = targets[k].j_mA_cm2 == 0.1 && !targets[k].covered ? &esr : NULL;
-    m[k] = simulate(c, &targets[k], p, e);
+    const target *t = &targets[k];
+    if (t->kind == Q_VOLUMETRIC) {
+      m[k] = simulate(c, t, p);
+      continue;
+    }
+    if (!have[t->covered]) {
+      impedance(c, t->covered, p, &ro[t->covered], &rc[t->covered]);
+      have[t->covered] = 1;
+    }
+    m[k] = t->kind == Q_R_OHMIC ? ro[t->covered] : rc[t->covered];
   }
-  for (size_t k = 0; k < NT; k++)
-    if (targets[k].j_mA_cm2 == 0.0) m[k] = esr;
   c->evals++;
 }
 
@@ -205,7 +314,7 @@ static void simplex_search(gsl_vector *x, ctx *c, int iters) {
 }
 
 int main(int argc, char **argv) {
-  ctx c = {"devices", 0};
+  ctx c = {"devices", 0, 0};
   const char *outfile = NULL;
   int max_iter = 30, simplex = 0;
   for (int i = 1; i < argc; i++) {
@@ -270,6 +379,11 @@ int main(int argc, char **argv) {
   printf("nimc-calibrate: %s after %zu iterations, %ld evaluations (%s)\n",
          status == GSL_SUCCESS ? "converged" : "stopped",
          gsl_multifit_nlinear_niter(w), c.evals, gsl_strerror(status));
+  if (c.not_steady)
+    printf("nimc-calibrate: warning: %ld target simulations were not steady "
+           "within their cycle limit; their last cycle was used (see "
+           "stderr)\n",
+           c.not_steady);
   /* Standard errors: from the residuals when there are more targets than
    * parameters, and always for an assumed 5 % measurement error. */
   printf("\nfitted parameters (1-sigma relative errors: from the residual, %s; "

@@ -12,7 +12,9 @@
  *  - Current is positive when it CHARGES the device (it flows into the
  *    positive terminal), as potentiostats report it; energy and charge of a
  *    step carry the same sign as its current.
- *  - Functions return an nimc_status (0 ok, negative error).  Functions
+ *  - Functions return an nimc_status (0 ok, negative error; the one
+ *    positive status, NIMC_NOTSTEADY, is a request that ran to its end
+ *    without meeting its criterion, its results complete).  Functions
  *    without a handle take an nimc_err that receives the code and a message
  *    locating the problem (file:line: key ...); functions with a handle keep
  *    the message in the handle (nimc_sim_errmsg).  The library never prints,
@@ -36,8 +38,13 @@ extern "C" {
  * One list generates the enum and nimc_strerror().  NIMC_EINPUT and
  * NIMC_EDATA are the caller's fault (bad device file, step, value or data
  * file: the CLI exits 2); NIMC_ESOLVER and NIMC_EANALYSIS are failures of a
- * well-posed request (exit 1). */
+ * well-posed request (exit 1).  NIMC_NOTSTEADY (positive: not an error) is
+ * nimc_sim_run_until_steady's answer when the cycles did not settle within
+ * max_cycles: everything asked for was run and recorded, but the criterion
+ * was not met (a caller that treats every non-zero status as a failure is
+ * safe; one that wants the data tests status < 0). */
 #define NIMC_STATUS_LIST(X)                                                \
+  X(NIMC_NOTSTEADY, 1, "not steady")                                       \
   X(NIMC_OK, 0, "success")                                                 \
   X(NIMC_ENOMEM, -1, "out of memory")                                      \
   X(NIMC_EINPUT, -2, "invalid input")                                      \
@@ -257,6 +264,11 @@ typedef struct nimc_metrics {
   int have_discharge;  /* a full discharge segment was found */
   int have_cycle;      /* a charge followed by a discharge was found */
   int ncycles;         /* charge/discharge pairs found */
+  int cycle;           /* the cycle the numbers were read from: 1-based
+                          count of the pairs up to and including the one
+                          whose discharge is measured (= ncycles, since it
+                          is the last); 0 when the measured discharge is
+                          not paired with a charge (or there is none) */
   double capacitance_F, capacitance_areal_mF_cm2, capacitance_volumetric_F_cm3;
   double energy_J, energy_volumetric_mWh_cm3, energy_areal_uWh_cm2;
   double power_W, power_volumetric_W_cm3, power_areal_mW_cm2;
@@ -271,6 +283,70 @@ typedef struct nimc_metrics {
  * current, so the series needs no step labels). */
 int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
                      nimc_metrics *out, nimc_err *err);
+
+/* ---- steady cycles (formation, then measurement) ---------------------- */
+
+/* When a repeated cycle counts as steady (nimc_sim_run_until_steady). */
+typedef struct nimc_steady_opts {
+  int min_cycles;  /* run at least this many cycles, >= 2 (default 3) */
+  int max_cycles;  /* give up after this many, >= min_cycles (default 30) */
+  double ce_min;   /* the coulombic efficiency of the cycle must be at least
+                      this, 0 to 1 (default 0.99) */
+  double rel_tol;  /* and the cycle must repeat the one before it:
+                      |C_k / C_{k-1} - 1| <= rel_tol and
+                      |CE_k - CE_{k-1}| <= rel_tol, > 0 (default 1e-3) */
+} nimc_steady_opts;
+
+nimc_steady_opts nimc_steady_opts_default(void);
+
+/* What nimc_sim_run_until_steady did. */
+typedef struct nimc_steady_info {
+  nimc_steady_opts opts;  /* the criterion applied (defaults filled in) */
+  int cycles;             /* cycles run by this call (the last one may be
+                             incomplete when the solver failed) */
+  int converged;          /* the last cycle met the criterion */
+  int steady_cycle;       /* 1-based index (among this call's cycles) of
+                             the cycle found steady: cycles when converged,
+                             0 when not */
+  double coulombic_efficiency; /* of the last complete cycle (NaN: none) */
+  double capacitance_F;        /* of the last complete cycle (NaN: none) */
+  double capacitance_change;   /* |C_k / C_{k-1} - 1| of the last cycle */
+  double ce_change;            /* |CE_k - CE_{k-1}| of the last cycle */
+  size_t first_step;      /* index in res->steps of the last cycle's first
+                             step */
+  size_t first_sample;    /* index in res->series of its first sample */
+  /* The GCD metrics of the whole series after the last cycle (so of the
+   * last cycle's discharge; metrics.cycle counts the pairs of the whole
+   * series, earlier contents of res included); have_discharge = 0 when
+   * there is nothing to measure. */
+  nimc_metrics metrics;
+} nimc_steady_info;
+
+/* Formation, then measurement: run the experiment `cycle` (one cycle,
+ * e.g. 'Charge at J until 3.5 V', 'Discharge at J until 0 V') again and
+ * again on sim from its current state, appending to res, until a cycle is
+ * steady or opts->max_cycles have run.  After each cycle its capacitance C
+ * and coulombic efficiency CE are read by nimc_metrics_gcd from that
+ * cycle's part of the series (its last full discharge and the charge
+ * paired with it); cycle k is steady when k >= min_cycles, CE_k >= ce_min
+ * and it repeats cycle k-1 within rel_tol (nimc_steady_opts).  opts NULL:
+ * the defaults.  norm normalises info->metrics (NULL: none).  The steps it
+ * appends have step_result.cycle = the 0-based index of their cycle in
+ * this call (the loop is their enclosing repeat).  info may be NULL.
+ *
+ * Returns NIMC_OK when steady; NIMC_NOTSTEADY (> 0) when max_cycles ran
+ * without a steady cycle (res and info are complete; nimc_sim_errmsg says
+ * "not steady after N cycles" and how far it was); NIMC_EINPUT for bad
+ * options or a cycle without a Charge step followed by a Discharge step;
+ * NIMC_EANALYSIS when a cycle has no capacitance to read (no full
+ * discharge paired with a charge, or a voltage that does not fall): the
+ * loop stops there, since the next cycle would start where this one could
+ * not measure; NIMC_ESOLVER as nimc_sim_run (res holds what was computed).
+ * Every message is in nimc_sim_errmsg(sim). */
+int nimc_sim_run_until_steady(nimc_sim *sim, const nimc_experiment *cycle,
+                              const nimc_steady_opts *opts,
+                              const nimc_norm *norm, nimc_result *res,
+                              nimc_steady_info *info);
 
 /* ---- impedance spectra (measured or simulated alike) ------------------ */
 
@@ -567,14 +643,23 @@ typedef struct nimc_validation_row {
   const char *unit;     /* of paper and model ("1" when unitless) */
   double paper;         /* the published value */
   double model;         /* the simulated value; NaN = not computed */
+  int cycle;            /* the cycle the model value was read from
+                           (nimc_metrics.cycle); 0 = not read from a cycle
+                           (an impedance, or not computed) */
+  int cycle_ref;        /* for a ratio, the cycle of its denominator; 0 =
+                           none */
+  const char *excluded; /* NULL, or why the model value is not compared
+                           with the paper (it is still reported) */
 } nimc_validation_row;
 
-/* (model - paper) / paper; NaN when either is not finite or paper is 0. */
+/* (model - paper) / paper; NaN when either is not finite, paper is 0, or
+ * the row is excluded. */
 double nimc_validation_rel_error(const nimc_validation_row *row);
 
-/* Write rows as CSV with the header "id,quantity,unit,paper,model,rel_error"
- * (%.10g numbers, an empty field where a value is NaN; text fields quoted
- * when they hold a comma or a quote). */
+/* Write rows as CSV with the header
+ * "id,quantity,unit,paper,model,rel_error,cycle,cycle_ref,excluded"
+ * (%.10g numbers, an empty field where a value is NaN or a cycle 0 or a
+ * text NULL; text fields quoted when they hold a comma or a quote). */
 int nimc_validation_write_csv(const nimc_validation_row *rows, size_t nrows,
                               const char *path, nimc_err *err);
 
@@ -608,10 +693,13 @@ typedef struct nimc_summary {
   const nimc_solver_stats *stats; /* NULL = no "solver" object */
   /* the "validation" array of reproduce; NULL = no "validation" key.
    * Unlike elsewhere, a NaN model value (and its rel_error) is written as
-   * null: every row has every key. */
+   * null: every row has every key (cycle and cycle_ref null when 0,
+   * excluded null when NULL). */
   const nimc_validation_row *validation;
   size_t nvalidation;
   const nimc_eis_summary *eis; /* NULL = no impedance keys */
+  /* the "steady" object of a run until steady; NULL = no "steady" key */
+  const nimc_steady_info *steady;
 } nimc_summary;
 
 /* Render s as pretty-printed JSON into *out_text (malloc'd, the caller

@@ -12,7 +12,8 @@
  * discharge sample share t) adds nothing spurious, and the first discharge
  * sample is the voltage just after the IR drop.  A (charge, discharge) pair
  * is a full charge followed by a full discharge with only rests between
- * them.  One pass, no allocation.
+ * them; the metrics say which pair (cycle) they were read from.  One pass,
+ * no allocation.
  */
 #include <math.h>
 #include <stddef.h>
@@ -156,6 +157,9 @@ int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
   integrate(s, last_d, &q, &e);
   m.have_discharge = 1;
   m.have_cycle = m.ncycles > 0;
+  /* the measured discharge is the last full one, so when it is paired it
+   * is the last pair: the cycle it belongs to is the pair count */
+  m.cycle = last_paired ? m.ncycles : 0;
   m.discharge_time_s = td;
   m.discharge_current_A = q / td;
   m.capacitance_F = capacitance(s, last_d);

@@ -168,7 +168,7 @@ int nimc_fields_write_csv(const nimc_fields *f, const char *path,
 }
 
 double nimc_validation_rel_error(const nimc_validation_row *row) {
-  if (!row || !isfinite(row->paper) || !isfinite(row->model) ||
+  if (!row || row->excluded || !isfinite(row->paper) || !isfinite(row->model) ||
       row->paper == 0.0)
     return NAN;
   return (row->model - row->paper) / row->paper;
@@ -197,18 +197,21 @@ static void put_csv_num(char *buf, size_t cap, size_t *len, double v) {
 
 int nimc_validation_write_csv(const nimc_validation_row *rows, size_t nrows,
                               const char *path, nimc_err *err) {
-  static const char header[] = "id,quantity,unit,paper,model,rel_error\n";
+  static const char header[] =
+      "id,quantity,unit,paper,model,rel_error,cycle,cycle_ref,excluded\n";
   if (!path || (nrows && !rows))
     return nimc_err_set(err, NIMC_EMISUSE,
                         "nimc_validation_write_csv: NULL argument");
   size_t cap = sizeof header;
   for (size_t k = 0; k < nrows; k++) {
     const nimc_validation_row *r = &rows[k];
-    /* each text at worst doubles and gains two quotes; 3 numbers <= 18 */
+    /* each text at worst doubles and gains two quotes; 3 numbers <= 18,
+     * two cycles <= 12 */
     cap += 2 * ((r->id ? strlen(r->id) : 0) +
                 (r->quantity ? strlen(r->quantity) : 0) +
-                (r->unit ? strlen(r->unit) : 0)) +
-           6 + 3 * 18 + 8;
+                (r->unit ? strlen(r->unit) : 0) +
+                (r->excluded ? strlen(r->excluded) : 0)) +
+           8 + 3 * 18 + 2 * 12 + 8;
   }
   char *buf = malloc(cap);
   if (!buf) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
@@ -224,6 +227,10 @@ int nimc_validation_write_csv(const nimc_validation_row *rows, size_t nrows,
     put_csv_num(buf, cap, &len, r->paper);
     put_csv_num(buf, cap, &len, r->model);
     put_csv_num(buf, cap, &len, nimc_validation_rel_error(r));
+    put_csv_num(buf, cap, &len, r->cycle > 0 ? (double)r->cycle : NAN);
+    put_csv_num(buf, cap, &len, r->cycle_ref > 0 ? (double)r->cycle_ref : NAN);
+    buf[len++] = ',';
+    if (r->excluded) put_csv_text(buf, cap, &len, r->excluded);
     buf[len++] = '\n';
   }
   int rc = nimc_write_atomic(path, buf, len, err);
@@ -290,9 +297,30 @@ static int add_metrics(cJSON *root, const nimc_metrics *m) {
       {"capacitance_retention", m->capacitance_retention},
       {"discharge_time_s", m->discharge_time_s},
       {"discharge_current_A", m->discharge_current_A},
+      /* which cycle (pair) the numbers were read from, 0: not a pair */
+      {"cycle", m->cycle},
   };
   for (size_t k = 0; k < sizeof kv / sizeof kv[0]; k++)
     if (add_num(o, kv[k].key, kv[k].v)) return -1;
+  return 0;
+}
+
+/* The "steady" object of a run until steady: the criterion, how many
+ * cycles ran, whether and where the cycles settled, the last cycle. */
+static int add_steady(cJSON *root, const nimc_steady_info *in) {
+  cJSON *o = cJSON_AddObjectToObject(root, "steady");
+  if (!o || !cJSON_AddBoolToObject(o, "converged", in->converged) ||
+      add_num(o, "cycles", in->cycles) ||
+      (in->converged && add_num(o, "steady_cycle", in->steady_cycle)) ||
+      add_num(o, "coulombic_efficiency", in->coulombic_efficiency) ||
+      add_num(o, "capacitance_F", in->capacitance_F) ||
+      add_num(o, "capacitance_change", in->capacitance_change) ||
+      add_num(o, "ce_change", in->ce_change) ||
+      add_num(o, "min_cycles", in->opts.min_cycles) ||
+      add_num(o, "max_cycles", in->opts.max_cycles) ||
+      add_num(o, "ce_min", in->opts.ce_min) ||
+      add_num(o, "rel_tol", in->opts.rel_tol))
+    return -1;
   return 0;
 }
 
@@ -345,7 +373,12 @@ static int add_validation(cJSON *root, const nimc_validation_row *rows,
         !cJSON_AddStringToObject(o, "unit", r->unit ? r->unit : "") ||
         add_num_or_null(o, "paper", r->paper) ||
         add_num_or_null(o, "model", r->model) ||
-        add_num_or_null(o, "rel_error", nimc_validation_rel_error(r)))
+        add_num_or_null(o, "rel_error", nimc_validation_rel_error(r)) ||
+        add_num_or_null(o, "cycle", r->cycle > 0 ? (double)r->cycle : NAN) ||
+        add_num_or_null(o, "cycle_ref",
+                        r->cycle_ref > 0 ? (double)r->cycle_ref : NAN) ||
+        !(r->excluded ? cJSON_AddStringToObject(o, "excluded", r->excluded)
+                      : cJSON_AddNullToObject(o, "excluded")))
       return -1;
   }
   return 0;
@@ -487,6 +520,7 @@ int nimc_summary_json(const nimc_summary *s, char **out_text, nimc_err *err) {
       (s->device && !cJSON_AddStringToObject(root, "device", s->device)) ||
       add_num(root, "temperature_C", s->temperature_C) ||
       add_steps(root, s->result) || add_metrics(root, s->metrics) ||
+      (s->steady && add_steady(root, s->steady)) ||
       (s->stats && add_solver(root, s->stats)) ||
       (s->validation && add_validation(root, s->validation, s->nvalidation)) ||
       (s->eis && (add_eis_metrics(root, s->eis) || add_eis(root, s->eis))) ||

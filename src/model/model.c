@@ -182,16 +182,23 @@ static int bv_eval(const nimc_model *m, const nimc_elec *el, double dphi,
      * order aa + ac in c (first order for aa + ac = 1):
      *   j = F k cmax (c0/cref)^aa s(th) [e^{aa f (dphi-U)}
      *                                     - (c/c0)^{aa+ac} e^{-ac f (dphi-U)}]
-     * smooth through c = 0 (c^(aa+ac) is continued as 0 below it when the
-     * order is not 1), so Na+ runs out only asymptotically. */
+     * continuous through c = 0 (continued as 0 below it), so Na+ runs out
+     * only asymptotically. */
     double c0 = m->dev->electrolyte.c0_mol_m3, order = aa + ac;
     double K = NIMC_F * k * cmax * pow(c0 / p->c_ref_mol_m3, aa);
     double x = c / c0, xp, dxp;
+    /* no Na+ (a slightly negative c within the solver's tolerance), no
+     * insertion: x is continued smoothly and positively below c = 0,
+     * x+ = (x + sqrt(x^2 + d^2)) / 2 with d = 1e-8 (x itself above a few
+     * d), so that an iterate there never turns the inserting term into an
+     * extracting one */
+    const double dd = 1e-8;
+    double r = sqrt(x * x + dd * dd), xs = 0.5 * (x + r);
+    double dxs = 0.5 * (1.0 + x / r);
     if (fabs(order - 1.0) < 1e-12) {
-      xp = x, dxp = 1.0;
+      xp = xs, dxp = dxs;
     } else {
-      xp = x > 0.0 ? pow(x, order) : 0.0;
-      dxp = x > 0.0 ? order * pow(x, order - 1.0) : 0.0;
+      xp = pow(xs, order), dxp = order * pow(xs, order - 1.0) * dxs;
     }
     double br = ea - xp * ec, dbr = f * (aa * ea + ac * xp * ec);
     *j = K * solid * br;

@@ -18,7 +18,8 @@ ok()  { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 
 # check_rows FILE: every id has one row in "validation", each with paper,
-# model and rel_error (cJSON prints one key per line)
+# model, rel_error, the cycle it was read from (and the reference's, for a
+# ratio) and whether it is excluded (cJSON prints one key per line)
 check_rows() {
   grep -q '"validation"' "$1" && ok || bad "$1 has no \"validation\""
   for id in $IDS; do
@@ -28,8 +29,11 @@ check_rows() {
       inrow && /"paper":[[:space:]]*[-0-9]/ { p++ }
       inrow && /"model":[[:space:]]*([-0-9]|null)/ { m++ }
       inrow && /"rel_error":[[:space:]]*([-0-9]|null)/ { e++ }
-      END { exit !(n == 1 && p == 1 && m == 1 && e == 1) }' "$1" \
-      && ok || bad "$1: row $id missing or lacks paper/model/rel_error"
+      inrow && /"cycle":[[:space:]]*([0-9]|null)/ { c++ }
+      inrow && /"cycle_ref":[[:space:]]*([0-9]|null)/ { r++ }
+      inrow && /"excluded":[[:space:]]*("|null)/ { x++ }
+      END { exit !(n == 1 && p == 1 && m == 1 && e == 1 && c == 1 && r == 1 && x == 1) }' "$1" \
+      && ok || bad "$1: row $id missing or lacks paper/model/rel_error/cycle/cycle_ref/excluded"
   done
 }
 
@@ -56,8 +60,18 @@ done
 # reproduce.json is what --json printed
 printf '%s\n' "$(cat "$OUT/reproduce.json" 2>/dev/null)" | cmp -s - "$TMP/sum.json" && ok \
   || bad "reproduce.json differs from the --json output"
-[ "$(head -1 "$OUT/validation.csv")" = "id,quantity,unit,paper,model,rel_error" ] && ok \
+[ "$(head -1 "$OUT/validation.csv")" = "id,quantity,unit,paper,model,rel_error,cycle,cycle_ref,excluded" ] && ok \
   || bad "validation.csv header: $(head -1 "$OUT/validation.csv")"
+# every GCD value was read after formation, from a cycle >= 3 (the minimum);
+# the impedance values from none
+# (quoted text fields emptied first: they may hold commas)
+sed 's/"[^"]*"//g' "$OUT/validation.csv" | awk -F, '
+  NR > 1 && $1 !~ /eis/ && $5 != "" && !($7 >= 3) { exit 1 }
+  NR > 1 && $1 ~ /eis/ && $7 != "" { exit 1 }' && ok \
+  || bad "validation.csv: a GCD value not read from a cycle >= 3: $(cat "$OUT/validation.csv")"
+grep -q '^retention_1.5,.*,[0-9][0-9]*,[0-9][0-9]*,[^,]*$' "$OUT/validation.csv" && ok \
+  || bad "validation.csv: the ratio lacks its two cycles"
+grep -Eq '"cycle":[[:space:]]*([3-9]|[1-9][0-9])' "$TMP/sum.json" && ok || bad "no row says its cycle"
 [ "$(($(wc -l <"$OUT/validation.csv") - 1))" -eq "$(echo $IDS | wc -w)" ] && ok \
   || bad "validation.csv has $(($(wc -l <"$OUT/validation.csv") - 1)) rows"
 for id in $IDS; do
@@ -79,8 +93,11 @@ rc=$?
 [ $rc -eq 1 ] && ok || bad "a failing experiment: exit status $rc, expected 1"
 grep -q 'cv_0.2_covered' "$TMP/err" && ok || bad "the failure does not name the value it affects: $(cat "$TMP/err")"
 grep -q 'capacitance against current density' "$TMP/err" && ok || bad "the failure does not name the experiment"
-head -1 "$TMP/table" | grep -Eq '^quantity +\| unit +\| +paper \| +model \| +rel\. error$' && ok \
+head -1 "$TMP/table" | grep -Eq '^quantity +\| unit +\| +paper \| +model \| +rel\. error \| +cycle$' && ok \
   || bad "table header: $(head -1 "$TMP/table")"
+# the uncovered rows say from which cycle (>= 3) they were read
+grep -E '^volumetric capacitance at 0.1 mA/cm2 +\|' "$TMP/table" | grep -Eq '\| +([3-9]|[1-9][0-9]+)$' && ok \
+  || bad "the table does not say the cycle: $(cat "$TMP/table")"
 grep -E '^volumetric capacitance at 0.2 mA/cm2, covered +\|' "$TMP/table" | grep -q 'failed' && ok \
   || bad "the covered row does not say failed: $(cat "$TMP/table")"
 grep -E '^volumetric capacitance at 0.1 mA/cm2 +\|' "$TMP/table" | grep -q failed && \
@@ -91,7 +108,7 @@ grep -E '^volumetric capacitance at 0.1 mA/cm2 +\|' "$TMP/table" | grep -q faile
   || bad "the table's columns are not aligned"
 grep -q '"model":[[:space:]]*null' "$TMP/o2/reproduce.json" && ok || bad "failed model value is not null"
 check_rows "$TMP/o2/reproduce.json"
-grep -q '^cv_0.2_covered,.*,13.7,,$' "$TMP/o2/validation.csv" && ok || bad "failed row in validation.csv: $(cat "$TMP/o2/validation.csv")"
+grep -q '^cv_0.2_covered,.*,13.7,,,,,$' "$TMP/o2/validation.csv" && ok || bad "failed row in validation.csv: $(cat "$TMP/o2/validation.csv")"
 for f in reproduce_gcd.png reproduce_rate.png reproduce_fields.png; do
   [ -s "$TMP/o2/$f" ] && ok || bad "$f not written after a failure"
 done

@@ -26,15 +26,63 @@ if "$NIMC" run $DEV -e "$CH" -e "$DIS" --json >"$TMP/sum.json" 2>"$TMP/err"; the
   for key in '"device"' '"temperature_C"' '"steps"' '"metrics"' '"capacitance_F"' \
              '"capacitance_volumetric_F_cm3"' '"energy_volumetric_mWh_cm3"' \
              '"power_volumetric_W_cm3"' '"esr_ohm"' '"coulombic_efficiency"' \
-             '"end_reason"'; do
+             '"end_reason"' '"cycle"'; do
     grep -qF "$key" "$TMP/sum.json" && ok || bad "summary lacks $key"
   done
   cap=$(sed -n 's/.*"capacitance_F":[[:space:]]*\([-0-9.eE+]*\).*/\1/p' "$TMP/sum.json" | head -1)
   awk -v c="$cap" 'BEGIN { exit !(c + 0 > 0) }' && ok || bad "capacitance_F '$cap' not positive"
   [ "$(head -c1 "$TMP/sum.json")" = "{" ] && ok || bad "--json stdout is not only JSON"
+  # one charge and one discharge: the metrics are read from cycle 1
+  grep -Eq '"cycle":[[:space:]]*1,?$' "$TMP/sum.json" && ok || bad "metrics.cycle is not 1"
+  grep -q '"steady"' "$TMP/sum.json" && bad "a plain run has a \"steady\" object" || ok
 else
   bad "nimc run --json failed: $(cat "$TMP/err")"
 fi
+
+# ---- success: --until-steady repeats the steps as one cycle until steady ----
+SCH='Charge at 1 mA/cm2 until 3.5 V'
+SDIS='Discharge at 1 mA/cm2 until 0 V'
+# the value of "key" inside the object "obj" of a summary (cJSON: one key a line)
+json_in() {
+  awk -v obj="\"$2\":" -v key="\"$3\":" '
+    index($0, obj) && /\{/ { inobj = 1; next }
+    inobj && /^[[:space:]]*\}/ { inobj = 0 }
+    inobj && index($0, key) { sub(/.*:[[:space:]]*/, ""); sub(/,$/, ""); print; exit }' "$1"
+}
+if "$NIMC" run $DEV -e "$SCH" -e "$SDIS" --until-steady --json >"$TMP/steady.json" 2>"$TMP/err"; then
+  ok
+  [ "$(json_in "$TMP/steady.json" steady converged)" = true ] && ok || bad "steady.converged is not true"
+  n=$(json_in "$TMP/steady.json" steady cycles)
+  [ -n "$n" ] && [ "$n" -ge 3 ] && [ "$n" -le 30 ] && ok || bad "steady.cycles '$n' not in 3..30"
+  [ "$(json_in "$TMP/steady.json" steady steady_cycle)" = "$n" ] && ok || bad "steady.steady_cycle is not $n"
+  [ "$(json_in "$TMP/steady.json" metrics cycle)" = "$n" ] && ok || bad "metrics.cycle is not $n"
+  ce=$(json_in "$TMP/steady.json" metrics coulombic_efficiency)
+  awk -v c="$ce" 'BEGIN { exit !(c + 0 >= 0.99) }' && ok || bad "steady coulombic_efficiency '$ce' < 0.99"
+  [ "$(grep -c '"end_reason"' "$TMP/steady.json")" -eq $((2 * n)) ] && ok || bad "not 2 steps a cycle"
+  [ "$(json_in "$TMP/steady.json" steady min_cycles)" = 3 ] && ok || bad "steady.min_cycles is not the default 3"
+else
+  bad "nimc run --until-steady failed: $(cat "$TMP/err")"
+fi
+# the report says which cycle
+"$NIMC" run $DEV -e "$SCH" -e "$SDIS" --until-steady --min-cycles 4 --ce-min 0.95 \
+  --steady-tol 0.01 >"$TMP/steady.txt" 2>"$TMP/err" && ok || bad "--until-steady with options failed: $(cat "$TMP/err")"
+grep -q '^steady at cycle [4-9]' "$TMP/steady.txt" && ok || bad "report lacks the steady cycle: $(cat "$TMP/steady.txt")"
+grep -q '^metrics (last full discharge, cycle [4-9])' "$TMP/steady.txt" && ok || bad "report lacks the metrics' cycle"
+# not steady within --max-cycles: everything reported, exit status 1
+"$NIMC" run $DEV -e "$SCH" -e "$SDIS" --until-steady --min-cycles 2 --max-cycles 2 \
+  --steady-tol 1e-9 --json >"$TMP/ns.json" 2>"$TMP/err"
+rc=$?
+[ $rc -eq 1 ] && ok || bad "not steady: exit status $rc, expected 1"
+grep -q 'not steady after 2 cycles' "$TMP/err" && ok || bad "not steady: message: $(cat "$TMP/err")"
+[ "$(json_in "$TMP/ns.json" steady converged)" = false ] && ok || bad "not steady: steady.converged is not false"
+[ "$(json_in "$TMP/ns.json" metrics cycle)" = 2 ] && ok || bad "not steady: metrics.cycle is not 2"
+# a cycle with no capacitance to read (the discharge ends at once): exit 1, why
+"$NIMC" run $DEV -e "$SCH" -e 'Discharge at 1 mA/cm2 until 3.4999 V' --until-steady \
+  >/dev/null 2>"$TMP/err"
+rc=$?
+[ $rc -eq 1 ] && ok || bad "no capacitance to read: exit status $rc, expected 1"
+grep -q 'cycle 3 has no capacitance to read' "$TMP/err" && ok || bad "no capacitance to read: message: $(cat "$TMP/err")"
+"$NIMC" run --help | grep -q -- '--until-steady' && ok || bad "run --help lacks --until-steady"
 
 # ---- success: -o DIR writes the time series, summary and figure ----
 if "$NIMC" run $DEV -e "$CH" -e "$DIS" -q -o "$TMP/o/deep" >/dev/null 2>"$TMP/err"; then
@@ -84,6 +132,14 @@ expect_error 2 "--rtol 'abc'" -- run $DEV -e "$CH" --rtol abc
 expect_error 2 "--temperature '25 parsecs'" "unit" -- run $DEV -e "$CH" --temperature '25 parsecs'
 expect_error 2 "--temperature '3 V'" "wrong dimension" -- run $DEV -e "$CH" --temperature '3 V'
 expect_error 2 "--temperature '-300 degC'" -- run $DEV -e "$CH" --temperature '-300 degC'
+expect_error 2 "--min-cycles '1'" -- run $DEV -e "$CH" -e "$DIS" --until-steady --min-cycles 1
+expect_error 2 "--max-cycles 'many'" -- run $DEV -e "$CH" -e "$DIS" --until-steady --max-cycles many
+expect_error 2 "--max-cycles '2'" "--min-cycles (3)" -- run $DEV -e "$CH" -e "$DIS" --until-steady --max-cycles 2
+expect_error 2 "--ce-min '1.5'" -- run $DEV -e "$CH" -e "$DIS" --until-steady --ce-min 1.5
+expect_error 2 "--steady-tol '-1e-3'" -- run $DEV -e "$CH" -e "$DIS" --until-steady --steady-tol -1e-3
+expect_error 2 "option '--ce-min' needs a number" -- run $DEV -e "$CH" -e "$DIS" --until-steady --ce-min
+expect_error 2 "'--max-cycles' needs --until-steady" -- run $DEV -e "$CH" -e "$DIS" --max-cycles 5
+expect_error 2 "--until-steady" "Charge step followed by a Discharge" -- run $DEV -e "$CH" --until-steady
 
 # ---- bad experiment steps: the offending text is quoted ----
 expect_error 2 "'Charge at 0.1 mA/cm2 untill 3.5 V'" "untill" -- run $DEV -e 'Charge at 0.1 mA/cm2 untill 3.5 V'
