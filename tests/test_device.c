@@ -598,7 +598,7 @@ static const bad_case idg_bad_cases[] = {
     {"idg.ini", "gap_cells_x = 8", "gel_cells_z = 0", "gel_cells_z",
      "[mesh] gel_cells_z", "whole number >= 1, got '0'"},
     {"idg.ini", "gap_cells_x = 8", "gap_cells_x = 8\narray = mirror", "array",
-     "[mesh] array", "unknown value 'mirror' (choices: edge, full, symmetry)"},
+     "[mesh] array", "unknown value 'mirror' (choices: symmetry, edge, full)"},
     {"idg.ini", "gap_cells_x = 8", "gap_cells_x = 8\narays = full", "arays",
      "[mesh] arays", "unknown key (did you mean 'array'?"},
 };
@@ -939,7 +939,7 @@ static void test_interdigitated_overrides(void) {
     CHECK_REL(d->idg.gel_porosity, 0.9, 1e-12);
     CHECK(d->idg.cover_bruggeman == 0.0);
     CHECK(d->mesh.anode_cells == 5); /* accepted, unused in-plane */
-    CHECK(d->idg.array == NIMC_ARRAY_EDGE);
+    CHECK(d->idg.array == NIMC_ARRAY_SYMMETRY);
   }
   nimc_device_destroy(d);
   d = load_ok("devices/nimc.ini", (const char *[]){"mesh.array=full"}, 1);
@@ -955,7 +955,7 @@ static void test_interdigitated_overrides(void) {
   d = load_ok("devices/nimc-stack.ini", (const char *[]){"mesh.array=full"}, 1);
   nimc_device_destroy(d);
   expect_set_error("devices/nimc.ini", "mesh.array=Full", "--set mesh.array: ",
-                   "unknown value 'Full' (choices: edge, full, symmetry)");
+                   "unknown value 'Full' (choices: symmetry, edge, full)");
 
   /* the gel must cover the cover: 10 um + 2 um */
   expect_set_error("devices/nimc-covered.ini", "geometry.gel_thickness=11um",
@@ -1001,7 +1001,7 @@ static void test_interdigitated_defaults(void) {
           g->electrode_cells_z == 4 && g->gel_cells_z == 8 &&
           g->cover_cells_z == 2);
     CHECK(g->grading_x == 4.0 && g->grading_z == 4.0);
-    CHECK(g->array == NIMC_ARRAY_EDGE);
+    CHECK(g->array == NIMC_ARRAY_SYMMETRY);
     CHECK_REL(nimc_device_footprint_area_m2(d), 1.61e-4, 1e-12);
   }
   nimc_device_destroy(d);

@@ -134,13 +134,14 @@ typedef struct nimc_electrolyte_params {
 } nimc_electrolyte_params;
 
 /* How the in-plane array is meshed (mesh.h nimc_mesh_interdigitated):
- * the edge fingers and their gaps exactly with the inner gaps lumped into
- * one (the default), the whole cross-section of 2N fingers, or one
- * symmetry cell whose finger columns stand for all 2N finger halves. */
+ * one symmetry cell whose finger columns stand for all 2N finger halves
+ * (the default: the speed of design loops), the edge fingers and their
+ * gaps exactly with the inner gaps lumped into one, or the whole
+ * cross-section of 2N fingers (the exact reference). */
 typedef enum nimc_array {
-  NIMC_ARRAY_EDGE = 0,
-  NIMC_ARRAY_FULL = 1,
-  NIMC_ARRAY_SYMMETRY = 2
+  NIMC_ARRAY_SYMMETRY = 0,
+  NIMC_ARRAY_EDGE = 1,
+  NIMC_ARRAY_FULL = 2
 } nimc_array;
 
 /* The in-plane (interdigitated) array: N fingers per electrode, each

@@ -359,7 +359,7 @@ static const char *const electrode_kinds[] = {"intercalation", "capacitive",
                                               "hybrid", NULL};
 static const char *const shapes[] = {"slab", "cylinder", "sphere", NULL};
 static const char *const geometries[] = {"stack", "interdigitated", NULL};
-static const char *const arrays[] = {"edge", "full", "symmetry",
+static const char *const arrays[] = {"symmetry", "edge", "full",
                                      NULL}; /* nimc_array */
 
 /* Allowed ranges of numbers. */
