@@ -58,19 +58,19 @@ typedef struct param {
 static param params[] = {
     /* the sodium the NTO holds as made: the device's cyclable inventory,
      * as a share of its accessible capacity */
-    {"anode.initial_stoichiometry", "1", 0.35, 0.02, 0.95},
+    {"anode.initial_stoichiometry", "1", 0.40, 0.02, 0.95},
     /* Na+ in the gel: slower than the ionic liquid's ions (2.9e-12) */
-    {"electrolyte.diffusivity", "m2/s", 1e-11, 1e-14, 1e-10},
+    {"electrolyte.diffusivity", "m2/s", 1.1e-11, 1e-14, 1e-10},
     /* above the fingers, below a millimetre */
-    {"geometry.gel_thickness", "m", 380e-6, 50e-6, 1e-3},
+    {"geometry.gel_thickness", "m", 408e-6, 50e-6, 1e-3},
     /* the AG's micropores: their share of the capacitance and the time
      * constant of their transmission line */
-    {"cathode.micropore_capacitance_fraction", "1", 0.4, 0.02, 0.9},
-    {"cathode.micropore_time_constant", "s", 150.0, 5.0, 5000.0},
+    {"cathode.micropore_capacitance_fraction", "1", 0.42, 0.02, 0.9},
+    {"cathode.micropore_time_constant", "s", 286.0, 5.0, 5000.0},
     /* the NTO's rate constant: the charge-transfer arc */
-    {"anode.rate_constant", "m/s", 1.1e-11, 1e-14, 1e-8},
+    {"anode.rate_constant", "m/s", 1.11e-11, 1e-14, 1e-8},
     /* the EG cover: NIMC-C at 0.2 mA/cm2 */
-    {"cover.porosity", "1", 0.047, 0.005, 0.5},
+    {"cover.porosity", "1", 0.0434, 0.005, 0.5},
 };
 #define NP (sizeof params / sizeof params[0])
 
