@@ -320,10 +320,11 @@ static const char *usage =
     "  --devices DIR     where nimc.ini, nimc-covered.ini and ag-ag-msc.ini\n"
     "                    are (default: devices)\n"
     "  --only calibration\n"
-    "                    the calibration table and experiments (a) to (d)\n"
-    "                    alone: no predictions table, no prediction\n"
-    "                    variants (AG//AG, 80 C, the thickness series), no\n"
-    "                    reproduce_predictions; about a third of the time\n"
+    "                    the calibration table alone: no predictions table,\n"
+    "                    no prediction variants (AG//AG, 80 C, the thickness\n"
+    "                    series), no reproduce_predictions, and the covered\n"
+    "                    device only at its calibration point; about a third\n"
+    "                    of the time\n"
     "  -q, --quiet       no progress on stderr\n"
     "  -h, --help        this help\n"
     "\n"
@@ -466,6 +467,14 @@ static void want_eis(state *s, int variant) {
   s->eis[variant].wanted = 1;
 }
 
+/* Does experiment (b) run variant v?  Both devices; with --only
+ * calibration the uncovered device alone, since the covered device's rate
+ * series is a prediction (the covered calibration point is scheduled by
+ * its row, and drawn). */
+static int in_experiment_b(const state *s, int v) {
+  return v == UNCOVERED || (v == COVERED && !s->a.calibration_only);
+}
+
 /* Is variant v at J a point of the predictions figure (e)? */
 static int in_figure_e(const state *s, int v, double J) {
   if (s->a.calibration_only) return 0;
@@ -492,12 +501,12 @@ static void select_rows(state *s) {
 }
 
 /* The simulations that the experiments, the rows and the figures need,
- * in the order: rate series of both devices, then the rows' (variant by
+ * in the order: rate series of (b), then the rows' (variant by
  * variant as the tables list them), then the ratio series; the maps and
  * spectra of (c) and (d).  Marks the variants to load. */
 static int plan_runs(state *s) {
   for (int d = 0; d < NDEV; d++)
-    for (size_t k = 0; k < COUNT(rate_J); k++)
+    for (size_t k = 0; k < COUNT(rate_J) && in_experiment_b(s, d); k++)
       if (want_run(s, d, rate_J[k])) return -1;
   for (size_t k = 0; k < COUNT(profile_J); k++)
     if (want_run(s, UNCOVERED, profile_J[k])) return -1;
@@ -546,7 +555,7 @@ static void run_users(const state *s, const gcd_run *r, char *buf,
     if (r->variant == UNCOVERED && same_J(r->J, profile_J[k]))
       add_user(buf, cap, &len, "experiment (a) GCD profiles");
   for (size_t k = 0; k < COUNT(rate_J); k++)
-    if (r->variant < NDEV && same_J(r->J, rate_J[k]))
+    if (in_experiment_b(s, r->variant) && same_J(r->J, rate_J[k]))
       add_user(buf, cap, &len,
                "experiment (b) capacitance against current density");
   if (in_figure_e(s, r->variant, r->J))
