@@ -122,7 +122,7 @@ sed 's/"[^"]*"//g' "$OUT/validation.csv" | awk -F, '
   NR > 1 && $1 !~ /eis/ && $5 != "" && !($7 >= 3) { exit 1 }
   NR > 1 && $1 ~ /eis/ && $7 != "" { exit 1 }' && ok \
   || bad "validation.csv: a GCD value not read from a cycle >= 3: $(cat "$OUT/validation.csv")"
-grep -q '^retention_1.5,.*,[0-9][0-9]*,[0-9][0-9]*,[^,]*,calibration$' "$OUT/validation.csv" && ok \
+sed 's/"[^"]*"//g' "$OUT/validation.csv" | grep -q '^retention_1.5,.*,[0-9][0-9]*,[0-9][0-9]*,[^,]*,calibration$' && ok \
   || bad "validation.csv: the ratio lacks its two cycles"
 grep -Eq '"cycle":[[:space:]]*([3-9]|[1-9][0-9])' "$TMP/sum.json" && ok || bad "no row says its cycle"
 [ "$(($(wc -l <"$OUT/validation.csv") - 1))" -eq "$(count $CAL_IDS)" ] && ok \
