@@ -2,7 +2,8 @@
  * paper.h -- the published measurements the model is compared with and
  * calibrated against, as data: one table, shared by `nimc reproduce`
  * (app/reproduce.c) and the calibration (tools/calibrate.c), so the two
- * can never disagree on what the paper says.
+ * can never disagree on what the paper says, nor on which of its values
+ * the model is fitted to (the calibration rows) and which it predicts.
  */
 #ifndef NIMC_PAPER_H
 #define NIMC_PAPER_H
@@ -15,10 +16,22 @@ enum { UNCOVERED = 0, COVERED = 1, NDEV = 2 };
 typedef enum quantity_kind {
   Q_VOLUMETRIC, /* capacitance_volumetric_F_cm3 of the GCD at J */
   Q_AREAL,      /* capacitance_areal_mF_cm2 of the GCD at J */
-  Q_RATIO,      /* capacitance at J / capacitance at J_ref, same device */
+  Q_RATIO,      /* capacitance at J / capacitance of device_ref at J_ref */
   Q_R_OHMIC,    /* r_ohmic_ohm of the impedance spectrum (J unused) */
   Q_R_CT        /* r_ct_ohm: the charge-transfer arc of the fitted circuit */
 } quantity_kind;
+
+/* What a row is for.  A calibration row is a point the model's unknown
+ * parameters are fitted to (tools/calibrate.c fits every one of a kind it
+ * can fit: Q_VOLUMETRIC and the impedance rows), or a number read from the
+ * same measurements (an areal value, a ratio of two fitted points); a
+ * prediction is anything else, compared with the paper where the paper
+ * gives a value. */
+typedef enum row_role { CALIBRATION, PREDICTION } row_role;
+
+static inline const char *row_role_name(row_role r) {
+  return r == CALIBRATION ? "calibration" : "prediction";
+}
 
 /* The published values compared with the model.  Source: Zheng et al.,
  * Adv. Sci. 2019, 6, 1902147, the GCD rate-capability results of the
@@ -26,39 +39,51 @@ typedef enum quantity_kind {
  * anode:cathode thickness 1:2, as listed in the table "Measured results"
  * of shared/docs/system.md.  Volumetric values are per footprint area times
  * the mean electrode thickness (7.5 um); 1.5 relative to 0.2 mA/cm2 is the
- * paper's "about 58 % of its low-rate value" (10.1 / 17.4).  These rows
- * also give the markers of the capacitance-against-current figure. */
+ * paper's "about 58 % of its low-rate value" (10.1 / 17.4), 1 relative to
+ * 0.1 mA/cm2 its "60 % of the above".  These rows also give the markers of
+ * the capacitance-against-current figures.  Calibration rows first, in the
+ * order they are printed and fitted.  device and device_ref are
+ * UNCOVERED or COVERED; device_ref and J_ref only matter for Q_RATIO. */
 static const struct paper_value {
   const char *id, *quantity, *unit;
   double paper;
+  row_role role;
   quantity_kind kind;
   int device;
-  double J, J_ref; /* mA/cm2; J_ref only for Q_RATIO */
+  double J;       /* mA/cm2 */
+  int device_ref; /* Q_RATIO: the denominator's device and current */
+  double J_ref;
 } paper_values[] = {
+    /* the 25 C rate table of the uncovered device */
     {"cv_0.1", "volumetric capacitance at 0.1 mA/cm2", "F/cm3", 19.5,
-     Q_VOLUMETRIC, UNCOVERED, 0.1, 0},
-    {"cv_1", "volumetric capacitance at 1 mA/cm2", "F/cm3", 11.7, Q_VOLUMETRIC,
-     UNCOVERED, 1.0, 0},
+     CALIBRATION, Q_VOLUMETRIC, UNCOVERED, 0.1, UNCOVERED, 0},
     {"cv_0.2", "volumetric capacitance at 0.2 mA/cm2, uncovered", "F/cm3", 17.4,
-     Q_VOLUMETRIC, UNCOVERED, 0.2, 0},
-    {"cv_0.2_covered", "volumetric capacitance at 0.2 mA/cm2, covered", "F/cm3",
-     13.7, Q_VOLUMETRIC, COVERED, 0.2, 0},
-    {"cv_1.5", "volumetric capacitance at 1.5 mA/cm2", "F/cm3", 10.1,
-     Q_VOLUMETRIC, UNCOVERED, 1.5, 0},
-    {"retention_1.5", "capacitance at 1.5 relative to 0.2 mA/cm2", "1", 0.58,
-     Q_RATIO, UNCOVERED, 1.5, 0.2},
-    {"ca_0.3", "areal capacitance at 0.3 mA/cm2", "mF/cm2", 11.8, Q_AREAL,
-     UNCOVERED, 0.3, 0},
+     CALIBRATION, Q_VOLUMETRIC, UNCOVERED, 0.2, UNCOVERED, 0},
     {"cv_0.3", "volumetric capacitance at 0.3 mA/cm2", "F/cm3", 15.8,
-     Q_VOLUMETRIC, UNCOVERED, 0.3, 0},
+     CALIBRATION, Q_VOLUMETRIC, UNCOVERED, 0.3, UNCOVERED, 0},
+    {"ca_0.3", "areal capacitance at 0.3 mA/cm2 (same GCD as cv_0.3)",
+     "mF/cm2", 11.8, CALIBRATION, Q_AREAL, UNCOVERED, 0.3, UNCOVERED, 0},
+    {"cv_1", "volumetric capacitance at 1 mA/cm2", "F/cm3", 11.7, CALIBRATION,
+     Q_VOLUMETRIC, UNCOVERED, 1.0, UNCOVERED, 0},
+    {"retention_1", "capacitance at 1 relative to 0.1 mA/cm2 (cv_1 / cv_0.1)",
+     "1", 0.60, CALIBRATION, Q_RATIO, UNCOVERED, 1.0, UNCOVERED, 0.1},
+    {"cv_1.5", "volumetric capacitance at 1.5 mA/cm2", "F/cm3", 10.1,
+     CALIBRATION, Q_VOLUMETRIC, UNCOVERED, 1.5, UNCOVERED, 0},
+    {"retention_1.5",
+     "capacitance at 1.5 relative to 0.2 mA/cm2 (cv_1.5 / cv_0.2)", "1", 0.58,
+     CALIBRATION, Q_RATIO, UNCOVERED, 1.5, UNCOVERED, 0.2},
+    /* the cover, from one point */
+    {"cv_0.2_covered", "volumetric capacitance at 0.2 mA/cm2, covered", "F/cm3",
+     13.7, CALIBRATION, Q_VOLUMETRIC, COVERED, 0.2, COVERED, 0},
     /* the impedance results (Nyquist plots fitted with an equivalent
      * circuit, 100 kHz to 10 mHz, 5 mV) */
     {"esr_eis", "equivalent series resistance (EIS), uncovered", "ohm", 450,
-     Q_R_OHMIC, UNCOVERED, 0, 0},
+     CALIBRATION, Q_R_OHMIC, UNCOVERED, 0, UNCOVERED, 0},
     {"rct_eis", "charge-transfer resistance (EIS), uncovered", "ohm", 173,
-     Q_R_CT, UNCOVERED, 0, 0},
+     CALIBRATION, Q_R_CT, UNCOVERED, 0, UNCOVERED, 0},
+    /* not fitted: the cover is fitted to cv_0.2_covered alone */
     {"rct_eis_covered", "charge-transfer resistance (EIS), covered", "ohm",
-     368, Q_R_CT, COVERED, 0, 0},
+     368, PREDICTION, Q_R_CT, COVERED, 0, COVERED, 0},
 };
 
 #define NPAPER_VALUES (sizeof(paper_values) / sizeof(paper_values[0]))
@@ -75,6 +100,12 @@ static const struct paper_value {
 /* Is p a result of the impedance spectrum (not of a GCD)? */
 static inline int paper_is_eis(const struct paper_value *p) {
   return p->kind == Q_R_OHMIC || p->kind == Q_R_CT;
+}
+
+/* Is p a row that tools/calibrate.c fits: a calibration row of a kind it
+ * can simulate (a volumetric capacitance or an impedance result)? */
+static inline int paper_is_fitted(const struct paper_value *p) {
+  return p->role == CALIBRATION && (p->kind == Q_VOLUMETRIC || paper_is_eis(p));
 }
 
 /* The row with identifier id, or NULL. */

@@ -1,11 +1,13 @@
 /*
  * reproduce.c -- `nimc reproduce`: the paper's experiments, model against
- * paper.
+ * paper, in two tables: the calibration (the points the model's unknown
+ * parameters were fitted to) and the predictions (everything else).
  *
  * The experiments of Zheng et al. (Adv. Sci. 2019, 6, 1902147) that the
- * simulator can run so far are re-run on the shipped devices (nimc.ini, the
- * uncovered NTO//AG-NIMC, and nimc-covered.ini, NTO//AG-NIMC-C), and each
- * published number is set beside the model's:
+ * simulator can run so far are re-run on the shipped devices and on the
+ * variants the paper builds from them (a table below: the covered device,
+ * AG//AG, 80 C, the anode:cathode thickness series), and each published
+ * number is set beside the model's:
  *   (a) GCD profiles of the uncovered device at a few current densities;
  *   (b) capacitance against current density for both devices;
  *       every GCD measured as the paper measured it, after formation: the
@@ -15,12 +17,20 @@
  *   (c) maps of the fields at the end of a fast charge, both devices;
  *   (d) the impedance spectra of both devices at their initial state,
  *       fitted with nimc eis's default circuit, as the paper read its
- *       equivalent series and charge-transfer resistances.
- * Everything that varies from one experiment to the next is data in the
- * static tables below (devices, currents, published values), so a new
- * comparison is a new row, not new code.  The GCD simulations that the
- * tables need are collected once (a current used by (a), (b) and the
- * validation table is simulated once) and run one after the other.
+ *       equivalent series and charge-transfer resistances;
+ *   (e) the predictions figure: capacitance against current density of
+ *       the uncovered, covered, AG//AG and 80 C devices, and capacitance
+ *       against the thickness ratio.
+ * The calibration table is the rows of app/paper.h whose role is
+ * calibration (tools/calibrate.c fits the same rows); the predictions
+ * table is paper.h's prediction rows and the model-only rows below, for
+ * which the paper gives no value.  Everything that varies from one
+ * experiment to the next is data in the static tables below (variants,
+ * currents, rows), so a new comparison is a new row, a new device a new
+ * variant, not new code.  The simulations that the tables and figures
+ * need are collected once (a variant at a current used by several is
+ * simulated once; a variant is loaded only when something needs it) and
+ * run one after the other.
  *
  * Nothing here tunes the model to the paper: the published values are
  * only printed beside the model's and drawn as markers.  A simulation that
@@ -29,9 +39,11 @@
  * 1.  A measurement that is not what the paper measured (its discharge
  * ended before 0 V, or its cycles were not steady within the cycle limit)
  * keeps its model value but is excluded from the comparison (no relative
- * error; the reason is printed and written with the row).  The command uses the
- * public API only; figures come from the report layer (nimc_plot_curves,
- * nimc_plot_fields), files from the io layer.
+ * error; the reason is printed and written with the row).  A model-only
+ * row without a value (a GCD with nothing to measure) is a warning, not a
+ * failure: there is nothing to compare.  The command uses the public API
+ * only; figures come from the report layer (nimc_plot_curves,
+ * nimc_plot_panels, nimc_plot_fields), files from the io layer.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -45,8 +57,180 @@
 
 /* ---- the experiments, as data ---- */
 
-/* The devices, as files in the --devices directory. */
-static const char *const device_files[NDEV] = {"nimc.ini", "nimc-covered.ini"};
+/* The variants: a device file of the --devices directory, at a
+ * temperature, with overrides, as `nimc run FILE --temperature T --set K=V`
+ * would load it.  The first two are the devices of paper.h (its rows'
+ * device indices); the rest differ from the uncovered device only where
+ * the paper's devices differ (system.md: "80 C differs from 25 C only by
+ * temperature", "the thickness-ratio series differs only in thickness").
+ * The series keeps one electrode at the uncovered device's thickness and
+ * varies the other: 1:2 is the uncovered device itself. */
+enum {
+  V_UNCOVERED = UNCOVERED,
+  V_COVERED = COVERED,
+  V_AG_AG,
+  V_80C,
+  V_1_1_CATHODE_FIXED,
+  V_1_3_CATHODE_FIXED,
+  V_1_4_CATHODE_FIXED,
+  V_1_1_ANODE_FIXED,
+  V_1_3_ANODE_FIXED,
+  V_1_4_ANODE_FIXED,
+  NVARIANT
+};
+
+#define MAX_SETS 2
+
+static const struct variant {
+  const char *id;          /* short name, for messages */
+  const char *label;       /* after the device's name (and a space) in
+                              messages and legends; NULL: the name alone */
+  const char *file;        /* in --devices DIR */
+  const char *temperature; /* NULL: the file's */
+  const char *sets[MAX_SETS]; /* --set overrides; NULL ends the list */
+} variants[NVARIANT] = {
+    [V_UNCOVERED] = {"uncovered", NULL, "nimc.ini", NULL, {NULL}},
+    [V_COVERED] = {"covered", NULL, "nimc-covered.ini", NULL, {NULL}},
+    [V_AG_AG] = {"AG//AG", NULL, "ag-ag-msc.ini", NULL, {NULL}},
+    [V_80C] = {"80 C", "at 80 C", "nimc.ini", "80 degC", {NULL}},
+    [V_1_1_CATHODE_FIXED] = {"1:1 cathode fixed",
+                             "1:1 (anode 10 um, cathode 10 um)",
+                             "nimc.ini",
+                             NULL,
+                             {"anode.thickness=10 um", NULL}},
+    [V_1_3_CATHODE_FIXED] = {"1:3 cathode fixed",
+                             "1:3 (anode 3.33 um, cathode 10 um)",
+                             "nimc.ini",
+                             NULL,
+                             {"anode.thickness=3.333333333 um", NULL}},
+    [V_1_4_CATHODE_FIXED] = {"1:4 cathode fixed",
+                             "1:4 (anode 2.5 um, cathode 10 um)",
+                             "nimc.ini",
+                             NULL,
+                             {"anode.thickness=2.5 um", NULL}},
+    [V_1_1_ANODE_FIXED] = {"1:1 anode fixed",
+                           "1:1 (anode 5 um, cathode 5 um)",
+                           "nimc.ini",
+                           NULL,
+                           {"cathode.thickness=5 um", NULL}},
+    [V_1_3_ANODE_FIXED] = {"1:3 anode fixed",
+                           "1:3 (anode 5 um, cathode 15 um)",
+                           "nimc.ini",
+                           NULL,
+                           {"cathode.thickness=15 um", NULL}},
+    [V_1_4_ANODE_FIXED] = {"1:4 anode fixed",
+                           "1:4 (anode 5 um, cathode 20 um)",
+                           "nimc.ini",
+                           NULL,
+                           {"cathode.thickness=20 um", NULL}},
+};
+
+/* The predictions: the rows of the second table that the paper gives no
+ * value for (paper NaN: the model's alone), the same shape as paper.h's
+ * rows, whose device is a variant here.  paper.h's prediction rows (with
+ * a published value) come first in the table, then these. */
+#define PREDICT(id, quantity, unit, kind, v, J, v_ref, J_ref)                   \
+  {id, quantity, unit, NAN, PREDICTION, kind, v, J, v_ref, J_ref}
+#define PREDICT_CV(id, quantity, v, J)                                         \
+  PREDICT(id, quantity, "F/cm3", Q_VOLUMETRIC, v, J, v, 0)
+static const struct paper_value predictions[] = {
+    /* the covered device across rates (0.2 mA/cm2 is the calibration
+     * row cv_0.2_covered), and the share of the uncovered device's
+     * capacitance it keeps at each */
+    PREDICT_CV("cv_0.1_covered", "volumetric capacitance at 0.1 mA/cm2, covered",
+               V_COVERED, 0.1),
+    PREDICT_CV("cv_0.3_covered", "volumetric capacitance at 0.3 mA/cm2, covered",
+               V_COVERED, 0.3),
+    PREDICT_CV("cv_0.5_covered", "volumetric capacitance at 0.5 mA/cm2, covered",
+               V_COVERED, 0.5),
+    PREDICT_CV("cv_1_covered", "volumetric capacitance at 1 mA/cm2, covered",
+               V_COVERED, 1.0),
+    PREDICT_CV("cv_1.5_covered", "volumetric capacitance at 1.5 mA/cm2, covered",
+               V_COVERED, 1.5),
+    PREDICT_CV("cv_2_covered", "volumetric capacitance at 2 mA/cm2, covered",
+               V_COVERED, 2.0),
+    PREDICT("cover_ratio_0.1", "covered / uncovered capacitance at 0.1 mA/cm2",
+            "1", Q_RATIO, V_COVERED, 0.1, V_UNCOVERED, 0.1),
+    PREDICT("cover_ratio_0.3", "covered / uncovered capacitance at 0.3 mA/cm2",
+            "1", Q_RATIO, V_COVERED, 0.3, V_UNCOVERED, 0.3),
+    PREDICT("cover_ratio_0.5", "covered / uncovered capacitance at 0.5 mA/cm2",
+            "1", Q_RATIO, V_COVERED, 0.5, V_UNCOVERED, 0.5),
+    PREDICT("cover_ratio_1", "covered / uncovered capacitance at 1 mA/cm2", "1",
+            Q_RATIO, V_COVERED, 1.0, V_UNCOVERED, 1.0),
+    PREDICT("cover_ratio_1.5", "covered / uncovered capacitance at 1.5 mA/cm2",
+            "1", Q_RATIO, V_COVERED, 1.5, V_UNCOVERED, 1.5),
+    PREDICT("cover_ratio_2", "covered / uncovered capacitance at 2 mA/cm2", "1",
+            Q_RATIO, V_COVERED, 2.0, V_UNCOVERED, 2.0),
+    PREDICT("esr_eis_covered", "equivalent series resistance (EIS), covered",
+            "ohm", Q_R_OHMIC, V_COVERED, 0, V_COVERED, 0),
+    /* the symmetric AG//AG micro-supercapacitor; its retention beside
+     * the NIMC's (retention_1, a calibration row: 0.60) */
+    PREDICT_CV("cv_0.1_ag_ag", "volumetric capacitance at 0.1 mA/cm2, AG//AG",
+               V_AG_AG, 0.1),
+    PREDICT_CV("cv_0.3_ag_ag", "volumetric capacitance at 0.3 mA/cm2, AG//AG",
+               V_AG_AG, 0.3),
+    PREDICT_CV("cv_1_ag_ag", "volumetric capacitance at 1 mA/cm2, AG//AG",
+               V_AG_AG, 1.0),
+    PREDICT_CV("cv_2_ag_ag", "volumetric capacitance at 2 mA/cm2, AG//AG",
+               V_AG_AG, 2.0),
+    PREDICT("retention_1_ag_ag",
+            "capacitance at 1 relative to 0.1 mA/cm2, AG//AG (NIMC: "
+            "retention_1)",
+            "1", Q_RATIO, V_AG_AG, 1.0, V_AG_AG, 0.1),
+    PREDICT("esr_eis_ag_ag", "equivalent series resistance (EIS), AG//AG", "ohm",
+            Q_R_OHMIC, V_AG_AG, 0, V_AG_AG, 0),
+    /* the uncovered device at 80 C */
+    PREDICT_CV("cv_0.1_80C", "volumetric capacitance at 0.1 mA/cm2, 80 C",
+               V_80C, 0.1),
+    PREDICT_CV("cv_0.3_80C", "volumetric capacitance at 0.3 mA/cm2, 80 C",
+               V_80C, 0.3),
+    PREDICT_CV("cv_1_80C", "volumetric capacitance at 1 mA/cm2, 80 C", V_80C,
+               1.0),
+    PREDICT_CV("cv_1.5_80C", "volumetric capacitance at 1.5 mA/cm2, 80 C",
+               V_80C, 1.5),
+    PREDICT_CV("cv_2_80C", "volumetric capacitance at 2 mA/cm2, 80 C", V_80C,
+               2.0),
+    PREDICT("esr_eis_80C", "equivalent series resistance (EIS), 80 C", "ohm",
+            Q_R_OHMIC, V_80C, 0, V_80C, 0),
+    PREDICT("rct_eis_80C", "charge-transfer resistance (EIS), 80 C", "ohm",
+            Q_R_CT, V_80C, 0, V_80C, 0),
+    /* the thickness-ratio series at 0.1 mA/cm2, each volumetric value per
+     * the variant's own mean electrode thickness */
+    PREDICT_CV("cv_0.1_1:1_cathode_fixed",
+               "volumetric capacitance at 0.1 mA/cm2, 1:1 (anode 10, cathode "
+               "10 um)",
+               V_1_1_CATHODE_FIXED, 0.1),
+    PREDICT_CV("cv_0.1_1:2_cathode_fixed",
+               "volumetric capacitance at 0.1 mA/cm2, 1:2 (anode 5, cathode "
+               "10 um)",
+               V_UNCOVERED, 0.1),
+    PREDICT_CV("cv_0.1_1:3_cathode_fixed",
+               "volumetric capacitance at 0.1 mA/cm2, 1:3 (anode 3.33, cathode "
+               "10 um)",
+               V_1_3_CATHODE_FIXED, 0.1),
+    PREDICT_CV("cv_0.1_1:4_cathode_fixed",
+               "volumetric capacitance at 0.1 mA/cm2, 1:4 (anode 2.5, cathode "
+               "10 um)",
+               V_1_4_CATHODE_FIXED, 0.1),
+    PREDICT_CV("cv_0.1_1:1_anode_fixed",
+               "volumetric capacitance at 0.1 mA/cm2, 1:1 (anode 5, cathode "
+               "5 um)",
+               V_1_1_ANODE_FIXED, 0.1),
+    PREDICT_CV("cv_0.1_1:2_anode_fixed",
+               "volumetric capacitance at 0.1 mA/cm2, 1:2 (anode 5, cathode "
+               "10 um)",
+               V_UNCOVERED, 0.1),
+    PREDICT_CV("cv_0.1_1:3_anode_fixed",
+               "volumetric capacitance at 0.1 mA/cm2, 1:3 (anode 5, cathode "
+               "15 um)",
+               V_1_3_ANODE_FIXED, 0.1),
+    PREDICT_CV("cv_0.1_1:4_anode_fixed",
+               "volumetric capacitance at 0.1 mA/cm2, 1:4 (anode 5, cathode "
+               "20 um)",
+               V_1_4_ANODE_FIXED, 0.1),
+};
+#undef PREDICT_CV
+#undef PREDICT
 
 /* The GCD window of every measurement (the paper's 0 to 3.5 V).  Each
  * measurement cycles from the device's initial state until the cycle is
@@ -72,17 +256,46 @@ static const double eis_from_Hz = PAPER_EIS_FROM_HZ,
                     eis_to_Hz = PAPER_EIS_TO_HZ;
 static const int eis_per_decade = PAPER_EIS_PER_DECADE;
 
+/* (e) the predictions figure: capacitance against current density of
+ * these variants (every current density simulated for them; the paper's
+ * points as markers), and the thickness-ratio series at series_J against
+ * the cathode:anode ratio series_ratio. */
+static const int predicted_rate_variants[] = {V_UNCOVERED, V_COVERED, V_AG_AG,
+                                              V_80C};
+static const double series_J = 0.1;
+static const double series_ratio[4] = {1, 2, 3, 4}; /* cathode per anode */
+static const struct ratio_series {
+  const char *label;
+  int variant[4]; /* at series_ratio[k] */
+} ratio_series[] = {
+    {"cathode fixed at 10 um",
+     {V_1_1_CATHODE_FIXED, V_UNCOVERED, V_1_3_CATHODE_FIXED,
+      V_1_4_CATHODE_FIXED}},
+    {"anode fixed at 5 um",
+     {V_1_1_ANODE_FIXED, V_UNCOVERED, V_1_3_ANODE_FIXED, V_1_4_ANODE_FIXED}},
+};
+
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define NPAPER COUNT(paper_values)
+#define NPRED COUNT(predictions)
+#define NROWS (NPAPER + NPRED)
 
 /* ---- the command line ---- */
 
 static const char *usage =
-    "usage: nimc reproduce [--json] [-o DIR] [--devices DIR] [-q]\n"
+    "usage: nimc reproduce [--json] [-o DIR] [--devices DIR]\n"
+    "                      [--only calibration] [-q]\n"
     "\n"
     "Regenerate the experiments of the paper (Zheng et al., Adv. Sci. 2019)\n"
     "that the simulator can run, and print the model's numbers beside the\n"
-    "published ones (quantity | unit | paper | model | rel. error).\n"
+    "published ones (quantity | unit | paper | model | rel. error | cycle)\n"
+    "in two tables: 'calibration (fitted points)', the values the model's\n"
+    "unknown parameters were fitted to (nimc-calibrate) and numbers read\n"
+    "from the same measurements, and 'predictions', everything else: the\n"
+    "covered device across 0.1 to 2 mA/cm2, AG//AG across rates, the\n"
+    "anode:cathode thickness series 1:1 to 1:4 (cathode fixed at 10 um,\n"
+    "anode fixed at 5 um), 80 C across rates, and the resistances of the\n"
+    "impedance; paper '-' where the paper gives no value.\n"
     "Every GCD is measured after formation: the cycle 'Charge at J until\n"
     "3.5 V', 'Discharge at J until 0 V' is repeated from the device's\n"
     "initial state until it is steady (at least 3 cycles, coulombic\n"
@@ -97,18 +310,27 @@ static const char *usage =
     "`nimc eis` does.  See docs/reproduce.md.\n"
     "\n"
     "  --json            print the summary JSON (with its \"validation\" "
-    "array)\n"
-    "                    on stdout, and nothing else\n"
+    "array,\n"
+    "                    each row with its \"role\": \"calibration\" or\n"
+    "                    \"prediction\") on stdout, and nothing else\n"
     "  -o, --output DIR  write reproduce_gcd, reproduce_rate,\n"
-    "                    reproduce_fields and reproduce_eis (.png, .svg),\n"
-    "                    reproduce.json and validation.csv into DIR\n"
-    "  --devices DIR     where nimc.ini and nimc-covered.ini are (default:\n"
-    "                    devices)\n"
+    "                    reproduce_fields, reproduce_eis and\n"
+    "                    reproduce_predictions (.png, .svg), reproduce.json\n"
+    "                    and validation.csv into DIR\n"
+    "  --devices DIR     where nimc.ini, nimc-covered.ini and ag-ag-msc.ini\n"
+    "                    are (default: devices)\n"
+    "  --only calibration\n"
+    "                    the calibration table alone: no predictions table,\n"
+    "                    no prediction variants (AG//AG, 80 C, the thickness\n"
+    "                    series), no reproduce_predictions, and the covered\n"
+    "                    device only at its calibration point; about a third\n"
+    "                    of the time\n"
     "  -q, --quiet       no progress on stderr\n"
     "  -h, --help        this help\n"
     "\n"
-    "Exit status: 0 success, 1 a simulation or an output failed (the rest is\n"
-    "still reported), 2 bad usage or a bad device file.\n";
+    "Exit status: 0 success, 1 a simulation or an output failed, or a value\n"
+    "the paper gives has no model value (the rest is still reported), 2 bad\n"
+    "usage or a bad device file.\n";
 
 void cli_reproduce_usage(FILE *out) {
   fputs(usage, out);
@@ -117,6 +339,7 @@ void cli_reproduce_usage(FILE *out) {
 typedef struct args {
   const char *outdir, *devdir;
   int json, quiet;
+  int calibration_only; /* --only calibration */
 } args;
 
 /* 0 to go on, -1 after --help, or an exit status. */
@@ -141,6 +364,16 @@ static int parse_args(int argc, char **argv, args *a) {
       if (!has_value)
         return cli_fail_usage("reproduce", "option '%s' needs a directory", o);
       a->devdir = argv[++i];
+    } else if (!strcmp(o, "--only")) {
+      if (!has_value)
+        return cli_fail_usage("reproduce",
+                              "option '%s' needs a table: calibration", o);
+      if (strcmp(argv[++i], "calibration"))
+        return cli_fail_usage("reproduce",
+                              "--only '%s': the table to run alone is "
+                              "'calibration'",
+                              argv[i]);
+      a->calibration_only = 1;
     } else if (o[0] == '-') {
       return cli_fail_usage("reproduce", "unknown option '%s'", o);
     } else {
@@ -152,10 +385,10 @@ static int parse_args(int argc, char **argv, args *a) {
 
 /* ---- the simulations ---- */
 
-/* One GCD measurement: a device at a current density, cycled until
+/* One GCD measurement: a variant at a current density, cycled until
  * steady. */
 typedef struct gcd_run {
-  int device;
+  int variant;
   double J;         /* mA/cm2 */
   int done;         /* simulated (the metrics may still be missing) */
   int have_metrics; /* m holds the steady cycle's metrics */
@@ -173,8 +406,9 @@ typedef struct fields_run {
   double wall_s;
 } fields_run;
 
-/* One spectrum of experiment (d), fitted. */
+/* One spectrum (experiment (d), or a resistance row), fitted. */
 typedef struct eis_run {
+  int wanted;
   int done, fitted;
   nimc_spectrum s;
   nimc_circuit *circuit;
@@ -185,13 +419,18 @@ typedef struct eis_run {
 
 typedef struct state {
   args a;
-  nimc_device *dev[NDEV];
+  nimc_device *dev[NVARIANT]; /* NULL: not needed, not loaded */
+  int needed[NVARIANT];
   gcd_run *runs;
   size_t nruns;
   fields_run maps[NDEV];
-  eis_run eis[NDEV];
-  nimc_validation_row rows[NPAPER];
-  char row_excluded[NPAPER][600]; /* the rows' excluded texts */
+  eis_run eis[NVARIANT];
+  /* the rows compared, calibration first: spec[k] is what row k
+   * measures, rows[k] its value */
+  const struct paper_value *spec[NROWS];
+  nimc_validation_row rows[NROWS];
+  char row_excluded[NROWS][600]; /* the rows' excluded texts */
+  size_t nrows;
   int failed; /* something failed: exit status 1 */
   size_t nsims, done_sims;
   double start_s;
@@ -201,74 +440,137 @@ static int same_J(double a, double b) {
   return fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b));
 }
 
-static gcd_run *find_run(state *s, int device, double J) {
+static gcd_run *find_run(state *s, int variant, double J) {
   for (size_t k = 0; k < s->nruns; k++)
-    if (s->runs[k].device == device && same_J(s->runs[k].J, J))
+    if (s->runs[k].variant == variant && same_J(s->runs[k].J, J))
       return &s->runs[k];
   return NULL;
 }
 
-/* Schedule a GCD of device at J unless one is scheduled; 0 or -1 (memory). */
-static int want_run(state *s, int device, double J) {
-  if (find_run(s, device, J)) return 0;
+/* Schedule a GCD of variant at J unless one is scheduled; 0 or -1
+ * (memory). */
+static int want_run(state *s, int variant, double J) {
+  s->needed[variant] = 1;
+  if (find_run(s, variant, J)) return 0;
   gcd_run *r = realloc(s->runs, (s->nruns + 1) * sizeof *r);
   if (!r) return -1;
   s->runs = r;
   memset(&r[s->nruns], 0, sizeof *r);
-  r[s->nruns].device = device;
+  r[s->nruns].variant = variant;
   r[s->nruns].J = J;
   s->nruns++;
   return 0;
 }
 
-/* The GCD runs that the experiments and the validation table need, in the
- * order: rate series of each device, then anything else. */
+static void want_eis(state *s, int variant) {
+  s->needed[variant] = 1;
+  s->eis[variant].wanted = 1;
+}
+
+/* Does experiment (b) run variant v?  Both devices; with --only
+ * calibration the uncovered device alone, since the covered device's rate
+ * series is a prediction (the covered calibration point is scheduled by
+ * its row, and drawn). */
+static int in_experiment_b(const state *s, int v) {
+  return v == UNCOVERED || (v == COVERED && !s->a.calibration_only);
+}
+
+/* Is variant v at J a point of the predictions figure (e)? */
+static int in_figure_e(const state *s, int v, double J) {
+  if (s->a.calibration_only) return 0;
+  for (size_t k = 0; k < COUNT(predicted_rate_variants); k++)
+    if (predicted_rate_variants[k] == v) return 1;
+  for (size_t k = 0; k < COUNT(ratio_series); k++)
+    for (size_t i = 0; i < COUNT(series_ratio); i++)
+      if (ratio_series[k].variant[i] == v && same_J(J, series_J)) return 1;
+  return 0;
+}
+
+/* The rows compared: the calibration rows of paper.h, then (unless
+ * --only calibration) its prediction rows and the model-only ones. */
+static void select_rows(state *s) {
+  for (size_t k = 0; k < NPAPER; k++)
+    if (paper_values[k].role == CALIBRATION)
+      s->spec[s->nrows++] = &paper_values[k];
+  if (s->a.calibration_only) return;
+  for (size_t k = 0; k < NPAPER; k++)
+    if (paper_values[k].role == PREDICTION)
+      s->spec[s->nrows++] = &paper_values[k];
+  for (size_t k = 0; k < NPRED; k++)
+    s->spec[s->nrows++] = &predictions[k];
+}
+
+/* The simulations that the experiments, the rows and the figures need,
+ * in the order: rate series of (b), then the rows' (variant by
+ * variant as the tables list them), then the ratio series; the maps and
+ * spectra of (c) and (d).  Marks the variants to load. */
 static int plan_runs(state *s) {
   for (int d = 0; d < NDEV; d++)
-    for (size_t k = 0; k < COUNT(rate_J); k++)
+    for (size_t k = 0; k < COUNT(rate_J) && in_experiment_b(s, d); k++)
       if (want_run(s, d, rate_J[k])) return -1;
   for (size_t k = 0; k < COUNT(profile_J); k++)
     if (want_run(s, UNCOVERED, profile_J[k])) return -1;
-  for (size_t k = 0; k < NPAPER; k++) {
-    const struct paper_value *p = &paper_values[k];
-    if (paper_is_eis(p)) continue;
+  for (size_t k = 0; k < s->nrows; k++) {
+    const struct paper_value *p = s->spec[k];
+    if (paper_is_eis(p)) {
+      want_eis(s, p->device);
+      continue;
+    }
     if (want_run(s, p->device, p->J) ||
-        (p->kind == Q_RATIO && want_run(s, p->device, p->J_ref)))
+        (p->kind == Q_RATIO && want_run(s, p->device_ref, p->J_ref)))
       return -1;
+  }
+  if (!s->a.calibration_only)
+    for (size_t k = 0; k < COUNT(ratio_series); k++)
+      for (size_t i = 0; i < COUNT(series_ratio); i++)
+        if (want_run(s, ratio_series[k].variant[i], series_J)) return -1;
+  for (int d = 0; d < NDEV; d++) { /* (c) and (d) */
+    s->needed[d] = 1;
+    want_eis(s, d);
   }
   return 0;
 }
 
+/* The name of variant v in messages and legends: "NTO//AG-NIMC at 80 C". */
+static const char *variant_name(const state *s, int v, char *buf, size_t cap) {
+  const char *name = s->dev[v] ? nimc_device_name(s->dev[v]) : variants[v].id;
+  snprintf(buf, cap, "%s%s%s", name, variants[v].label ? " " : "",
+           variants[v].label ? variants[v].label : "");
+  return buf;
+}
+
+/* Append ", " (unless first) and text to buf (capacity cap, length *len). */
+static void add_user(char *buf, size_t cap, size_t *len, const char *text) {
+  if (*len >= cap) return;
+  int n = snprintf(buf + *len, cap - *len, "%s%s", *len ? ", " : "", text);
+  *len += n > 0 ? (size_t)n : 0;
+}
+
 /* What a GCD run is used for, for messages: "(a) GCD profiles, cv_0.1". */
-static void run_users(const gcd_run *r, char *buf, size_t cap) {
+static void run_users(const state *s, const gcd_run *r, char *buf,
+                      size_t cap) {
   size_t len = 0;
   buf[0] = '\0';
-#define ADD(...)                                                               \
-  do {                                                                         \
-    if (len < cap) {                                                           \
-      int n_ = snprintf(buf + len, cap - len, "%s", len ? ", " : "");          \
-      len += n_ > 0 ? (size_t)n_ : 0;                                          \
-    }                                                                          \
-    if (len < cap) {                                                           \
-      int n_ = snprintf(buf + len, cap - len, __VA_ARGS__);                    \
-      len += n_ > 0 ? (size_t)n_ : 0;                                          \
-    }                                                                          \
-  } while (0)
   for (size_t k = 0; k < COUNT(profile_J); k++)
-    if (r->device == UNCOVERED && same_J(r->J, profile_J[k]))
-      ADD("experiment (a) GCD profiles");
+    if (r->variant == UNCOVERED && same_J(r->J, profile_J[k]))
+      add_user(buf, cap, &len, "experiment (a) GCD profiles");
   for (size_t k = 0; k < COUNT(rate_J); k++)
-    if (same_J(r->J, rate_J[k]))
-      ADD("experiment (b) capacitance against "
-          "current density");
-  for (size_t k = 0; k < NPAPER; k++) {
-    const struct paper_value *p = &paper_values[k];
+    if (in_experiment_b(s, r->variant) && same_J(r->J, rate_J[k]))
+      add_user(buf, cap, &len,
+               "experiment (b) capacitance against current density");
+  if (in_figure_e(s, r->variant, r->J))
+    add_user(buf, cap, &len, "the predictions figure (e)");
+  for (size_t k = 0; k < s->nrows; k++) {
+    const struct paper_value *p = s->spec[k];
     if (paper_is_eis(p)) continue;
-    if (p->device == r->device &&
-        (same_J(p->J, r->J) || (p->kind == Q_RATIO && same_J(p->J_ref, r->J))))
-      ADD("validation %s", p->id);
+    if ((p->device == r->variant && same_J(p->J, r->J)) ||
+        (p->kind == Q_RATIO && p->device_ref == r->variant &&
+         same_J(p->J_ref, r->J))) {
+      char row[128];
+      snprintf(row, sizeof row, "%s %s", row_role_name(p->role), p->id);
+      add_user(buf, cap, &len, row);
+    }
   }
-#undef ADD
 }
 
 /* Parse the lines of an experiment; on failure say why (a bug here, since
@@ -344,16 +646,16 @@ static void check_measurement(gcd_run *r, int rc) {
 /* Cycle r's device at r's current density from its initial state until
  * the cycle is steady, and read the metrics of the steady cycle. */
 static void simulate_gcd(state *s, gcd_run *r) {
-  const nimc_device *dev = s->dev[r->device];
-  char line[2][128], what[256], users[512], outcome[96];
+  const nimc_device *dev = s->dev[r->variant];
+  char line[2][128], name[160], what[256], users[1024], outcome[96];
   const char *lines[2] = {line[0], line[1]};
   snprintf(line[0], sizeof line[0], "Charge at %g mA/cm2 until %g V", r->J,
            gcd_v_max_V);
   snprintf(line[1], sizeof line[1], "Discharge at %g mA/cm2 until %g V", r->J,
            gcd_v_min_V);
   snprintf(what, sizeof what, "%s, GCD at %g mA/cm2 until steady",
-           nimc_device_name(dev), r->J);
-  run_users(r, users, sizeof users);
+           variant_name(s, r->variant, name, sizeof name), r->J);
+  run_users(s, r, users, sizeof users);
 
   nimc_experiment *exp = experiment(lines, COUNT(lines));
   nimc_sim *sim = NULL;
@@ -458,14 +760,30 @@ static void simulate_map(state *s, int d) {
   nimc_experiment_destroy(exp);
 }
 
-/* (d): the impedance of device d at its initial state, fitted with the
- * default circuit of nimc eis (automatic start, global search, seed 1). */
-static void simulate_eis(state *s, int d) {
-  const nimc_device *dev = s->dev[d];
-  eis_run *e = &s->eis[d];
-  char what[256];
+/* What the spectrum of variant v is used for, for messages. */
+static void eis_users(const state *s, int v, char *buf, size_t cap) {
+  size_t len = 0;
+  buf[0] = '\0';
+  if (v < NDEV) add_user(buf, cap, &len, "experiment (d) impedance");
+  for (size_t k = 0; k < s->nrows; k++)
+    if (paper_is_eis(s->spec[k]) && s->spec[k]->device == v) {
+      char row[128];
+      snprintf(row, sizeof row, "%s %s", row_role_name(s->spec[k]->role),
+               s->spec[k]->id);
+      add_user(buf, cap, &len, row);
+    }
+}
+
+/* (d), and the resistance rows: the impedance of variant v at its initial
+ * state, fitted with the default circuit of nimc eis (automatic start,
+ * global search, seed 1). */
+static void simulate_eis(state *s, int v) {
+  const nimc_device *dev = s->dev[v];
+  eis_run *e = &s->eis[v];
+  char name[160], what[256], users[512];
   snprintf(what, sizeof what, "%s, impedance %g Hz to %g Hz",
-           nimc_device_name(dev), eis_from_Hz, eis_to_Hz);
+           variant_name(s, v, name, sizeof name), eis_from_Hz, eis_to_Hz);
+  eis_users(s, v, users, sizeof users);
   nimc_sim *sim = NULL;
   nimc_err err;
   double *f = NULL;
@@ -496,10 +814,8 @@ static void simulate_eis(state *s, int d) {
   }
   e->wall_s = cli_now_s() - t0;
   if (why) {
-    fprintf(stderr,
-            "nimc reproduce: %s failed (needed by experiment (d) and the "
-            "validation of the resistances): %s\n",
-            what, why);
+    fprintf(stderr, "nimc reproduce: %s failed (needed by %s): %s\n", what,
+            users, why);
     s->failed = 1;
   }
   progress_line(s, what, e->wall_s, why ? "FAILED" : "done");
@@ -521,7 +837,7 @@ static double model_value(state *s, const struct paper_value *p) {
   case Q_AREAL:
     return r->m.capacitance_areal_mF_cm2;
   case Q_RATIO: {
-    const gcd_run *ref = find_run(s, p->device, p->J_ref);
+    const gcd_run *ref = find_run(s, p->device_ref, p->J_ref);
     if (!ref || !ref->have_metrics) return NAN;
     return r->m.capacitance_F / ref->m.capacitance_F;
   }
@@ -536,12 +852,12 @@ static double model_value(state *s, const struct paper_value *p) {
  * paper, why (into s->row_excluded[k]); a ratio is excluded when either
  * of its measurements is. */
 static void row_cycles(state *s, size_t k) {
-  const struct paper_value *p = &paper_values[k];
+  const struct paper_value *p = s->spec[k];
   nimc_validation_row *row = &s->rows[k];
   if (paper_is_eis(p)) return;
   const gcd_run *r = find_run(s, p->device, p->J);
   const gcd_run *ref =
-      p->kind == Q_RATIO ? find_run(s, p->device, p->J_ref) : NULL;
+      p->kind == Q_RATIO ? find_run(s, p->device_ref, p->J_ref) : NULL;
   if (r && r->have_metrics) row->cycle = r->m.cycle;
   if (ref && ref->have_metrics) row->cycle_ref = ref->m.cycle;
   if (!row->cycle || (ref && !row->cycle_ref)) return; /* no model value */
@@ -550,104 +866,149 @@ static void row_cycles(state *s, size_t k) {
   x[0] = '\0';
   if (!ref) {
     snprintf(x, cap, "%s", r->excluded);
-  } else { /* say which of the two measurements, at which current */
+  } else { /* say which of the two measurements, of which device */
     const gcd_run *part[2] = {r, ref};
-    const double J[2] = {p->J, p->J_ref};
     for (int i = 0; i < 2; i++) {
+      char name[160];
       if (!part[i]->excluded[0] || len + 1 >= cap) continue;
-      int n = snprintf(x + len, cap - len, "%sat %g mA/cm2: %s",
-                       len ? "; " : "", J[i], part[i]->excluded);
+      int n = snprintf(
+          x + len, cap - len, "%s%s at %g mA/cm2: %s", len ? "; " : "",
+          variant_name(s, part[i]->variant, name, sizeof name), part[i]->J,
+          part[i]->excluded);
       len += n > 0 ? (size_t)n : 0;
     }
   }
   if (x[0]) row->excluded = x;
 }
 
-/* The validation rows; a value that could not be computed is reported
- * and fails the command. */
+/* The rows' values; a value the paper gives that could not be computed is
+ * reported and fails the command; a model-only value that could not is
+ * reported as a warning (a simulation that failed has failed the command
+ * already). */
 static void fill_rows(state *s) {
-  for (size_t k = 0; k < NPAPER; k++) {
-    const struct paper_value *p = &paper_values[k];
+  for (size_t k = 0; k < s->nrows; k++) {
+    const struct paper_value *p = s->spec[k];
     s->rows[k] = (nimc_validation_row){.id = p->id,
                                        .quantity = p->quantity,
                                        .unit = p->unit,
                                        .paper = p->paper,
-                                       .model = model_value(s, p)};
+                                       .model = model_value(s, p),
+                                       .role = row_role_name(p->role)};
     row_cycles(s, k);
     if (isfinite(s->rows[k].model)) continue;
+    int model_only = !isfinite(p->paper);
+    const char *why;
     if (paper_is_eis(p)) {
-      fprintf(stderr,
-              "nimc reproduce: validation %s (%s) has no model value: the "
-              "impedance of its device failed (see above)\n",
-              p->id, p->quantity);
-      s->failed = 1;
-      continue;
+      why = "the impedance of its device failed (see above)";
+    } else {
+      const gcd_run *r = find_run(s, p->device, p->J);
+      const gcd_run *ref =
+          p->kind == Q_RATIO ? find_run(s, p->device_ref, p->J_ref) : NULL;
+      int crashed = (r && !r->done) || (ref && !ref->done);
+      why = crashed ? "a simulation it needs failed (see above)"
+                    : "a GCD it needs has no discharge to measure (see above)";
     }
-    const gcd_run *r = find_run(s, p->device, p->J);
-    const gcd_run *ref =
-        p->kind == Q_RATIO ? find_run(s, p->device, p->J_ref) : NULL;
-    int crashed = (r && !r->done) || (ref && !ref->done);
-    fprintf(stderr,
-            "nimc reproduce: validation %s (%s) has no model value: %s\n",
-            p->id, p->quantity,
-            crashed ? "a simulation it needs failed (see above)"
-                    : "a GCD it needs has no discharge to measure (see above)");
-    s->failed = 1;
+    fprintf(stderr, "nimc reproduce: %s%s %s (%s) has no model value: %s\n",
+            model_only ? "warning: " : "", row_role_name(p->role), p->id,
+            p->quantity, why);
+    if (!model_only) s->failed = 1;
   }
 }
 
-/* The table on stdout: quantity | unit | paper | model | rel. error |
- * cycle, then one line per row excluded from the comparison, saying why. */
-static void print_table(const state *s) {
-  enum { W = 32, NC = 6 };
-  char cell[NPAPER][4][W];
-  const char *head[NC] = {"quantity", "unit",       "paper",
-                          "model",    "rel. error", "cycle"};
-  size_t w[NC];
-  for (int c = 0; c < NC; c++)
+/* The cells of a row: paper, model, rel. error, cycle. */
+enum { CELL_W = 32, NCOL = 6 };
+static void row_cells(const nimc_validation_row *r, char cell[4][CELL_W]) {
+  double e = nimc_validation_rel_error(r);
+  if (isfinite(r->paper))
+    snprintf(cell[0], CELL_W, "%.4g", r->paper);
+  else
+    snprintf(cell[0], CELL_W, "-");
+  if (isfinite(r->model))
+    snprintf(cell[1], CELL_W, "%.4g", r->model);
+  else
+    snprintf(cell[1], CELL_W, "failed");
+  if (r->excluded && isfinite(r->model))
+    snprintf(cell[2], CELL_W, "excluded");
+  else if (isfinite(e))
+    snprintf(cell[2], CELL_W, "%+.1f %%", 100.0 * e);
+  else if (!isfinite(r->paper)) /* nothing to compare with */
+    snprintf(cell[2], CELL_W, "-");
+  else
+    snprintf(cell[2], CELL_W, "failed");
+  /* the cycle read (C/C_ref for a ratio); "-" for what has none */
+  if (r->cycle > 0 && r->cycle_ref > 0)
+    snprintf(cell[3], CELL_W, "%d/%d", r->cycle, r->cycle_ref);
+  else if (r->cycle > 0)
+    snprintf(cell[3], CELL_W, "%d", r->cycle);
+  else
+    snprintf(cell[3], CELL_W, "-");
+}
+
+/* Which calibration rows nimc-calibrate fits (the rest of the table is
+ * read from the same measurements): the line below that table. */
+static void print_fitted(void) {
+  const char *sep = "";
+  printf("fitted by nimc-calibrate (tools/calibrate.c): ");
+  for (size_t k = 0; k < NPAPER; k++)
+    if (paper_is_fitted(&paper_values[k])) {
+      printf("%s%s", sep, paper_values[k].id);
+      sep = ", ";
+    }
+  printf("; which parameter each sets: docs/reproduce.md\n");
+}
+
+/* The tables on stdout, one per role, under a title line, with the same
+ * columns (quantity | unit | paper | model | rel. error | cycle, one width
+ * for both tables), each followed by one line per row excluded from the
+ * comparison, saying why. */
+static void print_tables(const state *s) {
+  static const char *const title[2] = {
+      [CALIBRATION] = "calibration (fitted points): what the model's unknown "
+                      "parameters were fitted to",
+      [PREDICTION] = "predictions: not fitted; paper '-' where the paper "
+                     "gives no value"};
+  const char *head[NCOL] = {"quantity", "unit",       "paper",
+                            "model",    "rel. error", "cycle"};
+  char cell[4][CELL_W];
+  size_t w[NCOL];
+  for (int c = 0; c < NCOL; c++)
     w[c] = strlen(head[c]);
-  for (size_t k = 0; k < NPAPER; k++) {
+  for (size_t k = 0; k < s->nrows; k++) {
     const nimc_validation_row *r = &s->rows[k];
-    double e = nimc_validation_rel_error(r);
-    snprintf(cell[k][0], W, "%.4g", r->paper);
-    if (isfinite(r->model))
-      snprintf(cell[k][1], W, "%.4g", r->model);
-    else
-      snprintf(cell[k][1], W, "failed");
-    if (r->excluded && isfinite(r->model))
-      snprintf(cell[k][2], W, "excluded");
-    else if (isfinite(e))
-      snprintf(cell[k][2], W, "%+.1f %%", 100.0 * e);
-    else
-      snprintf(cell[k][2], W, "failed");
-    /* the cycle read (C/C_ref for a ratio); "-" for what has none */
-    if (r->cycle > 0 && r->cycle_ref > 0)
-      snprintf(cell[k][3], W, "%d/%d", r->cycle, r->cycle_ref);
-    else if (r->cycle > 0)
-      snprintf(cell[k][3], W, "%d", r->cycle);
-    else
-      snprintf(cell[k][3], W, "-");
+    row_cells(r, cell);
     w[0] = strlen(r->quantity) > w[0] ? strlen(r->quantity) : w[0];
     w[1] = strlen(r->unit) > w[1] ? strlen(r->unit) : w[1];
     for (int c = 0; c < 4; c++)
-      if (strlen(cell[k][c]) > w[c + 2]) w[c + 2] = strlen(cell[k][c]);
+      if (strlen(cell[c]) > w[c + 2]) w[c + 2] = strlen(cell[c]);
   }
-  printf("%-*s | %-*s | %*s | %*s | %*s | %*s\n", (int)w[0], head[0], (int)w[1],
-         head[1], (int)w[2], head[2], (int)w[3], head[3], (int)w[4], head[4],
-         (int)w[5], head[5]);
-  for (size_t c = 0, n = w[0] + w[1] + w[2] + w[3] + w[4] + w[5] + 15; c < n;
-       c++)
-    putchar('-');
-  putchar('\n');
-  for (size_t k = 0; k < NPAPER; k++)
-    printf("%-*s | %-*s | %*s | %*s | %*s | %*s\n", (int)w[0],
-           s->rows[k].quantity, (int)w[1], s->rows[k].unit, (int)w[2],
-           cell[k][0], (int)w[3], cell[k][1], (int)w[4], cell[k][2], (int)w[5],
-           cell[k][3]);
-  for (size_t k = 0; k < NPAPER; k++)
-    if (s->rows[k].excluded && isfinite(s->rows[k].model))
-      printf("excluded: %s (%s): %s\n", s->rows[k].id, s->rows[k].quantity,
-             s->rows[k].excluded);
+  for (int role = CALIBRATION; role <= PREDICTION; role++) {
+    size_t n = 0;
+    for (size_t k = 0; k < s->nrows; k++)
+      n += s->spec[k]->role == (row_role)role;
+    if (!n) continue;
+    printf("%s%s\n\n", role == CALIBRATION ? "" : "\n", title[role]);
+    printf("%-*s | %-*s | %*s | %*s | %*s | %*s\n", (int)w[0], head[0],
+           (int)w[1], head[1], (int)w[2], head[2], (int)w[3], head[3],
+           (int)w[4], head[4], (int)w[5], head[5]);
+    for (size_t c = 0, len = w[0] + w[1] + w[2] + w[3] + w[4] + w[5] + 15;
+         c < len; c++)
+      putchar('-');
+    putchar('\n');
+    for (size_t k = 0; k < s->nrows; k++) {
+      if (s->spec[k]->role != (row_role)role) continue;
+      row_cells(&s->rows[k], cell);
+      printf("%-*s | %-*s | %*s | %*s | %*s | %*s\n", (int)w[0],
+             s->rows[k].quantity, (int)w[1], s->rows[k].unit, (int)w[2],
+             cell[0], (int)w[3], cell[1], (int)w[4], cell[2], (int)w[5],
+             cell[3]);
+    }
+    for (size_t k = 0; k < s->nrows; k++)
+      if (s->spec[k]->role == (row_role)role && s->rows[k].excluded &&
+          isfinite(s->rows[k].model))
+        printf("excluded: %s (%s): %s\n", s->rows[k].id, s->rows[k].quantity,
+               s->rows[k].excluded);
+    if (role == CALIBRATION) print_fitted();
+  }
 }
 
 /* ---- the outputs ---- */
@@ -783,6 +1144,92 @@ static void figure_eis(state *s, const char *dir) {
     output_failed(s, "reproduce_eis", &err);
 }
 
+/* The volumetric capacitance of variant v at J for a figure: NaN when it
+ * was not computed or is excluded from the comparison (left out). */
+static double figure_cv(state *s, int v, double J) {
+  const gcd_run *r = find_run(s, v, J);
+  return r && r->have_metrics && !r->excluded[0]
+             ? r->m.capacitance_volumetric_F_cm3
+             : NAN;
+}
+
+/* (e): the predictions.  Above, volumetric capacitance against current
+ * density of the predicted_rate_variants at every current simulated for
+ * them (model lines), with the paper's points as markers; below, the
+ * thickness-ratio series at series_J against the cathode:anode ratio. */
+static void figure_predictions(state *s, const char *dir) {
+  enum { NV = COUNT(predicted_rate_variants), NS = COUNT(ratio_series) };
+  nimc_curve rate[2 * NV], series[NS];
+  char label[2 * NV + NS][200];
+  double *x[NV] = {NULL}, *y[NV] = {NULL};
+  double px[NV][NPAPER], py[NV][NPAPER];
+  double sy[NS][COUNT(series_ratio)];
+  size_t nrate = 0;
+  nimc_err err;
+  for (size_t k = 0; k < NV; k++) {
+    int v = predicted_rate_variants[k];
+    char name[160];
+    size_t n = 0, np = 0;
+    if (!s->dev[v]) continue;
+    x[k] = malloc((s->nruns ? s->nruns : 1) * sizeof(double));
+    y[k] = malloc((s->nruns ? s->nruns : 1) * sizeof(double));
+    if (!x[k] || !y[k]) continue;
+    for (size_t i = 0; i < s->nruns; i++) /* by J, as simulated */
+      if (s->runs[i].variant == v) {
+        size_t j = n++;
+        for (; j > 0 && x[k][j - 1] > s->runs[i].J; j--) {
+          x[k][j] = x[k][j - 1];
+          y[k][j] = y[k][j - 1];
+        }
+        x[k][j] = s->runs[i].J;
+        y[k][j] = figure_cv(s, v, s->runs[i].J);
+      }
+    for (size_t i = 0; i < NPAPER; i++)
+      if (paper_values[i].kind == Q_VOLUMETRIC && paper_values[i].device == v) {
+        px[k][np] = paper_values[i].J;
+        py[k][np++] = paper_values[i].paper;
+      }
+    variant_name(s, v, name, sizeof name);
+    snprintf(label[nrate], sizeof label[0], "%s, model", name);
+    rate[nrate] = (nimc_curve){label[nrate], x[k], y[k], n, 2, (int)k + 1};
+    nrate++;
+    if (!np) continue;
+    snprintf(label[nrate], sizeof label[0], "%s, paper", name);
+    rate[nrate] = (nimc_curve){label[nrate], px[k], py[k], np, 1, (int)k + 1};
+    nrate++;
+  }
+  for (size_t k = 0; k < NS; k++) {
+    for (size_t i = 0; i < COUNT(series_ratio); i++)
+      sy[k][i] = figure_cv(s, ratio_series[k].variant[i], series_J);
+    snprintf(label[nrate + k], sizeof label[0], "%s, model",
+             ratio_series[k].label);
+    series[k] = (nimc_curve){label[nrate + k], series_ratio, sy[k],
+                             COUNT(series_ratio), 2, (int)k + 1};
+  }
+  char stitle[160];
+  snprintf(stitle, sizeof stitle,
+           "anode:cathode thickness series at %g mA/cm2 (1:2 is the "
+           "uncovered device)",
+           series_J);
+  nimc_panel panels[2] = {
+      {rate,
+       nrate,
+       {"current density (mA/cm2)", "volumetric capacitance (F/cm3)",
+        "capacitance against current density", 0, 0, 0}},
+      {series,
+       NS,
+       {"cathode thickness / anode thickness (anode:cathode 1:x)",
+        "volumetric capacitance (F/cm3)", stitle, 0, 0, 0}}};
+  if (nimc_plot_panels(panels, 2,
+                       "predictions: lines model (not fitted), points paper",
+                       dir, "reproduce_predictions", &err))
+    output_failed(s, "reproduce_predictions", &err);
+  for (size_t k = 0; k < NV; k++) {
+    free(x[k]);
+    free(y[k]);
+  }
+}
+
 static void write_files(state *s, const char *json) {
   char path[4096];
   nimc_err err;
@@ -791,31 +1238,51 @@ static void write_files(state *s, const char *json) {
   figure_rate(s, dir);
   figure_fields(s, dir);
   figure_eis(s, dir);
+  if (!s->a.calibration_only) figure_predictions(s, dir);
   snprintf(path, sizeof path, "%s/reproduce.json", dir);
   if (nimc_write_atomic(path, json, strlen(json), &err))
     output_failed(s, "reproduce.json", &err);
   snprintf(path, sizeof path, "%s/validation.csv", dir);
-  if (nimc_validation_write_csv(s->rows, NPAPER, path, &err))
+  if (nimc_validation_write_csv(s->rows, s->nrows, path, &err))
     output_failed(s, "validation.csv", &err);
   if (!s->a.quiet)
     fprintf(stderr,
             "nimc reproduce: wrote %s/reproduce_gcd, reproduce_rate, "
-            "reproduce_fields, reproduce_eis (.png, .svg), reproduce.json, "
+            "reproduce_fields, reproduce_eis%s (.png, .svg), reproduce.json, "
             "validation.csv\n",
-            dir);
+            dir, s->a.calibration_only ? "" : ", reproduce_predictions");
 }
 
 static void release(state *s) {
   for (size_t k = 0; k < s->nruns; k++)
     nimc_result_free(&s->runs[k].res);
   free(s->runs);
-  for (int d = 0; d < NDEV; d++) {
+  for (int d = 0; d < NDEV; d++)
     if (s->maps[d].done) nimc_fields_free(&s->maps[d].f);
-    nimc_spectrum_free(&s->eis[d].s);
-    if (s->eis[d].fitted) nimc_fit_free(&s->eis[d].fit);
-    nimc_circuit_destroy(s->eis[d].circuit);
-    nimc_device_destroy(s->dev[d]);
+  for (int v = 0; v < NVARIANT; v++) {
+    nimc_spectrum_free(&s->eis[v].s);
+    if (s->eis[v].fitted) nimc_fit_free(&s->eis[v].fit);
+    nimc_circuit_destroy(s->eis[v].circuit);
+    nimc_device_destroy(s->dev[v]);
   }
+}
+
+/* Load the variants something needs; 0, or the exit status (the message
+ * said why). */
+static int load_variants(state *s) {
+  for (int v = 0; v < NVARIANT; v++) {
+    const struct variant *va = &variants[v];
+    char path[4096];
+    size_t nsets = 0;
+    if (!s->needed[v]) continue;
+    while (nsets < MAX_SETS && va->sets[nsets])
+      nsets++;
+    snprintf(path, sizeof path, "%s/%s", s->a.devdir, va->file);
+    int rc = cli_load_device("reproduce", path, va->sets, nsets,
+                             va->temperature, &s->dev[v]);
+    if (rc) return rc;
+  }
+  return 0;
 }
 
 int cli_reproduce(int argc, char **argv) {
@@ -827,16 +1294,14 @@ int cli_reproduce(int argc, char **argv) {
   if (rc) return rc < 0 ? 0 : rc;
   s.start_s = cli_now_s();
 
-  /* bad input is answered before anything is simulated */
-  for (int d = 0; d < NDEV; d++) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", s.a.devdir, device_files[d]);
-    if ((rc = nimc_device_load(&s.dev[d], path, NULL, 0, &err))) {
-      fprintf(stderr, "nimc reproduce: %s\n", err.msg);
-      rc = cli_exit_for(rc);
-      goto done;
-    }
+  select_rows(&s);
+  if (plan_runs(&s)) {
+    fprintf(stderr, "nimc reproduce: out of memory\n");
+    rc = EXIT_FAIL;
+    goto done;
   }
+  /* bad input is answered before anything is simulated */
+  if ((rc = load_variants(&s))) goto done;
   if (s.a.outdir) {
     char why[512];
     if (cli_mkdir_p(s.a.outdir, why, sizeof why)) {
@@ -846,26 +1311,23 @@ int cli_reproduce(int argc, char **argv) {
       goto done;
     }
   }
-  if (plan_runs(&s)) {
-    fprintf(stderr, "nimc reproduce: out of memory\n");
-    rc = EXIT_FAIL;
-    goto done;
-  }
 
-  s.nsims = s.nruns + 2 * NDEV;
+  s.nsims = s.nruns + NDEV;
+  for (int v = 0; v < NVARIANT; v++)
+    s.nsims += (size_t)s.eis[v].wanted;
   for (size_t k = 0; k < s.nruns; k++)
     simulate_gcd(&s, &s.runs[k]);
   for (int d = 0; d < NDEV; d++)
     simulate_map(&s, d);
-  for (int d = 0; d < NDEV; d++)
-    simulate_eis(&s, d);
+  for (int v = 0; v < NVARIANT; v++)
+    if (s.eis[v].wanted) simulate_eis(&s, v);
   fill_rows(&s);
 
   nimc_summary sum = {.device = nimc_device_name(s.dev[UNCOVERED]),
                       .temperature_C =
                           nimc_device_temperature_K(s.dev[UNCOVERED]) - 273.15,
                       .validation = s.rows,
-                      .nvalidation = NPAPER};
+                      .nvalidation = s.nrows};
   if (nimc_summary_json(&sum, &json, &err)) {
     fprintf(stderr, "nimc reproduce: %s\n", err.msg);
     rc = EXIT_FAIL;
@@ -874,7 +1336,7 @@ int cli_reproduce(int argc, char **argv) {
   if (s.a.json)
     printf("%s\n", json);
   else
-    print_table(&s);
+    print_tables(&s);
   fflush(stdout);
   if (s.a.outdir) write_files(&s, json);
   if (!s.a.quiet)

@@ -833,34 +833,39 @@ static void test_eis_json(void) {
 static void test_validation(const char *dir) {
   const nimc_validation_row rows[] = {
       {"cv_0.1", "volumetric capacitance at 0.1 mA/cm2", "F/cm3", 19.5, 17.0, 5,
-       0, NULL},
+       0, NULL, "calibration"},
       {"cv_0.2", "capacitance at 0.2 mA/cm2, \"covered\"", "F/cm3", 13.7, NAN,
-       0, 0, NULL},
-      {"zero", "a paper value of 0", "1", 0.0, 1.0, 0, 0, NULL},
+       0, 0, NULL, "calibration"},
+      {"zero", "a paper value of 0", "1", 0.0, 1.0, 0, 0, NULL, NULL},
       {"ratio", "C at 1.5 over C at 0.2", "1", 0.58, 0.5, 7, 4,
-       "not steady after 30 cycles, \"CE\" 0.9"}};
+       "not steady after 30 cycles, \"CE\" 0.9", "calibration"},
+      /* a prediction the paper gives no value for: the model's alone */
+      {"cv_2_80C", "capacitance at 2 mA/cm2, 80 C", "F/cm3", NAN, 9.5, 12, 0,
+       NULL, "prediction"}};
   CHECK_REL(nimc_validation_rel_error(&rows[0]), (17.0 - 19.5) / 19.5, 1e-15);
   CHECK(isnan(nimc_validation_rel_error(&rows[1])));
   CHECK(isnan(nimc_validation_rel_error(&rows[2])));
   CHECK(isnan(nimc_validation_rel_error(&rows[3]))); /* excluded */
+  CHECK(isnan(nimc_validation_rel_error(&rows[4]))); /* no paper value */
   CHECK(isnan(nimc_validation_rel_error(NULL)));
 
   nimc_summary sum = {.device = "NTO//AG-NIMC",
                       .temperature_C = 25.0,
                       .validation = rows,
-                      .nvalidation = 4};
+                      .nvalidation = 5};
   char *text = NULL;
   nimc_err err;
   CHECK(nimc_summary_json(&sum, &text, &err) == NIMC_OK);
   cJSON *j = cJSON_Parse(text);
   CHECK(j != NULL);
   cJSON *v = cJSON_GetObjectItem(j, "validation");
-  CHECK(cJSON_IsArray(v) && cJSON_GetArraySize(v) == 4);
+  CHECK(cJSON_IsArray(v) && cJSON_GetArraySize(v) == 5);
   cJSON *r0 = cJSON_GetArrayItem(v, 0), *r1 = cJSON_GetArrayItem(v, 1),
-        *r3 = cJSON_GetArrayItem(v, 3);
+        *r2 = cJSON_GetArrayItem(v, 2), *r3 = cJSON_GetArrayItem(v, 3),
+        *r4 = cJSON_GetArrayItem(v, 4);
   /* every row has every key */
-  for (int k = 0; k < 4; k++)
-    CHECK(cJSON_GetArraySize(cJSON_GetArrayItem(v, k)) == 9);
+  for (int k = 0; k < 5; k++)
+    CHECK(cJSON_GetArraySize(cJSON_GetArrayItem(v, k)) == 10);
   CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(r0, "id")), "cv_0.1"));
   CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(r0, "quantity")),
                 "volumetric capacitance at 0.1 mA/cm2"));
@@ -886,6 +891,17 @@ static void test_validation(const char *dir) {
   CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(r3, "cycle_ref")) == 4);
   CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(r3, "excluded")),
                 "not steady after 30 cycles, \"CE\" 0.9"));
+  /* the role: which table the row belongs to; null when not given */
+  CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(r0, "role")),
+                "calibration"));
+  CHECK(cJSON_IsNull(cJSON_GetObjectItem(r2, "role")));
+  CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(r4, "role")),
+                "prediction"));
+  /* a model-only row: paper and rel_error null, the model's value kept */
+  CHECK(cJSON_IsNull(cJSON_GetObjectItem(r4, "paper")));
+  CHECK(cJSON_IsNull(cJSON_GetObjectItem(r4, "rel_error")));
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(r4, "model")) == 9.5);
+  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(r4, "cycle")) == 12);
   CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "steps")) == 0);
   CHECK(cJSON_IsObject(cJSON_GetObjectItem(j, "metrics")));
   cJSON_Delete(j);
@@ -902,18 +918,23 @@ static void test_validation(const char *dir) {
 
   char path[512];
   snprintf(path, sizeof path, "%s/validation.csv", dir);
-  CHECK(nimc_validation_write_csv(rows, 4, path, &err) == NIMC_OK);
+  CHECK(nimc_validation_write_csv(rows, 5, path, &err) == NIMC_OK);
   text = slurp(path, NULL);
+  /* role is the last column (added after the others, which keep their
+   * places) */
   CHECK(text &&
         !strcmp(text, "id,quantity,unit,paper,model,rel_error,cycle,"
-                      "cycle_ref,excluded\n"
+                      "cycle_ref,excluded,role\n"
                       "cv_0.1,volumetric capacitance at 0.1 mA/cm2,F/cm3,"
-                      "19.5,17,-0.1282051282,5,,\n"
+                      "19.5,17,-0.1282051282,5,,,calibration\n"
                       "cv_0.2,\"capacitance at 0.2 mA/cm2, \"\"covered\"\"\","
-                      "F/cm3,13.7,,,,,\n"
-                      "zero,a paper value of 0,1,0,1,,,,\n"
+                      "F/cm3,13.7,,,,,,calibration\n"
+                      "zero,a paper value of 0,1,0,1,,,,,\n"
                       "ratio,C at 1.5 over C at 0.2,1,0.58,0.5,,7,4,"
-                      "\"not steady after 30 cycles, \"\"CE\"\" 0.9\"\n"));
+                      "\"not steady after 30 cycles, \"\"CE\"\" 0.9\","
+                      "calibration\n"
+                      "cv_2_80C,\"capacitance at 2 mA/cm2, 80 C\",F/cm3,,9.5,,"
+                      "12,,,prediction\n"));
   free(text);
   CHECK(count_temporaries(dir) == 0);
   CHECK(nimc_validation_write_csv(NULL, 1, path, &err) == NIMC_EMISUSE);

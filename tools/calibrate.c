@@ -96,25 +96,25 @@ typedef struct target {
   double paper;
 } target;
 
-/* The paper rows fitted: the 25 C uncovered rate table, its ESR and
- * charge-transfer resistance, and ONE covered value for the cover (the
- * covered charge-transfer resistance is then a prediction). */
-static const char *const fitted_ids[] = {"cv_0.1", "cv_0.2", "cv_0.3",
-                                         "cv_1",   "cv_1.5", "cv_0.2_covered",
-                                         "esr_eis", "rct_eis"};
-#define NT (sizeof fitted_ids / sizeof fitted_ids[0])
+/* The paper rows fitted: the calibration rows of app/paper.h of a kind
+ * simulated here (paper_is_fitted), in its order: the 25 C uncovered rate
+ * table, its ESR and charge-transfer resistance, and ONE covered value for
+ * the cover (the covered charge-transfer resistance is then a prediction).
+ * `nimc reproduce` prints the same rows as its calibration table. */
+static target targets[NPAPER_VALUES];
+static size_t ntargets;
+#define NT ntargets
 
-static target targets[NT];
-
-/* Fill targets[] from the shared table; 0, or -1 when a row is missing. */
+/* Fill targets[] from the shared table; 0, or -1 when it has none. */
 static int targets_init(void) {
-  for (size_t k = 0; k < NT; k++) {
-    const struct paper_value *v = paper_find(fitted_ids[k]);
-    if (!v || !(v->kind == Q_VOLUMETRIC || paper_is_eis(v))) return -1;
-    targets[k] = (target){v->quantity, v->device == COVERED, v->J, v->kind,
-                          v->paper};
+  ntargets = 0;
+  for (size_t k = 0; k < NPAPER_VALUES; k++) {
+    const struct paper_value *v = &paper_values[k];
+    if (paper_is_fitted(v))
+      targets[ntargets++] = (target){v->quantity, v->device == COVERED, v->J,
+                                     v->kind, v->paper};
   }
-  return 0;
+  return ntargets ? 0 : -1;
 }
 
 typedef struct ctx {
@@ -268,7 +268,7 @@ static void model_values(ctx *c, const double *p, double *m) {
 /* Residuals: relative errors; a failed simulation counts as -100 %. */
 static int residuals(const gsl_vector *x, void *user, gsl_vector *f) {
   ctx *c = user;
-  double p[NP], m[NT];
+  double p[NP], m[NPAPER_VALUES];
   for (size_t k = 0; k < NP; k++)
     p[k] = gsl_vector_get(x, k);
   model_values(c, p, m);
@@ -372,7 +372,7 @@ int main(int argc, char **argv) {
   gsl_multifit_nlinear_covar(J, 0.0, cov);
   double chi = gsl_blas_dnrm2(gsl_multifit_nlinear_residual(w));
   double s2 = NT > NP ? chi * chi / (double)(NT - NP) : 0.0;
-  double p[NP], m[NT];
+  double p[NP], m[NPAPER_VALUES];
   for (size_t k = 0; k < NP; k++)
     p[k] = gsl_vector_get(xf, k);
   model_values(&c, p, m);

@@ -650,14 +650,18 @@ typedef struct nimc_validation_row {
                            none */
   const char *excluded; /* NULL, or why the model value is not compared
                            with the paper (it is still reported) */
+  const char *role;     /* "calibration" (a point the model's parameters
+                           were fitted to, or read from the same
+                           measurement), "prediction" (not fitted; paper
+                           NaN where the paper gives no value), or NULL */
 } nimc_validation_row;
 
-/* (model - paper) / paper; NaN when either is not finite, paper is 0, or
- * the row is excluded. */
+/* (model - paper) / paper; NaN when either is not finite (a model-only
+ * row has paper NaN), paper is 0, or the row is excluded. */
 double nimc_validation_rel_error(const nimc_validation_row *row);
 
 /* Write rows as CSV with the header
- * "id,quantity,unit,paper,model,rel_error,cycle,cycle_ref,excluded"
+ * "id,quantity,unit,paper,model,rel_error,cycle,cycle_ref,excluded,role"
  * (%.10g numbers, an empty field where a value is NaN or a cycle 0 or a
  * text NULL; text fields quoted when they hold a comma or a quote). */
 int nimc_validation_write_csv(const nimc_validation_row *rows, size_t nrows,
@@ -692,9 +696,9 @@ typedef struct nimc_summary {
   const nimc_metrics *metrics;    /* NULL = empty "metrics" object */
   const nimc_solver_stats *stats; /* NULL = no "solver" object */
   /* the "validation" array of reproduce; NULL = no "validation" key.
-   * Unlike elsewhere, a NaN model value (and its rel_error) is written as
-   * null: every row has every key (cycle and cycle_ref null when 0,
-   * excluded null when NULL). */
+   * Unlike elsewhere, a NaN paper or model value (and its rel_error) is
+   * written as null: every row has every key (cycle and cycle_ref null
+   * when 0, excluded and role null when NULL). */
   const nimc_validation_row *validation;
   size_t nvalidation;
   const nimc_eis_summary *eis; /* NULL = no impedance keys */

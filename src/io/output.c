@@ -10,7 +10,8 @@
  * script must be able to tell "not defined for this run" by the absence of
  * the key, interfaces.md).  The exception is the "validation" array of
  * reproduce, a table whose rows all have the same keys: there a model
- * value that could not be computed is null.  Key names here are the
+ * value that could not be computed, or a paper value the paper does not
+ * give (a prediction), is null.  Key names here are the
  * user-facing contract.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -198,20 +199,21 @@ static void put_csv_num(char *buf, size_t cap, size_t *len, double v) {
 int nimc_validation_write_csv(const nimc_validation_row *rows, size_t nrows,
                               const char *path, nimc_err *err) {
   static const char header[] =
-      "id,quantity,unit,paper,model,rel_error,cycle,cycle_ref,excluded\n";
+      "id,quantity,unit,paper,model,rel_error,cycle,cycle_ref,excluded,role\n";
   if (!path || (nrows && !rows))
     return nimc_err_set(err, NIMC_EMISUSE,
                         "nimc_validation_write_csv: NULL argument");
   size_t cap = sizeof header;
   for (size_t k = 0; k < nrows; k++) {
     const nimc_validation_row *r = &rows[k];
-    /* each text at worst doubles and gains two quotes; 3 numbers <= 18,
-     * two cycles <= 12 */
+    /* each of the 5 texts at worst doubles and gains two quotes; 3 numbers
+     * <= 18, two cycles <= 12; 9 commas and a line break */
     cap += 2 * ((r->id ? strlen(r->id) : 0) +
                 (r->quantity ? strlen(r->quantity) : 0) +
                 (r->unit ? strlen(r->unit) : 0) +
-                (r->excluded ? strlen(r->excluded) : 0)) +
-           8 + 3 * 18 + 2 * 12 + 8;
+                (r->excluded ? strlen(r->excluded) : 0) +
+                (r->role ? strlen(r->role) : 0)) +
+           5 * 2 + 3 * 18 + 2 * 12 + 10 + 8;
   }
   char *buf = malloc(cap);
   if (!buf) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
@@ -231,6 +233,8 @@ int nimc_validation_write_csv(const nimc_validation_row *rows, size_t nrows,
     put_csv_num(buf, cap, &len, r->cycle_ref > 0 ? (double)r->cycle_ref : NAN);
     buf[len++] = ',';
     if (r->excluded) put_csv_text(buf, cap, &len, r->excluded);
+    buf[len++] = ',';
+    if (r->role) put_csv_text(buf, cap, &len, r->role);
     buf[len++] = '\n';
   }
   int rc = nimc_write_atomic(path, buf, len, err);
@@ -378,7 +382,9 @@ static int add_validation(cJSON *root, const nimc_validation_row *rows,
         add_num_or_null(o, "cycle_ref",
                         r->cycle_ref > 0 ? (double)r->cycle_ref : NAN) ||
         !(r->excluded ? cJSON_AddStringToObject(o, "excluded", r->excluded)
-                      : cJSON_AddNullToObject(o, "excluded")))
+                      : cJSON_AddNullToObject(o, "excluded")) ||
+        !(r->role ? cJSON_AddStringToObject(o, "role", r->role)
+                  : cJSON_AddNullToObject(o, "role")))
       return -1;
   }
   return 0;

@@ -1,8 +1,14 @@
 #!/bin/bash
 # Command-line specification of `nimc reproduce`: the summary JSON with its
-# "validation" array (every published value beside the model's), the figures
-# and tables written with -o, the text table, failures reported without
-# stopping the rest (null / "failed", exit status 1), and bad usage (2).
+# "validation" array (every published value beside the model's, each row
+# with its role), the figures and tables written with -o, the two text
+# tables (calibration, predictions), failures reported without stopping the
+# rest (null / "failed", exit status 1; a model-only prediction without a
+# value is a warning), and bad usage (2).
+# The shipped devices are run with --only calibration (the full command
+# takes several times as long); the prediction machinery (variants,
+# model-only rows, the predictions table and figure) is checked on the fast
+# stack device copied under the three names.
 # Nothing here asserts that the model is close to the paper: that is
 # calibration, not the command's contract.
 # usage: reproduce.sh PATH/TO/nimc   (run from the repository root)
@@ -11,48 +17,94 @@ NIMC=${1:?usage: reproduce.sh NIMC}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 pass=0 fail=0
-IDS='cv_0.1 cv_1 cv_0.2 cv_0.2_covered cv_1.5 retention_1.5 ca_0.3 cv_0.3
-     esr_eis rct_eis rct_eis_covered'
+# the calibration rows (app/paper.h), and the predictions (paper.h's and
+# the model-only rows of app/reproduce.c)
+CAL_IDS='cv_0.1 cv_0.2 cv_0.3 ca_0.3 cv_1 retention_1 cv_1.5 retention_1.5
+         cv_0.2_covered esr_eis rct_eis'
+PRED_IDS='rct_eis_covered
+  cv_0.1_covered cv_0.3_covered cv_0.5_covered cv_1_covered cv_1.5_covered
+  cv_2_covered cover_ratio_0.1 cover_ratio_0.3 cover_ratio_0.5 cover_ratio_1
+  cover_ratio_1.5 cover_ratio_2 esr_eis_covered
+  cv_0.1_ag_ag cv_0.3_ag_ag cv_1_ag_ag cv_2_ag_ag retention_1_ag_ag
+  esr_eis_ag_ag
+  cv_0.1_80C cv_0.3_80C cv_1_80C cv_1.5_80C cv_2_80C esr_eis_80C rct_eis_80C
+  cv_0.1_1:1_cathode_fixed cv_0.1_1:2_cathode_fixed cv_0.1_1:3_cathode_fixed
+  cv_0.1_1:4_cathode_fixed cv_0.1_1:1_anode_fixed cv_0.1_1:2_anode_fixed
+  cv_0.1_1:3_anode_fixed cv_0.1_1:4_anode_fixed'
+# the predictions the paper gives a value for
+PRED_PAPER_IDS='rct_eis_covered'
 
 ok()  { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+count() { echo $#; }
 
-# check_rows FILE: every id has one row in "validation", each with paper,
-# model, rel_error, the cycle it was read from (and the reference's, for a
-# ratio) and whether it is excluded (cJSON prints one key per line)
+# check_rows FILE ROLE IDS...: every id has one row in "validation", each
+# with paper (a number; null for a model-only prediction), model,
+# rel_error, the cycle it was read from (and the reference's, for a ratio),
+# whether it is excluded, and its role (cJSON prints one key per line)
 check_rows() {
-  grep -q '"validation"' "$1" && ok || bad "$1 has no \"validation\""
-  for id in $IDS; do
-    awk -v id="$id" '
+  local file=$1 role=$2 id paper
+  shift 2
+  grep -q '"validation"' "$file" && ok || bad "$file has no \"validation\""
+  for id in "$@"; do
+    paper='[-0-9]'
+    [ "$role" = prediction ] && ! echo " $PRED_PAPER_IDS " | grep -q " $id " && paper='null'
+    awk -v id="$id" -v paper="$paper" -v role="$role" '
       $0 ~ "\"id\":[[:space:]]*\"" id "\"" { inrow = 1; n++; next }
       inrow && /"id":/ { inrow = 0 }
-      inrow && /"paper":[[:space:]]*[-0-9]/ { p++ }
+      inrow && $0 ~ "\"paper\":[[:space:]]*" paper { p++ }
       inrow && /"model":[[:space:]]*([-0-9]|null)/ { m++ }
       inrow && /"rel_error":[[:space:]]*([-0-9]|null)/ { e++ }
       inrow && /"cycle":[[:space:]]*([0-9]|null)/ { c++ }
       inrow && /"cycle_ref":[[:space:]]*([0-9]|null)/ { r++ }
       inrow && /"excluded":[[:space:]]*("|null)/ { x++ }
-      END { exit !(n == 1 && p == 1 && m == 1 && e == 1 && c == 1 && r == 1 && x == 1) }' "$1" \
-      && ok || bad "$1: row $id missing or lacks paper/model/rel_error/cycle/cycle_ref/excluded"
+      inrow && $0 ~ "\"role\":[[:space:]]*\"" role "\"" { o++ }
+      END { exit !(n == 1 && p == 1 && m == 1 && e == 1 && c == 1 && r == 1 && x == 1 && o == 1) }' "$file" \
+      && ok || bad "$file: row $id missing or lacks paper ($paper)/model/rel_error/cycle/cycle_ref/excluded/role $role"
   done
 }
 
-# ---- the shipped devices: --json -o DIR ----
+# check_tables FILE: the text output: the calibration table, then (unless
+# --only calibration, argument 2 = 1) the predictions, each under its title
+# line and a header, all columns aligned
+check_tables() {
+  local t=$1 only=${2:-0} ntables=2 nrows
+  [ "$only" = 1 ] && ntables=1
+  head -1 "$t" | grep -q '^calibration (fitted points)' && ok \
+    || bad "the first line is not the calibration table's title: $(head -1 "$t")"
+  grep -q '^predictions' "$t"
+  [ $? -eq $((only)) ] && ok || bad "predictions table present: expected $((1 - only)): $(cat "$t")"
+  [ "$(grep -Ec '^quantity +\| unit +\| +paper \| +model \| +rel\. error \| +cycle$' "$t")" -eq $ntables ] && ok \
+    || bad "table headers: $(grep '^quantity' "$t")"
+  nrows=$(count $CAL_IDS)
+  [ "$only" = 1 ] || nrows=$((nrows + $(count $PRED_IDS)))
+  [ "$(grep -c '|' "$t")" -eq $((nrows + ntables)) ] && ok || bad "table rows: $(grep -c '|' "$t"), expected $((nrows + ntables))"
+  # the calibration rows come before the predictions' title
+  awk '/^predictions/ { p = 1 } p && /^volumetric capacitance at 0.1 mA\/cm2 +\|/ { exit 1 }' "$t" && ok \
+    || bad "a calibration row in the predictions table"
+  [ "$(grep '|' "$t" | awk '{ print index($0, "|") }' | sort -u | wc -l)" -eq 1 ] && ok \
+    || bad "the tables' columns are not aligned"
+}
+
+# ---- the shipped devices: --only calibration --json -o DIR ----
 OUT=$TMP/out
-"$NIMC" reproduce --json -o "$OUT" >"$TMP/sum.json" 2>"$TMP/err"
+"$NIMC" reproduce --only calibration --json -o "$OUT" >"$TMP/sum.json" 2>"$TMP/err"
 rc=$?
-[ $rc -eq 0 ] && ok || bad "nimc reproduce --json -o exited $rc: $(grep -v '\[[0-9]*/[0-9]*\]' "$TMP/err")"
+[ $rc -eq 0 ] && ok || bad "nimc reproduce --only calibration --json -o exited $rc: $(grep -v '\[[0-9]*/[0-9]*\]' "$TMP/err")"
 [ "$(head -c1 "$TMP/sum.json")" = "{" ] && ok || bad "--json stdout does not start with '{'"
 [ "$(tail -n1 "$TMP/sum.json")" = "}" ] && ok || bad "--json stdout does not end with '}'"
 for key in '"device"' '"temperature_C"' '"steps"' '"metrics"'; do
   grep -qF "$key" "$TMP/sum.json" && ok || bad "summary lacks $key"
 done
-check_rows "$TMP/sum.json"
+check_rows "$TMP/sum.json" calibration $CAL_IDS
+grep -q '"role":[[:space:]]*"prediction"' "$TMP/sum.json" && bad "--only calibration has prediction rows" || ok
+grep -q 'AG//AG\|80 C' "$TMP/err" && bad "--only calibration simulated a prediction variant" || ok
 for f in reproduce_gcd.png reproduce_gcd.svg reproduce_rate.png reproduce_rate.svg \
          reproduce_fields.png reproduce_fields.svg reproduce_eis.png \
          reproduce_eis.svg reproduce.json validation.csv; do
   [ -s "$OUT/$f" ] && ok || bad "$f not written"
 done
+[ -e "$OUT/reproduce_predictions.png" ] && bad "--only calibration drew the predictions" || ok
 for f in reproduce_gcd reproduce_rate reproduce_fields reproduce_eis; do
   [ "$(head -c4 "$OUT/$f.png" 2>/dev/null | tail -c3)" = "PNG" ] && ok || bad "$f.png is not a PNG"
   grep -q '<svg' "$OUT/$f.svg" 2>/dev/null && ok || bad "$f.svg is not an SVG"
@@ -60,7 +112,8 @@ done
 # reproduce.json is what --json printed
 printf '%s\n' "$(cat "$OUT/reproduce.json" 2>/dev/null)" | cmp -s - "$TMP/sum.json" && ok \
   || bad "reproduce.json differs from the --json output"
-[ "$(head -1 "$OUT/validation.csv")" = "id,quantity,unit,paper,model,rel_error,cycle,cycle_ref,excluded" ] && ok \
+HEADER=id,quantity,unit,paper,model,rel_error,cycle,cycle_ref,excluded,role
+[ "$(head -1 "$OUT/validation.csv")" = "$HEADER" ] && ok \
   || bad "validation.csv header: $(head -1 "$OUT/validation.csv")"
 # every GCD value was read after formation, from a cycle >= 3 (the minimum);
 # the impedance values from none
@@ -69,32 +122,42 @@ sed 's/"[^"]*"//g' "$OUT/validation.csv" | awk -F, '
   NR > 1 && $1 !~ /eis/ && $5 != "" && !($7 >= 3) { exit 1 }
   NR > 1 && $1 ~ /eis/ && $7 != "" { exit 1 }' && ok \
   || bad "validation.csv: a GCD value not read from a cycle >= 3: $(cat "$OUT/validation.csv")"
-grep -q '^retention_1.5,.*,[0-9][0-9]*,[0-9][0-9]*,[^,]*$' "$OUT/validation.csv" && ok \
+sed 's/"[^"]*"//g' "$OUT/validation.csv" | grep -q '^retention_1.5,.*,[0-9][0-9]*,[0-9][0-9]*,[^,]*,calibration$' && ok \
   || bad "validation.csv: the ratio lacks its two cycles"
 grep -Eq '"cycle":[[:space:]]*([3-9]|[1-9][0-9])' "$TMP/sum.json" && ok || bad "no row says its cycle"
-[ "$(($(wc -l <"$OUT/validation.csv") - 1))" -eq "$(echo $IDS | wc -w)" ] && ok \
+[ "$(($(wc -l <"$OUT/validation.csv") - 1))" -eq "$(count $CAL_IDS)" ] && ok \
   || bad "validation.csv has $(($(wc -l <"$OUT/validation.csv") - 1)) rows"
-for id in $IDS; do
-  grep -q "^$id," "$OUT/validation.csv" && ok || bad "validation.csv lacks $id"
+for id in $CAL_IDS; do
+  grep -q "^$id,.*,calibration\$" "$OUT/validation.csv" && ok || bad "validation.csv lacks $id (role calibration)"
 done
 ls "$OUT" | grep -q '\.tmp\.' && bad "temporary files left behind" || ok
 
-# ---- failures are reported and the rest goes on (fast: stack devices) ----
-# the "covered" device has a contact resistance that ends every step at
-# once, so none of its GCDs has a discharge to measure
+# ---- the predictions, and failures reported while the rest goes on ----
+# Fast: the stack device on a coarse mesh under all three names (the whole
+# command in seconds).  The "covered" device has a contact resistance that
+# ends every step at once, so none of its GCDs has a discharge to measure:
+# cv_0.2_covered (a value the paper gives) fails the command, its
+# model-only predictions are warnings.
 D=$TMP/dev
 mkdir -p "$D"
 cp -r devices/materials "$D/"
-cp devices/nimc-stack.ini "$D/nimc.ini"
-sed 's/^contact_resistance = .*/contact_resistance = 1e9 ohm/' devices/nimc-stack.ini >"$D/nimc-covered.ini"
+sed -e 's/^anode_cells = .*/anode_cells = 5/' -e 's/^separator_cells = .*/separator_cells = 3/' \
+    -e 's/^cathode_cells = .*/cathode_cells = 5/' -e 's/^particle_shells = .*/particle_shells = 3/' \
+    devices/nimc-stack.ini >"$TMP/stack.ini"
+grep -q '^anode_cells = 5' "$TMP/stack.ini" && ok || bad "could not coarsen the stack device"
+failing() { sed 's/^contact_resistance = .*/contact_resistance = 1e9 ohm/' "$TMP/stack.ini"; }
+cp "$TMP/stack.ini" "$D/nimc.ini"
+cp "$TMP/stack.ini" "$D/ag-ag-msc.ini"
+failing >"$D/nimc-covered.ini"
 grep -q '^contact_resistance = 1e9 ohm' "$D/nimc-covered.ini" && ok || bad "could not make the failing device"
 "$NIMC" reproduce --devices "$D" -o "$TMP/o2" >"$TMP/table" 2>"$TMP/err"
 rc=$?
 [ $rc -eq 1 ] && ok || bad "a failing experiment: exit status $rc, expected 1"
 grep -q 'cv_0.2_covered' "$TMP/err" && ok || bad "the failure does not name the value it affects: $(cat "$TMP/err")"
 grep -q 'capacitance against current density' "$TMP/err" && ok || bad "the failure does not name the experiment"
-head -1 "$TMP/table" | grep -Eq '^quantity +\| unit +\| +paper \| +model \| +rel\. error \| +cycle$' && ok \
-  || bad "table header: $(head -1 "$TMP/table")"
+grep -q 'warning: prediction cv_1_covered .*has no model value' "$TMP/err" && ok \
+  || bad "a model-only prediction without a value is not a warning: $(grep cv_1_covered "$TMP/err")"
+check_tables "$TMP/table"
 # the uncovered rows say from which cycle (>= 3) they were read
 grep -E '^volumetric capacitance at 0.1 mA/cm2 +\|' "$TMP/table" | grep -Eq '\| +([3-9]|[1-9][0-9]+)$' && ok \
   || bad "the table does not say the cycle: $(cat "$TMP/table")"
@@ -102,24 +165,53 @@ grep -E '^volumetric capacitance at 0.2 mA/cm2, covered +\|' "$TMP/table" | grep
   || bad "the covered row does not say failed: $(cat "$TMP/table")"
 grep -E '^volumetric capacitance at 0.1 mA/cm2 +\|' "$TMP/table" | grep -q failed && \
   bad "the uncovered rows failed too" || ok
-[ "$(grep -c '|' "$TMP/table")" -eq "$(($(echo $IDS | wc -w) + 1))" ] && ok || bad "table rows"
-# the columns line up
-[ "$(grep '|' "$TMP/table" | awk '{ print index($0, "|") }' | sort -u | wc -l)" -eq 1 ] && ok \
-  || bad "the table's columns are not aligned"
+# a model-only prediction: paper and rel. error "-", the model's value
+grep -E '^volumetric capacitance at 0.1 mA/cm2, 80 C +\| F/cm3 +\| +- \| +[0-9.e+-]+ \| +- \| +[0-9]+$' "$TMP/table" >/dev/null && ok \
+  || bad "a model-only row: $(grep '80 C' "$TMP/table")"
+grep -E '^volumetric capacitance at 0.1 mA/cm2, 1:4 \(anode 5, cathode 20 um\) +\|.*\| +[0-9]+$' "$TMP/table" >/dev/null && ok \
+  || bad "a ratio-series row: $(grep '1:4' "$TMP/table")"
 grep -q '"model":[[:space:]]*null' "$TMP/o2/reproduce.json" && ok || bad "failed model value is not null"
-check_rows "$TMP/o2/reproduce.json"
-grep -q '^cv_0.2_covered,.*,13.7,,,,,$' "$TMP/o2/validation.csv" && ok || bad "failed row in validation.csv: $(cat "$TMP/o2/validation.csv")"
-for f in reproduce_gcd.png reproduce_rate.png reproduce_fields.png; do
+check_rows "$TMP/o2/reproduce.json" calibration $CAL_IDS
+check_rows "$TMP/o2/reproduce.json" prediction $PRED_IDS
+grep -q '^cv_0.2_covered,.*,13.7,,,,,,calibration$' "$TMP/o2/validation.csv" && ok || bad "failed row in validation.csv: $(cat "$TMP/o2/validation.csv")"
+grep -q '^cv_1_covered,.*,F/cm3,,,,,,,prediction$' "$TMP/o2/validation.csv" && ok || bad "failed prediction in validation.csv: $(grep cv_1_covered "$TMP/o2/validation.csv")"
+grep -q '^cv_2_80C,.*,F/cm3,,[0-9][-0-9.e+]*,,[0-9]*,,[^,]*,prediction$' "$TMP/o2/validation.csv" && ok || bad "model-only row in validation.csv: $(grep cv_2_80C "$TMP/o2/validation.csv")"
+[ "$(($(wc -l <"$TMP/o2/validation.csv") - 1))" -eq "$(($(count $CAL_IDS) + $(count $PRED_IDS)))" ] && ok \
+  || bad "validation.csv has $(($(wc -l <"$TMP/o2/validation.csv") - 1)) rows"
+# the 1:2 points of both series are the uncovered device at 0.1 mA/cm2
+v1=$(grep '^cv_0.1,' "$TMP/o2/validation.csv" | cut -d, -f5)
+v2=$(grep '^cv_0.1_1:2_anode_fixed,' "$TMP/o2/validation.csv" | sed 's/"[^"]*"//' | cut -d, -f5)
+[ -n "$v1" ] && [ "$v1" = "$v2" ] && ok || bad "the 1:2 point ($v2) is not the uncovered device's ($v1)"
+# each variant at each current was simulated once
+grep -c 'GCD at 0.1 mA/cm2 until steady:' "$TMP/err" | grep -qx 10 && ok \
+  || bad "GCDs at 0.1 mA/cm2: $(grep 'GCD at 0.1 mA/cm2 until steady:' "$TMP/err")"
+for f in reproduce_gcd.png reproduce_rate.png reproduce_fields.png reproduce_predictions.png reproduce_predictions.svg; do
   [ -s "$TMP/o2/$f" ] && ok || bad "$f not written after a failure"
 done
+# a prediction without a value alone fails nothing: covered works here,
+# AG//AG has nothing to measure
+cp "$TMP/stack.ini" "$D/nimc-covered.ini"
+failing >"$D/ag-ag-msc.ini"
+"$NIMC" reproduce --devices "$D" -q >"$TMP/table" 2>"$TMP/err"
+rc=$?
+[ $rc -eq 0 ] && ok || bad "model-only predictions without values: exit status $rc, expected 0: $(cat "$TMP/err")"
+grep -E '^volumetric capacitance at 1 mA/cm2, AG//AG +\|' "$TMP/table" | grep -q failed && ok \
+  || bad "the AG//AG row does not say failed: $(grep AG "$TMP/table")"
 # -q: no progress, the failures still said
-"$NIMC" reproduce --devices "$D" -q --json >"$TMP/q.json" 2>"$TMP/err"
+failing >"$D/nimc-covered.ini"
+"$NIMC" reproduce --devices "$D" --only calibration -q --json >"$TMP/q.json" 2>"$TMP/err"
 grep -q '\[1/' "$TMP/err" && bad "-q printed progress" || ok
 grep -q 'cv_0.2_covered' "$TMP/err" && ok || bad "-q hid the failure"
 [ "$(head -c1 "$TMP/q.json")" = "{" ] && ok || bad "--json stdout with a failure is not JSON"
+# --only calibration: the prediction variants are not even loaded
+rm "$D/ag-ag-msc.ini"
+"$NIMC" reproduce --devices "$D" --only calibration -q >"$TMP/table" 2>"$TMP/err"
+[ $? -eq 1 ] && ok || bad "--only calibration without ag-ag-msc.ini: not the covered failure"
+check_tables "$TMP/table" 1
 
 # ---- usage ----
 "$NIMC" reproduce --help >"$TMP/help" 2>&1 && grep -q -- '--devices' "$TMP/help" && ok || bad "reproduce --help"
+grep -q -- '--only calibration' "$TMP/help" && ok || bad "reproduce --help lacks --only"
 "$NIMC" help reproduce >"$TMP/help" 2>&1 && grep -q -- 'validation' "$TMP/help" && ok || bad "help reproduce"
 "$NIMC" --help | grep -q reproduce && ok || bad "nimc --help does not list reproduce"
 expect2() {
@@ -133,9 +225,13 @@ expect2() {
 expect2 "unknown option '--bogus'" reproduce --bogus
 expect2 "unexpected argument 'extra'" reproduce extra
 expect2 "option '-o' needs a directory" reproduce -o
+expect2 "option '--only' needs a table" reproduce --only
+expect2 "--only 'predictions'" reproduce --only predictions
 expect2 "$TMP/nowhere/nimc.ini" reproduce --devices "$TMP/nowhere"
+# the full command needs the AG//AG device file
+expect2 "$D/ag-ag-msc.ini" reproduce --devices "$D"
 : >"$TMP/file"
-expect2 "not a directory" reproduce --devices "$D" -o "$TMP/file"
+expect2 "not a directory" reproduce --devices "$D" --only calibration -o "$TMP/file"
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
