@@ -89,7 +89,7 @@ static const char *usage_run =
     "coulombic\n"
     "                           efficiency are within X of the cycle before "
     "(> 0,\n"
-    "                           default 1e-3: 0.1 %)\n"
+    "                           default 3e-4: 0.03 %)\n"
     "  -q, --quiet            no progress on stderr\n"
     "  -h, --help             this help\n";
 

@@ -235,7 +235,7 @@ static const struct paper_value predictions[] = {
 /* The GCD window of every measurement (the paper's 0 to 3.5 V).  Each
  * measurement cycles from the device's initial state until the cycle is
  * steady, by the defaults of nimc_steady_opts_default (at least 3 cycles,
- * coulombic efficiency >= 0.99, capacitance and efficiency within 1e-3 of
+ * coulombic efficiency >= 0.99, capacitance and efficiency within 3e-4 of
  * the cycle before, at most 30 cycles): the measurement
  * `nimc run DEVICE -e 'Charge ...' -e 'Discharge ...' --until-steady`
  * makes, which the calibration fits too; the metrics come from the steady
@@ -299,7 +299,7 @@ static const char *usage =
     "Every GCD is measured after formation: the cycle 'Charge at J until\n"
     "3.5 V', 'Discharge at J until 0 V' is repeated from the device's\n"
     "initial state until it is steady (at least 3 cycles, coulombic\n"
-    "efficiency >= 0.99, capacitance and efficiency within 0.1 % of the\n"
+    "efficiency >= 0.99, capacitance and efficiency within 0.03 % of the\n"
     "cycle before, at most 30 cycles: `nimc run --until-steady`), and the\n"
     "metrics are those of the steady cycle's discharge; the column 'cycle'\n"
     "says which cycle each number was read from (C/C_ref for a ratio).  A\n"

@@ -13,7 +13,9 @@
  *    metrics' cycle among all the pairs of the result;
  *  - bad options, a cycle without a charge/discharge pair, and a cycle
  *    with no capacitance to read are answered with their own status and
- *    a message.
+ *    a message;
+ *  - the steady cycle does not depend on the starting state (neutral, or
+ *    at rest at 3.2 V or 1.5 V), on the stack and on the in-plane NIMC.
  * The test uses the public API only.
  */
 #include <math.h>
@@ -70,7 +72,7 @@ static int run_fresh(fixture *f, const nimc_steady_opts *opts,
 static void test_defaults(void) {
   nimc_steady_opts d = nimc_steady_opts_default();
   CHECK(d.min_cycles == 3 && d.max_cycles == 30);
-  CHECK(d.ce_min == 0.99 && d.rel_tol == 1e-3);
+  CHECK(d.ce_min == 0.99 && d.rel_tol == 3e-4);
 }
 
 static void test_converges(void) {
@@ -287,6 +289,52 @@ static void test_nothing_to_measure(void) {
   teardown(&f);
 }
 
+/* The steady cycle forgets how the device started: from the neutral,
+ * as-assembled state, or from the same device at rest at 3.2 V or at
+ * 1.5 V (initial_voltage, reached without creating charge), the cycle
+ * measured after formation has the same capacitance to 0.5 %, on the
+ * stack and on the in-plane NIMC.  (Formation settles the double layers
+ * and the electrolyte; the sodium inventory is the material's and the
+ * same in every start.) */
+static void test_starting_state_forgotten(void) {
+  static const char *const paths[2] = {DEVICE, "devices/nimc.ini"};
+  static const char *const starts[3] = {NULL, "device.initial_voltage=3.2 V",
+                                        "device.initial_voltage=1.5 V"};
+  for (int p = 0; p < 2; p++) {
+    double c[3] = {NAN, NAN, NAN};
+    for (int k = 0; k < 3; k++) {
+      nimc_device *dev = NULL;
+      nimc_experiment *cyc = NULL;
+      nimc_sim *sim = NULL;
+      nimc_result res;
+      nimc_steady_info in;
+      nimc_err err;
+      memset(&res, 0, sizeof res);
+      if (nimc_device_load(&dev, paths[p], &starts[k], starts[k] ? 1 : 0,
+                           &err) ||
+          nimc_experiment_parse(&cyc, gcd_lines, 2, &err) ||
+          nimc_sim_create(&sim, dev, NULL, &err)) {
+        fprintf(stderr, "  %s: %s\n", paths[p], err.msg);
+        CHECK(0);
+      } else {
+        nimc_norm norm = {nimc_device_footprint_area_m2(dev),
+                          nimc_device_norm_thickness_m(dev)};
+        int rc = nimc_sim_run_until_steady(sim, cyc, NULL, &norm, &res, &in);
+        CHECK(rc == NIMC_OK);
+        if (rc == NIMC_OK) c[k] = in.capacitance_F;
+        fprintf(stderr, "  %s from %s: %.6g F at cycle %d\n", paths[p],
+                starts[k] ? starts[k] : "the neutral state", in.capacitance_F,
+                in.cycles);
+      }
+      nimc_result_free(&res);
+      nimc_sim_destroy(sim);
+      nimc_experiment_destroy(cyc);
+      nimc_device_destroy(dev);
+    }
+    for (int k = 1; k < 3; k++) CHECK_REL(c[k], c[0], 5e-3);
+  }
+}
+
 int main(void) {
   RUN(test_defaults);
   RUN(test_converges);
@@ -294,5 +342,6 @@ int main(void) {
   RUN(test_continues);
   RUN(test_bad_input);
   RUN(test_nothing_to_measure);
+  RUN(test_starting_state_forgotten);
   return TEST_REPORT();
 }

@@ -294,7 +294,7 @@ typedef struct nimc_steady_opts {
                       this, 0 to 1 (default 0.99) */
   double rel_tol;  /* and the cycle must repeat the one before it:
                       |C_k / C_{k-1} - 1| <= rel_tol and
-                      |CE_k - CE_{k-1}| <= rel_tol, > 0 (default 1e-3) */
+                      |CE_k - CE_{k-1}| <= rel_tol, > 0 (default 3e-4) */
 } nimc_steady_opts;
 
 nimc_steady_opts nimc_steady_opts_default(void);

@@ -36,7 +36,7 @@ nimc_steady_opts nimc_steady_opts_default(void) {
   o.min_cycles = 3;
   o.max_cycles = 30;
   o.ce_min = 0.99;
-  o.rel_tol = 1e-3;
+  o.rel_tol = 3e-4;
   return o;
 }
 
