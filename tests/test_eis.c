@@ -178,18 +178,16 @@ static void test_ideal_capacitor(void) {
  * to 1e3 at 1 MHz, deep into the 45-degree region. */
 static void test_de_levie(void) {
   nimc_device d;
-  double kap = 1.0, L = 10e-6, cap = 5.6e5, sig = 1e5;
-  if (getenv("CAP")) cap = atof(getenv("CAP"));
-  if (getenv("SIG")) sig = atof(getenv("SIG"));
+  const double kap = 1.0, L = 10e-6, cap = 5.6e5, sig = 1e5;
   fx_device(&d, kap, 1e-9);
   d.electrolyte.thermo_factor = nimc_law_constant(0.0);
   d.separator.thickness_m = 1e-6;
   fx_capacitive(&d.anode, L, cap, 0.0);
   fx_capacitive(&d.cathode, L, cap, 0.0);
   d.anode.conductivity_S_m = d.cathode.conductivity_S_m = sig;
-  d.mesh.anode_cells = d.mesh.cathode_cells = getenv("NC") ? atoi(getenv("NC")) : 160;
+  d.mesh.anode_cells = d.mesh.cathode_cells = 160;
   d.mesh.separator_cells = 4;
-  d.mesh.grading = getenv("GR") ? atof(getenv("GR")) : 8;
+  d.mesh.grading = 8;
   double A = d.area_m2, Ce = cap * L * A;
   double Rion = L / (kap * pow(0.5, 1.5) * A), Rel = L / (sig * A);
   double Rsep = d.separator.thickness_m / (kap * pow(0.6, 1.5) * A);

@@ -242,6 +242,13 @@ int nimc_model_c2_index(const nimc_model *m, int cell) {
   return m->tern ? m->off[cell] + base_nvars(m, cell) : -1;
 }
 
+/* Does el have capacitance besides its intercalation solid (a hybrid)?
+ * A pure intercalation electrode's own double layer is uncharged at the
+ * solid's as-made potential; a hybrid settles between the two. */
+static int elec_is_hybrid(const nimc_elec *el) {
+  return el->has_int && el->cap_v + el->cap2_v + el->capmp_v > 0.0;
+}
+
 static int region_electrode(int region) {
   if (region == NIMC_REGION_ANODE) return 0;
   if (region == NIMC_REGION_CATHODE) return 1;
@@ -452,7 +459,7 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
   for (int e = 0; e < 2; e++) {
     nimc_elec *el = &m->el[e];
     el->pzc = el->p->E_pzc_V;
-    if (el->has_int && el->cap_v + el->cap2_v <= 0.0)
+    if (el->has_int && !elec_is_hybrid(el))
       el->pzc = nimc_law_eval(&el->p->ocp, el->p->theta0, m->T_K, NULL);
     el->vol = 0.0;
   }
@@ -460,7 +467,8 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
     if (m->elec[i] >= 0) m->el[m->elec[i]].vol += mesh->vol[i];
   if (dev->initial_voltage_given) {
     double E[2], V = dev->initial_voltage_V;
-    double Qt = charge_for_voltage(m, V), Vr = rest_voltage(m, Qt, E);
+    double Qt = m->initial_charge_C = charge_for_voltage(m, V);
+    double Vr = rest_voltage(m, Qt, E);
     int ok = fabs(Vr - V) <= 1e-6;
     for (int e = 0; e < 2 && ok; e++) {
       const nimc_elec *el = &m->el[e];
@@ -589,8 +597,7 @@ static double elec_neutral_potential(const nimc_model *m, const nimc_elec *el) {
 static double elec_potential_for(const nimc_model *m, const nimc_elec *el,
                                  double Q) {
   double E0 = elec_neutral_potential(m, el), lo = E0 - 20.0, hi = E0 + 20.0;
-  int hybrid = el->has_int && el->cap_v + el->cap2_v + el->capmp_v > 0.0;
-  if (el->vol <= 0.0 || (Q == 0.0 && !hybrid)) return E0;
+  if (el->vol <= 0.0 || (Q == 0.0 && !elec_is_hybrid(el))) return E0;
   for (int k = 0; k < 100; k++) {
     double mid = 0.5 * (lo + hi);
     if (el->vol * elec_charge_at(m, el, mid) < Q)
@@ -637,18 +644,15 @@ static double charge_for_voltage(const nimc_model *m, double V) {
 void nimc_model_initial(const nimc_model *m, double *y, double *yp) {
   const nimc_device *dev = m->dev;
   double E[2];
-  double Qt =
-      dev->initial_voltage_given ? charge_for_voltage(m, dev->initial_voltage_V)
-                                 : 0.0;
+  double Qt = dev->initial_voltage_given ? m->initial_charge_C : 0.0;
   rest_voltage(m, Qt, E);
   double theta[2] = {0, 0};
   for (int e = 0; e < 2; e++) {
     const nimc_elec *el = &m->el[e];
     if (!el->has_int) continue;
-    theta[e] = Qt == 0.0 && !el->has_dl ? el->p->theta0
-                                         : elec_theta_at(m, el, E[e]);
-    if (Qt == 0.0 && el->has_dl && el->cap_v + el->cap2_v <= 0.0)
-      theta[e] = el->p->theta0; /* its double layer's pzc is U(theta0) */
+    /* as made, exactly, unless charge moved or a hybrid redistributed */
+    theta[e] = Qt == 0.0 && !elec_is_hybrid(el) ? el->p->theta0
+                                                : elec_theta_at(m, el, E[e]);
   }
   /* cations the solids took in and the double layers bound, taken
    * uniformly from the electrolyte; in the ternary electrolyte the double

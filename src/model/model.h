@@ -84,6 +84,8 @@ typedef struct nimc_model {
   int tern;           /* ternary electrolyte: second cation c2 (and its
                          content m2 in double-layer cells) last in a cell */
   double mobility;    /* ternary: measured conductivity / Nernst-Einstein */
+  double initial_charge_C; /* the charge moved from the neutral device to
+                              reach [device] initial_voltage (0 without) */
   double r_collector_ohm; /* lumped along-finger collector resistance, both electrodes */
   double r_series_ohm;    /* contact + collector resistance in series */
   nimc_elec el[2];
