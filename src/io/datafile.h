@@ -53,6 +53,9 @@ typedef struct nimc_dtable {
   long header_line; /* line of the header, 0 when there is none */
   char format[96];  /* the reader's words for what it found ("';'-separated,
                        decimal commas"); the how sentence quotes them */
+  char technique[32]; /* the instrument's name for the technique, as the
+                         file gives it ("GCPL", "CV", "PEIS", "OCV"), or ""
+                         when the format does not say */
 } nimc_dtable;
 
 /* Start an empty table of ncol columns (1 .. NIMC_DT_MAXCOL) named after
