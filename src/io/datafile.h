@@ -48,11 +48,11 @@ typedef struct nimc_dcol {
 typedef struct nimc_dtable {
   const char *path; /* for messages; not owned */
   size_t ncol, nrow, cap;
-  nimc_dcol *col;     /* ncol columns */
-  long *line;         /* nrow file lines, one per row (1-based) */
-  long header_line;   /* line of the header, 0 when there is none */
-  char format[96];    /* the reader's words for what it found ("';'-separated,
-                         decimal commas"); the how sentence quotes them */
+  nimc_dcol *col;   /* ncol columns */
+  long *line;       /* nrow file lines, one per row (1-based) */
+  long header_line; /* line of the header, 0 when there is none */
+  char format[96];  /* the reader's words for what it found ("';'-separated,
+                       decimal commas"); the how sentence quotes them */
   char technique[32]; /* the instrument's name for the technique, as the
                          file gives it ("GCPL", "CV", "PEIS", "OCV"), or ""
                          when the format does not say */
