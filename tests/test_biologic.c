@@ -615,6 +615,30 @@ static void test_mpt_errors(void) {
   /* a row short of a field */
   check_bad_mpt(src, n, "Nb header lines : 70", 1,
                 "72: ", "29 fields, but the column names (line 70) are 30");
+  /* prefixes: inside the header an error naming the file and a line, from
+   * the first data row on a table of the rows there (the last one maybe
+   * cut: a short row, or a shorter last number) */
+  size_t nok = 0, nbad = 0;
+  for (size_t j = 0; j <= 97; j++) {
+    size_t cut = n * j / 97;
+    char path[64];
+    CHECK(write_temp(path, src, cut));
+    nimc_dtable t;
+    nimc_err err;
+    int rc = read_with(&nimc_reader_mpt, path, &t, &err);
+    CHECK(rc == NIMC_OK || rc == NIMC_EDATA);
+    if (rc == NIMC_OK) {
+      nok++;
+      CHECK(t.nrow >= 1 && t.nrow <= 32 && t.ncol == 30);
+      nimc_dtable_free(&t);
+    } else {
+      nbad++;
+      CHECK(strncmp(err.msg, path, strlen(path)) == 0);
+    }
+    unlink(path);
+  }
+  printf("peis.mpt prefixes: %zu read, %zu refused\n", nok, nbad);
+  CHECK(nok > 0 && nbad > 0);
   free(src);
 
   /* a NUL byte, an empty file, a file that is not an export */

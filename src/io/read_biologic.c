@@ -15,7 +15,8 @@
  * first line then holds the column names; it is recognised when at least
  * two of its names are names of the .mpr column table below.
  *
- * The .mpr (reverse engineered by others, see docs/eis.md): the 52-byte
+ * The .mpr, undocumented by BioLogic and read here as the galvani and yadg
+ * projects worked it out (and as the test files confirm): the 52-byte
  * signature "BIO-LOGIC MODULAR FILE\x1a" padded with blanks and four zero
  * bytes, then modules, each "MODULE", a header (short name, 10 bytes;
  * long name, 25; length, u32; version, u32; date, 8 ASCII bytes; EC-Lab
@@ -30,7 +31,10 @@
  * of them is listed.  Every other module ("VMP LOG", "VMP loop", ...) is
  * walked over, not read.  One table (mpr_cols) says each ID's name, C type
  * and unit; an ID that it does not know is an error, because the record
- * size, and so every value after it, depends on it.
+ * size, and so every value after it, depends on it.  A binary file has no
+ * lines: the table's "line" of a row is the byte offset of its record, and
+ * its header line the offset of the column-ID list, so that the messages
+ * of io/spectrum_read.c about the data point into the file too.
  *
  * Columns that the text export computes when it is written (P/W, Ewe-Ece/V,
  * Re(Y), the per-cycle charges, ...) are not in the .mpr; nothing here
