@@ -86,4 +86,11 @@ typedef struct nimc_reader {
   int (*read)(FILE *fp, const char *path, nimc_dtable *t, nimc_err *err);
 } nimc_reader;
 
+/* The readers of other files than spectrum_read.c, rows of its table
+ * (io/read_biologic.c).  A binary file has no lines: the mpr reader's
+ * line[] and header_line are byte offsets (of each record, of the
+ * column-ID list), and its format words say so. */
+extern const nimc_reader nimc_reader_mpt; /* BioLogic EC-Lab text export */
+extern const nimc_reader nimc_reader_mpr; /* BioLogic EC-Lab binary file */
+
 #endif /* NIMC_DATAFILE_H */
