@@ -383,7 +383,10 @@ static int run_parser(FILE *fp, const char *path, nimc_dtable *t, nimc_err *err,
   memset(t, 0, sizeof *t);
   text tx;
   int rc = text_load(fp, path, &tx, err);
-  if (rc) return rc;
+  if (rc) {
+    text_free(&tx); /* a file that failed its checks is loaded */
+    return rc;
+  }
   char **f = malloc(MAXF * sizeof *f), **g = malloc(MAXF * sizeof *g);
   if (!f || !g)
     rc = nimc_err_set(err, NIMC_ENOMEM, "%s: out of memory", path);
