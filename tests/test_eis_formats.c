@@ -479,6 +479,11 @@ static void test_circuits(void) {
       continue;
     }
     CHECK(fit.converged);
+    /* ZPlot's Z'' is Im Z: most of a capacitive arc is below the axis */
+    size_t below = 0;
+    for (size_t i = 0; i < s.n; i++)
+      below += s.z_im_ohm[i] < 0;
+    CHECK(2 * below > s.n);
     double off[3];
     read_off(&s, off);
     printf("%s: R0 %.6g R1 %.6g C1 %.6g (+- %.3g %.3g %.3g); read off the "
@@ -550,6 +555,93 @@ static void test_nova(void) {
   rc = read_file(DIR "autolab_nova.txt", "autolab", &s, NULL, 0, &err);
   CHECK(rc == NIMC_OK && s.n == 4);
   if (!rc) nimc_spectrum_free(&s);
+}
+
+/* The layouts the samples do not show: ZPlotW (a file written here after
+ * the layout of impedance.py's exampleDataZPlot_noComments.z), a Gamry
+ * file aborted with a table after the spectrum, with CRLF line ends, with
+ * decimal commas. */
+static void test_variants(void) {
+  static const double F[4] = {1000.0, 100.0, 10.0, 1.0};
+  static const double RE[4] = {10.5, 12.0, 20.0, 35.0};
+  static const double IM[4] = {-1.5, -4.0, -9.0, -25.0};
+  nimc_spectrum s;
+  nimc_err err;
+  char how[512];
+  int rc = read_file(DIR "zplotw.z", NULL, &s, how, sizeof how, &err);
+  if (rc) fprintf(stderr, "%s\n", err.msg);
+  CHECK(rc == NIMC_OK);
+  if (!rc) {
+    printf("zplotw.z: %s\n", how);
+    CHECK_CONTAINS(how, "zplot (ZPlotW text, comma-separated");
+    CHECK_CONTAINS(how, "(header on line 10)");
+    CHECK(s.n == 4);
+    for (size_t i = 0; i < s.n && i < 4; i++) {
+      CHECK_REL(s.freq_Hz[i], F[i], 1e-15);
+      CHECK_REL(s.z_re_ohm[i], RE[i], 1e-15);
+      CHECK_REL(s.z_im_ohm[i], IM[i], 1e-15);
+    }
+    nimc_spectrum_free(&s);
+  }
+  FILE *fp = fopen(DIR "zplotw.z", "rb");
+  nimc_dtable t;
+  if (fp && nimc_zplot_read(fp, "w", &t, &err) == NIMC_OK) {
+    CHECK(strcmp(t.technique, "PEIS") == 0);
+    CHECK(t.line[0] == 11 && t.line[3] == 14);
+    nimc_dtable_free(&t);
+  } else {
+    CHECK(0);
+  }
+  if (fp) fclose(fp);
+
+  if (absent()) return;
+  size_t n;
+  char *g = slurp(IPY "exampleDataGamry.DTA", &n);
+  CHECK(g != NULL);
+  if (!g) return;
+  nimc_spectrum ref;
+  CHECK(read_file(IPY "exampleDataGamry.DTA", NULL, &ref, NULL, 0, &err) ==
+        NIMC_OK);
+  char *v = malloc(3 * n + 256);
+  for (int kind = 0; kind < 3 && ref.n == 72; kind++) {
+    size_t m = 0;
+    long line = 1;
+    for (size_t i = 0; i < n; i++) {
+      char c = g[i];
+      if (kind == 1 && c == '\n') v[m++] = '\r';
+      if (kind == 2 && c == '.' && line >= 449) c = ',';
+      v[m++] = c;
+      if (g[i] == '\n') line++;
+    }
+    if (kind == 0) {
+      const char *tail =
+          "EXPERIMENTABORTED\tTOGGLE\tT\tExperiment Aborted\n"
+          "FRACURVE\tTABLE\t2\n\tPt\tT\n\t#\ts\n\t0\t1\n\t1\t2\n";
+      memcpy(v + m, tail, strlen(tail));
+      m += strlen(tail);
+    }
+    char path[64];
+    CHECK(write_temp(path, sizeof path, v, m));
+    rc = read_file(path, NULL, &s, how, sizeof how, &err);
+    if (rc) fprintf(stderr, "gamry variant %d: %s\n", kind, err.msg);
+    CHECK(rc == NIMC_OK);
+    if (!rc) {
+      CHECK(s.n == 72);
+      size_t same = 0;
+      for (size_t i = 0; i < s.n && i < 72; i++)
+        same += s.freq_Hz[i] == ref.freq_Hz[i] &&
+                s.z_re_ohm[i] == ref.z_re_ohm[i] &&
+                s.z_im_ohm[i] == ref.z_im_ohm[i];
+      CHECK(same == 72);
+      if (kind == 2)
+        CHECK_CONTAINS(how, "gamry (Gamry DTA, ZCURVE table, decimal commas)");
+      nimc_spectrum_free(&s);
+    }
+    unlink(path);
+  }
+  nimc_spectrum_free(&ref);
+  free(v);
+  free(g);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -700,15 +792,16 @@ done:
 static void test_truncated_and_corrupted(void) {
   if (absent()) return;
   static const char *files[] = {
-      "exampleDataGamry.DTA", "exampleDataZPlot.z", "exampleDataAutolab.txt",
-      "exampleDataCHInstruments.txt", "Circuit1_EIS_1.z"};
+      IPY "exampleDataGamry.DTA",   IPY "exampleDataZPlot.z",
+      IPY "exampleDataAutolab.txt", IPY "exampleDataCHInstruments.txt",
+      IPY "Circuit1_EIS_1.z",       DIR "zplotw.z",
+      DIR "autolab_nova.txt"};
   unsigned long long st = 7;
   size_t ok = 0, bad = 0, other = 0, unlocated = 0;
   for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
-    char src[256], msg[512];
-    snprintf(src, sizeof src, IPY "%s", files[k]);
+    char msg[512];
     size_t n;
-    char *data = slurp(src, &n);
+    char *data = slurp(files[k], &n);
     CHECK(data != NULL);
     if (!data) continue;
     for (size_t cut = 0; cut <= n; cut += cut < 400 ? 1 : 53) {
@@ -763,6 +856,7 @@ int main(void) {
   RUN(test_circuits);
   RUN(test_maxwell);
   RUN(test_nova);
+  RUN(test_variants);
   RUN(test_bad_files);
   RUN(test_truncated_and_corrupted);
   RUN(test_format_list);
