@@ -57,6 +57,7 @@ typedef struct text {
   long lineno; /* of the line last taken (1-based) */
 } text;
 
+/* Release the buffer of tx and zero it. */
 static void text_free(text *tx) {
   free(tx->buf);
   memset(tx, 0, sizeof *tx);
@@ -199,6 +200,7 @@ static char *unquote(char *s) {
   return s;
 }
 
+/* Nothing but blanks? */
 static int is_blank(const char *s) {
   while (*s == ' ' || *s == '\t')
     s++;
@@ -374,10 +376,13 @@ static void sweep_technique(const char *words, char *out, size_t len) {
   snprintf(out, len, "%s", tech);
 }
 
-/* Run parse on the file with the buffers it needs; t is emptied on
- * failure. */
+/* A format's parser: the file in tx into t, with f and g MAXF field
+ * slots each to split lines into. */
 typedef int (*parse_fn)(text *tx, nimc_dtable *t, char **f, char **g,
                         nimc_err *err);
+
+/* Run parse on the file with the buffers it needs; t is emptied on
+ * failure. */
 static int run_parser(FILE *fp, const char *path, nimc_dtable *t, nimc_err *err,
                       parse_fn parse) {
   memset(t, 0, sizeof *t);
@@ -441,6 +446,7 @@ static int head_has_line(const unsigned char *head, size_t n,
  * Im Z).  Decimal commas are read (European Windows settings write them).
  * ====================================================================== */
 
+/* 10 for a first line "EXPLAIN", else 0. */
 int nimc_gamry_detect(const unsigned char *head, size_t n) {
   char first[16];
   head_line(head, n, first, sizeof first);
@@ -541,6 +547,7 @@ static int gamry_zcurve(text *tx, nimc_dtable *t, char **f, char **g,
   return NIMC_OK;
 }
 
+/* The first ZCURVE table of a Gamry file (see above) into t. */
 static int gamry_parse(text *tx, nimc_dtable *t, char **f, char **g,
                        nimc_err *err) {
   char *s = text_line(tx);
@@ -584,6 +591,7 @@ static int gamry_parse(text *tx, nimc_dtable *t, char **f, char **g,
                       tx->path, tx->lineno, tag);
 }
 
+/* Read a Gamry .DTA (see the essay of the section). */
 int nimc_gamry_read(FILE *fp, const char *path, nimc_dtable *t, nimc_err *err) {
   return run_parser(fp, path, t, err, gamry_parse);
 }
@@ -598,6 +606,7 @@ int nimc_gamry_read(FILE *fp, const char *path, nimc_dtable *t, nimc_err *err) {
  * comma-separated rows.  Z" is Im Z (the phase is negative where Z" is).
  * ====================================================================== */
 
+/* 10 for CH Instruments' model line or its "A.C. Impedance", else 0. */
 int nimc_chi_detect(const unsigned char *head, size_t n) {
   if (head_has_line(head, n, "Instrument Model:  CHI") ||
       head_has_line(head, n, "Instrument Model: CHI"))
@@ -627,12 +636,13 @@ static int chi_names(char **f, size_t n) {
   return !any_number(f, n, 0);
 }
 
+/* The table of a CH Instruments export (see above) into t. */
 static int chi_parse(text *tx, nimc_dtable *t, char **f, char **g,
                      nimc_err *err) {
   (void)g;
-  char *s = text_line(tx); /* the date */
+  (void)text_line(tx); /* the date */
   char tech[32] = "";
-  s = text_line(tx);
+  char *s = text_line(tx);
   if (s) snprintf(tech, sizeof tech, "%s", trim(s));
   long nline = 0;
   size_t nn = 0;
@@ -660,6 +670,7 @@ static int chi_parse(text *tx, nimc_dtable *t, char **f, char **g,
   return NIMC_OK;
 }
 
+/* Read a CH Instruments text export (see the essay of the section). */
 int nimc_chi_read(FILE *fp, const char *path, nimc_dtable *t, nimc_err *err) {
   return run_parser(fp, path, t, err, chi_parse);
 }
@@ -716,6 +727,7 @@ static int zplot_names(char **f, size_t n) {
  * Points" is not checked: the files in the wild disagree with it.
  * ====================================================================== */
 
+/* The table of a ZPlot 2 file (see above) into t. */
 static int zplot2_parse(text *tx, nimc_dtable *t, char **f, char **g,
                         nimc_err *err) {
   (void)g;
@@ -777,6 +789,7 @@ static int zplot2_parse(text *tx, nimc_dtable *t, char **f, char **g,
  * file cut short at a line end is refused.
  * ====================================================================== */
 
+/* The table of a Z60W or ZPlotW file (see above) into t. */
 static int z60w_parse(text *tx, nimc_dtable *t, char **f, char **g,
                       nimc_err *err) {
   (void)g;
@@ -836,6 +849,7 @@ static int z60w_parse(text *tx, nimc_dtable *t, char **f, char **g,
  * The zplot reader: ZPlot 2 and ZPlotW
  * ====================================================================== */
 
+/* 10 for "ZPLOT2 ASCII" or a quoted "ZPlotW Data File" first, else 0. */
 int nimc_zplot_detect(const unsigned char *head, size_t n) {
   char first[32];
   head_line(head, n, first, sizeof first);
@@ -844,6 +858,7 @@ int nimc_zplot_detect(const unsigned char *head, size_t n) {
   return 0;
 }
 
+/* Read a ZPlot 2 or ZPlotW file, told apart by the first line. */
 int nimc_zplot_read(FILE *fp, const char *path, nimc_dtable *t, nimc_err *err) {
   unsigned char head[32];
   size_t n = fread(head, 1, sizeof head, fp);
@@ -875,6 +890,8 @@ static int nova_header(const char *line) {
          strstr(line, "-Z'' (\xce\xa9)");
 }
 
+/* 10 for a quoted "Z60W Data File" first, 5 for Nova's header, else 0
+ * (a plain table with such names is the csv reader's). */
 int nimc_autolab_detect(const unsigned char *head, size_t n) {
   char first[512];
   head_line(head, n, first, sizeof first);
@@ -883,6 +900,8 @@ int nimc_autolab_detect(const unsigned char *head, size_t n) {
   return 0;
 }
 
+/* Read a Z60W export, or hand a Nova export to the csv reader and say so
+ * in the format's words. */
 int nimc_autolab_read(FILE *fp, const char *path, nimc_dtable *t,
                       nimc_err *err) {
   unsigned char head[32];
