@@ -83,8 +83,9 @@ static const char *usage_fit =
     "  --seed N               random seed of --global (default 1)\n"
     "  --starts N             starts of --global (default 50)\n"
     "  --capacitive-only      keep only the points with Im Z < 0\n"
-    "  --format NAME          data format (default: detected; 'csv', 'mpt',\n"
-    "                         'mpr': BioLogic EC-Lab text export, binary)\n"
+    "  --format NAME          data format (default: detected; the formats "
+    "are\n"
+    "                         listed below)\n"
     "  --im-sign S            the file's imaginary column: auto (default), "
     "im\n"
     "                         (it is Im Z) or minus-im (it is -Im Z)\n"
@@ -101,8 +102,17 @@ static const char *usage_fit =
 void cli_eis_usage(FILE *out) {
   fputs(usage_eis, out);
 }
-void cli_fit_eis_usage(FILE *out) {
+/* The usage of fit-eis and the data formats the library reads. */
+static void fit_usage(FILE *out) {
   fputs(usage_fit, out);
+  fputs("\nData formats (--format NAME):\n", out);
+  const char *name, *what;
+  for (size_t k = 0; (name = nimc_spectrum_format(k, &what)) != NULL; k++)
+    fprintf(out, "  %-22s %s\n", name, what);
+}
+
+void cli_fit_eis_usage(FILE *out) {
+  fit_usage(out);
 }
 
 /* ---- the fit options, shared by both commands ---- */
@@ -772,7 +782,7 @@ static int parse_fit_args(int argc, char **argv, fit_eis_args *a) {
     if (rc == 1) continue;
     if (rc) return rc;
     if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-      fputs(usage_fit, stdout);
+      fit_usage(stdout);
       return -1;
     } else if (!strcmp(o, "--circuit")) {
       if ((rc = need("fit-eis", argc, argv, &i, "a circuit", &a->fit.circuit)))

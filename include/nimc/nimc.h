@@ -525,7 +525,8 @@ int nimc_spectrum_linkk(const nimc_spectrum *s, const nimc_linkk_opts *opts,
 
 /* How a data file is read. */
 typedef struct nimc_read_opts {
-  const char *format; /* NULL or "auto": detect; or a reader's name ("csv") */
+  const char *format; /* NULL or "auto": detect; or a reader's name ("csv",
+                         "gamry": see nimc_spectrum_format) */
   /* impedance: how the file's imaginary column is read: 0 detect (from the
    * header, else from the sign of most points), +1 it is Im Z, -1 it is
    * -Im Z */
@@ -543,6 +544,12 @@ nimc_read_opts nimc_read_opts_default(void);
 int nimc_spectrum_read(const char *path, const nimc_read_opts *opts,
                        nimc_spectrum *out, char *how, size_t howlen,
                        nimc_err *err);
+
+/* The k-th data format nimc_spectrum_read knows (k = 0, 1, ...): its name,
+ * as nimc_read_opts.format takes it ("csv", "gamry", ...), and in *what
+ * (may be NULL) a few words on it; NULL when k is past the last.  The
+ * strings are static. */
+const char *nimc_spectrum_format(size_t k, const char **what);
 
 /* Impedance at one frequency from a time series (a sine applied in the
  * time domain): V and I over [t_from, t_to] are each fitted by least

@@ -58,6 +58,9 @@ typedef struct nimc_dtable {
   char technique[32]; /* the instrument's name for the technique, as the
                          file gives it ("GCPL", "CV", "PEIS", "OCV"), or ""
                          when the format does not say */
+  int im_sign;        /* the format's own sign of its imaginary column: +1
+                         it is Im Z, -1 it is -Im Z, 0 the format does not
+                         fix it (the header or the data decide) */
 } nimc_dtable;
 
 /* Start an empty table of ncol columns (1 .. NIMC_DT_MAXCOL) named after
@@ -94,5 +97,22 @@ typedef struct nimc_reader {
  * column-ID list), and its format words say so. */
 extern const nimc_reader nimc_reader_mpt; /* BioLogic EC-Lab text export */
 extern const nimc_reader nimc_reader_mpr; /* BioLogic EC-Lab binary file */
+
+/* The csv reader (spectrum_read.c), for readers of formats that are a
+ * text table once recognised. */
+int nimc_csv_read(FILE *fp, const char *path, nimc_dtable *t, nimc_err *err);
+
+/* The text exports of impedance instruments (io/read_text_eis.c): Gamry
+ * .DTA, CH Instruments, ZPlot .z (ZPlot 2 and ZPlotW), Autolab (Z60W and
+ * Nova exports). */
+int nimc_gamry_detect(const unsigned char *head, size_t n);
+int nimc_gamry_read(FILE *fp, const char *path, nimc_dtable *t, nimc_err *err);
+int nimc_chi_detect(const unsigned char *head, size_t n);
+int nimc_chi_read(FILE *fp, const char *path, nimc_dtable *t, nimc_err *err);
+int nimc_zplot_detect(const unsigned char *head, size_t n);
+int nimc_zplot_read(FILE *fp, const char *path, nimc_dtable *t, nimc_err *err);
+int nimc_autolab_detect(const unsigned char *head, size_t n);
+int nimc_autolab_read(FILE *fp, const char *path, nimc_dtable *t,
+                      nimc_err *err);
 
 #endif /* NIMC_DATAFILE_H */

@@ -10,7 +10,12 @@
  *     name picks that reader.  "csv" accepts any text table and scores 1,
  *     the last resort; readers of formats with a signature score higher
  *     and win: BioLogic's "EC-Lab ASCII FILE" text export ("mpt") and
- *     "BIO-LOGIC MODULAR FILE" binary ("mpr"), in io/read_biologic.c.
+ *     "BIO-LOGIC MODULAR FILE" binary ("mpr"), in io/read_biologic.c;
+ *     Gamry's "EXPLAIN", ZPlot's "ZPLOT2 ASCII", CH Instruments'
+ *     "Instrument Model:  CHI...", Autolab's "Z60W Data File", in
+ *     io/read_text_eis.c.  A format may fix the sign of its imaginary
+ *     column (nimc_dtable.im_sign); a leading minus in the column's name
+ *     still says more.
  *  2. The csv reader: delimiters ',', ';', tab or blanks (detected from the
  *     first lines), '#' comment lines, blank lines, CR / LF / CRLF line
  *     ends, a UTF-8 byte order mark, decimal commas when the delimiter is
@@ -32,7 +37,8 @@
  * A plain header name such as "Im(Z)" or "Z''" does not count as saying
  * the sign: files label -Im Z so (the Maxwell coin-cell file of the test
  * data has "Im(Z)" over positive, capacitive values).  Only a leading minus
- * says -Im Z, and only nimc's own "z_im_ohm" says Im Z.
+ * says -Im Z, and only nimc's own "z_im_ohm" or a format that fixes the
+ * sign (Gamry's Zimag, ZPlot's Z''(b), CH Instruments' Z") says Im Z.
  *
  * Every error names the file and the line (and the column where it
  * matters): "data.csv:14: frequency 3.2 Hz breaks the decreasing order of
@@ -639,6 +645,10 @@ done:
   return rc;
 }
 
+int nimc_csv_read(FILE *fp, const char *path, nimc_dtable *t, nimc_err *err) {
+  return csv_read(fp, path, t, err);
+}
+
 /* ======================================================================
  * The table of readers
  * ====================================================================== */
@@ -648,12 +658,28 @@ static const nimc_reader csv_reader = {
     "text table: comma, semicolon, tab or blank separated, optional header "
     "with units",
     csv_detect, csv_read};
+static const nimc_reader gamry_reader = {
+    "gamry", "Gamry .DTA (its ZCURVE table)", nimc_gamry_detect,
+    nimc_gamry_read};
+static const nimc_reader chi_reader = {
+    "chi", "CH Instruments text export (A.C. Impedance)", nimc_chi_detect,
+    nimc_chi_read};
+static const nimc_reader zplot_reader = {
+    "zplot", "ZPlot .z (ZPlot 2 \"ZPLOT2 ASCII\" and ZPlotW text)",
+    nimc_zplot_detect, nimc_zplot_read};
+static const nimc_reader autolab_reader = {
+    "autolab", "Autolab text export (Z60W for ZView, or Nova's ASCII)",
+    nimc_autolab_detect, nimc_autolab_read};
 
 /* The csv row first: it is the last resort, and the first name listed. */
 static const nimc_reader *const readers[] = {
     &csv_reader,
     &nimc_reader_mpt, /* io/read_biologic.c */
     &nimc_reader_mpr,
+    &gamry_reader, /* io/read_text_eis.c */
+    &chi_reader,
+    &zplot_reader,
+    &autolab_reader,
 };
 static const size_t nreaders = sizeof readers / sizeof readers[0];
 
@@ -1051,7 +1077,7 @@ static void unit_words(const pick *pk, int r, char *buf, size_t len) {
 /* The sign convention of the imaginary column: +1 it is Im Z, -1 it is
  * -Im Z; the reason goes into the how sentence. */
 static int im_sign_of(const nimc_dtable *t, const pick *pk, int forced,
-                      char *how, size_t len, size_t *pos) {
+                      const char *fmt, char *how, size_t len, size_t *pos) {
   size_t c = pk->col[ROLE_IM];
   const hname *h = &pk->h[ROLE_IM];
   char raw[64];
@@ -1067,6 +1093,12 @@ static int im_sign_of(const nimc_dtable *t, const pick *pk, int forced,
     how_add(how, len, pos, "column %zu holds -Im Z: its header '%s' says so",
             c + 1, raw);
     return -1;
+  }
+  if (pk->by_header && t->im_sign) {
+    how_add(how, len, pos,
+            "column %zu holds %s: the %s format writes it so (header '%s')",
+            c + 1, t->im_sign > 0 ? "Im Z itself" : "-Im Z", fmt, raw);
+    return t->im_sign > 0 ? 1 : -1;
   }
   if (pk->by_header && h->nimc_im) {
     how_add(how, len, pos,
@@ -1139,7 +1171,7 @@ static int table_to_spectrum(const nimc_dtable *t, const nimc_reader *rd,
     how_add(how, howlen, &pos, " (no header)");
   how_add(how, howlen, &pos, " read as frequency (%s), Re Z (%s), Im Z (%s); ",
           uf, ur, ui);
-  int sign = im_sign_of(t, &pk, o->im_sign, how, howlen, &pos);
+  int sign = im_sign_of(t, &pk, o->im_sign, rd->name, how, howlen, &pos);
 
   if (nimc_spectrum_alloc(out, t->nrow))
     return nimc_err_set(err, NIMC_ENOMEM, "%s: out of memory", t->path);
@@ -1167,6 +1199,12 @@ nimc_read_opts nimc_read_opts_default(void) {
   o.format = NULL;
   o.im_sign = 0;
   return o;
+}
+
+const char *nimc_spectrum_format(size_t k, const char **what) {
+  if (k >= nreaders) return NULL;
+  if (what) *what = readers[k]->what;
+  return readers[k]->name;
 }
 
 /* The reader called name (case-insensitive), or NULL. */

@@ -160,6 +160,31 @@ else
   echo "skipped: $DATA is absent" >&2
 fi
 
+# ---- other instruments' exports: a ZPlot .z of an R-RC dummy circuit ----
+Z=../shared/data/real/impedance.py/Circuit1_EIS_1.z
+if [ -r "$Z" ]; then
+  if "$NIMC" fit-eis "$Z" --format zplot --circuit 'R0-p(R1,C1)' \
+       --initial 100,400,1e-5 --json >"$TMP/z.json" 2>"$TMP/err"; then
+    ok
+    grep -F '"read_as"' "$TMP/z.json" | grep -qF '"zplot (ZPlot 2 text' && ok ||
+      bad "fit-eis --format zplot: read_as does not name zplot"
+    # impedance.py's published fit of this file: R1 = 4.67e+01 ohm
+    r1=$(json_num "$TMP/z.json" R1)
+    awk -v r="$r1" 'BEGIN { exit !(r > 46.5 && r < 46.8) }' && ok ||
+      bad "fit-eis of Circuit1_EIS_1.z: R1 = $r1"
+  else
+    bad "nimc fit-eis --format zplot failed: $(cat "$TMP/err")"
+  fi
+else
+  echo "skipped: $Z is absent" >&2
+fi
+"$NIMC" fit-eis --help >"$TMP/help" 2>&1
+for f in csv gamry chi zplot autolab; do
+  grep -qE "^  $f " "$TMP/help" && ok || bad "fit-eis --help does not list $f"
+done
+expect_error 2 "$BAD/good_crlf.csv:1: not a Gamry DTA file" -- \
+  fit-eis $BAD/good_crlf.csv --format gamry --circuit R0
+
 # ---- bad input: exit 2 and a located message ----
 G=$BAD/good_nimc.csv
 # circuit strings: the column, and a caret under it
