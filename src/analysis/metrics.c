@@ -10,7 +10,10 @@
  * charge and energy are trapezoid integrals over the segment's own samples,
  * so a switch sampled twice at one time (last charge sample and first
  * discharge sample share t) adds nothing spurious, and the first discharge
- * sample is the voltage just after the IR drop.  A (charge, discharge) pair
+ * sample is the voltage just after the IR drop.  The rest threshold
+ * 1e-9 max|I| suits simulated series; measured ones (nimc analyze, through
+ * analysis/echem.c) use nimc_metrics_gcd_eps with a threshold above their
+ * noise.  A (charge, discharge) pair
  * is a full charge followed by a full discharge with only rests between
  * them; the metrics say which pair (cycle) they were read from.  One pass,
  * no allocation.
@@ -18,6 +21,7 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "analysis/gcd.h"
 #include "core/params.h"
 
 /* A run of samples [a, b] with one sign of current. */
@@ -96,6 +100,11 @@ static nimc_metrics undefined_metrics(void) {
 
 int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
                      nimc_metrics *out, nimc_err *err) {
+  return nimc_metrics_gcd_eps(s, norm, 1e-9, out, err);
+}
+
+int nimc_metrics_gcd_eps(const nimc_series *s, const nimc_norm *norm,
+                         double rel_eps, nimc_metrics *out, nimc_err *err) {
   if (!s || !out || (s->n && (!s->time_s || !s->voltage_V || !s->current_A)))
     return nimc_err_set(err, NIMC_EMISUSE, "nimc_metrics_gcd: NULL argument");
   double area = norm ? norm->area_m2 : 0.0;
@@ -114,7 +123,7 @@ int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
   double imax = 0.0;
   for (size_t k = 0; k < s->n; k++)
     imax = fmax(imax, fabs(s->current_A[k]));
-  double eps = 1e-9 * imax;
+  double eps = rel_eps * imax;
 
   /* One pass over the segments: remember the last full discharge and the
    * full charge it pairs with, count pairs, keep the first and last pair's
