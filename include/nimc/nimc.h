@@ -283,6 +283,14 @@ typedef struct nimc_metrics {
  * current, so the series needs no step labels). */
 int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
                      nimc_metrics *out, nimc_err *err);
+/* Metrics with nothing found: flags and counts 0, every value NaN. */
+nimc_metrics nimc_metrics_undefined(void);
+/* Fill the areal and volumetric values of m from its capacitance_F,
+ * energy_J and power_W (docs/metrics.md, "Normalised values"); norm NULL
+ * or zeros leave them NaN.  NIMC_EINPUT for a negative or non-finite
+ * area or thickness.  The one place of these formulas. */
+int nimc_metrics_normalise(nimc_metrics *m, const nimc_norm *norm,
+                           nimc_err *err);
 
 /* ---- steady cycles (formation, then measurement) ---------------------- */
 
@@ -591,6 +599,7 @@ typedef struct nimc_data {
   double *q_charge_C, *q_discharge_C, *energy_charge_J,
       *energy_discharge_J, *efficiency; /* efficiency as a fraction */
   long *line;               /* the file line of each row */
+  long header_line;         /* the header's line, 0 without one */
   nimc_technique technique; /* from the file's technique name */
   char technique_name[32];  /* as the file gives it, "" when it does not */
 } nimc_data;
@@ -626,7 +635,8 @@ typedef struct nimc_gcd_cycle {
   int index;          /* 1-based count of the (charge, discharge) pairs; 0
                          for a discharge without a charge before it */
   int file_cycle;     /* the file's cycle number at the discharge, -1 */
-  nimc_span charge, discharge; /* sample ranges (charge.sign 0: none) */
+  nimc_span charge, discharge; /* first and last sample of each half-cycle
+                                   (charge.sign 0: none) */
   double charge_C, discharge_C;   /* integral |I| dt of each half-cycle */
   double energy_charge_J, energy_discharge_J; /* integral |I| V dt */
   double coulombic_efficiency;    /* discharge_C / charge_C */
@@ -643,16 +653,26 @@ typedef struct nimc_gcd_cycle {
 } nimc_gcd_cycle;
 
 /* The cycles of a GCD or cycling measurement (t, V, I over n samples,
- * file_cycle NULL or the file's cycle number per sample): every full
- * discharge (>= 3 samples, positive duration; segments of
- * nimc_segments_find with rel_eps), paired with the full charge before it
- * when only rests lie between.  *out is malloc'd (*ncycles rows).
+ * file_cycle NULL or the file's cycle number per sample): the segments of
+ * nimc_segments_find (rel_eps), runs of one sign with only rests between
+ * them merged into one half-cycle; every full discharge half-cycle (>= 3
+ * samples under current, positive duration), paired with the full charge
+ * half-cycle just before it.  *out is malloc'd (*ncycles rows).
  * NIMC_EDATA for non-finite samples or time going backwards,
  * NIMC_EANALYSIS when there is no full discharge. */
 int nimc_gcd_cycles(const double *time_s, const double *voltage_V,
                     const double *current_A, const int *file_cycle, size_t n,
                     double rel_eps, nimc_gcd_cycle **out, size_t *ncycles,
                     nimc_err *err);
+
+/* The summary metrics of a cycle table (its last row: the last full
+ * discharge, as nimc_metrics_gcd reads the last one of a series), with
+ * ncycles the pairs, retention the last pair's capacitance over the
+ * first's, normalised by norm (may be NULL).  NIMC_EMISUSE for no rows,
+ * NIMC_EINPUT for a bad norm. */
+int nimc_metrics_of_cycles(const nimc_gcd_cycle *c, size_t n,
+                           const nimc_norm *norm, nimc_metrics *out,
+                           nimc_err *err);
 
 /* One full cycle of a cyclic voltammogram: two consecutive sweeps of
  * opposite direction. */

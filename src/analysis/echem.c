@@ -11,19 +11,22 @@
  *
  * GCD: the current is split into half-cycles by its sign, with rests
  * where |I| <= rel_eps max|I| (default 1 %, above the noise of a measured
- * rest).  The charge balance, energy, ESR and coulombic efficiency of a
- * (charge, discharge) pair are those of nimc_metrics_gcd (read on the
- * pair's own samples, with the same threshold): one definition for
- * simulated and measured data.  Added here: the charge half-cycle's
- * energy (energy efficiency), the capacitance from the discharge slope and
- * the energy-equivalent (integral) capacitance, and retention.
+ * rest); runs of one sign with only rests between them are one
+ * half-cycle (a charge interrupted by a pause is one charge, as the
+ * instruments count it), and integrals run over each run's own samples,
+ * so a switch adds nothing.  The charge balance, energy, ESR and
+ * coulombic efficiency follow the definitions of nimc_metrics_gcd
+ * (metrics.c); added here are the charge half-cycle's energy (energy
+ * efficiency), the capacitance from the discharge slope, the
+ * energy-equivalent (integral) capacitance and retention.  The summary
+ * metrics of the table (nimc_metrics_of_cycles) are normalised by
+ * nimc_metrics_normalise, the one place of those formulas.
  */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "analysis/gcd.h"
 #include "core/params.h"
 
 #define DEFAULT_REL_EPS 0.01
@@ -84,36 +87,43 @@ static int validate(const double *t, const double *v, const double *i,
   return NIMC_OK;
 }
 
-/* Is g full: >= 3 samples and a positive duration? */
-static int full(const double *t, nimc_span g) {
-  return g.b - g.a >= 2 && t[g.b] > t[g.a];
-}
+/* A half-cycle: the segments sg[s0..s1] of one sign with only rests
+ * between them (a charge interrupted by a rest is one charge, as
+ * instruments count it), samples a..b, nsamp of them under current. */
+typedef struct half {
+  size_t s0, s1, a, b, nsamp;
+  int sign;
+} half;
 
-/* Trapezoid integrals of |I| dt and |I| V dt over g. */
+/* Trapezoid integrals of |I| dt and |I| V dt over the segments of h
+ * (each over its own samples, so a switch adds nothing). */
 static void integrate(const double *t, const double *v, const double *i,
-                      nimc_span g, double *q, double *e) {
+                      const nimc_span *sg, half h, double *q, double *e) {
   double sq = 0.0, se = 0.0;
-  for (size_t k = g.a; k < g.b; k++) {
-    double dt = t[k + 1] - t[k];
-    sq += 0.5 * (fabs(i[k]) + fabs(i[k + 1])) * dt;
-    se += 0.5 * (fabs(i[k]) * v[k] + fabs(i[k + 1]) * v[k + 1]) * dt;
+  for (size_t s = h.s0; s <= h.s1; s++) {
+    if (sg[s].sign == 0) continue;
+    for (size_t k = sg[s].a; k < sg[s].b; k++) {
+      double dt = t[k + 1] - t[k];
+      sq += 0.5 * (fabs(i[k]) + fabs(i[k + 1])) * dt;
+      se += 0.5 * (fabs(i[k]) * v[k] + fabs(i[k + 1]) * v[k + 1]) * dt;
+    }
   }
   *q = sq;
   *e = se;
 }
 
-/* Least-squares line y = a + b x over n points: slope b and R^2 (NaN when
- * x does not vary). */
-static void linfit(const double *x, const double *y, size_t n, size_t stride,
-                   double *slope, double *icpt, double *r2) {
+/* Least-squares line y = a + b x through n points: slope b, intercept a
+ * and R^2 (NaN when x or y does not vary). */
+static void linfit(const double *x, const double *y, size_t n, double *slope,
+                   double *icpt, double *r2) {
   double sx = 0, sy = 0;
   for (size_t k = 0; k < n; k++) {
-    sx += x[k * stride];
-    sy += y[k * stride];
+    sx += x[k];
+    sy += y[k];
   }
   double mx = sx / (double)n, my = sy / (double)n, sxx = 0, sxy = 0, syy = 0;
   for (size_t k = 0; k < n; k++) {
-    double dx = x[k * stride] - mx, dy = y[k * stride] - my;
+    double dx = x[k] - mx, dy = y[k] - my;
     sxx += dx * dx;
     sxy += dx * dy;
     syy += dy * dy;
@@ -123,71 +133,95 @@ static void linfit(const double *x, const double *y, size_t n, size_t stride,
   if (r2) *r2 = sxx > 0 && syy > 0 ? sxy * sxy / (sxx * syy) : NAN;
 }
 
-/* Capacitance from the slope of V(t) over the middle 80 % of the voltage
- * window of discharge g (all its samples when fewer than 3 fall there). */
+/* Capacitance I_d / |dV/dt| from the least-squares slope of V(t) over the
+ * samples of discharge h (its rests left out) whose voltage lies in the
+ * middle 80 % of its window [V_end, V_start]; over all its samples when
+ * fewer than 3 lie there.  Sums are taken about the first sample, so
+ * large clock times lose no digits. */
 static double slope_capacitance(const double *t, const double *v,
-                                nimc_span g, double i_d) {
-  double vs = v[g.a], ve = v[g.b], dv = vs - ve;
+                                const nimc_span *sg, half h, double i_d) {
+  double vs = v[h.a], ve = v[h.b], dv = vs - ve;
   if (!(dv > 0)) return NAN;
   double hi = vs - 0.1 * dv, lo = ve + 0.1 * dv;
-  size_t m = 0, first = g.a, last = g.a;
-  for (size_t k = g.a; k <= g.b; k++)
-    if (v[k] <= hi && v[k] >= lo) {
-      if (m == 0) first = k;
-      last = k;
-      m++;
+  for (int pass = 0; pass < 2; pass++) {
+    double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (size_t s = h.s0; s <= h.s1; s++) {
+      if (sg[s].sign == 0) continue;
+      for (size_t k = sg[s].a; k <= sg[s].b; k++) {
+        if (pass == 0 && (v[k] > hi || v[k] < lo)) continue;
+        double x = t[k] - t[h.a], y = v[k] - ve;
+        n += 1;
+        sx += x;
+        sy += y;
+        sxx += x * x;
+        sxy += x * y;
+      }
     }
-  if (m < 3) {
-    first = g.a;
-    last = g.b;
+    if (n < 3) continue;
+    double den = n * sxx - sx * sx;
+    double b = den > 0 ? (n * sxy - sx * sy) / den : NAN;
+    return b < 0 ? i_d / -b : NAN;
   }
-  double b;
-  linfit(t + first, v + first, last - first + 1, 1, &b, NULL, NULL);
-  return b < 0 ? i_d / -b : NAN;
+  return NAN;
 }
 
 /* One row: discharge d, paired with charge c when c.sign > 0. */
-static int gcd_row(const double *t, const double *v, const double *i,
-                   const int *fc, size_t n, double rel_eps, nimc_span c,
-                   nimc_span d, nimc_gcd_cycle *row, nimc_err *err) {
+static void gcd_row(const double *t, const double *v, const double *i,
+                    const int *fc, const nimc_span *sg, half c, half d,
+                    nimc_gcd_cycle *row) {
   memset(row, 0, sizeof *row);
-  row->charge = c;
-  row->discharge = d;
+  if (c.sign > 0) row->charge = (nimc_span){c.a, c.b, 1};
+  row->discharge = (nimc_span){d.a, d.b, -1};
   row->file_cycle = fc ? fc[d.a] : -1;
-  /* the metrics of the pair, or of the discharge with the sample before
-   * it (the switch from a rest) */
-  size_t a = c.sign > 0 ? c.a : (d.a > 0 ? d.a - 1 : d.a);
-  (void)n;
-  nimc_series s = {.n = d.b - a + 1,
-                   .cap = d.b - a + 1,
-                   .time_s = (double *)(uintptr_t)(t + a),
-                   .voltage_V = (double *)(uintptr_t)(v + a),
-                   .current_A = (double *)(uintptr_t)(i + a),
-                   .step = NULL};
-  nimc_metrics m;
-  int rc = nimc_metrics_gcd_eps(&s, NULL, rel_eps, &m, err);
-  if (rc) return rc;
   double qd, ed, qc = NAN, ec = NAN;
-  integrate(t, v, i, d, &qd, &ed);
-  if (c.sign > 0) integrate(t, v, i, c, &qc, &ec);
+  integrate(t, v, i, sg, d, &qd, &ed);
+  if (c.sign > 0) integrate(t, v, i, sg, c, &qc, &ec);
+  /* the time under current: rests inside the discharge left out */
+  double td = 0;
+  for (size_t s = d.s0; s <= d.s1; s++)
+    if (sg[s].sign != 0) td += t[sg[s].b] - t[sg[s].a];
+  double vs = v[d.a], ve = v[d.b];
   row->charge_C = qc;
   row->energy_charge_J = ec;
   row->discharge_C = qd;
-  row->energy_discharge_J = m.energy_J;
-  row->capacitance_F = m.capacitance_F;
-  row->esr_ohm = m.esr_ohm;
+  row->energy_discharge_J = ed;
+  row->capacitance_F = vs > ve ? qd / (vs - ve) : NAN;
+  row->esr_ohm = NAN;
+  if (d.a > 0 && i[d.a] != i[d.a - 1]) /* |dV/dI| across the switch */
+    row->esr_ohm = fabs((v[d.a] - v[d.a - 1]) / (i[d.a] - i[d.a - 1]));
   row->coulombic_efficiency = c.sign > 0 ? qd / qc : NAN;
-  row->energy_efficiency = c.sign > 0 ? m.energy_J / ec : NAN;
-  row->discharge_time_s = m.discharge_time_s;
-  row->discharge_current_A = m.discharge_current_A;
-  row->power_W = m.power_W;
-  row->v_start_V = v[d.a];
-  row->v_end_V = v[d.b];
-  row->capacitance_slope_F = slope_capacitance(t, v, d, qd / m.discharge_time_s);
-  double den = v[d.a] * v[d.a] - v[d.b] * v[d.b];
-  row->capacitance_integral_F = den > 0 ? 2.0 * m.energy_J / den : NAN;
+  row->energy_efficiency = c.sign > 0 ? ed / ec : NAN;
+  row->discharge_time_s = td;
+  row->discharge_current_A = qd / td;
+  row->power_W = ed / td;
+  row->v_start_V = vs;
+  row->v_end_V = ve;
+  row->capacitance_slope_F = slope_capacitance(t, v, sg, d, qd / td);
+  double den = vs * vs - ve * ve;
+  row->capacitance_integral_F = den > 0 ? 2.0 * ed / den : NAN;
   row->retention = NAN;
-  return NIMC_OK;
+}
+
+/* Merge the segments into half-cycles; returns how many (<= ns). */
+static size_t halves(const nimc_span *sg, size_t ns, half *h) {
+  size_t m = 0;
+  for (size_t s = 0; s < ns; s++) {
+    if (sg[s].sign == 0) continue;
+    size_t n = sg[s].b - sg[s].a + 1;
+    if (m > 0 && h[m - 1].sign == sg[s].sign) { /* only rests between */
+      h[m - 1].s1 = s;
+      h[m - 1].b = sg[s].b;
+      h[m - 1].nsamp += n;
+      continue;
+    }
+    h[m++] = (half){s, s, sg[s].a, sg[s].b, n, sg[s].sign};
+  }
+  return m;
+}
+
+/* Is h full: >= 3 samples under current over a positive time? */
+static int full(const double *t, half h) {
+  return h.nsamp >= 3 && t[h.b] > t[h.a];
 }
 
 int nimc_gcd_cycles(const double *t, const double *v, const double *i,
@@ -203,48 +237,73 @@ int nimc_gcd_cycles(const double *t, const double *v, const double *i,
   nimc_span *sg = NULL;
   size_t ns = 0;
   if ((rc = nimc_segments_find(i, n, rel_eps, &sg, &ns, err))) return rc;
+  half *h = malloc((ns ? ns : 1) * sizeof *h);
   nimc_gcd_cycle *rows = calloc(ns ? ns : 1, sizeof *rows);
-  if (!rows) {
+  if (!rows || !h) {
     free(sg);
+    free(h);
+    free(rows);
     return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
   }
-  size_t m = 0;
+  size_t nh = halves(sg, ns, h), m = 0;
   int pairs = 0, any_d = 0;
-  nimc_span charge = {0, 0, 0};
   double c_first = NAN;
-  for (size_t k = 0; k < ns && !rc; k++) {
-    nimc_span g = sg[k];
-    if (g.sign == 0) continue; /* rests never break a pair */
-    if (g.sign > 0) {
-      charge = full(t, g) ? g : (nimc_span){0, 0, 0};
-      continue;
-    }
+  for (size_t k = 0; k < nh; k++) {
+    if (h[k].sign > 0) continue;
     any_d = 1;
-    if (full(t, g)) {
-      rc = gcd_row(t, v, i, fc, n, rel_eps, charge, g, &rows[m], err);
-      if (!rc) {
-        if (charge.sign > 0) {
-          rows[m].index = ++pairs;
-          if (pairs == 1) c_first = rows[m].capacitance_F;
-          rows[m].retention = rows[m].capacitance_F / c_first;
-        }
-        m++;
-      }
+    if (!full(t, h[k])) continue;
+    half c = {0, 0, 0, 0, 0, 0};
+    if (k > 0 && full(t, h[k - 1])) c = h[k - 1];
+    gcd_row(t, v, i, fc, sg, c, h[k], &rows[m]);
+    if (c.sign > 0) {
+      rows[m].index = ++pairs;
+      if (pairs == 1) c_first = rows[m].capacitance_F;
+      rows[m].retention = rows[m].capacitance_F / c_first;
     }
-    charge = (nimc_span){0, 0, 0};
+    m++;
   }
   free(sg);
-  if (!rc && m == 0)
-    rc = nimc_err_set(err, NIMC_EANALYSIS,
-                      any_d ? "no full discharge (current < 0 for at least 3 "
-                              "samples and a positive time)"
-                            : "no discharge (current < 0) in the data");
-  if (rc) {
+  free(h);
+  if (m == 0) {
     free(rows);
-    return rc;
+    return nimc_err_set(err, NIMC_EANALYSIS,
+                        any_d ? "no full discharge (current < 0 for at least 3 "
+                                "samples and a positive time)"
+                              : "no discharge (current < 0) in the data");
   }
   *out = rows;
   *ncycles = m;
+  return NIMC_OK;
+}
+
+int nimc_metrics_of_cycles(const nimc_gcd_cycle *c, size_t n,
+                           const nimc_norm *norm, nimc_metrics *out,
+                           nimc_err *err) {
+  if (!c || !out || n == 0)
+    return nimc_err_set(err, NIMC_EMISUSE,
+                        "nimc_metrics_of_cycles: no cycles");
+  const nimc_gcd_cycle *l = &c[n - 1], *first = NULL;
+  nimc_metrics m = nimc_metrics_undefined();
+  for (size_t k = 0; k < n; k++)
+    if (c[k].index > 0) {
+      m.ncycles++;
+      if (!first) first = &c[k];
+    }
+  m.have_discharge = 1;
+  m.have_cycle = m.ncycles > 0;
+  m.cycle = l->index;
+  m.capacitance_F = l->capacitance_F;
+  m.energy_J = l->energy_discharge_J;
+  m.power_W = l->power_W;
+  m.esr_ohm = l->esr_ohm;
+  m.coulombic_efficiency = l->coulombic_efficiency;
+  if (m.ncycles >= 2 && l->index > 0)
+    m.capacitance_retention = l->capacitance_F / first->capacitance_F;
+  m.discharge_time_s = l->discharge_time_s;
+  m.discharge_current_A = l->discharge_current_A;
+  int rc = nimc_metrics_normalise(&m, norm, err);
+  if (rc) return rc;
+  *out = m;
   return NIMC_OK;
 }
 
@@ -381,7 +440,7 @@ int nimc_cv_b_value(const double *rate, const double *peak, size_t n,
     return nimc_err_set(err, NIMC_EINPUT,
                         "the b-value needs two different scan rates");
   }
-  linfit(x, y, n, 1, b, NULL, r2);
+  linfit(x, y, n, b, NULL, r2);
   free(x);
   return NIMC_OK;
 }
@@ -450,7 +509,7 @@ int nimc_cv_dunn(const double *const *volt, const double *const *cur,
       x[k] = sqrt(rate[k]);
       y[k] = ik[k] / x[k];
     }
-    linfit(x, y, nr, 1, &k1[g], &k2[g], NULL);
+    linfit(x, y, nr, &k1[g], &k2[g], NULL);
     double w = g == 0 || g == ng - 1 ? 0.5 : 1.0; /* trapezoid weights */
     for (size_t k = 0; k < nr; k++) {
       num[k] += w * fabs(k1[g] * rate[k]);
@@ -514,8 +573,8 @@ int nimc_rest_analyze(const double *t, const double *v, size_t n,
                         "fit",
                         m);
   }
-  linfit(x, y, m, 1, &out->slope_log_V, NULL, &out->r2_log);
-  linfit(xs, y, m, 1, &out->slope_sqrt_V, NULL, &out->r2_sqrt);
+  linfit(x, y, m, &out->slope_log_V, NULL, &out->r2_log);
+  linfit(xs, y, m, &out->slope_sqrt_V, NULL, &out->r2_sqrt);
   free(x);
   return NIMC_OK;
 }

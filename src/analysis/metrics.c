@@ -10,10 +10,7 @@
  * charge and energy are trapezoid integrals over the segment's own samples,
  * so a switch sampled twice at one time (last charge sample and first
  * discharge sample share t) adds nothing spurious, and the first discharge
- * sample is the voltage just after the IR drop.  The rest threshold
- * 1e-9 max|I| suits simulated series; measured ones (nimc analyze, through
- * analysis/echem.c) use nimc_metrics_gcd_eps with a threshold above their
- * noise.  A (charge, discharge) pair
+ * sample is the voltage just after the IR drop.  A (charge, discharge) pair
  * is a full charge followed by a full discharge with only rests between
  * them; the metrics say which pair (cycle) they were read from.  One pass,
  * no allocation.
@@ -21,7 +18,6 @@
 #include <math.h>
 #include <stddef.h>
 
-#include "analysis/gcd.h"
 #include "core/params.h"
 
 /* A run of samples [a, b] with one sign of current. */
@@ -80,8 +76,7 @@ static int validate(const nimc_series *s, nimc_err *err) {
   return NIMC_OK;
 }
 
-/* Metrics with nothing found yet: flags 0, values NaN. */
-static nimc_metrics undefined_metrics(void) {
+nimc_metrics nimc_metrics_undefined(void) {
   return (nimc_metrics){.capacitance_F = NAN,
                         .capacitance_areal_mF_cm2 = NAN,
                         .capacitance_volumetric_F_cm3 = NAN,
@@ -100,11 +95,6 @@ static nimc_metrics undefined_metrics(void) {
 
 int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
                      nimc_metrics *out, nimc_err *err) {
-  return nimc_metrics_gcd_eps(s, norm, 1e-9, out, err);
-}
-
-int nimc_metrics_gcd_eps(const nimc_series *s, const nimc_norm *norm,
-                         double rel_eps, nimc_metrics *out, nimc_err *err) {
   if (!s || !out || (s->n && (!s->time_s || !s->voltage_V || !s->current_A)))
     return nimc_err_set(err, NIMC_EMISUSE, "nimc_metrics_gcd: NULL argument");
   double area = norm ? norm->area_m2 : 0.0;
@@ -117,13 +107,13 @@ int nimc_metrics_gcd_eps(const nimc_series *s, const nimc_norm *norm,
   int rc = validate(s, err);
   if (rc) return rc;
 
-  nimc_metrics m = undefined_metrics();
+  nimc_metrics m = nimc_metrics_undefined();
   *out = m;
 
   double imax = 0.0;
   for (size_t k = 0; k < s->n; k++)
     imax = fmax(imax, fabs(s->current_A[k]));
-  double eps = rel_eps * imax;
+  double eps = 1e-9 * imax;
 
   /* One pass over the segments: remember the last full discharge and the
    * full charge it pairs with, count pairs, keep the first and last pair's
@@ -185,17 +175,32 @@ int nimc_metrics_gcd_eps(const nimc_series *s, const nimc_norm *norm,
     m.coulombic_efficiency = q / qc;
   }
   if (m.ncycles >= 2) m.capacitance_retention = c_last / c_first;
+  int nrc = nimc_metrics_normalise(&m, norm, err);
+  if (nrc) return nrc;
+  *out = m;
+  return NIMC_OK;
+}
+
+int nimc_metrics_normalise(nimc_metrics *m, const nimc_norm *norm,
+                           nimc_err *err) {
+  double area = norm ? norm->area_m2 : 0.0;
+  double thick = norm ? norm->thickness_m : 0.0;
+  if (!(area >= 0) || !(thick >= 0) || !isfinite(area) || !isfinite(thick))
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "normalisation area %g m2 and thickness %g m must be "
+                        ">= 0 (0 = not normalised)",
+                        area, thick);
+  double e = m->energy_J;
   if (area > 0) {
-    m.capacitance_areal_mF_cm2 = m.capacitance_F / area * 0.1;
-    m.energy_areal_uWh_cm2 = e / 3.6e-3 / (area * 1e4);
-    m.power_areal_mW_cm2 = m.power_W * 1e3 / (area * 1e4);
+    m->capacitance_areal_mF_cm2 = m->capacitance_F / area * 0.1;
+    m->energy_areal_uWh_cm2 = e / 3.6e-3 / (area * 1e4);
+    m->power_areal_mW_cm2 = m->power_W * 1e3 / (area * 1e4);
   }
   if (area > 0 && thick > 0) {
     double vol_cm3 = area * thick * 1e6;
-    m.capacitance_volumetric_F_cm3 = m.capacitance_F / vol_cm3;
-    m.energy_volumetric_mWh_cm3 = e / 3.6 / vol_cm3;
-    m.power_volumetric_W_cm3 = m.power_W / vol_cm3;
+    m->capacitance_volumetric_F_cm3 = m->capacitance_F / vol_cm3;
+    m->energy_volumetric_mWh_cm3 = e / 3.6 / vol_cm3;
+    m->power_volumetric_W_cm3 = m->power_W / vol_cm3;
   }
-  *out = m;
   return NIMC_OK;
 }

@@ -417,6 +417,7 @@ int nimc_data_read(const char *path, const nimc_read_opts *opts,
   snprintf(out->technique_name, sizeof out->technique_name, "%s",
            t.technique);
   out->technique = nimc_technique_of(t.technique);
+  out->header_line = t.header_line;
   describe(&t, rd, &pk, by_position, how, howlen);
 done:
   if (rc) nimc_data_free(out);
