@@ -134,6 +134,49 @@ if [ -f "$EIS" ]; then
   fi
 fi
 
+# ---- real data: an EC-Lab GCPL and CV (the data part of the .mpt) ----
+REAL=../shared/data/real/eclab
+# mpt_data FILE: from the header line on (line 2 gives its number)
+mpt_data() { tail -n +"$(sed -n 2p "$1" | tr -cd '0-9')" "$1"; }
+# cycle_values JSON KEY: KEY's values in the "cycles" array, one a line
+cycle_values() {
+  awk -v k="\"$2\":" '/"cycles":/ { on = 1 } on && index($0, k) { v = $0; sub(/.*:[[:space:]]*/, "", v); sub(/,$/, "", v); print v }' "$1"
+}
+if [ -d "$REAL" ]; then
+  mpt_data "$REAL/gcpl.pr_182.1.mpt" >"$TMP/gcpl.tsv"
+  if "$NIMC" analyze "$TMP/gcpl.tsv" --json >"$TMP/gcpl.json" 2>"$TMP/err"; then
+    ok
+    # the instrument's counters at the end of each half-cycle (C, and %)
+    awk -F'\t' 'NR > 1 { if (NR > 2 && $16 != h) print h, q, d, ef; h = $16; q = $25 * 3.6; d = $24 * 3.6; ef = $27 / 100 }
+                END { print h, q, d, ef }' "$TMP/gcpl.tsv" >"$TMP/counters"
+    # cycle k (1..3): charge = half-cycle 2k, discharge = 2k+1
+    paste <(cycle_values "$TMP/gcpl.json" charge_C | tail -n +1) \
+          <(cycle_values "$TMP/gcpl.json" discharge_C | tail -n +2) \
+          <(cycle_values "$TMP/gcpl.json" coulombic_efficiency) >"$TMP/ours"
+    [ "$(wc -l <"$TMP/ours")" = 3 ] && ok || bad "gcpl: $(wc -l <"$TMP/ours") cycles with a charge, expected 3"
+    for k in 1 2 3; do
+      read -r qc qd ce < <(sed -n "${k}p" "$TMP/ours")
+      fq=$(awk -v h=$((2 * k)) '$1 == h { print $2 }' "$TMP/counters")
+      fd=$(awk -v h=$((2 * k + 1)) '$1 == h { print $3 }' "$TMP/counters")
+      fe=$(awk -v h=$((2 * k + 1)) '$1 == h { print $4 }' "$TMP/counters")
+      near "$qc" "$fq" 5e-3 && ok || bad "gcpl cycle $k: charge_C $qc, the file's Q charge $fq C"
+      near "$qd" "$fd" 5e-3 && ok || bad "gcpl cycle $k: discharge_C $qd, the file's Q discharge $fd C"
+      near "$ce" "$fe" 5e-3 && ok || bad "gcpl cycle $k: coulombic_efficiency $ce, the file's $fe"
+    done
+  else
+    bad "nimc analyze gcpl (EC-Lab) failed: $(cat "$TMP/err")"
+  fi
+  mpt_data "$REAL/cv.mpt" >"$TMP/cv.tsv"
+  if "$NIMC" analyze "$TMP/cv.tsv" --json -o "$TMP/cvreal" >"$TMP/cvr.json" 2>"$TMP/err"; then
+    ok
+    c=$(json_num "$TMP/cvr.json" capacitance_F)
+    awk -v c="$c" 'BEGIN { exit !(c > 0 && c < 1e30) }' && ok || bad "cv.mpt: capacitance_F '$c'"
+    [ -s "$TMP/cvreal/cv.png" ] && [ -s "$TMP/cvreal/cv.svg" ] && ok || bad "cv.mpt: no cv figure"
+  else
+    bad "nimc analyze cv (EC-Lab) failed: $(cat "$TMP/err")"
+  fi
+fi
+
 # ---- bad input: exit 2, located ----
 expect_error 2 "absent.csv" -- analyze "$TMP/absent.csv"
 expect_error 2 "unknown --kind 'foo'" -- analyze "$TMP/gcd.csv" --kind foo
