@@ -206,12 +206,29 @@ static kind detect(const nimc_data *d, const char **why) {
   free(sg);
   if (moving < d->n / 10) return K_REST;
   if (flat >= 9 * moving / 10) return K_GCD;
-  for (size_t k = 2; k < d->n; k++) {
-    double a = d->voltage_V[k - 1] - d->voltage_V[k - 2],
-           b = d->voltage_V[k] - d->voltage_V[k - 1];
-    if (a * b < 0) turns++;
+  /* turns of the voltage, counted with a hysteresis of 2 % of its range
+   * so that noise is no turn */
+  double lo = d->voltage_V[0], hi = lo;
+  for (size_t k = 1; k < d->n; k++) {
+    lo = fmin(lo, d->voltage_V[k]);
+    hi = fmax(hi, d->voltage_V[k]);
   }
-  if (turns >= 1 && turns < d->n / 20 + 2) return K_CV;
+  double h = 0.02 * (hi - lo), ext = d->voltage_V[0];
+  int dir = 0;
+  for (size_t k = 1; k < d->n && h > 0; k++) {
+    double v = d->voltage_V[k];
+    if (dir == 0) {
+      if (fabs(v - ext) > h) dir = v > ext ? 1 : -1;
+      if (dir) ext = v;
+    } else if ((dir > 0 && v >= ext) || (dir < 0 && v <= ext)) {
+      ext = v;
+    } else if (fabs(v - ext) > h) {
+      turns++;
+      dir = -dir;
+      ext = v;
+    }
+  }
+  if (turns >= 1) return K_CV;
   return K_AUTO;
 }
 
@@ -227,7 +244,7 @@ static int need(const nimc_data *d, const char *file, const char *what,
   fprintf(stderr,
           "nimc analyze: %s:%ld: no %s column (--kind %s needs time, voltage "
           "and current)\n",
-          file, d->header_line, what, kindname);
+          file, d->header_line ? d->header_line : 1, what, kindname);
   return EXIT_USAGE;
 }
 

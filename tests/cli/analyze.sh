@@ -85,6 +85,17 @@ else
   bad "nimc analyze -o failed: $(cat "$TMP/err")"
 fi
 
+# the normalisation of a device file: its footprint area and thickness
+if "$NIMC" analyze "$TMP/gcd.csv" --device devices/nimc.ini --json \
+     >"$TMP/dev.json" 2>"$TMP/err"; then
+  for key in '"capacitance_areal_mF_cm2"' '"capacitance_volumetric_F_cm3"'; do
+    grep -qF "$key" "$TMP/dev.json" && ok || bad "--device: summary lacks $key"
+  done
+else
+  bad "nimc analyze --device failed: $(cat "$TMP/err")"
+fi
+grep -qF '"capacitance_areal_mF_cm2"' "$TMP/gcd.json" && ok || bad "--area: no areal value"
+
 # ---- rest ----
 if "$NIMC" analyze "$TMP/rest.csv" --json >"$TMP/rest.json" 2>"$TMP/err"; then
   ok
@@ -131,6 +142,14 @@ if [ -f "$EIS" ]; then
     awk -v r="$r" 'BEGIN { exit !(r > 0) }' && ok || bad "r_ohmic_ohm '$r'"
   else
     bad "nimc analyze --kind eis failed: $(cat "$TMP/err")"
+  fi
+  if "$NIMC" analyze "$EIS" --kind eis --circuit 'R0-p(R1,CPE1)' --json \
+       >"$TMP/fit.json" 2>"$TMP/err"; then
+    for key in '"parameters"' '"R1"' '"r_ohmic_ohm"' '"rmse_ohm"'; do
+      grep -qF "$key" "$TMP/fit.json" && ok || bad "--circuit: summary lacks $key"
+    done
+  else
+    bad "nimc analyze --kind eis --circuit failed: $(cat "$TMP/err")"
   fi
 fi
 
