@@ -54,24 +54,32 @@ static const char *const usage_analyze =
     "and Dunn's capacitive fraction).  Exit status: 0 success, 1 nothing to\n"
     "measure, 2 bad usage or input.\n";
 
-void cli_analyze_usage(FILE *out) { fputs(usage_analyze, out); }
+void cli_analyze_usage(FILE *out) {
+  fputs(usage_analyze, out);
+}
 
 typedef enum kind { K_AUTO, K_GCD, K_CYCLING, K_CV, K_EIS, K_REST } kind;
 
 static const struct {
   const char *name;
   kind k;
-} kinds[] = {{"gcd", K_GCD},   {"cycling", K_CYCLING},   {"cv", K_CV},
-             {"eis", K_EIS},   {"rest", K_REST}, {"selfdischarge", K_REST}};
+} kinds[] = {{"gcd", K_GCD}, {"cycling", K_CYCLING}, {"cv", K_CV},
+             {"eis", K_EIS}, {"rest", K_REST},       {"selfdischarge", K_REST}};
 
 static const char *kind_name(kind k) {
   switch (k) {
-  case K_GCD: return "gcd";
-  case K_CYCLING: return "cycling";
-  case K_CV: return "cv";
-  case K_EIS: return "eis";
-  case K_REST: return "rest";
-  default: return "auto";
+  case K_GCD:
+    return "gcd";
+  case K_CYCLING:
+    return "cycling";
+  case K_CV:
+    return "cv";
+  case K_EIS:
+    return "eis";
+  case K_REST:
+    return "rest";
+  default:
+    return "auto";
   }
 }
 
@@ -114,7 +122,8 @@ static int parse_args(int argc, char **argv, args *a) {
         !strcmp(o, "--thickness") || !strcmp(o, "--mass") ||
         !strcmp(o, "--device") || !strcmp(o, "--threshold") ||
         !strcmp(o, "--circuit") || !strcmp(o, "--format")) {
-      if (!has) return cli_fail_usage("analyze", "option '%s' needs a value", o);
+      if (!has)
+        return cli_fail_usage("analyze", "option '%s' needs a value", o);
       const char *v = argv[++i];
       int rc = 0;
       if (!strcmp(o, "--kind")) {
@@ -178,12 +187,21 @@ static int parse_args(int argc, char **argv, args *a) {
 static kind detect(const nimc_data *d, const char **why) {
   switch (d->technique) {
   case NIMC_TECH_GCD:
-  case NIMC_TECH_CP: *why = "the file's technique"; return K_GCD;
+  case NIMC_TECH_CP:
+    *why = "the file's technique";
+    return K_GCD;
   case NIMC_TECH_CV:
-  case NIMC_TECH_LSV: *why = "the file's technique"; return K_CV;
-  case NIMC_TECH_EIS: *why = "the file's technique"; return K_EIS;
-  case NIMC_TECH_REST: *why = "the file's technique"; return K_REST;
-  default: break;
+  case NIMC_TECH_LSV:
+    *why = "the file's technique";
+    return K_CV;
+  case NIMC_TECH_EIS:
+    *why = "the file's technique";
+    return K_EIS;
+  case NIMC_TECH_REST:
+    *why = "the file's technique";
+    return K_REST;
+  default:
+    break;
   }
   *why = "the shape of the data";
   if (d->freq_Hz && d->z_re_ohm && d->z_im_ohm) return K_EIS;
@@ -234,8 +252,7 @@ static kind detect(const nimc_data *d, const char **why) {
 
 /* A series view of the data (nothing copied). */
 static nimc_series series_of(const nimc_data *d) {
-  return (nimc_series){d->n, d->n, d->time_s, d->voltage_V, d->current_A,
-                       NULL};
+  return (nimc_series){d->n, d->n, d->time_s, d->voltage_V, d->current_A, NULL};
 }
 
 /* Say which column is missing for what; an exit status (2). */
@@ -358,16 +375,15 @@ static int analyze_gcd(const args *a, const nimc_data *d, const char *file,
   put(&o, "discharge_C", last->discharge_C);
   put(&o, "ncycles", (double)npairs);
   normalised(a, m.capacitance_F, m.energy_J, m.power_W, &o);
-  nimc_analysis_summary as = {.source = file,
-                              .read_as = how,
-                              .kind = kind_name(k),
-                              .technique = d->technique_name[0]
-                                               ? d->technique_name
-                                               : NULL,
-                              .values = o.v,
-                              .nvalues = o.nv,
-                              .cycles = cy,
-                              .ncycles = nc};
+  nimc_analysis_summary as = {
+      .source = file,
+      .read_as = how,
+      .kind = kind_name(k),
+      .technique = d->technique_name[0] ? d->technique_name : NULL,
+      .values = o.v,
+      .nvalues = o.nv,
+      .cycles = cy,
+      .ncycles = nc};
   nimc_summary sum = {.temperature_C = NAN, .metrics = &m, .analysis = &as};
   static char human[16384];
   human[0] = '\0';
@@ -379,13 +395,13 @@ static int analyze_gcd(const args *a, const nimc_data *d, const char *file,
     say(human, "%-6d %12.5g %12.5g %12.5g %8.4f %8.4f %12.5g %12.5g %10.4g\n",
         cy[j].index, cy[j].charge_C, cy[j].discharge_C,
         cy[j].energy_discharge_J, cy[j].coulombic_efficiency,
-        cy[j].energy_efficiency, cy[j].capacitance_F,
-        cy[j].capacitance_slope_F, cy[j].esr_ohm);
-  say(human, "last discharge: C = %.5g F (slope %.5g F, integral %.5g F), "
-             "E = %.5g J, P = %.5g W, ESR = %.4g ohm, CE = %.4f\n",
-      m.capacitance_F, last->capacitance_slope_F,
-      last->capacitance_integral_F, m.energy_J, m.power_W, m.esr_ohm,
-      m.coulombic_efficiency);
+        cy[j].energy_efficiency, cy[j].capacitance_F, cy[j].capacitance_slope_F,
+        cy[j].esr_ohm);
+  say(human,
+      "last discharge: C = %.5g F (slope %.5g F, integral %.5g F), "
+      "E = %.5g J, P = %.5g W, ESR = %.4g ohm, CE = %.4f\n",
+      m.capacitance_F, last->capacitance_slope_F, last->capacitance_integral_F,
+      m.energy_J, m.power_W, m.esr_ohm, m.coulombic_efficiency);
   if (isfinite(m.capacitance_areal_mF_cm2))
     say(human, "areal: %.5g mF/cm2, %.5g uWh/cm2, %.5g mW/cm2\n",
         m.capacitance_areal_mF_cm2, m.energy_areal_uWh_cm2,
@@ -439,8 +455,8 @@ static int analyze_cv(const args *a, nimc_data *d, size_t nd, char how[][512]) {
       rc = need(&d[f], a->files[f], "current", "cv");
       break;
     }
-    int r = nimc_cv_cycles(d[f].time_s, d[f].voltage_V, d[f].current_A,
-                           d[f].n, &cyc[f], &nc[f], &err);
+    int r = nimc_cv_cycles(d[f].time_s, d[f].voltage_V, d[f].current_A, d[f].n,
+                           &cyc[f], &nc[f], &err);
     if (r) {
       fprintf(stderr, "nimc analyze: %s: %s\n", a->files[f], err.msg);
       rc = cli_exit_for(r);
@@ -469,8 +485,9 @@ static int analyze_cv(const args *a, nimc_data *d, size_t nd, char how[][512]) {
       const nimc_cv_cycle *l = &cyc[f][nc[f] - 1];
       rate[f] = l->scan_rate_V_s;
       peak[f] = l->peak_anodic_A;
-      say(human, "data: %s (cv): %zu full cycle%s; last: %.4g mV/s, "
-                 "%.4g to %.4g V, C = %.5g F, peaks %.4g / %.4g A\n",
+      say(human,
+          "data: %s (cv): %zu full cycle%s; last: %.4g mV/s, "
+          "%.4g to %.4g V, C = %.5g F, peaks %.4g / %.4g A\n",
           a->files[f], nc[f], nc[f] == 1 ? "" : "s", 1e3 * l->scan_rate_V_s,
           l->v_min_V, l->v_max_V, l->capacitance_F, l->peak_anodic_A,
           l->peak_cathodic_A);
@@ -503,25 +520,23 @@ static int analyze_cv(const args *a, nimc_data *d, size_t nd, char how[][512]) {
         put(&o, "b_value", b);
         put(&o, "b_value_r2", r2);
         put(&o, "capacitive_fraction", frac[0]);
-        say(human, "b-value %.4f (R^2 %.4f) over %zu scan rates\n", b, r2,
-            nd);
+        say(human, "b-value %.4f (R^2 %.4f) over %zu scan rates\n", b, r2, nd);
         for (size_t f = 0; f < nd; f++)
-          say(human, "capacitive fraction at %.4g mV/s: %.4f\n",
-              1e3 * rate[f], frac[f]);
+          say(human, "capacitive fraction at %.4g mV/s: %.4f\n", 1e3 * rate[f],
+              frac[f]);
       }
     }
   }
   if (!rc) {
-    nimc_analysis_summary as = {.source = a->files[0],
-                                .read_as = how[0],
-                                .kind = "cv",
-                                .technique = d[0].technique_name[0]
-                                                 ? d[0].technique_name
-                                                 : NULL,
-                                .values = o.v,
-                                .nvalues = o.nv,
-                                .cv_cycles = cyc[0],
-                                .ncv_cycles = nc[0]};
+    nimc_analysis_summary as = {
+        .source = a->files[0],
+        .read_as = how[0],
+        .kind = "cv",
+        .technique = d[0].technique_name[0] ? d[0].technique_name : NULL,
+        .values = o.v,
+        .nvalues = o.nv,
+        .cv_cycles = cyc[0],
+        .ncv_cycles = nc[0]};
     nimc_summary sum = {.temperature_C = NAN, .analysis = &as};
     rc = finish(a, &sum, human);
   }
@@ -531,8 +546,7 @@ static int analyze_cv(const args *a, nimc_data *d, size_t nd, char how[][512]) {
     for (size_t f = 0; f < nd; f++) {
       snprintf(lab[f], sizeof lab[f], "%.4g mV/s",
                1e3 * cyc[f][nc[f] - 1].scan_rate_V_s);
-      c[f] = (nimc_curve){lab[f], d[f].voltage_V, d[f].current_A, d[f].n, 0,
-                          0};
+      c[f] = (nimc_curve){lab[f], d[f].voltage_V, d[f].current_A, d[f].n, 0, 0};
     }
     rc = figure_failed(nimc_plot_curves(c, nd, "voltage (V)", "current (A)",
                                         a->files[0], a->outdir, "cv", &err),
@@ -567,8 +581,9 @@ static int analyze_rest(const args *a, const nimc_data *d, const char *file,
       }
     free(sg);
     if (!found) {
-      fprintf(stderr, "nimc analyze: %s: no rest (current 0) to measure a "
-                      "self-discharge on\n",
+      fprintf(stderr,
+              "nimc analyze: %s: no rest (current 0) to measure a "
+              "self-discharge on\n",
               file);
       return EXIT_FAIL;
     }
@@ -590,14 +605,13 @@ static int analyze_rest(const args *a, const nimc_data *d, const char *file,
   put(&o, "conway_r2_log", r.r2_log);
   put(&o, "conway_slope_sqrt_V_s05", r.slope_sqrt_V);
   put(&o, "conway_r2_sqrt", r.r2_sqrt);
-  nimc_analysis_summary as = {.source = file,
-                              .read_as = how,
-                              .kind = "rest",
-                              .technique = d->technique_name[0]
-                                               ? d->technique_name
-                                               : NULL,
-                              .values = o.v,
-                              .nvalues = o.nv};
+  nimc_analysis_summary as = {
+      .source = file,
+      .read_as = how,
+      .kind = "rest",
+      .technique = d->technique_name[0] ? d->technique_name : NULL,
+      .values = o.v,
+      .nvalues = o.nv};
   nimc_summary sum = {.temperature_C = NAN, .analysis = &as};
   static char human[16384];
   human[0] = '\0';
@@ -670,13 +684,13 @@ static int analyze_eis(const args *a) {
                          .drift = NAN,
                          .source = a->files[0],
                          .read_as = how};
-  nimc_analysis_summary as = {.source = a->files[0], .read_as = how,
-                              .kind = "eis"};
+  nimc_analysis_summary as = {
+      .source = a->files[0], .read_as = how, .kind = "eis"};
   nimc_summary sum = {.temperature_C = NAN, .eis = &es, .analysis = &as};
   static char human[16384];
   human[0] = '\0';
-  say(human, "data: %s (eis): %zu frequencies, %.4g to %.4g Hz\n",
-      a->files[0], s.n, s.freq_Hz[0], s.freq_Hz[s.n - 1]);
+  say(human, "data: %s (eis): %zu frequencies, %.4g to %.4g Hz\n", a->files[0],
+      s.n, s.freq_Hz[0], s.freq_Hz[s.n - 1]);
   say(human, "r_ohmic (high-frequency intercept): %.5g ohm\n", r0);
   rc = finish(a, &sum, human);
   if (!rc && a->outdir) {
@@ -700,15 +714,13 @@ int cli_analyze(int argc, char **argv) {
     if ((rc = cli_load_device("analyze", a.device, NULL, 0, NULL, &dev)))
       return rc;
     if (!(a.area_m2 > 0)) a.area_m2 = nimc_device_footprint_area_m2(dev);
-    if (!(a.thickness_m > 0))
-      a.thickness_m = nimc_device_norm_thickness_m(dev);
+    if (!(a.thickness_m > 0)) a.thickness_m = nimc_device_norm_thickness_m(dev);
     nimc_device_destroy(dev);
   }
   if (a.outdir) {
     char why[512];
     if (cli_mkdir_p(a.outdir, why, sizeof why)) {
-      fprintf(stderr, "nimc analyze: cannot create output directory %s\n",
-              why);
+      fprintf(stderr, "nimc analyze: cannot create output directory %s\n", why);
       return EXIT_USAGE;
     }
   }
@@ -746,32 +758,41 @@ int cli_analyze(int argc, char **argv) {
     if (f == 0) k = fk;
     if (fk != k && !(fk == K_GCD && k == K_CYCLING) &&
         !(fk == K_CYCLING && k == K_GCD)) {
-      fprintf(stderr, "nimc analyze: %s is %s data, %s is %s: analyse them "
-                      "apart\n",
+      fprintf(stderr,
+              "nimc analyze: %s is %s data, %s is %s: analyse them "
+              "apart\n",
               a.files[f], kind_name(fk), a.files[0], kind_name(k));
       rc = EXIT_USAGE;
       goto done;
     }
   }
   if (k != K_CV && a.nfiles > 1) {
-    fprintf(stderr, "nimc analyze: several files are analysed together only "
-                    "as CVs at several scan rates (--kind cv); %s is %s\n",
+    fprintf(stderr,
+            "nimc analyze: several files are analysed together only "
+            "as CVs at several scan rates (--kind cv); %s is %s\n",
             a.files[0], kind_name(k));
     rc = EXIT_USAGE;
     goto done;
   }
   switch (k) {
   case K_GCD:
-  case K_CYCLING: rc = analyze_gcd(&a, &d[0], a.files[0], how[0], k); break;
-  case K_CV: rc = analyze_cv(&a, d, nd, how); break;
-  case K_REST: rc = analyze_rest(&a, &d[0], a.files[0], how[0]); break;
+  case K_CYCLING:
+    rc = analyze_gcd(&a, &d[0], a.files[0], how[0], k);
+    break;
+  case K_CV:
+    rc = analyze_cv(&a, d, nd, how);
+    break;
+  case K_REST:
+    rc = analyze_rest(&a, &d[0], a.files[0], how[0]);
+    break;
   case K_EIS:
     for (size_t f = 0; f < nd; f++)
       nimc_data_free(&d[f]);
     nd = 0;
     rc = analyze_eis(&a);
     break;
-  default: rc = EXIT_FAIL;
+  default:
+    rc = EXIT_FAIL;
   }
 done:
   for (size_t f = 0; f < nd; f++)

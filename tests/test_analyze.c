@@ -140,8 +140,7 @@ static void test_nonlinear_discharge(void) {
     CHECK_REL(cy[0].capacitance_slope_F, I / slope, 1e-3);
     /* the three differ: the curve is not a capacitor's */
     CHECK(fabs(cy[0].capacitance_slope_F / cy[0].capacitance_F - 1) > 0.1);
-    CHECK(fabs(cy[0].capacitance_integral_F / cy[0].capacitance_F - 1) >
-          0.05);
+    CHECK(fabs(cy[0].capacitance_integral_F / cy[0].capacitance_F - 1) > 0.05);
   }
   free(cy);
   tvi_free(&s);
@@ -206,8 +205,10 @@ static void ideal_rc_cv(tvi *s, double C, double R, double v, double vmax,
     V = V1;
     t = (double)k * dt;
     push(s, t, V, (V - vc) / R);
-    if (up && V >= vmax - 1e-12) up = 0;
-    else if (!up && V <= 1e-12) up = 1;
+    if (up && V >= vmax - 1e-12)
+      up = 0;
+    else if (!up && V <= 1e-12)
+      up = 1;
   }
 }
 
@@ -254,8 +255,12 @@ static void test_b_value(void) {
   CHECK_CONTAINS(err.msg, "two different scan rates");
 }
 
-static double k1_of(double V) { return 1e-3 * (1 + V); }
-static double k2_of(double V) { return 2e-4 * sin(3.14159265358979323846 * V) + 1e-4; }
+static double k1_of(double V) {
+  return 1e-3 * (1 + V);
+}
+static double k2_of(double V) {
+  return 2e-4 * sin(3.14159265358979323846 * V) + 1e-4;
+}
 
 static void test_dunn(void) {
   enum { NR = 4, NS = 401, NG = 21 };

@@ -71,13 +71,13 @@ int nimc_segments_find(const double *current_A, size_t n, double rel_eps,
 }
 
 /* Finite samples and a time that never decreases. */
-static int validate(const double *t, const double *v, const double *i,
-                    size_t n, nimc_err *err) {
+static int validate(const double *t, const double *v, const double *i, size_t n,
+                    nimc_err *err) {
   for (size_t k = 0; k < n; k++) {
     if (!isfinite(t[k]) || (v && !isfinite(v[k])) || (i && !isfinite(i[k])))
       return nimc_err_set(err, NIMC_EDATA,
-                          "sample %zu (t = %g s) is not a finite number",
-                          k + 1, t[k]);
+                          "sample %zu (t = %g s) is not a finite number", k + 1,
+                          t[k]);
     if (k > 0 && t[k] < t[k - 1])
       return nimc_err_set(err, NIMC_EDATA,
                           "time goes backwards at sample %zu (%g s after %g "
@@ -280,8 +280,7 @@ int nimc_metrics_of_cycles(const nimc_gcd_cycle *c, size_t n,
                            const nimc_norm *norm, nimc_metrics *out,
                            nimc_err *err) {
   if (!c || !out || n == 0)
-    return nimc_err_set(err, NIMC_EMISUSE,
-                        "nimc_metrics_of_cycles: no cycles");
+    return nimc_err_set(err, NIMC_EMISUSE, "nimc_metrics_of_cycles: no cycles");
   const nimc_gcd_cycle *l = &c[n - 1], *first = NULL;
   nimc_metrics m = nimc_metrics_undefined();
   for (size_t k = 0; k < n; k++)
@@ -335,9 +334,8 @@ static size_t sweeps(const double *v, size_t n, double h, nimc_span *sw) {
   return m;
 }
 
-int nimc_cv_cycles(const double *t, const double *v, const double *i,
-                   size_t n, nimc_cv_cycle **out, size_t *ncycles,
-                   nimc_err *err) {
+int nimc_cv_cycles(const double *t, const double *v, const double *i, size_t n,
+                   nimc_cv_cycle **out, size_t *ncycles, nimc_err *err) {
   *out = NULL;
   *ncycles = 0;
   if (!t || !v || !i)
@@ -411,8 +409,8 @@ int nimc_cv_cycles(const double *t, const double *v, const double *i,
   return NIMC_OK;
 }
 
-int nimc_cv_b_value(const double *rate, const double *peak, size_t n,
-                    double *b, double *r2, nimc_err *err) {
+int nimc_cv_b_value(const double *rate, const double *peak, size_t n, double *b,
+                    double *r2, nimc_err *err) {
   if (n < 2)
     return nimc_err_set(err, NIMC_EINPUT,
                         "the b-value needs peak currents at 2 or more scan "
@@ -447,8 +445,7 @@ int nimc_cv_b_value(const double *rate, const double *peak, size_t n,
 
 /* Current of a sweep at voltage u by linear interpolation between the
  * first pair of samples that brackets it; NaN when none does. */
-static double current_at(const double *v, const double *i, size_t n,
-                         double u) {
+static double current_at(const double *v, const double *i, size_t n, double u) {
   for (size_t k = 0; k + 1 < n; k++) {
     double a = v[k], b = v[k + 1];
     if ((u - a) * (u - b) <= 0 && a != b)
@@ -489,8 +486,7 @@ int nimc_cv_dunn(const double *const *volt, const double *const *cur,
     hi = fmin(hi, b);
   }
   if (!(hi > lo))
-    return nimc_err_set(err, NIMC_EINPUT,
-                        "the sweeps share no voltage range");
+    return nimc_err_set(err, NIMC_EINPUT, "the sweeps share no voltage range");
   double *x = malloc(3 * nr * sizeof *x);
   if (!x) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
   double *y = x + nr, *ik = x + 2 * nr;
@@ -501,8 +497,8 @@ int nimc_cv_dunn(const double *const *volt, const double *const *cur,
   }
   for (size_t g = 0; g < ng; g++) {
     /* the ends shrunk by a hair, so every sweep brackets them */
-    double u = lo + (hi - lo) * (1e-9 + (1 - 2e-9) * (double)g /
-                                            (double)(ng - 1));
+    double u =
+        lo + (hi - lo) * (1e-9 + (1 - 2e-9) * (double)g / (double)(ng - 1));
     vg[g] = u;
     for (size_t k = 0; k < nr; k++) {
       ik[k] = current_at(volt[k], cur[k], n[k], u);

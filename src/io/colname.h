@@ -15,11 +15,11 @@
 #include <stddef.h>
 
 typedef struct nimc_colname {
-  int neg;        /* a leading minus (or U+2212) */
+  int neg;         /* a leading minus (or U+2212) */
   char whole[128]; /* the cell without its sign, trimmed */
-  char name[128]; /* the name without sign and unit, trimmed */
-  char unit[64];  /* the unit as written ("" when none) */
-  char su[80];    /* the unit as udunits reads it (nimc_unit_normalise) */
+  char name[128];  /* the name without sign and unit, trimmed */
+  char unit[64];   /* the unit as written ("" when none) */
+  char su[80];     /* the unit as udunits reads it (nimc_unit_normalise) */
 } nimc_colname;
 
 /* Split the header cell raw: an optional leading minus, then the unit

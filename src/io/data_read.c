@@ -70,13 +70,20 @@ static const struct {
 
 const char *nimc_technique_name(nimc_technique t) {
   switch (t) {
-  case NIMC_TECH_GCD: return "gcd";
-  case NIMC_TECH_CV: return "cv";
-  case NIMC_TECH_EIS: return "eis";
-  case NIMC_TECH_REST: return "rest";
-  case NIMC_TECH_CP: return "cp";
-  case NIMC_TECH_LSV: return "lsv";
-  default: return "unknown";
+  case NIMC_TECH_GCD:
+    return "gcd";
+  case NIMC_TECH_CV:
+    return "cv";
+  case NIMC_TECH_EIS:
+    return "eis";
+  case NIMC_TECH_REST:
+    return "rest";
+  case NIMC_TECH_CP:
+    return "cp";
+  case NIMC_TECH_LSV:
+    return "lsv";
+  default:
+    return "unknown";
   }
 }
 
@@ -255,10 +262,17 @@ static int check_cells(const nimc_dtable *t, const picked *pk, nimc_err *err) {
 
 void nimc_data_free(nimc_data *d) {
   if (!d) return;
-  double **arr[] = {&d->time_s,       &d->voltage_V,     &d->current_A,
-                    &d->charge_C,     &d->freq_Hz,       &d->z_re_ohm,
-                    &d->z_im_ohm,     &d->q_charge_C,    &d->q_discharge_C,
-                    &d->energy_charge_J, &d->energy_discharge_J,
+  double **arr[] = {&d->time_s,
+                    &d->voltage_V,
+                    &d->current_A,
+                    &d->charge_C,
+                    &d->freq_Hz,
+                    &d->z_re_ohm,
+                    &d->z_im_ohm,
+                    &d->q_charge_C,
+                    &d->q_discharge_C,
+                    &d->energy_charge_J,
+                    &d->energy_discharge_J,
                     &d->efficiency};
   for (size_t k = 0; k < sizeof arr / sizeof arr[0]; k++)
     free(*arr[k]);
@@ -271,19 +285,32 @@ void nimc_data_free(nimc_data *d) {
 /* The array of nimc_data that holds role r (NULL for the integer ones). */
 static double **slot(nimc_data *d, int r) {
   switch (r) {
-  case R_TIME: return &d->time_s;
-  case R_VOLT: return &d->voltage_V;
-  case R_CURR: return &d->current_A;
-  case R_CHARGE: return &d->charge_C;
-  case R_FREQ: return &d->freq_Hz;
-  case R_RE: return &d->z_re_ohm;
-  case R_IM: return &d->z_im_ohm;
-  case R_QCH: return &d->q_charge_C;
-  case R_QDIS: return &d->q_discharge_C;
-  case R_ECH: return &d->energy_charge_J;
-  case R_EDIS: return &d->energy_discharge_J;
-  case R_EFF: return &d->efficiency;
-  default: return NULL;
+  case R_TIME:
+    return &d->time_s;
+  case R_VOLT:
+    return &d->voltage_V;
+  case R_CURR:
+    return &d->current_A;
+  case R_CHARGE:
+    return &d->charge_C;
+  case R_FREQ:
+    return &d->freq_Hz;
+  case R_RE:
+    return &d->z_re_ohm;
+  case R_IM:
+    return &d->z_im_ohm;
+  case R_QCH:
+    return &d->q_charge_C;
+  case R_QDIS:
+    return &d->q_discharge_C;
+  case R_ECH:
+    return &d->energy_charge_J;
+  case R_EDIS:
+    return &d->energy_discharge_J;
+  case R_EFF:
+    return &d->efficiency;
+  default:
+    return NULL;
   }
 }
 
@@ -351,13 +378,11 @@ static void describe(const nimc_dtable *t, const nimc_reader *rd,
     nimc_printable(unit, sizeof unit, pk->cn[r].unit);
     how_add(how, howlen, &pos, "%scolumn %zu%s%s%s as %s (%s%s)",
             first ? "" : ", ", pk->col[r] + 1, name[0] ? " '" : "", name,
-            name[0] ? "'" : "", roles[r].what,
-            unit[0] ? unit : roles[r].si,
+            name[0] ? "'" : "", roles[r].what, unit[0] ? unit : roles[r].si,
             unit[0] ? "" : (strcmp(roles[r].si, "1") ? ", assumed" : ""));
     first = 0;
   }
-  if (by_position)
-    how_add(how, howlen, &pos, " (no header: taken in order)");
+  if (by_position) how_add(how, howlen, &pos, " (no header: taken in order)");
   if (pk->have[R_CURR])
     how_add(how, howlen, &pos, "; current > 0 charging, as written");
   if (t->technique[0]) {
@@ -367,8 +392,8 @@ static void describe(const nimc_dtable *t, const nimc_reader *rd,
   }
 }
 
-int nimc_data_read(const char *path, const nimc_read_opts *opts,
-                   nimc_data *out, char *how, size_t howlen, nimc_err *err) {
+int nimc_data_read(const char *path, const nimc_read_opts *opts, nimc_data *out,
+                   char *how, size_t howlen, nimc_err *err) {
   if (how && howlen) how[0] = '\0';
   if (!out) return nimc_err_set(err, NIMC_EMISUSE, "no data to read into");
   memset(out, 0, sizeof *out);
@@ -414,8 +439,7 @@ int nimc_data_read(const char *path, const nimc_read_opts *opts,
   if ((rc = pick_units(&t, &pk, err)) || (rc = check_cells(&t, &pk, err)) ||
       (rc = fill(&t, &pk, out, err)))
     goto done;
-  snprintf(out->technique_name, sizeof out->technique_name, "%s",
-           t.technique);
+  snprintf(out->technique_name, sizeof out->technique_name, "%s", t.technique);
   out->technique = nimc_technique_of(t.technique);
   out->header_line = t.header_line;
   describe(&t, rd, &pk, by_position, how, howlen);

@@ -707,7 +707,8 @@ static void header_name(const char *raw, hname *h) {
   memcpy(h->unit, cn.unit, sizeof h->unit);
   memcpy(h->su, cn.su, sizeof h->su);
   h->kind = unit_kind(h->su);
-  h->nimc_im = !h->neg && h->kind != UNIT_UNKNOWN && strcmp(cn.name, "z_im") == 0;
+  h->nimc_im =
+      !h->neg && h->kind != UNIT_UNKNOWN && strcmp(cn.name, "z_im") == 0;
   h->role = role_of(cn.name);
 }
 
@@ -1053,8 +1054,8 @@ int nimc_dtable_read(const char *path, const char *format, nimc_dtable *t,
     rd = reader_named(format);
     if (!rd)
       return nimc_err_set(err, NIMC_EINPUT,
-                          "unknown data format '%s' (known: auto, %s)",
-                          format, known);
+                          "unknown data format '%s' (known: auto, %s)", format,
+                          known);
   }
   FILE *fp = fopen(path, "rb");
   if (!fp)
