@@ -592,7 +592,8 @@ typedef struct nimc_data {
   size_t n;
   double *time_s, *voltage_V, *current_A;
   double *charge_C;     /* cumulative charge ("(Q-Qo)/mA.h") */
-  int *cycle;           /* the file's cycle number, else NULL */
+  int *cycle;           /* the file's cycle number, else NULL (the cycles
+                           are then those nimc_gcd_cycles finds) */
   int *half_cycle;      /* the file's half-cycle number, else NULL */
   double *freq_Hz, *z_re_ohm, *z_im_ohm; /* impedance, Im Z itself */
   /* the instrument's own counters (EC-Lab), for comparison */

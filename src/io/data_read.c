@@ -376,9 +376,10 @@ static void describe(const nimc_dtable *t, const nimc_reader *rd,
     char name[64], unit[64];
     nimc_printable(name, sizeof name, t->col[pk->col[r]].name);
     nimc_printable(unit, sizeof unit, pk->cn[r].unit);
-    how_add(how, howlen, &pos, "%scolumn %zu%s%s%s as %s (%s%s)",
+    how_add(how, howlen, &pos, "%scolumn %zu%s%s%s as %s%s (%s%s)",
             first ? "" : ", ", pk->col[r] + 1, name[0] ? " '" : "", name,
-            name[0] ? "'" : "", roles[r].what, unit[0] ? unit : roles[r].si,
+            name[0] ? "'" : "", pk->cn[r].neg ? "minus " : "", roles[r].what,
+            unit[0] ? unit : roles[r].si,
             unit[0] ? "" : (strcmp(roles[r].si, "1") ? ", assumed" : ""));
     first = 0;
   }
