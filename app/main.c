@@ -281,10 +281,11 @@ static void print_report(const nimc_device *dev, const nimc_result *res,
            "experiment)\n");
   }
   printf("solver: %ld unknowns, %ld steps, %ld residual and %ld Jacobian "
-         "evaluations, "
-         "%ld factorisations, %.3f s\n",
+         "evaluations, %ld factorisations (%ld fresh, %ld refactorisations), "
+         "%.3f s\n",
          st->unknowns, st->steps, st->residual_evals, st->jacobian_evals,
-         st->linear_setups, wall);
+         st->linear_setups, st->full_factorizations, st->refactorizations,
+         wall);
 }
 
 /* ---- nimc run ---- */

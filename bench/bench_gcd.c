@@ -69,11 +69,14 @@ int main(int argc, char **argv) {
          1e3 * t[reps / 2], 1e3 * t[0], 1e3 * t[reps - 1]);
   printf("  solver: %ld unknowns, %ld Jacobian nonzeros\n", st.unknowns,
          st.jacobian_nonzeros);
-  printf("  steps %ld, residual evals %ld, Jacobian evals %ld, factorisations "
-         "%ld,\n"
+  printf("  steps %ld, residual evals %ld, Jacobian evals %ld, linear "
+         "set-ups %ld\n"
+         "  (fresh factorisations %ld, refactorisations %ld; LU nonzeros "
+         "%ld),\n"
          "  nonlinear iterations %ld, error-test fails %ld, convergence fails "
          "%ld, root evals %ld\n",
          st.steps, st.residual_evals, st.jacobian_evals, st.linear_setups,
+         st.full_factorizations, st.refactorizations, st.lu_nonzeros,
          st.nonlinear_iters, st.error_test_fails, st.nonlinear_conv_fails,
          st.root_evals);
   printf("  capacitance %.6g F\n", cap);

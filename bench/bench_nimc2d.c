@@ -98,10 +98,12 @@ int main(int argc, char **argv) {
          med, t[0], t[reps - 1], cap);
   printf(
       "  %ld unknowns, %ld Jacobian non-zeros; steps %ld, residual evals %ld,\n"
-      "  Jacobian evals %ld, factorisations %ld, nonlinear iterations %ld,\n"
+      "  Jacobian evals %ld, linear set-ups %ld (fresh factorisations %ld,\n"
+      "  refactorisations %ld; LU nonzeros %ld), nonlinear iterations %ld,\n"
       "  error-test fails %ld, convergence fails %ld\n",
       st.unknowns, st.jacobian_nonzeros, st.steps, st.residual_evals,
-      st.jacobian_evals, st.linear_setups, st.nonlinear_iters,
+      st.jacobian_evals, st.linear_setups, st.full_factorizations,
+      st.refactorizations, st.lu_nonzeros, st.nonlinear_iters,
       st.error_test_fails, st.nonlinear_conv_fails);
   printf("  each way of meshing the array, default mesh:\n");
   printf("  %9s %9s %10s %7s %9s %9s\n", "array", "unknowns", "nonzeros",

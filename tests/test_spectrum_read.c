@@ -213,7 +213,8 @@ static void test_formats(void) {
   o.format = "gamry";
   CHECK(nimc_spectrum_read(DIR "good_crlf.csv", &o, &s, NULL, 0, &err) ==
         NIMC_EINPUT);
-  CHECK_CONTAINS(err.msg, "unknown data format 'gamry' (known: auto, csv)");
+  CHECK_CONTAINS(err.msg,
+                 "unknown data format 'gamry' (known: auto, csv, mpt, mpr)");
   /* the format is checked before the file is opened */
   CHECK(nimc_spectrum_read("no/such/file", &o, &s, NULL, 0, &err) ==
         NIMC_EINPUT);

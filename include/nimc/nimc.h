@@ -222,6 +222,9 @@ typedef struct nimc_solver_stats {
   long steps, residual_evals, jacobian_evals, linear_setups, nonlinear_iters,
       error_test_fails, nonlinear_conv_fails, root_evals;
   long unknowns, jacobian_nonzeros;
+  /* of the linear_setups: fresh KLU factorisations (new pivots) and
+   * refactorisations (the pivots kept); nonzeros of the LU factors */
+  long full_factorizations, refactorizations, lu_nonzeros;
 } nimc_solver_stats;
 
 nimc_solver_stats nimc_sim_stats(const nimc_sim *sim);

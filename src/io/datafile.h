@@ -94,4 +94,11 @@ typedef struct nimc_reader {
 int nimc_dtable_read(const char *path, const char *format, nimc_dtable *t,
                      const nimc_reader **used, nimc_err *err);
 
+/* The readers of other files than spectrum_read.c, rows of its table
+ * (io/read_biologic.c).  A binary file has no lines: the mpr reader's
+ * line[] and header_line are byte offsets (of each record, of the
+ * column-ID list), and its format words say so. */
+extern const nimc_reader nimc_reader_mpt; /* BioLogic EC-Lab text export */
+extern const nimc_reader nimc_reader_mpr; /* BioLogic EC-Lab binary file */
+
 #endif /* NIMC_DATAFILE_H */

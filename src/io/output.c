@@ -345,6 +345,9 @@ static int add_solver(cJSON *root, const nimc_solver_stats *st) {
       {"nonlinear_conv_fails", st->nonlinear_conv_fails},
       {"unknowns", st->unknowns},
       {"jacobian_nonzeros", st->jacobian_nonzeros},
+      {"full_factorizations", st->full_factorizations},
+      {"refactorizations", st->refactorizations},
+      {"lu_nonzeros", st->lu_nonzeros},
   };
   for (size_t k = 0; k < sizeof kv / sizeof kv[0]; k++)
     if (add_num(o, kv[k].key, (double)kv[k].v)) return -1;

@@ -7,10 +7,10 @@
  *     detect() that scores the first bytes of a file, and a read() that
  *     turns the file into a table of named columns (nimc_dtable,
  *     io/datafile.h).  "auto" picks the reader with the highest score; a
- *     name picks that reader.  Today there is one reader, "csv", which
- *     accepts any text table and scores 1, the last resort: readers of
- *     formats with a signature (BioLogic's "EC-Lab ASCII FILE", Gamry's
- *     "EXPLAIN", ZPlot's "ZPLOT2 ASCII") will score higher and win.
+ *     name picks that reader.  "csv" accepts any text table and scores 1,
+ *     the last resort; readers of formats with a signature score higher
+ *     and win: BioLogic's "EC-Lab ASCII FILE" text export ("mpt") and
+ *     "BIO-LOGIC MODULAR FILE" binary ("mpr"), in io/read_biologic.c.
  *  2. The csv reader: delimiters ',', ';', tab or blanks (detected from the
  *     first lines), '#' comment lines, blank lines, CR / LF / CRLF line
  *     ends, a UTF-8 byte order mark, decimal commas when the delimiter is
@@ -609,11 +609,17 @@ done:
  * The table of readers
  * ====================================================================== */
 
-static const nimc_reader readers[] = {
-    {"csv",
-     "text table: comma, semicolon, tab or blank separated, optional "
-     "header with units",
-     csv_detect, csv_read},
+static const nimc_reader csv_reader = {
+    "csv",
+    "text table: comma, semicolon, tab or blank separated, optional header "
+    "with units",
+    csv_detect, csv_read};
+
+/* The csv row first: it is the last resort, and the first name listed. */
+static const nimc_reader *const readers[] = {
+    &csv_reader,
+    &nimc_reader_mpt, /* io/read_biologic.c */
+    &nimc_reader_mpr,
 };
 static const size_t nreaders = sizeof readers / sizeof readers[0];
 
@@ -623,7 +629,7 @@ static void reader_names(char *buf, size_t len) {
   buf[0] = '\0';
   for (size_t k = 0; k < nreaders && pos < len; k++) {
     int w =
-        snprintf(buf + pos, len - pos, "%s%s", k ? ", " : "", readers[k].name);
+        snprintf(buf + pos, len - pos, "%s%s", k ? ", " : "", readers[k]->name);
     if (w < 0) break;
     pos += (size_t)w;
   }
@@ -1031,12 +1037,12 @@ nimc_read_opts nimc_read_opts_default(void) {
 /* The reader called name (case-insensitive), or NULL. */
 static const nimc_reader *reader_named(const char *name) {
   for (size_t k = 0; k < nreaders; k++) {
-    const char *a = readers[k].name, *b = name;
+    const char *a = readers[k]->name, *b = name;
     while (*a && tolower((unsigned char)*a) == tolower((unsigned char)*b)) {
       a++;
       b++;
     }
-    if (!*a && !*b) return &readers[k];
+    if (!*a && !*b) return readers[k];
   }
   return NULL;
 }
@@ -1072,10 +1078,10 @@ int nimc_dtable_read(const char *path, const char *format, nimc_dtable *t,
   if (autodetect) {
     int best = 0;
     for (size_t k = 0; k < nreaders; k++) {
-      int sc = readers[k].detect(head, nhead);
+      int sc = readers[k]->detect(head, nhead);
       if (sc > best) {
         best = sc;
-        rd = &readers[k];
+        rd = readers[k];
       }
     }
     if (!rd) {

@@ -191,6 +191,23 @@ expect_error 2 "$BAD/bad_not_monotonic.csv:6" "breaks the decreasing order" -- \
 expect_error 2 "$BAD/bad_repeated_freq.csv:4" "repeats line 3" -- \
   fit-eis $BAD/bad_repeated_freq.csv --circuit R0
 expect_error 2 "cannot open '$TMP/none.csv'" -- fit-eis $TMP/none.csv --circuit R0
+# BioLogic EC-Lab binary: read, and an unknown column ID (the third of the
+# list at byte 6913 of peis.mpr, patched to 999) is bad input
+MPR=../shared/data/real/eclab/peis.mpr
+if [ -r "$MPR" ]; then
+  if "$NIMC" fit-eis "$MPR" --circuit 'R0-p(R1,C1)' --json >"$TMP/mpr.json" 2>"$TMP/err"; then
+    grep -qF '"read_as"' "$TMP/mpr.json" && grep -qF 'mpr (EC-Lab binary' "$TMP/mpr.json" &&
+      ok || bad "fit-eis peis.mpr: read_as does not name the mpr reader"
+  else
+    bad "fit-eis peis.mpr failed: $(cat "$TMP/err")"
+  fi
+  cp "$MPR" "$TMP/bad.mpr" && chmod u+w "$TMP/bad.mpr"
+  printf '\347\003' | dd of="$TMP/bad.mpr" bs=1 seek=6917 conv=notrunc 2>/dev/null
+  expect_error 2 "$TMP/bad.mpr:6917: unknown column ID 999" "listed from byte 6913" -- \
+    fit-eis "$TMP/bad.mpr" --circuit R0
+else
+  echo "skipped: $MPR is absent" >&2
+fi
 # nimc eis options
 expect_error 2 "--from '0 Hz'" -- eis devices/nimc-stack.ini --from '0 Hz'
 expect_error 2 "--per-decade '0'" -- eis devices/nimc-stack.ini --per-decade 0

@@ -1,0 +1,35 @@
+/*
+ * klu_ls.h -- a SUNDIALS linear solver over KLU that refactors with the
+ * pivots it has and factors afresh only when they have gone bad.
+ *
+ * SUNDIALS' own KLU module decides between a refactorisation and a fresh
+ * factorisation by KLU's reciprocal pivot ratio against a fixed threshold
+ * (uround^(2/3)).  The model's rows span twenty orders of magnitude in SI
+ * units, so that ratio is always below the threshold: every Jacobian
+ * set-up paid for a refactorisation, a condition estimate AND a fresh
+ * factorisation.  This solver judges the pivots relative to those of its
+ * last fresh factorisation instead (klu_ls.c says how), and counts
+ * refactorisations and fresh factorisations apart.
+ */
+#ifndef NIMC_KLU_LS_H
+#define NIMC_KLU_LS_H
+
+#include <sundials/sundials_linearsolver.h>
+
+/* Counters of one solver. */
+typedef struct nimc_klu_ls_stats {
+  long full_factorizations; /* klu_l_factor: fresh pivoting */
+  long refactorizations;    /* klu_l_refactor with the pivots kept */
+  long lu_nonzeros;         /* nonzeros of L + U (+ off-diagonal blocks) at
+                               the last fresh factorisation */
+} nimc_klu_ls_stats;
+
+/* A direct linear solver for CSR SUNSparseMatrix systems of size n
+ * (factored as the CSC matrix of A^T and solved with the transpose
+ * solve), or NULL when out of memory.  Free with SUNLinSolFree. */
+SUNLinearSolver nimc_klu_ls_create(SUNContext ctx);
+
+/* Its counters (zero for NULL). */
+nimc_klu_ls_stats nimc_klu_ls_stats_get(SUNLinearSolver LS);
+
+#endif
