@@ -230,7 +230,7 @@ static void test_summary_json(void) {
                     .capacitance_retention = NAN,
                     .discharge_time_s = 90.0,
                     .discharge_current_A = 1e-4};
-  nimc_solver_stats ss = {120, 400, 30, 30, 250, 3, 1, 0, 5000, 70000};
+  nimc_solver_stats ss = {120, 400, 30, 30, 250, 3, 1, 0, 5000, 70000, 4, 26, 90000};
   nimc_summary sum = {.device = "NTO//AG-NIMC",
                       .temperature_C = 80.0,
                       .result = &r,
@@ -287,7 +287,13 @@ static void test_summary_json(void) {
     CHECK(cJSON_GetArraySize(mj) == 10);
     CHECK(!cJSON_HasObjectItem(j, "steady")); /* not a run until steady */
     cJSON *sj = cJSON_GetObjectItem(j, "solver");
-    CHECK(cJSON_GetArraySize(sj) == 9);
+    CHECK(cJSON_GetArraySize(sj) == 12);
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(sj, "full_factorizations")) ==
+          4);
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(sj, "refactorizations")) ==
+          26);
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(sj, "lu_nonzeros")) ==
+          90000);
     CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(sj, "residual_evals")) ==
           400);
     CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(sj, "jacobian_nonzeros")) ==

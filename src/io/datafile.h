@@ -53,6 +53,8 @@ typedef struct nimc_dtable {
   long header_line; /* line of the header, 0 when there is none */
   char format[96];  /* the reader's words for what it found ("';'-separated,
                        decimal commas"); the how sentence quotes them */
+  int binary;       /* line[] and header_line are byte offsets (a binary
+                       file has no lines); messages say "byte" */
   char technique[32]; /* the instrument's name for the technique, as the
                          file gives it ("GCPL", "CV", "PEIS", "OCV"), or ""
                          when the format does not say */

@@ -918,11 +918,12 @@ static int mpr_read(FILE *fp, const char *path, nimc_dtable *t, nimc_err *err) {
   rc = mpr_layout(path, f, data, &L, err);
   if (!rc) rc = mpr_table(path, f, data, &L, t, err);
   if (rc) goto done;
+  t->binary = 1;
   if (set && set->len > 0)
     snprintf(t->technique, sizeof t->technique, "%s",
              technique_by_id(f[set->data]));
   snprintf(t->format, sizeof t->format,
-           "EC-Lab binary, data module version %u%s%s; lines are byte offsets",
+           "EC-Lab binary, data module version %u%s%s",
            (unsigned)data->version, t->technique[0] ? ", " : "", t->technique);
 done:
   if (rc) nimc_dtable_free(t);

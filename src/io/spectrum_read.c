@@ -639,6 +639,11 @@ static void reader_names(char *buf, size_t len) {
  * From the table to the spectrum
  * ====================================================================== */
 
+/* What t's line numbers count: "line", or "byte" for a binary file. */
+static const char *where(const nimc_dtable *t) {
+  return t->binary ? "byte" : "line";
+}
+
 enum { ROLE_NONE = 0, ROLE_F, ROLE_RE, ROLE_IM, NROLES };
 static const char *const role_words[NROLES] = {"", "frequency", "Re Z", "Im Z"};
 
@@ -868,16 +873,17 @@ static int check_freq(const nimc_dtable *t, const pick *pk, nimc_err *err) {
     double p = v[i - 1] * k;
     if (f == p)
       return nimc_err_set(err, NIMC_EDATA,
-                          "%s:%ld: the frequency %g Hz repeats line %ld",
-                          t->path, t->line[i], f, t->line[i - 1]);
+                          "%s:%ld: the frequency %g Hz repeats %s %ld",
+                          t->path, t->line[i], f, where(t), t->line[i - 1]);
     int d = f > p ? 1 : -1;
     if (dir == 0) dir = d;
     if (d != dir)
       return nimc_err_set(err, NIMC_EDATA,
                           "%s:%ld: frequency %g Hz breaks the %s order of "
-                          "lines %ld-%ld",
+                          "%ss %ld-%ld",
                           t->path, t->line[i], f,
-                          dir > 0 ? "increasing" : "decreasing", t->line[0],
+                          dir > 0 ? "increasing" : "decreasing", where(t),
+                          t->line[0],
                           t->line[i - 1]);
   }
   return NIMC_OK;
@@ -989,8 +995,8 @@ static int table_to_spectrum(const nimc_dtable *t, const nimc_reader *rd,
     nimc_printable(b, sizeof b, t->col[cr].name);
     nimc_printable(c, sizeof c, t->col[ci].name);
     how_add(how, howlen, &pos,
-            "columns %zu '%s', %zu '%s', %zu '%s' (header on line %ld)", cf + 1,
-            a, cr + 1, b, ci + 1, c, t->header_line);
+            "columns %zu '%s', %zu '%s', %zu '%s' (header on %s %ld)", cf + 1,
+            a, cr + 1, b, ci + 1, c, where(t), t->header_line);
   } else if (cf == 0 && cr == 1 && ci == 2) {
     how_add(how, howlen, &pos, "columns 1-3");
   } else {
@@ -998,8 +1004,8 @@ static int table_to_spectrum(const nimc_dtable *t, const nimc_reader *rd,
   }
   if (!pk.by_header && t->header_line)
     how_add(how, howlen, &pos,
-            " (the header on line %ld names none of them: taken in order)",
-            t->header_line);
+            " (the header on %s %ld names none of them: taken in order)",
+            where(t), t->header_line);
   else if (!pk.by_header)
     how_add(how, howlen, &pos, " (no header)");
   how_add(how, howlen, &pos, " read as frequency (%s), Re Z (%s), Im Z (%s); ",
