@@ -438,27 +438,6 @@ static void test_read_csv(void) {
 
 /* ---- real data: EC-Lab exports ---- */
 
-/* The data part of an EC-Lab .mpt text export (from its header line on,
- * the count given on line 2) written to dst, so that the csv reader reads
- * it until the BioLogic reader reads .mpt itself; 0 or -1. */
-static int mpt_to_tsv(const char *src, const char *dst) {
-  FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wb") : NULL;
-  if (!in || !out) {
-    if (in) fclose(in);
-    return -1;
-  }
-  char line[8192];
-  int nhdr = 0, ln = 0;
-  while (fgets(line, sizeof line, in)) {
-    ln++;
-    if (ln == 2 && sscanf(line, "Nb header lines : %d", &nhdr) != 1) break;
-    if (ln >= 2 && ln >= nhdr) fputs(line, out);
-  }
-  fclose(in);
-  fclose(out);
-  return nhdr > 2 ? 0 : -1;
-}
-
 /* The GCPL file's half-cycles against the instrument's own counters. */
 static void check_gcpl(const nimc_data *d) {
   CHECK(d->n == 2533);
@@ -510,34 +489,44 @@ static void test_real_eclab(void) {
     tl_skipped = 1;
     return;
   }
-  char dir[] = "/tmp/nimc_analyze_XXXXXX", path[128];
-  if (!mkdtemp(dir)) abort();
-  snprintf(path, sizeof path, "%s/gcpl.tsv", dir);
-  nimc_data d;
+  nimc_data d, b;
   nimc_err err;
   char how[1024];
-  CHECK(mpt_to_tsv(REAL_DIR "/gcpl.pr_182.1.mpt", path) == 0);
-  CHECK(nimc_data_read(path, NULL, &d, how, sizeof how, &err) == 0);
+  CHECK(nimc_data_read(REAL_DIR "/gcpl.pr_182.1.mpt", NULL, &d, how, sizeof how,
+                       &err) == 0);
+  /* its 3-line header names no technique (the .mpr's does) */
+  CHECK(d.technique == NIMC_TECH_UNKNOWN);
   CHECK_CONTAINS(how, "'<I>/mA' as current (mA)");
   check_gcpl(&d);
-  nimc_data_free(&d);
-  /* the .mpt itself (the csv reader reads this one; the BioLogic reader
-   * also says its technique) */
-  int rc = nimc_data_read(REAL_DIR "/gcpl.pr_182.1.mpt", NULL, &d, how,
-                          sizeof how, &err);
-  if (rc == 0) {
-    if (d.technique_name[0]) CHECK(d.technique == NIMC_TECH_GCD);
-    check_gcpl(&d);
-    nimc_data_free(&d);
-  } else {
-    fprintf(stderr, "note: gcpl.pr_182.1.mpt not read directly (%s)\n",
-            err.msg);
+  /* the binary file of the same measurement keeps dq, not <I>: the
+   * current is dq / dt, and the cycles are the text export's */
+  CHECK(nimc_data_read(REAL_DIR "/gcpl.pr_182.1.mpr", NULL, &b, how, sizeof how,
+                       &err) == 0);
+  CHECK_CONTAINS(how, "dq / dt");
+  CHECK(b.n == d.n && b.technique == NIMC_TECH_GCD);
+  if (b.n == d.n && b.current_A && d.current_A) {
+    nimc_gcd_cycle *ct = NULL, *cb = NULL;
+    size_t nt = 0, nb = 0;
+    CHECK(nimc_gcd_cycles(d.time_s, d.voltage_V, d.current_A, d.cycle, d.n, 0,
+                          &ct, &nt, &err) == 0);
+    CHECK(nimc_gcd_cycles(b.time_s, b.voltage_V, b.current_A, b.cycle, b.n, 0,
+                          &cb, &nb, &err) == 0);
+    CHECK(nt == nb && nt == 4);
+    for (size_t k = 0; k < nt && k < nb; k++) {
+      CHECK_REL(cb[k].discharge_C, ct[k].discharge_C, 1e-4);
+      CHECK_REL(cb[k].energy_discharge_J, ct[k].energy_discharge_J, 1e-4);
+      if (k > 0) CHECK_REL(cb[k].charge_C, ct[k].charge_C, 1e-4);
+    }
+    free(ct);
+    free(cb);
   }
+  nimc_data_free(&b);
+  nimc_data_free(&d);
 
-  /* a real CV: full cycles, a finite positive capacitance */
-  snprintf(path, sizeof path, "%s/cv.tsv", dir);
-  CHECK(mpt_to_tsv(REAL_DIR "/cv.mpt", path) == 0);
-  CHECK(nimc_data_read(path, NULL, &d, how, sizeof how, &err) == 0);
+  /* a real CV: a full cycle at the file's 0.1 mV/s, a finite capacitance */
+  CHECK(nimc_data_read(REAL_DIR "/cv.mpt", NULL, &d, how, sizeof how, &err) ==
+        0);
+  CHECK(d.technique == NIMC_TECH_CV);
   if (d.current_A && d.voltage_V) {
     nimc_cv_cycle *cy = NULL;
     size_t nc = 0;
@@ -553,21 +542,23 @@ static void test_real_eclab(void) {
   nimc_data_free(&d);
 
   /* the open-circuit file: no current column, one rest */
-  snprintf(path, sizeof path, "%s/ocv.tsv", dir);
-  CHECK(mpt_to_tsv(REAL_DIR "/ocv.mpt", path) == 0);
-  CHECK(nimc_data_read(path, NULL, &d, how, sizeof how, &err) == 0);
+  CHECK(nimc_data_read(REAL_DIR "/ocv.mpt", NULL, &d, how, sizeof how, &err) ==
+        0);
+  CHECK(d.technique == NIMC_TECH_REST);
   CHECK(d.current_A == NULL && d.voltage_V != NULL);
   nimc_rest_result r;
   if (d.voltage_V)
     CHECK(nimc_rest_analyze(d.time_s, d.voltage_V, d.n, 0, &r, &err) == 0);
   nimc_data_free(&d);
-  snprintf(path, sizeof path, "%s/gcpl.tsv", dir);
-  unlink(path);
-  snprintf(path, sizeof path, "%s/cv.tsv", dir);
-  unlink(path);
-  snprintf(path, sizeof path, "%s/ocv.tsv", dir);
-  unlink(path);
-  rmdir(dir);
+
+  /* the impedance columns of a PEIS export, -Im Z turned into Im Z */
+  CHECK(nimc_data_read(REAL_DIR "/peis.mpt", NULL, &d, how, sizeof how, &err) ==
+        0);
+  CHECK(d.technique == NIMC_TECH_EIS);
+  CHECK(d.freq_Hz && d.z_re_ohm && d.z_im_ohm);
+  CHECK_CONTAINS(how, "as minus Im Z");
+  if (d.z_im_ohm) CHECK(d.z_im_ohm[d.n - 1] < 0); /* capacitive at 1 Hz */
+  nimc_data_free(&d);
 }
 
 int main(void) {

@@ -602,7 +602,8 @@ typedef struct nimc_data {
   /* the instrument's own counters (EC-Lab), for comparison */
   double *q_charge_C, *q_discharge_C, *energy_charge_J,
       *energy_discharge_J, *efficiency; /* efficiency as a fraction */
-  long *line;               /* the file line of each row */
+  long *line;               /* the file line of each row (the byte offset
+                               of its record in a binary file) */
   long header_line;         /* the header's line, 0 without one */
   nimc_technique technique; /* from the file's technique name */
   char technique_name[32];  /* as the file gives it, "" when it does not */

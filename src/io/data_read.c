@@ -124,6 +124,7 @@ enum {
   R_ECH,
   R_EDIS,
   R_EFF,
+  R_DQ, /* the charge of each interval: the current where none is given */
   NROLE
 };
 
@@ -157,6 +158,7 @@ static const struct rolespec {
     [R_ECH] = {"energy charge", "J", 0, {"energycharge"}},
     [R_EDIS] = {"energy discharge", "J", 0, {"energydischarge"}},
     [R_EFF] = {"efficiency", "1", 0, {"efficiency"}},
+    [R_DQ] = {"charge increment", "C", 0, {"dq"}},
 };
 
 /* The column picked for each role. */
@@ -319,6 +321,7 @@ static double **slot(nimc_data *d, int r) {
 static int fill(const nimc_dtable *t, const picked *pk, nimc_data *d,
                 nimc_err *err) {
   size_t n = t->nrow;
+  double *dq = NULL;
   d->n = n;
   d->line = malloc(n * sizeof *d->line);
   if (!d->line) goto oom;
@@ -349,17 +352,39 @@ static int fill(const nimc_dtable *t, const picked *pk, nimc_data *d,
     if (!a) goto oom;
     for (size_t i = 0; i < n; i++)
       a[i] = v[i] * f;
-    *slot(d, r) = a;
+    if (r == R_DQ)
+      dq = a;
+    else
+      *slot(d, r) = a;
   }
   for (size_t i = 1; i < n; i++)
-    if (d->time_s[i] < d->time_s[i - 1])
+    if (d->time_s[i] < d->time_s[i - 1]) {
+      free(dq);
       return nimc_err_set(err, NIMC_EDATA,
-                          "%s:%ld: time %g s goes backwards (%g s on line "
+                          "%s:%ld: time %g s goes backwards (%g s on %s "
                           "%ld)",
                           t->path, t->line[i], d->time_s[i], d->time_s[i - 1],
-                          t->line[i - 1]);
+                          t->binary ? "byte" : "line", t->line[i - 1]);
+    }
+  if (!d->current_A && dq) {
+    /* EC-Lab's binary GCPL keeps dq, not <I> (which its text export
+     * computes as dq / dt): the mean current of the interval ending at
+     * each row; a row at its interval's start time takes the next one's */
+    d->current_A = malloc(n * sizeof *d->current_A);
+    if (!d->current_A) goto oom;
+    const double *tt = d->time_s;
+    for (size_t i = 0; i < n; i++) {
+      size_t k = i;
+      if (!(k > 0 && tt[k] > tt[k - 1]) && k + 1 < n && tt[k + 1] > tt[k])
+        k = i + 1;
+      d->current_A[i] =
+          k > 0 && tt[k] > tt[k - 1] ? dq[k] / (tt[k] - tt[k - 1]) : 0.0;
+    }
+  }
+  free(dq);
   return NIMC_OK;
 oom:
+  free(dq);
   return nimc_err_set(err, NIMC_ENOMEM, "%s: out of memory", t->path);
 }
 
@@ -386,6 +411,9 @@ static void describe(const nimc_dtable *t, const nimc_reader *rd,
   if (by_position) how_add(how, howlen, &pos, " (no header: taken in order)");
   if (pk->have[R_CURR])
     how_add(how, howlen, &pos, "; current > 0 charging, as written");
+  else if (pk->have[R_DQ])
+    how_add(how, howlen, &pos,
+            "; no current column: the current is dq / dt of each interval");
   if (t->technique[0]) {
     char tn[40];
     nimc_printable(tn, sizeof tn, t->technique);

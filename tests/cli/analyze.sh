@@ -153,7 +153,7 @@ if [ -f "$EIS" ]; then
   fi
 fi
 
-# ---- real data: an EC-Lab GCPL and CV (the data part of the .mpt) ----
+# ---- real data: an EC-Lab GCPL and CV ----
 REAL=../shared/data/real/eclab
 # mpt_data FILE: from the header line on (line 2 gives its number)
 mpt_data() { tail -n +"$(sed -n 2p "$1" | tr -cd '0-9')" "$1"; }
@@ -163,8 +163,9 @@ cycle_values() {
 }
 if [ -d "$REAL" ]; then
   mpt_data "$REAL/gcpl.pr_182.1.mpt" >"$TMP/gcpl.tsv"
-  if "$NIMC" analyze "$TMP/gcpl.tsv" --json >"$TMP/gcpl.json" 2>"$TMP/err"; then
+  if "$NIMC" analyze "$REAL/gcpl.pr_182.1.mpt" --json >"$TMP/gcpl.json" 2>"$TMP/err"; then
     ok
+    grep -q '"kind":[[:space:]]*"cycling"' "$TMP/gcpl.json" && ok || bad "gcpl: not analysed as cycling"
     # the instrument's counters at the end of each half-cycle (C, and %)
     awk -F'\t' 'NR > 1 { if (NR > 2 && $16 != h) print h, q, d, ef; h = $16; q = $25 * 3.6; d = $24 * 3.6; ef = $27 / 100 }
                 END { print h, q, d, ef }' "$TMP/gcpl.tsv" >"$TMP/counters"
@@ -185,8 +186,15 @@ if [ -d "$REAL" ]; then
   else
     bad "nimc analyze gcpl (EC-Lab) failed: $(cat "$TMP/err")"
   fi
-  mpt_data "$REAL/cv.mpt" >"$TMP/cv.tsv"
-  if "$NIMC" analyze "$TMP/cv.tsv" --json -o "$TMP/cvreal" >"$TMP/cvr.json" 2>"$TMP/err"; then
+  # the binary file of the same cycling: the technique from the file
+  if "$NIMC" analyze "$REAL/gcpl.pr_182.1.mpr" --json >"$TMP/mpr.json" 2>"$TMP/err"; then
+    grep -q '"technique":[[:space:]]*"GCPL"' "$TMP/mpr.json" && ok || bad "gcpl.mpr: technique GCPL not reported"
+    near "$(json_num "$TMP/mpr.json" capacitance_F)" "$(json_num "$TMP/gcpl.json" capacitance_F)" 1e-4 && ok ||
+      bad "gcpl.mpr and .mpt disagree on capacitance_F"
+  else
+    bad "nimc analyze gcpl.mpr failed: $(cat "$TMP/err")"
+  fi
+  if "$NIMC" analyze "$REAL/cv.mpt" --json -o "$TMP/cvreal" >"$TMP/cvr.json" 2>"$TMP/err"; then
     ok
     c=$(json_num "$TMP/cvr.json" capacitance_F)
     awk -v c="$c" 'BEGIN { exit !(c > 0 && c < 1e30) }' && ok || bad "cv.mpt: capacitance_F '$c'"
