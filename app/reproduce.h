@@ -49,6 +49,12 @@ void cli_fit_eis_usage(FILE *out);
 /* The circuit nimc eis fits by default (docs/eis.md). */
 extern const char *const cli_eis_default_circuit;
 
+/* ---- analyze.c ---- */
+
+/* nimc analyze ARGS (argv[0] is "analyze"); returns the exit status. */
+int cli_analyze(int argc, char **argv);
+void cli_analyze_usage(FILE *out);
+
 /* ---- reproduce.c ---- */
 
 /* nimc reproduce ARGS (argv[0] is "reproduce"); returns the exit status. */

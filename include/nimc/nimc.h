@@ -286,6 +286,14 @@ typedef struct nimc_metrics {
  * current, so the series needs no step labels). */
 int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
                      nimc_metrics *out, nimc_err *err);
+/* Metrics with nothing found: flags and counts 0, every value NaN. */
+nimc_metrics nimc_metrics_undefined(void);
+/* Fill the areal and volumetric values of m from its capacitance_F,
+ * energy_J and power_W (docs/metrics.md, "Normalised values"); norm NULL
+ * or zeros leave them NaN.  NIMC_EINPUT for a negative or non-finite
+ * area or thickness.  The one place of these formulas. */
+int nimc_metrics_normalise(nimc_metrics *m, const nimc_norm *norm,
+                           nimc_err *err);
 
 /* ---- steady cycles (formation, then measurement) ---------------------- */
 
@@ -560,6 +568,183 @@ int nimc_series_impedance(const nimc_series *s, double freq_Hz, double t_from,
                           double t_to, double *z_re, double *z_im,
                           nimc_err *err);
 
+/* ---- measured time series (nimc analyze) ------------------------------- */
+
+/* What a measurement is, from the instrument's name for its technique
+ * (one table in io/data_read.c: GCPL -> GCD, CV -> CV, PEIS/GEIS -> EIS,
+ * OCV -> REST, CP -> CP, LSV -> LSV) or from the shape of the data. */
+typedef enum nimc_technique {
+  NIMC_TECH_UNKNOWN = 0,
+  NIMC_TECH_GCD,  /* galvanostatic charge/discharge, cycling */
+  NIMC_TECH_CV,   /* cyclic voltammetry */
+  NIMC_TECH_EIS,  /* impedance spectroscopy */
+  NIMC_TECH_REST, /* open circuit (self-discharge) */
+  NIMC_TECH_CP,   /* chronopotentiometry: constant current, GCD-like */
+  NIMC_TECH_LSV   /* linear sweep: CV-like, one sweep */
+} nimc_technique;
+
+/* "gcd", "cv", "eis", "rest", "cp", "lsv", "unknown". */
+const char *nimc_technique_name(nimc_technique t);
+/* The kind of an instrument's technique name ("GCPL", "Cyclic
+ * Voltammetry", case-insensitive); NIMC_TECH_UNKNOWN when not known. */
+nimc_technique nimc_technique_of(const char *instrument_name);
+
+/* A measured data file in SI units, one entry per data row.  Every array
+ * is malloc'd, n long, or NULL where the file has no such column (owned by
+ * the struct: nimc_data_free).  The current is > 0 when it charges the
+ * device, as everywhere in nimc: EC-Lab's "<I>/mA" and "I/mA" are > 0 for
+ * an oxidation of the working electrode, which charges a cell whose
+ * positive electrode is the working electrode (the usual wiring), so they
+ * are taken as they are; nimc's own "current_A" already is; any other
+ * column named current or I is taken as the potentiostat's convention
+ * (> 0 anodic = charging), which the how sentence repeats. */
+typedef struct nimc_data {
+  size_t n;
+  double *time_s, *voltage_V, *current_A;
+  double *charge_C;     /* cumulative charge ("(Q-Qo)/mA.h") */
+  int *cycle;           /* the file's cycle number, else NULL (the cycles
+                           are then those nimc_gcd_cycles finds) */
+  int *half_cycle;      /* the file's half-cycle number, else NULL */
+  double *freq_Hz, *z_re_ohm, *z_im_ohm; /* impedance, Im Z itself */
+  /* the instrument's own counters (EC-Lab), for comparison */
+  double *q_charge_C, *q_discharge_C, *energy_charge_J,
+      *energy_discharge_J, *efficiency; /* efficiency as a fraction */
+  long *line;               /* the file line of each row (the byte offset
+                               of its record in a binary file) */
+  long header_line;         /* the header's line, 0 without one */
+  nimc_technique technique; /* from the file's technique name */
+  char technique_name[32];  /* as the file gives it, "" when it does not */
+} nimc_data;
+
+/* Read the time series in the data file at path (the readers of
+ * nimc_spectrum_read; opts->format picks one, NULL = detect).  Columns are
+ * recognised by their header names through one table of (role, accepted
+ * names, SI unit) (docs/cli.md lists the names) and converted to SI; a
+ * time column is required, and voltage or current.  *how (may be NULL)
+ * says which column was read as what.  Errors (NIMC_EDATA, NIMC_EIO) name
+ * the file and the line: a missing time column, a cell of a used column
+ * that is not a number, time going backwards. */
+int nimc_data_read(const char *path, const nimc_read_opts *opts,
+                   nimc_data *out, char *how, size_t howlen, nimc_err *err);
+/* Release the arrays of d and zero it; NULL-safe. */
+void nimc_data_free(nimc_data *d);
+
+/* A run of samples [a, b] (inclusive) of one kind. */
+typedef struct nimc_span {
+  size_t a, b;
+  int sign; /* +1 charge (I > eps), -1 discharge (I < -eps), 0 rest */
+} nimc_span;
+
+/* Split a current into half-cycles and rests: the maximal runs of samples
+ * with one sign class, eps = rel_eps * max|I| (rel_eps <= 0: 0.01).
+ * *out is malloc'd (*nseg entries, the caller frees it).  NIMC_ENOMEM. */
+int nimc_segments_find(const double *current_A, size_t n, double rel_eps,
+                       nimc_span **out, size_t *nseg, nimc_err *err);
+
+/* One (charge, discharge) cycle, or a lone discharge (charge values NaN),
+ * of a GCD measurement; docs/metrics.md defines every value. */
+typedef struct nimc_gcd_cycle {
+  int index;          /* 1-based count of the (charge, discharge) pairs; 0
+                         for a discharge without a charge before it */
+  int file_cycle;     /* the file's cycle number at the discharge, -1 */
+  nimc_span charge, discharge; /* first and last sample of each half-cycle
+                                   (charge.sign 0: none) */
+  double charge_C, discharge_C;   /* integral |I| dt of each half-cycle */
+  double energy_charge_J, energy_discharge_J; /* integral |I| V dt */
+  double coulombic_efficiency;    /* discharge_C / charge_C */
+  double energy_efficiency;       /* energy_discharge / energy_charge */
+  double capacitance_F;           /* discharge_C / (V_start - V_end) */
+  double capacitance_slope_F;     /* I_d / |dV/dt|, fitted over the middle
+                                     80 % of the voltage window */
+  double capacitance_integral_F;  /* 2 E_d / (V_start^2 - V_end^2) */
+  double esr_ohm;                 /* |dV / dI| across the switch */
+  double discharge_time_s, discharge_current_A, power_W;
+  double v_start_V, v_end_V;      /* after the IR drop, at the end */
+  double retention;               /* capacitance_F / that of the first
+                                     pair (NaN for a lone discharge) */
+} nimc_gcd_cycle;
+
+/* The cycles of a GCD or cycling measurement (t, V, I over n samples,
+ * file_cycle NULL or the file's cycle number per sample): the segments of
+ * nimc_segments_find (rel_eps), runs of one sign with only rests between
+ * them merged into one half-cycle; every full discharge half-cycle (>= 3
+ * samples under current, positive duration), paired with the full charge
+ * half-cycle just before it.  *out is malloc'd (*ncycles rows).
+ * NIMC_EDATA for non-finite samples or time going backwards,
+ * NIMC_EANALYSIS when there is no full discharge. */
+int nimc_gcd_cycles(const double *time_s, const double *voltage_V,
+                    const double *current_A, const int *file_cycle, size_t n,
+                    double rel_eps, nimc_gcd_cycle **out, size_t *ncycles,
+                    nimc_err *err);
+
+/* The summary metrics of a cycle table (its last row: the last full
+ * discharge, as nimc_metrics_gcd reads the last one of a series), with
+ * ncycles the pairs, retention the last pair's capacitance over the
+ * first's, normalised by norm (may be NULL).  NIMC_EMISUSE for no rows,
+ * NIMC_EINPUT for a bad norm. */
+int nimc_metrics_of_cycles(const nimc_gcd_cycle *c, size_t n,
+                           const nimc_norm *norm, nimc_metrics *out,
+                           nimc_err *err);
+
+/* One full cycle of a cyclic voltammogram: two consecutive sweeps of
+ * opposite direction. */
+typedef struct nimc_cv_cycle {
+  nimc_span sweep[2];   /* sample ranges, in time order */
+  double scan_rate_V_s;    /* total |dV| / total time of the two sweeps */
+  double v_min_V, v_max_V; /* the window */
+  double charge_C;         /* integral |I| dt over both sweeps */
+  double capacitance_F;    /* charge_C / (2 (v_max - v_min)) */
+  double peak_anodic_A, peak_cathodic_A; /* max I of the rising sweep,
+                                            min I of the falling one */
+} nimc_cv_cycle;
+
+/* The full cycles of a CV (sweeps are the runs of one direction of V, a
+ * turn counting only when V retreats from its extreme by more than 2 % of
+ * the whole range, so noise does not split a sweep).  *out malloc'd.
+ * NIMC_EDATA for bad samples, NIMC_EANALYSIS when there is no full cycle. */
+int nimc_cv_cycles(const double *time_s, const double *voltage_V,
+                   const double *current_A, size_t n, nimc_cv_cycle **out,
+                   size_t *ncycles, nimc_err *err);
+
+/* The b-value of peak currents against scan rates: the least-squares
+ * slope of log|i_p| against log v over n >= 2 points, and its R^2.
+ * NIMC_EINPUT for n < 2, values not finite and positive, or one rate. */
+int nimc_cv_b_value(const double *scan_rate_V_s, const double *peak_A,
+                    size_t n, double *b, double *r2, nimc_err *err);
+
+/* Dunn's split i(V) = k1 v + k2 v^(1/2) of nrates sweeps (volt[k], cur[k] of
+ * n[k] samples, V monotonic in one direction, all alike, at scan rate
+ * rate[k]) on ngrid voltages spread evenly over the range all sweeps
+ * share: at each voltage the currents are interpolated and i / v^(1/2) =
+ * k1 v^(1/2) + k2 fitted by least squares.  Vgrid, k1, k2 (ngrid each)
+ * and cap_fraction (nrates: integral |k1 v| dV / integral |i| dV over the
+ * grid) are the caller's arrays.  NIMC_EINPUT for nrates < 2, repeated
+ * rates, ngrid < 2, or sweeps that share no voltage range. */
+int nimc_cv_dunn(const double *const *volt, const double *const *cur,
+                 const size_t *n, const double *rate, size_t nrates,
+                 size_t ngrid, double *Vgrid, double *k1, double *k2,
+                 double *cap_fraction, nimc_err *err);
+
+/* Self-discharge of a rest (open circuit) from t[0], V[0] = V0. */
+typedef struct nimc_rest_result {
+  double v0_V, v_end_V, duration_s;
+  double threshold;        /* the fraction of V0 */
+  double time_to_threshold_s; /* first time V <= threshold V0 (linear
+                                 interpolation); NaN when not reached */
+  double slope_log_V;      /* dV / d log10(t - t0), Conway's activation-
+                              controlled leak */
+  double r2_log;
+  double slope_sqrt_V;     /* dV / d sqrt(t - t0) (V/s^0.5), the
+                              diffusion-controlled leak */
+  double r2_sqrt;
+} nimc_rest_result;
+
+/* Self-discharge of t, V (n >= 3 samples of one rest).  threshold in
+ * (0, 1) (<= 0: 0.6).  NIMC_EDATA for bad samples, NIMC_EINPUT for a bad
+ * threshold, NIMC_EANALYSIS when the rest is too short to fit. */
+int nimc_rest_analyze(const double *time_s, const double *voltage_V, size_t n,
+                      double threshold, nimc_rest_result *out, nimc_err *err);
+
 /* ---- impedance of a simulated device ---------------------------------- */
 
 /* How far the simulation's state is from a steady state: the rms, over
@@ -698,6 +883,28 @@ typedef struct nimc_eis_summary {
                                     was read */
 } nimc_eis_summary;
 
+/* A named number of an analysis, written into "metrics" (left out when
+ * not finite); nothing is owned. */
+typedef struct nimc_named_value {
+  const char *key;
+  double value;
+} nimc_named_value;
+
+/* The measured-data part of a summary (nimc analyze); nothing is owned,
+ * every pointer may be NULL (its keys are then left out). */
+typedef struct nimc_analysis_summary {
+  const char *source;    /* "analysis": {"source", "read_as", "kind", */
+  const char *read_as;   /*              "technique"} */
+  const char *kind;
+  const char *technique;
+  const nimc_named_value *values; /* more "metrics" keys */
+  size_t nvalues;
+  const nimc_gcd_cycle *cycles;   /* "cycles": per-cycle objects */
+  size_t ncycles;
+  const nimc_cv_cycle *cv_cycles; /* "cv_cycles": per-cycle objects */
+  size_t ncv_cycles;
+} nimc_analysis_summary;
+
 /* What the summary JSON is made of; nothing here is owned. */
 typedef struct nimc_summary {
   const char *device;             /* device name; NULL = omitted */
@@ -714,6 +921,8 @@ typedef struct nimc_summary {
   const nimc_eis_summary *eis; /* NULL = no impedance keys */
   /* the "steady" object of a run until steady; NULL = no "steady" key */
   const nimc_steady_info *steady;
+  /* measured data (nimc analyze); NULL = no "analysis" key */
+  const nimc_analysis_summary *analysis;
 } nimc_summary;
 
 /* Render s as pretty-printed JSON into *out_text (malloc'd, the caller

@@ -76,8 +76,7 @@ static int validate(const nimc_series *s, nimc_err *err) {
   return NIMC_OK;
 }
 
-/* Metrics with nothing found yet: flags 0, values NaN. */
-static nimc_metrics undefined_metrics(void) {
+nimc_metrics nimc_metrics_undefined(void) {
   return (nimc_metrics){.capacitance_F = NAN,
                         .capacitance_areal_mF_cm2 = NAN,
                         .capacitance_volumetric_F_cm3 = NAN,
@@ -108,7 +107,7 @@ int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
   int rc = validate(s, err);
   if (rc) return rc;
 
-  nimc_metrics m = undefined_metrics();
+  nimc_metrics m = nimc_metrics_undefined();
   *out = m;
 
   double imax = 0.0;
@@ -176,17 +175,32 @@ int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
     m.coulombic_efficiency = q / qc;
   }
   if (m.ncycles >= 2) m.capacitance_retention = c_last / c_first;
+  int nrc = nimc_metrics_normalise(&m, norm, err);
+  if (nrc) return nrc;
+  *out = m;
+  return NIMC_OK;
+}
+
+int nimc_metrics_normalise(nimc_metrics *m, const nimc_norm *norm,
+                           nimc_err *err) {
+  double area = norm ? norm->area_m2 : 0.0;
+  double thick = norm ? norm->thickness_m : 0.0;
+  if (!(area >= 0) || !(thick >= 0) || !isfinite(area) || !isfinite(thick))
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "normalisation area %g m2 and thickness %g m must be "
+                        ">= 0 (0 = not normalised)",
+                        area, thick);
+  double e = m->energy_J;
   if (area > 0) {
-    m.capacitance_areal_mF_cm2 = m.capacitance_F / area * 0.1;
-    m.energy_areal_uWh_cm2 = e / 3.6e-3 / (area * 1e4);
-    m.power_areal_mW_cm2 = m.power_W * 1e3 / (area * 1e4);
+    m->capacitance_areal_mF_cm2 = m->capacitance_F / area * 0.1;
+    m->energy_areal_uWh_cm2 = e / 3.6e-3 / (area * 1e4);
+    m->power_areal_mW_cm2 = m->power_W * 1e3 / (area * 1e4);
   }
   if (area > 0 && thick > 0) {
     double vol_cm3 = area * thick * 1e6;
-    m.capacitance_volumetric_F_cm3 = m.capacitance_F / vol_cm3;
-    m.energy_volumetric_mWh_cm3 = e / 3.6 / vol_cm3;
-    m.power_volumetric_W_cm3 = m.power_W / vol_cm3;
+    m->capacitance_volumetric_F_cm3 = m->capacitance_F / vol_cm3;
+    m->energy_volumetric_mWh_cm3 = e / 3.6 / vol_cm3;
+    m->power_volumetric_W_cm3 = m->power_W / vol_cm3;
   }
-  *out = m;
   return NIMC_OK;
 }

@@ -91,6 +91,14 @@ typedef struct nimc_reader {
   int (*read)(FILE *fp, const char *path, nimc_dtable *t, nimc_err *err);
 } nimc_reader;
 
+/* Read the data file at path into t with the reader called format (NULL
+ * or "auto": the one whose detect() scores highest); *used (may be NULL)
+ * receives the reader.  NIMC_EINPUT for an unknown format name, NIMC_EIO
+ * when the file cannot be opened, else the reader's errors.  On failure t
+ * holds nothing.  (io/spectrum_read.c: the table of readers lives there.) */
+int nimc_dtable_read(const char *path, const char *format, nimc_dtable *t,
+                     const nimc_reader **used, nimc_err *err);
+
 /* The readers of other files than spectrum_read.c, rows of its table
  * (io/read_biologic.c).  A binary file has no lines: the mpr reader's
  * line[] and header_line are byte offsets (of each record, of the

@@ -519,6 +519,95 @@ static int add_eis_metrics(cJSON *root, const nimc_eis_summary *e) {
              : 0;
 }
 
+/* The per-cycle objects of a GCD or cycling analysis. */
+static int add_gcd_cycles(cJSON *root, const nimc_gcd_cycle *c, size_t n) {
+  cJSON *arr = cJSON_AddArrayToObject(root, "cycles");
+  if (!arr) return -1;
+  for (size_t k = 0; k < n; k++) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddItemToArray(arr, o)) {
+      cJSON_Delete(o);
+      return -1;
+    }
+    const struct {
+      const char *key;
+      double v;
+    } kv[] = {
+        {"cycle", c[k].index},
+        {"file_cycle", c[k].file_cycle >= 0 ? (double)c[k].file_cycle : NAN},
+        {"charge_C", c[k].charge_C},
+        {"discharge_C", c[k].discharge_C},
+        {"energy_charge_J", c[k].energy_charge_J},
+        {"energy_discharge_J", c[k].energy_discharge_J},
+        {"coulombic_efficiency", c[k].coulombic_efficiency},
+        {"energy_efficiency", c[k].energy_efficiency},
+        {"capacitance_F", c[k].capacitance_F},
+        {"capacitance_slope_F", c[k].capacitance_slope_F},
+        {"capacitance_integral_F", c[k].capacitance_integral_F},
+        {"esr_ohm", c[k].esr_ohm},
+        {"capacitance_retention", c[k].retention},
+        {"discharge_time_s", c[k].discharge_time_s},
+        {"discharge_current_A", c[k].discharge_current_A},
+        {"power_W", c[k].power_W},
+        {"v_start_V", c[k].v_start_V},
+        {"v_end_V", c[k].v_end_V},
+    };
+    for (size_t j = 0; j < sizeof kv / sizeof kv[0]; j++)
+      if (add_num(o, kv[j].key, kv[j].v)) return -1;
+  }
+  return 0;
+}
+
+/* The per-cycle objects of a CV analysis. */
+static int add_cv_cycles(cJSON *root, const nimc_cv_cycle *c, size_t n) {
+  cJSON *arr = cJSON_AddArrayToObject(root, "cv_cycles");
+  if (!arr) return -1;
+  for (size_t k = 0; k < n; k++) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddItemToArray(arr, o)) {
+      cJSON_Delete(o);
+      return -1;
+    }
+    const struct {
+      const char *key;
+      double v;
+    } kv[] = {
+        {"cycle", (double)(k + 1)},
+        {"scan_rate_V_s", c[k].scan_rate_V_s},
+        {"v_min_V", c[k].v_min_V},
+        {"v_max_V", c[k].v_max_V},
+        {"charge_C", c[k].charge_C},
+        {"capacitance_F", c[k].capacitance_F},
+        {"peak_current_anodic_A", c[k].peak_anodic_A},
+        {"peak_current_cathodic_A", c[k].peak_cathodic_A},
+    };
+    for (size_t j = 0; j < sizeof kv / sizeof kv[0]; j++)
+      if (add_num(o, kv[j].key, kv[j].v)) return -1;
+  }
+  return 0;
+}
+
+/* The "analysis" object, the extra metrics and the per-cycle arrays. */
+static int add_analysis(cJSON *root, const nimc_analysis_summary *a) {
+  cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "metrics");
+  cJSON *o = cJSON_AddObjectToObject(root, "analysis");
+  if (!m || !o) return -1;
+  if ((a->source && !cJSON_AddStringToObject(o, "source", a->source)) ||
+      (a->read_as && !cJSON_AddStringToObject(o, "read_as", a->read_as)) ||
+      (a->kind && !cJSON_AddStringToObject(o, "kind", a->kind)) ||
+      (a->technique && !cJSON_AddStringToObject(o, "technique", a->technique)))
+    return -1;
+  for (size_t k = 0; k < a->nvalues; k++)
+    if (a->values[k].key &&
+        !cJSON_GetObjectItemCaseSensitive(m, a->values[k].key) &&
+        add_num(m, a->values[k].key, a->values[k].value))
+      return -1;
+  if (a->cycles && add_gcd_cycles(root, a->cycles, a->ncycles)) return -1;
+  if (a->cv_cycles && add_cv_cycles(root, a->cv_cycles, a->ncv_cycles))
+    return -1;
+  return 0;
+}
+
 int nimc_summary_json(const nimc_summary *s, char **out_text, nimc_err *err) {
   if (!s || !out_text)
     return nimc_err_set(err, NIMC_EMISUSE, "nimc_summary_json: NULL argument");
@@ -533,6 +622,7 @@ int nimc_summary_json(const nimc_summary *s, char **out_text, nimc_err *err) {
       (s->stats && add_solver(root, s->stats)) ||
       (s->validation && add_validation(root, s->validation, s->nvalidation)) ||
       (s->eis && (add_eis_metrics(root, s->eis) || add_eis(root, s->eis))) ||
+      (s->analysis && add_analysis(root, s->analysis)) ||
       !(*out_text = cJSON_Print(root)))
     rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory building the summary");
   cJSON_Delete(root);

@@ -56,6 +56,7 @@
 #include <string.h>
 
 #include "core/params.h"
+#include "io/colname.h"
 #include "io/datafile.h"
 #include "io/units.h"
 
@@ -103,41 +104,6 @@ void nimc_dtable_set(nimc_dtable *t, size_t col, double v) {
   t->col[col].v[t->nrow - 1] = v;
 }
 
-/* Length of the valid UTF-8 sequence of two to four bytes at p, or 0. */
-static size_t utf8_len(const unsigned char *p) {
-  size_t n = p[0] >= 0xc2 && p[0] <= 0xdf   ? 2
-             : p[0] >= 0xe0 && p[0] <= 0xef ? 3
-             : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
-                                            : 0;
-  for (size_t k = 1; k < n; k++)
-    if ((p[k] & 0xc0) != 0x80) return 0;
-  return n;
-}
-
-/* Copy text into dst (len >= 4 bytes) for a message: control characters
- * and bytes that are not UTF-8 shown as '?', shortened with "..." when it
- * does not fit. */
-static void printable(char *dst, size_t len, const char *text) {
-  const unsigned char *p = (const unsigned char *)text;
-  size_t n = 0, max = len - 1, cut = 0; /* cut: room left for "..." */
-  while (*p) {
-    size_t u = *p >= 0x80 ? utf8_len(p) : 0, w = u ? u : 1;
-    if (n + w > max) break;
-    if (n + w + 3 <= max) cut = n + w;
-    if (u)
-      memcpy(dst + n, p, u);
-    else
-      dst[n] = *p >= 0x20 && *p < 0x7f ? (char)*p : '?';
-    n += w;
-    p += w;
-  }
-  if (*p) {
-    memcpy(dst + cut, "...", 3);
-    n = cut + 3;
-  }
-  dst[n] = '\0';
-}
-
 void nimc_dtable_set_bad(nimc_dtable *t, size_t col, nimc_dcell why,
                          const char *text) {
   nimc_dcol *c = &t->col[col];
@@ -145,7 +111,7 @@ void nimc_dtable_set_bad(nimc_dtable *t, size_t col, nimc_dcell why,
   if (c->nbad++ == 0) {
     c->bad_row = t->nrow - 1;
     c->bad_kind = why;
-    printable(c->bad_text, sizeof c->bad_text, text ? text : "");
+    nimc_printable(c->bad_text, sizeof c->bad_text, text ? text : "");
   }
 }
 
@@ -741,27 +707,6 @@ static void put(char *dst, size_t len, size_t *n, const char *src) {
   dst[*n] = '\0';
 }
 
-/* The key a name is matched by: ASCII lower case, primes as apostrophes
- * (a double quote or U+2033 as two), blanks, '_', '.', '-', ':' and
- * brackets dropped: "Re(Z)" -> "rez", "Z''" -> "z''", "z_re" -> "zre". */
-static void name_key(const char *name, char *key, size_t len) {
-  size_t n = 0;
-  key[0] = '\0';
-  for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-    if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xb2 || p[2] == 0xb3)) {
-      put(key, len, &n, p[2] == 0xb2 ? "'" : "''");
-      p += 2;
-    } else if (*p == '"') {
-      put(key, len, &n, "''");
-    } else if (strchr(" \t_.-:()[]", *p)) {
-      continue;
-    } else {
-      char c[2] = {(char)tolower(*p), '\0'};
-      put(key, len, &n, c);
-    }
-  }
-}
-
 static int in_list(const char *key, const char *const *list) {
   for (; *list; list++)
     if (strcmp(key, *list) == 0) return 1;
@@ -770,44 +715,11 @@ static int in_list(const char *key, const char *const *list) {
 
 static int role_of(const char *name) {
   char key[128];
-  name_key(name, key, sizeof key);
+  nimc_colname_key(name, key, sizeof key);
   return in_list(key, keys_f)    ? ROLE_F
          : in_list(key, keys_re) ? ROLE_RE
          : in_list(key, keys_im) ? ROLE_IM
                                  : ROLE_NONE;
-}
-
-/* The unit text as udunits reads it: micro signs as 'u', ohm signs as
- * "ohm", and hertz with any capitalisation ("HZ", "KHz") as "Hz". */
-static void unit_normalise(const char *in, char *out, size_t len) {
-  size_t n = 0;
-  out[0] = '\0';
-  for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
-    if (p[0] == 0xc2 && p[1] == 0xb5) { /* MICRO SIGN */
-      put(out, len, &n, "u");
-      p++;
-    } else if (p[0] == 0xce && p[1] == 0xbc) { /* GREEK SMALL MU */
-      put(out, len, &n, "u");
-      p++;
-    } else if (p[0] == 0xb5) { /* latin-1 micro */
-      put(out, len, &n, "u");
-    } else if (p[0] == 0xce && p[1] == 0xa9) { /* GREEK CAPITAL OMEGA */
-      put(out, len, &n, "ohm");
-      p++;
-    } else if (p[0] == 0xe2 && p[1] == 0x84 && p[2] == 0xa6) { /* OHM SIGN */
-      put(out, len, &n, "ohm");
-      p += 2;
-    } else {
-      char c[2] = {(char)*p, '\0'};
-      put(out, len, &n, c);
-    }
-  }
-  if (n >= 2 && tolower((unsigned char)out[n - 2]) == 'h' &&
-      tolower((unsigned char)out[n - 1]) == 'z') {
-    if (n == 3 && out[0] == 'K') out[0] = 'k';
-    out[n - 2] = 'H';
-    out[n - 1] = 'z';
-  }
 }
 
 static ukind unit_kind(const char *su) {
@@ -819,63 +731,22 @@ static ukind unit_kind(const char *su) {
   return UNIT_UNKNOWN;
 }
 
-/* Record unit text u (trimmed copy) in h. */
-static void set_unit(hname *h, const char *u) {
-  char buf[64];
-  snprintf(buf, sizeof buf, "%s", u);
-  snprintf(h->unit, sizeof h->unit, "%s", trim(buf));
-  unit_normalise(h->unit, h->su, sizeof h->su);
-  h->kind = unit_kind(h->su);
-}
-
-/* Read a header name: its role, sign and unit (see the essay). */
+/* Read a header name: its role, sign and unit (see the essay and
+ * io/colname.h). */
 static void header_name(const char *raw, hname *h) {
   memset(h, 0, sizeof *h);
-  char buf[128];
-  snprintf(buf, sizeof buf, "%s", raw);
-  char *s = trim(buf);
-  const unsigned char *u = (const unsigned char *)s;
-  if (s[0] == '-') {
-    h->neg = 1;
-    s = trim(s + 1);
-  } else if (u[0] == 0xe2 && u[1] == 0x88 && u[2] == 0x92) { /* U+2212 */
-    h->neg = 1;
-    s = trim(s + 3);
-  }
-  h->role = role_of(s); /* "Re(Z)", "Im(Z)": the brackets are the name's */
+  nimc_colname cn;
+  nimc_colname_split(raw, &cn);
+  h->neg = cn.neg;
+  h->role = role_of(cn.whole); /* "Re(Z)", "Im(Z)": the brackets are the
+                                  name's */
   if (h->role) return;
-  size_t n = strlen(s);
-  char *name = s;
-  if (n > 1 && (s[n - 1] == ')' || s[n - 1] == ']')) {
-    char close = s[n - 1], open = close == ')' ? '(' : '[';
-    int depth = 0;
-    for (size_t k = n; k-- > 0;) {
-      if (s[k] == close) depth++;
-      if (s[k] == open && --depth == 0) {
-        s[n - 1] = '\0';
-        set_unit(h, s + k + 1);
-        s[k] = '\0';
-        break;
-      }
-    }
-  } else if (strchr(s, '/')) {
-    char *slash = strrchr(s, '/');
-    *slash = '\0';
-    set_unit(h, slash + 1);
-  } else if (strchr(s, '_')) {
-    char *us = strrchr(s, '_');
-    hname t;
-    memset(&t, 0, sizeof t);
-    set_unit(&t, us + 1);
-    if (t.kind != UNIT_UNKNOWN) {
-      *us = '\0';
-      memcpy(h->unit, t.unit, sizeof h->unit);
-      memcpy(h->su, t.su, sizeof h->su);
-      h->kind = t.kind;
-      h->nimc_im = !h->neg && strcmp(name, "z_im") == 0;
-    }
-  }
-  h->role = role_of(trim(name));
+  memcpy(h->unit, cn.unit, sizeof h->unit);
+  memcpy(h->su, cn.su, sizeof h->su);
+  h->kind = unit_kind(h->su);
+  h->nimc_im =
+      !h->neg && h->kind != UNIT_UNKNOWN && strcmp(cn.name, "z_im") == 0;
+  h->role = role_of(cn.name);
 }
 
 /* What the spectrum is read from: a column per role and how. */
@@ -890,7 +761,7 @@ typedef struct pick {
 static void col_label(const nimc_dtable *t, size_t c, char *buf, size_t len) {
   if (t->col[c].name[0]) {
     char p[64];
-    printable(p, sizeof p, t->col[c].name);
+    nimc_printable(p, sizeof p, t->col[c].name);
     snprintf(buf, len, "column %zu ('%s')", c + 1, p);
   } else {
     snprintf(buf, len, "column %zu", c + 1);
@@ -957,7 +828,7 @@ static int pick_units(const nimc_dtable *t, pick *pk, nimc_err *err) {
     ukind want = r == ROLE_F ? UNIT_FREQ : UNIT_OHM;
     if (h->kind != want) {
       char u[64];
-      printable(u, sizeof u, h->unit);
+      nimc_printable(u, sizeof u, h->unit);
       const char *why =
           h->kind == UNIT_AREA_OHM
               ? "is an area-specific impedance; nimc reads ohm (multiply by "
@@ -1065,7 +936,7 @@ static void unit_words(const pick *pk, int r, char *buf, size_t len) {
   const char *si = r == ROLE_F ? "Hz" : "ohm";
   if (pk->h[r].unit[0]) {
     char u[64];
-    printable(u, sizeof u, pk->h[r].unit);
+    nimc_printable(u, sizeof u, pk->h[r].unit);
     snprintf(buf, len, "%s%s", u,
              r == ROLE_F && strstr(pk->h[r].su, "rad") ? ", divided by 2 pi"
                                                        : "");
@@ -1081,7 +952,7 @@ static int im_sign_of(const nimc_dtable *t, const pick *pk, int forced,
   size_t c = pk->col[ROLE_IM];
   const hname *h = &pk->h[ROLE_IM];
   char raw[64];
-  printable(raw, sizeof raw, t->col[c].name);
+  nimc_printable(raw, sizeof raw, t->col[c].name);
   if (forced) {
     how_add(how, len, pos,
             "column %zu holds %s (im_sign = %+d, set by the "
@@ -1152,9 +1023,9 @@ static int table_to_spectrum(const nimc_dtable *t, const nimc_reader *rd,
   size_t cf = pk.col[ROLE_F], cr = pk.col[ROLE_RE], ci = pk.col[ROLE_IM];
   if (pk.by_header) {
     char a[64], b[64], c[64];
-    printable(a, sizeof a, t->col[cf].name);
-    printable(b, sizeof b, t->col[cr].name);
-    printable(c, sizeof c, t->col[ci].name);
+    nimc_printable(a, sizeof a, t->col[cf].name);
+    nimc_printable(b, sizeof b, t->col[cr].name);
+    nimc_printable(c, sizeof c, t->col[ci].name);
     how_add(how, howlen, &pos,
             "columns %zu '%s', %zu '%s', %zu '%s' (header on %s %ld)", cf + 1,
             a, cr + 1, b, ci + 1, c, where(t), t->header_line);
@@ -1220,29 +1091,21 @@ static const nimc_reader *reader_named(const char *name) {
   return NULL;
 }
 
-int nimc_spectrum_read(const char *path, const nimc_read_opts *opts,
-                       nimc_spectrum *out, char *how, size_t howlen,
-                       nimc_err *err) {
-  if (how && howlen) how[0] = '\0';
-  if (!out) return nimc_err_set(err, NIMC_EMISUSE, "no spectrum to read into");
-  memset(out, 0, sizeof *out);
+int nimc_dtable_read(const char *path, const char *format, nimc_dtable *t,
+                     const nimc_reader **used, nimc_err *err) {
+  memset(t, 0, sizeof *t);
   if (!path || !*path)
     return nimc_err_set(err, NIMC_EINPUT, "no data file named");
-  nimc_read_opts o = opts ? *opts : nimc_read_opts_default();
-  if (o.im_sign < -1 || o.im_sign > 1)
-    return nimc_err_set(err, NIMC_EINPUT,
-                        "im_sign must be -1, 0 (detect) or +1, found %d",
-                        o.im_sign);
   const nimc_reader *rd = NULL;
   char known[256];
   reader_names(known, sizeof known);
-  int autodetect = !o.format || strcmp(o.format, "auto") == 0;
+  int autodetect = !format || strcmp(format, "auto") == 0;
   if (!autodetect) {
-    rd = reader_named(o.format);
+    rd = reader_named(format);
     if (!rd)
       return nimc_err_set(err, NIMC_EINPUT,
-                          "unknown data format '%s' (known: auto, %s)",
-                          o.format, known);
+                          "unknown data format '%s' (known: auto, %s)", format,
+                          known);
   }
   FILE *fp = fopen(path, "rb");
   if (!fp)
@@ -1259,9 +1122,9 @@ int nimc_spectrum_read(const char *path, const nimc_read_opts *opts,
   if (autodetect) {
     int best = 0;
     for (size_t k = 0; k < nreaders; k++) {
-      int s = readers[k]->detect(head, nhead);
-      if (s > best) {
-        best = s;
+      int sc = readers[k]->detect(head, nhead);
+      if (sc > best) {
+        best = sc;
         rd = readers[k];
       }
     }
@@ -1272,9 +1135,29 @@ int nimc_spectrum_read(const char *path, const nimc_read_opts *opts,
                           known);
     }
   }
-  nimc_dtable t;
-  int rc = rd->read(fp, path, &t, err);
+  int rc = rd->read(fp, path, t, err);
   fclose(fp);
+  if (rc) nimc_dtable_free(t);
+  if (!rc && used) *used = rd;
+  return rc;
+}
+
+int nimc_spectrum_read(const char *path, const nimc_read_opts *opts,
+                       nimc_spectrum *out, char *how, size_t howlen,
+                       nimc_err *err) {
+  if (how && howlen) how[0] = '\0';
+  if (!out) return nimc_err_set(err, NIMC_EMISUSE, "no spectrum to read into");
+  memset(out, 0, sizeof *out);
+  if (!path || !*path)
+    return nimc_err_set(err, NIMC_EINPUT, "no data file named");
+  nimc_read_opts o = opts ? *opts : nimc_read_opts_default();
+  if (o.im_sign < -1 || o.im_sign > 1)
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "im_sign must be -1, 0 (detect) or +1, found %d",
+                        o.im_sign);
+  nimc_dtable t;
+  const nimc_reader *rd = NULL;
+  int rc = nimc_dtable_read(path, o.format, &t, &rd, err);
   if (rc) return rc;
   rc = table_to_spectrum(&t, rd, &o, out, how, howlen, err);
   nimc_dtable_free(&t);
