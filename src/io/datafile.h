@@ -86,4 +86,18 @@ typedef struct nimc_reader {
   int (*read)(FILE *fp, const char *path, nimc_dtable *t, nimc_err *err);
 } nimc_reader;
 
+/* The readers of io/spectrum_read.c's table, in the order auto-detection
+ * asks them: nimc_reader_count() of them, nimc_reader_at(i) the i-th (NULL
+ * past the end).  For tests and fuzz targets that must cover every reader
+ * without naming them (tests/test_reader_corpus.c, tests/fuzz/). */
+size_t nimc_reader_count(void);
+const nimc_reader *nimc_reader_at(size_t i);
+
+/* nimc_spectrum_read on a stream that is already open: fp at its start and
+ * seekable (a file, or fmemopen'd bytes); path only names it in messages.
+ * fp stays open and belongs to the caller. */
+int nimc_spectrum_read_fp(FILE *fp, const char *path,
+                          const nimc_read_opts *opts, nimc_spectrum *out,
+                          char *how, size_t howlen, nimc_err *err);
+
 #endif /* NIMC_DATAFILE_H */

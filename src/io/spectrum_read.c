@@ -651,6 +651,12 @@ static const nimc_reader readers[] = {
 };
 static const size_t nreaders = sizeof readers / sizeof readers[0];
 
+size_t nimc_reader_count(void) { return nreaders; }
+
+const nimc_reader *nimc_reader_at(size_t i) {
+  return i < nreaders ? &readers[i] : NULL;
+}
+
 /* "csv, ..." : the names of the readers, for messages. */
 static void reader_names(char *buf, size_t len) {
   size_t pos = 0;
@@ -1170,43 +1176,37 @@ static const nimc_reader *reader_named(const char *name) {
   return NULL;
 }
 
-int nimc_spectrum_read(const char *path, const nimc_read_opts *opts,
-                       nimc_spectrum *out, char *how, size_t howlen,
-                       nimc_err *err) {
-  if (how && howlen) how[0] = '\0';
-  if (!out) return nimc_err_set(err, NIMC_EMISUSE, "no spectrum to read into");
-  memset(out, 0, sizeof *out);
-  if (!path || !*path)
-    return nimc_err_set(err, NIMC_EINPUT, "no data file named");
-  nimc_read_opts o = opts ? *opts : nimc_read_opts_default();
-  if (o.im_sign < -1 || o.im_sign > 1)
+/* The options checked and the reader they name (NULL: detect it). */
+static int read_setup(const nimc_read_opts *opts, nimc_read_opts *o,
+                      const nimc_reader **rd, nimc_err *err) {
+  *o = opts ? *opts : nimc_read_opts_default();
+  *rd = NULL;
+  if (o->im_sign < -1 || o->im_sign > 1)
     return nimc_err_set(err, NIMC_EINPUT,
                         "im_sign must be -1, 0 (detect) or +1, found %d",
-                        o.im_sign);
-  const nimc_reader *rd = NULL;
-  char known[256];
-  reader_names(known, sizeof known);
-  int autodetect = !o.format || strcmp(o.format, "auto") == 0;
-  if (!autodetect) {
-    rd = reader_named(o.format);
-    if (!rd)
-      return nimc_err_set(err, NIMC_EINPUT,
-                          "unknown data format '%s' (known: auto, %s)",
-                          o.format, known);
+                        o->im_sign);
+  if (!o->format || strcmp(o->format, "auto") == 0) return NIMC_OK;
+  *rd = reader_named(o->format);
+  if (!*rd) {
+    char known[256];
+    reader_names(known, sizeof known);
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "unknown data format '%s' (known: auto, %s)",
+                        o->format, known);
   }
-  FILE *fp = fopen(path, "rb");
-  if (!fp)
-    return nimc_err_set(err, NIMC_EIO, "cannot open '%s': %s", path,
-                        strerror(errno));
+  return NIMC_OK;
+}
+
+/* Detect the format unless rd names it, read fp and make the spectrum. */
+static int read_stream(FILE *fp, const char *path, const nimc_read_opts *o,
+                       const nimc_reader *rd, nimc_spectrum *out, char *how,
+                       size_t howlen, nimc_err *err) {
   unsigned char head[4096];
   size_t nhead = fread(head, 1, sizeof head, fp);
-  if (ferror(fp) || fseek(fp, 0, SEEK_SET) != 0) {
-    int rc = nimc_err_set(err, NIMC_EIO, "cannot read '%s': %s", path,
-                          strerror(errno));
-    fclose(fp);
-    return rc;
-  }
-  if (autodetect) {
+  if (ferror(fp) || fseek(fp, 0, SEEK_SET) != 0)
+    return nimc_err_set(err, NIMC_EIO, "cannot read '%s': %s", path,
+                        strerror(errno));
+  if (!rd) {
     int best = 0;
     for (size_t k = 0; k < nreaders; k++) {
       int s = readers[k].detect(head, nhead);
@@ -1216,7 +1216,8 @@ int nimc_spectrum_read(const char *path, const nimc_read_opts *opts,
       }
     }
     if (!rd) {
-      fclose(fp);
+      char known[256];
+      reader_names(known, sizeof known);
       return nimc_err_set(err, NIMC_EDATA,
                           "%s: not a format nimc reads (known: %s)", path,
                           known);
@@ -1224,9 +1225,44 @@ int nimc_spectrum_read(const char *path, const nimc_read_opts *opts,
   }
   nimc_dtable t;
   int rc = rd->read(fp, path, &t, err);
-  fclose(fp);
   if (rc) return rc;
-  rc = table_to_spectrum(&t, rd, &o, out, how, howlen, err);
+  rc = table_to_spectrum(&t, rd, o, out, how, howlen, err);
   nimc_dtable_free(&t);
   return rc;
+}
+
+int nimc_spectrum_read(const char *path, const nimc_read_opts *opts,
+                       nimc_spectrum *out, char *how, size_t howlen,
+                       nimc_err *err) {
+  if (how && howlen) how[0] = '\0';
+  if (!out) return nimc_err_set(err, NIMC_EMISUSE, "no spectrum to read into");
+  memset(out, 0, sizeof *out);
+  if (!path || !*path)
+    return nimc_err_set(err, NIMC_EINPUT, "no data file named");
+  nimc_read_opts o;
+  const nimc_reader *rd;
+  int rc = read_setup(opts, &o, &rd, err);
+  if (rc) return rc;
+  FILE *fp = fopen(path, "rb");
+  if (!fp)
+    return nimc_err_set(err, NIMC_EIO, "cannot open '%s': %s", path,
+                        strerror(errno));
+  rc = read_stream(fp, path, &o, rd, out, how, howlen, err);
+  fclose(fp);
+  return rc;
+}
+
+int nimc_spectrum_read_fp(FILE *fp, const char *path,
+                          const nimc_read_opts *opts, nimc_spectrum *out,
+                          char *how, size_t howlen, nimc_err *err) {
+  if (how && howlen) how[0] = '\0';
+  if (!out) return nimc_err_set(err, NIMC_EMISUSE, "no spectrum to read into");
+  memset(out, 0, sizeof *out);
+  if (!fp || !path)
+    return nimc_err_set(err, NIMC_EMISUSE,
+                        "nimc_spectrum_read_fp: fp and path are required");
+  nimc_read_opts o;
+  const nimc_reader *rd;
+  int rc = read_setup(opts, &o, &rd, err);
+  return rc ? rc : read_stream(fp, path, &o, rd, out, how, howlen, err);
 }
