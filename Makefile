@@ -73,7 +73,7 @@ fuzz:
 	@FUZZ_MAX_LEN=$(FUZZ_MAX_LEN) sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZ_CORPUS)
 
 format:
-	clang-format -i include/nimc/*.h src/*/*.[ch] app/*.[ch] tests/*.[ch] bench/*.c
+	clang-format -i include/nimc/*.h src/*/*.[ch] app/*.[ch] tests/*.[ch] tests/fuzz/*.c bench/*.c
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) out

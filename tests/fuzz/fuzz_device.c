@@ -68,9 +68,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fprintf(stderr, "fuzz_device: success without a device\n");
     abort();
   }
-  if (rc != NIMC_OK && (dev || !err.msg[0] ||
-                        (rc != NIMC_EINPUT && rc != NIMC_EIO &&
-                         rc != NIMC_EDATA))) {
+  if (rc != NIMC_OK &&
+      (dev || !err.msg[0] ||
+       (rc != NIMC_EINPUT && rc != NIMC_EIO && rc != NIMC_EDATA))) {
     fprintf(stderr, "fuzz_device: rc %d, device %p, message '%s'\n", rc,
             (void *)dev, err.msg);
     abort();

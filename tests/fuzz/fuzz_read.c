@@ -13,7 +13,8 @@
  * sanitizers (address, undefined) the target checks the readers' contract
  * and aborts, which libFuzzer reports as a crash with its input:
  *  - a read succeeds with finite values and positive frequencies, or
- *  - it fails with NIMC_EDATA or NIMC_EIO and a message naming the file.
+ *  - it fails with NIMC_EDATA or NIMC_EIO and a message naming the file
+ *    (and, for the text table reader "csv", a line that is in the file).
  * Not part of the library: this file may abort, the library never does.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -43,8 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Report a broken contract and abort: libFuzzer saves the input. */
 static void fail(const char *what, int rc, const nimc_err *err) {
-  fprintf(stderr, "fuzz_read(%s): %s (rc %d: %s)\n", NIMC_FUZZ_FORMAT, what,
-          rc, err->msg);
+  fprintf(stderr, "fuzz_read(%s): %s (rc %d: %s)\n", NIMC_FUZZ_FORMAT, what, rc,
+          err->msg);
   abort();
 }
 
@@ -61,9 +62,29 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   exit(1);
 }
 
+/* A text reader's message "PATH:N: ..." must name a line of the input:
+ * 1 <= N <= its number of lines (CR, LF or CRLF ends; a last line without
+ * an end counts). */
+static void check_line(const uint8_t *data, size_t size, const nimc_err *err,
+                       int rc) {
+  size_t plen = strlen(PATH);
+  if (strncmp(err->msg, PATH, plen) != 0 || err->msg[plen] != ':') return;
+  char *end;
+  long n = strtol(err->msg + plen + 1, &end, 10);
+  if (end == err->msg + plen + 1 || *end != ':') return; /* no line named */
+  long lines = 0;
+  for (size_t i = 0; i < size; i++)
+    if (data[i] == '\n' ||
+        (data[i] == '\r' && (i + 1 == size || data[i + 1] != '\n')))
+      lines++;
+  if (size > 0 && data[size - 1] != '\n' && data[size - 1] != '\r') lines++;
+  if (n < 1 || n > lines)
+    fail("a message naming a line not in the input", rc, err);
+}
+
 #if NIMC_FUZZ_ENTRY == ENTRY_SPECTRUM
 /* Read the bytes as a spectrum and check what came back. */
-static void read_one(FILE *fp) {
+static void read_one(FILE *fp, const uint8_t *data, size_t size) {
   nimc_read_opts o = nimc_read_opts_default();
   o.format = NIMC_FUZZ_FORMAT;
   nimc_spectrum s;
@@ -80,8 +101,10 @@ static void read_one(FILE *fp) {
     nimc_spectrum_free(&s);
     return;
   }
-  if (rc != NIMC_EDATA && rc != NIMC_EIO) fail("an unexpected status", rc, &err);
+  if (rc != NIMC_EDATA && rc != NIMC_EIO)
+    fail("an unexpected status", rc, &err);
   if (!strstr(err.msg, PATH)) fail("a message without the path", rc, &err);
+  if (strcmp(NIMC_FUZZ_FORMAT, "csv") == 0) check_line(data, size, &err, rc);
 }
 #else
 #error "unknown NIMC_FUZZ_ENTRY"
@@ -91,7 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* fmemopen wants a writable pointer; "rb" never writes through it */
   FILE *fp = fmemopen((void *)(uintptr_t)data, size, "rb");
   if (!fp) return 0;
-  read_one(fp);
+  read_one(fp, data, size);
   fclose(fp);
   return 0;
 }
