@@ -13,7 +13,7 @@
  *    reader of that name at least one of them must read, so that the seeds
  *    stay seeds of their format;
  *  - tests/fuzz/regress/: inputs that once crashed or broke the contract,
- *    kept after the fix;
+ *    or were read wrong, kept after the fix (and what the fix promises);
  *  - ../shared/data/real/<dir>/<file>: every real file, cut short (at every
  *    length below 1 KiB, else at 50 lengths) and with bytes overwritten at
  *    random (a fixed seed, so a failure repeats).  300 damaged copies of a
@@ -223,6 +223,22 @@ static void test_regress(void) {
   printf("regress: %zu files\n", n);
 }
 
+/* What the fixes behind tests/fuzz/regress/ promise, beyond "no crash". */
+static void test_regress_fixes(void) {
+  nimc_read_opts o = nimc_read_opts_default();
+  o.format = "csv";
+  nimc_spectrum s;
+  nimc_err err;
+  err.msg[0] = '\0';
+  /* "ohm @ 5" (5 ohm at its zero) was taken as a factor of 6 */
+  int rc =
+      nimc_spectrum_read(REGRESS "/csv-offset-unit.csv", &o, &s, NULL, 0, &err);
+  CHECK(rc == NIMC_EDATA);
+  if (rc == NIMC_OK) nimc_spectrum_free(&s);
+  CHECK_CONTAINS(err.msg, "csv-offset-unit.csv:1: column 2 ('re (ohm @ 5)'): "
+                          "unit 'ohm @ 5' has an offset");
+}
+
 /* Every real file cut short and damaged, through every reader. */
 static void damage_file(const char *path) {
   FILE *fp = fopen(path, "rb");
@@ -306,6 +322,7 @@ int main(void) {
   RUN(test_reader_table);
   RUN(test_corpus);
   RUN(test_regress);
+  RUN(test_regress_fixes);
   RUN(test_real_files);
   printf("%zu reads: %zu spectra, %zu refused (readers: %zu and auto)\n",
          n_ok + n_refused, n_ok, n_refused, nimc_reader_count());

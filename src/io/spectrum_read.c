@@ -22,7 +22,8 @@
  *     of frequency, Re Z and Im Z found by their names ("freq (kHz)",
  *     "Z' [kOhm]", "-Z'' (Ohm)", "Re(Z)/Ohm", nimc's own "frequency_Hz,
  *     z_re_ohm, z_im_ohm") or, without a header, as the first three numeric
- *     columns; units converted to SI with udunits2 (io/units.c); the sign of
+ *     columns; units converted to SI with udunits2 (io/units.c; a unit
+ *     with an offset, "ohm @ 5", is not a factor and refused); the sign of
  *     the imaginary column from the header ("-Z''", "-Im(Z)") or else from
  *     the data (a column that is mostly positive holds -Im Z, because
  *     electrochemical spectra are capacitive); the frequencies checked
@@ -651,7 +652,9 @@ static const nimc_reader readers[] = {
 };
 static const size_t nreaders = sizeof readers / sizeof readers[0];
 
-size_t nimc_reader_count(void) { return nreaders; }
+size_t nimc_reader_count(void) {
+  return nreaders;
+}
 
 const nimc_reader *nimc_reader_at(size_t i) {
   return i < nreaders ? &readers[i] : NULL;
@@ -946,6 +949,19 @@ static int pick_units(const nimc_dtable *t, pick *pk, nimc_err *err) {
     if (rc)
       return nimc_err_set(err, rc == NIMC_EIO ? NIMC_EIO : NIMC_EDATA,
                           "%s:%ld: %s: %s", t->path, t->header_line, lab, why);
+    /* the columns are multiplied by the factor: a unit with an origin of
+     * its own ("ohm @ 5") is not a factor, and would be read as 6 ohm */
+    double zero = 0.0;
+    snprintf(q, sizeof q, "0 %s", h->su);
+    if (nimc_units_parse(q, si, &zero, why, sizeof why) == NIMC_OK &&
+        zero != 0.0) {
+      char u[64];
+      printable(u, sizeof u, h->unit);
+      return nimc_err_set(err, NIMC_EDATA,
+                          "%s:%ld: %s: unit '%s' has an offset (0 %s is %g "
+                          "%s); nimc reads units that are a factor of %s",
+                          t->path, t->header_line, lab, u, u, zero, si, si);
+    }
     if (r == ROLE_F && strstr(h->su, "rad")) pk->factor[r] /= TWO_PI;
   }
   return NIMC_OK;
@@ -1191,8 +1207,8 @@ static int read_setup(const nimc_read_opts *opts, nimc_read_opts *o,
     char known[256];
     reader_names(known, sizeof known);
     return nimc_err_set(err, NIMC_EINPUT,
-                        "unknown data format '%s' (known: auto, %s)",
-                        o->format, known);
+                        "unknown data format '%s' (known: auto, %s)", o->format,
+                        known);
   }
   return NIMC_OK;
 }
