@@ -5,8 +5,15 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= 2
 WERROR     ?= ON
 NIMC        = $(BUILD)/nimc
+# make fuzz: seconds per target, extra seed directories (e.g. real files:
+# FUZZ_CORPUS="../shared/data/real/impedance.py ../shared/data/real/cap")
+# and the longest input libFuzzer makes (bytes)
+FUZZ_BUILD  ?= build-fuzz
+FUZZ_TIME   ?= 60
+FUZZ_CORPUS ?=
+FUZZ_MAX_LEN ?= 16384
 
-.PHONY: all deps build build-asan demo check test test-asan bench clean format
+.PHONY: all deps build build-asan demo check test test-asan bench fuzz clean format
 
 all: build
 
@@ -55,8 +62,18 @@ bench: build
 	@$(BUILD)/study_dualfoil
 	@$(BUILD)/bench_eis
 
+# libFuzzer on every reader of measured data and the device-file parser
+# (tests/fuzz; docs/testing.md): clang with ASan and UBSan, FUZZ_TIME
+# seconds per target; prints each target's executions.  Never part of check.
+fuzz:
+	@sh scripts/install-deps.sh fuzz
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIMC_FUZZ=ON -DNIMC_WERROR=$(WERROR) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz-targets
+	@FUZZ_MAX_LEN=$(FUZZ_MAX_LEN) sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZ_CORPUS)
+
 format:
-	clang-format -i include/nimc/*.h src/*/*.[ch] app/*.[ch] tests/*.[ch] bench/*.c
+	clang-format -i include/nimc/*.h src/*/*.[ch] app/*.[ch] tests/*.[ch] tests/fuzz/*.c bench/*.c
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) out
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) out

@@ -14,6 +14,12 @@
 
 #include "core/params.h"
 
+/* glibc's <complex.h> gives C11's CMPLX to gcc only; clang (the fuzz build,
+ * tests/fuzz) has the same builtin under its own name. */
+#if !defined(CMPLX) && defined(__clang__)
+#define CMPLX(x, y) __builtin_complex((double)(x), (double)(y))
+#endif
+
 /* What a parameter means physically (drives the automatic initial values). */
 typedef enum nimc_param_role {
   NIMC_ROLE_R,    /* a resistance, ohm */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "io/colname.h"
+#include "nimc/nimc.h"
 #include "io/units.h"
 
 /* Append src to dst (len bytes) at *n. */
@@ -163,4 +164,24 @@ void nimc_colname_split(const char *raw, nimc_colname *out) {
     }
   }
   snprintf(out->name, sizeof out->name, "%s", trim(s));
+}
+
+int nimc_unit_factor(const char *su, const char *si, double *factor,
+                     char *why, size_t len) {
+  char q[96];
+  snprintf(q, sizeof q, "1 %s", su);
+  int rc = nimc_units_parse(q, si, factor, why, len);
+  if (rc) return rc == NIMC_EIO ? NIMC_EIO : NIMC_EDATA;
+  double zero = 0.0;
+  snprintf(q, sizeof q, "0 %s", su);
+  if (nimc_units_parse(q, si, &zero, why, len) == NIMC_OK && zero != 0.0) {
+    char u[64];
+    nimc_printable(u, sizeof u, su);
+    snprintf(why, len,
+             "unit '%s' has an offset (0 %s is %g %s); nimc reads units that "
+             "are a factor of %s",
+             u, u, zero, si, si);
+    return NIMC_EDATA;
+  }
+  return NIMC_OK;
 }

@@ -43,4 +43,12 @@ void nimc_unit_normalise(const char *in, char *out, size_t len);
  * bytes that are not UTF-8 as '?', shortened with "..." when too long. */
 void nimc_printable(char *dst, size_t len, const char *text);
 
+/* The factor that takes a column in unit su (as nimc_unit_normalise
+ * writes it) to the SI unit si, or why not in why (NIMC_EDATA, NIMC_EIO
+ * from udunits).  A column is multiplied by the factor, so a unit with an
+ * origin of its own ("ohm @ 5", degC) is refused: it is not a factor, and
+ * would be read as 6 ohm. */
+int nimc_unit_factor(const char *su, const char *si, double *factor,
+                     char *why, size_t len);
+
 #endif /* NIMC_COLNAME_H */

@@ -228,12 +228,13 @@ static int pick_units(const nimc_dtable *t, picked *pk, nimc_err *err) {
   for (int r = 0; r < NROLE; r++) {
     pk->factor[r] = 1.0;
     if (!pk->have[r] || !pk->cn[r].su[0]) continue;
-    char q[96], why[200], lab[96];
-    snprintf(q, sizeof q, "1 %s", pk->cn[r].su);
-    if (nimc_units_parse(q, roles[r].si, &pk->factor[r], why, sizeof why)) {
+    char why[200], lab[96];
+    int rc = nimc_unit_factor(pk->cn[r].su, roles[r].si, &pk->factor[r], why,
+                              sizeof why);
+    if (rc) {
       col_label(t, pk->col[r], lab, sizeof lab);
-      return nimc_err_set(err, NIMC_EDATA, "%s:%ld: %s, read as %s: %s",
-                          t->path, t->header_line, lab, roles[r].what, why);
+      return nimc_err_set(err, rc, "%s:%ld: %s, read as %s: %s", t->path,
+                          t->header_line, lab, roles[r].what, why);
     }
   }
   return NIMC_OK;

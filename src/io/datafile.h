@@ -98,6 +98,12 @@ typedef struct nimc_reader {
  * holds nothing.  (io/spectrum_read.c: the table of readers lives there.) */
 int nimc_dtable_read(const char *path, const char *format, nimc_dtable *t,
                      const nimc_reader **used, nimc_err *err);
+/* The same on a stream that is already open: fp at its start and seekable
+ * (a file, or fmemopen'd bytes); path only names it in messages.  fp stays
+ * open and belongs to the caller. */
+int nimc_dtable_read_fp(FILE *fp, const char *path, const char *format,
+                        nimc_dtable *t, const nimc_reader **used,
+                        nimc_err *err);
 
 /* The readers of other files than spectrum_read.c, rows of its table
  * (io/read_biologic.c).  A binary file has no lines: the mpr reader's
@@ -122,5 +128,19 @@ int nimc_zplot_read(FILE *fp, const char *path, nimc_dtable *t, nimc_err *err);
 int nimc_autolab_detect(const unsigned char *head, size_t n);
 int nimc_autolab_read(FILE *fp, const char *path, nimc_dtable *t,
                       nimc_err *err);
+
+/* The readers of io/spectrum_read.c's table, in the order auto-detection
+ * asks them: nimc_reader_count() of them, nimc_reader_at(i) the i-th (NULL
+ * past the end).  For tests and fuzz targets that must cover every reader
+ * without naming them (tests/test_reader_corpus.c, tests/fuzz/). */
+size_t nimc_reader_count(void);
+const nimc_reader *nimc_reader_at(size_t i);
+
+/* nimc_spectrum_read on a stream that is already open: fp at its start and
+ * seekable (a file, or fmemopen'd bytes); path only names it in messages.
+ * fp stays open and belongs to the caller. */
+int nimc_spectrum_read_fp(FILE *fp, const char *path,
+                          const nimc_read_opts *opts, nimc_spectrum *out,
+                          char *how, size_t howlen, nimc_err *err);
 
 #endif /* NIMC_DATAFILE_H */

@@ -27,7 +27,8 @@
  *     of frequency, Re Z and Im Z found by their names ("freq (kHz)",
  *     "Z' [kOhm]", "-Z'' (Ohm)", "Re(Z)/Ohm", nimc's own "frequency_Hz,
  *     z_re_ohm, z_im_ohm") or, without a header, as the first three numeric
- *     columns; units converted to SI with udunits2 (io/units.c); the sign of
+ *     columns; units converted to SI with udunits2 (io/units.c; a unit
+ *     with an offset, "ohm @ 5", is not a factor and refused); the sign of
  *     the imaginary column from the header ("-Z''", "-Im(Z)") or else from
  *     the data (a column that is mostly positive holds -Im Z, because
  *     electrochemical spectra are capacitive); the frequencies checked
@@ -649,6 +650,14 @@ static const nimc_reader *const readers[] = {
 };
 static const size_t nreaders = sizeof readers / sizeof readers[0];
 
+size_t nimc_reader_count(void) {
+  return nreaders;
+}
+
+const nimc_reader *nimc_reader_at(size_t i) {
+  return i < nreaders ? readers[i] : NULL;
+}
+
 /* "csv, ..." : the names of the readers, for messages. */
 static void reader_names(char *buf, size_t len) {
   size_t pos = 0;
@@ -842,12 +851,11 @@ static int pick_units(const nimc_dtable *t, pick *pk, nimc_err *err) {
       return nimc_err_set(err, NIMC_EDATA, "%s:%ld: %s: unit '%s' %s", t->path,
                           t->header_line, lab, u, why);
     }
-    char q[96], why[160];
-    snprintf(q, sizeof q, "1 %s", h->su);
-    int rc = nimc_units_parse(q, si, &pk->factor[r], why, sizeof why);
+    char why[200];
+    int rc = nimc_unit_factor(h->su, si, &pk->factor[r], why, sizeof why);
     if (rc)
-      return nimc_err_set(err, rc == NIMC_EIO ? NIMC_EIO : NIMC_EDATA,
-                          "%s:%ld: %s: %s", t->path, t->header_line, lab, why);
+      return nimc_err_set(err, rc, "%s:%ld: %s: %s", t->path, t->header_line,
+                          lab, why);
     if (r == ROLE_F && strstr(h->su, "rad")) pk->factor[r] /= TWO_PI;
   }
   return NIMC_OK;
@@ -1091,11 +1099,13 @@ static const nimc_reader *reader_named(const char *name) {
   return NULL;
 }
 
-int nimc_dtable_read(const char *path, const char *format, nimc_dtable *t,
-                     const nimc_reader **used, nimc_err *err) {
+int nimc_dtable_read_fp(FILE *fp, const char *path, const char *format,
+                        nimc_dtable *t, const nimc_reader **used,
+                        nimc_err *err) {
   memset(t, 0, sizeof *t);
-  if (!path || !*path)
-    return nimc_err_set(err, NIMC_EINPUT, "no data file named");
+  if (!fp || !path)
+    return nimc_err_set(err, NIMC_EMISUSE,
+                        "nimc_dtable_read_fp: fp and path are required");
   const nimc_reader *rd = NULL;
   char known[256];
   reader_names(known, sizeof known);
@@ -1107,18 +1117,11 @@ int nimc_dtable_read(const char *path, const char *format, nimc_dtable *t,
                           "unknown data format '%s' (known: auto, %s)", format,
                           known);
   }
-  FILE *fp = fopen(path, "rb");
-  if (!fp)
-    return nimc_err_set(err, NIMC_EIO, "cannot open '%s': %s", path,
-                        strerror(errno));
   unsigned char head[4096];
   size_t nhead = fread(head, 1, sizeof head, fp);
-  if (ferror(fp) || fseek(fp, 0, SEEK_SET) != 0) {
-    int rc = nimc_err_set(err, NIMC_EIO, "cannot read '%s': %s", path,
-                          strerror(errno));
-    fclose(fp);
-    return rc;
-  }
+  if (ferror(fp) || fseek(fp, 0, SEEK_SET) != 0)
+    return nimc_err_set(err, NIMC_EIO, "cannot read '%s': %s", path,
+                        strerror(errno));
   if (autodetect) {
     int best = 0;
     for (size_t k = 0; k < nreaders; k++) {
@@ -1128,38 +1131,85 @@ int nimc_dtable_read(const char *path, const char *format, nimc_dtable *t,
         rd = readers[k];
       }
     }
-    if (!rd) {
-      fclose(fp);
+    if (!rd)
       return nimc_err_set(err, NIMC_EDATA,
                           "%s: not a format nimc reads (known: %s)", path,
                           known);
-    }
   }
   int rc = rd->read(fp, path, t, err);
-  fclose(fp);
   if (rc) nimc_dtable_free(t);
   if (!rc && used) *used = rd;
+  return rc;
+}
+
+int nimc_dtable_read(const char *path, const char *format, nimc_dtable *t,
+                     const nimc_reader **used, nimc_err *err) {
+  memset(t, 0, sizeof *t);
+  if (!path || !*path)
+    return nimc_err_set(err, NIMC_EINPUT, "no data file named");
+  /* an unknown format name is reported before the file is opened */
+  if (format && strcmp(format, "auto") != 0 && !reader_named(format)) {
+    char known[256];
+    reader_names(known, sizeof known);
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "unknown data format '%s' (known: auto, %s)", format,
+                        known);
+  }
+  FILE *fp = fopen(path, "rb");
+  if (!fp)
+    return nimc_err_set(err, NIMC_EIO, "cannot open '%s': %s", path,
+                        strerror(errno));
+  int rc = nimc_dtable_read_fp(fp, path, format, t, used, err);
+  fclose(fp);
+  return rc;
+}
+
+/* The spectrum's options checked, and *o set from them. */
+static int spectrum_opts(const nimc_read_opts *opts, nimc_read_opts *o,
+                         nimc_spectrum *out, char *how, size_t howlen,
+                         nimc_err *err) {
+  if (how && howlen) how[0] = '\0';
+  if (!out) return nimc_err_set(err, NIMC_EMISUSE, "no spectrum to read into");
+  memset(out, 0, sizeof *out);
+  *o = opts ? *opts : nimc_read_opts_default();
+  if (o->im_sign < -1 || o->im_sign > 1)
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "im_sign must be -1, 0 (detect) or +1, found %d",
+                        o->im_sign);
+  return NIMC_OK;
+}
+
+/* The spectrum of a table read by rd (the table is freed). */
+static int spectrum_of(nimc_dtable *t, const nimc_reader *rd,
+                       const nimc_read_opts *o, nimc_spectrum *out, char *how,
+                       size_t howlen, nimc_err *err) {
+  int rc = table_to_spectrum(t, rd, o, out, how, howlen, err);
+  nimc_dtable_free(t);
   return rc;
 }
 
 int nimc_spectrum_read(const char *path, const nimc_read_opts *opts,
                        nimc_spectrum *out, char *how, size_t howlen,
                        nimc_err *err) {
-  if (how && howlen) how[0] = '\0';
-  if (!out) return nimc_err_set(err, NIMC_EMISUSE, "no spectrum to read into");
-  memset(out, 0, sizeof *out);
+  nimc_read_opts o;
+  int rc = spectrum_opts(opts, &o, out, how, howlen, err);
+  if (rc) return rc;
   if (!path || !*path)
     return nimc_err_set(err, NIMC_EINPUT, "no data file named");
-  nimc_read_opts o = opts ? *opts : nimc_read_opts_default();
-  if (o.im_sign < -1 || o.im_sign > 1)
-    return nimc_err_set(err, NIMC_EINPUT,
-                        "im_sign must be -1, 0 (detect) or +1, found %d",
-                        o.im_sign);
   nimc_dtable t;
   const nimc_reader *rd = NULL;
-  int rc = nimc_dtable_read(path, o.format, &t, &rd, err);
+  if ((rc = nimc_dtable_read(path, o.format, &t, &rd, err))) return rc;
+  return spectrum_of(&t, rd, &o, out, how, howlen, err);
+}
+
+int nimc_spectrum_read_fp(FILE *fp, const char *path,
+                          const nimc_read_opts *opts, nimc_spectrum *out,
+                          char *how, size_t howlen, nimc_err *err) {
+  nimc_read_opts o;
+  int rc = spectrum_opts(opts, &o, out, how, howlen, err);
   if (rc) return rc;
-  rc = table_to_spectrum(&t, rd, &o, out, how, howlen, err);
-  nimc_dtable_free(&t);
-  return rc;
+  nimc_dtable t;
+  const nimc_reader *rd = NULL;
+  if ((rc = nimc_dtable_read_fp(fp, path, o.format, &t, &rd, err))) return rc;
+  return spectrum_of(&t, rd, &o, out, how, howlen, err);
 }
