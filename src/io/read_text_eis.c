@@ -314,10 +314,10 @@ static int table_start(nimc_dtable *t, const char *path,
 
 /* Add the row of nf fields f read on line `line`: as many fields as
  * columns (empty ones at the end aside), each a number or remembered as
- * not one. */
-static int table_row(nimc_dtable *t, char **f, size_t nf, long line, int dcomma,
-                     int *used_comma, nimc_err *err) {
-  while (nf > t->ncol && nf <= MAXF && !*f[nf - 1])
+ * not one.  f holds at most cap of them (nf counts all the line has). */
+static int table_row(nimc_dtable *t, char **f, size_t cap, size_t nf,
+                     long line, int dcomma, int *used_comma, nimc_err *err) {
+  while (nf > t->ncol && nf <= cap && !*f[nf - 1])
     nf--;
   if (nf != t->ncol)
     return nimc_err_set(err, NIMC_EDATA,
@@ -352,7 +352,8 @@ static int table_rows_to_end(text *tx, nimc_dtable *t, char **f,
     if (is_blank(s)) continue;
     int delim = strchr(s, '\t') ? '\t' : ',';
     size_t nf = cells(s, delim, f);
-    int rc = table_row(t, f, nf, tx->lineno, delim == '\t', used_comma, err);
+    int rc = table_row(t, f, MAXF, nf, tx->lineno, delim == '\t', used_comma,
+                       err);
     if (rc) return rc;
   }
   if (t->nrow == 0)
@@ -528,7 +529,9 @@ static int gamry_zcurve(text *tx, nimc_dtable *t, char **f, char **g,
   long last = tx->lineno;
   while ((s = text_line(tx)) && *s == '\t') {
     size_t nf = cells(s, '\t', f);
-    rc = table_row(t, f + 1, nf - 1, tx->lineno, 1, &used_comma, err);
+    /* the leading tab's empty field is not a column */
+    rc = table_row(t, f + 1, MAXF - 1, nf - 1, tx->lineno, 1, &used_comma,
+                   err);
     if (rc) return rc;
     last = tx->lineno;
   }
