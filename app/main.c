@@ -29,6 +29,8 @@ static const char *usage_main =
     "            (nimc eis --help)\n"
     "  fit-eis   fit an equivalent circuit to a measured spectrum\n"
     "            (nimc fit-eis --help)\n"
+    "  fit       fit device parameters to a measured charge/discharge\n"
+    "            curve (nimc fit --help)\n"
     "  reproduce regenerate the paper's experiments and compare the model\n"
     "            with the published values (nimc reproduce --help)\n"
     "  help      show help for a command\n"
@@ -607,6 +609,10 @@ int main(int argc, char **argv) {
       cli_fit_eis_usage(stdout);
       return 0;
     }
+    if (argc > 2 && !strcmp(argv[2], "fit")) {
+      cli_fit_usage(stdout);
+      return 0;
+    }
     if (argc > 2 && !strcmp(argv[2], "reproduce")) {
       cli_reproduce_usage(stdout);
       return 0;
@@ -618,5 +624,6 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "reproduce")) return cli_reproduce(argc - 1, argv + 1);
   if (!strcmp(cmd, "eis")) return cli_eis(argc - 1, argv + 1);
   if (!strcmp(cmd, "fit-eis")) return cli_fit_eis(argc - 1, argv + 1);
+  if (!strcmp(cmd, "fit")) return cli_fit(argc - 1, argv + 1);
   return cli_fail_usage(NULL, "unknown command '%s'", cmd);
 }

@@ -49,6 +49,12 @@ void cli_fit_eis_usage(FILE *out);
 /* The circuit nimc eis fits by default (docs/eis.md). */
 extern const char *const cli_eis_default_circuit;
 
+/* ---- fit.c ---- */
+
+/* nimc fit ARGS (argv[0] is "fit"); returns the exit status. */
+int cli_fit(int argc, char **argv);
+void cli_fit_usage(FILE *out);
+
 /* ---- reproduce.c ---- */
 
 /* nimc reproduce ARGS (argv[0] is "reproduce"); returns the exit status. */
