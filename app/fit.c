@@ -60,6 +60,7 @@ static const char *usage_fit_text =
     "Exit status: 0 converged, 1 a failed simulation or a fit that did not\n"
     "converge (everything is still reported), 2 bad usage or input.\n";
 
+/* The text of 'nimc fit --help'. */
 void cli_fit_usage(FILE *out) { fputs(usage_fit_text, out); }
 
 #define CMD "fit"
@@ -183,6 +184,8 @@ typedef struct fit_args {
   int json, quiet, simplex, accel, max_iter;
 } fit_args;
 
+/* The command line into *a; 0, -1 after --help, or the exit status of
+ * the message printed. */
 static int parse_args(int argc, char **argv, fit_args *a) {
   memset(a, 0, sizeof *a);
   a->steps = calloc((size_t)argc, sizeof *a->steps);
@@ -325,6 +328,7 @@ typedef struct progress {
   double start;
 } progress;
 
+/* Progress: one line per iteration on stderr, unless quiet. */
 static int on_iteration(void *user, int iter, double chi2, const double *v,
                         size_t np) {
   progress *p = user;
@@ -721,6 +725,7 @@ static int write_outputs(const fit_args *a, const nimc_fit_param *par,
   return 0;
 }
 
+/* nimc fit: read, fit, report, write; the exit status. */
 int cli_fit(int argc, char **argv) {
   fit_args a;
   nimc_series meas;

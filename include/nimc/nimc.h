@@ -834,7 +834,7 @@ typedef struct nimc_protocol_opts {
                             deciding that a segment ended on a voltage
                             limit; 0 (default): the larger of 1e-3 of the
                             series' voltage range and 5 times its noise
-                            (estimated from second differences) */
+                            (estimated from fourth differences) */
 } nimc_protocol_opts;
 
 nimc_protocol_opts nimc_protocol_opts_default(void);
@@ -866,7 +866,11 @@ void nimc_protocol_free(nimc_protocol *p);
  * segment in the direction of its current and either the extreme of the
  * whole series in that direction or the end voltage of another segment of
  * the same direction (all within v_tol_V) -- and "for D s" otherwise; a
- * rest becomes "Rest for D s".  Currents are written with 4 significant
+ * rest becomes "Rest for D s".  V is the segment's last voltage; in noisy
+ * data (noise above 0.1 mV) the parabola through its last 30 samples at
+ * its end, rounded to the fewest decimals of a volt within 2.5
+ * standard errors of that (a limit is a round number the noisy last
+ * sample overshoots).  Currents are written with 4 significant
  * digits (an instrument's), durations with 6, voltages rounded to the
  * microvolt.  opts NULL: defaults.
  * NIMC_EDATA when the series has fewer than 2 samples, a value that is
@@ -908,15 +912,29 @@ typedef struct nimc_device_fit_opts {
                          tolerances (default 1e-5, 1e-8); simplex: xtol is
                          the size of the simplex in the fit coordinates at
                          which it stops (default 1e-3) */
+  double chi2_tol;    /* LM also stops when a Gauss-Newton step from
+                         where it is would lower chi2 by less than
+                         chi2_tol times the residual variance
+                         chi2 / (n - np) (default 1e-2): the minimum of
+                         the linearised problem is then within
+                         sqrt(chi2_tol) = 0.1 standard errors */
   double fd_step;     /* relative step of the finite-difference Jacobian
-                         (of ln p); 0 (default): 10 sqrt(rtol) of the
-                         simulations, at least 1e-4 */
+                         (of ln p); 0 (default): 30 sqrt(rtol) of the
+                         simulations, at least 1e-3 */
+  int central;        /* central differences for the Jacobian (two
+                         simulations a parameter instead of one; default
+                         1): forward differences' O(h) error bends the
+                         Gauss-Newton step in a narrow valley, and
+                         Levenberg-Marquardt then crawls */
   const double *sigma_V; /* n standard deviations of the measured voltages,
                             the weights 1/sigma^2; NULL: all 1 */
   nimc_sim_opts sim;  /* the simulations' solver options; the default
                          rtol is 1e-8 (tighter than a run's, so that the
                          differences of the Jacobian rise above the
-                         solver's noise) */
+                         solver's noise); output_dt_s 0: a quarter of the
+                         median spacing of the measured times (at least
+                         1e-5 of their span), so that interpolating the
+                         model between its samples costs nothing */
   nimc_fit_progress_fn progress;
   void *progress_user;
 } nimc_device_fit_opts;

@@ -16,13 +16,23 @@
  * logarithmic coordinates (a logit of the position of ln p between ln lo
  * and ln hi), so GSL's unconstrained trust-region Levenberg-Marquardt can
  * never step outside the bounds and moves every parameter by ratios.  The
- * Jacobian is a forward difference in ln p, with a step sized for the
+ * Jacobian is a central difference in ln p, with a step sized for the
  * solver's tolerance: a simulation is a noisy function at the level of its
  * rtol, so the simulations of a fit run at a tighter rtol than a plain run
- * and the step is 10 sqrt(rtol).  Nelder-Mead (nmsimplex2) on chi2 is the
- * derivative-free alternative for curves whose residuals jump (a step that
- * ends on a limit in one simulation and on time in the next); the
- * covariance then comes from one difference Jacobian at its end.
+ * and the step is 30 sqrt(rtol) (3e-3 at the fit's rtol 1e-8: at 1e-4 the
+ * solver's noise already inflates J^T J and shrinks the standard errors).
+ * Central, because two parameters the curve fixes only in combination
+ * leave a narrow valley, and forward differences' O(h) error bends the
+ * Gauss-Newton step out of it: on the 2D NIMC they put the correlation of
+ * gel thickness and micropore share at 0.92 instead of 0.99, the standard
+ * errors three times too small, and LM crawled.  The fit stops when the
+ * Gauss-Newton step would gain less than a hundredth of the residual
+ * variance (the minimum within 0.1 standard errors), not when the last
+ * step gained little, which a crawl does far from the minimum.
+ * Nelder-Mead (nmsimplex2) on chi2 is the derivative-free alternative for
+ * curves whose residuals jump (a step that ends on a limit in one
+ * simulation and on time in the next); the covariance then comes from one
+ * difference Jacobian at its end.
  *
  * What does not live here: reading data files (io/), the command line
  * (app/fit.c), and the figures.  Nothing here prints.
@@ -30,6 +40,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
 #include <gsl/gsl_matrix.h>
 #include <gsl/gsl_multifit_nlinear.h>
 #include <gsl/gsl_multimin.h>
@@ -44,6 +55,7 @@
 
 /* ---- the protocol of a measured series -------------------------------- */
 
+/* The defaults of nimc_protocol_opts (the header says which). */
 nimc_protocol_opts nimc_protocol_opts_default(void) {
   nimc_protocol_opts o;
   memset(&o, 0, sizeof o);
@@ -86,25 +98,29 @@ static int check_series(const nimc_series *s, size_t min, nimc_err *err) {
   return NIMC_OK;
 }
 
+/* qsort's order of doubles, ascending. */
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
 }
 
-/* The noise of the voltage, from second differences inside segments
- * (seg[i] labels sample i): 1.4826 MAD / sqrt(6) of white noise. */
+/* The noise of the voltage, from fourth differences inside segments
+ * (seg[i] labels sample i): 1.4826 MAD / sqrt(70) of white noise.  Fourth
+ * differences, not second, so that the curvature of a smooth, coarsely
+ * sampled curve does not pass for noise. */
 static double voltage_noise(const nimc_series *s, const int *seg) {
   double *d = malloc(s->n * sizeof *d);
   size_t m = 0;
   if (!d) return 0.0;
-  for (size_t i = 1; i + 1 < s->n; i++)
-    if (seg[i - 1] >= 0 && seg[i - 1] == seg[i] && seg[i] == seg[i + 1])
-      d[m++] = fabs(s->voltage_V[i + 1] - 2.0 * s->voltage_V[i] +
-                    s->voltage_V[i - 1]);
+  const double *v = s->voltage_V;
+  for (size_t i = 2; i + 2 < s->n; i++)
+    if (seg[i - 2] >= 0 && seg[i - 2] == seg[i + 2])
+      d[m++] = fabs(v[i - 2] - 4.0 * v[i - 1] + 6.0 * v[i] - 4.0 * v[i + 1] +
+                    v[i + 2]);
   double sigma = 0.0;
   if (m) {
     qsort(d, m, sizeof *d, cmp_double);
-    sigma = 1.4826 * d[m / 2] / sqrt(6.0);
+    sigma = 1.4826 * d[m / 2] / sqrt(70.0);
   }
   free(d);
   return sigma;
@@ -165,6 +181,48 @@ static int segments_find(const nimc_series *s, double rel, double rest,
   return NIMC_OK;
 }
 
+/* The voltage a limit-ended segment q stopped at, for its step line.
+ * Without noise (sigma below 0.1 mV) its last voltage.  With noise, the
+ * parabola through its last samples (at most 30) at its end, then the
+ * roundest number (fewest decimals of a volt) within 2.5 standard errors
+ * of that: a potentiostat's limit is a round number that the noisy last
+ * sample overshoots. */
+static double limit_voltage(const nimc_series *s, const segment *q,
+                            double sigma) {
+  double vend = s->voltage_V[q->last];
+  size_t m = q->last - q->first + 1;
+  if (sigma < 1e-4 || m < 6) return vend;
+  if (m > 30) m = 30;
+  size_t a = q->last + 1 - m;
+  /* least squares in x = (t - t_end) / span: V = c0 + c1 x + c2 x^2, the
+   * end value c0 and its variance sigma^2 [(X^T X)^-1]_00 */
+  double span = s->time_s[q->last] - s->time_s[a];
+  if (!(span > 0.0)) return vend;
+  double S[5] = {0}, R[3] = {0};
+  for (size_t i = a; i <= q->last; i++) {
+    double x = (s->time_s[i] - s->time_s[q->last]) / span, p = 1.0;
+    for (int k = 0; k < 5; k++, p *= x) {
+      S[k] += p;
+      if (k < 3) R[k] += p * s->voltage_V[i];
+    }
+  }
+  double A[3][3] = {{S[0], S[1], S[2]}, {S[1], S[2], S[3]}, {S[2], S[3], S[4]}};
+  double det = A[0][0] * (A[1][1] * A[2][2] - A[1][2] * A[2][1]) -
+               A[0][1] * (A[1][0] * A[2][2] - A[1][2] * A[2][0]) +
+               A[0][2] * (A[1][0] * A[2][1] - A[1][1] * A[2][0]);
+  if (!(fabs(det) > 1e-12)) return vend;
+  double inv00 = (A[1][1] * A[2][2] - A[1][2] * A[2][1]) / det;
+  double inv01 = -(A[0][1] * A[2][2] - A[0][2] * A[2][1]) / det;
+  double inv02 = (A[0][1] * A[1][2] - A[0][2] * A[1][1]) / det;
+  double v = inv00 * R[0] + inv01 * R[1] + inv02 * R[2];
+  double se = sigma * sqrt(inv00);
+  for (int d = 0; d <= 6; d++) {
+    double f = pow(10.0, d), r = round(v * f) / f;
+    if (fabs(r - v) <= 2.5 * se) return r;
+  }
+  return v;
+}
+
 /* A number for a step line: 6 significant digits, no "-0". */
 static void fmt_num(char *buf, size_t len, double x) {
   if (fabs(x) < 1e-300) x = 0.0;
@@ -203,9 +261,8 @@ int nimc_protocol_from_series(const nimc_series *s,
   for (size_t k = 0; k < ng; k++)
     for (size_t i = g[k].first; i <= g[k].last; i++)
       lab[i] = (int)k;
-  double vtol = o.v_tol_V;
-  if (vtol <= 0.0)
-    vtol = fmax(1e-3 * (vmax - vmin), 5.0 * voltage_noise(s, lab));
+  double vtol = o.v_tol_V, sigma = voltage_noise(s, lab);
+  if (vtol <= 0.0) vtol = fmax(1e-3 * (vmax - vmin), 5.0 * sigma);
   free(lab);
 
   out->lines = calloc(ng, sizeof *out->lines);
@@ -243,7 +300,7 @@ int nimc_protocol_from_series(const nimc_series *s,
       }
       snprintf(a, sizeof a, "%.4g", fabs(q->I)); /* an instrument's digits */
       char v[32];
-      fmt_num(v, sizeof v, round(vend * 1e6) / 1e6);
+      fmt_num(v, sizeof v, round(limit_voltage(s, q, sigma) * 1e6) / 1e6);
       snprintf(line, sizeof line, "%s at %s A %s %s %s",
                sg > 0 ? "Charge" : "Discharge", a, limit ? "until" : "for",
                limit ? v : b, limit ? "V" : "s");
@@ -270,6 +327,7 @@ fail:
 
 /* ---- the device fit ---------------------------------------------------- */
 
+/* The defaults of nimc_device_fit_opts; 0 fields get theirs in the fit. */
 nimc_device_fit_opts nimc_device_fit_opts_default(void) {
   nimc_device_fit_opts o;
   memset(&o, 0, sizeof o);
@@ -278,6 +336,7 @@ nimc_device_fit_opts nimc_device_fit_opts_default(void) {
   o.gtol = 0.0;
   o.sim = nimc_sim_opts_default();
   o.sim.rtol = 1e-8;
+  o.central = 1;
   return o;
 }
 
@@ -510,30 +569,48 @@ static int eval_u(fitctx *c, const double *u, double *r) {
   return rc;
 }
 
-/* The forward-difference Jacobian of the weighted residuals in u at u
- * (residuals r0 there) into J (n x np). */
+/* The difference Jacobian of the weighted residuals in u at u (residuals
+ * r0 there) into J (n x np): forward differences in ln p, or central ones
+ * (two simulations a parameter, error O(h^2) instead of O(h): in a narrow
+ * valley the forward differences' O(h) error bends the Gauss-Newton step
+ * and Levenberg-Marquardt crawls). */
 static void jacobian(fitctx *c, const double *u, const double *r0,
                      gsl_matrix *J) {
   double h = c->o->fd_step;
-  double *p = malloc(c->np * sizeof *p);
-  if (!p) {
+  double *p = malloc(c->np * sizeof *p), *rm = malloc(c->n * sizeof *rm);
+  if (!p || !rm) {
+    free(p);
+    free(rm);
     gsl_matrix_set_zero(J);
     return;
   }
   for (size_t k = 0; k < c->np; k++)
     p[k] = to_value(c, k, u[k]);
   for (size_t k = 0; k < c->np; k++) {
-    double pk = p[k], hk = pk * exp(h) <= c->val[k].hi ? h : -h;
-    p[k] = pk * exp(hk);
-    evaluate(c, p, c->rtmp);
+    double pk = p[k], s = dlnp_du(c, k, u[k]);
+    int central = c->o->central && pk * exp(h) <= c->val[k].hi &&
+                  pk * exp(-h) >= c->val[k].lo;
+    if (central) {
+      p[k] = pk * exp(h);
+      evaluate(c, p, c->rtmp);
+      p[k] = pk * exp(-h);
+      evaluate(c, p, rm);
+      for (size_t i = 0; i < c->n; i++)
+        gsl_matrix_set(J, i, k, (c->rtmp[i] - rm[i]) * s / (2.0 * h));
+    } else {
+      double hk = pk * exp(h) <= c->val[k].hi ? h : -h;
+      p[k] = pk * exp(hk);
+      evaluate(c, p, c->rtmp);
+      for (size_t i = 0; i < c->n; i++)
+        gsl_matrix_set(J, i, k, (c->rtmp[i] - r0[i]) * s / hk);
+    }
     p[k] = pk;
-    double s = dlnp_du(c, k, u[k]) / hk;
-    for (size_t i = 0; i < c->n; i++)
-      gsl_matrix_set(J, i, k, (c->rtmp[i] - r0[i]) * s);
   }
   free(p);
+  free(rm);
 }
 
+/* GSL's residual callback: the weighted residuals at x. */
 static int gsl_f(const gsl_vector *x, void *user, gsl_vector *f) {
   fitctx *c = user;
   eval_u(c, x->data, c->rtmp);
@@ -542,6 +619,7 @@ static int gsl_f(const gsl_vector *x, void *user, gsl_vector *f) {
   return GSL_SUCCESS;
 }
 
+/* GSL's Jacobian callback: differences around x (its residuals cached). */
 static int gsl_df(const gsl_vector *x, void *user, gsl_matrix *J) {
   fitctx *c = user;
   double *r0 = malloc(c->n * sizeof *r0);
@@ -552,6 +630,7 @@ static int gsl_df(const gsl_vector *x, void *user, gsl_matrix *J) {
   return GSL_SUCCESS;
 }
 
+/* Sum of the squares of r[0..n). */
 static double sumsq(const double *r, size_t n) {
   double s = 0.0;
   for (size_t i = 0; i < n; i++)
@@ -559,6 +638,7 @@ static double sumsq(const double *r, size_t n) {
   return s;
 }
 
+/* The simplex's objective: chi2 at x. */
 static double gsl_chi2(const gsl_vector *x, void *user) {
   fitctx *c = user;
   eval_u(c, x->data, c->rtmp);
@@ -574,6 +654,26 @@ static void report(fitctx *c, int iter, const double *u, double chi2) {
     p[k] = to_value(c, k, u[k]);
   if (c->o->progress(c->o->progress_user, iter, chi2, p, c->np)) c->stop = 1;
   free(p);
+}
+
+/* g^T (J^T J)^-1 g with g = J^T r: the decrease of chi2 = r^T r that a
+ * Gauss-Newton step would bring, if the problem were linear; NaN when
+ * J^T J is singular. */
+static double gn_decrease(const gsl_matrix *J, const gsl_vector *r) {
+  size_t np = J->size2;
+  gsl_matrix *H = gsl_matrix_alloc(np, np);
+  gsl_vector *g = gsl_vector_alloc(np), *x = gsl_vector_alloc(np);
+  double dec = NAN;
+  if (H && g && x) {
+    gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, J, J, 0.0, H);
+    gsl_blas_dgemv(CblasTrans, 1.0, J, r, 0.0, g);
+    if (!gsl_linalg_cholesky_decomp1(H) && !gsl_linalg_cholesky_solve(H, g, x))
+      gsl_blas_ddot(g, x, &dec);
+  }
+  gsl_matrix_free(H);
+  gsl_vector_free(g);
+  gsl_vector_free(x);
+  return dec;
 }
 
 /* LM from u (updated in place); J (n x np) receives the Jacobian at the
@@ -604,7 +704,8 @@ static int run_lm(fitctx *c, gsl_vector *u, gsl_matrix *J,
   for (it = 1; it <= o->max_iter; it++) {
     int st = gsl_multifit_nlinear_iterate(w);
     double chi = gsl_blas_dnrm2(gsl_multifit_nlinear_residual(w));
-    report(c, it, gsl_multifit_nlinear_position(w)->data, chi * chi);
+    double chi2 = chi * chi, s2 = chi2 / (double)(c->n - c->np);
+    report(c, it, gsl_multifit_nlinear_position(w)->data, chi2);
     if (st == GSL_ENOPROG) {
       snprintf(out->reason, sizeof out->reason,
                "no step lowers chi2 any more (converged to the solver's "
@@ -624,6 +725,20 @@ static int run_lm(fitctx *c, gsl_vector *u, gsl_matrix *J,
         GSL_SUCCESS) {
       snprintf(out->reason, sizeof out->reason, "%s",
                info == 1 ? "small step (xtol)" : "small gradient (gtol)");
+      out->converged = 1;
+      break;
+    }
+    /* the Gauss-Newton step from here would lower chi2 by less than
+     * chi2_tol residual variances: the minimum of the linearised problem
+     * is within sqrt(chi2_tol) standard errors.  (Not the decrease the
+     * last step achieved: in a curved valley LM crawls, each step small,
+     * far from the minimum.) */
+    double dec = gn_decrease(gsl_multifit_nlinear_jac(w),
+                             gsl_multifit_nlinear_residual(w));
+    if (!st && isfinite(dec) && dec < o->chi2_tol * s2) {
+      snprintf(out->reason, sizeof out->reason,
+               "within %.2g standard errors of the minimum",
+               sqrt(o->chi2_tol));
       out->converged = 1;
       break;
     }
@@ -784,14 +899,29 @@ int nimc_device_fit(const char *path, const char *const *sets, size_t nsets,
                                         : 50;
   if (o.xtol <= 0.0) o.xtol = o.method == NIMC_FIT_SIMPLEX ? 1e-3 : 1e-5;
   if (o.gtol <= 0.0) o.gtol = 1e-8;
+  if (o.chi2_tol <= 0.0) o.chi2_tol = 1e-2;
   if (o.fd_step <= 0.0) {
     double rt = o.sim.rtol > 0.0 ? o.sim.rtol : 1e-6;
-    o.fd_step = fmax(1e-4, 10.0 * sqrt(rt));
+    o.fd_step = fmax(1e-3, 30.0 * sqrt(rt));
   }
   if (o.method != NIMC_FIT_LM && o.method != NIMC_FIT_SIMPLEX)
     return nimc_err_set(err, NIMC_EINPUT, "nimc_device_fit: unknown method");
   int rc = check_series(meas, np + 1, err);
   if (rc) return rc;
+  if (o.sim.output_dt_s <= 0.0) {
+    /* the model is read between its samples by straight lines: sample it
+     * at a quarter of the measured spacing (IDA's interpolant), not at the
+     * solver's steps, which may be seconds apart */
+    double *d = malloc((meas->n - 1) * sizeof *d);
+    if (!d) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+    for (size_t i = 1; i < meas->n; i++)
+      d[i - 1] = meas->time_s[i] - meas->time_s[i - 1];
+    qsort(d, meas->n - 1, sizeof *d, cmp_double);
+    double span = meas->time_s[meas->n - 1] - meas->time_s[0];
+    o.sim.output_dt_s = fmax(0.25 * d[(meas->n - 1) / 2], 1e-5 * span);
+    free(d);
+    if (!(o.sim.output_dt_s > 0.0)) o.sim.output_dt_s = 0.0;
+  }
   if (!nimc_experiment_nsteps(exp))
     return nimc_err_set(err, NIMC_EINPUT, "the experiment has no steps");
   if (o.sigma_V)
