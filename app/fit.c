@@ -469,9 +469,13 @@ static void print_report(const nimc_fit_param *par, const char *const *lines,
          "std error", "rel", "unit", "start", "bounds");
   for (size_t k = 0; k < np; k++) {
     const nimc_fit_value *v = &r->param[k];
-    printf("  %-40s %14.6g %12.3g %7.2f%%  %-6s %12.6g  %g..%g\n", par[k].key,
-           v->value, v->std_err, 100.0 * v->std_err / v->value, v->unit,
-           v->start, v->lo, v->hi);
+    double w = log(v->value / v->lo) / log(v->hi / v->lo);
+    printf("  %-40s %14.6g %12.3g %7.2f%%  %-6s %12.6g  %g..%g%s\n",
+           par[k].key, v->value, v->std_err, 100.0 * v->std_err / v->value,
+           v->unit, v->start, v->lo, v->hi,
+           w < 1e-3   ? "  AT ITS LOWER BOUND: widen the bounds"
+           : w > 0.999 ? "  AT ITS UPPER BOUND: widen the bounds"
+                       : "");
   }
   printf("\ncorrelation:\n");
   for (size_t i = 0; i < np; i++) {
