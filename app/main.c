@@ -31,6 +31,8 @@ static const char *usage_main =
     "            (nimc fit-eis --help)\n"
     "  analyze   metrics of measured data: GCD, cycling, CV, rest, EIS\n"
     "            (nimc analyze --help)\n"
+    "  fit       fit device parameters to a measured charge/discharge\n"
+    "            curve (nimc fit --help)\n"
     "  reproduce regenerate the paper's experiments and compare the model\n"
     "            with the published values (nimc reproduce --help)\n"
     "  help      show help for a command\n"
@@ -582,6 +584,32 @@ done:
   return rc;
 }
 
+static void run_usage(FILE *out) {
+  fputs(usage_run, out);
+}
+
+/* The sub-commands: a new one is a row here (and a line of usage_main). */
+typedef struct command {
+  const char *name;
+  int (*run)(int argc, char **argv); /* argv[0] is the command's name */
+  void (*usage)(FILE *out);
+} command;
+
+static const command commands[] = {
+    {"run", cmd_run, run_usage},
+    {"eis", cli_eis, cli_eis_usage},
+    {"fit-eis", cli_fit_eis, cli_fit_eis_usage},
+    {"analyze", cli_analyze, cli_analyze_usage},
+    {"fit", cli_fit, cli_fit_usage},
+    {"reproduce", cli_reproduce, cli_reproduce_usage},
+};
+
+static const command *command_named(const char *name) {
+  for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+    if (!strcmp(commands[k].name, name)) return &commands[k];
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fputs(usage_main, stderr);
@@ -597,33 +625,14 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(cmd, "help")) {
-    if (argc > 2 && !strcmp(argv[2], "run")) {
-      fputs(usage_run, stdout);
-      return 0;
-    }
-    if (argc > 2 && !strcmp(argv[2], "eis")) {
-      cli_eis_usage(stdout);
-      return 0;
-    }
-    if (argc > 2 && !strcmp(argv[2], "fit-eis")) {
-      cli_fit_eis_usage(stdout);
-      return 0;
-    }
-    if (argc > 2 && !strcmp(argv[2], "analyze")) {
-      cli_analyze_usage(stdout);
-      return 0;
-    }
-    if (argc > 2 && !strcmp(argv[2], "reproduce")) {
-      cli_reproduce_usage(stdout);
-      return 0;
-    }
-    fputs(usage_main, stdout);
+    const command *c = argc > 2 ? command_named(argv[2]) : NULL;
+    if (c)
+      c->usage(stdout);
+    else
+      fputs(usage_main, stdout);
     return 0;
   }
-  if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
-  if (!strcmp(cmd, "reproduce")) return cli_reproduce(argc - 1, argv + 1);
-  if (!strcmp(cmd, "eis")) return cli_eis(argc - 1, argv + 1);
-  if (!strcmp(cmd, "fit-eis")) return cli_fit_eis(argc - 1, argv + 1);
-  if (!strcmp(cmd, "analyze")) return cli_analyze(argc - 1, argv + 1);
+  const command *c = command_named(cmd);
+  if (c) return c->run(argc - 1, argv + 1);
   return cli_fail_usage(NULL, "unknown command '%s'", cmd);
 }

@@ -55,6 +55,12 @@ extern const char *const cli_eis_default_circuit;
 int cli_analyze(int argc, char **argv);
 void cli_analyze_usage(FILE *out);
 
+/* ---- fit.c ---- */
+
+/* nimc fit ARGS (argv[0] is "fit"); returns the exit status. */
+int cli_fit(int argc, char **argv);
+void cli_fit_usage(FILE *out);
+
 /* ---- reproduce.c ---- */
 
 /* nimc reproduce ARGS (argv[0] is "reproduce"); returns the exit status. */

@@ -97,6 +97,18 @@ int nimc_device_set_temperature(nimc_device *dev, double T_K, nimc_err *err);
 double nimc_device_footprint_area_m2(const nimc_device *dev);
 double nimc_device_norm_thickness_m(const nimc_device *dev);
 
+/* The value of the numeric key "section.key" (a material key through the
+ * electrode's or electrolyte's section: "cathode.micropore_time_constant")
+ * as the device at path with the overrides sets[] would use it: from the
+ * overrides, the device file, its material file, or the default, in SI
+ * (*value), and the SI unit the loader reads it in (si, silen bytes: "m",
+ * "m/s", "1" for a pure number).  value and si may be NULL.  NIMC_EINPUT
+ * when the device does not load, the key is not one of its numeric keys,
+ * or it is a table or a built-in function. */
+int nimc_device_param(const char *path, const char *const *sets, size_t nsets,
+                      const char *key, double *value, char *si, size_t silen,
+                      nimc_err *err);
+
 /* ---- quantities with units (for command-line values) ------------------ */
 
 /* Parse "25 degC", "0.1 mA/cm2", "10um" into SI.  si_unit names the
@@ -1016,6 +1028,195 @@ int nimc_plot_nyquist(const nimc_zcurve *z, size_t n, const char *title,
  * below, against the frequency (log); errors as nimc_plot_panels. */
 int nimc_plot_bode(const nimc_zcurve *z, size_t n, const char *title,
                    const char *dir, const char *stem, nimc_err *err);
+
+
+/* ---- fitting device parameters to a measured curve -------------------- */
+
+/* How nimc_protocol_from_series cuts a measured series into steps. */
+typedef struct nimc_protocol_opts {
+  double rel_tol;        /* a sample belongs to a constant-current segment
+                            when its current is within rel_tol of the
+                            segment's mean (default 0.02) */
+  double rest_current_A; /* |I| at most this is a rest; 0 (default):
+                            1e-3 of the largest |I| of the series */
+  double v_tol_V;        /* how close a voltage counts as "the same" when
+                            deciding that a segment ended on a voltage
+                            limit; 0 (default): the larger of 1e-3 of the
+                            series' voltage range and 5 times its noise
+                            (estimated from fourth differences) */
+} nimc_protocol_opts;
+
+nimc_protocol_opts nimc_protocol_opts_default(void);
+
+/* The experiment a measured series followed, one step per segment. */
+typedef struct nimc_protocol {
+  size_t n;           /* steps */
+  char **lines;       /* n step lines of the experiment language:
+                         "Charge at 0.00161 A until 3.5 V",
+                         "Discharge at 0.00161 A for 120 s",
+                         "Rest for 10 s" */
+  size_t *first, *last; /* n each: the samples of the segment behind step k
+                           are first[k]..last[k] of the series */
+  nimc_experiment *exp; /* the lines, parsed */
+} nimc_protocol;
+
+/* Release what a protocol holds and zero it (NULL-safe). */
+void nimc_protocol_free(nimc_protocol *p);
+
+/* Build the experiment of the measured series s from its own current:
+ * consecutive samples whose current is constant (within opts->rel_tol)
+ * form a segment, |I| <= rest_current_A a rest; a lone sample between two
+ * segments (a potentiostat's sample at the switch) belongs to neither.  A
+ * segment lasts from the middle of its gap to the one before to the
+ * middle of its gap to the one after (the first and the last from their
+ * own first and last samples).  A segment at constant current becomes
+ * "Charge at |I| A" (I > 0) or "Discharge at |I| A", with "until V V" when
+ * it ended on a voltage limit -- its last voltage is the extreme of the
+ * segment in the direction of its current and either the extreme of the
+ * whole series in that direction or the end voltage of another segment of
+ * the same direction (all within v_tol_V) -- and "for D s" otherwise; a
+ * rest becomes "Rest for D s".  V is the segment's last voltage; in noisy
+ * data (noise above 0.1 mV) the parabola through its last 30 samples at
+ * its end, rounded to the fewest decimals of a volt within 2.5
+ * standard errors of that (a limit is a round number the noisy last
+ * sample overshoots).  Currents are written with 4 significant
+ * digits (an instrument's), durations with 6, voltages rounded to the
+ * microvolt.  opts NULL: defaults.
+ * NIMC_EDATA when the series has fewer than 2 samples, a value that is
+ * not finite, or time that goes backwards (the message names the
+ * sample). */
+int nimc_protocol_from_series(const nimc_series *s,
+                              const nimc_protocol_opts *opts,
+                              nimc_protocol *out, nimc_err *err);
+
+/* One parameter of a device fit: the device key, its bounds and start. */
+typedef struct nimc_fit_param {
+  const char *key;   /* "section.key", as nimc_device_load's overrides */
+  const char *unit;  /* the SI unit lo, hi and start are in, written after
+                        the value in the override; NULL or "": the unit
+                        the device reads the key in (nimc_device_param) */
+  double lo, hi;     /* bounds, 0 < lo < hi */
+  double start;      /* in [lo, hi]; NaN: the device's own value */
+} nimc_fit_param;
+
+typedef enum nimc_fit_method {
+  NIMC_FIT_LM = 0,    /* GSL multifit_nlinear: trust region with
+                         Levenberg-Marquardt steps */
+  NIMC_FIT_SIMPLEX    /* GSL multimin nmsimplex2 on chi2 (derivative-free,
+                         for curves whose residuals jump) */
+} nimc_fit_method;
+
+/* Called after each iteration with its number (1, 2, ...), chi2 and the
+ * np current parameter values (SI); return non-zero to stop the fit (it
+ * then ends with what it has, converged = 0, reason "interrupted"). */
+typedef int (*nimc_fit_progress_fn)(void *user, int iter, double chi2,
+                                    const double *values, size_t np);
+
+typedef struct nimc_device_fit_opts {
+  nimc_fit_method method;
+  int accel;          /* LM: geodesic acceleration (Transtrum's, GSL's
+                         lmaccel), second derivatives by differences */
+  int max_iter;       /* default 50 (LM), 100 per parameter (simplex) */
+  double xtol, gtol;  /* LM: gsl_multifit_nlinear_test's step and gradient
+                         tolerances (default 1e-5, 1e-8); simplex: xtol is
+                         the size of the simplex in the fit coordinates at
+                         which it stops (default 1e-3) */
+  double chi2_tol;    /* LM also stops when a Gauss-Newton step from
+                         where it is would lower chi2 by less than
+                         chi2_tol times the residual variance
+                         chi2 / (n - np) (default 1e-2): the minimum of
+                         the linearised problem is then within
+                         sqrt(chi2_tol) = 0.1 standard errors */
+  double fd_step;     /* relative step of the finite-difference Jacobian
+                         (of ln p); 0 (default): 30 sqrt(rtol) of the
+                         simulations, at least 1e-3 */
+  int central;        /* central differences for the Jacobian (two
+                         simulations a parameter instead of one; default
+                         1): forward differences' O(h) error bends the
+                         Gauss-Newton step in a narrow valley, and
+                         Levenberg-Marquardt then crawls */
+  const double *sigma_V; /* n standard deviations of the measured voltages,
+                            the weights 1/sigma^2; NULL: all 1 */
+  nimc_sim_opts sim;  /* the simulations' solver options; the default
+                         rtol is 1e-8 (tighter than a run's, so that the
+                         differences of the Jacobian rise above the
+                         solver's noise); output_dt_s 0: a quarter of the
+                         median spacing of the measured times (at least
+                         1e-5 of their span), so that interpolating the
+                         model between its samples costs nothing */
+  nimc_fit_progress_fn progress;
+  void *progress_user;
+} nimc_device_fit_opts;
+
+nimc_device_fit_opts nimc_device_fit_opts_default(void);
+
+/* One fitted parameter. */
+typedef struct nimc_fit_value {
+  double value, std_err; /* SI; std_err NaN when the covariance is singular
+                            or there are no more points than parameters */
+  double start, lo, hi;  /* as used (a NaN start resolved) */
+  char unit[32];         /* as used */
+} nimc_fit_value;
+
+/* What nimc_device_fit found.  Arrays are malloc'd. */
+typedef struct nimc_device_fit_result {
+  size_t np, n;            /* parameters, measured points */
+  nimc_fit_value *param;   /* np */
+  double *corr;            /* np x np correlation matrix, row-major (NaN
+                              where a standard error is) */
+  double *model_V;         /* n: the model at the measured times, final */
+  double *residual_V;      /* n: model - measured, unweighted */
+  double chi2, chi2_start; /* weighted sum of squared residuals, at the end
+                              and at the start */
+  double rms_V, rms_start_V; /* rms of the unweighted residuals */
+  size_t n_held;           /* measured points outside the time span of
+                              the simulated step they were compared with
+                              (or after the end of the simulation), whose
+                              model voltage was held, final */
+  int by_step;             /* 1: the final comparison was step by step,
+                              0: by time alone */
+  long simulations;        /* run, the Jacobian's included */
+  long failed_simulations; /* of those, ones the solver stopped early */
+  int iterations;
+  int converged;           /* a tolerance was met */
+  char reason[128];        /* why it stopped, in words */
+} nimc_device_fit_result;
+
+void nimc_device_fit_result_free(nimc_device_fit_result *r);
+
+/* Fit the np parameters params[] of the device at path (with the fixed
+ * overrides sets[]) so that exp simulated from the device's initial state
+ * reproduces the measured voltages of meas.  Residual k is
+ * (V_model(t_k) - V_k) / sigma_k, t_k measured from meas' first sample.
+ * The measured series is cut into segments as nimc_protocol_from_series
+ * does; when the simulation has as many steps, of the same kinds (rest,
+ * charge, discharge, from the sign of their first current), sample k is
+ * compared with its own segment's step: V_model is interpolated linearly
+ * within that step's samples at t_k, and held at the step's first or last
+ * voltage when t_k falls before or after it (so a parameter that moves a
+ * switch moves the residuals continuously, never by the jump at the
+ * switch).  Otherwise (and for a lone sample at a switch) V_model is
+ * interpolated within the simulated step that holds t_k, never across a
+ * switch, and after the simulation's end it is its last voltage; with no
+ * simulated sample at all the residual is the measured voltage range.  Each parameter is fitted in the
+ * coordinate u = logit((ln p - ln lo) / (ln hi - ln lo)), so it stays
+ * within its bounds and moves by ratios.  LM uses a forward-difference
+ * Jacobian in ln p; the covariance is s^2 (J^T W J)^-1 with
+ * s^2 = chi2 / (n - np), the standard errors its diagonal (first order:
+ * p * SE(ln p)).  Every simulation loads the device afresh with the
+ * overrides, runs opts->sim's solver and is discarded.  Never prints
+ * (opts->progress reports).  NIMC_EINPUT for bad parameters (a key the
+ * device does not have, bounds not 0 < lo < hi, a start outside them, a
+ * bound the device rejects), fewer points than parameters, or bad options;
+ * NIMC_EDATA for a series with a value that is not finite or time going
+ * backwards; NIMC_ESOLVER when the simulation at the start fails (err says
+ * why); otherwise NIMC_OK with out filled, also when the iteration limit
+ * was reached (out->converged = 0). */
+int nimc_device_fit(const char *path, const char *const *sets, size_t nsets,
+                    const nimc_fit_param *params, size_t np,
+                    const nimc_series *meas, const nimc_experiment *exp,
+                    const nimc_device_fit_opts *opts,
+                    nimc_device_fit_result *out, nimc_err *err);
 
 #ifdef __cplusplus
 }

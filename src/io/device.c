@@ -69,10 +69,22 @@ typedef struct table {
   int rc, fail_line; /* first error the handler reported and its line */
 } table;
 
+/* What nimc_device_param looks for: one key of one section, and what the
+ * loader made of it (its SI unit and value, from the file, the material,
+ * an override or the default), so that the value a fit starts from is
+ * exactly the one the simulation would use. */
+typedef struct probe {
+  const char *sec, *key;
+  int found;     /* 0 not read, 1 a number, -1 a table or a built-in */
+  double value;  /* SI */
+  char si[32];   /* the SI unit the loader converts it to */
+} probe;
+
 typedef struct loader {
   nimc_err *err;
   table dev;    /* the device file and the overrides */
   table mat[3]; /* anode, cathode and electrolyte material files */
+  probe *probe; /* nimc_device_param's question, or NULL */
 } loader;
 
 /* Start an empty table for the file at path. */
@@ -524,14 +536,27 @@ static int parse_num(const loader *L, const entry *e, const char *si, int rng,
   return NIMC_OK;
 }
 
+/* Tell the probe, when it asks for key of s's section, what was read:
+ * found 1 (value in unit si) or -1 (not a number). */
+static void probe_note(const scope *s, const char *key, const char *si,
+                       int found, double value) {
+  probe *p = s->L->probe;
+  if (!p || strcmp(p->sec, s->sec) || strcmp(p->key, key)) return;
+  p->found = found;
+  p->value = value;
+  snprintf(p->si, sizeof p->si, "%s", si);
+}
+
 /* Read key as a quantity in unit si within rng into *out.  Returns 1 when
- * read, 0 when absent and optional (example NULL), < 0 on error. */
+ * read, 0 when absent and optional (example NULL; *out keeps its default),
+ * < 0 on error. */
 static int get_num(const scope *s, const char *key, const char *si, int rng,
                    const char *example, double *out) {
   const entry *e = look(s, key);
-  if (!e) return example ? missing(s, key, example) : 0;
-  TRY(parse_num(s->L, e, si, rng, out));
-  return 1;
+  if (!e && example) return missing(s, key, example);
+  if (e) TRY(parse_num(s->L, e, si, rng, out));
+  probe_note(s, key, si, 1, *out);
+  return e ? 1 : 0;
 }
 
 /* Read key as an integer >= min (required unless example is NULL); 1, 0
@@ -667,6 +692,7 @@ static int get_law(const scope *s, const char *key, const char *si, int rng,
   if (!e) {
     if (flags & LAW_REQUIRED) return missing(s, key, example);
     *law = tmp;
+    probe_note(s, key, si, tmp.kind == NIMC_LAW_CONSTANT ? 1 : -1, tmp.value);
     return 0;
   }
   const char *v = e->value;
@@ -709,6 +735,7 @@ static int get_law(const scope *s, const char *key, const char *si, int rng,
     tmp.kind = NIMC_LAW_CONSTANT;
   }
   *law = tmp;
+  probe_note(s, key, si, tmp.kind == NIMC_LAW_CONSTANT ? 1 : -1, tmp.value);
   return 1;
 }
 
@@ -1259,13 +1286,17 @@ static int interpret(loader *L, nimc_device *d) {
   return NIMC_OK;
 }
 
-int nimc_device_load(nimc_device **out, const char *path,
-                     const char *const *sets, size_t nsets, nimc_err *err) {
+/* nimc_device_load, with the probe pr (may be NULL) told what the loader
+ * reads for its key. */
+static int device_load(nimc_device **out, const char *path,
+                       const char *const *sets, size_t nsets, probe *pr,
+                       nimc_err *err) {
   loader L;
   nimc_device *d = NULL;
   int rc;
   memset(&L, 0, sizeof L);
   L.err = err;
+  L.probe = pr;
   if (err) {
     err->code = NIMC_OK;
     err->msg[0] = '\0';
@@ -1301,6 +1332,43 @@ done:
   for (size_t i = 0; i < 3; i++)
     table_free(&L.mat[i]);
   return rc;
+}
+
+int nimc_device_load(nimc_device **out, const char *path,
+                     const char *const *sets, size_t nsets, nimc_err *err) {
+  return device_load(out, path, sets, nsets, NULL, err);
+}
+
+int nimc_device_param(const char *path, const char *const *sets, size_t nsets,
+                      const char *key, double *value, char *si, size_t silen,
+                      nimc_err *err) {
+  char sec[NIMC_NAME_MAX];
+  const char *dot = key ? strchr(key, '.') : NULL;
+  if (!dot || dot == key || !dot[1] || (size_t)(dot - key) >= sizeof sec)
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "'%s': expected section.key (for example "
+                        "geometry.gel_thickness)",
+                        key ? key : "");
+  memcpy(sec, key, (size_t)(dot - key));
+  sec[dot - key] = '\0';
+  probe pr = {sec, dot + 1, 0, NAN, ""};
+  nimc_device *d = NULL;
+  int rc = device_load(&d, path, sets, nsets, &pr, err);
+  nimc_device_destroy(d);
+  if (rc) return rc;
+  if (!pr.found)
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "%s: '%s': no such numeric key in [%s] of this device "
+                        "(docs/device-files.md lists the keys)",
+                        path, key, sec);
+  if (pr.found < 0)
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "%s: '%s': a table or a built-in function, not a "
+                        "number",
+                        path, key);
+  if (value) *value = pr.value;
+  if (si) snprintf(si, silen, "%s", pr.si);
+  return NIMC_OK;
 }
 
 /* Release the tables an electrode's laws hold. */

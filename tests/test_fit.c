@@ -1,0 +1,388 @@
+/*
+ * test_fit.c -- specification of the device fit (src/fit/fit.c): the
+ * protocol read off a measured series, and the recovery of perturbed
+ * device parameters from a simulated, noisy GCD curve.
+ *
+ * The recovery test simulates "measured" data with two parameters 30 %
+ * above the shipped values, adds Gaussian noise of 0.5 % of the 3.5 V
+ * window (sigma = 17.5 mV, GSL's mt19937 with a fixed seed), and fits the
+ * two parameters from the shipped values: each must come back within two
+ * of its own standard errors, the standard errors must be below 10 % of
+ * the values (so the check is not vacuous), and the fit must have been
+ * needed (the starting rms residual well above the final one, which is
+ * the noise).  CTest runs it on the 1D stack (devices/nimc-stack.ini),
+ * fitting the AG's micropore time constant and share (a 30 % change moves
+ * the curve by 0.09 V and 0.58 V rms; the separator's thickness, the
+ * stack's IR drop, by 3 mV only, below the noise of one point);
+ * `test_fit --nimc` fits the gel thickness (0.52 V rms) and the micropore
+ * share of the shipped 2D NIMC (devices/nimc.ini, minutes: docs/fitting.md
+ * quotes its output).
+ */
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nimc/nimc.h"
+#include "testlib.h"
+
+static void push(nimc_series *s, double t, double v, double i) {
+  nimc_series_push(s, t, v, i, -1);
+}
+
+/* (a) a charge to 3.5 V, the sample at the switch, a rest, a discharge to
+ * 0 V, and a charge stopped on time at 1.5 V: exactly the expected lines. */
+static void test_protocol_synthetic(void) {
+  nimc_series s;
+  memset(&s, 0, sizeof s);
+  for (int k = 0; k <= 10; k++)
+    push(&s, 10.0 * k, 0.35 * k, 1e-3 * (1.0 + 1e-4 * (k % 3)));
+  push(&s, 105.0, 3.4, 0.5e-3); /* the potentiostat's sample at the switch */
+  for (int k = 0; k < 3; k++)
+    push(&s, 110.0 + 10.0 * k, 3.3 - 0.1 * k, 0.0);
+  for (int k = 0; k <= 10; k++)
+    push(&s, 140.0 + 10.0 * k, 3.0 - 0.3 * k, -1e-3);
+  for (int k = 0; k <= 5; k++)
+    push(&s, 250.0 + 10.0 * k, 0.3 * k, 2e-3);
+  nimc_protocol p;
+  nimc_err err;
+  int rc = nimc_protocol_from_series(&s, NULL, &p, &err);
+  CHECK(rc == NIMC_OK);
+  if (rc) {
+    fprintf(stderr, "  %s\n", err.msg);
+    nimc_series_free(&s);
+    return;
+  }
+  const char *want[] = {"Charge at 0.001 A until 3.5 V", "Rest for 30 s",
+                        "Discharge at 0.001 A until 0 V",
+                        "Charge at 0.002 A for 55 s"};
+  CHECK(p.n == 4);
+  for (size_t k = 0; k < 4 && k < p.n; k++) {
+    CHECK(!strcmp(p.lines[k], want[k]));
+    if (strcmp(p.lines[k], want[k]))
+      fprintf(stderr, "  line %zu: '%s', expected '%s'\n", k, p.lines[k],
+              want[k]);
+  }
+  /* the switch sample (index 11) belongs to no step */
+  CHECK(p.n == 4 && p.first[0] == 0 && p.last[0] == 10 && p.first[1] == 12 &&
+        p.last[1] == 14 && p.first[3] == 26 && p.last[3] == 31);
+  CHECK(p.exp && nimc_experiment_nsteps(p.exp) == 4);
+  nimc_protocol_free(&p);
+  CHECK(p.lines == NULL && p.n == 0);
+
+  /* time going backwards is named */
+  s.time_s[3] = 1.0;
+  rc = nimc_protocol_from_series(&s, NULL, &p, &err);
+  CHECK(rc == NIMC_EDATA);
+  CHECK_CONTAINS(err.msg, "sample 3");
+  nimc_series_free(&s);
+}
+
+/* Noisy data (sigma 17.5 mV, 0.5 % of 3.5 V): the limits are still the
+ * round numbers the noisy last samples overshoot, and a noiseless,
+ * coarsely sampled curved charge keeps its exact last voltage. */
+static void test_protocol_noisy(void) {
+  gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+  gsl_rng_set(rng, 7);
+  nimc_series s;
+  memset(&s, 0, sizeof s);
+  for (int k = 0; k <= 200; k++) /* a curved charge to 3.5 V */
+    push(&s, k, 3.5 * sqrt(k / 200.0) + gsl_ran_gaussian(rng, 0.0175), 1e-3);
+  for (int k = 1; k <= 200; k++)
+    push(&s, 200 + k, 3.5 * (1.0 - k / 200.0) + gsl_ran_gaussian(rng, 0.0175),
+         -1e-3);
+  gsl_rng_free(rng);
+  nimc_protocol p;
+  nimc_err err;
+  int rc = nimc_protocol_from_series(&s, NULL, &p, &err);
+  CHECK(rc == NIMC_OK && p.n == 2);
+  if (!rc && p.n == 2) {
+    CHECK(!strcmp(p.lines[0], "Charge at 0.001 A until 3.5 V"));
+    CHECK(!strcmp(p.lines[1], "Discharge at 0.001 A until 0 V"));
+    fprintf(stderr, "  noisy: '%s', '%s'\n", p.lines[0], p.lines[1]);
+  }
+  nimc_protocol_free(&p);
+  /* noiseless, 2 s sampling of a curved charge ending at 3.4987 V */
+  nimc_series_free(&s);
+  memset(&s, 0, sizeof s);
+  for (int k = 0; k <= 100; k++)
+    push(&s, 2.0 * k, 3.4987 * sqrt(k / 100.0), 1e-3);
+  rc = nimc_protocol_from_series(&s, NULL, &p, &err);
+  CHECK(rc == NIMC_OK && p.n == 1);
+  if (!rc && p.n == 1) CHECK(!strcmp(p.lines[0], "Charge at 0.001 A until 3.4987 V"));
+  nimc_protocol_free(&p);
+  nimc_series_free(&s);
+}
+
+/* Simulate lines on the device at path with sets, every dt_s, at rtol. */
+static int simulate(const char *path, const char *const *sets, size_t nsets,
+                    const char *const *lines, size_t nlines, double dt_s,
+                    nimc_series *out) {
+  nimc_device *dev = NULL;
+  nimc_experiment *exp = NULL;
+  nimc_sim *sim = NULL;
+  nimc_result res;
+  memset(&res, 0, sizeof res);
+  nimc_err err;
+  nimc_sim_opts o = nimc_sim_opts_default();
+  o.rtol = 1e-8;
+  o.output_dt_s = dt_s;
+  int rc = nimc_device_load(&dev, path, sets, nsets, &err);
+  if (!rc) rc = nimc_experiment_parse(&exp, lines, nlines, &err);
+  if (!rc) rc = nimc_sim_create(&sim, dev, &o, &err);
+  if (!rc && (rc = nimc_sim_run(sim, exp, &res)))
+    fprintf(stderr, "  simulation: %s\n", nimc_sim_errmsg(sim));
+  else if (rc)
+    fprintf(stderr, "  %s\n", err.msg);
+  *out = res.series;
+  memset(&res.series, 0, sizeof res.series);
+  nimc_result_free(&res);
+  nimc_sim_destroy(sim);
+  nimc_experiment_destroy(exp);
+  nimc_device_destroy(dev);
+  return rc;
+}
+
+static int progress(void *user, int iter, double chi2, const double *v,
+                    size_t np) {
+  (void)user;
+  fprintf(stderr, "    iteration %d: chi2 %.6g", iter, chi2);
+  for (size_t k = 0; k < np; k++)
+    fprintf(stderr, " %.6g", v[k]);
+  fprintf(stderr, "\n");
+  return 0;
+}
+
+typedef struct recovery {
+  const char *device;
+  const char *key[2];
+  double lo[2], hi[2]; /* bounds, SI */
+} recovery;
+
+/* (b) recover two parameters perturbed by +30 % from a noisy GCD. */
+static void recover(const recovery *rc_) {
+  const char *path = rc_->device;
+  const char *lines[] = {"Discharge at 1 mA/cm2 until 0 V",
+                         "Charge at 1 mA/cm2 until 3.5 V", "Rest for 10 s",
+                         "Discharge at 1 mA/cm2 until 0 V"};
+  double shipped[2], truth[2];
+  char unit[2][32], setbuf[2][128];
+  const char *sets[2];
+  nimc_err err;
+  for (int k = 0; k < 2; k++) {
+    int rc = nimc_device_param(path, NULL, 0, rc_->key[k], &shipped[k],
+                               unit[k], sizeof unit[k], &err);
+    CHECK(rc == NIMC_OK);
+    if (rc) {
+      fprintf(stderr, "  %s\n", err.msg);
+      return;
+    }
+    truth[k] = 1.3 * shipped[k];
+    snprintf(setbuf[k], sizeof setbuf[k], "%s=%.12g %s", rc_->key[k], truth[k],
+             strcmp(unit[k], "1") ? unit[k] : "");
+    sets[k] = setbuf[k];
+  }
+  nimc_series meas;
+  memset(&meas, 0, sizeof meas);
+  /* the "measurement": 0.5 s sampling, true parameters */
+  int rc = simulate(path, sets, 2, lines, 4, 0.5, &meas);
+  CHECK(rc == NIMC_OK && meas.n > 50);
+  if (rc || meas.n <= 50) {
+    nimc_series_free(&meas);
+    return;
+  }
+  /* noise: 0.5 % of the 3.5 V window, sigma = 17.5 mV */
+  gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+  gsl_rng_set(rng, 20261130);
+  for (size_t i = 0; i < meas.n; i++)
+    meas.voltage_V[i] += gsl_ran_gaussian(rng, 0.005 * 3.5);
+  gsl_rng_free(rng);
+  for (size_t i = 0; i < meas.n; i++)
+    meas.step[i] = -1; /* measured data carry no step labels */
+
+  nimc_experiment *exp = NULL;
+  rc = nimc_experiment_parse(&exp, lines, 4, &err);
+  CHECK(rc == NIMC_OK);
+  nimc_fit_param par[2];
+  for (int k = 0; k < 2; k++)
+    par[k] = (nimc_fit_param){rc_->key[k], NULL, rc_->lo[k], rc_->hi[k], NAN};
+  nimc_device_fit_opts o = nimc_device_fit_opts_default();
+  o.progress = progress;
+  nimc_device_fit_result r;
+  rc = nimc_device_fit(path, NULL, 0, par, 2, &meas, exp, &o, &r, &err);
+  CHECK(rc == NIMC_OK);
+  if (rc) {
+    fprintf(stderr, "  fit: %s\n", err.msg);
+  } else {
+    fprintf(stderr,
+            "  %s: %s after %d iterations, %ld simulations; rms %.4g V -> "
+            "%.4g V; correlation %.3f\n",
+            path, r.reason, r.iterations, r.simulations, r.rms_start_V,
+            r.rms_V, r.corr[1]);
+    for (int k = 0; k < 2; k++) {
+      const nimc_fit_value *v = &r.param[k];
+      fprintf(stderr,
+              "    %-40s start %.6g  true %.6g  fitted %.6g +- %.3g %s "
+              "(%.2f SE off, SE %.2f %%)\n",
+              rc_->key[k], v->start, truth[k], v->value, v->std_err, v->unit,
+              fabs(v->value - truth[k]) / v->std_err,
+              100.0 * v->std_err / v->value);
+      CHECK_REL(v->start, shipped[k], 1e-12);
+      CHECK(fabs(v->value - truth[k]) <= 2.0 * v->std_err);
+      CHECK(v->std_err < 0.10 * v->value);
+      CHECK(v->std_err > 0.0);
+    }
+    CHECK(r.converged);
+    /* the final residual is the noise (17.5 mV), the start's far above it */
+    CHECK(r.rms_V < 1.2 * 0.0175 && r.rms_V > 0.8 * 0.0175);
+    CHECK(r.rms_start_V > 3.0 * r.rms_V);
+    CHECK(r.chi2 < r.chi2_start);
+    CHECK(r.n == meas.n && r.np == 2);
+    CHECK(r.simulations > 3);
+    CHECK(fabs(r.corr[1] - r.corr[2]) < 1e-12 && fabs(r.corr[0] - 1.0) < 1e-12);
+  }
+  nimc_device_fit_result_free(&r);
+  nimc_experiment_destroy(exp);
+  nimc_series_free(&meas);
+}
+
+static void test_recovery_stack(void) {
+  recovery r = {"devices/nimc-stack.ini",
+                {"cathode.micropore_time_constant",
+                 "cathode.micropore_capacitance_fraction"},
+                {10.0, 0.05},
+                {5000.0, 0.95}};
+  recover(&r);
+}
+
+static void test_recovery_nimc(void) {
+  recovery r = {"devices/nimc.ini",
+                {"geometry.gel_thickness", "cathode.micropore_capacitance_fraction"},
+                {100e-6, 0.05},
+                {2e-3, 0.95}};
+  recover(&r);
+}
+
+/* The protocol of a noiseless simulated GCD sampled every 0.5 s (as an
+ * instrument would), read back from its series,
+ * is the experiment that made it, and a fit at the true values is exact
+ * to the solver's accuracy. */
+static void test_protocol_of_simulation(void) {
+  const char *path = "devices/nimc-stack.ini";
+  const char *lines[] = {"Discharge at 0.00056 A until 0 V",
+                         "Charge at 0.00056 A until 3.5 V", "Rest for 10 s",
+                         "Discharge at 0.00056 A until 0 V"};
+  nimc_series s;
+  int rc = simulate(path, NULL, 0, lines, 4, 0.5, &s);
+  CHECK(rc == NIMC_OK);
+  nimc_protocol p;
+  nimc_err err;
+  rc = nimc_protocol_from_series(&s, NULL, &p, &err);
+  CHECK(rc == NIMC_OK);
+  CHECK(!rc && p.n == 4);
+  for (size_t k = 0; !rc && k < 4 && k < p.n; k++) {
+    CHECK(!strcmp(p.lines[k], lines[k]));
+    if (strcmp(p.lines[k], lines[k]))
+      fprintf(stderr, "  line %zu: '%s', expected '%s'\n", k, p.lines[k],
+              lines[k]);
+  }
+  if (!rc) {
+    nimc_fit_param par = {"separator.thickness", NULL, 1e-6, 1e-3, NAN};
+    nimc_device_fit_opts o = nimc_device_fit_opts_default();
+    o.max_iter = 1;
+    nimc_device_fit_result r;
+    rc = nimc_device_fit(path, NULL, 0, &par, 1, &s, p.exp, &o, &r, &err);
+    CHECK(rc == NIMC_OK);
+    if (!rc) {
+      fprintf(stderr, "  at the true values: rms %.3g V, %zu points held\n",
+              r.rms_start_V, r.n_held);
+      CHECK(r.rms_start_V < 1e-4);
+      CHECK(r.by_step == 1);
+    }
+    nimc_device_fit_result_free(&r);
+    /* the derivative-free fallback: Nelder-Mead from 20 % below finds the
+     * micropores' time constant again, with a standard error from its
+     * closing Jacobian */
+    nimc_fit_param tau = {"cathode.micropore_time_constant", NULL, 10.0,
+                          5000.0, 0.8 * 286.0};
+    o = nimc_device_fit_opts_default();
+    o.method = NIMC_FIT_SIMPLEX;
+    o.max_iter = 40;
+    rc = nimc_device_fit(path, NULL, 0, &tau, 1, &s, p.exp, &o, &r, &err);
+    CHECK(rc == NIMC_OK);
+    if (!rc) {
+      fprintf(stderr, "  simplex: %s after %d iterations, %ld simulations: "
+                      "%.6g +- %.3g s, rms %.3g V -> %.3g V\n",
+              r.reason, r.iterations, r.simulations, r.param[0].value,
+              r.param[0].std_err, r.rms_start_V, r.rms_V);
+      CHECK_REL(r.param[0].value, 286.0, 0.01);
+      CHECK(isfinite(r.param[0].std_err) && r.param[0].std_err > 0.0);
+      CHECK(r.rms_V < 0.05 * r.rms_start_V);
+    }
+    nimc_device_fit_result_free(&r);
+  }
+  nimc_protocol_free(&p);
+  nimc_series_free(&s);
+}
+
+/* Every bad parameter is refused with its key named. */
+static void test_bad_params(void) {
+  const char *path = "devices/nimc-stack.ini";
+  const char *lines[] = {"Charge at 0.00056 A until 3.5 V"};
+  nimc_series s;
+  memset(&s, 0, sizeof s);
+  for (int k = 0; k < 10; k++)
+    push(&s, k, 0.1 * k, 5.6e-4);
+  nimc_experiment *exp = NULL;
+  nimc_err err;
+  CHECK(nimc_experiment_parse(&exp, lines, 1, &err) == NIMC_OK);
+  struct {
+    nimc_fit_param p;
+    const char *needle;
+  } bad[] = {
+      {{"separator.thicknes", NULL, 1e-6, 1e-3, NAN}, "separator.thicknes"},
+      {{"separator.thickness", NULL, 1e-3, 1e-6, NAN}, "need 0 < lo < hi"},
+      {{"separator.thickness", NULL, 0.0, 1e-3, NAN}, "need 0 < lo < hi"},
+      {{"separator.thickness", NULL, 1e-6, 1e-5, NAN}, "outside its bounds"},
+      {{"separator.thickness", NULL, 1e-6, 1e-3, 2e-3}, "outside its bounds"},
+      {{"separator.porosity", NULL, 0.1, 2.0, NAN}, "upper bound 2"},
+      {{"anode.ocp", NULL, 0.1, 2.0, NAN}, "not a number"},
+  };
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    nimc_device_fit_result r;
+    int rc = nimc_device_fit(path, NULL, 0, &bad[k].p, 1, &s, exp, NULL, &r,
+                             &err);
+    CHECK(rc == NIMC_EINPUT);
+    CHECK_CONTAINS(err.msg, bad[k].needle);
+    CHECK_CONTAINS(err.msg, bad[k].p.key);
+  }
+  /* the device's own value and unit */
+  double v;
+  char si[32];
+  CHECK(nimc_device_param(path, NULL, 0, "separator.thickness", &v, si,
+                          sizeof si, &err) == NIMC_OK);
+  CHECK_REL(v, 30e-6, 1e-12);
+  CHECK(!strcmp(si, "m"));
+  const char *over[] = {"anode.rate_constant=2e-11 m/s"};
+  CHECK(nimc_device_param(path, over, 1, "anode.rate_constant", &v, si,
+                          sizeof si, &err) == NIMC_OK);
+  CHECK_REL(v, 2e-11, 1e-12);
+  CHECK(!strcmp(si, "m/s"));
+  nimc_experiment_destroy(exp);
+  nimc_series_free(&s);
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "--nimc")) {
+    RUN(test_recovery_nimc);
+    return TEST_REPORT();
+  }
+  RUN(test_protocol_synthetic);
+  RUN(test_protocol_noisy);
+  RUN(test_bad_params);
+  RUN(test_protocol_of_simulation);
+  RUN(test_recovery_stack);
+  return TEST_REPORT();
+}
