@@ -137,7 +137,49 @@ static int read_file(const char *path, const char *format) {
   return ok;
 }
 
-/* Read n bytes from memory with format, under the name label. */
+/* Read n bytes from memory as a data set of time series (nimc analyze's
+ * and nimc fit's reader, auto-detected), under the name label: a read
+ * gives finite columns and a time that never goes backwards, or a
+ * located refusal. */
+static void read_bytes_series(const unsigned char *data, size_t n,
+                              const char *label) {
+  FILE *fp = fmemopen((void *)(uintptr_t)data, n, "rb");
+  CHECK(fp != NULL);
+  if (!fp) return;
+  nimc_data d;
+  nimc_err err;
+  err.msg[0] = '\0';
+  char how[1024];
+  int rc = nimc_data_read_fp(fp, label, NULL, &d, how, sizeof how, &err);
+  fclose(fp);
+  if (rc == NIMC_OK) {
+    int good = d.n > 0 && d.time_s != NULL;
+    const double *cols[3] = {d.time_s, d.voltage_V, d.current_A};
+    for (size_t i = 0; good && i < d.n; i++) {
+      for (int c = 0; c < 3; c++)
+        if (cols[c] && !isfinite(cols[c][i])) good = 0;
+      if (i && d.time_s[i] < d.time_s[i - 1]) good = 0;
+    }
+    if (!good)
+      fprintf(stderr, "%s (series): a value that is not finite, or time "
+                      "going backwards\n", label);
+    CHECK(good);
+    nimc_data_free(&d);
+    n_ok++;
+    return;
+  }
+  int status_ok = rc == NIMC_EDATA || rc == NIMC_EIO;
+  int named = strstr(err.msg, label) != NULL;
+  if (!status_ok || !named)
+    fprintf(stderr, "%s (series): status %d (%s), message '%s'\n", label, rc,
+            nimc_strerror(rc), err.msg);
+  CHECK(status_ok);
+  CHECK(named);
+  n_refused++;
+}
+
+/* Read n bytes from memory with format, under the name label (and, with
+ * auto-detection, as a data set too). */
 static void read_bytes(const unsigned char *data, size_t n, const char *label,
                        const char *format) {
   /* fmemopen wants a writable pointer; "rb" never writes through it */
@@ -154,6 +196,7 @@ static void read_bytes(const unsigned char *data, size_t n, const char *label,
   fclose(fp);
   check_outcome(rc, &s, &err, label, format);
   if (rc == NIMC_OK) nimc_spectrum_free(&s);
+  if (strcmp(format, "auto") == 0) read_bytes_series(data, n, label);
 }
 
 /* Every file of dir through every reader and auto-detection; the number

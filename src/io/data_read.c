@@ -422,6 +422,10 @@ static void describe(const nimc_dtable *t, const nimc_reader *rd,
   }
 }
 
+/* The data set of a table read by rd (the table is freed). */
+static int data_of(nimc_dtable *tp, const nimc_reader *rd, nimc_data *out,
+                   char *how, size_t howlen, nimc_err *err);
+
 int nimc_data_read(const char *path, const nimc_read_opts *opts, nimc_data *out,
                    char *how, size_t howlen, nimc_err *err) {
   if (how && howlen) how[0] = '\0';
@@ -430,7 +434,27 @@ int nimc_data_read(const char *path, const nimc_read_opts *opts, nimc_data *out,
   nimc_dtable t;
   const nimc_reader *rd = NULL;
   int rc = nimc_dtable_read(path, opts ? opts->format : NULL, &t, &rd, err);
-  if (rc) return rc;
+  return rc ? rc : data_of(&t, rd, out, how, howlen, err);
+}
+
+int nimc_data_read_fp(FILE *fp, const char *path, const nimc_read_opts *opts,
+                      nimc_data *out, char *how, size_t howlen,
+                      nimc_err *err) {
+  if (how && howlen) how[0] = '\0';
+  if (!out) return nimc_err_set(err, NIMC_EMISUSE, "no data to read into");
+  memset(out, 0, sizeof *out);
+  nimc_dtable t;
+  const nimc_reader *rd = NULL;
+  int rc =
+      nimc_dtable_read_fp(fp, path, opts ? opts->format : NULL, &t, &rd, err);
+  return rc ? rc : data_of(&t, rd, out, how, howlen, err);
+}
+
+static int data_of(nimc_dtable *tp, const nimc_reader *rd, nimc_data *out,
+                   char *how, size_t howlen, nimc_err *err) {
+  nimc_dtable t = *tp; /* owned here from now on */
+  const char *path = t.path;
+  int rc = NIMC_OK;
   picked pk;
   memset(&pk, 0, sizeof pk);
   int by_position = 0;

@@ -136,6 +136,12 @@ int nimc_autolab_read(FILE *fp, const char *path, nimc_dtable *t,
 size_t nimc_reader_count(void);
 const nimc_reader *nimc_reader_at(size_t i);
 
+/* nimc_data_read on a stream that is already open (as
+ * nimc_spectrum_read_fp; io/data_read.c). */
+int nimc_data_read_fp(FILE *fp, const char *path, const nimc_read_opts *opts,
+                      nimc_data *out, char *how, size_t howlen,
+                      nimc_err *err);
+
 /* nimc_spectrum_read on a stream that is already open: fp at its start and
  * seekable (a file, or fmemopen'd bytes); path only names it in messages.
  * fp stays open and belongs to the caller. */

@@ -5,8 +5,8 @@
  * compile time ("csv", "mpt", ...; "auto" lets detection choose), and
  * tests/fuzz/CMakeLists.txt builds fuzz_read_<format> for every name in its
  * one list.  NIMC_FUZZ_ENTRY says what is read from the bytes: a spectrum
- * today (nimc_spectrum_read_fp); the reader of whole data sets (time
- * series) gets an entry here and a line in that CMakeLists.txt.
+ * (ENTRY_SPECTRUM, nimc_spectrum_read_fp) or a data set of time series
+ * (ENTRY_SERIES, nimc_data_read_fp, the reader of nimc analyze and fit).
  *
  * The input bytes are read from memory through fmemopen, never the disk,
  * so a run does tens of thousands of reads a second.  Besides the
@@ -32,6 +32,7 @@
 #error "compile with -DNIMC_FUZZ_FORMAT=\"csv\" (a reader's name, or \"auto\")"
 #endif
 #define ENTRY_SPECTRUM 1
+#define ENTRY_SERIES 2
 #ifndef NIMC_FUZZ_ENTRY
 #define NIMC_FUZZ_ENTRY ENTRY_SPECTRUM
 #endif
@@ -99,6 +100,36 @@ static void read_one(FILE *fp, const uint8_t *data, size_t size) {
           !isfinite(s.z_re_ohm[i]) || !isfinite(s.z_im_ohm[i]))
         fail("a value that is not finite, or a frequency <= 0", rc, &err);
     nimc_spectrum_free(&s);
+    return;
+  }
+  if (rc != NIMC_EDATA && rc != NIMC_EIO)
+    fail("an unexpected status", rc, &err);
+  if (!strstr(err.msg, PATH)) fail("a message without the path", rc, &err);
+  if (strcmp(NIMC_FUZZ_FORMAT, "csv") == 0) check_line(data, size, &err, rc);
+}
+#elif NIMC_FUZZ_ENTRY == ENTRY_SERIES
+/* Read the bytes as a data set and check what came back: time never goes
+ * backwards, and every column read is finite. */
+static void read_one(FILE *fp, const uint8_t *data, size_t size) {
+  nimc_read_opts o = nimc_read_opts_default();
+  o.format = NIMC_FUZZ_FORMAT;
+  nimc_data d;
+  nimc_err err;
+  char how[1024];
+  err.msg[0] = '\0';
+  int rc = nimc_data_read_fp(fp, PATH, &o, &d, how, sizeof how, &err);
+  if (rc == NIMC_OK) {
+    if (d.n == 0 || !d.time_s || !how[0])
+      fail("no rows, no time, or no how", rc, &err);
+    const double *cols[3] = {d.time_s, d.voltage_V, d.current_A};
+    for (size_t i = 0; i < d.n; i++) {
+      for (int c = 0; c < 3; c++)
+        if (cols[c] && !isfinite(cols[c][i]))
+          fail("a value that is not finite", rc, &err);
+      if (i && d.time_s[i] < d.time_s[i - 1])
+        fail("time going backwards", rc, &err);
+    }
+    nimc_data_free(&d);
     return;
   }
   if (rc != NIMC_EDATA && rc != NIMC_EIO)
