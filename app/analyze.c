@@ -352,6 +352,7 @@ static int analyze_gcd(const args *a, const nimc_data *d, const char *file,
     fprintf(stderr, "nimc analyze: %s: %s\n", file, err.msg);
     return cli_exit_for(rc);
   }
+  nimc_gcd_cycles_instrument(d, cy, nc);
   nimc_series s = series_of(d);
   nimc_norm norm = {a->area_m2, a->thickness_m};
   nimc_metrics m;
@@ -397,6 +398,20 @@ static int analyze_gcd(const args *a, const nimc_data *d, const char *file,
         cy[j].energy_discharge_J, cy[j].coulombic_efficiency,
         cy[j].energy_efficiency, cy[j].capacitance_F, cy[j].capacitance_slope_F,
         cy[j].esr_ohm);
+  int instrument = 0;
+  for (size_t j = 0; j < nc; j++)
+    instrument |= isfinite(cy[j].instrument_discharge_C);
+  if (instrument) {
+    say(human, "the instrument's own counters (energies: its sum of dq V at "
+               "the recorded points; nimc's: the trapezoid)\n");
+    say(human, "%-6s %12s %12s %12s %12s %8s\n", "cycle", "charge_C",
+        "disch_C", "E_ch_J", "E_dis_J", "CE");
+    for (size_t j = 0; j < nc; j++)
+      say(human, "%-6d %12.5g %12.5g %12.5g %12.5g %8.4f\n", cy[j].index,
+          cy[j].instrument_charge_C, cy[j].instrument_discharge_C,
+          cy[j].instrument_energy_charge_J, cy[j].instrument_energy_discharge_J,
+          cy[j].instrument_coulombic_efficiency);
+  }
   say(human,
       "last discharge: C = %.5g F (slope %.5g F, integral %.5g F), "
       "E = %.5g J, P = %.5g W, ESR = %.4g ohm, CE = %.4f\n",

@@ -452,6 +452,10 @@ static void check_gcpl(const nimc_data *d) {
   CHECK(nimc_gcd_cycles(d->time_s, d->voltage_V, d->current_A, d->cycle, d->n,
                         0, &cy, &nc, &err) == 0);
   CHECK(nc == 4); /* the first discharge, then three cycles */
+  for (size_t k = 0; k < nc; k++) /* nimc_gcd_cycles leaves them NaN */
+    CHECK(isnan(cy[k].instrument_discharge_C) &&
+          isnan(cy[k].instrument_coulombic_efficiency));
+  nimc_gcd_cycles_instrument(d, cy, nc);
   for (size_t k = 0; k < nc; k++) {
     const nimc_gcd_cycle *c = &cy[k];
     size_t b = c->discharge.b, end = b, ce = c->charge.b;
@@ -463,6 +467,15 @@ static void check_gcpl(const nimc_data *d) {
     CHECK(c->index == (int)k);
     CHECK(c->file_cycle == (int)k); /* EC-Lab's cycle: charge, discharge */
     CHECK_REL(c->discharge_C, d->q_discharge_C[b], 5e-3);
+    CHECK(c->instrument_discharge_C == d->q_discharge_C[b]);
+    CHECK(c->instrument_energy_discharge_J == d->energy_discharge_J[b]);
+    if (c->index > 0) {
+      CHECK(c->instrument_charge_C == d->q_charge_C[ce]);
+      CHECK(c->instrument_energy_charge_J == d->energy_charge_J[ce]);
+      CHECK(c->instrument_coulombic_efficiency == d->efficiency[end]);
+    } else {
+      CHECK(isnan(c->instrument_charge_C)); /* a lone first discharge */
+    }
     if (c->index > 0) {
       CHECK_REL(c->charge_C, d->q_charge_C[ce], 5e-3);
       CHECK_REL(c->coulombic_efficiency, d->efficiency[end], 5e-3);

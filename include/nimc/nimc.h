@@ -674,6 +674,11 @@ typedef struct nimc_gcd_cycle {
   double v_start_V, v_end_V;      /* after the IR drop, at the end */
   double retention;               /* capacitance_F / that of the first
                                      pair (NaN for a lone discharge) */
+  /* the instrument's own counters of this cycle, as the file gives them
+   * (nimc_gcd_cycles_instrument); NaN where it gives none */
+  double instrument_charge_C, instrument_discharge_C;
+  double instrument_energy_charge_J, instrument_energy_discharge_J;
+  double instrument_coulombic_efficiency;
 } nimc_gcd_cycle;
 
 /* The cycles of a GCD or cycling measurement (t, V, I over n samples,
@@ -694,6 +699,15 @@ int nimc_gcd_cycles(const double *time_s, const double *voltage_V,
  * ncycles the pairs, retention the last pair's capacitance over the
  * first's, normalised by norm (may be NULL).  NIMC_EMISUSE for no rows,
  * NIMC_EINPUT for a bad norm. */
+/* Copy the instrument's own counters (nimc_data's q_charge_C,
+ * q_discharge_C, energy_charge_J, energy_discharge_J, efficiency; EC-Lab
+ * writes them) into the n cycles c found in d by nimc_gcd_cycles: each
+ * counter at the last sample of its half-cycle, the efficiency at the end
+ * of the file's half-cycle (its rest included).  What d lacks stays NaN,
+ * so nimc's values and the instrument's can be set side by side. */
+void nimc_gcd_cycles_instrument(const nimc_data *d, nimc_gcd_cycle *c,
+                                size_t n);
+
 int nimc_metrics_of_cycles(const nimc_gcd_cycle *c, size_t n,
                            const nimc_norm *norm, nimc_metrics *out,
                            nimc_err *err);

@@ -255,6 +255,10 @@ int nimc_gcd_cycles(const double *t, const double *v, const double *i,
     half c = {0, 0, 0, 0, 0, 0};
     if (k > 0 && full(t, h[k - 1])) c = h[k - 1];
     gcd_row(t, v, i, fc, sg, c, h[k], &rows[m]);
+    rows[m].instrument_charge_C = rows[m].instrument_discharge_C = NAN;
+    rows[m].instrument_energy_charge_J = NAN;
+    rows[m].instrument_energy_discharge_J = NAN;
+    rows[m].instrument_coulombic_efficiency = NAN;
     if (c.sign > 0) {
       rows[m].index = ++pairs;
       if (pairs == 1) c_first = rows[m].capacitance_F;
@@ -274,6 +278,33 @@ int nimc_gcd_cycles(const double *t, const double *v, const double *i,
   *out = rows;
   *ncycles = m;
   return NIMC_OK;
+}
+
+/* a[k], or NaN without the column */
+static double at(const double *a, size_t k) {
+  return a ? a[k] : NAN;
+}
+
+void nimc_gcd_cycles_instrument(const nimc_data *d, nimc_gcd_cycle *c,
+                                size_t n) {
+  if (!d || !c) return;
+  for (size_t k = 0; k < n; k++) {
+    size_t b = c[k].discharge.b, end = b;
+    if (b >= d->n) continue;
+    /* the efficiency is final when the file's half-cycle ends, after the
+     * rest that follows the step */
+    while (d->half_cycle && end + 1 < d->n &&
+           d->half_cycle[end + 1] == d->half_cycle[b])
+      end++;
+    c[k].instrument_discharge_C = at(d->q_discharge_C, b);
+    c[k].instrument_energy_discharge_J = at(d->energy_discharge_J, b);
+    if (c[k].charge.sign > 0 && c[k].charge.b < d->n) {
+      size_t e = c[k].charge.b;
+      c[k].instrument_charge_C = at(d->q_charge_C, e);
+      c[k].instrument_energy_charge_J = at(d->energy_charge_J, e);
+      c[k].instrument_coulombic_efficiency = at(d->efficiency, end);
+    }
+  }
 }
 
 int nimc_metrics_of_cycles(const nimc_gcd_cycle *c, size_t n,

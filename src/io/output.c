@@ -551,6 +551,12 @@ static int add_gcd_cycles(cJSON *root, const nimc_gcd_cycle *c, size_t n) {
         {"power_W", c[k].power_W},
         {"v_start_V", c[k].v_start_V},
         {"v_end_V", c[k].v_end_V},
+        {"instrument_charge_C", c[k].instrument_charge_C},
+        {"instrument_discharge_C", c[k].instrument_discharge_C},
+        {"instrument_energy_charge_J", c[k].instrument_energy_charge_J},
+        {"instrument_energy_discharge_J", c[k].instrument_energy_discharge_J},
+        {"instrument_coulombic_efficiency",
+         c[k].instrument_coulombic_efficiency},
     };
     for (size_t j = 0; j < sizeof kv / sizeof kv[0]; j++)
       if (add_num(o, kv[j].key, kv[j].v)) return -1;

@@ -70,6 +70,7 @@ if "$NIMC" analyze "$TMP/gcd.csv" --json --area 0.25cm2 --thickness 20um \
   # E = C vmax^2 / 2 - I R C vmax = 3.12e-4 J
   near "$(json_num "$TMP/gcd.json" energy_J)" 3.12e-4 1e-6 && ok || bad "energy_J $(json_num "$TMP/gcd.json" energy_J), expected 3.12e-4"
   [ "$(grep -c '"discharge_C"' "$TMP/gcd.json")" = 3 ] && ok || bad "expected 2 cycles (+ the metrics' discharge_C)"
+  ! grep -q '"instrument_' "$TMP/gcd.json" && ok || bad "instrument counters from a file that has none"
 else
   bad "nimc analyze gcd.csv failed: $(cat "$TMP/err")"
 fi
@@ -166,6 +167,11 @@ if [ -d "$REAL" ]; then
   if "$NIMC" analyze "$REAL/gcpl.pr_182.1.mpt" --json >"$TMP/gcpl.json" 2>"$TMP/err"; then
     ok
     grep -q '"kind":[[:space:]]*"cycling"' "$TMP/gcpl.json" && ok || bad "gcpl: not analysed as cycling"
+    # the instrument's own counters beside nimc's, cycle by cycle
+    [ "$(cycle_values "$TMP/gcpl.json" instrument_discharge_C | wc -l)" = 4 ] && ok ||
+      bad "gcpl: instrument_discharge_C not in every cycle"
+    [ "$(cycle_values "$TMP/gcpl.json" instrument_energy_discharge_J | wc -l)" = 4 ] && ok ||
+      bad "gcpl: instrument_energy_discharge_J not in every cycle"
     # the instrument's counters at the end of each half-cycle (C, and %)
     awk -F'\t' 'NR > 1 { if (NR > 2 && $16 != h) print h, q, d, ef; h = $16; q = $25 * 3.6; d = $24 * 3.6; ef = $27 / 100 }
                 END { print h, q, d, ef }' "$TMP/gcpl.tsv" >"$TMP/counters"
