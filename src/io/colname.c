@@ -8,6 +8,7 @@
  * the part after the last '_' is a unit.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,7 +24,7 @@ static void put(char *dst, size_t len, size_t *n, const char *src) {
 }
 
 /* s without leading and trailing blanks (modifies s). */
-static char *trim(char *s) {
+char *nimc_trim(char *s) {
   while (*s == ' ' || *s == '\t')
     s++;
   size_t n = strlen(s);
@@ -117,7 +118,7 @@ void nimc_unit_normalise(const char *in, char *out, size_t len) {
 static void set_unit(nimc_colname *out, const char *u) {
   char buf[64];
   snprintf(buf, sizeof buf, "%s", u);
-  snprintf(out->unit, sizeof out->unit, "%s", trim(buf));
+  snprintf(out->unit, sizeof out->unit, "%s", nimc_trim(buf));
   nimc_unit_normalise(out->unit, out->su, sizeof out->su);
 }
 
@@ -125,14 +126,14 @@ void nimc_colname_split(const char *raw, nimc_colname *out) {
   memset(out, 0, sizeof *out);
   char buf[128];
   snprintf(buf, sizeof buf, "%s", raw ? raw : "");
-  char *s = trim(buf);
+  char *s = nimc_trim(buf);
   const unsigned char *u = (const unsigned char *)s;
   if (s[0] == '-') {
     out->neg = 1;
-    s = trim(s + 1);
+    s = nimc_trim(s + 1);
   } else if (u[0] == 0xe2 && u[1] == 0x88 && u[2] == 0x92) { /* U+2212 */
     out->neg = 1;
-    s = trim(s + 3);
+    s = nimc_trim(s + 3);
   }
   snprintf(out->whole, sizeof out->whole, "%s", s);
   size_t n = strlen(s);
@@ -163,7 +164,7 @@ void nimc_colname_split(const char *raw, nimc_colname *out) {
       memcpy(out->su, t.su, sizeof out->su);
     }
   }
-  snprintf(out->name, sizeof out->name, "%s", trim(s));
+  snprintf(out->name, sizeof out->name, "%s", nimc_trim(s));
 }
 
 int nimc_unit_factor(const char *su, const char *si, double *factor,
@@ -184,4 +185,30 @@ int nimc_unit_factor(const char *su, const char *si, double *factor,
     return NIMC_EDATA;
   }
   return NIMC_OK;
+}
+
+char *nimc_unquote(char *s) {
+  s = nimc_trim(s);
+  size_t n = strlen(s);
+  if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+    s[n - 1] = '\0';
+    s = nimc_trim(s + 1);
+  }
+  return s;
+}
+
+int nimc_is_blank(const char *s) {
+  while (*s == ' ' || *s == '\t')
+    s++;
+  return *s == '\0';
+}
+
+void nimc_how_add(char *how, size_t len, size_t *pos, const char *fmt, ...) {
+  if (!how || *pos + 1 >= len) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int w = vsnprintf(how + *pos, len - *pos, fmt, ap);
+  va_end(ap);
+  if (w > 0) *pos += (size_t)w;
+  if (*pos >= len) *pos = len - 1;
 }

@@ -51,4 +51,20 @@ void nimc_printable(char *dst, size_t len, const char *text);
 int nimc_unit_factor(const char *su, const char *si, double *factor,
                      char *why, size_t len);
 
+/* Text helpers the readers share.  nimc_trim: s without leading and
+ * trailing blanks and tabs; nimc_unquote: the same without one pair of
+ * enclosing double quotes (both modify s); nimc_is_blank: nothing but
+ * blanks and tabs. */
+char *nimc_trim(char *s);
+char *nimc_unquote(char *s);
+int nimc_is_blank(const char *s);
+
+/* Append printf text to the how sentence how (len bytes; *pos its
+ * length), cut short at the end; how may be NULL. */
+void nimc_how_add(char *how, size_t len, size_t *pos, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
 #endif /* NIMC_COLNAME_H */

@@ -169,21 +169,6 @@ typedef struct picked {
   nimc_colname cn[NROLE];
 } picked;
 
-/* Append printf text to the how sentence. */
-static void how_add(char *how, size_t len, size_t *pos, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-static void how_add(char *how, size_t len, size_t *pos, const char *fmt, ...) {
-  if (!how || *pos + 1 >= len) return;
-  va_list ap;
-  va_start(ap, fmt);
-  int w = vsnprintf(how + *pos, len - *pos, fmt, ap);
-  va_end(ap);
-  if (w > 0) *pos += (size_t)w;
-  if (*pos >= len) *pos = len - 1;
-}
 
 /* Pick the columns by their header names (roles[] order of preference). */
 static void pick_by_name(const nimc_dtable *t, picked *pk) {
@@ -394,7 +379,7 @@ static void describe(const nimc_dtable *t, const nimc_reader *rd,
                      const picked *pk, int by_position, char *how,
                      size_t howlen) {
   size_t pos = 0;
-  how_add(how, howlen, &pos, "%s (%s): ", rd ? rd->name : "?",
+  nimc_how_add(how, howlen, &pos, "%s (%s): ", rd ? rd->name : "?",
           t->format[0] ? t->format : (rd ? rd->name : "?"));
   int first = 1;
   for (int r = 0; r < NROLE; r++) {
@@ -402,23 +387,23 @@ static void describe(const nimc_dtable *t, const nimc_reader *rd,
     char name[64], unit[64];
     nimc_printable(name, sizeof name, t->col[pk->col[r]].name);
     nimc_printable(unit, sizeof unit, pk->cn[r].unit);
-    how_add(how, howlen, &pos, "%scolumn %zu%s%s%s as %s%s (%s%s)",
+    nimc_how_add(how, howlen, &pos, "%scolumn %zu%s%s%s as %s%s (%s%s)",
             first ? "" : ", ", pk->col[r] + 1, name[0] ? " '" : "", name,
             name[0] ? "'" : "", pk->cn[r].neg ? "minus " : "", roles[r].what,
             unit[0] ? unit : roles[r].si,
             unit[0] ? "" : (strcmp(roles[r].si, "1") ? ", assumed" : ""));
     first = 0;
   }
-  if (by_position) how_add(how, howlen, &pos, " (no header: taken in order)");
+  if (by_position) nimc_how_add(how, howlen, &pos, " (no header: taken in order)");
   if (pk->have[R_CURR])
-    how_add(how, howlen, &pos, "; current > 0 charging, as written");
+    nimc_how_add(how, howlen, &pos, "; current > 0 charging, as written");
   else if (pk->have[R_DQ])
-    how_add(how, howlen, &pos,
+    nimc_how_add(how, howlen, &pos,
             "; no current column: the current is dq / dt of each interval");
   if (t->technique[0]) {
     char tn[40];
     nimc_printable(tn, sizeof tn, t->technique);
-    how_add(how, howlen, &pos, "; technique '%s'", tn);
+    nimc_how_add(how, howlen, &pos, "; technique '%s'", tn);
   }
 }
 

@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "core/params.h"
+#include "io/colname.h"
 #include "io/datafile.h"
 
 #define TEXT_MAX ((size_t)256 * 1024 * 1024) /* largest file read */
@@ -179,33 +180,8 @@ static char *text_line(text *tx) {
  * Fields and numbers
  * ====================================================================== */
 
-/* s without leading and trailing blanks (modifies s). */
-static char *trim(char *s) {
-  while (*s == ' ' || *s == '\t')
-    s++;
-  size_t n = strlen(s);
-  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-    s[--n] = '\0';
-  return s;
-}
 
-/* s without one pair of enclosing double quotes, trimmed (modifies s). */
-static char *unquote(char *s) {
-  s = trim(s);
-  size_t n = strlen(s);
-  if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
-    s[n - 1] = '\0';
-    s = trim(s + 1);
-  }
-  return s;
-}
 
-/* Nothing but blanks? */
-static int is_blank(const char *s) {
-  while (*s == ' ' || *s == '\t')
-    s++;
-  return *s == '\0';
-}
 
 /* Does s begin with prefix, ignoring ASCII case? */
 static int starts_with_ci(const char *s, const char *prefix) {
@@ -220,7 +196,7 @@ static int starts_with_ci(const char *s, const char *prefix) {
 static size_t cells(char *s, int delim, char **f) {
   size_t n = 0;
   if (delim == 0) {
-    s = trim(s);
+    s = nimc_trim(s);
     if (!*s) return 0;
   }
   for (;;) {
@@ -239,7 +215,7 @@ static size_t cells(char *s, int delim, char **f) {
         s++;
   }
   for (size_t k = 0; k < n && k < MAXF; k++)
-    f[k] = trim(f[k]);
+    f[k] = nimc_trim(f[k]);
   return n;
 }
 
@@ -349,7 +325,7 @@ static int table_rows_to_end(text *tx, nimc_dtable *t, char **f,
                              int *used_comma, nimc_err *err) {
   char *s;
   while ((s = text_line(tx))) {
-    if (is_blank(s)) continue;
+    if (nimc_is_blank(s)) continue;
     int delim = strchr(s, '\t') ? '\t' : ',';
     size_t nf = cells(s, delim, f);
     int rc = table_row(t, f, MAXF, nf, tx->lineno, delim == '\t', used_comma,
@@ -416,7 +392,7 @@ static void head_line(const unsigned char *head, size_t n, char *out,
   for (; k < n && head[k] != '\r' && head[k] != '\n' && o + 1 < len; k++)
     out[o++] = head[k] ? (char)head[k] : '?';
   out[o] = '\0';
-  char *s = trim(out);
+  char *s = nimc_trim(out);
   memmove(out, s, strlen(s) + 1);
 }
 
@@ -554,14 +530,14 @@ static int gamry_zcurve(text *tx, nimc_dtable *t, char **f, char **g,
 static int gamry_parse(text *tx, nimc_dtable *t, char **f, char **g,
                        nimc_err *err) {
   char *s = text_line(tx);
-  if (!s || strcmp(trim(s), "EXPLAIN") != 0)
+  if (!s || strcmp(nimc_trim(s), "EXPLAIN") != 0)
     return nimc_err_set(err, NIMC_EDATA,
                         "%s:1: not a Gamry DTA file: the first line is not "
                         "'EXPLAIN'",
                         tx->path);
   char tag[32] = "";
   while ((s = text_line(tx))) {
-    if (*s == '\t' || is_blank(s)) continue; /* notes, rows of other tables */
+    if (*s == '\t' || nimc_is_blank(s)) continue; /* notes, rows of other tables */
     size_t n = cells(s, '\t', f);
     if (n >= 2 && strcmp(f[0], "TAG") == 0 && !tag[0])
       snprintf(tag, sizeof tag, "%s", f[1]);
@@ -646,7 +622,7 @@ static int chi_parse(text *tx, nimc_dtable *t, char **f, char **g,
   (void)text_line(tx); /* the date */
   char tech[32] = "";
   char *s = text_line(tx);
-  if (s) snprintf(tech, sizeof tech, "%s", trim(s));
+  if (s) snprintf(tech, sizeof tech, "%s", nimc_trim(s));
   long nline = 0;
   size_t nn = 0;
   while (!nline && (s = text_line(tx))) {
@@ -735,7 +711,7 @@ static int zplot2_parse(text *tx, nimc_dtable *t, char **f, char **g,
                         nimc_err *err) {
   (void)g;
   char *s = text_line(tx);
-  if (!s || strcmp(trim(s), "ZPLOT2 ASCII") != 0)
+  if (!s || strcmp(nimc_trim(s), "ZPLOT2 ASCII") != 0)
     return nimc_err_set(err, NIMC_EDATA,
                         "%s:1: not a ZPlot 2 file: the first line is not "
                         "'ZPLOT2 ASCII'",
@@ -743,7 +719,7 @@ static int zplot2_parse(text *tx, nimc_dtable *t, char **f, char **g,
   char *names = NULL, tech[32] = "";
   long nline = 0, end = 0;
   while (!end && (s = text_line(tx))) {
-    char *u = trim(s);
+    char *u = nimc_trim(s);
     if (strcmp(u, "End Comments") == 0) {
       end = tx->lineno;
     } else if (row_like(u)) {
@@ -797,7 +773,7 @@ static int z60w_parse(text *tx, nimc_dtable *t, char **f, char **g,
                       nimc_err *err) {
   (void)g;
   char *s = text_line(tx), *prev = NULL, tech[32] = "";
-  const char *title = s ? unquote(s) : "";
+  const char *title = s ? nimc_unquote(s) : "";
   int z60w = strncmp(title, "Z60W Data File", 14) == 0;
   if (!z60w && strncmp(title, "ZPlotW Data File", 16) != 0)
     return nimc_err_set(err, NIMC_EDATA,
@@ -807,7 +783,7 @@ static int z60w_parse(text *tx, nimc_dtable *t, char **f, char **g,
   long nline = 0, pline = 0;
   size_t nn = 0;
   while ((s = text_line(tx))) {
-    char *u = unquote(s);
+    char *u = nimc_unquote(s);
     if (starts_with_ci(u, "Sweep Frequency"))
       sweep_technique(u, tech, sizeof tech);
     if (starts_with_ci(u, "freq")) {

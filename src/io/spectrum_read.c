@@ -222,33 +222,6 @@ static int lr_error(const lines *lr, lr_status st, const char *path,
  * The csv reader
  * ====================================================================== */
 
-/* s without leading and trailing blanks (modifies s). */
-static char *trim(char *s) {
-  while (*s == ' ' || *s == '\t')
-    s++;
-  size_t n = strlen(s);
-  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-    s[--n] = '\0';
-  return s;
-}
-
-/* A field without blanks and without one pair of enclosing double quotes. */
-static char *clean(char *s) {
-  s = trim(s);
-  size_t n = strlen(s);
-  if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
-    s[n - 1] = '\0';
-    s = trim(s + 1);
-  }
-  return s;
-}
-
-static int is_blank_line(const char *s) {
-  while (*s == ' ' || *s == '\t')
-    s++;
-  return *s == '\0';
-}
-
 static int is_comment_line(const char *s) {
   while (*s == ' ' || *s == '\t')
     s++;
@@ -290,7 +263,7 @@ static size_t split(char *s, int delim, char **f, size_t max) {
     }
   }
   for (size_t k = 0; k < n && k < max; k++)
-    f[k] = clean(f[k]);
+    f[k] = nimc_unquote(f[k]);
   return n;
 }
 
@@ -361,7 +334,7 @@ static int csv_delimiter(lines *lr, char *line, const char *path, int *delim,
   lr_status st;
   while (content < 64 && (st = lr_next(lr, line, &len, &nulcol)) != LR_EOF) {
     if (st != LR_LINE) return lr_error(lr, st, path, line, nulcol, err);
-    if (is_blank_line(line) || is_comment_line(line)) continue;
+    if (nimc_is_blank(line) || is_comment_line(line)) continue;
     size_t cnt[3];
     count_delims(line, cnt);
     for (int k = 0; k < 3; k++)
@@ -565,7 +538,7 @@ static int csv_read(FILE *fp, const char *path, nimc_dtable *t, nimc_err *err) {
     if (lr->lineno == 1 && (unsigned char)s[0] == 0xef &&
         (unsigned char)s[1] == 0xbb && (unsigned char)s[2] == 0xbf)
       s += 3; /* a UTF-8 byte order mark */
-    if (is_blank_line(s)) continue;
+    if (nimc_is_blank(s)) continue;
     if (is_comment_line(s)) {
       if (!started) {
         memmove(b.chdr, s, strlen(s) + 1);
@@ -923,21 +896,6 @@ static int check_freq(const nimc_dtable *t, const pick *pk, nimc_err *err) {
   return NIMC_OK;
 }
 
-/* Append printf text to the how sentence. */
-static void how_add(char *how, size_t len, size_t *pos, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-static void how_add(char *how, size_t len, size_t *pos, const char *fmt, ...) {
-  if (!how || *pos + 1 >= len) return;
-  va_list ap;
-  va_start(ap, fmt);
-  int w = vsnprintf(how + *pos, len - *pos, fmt, ap);
-  va_end(ap);
-  if (w > 0) *pos += (size_t)w;
-  if (*pos >= len) *pos = len - 1;
-}
 
 /* The unit words for the how sentence: as written, or the SI default. */
 static void unit_words(const pick *pk, int r, char *buf, size_t len) {
@@ -962,25 +920,25 @@ static int im_sign_of(const nimc_dtable *t, const pick *pk, int forced,
   char raw[64];
   nimc_printable(raw, sizeof raw, t->col[c].name);
   if (forced) {
-    how_add(how, len, pos,
+    nimc_how_add(how, len, pos,
             "column %zu holds %s (im_sign = %+d, set by the "
             "caller)",
             c + 1, forced > 0 ? "Im Z" : "-Im Z", forced);
     return forced;
   }
   if (pk->by_header && h->neg) {
-    how_add(how, len, pos, "column %zu holds -Im Z: its header '%s' says so",
+    nimc_how_add(how, len, pos, "column %zu holds -Im Z: its header '%s' says so",
             c + 1, raw);
     return -1;
   }
   if (pk->by_header && t->im_sign) {
-    how_add(how, len, pos,
+    nimc_how_add(how, len, pos,
             "column %zu holds %s: the %s format writes it so (header '%s')",
             c + 1, t->im_sign > 0 ? "Im Z itself" : "-Im Z", fmt, raw);
     return t->im_sign > 0 ? 1 : -1;
   }
   if (pk->by_header && h->nimc_im) {
-    how_add(how, len, pos,
+    nimc_how_add(how, len, pos,
             "column %zu holds Im Z: its header '%s' (nimc's own) says so",
             c + 1, raw);
     return 1;
@@ -989,13 +947,13 @@ static int im_sign_of(const nimc_dtable *t, const pick *pk, int forced,
   for (size_t i = 0; i < t->nrow; i++)
     if (t->col[c].v[i] > 0.0) pos_n++;
   if (2 * pos_n > t->nrow) {
-    how_add(how, len, pos,
+    nimc_how_add(how, len, pos,
             "column %zu holds -Im Z: %zu of %zu points are positive (a "
             "capacitive spectrum has Im Z < 0)",
             c + 1, pos_n, t->nrow);
     return -1;
   }
-  how_add(how, len, pos,
+  nimc_how_add(how, len, pos,
           "column %zu holds Im Z itself: %zu of %zu points are positive (a "
           "capacitive spectrum has Im Z < 0)",
           c + 1, pos_n, t->nrow);
@@ -1026,7 +984,7 @@ static int table_to_spectrum(const nimc_dtable *t, const nimc_reader *rd,
   unit_words(&pk, ROLE_F, uf, sizeof uf);
   unit_words(&pk, ROLE_RE, ur, sizeof ur);
   unit_words(&pk, ROLE_IM, ui, sizeof ui);
-  how_add(how, howlen, &pos, "%s (%s): ", rd->name,
+  nimc_how_add(how, howlen, &pos, "%s (%s): ", rd->name,
           t->format[0] ? t->format : rd->name);
   size_t cf = pk.col[ROLE_F], cr = pk.col[ROLE_RE], ci = pk.col[ROLE_IM];
   if (pk.by_header) {
@@ -1034,21 +992,21 @@ static int table_to_spectrum(const nimc_dtable *t, const nimc_reader *rd,
     nimc_printable(a, sizeof a, t->col[cf].name);
     nimc_printable(b, sizeof b, t->col[cr].name);
     nimc_printable(c, sizeof c, t->col[ci].name);
-    how_add(how, howlen, &pos,
+    nimc_how_add(how, howlen, &pos,
             "columns %zu '%s', %zu '%s', %zu '%s' (header on %s %ld)", cf + 1,
             a, cr + 1, b, ci + 1, c, where(t), t->header_line);
   } else if (cf == 0 && cr == 1 && ci == 2) {
-    how_add(how, howlen, &pos, "columns 1-3");
+    nimc_how_add(how, howlen, &pos, "columns 1-3");
   } else {
-    how_add(how, howlen, &pos, "columns %zu, %zu, %zu", cf + 1, cr + 1, ci + 1);
+    nimc_how_add(how, howlen, &pos, "columns %zu, %zu, %zu", cf + 1, cr + 1, ci + 1);
   }
   if (!pk.by_header && t->header_line)
-    how_add(how, howlen, &pos,
+    nimc_how_add(how, howlen, &pos,
             " (the header on %s %ld names none of them: taken in order)",
             where(t), t->header_line);
   else if (!pk.by_header)
-    how_add(how, howlen, &pos, " (no header)");
-  how_add(how, howlen, &pos, " read as frequency (%s), Re Z (%s), Im Z (%s); ",
+    nimc_how_add(how, howlen, &pos, " (no header)");
+  nimc_how_add(how, howlen, &pos, " read as frequency (%s), Re Z (%s), Im Z (%s); ",
           uf, ur, ui);
   int sign = im_sign_of(t, &pk, o->im_sign, rd->name, how, howlen, &pos);
 
