@@ -1232,6 +1232,151 @@ int nimc_device_fit(const char *path, const char *const *sets, size_t nsets,
                     const nimc_device_fit_opts *opts,
                     nimc_device_fit_result *out, nimc_err *err);
 
+/* ---- fitting to several observations at once ------------------------- */
+
+/* What one observation of a fit compares with the model. */
+typedef enum nimc_fit_obs_kind {
+  NIMC_OBS_VOLTAGE = 0, /* a measured voltage against time under a
+                           current-controlled experiment (charge,
+                           discharge, rest): residual (V_model - V) /
+                           sigma at each measured time, compared step by
+                           step as nimc_device_fit says */
+  NIMC_OBS_CURRENT,     /* a measured current against time under a
+                           voltage-controlled experiment (sweeps of a CV,
+                           holds): residual (I_model - I) / sigma at each
+                           measured time, interpolated within the
+                           simulated step that holds it */
+  NIMC_OBS_IMPEDANCE,   /* a measured spectrum: the model's small-signal
+                           impedance at the measured frequencies, at rest
+                           in the device's initial state (or where exp
+                           leaves it); residuals (Re, Im of Z_model - Z) /
+                           (sigma |Z|), the real parts first */
+  NIMC_OBS_METRIC       /* one number: a metric (nimc_fit_metric_name) of
+                           the simulated experiment, or of the simulated
+                           spectrum; residual (m / value - 1) / sigma */
+} nimc_fit_obs_kind;
+
+/* One observation: which device, what was done to it, what was measured.
+ * Pointers are borrowed for the duration of the fit. */
+typedef struct nimc_fit_obs {
+  nimc_fit_obs_kind kind;
+  const char *name;          /* for reports; NULL: "observation k" */
+  const char *device;        /* the device file */
+  const char *const *sets;   /* its fixed overrides (before the fitted
+                                parameters'), nsets of them */
+  size_t nsets;
+  const nimc_experiment *exp; /* VOLTAGE, CURRENT: the experiment (from the
+                                 initial state); METRIC of a GCD metric: the
+                                 experiment whose last discharge is read, or
+                                 one cycle repeated until steady; IMPEDANCE
+                                 and METRIC of a spectrum: run before the
+                                 spectrum (NULL: none, at rest) */
+  const nimc_series *series; /* VOLTAGE, CURRENT: the measurement */
+  const double *sigma_pt;    /* VOLTAGE, CURRENT: per-point standard
+                                deviations (V or A), series->n; NULL: sigma */
+  const nimc_spectrum *spectrum; /* IMPEDANCE: the measurement */
+  const double *freq_Hz;     /* METRIC of a spectrum: its frequencies, nfreq;
+                                NULL: 100 kHz to 10 mHz, 10 per decade */
+  size_t nfreq;
+  const char *metric;        /* METRIC: its name */
+  const char *circuit;       /* METRIC r_ct_ohm: the circuit fitted to the
+                                simulated spectrum (NULL: "R0-p(R1,CPE1)-
+                                CPE2", the paper's) */
+  double value;              /* METRIC: the measured value, in the unit its
+                                name ends in */
+  double sigma;              /* standard deviation: VOLTAGE in V, CURRENT in
+                                A, IMPEDANCE and METRIC relative (0.05 = 5
+                                %); <= 0: 1 */
+  int until_steady;          /* METRIC of a GCD metric: exp is one cycle,
+                                run again and again from the initial state
+                                until steady (nimc_sim_run_until_steady,
+                                default criterion) and read on the steady
+                                cycle; 0: exp run once, its last discharge
+                                read */
+} nimc_fit_obs;
+
+/* The metrics a METRIC observation can name, k = 0, 1, ...: NULL past the
+ * last.  *of_spectrum (may be NULL) is 1 for those read off the simulated
+ * spectrum (r_ohmic_ohm: the high-frequency intercept; r_ct_ohm: the
+ * charge-transfer resistance of the fitted circuit), 0 for the GCD metrics
+ * of nimc_metrics (capacitance_F, capacitance_volumetric_F_cm3, ...). */
+const char *nimc_fit_metric_name(size_t k, int *of_spectrum);
+
+/* What a fit found about one observation.  Arrays malloc'd, n each. */
+typedef struct nimc_fit_obs_result {
+  char name[96];
+  size_t n;            /* residuals: the series' samples, 2 per frequency
+                          (the real parts, then the imaginary), or 1 */
+  double *x;           /* time from the first sample (s), frequency (Hz),
+                          or NULL for a metric */
+  double *data, *model; /* measured and modelled: V, A, ohm, or the metric */
+  double chi2;         /* its share of the weighted sum of squares */
+  double rms;          /* rms of model - data, in the data's unit */
+  double rms_start;    /* the same at the start values */
+  size_t n_held;       /* VOLTAGE, CURRENT: points held at a step's end */
+  int by_step;         /* VOLTAGE: compared step by step */
+  int not_steady;      /* METRIC until steady: the final simulation was not
+                          steady within the cycle limit (its last cycle was
+                          read) */
+  int failed;          /* the final simulation failed */
+  double *sensitivity; /* np: d ln(model) / d ln(p_k) at the end (METRIC
+                          only; NULL otherwise) */
+} nimc_fit_obs_result;
+
+/* What nimc_fit_run found.  Arrays are malloc'd. */
+typedef struct nimc_fit_result {
+  size_t np, nobs, n;      /* parameters, observations, residuals */
+  nimc_fit_value *param;   /* np; std_err scaled by the residual variance
+                              chi2 / (n - np) as nimc_device_fit */
+  double *std_err_sigma;   /* np: the standard errors from the stated
+                              sigmas alone, sqrt(diag (J^T W J)^-1), not
+                              scaled by the residual (NaN where singular):
+                              the uncertainty when the sigmas are the
+                              measurements' true errors */
+  double *corr;            /* np x np, row-major */
+  nimc_fit_obs_result *obs; /* nobs */
+  double chi2, chi2_start;
+  long simulations, failed_simulations;
+  int iterations, converged;
+  char reason[128];
+} nimc_fit_result;
+
+void nimc_fit_result_free(nimc_fit_result *r);
+
+/* Fit the np parameters params[] so that the model reproduces all nobs
+ * observations at once: one weighted least-squares problem over all their
+ * residuals, with the method, coordinates, Jacobian and statistics of
+ * nimc_device_fit (opts as there; opts->sigma_V is ignored, each
+ * observation carries its own sigma).  The parameters are looked up in the
+ * first observation's device and must be accepted at both bounds by every
+ * observation's device.  Observations that simulate the same thing (same
+ * device, overrides, experiment pointer and, for spectra, frequencies and
+ * circuit) share one simulation per evaluation.  A simulation that fails
+ * gives its observation residuals of 100 % (VOLTAGE and CURRENT: the
+ * measured range).  Errors as nimc_device_fit, plus NIMC_EINPUT for an
+ * observation without what its kind needs or an unknown metric (the message
+ * names the observation). */
+int nimc_fit_run(const nimc_fit_param *params, size_t np,
+                 const nimc_fit_obs *obs, size_t nobs,
+                 const nimc_device_fit_opts *opts, nimc_fit_result *out,
+                 nimc_err *err);
+
+/* The experiment a cyclic voltammogram followed: one "Sweep from A V to
+ * B V at R mV/s" step per sweep (the runs of one direction of V, as
+ * nimc_cv_cycles finds them), A and B the fitted line of V against t at
+ * the sweep's ends rounded to the millivolt, R its slope with 4
+ * significant digits.  first/last as nimc_protocol_from_series.
+ * NIMC_EDATA as there; NIMC_EANALYSIS when V does not sweep. */
+int nimc_protocol_from_sweeps(const nimc_series *s, nimc_protocol *out,
+                              nimc_err *err);
+
+/* The sweeps of V (runs of one direction; a turn counts when V retreats
+ * from its running extreme by more than 2 % of the whole range): *out
+ * malloc'd, *nsweeps of them.  NIMC_EDATA for fewer than 2 samples or a
+ * value that is not finite, NIMC_ENOMEM. */
+int nimc_cv_sweeps(const double *voltage_V, size_t n, nimc_span **out,
+                   size_t *nsweeps, nimc_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -365,6 +365,30 @@ static size_t sweeps(const double *v, size_t n, double h, nimc_span *sw) {
   return m;
 }
 
+int nimc_cv_sweeps(const double *v, size_t n, nimc_span **out, size_t *nsweeps,
+                   nimc_err *err) {
+  *out = NULL;
+  *nsweeps = 0;
+  if (!v || n < 2)
+    return nimc_err_set(err, NIMC_EDATA, "%zu samples: at least 2 needed",
+                        v ? n : 0);
+  double vmin = INFINITY, vmax = -INFINITY;
+  for (size_t k = 0; k < n; k++) {
+    if (!isfinite(v[k]))
+      return nimc_err_set(err, NIMC_EDATA,
+                          "sample %zu (from 0): a voltage that is not a "
+                          "finite number",
+                          k);
+    vmin = fmin(vmin, v[k]);
+    vmax = fmax(vmax, v[k]);
+  }
+  nimc_span *sw = malloc(n * sizeof *sw);
+  if (!sw) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  *nsweeps = vmax > vmin ? sweeps(v, n, 0.02 * (vmax - vmin), sw) : 0;
+  *out = sw;
+  return NIMC_OK;
+}
+
 int nimc_cv_cycles(const double *t, const double *v, const double *i, size_t n,
                    nimc_cv_cycle **out, size_t *ncycles, nimc_err *err) {
   *out = NULL;

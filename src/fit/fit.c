@@ -46,6 +46,7 @@
 #include <gsl/gsl_multimin.h>
 #include <gsl/gsl_vector.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,6 +326,89 @@ fail:
   return rc;
 }
 
+/* ---- the protocol of a cyclic voltammogram ----------------------------- */
+
+/* Least squares V = a + b t over samples [i0, i1] of s: *a at t = 0. */
+static void line_fit(const nimc_series *s, size_t i0, size_t i1, double *a,
+                     double *b) {
+  double n = (double)(i1 - i0 + 1), st = 0, sv = 0, stt = 0, stv = 0;
+  double t0 = s->time_s[i0];
+  for (size_t i = i0; i <= i1; i++) {
+    double t = s->time_s[i] - t0, v = s->voltage_V[i];
+    st += t, sv += v, stt += t * t, stv += t * v;
+  }
+  double den = n * stt - st * st;
+  *b = den > 0 ? (n * stv - st * sv) / den : 0.0;
+  *a = (sv - *b * st) / n - *b * t0;
+}
+
+int nimc_protocol_from_sweeps(const nimc_series *s, nimc_protocol *out,
+                              nimc_err *err) {
+  memset(out, 0, sizeof *out);
+  int rc = check_series(s, 2, err);
+  if (rc) return rc;
+  nimc_span *sw = NULL;
+  size_t nsw = 0;
+  if ((rc = nimc_cv_sweeps(s->voltage_V, s->n, &sw, &nsw, err))) return rc;
+  /* sweeps of at least 3 samples; a short run at a turn joins neither */
+  size_t m = 0;
+  for (size_t k = 0; k < nsw; k++)
+    if (sw[k].b >= sw[k].a + 2) sw[m++] = sw[k];
+  if (!m) {
+    free(sw);
+    return nimc_err_set(err, NIMC_EANALYSIS,
+                        "the voltage does not sweep (no run of one direction "
+                        "over 2 %% of its range with 3 samples or more)");
+  }
+  out->lines = calloc(m, sizeof *out->lines);
+  out->first = malloc(m * sizeof *out->first);
+  out->last = malloc(m * sizeof *out->last);
+  if (!out->lines || !out->first || !out->last) {
+    rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+    goto fail;
+  }
+  for (size_t k = 0; k < m; k++) {
+    /* the line through the sweep's middle 80 % (its ends bend at a turn) */
+    size_t a = sw[k].a, b = sw[k].b, w = (b - a) / 10;
+    double c0, c1;
+    line_fit(s, a + w, b - w, &c0, &c1);
+    double ta = k ? 0.5 * (s->time_s[sw[k - 1].b] + s->time_s[a])
+                  : s->time_s[a];
+    double tb = s->time_s[b];
+    double va = round((c0 + c1 * ta) * 1e3) / 1e3,
+           vb = round((c0 + c1 * tb) * 1e3) / 1e3;
+    char line[160], r[32], x[32], y[32];
+    snprintf(r, sizeof r, "%.4g", fabs(c1) * 1e3);
+    fmt_num(x, sizeof x, va);
+    fmt_num(y, sizeof y, vb);
+    if (!(fabs(c1) > 0.0) || va == vb) {
+      rc = nimc_err_set(err, NIMC_EANALYSIS,
+                        "sweep %zu (samples %zu to %zu) has no slope", k + 1,
+                        a, b);
+      goto fail;
+    }
+    snprintf(line, sizeof line, "Sweep from %s V to %s V at %s mV/s", x, y,
+             r);
+    if (!(out->lines[k] = strdup(line))) {
+      rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+      goto fail;
+    }
+    out->first[k] = k ? a + 1 : a;
+    out->last[k] = b;
+    out->n = k + 1;
+  }
+  if ((rc = nimc_experiment_parse(&out->exp, (const char *const *)out->lines,
+                                  out->n, err)))
+    goto fail;
+  free(sw);
+  return NIMC_OK;
+fail:
+  free(sw);
+  out->n = m;
+  nimc_protocol_free(out);
+  return rc;
+}
+
 /* ---- the device fit ---------------------------------------------------- */
 
 /* The defaults of nimc_device_fit_opts; 0 fields get theirs in the fit. */
@@ -349,37 +433,102 @@ void nimc_device_fit_result_free(nimc_device_fit_result *r) {
   memset(r, 0, sizeof *r);
 }
 
-#define SET_MAX 256
+void nimc_fit_result_free(nimc_fit_result *r) {
+  if (!r) return;
+  for (size_t k = 0; r->obs && k < r->nobs; k++) {
+    free(r->obs[k].x);
+    free(r->obs[k].data);
+    free(r->obs[k].model);
+    free(r->obs[k].sensitivity);
+  }
+  free(r->obs);
+  free(r->param);
+  free(r->std_err_sigma);
+  free(r->corr);
+  memset(r, 0, sizeof *r);
+}
 
-/* Everything an evaluation needs. */
-typedef struct fitctx {
-  const char *path;
-  const char *const *base;
-  size_t nbase;
-  const nimc_fit_param *par;
-  nimc_fit_value *val;  /* units and bounds as used */
-  size_t np, n;
-  const nimc_series *meas;
-  const nimc_experiment *exp;
-  const nimc_device_fit_opts *o;
-  double vspan;         /* measured voltage range */
-  const char **sets;    /* nbase + np */
-  char (*setbuf)[SET_MAX];
-  double *p;            /* np values, scratch */
-  double *model;        /* n, the last evaluation's model voltages */
-  double *rcache;       /* n, weighted residuals at ucache */
-  double *ucache;       /* np */
-  int have_cache;
-  double *rtmp;         /* n */
-  size_t held;          /* of the last evaluation: points held at a
-                           step's end or start */
-  int by_step;          /* the last evaluation compared step by step */
-  segment *seg;         /* the measured segments */
+/* The metrics an observation can name: one table.  off: the field of
+ * nimc_metrics (GCD metrics); spectrum: read off the simulated spectrum. */
+typedef struct metric_def {
+  const char *name;
+  int spectrum;
+  size_t off;
+} metric_def;
+
+#define GCD_METRIC(f) {#f, 0, offsetof(nimc_metrics, f)}
+static const metric_def metric_table[] = {
+    GCD_METRIC(capacitance_F),
+    GCD_METRIC(capacitance_areal_mF_cm2),
+    GCD_METRIC(capacitance_volumetric_F_cm3),
+    GCD_METRIC(energy_J),
+    GCD_METRIC(energy_volumetric_mWh_cm3),
+    GCD_METRIC(energy_areal_uWh_cm2),
+    GCD_METRIC(power_W),
+    GCD_METRIC(power_volumetric_W_cm3),
+    GCD_METRIC(power_areal_mW_cm2),
+    GCD_METRIC(esr_ohm),
+    GCD_METRIC(coulombic_efficiency),
+    GCD_METRIC(discharge_time_s),
+    {"r_ohmic_ohm", 1, 0},
+    {"r_ct_ohm", 1, 0},
+};
+#define NMETRICS (sizeof metric_table / sizeof metric_table[0])
+
+const char *nimc_fit_metric_name(size_t k, int *of_spectrum) {
+  if (k >= NMETRICS) return NULL;
+  if (of_spectrum) *of_spectrum = metric_table[k].spectrum;
+  return metric_table[k].name;
+}
+
+#define SET_MAX 256
+#define DEFAULT_CIRCUIT "R0-p(R1,CPE1)-CPE2"
+
+/* One observation during the fit. */
+typedef struct obsst {
+  const nimc_fit_obs *o;
+  size_t off, n;        /* its block of the residuals */
+  int share;            /* the earlier observation whose simulation this one
+                           reads, or -1 */
+  const metric_def *metric;
+  double sigma;         /* resolved (> 0) */
+  double span;          /* VOLTAGE, CURRENT: the measured range, the
+                           residual of a failed simulation */
+  nimc_sim_opts sim;    /* its simulations' options */
+  /* VOLTAGE: the measured segments, each compared with its own step */
+  segment *seg;
   size_t nseg;
   int *seglab;          /* n: each sample's segment, -1 none */
   size_t *sa, *sb;      /* nseg: a simulated step's first and last sample */
   double rest;          /* a rest's current bound (A) */
-  int last_failed;      /* the last simulation stopped early */
+  /* the last evaluation */
+  double *model;        /* n */
+  size_t held;
+  int by_step, not_steady, failed;
+  nimc_metrics mt;      /* METRIC of a GCD metric */
+  nimc_spectrum spec;   /* IMPEDANCE, METRIC of a spectrum */
+  const double *freq;   /* its frequencies */
+  size_t nfreq;
+  double *own_freq;     /* the default frequencies, when they are */
+} obsst;
+
+/* Everything an evaluation needs. */
+typedef struct fitctx {
+  const nimc_fit_param *par;
+  nimc_fit_value *val;  /* units and bounds as used */
+  size_t np, n, nobs;
+  obsst *ob;
+  const nimc_device_fit_opts *o;
+  const char **sets;    /* scratch: an observation's overrides, then the
+                           parameters' */
+  size_t maxsets;
+  char (*setbuf)[SET_MAX];
+  double *p;            /* np values, scratch */
+  double *rcache;       /* n, weighted residuals at ucache */
+  double *ucache;       /* np */
+  int have_cache;
+  double *rtmp;         /* n */
+  int last_failed;      /* a simulation of the last evaluation failed */
   long sims, failed;
   nimc_err first_err;   /* why the first failed simulation failed */
   int stop;             /* the progress callback asked to stop */
@@ -403,14 +552,18 @@ static double dlnp_du(const fitctx *c, size_t k, double u) {
   return (h - l) * sg * (1.0 - sg);
 }
 
-/* The overrides: the fixed ones, then "key=value unit" for values p. */
-static void make_sets(fitctx *c, const double *p) {
+/* The overrides of observation o with the parameter values p: its fixed
+ * ones, then "key=value unit" for each parameter; their count. */
+static size_t make_sets(fitctx *c, const nimc_fit_obs *o, const double *p) {
+  for (size_t k = 0; k < o->nsets; k++)
+    c->sets[k] = o->sets[k];
   for (size_t k = 0; k < c->np; k++) {
     const char *u = c->val[k].unit;
     snprintf(c->setbuf[k], SET_MAX, "%s=%.12g %s", c->par[k].key, p[k],
              strcmp(u, "1") ? u : "");
-    c->sets[c->nbase + k] = c->setbuf[k];
+    c->sets[o->nsets + k] = c->setbuf[k];
   }
+  return o->nsets + c->np;
 }
 
 /* Index of the sample of sim series sv in [a, b] at or before t (the
@@ -426,17 +579,17 @@ static size_t locate(const nimc_series *sv, size_t a, size_t b, double t) {
   return a;
 }
 
-/* The model voltage at measured time t by time alone: within the
- * simulated step that holds t, never across a switch (at a switch, within
- * tie, the step whose current is nearer the measured current Im); after
- * the end, the last voltage (*held set). */
-static double model_by_time(const nimc_series *sv, double t, double Im,
-                            double tie, int *held) {
+/* The model's value y (voltage or current of sv) at measured time t by
+ * time alone: within the simulated step that holds t, never across a
+ * switch (at a switch, within tie, the step whose current is nearer the
+ * measured current Im); after the end, the last value (*held set). */
+static double model_by_time(const nimc_series *sv, const double *y, double t,
+                            double Im, double tie, int *held) {
   size_t n = sv->n, a = 0, b = 0;
   *held = 0;
   if (t > sv->time_s[n - 1] + tie) {
     *held = 1;
-    return sv->voltage_V[n - 1];
+    return y[n - 1];
   }
   /* the step whose samples a..b hold t (steps are contiguous runs) */
   size_t j = locate(sv, 0, n - 1, t);
@@ -447,14 +600,14 @@ static double model_by_time(const nimc_series *sv, double t, double Im,
     b++;
   if (b + 1 < n && sv->time_s[b + 1] - t <= tie &&
       fabs(sv->current_A[b + 1] - Im) < fabs(sv->current_A[b] - Im))
-    return sv->voltage_V[b + 1];
+    return y[b + 1];
   if (a > 0 && t - sv->time_s[a - 1] <= tie &&
       fabs(sv->current_A[a - 1] - Im) < fabs(sv->current_A[a] - Im))
-    return sv->voltage_V[a - 1];
-  if (j >= b) return sv->voltage_V[b];
+    return y[a - 1];
+  if (j >= b) return y[b];
   double dt = sv->time_s[j + 1] - sv->time_s[j];
   double w = dt > 0 ? (t - sv->time_s[j]) / dt : 1.0;
-  return (1.0 - w) * sv->voltage_V[j] + w * sv->voltage_V[j + 1];
+  return (1.0 - w) * y[j] + w * y[j + 1];
 }
 
 /* The model voltage at time t within the simulated samples a..b of one
@@ -471,81 +624,91 @@ static double model_in_step(const nimc_series *sv, size_t a, size_t b,
   return (1.0 - w) * sv->voltage_V[j] + w * sv->voltage_V[j + 1];
 }
 
-/* The model voltage at the measured times from the simulated series sv
- * into c->model (see nimc_device_fit).  When the simulation has one step
- * per measured segment, of the same kinds, each measured sample is
- * compared with its own step (by step); else by time alone. */
-static void model_at_times(fitctx *c, const nimc_series *sv) {
-  const nimc_series *m = c->meas;
+/* The model at the measured times of observation s (VOLTAGE or CURRENT)
+ * from the simulated series sv into s->model (see nimc_device_fit).  A
+ * voltage is compared step by step when the simulation has one step per
+ * measured segment, of the same kinds; else, and always for a current, by
+ * time. */
+static void model_at_times(obsst *s, const nimc_series *sv) {
+  const nimc_series *m = s->o->series;
+  int volt = s->o->kind == NIMC_OBS_VOLTAGE;
   double t0 = m->time_s[0];
   double tie = 1e-9 * (m->time_s[m->n - 1] - t0);
-  c->held = 0;
-  c->by_step = 0;
+  s->held = 0;
+  s->by_step = 0;
   if (!sv->n) {
-    for (size_t i = 0; i < c->n; i++)
-      c->model[i] = NAN;
-    c->held = c->n;
+    for (size_t i = 0; i < s->n; i++)
+      s->model[i] = NAN;
+    s->held = s->n;
     return;
   }
   /* the simulated steps, as runs of sv->step */
-  size_t k = 0, ok = 1;
+  size_t k = 0, ok = volt;
   for (size_t i = 0; i < sv->n && ok; i++) {
     if (i && sv->step[i] == sv->step[i - 1]) {
-      c->sb[k - 1] = i;
+      s->sb[k - 1] = i;
       continue;
     }
-    if (k == c->nseg) {
+    if (k == s->nseg) {
       ok = 0;
       break;
     }
-    c->sa[k] = c->sb[k] = i;
-    ok = current_class(sv->current_A[i], c->rest) == c->seg[k].cls;
+    s->sa[k] = s->sb[k] = i;
+    ok = current_class(sv->current_A[i], s->rest) == s->seg[k].cls;
     k++;
   }
-  c->by_step = ok && k == c->nseg;
-  for (size_t i = 0; i < c->n; i++) {
+  s->by_step = ok && k == s->nseg;
+  const double *y = volt ? sv->voltage_V : sv->current_A;
+  for (size_t i = 0; i < s->n; i++) {
     double t = m->time_s[i] - t0;
-    int held, g = c->seglab[i];
-    if (c->by_step && g >= 0)
-      c->model[i] = model_in_step(sv, c->sa[g], c->sb[g], t, &held);
+    int held, g = s->seglab ? s->seglab[i] : -1;
+    if (s->by_step && g >= 0)
+      s->model[i] = model_in_step(sv, s->sa[g], s->sb[g], t, &held);
     else
-      c->model[i] = model_by_time(sv, t, m->current_A[i], tie, &held);
-    c->held += (size_t)held;
+      s->model[i] = model_by_time(sv, y, t, m->current_A[i], tie, &held);
+    s->held += (size_t)held;
   }
 }
 
-/* Simulate with the parameter values p and write the weighted residuals
- * into r (n).  Returns 0, or the status of a failure before the
- * simulation started (the residuals are then the voltage range). */
-static int evaluate(fitctx *c, const double *p, double *r) {
+/* A simulation of observation s failed: count it, keep the first reason. */
+static void sim_failed(fitctx *c, obsst *s, int code, const char *msg) {
+  s->failed = 1;
+  c->last_failed = 1;
+  c->failed++;
+  if (!c->first_err.msg[0])
+    nimc_err_set(&c->first_err, code, "%s: %s", s->o->name, msg);
+}
+
+/* Load the device of s with the parameter values p and create its
+ * simulation; 0, or -1 after sim_failed. */
+static int sim_open(fitctx *c, obsst *s, const double *p, nimc_device **dev,
+                    nimc_sim **sim) {
+  nimc_err err;
+  size_t ns = make_sets(c, s->o, p);
+  c->sims++;
+  int rc = nimc_device_load(dev, s->o->device, c->sets, ns, &err);
+  if (!rc) rc = nimc_sim_create(sim, *dev, &s->sim, &err);
+  if (rc) sim_failed(c, s, rc, err.msg);
+  return rc ? -1 : 0;
+}
+
+/* The simulated spectrum of s into s->spec (after s->o->exp, else at rest
+ * in the initial state); 0 or -1. */
+static int simulate_spectrum(fitctx *c, obsst *s, const double *p) {
   nimc_device *dev = NULL;
   nimc_sim *sim = NULL;
   nimc_result res;
   memset(&res, 0, sizeof res);
-  nimc_err err;
-  make_sets(c, p);
-  c->sims++;
-  c->last_failed = 0;
-  int rc = nimc_device_load(&dev, c->path, c->sets, c->nbase + c->np, &err);
-  if (!rc) rc = nimc_sim_create(&sim, dev, &c->o->sim, &err);
+  nimc_spectrum_free(&s->spec);
+  int rc = sim_open(c, s, p, &dev, &sim);
   if (!rc) {
-    int run = nimc_sim_run(sim, c->exp, &res);
-    if (run) {
-      c->last_failed = 1;
-      c->failed++;
-      if (!c->first_err.msg[0])
-        nimc_err_set(&c->first_err, run, "%s", nimc_sim_errmsg(sim));
+    int e = s->o->exp ? nimc_sim_run(sim, s->o->exp, &res)
+                      : nimc_sim_at_rest(sim);
+    if (!e) e = nimc_sim_impedance(sim, s->freq, s->nfreq, &s->spec, NULL);
+    if (e) {
+      sim_failed(c, s, e, nimc_sim_errmsg(sim));
+      rc = -1;
     }
-  } else {
-    c->last_failed = 1;
-    c->failed++;
-    if (!c->first_err.msg[0]) c->first_err = err;
-  }
-  model_at_times(c, &res.series);
-  const nimc_series *m = c->meas;
-  for (size_t i = 0; i < c->n; i++) {
-    double d = isfinite(c->model[i]) ? c->model[i] - m->voltage_V[i] : c->vspan;
-    r[i] = c->o->sigma_V ? d / c->o->sigma_V[i] : d;
   }
   nimc_result_free(&res);
   nimc_sim_destroy(sim);
@@ -553,22 +716,150 @@ static int evaluate(fitctx *c, const double *p, double *r) {
   return rc;
 }
 
-/* Residuals at fit coordinates u (cached: the LM asks for the Jacobian
- * where it has just evaluated). */
-static int eval_u(fitctx *c, const double *u, double *r) {
-  if (c->have_cache && !memcmp(u, c->ucache, c->np * sizeof *u)) {
-    memcpy(r, c->rcache, c->n * sizeof *r);
-    return 0;
+/* The GCD metrics of s into s->mt; 0 or -1. */
+static int simulate_metrics(fitctx *c, obsst *s, const double *p) {
+  nimc_device *dev = NULL;
+  nimc_sim *sim = NULL;
+  nimc_result res;
+  memset(&res, 0, sizeof res);
+  s->mt = nimc_metrics_undefined();
+  s->not_steady = 0;
+  int rc = sim_open(c, s, p, &dev, &sim);
+  if (!rc) {
+    nimc_norm norm = {nimc_device_footprint_area_m2(dev),
+                      nimc_device_norm_thickness_m(dev)};
+    int e;
+    if (s->o->until_steady) {
+      nimc_steady_info info;
+      e = nimc_sim_run_until_steady(sim, s->o->exp, NULL, &norm, &res, &info);
+      if (e >= 0) s->mt = info.metrics;
+      if (e == NIMC_NOTSTEADY) s->not_steady = 1, e = 0;
+      if (e) sim_failed(c, s, e, nimc_sim_errmsg(sim));
+    } else {
+      nimc_err err;
+      e = nimc_sim_run(sim, s->o->exp, &res);
+      if (e)
+        sim_failed(c, s, e, nimc_sim_errmsg(sim));
+      else if ((e = nimc_metrics_gcd(&res.series, &norm, &s->mt, &err)))
+        sim_failed(c, s, e, err.msg);
+    }
+    rc = e ? -1 : 0;
   }
-  for (size_t k = 0; k < c->np; k++)
-    c->p[k] = to_value(c, k, u[k]);
-  int rc = evaluate(c, c->p, r);
-  memcpy(c->ucache, u, c->np * sizeof *u);
-  memcpy(c->rcache, r, c->n * sizeof *r);
-  c->have_cache = 1;
+  nimc_result_free(&res);
+  nimc_sim_destroy(sim);
+  nimc_device_destroy(dev);
   return rc;
 }
 
+/* The metric of s from its (or its sharer's) simulation; NaN when there
+ * is none. */
+static double metric_value(fitctx *c, obsst *s) {
+  const obsst *src = s->share >= 0 ? &c->ob[s->share] : s;
+  if (src->failed) return NAN;
+  if (!s->metric->spectrum)
+    return *(const double *)((const char *)&src->mt + s->metric->off);
+  if (!strcmp(s->metric->name, "r_ohmic_ohm"))
+    return nimc_spectrum_r_ohmic(&src->spec);
+  /* r_ct_ohm: the circuit fitted to the simulated spectrum, as `nimc eis`
+   * and `nimc reproduce` fit it (multi-start, seeded) */
+  nimc_circuit *circ = NULL;
+  nimc_fit fit;
+  memset(&fit, 0, sizeof fit);
+  nimc_err err;
+  double v = NAN;
+  nimc_fit_opts fo = nimc_fit_opts_default();
+  fo.global = 1;
+  fo.seed = 1;
+  const char *text = s->o->circuit ? s->o->circuit : DEFAULT_CIRCUIT;
+  int rc = nimc_circuit_parse(&circ, text, &err);
+  if (!rc) rc = nimc_circuit_fit(circ, &src->spec, &fo, &fit, &err);
+  if (!rc) {
+    int k = nimc_circuit_rct_index(circ);
+    if (k >= 0) v = fit.p[k];
+  } else {
+    sim_failed(c, s, rc, err.msg);
+  }
+  nimc_fit_free(&fit);
+  nimc_circuit_destroy(circ);
+  return v;
+}
+
+/* Simulate observation s with the parameter values p (unless it shares
+ * an earlier observation's simulation) and write its weighted residuals
+ * into r (its block) and its model values into s->model. */
+static void evaluate_obs(fitctx *c, obsst *s, const double *p, double *r) {
+  const nimc_fit_obs *o = s->o;
+  s->failed = 0;
+  if (o->kind == NIMC_OBS_VOLTAGE || o->kind == NIMC_OBS_CURRENT) {
+    nimc_device *dev = NULL;
+    nimc_sim *sim = NULL;
+    nimc_result res;
+    memset(&res, 0, sizeof res);
+    if (!sim_open(c, s, p, &dev, &sim)) {
+      int e = nimc_sim_run(sim, o->exp, &res);
+      if (e) sim_failed(c, s, e, nimc_sim_errmsg(sim));
+    }
+    model_at_times(s, &res.series);
+    nimc_result_free(&res);
+    nimc_sim_destroy(sim);
+    nimc_device_destroy(dev);
+    const nimc_series *m = o->series;
+    const double *y = o->kind == NIMC_OBS_VOLTAGE ? m->voltage_V : m->current_A;
+    for (size_t i = 0; i < s->n; i++) {
+      double d = isfinite(s->model[i]) ? s->model[i] - y[i] : s->span;
+      r[i] = d / (o->sigma_pt ? o->sigma_pt[i] : s->sigma);
+    }
+    return;
+  }
+  int spectrum = o->kind == NIMC_OBS_IMPEDANCE || s->metric->spectrum;
+  if (s->share < 0) {
+    if (spectrum)
+      simulate_spectrum(c, s, p);
+    else
+      simulate_metrics(c, s, p);
+  }
+  if (o->kind == NIMC_OBS_IMPEDANCE) {
+    const nimc_spectrum *z = &(s->share >= 0 ? &c->ob[s->share] : s)->spec;
+    const nimc_spectrum *d = o->spectrum;
+    size_t nf = d->n;
+    int ok = !(s->share >= 0 ? c->ob[s->share].failed : s->failed) &&
+             z->n == nf;
+    for (size_t i = 0; i < nf; i++) {
+      double mod = hypot(d->z_re_ohm[i], d->z_im_ohm[i]) * s->sigma;
+      s->model[i] = ok ? z->z_re_ohm[i] : NAN;
+      s->model[nf + i] = ok ? z->z_im_ohm[i] : NAN;
+      r[i] = ok ? (z->z_re_ohm[i] - d->z_re_ohm[i]) / mod : 1.0 / s->sigma;
+      r[nf + i] = ok ? (z->z_im_ohm[i] - d->z_im_ohm[i]) / mod : 1.0 / s->sigma;
+    }
+    return;
+  }
+  double v = metric_value(c, s);
+  s->model[0] = v;
+  r[0] = isfinite(v) ? (v / o->value - 1.0) / s->sigma : -1.0 / s->sigma;
+}
+
+/* Simulate every observation with the parameter values p and write the
+ * weighted residuals into r (n). */
+static void evaluate(fitctx *c, const double *p, double *r) {
+  c->last_failed = 0;
+  for (size_t k = 0; k < c->nobs; k++)
+    evaluate_obs(c, &c->ob[k], p, r + c->ob[k].off);
+}
+
+/* Residuals at fit coordinates u (cached: the LM asks for the Jacobian
+ * where it has just evaluated). */
+static void eval_u(fitctx *c, const double *u, double *r) {
+  if (c->have_cache && !memcmp(u, c->ucache, c->np * sizeof *u)) {
+    memcpy(r, c->rcache, c->n * sizeof *r);
+    return;
+  }
+  for (size_t k = 0; k < c->np; k++)
+    c->p[k] = to_value(c, k, u[k]);
+  evaluate(c, c->p, r);
+  memcpy(c->ucache, u, c->np * sizeof *u);
+  memcpy(c->rcache, r, c->n * sizeof *r);
+  c->have_cache = 1;
+}
 /* The difference Jacobian of the weighted residuals in u at u (residuals
  * r0 there) into J (n x np): forward differences in ln p, or central ones
  * (two simulations a parameter, error O(h^2) instead of O(h): in a narrow
@@ -679,7 +970,7 @@ static double gn_decrease(const gsl_matrix *J, const gsl_vector *r) {
 /* LM from u (updated in place); J (n x np) receives the Jacobian at the
  * end. */
 static int run_lm(fitctx *c, gsl_vector *u, gsl_matrix *J,
-                  nimc_device_fit_result *out) {
+                  nimc_fit_result *out) {
   const nimc_device_fit_opts *o = c->o;
   gsl_multifit_nlinear_parameters fp =
       gsl_multifit_nlinear_default_parameters();
@@ -752,7 +1043,7 @@ static int run_lm(fitctx *c, gsl_vector *u, gsl_matrix *J,
 
 /* Nelder-Mead from u (updated in place), then the Jacobian there. */
 static int run_simplex(fitctx *c, gsl_vector *u, gsl_matrix *J,
-                       nimc_device_fit_result *out) {
+                       nimc_fit_result *out) {
   const nimc_device_fit_opts *o = c->o;
   gsl_multimin_function fn = {gsl_chi2, c->np, c};
   gsl_vector *step = gsl_vector_alloc(c->np);
@@ -800,9 +1091,18 @@ static int run_simplex(fitctx *c, gsl_vector *u, gsl_matrix *J,
   return NIMC_OK;
 }
 
+/* Do observations a and b load the same device with the same overrides? */
+static int same_device(const nimc_fit_obs *a, const nimc_fit_obs *b) {
+  if (strcmp(a->device, b->device) || a->nsets != b->nsets) return 0;
+  for (size_t k = 0; k < a->nsets; k++)
+    if (strcmp(a->sets[k], b->sets[k])) return 0;
+  return 1;
+}
+
 /* Check and complete the parameters into c->val; NIMC_EINPUT with the key
  * named on a bad one. */
 static int setup_params(fitctx *c, nimc_err *err) {
+  const nimc_fit_obs *o0 = c->ob[0].o;
   for (size_t k = 0; k < c->np; k++) {
     const nimc_fit_param *q = &c->par[k];
     nimc_fit_value *v = &c->val[k];
@@ -815,8 +1115,8 @@ static int setup_params(fitctx *c, nimc_err *err) {
         return nimc_err_set(err, NIMC_EINPUT, "parameter '%s' given twice",
                             q->key);
     nimc_err e2;
-    int rc = nimc_device_param(c->path, c->base, c->nbase, q->key, &dv, si,
-                               sizeof si, &e2);
+    int rc = nimc_device_param(o0->device, o0->sets, o0->nsets, q->key, &dv,
+                               si, sizeof si, &e2);
     if (rc)
       return nimc_err_set(err, rc == NIMC_EIO ? NIMC_EIO : NIMC_EINPUT,
                           "parameter '%s': %s", q->key, e2.msg);
@@ -836,33 +1136,38 @@ static int setup_params(fitctx *c, nimc_err *err) {
                           "%g..%g",
                           q->key, v->start, v->unit, v->lo, v->hi);
   }
-  /* the device must accept both bounds of every parameter */
-  for (size_t k = 0; k < c->np; k++) {
-    for (int side = 0; side < 2; side++) {
-      for (size_t j = 0; j < c->np; j++)
-        c->p[j] = c->val[j].start;
-      c->p[k] = side ? c->val[k].hi : c->val[k].lo;
-      make_sets(c, c->p);
-      nimc_device *dev = NULL;
-      nimc_err e2;
-      int rc =
-          nimc_device_load(&dev, c->path, c->sets, c->nbase + c->np, &e2);
-      nimc_device_destroy(dev);
-      if (rc)
-        return nimc_err_set(err, NIMC_EINPUT,
-                            "parameter '%s': the %s bound %g %s is not "
-                            "accepted by the device: %s",
-                            c->par[k].key, side ? "upper" : "lower", c->p[k],
-                            c->val[k].unit, e2.msg);
+  /* every device must accept both bounds of every parameter */
+  for (size_t b = 0; b < c->nobs; b++) {
+    const nimc_fit_obs *o = c->ob[b].o;
+    size_t a = 0;
+    while (a < b && !same_device(c->ob[a].o, o))
+      a++;
+    if (a < b) continue;
+    for (size_t k = 0; k < c->np; k++) {
+      for (int side = 0; side < 2; side++) {
+        for (size_t j = 0; j < c->np; j++)
+          c->p[j] = c->val[j].start;
+        c->p[k] = side ? c->val[k].hi : c->val[k].lo;
+        size_t ns = make_sets(c, o, c->p);
+        nimc_device *dev = NULL;
+        nimc_err e2;
+        int rc = nimc_device_load(&dev, o->device, c->sets, ns, &e2);
+        nimc_device_destroy(dev);
+        if (rc)
+          return nimc_err_set(err, NIMC_EINPUT,
+                              "parameter '%s': the %s bound %g %s is not "
+                              "accepted by the device: %s",
+                              c->par[k].key, side ? "upper" : "lower",
+                              c->p[k], c->val[k].unit, e2.msg);
+      }
     }
   }
   return NIMC_OK;
 }
 
-/* Fill the statistics of out from the Jacobian J at u (weighted residuals
- * r there). */
+/* Fill the statistics of out from the Jacobian J at u. */
 static int statistics(fitctx *c, const gsl_vector *u, const gsl_matrix *J,
-                      nimc_device_fit_result *out) {
+                      nimc_fit_result *out) {
   size_t np = c->np;
   gsl_matrix *cov = gsl_matrix_alloc(np, np);
   if (!cov) return NIMC_ENOMEM;
@@ -870,28 +1175,219 @@ static int statistics(fitctx *c, const gsl_vector *u, const gsl_matrix *J,
   double s2 = c->n > np ? out->chi2 / (double)(c->n - np) : NAN;
   for (size_t k = 0; k < np; k++) {
     double ckk = gsl_matrix_get(cov, k, k);
-    double se_ln = dlnp_du(c, k, gsl_vector_get(u, k)) * sqrt(s2 * ckk);
-    out->param[k].std_err =
-        isfinite(se_ln) && ckk > 0 ? out->param[k].value * se_ln : NAN;
+    double d = dlnp_du(c, k, gsl_vector_get(u, k)), pk = out->param[k].value;
+    double se_ln = d * sqrt(s2 * ckk), se0 = d * sqrt(ckk);
+    out->param[k].std_err = isfinite(se_ln) && ckk > 0 ? pk * se_ln : NAN;
+    out->std_err_sigma[k] = isfinite(se0) && ckk > 0 ? pk * se0 : NAN;
     for (size_t j = 0; j < np; j++) {
-      double d = sqrt(ckk * gsl_matrix_get(cov, j, j));
+      double dd = sqrt(ckk * gsl_matrix_get(cov, j, j));
       out->corr[k * np + j] =
-          d > 0 && isfinite(d) ? gsl_matrix_get(cov, k, j) / d : NAN;
+          dd > 0 && isfinite(dd) ? gsl_matrix_get(cov, k, j) / dd : NAN;
     }
   }
   gsl_matrix_free(cov);
+  /* the metrics' sensitivities: r = (m / value - 1) / sigma, so
+   * d ln m / d ln p_k = J_ik value sigma / (m dlnp_du_k) */
+  for (size_t b = 0; b < c->nobs; b++) {
+    obsst *s = &c->ob[b];
+    nimc_fit_obs_result *ro = &out->obs[b];
+    if (s->o->kind != NIMC_OBS_METRIC) continue;
+    if (!(ro->sensitivity = malloc(np * sizeof *ro->sensitivity)))
+      return NIMC_ENOMEM;
+    for (size_t k = 0; k < np; k++)
+      ro->sensitivity[k] = gsl_matrix_get(J, s->off, k) * s->o->value *
+                           s->sigma /
+                           (s->model[0] * dlnp_du(c, k, gsl_vector_get(u, k)));
+  }
   return NIMC_OK;
 }
 
-int nimc_device_fit(const char *path, const char *const *sets, size_t nsets,
-                    const nimc_fit_param *params, size_t np,
-                    const nimc_series *meas, const nimc_experiment *exp,
-                    const nimc_device_fit_opts *opts,
-                    nimc_device_fit_result *out, nimc_err *err) {
+/* Check observation k and set up its state s (block at *off). */
+static int setup_obs(fitctx *c, size_t k, obsst *s, size_t *off,
+                     nimc_err *err) {
+  const nimc_fit_obs *o = s->o;
+  const nimc_device_fit_opts *op = c->o;
+  s->share = -1;
+  s->sigma = o->sigma > 0.0 ? o->sigma : 1.0;
+  s->sim = op->sim;
+  if (!o->device)
+    return nimc_err_set(err, NIMC_EINPUT, "%s: no device", o->name);
+  if (!isfinite(s->sigma))
+    return nimc_err_set(err, NIMC_EINPUT, "%s: sigma %g is not finite",
+                        o->name, o->sigma);
+  switch (o->kind) {
+  case NIMC_OBS_VOLTAGE:
+  case NIMC_OBS_CURRENT: {
+    const nimc_series *m = o->series;
+    int rc;
+    if (!m || !o->exp)
+      return nimc_err_set(err, NIMC_EINPUT,
+                          "%s: a curve needs the measured series and the "
+                          "experiment",
+                          o->name);
+    if ((rc = check_series(m, 2, err))) return rc;
+    if (!nimc_experiment_nsteps(o->exp))
+      return nimc_err_set(err, NIMC_EINPUT, "%s: the experiment has no steps",
+                          o->name);
+    s->n = m->n;
+    const double *y =
+        o->kind == NIMC_OBS_VOLTAGE ? m->voltage_V : m->current_A;
+    double lo = INFINITY, hi = -INFINITY, Imax = 0.0;
+    for (size_t i = 0; i < m->n; i++) {
+      lo = fmin(lo, y[i]);
+      hi = fmax(hi, y[i]);
+      Imax = fmax(Imax, fabs(m->current_A[i]));
+      if (o->sigma_pt && !(o->sigma_pt[i] > 0.0 && isfinite(o->sigma_pt[i])))
+        return nimc_err_set(err, NIMC_EINPUT,
+                            "%s: sigma[%zu] = %g: standard deviations must "
+                            "be positive",
+                            o->name, i, o->sigma_pt[i]);
+    }
+    s->span = hi - lo;
+    if (s->sim.output_dt_s <= 0.0) {
+      /* the model is read between its samples by straight lines: sample
+       * it at a quarter of the measured spacing (IDA's interpolant), not
+       * at the solver's steps, which may be seconds apart */
+      double *d = malloc((m->n - 1) * sizeof *d);
+      if (!d) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+      for (size_t i = 1; i < m->n; i++)
+        d[i - 1] = m->time_s[i] - m->time_s[i - 1];
+      qsort(d, m->n - 1, sizeof *d, cmp_double);
+      double span = m->time_s[m->n - 1] - m->time_s[0];
+      s->sim.output_dt_s = fmax(0.25 * d[(m->n - 1) / 2], 1e-5 * span);
+      free(d);
+      if (!(s->sim.output_dt_s > 0.0)) s->sim.output_dt_s = 0.0;
+    }
+    if (o->kind == NIMC_OBS_VOLTAGE) {
+      /* the measured segments, to compare each with its own step */
+      nimc_protocol_opts po = nimc_protocol_opts_default();
+      s->rest = 1e-3 * Imax;
+      if (!(s->seglab = malloc(m->n * sizeof *s->seglab)) ||
+          segments_find(m, po.rel_tol, s->rest, &s->seg, &s->nseg) ||
+          !(s->sa = calloc(s->nseg + 1, sizeof *s->sa)) ||
+          !(s->sb = calloc(s->nseg + 1, sizeof *s->sb)))
+        return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+      for (size_t i = 0; i < m->n; i++)
+        s->seglab[i] = -1;
+      for (size_t g = 0; g < s->nseg; g++)
+        for (size_t i = s->seg[g].first; i <= s->seg[g].last; i++)
+          s->seglab[i] = (int)g;
+    }
+    break;
+  }
+  case NIMC_OBS_IMPEDANCE:
+    if (!o->spectrum || !o->spectrum->n)
+      return nimc_err_set(err, NIMC_EINPUT, "%s: no measured spectrum",
+                          o->name);
+    for (size_t i = 0; i < o->spectrum->n; i++)
+      if (!(o->spectrum->freq_Hz[i] > 0.0 && isfinite(o->spectrum->freq_Hz[i]) &&
+            isfinite(o->spectrum->z_re_ohm[i]) &&
+            isfinite(o->spectrum->z_im_ohm[i]) &&
+            hypot(o->spectrum->z_re_ohm[i], o->spectrum->z_im_ohm[i]) > 0.0))
+        return nimc_err_set(err, NIMC_EDATA,
+                            "%s: point %zu of the spectrum: a frequency that "
+                            "is not positive, or an impedance that is zero "
+                            "or not finite",
+                            o->name, i + 1);
+    s->n = 2 * o->spectrum->n;
+    s->freq = o->spectrum->freq_Hz;
+    s->nfreq = o->spectrum->n;
+    break;
+  case NIMC_OBS_METRIC:
+    for (size_t j = 0; j < NMETRICS && !s->metric; j++)
+      if (o->metric && !strcmp(o->metric, metric_table[j].name))
+        s->metric = &metric_table[j];
+    if (!s->metric)
+      return nimc_err_set(err, NIMC_EINPUT,
+                          "%s: unknown metric '%s' (known: "
+                          "capacitance_volumetric_F_cm3, r_ohmic_ohm, "
+                          "r_ct_ohm and the other keys of docs/fitting.md)",
+                          o->name, o->metric ? o->metric : "");
+    if (!(isfinite(o->value) && o->value != 0.0))
+      return nimc_err_set(err, NIMC_EINPUT,
+                          "%s: the measured value %g must be finite and not "
+                          "0 (the residual is relative)",
+                          o->name, o->value);
+    if (!s->metric->spectrum && !o->exp)
+      return nimc_err_set(err, NIMC_EINPUT,
+                          "%s: the metric '%s' needs an experiment", o->name,
+                          o->metric);
+    if (s->metric->spectrum) {
+      if (o->freq_Hz) {
+        s->freq = o->freq_Hz;
+        s->nfreq = o->nfreq;
+      } else {
+        int rc = nimc_freq_logspace(1e5, 1e-2, 10, &s->own_freq, &s->nfreq,
+                                    err);
+        if (rc) return rc;
+        s->freq = s->own_freq;
+      }
+    }
+    s->n = 1;
+    break;
+  default:
+    return nimc_err_set(err, NIMC_EINPUT, "%s: unknown kind %d", o->name,
+                        (int)o->kind);
+  }
+  if (!(s->model = calloc(s->n, sizeof *s->model)))
+    return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  s->off = *off;
+  *off += s->n;
+  /* an earlier observation that simulates the same thing */
+  int spec = o->kind == NIMC_OBS_IMPEDANCE ||
+             (o->kind == NIMC_OBS_METRIC && s->metric->spectrum);
+  int gcd = o->kind == NIMC_OBS_METRIC && !s->metric->spectrum;
+  for (size_t j = 0; j < k && s->share < 0 && (spec || gcd); j++) {
+    const obsst *q = &c->ob[j];
+    int qspec = q->o->kind == NIMC_OBS_IMPEDANCE ||
+                (q->o->kind == NIMC_OBS_METRIC && q->metric->spectrum);
+    int qgcd = q->o->kind == NIMC_OBS_METRIC && !q->metric->spectrum;
+    if (q->share >= 0 || !same_device(q->o, o) || q->o->exp != o->exp)
+      continue;
+    if (spec && qspec && q->nfreq == s->nfreq &&
+        !memcmp(q->freq, s->freq, s->nfreq * sizeof *s->freq))
+      s->share = (int)j;
+    if (gcd && qgcd && q->o->until_steady == o->until_steady)
+      s->share = (int)j;
+  }
+  return NIMC_OK;
+}
+
+/* The measured value behind residual i of observation s. */
+static double obs_data(const obsst *s, size_t i) {
+  const nimc_fit_obs *o = s->o;
+  switch (o->kind) {
+  case NIMC_OBS_VOLTAGE:
+    return o->series->voltage_V[i];
+  case NIMC_OBS_CURRENT:
+    return o->series->current_A[i];
+  case NIMC_OBS_IMPEDANCE: {
+    size_t nf = o->spectrum->n;
+    return i < nf ? o->spectrum->z_re_ohm[i] : o->spectrum->z_im_ohm[i - nf];
+  }
+  default:
+    return o->value;
+  }
+}
+
+/* The rms of model - data of observation s at its last evaluation. */
+static double obs_rms(const obsst *s) {
+  double ss = 0.0;
+  for (size_t i = 0; i < s->n; i++) {
+    double e = s->model[i] - obs_data(s, i);
+    ss += e * e;
+  }
+  return sqrt(ss / (double)s->n);
+}
+
+int nimc_fit_run(const nimc_fit_param *params, size_t np,
+                 const nimc_fit_obs *obs, size_t nobs,
+                 const nimc_device_fit_opts *opts, nimc_fit_result *out,
+                 nimc_err *err) {
   memset(out, 0, sizeof *out);
-  if (!path || !params || !np || !meas || !exp || (nsets && !sets))
+  if (!params || !np || !obs || !nobs)
     return nimc_err_set(err, NIMC_EMISUSE,
-                        "nimc_device_fit: path, params, meas and exp are "
+                        "nimc_fit_run: parameters and observations are "
                         "required");
   nimc_device_fit_opts o = opts ? *opts : nimc_device_fit_opts_default();
   if (o.max_iter <= 0) o.max_iter = o.method == NIMC_FIT_SIMPLEX
@@ -905,116 +1401,85 @@ int nimc_device_fit(const char *path, const char *const *sets, size_t nsets,
     o.fd_step = fmax(1e-3, 30.0 * sqrt(rt));
   }
   if (o.method != NIMC_FIT_LM && o.method != NIMC_FIT_SIMPLEX)
-    return nimc_err_set(err, NIMC_EINPUT, "nimc_device_fit: unknown method");
-  int rc = check_series(meas, np + 1, err);
-  if (rc) return rc;
-  if (o.sim.output_dt_s <= 0.0) {
-    /* the model is read between its samples by straight lines: sample it
-     * at a quarter of the measured spacing (IDA's interpolant), not at the
-     * solver's steps, which may be seconds apart */
-    double *d = malloc((meas->n - 1) * sizeof *d);
-    if (!d) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
-    for (size_t i = 1; i < meas->n; i++)
-      d[i - 1] = meas->time_s[i] - meas->time_s[i - 1];
-    qsort(d, meas->n - 1, sizeof *d, cmp_double);
-    double span = meas->time_s[meas->n - 1] - meas->time_s[0];
-    o.sim.output_dt_s = fmax(0.25 * d[(meas->n - 1) / 2], 1e-5 * span);
-    free(d);
-    if (!(o.sim.output_dt_s > 0.0)) o.sim.output_dt_s = 0.0;
-  }
-  if (!nimc_experiment_nsteps(exp))
-    return nimc_err_set(err, NIMC_EINPUT, "the experiment has no steps");
-  if (o.sigma_V)
-    for (size_t i = 0; i < meas->n; i++)
-      if (!(o.sigma_V[i] > 0.0 && isfinite(o.sigma_V[i])))
-        return nimc_err_set(err, NIMC_EINPUT,
-                            "sigma_V[%zu] = %g: standard deviations must be "
-                            "positive",
-                            i, o.sigma_V[i]);
+    return nimc_err_set(err, NIMC_EINPUT, "nimc_fit_run: unknown method");
 
   fitctx c;
   memset(&c, 0, sizeof c);
-  c.path = path;
-  c.base = sets;
-  c.nbase = nsets;
   c.par = params;
   c.np = np;
-  c.n = meas->n;
-  c.meas = meas;
-  c.exp = exp;
+  c.nobs = nobs;
   c.o = &o;
-  double vmin = INFINITY, vmax = -INFINITY;
-  for (size_t i = 0; i < meas->n; i++) {
-    vmin = fmin(vmin, meas->voltage_V[i]);
-    vmax = fmax(vmax, meas->voltage_V[i]);
-  }
-  c.vspan = vmax - vmin;
+  int rc = NIMC_OK;
   gsl_vector *u = NULL;
   gsl_matrix *J = NULL;
   gsl_error_handler_t *old = gsl_set_error_handler_off();
-  c.val = calloc(np, sizeof *c.val);
-  c.sets = calloc(nsets + np, sizeof *c.sets);
-  c.setbuf = calloc(np, sizeof *c.setbuf);
-  c.p = calloc(np, sizeof *c.p);
-  c.ucache = calloc(np, sizeof *c.ucache);
-  c.model = calloc(c.n, sizeof *c.model);
-  c.rcache = calloc(c.n, sizeof *c.rcache);
-  c.rtmp = calloc(c.n, sizeof *c.rtmp);
-  out->param = calloc(np, sizeof *out->param);
-  out->corr = calloc(np * np, sizeof *out->corr);
-  out->model_V = calloc(c.n, sizeof *out->model_V);
-  out->residual_V = calloc(c.n, sizeof *out->residual_V);
-  u = gsl_vector_alloc(np);
-  J = gsl_matrix_alloc(c.n, np);
-  if (!c.val || !c.sets || !c.setbuf || !c.p || !c.ucache || !c.model ||
-      !c.rcache || !c.rtmp || !out->param || !out->corr || !out->model_V ||
-      !out->residual_V || !u || !J) {
+  char(*names)[96] = calloc(nobs, sizeof *names);
+  nimc_fit_obs *ocopy = calloc(nobs, sizeof *ocopy);
+  double *rms_start = calloc(nobs, sizeof *rms_start);
+  c.ob = calloc(nobs, sizeof *c.ob);
+  if (!names || !ocopy || !rms_start || !c.ob) {
     rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
     goto done;
   }
-  for (size_t k = 0; k < nsets; k++)
-    c.sets[k] = sets[k];
-  /* the measured segments, to compare each with its own simulated step */
-  {
-    nimc_protocol_opts po = nimc_protocol_opts_default();
-    double Imax = 0.0;
-    for (size_t i = 0; i < c.n; i++)
-      Imax = fmax(Imax, fabs(meas->current_A[i]));
-    c.rest = 1e-3 * Imax;
-    c.seglab = malloc(c.n * sizeof *c.seglab);
-    if (!c.seglab || segments_find(meas, po.rel_tol, c.rest, &c.seg, &c.nseg) ||
-        !(c.sa = calloc(c.nseg + 1, sizeof *c.sa)) ||
-        !(c.sb = calloc(c.nseg + 1, sizeof *c.sb))) {
-      rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  size_t off = 0;
+  for (size_t k = 0; k < nobs; k++) {
+    ocopy[k] = obs[k];
+    if (obs[k].name)
+      snprintf(names[k], sizeof names[k], "%s", obs[k].name);
+    else
+      snprintf(names[k], sizeof names[k], "observation %zu", k + 1);
+    ocopy[k].name = names[k];
+    c.ob[k].o = &ocopy[k];
+    if (ocopy[k].nsets && !ocopy[k].sets) {
+      rc = nimc_err_set(err, NIMC_EMISUSE, "%s: nsets without sets", names[k]);
       goto done;
     }
-    for (size_t i = 0; i < c.n; i++)
-      c.seglab[i] = -1;
-    for (size_t g = 0; g < c.nseg; g++)
-      for (size_t i = c.seg[g].first; i <= c.seg[g].last; i++)
-        c.seglab[i] = (int)g;
+    c.maxsets = ocopy[k].nsets > c.maxsets ? ocopy[k].nsets : c.maxsets;
+    if ((rc = setup_obs(&c, k, &c.ob[k], &off, err))) goto done;
   }
+  c.n = off;
+  if (c.n < np) {
+    rc = nimc_err_set(err, NIMC_EINPUT,
+                      "%zu residuals for %zu parameters: at least as many "
+                      "residuals as parameters needed",
+                      c.n, np);
+    goto done;
+  }
+  c.val = calloc(np, sizeof *c.val);
+  c.sets = calloc(c.maxsets + np, sizeof *c.sets);
+  c.setbuf = calloc(np, sizeof *c.setbuf);
+  c.p = calloc(np, sizeof *c.p);
+  c.ucache = calloc(np, sizeof *c.ucache);
+  c.rcache = calloc(c.n, sizeof *c.rcache);
+  c.rtmp = calloc(c.n, sizeof *c.rtmp);
+  out->param = calloc(np, sizeof *out->param);
+  out->std_err_sigma = calloc(np, sizeof *out->std_err_sigma);
+  out->corr = calloc(np * np, sizeof *out->corr);
+  out->obs = calloc(nobs, sizeof *out->obs);
+  u = gsl_vector_alloc(np);
+  J = gsl_matrix_alloc(c.n, np);
+  if (!c.val || !c.sets || !c.setbuf || !c.p || !c.ucache || !c.rcache ||
+      !c.rtmp || !out->param || !out->std_err_sigma || !out->corr ||
+      !out->obs || !u || !J) {
+    rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+    goto done;
+  }
+  out->nobs = nobs;
   if ((rc = setup_params(&c, err))) goto done;
 
   /* the start: a simulation that fails there is the caller's problem */
   for (size_t k = 0; k < np; k++)
     gsl_vector_set(u, k, to_coord(&c, k, c.val[k].start));
-  int load = eval_u(&c, u->data, c.rtmp);
-  if (load || c.last_failed) {
+  eval_u(&c, u->data, c.rtmp);
+  if (c.last_failed) {
     rc = nimc_err_set(err, NIMC_ESOLVER,
                       "the simulation at the start values fails: %s",
                       c.first_err.msg);
     goto done;
   }
   out->chi2_start = sumsq(c.rtmp, c.n);
-  {
-    double s = 0.0;
-    for (size_t i = 0; i < c.n; i++) {
-      double d = c.model[i] - meas->voltage_V[i];
-      s += d * d;
-    }
-    out->rms_start_V = sqrt(s / (double)c.n);
-  }
+  for (size_t b = 0; b < nobs; b++)
+    rms_start[b] = obs_rms(&c.ob[b]);
   rc = o.method == NIMC_FIT_LM ? run_lm(&c, u, J, out)
                                : run_simplex(&c, u, J, out);
   if (rc) {
@@ -1025,20 +1490,41 @@ int nimc_device_fit(const char *path, const char *const *sets, size_t nsets,
   c.have_cache = 0;
   eval_u(&c, u->data, c.rtmp);
   out->chi2 = sumsq(c.rtmp, c.n);
-  out->n_held = c.held;
-  out->by_step = c.by_step;
-  double s = 0.0;
-  for (size_t i = 0; i < c.n; i++) {
-    out->model_V[i] = c.model[i];
-    out->residual_V[i] = c.model[i] - meas->voltage_V[i];
-    s += out->residual_V[i] * out->residual_V[i];
-  }
-  out->rms_V = sqrt(s / (double)c.n);
   out->np = np;
   out->n = c.n;
   for (size_t k = 0; k < np; k++) {
     out->param[k] = c.val[k];
     out->param[k].value = to_value(&c, k, gsl_vector_get(u, k));
+  }
+  for (size_t b = 0; b < nobs; b++) {
+    obsst *s = &c.ob[b];
+    nimc_fit_obs_result *ro = &out->obs[b];
+    const nimc_fit_obs *ob = s->o;
+    snprintf(ro->name, sizeof ro->name, "%s", ob->name);
+    ro->n = s->n;
+    ro->data = malloc(s->n * sizeof *ro->data);
+    ro->model = malloc(s->n * sizeof *ro->model);
+    if (ob->kind != NIMC_OBS_METRIC) ro->x = malloc(s->n * sizeof *ro->x);
+    if (!ro->data || !ro->model || (ob->kind != NIMC_OBS_METRIC && !ro->x)) {
+      rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+      goto done;
+    }
+    size_t nf = ob->kind == NIMC_OBS_IMPEDANCE ? ob->spectrum->n : 0;
+    for (size_t i = 0; i < s->n; i++) {
+      if (ob->kind == NIMC_OBS_VOLTAGE || ob->kind == NIMC_OBS_CURRENT)
+        ro->x[i] = ob->series->time_s[i] - ob->series->time_s[0];
+      else if (ob->kind == NIMC_OBS_IMPEDANCE)
+        ro->x[i] = ob->spectrum->freq_Hz[i % nf];
+      ro->data[i] = obs_data(s, i);
+      ro->model[i] = s->model[i];
+      ro->chi2 += c.rtmp[s->off + i] * c.rtmp[s->off + i];
+    }
+    ro->rms = obs_rms(s);
+    ro->rms_start = rms_start[b];
+    ro->n_held = s->held;
+    ro->by_step = s->by_step;
+    ro->not_steady = s->share >= 0 ? c.ob[s->share].not_steady : s->not_steady;
+    ro->failed = s->share >= 0 ? c.ob[s->share].failed : s->failed;
   }
   if ((rc = statistics(&c, u, J, out))) {
     rc = nimc_err_set(err, rc, "out of memory");
@@ -1048,20 +1534,87 @@ int nimc_device_fit(const char *path, const char *const *sets, size_t nsets,
   out->failed_simulations = c.failed;
 done:
   gsl_set_error_handler(old);
-  if (rc) nimc_device_fit_result_free(out);
+  if (rc) nimc_fit_result_free(out);
   gsl_vector_free(u);
   gsl_matrix_free(J);
+  for (size_t k = 0; c.ob && k < nobs; k++) {
+    obsst *s = &c.ob[k];
+    free(s->seg);
+    free(s->seglab);
+    free(s->sa);
+    free(s->sb);
+    free(s->model);
+    free(s->own_freq);
+    nimc_spectrum_free(&s->spec);
+  }
+  free(c.ob);
+  free(ocopy);
+  free(rms_start);
+  free(names);
   free(c.val);
   free(c.sets);
   free(c.setbuf);
   free(c.p);
   free(c.ucache);
-  free(c.model);
   free(c.rcache);
   free(c.rtmp);
-  free(c.seg);
-  free(c.seglab);
-  free(c.sa);
-  free(c.sb);
   return rc;
+}
+
+int nimc_device_fit(const char *path, const char *const *sets, size_t nsets,
+                    const nimc_fit_param *params, size_t np,
+                    const nimc_series *meas, const nimc_experiment *exp,
+                    const nimc_device_fit_opts *opts,
+                    nimc_device_fit_result *out, nimc_err *err) {
+  memset(out, 0, sizeof *out);
+  if (!path || !params || !np || !meas || !exp || (nsets && !sets))
+    return nimc_err_set(err, NIMC_EMISUSE,
+                        "nimc_device_fit: path, params, meas and exp are "
+                        "required");
+  int rc = check_series(meas, np + 1, err);
+  if (rc) return rc;
+  nimc_fit_obs ob;
+  memset(&ob, 0, sizeof ob);
+  ob.kind = NIMC_OBS_VOLTAGE;
+  ob.name = "the measured curve";
+  ob.device = path;
+  ob.sets = sets;
+  ob.nsets = nsets;
+  ob.exp = exp;
+  ob.series = meas;
+  ob.sigma_pt = opts ? opts->sigma_V : NULL;
+  nimc_fit_result r;
+  /* the messages name no observation when there is one */
+  if ((rc = nimc_fit_run(params, np, &ob, 1, opts, &r, err))) {
+    const char *pre = "the measured curve: ";
+    size_t lp = strlen(pre);
+    if (!strncmp(err->msg, pre, lp))
+      memmove(err->msg, err->msg + lp, strlen(err->msg + lp) + 1);
+    return rc;
+  }
+  nimc_fit_obs_result *ro = &r.obs[0];
+  out->np = r.np;
+  out->n = ro->n;
+  out->param = r.param;
+  out->corr = r.corr;
+  r.param = NULL;
+  r.corr = NULL;
+  out->model_V = ro->model;
+  out->residual_V = ro->data;
+  ro->model = ro->data = NULL;
+  for (size_t i = 0; i < out->n; i++)
+    out->residual_V[i] = out->model_V[i] - out->residual_V[i];
+  out->chi2 = r.chi2;
+  out->chi2_start = r.chi2_start;
+  out->rms_V = ro->rms;
+  out->n_held = ro->n_held;
+  out->by_step = ro->by_step;
+  out->simulations = r.simulations;
+  out->failed_simulations = r.failed_simulations;
+  out->iterations = r.iterations;
+  out->converged = r.converged;
+  snprintf(out->reason, sizeof out->reason, "%s", r.reason);
+  out->rms_start_V = ro->rms_start;
+  nimc_fit_result_free(&r);
+  return NIMC_OK;
 }
