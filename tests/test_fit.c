@@ -374,6 +374,325 @@ static void test_bad_params(void) {
   nimc_series_free(&s);
 }
 
+/* (c) A CV: the protocol read off a noiseless simulated voltammogram is
+ * the experiment that made it, and the micropores' share of the AG's
+ * capacitance, 30 % off, comes back from its current with 0.5 % noise (of the peak
+ * current) within two standard errors. */
+static void test_cv_recovery(void) {
+  const char *path = "devices/nimc-stack.ini";
+  const char *lines[] = {"Sweep from 0 V to 3.5 V at 20 mV/s",
+                         "Sweep from 3.5 V to 0 V at 20 mV/s",
+                         "Sweep from 0 V to 3.5 V at 20 mV/s",
+                         "Sweep from 3.5 V to 0 V at 20 mV/s"};
+  const char *key = "cathode.micropore_capacitance_fraction";
+  double shipped;
+  char unit[32], set[128];
+  nimc_err err;
+  CHECK(nimc_device_param(path, NULL, 0, key, &shipped, unit, sizeof unit,
+                          &err) == NIMC_OK);
+  snprintf(set, sizeof set, "%s=%.12g", key, 1.3 * shipped);
+  const char *sets[] = {set};
+  nimc_series meas;
+  int rc = simulate(path, sets, 1, lines, 4, 1.0, &meas);
+  CHECK(rc == NIMC_OK && meas.n > 600);
+  if (rc) return;
+  for (size_t i = 0; i < meas.n; i++)
+    meas.step[i] = -1;
+  nimc_protocol p;
+  rc = nimc_protocol_from_sweeps(&meas, &p, &err);
+  CHECK(rc == NIMC_OK && p.n == 4);
+  for (size_t k = 0; !rc && k < p.n && k < 4; k++) {
+    CHECK(!strcmp(p.lines[k], lines[k]));
+    if (strcmp(p.lines[k], lines[k]))
+      fprintf(stderr, "  sweep %zu: '%s', expected '%s'\n", k, p.lines[k],
+              lines[k]);
+  }
+  if (rc) {
+    fprintf(stderr, "  %s\n", err.msg);
+    nimc_series_free(&meas);
+    return;
+  }
+  /* the peak current of the later sweeps (the first begins with the
+   * jump from the neutral device's open-circuit voltage to 0 V) */
+  double ipk = 0.0;
+  for (size_t i = meas.n / 2; i < meas.n; i++)
+    ipk = fmax(ipk, fabs(meas.current_A[i]));
+  gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+  gsl_rng_set(rng, 20261130);
+  for (size_t i = 0; i < meas.n; i++)
+    meas.current_A[i] += gsl_ran_gaussian(rng, 0.005 * ipk);
+  gsl_rng_free(rng);
+  nimc_fit_param par = {key, NULL, 0.05, 0.95, NAN};
+  nimc_fit_obs ob = {.kind = NIMC_OBS_CURRENT,
+                     .device = path,
+                     .exp = p.exp,
+                     .series = &meas,
+                     .sigma = 0.005 * ipk};
+  nimc_fit_result r;
+  rc = nimc_fit_run(&par, 1, &ob, 1, NULL, &r, &err);
+  CHECK(rc == NIMC_OK);
+  if (!rc) {
+    const nimc_fit_value *v = &r.param[0];
+    fprintf(stderr,
+            "  CV: %s, %d iterations; %s %.6g (true %.6g) +- %.3g; rms %.3g "
+            "A -> %.3g A (noise %.3g A)\n",
+            r.reason, r.iterations, key, v->value, 1.3 * shipped, v->std_err,
+            r.obs[0].rms_start, r.obs[0].rms, 0.005 * ipk);
+    CHECK(r.converged);
+    CHECK(fabs(v->value - 1.3 * shipped) <= 2.0 * v->std_err);
+    CHECK(v->std_err > 0.0 && v->std_err < 0.05 * v->value);
+    CHECK(r.obs[0].rms < 1.2 * 0.005 * ipk);
+    CHECK(r.obs[0].rms_start > 3.0 * r.obs[0].rms);
+    /* sigma is the noise: the stated and the scaled errors agree */
+    CHECK_REL(r.std_err_sigma[0], v->std_err, 0.2);
+    CHECK(!strcmp(r.obs[0].name, "observation 1"));
+  } else {
+    fprintf(stderr, "  %s\n", err.msg);
+  }
+  nimc_fit_result_free(&r);
+  nimc_protocol_free(&p);
+  nimc_series_free(&meas);
+}
+
+/* The spectrum of the stack at rest with parameters q[] set to values. */
+static int stack_spectrum(const char *const *sets, size_t nsets,
+                          nimc_spectrum *z) {
+  nimc_device *dev = NULL;
+  nimc_sim *sim = NULL;
+  nimc_err err;
+  double *f = NULL;
+  size_t nf = 0;
+  int rc = nimc_device_load(&dev, "devices/nimc-stack.ini", sets, nsets, &err);
+  if (!rc) rc = nimc_freq_logspace(1e5, 1e-2, 5, &f, &nf, &err);
+  if (!rc) rc = nimc_sim_create(&sim, dev, NULL, &err);
+  if (!rc) rc = nimc_sim_at_rest(sim);
+  if (!rc) rc = nimc_sim_impedance(sim, f, nf, z, NULL);
+  free(f);
+  nimc_sim_destroy(sim);
+  nimc_device_destroy(dev);
+  return rc;
+}
+
+/* (d) An impedance spectrum: the gel's thickness and the micropores' time
+ * constant, 30 % off, come back from a spectrum with 1 % noise. */
+static void test_eis_recovery(void) {
+  const char *keys[2] = {"separator.thickness",
+                         "cathode.micropore_time_constant"};
+  double shipped[2];
+  char unit[2][32], setbuf[2][128];
+  const char *sets[2];
+  nimc_err err;
+  for (int k = 0; k < 2; k++) {
+    CHECK(nimc_device_param("devices/nimc-stack.ini", NULL, 0, keys[k],
+                            &shipped[k], unit[k], sizeof unit[k],
+                            &err) == NIMC_OK);
+    snprintf(setbuf[k], sizeof setbuf[k], "%s=%.12g %s", keys[k],
+             1.3 * shipped[k], unit[k]);
+    sets[k] = setbuf[k];
+  }
+  nimc_spectrum z;
+  memset(&z, 0, sizeof z);
+  int rc = stack_spectrum(sets, 2, &z);
+  CHECK(rc == NIMC_OK && z.n == 36);
+  if (rc) return;
+  gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+  gsl_rng_set(rng, 20261130);
+  for (size_t i = 0; i < z.n; i++) {
+    double m = hypot(z.z_re_ohm[i], z.z_im_ohm[i]);
+    z.z_re_ohm[i] += gsl_ran_gaussian(rng, 0.01 * m);
+    z.z_im_ohm[i] += gsl_ran_gaussian(rng, 0.01 * m);
+  }
+  gsl_rng_free(rng);
+  nimc_fit_param par[2] = {{keys[0], NULL, 1e-6, 1e-3, NAN},
+                           {keys[1], NULL, 10.0, 5000.0, NAN}};
+  nimc_fit_obs ob = {.kind = NIMC_OBS_IMPEDANCE,
+                     .name = "spectrum",
+                     .device = "devices/nimc-stack.ini",
+                     .spectrum = &z,
+                     .sigma = 0.01};
+  nimc_device_fit_opts o = nimc_device_fit_opts_default();
+  o.sim.rtol = 1e-6;
+  nimc_fit_result r;
+  rc = nimc_fit_run(par, 2, &ob, 1, &o, &r, &err);
+  CHECK(rc == NIMC_OK);
+  if (!rc) {
+    fprintf(stderr, "  EIS: %s, %d iterations, %ld simulations\n", r.reason,
+            r.iterations, r.simulations);
+    CHECK(r.converged);
+    CHECK(r.obs[0].n == 2 * z.n && r.n == 2 * z.n);
+    for (int k = 0; k < 2; k++) {
+      const nimc_fit_value *v = &r.param[k];
+      fprintf(stderr, "    %-36s %.6g (true %.6g) +- %.3g (stated %.3g)\n",
+              keys[k], v->value, 1.3 * shipped[k], v->std_err,
+              r.std_err_sigma[k]);
+      CHECK(fabs(v->value - 1.3 * shipped[k]) <= 2.0 * v->std_err);
+      /* the spectrum fixes the gel's resistance to 0.3 %, the micropores'
+       * time constant (their low-frequency arc) to about 10 % */
+      CHECK(v->std_err > 0.0 && v->std_err < 0.15 * v->value);
+    }
+    CHECK(r.obs[0].x[0] == z.freq_Hz[0] && r.obs[0].x[z.n] == z.freq_Hz[0]);
+    CHECK(r.obs[0].data[z.n] == z.z_im_ohm[0]);
+  } else {
+    fprintf(stderr, "  %s\n", err.msg);
+  }
+  nimc_fit_result_free(&r);
+  nimc_spectrum_free(&z);
+}
+
+/* (e) Metrics: a capacitance of a cycle run until steady, and the
+ * resistances of the spectrum, as the calibration fits them.  The model's
+ * own values come back as the targets at the true parameter; observations
+ * of one simulation share it. */
+static void test_metrics(void) {
+  const char *path = "devices/nimc-stack.ini";
+  const char *lines[] = {"Charge at 1 mA/cm2 until 3.5 V",
+                         "Discharge at 1 mA/cm2 until 0 V"};
+  nimc_experiment *exp = NULL;
+  nimc_err err;
+  CHECK(nimc_experiment_parse(&exp, lines, 2, &err) == NIMC_OK);
+  /* the truth: the share of the micropores 20 % above the shipped one */
+  const char *key = "cathode.micropore_capacitance_fraction";
+  double shipped;
+  CHECK(nimc_device_param(path, NULL, 0, key, &shipped, NULL, 0, &err) ==
+        NIMC_OK);
+  char set[128];
+  snprintf(set, sizeof set, "%s=%.12g", key, 1.2 * shipped);
+  nimc_fit_obs probe[3] = {
+      {.kind = NIMC_OBS_METRIC, .name = "C", .device = path, .exp = exp,
+       .metric = "capacitance_volumetric_F_cm3", .value = 1.0,
+       .until_steady = 1},
+      {.kind = NIMC_OBS_METRIC, .name = "E", .device = path, .exp = exp,
+       .metric = "energy_J", .value = 1.0, .until_steady = 1},
+      {.kind = NIMC_OBS_METRIC, .name = "R", .device = path,
+       .metric = "r_ohmic_ohm", .value = 1.0}};
+  /* the targets: the model's values at the truth (a fit of the separator,
+   * which they barely depend on, with no iteration) */
+  const char *sets[] = {set};
+  for (int k = 0; k < 3; k++) {
+    probe[k].sets = sets;
+    probe[k].nsets = 1;
+  }
+  nimc_fit_param sep = {"separator.thickness", NULL, 1e-6, 1e-3, NAN};
+  nimc_device_fit_opts o = nimc_device_fit_opts_default();
+  o.sim.rtol = 1e-6;
+  o.max_iter = 1;
+  nimc_fit_result r;
+  int rc = nimc_fit_run(&sep, 1, probe, 3, &o, &r, &err);
+  CHECK(rc == NIMC_OK);
+  if (rc) {
+    fprintf(stderr, "  %s\n", err.msg);
+    nimc_experiment_destroy(exp);
+    return;
+  }
+  /* C and E shared one simulation per evaluation, R its own */
+  CHECK(!r.obs[0].failed && !r.obs[1].failed && !r.obs[2].failed);
+  CHECK(r.obs[1].sensitivity && fabs(r.obs[1].sensitivity[0]) < 0.5);
+  double target[3];
+  for (int k = 0; k < 3; k++) {
+    target[k] = r.obs[k].model[0];
+    fprintf(stderr, "  %s at the truth: %.6g\n", r.obs[k].name, target[k]);
+    CHECK(isfinite(target[k]) && target[k] > 0.0);
+  }
+  nimc_fit_result_free(&r);
+  /* and at the shipped value: the secant of ln C against ln p */
+  for (int k = 0; k < 3; k++)
+    probe[k].nsets = 0;
+  rc = nimc_fit_run(&sep, 1, probe, 3, &o, &r, &err);
+  CHECK(rc == NIMC_OK);
+  double secant = rc ? NAN : log(target[0] / r.obs[0].model[0]) / log(1.2);
+  nimc_fit_result_free(&r);
+  /* fit the share from the shipped value to the three targets */
+  nimc_fit_obs ob[3];
+  for (int k = 0; k < 3; k++) {
+    ob[k] = probe[k];
+    ob[k].sets = NULL;
+    ob[k].nsets = 0;
+    ob[k].value = target[k];
+    ob[k].sigma = 0.01;
+  }
+  nimc_fit_param par = {key, NULL, 0.05, 0.95, NAN};
+  o.max_iter = 20;
+  rc = nimc_fit_run(&par, 1, ob, 3, &o, &r, &err);
+  CHECK(rc == NIMC_OK);
+  if (!rc) {
+    fprintf(stderr,
+            "  metrics: %s, %d iterations, %ld simulations: %.6g (true "
+            "%.6g); d ln C / d ln p = %.3f (secant %.3f)\n",
+            r.reason, r.iterations, r.simulations, r.param[0].value,
+            1.2 * shipped, r.obs[0].sensitivity[0], secant);
+    CHECK(r.converged);
+    CHECK_REL(r.param[0].value, 1.2 * shipped, 2e-3);
+    CHECK(fabs(r.obs[0].model[0] / target[0] - 1.0) < 1e-3);
+    /* the sensitivity from the Jacobian against the secant over the 20 %
+     * and at its upper end, which differ by the curvature (at 1 mA/cm2
+     * the micropores are too slow: more of them, less C) */
+    CHECK(fabs(r.obs[0].sensitivity[0] - secant) < 0.3 * fabs(secant));
+    CHECK(fabs(secant) > 0.1);
+    CHECK(r.obs[2].sensitivity && r.obs[0].x == NULL);
+    CHECK(r.n == 3 && r.nobs == 3);
+  } else {
+    fprintf(stderr, "  %s\n", err.msg);
+  }
+  nimc_fit_result_free(&r);
+  nimc_experiment_destroy(exp);
+}
+
+/* Every observation that lacks what its kind needs is refused, named. */
+static void test_bad_observations(void) {
+  const char *path = "devices/nimc-stack.ini";
+  nimc_fit_param par = {"separator.thickness", NULL, 1e-6, 1e-3, NAN};
+  nimc_spectrum zero;
+  memset(&zero, 0, sizeof zero);
+  CHECK(nimc_spectrum_alloc(&zero, 2) == NIMC_OK);
+  zero.freq_Hz[0] = 1.0, zero.freq_Hz[1] = 2.0;
+  zero.z_re_ohm[0] = 1.0, zero.z_re_ohm[1] = 0.0; /* Z = 0 at 2 Hz */
+  struct {
+    nimc_fit_obs o;
+    const char *needle;
+  } bad[] = {
+      {{.kind = NIMC_OBS_METRIC, .name = "m1", .device = path,
+        .metric = "capacitance_volumetric", .value = 1.0},
+       "unknown metric 'capacitance_volumetric'"},
+      {{.kind = NIMC_OBS_METRIC, .name = "m2", .device = path,
+        .metric = "r_ohmic_ohm", .value = 0.0},
+       "must be finite and not 0"},
+      {{.kind = NIMC_OBS_METRIC, .name = "m3", .device = path,
+        .metric = "energy_J", .value = 1.0},
+       "needs an experiment"},
+      {{.kind = NIMC_OBS_IMPEDANCE, .name = "z1", .device = path},
+       "no measured spectrum"},
+      {{.kind = NIMC_OBS_IMPEDANCE, .name = "z2", .device = path,
+        .spectrum = &zero},
+       "point 2 of the spectrum"},
+      {{.kind = NIMC_OBS_CURRENT, .name = "cv", .device = path},
+       "needs the measured series and the experiment"},
+      {{.kind = NIMC_OBS_METRIC, .name = "nodev", .metric = "r_ohmic_ohm",
+        .value = 1.0},
+       "no device"},
+      {{.kind = (nimc_fit_obs_kind)17, .name = "k", .device = path},
+       "unknown kind"},
+  };
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    nimc_fit_result r;
+    nimc_err err;
+    int rc = nimc_fit_run(&par, 1, &bad[k].o, 1, NULL, &r, &err);
+    CHECK(rc == NIMC_EINPUT || rc == NIMC_EDATA);
+    CHECK_CONTAINS(err.msg, bad[k].needle);
+    CHECK_CONTAINS(err.msg, bad[k].o.name);
+  }
+  /* a series that does not sweep has no CV protocol */
+  nimc_series s;
+  memset(&s, 0, sizeof s);
+  for (int k = 0; k < 10; k++)
+    push(&s, k, 1.0, 1e-3);
+  nimc_protocol p;
+  nimc_err err;
+  CHECK(nimc_protocol_from_sweeps(&s, &p, &err) == NIMC_EANALYSIS);
+  CHECK_CONTAINS(err.msg, "does not sweep");
+  nimc_series_free(&s);
+  nimc_spectrum_free(&zero);
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "--nimc")) {
     RUN(test_recovery_nimc);
@@ -384,5 +703,9 @@ int main(int argc, char **argv) {
   RUN(test_bad_params);
   RUN(test_protocol_of_simulation);
   RUN(test_recovery_stack);
+  RUN(test_bad_observations);
+  RUN(test_cv_recovery);
+  RUN(test_eis_recovery);
+  RUN(test_metrics);
   return TEST_REPORT();
 }
