@@ -21,16 +21,24 @@
 #include <string.h>
 
 #include "nimc/nimc.h"
+#include "fitobs.h"
 #include "reproduce.h"
 
 static const char *usage_fit_text =
     "usage: nimc fit DEVICE DATA --params KEY[=LO:HI][,KEY...] [options]\n"
+    "       nimc fit --spec FILE [options]\n"
     "\n"
-    "Fit device parameters so that the simulated experiment reproduces the\n"
-    "measured voltage of DATA: any file 'nimc analyze' reads (BioLogic\n"
-    ".mpt/.mpr, CSV with unit-bearing headers such as what 'nimc run -o\n"
-    "DIR' writes, ...) holding time, voltage and current (> 0 charging).\n"
+    "Fit device parameters so that the simulated experiment reproduces DATA:\n"
+    "any file 'nimc analyze' reads (BioLogic .mpt/.mpr, CSV with unit-bearing\n"
+    "headers such as what 'nimc run -o DIR' writes, impedance files, ...).\n"
+    "A GCD (time, voltage, current > 0 charging) is fitted by its voltage, a\n"
+    "CV by its current, a spectrum by its impedance.  A fit file (--spec)\n"
+    "fits several data files and single numbers (targets) at once, on one or\n"
+    "more devices (docs/fitting.md).\n"
     "\n"
+    "  --spec FILE            the observations and parameters from a fit "
+    "file\n"
+    "  --kind gcd|cv|eis      what DATA holds (default: from the file)\n"
     "  --params LIST          the keys to fit, comma-separated, as in --set\n"
     "                         (section.key), each with optional bounds:\n"
     "                         geometry.gel_thickness=100um:2mm,\n"
@@ -52,8 +60,10 @@ static const char *usage_fit_text =
     "1e-8)\n"
     "  --format NAME          the data file's format (default: detected;\n"
     "                         'nimc fit-eis --help' lists them)\n"
-    "  -o, --output DIR       write fitted.ini, report.json, fit.csv, fit.png,\n"
-    "                         fit.svg\n"
+    "  -o, --output DIR       write fitted.ini (one per device), fitted.set,\n"
+    "                         report.json, fit.csv, fit.png, fit.svg (with\n"
+    "                         several observations fit-N.csv, fit-N.png\n"
+    "                         and targets.csv)\n"
     "  --json                 print the summary JSON on stdout (and nothing "
     "else)\n"
     "  -q, --quiet            no progress on stderr\n"
@@ -67,52 +77,11 @@ void cli_fit_usage(FILE *out) { fputs(usage_fit_text, out); }
 
 #define CMD "fit"
 
-/* ---- the measured data ---- */
-
-/* Read path (any format nimc_data_read knows; format NULL = detect) into
- * *s; 0, or the exit status of the message printed. */
-static int read_measured(const char *path, const char *format, int quiet,
-                         nimc_series *s) {
-  nimc_read_opts ro = nimc_read_opts_default();
-  ro.format = format;
-  nimc_data d;
-  nimc_err err;
-  char how[1024];
-  int rc = nimc_data_read(path, &ro, &d, how, sizeof how, &err);
-  if (rc) {
-    fprintf(stderr, "nimc fit: %s\n", err.msg);
-    return rc == NIMC_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
-  }
-  if (!quiet) fprintf(stderr, "nimc fit: %s\n", how);
-  if (!d.voltage_V || !d.current_A) {
-    fprintf(stderr,
-            "nimc fit: %s:%ld: the fit needs a voltage and a current column "
-            "(found: %s%s)\n",
-            path, d.header_line, d.voltage_V ? "voltage" : "no voltage",
-            d.current_A ? ", current" : ", no current");
-    nimc_data_free(&d);
-    return EXIT_USAGE;
-  }
-  if (d.n < 3) {
-    fprintf(stderr, "nimc fit: %s: %zu data rows (at least 3 needed)\n", path,
-            d.n);
-    nimc_data_free(&d);
-    return EXIT_USAGE;
-  }
-  for (size_t k = 0; k < d.n; k++)
-    if (nimc_series_push(s, d.time_s[k], d.voltage_V[k], d.current_A[k], -1)) {
-      fprintf(stderr, "nimc fit: out of memory\n");
-      nimc_data_free(&d);
-      return EXIT_FAIL;
-    }
-  nimc_data_free(&d);
-  return 0;
-}
-
 /* ---- arguments ---- */
 
 typedef struct fit_args {
-  const char *device, *data, *outdir, *params, *experiment, *rtol, *format;
+  const char *device, *data, *outdir, *params, *experiment, *rtol, *format,
+      *spec, *kind;
   const char **steps, **sets;
   size_t nsteps, nsets;
   int json, quiet, simplex, accel, max_iter;
@@ -137,7 +106,8 @@ static int parse_args(int argc, char **argv, fit_args *a) {
     } else if (!strcmp(o, "--params") || !strcmp(o, "--set") ||
                !strcmp(o, "-e") || !strcmp(o, "--step") ||
                !strcmp(o, "--experiment") || !strcmp(o, "--max-iter") ||
-               !strcmp(o, "--rtol") || !strcmp(o, "--format")) {
+               !strcmp(o, "--rtol") || !strcmp(o, "--format") ||
+               !strcmp(o, "--spec") || !strcmp(o, "--kind")) {
       if (!has) return cli_fail_usage(CMD, "option '%s' needs a value", o);
       const char *v = argv[++i];
       if (!strcmp(o, "--params")) {
@@ -163,6 +133,13 @@ static int parse_args(int argc, char **argv, fit_args *a) {
         a->rtol = v;
       } else if (!strcmp(o, "--format")) {
         a->format = v;
+      } else if (!strcmp(o, "--spec")) {
+        a->spec = v;
+      } else if (!strcmp(o, "--kind")) {
+        if (strcmp(v, "gcd") && strcmp(v, "cv") && strcmp(v, "eis"))
+          return cli_fail_usage(CMD, "--kind '%s': expected gcd, cv or eis",
+                                v);
+        a->kind = v;
       } else {
         a->steps[a->nsteps++] = v;
       }
@@ -170,13 +147,26 @@ static int parse_args(int argc, char **argv, fit_args *a) {
       a->simplex = 1;
     } else if (!strcmp(o, "--accel")) {
       a->accel = 1;
-    } else if (!a->device && o[0] != '-') {
+    } else if (!a->device && !a->spec && o[0] != '-') {
       a->device = o;
     } else {
       int rc = cli_tail_option(CMD, "DEVICE and one DATA file", argc, argv, &i,
                                &a->outdir, &a->json, &a->quiet, &a->data);
       if (rc) return rc;
     }
+  }
+  if (a->spec) {
+    if (a->device || a->data || a->params || a->nsets || a->nsteps ||
+        a->experiment || a->kind || a->format)
+      return cli_fail_usage(CMD, "%s",
+                            "--spec FILE holds the devices, data, parameters "
+                            "and steps: give none of DEVICE, DATA, --params, "
+                            "--set, -e, --experiment, --kind, --format with "
+                            "it");
+    if (a->simplex && a->accel)
+      return cli_fail_usage(CMD, "%s", "--accel is for Levenberg-Marquardt, "
+                                       "not --simplex");
+    return 0;
   }
   if (!a->device) return cli_fail_usage(CMD, "%s", "missing DEVICE file");
   if (!a->data) return cli_fail_usage(CMD, "%s", "missing DATA file");
@@ -206,19 +196,24 @@ static int parse_bound(const char *text, const char *si, double *out,
   return nimc_quantity_parse(text, si, out, err) ? -1 : 0;
 }
 
-/* The parameters of --params into par[] (keys and units in bufs); 0 or
- * the exit status of the message printed. */
-static int parse_params(const fit_args *a, char *list, nimc_fit_param *par,
+/* The parameters of the list into par[] (keys and units in bufs), looked
+ * up in device with sets; 0 or the exit status of the message printed. */
+static int parse_params(const char *device, const char *const *sets,
+                        size_t nsets, char *list, nimc_fit_param *par,
                         char (*units)[32], size_t *np) {
   size_t n = 0;
   for (char *item = strtok(list, ","); item; item = strtok(NULL, ",")) {
+    while (isspace((unsigned char)*item))
+      item++;
     char *eq = strchr(item, '=');
     if (eq) *eq = '\0';
+    for (char *e = item + strlen(item); e > item && isspace((unsigned char)e[-1]);)
+      *--e = '\0';
     nimc_fit_param *p = &par[n];
     p->key = item;
     nimc_err err;
     double v;
-    if (nimc_device_param(a->device, a->sets, a->nsets, item, &v, units[n],
+    if (nimc_device_param(device, sets, nsets, item, &v, units[n],
                           sizeof units[n], &err)) {
       fprintf(stderr, "nimc fit: --params '%s': %s\n", item, err.msg);
       return cli_exit_for(err.code);
@@ -301,30 +296,62 @@ static void json_num(FILE *f, double x) {
     fputs("null", f);
 }
 
+/* The word for an observation's kind, and the unit of its values. */
+static const char *kind_word(const nimc_fit_obs *o) {
+  switch (o->kind) {
+  case NIMC_OBS_VOLTAGE:
+    return "gcd";
+  case NIMC_OBS_CURRENT:
+    return "cv";
+  case NIMC_OBS_IMPEDANCE:
+    return "eis";
+  default:
+    return "target";
+  }
+}
+static const char *kind_unit(const nimc_fit_obs *o) {
+  switch (o->kind) {
+  case NIMC_OBS_VOLTAGE:
+    return "V";
+  case NIMC_OBS_CURRENT:
+    return "A";
+  case NIMC_OBS_IMPEDANCE:
+    return "ohm";
+  default: {
+    /* a metric's unit is what its name ends in: capacitance_F -> F */
+    const char *u = strrchr(o->metric, '_');
+    return u && u[1] ? u + 1 : "1";
+  }
+  }
+}
+
 /* The summary JSON (malloc'd text). */
 static char *summary_json(const fit_args *a, const nimc_fit_param *par,
-                          const char *const *lines, size_t nlines,
-                          const nimc_device_fit_result *r) {
+                          const fobs *ob, const nimc_fit_result *r) {
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
   if (!f) return NULL;
   size_t np = r->np;
   fputs("{\n  \"device\": ", f);
-  json_str(f, a->device);
+  json_str(f, ob[0].device);
   fputs(",\n  \"data\": ", f);
-  json_str(f, a->data);
+  json_str(f, ob[0].data ? ob[0].data : a->spec);
+  if (a->spec) {
+    fputs(",\n  \"spec\": ", f);
+    json_str(f, a->spec);
+  }
   fputs(",\n  \"method\": ", f);
   json_str(f, a->simplex ? "simplex" : "levenberg-marquardt");
   fputs(",\n  \"experiment\": [", f);
-  for (size_t k = 0; k < nlines; k++) {
+  for (size_t k = 0; k < ob[0].nlines; k++) {
     fputs(k ? ", " : "", f);
-    json_str(f, lines[k]);
+    json_str(f, ob[0].lines[k]);
   }
   const char *obj[] = {"parameters", "standard_errors", "relative_errors",
-                       "start", "units"};
+                       "standard_errors_stated", "start", "units"};
   fputs("]", f);
-  for (int o = 0; o < 5; o++) {
+  for (int o = 0; o < 6; o++) {
     fprintf(f, ",\n  \"%s\": {", obj[o]);
     for (size_t k = 0; k < np; k++) {
       const nimc_fit_value *v = &r->param[k];
@@ -334,8 +361,9 @@ static char *summary_json(const fit_args *a, const nimc_fit_param *par,
       if (o == 0) json_num(f, v->value);
       if (o == 1) json_num(f, v->std_err);
       if (o == 2) json_num(f, v->std_err / v->value);
-      if (o == 3) json_num(f, v->start);
-      if (o == 4) json_str(f, v->unit);
+      if (o == 3) json_num(f, r->std_err_sigma[k]);
+      if (o == 4) json_num(f, v->start);
+      if (o == 5) json_str(f, v->unit);
     }
     fputs("}", f);
   }
@@ -362,45 +390,114 @@ static char *summary_json(const fit_args *a, const nimc_fit_param *par,
   json_num(f, r->chi2);
   fputs(", \"chi2_start\": ", f);
   json_num(f, r->chi2_start);
-  fputs(", \"rms_V\": ", f);
-  json_num(f, r->rms_V);
-  fputs(", \"rms_start_V\": ", f);
-  json_num(f, r->rms_start_V);
+  const nimc_fit_obs_result *r0 = &r->obs[0];
+  if (ob[0].o.kind == NIMC_OBS_VOLTAGE) {
+    fputs(", \"rms_V\": ", f);
+    json_num(f, r0->rms);
+    fputs(", \"rms_start_V\": ", f);
+    json_num(f, r0->rms_start);
+    fprintf(f, ", \"held_points\": %zu, \"comparison\": \"%s\"", r0->n_held,
+            r0->by_step ? "by step" : "by time");
+  }
   fprintf(f,
-          ", \"points\": %zu, \"held_points\": %zu, \"comparison\": \"%s\", "
-          "\"iterations\": %d, \"simulations\": %ld, "
+          ", \"points\": %zu, \"iterations\": %d, \"simulations\": %ld, "
           "\"failed_simulations\": %ld, \"converged\": %s, \"reason\": ",
-          r->n, r->n_held, r->by_step ? "by step" : "by time", r->iterations,
-          r->simulations, r->failed_simulations,
+          r->n, r->iterations, r->simulations, r->failed_simulations,
           r->converged ? "true" : "false");
   json_str(f, r->reason);
-  fputs("}\n}\n", f);
+  fputs("},\n  \"observations\": [", f);
+  for (size_t b = 0; b < r->nobs; b++) {
+    const nimc_fit_obs_result *ro = &r->obs[b];
+    const fobs *o = &ob[b];
+    fputs(b ? ",\n    {\"name\": " : "\n    {\"name\": ", f);
+    json_str(f, ro->name);
+    fputs(", \"kind\": ", f);
+    json_str(f, kind_word(&o->o));
+    fputs(", \"device\": ", f);
+    json_str(f, o->device);
+    if (o->data) {
+      fputs(", \"data\": ", f);
+      json_str(f, o->data);
+    }
+    fputs(", \"experiment\": [", f);
+    for (size_t k = 0; k < o->nlines; k++) {
+      fputs(k ? ", " : "", f);
+      json_str(f, o->lines[k]);
+    }
+    fprintf(f, "], \"points\": %zu, \"unit\": ", ro->n);
+    json_str(f, kind_unit(&o->o));
+    fputs(", \"rms\": ", f);
+    json_num(f, ro->rms);
+    fputs(", \"rms_start\": ", f);
+    json_num(f, ro->rms_start);
+    fputs(", \"chi2\": ", f);
+    json_num(f, ro->chi2);
+    fputs(", \"sigma\": ", f);
+    json_num(f, o->o.sigma > 0 ? o->o.sigma : 1.0);
+    fprintf(f, ", \"failed\": %s", ro->failed ? "true" : "false");
+    if (o->o.kind == NIMC_OBS_METRIC) {
+      fputs(", \"metric\": ", f);
+      json_str(f, o->o.metric);
+      fputs(", \"measured\": ", f);
+      json_num(f, o->o.value);
+      fputs(", \"model\": ", f);
+      json_num(f, ro->model[0]);
+      fputs(", \"relative_error\": ", f);
+      json_num(f, ro->model[0] / o->o.value - 1.0);
+      fprintf(f, ", \"not_steady\": %s, \"sensitivity\": {",
+              ro->not_steady ? "true" : "false");
+      for (size_t k = 0; k < np; k++) {
+        fputs(k ? ", " : "", f);
+        json_str(f, par[k].key);
+        fputs(": ", f);
+        json_num(f, ro->sensitivity ? ro->sensitivity[k] : NAN);
+      }
+      fputs("}", f);
+    }
+    fputs("}", f);
+  }
+  fputs("\n  ]\n}\n", f);
   fclose(f);
   return buf;
 }
 
 /* The human report on stdout. */
-static void print_report(const nimc_fit_param *par, const char *const *lines,
-                         size_t nlines, int from_data,
-                         const nimc_device_fit_result *r, double wall) {
+static void print_report(const fit_args *a, const nimc_fit_param *par,
+                         const fobs *ob, const nimc_fit_result *r,
+                         double wall) {
   size_t np = r->np;
-  printf("experiment (%s, %zu steps):\n",
-         from_data ? "read off the data" : "as given", nlines);
-  for (size_t k = 0; k < nlines; k++)
-    printf("  -e '%s'\n", lines[k]);
+  for (size_t b = 0; b < r->nobs; b++) {
+    const fobs *o = &ob[b];
+    if (o->o.kind == NIMC_OBS_METRIC) continue;
+    printf("%s%s (%s, %zu steps):\n", r->nobs > 1 ? o->name : "experiment",
+           r->nobs > 1 ? ": experiment" : "",
+           o->from_data ? "read off the data" : "as given", o->nlines);
+    for (size_t k = 0; k < o->nlines; k++)
+      printf("  -e '%s'\n", o->lines[k]);
+  }
   printf("fit: %s after %d iterations, %ld simulations (%ld failed), %.1f "
          "s\n",
          r->reason, r->iterations, r->simulations, r->failed_simulations,
          wall);
-  printf("residual: rms %.4g V (start %.4g V), chi2 %.6g (start %.6g), %zu "
-         "points compared %s%s\n",
-         r->rms_V, r->rms_start_V, r->chi2, r->chi2_start, r->n,
-         r->by_step ? "step by step" : "by time",
-         r->n_held ? "" : ", none held");
-  if (r->n_held)
-    printf("  %zu points lay outside the time of their simulated step (held "
-           "at its end)\n",
-           r->n_held);
+  const nimc_fit_obs_result *r0 = &r->obs[0];
+  if (r->nobs == 1 && ob[0].o.kind != NIMC_OBS_METRIC) {
+    const char *u = kind_unit(&ob[0].o);
+    printf("residual: rms %.4g %s (start %.4g %s), chi2 %.6g (start %.6g), "
+           "%zu points compared",
+           r0->rms, u, r0->rms_start, u, r->chi2, r->chi2_start, r0->n);
+    if (ob[0].o.kind == NIMC_OBS_VOLTAGE)
+      printf(" %s%s", r0->by_step ? "step by step" : "by time",
+             r0->n_held ? "" : ", none held");
+    printf("\n");
+    if (r0->n_held)
+      printf("  %zu points lay outside the time of their simulated step "
+             "(held at its end)\n",
+             r0->n_held);
+  } else {
+    printf("residual: chi2 %.6g (start %.6g) over %zu residuals of %zu "
+           "observations\n",
+           r->chi2, r->chi2_start, r->n, r->nobs);
+  }
   printf("\n  %-40s %14s %12s %8s  %-6s %12s  %s\n", "parameter", "value",
          "std error", "rel", "unit", "start", "bounds");
   for (size_t k = 0; k < np; k++) {
@@ -413,12 +510,50 @@ static void print_report(const nimc_fit_param *par, const char *const *lines,
            : w > 0.999 ? "  AT ITS UPPER BOUND: widen the bounds"
                        : "");
   }
+  if (a->spec) {
+    printf("  (standard errors from the stated sigmas alone:");
+    for (size_t k = 0; k < np; k++)
+      printf(" %.2f%%", 100.0 * r->std_err_sigma[k] / r->param[k].value);
+    printf(")\n");
+  }
   printf("\ncorrelation:\n");
   for (size_t i = 0; i < np; i++) {
     printf("  %-40s", par[i].key);
     for (size_t k = 0; k < np; k++)
       printf(" %7.3f", r->corr[i * np + k]);
     printf("\n");
+  }
+  if (r->nobs == 1 && ob[0].o.kind != NIMC_OBS_METRIC) return;
+  printf("\nobservations:\n  %-24s %-6s %9s %12s %12s %-6s %9s\n", "name",
+         "kind", "points", "rms", "rms start", "unit", "chi2");
+  for (size_t b = 0; b < r->nobs; b++) {
+    const nimc_fit_obs_result *ro = &r->obs[b];
+    if (ob[b].o.kind == NIMC_OBS_METRIC) continue;
+    printf("  %-24s %-6s %9zu %12.4g %12.4g %-6s %9.4g%s\n", ro->name,
+           kind_word(&ob[b].o), ro->n, ro->rms, ro->rms_start,
+           kind_unit(&ob[b].o), ro->chi2, ro->failed ? "  FAILED" : "");
+  }
+  int any = 0;
+  for (size_t b = 0; b < r->nobs; b++)
+    any |= ob[b].o.kind == NIMC_OBS_METRIC;
+  if (!any) return;
+  printf("\ntargets, and the sensitivity d ln(model) / d ln(parameter):\n"
+         "  %-24s %-30s %10s %10s %8s",
+         "name", "metric", "measured", "model", "error");
+  for (size_t k = 0; k < np; k++)
+    printf(" %9.9s", strchr(par[k].key, '.') ? strchr(par[k].key, '.') + 1
+                                             : par[k].key);
+  printf("\n");
+  for (size_t b = 0; b < r->nobs; b++) {
+    const nimc_fit_obs_result *ro = &r->obs[b];
+    const nimc_fit_obs *o = &ob[b].o;
+    if (o->kind != NIMC_OBS_METRIC) continue;
+    printf("  %-24s %-30s %10.4g %10.4g %+7.1f%%", ro->name, o->metric,
+           o->value, ro->model[0], 100.0 * (ro->model[0] / o->value - 1.0));
+    for (size_t k = 0; k < np; k++)
+      printf(" %9.3f", ro->sensitivity ? ro->sensitivity[k] : NAN);
+    printf("%s%s\n", ro->not_steady ? "  (not steady)" : "",
+           ro->failed ? "  FAILED" : "");
   }
 }
 
@@ -559,58 +694,58 @@ static char *fitted_ini(const char *device, const char *data, override *ov,
   return buf;
 }
 
-/* Write the outputs into dir; 0 or the exit status. */
-static int write_outputs(const fit_args *a, const nimc_fit_param *par,
-                         const nimc_series *m, const nimc_device_fit_result *r,
-                         const char *json) {
-  char why[512], path[4096];
+/* Write path atomically from the memory stream text; 0 or the exit
+ * status. */
+static int write_text(const char *path, const char *text, size_t len) {
   nimc_err err;
-  const char *dir = a->outdir;
-  if (cli_mkdir_p(dir, why, sizeof why)) {
-    fprintf(stderr, "nimc fit: cannot create output directory %s\n", why);
-    return EXIT_USAGE;
+  if (nimc_write_atomic(path, text, len, &err)) {
+    fprintf(stderr, "nimc fit: %s\n", err.msg);
+    return EXIT_FAIL;
   }
-  /* fitted.ini: the fixed overrides, then the fitted values */
-  size_t nov = a->nsets + r->np;
+  return 0;
+}
+
+/* The device file of observation o with its fixed overrides and the
+ * fitted values written in, at path, read back; 0 or the exit status. */
+static int write_fitted_ini(const char *path, const char *source,
+                            const fobs *o, const nimc_fit_param *par,
+                            const nimc_fit_result *r) {
+  nimc_err err;
+  size_t nov = o->nsets + r->np;
   override *ov = calloc(nov, sizeof *ov);
   if (!ov) return EXIT_FAIL;
-  for (size_t k = 0; k < a->nsets; k++) {
-    const char *eq = strchr(a->sets[k], '=');
+  for (size_t k = 0; k < o->nsets; k++) {
+    const char *eq = strchr(o->sets[k], '=');
     char sk[256];
-    snprintf(sk, sizeof sk, "%.*s", eq ? (int)(eq - a->sets[k]) : 0,
-             a->sets[k]);
+    snprintf(sk, sizeof sk, "%.*s", eq ? (int)(eq - o->sets[k]) : 0,
+             o->sets[k]);
     split_key(sk, ov[k].sec, ov[k].key);
     snprintf(ov[k].value, sizeof ov[k].value, "%s", eq ? eq + 1 : "");
     ov[k].why = "--set given to nimc fit";
   }
   for (size_t k = 0; k < r->np; k++) {
-    override *o = &ov[a->nsets + k];
-    split_key(par[k].key, o->sec, o->key);
+    override *v = &ov[o->nsets + k];
+    split_key(par[k].key, v->sec, v->key);
     const char *u = r->param[k].unit;
-    snprintf(o->value, sizeof o->value, "%.9g%s%s", r->param[k].value,
+    snprintf(v->value, sizeof v->value, "%.9g%s%s", r->param[k].value,
              strcmp(u, "1") ? " " : "", strcmp(u, "1") ? u : "");
-    o->why = "fitted by nimc fit";
+    v->why = "fitted by nimc fit";
   }
   /* a --set of a fitted key is superseded by the fitted value */
-  for (size_t k = 0; k < a->nsets; k++)
-    for (size_t j = a->nsets; j < nov; j++)
+  for (size_t k = 0; k < o->nsets; k++)
+    for (size_t j = o->nsets; j < nov; j++)
       if (!strcmp(ov[k].sec, ov[j].sec) && !strcmp(ov[k].key, ov[j].key))
         ov[k].done = 1;
-  char *ini = fitted_ini(a->device, a->data, ov, nov);
+  char *ini = fitted_ini(o->device, source, ov, nov);
   free(ov);
   if (!ini) {
     fprintf(stderr, "nimc fit: %s: cannot read the device file again\n",
-            a->device);
+            o->device);
     return EXIT_FAIL;
   }
-  snprintf(path, sizeof path, "%s/fitted.ini", dir);
-  int rc = nimc_write_atomic(path, ini, strlen(ini), &err);
+  int rc = write_text(path, ini, strlen(ini));
   free(ini);
-  if (rc) {
-    fprintf(stderr, "nimc fit: %s\n", err.msg);
-    return EXIT_FAIL;
-  }
-  /* read back: the copy must give the fitted values */
+  if (rc) return rc;
   for (size_t k = 0; k < r->np; k++) {
     double v;
     if (nimc_device_param(path, NULL, 0, par[k].key, &v, NULL, 0, &err) ||
@@ -621,59 +756,198 @@ static int write_outputs(const fit_args *a, const nimc_fit_param *par,
       return EXIT_FAIL;
     }
   }
-  snprintf(path, sizeof path, "%s/report.json", dir);
-  if (nimc_write_atomic(path, json, strlen(json), &err)) {
-    fprintf(stderr, "nimc fit: %s\n", err.msg);
-    return EXIT_FAIL;
-  }
-  /* fit.csv */
+  return 0;
+}
+
+/* One observation's table and figure as dir/STEM.csv and dir/STEM.png
+ * (.svg); 0 or the exit status. */
+static int write_curve(const char *dir, const char *stem, const fobs *o,
+                       const nimc_fit_obs_result *ro) {
+  char path[4096];
   char *csv = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&csv, &len);
   if (!f) return EXIT_FAIL;
-  fputs("time_s,voltage_measured_V,voltage_model_V,residual_V\n", f);
-  for (size_t i = 0; i < m->n; i++)
-    fprintf(f, "%.10g,%.10g,%.10g,%.10g\n", m->time_s[i] - m->time_s[0],
-            m->voltage_V[i], r->model_V[i], r->residual_V[i]);
-  fclose(f);
-  snprintf(path, sizeof path, "%s/fit.csv", dir);
-  rc = nimc_write_atomic(path, csv, len, &err);
-  free(csv);
-  if (rc) {
-    fprintf(stderr, "nimc fit: %s\n", err.msg);
-    return EXIT_FAIL;
+  size_t n = ro->n, nf = n / 2;
+  double *x = NULL, *y1 = NULL, *y2 = NULL, *res = NULL;
+  int rc = 0;
+  if (o->o.kind == NIMC_OBS_IMPEDANCE) {
+    fputs("freq_Hz,z_re_measured_ohm,z_im_measured_ohm,z_re_model_ohm,"
+          "z_im_model_ohm\n",
+          f);
+    for (size_t i = 0; i < nf; i++)
+      fprintf(f, "%.10g,%.10g,%.10g,%.10g,%.10g\n", ro->x[i], ro->data[i],
+              ro->data[nf + i], ro->model[i], ro->model[nf + i]);
+  } else {
+    int volt = o->o.kind == NIMC_OBS_VOLTAGE;
+    fputs(volt ? "time_s,voltage_measured_V,voltage_model_V,residual_V\n"
+               : "time_s,voltage_V,current_measured_A,current_model_A,"
+                 "residual_A\n",
+          f);
+    for (size_t i = 0; i < n; i++) {
+      if (volt)
+        fprintf(f, "%.10g,%.10g,%.10g,%.10g\n", ro->x[i], ro->data[i],
+                ro->model[i], ro->model[i] - ro->data[i]);
+      else
+        fprintf(f, "%.10g,%.10g,%.10g,%.10g,%.10g\n", ro->x[i],
+                o->series.voltage_V[i], ro->data[i], ro->model[i],
+                ro->model[i] - ro->data[i]);
+    }
   }
-  /* the figure: data and model against time, the residual below */
-  double *t = malloc(m->n * sizeof *t);
-  if (!t) return EXIT_FAIL;
-  for (size_t i = 0; i < m->n; i++)
-    t[i] = m->time_s[i] - m->time_s[0];
-  nimc_curve top[2] = {{"measured", t, m->voltage_V, m->n, 1, 1},
-                       {"model, fitted", t, r->model_V, m->n, 0, 2}};
-  nimc_curve bottom[1] = {{"model - measured", t, r->residual_V, m->n, 0, 2}};
-  nimc_panel panels[2] = {
-      {top, 2, {"time / s", "voltage / V", NULL, 0, 0, 0}},
-      {bottom, 1, {"time / s", "residual / V", NULL, 0, 0, 0}}};
+  fclose(f);
+  snprintf(path, sizeof path, "%s/%s.csv", dir, stem);
+  rc = write_text(path, csv, len);
+  free(csv);
+  if (rc) return rc;
+  /* the figure */
+  x = malloc(n * sizeof *x);
+  y1 = malloc(n * sizeof *y1);
+  y2 = malloc(n * sizeof *y2);
+  res = malloc(n * sizeof *res);
+  if (!x || !y1 || !y2 || !res) {
+    rc = EXIT_FAIL;
+    goto done;
+  }
+  nimc_err err;
   char title[256];
-  snprintf(title, sizeof title, "nimc fit: rms %.3g V", r->rms_V);
-  rc = nimc_plot_panels(panels, 2, title, dir, "fit", &err);
-  free(t);
+  snprintf(title, sizeof title, "nimc fit: %s, rms %.3g %s", ro->name,
+           ro->rms, kind_unit(&o->o));
+  if (o->o.kind == NIMC_OBS_IMPEDANCE) {
+    /* Nyquist: -Im Z against Re Z */
+    for (size_t i = 0; i < nf; i++) {
+      x[i] = ro->data[i], y1[i] = -ro->data[nf + i];
+      y2[i] = ro->model[i], res[i] = -ro->model[nf + i];
+    }
+    nimc_curve c[2] = {{"measured", x, y1, nf, 1, 1},
+                       {"model, fitted", y2, res, nf, 0, 2}};
+    nimc_panel p = {c, 2, {"Re Z / ohm", "-Im Z / ohm", NULL, 0, 0, 1}};
+    rc = nimc_plot_panels(&p, 1, title, dir, stem, &err);
+  } else {
+    int volt = o->o.kind == NIMC_OBS_VOLTAGE;
+    for (size_t i = 0; i < n; i++)
+      res[i] = ro->model[i] - ro->data[i];
+    /* a GCD against time; a CV as current against voltage */
+    const double *xx = volt ? ro->x : o->series.voltage_V;
+    nimc_curve top[2] = {{"measured", xx, ro->data, n, 1, 1},
+                         {"model, fitted", xx, ro->model, n, 0, 2}};
+    nimc_curve bottom[1] = {{"model - measured", ro->x, res, n, 0, 2}};
+    nimc_panel panels[2] = {
+        {top, 2,
+         {volt ? "time / s" : "voltage / V",
+          volt ? "voltage / V" : "current / A", NULL, 0, 0, 0}},
+        {bottom, 1,
+         {"time / s", volt ? "residual / V" : "residual / A", NULL, 0, 0,
+          0}}};
+    rc = nimc_plot_panels(panels, 2, title, dir, stem, &err);
+  }
   if (rc) {
     fprintf(stderr, "nimc fit: figure not written: %s\n", err.msg);
-    return EXIT_FAIL;
+    rc = EXIT_FAIL;
   }
-  return 0;
+done:
+  free(x);
+  free(y1);
+  free(y2);
+  free(res);
+  return rc;
+}
+
+/* Write the outputs into dir; 0 or the exit status. */
+static int write_outputs(const fit_args *a, const nimc_fit_param *par,
+                         const fobs *ob, const nimc_fit_result *r,
+                         const char *json) {
+  char why[512], path[4096];
+  const char *dir = a->outdir;
+  int rc;
+  if (cli_mkdir_p(dir, why, sizeof why)) {
+    fprintf(stderr, "nimc fit: cannot create output directory %s\n", why);
+    return EXIT_USAGE;
+  }
+  /* fitted.ini, or one fitted-NAME for each device of the observations */
+  size_t ndev = 0;
+  for (size_t b = 0; b < r->nobs; b++) {
+    size_t j = 0;
+    while (j < b && strcmp(ob[j].device, ob[b].device))
+      j++;
+    ndev += j == b;
+  }
+  for (size_t b = 0; b < r->nobs; b++) {
+    size_t j = 0;
+    while (j < b && strcmp(ob[j].device, ob[b].device))
+      j++;
+    if (j < b) continue;
+    const char *base = strrchr(ob[b].device, '/');
+    base = base ? base + 1 : ob[b].device;
+    if (ndev == 1)
+      snprintf(path, sizeof path, "%s/fitted.ini", dir);
+    else
+      snprintf(path, sizeof path, "%s/fitted-%s", dir, base);
+    if ((rc = write_fitted_ini(path, a->spec ? a->spec : ob[b].data, &ob[b],
+                               par, r)))
+      return rc;
+  }
+  /* fitted.set: the fitted values as --set overrides, one a line */
+  char *txt = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&txt, &len);
+  if (!f) return EXIT_FAIL;
+  for (size_t k = 0; k < r->np; k++) {
+    const char *u = r->param[k].unit;
+    fprintf(f, "%s=%.9g%s%s\n", par[k].key, r->param[k].value,
+            strcmp(u, "1") ? " " : "", strcmp(u, "1") ? u : "");
+  }
+  fclose(f);
+  snprintf(path, sizeof path, "%s/fitted.set", dir);
+  rc = write_text(path, txt, len);
+  free(txt);
+  if (rc) return rc;
+  snprintf(path, sizeof path, "%s/report.json", dir);
+  if ((rc = write_text(path, json, strlen(json)))) return rc;
+  /* the curves and spectra; the targets in one table */
+  int targets = 0;
+  for (size_t b = 0; b < r->nobs; b++) {
+    if (ob[b].o.kind == NIMC_OBS_METRIC) {
+      targets = 1;
+      continue;
+    }
+    char stem[32];
+    if (r->nobs == 1)
+      snprintf(stem, sizeof stem, "fit");
+    else
+      snprintf(stem, sizeof stem, "fit-%zu", b + 1);
+    if ((rc = write_curve(dir, stem, &ob[b], &r->obs[b]))) return rc;
+  }
+  if (!targets) return 0;
+  txt = NULL;
+  len = 0;
+  if (!(f = open_memstream(&txt, &len))) return EXIT_FAIL;
+  fputs("name,device,metric,measured,model,relative_error,sigma\n", f);
+  for (size_t b = 0; b < r->nobs; b++) {
+    if (ob[b].o.kind != NIMC_OBS_METRIC) continue;
+    const nimc_fit_obs_result *ro = &r->obs[b];
+    fprintf(f, "%s,%s,%s,%.10g,%.10g,%.6g,%.6g\n", ro->name, ob[b].device,
+            ob[b].o.metric, ob[b].o.value, ro->model[0],
+            ro->model[0] / ob[b].o.value - 1.0,
+            ob[b].o.sigma > 0 ? ob[b].o.sigma : 1.0);
+  }
+  fclose(f);
+  snprintf(path, sizeof path, "%s/targets.csv", dir);
+  rc = write_text(path, txt, len);
+  free(txt);
+  return rc;
 }
 
 /* nimc fit: read, fit, report, write; the exit status. */
 int cli_fit(int argc, char **argv) {
   fit_args a;
-  nimc_series meas;
-  memset(&meas, 0, sizeof meas);
-  nimc_protocol proto;
-  memset(&proto, 0, sizeof proto);
-  nimc_experiment *exp = NULL;
-  nimc_device_fit_result r;
+  fit_spec sp;
+  memset(&sp, 0, sizeof sp);
+  fobs one;
+  memset(&one, 0, sizeof one);
+  fobs *ob = NULL;
+  size_t nobs = 0;
+  nimc_fit_obs *obs = NULL;
+  nimc_fit_result r;
   memset(&r, 0, sizeof r);
   nimc_fit_param *par = NULL;
   char(*units)[32] = NULL;
@@ -684,57 +958,72 @@ int cli_fit(int argc, char **argv) {
     rc = rc < 0 ? 0 : rc;
     goto done;
   }
-  /* the device must load before anything is asked of it */
-  nimc_device *dev = NULL;
-  if ((rc = cli_load_device(CMD, a.device, a.sets, a.nsets, NULL, &dev)))
-    goto done;
-  nimc_device_destroy(dev);
-  if ((rc = read_measured(a.data, a.format, a.quiet || a.json, &meas)))
-    goto done;
+  int quiet = a.quiet || a.json;
+  const char *params = a.params;
+  if (a.spec) {
+    if ((rc = fit_spec_read(a.spec, quiet, &sp))) goto done;
+    ob = sp.obs;
+    nobs = sp.nobs;
+    params = sp.params;
+    if (sp.simplex) a.simplex = 1;
+    if (sp.max_iter && !a.max_iter) a.max_iter = sp.max_iter;
+    if (sp.rtol > 0 && !a.rtol) a.rtol = "";
+  } else {
+    /* the device must load before anything is asked of it */
+    nimc_device *dev = NULL;
+    if ((rc = cli_load_device(CMD, a.device, a.sets, a.nsets, NULL, &dev)))
+      goto done;
+    nimc_device_destroy(dev);
+    snprintf(one.name, sizeof one.name, "%s", "the measured data");
+    one.device = strdup(a.device);
+    one.data = strdup(a.data);
+    one.format = a.format;
+    one.kind_word = a.kind ? a.kind[0] : 0;
+    one.sets = calloc(a.nsets + 1, sizeof *one.sets);
+    one.steps = calloc(a.nsteps + 1, sizeof *one.steps);
+    if (!one.device || !one.data || !one.sets || !one.steps) {
+      rc = EXIT_FAIL;
+      goto done;
+    }
+    for (size_t k = 0; k < a.nsets; k++)
+      if (!(one.sets[one.nsets++] = strdup(a.sets[k]))) rc = EXIT_FAIL;
+    for (size_t k = 0; k < a.nsteps; k++)
+      if (!(one.steps[one.nsteps++] = strdup(a.steps[k]))) rc = EXIT_FAIL;
+    if (rc || (rc = fobs_load_data(&one, quiet))) goto done;
+    ob = &one;
+    nobs = 1;
+  }
   size_t cap = 1;
-  for (const char *p = a.params; *p; p++)
+  for (const char *p = params; *p; p++)
     cap += *p == ',';
-  list = strdup(a.params);
+  list = strdup(params);
   par = calloc(cap, sizeof *par);
   units = calloc(cap, sizeof *units);
-  if (!list || !par || !units) {
+  obs = calloc(nobs, sizeof *obs);
+  if (!list || !par || !units || !obs) {
     rc = EXIT_FAIL;
     goto done;
   }
   size_t np = 0;
-  if ((rc = parse_params(&a, list, par, units, &np))) goto done;
-
-  /* the experiment: read off the data, or given */
-  const char *const *lines;
-  size_t nlines;
-  if (a.nsteps) {
-    if ((rc = nimc_experiment_parse(&exp, a.steps, a.nsteps, &err))) {
-      fprintf(stderr, "nimc fit: %s\n", err.msg);
-      rc = cli_exit_for(rc);
-      goto done;
+  if ((rc = parse_params(ob[0].device, (const char *const *)ob[0].sets,
+                         ob[0].nsets, list, par, units, &np)))
+    goto done;
+  for (size_t b = 0; b < nobs; b++)
+    obs[b] = ob[b].o;
+  if (!a.quiet && !a.json)
+    for (size_t b = 0; b < nobs; b++) {
+      if (ob[b].o.kind == NIMC_OBS_METRIC) continue;
+      fprintf(stderr, "nimc fit: %s: experiment (%s, %zu steps):\n",
+              ob[b].name, ob[b].from_data ? "read off the data" : "as given",
+              ob[b].nlines);
+      for (size_t k = 0; k < ob[b].nlines; k++)
+        fprintf(stderr, "  -e '%s'\n", ob[b].lines[k]);
     }
-    lines = a.steps;
-    nlines = a.nsteps;
-  } else {
-    if ((rc = nimc_protocol_from_series(&meas, NULL, &proto, &err))) {
-      fprintf(stderr, "nimc fit: %s: %s\n", a.data, err.msg);
-      rc = cli_exit_for(rc);
-      goto done;
-    }
-    lines = (const char *const *)proto.lines;
-    nlines = proto.n;
-  }
-  if (!a.quiet) {
-    fprintf(stderr, "nimc fit: experiment (%s, %zu steps):\n",
-            a.nsteps ? "as given" : "read off the data", nlines);
-    for (size_t k = 0; k < nlines; k++)
-      fprintf(stderr, "  -e '%s'\n", lines[k]);
-  }
   nimc_device_fit_opts o = nimc_device_fit_opts_default();
   o.method = a.simplex ? NIMC_FIT_SIMPLEX : NIMC_FIT_LM;
   o.accel = a.accel;
   o.max_iter = a.max_iter;
-  if (a.rtol) {
+  if (a.rtol && *a.rtol) {
     char *end;
     o.sim.rtol = strtod(a.rtol, &end);
     if (*end || !(o.sim.rtol > 0.0 && o.sim.rtol < 0.1)) {
@@ -742,32 +1031,32 @@ int cli_fit(int argc, char **argv) {
                           a.rtol);
       goto done;
     }
+  } else if (a.rtol) {
+    o.sim.rtol = sp.rtol;
   }
   progress prog = {a.quiet, cli_now_s()};
   o.progress = on_iteration;
   o.progress_user = &prog;
-  rc = nimc_device_fit(a.device, a.sets, a.nsets, par, np, &meas,
-                       proto.exp ? proto.exp : exp, &o, &r, &err);
+  rc = nimc_fit_run(par, np, obs, nobs, &o, &r, &err);
   if (rc) {
     fprintf(stderr, "nimc fit: %s\n", err.msg);
     rc = cli_exit_for(rc);
     goto done;
   }
   double wall = cli_now_s() - prog.start;
-  if (!(json = summary_json(&a, par, lines, nlines, &r))) {
+  if (!(json = summary_json(&a, par, ob, &r))) {
     rc = EXIT_FAIL;
     goto done;
   }
   if (a.json)
     fputs(json, stdout);
   else
-    print_report(par, lines, nlines, a.nsteps == 0, &r, wall);
-  if (a.outdir && (rc = write_outputs(&a, par, &meas, &r, json))) goto done;
+    print_report(&a, par, ob, &r, wall);
+  if (a.outdir && (rc = write_outputs(&a, par, ob, &r, json))) goto done;
   if (a.outdir && !a.json && !a.quiet)
-    fprintf(stderr,
-            "nimc fit: wrote %s/fitted.ini, report.json, fit.csv, fit.png, "
-            "fit.svg\n",
-            a.outdir);
+    fprintf(stderr, "nimc fit: wrote the fitted device%s, fitted.set, "
+                    "report.json and the tables and figures into %s\n",
+            nobs > 1 ? "s" : "", a.outdir);
   if (!r.converged)
     fprintf(stderr, "nimc fit: not converged: %s\n", r.reason);
   rc = r.converged ? 0 : EXIT_FAIL;
@@ -776,10 +1065,10 @@ done:
   free(list);
   free(par);
   free(units);
-  nimc_device_fit_result_free(&r);
-  nimc_protocol_free(&proto);
-  nimc_experiment_destroy(exp);
-  nimc_series_free(&meas);
+  free(obs);
+  nimc_fit_result_free(&r);
+  fobs_free(&one);
+  fit_spec_free(&sp);
   free(a.steps);
   free(a.sets);
   return rc;
