@@ -1363,9 +1363,12 @@ int nimc_fit_run(const nimc_fit_param *params, size_t np,
 
 /* The experiment a cyclic voltammogram followed: one "Sweep from A V to
  * B V at R mV/s" step per sweep (the runs of one direction of V, as
- * nimc_cv_cycles finds them), A and B the fitted line of V against t at
- * the sweep's ends rounded to the millivolt, R its slope with 4
- * significant digits.  first/last as nimc_protocol_from_series.
+ * nimc_cv_cycles finds them), A and B the line fitted to V against t
+ * over the sweep's middle 80 %, at the sweep's ends, R its slope; each
+ * written as the roundest number near it (A and B: the fewest decimals
+ * within 1 mV; R: the fewest significant digits, at most 4, within 0.1 %)
+ * since an instrument's vertices and rates are set as round numbers; a
+ * sweep after the first starts where the one before ended.  first/last as nimc_protocol_from_series.
  * NIMC_EDATA as there; NIMC_EANALYSIS when V does not sweep. */
 int nimc_protocol_from_sweeps(const nimc_series *s, nimc_protocol *out,
                               nimc_err *err);

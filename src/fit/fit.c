@@ -328,6 +328,16 @@ fail:
 
 /* ---- the protocol of a cyclic voltammogram ----------------------------- */
 
+/* The number with the fewest decimals (up to 6) within tol of v: an
+ * instrument's set point is a round number the data scatter around. */
+static double roundest(double v, double tol) {
+  for (int d = 0; d <= 6; d++) {
+    double f = pow(10.0, d), r = round(v * f) / f;
+    if (fabs(r - v) <= tol) return r;
+  }
+  return v;
+}
+
 /* Least squares V = a + b t over samples [i0, i1] of s: *a at t = 0. */
 static void line_fit(const nimc_series *s, size_t i0, size_t i1, double *a,
                      double *b) {
@@ -367,6 +377,7 @@ int nimc_protocol_from_sweeps(const nimc_series *s, nimc_protocol *out,
     rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
     goto fail;
   }
+  double vprev = 0.0;
   for (size_t k = 0; k < m; k++) {
     /* the line through the sweep's middle 80 % (its ends bend at a turn) */
     size_t a = sw[k].a, b = sw[k].b, w = (b - a) / 10;
@@ -375,10 +386,23 @@ int nimc_protocol_from_sweeps(const nimc_series *s, nimc_protocol *out,
     double ta = k ? 0.5 * (s->time_s[sw[k - 1].b] + s->time_s[a])
                   : s->time_s[a];
     double tb = s->time_s[b];
-    double va = round((c0 + c1 * ta) * 1e3) / 1e3,
-           vb = round((c0 + c1 * tb) * 1e3) / 1e3;
+    /* a sweep starts where the one before turned (the potential is
+     * continuous) */
+    double va = k ? vprev : roundest(c0 + c1 * ta, 1e-3),
+           vb = roundest(c0 + c1 * tb, 1e-3);
+    vprev = vb;
+    double rate = fabs(c1) * 1e3; /* mV/s, with the fewest digits within
+                                     1e-3 of it (4 at most) */
+    for (int d = 1; d <= 4; d++) {
+      char t[32];
+      snprintf(t, sizeof t, "%.*g", d, rate);
+      if (fabs(atof(t) - rate) <= 1e-3 * rate || d == 4) {
+        rate = atof(t);
+        break;
+      }
+    }
     char line[160], r[32], x[32], y[32];
-    snprintf(r, sizeof r, "%.4g", fabs(c1) * 1e3);
+    snprintf(r, sizeof r, "%.4g", rate);
     fmt_num(x, sizeof x, va);
     fmt_num(y, sizeof y, vb);
     if (!(fabs(c1) > 0.0) || va == vb) {
