@@ -154,7 +154,7 @@ static const struct spec_key {
   unsigned where;
   int many;
 } spec_keys[] = {
-    {"params", IN_FIT, 0},       {"method", IN_FIT, 0},
+    {"params", IN_FIT, 1},       {"method", IN_FIT, 0},
     {"max_iter", IN_FIT, 0},     {"rtol", IN_FIT, 0},
     {"device", IN_DATA | IN_TARGET, 0},
     {"file", IN_DATA, 0},        {"kind", IN_DATA, 0},
@@ -186,6 +186,7 @@ typedef struct sreader {
   const char *path;
   FILE *fp;
   int line, long_line, failed;
+  int header_line; /* the line of the last [section] header */
   ssection *sec;
   size_t nsec;
 } sreader;
@@ -200,6 +201,25 @@ static char *spec_line(char *str, int num, void *stream) {
   if (n + 1 == (size_t)num && str[n - 1] != '\n') {
     r->long_line = r->line;
     return NULL;
+  }
+  /* a section header: its line, and its kind checked here, since a
+   * section without keys never reaches spec_pair */
+  const char *p = str;
+  while (isspace((unsigned char)*p))
+    p++;
+  if (*p == '[') {
+    const char *e = strchr(p, ']');
+    size_t len = e ? (size_t)(e - p - 1) : 0;
+    r->header_line = r->line;
+    if (e && !(len == 3 && !strncmp(p + 1, "fit", 3)) &&
+        strncmp(p + 1, "data ", 5) && strncmp(p + 1, "target ", 7)) {
+      fprintf(stderr,
+              "nimc fit: %s:%d: [%.*s] unknown section: expected [fit], "
+              "[data NAME] or [target NAME]\n",
+              r->path, r->line, (int)(len > 100 ? 100 : len), p + 1);
+      r->failed = 1;
+      return NULL;
+    }
   }
   return str;
 }
@@ -227,15 +247,10 @@ static int spec_pair(void *user, const char *sec, const char *key,
       if (!strcmp(r->sec[k].name, sec))
         return spec_fail(r, r->line, &r->sec[k], NULL, "%s",
                          "section given twice");
-    unsigned type = !strcmp(sec, "fit")           ? IN_FIT
-                    : !strncmp(sec, "data ", 5)   ? IN_DATA
-                    : !strncmp(sec, "target ", 7) ? IN_TARGET
-                                                  : 0;
-    ssection tmp = {(char *)sec, 0, r->line, NULL, 0};
-    if (!type)
-      return spec_fail(r, r->line, &tmp, NULL, "%s",
-                       "unknown section: expected [fit], [data NAME] or "
-                       "[target NAME]");
+    unsigned type = !strcmp(sec, "fit")         ? IN_FIT
+                    : !strncmp(sec, "data ", 5) ? IN_DATA
+                                                : IN_TARGET; /* spec_line
+                                                                checked */
     ssection *g = realloc(r->sec, (r->nsec + 1) * sizeof *g);
     if (!g) return spec_fail(r, r->line, NULL, NULL, "%s", "out of memory");
     r->sec = g;
@@ -243,7 +258,7 @@ static int spec_pair(void *user, const char *sec, const char *key,
     memset(s, 0, sizeof *s);
     s->name = strdup(sec);
     s->type = type;
-    s->line = r->line;
+    s->line = r->header_line;
     if (!s->name) return spec_fail(r, r->line, NULL, NULL, "%s", "out of memory");
   }
   const struct spec_key *k = NULL;
@@ -548,7 +563,16 @@ int fit_spec_read(const char *path, int quiet, fit_spec *sp) {
     const sentry *m = get(fit, "method"), *it = get(fit, "max_iter"),
                  *rt = get(fit, "rtol");
     char *end;
-    if (!(sp->params = strdup(get(fit, "params")->value))) out = EXIT_FAIL;
+    /* params may be given on several lines: joined by commas */
+    size_t len = 1;
+    for (size_t k = 0; k < fit->ne; k++)
+      if (!strcmp(fit->e[k].key, "params")) len += strlen(fit->e[k].value) + 1;
+    if (!(sp->params = calloc(len, 1))) out = EXIT_FAIL;
+    for (size_t k = 0; !out && k < fit->ne; k++)
+      if (!strcmp(fit->e[k].key, "params")) {
+        if (*sp->params) strcat(sp->params, ",");
+        strcat(sp->params, fit->e[k].value);
+      }
     if (m && !out) {
       if (!strcmp(m->value, "simplex"))
         sp->simplex = 1;

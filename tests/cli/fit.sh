@@ -90,5 +90,110 @@ expect_error 2 "--set anode.thicknes" -- fit $DEV "$DATA" --params "$P" --set an
 # a simulation that fails at the start values: exit 1, and why
 expect_error 1 "fails" "Charge at 1 A for 10 s" -- fit $DEV "$DATA" --params "$P" -e 'Charge at 1 A for 10 s'
 
+# ---- a spectrum: fitted by its impedance (nimc eis -o writes one) ----
+"$NIMC" eis $DEV --set cathode.micropore_time_constant=370s --from 10kHz --to 10mHz \
+  --per-decade 4 --no-fit -o "$TMP/eis" -q >/dev/null 2>"$TMP/err" && ok || bad "nimc eis for the data failed: $(cat "$TMP/err")"
+if "$NIMC" fit $DEV "$TMP/eis/spectrum.csv" --params "$P=10s:5000s" --json -o "$TMP/eisfit" \
+     >"$TMP/eisfit.json" 2>"$TMP/err"; then
+  ok
+  grep -qF '"kind": "eis"' "$TMP/eisfit.json" && ok || bad "spectrum not fitted as eis"
+  v=$(sed -n 's/.*"parameters": {"[^"]*": \([-0-9.eE+]*\)}.*/\1/p' "$TMP/eisfit.json")
+  awk -v v="$v" 'BEGIN { exit !(v > 366.3 && v < 373.7) }' && ok || bad "EIS: fitted $P '$v' not 370 s within 1 %"
+  head -1 "$TMP/eisfit/fit.csv" | grep -qx 'freq_Hz,z_re_measured_ohm,z_im_measured_ohm,z_re_model_ohm,z_im_model_ohm' \
+    && ok || bad "EIS fit.csv header: $(head -1 "$TMP/eisfit/fit.csv")"
+  [ -s "$TMP/eisfit/fit.png" ] && ok || bad "EIS: no Nyquist figure"
+else
+  bad "nimc fit of a spectrum failed: $(cat "$TMP/err")"
+fi
+
+# ---- a CV: fitted by its current, its sweeps read off the data ----
+"$NIMC" run $DEV -e 'Sweep from 0 V to 3.5 V at 20 mV/s' -e 'Sweep from 3.5 V to 0 V at 20 mV/s' \
+  --set cathode.micropore_capacitance_fraction=0.5 --output-interval 2s -o "$TMP/cv" -q --json \
+  >/dev/null 2>"$TMP/err" && ok || bad "nimc run for the CV failed: $(cat "$TMP/err")"
+Q=cathode.micropore_capacitance_fraction
+if "$NIMC" fit $DEV "$TMP/cv/timeseries.csv" --kind cv --params "$Q=0.05:0.95" --json \
+     >"$TMP/cvfit.json" 2>"$TMP/err"; then
+  ok
+  grep -qF '"Sweep from 0 V to 3.5 V at 20 mV/s", "Sweep from 3.5 V to 0 V at 20 mV/s"' "$TMP/cvfit.json" \
+    && ok || bad "CV experiment read off the data: $(grep experiment "$TMP/cvfit.json" | head -1)"
+  v=$(sed -n 's/.*"parameters": {"[^"]*": \([-0-9.eE+]*\)}.*/\1/p' "$TMP/cvfit.json")
+  awk -v v="$v" 'BEGIN { exit !(v > 0.495 && v < 0.505) }' && ok || bad "CV: fitted $Q '$v' not 0.5 within 1 %"
+else
+  bad "nimc fit of a CV failed: $(cat "$TMP/err")"
+fi
+
+# ---- a fit file: the GCD and a target on one device, fitted together ----
+mkdir -p "$TMP/spec"
+cp "$DATA" "$TMP/spec/gcd.csv"
+cat >"$TMP/spec/both.fit" <<EOF2
+[fit]
+params = $P=10s:5000s
+[data gcd]
+device = $PWD/$DEV
+file = gcd.csv
+sigma = 2 mV
+[target R]
+device = $PWD/$DEV
+metric = r_ohmic_ohm
+value = 4.65
+sigma = 5 %
+EOF2
+if "$NIMC" fit --spec "$TMP/spec/both.fit" --json -o "$TMP/specout" >"$TMP/spec.json" 2>"$TMP/err"; then
+  ok
+  v=$(sed -n 's/.*"parameters": {"[^"]*": \([-0-9.eE+]*\)}.*/\1/p' "$TMP/spec.json")
+  awk -v v="$v" 'BEGIN { exit !(v > 366.3 && v < 373.7) }' && ok || bad "spec: fitted $P '$v' not 370 s within 1 %"
+  grep -qF '"name": "R", "kind": "target"' "$TMP/spec.json" && ok || bad "spec: no target R in the JSON"
+  grep -qF '"standard_errors_stated"' "$TMP/spec.json" && ok || bad "spec: no stated standard errors"
+  for f in fitted.ini fitted.set report.json fit-1.csv fit-1.png targets.csv; do
+    [ -s "$TMP/specout/$f" ] && ok || bad "--spec -o did not write $f"
+  done
+  grep -q "^$P=3[67][0-9.]* s$" "$TMP/specout/fitted.set" && ok || bad "fitted.set: $(cat "$TMP/specout/fitted.set")"
+  grep -q '^R,.*,r_ohmic_ohm,4.65,' "$TMP/specout/targets.csv" && ok || bad "targets.csv: $(cat "$TMP/specout/targets.csv")"
+else
+  bad "nimc fit --spec failed: $(cat "$TMP/err")"
+fi
+
+# ---- the calibration's targets are the paper's calibration rows ----
+awk '/^\[target /{id=substr($2, 1, length($2)-1)} /^value *=/{print id, $3}' \
+  devices/calibration.fit | sort >"$TMP/spec-values"
+awk -F'"' '/^    \{"/{id=$2; row=$0; getline nxt; row=row nxt;
+             if (row ~ /CALIBRATION/ && (row ~ /Q_VOLUMETRIC/ || row ~ /Q_R_OHMIC/ || row ~ /Q_R_CT/)) {
+               split(row, f, ","); for (i = 1; i <= length(f); i++) if (f[i] ~ /^ *[0-9.]+ *$/) { v = f[i]; break }
+               gsub(/ /, "", v); print id, v } }' app/paper.h | sort >"$TMP/paper-values"
+[ -s "$TMP/spec-values" ] && cmp -s "$TMP/spec-values" "$TMP/paper-values" && ok \
+  || bad "devices/calibration.fit targets differ from app/paper.h: $(diff "$TMP/spec-values" "$TMP/paper-values")"
+
+# ---- fit files: every fault named by file, line, section and key ----
+spec() { printf '%s\n' "$@" >"$TMP/bad.fit"; }
+spec '[fit]' 'params = separator.thickness'
+expect_error 2 "$TMP/bad.fit" "no [data NAME] or [target NAME]" -- fit --spec "$TMP/bad.fit"
+spec '[target x]' "device = $PWD/$DEV" 'metric = r_ohmic_ohm' 'value = 1'
+expect_error 2 "$TMP/bad.fit" "no [fit] section" -- fit --spec "$TMP/bad.fit"
+spec '[fit]' 'params = separator.thickness' '[target x]' "device = $PWD/$DEV" 'metric = r_ohmic' 'value = 1'
+expect_error 2 "$TMP/bad.fit:5: [target x] metric: 'r_ohmic': unknown" -- fit --spec "$TMP/bad.fit"
+spec '[fit]' 'params = separator.thickness' '[target x]' "device = $PWD/$DEV" 'metric = r_ohmic_ohm' 'value = 0'
+expect_error 2 "$TMP/bad.fit:6: [target x] value: '0'" -- fit --spec "$TMP/bad.fit"
+spec '[fit]' 'params = separator.thickness' '[target x]' "device = $PWD/$DEV" 'metric = energy_J' 'value = 1'
+expect_error 2 "$TMP/bad.fit:3: [target x]" "needs the experiment" -- fit --spec "$TMP/bad.fit"
+spec '[fit]' 'params = separator.thickness' '[target x]' "device = $PWD/$DEV" 'metric = r_ohmic_ohm' 'value = 1' 'file = a.csv'
+expect_error 2 "$TMP/bad.fit:7: [target x] file: unknown key here" -- fit --spec "$TMP/bad.fit"
+spec '[fit]' 'params = separator.thickness' '[target x]' "device = $PWD/$DEV" 'metric = r_ohmic_ohm' 'metric = r_ct_ohm'
+expect_error 2 "$TMP/bad.fit:6: [target x] metric: duplicate key" -- fit --spec "$TMP/bad.fit"
+spec '[fit]' 'params = separator.thickness' '[target x]' "device = $PWD/$DEV" 'metric = r_ohmic_ohm' 'value = 1' 'sigma = -5 %'
+expect_error 2 "$TMP/bad.fit:7: [target x] sigma: '-5 %'" -- fit --spec "$TMP/bad.fit"
+spec '[fit]' 'params = separator.thickness' '[curve x]'
+expect_error 2 "$TMP/bad.fit:3: [curve x]" "unknown section" -- fit --spec "$TMP/bad.fit"
+spec '[fit]' 'params = separator.thickness' 'method = newton' '[target x]' "device = $PWD/$DEV" 'metric = r_ohmic_ohm' 'value = 1'
+expect_error 2 "$TMP/bad.fit:3: [fit] method: 'newton'" -- fit --spec "$TMP/bad.fit"
+spec '[fit]' 'params = separator.thickness' '[data d]' "device = $PWD/$DEV" "file = $DATA" 'sigma = 2 mA'
+expect_error 2 "$TMP/bad.fit:6: [data d] sigma: '2 mA': expected a positive voltage" -- fit --spec "$TMP/bad.fit"
+spec '[fit]' 'params = separator.thickness' '[data d]' "device = $PWD/$DEV" 'file = none.csv'
+expect_error 2 "$TMP/none.csv" "cannot open" "$TMP/bad.fit:3: [data d]" -- fit --spec "$TMP/bad.fit"
+spec '[fit]' 'params = separator.thickness' '[data d]' "device = $PWD/$DEV" "file = $DATA" 'kind = xrd'
+expect_error 2 "$TMP/bad.fit:6: [data d] kind: 'xrd'" -- fit --spec "$TMP/bad.fit"
+expect_error 2 "cannot open" -- fit --spec "$TMP/nothere.fit"
+expect_error 2 "--spec FILE holds" -- fit --spec "$TMP/bad.fit" $DEV
+expect_error 2 "--kind 'xrd'" -- fit $DEV "$DATA" --params "$P" --kind xrd
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
