@@ -1,7 +1,8 @@
 /*
  * paper.h -- the published measurements the model is compared with and
  * calibrated against, as data: one table, shared by `nimc reproduce`
- * (app/reproduce.c) and the calibration (tools/calibrate.c), so the two
+ * (app/reproduce.c) and the calibration (devices/calibration.fit, whose
+ * targets tests/cli/fit.sh checks against this table), so the two
  * can never disagree on what the paper says, nor on which of its values
  * the model is fitted to (the calibration rows) and which it predicts.
  */
@@ -22,7 +23,7 @@ typedef enum quantity_kind {
 } quantity_kind;
 
 /* What a row is for.  A calibration row is a point the model's unknown
- * parameters are fitted to (tools/calibrate.c fits every one of a kind it
+ * parameters are fitted to (devices/calibration.fit fits every one of a kind it
  * can fit: Q_VOLUMETRIC and the impedance rows), or a number read from the
  * same measurements (an areal value, a ratio of two fitted points); a
  * prediction is anything else, compared with the paper where the paper
@@ -102,7 +103,7 @@ static inline int paper_is_eis(const struct paper_value *p) {
   return p->kind == Q_R_OHMIC || p->kind == Q_R_CT;
 }
 
-/* Is p a row that tools/calibrate.c fits: a calibration row of a kind it
+/* Is p a row that devices/calibration.fit fits: a calibration row of a kind it
  * can simulate (a volumetric capacitance or an impedance result)? */
 static inline int paper_is_fitted(const struct paper_value *p) {
   return p->role == CALIBRATION && (p->kind == Q_VOLUMETRIC || paper_is_eis(p));

@@ -22,7 +22,7 @@
  *       the uncovered, covered, AG//AG and 80 C devices, and capacitance
  *       against the thickness ratio.
  * The calibration table is the rows of app/paper.h whose role is
- * calibration (tools/calibrate.c fits the same rows); the predictions
+ * calibration (devices/calibration.fit fits the same rows); the predictions
  * table is paper.h's prediction rows and the model-only rows below, for
  * which the paper gives no value.  Everything that varies from one
  * experiment to the next is data in the static tables below (variants,
@@ -290,7 +290,8 @@ static const char *usage =
     "that the simulator can run, and print the model's numbers beside the\n"
     "published ones (quantity | unit | paper | model | rel. error | cycle)\n"
     "in two tables: 'calibration (fitted points)', the values the model's\n"
-    "unknown parameters were fitted to (nimc-calibrate) and numbers read\n"
+    "unknown parameters were fitted to (nimc fit --spec\n"
+    "devices/calibration.fit) and numbers read\n"
     "from the same measurements, and 'predictions', everything else: the\n"
     "covered device across 0.1 to 2 mA/cm2, AG//AG across rates, the\n"
     "anode:cathode thickness series 1:1 to 1:4 (cathode fixed at 10 um,\n"
@@ -944,11 +945,11 @@ static void row_cells(const nimc_validation_row *r, char cell[4][CELL_W]) {
     snprintf(cell[3], CELL_W, "-");
 }
 
-/* Which calibration rows nimc-calibrate fits (the rest of the table is
+/* Which calibration rows devices/calibration.fit fits (the rest of the table is
  * read from the same measurements): the line below that table. */
 static void print_fitted(void) {
   const char *sep = "";
-  printf("fitted by nimc-calibrate (tools/calibrate.c): ");
+  printf("fitted by nimc fit --spec devices/calibration.fit: ");
   for (size_t k = 0; k < NPAPER; k++)
     if (paper_is_fitted(&paper_values[k])) {
       printf("%s%s", sep, paper_values[k].id);

@@ -4,7 +4,7 @@
 #
 # usage: scripts/prediction-sensitivity.sh [BUILD] [OUT] [STEP]
 #
-# For each of the seven parameters nimc-calibrate fits, a copy of devices/
+# For each of the seven parameters devices/calibration.fit fits, a copy of devices/
 # is made with that one value multiplied by exp(STEP) (default 0.1) in the
 # file where it lives (a material file, or all three in-plane device
 # files), and `nimc reproduce --devices COPY --json` is run on it; the base

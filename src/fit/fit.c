@@ -8,7 +8,7 @@
  * segment that ended on a voltage limit "until V", any other "for D s".
  * The step lines are returned as text so the user can see and edit them.
  *
- * nimc_device_fit is tools/calibrate.c's method made general: every
+ * nimc_fit_run fits one parameter set to several observations: every
  * evaluation loads the device with the parameters as "section.key=value"
  * overrides (the same strings as `nimc run --set`), simulates the
  * experiment from the device's initial state with the public API, and
