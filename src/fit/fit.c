@@ -473,14 +473,15 @@ void nimc_fit_result_free(nimc_fit_result *r) {
 }
 
 /* The metrics an observation can name: one table.  off: the field of
- * nimc_metrics (GCD metrics); spectrum: read off the simulated spectrum. */
+ * nimc_metrics (GCD metrics); spectrum: read off the simulated spectrum;
+ * rest: read off the experiment's last step, a rest. */
 typedef struct metric_def {
   const char *name;
-  int spectrum;
+  int spectrum, rest;
   size_t off;
 } metric_def;
 
-#define GCD_METRIC(f) {#f, 0, offsetof(nimc_metrics, f)}
+#define GCD_METRIC(f) {#f, 0, 0, offsetof(nimc_metrics, f)}
 static const metric_def metric_table[] = {
     GCD_METRIC(capacitance_F),
     GCD_METRIC(capacitance_areal_mF_cm2),
@@ -494,8 +495,11 @@ static const metric_def metric_table[] = {
     GCD_METRIC(esr_ohm),
     GCD_METRIC(coulombic_efficiency),
     GCD_METRIC(discharge_time_s),
-    {"r_ohmic_ohm", 1, 0},
-    {"r_ct_ohm", 1, 0},
+    {"r_ohmic_ohm", 1, 0, 0},
+    {"r_ct_ohm", 1, 0, 0},
+    /* the time the last step, a rest, takes to fall to 0.6 of its starting
+     * voltage (nimc_rest_analyze), in hours */
+    {"self_discharge_time_h", 0, 1, 0},
 };
 #define NMETRICS (sizeof metric_table / sizeof metric_table[0])
 
@@ -530,6 +534,7 @@ typedef struct obsst {
   size_t held;
   int by_step, not_steady, failed;
   nimc_metrics mt;      /* METRIC of a GCD metric */
+  double rest_h;        /* and the self-discharge time of its last step */
   nimc_spectrum spec;   /* IMPEDANCE, METRIC of a spectrum */
   const double *freq;   /* its frequencies */
   size_t nfreq;
@@ -740,13 +745,35 @@ static int simulate_spectrum(fitctx *c, obsst *s, const double *p) {
   return rc;
 }
 
-/* The GCD metrics of s into s->mt; 0 or -1. */
+/* The self-discharge time (h) of the last step of res when it is a rest:
+ * to 0.6 of its first voltage (nimc_rest_analyze); NaN when it is not a
+ * rest or the voltage does not fall that far. */
+static double last_rest_h(const nimc_result *res) {
+  const nimc_series *v = &res->series;
+  if (!res->nsteps || res->steps[res->nsteps - 1].type != NIMC_STEP_REST ||
+      !v->n)
+    return NAN;
+  int last = v->step[v->n - 1];
+  size_t a = v->n - 1;
+  while (a > 0 && v->step[a - 1] == last)
+    a--;
+  nimc_rest_result rr;
+  nimc_err err;
+  if (v->n - a < 3 || nimc_rest_analyze(v->time_s + a, v->voltage_V + a,
+                                        v->n - a, 0.6, &rr, &err))
+    return NAN;
+  return rr.time_to_threshold_s / 3600.0;
+}
+
+/* The GCD metrics of s into s->mt, and the self-discharge time of its
+ * last step into s->rest_h; 0 or -1. */
 static int simulate_metrics(fitctx *c, obsst *s, const double *p) {
   nimc_device *dev = NULL;
   nimc_sim *sim = NULL;
   nimc_result res;
   memset(&res, 0, sizeof res);
   s->mt = nimc_metrics_undefined();
+  s->rest_h = NAN;
   s->not_steady = 0;
   int rc = sim_open(c, s, p, &dev, &sim);
   if (!rc) {
@@ -762,10 +789,17 @@ static int simulate_metrics(fitctx *c, obsst *s, const double *p) {
     } else {
       nimc_err err;
       e = nimc_sim_run(sim, s->o->exp, &res);
-      if (e)
+      if (e) {
         sim_failed(c, s, e, nimc_sim_errmsg(sim));
-      else if ((e = nimc_metrics_gcd(&res.series, &norm, &s->mt, &err)))
-        sim_failed(c, s, e, err.msg);
+      } else {
+        s->rest_h = last_rest_h(&res);
+        /* a rest metric needs no discharge to measure */
+        if ((e = nimc_metrics_gcd(&res.series, &norm, &s->mt, &err)) &&
+            s->metric->rest)
+          e = 0, s->mt = nimc_metrics_undefined();
+        else if (e)
+          sim_failed(c, s, e, err.msg);
+      }
     }
     rc = e ? -1 : 0;
   }
@@ -780,6 +814,7 @@ static int simulate_metrics(fitctx *c, obsst *s, const double *p) {
 static double metric_value(fitctx *c, obsst *s) {
   const obsst *src = s->share >= 0 ? &c->ob[s->share] : s;
   if (src->failed) return NAN;
+  if (s->metric->rest) return src->rest_h;
   if (!s->metric->spectrum)
     return *(const double *)((const char *)&src->mt + s->metric->off);
   if (!strcmp(s->metric->name, "r_ohmic_ohm"))
