@@ -505,13 +505,20 @@ static int cmd_run(int argc, char **argv) {
   }
   progress prog = {a.quiet, cli_now_s(), cli_now_s()};
   nimc_sim_opts opts = nimc_sim_opts_default();
-  if (a.interval &&
-      (nimc_quantity_parse(a.interval, "s", &opts.output_dt_s, &err) ||
-       !(opts.output_dt_s > 0.0))) {
-    fprintf(stderr, "nimc run: --output-interval '%s': %s\n", a.interval,
-            opts.output_dt_s > 0.0 ? err.msg : "must be a positive time");
-    rc = EXIT_USAGE;
-    goto done;
+  if (a.interval) {
+    const char *why = NULL;
+    if (nimc_quantity_parse(a.interval, "s", &opts.output_dt_s, &err))
+      why = err.msg; /* names the unknown unit, the stray number, ... */
+    else if (!(opts.output_dt_s > 0.0))
+      why = "must be a positive time";
+    else if (opts.output_dt_s < 1e-6)
+      why = "shorter than 1 us, the solver's time resolution";
+    if (why) {
+      fprintf(stderr, "nimc run: --output-interval '%s': %s\n", a.interval,
+              why);
+      rc = EXIT_USAGE;
+      goto done;
+    }
   }
   opts.rtol = a.rtol;
   opts.progress = on_progress;

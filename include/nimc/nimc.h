@@ -149,6 +149,10 @@ int nimc_experiment_parse(nimc_experiment **out, const char *const *lines,
 void nimc_experiment_destroy(nimc_experiment *exp);
 /* Number of steps one execution runs (repeats expanded). */
 size_t nimc_experiment_nsteps(const nimc_experiment *exp);
+/* The simulated time, in s, of the steps whose length is known before the
+ * run (a 'for' limit, a sweep's span over its rate), Repeats counted; a
+ * step that ends only at a cut-off counts 0.  For budgets, before a run. */
+double nimc_experiment_timed_s(const nimc_experiment *exp);
 
 /* ---- results ---------------------------------------------------------- */
 

@@ -374,6 +374,13 @@ static const char *const geometries[] = {"stack", "interdigitated", NULL};
 static const char *const arrays[] = {"symmetry", "edge", "full",
                                      NULL}; /* nimc_array */
 
+/* Upper bounds of the counts: cells of one segment of the mesh (a layer,
+ * a finger, a gap), shells of a particle or a micropore, fingers of an
+ * array.  The shipped devices use at most 160; the mesh bounds the total
+ * too (mesh/mesh.c). */
+#define NIMC_MAX_AXIS_CELLS 1000
+#define NIMC_MAX_FINGERS 1000
+
 /* Allowed ranges of numbers. */
 enum { ANY, POS, NONNEG, FRAC, UNIT, GE1, RTOL, FRAC1 };
 static const struct {
@@ -391,7 +398,63 @@ static const struct {
     [FRAC1] = {0, 1, 0, 1, "must be in (0, 1]"},
 };
 
+/* Plausibility bounds (SI) on top of the ranges above: a value outside is
+ * a typing error or a unit slip ("1 km" for "1 um"), never a device nimc
+ * can say anything about.  The first row whose key (NULL: any key) and SI
+ * unit match applies; a unit with no row has no bound beyond finiteness.
+ * docs/device-files.md lists them: keep the two in step. */
+static const struct bound {
+  const char *key, *si;
+  double lo, hi;
+  const char *text;
+} bounds[] = {
+    {"thickness", "m", 1e-9, 1e-2, "1 nm to 10 mm"},
+    {"gel_thickness", "m", 1e-9, 1e-2, "1 nm to 10 mm"},
+    {"normalisation_thickness", "m", 1e-9, 1e-2, "1 nm to 10 mm"},
+    {"particle_radius", "m", 1e-10, 1e-3, "0.1 nm to 1 mm"},
+    {"finger_length", "m", 1e-7, 1.0, "0.1 um to 1 m"},
+    {"finger_width", "m", 1e-7, 0.1, "0.1 um to 10 cm"},
+    {"gap", "m", 1e-7, 0.1, "0.1 um to 10 cm"},
+    {NULL, "m", 1e-10, 1.0, "0.1 nm to 1 m"},
+    {"area", "m2", 1e-12, 10.0, "1 um2 to 10 m2"},
+    {"temperature", "K", 150.0, 600.0,
+     "150 K to 600 K (-123 degC to 327 degC)"},
+    {"reference_temperature", "K", 150.0, 600.0,
+     "150 K to 600 K (-123 degC to 327 degC)"},
+    {NULL, "K", 0.0, 1e5, "0 K to 1e5 K"},
+    {NULL, "V", -10.0, 10.0, "-10 V to 10 V"},
+    {NULL, "S/m", 0.0, 1e8, "up to 1e8 S/m"},
+    {NULL, "m2/s", 0.0, 1e-2, "up to 1e-2 m2/s"},
+    {NULL, "m/s", 0.0, 1.0, "up to 1 m/s"},
+    {NULL, "mol/m3", 0.0, 1e6, "up to 1e6 mol/m3 (1000 mol/L)"},
+    {NULL, "J/mol", 0.0, 1e6, "up to 1e6 J/mol"},
+    {NULL, "F/m2", 0.0, 100.0, "up to 100 F/m2 (10 mF/cm2)"},
+    {NULL, "F/m3", 0.0, 1e12, "up to 1e12 F/m3 (1e6 F/cm3)"},
+    {NULL, "F/kg", 0.0, 1e7, "up to 1e7 F/kg (1e4 F/g)"},
+    {NULL, "m2/kg", 0.0, 1e7, "up to 1e7 m2/kg (1e4 m2/g)"},
+    {NULL, "kg/m3", 0.0, 1e5, "up to 1e5 kg/m3"},
+    {NULL, "ohm.m2", 0.0, 1e6, "up to 1e6 ohm m2"},
+    {NULL, "ohm", 0.0, 1e12, "up to 1e12 ohm"},
+    {NULL, "A/m3", 0.0, 1e12, "up to 1e12 A/m3"},
+    {NULL, "s", 0.0, 1e9, "up to 1e9 s (about 32 years)"},
+    {NULL, "1/V2", 0.0, 1e6, "up to 1e6 1/V2"},
+    {"bruggeman", "1", 0.0, 10.0, "up to 10"},
+    {"solid_bruggeman", "1", 0.0, 10.0, "up to 10"},
+    {"gel_bruggeman", "1", 0.0, 10.0, "up to 10"},
+    {NULL, "1", -1e6, 1e6, "-1e6 to 1e6"},
+};
+
+/* The bound for key in unit si, or NULL. */
+static const struct bound *bound_for(const char *key, const char *si) {
+  for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++)
+    if ((!bounds[i].key || !strcmp(bounds[i].key, key)) &&
+        !strcmp(bounds[i].si, si))
+      return &bounds[i];
+  return NULL;
+}
+
 static int in_range(double v, int r) {
+  if (!isfinite(v)) return 0;
   return (ranges[r].lo_in ? v >= ranges[r].lo : v > ranges[r].lo) &&
          (ranges[r].hi_in ? v <= ranges[r].hi : v < ranges[r].hi);
 }
@@ -532,6 +595,10 @@ static int parse_num(const loader *L, const entry *e, const char *si, int rng,
     return bad(L, e, "%s", why);
   if (!in_range(v, rng))
     return bad(L, e, "%s, got '%s'", ranges[rng].text, e->value);
+  const struct bound *b = bound_for(e->key, si);
+  if (b && !(v >= b->lo && v <= b->hi))
+    return bad(L, e, "'%s' is outside the plausible range %s", e->value,
+               b->text);
   *out = v;
   return NIMC_OK;
 }
@@ -559,9 +626,9 @@ static int get_num(const scope *s, const char *key, const char *si, int rng,
   return e ? 1 : 0;
 }
 
-/* Read key as an integer >= min (required unless example is NULL); 1, 0
- * or < 0. */
-static int get_int(const scope *s, const char *key, long min,
+/* Read key as an integer from min to max (required unless example is
+ * NULL); 1, 0 or < 0. */
+static int get_int(const scope *s, const char *key, long min, long max,
                    const char *example, int *out) {
   const entry *e = look(s, key);
   if (!e) return example ? missing(s, key, example) : 0;
@@ -570,9 +637,9 @@ static int get_int(const scope *s, const char *key, long min,
   long v = strtol(e->value, &end, 10);
   while (isspace((unsigned char)*end))
     end++;
-  if (end == e->value || *end || errno || v < min || v > INT_MAX)
-    return bad(s->L, e, "must be a whole number >= %ld, got '%s'", min,
-               e->value);
+  if (end == e->value || *end || errno || v < min || v > max)
+    return bad(s->L, e, "must be a whole number from %ld to %ld, got '%s'", min,
+               max, e->value);
   *out = (int)v;
   return 1;
 }
@@ -1094,8 +1161,8 @@ static int interdigitated_sections(const loader *L, nimc_device *d) {
   const char *const *ck[] = {cover_keys, NULL};
   TRY(check_keys(L, &L->dev, "geometry", gk));
   TRY(check_keys(L, &L->dev, "cover", ck));
-  TRY(get_int(&s, "fingers_per_electrode", 1, "a whole number such as 4",
-              &g->fingers_per_electrode));
+  TRY(get_int(&s, "fingers_per_electrode", 1, NIMC_MAX_FINGERS,
+              "a whole number such as 4", &g->fingers_per_electrode));
   TRY(get_num(&s, "finger_length", "m", POS, "a length such as '14 mm'",
               &g->finger_length_m));
   TRY(get_num(&s, "finger_width", "m", POS, "a length such as '1 mm'",
@@ -1149,18 +1216,28 @@ static int mesh_solver_sections(const loader *L, nimc_device *d) {
   nimc_mesh_params *m = &d->mesh;
   nimc_interdigitated_params *g = &d->idg;
   TRY(check_keys(L, &L->dev, "mesh", mesh));
-  TRY(get_int(&s, "anode_cells", 1, NULL, &m->anode_cells));
-  TRY(get_int(&s, "separator_cells", 1, NULL, &m->separator_cells));
-  TRY(get_int(&s, "cathode_cells", 1, NULL, &m->cathode_cells));
-  TRY(get_int(&s, "particle_shells", 2, NULL, &m->particle_shells));
-  TRY(get_int(&s, "micropore_shells", 1, NULL, &m->micropore_shells));
+  TRY(get_int(&s, "anode_cells", 1, NIMC_MAX_AXIS_CELLS, NULL,
+              &m->anode_cells));
+  TRY(get_int(&s, "separator_cells", 1, NIMC_MAX_AXIS_CELLS, NULL,
+              &m->separator_cells));
+  TRY(get_int(&s, "cathode_cells", 1, NIMC_MAX_AXIS_CELLS, NULL,
+              &m->cathode_cells));
+  TRY(get_int(&s, "particle_shells", 2, NIMC_MAX_AXIS_CELLS, NULL,
+              &m->particle_shells));
+  TRY(get_int(&s, "micropore_shells", 1, NIMC_MAX_AXIS_CELLS, NULL,
+              &m->micropore_shells));
   TRY(get_num(&s, "grading", "1", GE1, NULL, &m->grading));
   TRY(get_num(&s, "particle_grading", "1", GE1, NULL, &m->particle_grading));
-  TRY(get_int(&s, "finger_cells_x", 1, NULL, &g->finger_cells_x));
-  TRY(get_int(&s, "gap_cells_x", 1, NULL, &g->gap_cells_x));
-  TRY(get_int(&s, "electrode_cells_z", 1, NULL, &g->electrode_cells_z));
-  TRY(get_int(&s, "gel_cells_z", 1, NULL, &g->gel_cells_z));
-  TRY(get_int(&s, "cover_cells_z", 1, NULL, &g->cover_cells_z));
+  TRY(get_int(&s, "finger_cells_x", 1, NIMC_MAX_AXIS_CELLS, NULL,
+              &g->finger_cells_x));
+  TRY(get_int(&s, "gap_cells_x", 1, NIMC_MAX_AXIS_CELLS, NULL,
+              &g->gap_cells_x));
+  TRY(get_int(&s, "electrode_cells_z", 1, NIMC_MAX_AXIS_CELLS, NULL,
+              &g->electrode_cells_z));
+  TRY(get_int(&s, "gel_cells_z", 1, NIMC_MAX_AXIS_CELLS, NULL,
+              &g->gel_cells_z));
+  TRY(get_int(&s, "cover_cells_z", 1, NIMC_MAX_AXIS_CELLS, NULL,
+              &g->cover_cells_z));
   TRY(get_num(&s, "grading_x", "1", GE1, NULL, &g->grading_x));
   TRY(get_num(&s, "grading_z", "1", GE1, NULL, &g->grading_z));
   int array = (int)g->array;
@@ -1409,6 +1486,11 @@ int nimc_device_set_temperature(nimc_device *dev, double T_K, nimc_err *err) {
   if (!(T_K > 0.0) || !isfinite(T_K))
     return nimc_err_set(err, NIMC_EINPUT,
                         "temperature must be positive, got %g K", T_K);
+  const struct bound *b = bound_for("temperature", "K");
+  if (!(T_K >= b->lo && T_K <= b->hi))
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "temperature %g K is outside the plausible range %s",
+                        T_K, b->text);
   const char *what;
   double T0 = vtf_floor(dev, &what);
   if (T_K <= T0)

@@ -131,7 +131,14 @@ expect_error 2 "--fields needs an output directory" -- run $DEV -e "$CH" --field
 expect_error 2 "--rtol 'abc'" -- run $DEV -e "$CH" --rtol abc
 expect_error 2 "--temperature '25 parsecs'" "unit" -- run $DEV -e "$CH" --temperature '25 parsecs'
 expect_error 2 "--temperature '3 V'" "wrong dimension" -- run $DEV -e "$CH" --temperature '3 V'
-expect_error 2 "--temperature '-300 degC'" -- run $DEV -e "$CH" --temperature '-300 degC'
+expect_error 2 "--temperature '-300 degC'" "temperature must be positive" -- run $DEV -e "$CH" --temperature '-300 degC'
+expect_error 2 "--temperature '1e6 K'" "outside the plausible range 150 K to 600 K" -- run $DEV -e "$CH" --temperature '1e6 K'
+# issue 12: --output-interval is checked, its unit named, its budget estimated
+expect_error 2 "--output-interval '1 zork'" "unknown unit 'zork'" -- run $DEV -e "$CH" --output-interval '1 zork'
+expect_error 2 "--output-interval '0 s'" "must be a positive time" -- run $DEV -e "$CH" --output-interval '0 s'
+expect_error 2 "--output-interval '1 ns'" "shorter than 1 us" -- run $DEV -e "$CH" --output-interval '1 ns'
+expect_error 2 "--output-interval '2 s 5'" "not one quantity: '5' after the number" -- run $DEV -e "$CH" --output-interval '2 s 5'
+expect_error 2 "option '--output-interval' needs a time" -- run $DEV -e "$CH" --output-interval
 expect_error 2 "--min-cycles '1'" -- run $DEV -e "$CH" -e "$DIS" --until-steady --min-cycles 1
 expect_error 2 "--max-cycles 'many'" -- run $DEV -e "$CH" -e "$DIS" --until-steady --max-cycles many
 expect_error 2 "--max-cycles '2'" "--min-cycles (3)" -- run $DEV -e "$CH" -e "$DIS" --until-steady --max-cycles 2
@@ -146,8 +153,12 @@ expect_error 2 "'Charge at 0.1 mA/cm2 untill 3.5 V'" "untill" -- run $DEV -e 'Ch
 expect_error 2 "'Dance for 1 h'" "unknown step" -- run $DEV -e 'Dance for 1 h'
 expect_error 2 "'5 V' is not a current" -- run $DEV -e 'Charge at 5 V until 3.5 V'
 expect_error 2 "step 2" "'Discharge at -1 mA until 0 V'" -- run $DEV -e "$CH" -e 'Discharge at -1 mA until 0 V'
-expect_error 2 "'Rest'" -- run $DEV -e 'Rest'
-expect_error 2 "Repeat" -- run $DEV -e 'Repeat 0 times: Charge at 1 mA until 3 V'
+expect_error 2 "'Rest'" "expected 'for <time>' after 'Rest', found nothing" -- run $DEV -e 'Rest'
+expect_error 2 "'Repeat 0 times'" "expected a whole number >= 1 after 'Repeat'" -- run $DEV -e 'Repeat 0 times: Charge at 1 mA until 3 V'
+# issue 12: values the solver used to fail on (exit 1), or ran with to nonsense
+expect_error 2 "step 1 'Rest for 1e-300 s'" "duration from 1 us" -- run $DEV -e 'Rest for 1e-300 s'
+expect_error 2 "step 1 'Rest for 1e308 h'" "not a finite number in s" -- run $DEV -e 'Rest for 1e308 h'
+expect_error 2 "step 1 'Charge at 1e6 A/cm2 until 3.5 V'" "current density of at most 10 A/cm2" -- run $DEV -e 'Charge at 1e6 A/cm2 until 3.5 V'
 
 # ---- bad device files: file, line and key named ----
 expect_error 2 "no-such.ini" -- run "$TMP/no-such.ini" -e "$CH"
@@ -170,7 +181,13 @@ d=$(mkdev table 's|^material = materials/ag.ini|material = materials/ag.ini\ncap
 expect_error 2 "broken.csv" "capacitance_shape" -- run "$d" -e "$CH"
 d=$(mkdev csvmissing 's|^material = materials/ag.ini|material = materials/ag.ini\ncapacitance_shape = table:nowhere.csv|')
 expect_error 2 "nowhere.csv" "capacitance_shape" -- run "$d" -e "$CH"
-expect_error 2 "--set anode.thickness" -- run $DEV -e "$CH" --set anode.thickness=-5um
+expect_error 2 "--set anode.thickness" "must be positive" -- run $DEV -e "$CH" --set anode.thickness=-5um
+expect_error 2 "--set device.initial_voltage: " "not a finite number in V" -- run $DEV -e "$CH" --set device.initial_voltage=1e308kV
+expect_error 2 "--set anode.thickness: " "outside the plausible range 1 nm to 10 mm" -- run $DEV -e "$CH" --set anode.thickness=1km
+d=$(mkdev product 's/^thickness = 5 um.*/thickness = 5 um 1000/'); n=$(grep -n '^thickness = 5 um 1000' "$d" | cut -d: -f1)
+expect_error 2 "$d:$n" "[anode] thickness" "not one quantity: '1000' after the number" -- run "$d" -e "$CH"
+d=$(mkdev product2 's/^porosity = 0.44.*/porosity = 0.44 0.5/'); n=$(grep -n '^porosity = 0.44 0.5' "$d" | cut -d: -f1)
+expect_error 2 "$d:$n" "[anode] porosity" "not one quantity: '0.5' after the number" -- run "$d" -e "$CH"
 expect_error 2 "--set" "anode.colour" -- run $DEV -e "$CH" --set anode.colour=blue
 expect_error 2 "--set" "nodot" -- run $DEV -e "$CH" --set nodot=3
 
