@@ -482,6 +482,14 @@ static const bad_case bad_cases[] = {
     {"dev.ini", "anode_cells = 20", "particle_shells = 2147483647",
      "particle_shells", "[mesh] particle_shells",
      "whole number from 2 to 1000"},
+    /* issue 12: special files are refused, not read for ever */
+    {"dev.ini", "material = materials/ag.ini", "material = /dev/zero",
+     "material = /dev/zero", "[cathode] material",
+     "cannot read material file /dev/zero: not a regular file (a character "
+     "device)"},
+    {"materials/nto.ini", "table:ocp.csv", "table:/dev/zero", "ocp",
+     "[material] ocp",
+     "cannot read table '/dev/zero': not a regular file (a character device)"},
     {"dev.ini", "anode_cells = 20", "anode_cells = x", "anode_cells",
      "[mesh] anode_cells", "whole number"},
     {"dev.ini", "anode_cells = 20", "particle_shells = 1", "particle_shells",
@@ -683,6 +691,70 @@ static void test_long_line(void) {
   remove_fixture(dir);
 }
 
+/* Write n bytes of text to dir/name. */
+static void write_bytes(const char *dir, const char *name, const char *text,
+                        size_t n) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *fp = fopen(path, "wb");
+  CHECK(fp != NULL);
+  if (!fp) return;
+  CHECK(fwrite(text, 1, n, fp) == n);
+  fclose(fp);
+}
+
+/* issue 12: a NUL byte is reported with its line (it hid the rest of a
+ * 225-character line from the length limit), and a file has a size limit */
+static void test_nul_and_size(void) {
+  const char *dir = fixture_dir();
+  char devpath[256], want[320], text[400];
+  snprintf(devpath, sizeof devpath, "%s/dev.ini", dir);
+  nimc_device *d = NULL;
+  nimc_err err;
+  write_fixture(dir, NULL, NULL, NULL, NULL);
+  int n = snprintf(text, sizeof text, "; test\n[device]\nname = test");
+  text[n++] = '\0';
+  memset(text + n, 'x', 225);
+  n += 225;
+  text[n++] = '\n';
+  write_bytes(dir, "dev.ini", text, (size_t)n);
+  CHECK(nimc_device_load(&d, devpath, NULL, 0, &err) == NIMC_EINPUT);
+  CHECK(d == NULL);
+  snprintf(want, sizeof want, "%s:3: a NUL byte", devpath);
+  CHECK_CONTAINS(err.msg, want);
+
+  /* in a material file and in a table */
+  write_fixture(dir, NULL, NULL, NULL, NULL);
+  static const char mat[] = "[material]\nkind = capac\0itive\n";
+  write_bytes(dir, "materials/ag.ini", mat, sizeof mat - 1);
+  CHECK(nimc_device_load(&d, devpath, NULL, 0, &err) == NIMC_EINPUT);
+  snprintf(want, sizeof want, "%s/materials/ag.ini:2: a NUL byte", dir);
+  CHECK_CONTAINS(err.msg, want);
+  write_fixture(dir, NULL, NULL, NULL, NULL);
+  static const char csv[] = "x,y\n0,1\n0.5,\0.3\n1,0\n";
+  write_bytes(dir, "materials/ocp.csv", csv, sizeof csv - 1);
+  CHECK(nimc_device_load(&d, devpath, NULL, 0, &err) == NIMC_EINPUT);
+  snprintf(want, sizeof want, "%s/materials/ocp.csv:3: a NUL byte", dir);
+  CHECK_CONTAINS(err.msg, want);
+  CHECK_CONTAINS(err.msg, "[material] ocp: ");
+
+  /* a device file larger than 1 MiB, however it is made up */
+  write_fixture(dir, NULL, NULL, NULL, NULL);
+  size_t big = (1u << 20) + 1;
+  char *blob = malloc(big);
+  CHECK(blob != NULL);
+  if (blob) {
+    memset(blob, ';', big);
+    for (size_t i = 80; i < big; i += 80)
+      blob[i] = '\n';
+    write_bytes(dir, "dev.ini", blob, big);
+    free(blob);
+    CHECK(nimc_device_load(&d, devpath, NULL, 0, &err) == NIMC_EINPUT);
+    CHECK_CONTAINS(err.msg, "larger than the limit of 1048576 bytes");
+  }
+  remove_fixture(dir);
+}
+
 static void expect_set_error(const char *devpath, const char *set,
                              const char *a, const char *b) {
   nimc_device *d = (nimc_device *)&d;
@@ -755,11 +827,18 @@ static void test_missing_device(void) {
   CHECK_CONTAINS(err.msg, "devices/no-such-device.ini");
   CHECK_CONTAINS(err.msg, "cannot open");
 
-  /* a directory opens but cannot be read */
+  /* a directory, a device or a pipe is refused before a byte is read
+   * (issue 12: /dev/zero looped for ever) */
   d = (nimc_device *)&d;
-  CHECK(nimc_device_load(&d, "devices", NULL, 0, &err) == NIMC_EIO);
+  CHECK(nimc_device_load(&d, "devices", NULL, 0, &err) == NIMC_EINPUT);
   CHECK(d == NULL);
-  CHECK_CONTAINS(err.msg, "devices");
+  CHECK_CONTAINS(err.msg, "devices: cannot read device file: not a regular "
+                          "file (a directory)");
+  d = (nimc_device *)&d;
+  CHECK(nimc_device_load(&d, "/dev/zero", NULL, 0, &err) == NIMC_EINPUT);
+  CHECK(d == NULL);
+  CHECK_CONTAINS(err.msg, "/dev/zero: cannot read device file: not a regular "
+                          "file (a character device)");
 
   CHECK(nimc_device_load(NULL, "devices/nimc-stack.ini", NULL, 0, &err) ==
         NIMC_EMISUSE);
@@ -1054,6 +1133,7 @@ int main(void) {
   RUN(test_fixture_and_overrides);
   RUN(test_bad_inputs);
   RUN(test_long_line);
+  RUN(test_nul_and_size);
   RUN(test_bad_sets);
   RUN(test_missing_device);
   RUN(test_nimc_device);

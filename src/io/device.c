@@ -36,6 +36,7 @@
 #include <strings.h>
 
 #include "core/params.h"
+#include "io/readfile.h"
 #include "io/table.h"
 #include "io/units.h"
 #include "model/constants.h"
@@ -61,7 +62,8 @@ typedef struct table {
   size_t n, cap;
   char path[NIMC_PATH_MAX];
   nimc_err *err;
-  FILE *fp;
+  const char *buf; /* the file's text (nimc_file_slurp) while it is parsed */
+  size_t len, pos;
   int line;      /* lines read so far: the current line inside the handler */
   int indented;  /* the current line starts with a blank */
   int long_line; /* first line too long for libinih's buffer, 0 = none */
@@ -146,22 +148,29 @@ static int add(table *t, const char *sec, const char *key, const char *val,
   return NIMC_OK;
 }
 
-/* libinih's line source: fgets that counts lines and refuses (ends the
- * parse at) a line longer than the parser's buffer instead of splitting
- * it into two lines. */
+/* libinih's line source: the next line of the text in memory (like
+ * fgets), counting lines, and refusing (ending the parse at) a line longer
+ * than the parser's buffer instead of splitting it into two lines.  The
+ * text has no NUL byte (read_ini checked), so strlen sees all of a line. */
 static char *read_line(char *str, int num, void *stream) {
   table *t = stream;
-  if (t->long_line || !fgets(str, num, t->fp)) return NULL;
+  if (t->long_line || t->pos >= t->len || num < 2) return NULL;
+  size_t n = 0, cap = (size_t)num - 1;
+  while (n < cap && t->pos < t->len) {
+    char c = t->buf[t->pos++];
+    str[n++] = c;
+    if (c == '\n') break;
+  }
+  str[n] = '\0';
   t->line++;
   t->indented = *str == ' ' || *str == '\t';
-  size_t n = strlen(str);
-  if (n + 1 == (size_t)num && str[n - 1] != '\n') {
-    int c = fgetc(t->fp);
-    if (c != EOF && c != '\n') {
+  if (n == cap && str[n - 1] != '\n' && t->pos < t->len) {
+    if (t->buf[t->pos] != '\n') {
       t->long_line = t->line;
       t->maxlen = num - 2;
       return NULL;
     }
+    t->pos++; /* the line's own newline, just past the buffer */
   }
   return str;
 }
@@ -192,11 +201,17 @@ static int on_pair(void *user, const char *sec, const char *key,
   return !t->rc;
 }
 
-/* Read the INI text of fp into t; a read failure returns io_code. */
-static int read_ini(table *t, FILE *fp, int io_code) {
-  t->fp = fp;
+/* Parse the INI text buf (len bytes, read from t->path) into t. */
+static int read_ini(table *t, const char *buf, size_t len) {
+  size_t nul = nimc_nul_line(buf, len);
+  if (nul)
+    return nimc_err_set(t->err, NIMC_EINPUT,
+                        "%s:%zu: a NUL byte (not a text file?)", t->path, nul);
+  t->buf = buf;
+  t->len = len;
+  t->pos = 0;
   int rc = ini_parse_stream(read_line, t, on_pair, t);
-  t->fp = NULL;
+  t->buf = NULL;
   if (rc > 0 && (!t->rc || rc < t->fail_line))
     return nimc_err_set(t->err, NIMC_EINPUT,
                         "%s:%d: syntax error: expected '[section]' or "
@@ -204,9 +219,6 @@ static int read_ini(table *t, FILE *fp, int io_code) {
                         t->path, rc);
   if (t->rc) return t->rc;
   if (rc < 0) return nimc_err_set(t->err, NIMC_ENOMEM, "out of memory");
-  if (ferror(fp))
-    return nimc_err_set(t->err, io_code, "%s: cannot read: %s", t->path,
-                        strerror(errno));
   if (t->long_line)
     return nimc_err_set(t->err, NIMC_EINPUT,
                         "%s:%d: line too long (at most %d characters)", t->path,
@@ -814,13 +826,18 @@ static int load_material(const loader *L, const entry *e, const char *file,
   char path[NIMC_PATH_MAX];
   TRY(resolve(L, e, file, path));
   TRY(table_init(mat, path, L->err));
-  FILE *fp = fopen(path, "r");
-  if (!fp && errno == ENOENT)
+  char *text, why[256];
+  size_t len;
+  int errnum;
+  int rc = nimc_file_slurp(path, NIMC_INI_MAX_BYTES, &text, &len, &errnum, why,
+                           sizeof why);
+  if (rc == NIMC_ENOMEM)
+    return nimc_err_set(L->err, NIMC_ENOMEM, "out of memory");
+  if (rc && errnum == ENOENT)
     return bad(L, e, "unknown material '%s' (no file %s)", file, path);
-  if (!fp)
-    return bad(L, e, "cannot read material file %s: %s", path, strerror(errno));
-  int rc = read_ini(mat, fp, NIMC_EINPUT);
-  fclose(fp);
+  if (rc) return bad(L, e, "cannot read material file %s: %s", path, why);
+  rc = read_ini(mat, text, len);
+  free(text);
   TRY(rc);
   for (size_t i = 0; i < mat->n; i++)
     if (strcmp(mat->e[i].section, "material"))
@@ -1385,14 +1402,20 @@ static int device_load(nimc_device **out, const char *path,
   }
   *out = NULL;
   if ((rc = table_init(&L.dev, path, err))) goto done;
-  FILE *fp = fopen(path, "r");
-  if (!fp) {
-    rc = nimc_err_set(err, NIMC_EIO, "%s: cannot open device file: %s", path,
-                      strerror(errno));
+  char *text, why[256];
+  size_t len;
+  int errnum;
+  rc = nimc_file_slurp(path, NIMC_INI_MAX_BYTES, &text, &len, &errnum, why,
+                       sizeof why);
+  if (rc) {
+    rc = rc == NIMC_ENOMEM
+             ? nimc_err_set(err, NIMC_ENOMEM, "out of memory")
+             : nimc_err_set(err, rc, "%s: cannot %s device file: %s", path,
+                            errnum ? "open" : "read", why);
     goto done;
   }
-  rc = read_ini(&L.dev, fp, NIMC_EIO);
-  fclose(fp);
+  rc = read_ini(&L.dev, text, len);
+  free(text);
   if (rc || (rc = apply_sets(&L, sets, nsets))) goto done;
   if (!(d = malloc(sizeof *d))) {
     rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");

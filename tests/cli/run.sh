@@ -181,6 +181,24 @@ d=$(mkdev table 's|^material = materials/ag.ini|material = materials/ag.ini\ncap
 expect_error 2 "broken.csv" "capacitance_shape" -- run "$d" -e "$CH"
 d=$(mkdev csvmissing 's|^material = materials/ag.ini|material = materials/ag.ini\ncapacitance_shape = table:nowhere.csv|')
 expect_error 2 "nowhere.csv" "capacitance_shape" -- run "$d" -e "$CH"
+# issue 12: special files and NUL bytes answered at once (they hung, or grew
+# memory, for ever): within 1 s, exit status 2, the file (and line) named
+within_1s() { # NEEDLE ARGS...: timeout 1 s, status 2, NEEDLE in stderr
+  local needle=$1; shift
+  timeout 1 "$NIMC" "$@" >/dev/null 2>"$TMP/err"
+  local rc=$?
+  [ $rc -eq 2 ] && grep -qF -- "$needle" "$TMP/err" && ok \
+    || bad "nimc $* -> status $rc (124: timed out), expected 2 and '$needle': $(head -c 300 "$TMP/err")"
+}
+within_1s "/dev/zero: cannot read device file: not a regular file (a character device)" \
+  run /dev/zero -e 'Rest for 1 s'
+d=$(mkdev zeromat 's|^material = materials/ag.ini|material = /dev/zero|'); n=$(grep -n '/dev/zero' "$d" | cut -d: -f1)
+within_1s "$d:$n: [cathode] material: cannot read material file /dev/zero: not a regular file" run "$d" -e "$CH"
+d=$(mkdev zerotab 's|^material = materials/ag.ini|material = materials/ag.ini\ncapacitance_shape = table:/dev/zero|')
+within_1s "capacitance_shape: cannot read table '/dev/zero': not a regular file" run "$d" -e "$CH"
+d=$(mkdev nul 's/^porosity = 0.44.*/porosity = 0.44/'); n=$(grep -n '^porosity = 0.44' "$d" | cut -d: -f1)
+sed -i "${n}s/0.44/0.4\x004/" "$d"
+within_1s "$d:$n: a NUL byte" run "$d" -e "$CH"
 expect_error 2 "--set anode.thickness" "must be positive" -- run $DEV -e "$CH" --set anode.thickness=-5um
 expect_error 2 "--set device.initial_voltage: " "not a finite number in V" -- run $DEV -e "$CH" --set device.initial_voltage=1e308kV
 expect_error 2 "--set anode.thickness: " "outside the plausible range 1 nm to 10 mm" -- run $DEV -e "$CH" --set anode.thickness=1km
