@@ -21,6 +21,10 @@ int cli_fail_usage(const char *cmd, const char *fmt, const char *arg);
 int cli_exit_for(int status);
 /* mkdir -p path; 0, or -1 with the reason in why. */
 int cli_mkdir_p(const char *path, char *why, size_t len);
+/* mkdir -p path, then check that a file can be created in it (mkstemp,
+ * removed at once): an output directory checked before any work; 0, or
+ * -1 with the reason in why. */
+int cli_check_outdir(const char *path, char *why, size_t len);
 /* Load the device file at path with the overrides sets[] and, when
  * temperature is non-NULL, set it ("80degC"); on failure say why as
  * "nimc CMD: ..." and return the exit status (0 on success). */

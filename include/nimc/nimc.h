@@ -839,7 +839,8 @@ int nimc_simulate(const char *path, const char *const *sets, size_t nsets,
 
 /* ---- output (io and report layers) ------------------------------------ */
 
-/* Write len bytes of data to path atomically (via "<path>.tmp.<pid>").  On
+/* Write len bytes of data to path atomically (via a fresh "<path>.tmp.XXXXXX"
+ * made by mkstemp beside it; the file ends with mode 0644).  On
  * failure the target is untouched, the temporary is removed, and err names
  * the path and the system's reason (NIMC_EIO). */
 int nimc_write_atomic(const char *path, const char *data, size_t len,

@@ -20,6 +20,15 @@ mkdev() {
   echo "$TMP/dev/$1.ini"
 }
 
+# within_1s NEEDLE ARGS...: nimc answers within 1 s with status 2 and NEEDLE
+within_1s() { # NEEDLE ARGS...: timeout 1 s, status 2, NEEDLE in stderr
+  local needle=$1; shift
+  timeout 1 "$NIMC" "$@" >/dev/null 2>"$TMP/err"
+  local rc=$?
+  [ $rc -eq 2 ] && grep -qF -- "$needle" "$TMP/err" && ok \
+    || bad "nimc $* -> status $rc (124: timed out), expected 2 and '$needle': $(head -c 300 "$TMP/err")"
+}
+
 # ---- success: the summary JSON of a GCD cycle ----
 if "$NIMC" run $DEV -e "$CH" -e "$DIS" --json >"$TMP/sum.json" 2>"$TMP/err"; then
   ok
@@ -92,7 +101,21 @@ if "$NIMC" run $DEV -e "$CH" -e "$DIS" -q -o "$TMP/o/deep" >/dev/null 2>"$TMP/er
   for f in summary.json gcd.png gcd.svg; do
     [ -s "$TMP/o/deep/$f" ] && ok || bad "$f not written"
   done
-  ls "$TMP/o/deep" | grep -q '\.tmp' && bad "temporary files left behind" || ok
+  ls -A "$TMP/o/deep" | grep -q '\.tmp\|nimc-probe' && bad "temporary files left behind" || ok
+  # the manifest, written last, lists the set with the sizes
+  [ -s "$TMP/o/deep/manifest.txt" ] && ok || bad "manifest.txt not written"
+  for f in timeseries.csv summary.json gcd.png gcd.svg; do
+    grep -qx "$f $(stat -c %s "$TMP/o/deep/$f")" "$TMP/o/deep/manifest.txt" && ok \
+      || bad "manifest.txt lacks '$f SIZE': $(cat "$TMP/o/deep/manifest.txt")"
+  done
+  # an old set's manifest goes before the new set is written: a failed
+  # write (the figure's place taken by a directory) leaves none
+  mkdir "$TMP/o/deep/gcd.png.d" && rm "$TMP/o/deep/gcd.png" && mkdir "$TMP/o/deep/gcd.png"
+  "$NIMC" run $DEV -e 'Rest for 1 s' -q -o "$TMP/o/deep" >/dev/null 2>"$TMP/err"
+  rc=$?
+  [ $rc -eq 1 ] && [ ! -e "$TMP/o/deep/manifest.txt" ] && ok \
+    || bad "a failed write: status $rc, manifest $(ls "$TMP/o/deep" | tr '\n' ' ')"
+  ls -A "$TMP/o/deep" | grep -q '\.tmp' && bad "a failed write left temporaries" || ok
 else
   bad "nimc run -o failed: $(cat "$TMP/err")"
 fi
@@ -148,6 +171,22 @@ expect_error 2 "option '--ce-min' needs a number" -- run $DEV -e "$CH" -e "$DIS"
 expect_error 2 "'--max-cycles' needs --until-steady" -- run $DEV -e "$CH" -e "$DIS" --max-cycles 5
 expect_error 2 "--until-steady" "Charge step followed by a Discharge" -- run $DEV -e "$CH" --until-steady
 
+# ---- issue 12: output paths checked before the simulation (nothing on
+# stdout: no report was printed), budgets estimated before the run ----
+expect_error 2 "-o: cannot use output directory '': an empty path" -- run $DEV -e "$CH" -o ''
+expect_error 2 "-o: cannot use output directory /dev/null" "Not a directory" -- run $DEV -e "$CH" -o /dev/null/x
+within_1s "the experiment would run 2147483647 steps (Repeats counted), more than the budget of 100000 steps; --force" \
+  run $DEV -e 'Repeat 2147483647 times: Rest for 1 s'
+within_1s "would run 3000000 steps (Repeats and --max-cycles counted)" run $DEV -e 'Repeat 50000 times: Charge at 1 mA until 3 V; Discharge at 1 mA until 1 V' --until-steady
+within_1s "would record about 3.6e+09 samples over the 3.6e+06 s of steps of known length, more than the budget of 10000000 samples" \
+  run $DEV -e 'Rest for 1000 h' --output-interval '1 ms'
+# --force goes on (the estimate counts the 'for 1e8 s', the step ends at 3.5 V)
+"$NIMC" run $DEV -e 'Charge at 1 mA/cm2 until 3.5 V or for 1e8 s' --output-interval 1s --json \
+  >/dev/null 2>"$TMP/err" && bad "beyond the sample budget without --force: status 0" || ok
+grep -qF "more than the budget of 10000000 samples" "$TMP/err" && ok || bad "no budget message: $(cat "$TMP/err")"
+timeout 60 "$NIMC" run $DEV -e 'Charge at 1 mA/cm2 until 3.5 V or for 1e8 s' --output-interval 1s --force --json \
+  >/dev/null 2>"$TMP/err" && ok || bad "--force: $(cat "$TMP/err")"
+
 # ---- bad experiment steps: the offending text is quoted ----
 expect_error 2 "'Charge at 0.1 mA/cm2 untill 3.5 V'" "untill" -- run $DEV -e 'Charge at 0.1 mA/cm2 untill 3.5 V'
 expect_error 2 "'Dance for 1 h'" "unknown step" -- run $DEV -e 'Dance for 1 h'
@@ -183,13 +222,6 @@ d=$(mkdev csvmissing 's|^material = materials/ag.ini|material = materials/ag.ini
 expect_error 2 "nowhere.csv" "capacitance_shape" -- run "$d" -e "$CH"
 # issue 12: special files and NUL bytes answered at once (they hung, or grew
 # memory, for ever): within 1 s, exit status 2, the file (and line) named
-within_1s() { # NEEDLE ARGS...: timeout 1 s, status 2, NEEDLE in stderr
-  local needle=$1; shift
-  timeout 1 "$NIMC" "$@" >/dev/null 2>"$TMP/err"
-  local rc=$?
-  [ $rc -eq 2 ] && grep -qF -- "$needle" "$TMP/err" && ok \
-    || bad "nimc $* -> status $rc (124: timed out), expected 2 and '$needle': $(head -c 300 "$TMP/err")"
-}
 within_1s "/dev/zero: cannot read device file: not a regular file (a character device)" \
   run /dev/zero -e 'Rest for 1 s'
 d=$(mkdev zeromat 's|^material = materials/ag.ini|material = /dev/zero|'); n=$(grep -n '/dev/zero' "$d" | cut -d: -f1)
