@@ -8,6 +8,8 @@
  * parser either accepts them or rejects them with a message (run it under
  * the sanitizers).
  */
+#include <dirent.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -427,6 +429,52 @@ static void test_timed(void) {
   CHECK(nimc_experiment_timed_s(NULL) == 0.0);
 }
 
+/* The fuzz target's seeds (tests/fuzz/corpus/experiment, make fuzz) under
+ * its contract, in every make check: parsed with finite, bounded values,
+ * or refused with a message naming the step. */
+static void test_fuzz_corpus(void) {
+  const char *dirname = "tests/fuzz/corpus/experiment";
+  DIR *dir = opendir(dirname);
+  CHECK(dir != NULL);
+  if (!dir) return;
+  size_t files = 0, parsed = 0;
+  struct dirent *e;
+  while ((e = readdir(dir))) {
+    if (e->d_name[0] == '.') continue;
+    char path[512], text[4096];
+    snprintf(path, sizeof path, "%s/%s", dirname, e->d_name);
+    FILE *fp = fopen(path, "rb");
+    CHECK(fp != NULL);
+    if (!fp) continue;
+    size_t n = fread(text, 1, sizeof text - 1, fp);
+    fclose(fp);
+    text[n] = '\0';
+    const char *lines[64];
+    size_t nl = 0;
+    for (char *p = text; p && nl < 64;) {
+      lines[nl++] = p;
+      p = strchr(p, '\n');
+      if (p) *p++ = '\0';
+    }
+    nimc_experiment *exp = NULL;
+    nimc_err err = {0, ""};
+    int rc = nimc_experiment_parse(&exp, lines, nl, &err);
+    files++;
+    if (rc == NIMC_OK) {
+      parsed++;
+      double t = nimc_experiment_timed_s(exp);
+      CHECK(isfinite(t) && t >= 0);
+      nimc_experiment_destroy(exp);
+    } else {
+      CHECK(rc == NIMC_EINPUT && exp == NULL);
+      CHECK_CONTAINS(err.msg, "step ");
+    }
+  }
+  closedir(dir);
+  CHECK(files >= 5);
+  CHECK(parsed >= 4 && parsed < files); /* bounds.txt must be refused */
+}
+
 static void test_misuse_and_empty(void) {
   nimc_experiment *exp = (nimc_experiment *)1;
   nimc_err err;
@@ -499,6 +547,7 @@ int main(void) {
   RUN(test_errors);
   RUN(test_bounds);
   RUN(test_timed);
+  RUN(test_fuzz_corpus);
   RUN(test_misuse_and_empty);
   RUN(test_fuzz);
   return TEST_REPORT();
