@@ -67,6 +67,8 @@ static void test_one_finite_quantity(void) {
   CHECK(nimc_quantity_parse("5 1e3 um", "m", &v, &err) == NIMC_EINPUT);
   CHECK_CONTAINS(err.msg, "'1e3' after the number");
   CHECK(v == -1.0);
+  CHECK(nimc_quantity_parse("5 K @ 1", "K", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 6.0, 1e-12); /* a shifted unit's origin is not a stray number */
   /* digits that belong to a unit stay allowed */
   CHECK(nimc_quantity_parse("2 m^-3", "1/m3", &v, &err) == NIMC_OK);
   CHECK_REL(v, 2.0, 1e-12);

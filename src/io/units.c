@@ -58,8 +58,10 @@ static void trim_copy(char *buf, size_t len, const char *s) {
 
 /* The first whitespace-separated word of unit text u that is a number by
  * itself ("1000" in "um 1000"), copied into buf; 0 when there is none.
- * Digits inside a unit ("cm2", "m^-3", "1/um") are not such words. */
+ * Digits inside a unit ("cm2", "m^-3", "1/um") are not such words, nor is
+ * the origin of a shifted unit ("K @ 273.15"): its own checks answer it. */
 static int stray_number(const char *u, char *buf, size_t len) {
+  int shift = 0; /* the word before was "@" (or ended in it) */
   while (*u) {
     while (isspace((unsigned char)*u))
       u++;
@@ -72,10 +74,11 @@ static int stray_number(const char *u, char *buf, size_t len) {
     memcpy(word, u, m);
     word[m] = '\0';
     (void)strtod(word, &end);
-    if (end != word && !*end) {
+    if (end != word && !*end && !shift) {
       snprintf(buf, len, "%s", word);
       return 1;
     }
+    shift = word[m - 1] == '@';
     u += n;
   }
   return 0;
