@@ -172,6 +172,55 @@ int cli_check_outdir(const char *path, char *why, size_t len) {
   return 0;
 }
 
+int cli_clear_manifest(const char *cmd, const char *dir) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/" CLI_MANIFEST, dir);
+  if (unlink(path) && errno != ENOENT) {
+    fprintf(stderr, "nimc %s: cannot remove %s: %s\n", cmd, path,
+            strerror(errno));
+    return EXIT_FAIL;
+  }
+  return 0;
+}
+
+int cli_write_manifest(const char *cmd, const char *dir,
+                       const char *const *names, int fields) {
+  char text[4096], path[4096];
+  size_t n = (size_t)snprintf(text, sizeof text,
+                              "# nimc %s: the complete set of files of one "
+                              "run (name size), written last\n",
+                              cmd);
+  for (size_t k = 0; names[k] && n < sizeof text; k++) {
+    struct stat st;
+    if (!fields && !strncmp(names[k], "fields", 6)) continue;
+    snprintf(path, sizeof path, "%s/%s", dir, names[k]);
+    if (stat(path, &st) || !S_ISREG(st.st_mode)) continue;
+    n += (size_t)snprintf(text + n, sizeof text - n, "%s %lld\n", names[k],
+                          (long long)st.st_size);
+  }
+  if (n >= sizeof text) n = sizeof text - 1;
+  nimc_err err;
+  snprintf(path, sizeof path, "%s/" CLI_MANIFEST, dir);
+  if (nimc_write_atomic(path, text, n, &err)) {
+    fprintf(stderr, "nimc %s: %s\n", cmd, err.msg);
+    return EXIT_FAIL;
+  }
+  return 0;
+}
+
+void cli_block_signals(int block, sigset_t *old) {
+  if (!block) {
+    sigprocmask(SIG_SETMASK, old, NULL);
+    return;
+  }
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigprocmask(SIG_BLOCK, &set, old);
+}
+
 int cli_load_device(const char *cmd, const char *path, const char *const *sets,
                     size_t nsets, const char *temperature,
                     nimc_device **out) {
@@ -460,9 +509,7 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
 #define RUN_MAX_STEPS 100000
 #define RUN_MAX_SAMPLES 10000000
 
-/* The name of the manifest that a run with -o writes last: present only
- * when the set of files beside it is complete. */
-#define RUN_MANIFEST "manifest.txt"
+#define RUN_MANIFEST CLI_MANIFEST
 
 /* 0 when the run fits the budget, else the exit status of the message. */
 static int check_budget(const run_args *a, const nimc_experiment *exp,
@@ -493,46 +540,11 @@ static int check_budget(const run_args *a, const nimc_experiment *exp,
   return 0;
 }
 
-/* Write dir/manifest.txt: the files of the run that are there, with their
- * sizes.  It is written last, and removed first (clear_manifest), so a set
- * interrupted part-way has none. */
-static int write_manifest(const char *dir, int fields) {
-  static const char *const names[] = {
-      "timeseries.csv", "summary.json", "gcd.png",     "gcd.svg",
-      "gcd.gp",         "gcd.dat",      "gnuplot.log", "fields.csv",
-      "fields.png",     "fields.svg",   "fields.gp",   "fields.dat",
-      "fields.log"};
-  char text[2048], path[4096];
-  size_t n = (size_t)snprintf(text, sizeof text,
-                              "# nimc run: the complete set of files of one "
-                              "run (name size), written last\n");
-  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-    struct stat st;
-    if (!fields && !strncmp(names[k], "fields", 6)) continue;
-    snprintf(path, sizeof path, "%s/%s", dir, names[k]);
-    if (stat(path, &st) || !S_ISREG(st.st_mode)) continue;
-    n += (size_t)snprintf(text + n, sizeof text - n, "%s %lld\n", names[k],
-                          (long long)st.st_size);
-  }
-  nimc_err err;
-  snprintf(path, sizeof path, "%s/" RUN_MANIFEST, dir);
-  if (nimc_write_atomic(path, text, n, &err)) {
-    fprintf(stderr, "nimc run: %s\n", err.msg);
-    return EXIT_FAIL;
-  }
-  return 0;
-}
-
-/* Remove an older run's manifest from dir before anything is replaced. */
-static int clear_manifest(const char *dir) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/" RUN_MANIFEST, dir);
-  if (unlink(path) && errno != ENOENT) {
-    fprintf(stderr, "nimc run: cannot remove %s: %s\n", path, strerror(errno));
-    return EXIT_FAIL;
-  }
-  return 0;
-}
+/* The files of a run with -o, for its manifest. */
+static const char *const run_files[] = {
+    "timeseries.csv", "summary.json", "gcd.png",    "gcd.svg",    "gcd.gp",
+    "gcd.dat",        "gnuplot.log",  "fields.csv", "fields.png", "fields.svg",
+    "fields.gp",      "fields.dat",   "fields.log", NULL};
 
 /* Write the outputs into dir: time series, summary, figure. */
 static int write_outputs(const char *dir, const nimc_device *dev,
@@ -543,7 +555,7 @@ static int write_outputs(const char *dir, const nimc_device *dev,
     fprintf(stderr, "nimc run: cannot create output directory %s\n", why);
     return EXIT_USAGE;
   }
-  int rc = clear_manifest(dir);
+  int rc = cli_clear_manifest("run", dir);
   if (rc) return rc;
   snprintf(path, sizeof path, "%s/timeseries.csv", dir);
   if (nimc_series_write_csv(&res->series, path, &err)) {
@@ -693,16 +705,12 @@ static int cmd_run(int argc, char **argv) {
    * temporaries removed): an interrupted write leaves no temporary, and
    * the manifest, last, marks the set complete. */
   if (a.outdir) {
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGHUP);
-    sigprocmask(SIG_BLOCK, &block, &old);
+    sigset_t old;
+    cli_block_signals(1, &old);
     rc = write_outputs(a.outdir, dev, &res, json);
     if (!rc && a.fields) rc = write_fields(a.outdir, dev, sim);
-    if (!rc) rc = write_manifest(a.outdir, a.fields);
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (!rc) rc = cli_write_manifest("run", a.outdir, run_files, a.fields);
+    cli_block_signals(0, &old);
     if (rc) goto done;
   }
   if (a.outdir && !a.json && !a.quiet)
