@@ -9,11 +9,13 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "nimc/nimc.h"
 #include "reproduce.h"
@@ -94,6 +96,9 @@ static const char *usage_run =
     "                           efficiency are within X of the cycle before "
     "(> 0,\n"
     "                           default 3e-4: 0.03 %)\n"
+    "  --force                run even beyond the budget of steps and "
+    "samples\n"
+    "                           (docs/cli.md)\n"
     "  -q, --quiet            no progress on stderr\n"
     "  -h, --help             this help\n";
 
@@ -123,6 +128,10 @@ int cli_exit_for(int status) {
 
 int cli_mkdir_p(const char *path, char *why, size_t len) {
   char buf[4096];
+  if (!*path) {
+    snprintf(why, len, "'': an empty path");
+    return -1;
+  }
   if (strlen(path) >= sizeof buf) {
     snprintf(why, len, "path too long");
     return -1;
@@ -147,6 +156,69 @@ int cli_mkdir_p(const char *path, char *why, size_t len) {
     return -1;
   }
   return 0;
+}
+
+int cli_check_outdir(const char *path, char *why, size_t len) {
+  if (cli_mkdir_p(path, why, len)) return -1;
+  char probe[4200];
+  snprintf(probe, sizeof probe, "%s/.nimc-probe.XXXXXX", path);
+  int fd = mkstemp(probe);
+  if (fd < 0) {
+    snprintf(why, len, "%s: cannot write: %s", path, strerror(errno));
+    return -1;
+  }
+  close(fd);
+  unlink(probe);
+  return 0;
+}
+
+int cli_clear_manifest(const char *cmd, const char *dir) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/" CLI_MANIFEST, dir);
+  if (unlink(path) && errno != ENOENT) {
+    fprintf(stderr, "nimc %s: cannot remove %s: %s\n", cmd, path,
+            strerror(errno));
+    return EXIT_FAIL;
+  }
+  return 0;
+}
+
+int cli_write_manifest(const char *cmd, const char *dir,
+                       const char *const *names, int fields) {
+  char text[4096], path[4096];
+  size_t n = (size_t)snprintf(text, sizeof text,
+                              "# nimc %s: the complete set of files of one "
+                              "run (name size), written last\n",
+                              cmd);
+  for (size_t k = 0; names[k] && n < sizeof text; k++) {
+    struct stat st;
+    if (!fields && !strncmp(names[k], "fields", 6)) continue;
+    snprintf(path, sizeof path, "%s/%s", dir, names[k]);
+    if (stat(path, &st) || !S_ISREG(st.st_mode)) continue;
+    n += (size_t)snprintf(text + n, sizeof text - n, "%s %lld\n", names[k],
+                          (long long)st.st_size);
+  }
+  if (n >= sizeof text) n = sizeof text - 1;
+  nimc_err err;
+  snprintf(path, sizeof path, "%s/" CLI_MANIFEST, dir);
+  if (nimc_write_atomic(path, text, n, &err)) {
+    fprintf(stderr, "nimc %s: %s\n", cmd, err.msg);
+    return EXIT_FAIL;
+  }
+  return 0;
+}
+
+void cli_block_signals(int block, sigset_t *old) {
+  if (!block) {
+    sigprocmask(SIG_SETMASK, old, NULL);
+    return;
+  }
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigprocmask(SIG_BLOCK, &set, old);
 }
 
 int cli_load_device(const char *cmd, const char *path, const char *const *sets,
@@ -296,7 +368,7 @@ typedef struct run_args {
   const char *device, *outdir, *temperature, *interval;
   const char **steps, **sets;
   size_t nsteps, nsets;
-  int json, quiet, fields;
+  int json, quiet, fields, force;
   double rtol;
   int until_steady;
   nimc_steady_opts steady;
@@ -384,6 +456,8 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
       a->interval = argv[++i];
     } else if (!strcmp(o, "--fields")) {
       a->fields = 1;
+    } else if (!strcmp(o, "--force")) {
+      a->force = 1;
     } else if (!strcmp(o, "--until-steady")) {
       a->until_steady = 1;
     } else if (!strcmp(o, "--min-cycles") || !strcmp(o, "--max-cycles") ||
@@ -428,6 +502,50 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
   return 0;
 }
 
+/* The budget of a run, checked before it starts (docs/cli.md): steps to
+ * execute, Repeats and --until-steady cycles counted, and time-series
+ * samples an --output-interval would record over the steps of known
+ * length.  Beyond it: exit status 2 with the estimate, unless --force. */
+#define RUN_MAX_STEPS 100000
+#define RUN_MAX_SAMPLES 10000000
+
+#define RUN_MANIFEST CLI_MANIFEST
+
+/* 0 when the run fits the budget, else the exit status of the message. */
+static int check_budget(const run_args *a, const nimc_experiment *exp,
+                        double dt_s) {
+  double cycles = a->until_steady ? a->steady.max_cycles : 1.0;
+  double steps = (double)nimc_experiment_nsteps(exp) * cycles;
+  if (steps > RUN_MAX_STEPS) {
+    fprintf(stderr,
+            "nimc run: the experiment would run %.0f steps (Repeats%s "
+            "counted), more than the budget of %d steps; --force runs it "
+            "anyway\n",
+            steps, a->until_steady ? " and --max-cycles" : "", RUN_MAX_STEPS);
+    return EXIT_USAGE;
+  }
+  if (dt_s > 0.0) {
+    double t = nimc_experiment_timed_s(exp) * cycles;
+    double samples = t / dt_s;
+    if (samples > RUN_MAX_SAMPLES) {
+      fprintf(stderr,
+              "nimc run: --output-interval '%s' would record about %.3g "
+              "samples over the %.3g s of steps of known length, more than "
+              "the budget of %d samples; a longer interval, or --force runs "
+              "it anyway\n",
+              a->interval, samples, t, RUN_MAX_SAMPLES);
+      return EXIT_USAGE;
+    }
+  }
+  return 0;
+}
+
+/* The files of a run with -o, for its manifest. */
+static const char *const run_files[] = {
+    "timeseries.csv", "summary.json", "gcd.png",    "gcd.svg",    "gcd.gp",
+    "gcd.dat",        "gnuplot.log",  "fields.csv", "fields.png", "fields.svg",
+    "fields.gp",      "fields.dat",   "fields.log", NULL};
+
 /* Write the outputs into dir: time series, summary, figure. */
 static int write_outputs(const char *dir, const nimc_device *dev,
                          const nimc_result *res, const char *json) {
@@ -437,6 +555,8 @@ static int write_outputs(const char *dir, const nimc_device *dev,
     fprintf(stderr, "nimc run: cannot create output directory %s\n", why);
     return EXIT_USAGE;
   }
+  int rc = cli_clear_manifest("run", dir);
+  if (rc) return rc;
   snprintf(path, sizeof path, "%s/timeseries.csv", dir);
   if (nimc_series_write_csv(&res->series, path, &err)) {
     fprintf(stderr, "nimc run: %s\n", err.msg);
@@ -505,13 +625,29 @@ static int cmd_run(int argc, char **argv) {
   }
   progress prog = {a.quiet, cli_now_s(), cli_now_s()};
   nimc_sim_opts opts = nimc_sim_opts_default();
-  if (a.interval &&
-      (nimc_quantity_parse(a.interval, "s", &opts.output_dt_s, &err) ||
-       !(opts.output_dt_s > 0.0))) {
-    fprintf(stderr, "nimc run: --output-interval '%s': %s\n", a.interval,
-            opts.output_dt_s > 0.0 ? err.msg : "must be a positive time");
-    rc = EXIT_USAGE;
-    goto done;
+  if (a.interval) {
+    const char *why = NULL;
+    if (nimc_quantity_parse(a.interval, "s", &opts.output_dt_s, &err))
+      why = err.msg; /* names the unknown unit, the stray number, ... */
+    else if (!(opts.output_dt_s > 0.0))
+      why = "must be a positive time";
+    else if (opts.output_dt_s < 1e-6)
+      why = "shorter than 1 us, the solver's time resolution";
+    if (why) {
+      fprintf(stderr, "nimc run: --output-interval '%s': %s\n", a.interval,
+              why);
+      rc = EXIT_USAGE;
+      goto done;
+    }
+  }
+  if (!a.force && (rc = check_budget(&a, exp, opts.output_dt_s))) goto done;
+  if (a.outdir) { /* before the simulation, not after it */
+    char why[512];
+    if (cli_check_outdir(a.outdir, why, sizeof why)) {
+      fprintf(stderr, "nimc run: -o: cannot use output directory %s\n", why);
+      rc = EXIT_USAGE;
+      goto done;
+    }
   }
   opts.rtol = a.rtol;
   opts.progress = on_progress;
@@ -564,13 +700,23 @@ static int cmd_run(int argc, char **argv) {
   else
     print_report(dev, &res, &mt, have_metrics, a.until_steady ? &steady : NULL,
                  &st, wall);
-  /* what was computed is written even when the run failed part-way */
-  if (a.outdir && (rc = write_outputs(a.outdir, dev, &res, json))) goto done;
-  if (a.fields && (rc = write_fields(a.outdir, dev, sim))) goto done;
+  /* what was computed is written even when the run failed part-way.
+   * SIGINT, SIGTERM and SIGHUP wait until the set is written (or its
+   * temporaries removed): an interrupted write leaves no temporary, and
+   * the manifest, last, marks the set complete. */
+  if (a.outdir) {
+    sigset_t old;
+    cli_block_signals(1, &old);
+    rc = write_outputs(a.outdir, dev, &res, json);
+    if (!rc && a.fields) rc = write_fields(a.outdir, dev, sim);
+    if (!rc) rc = cli_write_manifest("run", a.outdir, run_files, a.fields);
+    cli_block_signals(0, &old);
+    if (rc) goto done;
+  }
   if (a.outdir && !a.json && !a.quiet)
     fprintf(stderr,
             "nimc run: wrote %s/timeseries.csv, summary.json, gcd.png, "
-            "gcd.svg%s\n",
+            "gcd.svg%s, " RUN_MANIFEST "\n",
             a.outdir, a.fields ? ", fields.csv, fields.png, fields.svg" : "");
   rc = run_rc ? EXIT_FAIL : 0;
 done:

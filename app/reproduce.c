@@ -1231,10 +1231,53 @@ static void figure_predictions(state *s, const char *dir) {
   }
 }
 
+/* The files of reproduce -o, for its manifest: each figure's image,
+ * script, data and log, the JSON and the table. */
+static const char *const reproduce_files[] = {"reproduce_gcd.png",
+                                              "reproduce_gcd.svg",
+                                              "reproduce_gcd.gp",
+                                              "reproduce_gcd.dat",
+                                              "reproduce_gcd.log",
+                                              "reproduce_rate.png",
+                                              "reproduce_rate.svg",
+                                              "reproduce_rate.gp",
+                                              "reproduce_rate.dat",
+                                              "reproduce_rate.log",
+                                              "reproduce_fields.png",
+                                              "reproduce_fields.svg",
+                                              "reproduce_fields.gp",
+                                              "reproduce_fields.dat",
+                                              "reproduce_fields.log",
+                                              "reproduce_eis.png",
+                                              "reproduce_eis.svg",
+                                              "reproduce_eis.gp",
+                                              "reproduce_eis.dat",
+                                              "reproduce_eis.log",
+                                              "reproduce_predictions.png",
+                                              "reproduce_predictions.svg",
+                                              "reproduce_predictions.gp",
+                                              "reproduce_predictions.dat",
+                                              "reproduce_predictions.log",
+                                              "reproduce.json",
+                                              "validation.csv",
+                                              NULL};
+
+/* Write the set of files into the output directory: the old manifest goes
+ * first, the new one is written last, only when every file was written;
+ * SIGINT, SIGTERM and SIGHUP wait until then (no temporary is left). */
 static void write_files(state *s, const char *json) {
   char path[4096];
   nimc_err err;
   const char *dir = s->a.outdir;
+  sigset_t old;
+  cli_block_signals(1, &old);
+  if (cli_clear_manifest("reproduce", dir)) {
+    s->failed = 1;
+    cli_block_signals(0, &old);
+    return;
+  }
+  int failed = s->failed;
+  s->failed = 0;
   figure_profiles(s, dir);
   figure_rate(s, dir);
   figure_fields(s, dir);
@@ -1246,6 +1289,10 @@ static void write_files(state *s, const char *json) {
   snprintf(path, sizeof path, "%s/validation.csv", dir);
   if (nimc_validation_write_csv(s->rows, s->nrows, path, &err))
     output_failed(s, "validation.csv", &err);
+  if (!s->failed && cli_write_manifest("reproduce", dir, reproduce_files, 1))
+    s->failed = 1;
+  s->failed |= failed;
+  cli_block_signals(0, &old);
   if (!s->a.quiet)
     fprintf(stderr,
             "nimc reproduce: wrote %s/reproduce_gcd, reproduce_rate, "
@@ -1305,8 +1352,8 @@ int cli_reproduce(int argc, char **argv) {
   if ((rc = load_variants(&s))) goto done;
   if (s.a.outdir) {
     char why[512];
-    if (cli_mkdir_p(s.a.outdir, why, sizeof why)) {
-      fprintf(stderr, "nimc reproduce: cannot create output directory %s\n",
+    if (cli_check_outdir(s.a.outdir, why, sizeof why)) {
+      fprintf(stderr, "nimc reproduce: -o: cannot use output directory %s\n",
               why);
       rc = EXIT_USAGE;
       goto done;

@@ -6,6 +6,7 @@
 #ifndef NIMC_APP_REPRODUCE_H
 #define NIMC_APP_REPRODUCE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -21,6 +22,24 @@ int cli_fail_usage(const char *cmd, const char *fmt, const char *arg);
 int cli_exit_for(int status);
 /* mkdir -p path; 0, or -1 with the reason in why. */
 int cli_mkdir_p(const char *path, char *why, size_t len);
+/* mkdir -p path, then check that a file can be created in it (mkstemp,
+ * removed at once): an output directory checked before any work; 0, or
+ * -1 with the reason in why. */
+int cli_check_outdir(const char *path, char *why, size_t len);
+/* The manifest a command writing a set of files (-o DIR) writes last and
+ * removes first, so that a set without one is incomplete (docs/cli.md). */
+#define CLI_MANIFEST "manifest.txt"
+/* Remove DIR's manifest; 0, or the exit status of the message printed. */
+int cli_clear_manifest(const char *cmd, const char *dir);
+/* Write DIR's manifest: each of the NULL-terminated names that is a file
+ * in dir, with its size ("fields*" only when fields is set); 0 or the
+ * exit status of the message printed. */
+int cli_write_manifest(const char *cmd, const char *dir,
+                       const char *const *names, int fields);
+/* block 1: hold SIGINT, SIGTERM and SIGHUP (the old mask into *old) while
+ * a set of files is written; block 0: restore *old, and with it deliver
+ * what arrived meanwhile. */
+void cli_block_signals(int block, sigset_t *old);
 /* Load the device file at path with the overrides sets[] and, when
  * temperature is non-NULL, set it ("80degC"); on failure say why as
  * "nimc CMD: ..." and return the exit status (0 on success). */

@@ -303,6 +303,9 @@ static void test_shipped_device(void) {
   CHECK_CONTAINS(err.msg, "165");
   CHECK_CONTAINS(err.msg, "[electrolyte] conductivity");
   CHECK(nimc_device_set_temperature(d, 150.0, &err) == NIMC_EINPUT);
+  /* issue 12: 1e6 K ran to exit 0 with nonsense results */
+  CHECK(nimc_device_set_temperature(d, 1e6, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "outside the plausible range 150 K to 600 K");
   CHECK_REL(nimc_device_temperature_K(d), 353.15, 1e-12);
   nimc_device_destroy(d);
   nimc_device_destroy(NULL);
@@ -458,11 +461,39 @@ static const bad_case bad_cases[] = {
     {"dev.ini", "porosity = 0.45", "porosity = 0.45\n  particle_radius = 4 nm",
      "  particle", "[anode] porosity", "indented"},
     {"dev.ini", "anode_cells = 20", "anode_cells = 5.5", "anode_cells",
-     "[mesh] anode_cells", "must be a whole number >= 1, got '5.5'"},
+     "[mesh] anode_cells", "must be a whole number from 1 to 1000, got '5.5'"},
+    /* issue 12: one quantity, finite, plausible; counts bounded */
+    {"dev.ini", "thickness = 5 um", "thickness = 5 um 1000", "thickness = 5 um",
+     "[anode] thickness", "is not one quantity: '1000' after the number"},
+    {"dev.ini", "porosity = 0.45", "porosity = 0.44 0.5", "porosity",
+     "[anode] porosity", "is not one quantity: '0.5' after the number"},
+    {"dev.ini", "thickness = 5 um", "thickness = 1e308 km", "thickness = 1e308",
+     "[anode] thickness", "not a finite number in m"},
+    {"dev.ini", "thickness = 5 um", "thickness = 1 km", "thickness = 1 km",
+     "[anode] thickness", "outside the plausible range 1 nm to 10 mm"},
+    {"dev.ini", "area = 1 cm2", "area = 1 cm2\ntemperature = 1e6 K",
+     "temperature", "[device] temperature",
+     "outside the plausible range 150 K to 600 K"},
+    {"dev.ini", "area = 1 cm2", "area = 1 cm2\ninitial_voltage = 17 kV",
+     "initial_voltage", "[device] initial_voltage",
+     "outside the plausible range -10 V to 10 V"},
+    {"dev.ini", "anode_cells = 20", "anode_cells = 2000000000", "anode_cells",
+     "[mesh] anode_cells", "whole number from 1 to 1000"},
+    {"dev.ini", "anode_cells = 20", "particle_shells = 2147483647",
+     "particle_shells", "[mesh] particle_shells",
+     "whole number from 2 to 1000"},
+    /* issue 12: special files are refused, not read for ever */
+    {"dev.ini", "material = materials/ag.ini", "material = /dev/zero",
+     "material = /dev/zero", "[cathode] material",
+     "cannot read material file /dev/zero: not a regular file (a character "
+     "device)"},
+    {"materials/nto.ini", "table:ocp.csv", "table:/dev/zero", "ocp",
+     "[material] ocp",
+     "cannot read table '/dev/zero': not a regular file (a character device)"},
     {"dev.ini", "anode_cells = 20", "anode_cells = x", "anode_cells",
      "[mesh] anode_cells", "whole number"},
     {"dev.ini", "anode_cells = 20", "particle_shells = 1", "particle_shells",
-     "[mesh] particle_shells", "whole number >= 2"},
+     "[mesh] particle_shells", "whole number from 2 to 1000"},
     {"materials/ionogel.ini", "conductivity_vtf_B = 785 K",
      "conductivity_vtf_B = 785 K\nconductivity_activation_energy = 27 kJ/mol",
      "conductivity_activation", "[material] conductivity_activation_energy",
@@ -540,10 +571,10 @@ static const bad_case idg_bad_cases[] = {
      "gel_thickness", "[geometry] gel_thickness", "= 10 um, got '10 um'"},
     {"idg.ini", "fingers_per_electrode = 4", "fingers_per_electrode = 0",
      "fingers_per", "[geometry] fingers_per_electrode",
-     "must be a whole number >= 1, got '0'"},
+     "must be a whole number from 1 to 1000, got '0'"},
     {"idg.ini", "fingers_per_electrode = 4", "fingers_per_electrode = 2.5",
      "fingers_per", "[geometry] fingers_per_electrode",
-     "must be a whole number >= 1, got '2.5'"},
+     "must be a whole number from 1 to 1000, got '2.5'"},
     {"idg.ini", "fingers_per_electrode = 4\n", "", NULL,
      "[geometry] fingers_per_electrode", "missing (required, a whole number"},
     {"idg.ini", "finger_width = 1 mm\n", "", NULL, "[geometry] finger_width",
@@ -594,9 +625,12 @@ static const bad_case idg_bad_cases[] = {
      "geometry = interdigitated\narea = 0 cm2", "area", "[device] area",
      "must be positive"},
     {"idg.ini", "gap_cells_x = 8", "gel_cells_z = 0", "gel_cells_z",
-     "[mesh] gel_cells_z", "whole number >= 1, got '0'"},
+     "[mesh] gel_cells_z", "whole number from 1 to 1000, got '0'"},
     {"idg.ini", "gap_cells_x = 8", "gap_cells_x = 8\narray = mirror", "array",
      "[mesh] array", "unknown value 'mirror' (choices: symmetry, edge, full)"},
+    {"idg.ini", "gap_cells_x = 8", "electrode_cells_z = 99999",
+     "electrode_cells_z", "[mesh] electrode_cells_z",
+     "whole number from 1 to 1000, got '99999'"},
     {"idg.ini", "gap_cells_x = 8", "gap_cells_x = 8\narays = full", "arays",
      "[mesh] arays", "unknown key (did you mean 'array'?"},
 };
@@ -657,6 +691,70 @@ static void test_long_line(void) {
   remove_fixture(dir);
 }
 
+/* Write n bytes of text to dir/name. */
+static void write_bytes(const char *dir, const char *name, const char *text,
+                        size_t n) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *fp = fopen(path, "wb");
+  CHECK(fp != NULL);
+  if (!fp) return;
+  CHECK(fwrite(text, 1, n, fp) == n);
+  fclose(fp);
+}
+
+/* issue 12: a NUL byte is reported with its line (it hid the rest of a
+ * 225-character line from the length limit), and a file has a size limit */
+static void test_nul_and_size(void) {
+  const char *dir = fixture_dir();
+  char devpath[256], want[320], text[400];
+  snprintf(devpath, sizeof devpath, "%s/dev.ini", dir);
+  nimc_device *d = NULL;
+  nimc_err err;
+  write_fixture(dir, NULL, NULL, NULL, NULL);
+  int n = snprintf(text, sizeof text, "; test\n[device]\nname = test");
+  text[n++] = '\0';
+  memset(text + n, 'x', 225);
+  n += 225;
+  text[n++] = '\n';
+  write_bytes(dir, "dev.ini", text, (size_t)n);
+  CHECK(nimc_device_load(&d, devpath, NULL, 0, &err) == NIMC_EINPUT);
+  CHECK(d == NULL);
+  snprintf(want, sizeof want, "%s:3: a NUL byte", devpath);
+  CHECK_CONTAINS(err.msg, want);
+
+  /* in a material file and in a table */
+  write_fixture(dir, NULL, NULL, NULL, NULL);
+  static const char mat[] = "[material]\nkind = capac\0itive\n";
+  write_bytes(dir, "materials/ag.ini", mat, sizeof mat - 1);
+  CHECK(nimc_device_load(&d, devpath, NULL, 0, &err) == NIMC_EINPUT);
+  snprintf(want, sizeof want, "%s/materials/ag.ini:2: a NUL byte", dir);
+  CHECK_CONTAINS(err.msg, want);
+  write_fixture(dir, NULL, NULL, NULL, NULL);
+  static const char csv[] = "x,y\n0,1\n0.5,\0.3\n1,0\n";
+  write_bytes(dir, "materials/ocp.csv", csv, sizeof csv - 1);
+  CHECK(nimc_device_load(&d, devpath, NULL, 0, &err) == NIMC_EINPUT);
+  snprintf(want, sizeof want, "%s/materials/ocp.csv:3: a NUL byte", dir);
+  CHECK_CONTAINS(err.msg, want);
+  CHECK_CONTAINS(err.msg, "[material] ocp: ");
+
+  /* a device file larger than 1 MiB, however it is made up */
+  write_fixture(dir, NULL, NULL, NULL, NULL);
+  size_t big = (1u << 20) + 1;
+  char *blob = malloc(big);
+  CHECK(blob != NULL);
+  if (blob) {
+    memset(blob, ';', big);
+    for (size_t i = 80; i < big; i += 80)
+      blob[i] = '\n';
+    write_bytes(dir, "dev.ini", blob, big);
+    free(blob);
+    CHECK(nimc_device_load(&d, devpath, NULL, 0, &err) == NIMC_EINPUT);
+    CHECK_CONTAINS(err.msg, "larger than the limit of 1048576 bytes");
+  }
+  remove_fixture(dir);
+}
+
 static void expect_set_error(const char *devpath, const char *set,
                              const char *a, const char *b) {
   nimc_device *d = (nimc_device *)&d;
@@ -688,7 +786,14 @@ static void test_bad_sets(void) {
   expect_set_error(devpath, "anode.material=materials/zz.ini",
                    "--set anode.material: ", "unknown material");
   expect_set_error(devpath, "mesh.anode_cells=0",
-                   "--set mesh.anode_cells: ", "whole number >= 1");
+                   "--set mesh.anode_cells: ", "whole number from 1 to 1000");
+  /* issue 12: infinite after conversion (IDA failed on it, exit 1) */
+  expect_set_error(
+      devpath, "device.initial_voltage=1e308kV",
+      "--set device.initial_voltage: ", "not a finite number in V");
+  expect_set_error(
+      devpath, "anode.thickness=5um 1000",
+      "--set anode.thickness: ", "not one quantity: '1000' after the number");
   /* the capacitance per mass from a surface area needs both factors, and
    * not a capacitance per mass as well */
   expect_set_error(devpath, "cathode.bet_area=2000 m2/g",
@@ -722,11 +827,18 @@ static void test_missing_device(void) {
   CHECK_CONTAINS(err.msg, "devices/no-such-device.ini");
   CHECK_CONTAINS(err.msg, "cannot open");
 
-  /* a directory opens but cannot be read */
+  /* a directory, a device or a pipe is refused before a byte is read
+   * (issue 12: /dev/zero looped for ever) */
   d = (nimc_device *)&d;
-  CHECK(nimc_device_load(&d, "devices", NULL, 0, &err) == NIMC_EIO);
+  CHECK(nimc_device_load(&d, "devices", NULL, 0, &err) == NIMC_EINPUT);
   CHECK(d == NULL);
-  CHECK_CONTAINS(err.msg, "devices");
+  CHECK_CONTAINS(err.msg, "devices: cannot read device file: not a regular "
+                          "file (a directory)");
+  d = (nimc_device *)&d;
+  CHECK(nimc_device_load(&d, "/dev/zero", NULL, 0, &err) == NIMC_EINPUT);
+  CHECK(d == NULL);
+  CHECK_CONTAINS(err.msg, "/dev/zero: cannot read device file: not a regular "
+                          "file (a character device)");
 
   CHECK(nimc_device_load(NULL, "devices/nimc-stack.ini", NULL, 0, &err) ==
         NIMC_EMISUSE);
@@ -975,9 +1087,9 @@ static void test_interdigitated_overrides(void) {
   expect_set_error(
       "devices/nimc-stack.ini", "geometry.gap=1mm",
       "--set geometry.gap: ", "[geometry] is for geometry = interdigitated");
-  expect_set_error(
-      "devices/nimc.ini", "geometry.fingers_per_electrode=2.5",
-      "--set geometry.fingers_per_electrode: ", "whole number >= 1, got '2.5'");
+  expect_set_error("devices/nimc.ini", "geometry.fingers_per_electrode=2.5",
+                   "--set geometry.fingers_per_electrode: ",
+                   "whole number from 1 to 1000, got '2.5'");
 }
 
 /* The in-plane fixture: what is not given takes its default. */
@@ -1021,6 +1133,7 @@ int main(void) {
   RUN(test_fixture_and_overrides);
   RUN(test_bad_inputs);
   RUN(test_long_line);
+  RUN(test_nul_and_size);
   RUN(test_bad_sets);
   RUN(test_missing_device);
   RUN(test_nimc_device);

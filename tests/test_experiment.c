@@ -8,6 +8,8 @@
  * parser either accepts them or rejects them with a message (run it under
  * the sanitizers).
  */
+#include <dirent.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,6 +392,89 @@ static void test_errors(void) {
               "'Dance'");
 }
 
+/* issue 12: every quantity finite and plausible, one quantity per value,
+ * durations the solver can resolve -- answered at the input, never by IDA */
+static void test_bounds(void) {
+  check_error("Rest for 1e-300 s",
+              "'1e-300 s' is outside the plausible range: expected a "
+              "duration from 1 us");
+  check_error("Rest for 1e308 h", "'1e308 h' is out of range (not a finite");
+  check_error("Rest for 1e300 h", "to 1e9 s (about 32 years)");
+  check_error("Charge at 1e6 A/cm2 until 3.5 V",
+              "'1e6 A/cm2' is outside the plausible range: expected a current "
+              "density of at most 10 A/cm2");
+  check_error("Discharge at 1 kA for 1 s", "a current of at most 100 A");
+  check_error("Hold at 17 kV for 1 s", "a voltage from -10 V to 10 V");
+  check_error("Sweep from 0 V to 1 V at 1e-300 V/s",
+              "the sweep would take 1e+300 s, more than 1e9 s");
+  check_error("Sweep from 0 V to 1 V at 1e-10 V/s",
+              "the sweep would take 1e+10 s, more than 1e9 s");
+  check_error("Sine 5 mV at 1e12 Hz for 1 s", "a frequency from 1 uHz");
+  check_error("Rest for 5 s 3",
+              "expected 'or' or the end of the step after 'for 5 s', found "
+              "'3'");
+}
+
+/* the known simulated time that output budgets are estimated from */
+static void test_timed(void) {
+  nimc_experiment *exp = NULL;
+  nimc_err err;
+  const char *lines[] = {
+      "Repeat 3 times: Rest for 1 h; Charge at 1 mA until 3 V",
+      "Sweep from 0 V to 1 V at 10 mV/s",
+      "Discharge at 1 mA until 0 V or for 10 s"};
+  CHECK(nimc_experiment_parse(&exp, lines, 3, &err) == NIMC_OK);
+  CHECK_REL(nimc_experiment_timed_s(exp), 3 * 3600.0 + 100.0 + 10.0, 1e-12);
+  nimc_experiment_destroy(exp);
+  CHECK(nimc_experiment_timed_s(NULL) == 0.0);
+}
+
+/* The fuzz target's seeds (tests/fuzz/corpus/experiment, make fuzz) under
+ * its contract, in every make check: parsed with finite, bounded values,
+ * or refused with a message naming the step. */
+static void test_fuzz_corpus(void) {
+  const char *dirname = "tests/fuzz/corpus/experiment";
+  DIR *dir = opendir(dirname);
+  CHECK(dir != NULL);
+  if (!dir) return;
+  size_t files = 0, parsed = 0;
+  struct dirent *e;
+  while ((e = readdir(dir))) {
+    if (e->d_name[0] == '.') continue;
+    char path[512], text[4096];
+    snprintf(path, sizeof path, "%s/%s", dirname, e->d_name);
+    FILE *fp = fopen(path, "rb");
+    CHECK(fp != NULL);
+    if (!fp) continue;
+    size_t n = fread(text, 1, sizeof text - 1, fp);
+    fclose(fp);
+    text[n] = '\0';
+    const char *lines[64];
+    size_t nl = 0;
+    for (char *p = text; p && nl < 64;) {
+      lines[nl++] = p;
+      p = strchr(p, '\n');
+      if (p) *p++ = '\0';
+    }
+    nimc_experiment *exp = NULL;
+    nimc_err err = {0, ""};
+    int rc = nimc_experiment_parse(&exp, lines, nl, &err);
+    files++;
+    if (rc == NIMC_OK) {
+      parsed++;
+      double t = nimc_experiment_timed_s(exp);
+      CHECK(isfinite(t) && t >= 0);
+      nimc_experiment_destroy(exp);
+    } else {
+      CHECK(rc == NIMC_EINPUT && exp == NULL);
+      CHECK_CONTAINS(err.msg, "step ");
+    }
+  }
+  closedir(dir);
+  CHECK(files >= 5);
+  CHECK(parsed >= 4 && parsed < files); /* bounds.txt must be refused */
+}
+
 static void test_misuse_and_empty(void) {
   nimc_experiment *exp = (nimc_experiment *)1;
   nimc_err err;
@@ -460,6 +545,9 @@ int main(void) {
   RUN(test_long_text);
   RUN(test_errors_from_brief);
   RUN(test_errors);
+  RUN(test_bounds);
+  RUN(test_timed);
+  RUN(test_fuzz_corpus);
   RUN(test_misuse_and_empty);
   RUN(test_fuzz);
   return TEST_REPORT();

@@ -97,6 +97,28 @@ static int btag2d(void *u, nimc_side side, int reg) {
   return 0;
 }
 
+/* issue 12: counts whose sum or product overflows an int (UBSan in
+ * axis_cells) are refused before anything is allocated */
+static void test_mesh_too_large(void) {
+  nimc_segment xs[3] = {{500e-6, 2000000000, 5.0, 0, 1.0},
+                        {500e-6, 2000000000, 3.0, 0, 1.0},
+                        {500e-6, 6, 5.0, 0, 1.0}};
+  nimc_segment zs[2] = {{10e-6, 3, 1.0, 0, 1.0}, {200e-6, 5, 2.0, 0, 1.0}};
+  nimc_mesh *m = (nimc_mesh *)&m;
+  nimc_err err;
+  CHECK(nimc_mesh_create(&m, xs, 3, zs, 2, 14e-3, region2d, btag2d, NULL,
+                         &err) == NIMC_EINPUT);
+  CHECK(m == NULL);
+  CHECK_CONTAINS(err.msg, "mesh: 4000000006 x 8 cells is more than the limit "
+                          "of 2000000 cells");
+  /* within each axis, beyond in the product */
+  xs[0].n = xs[1].n = 1000;
+  zs[0].n = 1000;
+  CHECK(nimc_mesh_create(&m, xs, 3, zs, 2, 14e-3, region2d, btag2d, NULL,
+                         &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "2006 x 1005 cells");
+}
+
 static void test_2d_mesh(void) {
   nimc_segment xs[3] = {{500e-6, 6, 5.0, 0, 1.0},
                         {500e-6, 4, 3.0, 0, 1.0},
@@ -473,6 +495,7 @@ int main(void) {
   RUN(test_graded_segment);
   RUN(test_one_sided_grading);
   RUN(test_stack_mesh);
+  RUN(test_mesh_too_large);
   RUN(test_2d_mesh);
   RUN(test_column_depths);
   RUN(test_interdigitated_array);

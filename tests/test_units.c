@@ -50,8 +50,35 @@ static void test_errors(void) {
   CHECK_CONTAINS(err.msg, "out of range");
 }
 
+/* issue 12: the value after conversion must be finite, and the unit text
+ * one unit (juxtaposed numbers are not a product) */
+static void test_one_finite_quantity(void) {
+  nimc_err err;
+  double v = -1.0;
+  CHECK(nimc_quantity_parse("1e308 km", "m", &v, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "not a finite number in m");
+  CHECK(v == -1.0);
+  CHECK(nimc_quantity_parse("7%-237-2", "1", &v, &err) == NIMC_EINPUT);
+  CHECK(v == -1.0);
+  CHECK(nimc_quantity_parse("5 um 1000", "m", &v, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "not one quantity: '1000' after the number");
+  CHECK(nimc_quantity_parse("0.44 0.5", "1", &v, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "not one quantity: '0.5' after the number");
+  CHECK(nimc_quantity_parse("5 1e3 um", "m", &v, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "'1e3' after the number");
+  CHECK(v == -1.0);
+  CHECK(nimc_quantity_parse("5 K @ 1", "K", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 6.0, 1e-12); /* a shifted unit's origin is not a stray number */
+  /* digits that belong to a unit stay allowed */
+  CHECK(nimc_quantity_parse("2 m^-3", "1/m3", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 2.0, 1e-12);
+  CHECK(nimc_quantity_parse("3 1/um", "1/m", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 3e6, 1e-12);
+}
+
 int main(void) {
   RUN(test_conversions);
   RUN(test_errors);
+  RUN(test_one_finite_quantity);
   return TEST_REPORT();
 }

@@ -149,6 +149,10 @@ int nimc_experiment_parse(nimc_experiment **out, const char *const *lines,
 void nimc_experiment_destroy(nimc_experiment *exp);
 /* Number of steps one execution runs (repeats expanded). */
 size_t nimc_experiment_nsteps(const nimc_experiment *exp);
+/* The simulated time, in s, of the steps whose length is known before the
+ * run (a 'for' limit, a sweep's span over its rate), Repeats counted; a
+ * step that ends only at a cut-off counts 0.  For budgets, before a run. */
+double nimc_experiment_timed_s(const nimc_experiment *exp);
 
 /* ---- results ---------------------------------------------------------- */
 
@@ -835,7 +839,8 @@ int nimc_simulate(const char *path, const char *const *sets, size_t nsets,
 
 /* ---- output (io and report layers) ------------------------------------ */
 
-/* Write len bytes of data to path atomically (via "<path>.tmp.<pid>").  On
+/* Write len bytes of data to path atomically (via a fresh "<path>.tmp.XXXXXX"
+ * made by mkstemp beside it; the file ends with mode 0644).  On
  * failure the target is untouched, the temporary is removed, and err names
  * the path and the system's reason (NIMC_EIO). */
 int nimc_write_atomic(const char *path, const char *data, size_t len,

@@ -36,6 +36,7 @@
 #include <strings.h>
 
 #include "core/params.h"
+#include "io/readfile.h"
 #include "io/table.h"
 #include "io/units.h"
 #include "model/constants.h"
@@ -61,7 +62,8 @@ typedef struct table {
   size_t n, cap;
   char path[NIMC_PATH_MAX];
   nimc_err *err;
-  FILE *fp;
+  const char *buf; /* the file's text (nimc_file_slurp) while it is parsed */
+  size_t len, pos;
   int line;      /* lines read so far: the current line inside the handler */
   int indented;  /* the current line starts with a blank */
   int long_line; /* first line too long for libinih's buffer, 0 = none */
@@ -146,22 +148,29 @@ static int add(table *t, const char *sec, const char *key, const char *val,
   return NIMC_OK;
 }
 
-/* libinih's line source: fgets that counts lines and refuses (ends the
- * parse at) a line longer than the parser's buffer instead of splitting
- * it into two lines. */
+/* libinih's line source: the next line of the text in memory (like
+ * fgets), counting lines, and refusing (ending the parse at) a line longer
+ * than the parser's buffer instead of splitting it into two lines.  The
+ * text has no NUL byte (read_ini checked), so strlen sees all of a line. */
 static char *read_line(char *str, int num, void *stream) {
   table *t = stream;
-  if (t->long_line || !fgets(str, num, t->fp)) return NULL;
+  if (t->long_line || t->pos >= t->len || num < 2) return NULL;
+  size_t n = 0, cap = (size_t)num - 1;
+  while (n < cap && t->pos < t->len) {
+    char c = t->buf[t->pos++];
+    str[n++] = c;
+    if (c == '\n') break;
+  }
+  str[n] = '\0';
   t->line++;
   t->indented = *str == ' ' || *str == '\t';
-  size_t n = strlen(str);
-  if (n + 1 == (size_t)num && str[n - 1] != '\n') {
-    int c = fgetc(t->fp);
-    if (c != EOF && c != '\n') {
+  if (n == cap && str[n - 1] != '\n' && t->pos < t->len) {
+    if (t->buf[t->pos] != '\n') {
       t->long_line = t->line;
       t->maxlen = num - 2;
       return NULL;
     }
+    t->pos++; /* the line's own newline, just past the buffer */
   }
   return str;
 }
@@ -192,11 +201,17 @@ static int on_pair(void *user, const char *sec, const char *key,
   return !t->rc;
 }
 
-/* Read the INI text of fp into t; a read failure returns io_code. */
-static int read_ini(table *t, FILE *fp, int io_code) {
-  t->fp = fp;
+/* Parse the INI text buf (len bytes, read from t->path) into t. */
+static int read_ini(table *t, const char *buf, size_t len) {
+  size_t nul = nimc_nul_line(buf, len);
+  if (nul)
+    return nimc_err_set(t->err, NIMC_EINPUT,
+                        "%s:%zu: a NUL byte (not a text file?)", t->path, nul);
+  t->buf = buf;
+  t->len = len;
+  t->pos = 0;
   int rc = ini_parse_stream(read_line, t, on_pair, t);
-  t->fp = NULL;
+  t->buf = NULL;
   if (rc > 0 && (!t->rc || rc < t->fail_line))
     return nimc_err_set(t->err, NIMC_EINPUT,
                         "%s:%d: syntax error: expected '[section]' or "
@@ -204,9 +219,6 @@ static int read_ini(table *t, FILE *fp, int io_code) {
                         t->path, rc);
   if (t->rc) return t->rc;
   if (rc < 0) return nimc_err_set(t->err, NIMC_ENOMEM, "out of memory");
-  if (ferror(fp))
-    return nimc_err_set(t->err, io_code, "%s: cannot read: %s", t->path,
-                        strerror(errno));
   if (t->long_line)
     return nimc_err_set(t->err, NIMC_EINPUT,
                         "%s:%d: line too long (at most %d characters)", t->path,
@@ -374,6 +386,13 @@ static const char *const geometries[] = {"stack", "interdigitated", NULL};
 static const char *const arrays[] = {"symmetry", "edge", "full",
                                      NULL}; /* nimc_array */
 
+/* Upper bounds of the counts: cells of one segment of the mesh (a layer,
+ * a finger, a gap), shells of a particle or a micropore, fingers of an
+ * array.  The shipped devices use at most 160; the mesh bounds the total
+ * too (mesh/mesh.c). */
+#define NIMC_MAX_AXIS_CELLS 1000
+#define NIMC_MAX_FINGERS 1000
+
 /* Allowed ranges of numbers. */
 enum { ANY, POS, NONNEG, FRAC, UNIT, GE1, RTOL, FRAC1 };
 static const struct {
@@ -391,7 +410,63 @@ static const struct {
     [FRAC1] = {0, 1, 0, 1, "must be in (0, 1]"},
 };
 
+/* Plausibility bounds (SI) on top of the ranges above: a value outside is
+ * a typing error or a unit slip ("1 km" for "1 um"), never a device nimc
+ * can say anything about.  The first row whose key (NULL: any key) and SI
+ * unit match applies; a unit with no row has no bound beyond finiteness.
+ * docs/device-files.md lists them: keep the two in step. */
+static const struct bound {
+  const char *key, *si;
+  double lo, hi;
+  const char *text;
+} bounds[] = {
+    {"thickness", "m", 1e-9, 1e-2, "1 nm to 10 mm"},
+    {"gel_thickness", "m", 1e-9, 1e-2, "1 nm to 10 mm"},
+    {"normalisation_thickness", "m", 1e-9, 1e-2, "1 nm to 10 mm"},
+    {"particle_radius", "m", 1e-10, 1e-3, "0.1 nm to 1 mm"},
+    {"finger_length", "m", 1e-7, 1.0, "0.1 um to 1 m"},
+    {"finger_width", "m", 1e-7, 0.1, "0.1 um to 10 cm"},
+    {"gap", "m", 1e-7, 0.1, "0.1 um to 10 cm"},
+    {NULL, "m", 1e-10, 1.0, "0.1 nm to 1 m"},
+    {"area", "m2", 1e-12, 10.0, "1 um2 to 10 m2"},
+    {"temperature", "K", 150.0, 600.0,
+     "150 K to 600 K (-123 degC to 327 degC)"},
+    {"reference_temperature", "K", 150.0, 600.0,
+     "150 K to 600 K (-123 degC to 327 degC)"},
+    {NULL, "K", 0.0, 1e5, "0 K to 1e5 K"},
+    {NULL, "V", -10.0, 10.0, "-10 V to 10 V"},
+    {NULL, "S/m", 0.0, 1e8, "up to 1e8 S/m"},
+    {NULL, "m2/s", 0.0, 1e-2, "up to 1e-2 m2/s"},
+    {NULL, "m/s", 0.0, 1.0, "up to 1 m/s"},
+    {NULL, "mol/m3", 0.0, 1e6, "up to 1e6 mol/m3 (1000 mol/L)"},
+    {NULL, "J/mol", 0.0, 1e6, "up to 1e6 J/mol"},
+    {NULL, "F/m2", 0.0, 100.0, "up to 100 F/m2 (10 mF/cm2)"},
+    {NULL, "F/m3", 0.0, 1e12, "up to 1e12 F/m3 (1e6 F/cm3)"},
+    {NULL, "F/kg", 0.0, 1e7, "up to 1e7 F/kg (1e4 F/g)"},
+    {NULL, "m2/kg", 0.0, 1e7, "up to 1e7 m2/kg (1e4 m2/g)"},
+    {NULL, "kg/m3", 0.0, 1e5, "up to 1e5 kg/m3"},
+    {NULL, "ohm.m2", 0.0, 1e6, "up to 1e6 ohm m2"},
+    {NULL, "ohm", 0.0, 1e12, "up to 1e12 ohm"},
+    {NULL, "A/m3", 0.0, 1e12, "up to 1e12 A/m3"},
+    {NULL, "s", 0.0, 1e9, "up to 1e9 s (about 32 years)"},
+    {NULL, "1/V2", 0.0, 1e6, "up to 1e6 1/V2"},
+    {"bruggeman", "1", 0.0, 10.0, "up to 10"},
+    {"solid_bruggeman", "1", 0.0, 10.0, "up to 10"},
+    {"gel_bruggeman", "1", 0.0, 10.0, "up to 10"},
+    {NULL, "1", -1e6, 1e6, "-1e6 to 1e6"},
+};
+
+/* The bound for key in unit si, or NULL. */
+static const struct bound *bound_for(const char *key, const char *si) {
+  for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++)
+    if ((!bounds[i].key || !strcmp(bounds[i].key, key)) &&
+        !strcmp(bounds[i].si, si))
+      return &bounds[i];
+  return NULL;
+}
+
 static int in_range(double v, int r) {
+  if (!isfinite(v)) return 0;
   return (ranges[r].lo_in ? v >= ranges[r].lo : v > ranges[r].lo) &&
          (ranges[r].hi_in ? v <= ranges[r].hi : v < ranges[r].hi);
 }
@@ -532,6 +607,10 @@ static int parse_num(const loader *L, const entry *e, const char *si, int rng,
     return bad(L, e, "%s", why);
   if (!in_range(v, rng))
     return bad(L, e, "%s, got '%s'", ranges[rng].text, e->value);
+  const struct bound *b = bound_for(e->key, si);
+  if (b && !(v >= b->lo && v <= b->hi))
+    return bad(L, e, "'%s' is outside the plausible range %s", e->value,
+               b->text);
   *out = v;
   return NIMC_OK;
 }
@@ -559,9 +638,9 @@ static int get_num(const scope *s, const char *key, const char *si, int rng,
   return e ? 1 : 0;
 }
 
-/* Read key as an integer >= min (required unless example is NULL); 1, 0
- * or < 0. */
-static int get_int(const scope *s, const char *key, long min,
+/* Read key as an integer from min to max (required unless example is
+ * NULL); 1, 0 or < 0. */
+static int get_int(const scope *s, const char *key, long min, long max,
                    const char *example, int *out) {
   const entry *e = look(s, key);
   if (!e) return example ? missing(s, key, example) : 0;
@@ -570,9 +649,9 @@ static int get_int(const scope *s, const char *key, long min,
   long v = strtol(e->value, &end, 10);
   while (isspace((unsigned char)*end))
     end++;
-  if (end == e->value || *end || errno || v < min || v > INT_MAX)
-    return bad(s->L, e, "must be a whole number >= %ld, got '%s'", min,
-               e->value);
+  if (end == e->value || *end || errno || v < min || v > max)
+    return bad(s->L, e, "must be a whole number from %ld to %ld, got '%s'", min,
+               max, e->value);
   *out = (int)v;
   return 1;
 }
@@ -747,13 +826,18 @@ static int load_material(const loader *L, const entry *e, const char *file,
   char path[NIMC_PATH_MAX];
   TRY(resolve(L, e, file, path));
   TRY(table_init(mat, path, L->err));
-  FILE *fp = fopen(path, "r");
-  if (!fp && errno == ENOENT)
+  char *text, why[256];
+  size_t len;
+  int errnum;
+  int rc = nimc_file_slurp(path, NIMC_INI_MAX_BYTES, &text, &len, &errnum, why,
+                           sizeof why);
+  if (rc == NIMC_ENOMEM)
+    return nimc_err_set(L->err, NIMC_ENOMEM, "out of memory");
+  if (rc && errnum == ENOENT)
     return bad(L, e, "unknown material '%s' (no file %s)", file, path);
-  if (!fp)
-    return bad(L, e, "cannot read material file %s: %s", path, strerror(errno));
-  int rc = read_ini(mat, fp, NIMC_EINPUT);
-  fclose(fp);
+  if (rc) return bad(L, e, "cannot read material file %s: %s", path, why);
+  rc = read_ini(mat, text, len);
+  free(text);
   TRY(rc);
   for (size_t i = 0; i < mat->n; i++)
     if (strcmp(mat->e[i].section, "material"))
@@ -1094,8 +1178,8 @@ static int interdigitated_sections(const loader *L, nimc_device *d) {
   const char *const *ck[] = {cover_keys, NULL};
   TRY(check_keys(L, &L->dev, "geometry", gk));
   TRY(check_keys(L, &L->dev, "cover", ck));
-  TRY(get_int(&s, "fingers_per_electrode", 1, "a whole number such as 4",
-              &g->fingers_per_electrode));
+  TRY(get_int(&s, "fingers_per_electrode", 1, NIMC_MAX_FINGERS,
+              "a whole number such as 4", &g->fingers_per_electrode));
   TRY(get_num(&s, "finger_length", "m", POS, "a length such as '14 mm'",
               &g->finger_length_m));
   TRY(get_num(&s, "finger_width", "m", POS, "a length such as '1 mm'",
@@ -1149,18 +1233,28 @@ static int mesh_solver_sections(const loader *L, nimc_device *d) {
   nimc_mesh_params *m = &d->mesh;
   nimc_interdigitated_params *g = &d->idg;
   TRY(check_keys(L, &L->dev, "mesh", mesh));
-  TRY(get_int(&s, "anode_cells", 1, NULL, &m->anode_cells));
-  TRY(get_int(&s, "separator_cells", 1, NULL, &m->separator_cells));
-  TRY(get_int(&s, "cathode_cells", 1, NULL, &m->cathode_cells));
-  TRY(get_int(&s, "particle_shells", 2, NULL, &m->particle_shells));
-  TRY(get_int(&s, "micropore_shells", 1, NULL, &m->micropore_shells));
+  TRY(get_int(&s, "anode_cells", 1, NIMC_MAX_AXIS_CELLS, NULL,
+              &m->anode_cells));
+  TRY(get_int(&s, "separator_cells", 1, NIMC_MAX_AXIS_CELLS, NULL,
+              &m->separator_cells));
+  TRY(get_int(&s, "cathode_cells", 1, NIMC_MAX_AXIS_CELLS, NULL,
+              &m->cathode_cells));
+  TRY(get_int(&s, "particle_shells", 2, NIMC_MAX_AXIS_CELLS, NULL,
+              &m->particle_shells));
+  TRY(get_int(&s, "micropore_shells", 1, NIMC_MAX_AXIS_CELLS, NULL,
+              &m->micropore_shells));
   TRY(get_num(&s, "grading", "1", GE1, NULL, &m->grading));
   TRY(get_num(&s, "particle_grading", "1", GE1, NULL, &m->particle_grading));
-  TRY(get_int(&s, "finger_cells_x", 1, NULL, &g->finger_cells_x));
-  TRY(get_int(&s, "gap_cells_x", 1, NULL, &g->gap_cells_x));
-  TRY(get_int(&s, "electrode_cells_z", 1, NULL, &g->electrode_cells_z));
-  TRY(get_int(&s, "gel_cells_z", 1, NULL, &g->gel_cells_z));
-  TRY(get_int(&s, "cover_cells_z", 1, NULL, &g->cover_cells_z));
+  TRY(get_int(&s, "finger_cells_x", 1, NIMC_MAX_AXIS_CELLS, NULL,
+              &g->finger_cells_x));
+  TRY(get_int(&s, "gap_cells_x", 1, NIMC_MAX_AXIS_CELLS, NULL,
+              &g->gap_cells_x));
+  TRY(get_int(&s, "electrode_cells_z", 1, NIMC_MAX_AXIS_CELLS, NULL,
+              &g->electrode_cells_z));
+  TRY(get_int(&s, "gel_cells_z", 1, NIMC_MAX_AXIS_CELLS, NULL,
+              &g->gel_cells_z));
+  TRY(get_int(&s, "cover_cells_z", 1, NIMC_MAX_AXIS_CELLS, NULL,
+              &g->cover_cells_z));
   TRY(get_num(&s, "grading_x", "1", GE1, NULL, &g->grading_x));
   TRY(get_num(&s, "grading_z", "1", GE1, NULL, &g->grading_z));
   int array = (int)g->array;
@@ -1308,14 +1402,20 @@ static int device_load(nimc_device **out, const char *path,
   }
   *out = NULL;
   if ((rc = table_init(&L.dev, path, err))) goto done;
-  FILE *fp = fopen(path, "r");
-  if (!fp) {
-    rc = nimc_err_set(err, NIMC_EIO, "%s: cannot open device file: %s", path,
-                      strerror(errno));
+  char *text, why[256];
+  size_t len;
+  int errnum;
+  rc = nimc_file_slurp(path, NIMC_INI_MAX_BYTES, &text, &len, &errnum, why,
+                       sizeof why);
+  if (rc) {
+    rc = rc == NIMC_ENOMEM
+             ? nimc_err_set(err, NIMC_ENOMEM, "out of memory")
+             : nimc_err_set(err, rc, "%s: cannot %s device file: %s", path,
+                            errnum ? "open" : "read", why);
     goto done;
   }
-  rc = read_ini(&L.dev, fp, NIMC_EIO);
-  fclose(fp);
+  rc = read_ini(&L.dev, text, len);
+  free(text);
   if (rc || (rc = apply_sets(&L, sets, nsets))) goto done;
   if (!(d = malloc(sizeof *d))) {
     rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
@@ -1409,6 +1509,11 @@ int nimc_device_set_temperature(nimc_device *dev, double T_K, nimc_err *err) {
   if (!(T_K > 0.0) || !isfinite(T_K))
     return nimc_err_set(err, NIMC_EINPUT,
                         "temperature must be positive, got %g K", T_K);
+  const struct bound *b = bound_for("temperature", "K");
+  if (!(T_K >= b->lo && T_K <= b->hi))
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "temperature %g K is outside the plausible range %s",
+                        T_K, b->text);
   const char *what;
   double T0 = vtf_floor(dev, &what);
   if (T_K <= T0)

@@ -2,7 +2,8 @@
  * output.c -- atomic file writes, the series CSV and the summary JSON.
  *
  * Files are built in memory and handed to nimc_write_atomic, which writes
- * a temporary beside the target (same directory, hence same file system,
+ * a temporary beside the target (mkstemp, TARGET.tmp.XXXXXX, mode 0644;
+ * same directory, hence same file system,
  * so rename(2) is atomic), fsyncs it and renames it over the target: a
  * reader sees the old file or the new one, never a mixture.  The JSON is
  * built with cJSON; the one rule it adds is that a value that is not a
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/params.h"
@@ -58,14 +60,17 @@ int nimc_write_atomic(const char *path, const char *data, size_t len,
   char *tmp = malloc(tlen);
   int fd, rc = NIMC_OK, e = 0, created = 0;
   if (!tmp) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
-  snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  /* a fresh, unique name beside the target (mkstemp: never an existing
+   * file, never another process's temporary) */
+  snprintf(tmp, tlen, "%s.tmp.XXXXXX", path);
+  fd = mkstemp(tmp);
   if (fd < 0) {
     rc = io_fail(err, "cannot write", path, tmp, errno);
     goto cleanup;
   }
   created = 1;
-  if ((e = write_all(fd, data, len)) == 0 && fsync(fd) != 0) e = errno;
+  if (fchmod(fd, 0644) != 0) e = errno; /* mkstemp makes it 0600 */
+  if (!e && (e = write_all(fd, data, len)) == 0 && fsync(fd) != 0) e = errno;
   if (close(fd) != 0 && !e) e = errno;
   if (e) {
     rc = io_fail(err, "cannot write", path, tmp, e);

@@ -5,7 +5,9 @@
  * Deliberately strict: exactly two comma-separated numbers per row, one
  * optional header line, x strictly increasing, every fault reported with
  * the file and line so that the device loader can prefix the key that
- * referenced the table.  Lines may be of any length (getline).
+ * referenced the table.  The file must be a regular file of at most
+ * NIMC_TABLE_MAX_BYTES with at most NIMC_TABLE_MAX_ROWS rows and no NUL
+ * byte (io/readfile.h); within that, lines may be of any length.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include "core/params.h"
+#include "io/readfile.h"
 #include "io/table.h"
 
 /* s without leading and trailing blanks (modifies s). */
@@ -40,16 +43,29 @@ static int number(char *s, double *out) {
 
 int nimc_table_read(const char *path, double **x_out, double **y_out,
                     size_t *n_out, char *why, size_t whylen) {
-  FILE *fp = fopen(path, "r");
-  if (!fp) {
-    snprintf(why, whylen, "cannot read table '%s': %s", path, strerror(errno));
-    return NIMC_EIO;
+  char *text, sys[256];
+  size_t len;
+  int errnum;
+  int rc = nimc_file_slurp(path, NIMC_TABLE_MAX_BYTES, &text, &len, &errnum,
+                           sys, sizeof sys);
+  if (rc) {
+    snprintf(why, whylen, "cannot read table '%s': %s", path, sys);
+    return rc == NIMC_EINPUT ? NIMC_EDATA : rc;
   }
-  char *line = NULL;
-  size_t linecap = 0, n = 0, cap = 0, content = 0;
+  size_t nul = nimc_nul_line(text, len);
+  if (nul) {
+    snprintf(why, whylen, "%s:%zu: a NUL byte (not a text file?)", path, nul);
+    free(text);
+    return NIMC_EDATA;
+  }
+  size_t n = 0, cap = 0, content = 0;
   double *x = NULL, *y = NULL;
-  int rc = NIMC_OK, lineno = 0;
-  while (getline(&line, &linecap, fp) != -1) {
+  int lineno = 0;
+  char *next = text;
+  while (*next) {
+    char *line = next, *nl = strchr(line, '\n');
+    if (nl) *nl = '\0';
+    next = nl ? nl + 1 : line + strlen(line);
     lineno++;
     char *hash = strchr(line, '#');
     if (hash) *hash = '\0';
@@ -77,6 +93,12 @@ int nimc_table_read(const char *path, double **x_out, double **y_out,
       rc = NIMC_EDATA;
       goto done;
     }
+    if (n == NIMC_TABLE_MAX_ROWS) {
+      snprintf(why, whylen, "%s:%d: more than %d rows", path, lineno,
+               NIMC_TABLE_MAX_ROWS);
+      rc = NIMC_EDATA;
+      goto done;
+    }
     if (n == cap) {
       cap = cap ? 2 * cap : 32;
       double *nx = realloc(x, cap * sizeof *x);
@@ -93,17 +115,13 @@ int nimc_table_read(const char *path, double **x_out, double **y_out,
     y[n] = yv;
     n++;
   }
-  if (ferror(fp)) {
-    snprintf(why, whylen, "cannot read table '%s': %s", path, strerror(errno));
-    rc = NIMC_EIO;
-  } else if (n < 2) {
+  if (n < 2) {
     snprintf(why, whylen, "%s: a table needs at least 2 rows, has %zu", path,
              n);
     rc = NIMC_EDATA;
   }
 done:
-  free(line);
-  fclose(fp);
+  free(text);
   if (rc) {
     free(x);
     free(y);

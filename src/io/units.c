@@ -6,7 +6,10 @@
  * error handler is silenced so that the library never prints; failures come
  * back as text in the caller's buffer.  Numbers are split from units here
  * (strtod) so that offset units convert correctly ("25 degC" is 298.15 K,
- * not 25 times a unit).
+ * not 25 times a unit).  A quantity is one number and one unit: a second
+ * number in the unit text ("5 um 1000", "0.44 0.5") is an error, not the
+ * product udunits2 would make of it, and the converted value must be
+ * finite ("1e308 km" overflows, a strange unit can give NaN).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -53,6 +56,34 @@ static void trim_copy(char *buf, size_t len, const char *s) {
   buf[n] = '\0';
 }
 
+/* The first whitespace-separated word of unit text u that is a number by
+ * itself ("1000" in "um 1000"), copied into buf; 0 when there is none.
+ * Digits inside a unit ("cm2", "m^-3", "1/um") are not such words, nor is
+ * the origin of a shifted unit ("K @ 273.15"): its own checks answer it. */
+static int stray_number(const char *u, char *buf, size_t len) {
+  int shift = 0; /* the word before was "@" (or ended in it) */
+  while (*u) {
+    while (isspace((unsigned char)*u))
+      u++;
+    size_t n = 0;
+    while (u[n] && !isspace((unsigned char)u[n]))
+      n++;
+    if (!n) break;
+    char word[64], *end;
+    size_t m = n < sizeof word ? n : sizeof word - 1;
+    memcpy(word, u, m);
+    word[m] = '\0';
+    (void)strtod(word, &end);
+    if (end != word && !*end && !shift) {
+      snprintf(buf, len, "%s", word);
+      return 1;
+    }
+    shift = word[m - 1] == '@';
+    u += n;
+  }
+  return 0;
+}
+
 int nimc_units_convertible(const char *unit, const char *si) {
   ut_system *sys = units_get();
   if (!sys) return NIMC_EIO;
@@ -96,6 +127,14 @@ int nimc_units_parse(const char *text, const char *si, double *out,
              buf, si);
     return NIMC_EINPUT;
   }
+  char stray[64];
+  if (stray_number(end, stray, sizeof stray)) {
+    snprintf(why, whylen,
+             "'%s' is not one quantity: '%s' after the number (write one "
+             "number and one unit, e.g. '5000 um', not '5 um 1000')",
+             buf, stray);
+    return NIMC_EINPUT;
+  }
   ut_system *sys = units_get();
   if (!sys) {
     snprintf(why, whylen, "the udunits2 database could not be read");
@@ -123,8 +162,16 @@ int nimc_units_parse(const char *text, const char *si, double *out,
       snprintf(why, whylen, "cannot convert '%s' to %s", end, si);
       rc = NIMC_EINPUT;
     } else {
-      *out = cv_convert_double(cv, v);
+      double x = cv_convert_double(cv, v);
       cv_free(cv);
+      if (!isfinite(x)) {
+        snprintf(why, whylen,
+                 "'%s' is out of range (not a finite number in %s)", buf,
+                 dimensionless ? "1" : si);
+        rc = NIMC_EINPUT;
+      } else {
+        *out = x;
+      }
     }
   }
   ut_free(u);

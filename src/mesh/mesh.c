@@ -9,6 +9,7 @@
  * faces the narrower one (the rest of its side is no-flux).
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,6 +112,20 @@ int nimc_mesh_create(nimc_mesh **out, const nimc_segment *xs, int nx,
       rc = nimc_err_set(err, NIMC_EINPUT, "mesh: z segment %d is empty", s);
       goto fail;
     }
+  /* the size in 64 bits, before any int arithmetic on it can overflow */
+  int64_t tx = 0, tz = 0;
+  for (int s = 0; s < nx; s++)
+    tx += xs[s].n;
+  for (int s = 0; s < nz; s++)
+    tz += zs[s].n;
+  if (tx > NIMC_MESH_MAX_CELLS || tz > NIMC_MESH_MAX_CELLS ||
+      tx * tz > NIMC_MESH_MAX_CELLS) {
+    rc = nimc_err_set(err, NIMC_EINPUT,
+                      "mesh: %lld x %lld cells is more than the limit of %d "
+                      "cells (fewer cells per layer, finger or gap)",
+                      (long long)tx, (long long)tz, NIMC_MESH_MAX_CELLS);
+    goto fail;
+  }
   if (axis_cells(xs, nx, &sx, &cx, &gx, &Nx) ||
       axis_cells(zs, nz, &sz, &cz, &gz, &Nz))
     goto fail;

@@ -71,11 +71,17 @@ typedef int (*nimc_region_fn)(void *user, int ix_seg, int iz_seg);
  * 0 = no face (no flux). */
 typedef int (*nimc_btag_fn)(void *user, nimc_side side, int reg);
 
+/* The most cells a mesh may have (the product of its x and z counts,
+ * checked in 64 bits before anything is allocated): about 2 GB of
+ * Jacobian for the 2D model, far beyond any converged mesh. */
+#define NIMC_MESH_MAX_CELLS 2000000
+
 /* Build the tensor-product mesh, of depth depth_m times each x segment's
  * depth_scale.  A cell's volume and its z faces take its column's depth;
  * an x face between two columns the smaller of their depths (the face
- * cannot be wider than either side); a boundary face its cell's.  The mesh
- * is owned by the caller. */
+ * cannot be wider than either side); a boundary face its cell's.  More
+ * than NIMC_MESH_MAX_CELLS cells is NIMC_EINPUT.  The mesh is owned by the
+ * caller. */
 int nimc_mesh_create(nimc_mesh **out, const nimc_segment *xs, int nx,
                      const nimc_segment *zs, int nz, double depth_m,
                      nimc_region_fn region, nimc_btag_fn btag, void *user,

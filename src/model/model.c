@@ -285,6 +285,11 @@ static int micropore_setup(nimc_elec *el, int nmp, nimc_err *err) {
   return NIMC_OK;
 }
 
+/* Bounds of the model's sizes (its shells, its system), checked in 64 bits
+ * so that no count overflows an int downstream. */
+#define NIMC_MODEL_MAX_SHELLS 1000
+#define NIMC_MODEL_MAX_UNKNOWNS 20000000
+
 static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
                       double grading, int nmp, nimc_err *err) {
   el->p = p;
@@ -306,6 +311,14 @@ static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
                     : 0.0;
   el->cap_v -= el->capmp_v;
   el->nmp = 0;
+  /* the counts come from a device file or the API: bounded here, before
+   * any (ns + 1) can overflow an int */
+  if ((el->has_int && (ns < 1 || ns > NIMC_MODEL_MAX_SHELLS)) ||
+      nmp > NIMC_MODEL_MAX_SHELLS)
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "model: %d particle shells or %d micropore shells "
+                        "(each must be from 1 to %d)",
+                        ns, nmp, NIMC_MODEL_MAX_SHELLS);
   if (el->capmp_v > 0.0) {
     int rc = micropore_setup(el, nmp > 0 ? nmp : 8, err);
     if (rc) return rc;
@@ -443,6 +456,13 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
     m->beta[i] = pow(eps, b);
     m->off[i] = (int)n;
     n += nimc_model_cell_nvars(m, i);
+  }
+  if (n > NIMC_MODEL_MAX_UNKNOWNS) {
+    rc = nimc_err_set(err, NIMC_EINPUT,
+                      "model: %lld unknowns is more than the limit of %d "
+                      "(fewer cells or particle shells)",
+                      (long long)n, NIMC_MODEL_MAX_UNKNOWNS);
+    goto fail;
   }
   m->iV = n, m->iI = n + 1, m->iQ = n + 2, m->iE = n + 3;
   if (m->tern) {

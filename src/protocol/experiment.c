@@ -16,6 +16,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,18 @@
 #include "protocol/experiment.h"
 
 #define QTEXT_MAX 128 /* longest quantity text, "0.1 mA/cm2" */
+
+/* Plausible magnitudes of a step's quantities (SI; docs/experiments.md).
+ * The shortest duration is the solver's resolution: a step shorter than
+ * 1 us ends before IDA can take a step at the times a long run reaches. */
+#define NIMC_STEP_MAX_CURRENT_A 100.0
+#define NIMC_STEP_MAX_CURRENT_A_M2 1e5 /* 10 A/cm2 */
+#define NIMC_STEP_MAX_VOLTAGE_V 10.0
+#define NIMC_STEP_MIN_DURATION_S 1e-6
+#define NIMC_STEP_MAX_DURATION_S 1e9
+#define NIMC_STEP_MAX_RATE_V_S 1e6
+#define NIMC_STEP_MIN_FREQ_HZ 1e-6
+#define NIMC_STEP_MAX_FREQ_HZ 1e9
 #define QUOTE_MAX 160 /* longest quoted text in a message */
 
 /* Where a step came from, for messages. */
@@ -205,6 +218,39 @@ static int convert(const ctx *c, const char *q, qkind k, double *v,
         "a frequency must be positive"};
     return fail(c, "%s, found '%s'", what[k], q);
   }
+  /* plausibility: beyond these a step is a slip of the unit, and would
+   * only fail in the solver (or run for ever) */
+  double lo = 0.0, hi;
+  const char *range;
+  switch (k) {
+  case Q_CURRENT:
+    hi = abs_ok ? NIMC_STEP_MAX_CURRENT_A : NIMC_STEP_MAX_CURRENT_A_M2;
+    range = abs_ok ? "a current of at most 100 A"
+                   : "a current density of at most 10 A/cm2";
+    break;
+  case Q_VOLTAGE:
+    hi = NIMC_STEP_MAX_VOLTAGE_V;
+    range = "a voltage from -10 V to 10 V";
+    break;
+  case Q_TIME:
+    lo = NIMC_STEP_MIN_DURATION_S;
+    hi = NIMC_STEP_MAX_DURATION_S;
+    range = "a duration from 1 us (the solver's time resolution) to 1e9 s "
+            "(about 32 years)";
+    break;
+  case Q_RATE:
+    hi = NIMC_STEP_MAX_RATE_V_S;
+    range = "a sweep rate of at most 1e6 V/s";
+    break;
+  default:
+    lo = NIMC_STEP_MIN_FREQ_HZ;
+    hi = NIMC_STEP_MAX_FREQ_HZ;
+    range = "a frequency from 1 uHz to 1 GHz";
+    break;
+  }
+  if (fabs(*v) < lo || fabs(*v) > hi)
+    return fail(c, "'%s' is outside the plausible range: expected %s", q,
+                range);
   return NIMC_OK;
 }
 
@@ -368,6 +414,12 @@ static int parse_step(const ctx *c, const char *text, nimc_step *st) {
       return rc;
     if (st->voltage_V == st->sweep_to_V)
       return fail(c, "the sweep starts and ends at the same voltage");
+    if (fabs(st->sweep_to_V - st->voltage_V) / st->sweep_rate_V_s >
+        NIMC_STEP_MAX_DURATION_S)
+      return fail(c,
+                  "the sweep would take %.3g s, more than 1e9 s (about 32 "
+                  "years): a faster rate",
+                  fabs(st->sweep_to_V - st->voltage_V) / st->sweep_rate_V_s);
     return NIMC_OK;
   }
   if ((q = accept(p, "sine"))) {
@@ -547,4 +599,25 @@ size_t nimc_experiment_nsteps(const nimc_experiment *exp) {
   for (size_t i = 0; i < exp->nblocks; i++)
     n += (size_t)exp->blocks[i].repeat * exp->blocks[i].nsteps;
   return n;
+}
+
+double nimc_experiment_timed_s(const nimc_experiment *exp) {
+  double t = 0.0;
+  if (!exp) return 0.0;
+  for (size_t i = 0; i < exp->nblocks; i++) {
+    const nimc_block *b = &exp->blocks[i];
+    double tb = 0.0;
+    for (size_t k = 0; k < b->nsteps; k++) {
+      const nimc_step *st = &b->steps[k];
+      double d = st->has_duration ? st->duration_s : 0.0;
+      if (st->type == NIMC_STEP_SWEEP) {
+        double sweep =
+            fabs(st->sweep_to_V - st->voltage_V) / st->sweep_rate_V_s;
+        d = st->has_duration && d < sweep ? d : sweep;
+      }
+      tb += d;
+    }
+    t += (double)b->repeat * tb;
+  }
+  return t;
 }

@@ -235,11 +235,11 @@ static int stem_ok(const char *stem) {
 static int files_init(files *f, const char *dir, const char *stem,
                       const char *log_name, nimc_err *err) {
   char name[STEM_MAX + 8];
-  long pid = (long)getpid();
   snprintf(f->stem, sizeof f->stem, "%s", stem);
   snprintf(f->gp_name, sizeof f->gp_name, "%s.gp", stem);
-  snprintf(f->png_name, sizeof f->png_name, "%s.png.tmp.%ld", stem, pid);
-  snprintf(f->svg_name, sizeof f->svg_name, "%s.svg.tmp.%ld", stem, pid);
+  /* the temporaries' names are made by mkstemp in draw() */
+  snprintf(f->png_name, sizeof f->png_name, "%s.png.tmp.XXXXXX", stem);
+  snprintf(f->svg_name, sizeof f->svg_name, "%s.svg.tmp.XXXXXX", stem);
   int bad = join(f->gp, dir, f->gp_name) || join(f->log, dir, log_name) ||
             join(f->png_tmp, dir, f->png_name) ||
             join(f->svg_tmp, dir, f->svg_name);
@@ -255,10 +255,38 @@ static int files_init(files *f, const char *dir, const char *stem,
   return NIMC_OK;
 }
 
+/* Create the temporary tmp (a mkstemp template dir/NAME.tmp.XXXXXX) and
+ * write its final name back into name, its name relative to dir. */
+static int make_temporary(char *tmp, char *name, size_t namelen) {
+  int fd = mkstemp(tmp);
+  if (fd < 0) return -1;
+  (void)fchmod(fd, 0644); /* mkstemp's 0600 would stay with the figure */
+  close(fd);
+  const char *slash = strrchr(tmp, '/'), *base = slash ? slash + 1 : tmp;
+  size_t n = strlen(base); /* as long as the template's name: it fits */
+  if (n >= namelen) {
+    unlink(tmp);
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  memcpy(name, base, n + 1);
+  return 0;
+}
+
 /* Run the script written for f, then move its figures into place; the
- * temporaries are gone afterwards whatever happened. */
-static int draw(const char *dir, const files *f, nimc_err *err) {
-  int rc = run_gnuplot(dir, f, err);
+ * temporaries (unique names from mkstemp, in dir) are gone afterwards
+ * whatever happened. */
+static int draw(const char *dir, files *f, nimc_err *err) {
+  int rc;
+  if (make_temporary(f->png_tmp, f->png_name, sizeof f->png_name) ||
+      make_temporary(f->svg_tmp, f->svg_name, sizeof f->svg_name)) {
+    char why[128];
+    reason(errno, why, sizeof why);
+    rc = nimc_err_set(err, NIMC_EIO,
+                      "cannot create a temporary file in '%s': %s", dir, why);
+    goto cleanup;
+  }
+  rc = run_gnuplot(dir, f, err);
   if (rc) goto cleanup;
   const char *missing = !non_empty(f->png_tmp)   ? f->png
                         : !non_empty(f->svg_tmp) ? f->svg
@@ -275,7 +303,9 @@ static int draw(const char *dir, const files *f, nimc_err *err) {
                       dir, why);
   }
 cleanup:
-  unlink(f->png_tmp); /* gone after a rename; a failed run's leftovers */
+  /* gone after a rename; a failed run's leftovers (a template that
+   * mkstemp did not fill in names no file) */
+  unlink(f->png_tmp);
   unlink(f->svg_tmp);
   return rc;
 }

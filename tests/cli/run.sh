@@ -20,6 +20,15 @@ mkdev() {
   echo "$TMP/dev/$1.ini"
 }
 
+# within_1s NEEDLE ARGS...: nimc answers within 1 s with status 2 and NEEDLE
+within_1s() { # NEEDLE ARGS...: timeout 1 s, status 2, NEEDLE in stderr
+  local needle=$1; shift
+  timeout 1 "$NIMC" "$@" >/dev/null 2>"$TMP/err"
+  local rc=$?
+  [ $rc -eq 2 ] && grep -qF -- "$needle" "$TMP/err" && ok \
+    || bad "nimc $* -> status $rc (124: timed out), expected 2 and '$needle': $(head -c 300 "$TMP/err")"
+}
+
 # ---- success: the summary JSON of a GCD cycle ----
 if "$NIMC" run $DEV -e "$CH" -e "$DIS" --json >"$TMP/sum.json" 2>"$TMP/err"; then
   ok
@@ -92,7 +101,21 @@ if "$NIMC" run $DEV -e "$CH" -e "$DIS" -q -o "$TMP/o/deep" >/dev/null 2>"$TMP/er
   for f in summary.json gcd.png gcd.svg; do
     [ -s "$TMP/o/deep/$f" ] && ok || bad "$f not written"
   done
-  ls "$TMP/o/deep" | grep -q '\.tmp' && bad "temporary files left behind" || ok
+  ls -A "$TMP/o/deep" | grep -q '\.tmp\|nimc-probe' && bad "temporary files left behind" || ok
+  # the manifest, written last, lists the set with the sizes
+  [ -s "$TMP/o/deep/manifest.txt" ] && ok || bad "manifest.txt not written"
+  for f in timeseries.csv summary.json gcd.png gcd.svg; do
+    grep -qx "$f $(stat -c %s "$TMP/o/deep/$f")" "$TMP/o/deep/manifest.txt" && ok \
+      || bad "manifest.txt lacks '$f SIZE': $(cat "$TMP/o/deep/manifest.txt")"
+  done
+  # an old set's manifest goes before the new set is written: a failed
+  # write (the figure's place taken by a directory) leaves none
+  mkdir "$TMP/o/deep/gcd.png.d" && rm "$TMP/o/deep/gcd.png" && mkdir "$TMP/o/deep/gcd.png"
+  "$NIMC" run $DEV -e 'Rest for 1 s' -q -o "$TMP/o/deep" >/dev/null 2>"$TMP/err"
+  rc=$?
+  [ $rc -eq 1 ] && [ ! -e "$TMP/o/deep/manifest.txt" ] && ok \
+    || bad "a failed write: status $rc, manifest $(ls "$TMP/o/deep" | tr '\n' ' ')"
+  ls -A "$TMP/o/deep" | grep -q '\.tmp' && bad "a failed write left temporaries" || ok
 else
   bad "nimc run -o failed: $(cat "$TMP/err")"
 fi
@@ -131,7 +154,14 @@ expect_error 2 "--fields needs an output directory" -- run $DEV -e "$CH" --field
 expect_error 2 "--rtol 'abc'" -- run $DEV -e "$CH" --rtol abc
 expect_error 2 "--temperature '25 parsecs'" "unit" -- run $DEV -e "$CH" --temperature '25 parsecs'
 expect_error 2 "--temperature '3 V'" "wrong dimension" -- run $DEV -e "$CH" --temperature '3 V'
-expect_error 2 "--temperature '-300 degC'" -- run $DEV -e "$CH" --temperature '-300 degC'
+expect_error 2 "--temperature '-300 degC'" "temperature must be positive" -- run $DEV -e "$CH" --temperature '-300 degC'
+expect_error 2 "--temperature '1e6 K'" "outside the plausible range 150 K to 600 K" -- run $DEV -e "$CH" --temperature '1e6 K'
+# issue 12: --output-interval is checked, its unit named, its budget estimated
+expect_error 2 "--output-interval '1 zork'" "unknown unit 'zork'" -- run $DEV -e "$CH" --output-interval '1 zork'
+expect_error 2 "--output-interval '0 s'" "must be a positive time" -- run $DEV -e "$CH" --output-interval '0 s'
+expect_error 2 "--output-interval '1 ns'" "shorter than 1 us" -- run $DEV -e "$CH" --output-interval '1 ns'
+expect_error 2 "--output-interval '2 s 5'" "not one quantity: '5' after the number" -- run $DEV -e "$CH" --output-interval '2 s 5'
+expect_error 2 "option '--output-interval' needs a time" -- run $DEV -e "$CH" --output-interval
 expect_error 2 "--min-cycles '1'" -- run $DEV -e "$CH" -e "$DIS" --until-steady --min-cycles 1
 expect_error 2 "--max-cycles 'many'" -- run $DEV -e "$CH" -e "$DIS" --until-steady --max-cycles many
 expect_error 2 "--max-cycles '2'" "--min-cycles (3)" -- run $DEV -e "$CH" -e "$DIS" --until-steady --max-cycles 2
@@ -141,13 +171,33 @@ expect_error 2 "option '--ce-min' needs a number" -- run $DEV -e "$CH" -e "$DIS"
 expect_error 2 "'--max-cycles' needs --until-steady" -- run $DEV -e "$CH" -e "$DIS" --max-cycles 5
 expect_error 2 "--until-steady" "Charge step followed by a Discharge" -- run $DEV -e "$CH" --until-steady
 
+# ---- issue 12: output paths checked before the simulation (nothing on
+# stdout: no report was printed), budgets estimated before the run ----
+expect_error 2 "-o: cannot use output directory '': an empty path" -- run $DEV -e "$CH" -o ''
+expect_error 2 "-o: cannot use output directory /dev/null" "Not a directory" -- run $DEV -e "$CH" -o /dev/null/x
+within_1s "the experiment would run 2147483647 steps (Repeats counted), more than the budget of 100000 steps; --force" \
+  run $DEV -e 'Repeat 2147483647 times: Rest for 1 s'
+within_1s "would run 3000000 steps (Repeats and --max-cycles counted)" run $DEV -e 'Repeat 50000 times: Charge at 1 mA until 3 V; Discharge at 1 mA until 1 V' --until-steady
+within_1s "would record about 3.6e+09 samples over the 3.6e+06 s of steps of known length, more than the budget of 10000000 samples" \
+  run $DEV -e 'Rest for 1000 h' --output-interval '1 ms'
+# --force goes on (the estimate counts the 'for 1e8 s', the step ends at 3.5 V)
+"$NIMC" run $DEV -e 'Charge at 1 mA/cm2 until 3.5 V or for 1e8 s' --output-interval 1s --json \
+  >/dev/null 2>"$TMP/err" && bad "beyond the sample budget without --force: status 0" || ok
+grep -qF "more than the budget of 10000000 samples" "$TMP/err" && ok || bad "no budget message: $(cat "$TMP/err")"
+timeout 60 "$NIMC" run $DEV -e 'Charge at 1 mA/cm2 until 3.5 V or for 1e8 s' --output-interval 1s --force --json \
+  >/dev/null 2>"$TMP/err" && ok || bad "--force: $(cat "$TMP/err")"
+
 # ---- bad experiment steps: the offending text is quoted ----
 expect_error 2 "'Charge at 0.1 mA/cm2 untill 3.5 V'" "untill" -- run $DEV -e 'Charge at 0.1 mA/cm2 untill 3.5 V'
 expect_error 2 "'Dance for 1 h'" "unknown step" -- run $DEV -e 'Dance for 1 h'
 expect_error 2 "'5 V' is not a current" -- run $DEV -e 'Charge at 5 V until 3.5 V'
 expect_error 2 "step 2" "'Discharge at -1 mA until 0 V'" -- run $DEV -e "$CH" -e 'Discharge at -1 mA until 0 V'
-expect_error 2 "'Rest'" -- run $DEV -e 'Rest'
-expect_error 2 "Repeat" -- run $DEV -e 'Repeat 0 times: Charge at 1 mA until 3 V'
+expect_error 2 "'Rest'" "expected 'for <time>' after 'Rest', found nothing" -- run $DEV -e 'Rest'
+expect_error 2 "'Repeat 0 times'" "expected a whole number >= 1 after 'Repeat'" -- run $DEV -e 'Repeat 0 times: Charge at 1 mA until 3 V'
+# issue 12: values the solver used to fail on (exit 1), or ran with to nonsense
+expect_error 2 "step 1 'Rest for 1e-300 s'" "duration from 1 us" -- run $DEV -e 'Rest for 1e-300 s'
+expect_error 2 "step 1 'Rest for 1e308 h'" "not a finite number in s" -- run $DEV -e 'Rest for 1e308 h'
+expect_error 2 "step 1 'Charge at 1e6 A/cm2 until 3.5 V'" "current density of at most 10 A/cm2" -- run $DEV -e 'Charge at 1e6 A/cm2 until 3.5 V'
 
 # ---- bad device files: file, line and key named ----
 expect_error 2 "no-such.ini" -- run "$TMP/no-such.ini" -e "$CH"
@@ -170,7 +220,24 @@ d=$(mkdev table 's|^material = materials/ag.ini|material = materials/ag.ini\ncap
 expect_error 2 "broken.csv" "capacitance_shape" -- run "$d" -e "$CH"
 d=$(mkdev csvmissing 's|^material = materials/ag.ini|material = materials/ag.ini\ncapacitance_shape = table:nowhere.csv|')
 expect_error 2 "nowhere.csv" "capacitance_shape" -- run "$d" -e "$CH"
-expect_error 2 "--set anode.thickness" -- run $DEV -e "$CH" --set anode.thickness=-5um
+# issue 12: special files and NUL bytes answered at once (they hung, or grew
+# memory, for ever): within 1 s, exit status 2, the file (and line) named
+within_1s "/dev/zero: cannot read device file: not a regular file (a character device)" \
+  run /dev/zero -e 'Rest for 1 s'
+d=$(mkdev zeromat 's|^material = materials/ag.ini|material = /dev/zero|'); n=$(grep -n '/dev/zero' "$d" | cut -d: -f1)
+within_1s "$d:$n: [cathode] material: cannot read material file /dev/zero: not a regular file" run "$d" -e "$CH"
+d=$(mkdev zerotab 's|^material = materials/ag.ini|material = materials/ag.ini\ncapacitance_shape = table:/dev/zero|')
+within_1s "capacitance_shape: cannot read table '/dev/zero': not a regular file" run "$d" -e "$CH"
+d=$(mkdev nul 's/^porosity = 0.44.*/porosity = 0.44/'); n=$(grep -n '^porosity = 0.44' "$d" | cut -d: -f1)
+sed -i "${n}s/0.44/0.4\x004/" "$d"
+within_1s "$d:$n: a NUL byte" run "$d" -e "$CH"
+expect_error 2 "--set anode.thickness" "must be positive" -- run $DEV -e "$CH" --set anode.thickness=-5um
+expect_error 2 "--set device.initial_voltage: " "not a finite number in V" -- run $DEV -e "$CH" --set device.initial_voltage=1e308kV
+expect_error 2 "--set anode.thickness: " "outside the plausible range 1 nm to 10 mm" -- run $DEV -e "$CH" --set anode.thickness=1km
+d=$(mkdev product 's/^thickness = 5 um.*/thickness = 5 um 1000/'); n=$(grep -n '^thickness = 5 um 1000' "$d" | cut -d: -f1)
+expect_error 2 "$d:$n" "[anode] thickness" "not one quantity: '1000' after the number" -- run "$d" -e "$CH"
+d=$(mkdev product2 's/^porosity = 0.44.*/porosity = 0.44 0.5/'); n=$(grep -n '^porosity = 0.44 0.5' "$d" | cut -d: -f1)
+expect_error 2 "$d:$n" "[anode] porosity" "not one quantity: '0.5' after the number" -- run "$d" -e "$CH"
 expect_error 2 "--set" "anode.colour" -- run $DEV -e "$CH" --set anode.colour=blue
 expect_error 2 "--set" "nodot" -- run $DEV -e "$CH" --set nodot=3
 
