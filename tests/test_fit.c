@@ -637,6 +637,60 @@ static void test_metrics(void) {
   nimc_experiment_destroy(exp);
 }
 
+/* (f) The self-discharge metric: the time the last step, a rest, takes to
+ * fall to 0.6 of its first voltage, as nimc_rest_analyze reads it off the
+ * same simulation; and it falls faster with a stronger leak. */
+static void test_self_discharge_metric(void) {
+  const char *path = "devices/nimc-stack.ini";
+  const char *lines[] = {"Charge at 1 mA/cm2 until 3.5 V", "Rest for 20 h"};
+  const char *leak[] = {"cathode.leakage_potential=3.5 V",
+                        "cathode.leakage_tafel_n=20",
+                        "cathode.leakage_current=1e4 A/m3"};
+  nimc_experiment *exp = NULL;
+  nimc_err err;
+  CHECK(nimc_experiment_parse(&exp, lines, 2, &err) == NIMC_OK);
+  nimc_series s;
+  int rc = simulate(path, leak, 3, lines, 2, 0.0, &s);
+  CHECK(rc == NIMC_OK);
+  size_t a = 0;
+  while (a < s.n && s.step[a] != 1)
+    a++;
+  nimc_rest_result rr;
+  CHECK(nimc_rest_analyze(s.time_s + a, s.voltage_V + a, s.n - a, 0.6, &rr,
+                          &err) == NIMC_OK);
+  double want = rr.time_to_threshold_s / 3600.0;
+  fprintf(stderr, "  self-discharge to 0.6 V0: %.4g h\n", want);
+  CHECK(isfinite(want) && want > 0.0 && want < 20.0);
+  nimc_fit_obs ob = {.kind = NIMC_OBS_METRIC, .name = "sd", .device = path,
+                     .sets = leak, .nsets = 3, .exp = exp,
+                     .metric = "self_discharge_time_h", .value = want,
+                     .sigma = 0.1};
+  /* the separator barely moves it: a fit of it with no iteration */
+  nimc_fit_param par = {"separator.thickness", NULL, 1e-6, 1e-3, NAN};
+  nimc_device_fit_opts o = nimc_device_fit_opts_default();
+  o.max_iter = 1;
+  nimc_fit_result r;
+  rc = nimc_fit_run(&par, 1, &ob, 1, &o, &r, &err);
+  CHECK(rc == NIMC_OK);
+  if (!rc) {
+    fprintf(stderr, "  the metric: %.4g h\n", r.obs[0].model[0]);
+    CHECK_REL(r.param[0].start, 30e-6, 1e-12);
+    /* the start's value, evaluated again at the end with the same rtol */
+    CHECK(fabs(r.obs[0].model[0] / want - 1.0) < 0.02);
+  } else {
+    fprintf(stderr, "  %s\n", err.msg);
+  }
+  nimc_fit_result_free(&r);
+  /* ten times the leak: sooner */
+  const char *leak10[] = {leak[0], leak[1], "cathode.leakage_current=1e5 A/m3"};
+  ob.sets = leak10;
+  rc = nimc_fit_run(&par, 1, &ob, 1, &o, &r, &err);
+  CHECK(rc == NIMC_OK && r.obs[0].model[0] < 0.8 * want);
+  nimc_fit_result_free(&r);
+  nimc_series_free(&s);
+  nimc_experiment_destroy(exp);
+}
+
 /* Every observation that lacks what its kind needs is refused, named. */
 static void test_bad_observations(void) {
   const char *path = "devices/nimc-stack.ini";
@@ -707,5 +761,6 @@ int main(int argc, char **argv) {
   RUN(test_cv_recovery);
   RUN(test_eis_recovery);
   RUN(test_metrics);
+  RUN(test_self_discharge_metric);
   return TEST_REPORT();
 }
