@@ -11,7 +11,7 @@
  * report.json, fit.csv and the figure fit.png / fit.svg.  It uses the
  * public API only.
  */
-#define _XOPEN_SOURCE 700 /* POSIX 2008 and realpath */
+#define _GNU_SOURCE /* asprintf; POSIX 2008 and realpath */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -852,17 +852,13 @@ done:
   return rc;
 }
 
-/* Write the outputs into dir; 0 or the exit status. */
-static int write_outputs(const fit_args *a, const nimc_fit_param *par,
-                         const fobs *ob, const nimc_fit_result *r,
-                         const char *json) {
-  char why[512], path[4096];
+/* Write the set of outputs into dir; 0 or the exit status. */
+static int write_set(const fit_args *a, const nimc_fit_param *par,
+                     const fobs *ob, const nimc_fit_result *r,
+                     const char *json) {
+  char path[4096];
   const char *dir = a->outdir;
   int rc;
-  if (cli_mkdir_p(dir, why, sizeof why)) {
-    fprintf(stderr, "nimc fit: cannot create output directory %s\n", why);
-    return EXIT_USAGE;
-  }
   /* fitted.ini, or one fitted-NAME for each device of the observations */
   size_t ndev = 0;
   for (size_t b = 0; b < r->nobs; b++) {
@@ -937,6 +933,55 @@ static int write_outputs(const fit_args *a, const nimc_fit_param *par,
   return rc;
 }
 
+/* Write the outputs into dir: the manifest removed first and written last
+ * (listing what is there of the names the set may have), signals held
+ * meanwhile; 0 or the exit status. */
+static int write_outputs(const fit_args *a, const nimc_fit_param *par,
+                         const fobs *ob, const nimc_fit_result *r,
+                         const char *json) {
+  char why[512];
+  const char *dir = a->outdir;
+  int rc;
+  if (cli_mkdir_p(dir, why, sizeof why)) {
+    fprintf(stderr, "nimc fit: cannot create output directory %s\n", why);
+    return EXIT_USAGE;
+  }
+  if ((rc = cli_clear_manifest("fit", dir))) return rc;
+  sigset_t old;
+  cli_block_signals(1, &old);
+  rc = write_set(a, par, ob, r, json);
+  /* the names the set may hold: per device, per observation, and fixed */
+  static const char *const ext[] = {".csv", ".png", ".svg", ".dat", ".gp",
+                                    ".log"};
+  size_t nn = 0, cap = 8 + r->nobs * (1 + 6);
+  char **names = calloc(cap + 1, sizeof *names);
+  if (!rc && !names) rc = EXIT_FAIL;
+  for (size_t b = 0; !rc && b < r->nobs; b++) {
+    size_t j = 0;
+    while (j < b && strcmp(ob[j].device, ob[b].device))
+      j++;
+    const char *base = strrchr(ob[b].device, '/');
+    base = base ? base + 1 : ob[b].device;
+    if (j == b && asprintf(&names[nn++], "fitted-%s", base) < 0)
+      names[--nn] = NULL;
+    char stem[32] = "fit";
+    if (r->nobs > 1) snprintf(stem, sizeof stem, "fit-%zu", b + 1);
+    for (size_t k = 0; k < 6; k++)
+      if (asprintf(&names[nn++], "%s%s", stem, ext[k]) < 0) names[--nn] = NULL;
+  }
+  const char *fixed[] = {"fitted.ini", "fitted.set", "report.json",
+                         "targets.csv"};
+  for (size_t k = 0; !rc && k < 4; k++)
+    if (!(names[nn++] = strdup(fixed[k]))) nn--;
+  if (!rc)
+    rc = cli_write_manifest("fit", dir, (const char *const *)names, 1);
+  for (size_t k = 0; names && k < nn; k++)
+    free(names[k]);
+  free(names);
+  cli_block_signals(0, &old);
+  return rc;
+}
+
 /* nimc fit: read, fit, report, write; the exit status. */
 int cli_fit(int argc, char **argv) {
   fit_args a;
@@ -957,6 +1002,14 @@ int cli_fit(int argc, char **argv) {
   if (rc) {
     rc = rc < 0 ? 0 : rc;
     goto done;
+  }
+  if (a.outdir) { /* before the fit, not after it */
+    char why[512];
+    if (cli_check_outdir(a.outdir, why, sizeof why)) {
+      fprintf(stderr, "nimc fit: -o: cannot use output directory %s\n", why);
+      rc = EXIT_USAGE;
+      goto done;
+    }
   }
   int quiet = a.quiet || a.json;
   const char *params = a.params;

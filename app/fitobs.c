@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fitobs.h"
 #include "reproduce.h"
@@ -145,6 +146,9 @@ int fobs_load_data(fobs *f, int quiet) {
 /* ---- fit files ---- */
 
 enum { IN_FIT = 1, IN_DATA = 2, IN_TARGET = 4 };
+
+/* The largest fit file read (bytes). */
+#define SPEC_MAX_BYTES (1L << 20)
 
 /* The keys of a fit file: where each may stand, and whether it may be
  * repeated.  The one list the reader, its messages and docs/fitting.md
@@ -521,12 +525,48 @@ int fit_spec_read(const char *path, int quiet, fit_spec *sp) {
   sreader r;
   memset(&r, 0, sizeof r);
   r.path = path;
-  if (!(r.fp = fopen(path, "r"))) {
+  /* a regular file of at most SPEC_MAX_BYTES, without NUL bytes, read
+   * whole before parsing: nothing can hang on /dev/zero or a pipe */
+  struct stat st;
+  FILE *fp = fopen(path, "rb");
+  if (!fp || fstat(fileno(fp), &st)) {
     fprintf(stderr, "nimc fit: %s: cannot open: %s\n", path, strerror(errno));
+    if (fp) fclose(fp);
     return EXIT_USAGE;
+  }
+  if (!S_ISREG(st.st_mode) || st.st_size > SPEC_MAX_BYTES) {
+    fprintf(stderr, "nimc fit: %s: %s\n", path,
+            !S_ISREG(st.st_mode) ? "not a regular file"
+                                 : "larger than 1 MiB: not a fit file");
+    fclose(fp);
+    return EXIT_USAGE;
+  }
+  char *text = malloc((size_t)st.st_size + 1);
+  size_t len = text ? fread(text, 1, (size_t)st.st_size, fp) : 0;
+  int rerr = !text || ferror(fp);
+  fclose(fp);
+  if (rerr) {
+    fprintf(stderr, "nimc fit: %s: cannot read\n", path);
+    free(text);
+    return EXIT_FAIL;
+  }
+  const char *nul = memchr(text, '\0', len);
+  if (nul) {
+    int line = 1;
+    for (const char *q = text; q < nul; q++)
+      line += *q == '\n';
+    fprintf(stderr, "nimc fit: %s:%d: a NUL byte: not a text file\n", path,
+            line);
+    free(text);
+    return EXIT_USAGE;
+  }
+  if (!(r.fp = fmemopen(text, len ? len : 1, "r"))) {
+    free(text);
+    return EXIT_FAIL;
   }
   int rc = ini_parse_stream(spec_line, &r, spec_pair, &r);
   fclose(r.fp);
+  free(text);
   int out = 0;
   if (r.failed) {
     out = EXIT_USAGE;
@@ -564,10 +604,11 @@ int fit_spec_read(const char *path, int quiet, fit_spec *sp) {
                  *rt = get(fit, "rtol");
     char *end;
     /* params may be given on several lines: joined by commas */
-    size_t len = 1;
+    size_t plen = 1;
     for (size_t k = 0; k < fit->ne; k++)
-      if (!strcmp(fit->e[k].key, "params")) len += strlen(fit->e[k].value) + 1;
-    if (!(sp->params = calloc(len, 1))) out = EXIT_FAIL;
+      if (!strcmp(fit->e[k].key, "params"))
+        plen += strlen(fit->e[k].value) + 1;
+    if (!(sp->params = calloc(plen, 1))) out = EXIT_FAIL;
     for (size_t k = 0; !out && k < fit->ne; k++)
       if (!strcmp(fit->e[k].key, "params")) {
         if (*sp->params) strcat(sp->params, ",");

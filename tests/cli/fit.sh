@@ -46,6 +46,10 @@ if "$NIMC" fit $DEV "$DATA" --params "$P=10s:5000s" --json -o "$TMP/res" \
   head -1 "$TMP/res/fit.csv" | grep -qx 'time_s,voltage_measured_V,voltage_model_V,residual_V' \
     && ok || bad "fit.csv header: $(head -1 "$TMP/res/fit.csv")"
   cmp -s "$TMP/fit.json" "$TMP/res/report.json" && ok || bad "report.json differs from --json"
+  # the manifest, written last, lists the set with its sizes
+  for f in fitted.ini fitted.set report.json fit.csv fit.png; do
+    grep -q "^$f [0-9][0-9]*$" "$TMP/res/manifest.txt" && ok || bad "manifest.txt lacks $f: $(cat "$TMP/res/manifest.txt")"
+  done
   # fitted.ini: the fitted value written in, marked, and read back
   grep -q "^micropore_time_constant = 3[67][0-9.]* s ; fitted by nimc fit" "$TMP/res/fitted.ini" \
     && ok || bad "fitted.ini lacks the fitted key: $(grep micropore "$TMP/res/fitted.ini")"
@@ -192,6 +196,13 @@ expect_error 2 "$TMP/none.csv" "cannot open" "$TMP/bad.fit:3: [data d]" -- fit -
 spec '[fit]' 'params = separator.thickness' '[data d]' "device = $PWD/$DEV" "file = $DATA" 'kind = xrd'
 expect_error 2 "$TMP/bad.fit:6: [data d] kind: 'xrd'" -- fit --spec "$TMP/bad.fit"
 expect_error 2 "cannot open" -- fit --spec "$TMP/nothere.fit"
+expect_error 2 "/dev/zero: not a regular file" -- fit --spec /dev/zero
+printf '[fit]\nparams = a\000b\n' >"$TMP/nul.fit"
+expect_error 2 "$TMP/nul.fit:2: a NUL byte" -- fit --spec "$TMP/nul.fit"
+# -o is checked before the fit: nothing is fitted into a folder that cannot be written
+: >"$TMP/afile"
+expect_error 2 "-o: cannot use output directory" "$TMP/afile" -- fit $DEV "$DATA" --params "$P" -o "$TMP/afile/sub"
+expect_error 2 "-o: cannot use output directory" -- fit $DEV "$DATA" --params "$P" -o ""
 expect_error 2 "--spec FILE holds" -- fit --spec "$TMP/bad.fit" $DEV
 expect_error 2 "--kind 'xrd'" -- fit $DEV "$DATA" --params "$P" --kind xrd
 
