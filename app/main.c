@@ -47,6 +47,7 @@ static const char *usage_main =
 
 static const char *usage_run =
     "usage: nimc run DEVICE -e STEP [-e STEP ...] [options]\n"
+    "       nimc run DEVICE -x FILE [options]\n"
     "\n"
     "Run an experiment on the device described by the INI file DEVICE.\n"
     "\n"
@@ -57,6 +58,9 @@ static const char *usage_run =
     "                           'Sweep from 0 V to 3.5 V at 10 mV/s'\n"
     "                           'Repeat 10 times: Charge at ...; Discharge at "
     "...'\n"
+    "  -x, --experiment-file FILE  the steps from FILE, one a line ('#' "
+    "starts a\n"
+    "                         comment)\n"
     "  --temperature T        operating temperature, e.g. 80degC (default: "
     "device)\n"
     "  --set SECTION.KEY=VAL  override a device-file value, e.g. "
@@ -366,6 +370,7 @@ static void print_report(const nimc_device *dev, const nimc_result *res,
 
 typedef struct run_args {
   const char *device, *outdir, *temperature, *interval;
+  const char *xfile; /* -x: the experiment file */
   const char **steps, **sets;
   size_t nsteps, nsets;
   int json, quiet, fields, force;
@@ -434,6 +439,12 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
       if (!has_value)
         return cli_fail_usage("run", "option '%s' needs a step", o);
       a->steps[a->nsteps++] = argv[++i];
+    } else if (!strcmp(o, "-x") || !strcmp(o, "--experiment-file")) {
+      if (!has_value)
+        return cli_fail_usage("run", "option '%s' needs a file", o);
+      if (a->xfile)
+        return cli_fail_usage("run", "%s", "one experiment file (-x) only");
+      a->xfile = argv[++i];
     } else if (!strcmp(o, "--set")) {
       if (!has_value)
         return cli_fail_usage("run", "option '%s' needs SECTION.KEY=VALUE", o);
@@ -481,9 +492,14 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
     }
   }
   if (!a->device) return cli_fail_usage("run", "%s", "missing DEVICE file");
-  if (!a->nsteps)
+  if (!a->nsteps && !a->xfile)
     return cli_fail_usage("run", "%s",
-                          "no experiment: give at least one -e STEP");
+                          "no experiment: give at least one -e STEP, or -x "
+                          "FILE");
+  if (a->nsteps && a->xfile)
+    return cli_fail_usage("run", "%s",
+                          "-x FILE and -e STEP exclude each other: put the "
+                          "steps in the file");
   if (a->fields && !a->outdir)
     return cli_fail_usage("run", "%s",
                           "--fields needs an output directory: add -o DIR");
@@ -618,7 +634,8 @@ static int cmd_run(int argc, char **argv) {
   if ((rc = cli_load_device("run", a.device, a.sets, a.nsets, a.temperature,
                             &dev)))
     goto done;
-  if ((rc = nimc_experiment_parse(&exp, a.steps, a.nsteps, &err))) {
+  if ((rc = a.xfile ? nimc_experiment_read(a.xfile, &exp, NULL, NULL, &err)
+                    : nimc_experiment_parse(&exp, a.steps, a.nsteps, &err))) {
     fprintf(stderr, "nimc run: %s\n", err.msg);
     rc = cli_exit_for(rc);
     goto done;

@@ -142,6 +142,17 @@ typedef enum nimc_end_reason {
 /* A parsed experiment: steps and "Repeat N times" blocks. */
 typedef struct nimc_experiment nimc_experiment;
 
+/* Read the experiment file at path: one step a line, '#' starts a comment,
+ * blank lines are skipped (docs/experiments.md).  Only a regular text file
+ * of at most 1 MiB is read.  *lines (may be NULL) receives the steps'
+ * text, *nlines of them (free with nimc_experiment_lines_free).  Errors
+ * name the file and the line: NIMC_EIO (cannot open), NIMC_EINPUT (not a
+ * regular file, too large, a NUL byte, a step that does not parse, no
+ * steps), NIMC_ENOMEM. */
+int nimc_experiment_read(const char *path, nimc_experiment **out,
+                         char ***lines, size_t *nlines, nimc_err *err);
+void nimc_experiment_lines_free(char **lines, size_t n);
+
 /* Parse one step per line (the experiment language of docs/experiments.md).
  * A failure quotes the offending text and says what was expected. */
 int nimc_experiment_parse(nimc_experiment **out, const char *const *lines,

@@ -241,5 +241,22 @@ expect_error 2 "$d:$n" "[anode] porosity" "not one quantity: '0.5' after the num
 expect_error 2 "--set" "anode.colour" -- run $DEV -e "$CH" --set anode.colour=blue
 expect_error 2 "--set" "nodot" -- run $DEV -e "$CH" --set nodot=3
 
+# ---- an experiment file (-x): one step a line, '#' comments ----
+printf '# formation\nRepeat 2 times: Charge at 1 mA/cm2 until 3.5 V; Discharge at 1 mA/cm2 until 0 V  # two cycles\n\nRest for 10 s\n' >"$TMP/x.exp"
+"$NIMC" run $DEV -x "$TMP/x.exp" --json >"$TMP/x.json" 2>"$TMP/err" && ok || bad "run -x failed: $(cat "$TMP/err")"
+n=$(sed -n 's/.*"type":[[:space:]]*"\([a-z]*\)".*/\1/p' "$TMP/x.json" | tr '\n' ' ')
+[ "$n" = 'charge discharge charge discharge rest ' ] \
+  && ok || bad "run -x: steps $n"
+printf 'Rest for 1 s\n\n  Dance for 1 h # no\n' >"$TMP/bad.exp"
+expect_error 2 "$TMP/bad.exp:3: 'Dance for 1 h': unknown step 'Dance'" -- run $DEV -x "$TMP/bad.exp"
+printf '# nothing\n\n' >"$TMP/empty.exp"
+expect_error 2 "$TMP/empty.exp: no steps" -- run $DEV -x "$TMP/empty.exp"
+printf 'Rest for 1 s\nRest\000for 1 s\n' >"$TMP/nul.exp"
+expect_error 2 "$TMP/nul.exp:2: a NUL byte" -- run $DEV -x "$TMP/nul.exp"
+expect_error 2 "/dev/zero: cannot read experiment file: not a regular file" -- run $DEV -x /dev/zero
+expect_error 2 "$TMP/none.exp: cannot read experiment file" -- run $DEV -x "$TMP/none.exp"
+expect_error 2 "-x FILE and -e STEP exclude each other" -- run $DEV -x "$TMP/x.exp" -e "$CH"
+expect_error 2 "one experiment file" -- run $DEV -x "$TMP/x.exp" -x "$TMP/x.exp"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
