@@ -2,6 +2,7 @@
  * test_units.c -- quantities with units (io/units.c over udunits2): the
  * conversions device files and command lines rely on, and the errors.
  */
+#include "io/units.h"
 #include "nimc/nimc.h"
 #include "testlib.h"
 
@@ -76,9 +77,45 @@ static void test_one_finite_quantity(void) {
   CHECK_REL(v, 3e6, 1e-12);
 }
 
+/* Units as people write them: read as what they mean, or refused with a
+ * hint -- only for the dimension they belong to. */
+static void test_spellings(void) {
+  nimc_err err;
+  double v;
+  CHECK(nimc_quantity_parse("80C", "K", &v, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "did you mean degC?");
+  CHECK(nimc_quantity_parse("80 degC", "K", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 353.15, 1e-12);
+  CHECK(nimc_quantity_parse("1 M", "mol/m3", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 1000.0, 1e-12);
+  CHECK(nimc_quantity_parse("750 mM", "mol/m3", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 750.0, 1e-12);
+  CHECK(nimc_quantity_parse("1 m", "mol/m3", &v, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "did you mean mol/L (M)?");
+  CHECK(nimc_quantity_parse("3.5v", "V", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 3.5, 1e-12);
+  CHECK(nimc_quantity_parse("100 mv", "V", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 0.1, 1e-12);
+  CHECK(nimc_quantity_parse("100 microns", "m", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 1e-4, 1e-12);
+  CHECK(nimc_quantity_parse("2 mAh", "C", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 7.2, 1e-12);
+  /* not for another dimension: a metre is a metre, 1 M no temperature */
+  CHECK(nimc_quantity_parse("1 m", "m", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 1.0, 1e-12);
+  CHECK(nimc_quantity_parse("1 M", "K", &v, &err) == NIMC_EINPUT);
+  CHECK(nimc_quantity_parse("3.5v", "A", &v, &err) == NIMC_EINPUT);
+  /* what the experiment parser asks first */
+  CHECK(nimc_units_convertible("v", "V") == 1);
+  CHECK(nimc_units_convertible("v", "v") == 1);
+  CHECK(nimc_units_convertible("v", "A") == 0);
+  CHECK(nimc_units_convertible("C", "K") == 0);
+}
+
 int main(void) {
   RUN(test_conversions);
   RUN(test_errors);
   RUN(test_one_finite_quantity);
+  RUN(test_spellings);
   return TEST_REPORT();
 }

@@ -84,16 +84,55 @@ static int stray_number(const char *u, char *buf, size_t len) {
   return 0;
 }
 
+/* Units as people write them, and what they mean: tried only when the
+ * text as written is unknown to udunits2 or of the wrong dimension, for
+ * the dimension si.  means NULL: refused, with the hint.  One table. */
+static const struct spelling {
+  const char *written, *si, *means, *hint;
+} spellings[] = {
+    {"C", "K", NULL, "'C' is the coulomb: did you mean degC?"},
+    {"c", "K", NULL, "did you mean degC?"},
+    {"F", "K", NULL, "'F' is the farad: did you mean degF?"},
+    {"M", "mol/m3", "mol/L", "M read as mol/L"},
+    {"mM", "mol/m3", "mmol/L", "mM read as mmol/L"},
+    {"m", "mol/m3", NULL, "did you mean mol/L (M)?"},
+    {"v", "V", "V", "v read as V"},
+    {"mv", "V", "mV", "mv read as mV"},
+    {"micron", "m", "um", "micron read as um"},
+    {"microns", "m", "um", "microns read as um"},
+    {"mAh", "C", "mA h", "mAh read as mA h"},
+};
+
+/* The spelling of unit text u for dimension si, or NULL. */
+static const struct spelling *spelling_of(const char *u, const char *si) {
+  for (size_t k = 0; k < sizeof spellings / sizeof spellings[0]; k++)
+    if (!strcmp(spellings[k].written, u) && !strcmp(spellings[k].si, si))
+      return &spellings[k];
+  return NULL;
+}
+
+/* u parsed, and its ratio to t dimensionless (the same dimension)? */
+static int same_dimension(const ut_unit *u, const ut_unit *t) {
+  ut_unit *ratio = u && t ? ut_divide(u, t) : NULL;
+  int same = ratio && ut_is_dimensionless(ratio);
+  ut_free(ratio);
+  return same;
+}
+
 int nimc_units_convertible(const char *unit, const char *si) {
   ut_system *sys = units_get();
   if (!sys) return NIMC_EIO;
   ut_unit *u = ut_parse(sys, unit, UT_ASCII);
   ut_unit *t = ut_parse(sys, si, UT_ASCII);
-  ut_unit *ratio = u && t ? ut_divide(u, t) : NULL;
-  int ok = ratio && ut_is_dimensionless(ratio);
-  ut_free(ratio);
+  int ok = same_dimension(u, t);
   ut_free(u);
   ut_free(t);
+  /* a common spelling that nimc_units_parse reads as what it means: of
+   * dimension si, or known at all when asked against itself */
+  for (size_t k = 0; !ok && k < sizeof spellings / sizeof spellings[0]; k++)
+    if (spellings[k].means && !strcmp(spellings[k].written, unit) &&
+        (!strcmp(unit, si) || !strcmp(spellings[k].si, si)))
+      ok = nimc_units_convertible(spellings[k].means, spellings[k].si);
   return ok;
 }
 
@@ -141,20 +180,26 @@ int nimc_units_parse(const char *text, const char *si, double *out,
     return NIMC_EIO;
   }
   ut_unit *u = ut_parse(sys, end, UT_ASCII);
-  if (!u) {
-    snprintf(why, whylen, "unknown unit '%s'", end);
-    return NIMC_EINPUT;
-  }
   ut_unit *t = ut_parse(sys, dimensionless ? "1" : si, UT_ASCII);
   int rc = NIMC_OK;
   /* udunits also converts a unit into its reciprocal (S into ohm): a
    * quantity must have the dimension itself, so u / t must be a number */
-  ut_unit *ratio = t ? ut_divide(u, t) : NULL;
-  int same = ratio && ut_is_dimensionless(ratio);
-  ut_free(ratio);
-  if (!t || !same) {
-    snprintf(why, whylen, "unit '%s' cannot be converted to %s (wrong dimension)",
-             end, dimensionless ? "a pure number" : si);
+  int same = same_dimension(u, t);
+  const struct spelling *sp = same ? NULL : spelling_of(end, si);
+  if (sp && sp->means) { /* a common spelling: read as what it means */
+    ut_free(u);
+    u = ut_parse(sys, sp->means, UT_ASCII);
+    same = same_dimension(u, t);
+  }
+  if (!u) {
+    snprintf(why, whylen, "unknown unit '%s'%s%s", end, sp ? ": " : "",
+             sp ? sp->hint : "");
+    rc = NIMC_EINPUT;
+  } else if (!t || !same) {
+    snprintf(why, whylen,
+             "unit '%s' cannot be converted to %s (wrong dimension)%s%s", end,
+             dimensionless ? "a pure number" : si, sp ? ": " : "",
+             sp ? sp->hint : "");
     rc = NIMC_EINPUT;
   } else {
     cv_converter *cv = ut_get_converter(u, t);
