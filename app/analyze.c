@@ -738,6 +738,8 @@ int cli_analyze(int argc, char **argv) {
       fprintf(stderr, "nimc analyze: cannot create output directory %s\n", why);
       return EXIT_USAGE;
     }
+    if (a.k != K_EIS && (rc = cli_clear_manifest("analyze", a.outdir)))
+      return rc;
   }
   if (a.k == K_EIS) return analyze_eis(&a);
   static nimc_data d[MAXFILES];
@@ -808,6 +810,18 @@ int cli_analyze(int argc, char **argv) {
     break;
   default:
     rc = EXIT_FAIL;
+  }
+  /* the manifest, last: what of the set is there (an impedance file's
+   * set has its own, from the fit-eis machinery) */
+  if (!rc && a.outdir && k != K_EIS) {
+    static const char *const files[] = {
+        "summary.json",  "gcd.png",       "gcd.svg",   "gcd.dat",
+        "gcd.gp",        "gcd.log",       "retention.png", "retention.svg",
+        "retention.dat", "retention.gp",  "retention.log", "cv.png",
+        "cv.svg",        "cv.dat",        "cv.gp",     "cv.log",
+        "rest.png",      "rest.svg",      "rest.dat",  "rest.gp",
+        "rest.log",      NULL};
+    rc = cli_write_manifest("analyze", a.outdir, files, 1);
   }
 done:
   for (size_t f = 0; f < nd; f++)

@@ -434,9 +434,9 @@ static void print_analysis(const nimc_spectrum *s, const analysis *a) {
 
 /* Write spectrum.csv, summary.json and the figures into dir; an exit
  * status. */
-static int write_eis_outputs(const char *cmd, const char *dir,
-                             const nimc_spectrum *s, const analysis *a,
-                             const char *title, const char *json) {
+static int write_eis_set(const char *cmd, const char *dir,
+                         const nimc_spectrum *s, const analysis *a,
+                         const char *title, const char *json) {
   char path[4096];
   nimc_err err;
   int rc = 0;
@@ -506,6 +506,33 @@ static int write_eis_outputs(const char *cmd, const char *dir,
     }
   }
   free(r);
+  return rc;
+}
+
+/* The set of files of an impedance run (docs/cli.md), as the manifest
+ * lists what of it is there. */
+static const char *const eis_files[] = {
+    "spectrum.csv",      "summary.json",     "nyquist.png",
+    "nyquist.svg",       "nyquist.dat",      "nyquist.gp",
+    "nyquist.log",       "bode.png",         "bode.svg",
+    "bode.dat",          "bode.gp",          "bode.log",
+    "fit_residuals.png", "fit_residuals.svg", "fit_residuals.dat",
+    "fit_residuals.gp",  "fit_residuals.log", "linkk.png",
+    "linkk.svg",         "linkk.dat",        "linkk.gp",
+    "linkk.log",         NULL};
+
+/* The set written into dir: its manifest removed first and written last,
+ * signals held meanwhile; an exit status. */
+static int write_eis_outputs(const char *cmd, const char *dir,
+                             const nimc_spectrum *s, const analysis *a,
+                             const char *title, const char *json) {
+  int rc = cli_clear_manifest(cmd, dir);
+  if (rc) return rc;
+  sigset_t old;
+  cli_block_signals(1, &old);
+  rc = write_eis_set(cmd, dir, s, a, title, json);
+  if (!rc) rc = cli_write_manifest(cmd, dir, eis_files, 1);
+  cli_block_signals(0, &old);
   return rc;
 }
 

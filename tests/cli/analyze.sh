@@ -81,6 +81,7 @@ if "$NIMC" analyze "$TMP/gcd.csv" -o "$TMP/gcdout" >"$TMP/human" 2>"$TMP/err"; t
   grep -q "C = 0.001 F" "$TMP/human" && ok || bad "human summary: $(cat "$TMP/human")"
   for f in summary.json gcd.png gcd.svg retention.png retention.svg; do
     [ -s "$TMP/gcdout/$f" ] && ok || bad "-o did not write $f"
+    grep -q "^$f [0-9][0-9]*$" "$TMP/gcdout/manifest.txt" && ok || bad "manifest.txt lacks $f"
   done
 else
   bad "nimc analyze -o failed: $(cat "$TMP/err")"

@@ -94,6 +94,11 @@ if "$NIMC" eis devices/nimc-stack.ini --at 1.5V --no-fit --per-decade 5 \
     [ -s "$TMP/o/$f" ] && ok || bad "-o did not write $f"
   done
   [ ! -e "$TMP/o/fit_residuals.png" ] && ok || bad "--no-fit drew fit residuals"
+  # the manifest, written last, lists what the set holds and nothing else
+  for f in spectrum.csv summary.json nyquist.png bode.png linkk.png; do
+    grep -q "^$f [0-9][0-9]*$" "$TMP/o/manifest.txt" && ok || bad "manifest.txt lacks $f"
+  done
+  grep -q "^fit_residuals" "$TMP/o/manifest.txt" && bad "manifest lists an absent file" || ok
   head -1 "$TMP/o/spectrum.csv" | grep -qx \
     'frequency_Hz,z_re_ohm,z_im_ohm,z_mod_ohm,phase_deg,kk_res_re,kk_res_im' &&
     ok || bad "spectrum.csv header: $(head -1 "$TMP/o/spectrum.csv")"
