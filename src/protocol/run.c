@@ -247,28 +247,26 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
   double duration = st->has_duration ? st->duration_s : s->opts.max_step_time_s;
   int limit_is_safety = !st->has_duration;
   double max_step = 0.0; /* 0: the simulation's own bound */
-  m->sweep_t0_s = s->t;
+  nimc_control ctl = {.kind = NIMC_CONTROL_CURRENT, .t0_s = s->t};
   switch (st->type) {
   case NIMC_STEP_CHARGE:
   case NIMC_STEP_DISCHARGE: {
     double I = st->current * (st->current_per_area ? area : 1.0);
-    m->control = NIMC_CONTROL_CURRENT;
-    m->i_set_A = st->type == NIMC_STEP_CHARGE ? I : -I;
+    ctl.i_set_A = st->type == NIMC_STEP_CHARGE ? I : -I;
     break;
   }
   case NIMC_STEP_REST:
-    m->control = NIMC_CONTROL_CURRENT;
-    m->i_set_A = 0.0;
+    ctl.i_set_A = 0.0;
     break;
   case NIMC_STEP_HOLD:
-    m->control = NIMC_CONTROL_VOLTAGE;
-    m->v_set_V = st->voltage_V;
+    ctl.kind = NIMC_CONTROL_VOLTAGE;
+    ctl.v_set_V = st->voltage_V;
     break;
   case NIMC_STEP_SWEEP: {
     double dv = st->sweep_to_V - st->voltage_V;
-    m->control = NIMC_CONTROL_SWEEP;
-    m->v_set_V = st->voltage_V;
-    m->sweep_rate_V_s = dv >= 0 ? st->sweep_rate_V_s : -st->sweep_rate_V_s;
+    ctl.kind = NIMC_CONTROL_SWEEP;
+    ctl.v_set_V = st->voltage_V;
+    ctl.sweep_rate_V_s = dv >= 0 ? st->sweep_rate_V_s : -st->sweep_rate_V_s;
     double tsweep = fabs(dv) / st->sweep_rate_V_s;
     if (!st->has_duration || tsweep < duration) duration = tsweep;
     limit_is_safety = 0;
@@ -277,21 +275,27 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
   case NIMC_STEP_SINE: {
     const double *y0 = nimc_solver_y(s->solver);
     double k = st->current_per_area ? area : 1.0;
-    m->sine_amplitude = st->sine_amplitude * k;
-    m->sine_omega_rad_s = 2.0 * NIMC_PI * st->sine_freq_Hz;
+    ctl.sine_amplitude = st->sine_amplitude * k;
+    ctl.sine_omega_rad_s = 2.0 * NIMC_PI * st->sine_freq_Hz;
     if (st->sine_is_current) {
-      m->control = NIMC_CONTROL_SINE_CURRENT;
-      m->i_set_A = st->has_sine_level
-                       ? st->sine_level * (st->sine_level_per_area ? area : 1.0)
-                       : 0.0;
+      ctl.kind = NIMC_CONTROL_SINE_CURRENT;
+      ctl.i_set_A = st->has_sine_level
+                        ? st->sine_level * (st->sine_level_per_area ? area : 1.0)
+                        : 0.0;
     } else {
-      m->control = NIMC_CONTROL_SINE_VOLTAGE;
-      m->v_set_V = st->has_sine_level ? st->sine_level : y0[m->iV];
+      ctl.kind = NIMC_CONTROL_SINE_VOLTAGE;
+      ctl.v_set_V = st->has_sine_level ? st->sine_level : y0[m->iV];
     }
     /* at least 20 solver steps a period, so the wave is followed */
     max_step = 0.05 / st->sine_freq_Hz;
     break;
   }
+  }
+  if (nimc_model_set_control(m, &ctl)) {
+    snprintf(s->msg, sizeof s->msg,
+             "step %d '%s' at t = %.6g s: its control is not a finite value",
+             index + 1, st->text, s->t);
+    return NIMC_EINPUT;
   }
   step_ctx ctx;
   memset(&ctx, 0, sizeof ctx);
