@@ -146,14 +146,18 @@ static void test_unpaired(void) {
  * 2 mW/cm2, 1 W/cm3. */
 /* ---- a simulated result: charge and energy from the step records ---- */
 
-#define H_I0 2e-3   /* the hold's initial current, A */
-#define H_TAU 3.0   /* its decay time, s */
-#define D_I 1e-3    /* the discharge current, A */
+#define H_I0 2e-3 /* the hold's initial current, A */
+#define H_TAU 3.0 /* its decay time, s */
+#define D_I 1e-3  /* the discharge current, A */
 
 /* The hold's current and the discharge's voltage, both curved, so that a
  * trapezoid over few samples is not exact. */
-static double hold_i(double t) { return H_I0 * exp(-t / H_TAU); }
-static double dis_v(double t) { return 3.0 - 0.01 * t * t; }
+static double hold_i(double t) {
+  return H_I0 * exp(-t / H_TAU);
+}
+static double dis_v(double t) {
+  return 3.0 - 0.01 * t * t;
+}
 
 /* A charge at 1 V whose current decays (step label h, t in [0, 10]) then
  * a discharge at -D_I from 3 V to 2 V (label h + 1, t in [10, 20]), each
@@ -172,13 +176,20 @@ static void hold_then_discharge(nimc_result *r, int h, int n, int rec) {
   }
   if (!rec) return;
   double qc = H_I0 * H_TAU * (1.0 - exp(-10.0 / H_TAU));
-  nimc_step_result c = {.type = NIMC_STEP_HOLD, .index = h, .duration_s = 10,
-                        .charge_C = qc, .energy_J = 1.0 * qc,
-                        .v_start_V = 1.0, .v_end_V = 1.0};
-  nimc_step_result d = {.type = NIMC_STEP_DISCHARGE, .index = h + 1,
-                        .duration_s = 10, .charge_C = -D_I * 10.0,
+  nimc_step_result c = {.type = NIMC_STEP_HOLD,
+                        .index = h,
+                        .duration_s = 10,
+                        .charge_C = qc,
+                        .energy_J = 1.0 * qc,
+                        .v_start_V = 1.0,
+                        .v_end_V = 1.0};
+  nimc_step_result d = {.type = NIMC_STEP_DISCHARGE,
+                        .index = h + 1,
+                        .duration_s = 10,
+                        .charge_C = -D_I * 10.0,
                         .energy_J = -D_I * (30.0 - 10.0 / 3.0),
-                        .v_start_V = 3.0, .v_end_V = 2.0};
+                        .v_start_V = 3.0,
+                        .v_end_V = 2.0};
   CHECK(nimc_result_push_step(r, &c) == NIMC_OK);
   CHECK(nimc_result_push_step(r, &d) == NIMC_OK);
 }
@@ -253,7 +264,8 @@ static void test_step_records_fallback(void) {
   nimc_result_free(&r);
   /* a discharge in two steps (labels 1 and 2) is one segment: the sum */
   hold_then_discharge(&r, 0, 4, 1);
-  for (size_t k = 8; k < r.series.n; k++) r.series.step[k] = 2;
+  for (size_t k = 8; k < r.series.n; k++)
+    r.series.step[k] = 2;
   nimc_step_result second = r.steps[1];
   r.steps[1].charge_C *= 0.25, r.steps[1].energy_J *= 0.25;
   second.index = 2;

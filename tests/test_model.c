@@ -414,7 +414,8 @@ static void test_control_interface(void) {
   nimc_control c0 = nimc_model_get_control(m);
   CHECK(c0.kind == NIMC_CONTROL_CURRENT && c0.i_set_A == 0.0);
   CHECK(nimc_model_control_target(m, 5.0) == 0.0);
-  double *y = malloc(sizeof(double) * m->n), *yp = malloc(sizeof(double) * m->n);
+  double *y = malloc(sizeof(double) * m->n),
+         *yp = malloc(sizeof(double) * m->n);
   double *F = malloc(sizeof(double) * m->n);
   nimc_model_initial(m, y, yp);
   y[m->iI] = 3e-4, y[m->iV] = 0.7;
@@ -425,14 +426,22 @@ static void test_control_interface(void) {
   } cases[] = {
       {{.kind = NIMC_CONTROL_CURRENT, .i_set_A = -1e-3}, -1e-3},
       {{.kind = NIMC_CONTROL_VOLTAGE, .v_set_V = 2.5}, 2.5},
-      {{.kind = NIMC_CONTROL_SWEEP, .v_set_V = 1.0, .sweep_rate_V_s = -0.01,
+      {{.kind = NIMC_CONTROL_SWEEP,
+        .v_set_V = 1.0,
+        .sweep_rate_V_s = -0.01,
         .t0_s = t0},
        1.0 - 0.01 * (t - t0)},
-      {{.kind = NIMC_CONTROL_SINE_VOLTAGE, .v_set_V = 1.5, .sine_amplitude = 5e-3,
-        .sine_omega_rad_s = w, .t0_s = t0},
+      {{.kind = NIMC_CONTROL_SINE_VOLTAGE,
+        .v_set_V = 1.5,
+        .sine_amplitude = 5e-3,
+        .sine_omega_rad_s = w,
+        .t0_s = t0},
        1.5 + 5e-3 * sin(w * (t - t0))},
-      {{.kind = NIMC_CONTROL_SINE_CURRENT, .i_set_A = 1e-4,
-        .sine_amplitude = 2e-5, .sine_omega_rad_s = w, .t0_s = t0},
+      {{.kind = NIMC_CONTROL_SINE_CURRENT,
+        .i_set_A = 1e-4,
+        .sine_amplitude = 2e-5,
+        .sine_omega_rad_s = w,
+        .t0_s = t0},
        1e-4 + 2e-5 * sin(w * (t - t0))},
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -450,7 +459,9 @@ static void test_control_interface(void) {
       {.kind = NIMC_CONTROL_CURRENT, .i_set_A = NAN},
       {.kind = NIMC_CONTROL_VOLTAGE, .v_set_V = INFINITY},
       {.kind = NIMC_CONTROL_SWEEP, .v_set_V = 1.0, .sweep_rate_V_s = NAN},
-      {.kind = NIMC_CONTROL_SINE_VOLTAGE, .v_set_V = 1.0, .sine_amplitude = 1e-3,
+      {.kind = NIMC_CONTROL_SINE_VOLTAGE,
+       .v_set_V = 1.0,
+       .sine_amplitude = 1e-3,
        .sine_omega_rad_s = 0.0},
   };
   for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {

@@ -71,15 +71,18 @@ static void test_any_number_of_cutoffs(void) {
   CHECK(nimc_cutoffs_add(&l, NIMC_END_CURRENT, nimc_watch_abs_current, 1e-3,
                          -1) == NIMC_OK);
   CHECK(l.n == NV + 1 && l.cap >= l.n);
-  for (int k = 0; k < NV; k++) CHECK(l.dir[k] == (k <= 20 ? -1 : +1));
+  for (int k = 0; k < NV; k++)
+    CHECK(l.dir[k] == (k <= 20 ? -1 : +1));
   CHECK(l.dir[NV] == -1 && l.c[NV].reason == NIMC_END_CURRENT);
   /* every root function is evaluated */
   s.y[m->iV] = 2.05, s.y[m->iI] = -2e-3;
   double g[NV + 1];
-  for (int k = 0; k <= NV; k++) g[k] = NAN;
+  for (int k = 0; k <= NV; k++)
+    g[k] = NAN;
   nimc_cutoffs_eval(&l, m, s.y, g);
   int all = 1;
-  for (int k = 0; k < NV; k++) all &= fabs(g[k] - (2.05 - 0.1 * k)) < 1e-12;
+  for (int k = 0; k < NV; k++)
+    all &= fabs(g[k] - (2.05 - 0.1 * k)) < 1e-12;
   CHECK(all);
   CHECK_ABS(g[NV], 2e-3 - 1e-3, 1e-15);
   /* at 2.05 V and 2 mA none is passed; at 0.5 mA the current one is */
@@ -223,7 +226,8 @@ static void test_setup_of_each_kind(void) {
   /* a sine around the voltage at the start, at least 20 steps a period */
   p = plan_of(&s, "Sine 5 mV at 2 Hz for 20 s");
   CHECK(p.ok && p.plan.control.kind == NIMC_CONTROL_SINE_VOLTAGE);
-  CHECK(p.plan.control.v_set_V == 1.23 && p.plan.control.sine_amplitude == 5e-3);
+  CHECK(p.plan.control.v_set_V == 1.23 &&
+        p.plan.control.sine_amplitude == 5e-3);
   CHECK_REL(p.plan.control.sine_omega_rad_s, 4.0 * NIMC_PI, 1e-12);
   CHECK_REL(p.plan.max_step_s, 0.025, 1e-12);
   nimc_cutoffs_free(&p.cut);
@@ -271,11 +275,12 @@ static void test_depletion_ends_a_step(void) {
   if (rc) fprintf(stderr, "  %s\n", nimc_sim_errmsg(sim));
   CHECK(rc == NIMC_OK && res.nsteps == 2);
   if (res.nsteps == 2) {
-    fprintf(stderr, "  charge ends at %.4f V after %.4g s (%s), again after %.2g s (%s)\n",
-            res.steps[0].v_end_V, res.steps[0].duration_s,
-            nimc_end_reason_name(res.steps[0].end_reason),
-            res.steps[1].duration_s,
-            nimc_end_reason_name(res.steps[1].end_reason));
+    fprintf(
+        stderr,
+        "  charge ends at %.4f V after %.4g s (%s), again after %.2g s (%s)\n",
+        res.steps[0].v_end_V, res.steps[0].duration_s,
+        nimc_end_reason_name(res.steps[0].end_reason), res.steps[1].duration_s,
+        nimc_end_reason_name(res.steps[1].end_reason));
     CHECK(res.steps[0].end_reason == NIMC_END_DEPLETION);
     CHECK(res.steps[0].v_end_V < 0.9 && res.steps[0].duration_s > 1.0);
     CHECK(res.steps[1].end_reason == NIMC_END_DEPLETION);

@@ -67,7 +67,7 @@ static const nimc_step_result *step_record(const source *src, int index) {
       hi = mid;
   }
   return lo < src->nsteps && src->steps[lo].index == index ? &src->steps[lo]
-                                                            : NULL;
+                                                           : NULL;
 }
 
 /* The integrals of |I| dt and |I| V dt over segment g from its steps'
@@ -87,7 +87,8 @@ static int step_integrals(const source *src, seg g, double *q, double *e) {
     const nimc_step_result *r = index >= 0 ? step_record(src, index) : NULL;
     if (!r || !isfinite(r->charge_C) || !isfinite(r->energy_J)) return 0;
     sq += r->charge_C, se += r->energy_J;
-    while (k <= g.b && lab[k] == index) k++;
+    while (k <= g.b && lab[k] == index)
+      k++;
   }
   /* the records are signed (> 0 charging); the segment has one sign */
   *q = g.sign * sq;

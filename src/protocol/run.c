@@ -6,8 +6,8 @@
  * the solver there (consistent initialisation: the double layers and
  * concentrations carry over, the potentials and the current jump), and
  * integrates until one of its cut-offs (IDA root functions, any number)
- * fires or the step's time runs out.  Every internal solver step is recorded in the
- * series; the first sample of a step shares its time with the last sample
+ * fires or the step's time runs out.  Every internal solver step is recorded in
+ * the series; the first sample of a step shares its time with the last sample
  * of the previous one, which is how the IR drop at a switch is seen.
  */
 #include <math.h>
@@ -216,8 +216,7 @@ static int record_interval(nimc_sim *s, nimc_result *res, int index,
  * or below it (after a step that ended there) gets its own floor at half
  * its starting value, so a step that refills the electrolyte goes on and
  * one that keeps emptying it still stops. */
-static int device_cutoffs(const nimc_sim *s, const double *y,
-                          nimc_cutoffs *l) {
+static int device_cutoffs(const nimc_sim *s, const double *y, nimc_cutoffs *l) {
   if (s->dev->electrolyte.ternary) return NIMC_OK;
   double c_start = nimc_model_min_concentration(s->model, y);
   double floor_c = 1e-3 * s->dev->electrolyte.c0_mol_m3;
@@ -238,7 +237,8 @@ static int start_step(nimc_sim *s, const nimc_step *st, int index,
   memset(plan, 0, sizeof *plan);
   plan->control.kind = NIMC_CONTROL_CURRENT;
   plan->control.t0_s = s->t;
-  plan->duration_s = st->has_duration ? st->duration_s : s->opts.max_step_time_s;
+  plan->duration_s =
+      st->has_duration ? st->duration_s : s->opts.max_step_time_s;
   plan->bound_is_safety = !st->has_duration;
   ops->setup(st, &env, plan);
   if (nimc_model_set_control(s->model, &plan->control))
@@ -254,10 +254,9 @@ static int start_step(nimc_sim *s, const nimc_step *st, int index,
     rc = nimc_solver_restart(s->solver, s->t, (int)ctx->cut.n, ctx->cut.dir,
                              step_roots, ctx);
   if (rc)
-    return nimc_sim_fail(s, NIMC_ESOLVER,
-                         "step %d '%s' at t = %.6g s: cannot start: %s",
-                         index + 1, st->text, s->t,
-                         nimc_solver_errmsg(s->solver));
+    return nimc_sim_fail(
+        s, NIMC_ESOLVER, "step %d '%s' at t = %.6g s: cannot start: %s",
+        index + 1, st->text, s->t, nimc_solver_errmsg(s->solver));
   return NIMC_OK;
 }
 
@@ -288,13 +287,14 @@ static int integrate_step(nimc_sim *s, const nimc_step *st, int index,
     }
     if ((rc = record(s, res, index))) return rc;
     if (ev == 1) {
-      for (size_t k = 0; k < ctx->cut.n; k++) ctx->cut.info[k] = 0;
+      for (size_t k = 0; k < ctx->cut.n; k++)
+        ctx->cut.info[k] = 0;
       long k = nimc_solver_root_info(s->solver, ctx->cut.info)
                    ? -1
                    : nimc_cutoffs_fired(&ctx->cut);
       /* a root without a flag cannot happen; it is then the first */
-      sr->end_reason = ctx->cut.n ? ctx->cut.c[k < 0 ? 0 : k].reason
-                                  : NIMC_END_LIMIT;
+      sr->end_reason =
+          ctx->cut.n ? ctx->cut.c[k < 0 ? 0 : k].reason : NIMC_END_LIMIT;
       return NIMC_OK;
     }
     if (ev == 2) {

@@ -21,9 +21,10 @@
  * integrals whatever the output spacing; the metrics handed back are read
  * once more from the whole result, so that their cycle index counts every
  * pair the result holds.  This file runs the simulation (nimc_sim_run)
- * and reads results through the analysis API like any caller would: it knows the experiment's steps only to check
- * that a cycle has a charge and a discharge to measure.  It never prints;
- * every message goes to the simulation's handle.
+ * and reads results through the analysis API like any caller would: it knows
+ * the experiment's steps only to check that a cycle has a charge and a
+ * discharge to measure.  It never prints; every message goes to the
+ * simulation's handle.
  */
 #include <math.h>
 #include <stdio.h>

@@ -114,7 +114,8 @@ static void setup_sweep(const nimc_step *st, const nimc_step_env *env,
   double dv = st->sweep_to_V - st->voltage_V;
   p->control.kind = NIMC_CONTROL_SWEEP;
   p->control.v_set_V = st->voltage_V;
-  p->control.sweep_rate_V_s = dv >= 0 ? st->sweep_rate_V_s : -st->sweep_rate_V_s;
+  p->control.sweep_rate_V_s =
+      dv >= 0 ? st->sweep_rate_V_s : -st->sweep_rate_V_s;
   double tsweep = fabs(dv) / st->sweep_rate_V_s;
   if (!st->has_duration || tsweep < p->duration_s) p->duration_s = tsweep;
   p->bound_is_safety = 0;
@@ -146,8 +147,8 @@ static int until_clauses(const nimc_step *st, const nimc_step_env *env,
                          nimc_cutoffs *l, int vdir) {
   int rc = NIMC_OK;
   if (st->has_v_cut)
-    rc = nimc_cutoffs_add(l, NIMC_END_VOLTAGE, nimc_watch_voltage,
-                          st->v_cut_V, vdir);
+    rc = nimc_cutoffs_add(l, NIMC_END_VOLTAGE, nimc_watch_voltage, st->v_cut_V,
+                          vdir);
   if (!rc && st->has_i_cut)
     rc = nimc_cutoffs_add(l, NIMC_END_CURRENT, nimc_watch_abs_current,
                           amperes(st->i_cut, st->i_cut_per_area, env), -1);
@@ -184,8 +185,8 @@ static void finish_sine(const nimc_step *st, const nimc_series *series,
   view.n -= first;
   nimc_err err;
   double re, im;
-  if (nimc_series_impedance(&view, st->sine_freq_Hz, t1 - periods * T, t1,
-                            &re, &im, &err) == NIMC_OK)
+  if (nimc_series_impedance(&view, st->sine_freq_Hz, t1 - periods * T, t1, &re,
+                            &im, &err) == NIMC_OK)
     sr->z_re_ohm = re, sr->z_im_ohm = im;
 }
 

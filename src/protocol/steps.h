@@ -98,8 +98,8 @@ typedef struct nimc_step_ops {
                  nimc_cutoffs *l);
   /* After the step (NULL: nothing more): complete its record sr from its
    * samples, series[first..], which began at t0_s. */
-  void (*finish)(const nimc_step *st, const nimc_series *series,
-                 size_t first, double t0_s, nimc_step_result *sr);
+  void (*finish)(const nimc_step *st, const nimc_series *series, size_t first,
+                 double t0_s, nimc_step_result *sr);
 } nimc_step_ops;
 
 /* The operations of a step kind, NULL for a kind that has none. */
