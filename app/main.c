@@ -699,7 +699,7 @@ static int cmd_run(int argc, char **argv) {
   for (size_t k = 0; k < res.nsteps; k++)
     gcd |= res.steps[k].type != NIMC_STEP_SINE;
   int have_metrics =
-      gcd && nimc_metrics_gcd(&res.series, &norm, &mt, &err) == NIMC_OK;
+      gcd && nimc_metrics_gcd_result(&res, &norm, &mt, &err) == NIMC_OK;
   nimc_solver_stats st = nimc_sim_stats(sim);
   nimc_summary sum = {.device = nimc_device_name(dev),
                       .temperature_C = nimc_device_temperature_K(dev) - 273.15,

@@ -58,7 +58,7 @@ int main(int argc, char **argv) {
     nimc_metrics mt;
     nimc_norm norm = {nimc_device_footprint_area_m2(dev),
                       nimc_device_norm_thickness_m(dev)};
-    if (nimc_metrics_gcd(&res.series, &norm, &mt, &err) == NIMC_OK)
+    if (nimc_metrics_gcd_result(&res, &norm, &mt, &err) == NIMC_OK)
       cap = mt.capacitance_F;
     nimc_result_free(&res);
     nimc_sim_destroy(sim);

@@ -70,7 +70,7 @@ static double cycle(const char *path, double f, const char *array,
     *st = nimc_sim_stats(sim);
     nimc_norm norm = {nimc_device_footprint_area_m2(dev),
                       nimc_device_norm_thickness_m(dev)};
-    *cap = nimc_metrics_gcd(&res.series, &norm, &mt, &err) == NIMC_OK
+    *cap = nimc_metrics_gcd_result(&res, &norm, &mt, &err) == NIMC_OK
                ? mt.capacitance_volumetric_F_cm3
                : -1.0;
   }

@@ -4,7 +4,10 @@
  * An ideal capacitor C in series with R, driven at constant current, has a
  * piecewise linear voltage, so the trapezoid integrals are exact and every
  * metric is known in closed form: C, ESR and the coulombic efficiency are
- * recovered to round-off at any sampling (uniform or not).  The areal and
+ * recovered to round-off at any sampling (uniform or not).  A simulated
+ * result's charge and energy come from its step records (the solver's
+ * integrals), exactly, however coarse its samples, and from the samples
+ * where a segment is not made of whole steps.  The areal and
  * volumetric unit factors are checked against numbers worked out by hand.
  * Finally two real BioLogic EC-Lab exports (../shared/data/real/eclab) are
  * read by a small reader local to this file; their charge is compared with
@@ -17,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "core/params.h"
+#include "core/result.h"
 #include "testlib.h"
 
 #define REAL_DIR "../shared/data/real/eclab"
@@ -140,6 +144,141 @@ static void test_unpaired(void) {
  * 4 mF/cm2, 2 F/cm3; E = 0.5 mJ = (0.5/3.6) uWh... per 0.25 cm2 = 5/9
  * uWh/cm2, (0.5e-3/3.6) mWh per 5e-4 cm3 = 5/18 mWh/cm3; P = 0.5 mW:
  * 2 mW/cm2, 1 W/cm3. */
+/* ---- a simulated result: charge and energy from the step records ---- */
+
+#define H_I0 2e-3 /* the hold's initial current, A */
+#define H_TAU 3.0 /* its decay time, s */
+#define D_I 1e-3  /* the discharge current, A */
+
+/* The hold's current and the discharge's voltage, both curved, so that a
+ * trapezoid over few samples is not exact. */
+static double hold_i(double t) {
+  return H_I0 * exp(-t / H_TAU);
+}
+static double dis_v(double t) {
+  return 3.0 - 0.01 * t * t;
+}
+
+/* A charge at 1 V whose current decays (step label h, t in [0, 10]) then
+ * a discharge at -D_I from 3 V to 2 V (label h + 1, t in [10, 20]), each
+ * sampled at n + 1 points, the switch sampled twice; with the steps'
+ * exact records when rec is set. */
+static void hold_then_discharge(nimc_result *r, int h, int n, int rec) {
+  memset(r, 0, sizeof *r);
+  for (int k = 0; k <= n; k++) {
+    double t = 10.0 * k / n;
+    CHECK(nimc_series_push(&r->series, t, 1.0, hold_i(t), h) == NIMC_OK);
+  }
+  for (int k = 0; k <= n; k++) {
+    double t = 10.0 * k / n;
+    CHECK(nimc_series_push(&r->series, 10.0 + t, dis_v(t), -D_I, h + 1) ==
+          NIMC_OK);
+  }
+  if (!rec) return;
+  double qc = H_I0 * H_TAU * (1.0 - exp(-10.0 / H_TAU));
+  nimc_step_result c = {.type = NIMC_STEP_HOLD,
+                        .index = h,
+                        .duration_s = 10,
+                        .charge_C = qc,
+                        .energy_J = 1.0 * qc,
+                        .v_start_V = 1.0,
+                        .v_end_V = 1.0};
+  nimc_step_result d = {.type = NIMC_STEP_DISCHARGE,
+                        .index = h + 1,
+                        .duration_s = 10,
+                        .charge_C = -D_I * 10.0,
+                        .energy_J = -D_I * (30.0 - 10.0 / 3.0),
+                        .v_start_V = 3.0,
+                        .v_end_V = 2.0};
+  CHECK(nimc_result_push_step(r, &c) == NIMC_OK);
+  CHECK(nimc_result_push_step(r, &d) == NIMC_OK);
+}
+
+static void test_from_step_records(void) {
+  const double qc = H_I0 * H_TAU * (1.0 - exp(-10.0 / H_TAU));
+  const double qd = D_I * 10.0, ed = D_I * (30.0 - 10.0 / 3.0);
+  for (int n = 4; n <= 64; n *= 4) {
+    /* labels from 7 on: the result of a simulation's second run */
+    nimc_result r;
+    hold_then_discharge(&r, 7, n, 1);
+    nimc_metrics m, ms;
+    nimc_err err;
+    CHECK(nimc_metrics_gcd_result(&r, NULL, &m, &err) == NIMC_OK);
+    CHECK(m.have_cycle && m.cycle == 1);
+    CHECK_REL(m.energy_J, ed, 1e-14);
+    CHECK_REL(m.power_W, ed / 10.0, 1e-14);
+    CHECK_REL(m.coulombic_efficiency, qd / qc, 1e-14);
+    CHECK_REL(m.capacitance_F, qd / 1.0, 1e-14);
+    CHECK_REL(m.discharge_current_A, D_I, 1e-14);
+    CHECK_REL(m.discharge_time_s, 10.0, 1e-14);
+    /* the series alone gives trapezoids, which these samples miss */
+    CHECK(nimc_metrics_gcd(&r.series, NULL, &ms, &err) == NIMC_OK);
+    if (n == 4) {
+      CHECK(fabs(ms.energy_J / ed - 1.0) > 1e-3);
+      CHECK(fabs(ms.coulombic_efficiency / (qd / qc) - 1.0) > 1e-2);
+    }
+    CHECK(ms.esr_ohm == m.esr_ohm); /* read at the switch either way */
+    fprintf(stderr,
+            "  %2d samples a step: energy %.6e J (trapezoid %.6e), CE %.6f "
+            "(trapezoid %.6f)\n",
+            n + 1, m.energy_J, ms.energy_J, m.coulombic_efficiency,
+            ms.coulombic_efficiency);
+    nimc_result_free(&r);
+  }
+}
+
+/* Where the records cannot be used, the series' trapezoids are: no
+ * records, a label without a record, a segment that begins inside a step
+ * (its first sample at rest).  A segment of several steps sums them. */
+static void test_step_records_fallback(void) {
+  nimc_result r;
+  nimc_metrics m, ms;
+  nimc_err err;
+  /* no records at all: nimc_metrics_gcd of the series, field by field */
+  hold_then_discharge(&r, 0, 4, 0);
+  CHECK(nimc_metrics_gcd_result(&r, NULL, &m, &err) == NIMC_OK);
+  CHECK(nimc_metrics_gcd(&r.series, NULL, &ms, &err) == NIMC_OK);
+  CHECK(m.ncycles == ms.ncycles && m.cycle == ms.cycle);
+  CHECK(m.energy_J == ms.energy_J && m.power_W == ms.power_W);
+  CHECK(m.capacitance_F == ms.capacitance_F && m.esr_ohm == ms.esr_ohm);
+  CHECK(m.coulombic_efficiency == ms.coulombic_efficiency);
+  CHECK(m.discharge_current_A == ms.discharge_current_A);
+  nimc_result_free(&r);
+  /* the discharge's record missing: its energy from the series, the
+   * charge's from its record */
+  hold_then_discharge(&r, 0, 4, 1);
+  r.nsteps = 1;
+  CHECK(nimc_metrics_gcd_result(&r, NULL, &m, &err) == NIMC_OK);
+  CHECK(nimc_metrics_gcd(&r.series, NULL, &ms, &err) == NIMC_OK);
+  CHECK(m.energy_J == ms.energy_J);
+  CHECK_REL(m.coulombic_efficiency,
+            ms.discharge_current_A * 10.0 / r.steps[0].charge_C, 1e-14);
+  nimc_result_free(&r);
+  /* the discharge step's first sample at rest: its segment begins inside
+   * the step, so the series' trapezoid */
+  hold_then_discharge(&r, 0, 4, 1);
+  r.series.current_A[5] = 0.0;
+  CHECK(nimc_metrics_gcd_result(&r, NULL, &m, &err) == NIMC_OK);
+  CHECK(nimc_metrics_gcd(&r.series, NULL, &ms, &err) == NIMC_OK);
+  CHECK(m.energy_J == ms.energy_J && m.capacitance_F == ms.capacitance_F);
+  nimc_result_free(&r);
+  /* a discharge in two steps (labels 1 and 2) is one segment: the sum */
+  hold_then_discharge(&r, 0, 4, 1);
+  for (size_t k = 8; k < r.series.n; k++)
+    r.series.step[k] = 2;
+  nimc_step_result second = r.steps[1];
+  r.steps[1].charge_C *= 0.25, r.steps[1].energy_J *= 0.25;
+  second.index = 2;
+  second.charge_C *= 0.75, second.energy_J *= 0.75;
+  CHECK(nimc_result_push_step(&r, &second) == NIMC_OK);
+  CHECK(nimc_metrics_gcd_result(&r, NULL, &m, &err) == NIMC_OK);
+  CHECK_REL(m.energy_J, D_I * (30.0 - 10.0 / 3.0), 1e-14);
+  nimc_result_free(&r);
+  /* misuse */
+  CHECK(nimc_metrics_gcd_result(NULL, NULL, &m, &err) == NIMC_EMISUSE);
+  CHECK_CONTAINS(err.msg, "nimc_metrics_gcd_result");
+}
+
 static void test_units_by_hand(void) {
   nimc_series s = {0};
   nimc_metrics m;
@@ -364,6 +503,8 @@ int main(void) {
   RUN(test_two_cycles_fade);
   RUN(test_rest_between);
   RUN(test_unpaired);
+  RUN(test_from_step_records);
+  RUN(test_step_records_fallback);
   RUN(test_units_by_hand);
   RUN(test_errors);
   RUN(test_real_eclab);

@@ -112,8 +112,11 @@ static void test_jacobian_matches_finite_differences(void) {
     double *dense = malloc(sizeof(double) * n * n);
     double cj = 37.0;
     for (int mode = 0; mode < 3; mode++) {
-      m->control = (nimc_control)mode;
-      m->i_set_A = 2e-5, m->v_set_V = 1.0, m->sweep_rate_V_s = 0.01;
+      nimc_control c = {.kind = (nimc_control_kind)mode,
+                        .i_set_A = 2e-5,
+                        .v_set_V = 1.0,
+                        .sweep_rate_V_s = 0.01};
+      CHECK(nimc_model_set_control(m, &c) == NIMC_OK);
       random_state(m, 7u + (unsigned)mode, y, yp);
       CHECK(nimc_model_eval(m, 3.0, y, yp, F, cj, J) == 0);
       memset(dense, 0, sizeof(double) * n * n);
@@ -367,7 +370,8 @@ static void test_initial_voltage_conserves_charge(void) {
     CHECK_REL(nimc_model_cation_inventory(m1, y1),
               nimc_model_cation_inventory(m0, y0), 1e-12);
     /* it is a state at rest: the residual vanishes with y' = 0 */
-    m1->control = NIMC_CONTROL_CURRENT, m1->i_set_A = 0.0;
+    nimc_control rest = {.kind = NIMC_CONTROL_CURRENT, .i_set_A = 0.0};
+    CHECK(nimc_model_set_control(m1, &rest) == NIMC_OK);
     CHECK(nimc_model_eval(m1, 0.0, y1, yp1, F, 0.0, NULL) == 0);
     double worst = 0.0;
     for (int64_t k = 0; k < m1->n; k++)
@@ -393,6 +397,82 @@ static void test_initial_voltage_conserves_charge(void) {
 
 /* An EDLC of two equal constant capacitances with fast transport. */
 #define KAPPA 1e4
+/* The control interface: a new model is at open circuit (zero current);
+ * each kind of control sets the target of the control row, and the
+ * residual's control row is the controlled quantity minus that target; a
+ * control with an unknown kind or a value that is not finite is refused
+ * and leaves the one in force. */
+static void test_control_interface(void) {
+  nimc_device d;
+  fx_device(&d, KAPPA, 1e-6);
+  fx_capacitive(&d.anode, 10e-6, 1e7, 0.0);
+  fx_capacitive(&d.cathode, 10e-6, 1e7, 0.0);
+  nimc_mesh *mesh;
+  nimc_model *m;
+  CHECK(nimc_mesh_stack(&mesh, &d, NULL) == NIMC_OK);
+  CHECK(nimc_model_create(&m, &d, mesh, NULL) == NIMC_OK);
+  nimc_control c0 = nimc_model_get_control(m);
+  CHECK(c0.kind == NIMC_CONTROL_CURRENT && c0.i_set_A == 0.0);
+  CHECK(nimc_model_control_target(m, 5.0) == 0.0);
+  double *y = malloc(sizeof(double) * m->n),
+         *yp = malloc(sizeof(double) * m->n);
+  double *F = malloc(sizeof(double) * m->n);
+  nimc_model_initial(m, y, yp);
+  y[m->iI] = 3e-4, y[m->iV] = 0.7;
+  const double t = 12.0, t0 = 2.0, w = 2.0 * NIMC_PI * 0.05;
+  struct {
+    nimc_control c;
+    double target; /* at t */
+  } cases[] = {
+      {{.kind = NIMC_CONTROL_CURRENT, .i_set_A = -1e-3}, -1e-3},
+      {{.kind = NIMC_CONTROL_VOLTAGE, .v_set_V = 2.5}, 2.5},
+      {{.kind = NIMC_CONTROL_SWEEP,
+        .v_set_V = 1.0,
+        .sweep_rate_V_s = -0.01,
+        .t0_s = t0},
+       1.0 - 0.01 * (t - t0)},
+      {{.kind = NIMC_CONTROL_SINE_VOLTAGE,
+        .v_set_V = 1.5,
+        .sine_amplitude = 5e-3,
+        .sine_omega_rad_s = w,
+        .t0_s = t0},
+       1.5 + 5e-3 * sin(w * (t - t0))},
+      {{.kind = NIMC_CONTROL_SINE_CURRENT,
+        .i_set_A = 1e-4,
+        .sine_amplitude = 2e-5,
+        .sine_omega_rad_s = w,
+        .t0_s = t0},
+       1e-4 + 2e-5 * sin(w * (t - t0))},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    CHECK(nimc_model_set_control(m, &cases[k].c) == NIMC_OK);
+    CHECK(nimc_model_get_control(m).kind == cases[k].c.kind);
+    CHECK_ABS(nimc_model_control_target(m, t), cases[k].target, 1e-15);
+    int by_i = nimc_control_by_current(cases[k].c.kind);
+    CHECK(by_i == (k == 0 || k == 4));
+    CHECK(nimc_model_eval(m, t, y, yp, F, 0.0, NULL) == 0);
+    CHECK_ABS(F[m->iI], (by_i ? y[m->iI] : y[m->iV]) - cases[k].target, 1e-15);
+  }
+  /* refused: the control in force (the last case) stays */
+  nimc_control bad[] = {
+      {.kind = (nimc_control_kind)99},
+      {.kind = NIMC_CONTROL_CURRENT, .i_set_A = NAN},
+      {.kind = NIMC_CONTROL_VOLTAGE, .v_set_V = INFINITY},
+      {.kind = NIMC_CONTROL_SWEEP, .v_set_V = 1.0, .sweep_rate_V_s = NAN},
+      {.kind = NIMC_CONTROL_SINE_VOLTAGE,
+       .v_set_V = 1.0,
+       .sine_amplitude = 1e-3,
+       .sine_omega_rad_s = 0.0},
+  };
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    CHECK(nimc_model_set_control(m, &bad[k]) == NIMC_EINPUT);
+    CHECK(nimc_model_get_control(m).kind == NIMC_CONTROL_SINE_CURRENT);
+  }
+  CHECK_ABS(nimc_model_control_target(m, t), cases[4].target, 1e-15);
+  free(y), free(yp), free(F);
+  nimc_model_destroy(m);
+}
+
 static void test_edlc_is_an_ideal_capacitor(void) {
   nimc_device d;
   fx_device(&d, KAPPA, 1e-6);
@@ -565,6 +645,7 @@ static void test_mesh_convergence_order(void) {
 int main(void) {
   RUN(test_jacobian_matches_finite_differences);
   RUN(test_discrete_conservation_identity);
+  RUN(test_control_interface);
   RUN(test_edlc_is_an_ideal_capacitor);
   RUN(test_cycle_conservation);
   RUN(test_initial_voltage_conserves_charge);

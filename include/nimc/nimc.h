@@ -313,6 +313,18 @@ typedef struct nimc_metrics {
  * current, so the series needs no step labels). */
 int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
                      nimc_metrics *out, nimc_err *err);
+/* The same metrics of a simulated result (the segments found in
+ * res->series as nimc_metrics_gcd finds them), with the charge and energy
+ * of every segment made of whole steps (all but a step whose current
+ * changes sign) taken from the step records, the solver's own integrals,
+ * so that they do not depend on how densely the series was recorded
+ * (nimc_sim_opts.output_dt_s): energy, power, coulombic efficiency,
+ * capacitance, discharge current.  res->steps must be in the order they
+ * ran (by index), as nimc_sim_run writes them; with no steps it is
+ * nimc_metrics_gcd of res->series.  docs/metrics.md says which value comes
+ * from where. */
+int nimc_metrics_gcd_result(const nimc_result *res, const nimc_norm *norm,
+                            nimc_metrics *out, nimc_err *err);
 /* Metrics with nothing found: flags and counts 0, every value NaN. */
 nimc_metrics nimc_metrics_undefined(void);
 /* Fill the areal and volumetric values of m from its capacitance_F,
@@ -364,8 +376,8 @@ typedef struct nimc_steady_info {
  * e.g. 'Charge at J until 3.5 V', 'Discharge at J until 0 V') again and
  * again on sim from its current state, appending to res, until a cycle is
  * steady or opts->max_cycles have run.  After each cycle its capacitance C
- * and coulombic efficiency CE are read by nimc_metrics_gcd from that
- * cycle's part of the series (its last full discharge and the charge
+ * and coulombic efficiency CE are read by nimc_metrics_gcd_result from
+ * that cycle's part of the result (its last full discharge and the charge
  * paired with it); cycle k is steady when k >= min_cycles, CE_k >= ce_min
  * and it repeats cycle k-1 within rel_tol (nimc_steady_opts).  opts NULL:
  * the defaults.  norm normalises info->metrics (NULL: none).  The steps it

@@ -2,18 +2,29 @@
  * metrics.c -- galvanostatic charge/discharge (GCD) metrics of a series.
  *
  * The same code reads simulated and measured series, so it uses nothing
- * but time, voltage and current: step labels are ignored and segments are
- * the maximal runs of samples with one sign of current (> 0 charge, < 0
+ * but time, voltage and current to find its segments: segments are the
+ * maximal runs of samples with one sign of current (> 0 charge, < 0
  * discharge, |I| <= 1e-9 max|I| rest).  A segment is "full" when it has at
  * least 3 samples and a positive duration.  The metrics are those of the
- * last full discharge (docs/metrics.md has the definitions and units):
- * charge and energy are trapezoid integrals over the segment's own samples,
- * so a switch sampled twice at one time (last charge sample and first
- * discharge sample share t) adds nothing spurious, and the first discharge
- * sample is the voltage just after the IR drop.  A (charge, discharge) pair
- * is a full charge followed by a full discharge with only rests between
- * them; the metrics say which pair (cycle) they were read from.  One pass,
- * no allocation.
+ * last full discharge (docs/metrics.md has the definitions and units).
+ *
+ * A segment's charge and energy come from one of two sources.  Of a
+ * measured series (nimc_metrics_gcd) they are trapezoid integrals over the
+ * segment's own samples, so a switch sampled twice at one time (last
+ * charge sample and first discharge sample share t) adds nothing spurious,
+ * and the first discharge sample is the voltage just after the IR drop.
+ * Of a simulated result (nimc_metrics_gcd_result) a segment made of whole
+ * steps takes them from the steps' records, which hold the solver's own
+ * integrals of I and I V (the state's running charge and energy), so they
+ * do not depend on how densely the series was recorded (--output-interval);
+ * a segment that begins or ends inside a step (a hold whose current
+ * changes sign) falls back on the trapezoid.  Times and voltages are read
+ * from the segment's first and last samples, which are the steps' exact
+ * ends at any output spacing.
+ *
+ * A (charge, discharge) pair is a full charge followed by a full discharge
+ * with only rests between them; the metrics say which pair (cycle) they
+ * were read from.  One pass, no allocation.
  */
 #include <math.h>
 #include <stddef.h>
@@ -36,14 +47,69 @@ static int full(const nimc_series *s, seg g) {
   return g.b - g.a >= 2 && s->time_s[g.b] > s->time_s[g.a];
 }
 
-/* Trapezoid integrals over a segment of |I| dt (C) and |I| V dt (J). */
-static void integrate(const nimc_series *s, seg g, double *q, double *e) {
-  const double *t = s->time_s, *v = s->voltage_V, *i = s->current_A;
+/* What the metrics read: the series, and for a simulated one the records
+ * of its steps (NULL, 0 for measured data). */
+typedef struct source {
+  const nimc_series *s;
+  const nimc_step_result *steps;
+  size_t nsteps;
+} source;
+
+/* The record of the step labelled index (records are in the order they
+ * ran, so by increasing index), or NULL. */
+static const nimc_step_result *step_record(const source *src, int index) {
+  size_t lo = 0, hi = src->nsteps;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (src->steps[mid].index < index)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < src->nsteps && src->steps[lo].index == index ? &src->steps[lo]
+                                                           : NULL;
+}
+
+/* The integrals of |I| dt and |I| V dt over segment g from its steps'
+ * records: 1 when g is made of whole steps that all have a finite record,
+ * else 0 (nothing written). */
+static int step_integrals(const source *src, seg g, double *q, double *e) {
+  const nimc_series *s = src->s;
+  const int *lab = s->step;
+  if (!src->steps || !lab) return 0;
+  /* g must begin at a step's first sample and end at a step's last */
+  if ((g.a > 0 && lab[g.a - 1] == lab[g.a]) ||
+      (g.b + 1 < s->n && lab[g.b + 1] == lab[g.b]))
+    return 0;
   double sq = 0.0, se = 0.0;
-  for (size_t k = g.a; k < g.b; k++) {
-    double dt = t[k + 1] - t[k];
-    sq += 0.5 * (fabs(i[k]) + fabs(i[k + 1])) * dt;
-    se += 0.5 * (fabs(i[k]) * v[k] + fabs(i[k + 1]) * v[k + 1]) * dt;
+  for (size_t k = g.a; k <= g.b;) {
+    int index = lab[k];
+    const nimc_step_result *r = index >= 0 ? step_record(src, index) : NULL;
+    if (!r || !isfinite(r->charge_C) || !isfinite(r->energy_J)) return 0;
+    sq += r->charge_C, se += r->energy_J;
+    while (k <= g.b && lab[k] == index)
+      k++;
+  }
+  /* the records are signed (> 0 charging); the segment has one sign */
+  *q = g.sign * sq;
+  *e = g.sign * se;
+  return 1;
+}
+
+/* The integrals over a segment of |I| dt (C) and |I| V dt (J): from the
+ * steps' records when it is made of whole steps, else trapezoids over its
+ * samples. */
+static void integrate(const source *src, seg g, double *q, double *e) {
+  double sq, se;
+  if (!step_integrals(src, g, &sq, &se)) {
+    const nimc_series *s = src->s;
+    const double *t = s->time_s, *v = s->voltage_V, *i = s->current_A;
+    sq = se = 0.0;
+    for (size_t k = g.a; k < g.b; k++) {
+      double dt = t[k + 1] - t[k];
+      sq += 0.5 * (fabs(i[k]) + fabs(i[k + 1])) * dt;
+      se += 0.5 * (fabs(i[k]) * v[k] + fabs(i[k + 1]) * v[k + 1]) * dt;
+    }
   }
   *q = sq;
   if (e) *e = se;
@@ -51,9 +117,10 @@ static void integrate(const nimc_series *s, seg g, double *q, double *e) {
 
 /* Capacitance of a discharge segment: Q / (V first - V last), NaN when the
  * voltage does not fall. */
-static double capacitance(const nimc_series *s, seg g) {
+static double capacitance(const source *src, seg g) {
+  const nimc_series *s = src->s;
   double q, dv = s->voltage_V[g.a] - s->voltage_V[g.b];
-  integrate(s, g, &q, NULL);
+  integrate(src, g, &q, NULL);
   return dv > 0 ? q / dv : NAN;
 }
 
@@ -93,10 +160,10 @@ nimc_metrics nimc_metrics_undefined(void) {
                         .discharge_current_A = NAN};
 }
 
-int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
-                     nimc_metrics *out, nimc_err *err) {
-  if (!s || !out || (s->n && (!s->time_s || !s->voltage_V || !s->current_A)))
-    return nimc_err_set(err, NIMC_EMISUSE, "nimc_metrics_gcd: NULL argument");
+/* The metrics of src (nimc_metrics_gcd and nimc_metrics_gcd_result). */
+static int gcd_metrics(const source *src, const nimc_norm *norm,
+                       nimc_metrics *out, nimc_err *err) {
+  const nimc_series *s = src->s;
   double area = norm ? norm->area_m2 : 0.0;
   double thick = norm ? norm->thickness_m : 0.0;
   if (!(area >= 0) || !(thick >= 0) || !isfinite(area) || !isfinite(thick))
@@ -139,7 +206,7 @@ int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
       last_paired = prev_is_charge;
       pair_c = prev_c;
       if (prev_is_charge) {
-        c_last = capacitance(s, g);
+        c_last = capacitance(src, g);
         if (m.ncycles++ == 0) c_first = c_last;
       }
     }
@@ -153,7 +220,7 @@ int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
                                 "series");
 
   double q, e, td = s->time_s[last_d.b] - s->time_s[last_d.a];
-  integrate(s, last_d, &q, &e);
+  integrate(src, last_d, &q, &e);
   m.have_discharge = 1;
   m.have_cycle = m.ncycles > 0;
   /* the measured discharge is the last full one, so when it is paired it
@@ -161,7 +228,7 @@ int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
   m.cycle = last_paired ? m.ncycles : 0;
   m.discharge_time_s = td;
   m.discharge_current_A = q / td;
-  m.capacitance_F = capacitance(s, last_d);
+  m.capacitance_F = capacitance(src, last_d);
   m.energy_J = e;
   m.power_W = e / td;
   if (last_d.a > 0) { /* |dV/dI| across the switch into the discharge */
@@ -171,7 +238,7 @@ int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
   }
   if (last_paired) {
     double qc;
-    integrate(s, pair_c, &qc, NULL);
+    integrate(src, pair_c, &qc, NULL);
     m.coulombic_efficiency = q / qc;
   }
   if (m.ncycles >= 2) m.capacitance_retention = c_last / c_first;
@@ -179,6 +246,25 @@ int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
   if (nrc) return nrc;
   *out = m;
   return NIMC_OK;
+}
+
+int nimc_metrics_gcd(const nimc_series *s, const nimc_norm *norm,
+                     nimc_metrics *out, nimc_err *err) {
+  if (!s || !out || (s->n && (!s->time_s || !s->voltage_V || !s->current_A)))
+    return nimc_err_set(err, NIMC_EMISUSE, "nimc_metrics_gcd: NULL argument");
+  source src = {s, NULL, 0};
+  return gcd_metrics(&src, norm, out, err);
+}
+
+int nimc_metrics_gcd_result(const nimc_result *res, const nimc_norm *norm,
+                            nimc_metrics *out, nimc_err *err) {
+  const nimc_series *s = res ? &res->series : NULL;
+  if (!s || !out || (s->n && (!s->time_s || !s->voltage_V || !s->current_A)) ||
+      (res->nsteps && !res->steps))
+    return nimc_err_set(err, NIMC_EMISUSE,
+                        "nimc_metrics_gcd_result: NULL argument");
+  source src = {s, res->steps, res->nsteps};
+  return gcd_metrics(&src, norm, out, err);
 }
 
 int nimc_metrics_normalise(nimc_metrics *m, const nimc_norm *norm,

@@ -811,21 +811,58 @@ void nimc_model_id(const nimc_model *m, double *id) {
 
 /* ---- the residual ---- */
 
-double nimc_model_control_target(const nimc_model *m, double t) {
-  double dt = t - m->sweep_t0_s;
-  switch (m->control) {
+int nimc_control_by_current(nimc_control_kind kind) {
+  return kind == NIMC_CONTROL_CURRENT || kind == NIMC_CONTROL_SINE_CURRENT;
+}
+
+int nimc_model_set_control(nimc_model *m, const nimc_control *c) {
+  if (!m || !c) return NIMC_EMISUSE;
+  int ok;
+  switch (c->kind) {
   case NIMC_CONTROL_CURRENT:
-    return m->i_set_A;
+    ok = isfinite(c->i_set_A);
+    break;
   case NIMC_CONTROL_VOLTAGE:
-    return m->v_set_V;
+    ok = isfinite(c->v_set_V);
+    break;
   case NIMC_CONTROL_SWEEP:
-    return m->v_set_V + m->sweep_rate_V_s * dt;
+    ok = isfinite(c->v_set_V) && isfinite(c->sweep_rate_V_s) &&
+         isfinite(c->t0_s);
+    break;
   case NIMC_CONTROL_SINE_VOLTAGE:
-    return m->v_set_V + m->sine_amplitude * sin(m->sine_omega_rad_s * dt);
   case NIMC_CONTROL_SINE_CURRENT:
-    return m->i_set_A + m->sine_amplitude * sin(m->sine_omega_rad_s * dt);
+    ok = isfinite(nimc_control_by_current(c->kind) ? c->i_set_A : c->v_set_V) &&
+         isfinite(c->sine_amplitude) && isfinite(c->t0_s) &&
+         isfinite(c->sine_omega_rad_s) && c->sine_omega_rad_s > 0.0;
+    break;
+  default:
+    ok = 0;
   }
-  return m->i_set_A;
+  if (!ok) return NIMC_EINPUT;
+  m->control = *c;
+  return NIMC_OK;
+}
+
+nimc_control nimc_model_get_control(const nimc_model *m) {
+  return m->control;
+}
+
+double nimc_model_control_target(const nimc_model *m, double t) {
+  const nimc_control *c = &m->control;
+  double dt = t - c->t0_s;
+  switch (c->kind) {
+  case NIMC_CONTROL_CURRENT:
+    return c->i_set_A;
+  case NIMC_CONTROL_VOLTAGE:
+    return c->v_set_V;
+  case NIMC_CONTROL_SWEEP:
+    return c->v_set_V + c->sweep_rate_V_s * dt;
+  case NIMC_CONTROL_SINE_VOLTAGE:
+    return c->v_set_V + c->sine_amplitude * sin(c->sine_omega_rad_s * dt);
+  case NIMC_CONTROL_SINE_CURRENT:
+    return c->i_set_A + c->sine_amplitude * sin(c->sine_omega_rad_s * dt);
+  }
+  return c->i_set_A;
 }
 
 /* Row of the cation balance of a cell: the concentration's own row, or,
@@ -1184,8 +1221,7 @@ static void assemble(const nimc_model *m, double t, const double *y,
   put(J, m->iV, m->iI, 1.0, 0);
   /* the control row: the controlled quantity (I or V) minus its target */
   double target = nimc_model_control_target(m, t);
-  int by_current = m->control == NIMC_CONTROL_CURRENT ||
-                   m->control == NIMC_CONTROL_SINE_CURRENT;
+  int by_current = nimc_control_by_current(m->control.kind);
   F[m->iI] = (by_current ? I : V) - target;
   put(J, m->iI, m->iI, by_current ? 1.0 : 0.0, 0);
   put(J, m->iI, m->iV, by_current ? 0.0 : 1.0, 0);

@@ -29,12 +29,29 @@
 #include "core/params.h"
 #include "mesh/mesh.h"
 
-typedef enum nimc_control {
+/* What the control row of the model holds (docs/model.md, "Control"). */
+typedef enum nimc_control_kind {
   NIMC_CONTROL_CURRENT = 0, /* I = i_set */
   NIMC_CONTROL_VOLTAGE,     /* V = v_set */
   NIMC_CONTROL_SWEEP,       /* V = v_set + rate (t - t0) */
   NIMC_CONTROL_SINE_VOLTAGE, /* V = v_set + A sin(w (t - t0)) */
   NIMC_CONTROL_SINE_CURRENT  /* I = i_set + A sin(w (t - t0)) */
+} nimc_control_kind;
+
+/* The control of the model: which quantity the control row holds and to
+ * what.  The protocol layer sets it with nimc_model_set_control (one call
+ * per step), never field by field; fields a kind does not use are
+ * ignored (zeros are fine). */
+typedef struct nimc_control {
+  nimc_control_kind kind;
+  double i_set_A;          /* CURRENT, SINE_CURRENT: the current (level), A,
+                              > 0 charging */
+  double v_set_V;          /* VOLTAGE: the voltage; SWEEP: its start;
+                              SINE_VOLTAGE: the level, V */
+  double sweep_rate_V_s;   /* SWEEP: dV/dt, signed */
+  double t0_s;             /* SWEEP, SINE_*: the time the control starts */
+  double sine_amplitude;   /* SINE_*: V or A (the kind's quantity) */
+  double sine_omega_rad_s; /* SINE_*: angular frequency */
 } nimc_control;
 
 /* Per-electrode data derived from its parameters at setup. */
@@ -89,12 +106,9 @@ typedef struct nimc_model {
   double r_collector_ohm; /* lumped along-finger collector resistance, both electrodes */
   double r_series_ohm;    /* contact + collector resistance in series */
   nimc_elec el[2];
-  /* control (set by the protocol layer) */
+  /* the control: written only by nimc_model_set_control (the creator
+   * sets zero current, open circuit) */
   nimc_control control;
-  double i_set_A, v_set_V, sweep_rate_V_s;
-  double sweep_t0_s;        /* t0 of the time-dependent controls */
-  double sine_amplitude;    /* V or A */
-  double sine_omega_rad_s;
   /* Jacobian pattern, CSR */
   int64_t nnz;
   int64_t *rowptr, *colind;
@@ -118,6 +132,16 @@ void nimc_model_initial(const nimc_model *m, double *y, double *yp);
 /* Per-unknown absolute tolerance and differential (1) / algebraic (0) id. */
 void nimc_model_atol(const nimc_model *m, double scale, double *atol);
 void nimc_model_id(const nimc_model *m, double *id);
+
+/* Set the control of m: the control row holds c's quantity to c's
+ * target from now on (the solver must then be restarted, as a step does).
+ * NIMC_EINPUT, m unchanged, when c's kind is unknown or a value it uses
+ * is not finite (a sine's frequency must also be positive). */
+int nimc_model_set_control(nimc_model *m, const nimc_control *c);
+/* The control in force. */
+nimc_control nimc_model_get_control(const nimc_model *m);
+/* Whether the control holds the current (1) or the voltage (0). */
+int nimc_control_by_current(nimc_control_kind kind);
 
 /* What the control row holds I (current controls) or V (voltage
  * controls) to at time t. */

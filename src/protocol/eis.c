@@ -62,8 +62,8 @@ double nimc_sim_drift(nimc_sim *sim, double t_scale_s, double rel_tol) {
 int nimc_sim_at_rest(nimc_sim *sim) {
   nimc_model *m = nimc_sim_model(sim);
   nimc_solver *sv = nimc_sim_solver(sim);
-  m->control = NIMC_CONTROL_CURRENT;
-  m->i_set_A = 0.0;
+  nimc_control open_circuit = {.kind = NIMC_CONTROL_CURRENT, .i_set_A = 0.0};
+  nimc_model_set_control(m, &open_circuit); /* cannot fail */
   if (nimc_solver_restart(sv, nimc_sim_time(sim), 0, NULL, NULL, NULL) ||
       nimc_solver_derivatives_at(sv, nimc_sim_time(sim)))
     return nimc_sim_fail(sim, NIMC_ESOLVER,
@@ -84,9 +84,8 @@ int nimc_sim_settle(nimc_sim *sim, double V, double t_scale_s, double rel_tol,
     return nimc_sim_fail(sim, NIMC_EINPUT,
                          "settle: voltage, time scale, tolerance and time "
                          "limit must be finite and positive");
-  m->control = NIMC_CONTROL_VOLTAGE;
-  m->v_set_V = V;
-  m->sweep_t0_s = t0;
+  nimc_control hold = {.kind = NIMC_CONTROL_VOLTAGE, .v_set_V = V, .t0_s = t0};
+  nimc_model_set_control(m, &hold); /* V was checked finite above */
   if (nimc_solver_restart(sv, t0, 0, NULL, NULL, NULL))
     return nimc_sim_fail(sim, NIMC_ESOLVER,
                          "holding at %.6g V to reach the operating point: "
@@ -286,13 +285,12 @@ int nimc_sim_impedance(nimc_sim *sim, const double *freq_Hz, size_t n,
   }
   /* the linearisation with the current as the input: control row
    * I - i_set, i_set at the operating point's current */
-  nimc_control control = m->control;
-  double i_set = m->i_set_A;
-  m->control = NIMC_CONTROL_CURRENT;
-  m->i_set_A = y[m->iI];
-  int bad = nimc_model_jacobians(m, t, y, yp, F, G, C);
-  m->control = control;
-  m->i_set_A = i_set;
+  nimc_control control = nimc_model_get_control(m);
+  nimc_control galvanostatic = {.kind = NIMC_CONTROL_CURRENT,
+                                .i_set_A = y[m->iI]};
+  int bad = nimc_model_set_control(m, &galvanostatic) != NIMC_OK ||
+            nimc_model_jacobians(m, t, y, yp, F, G, C);
+  nimc_model_set_control(m, &control); /* was in force: cannot fail */
   if (bad) {
     rc = nimc_sim_fail(sim, NIMC_ESOLVER,
                        "impedance: the operating point at t = %.6g s is "

@@ -1,12 +1,13 @@
 /*
  * run.c -- the simulation handle and the execution of experiments.
  *
- * A step sets the control of the model (current, voltage or sweep),
- * restarts the solver there (consistent initialisation: the double layers
- * and concentrations carry over, the potentials and the current jump), and
- * integrates until a root function (voltage or current cut-off) fires or
- * the step's time runs out.  Every internal solver step is recorded in the
- * series; the first sample of a step shares its time with the last sample
+ * A step sets the control of the model (current, voltage or sweep) as its
+ * kind's entry in the table of step operations says (steps.c), restarts
+ * the solver there (consistent initialisation: the double layers and
+ * concentrations carry over, the potentials and the current jump), and
+ * integrates until one of its cut-offs (IDA root functions, any number)
+ * fires or the step's time runs out.  Every internal solver step is recorded in
+ * the series; the first sample of a step shares its time with the last sample
  * of the previous one, which is how the IR drop at a switch is seen.
  */
 #include <math.h>
@@ -17,10 +18,10 @@
 
 #include "core/result.h"
 #include "mesh/mesh.h"
-#include "model/constants.h"
 #include "model/model.h"
 #include "protocol/experiment.h"
 #include "protocol/sim.h"
+#include "protocol/steps.h"
 #include "solver/solver.h"
 
 struct nimc_sim {
@@ -170,29 +171,16 @@ int nimc_sim_fields(nimc_sim *s, nimc_fields *f) {
 
 /* ---- steps ---- */
 
-/* The events that can end a step, one root function each. */
+/* The running step's cut-offs, for the solver's root function. */
 typedef struct step_ctx {
   const nimc_model *m;
-  const nimc_step *st;
-  double i_cut_A;
-  double c_floor;             /* depletion: concentration floor, mol/m3 */
-  int nroots;
-  nimc_end_reason reason[3];  /* what each root means */
+  nimc_cutoffs cut;
 } step_ctx;
 
 static int step_roots(double t, const double *y, double *g, void *user) {
   (void)t;
-  step_ctx *c = user;
-  for (int k = 0; k < c->nroots; k++) switch (c->reason[k]) {
-    case NIMC_END_VOLTAGE:
-      g[k] = y[c->m->iV] - c->st->v_cut_V;
-      break;
-    case NIMC_END_CURRENT:
-      g[k] = fabs(y[c->m->iI]) - c->i_cut_A;
-      break;
-    default:
-      g[k] = nimc_model_min_concentration(c->m, y) - c->c_floor;
-    }
+  const step_ctx *c = user;
+  nimc_cutoffs_eval(&c->cut, c->m, y, g);
   return 0;
 }
 
@@ -219,186 +207,146 @@ static int record_interval(nimc_sim *s, nimc_result *res, int index,
   return NIMC_OK;
 }
 
-/* The impedance of a finished sine step st (begun at t0, its samples
- * from index first of res's series) over its last half, whole periods
- * (at least one); left NaN when there is not a whole period. */
-static void sine_impedance(const nimc_step *st, const nimc_result *res,
-                           size_t first, double t0, nimc_step_result *sr) {
-  double T = 1.0 / st->sine_freq_Hz, t1 = t0 + sr->duration_s;
-  double periods = floor(0.5 * sr->duration_s / T + 1e-9);
-  if (periods < 1.0) periods = sr->duration_s >= T * (1 - 1e-9) ? 1.0 : 0.0;
-  sr->freq_Hz = st->sine_freq_Hz;
-  if (periods < 1.0 || first >= res->series.n) return;
-  nimc_series view = res->series;
-  view.time_s += first, view.voltage_V += first, view.current_A += first;
-  if (view.step) view.step += first;
-  view.n -= first;
-  nimc_err err;
-  double re, im;
-  if (nimc_series_impedance(&view, st->sine_freq_Hz, t1 - periods * T, t1,
-                            &re, &im, &err) == NIMC_OK)
-    sr->z_re_ohm = re, sr->z_im_ohm = im;
+/* The cut-offs every step has whatever its kind: the binary salt's
+ * diffusion potential diverges as c -> 0, so a step ends before it (end
+ * reason depletion); the ternary electrolyte keeps its conductivity and
+ * its Na+ reaction is first order in c (Na+ runs out only asymptotically;
+ * the residual refuses c <= 0), so it needs no such event.  The depletion
+ * event sits at 1e-3 of the initial concentration; a step that starts at
+ * or below it (after a step that ended there) gets its own floor at half
+ * its starting value, so a step that refills the electrolyte goes on and
+ * one that keeps emptying it still stops. */
+static int device_cutoffs(const nimc_sim *s, const double *y, nimc_cutoffs *l) {
+  if (s->dev->electrolyte.ternary) return NIMC_OK;
+  double c_start = nimc_model_min_concentration(s->model, y);
+  double floor_c = 1e-3 * s->dev->electrolyte.c0_mol_m3;
+  if (c_start < 1.01 * floor_c) floor_c = 0.5 * c_start;
+  return nimc_cutoffs_add(l, NIMC_END_DEPLETION, nimc_watch_min_concentration,
+                          floor_c, -1);
 }
 
-static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
-                    nimc_result *res) {
-  nimc_model *m = s->model;
-  double area = s->dev->area_m2;
-  double duration = st->has_duration ? st->duration_s : s->opts.max_step_time_s;
-  int limit_is_safety = !st->has_duration;
-  double max_step = 0.0; /* 0: the simulation's own bound */
-  m->sweep_t0_s = s->t;
-  switch (st->type) {
-  case NIMC_STEP_CHARGE:
-  case NIMC_STEP_DISCHARGE: {
-    double I = st->current * (st->current_per_area ? area : 1.0);
-    m->control = NIMC_CONTROL_CURRENT;
-    m->i_set_A = st->type == NIMC_STEP_CHARGE ? I : -I;
-    break;
-  }
-  case NIMC_STEP_REST:
-    m->control = NIMC_CONTROL_CURRENT;
-    m->i_set_A = 0.0;
-    break;
-  case NIMC_STEP_HOLD:
-    m->control = NIMC_CONTROL_VOLTAGE;
-    m->v_set_V = st->voltage_V;
-    break;
-  case NIMC_STEP_SWEEP: {
-    double dv = st->sweep_to_V - st->voltage_V;
-    m->control = NIMC_CONTROL_SWEEP;
-    m->v_set_V = st->voltage_V;
-    m->sweep_rate_V_s = dv >= 0 ? st->sweep_rate_V_s : -st->sweep_rate_V_s;
-    double tsweep = fabs(dv) / st->sweep_rate_V_s;
-    if (!st->has_duration || tsweep < duration) duration = tsweep;
-    limit_is_safety = 0;
-    break;
-  }
-  case NIMC_STEP_SINE: {
-    const double *y0 = nimc_solver_y(s->solver);
-    double k = st->current_per_area ? area : 1.0;
-    m->sine_amplitude = st->sine_amplitude * k;
-    m->sine_omega_rad_s = 2.0 * NIMC_PI * st->sine_freq_Hz;
-    if (st->sine_is_current) {
-      m->control = NIMC_CONTROL_SINE_CURRENT;
-      m->i_set_A = st->has_sine_level
-                       ? st->sine_level * (st->sine_level_per_area ? area : 1.0)
-                       : 0.0;
-    } else {
-      m->control = NIMC_CONTROL_SINE_VOLTAGE;
-      m->v_set_V = st->has_sine_level ? st->sine_level : y0[m->iV];
-    }
-    /* at least 20 solver steps a period, so the wave is followed */
-    max_step = 0.05 / st->sine_freq_Hz;
-    break;
-  }
-  }
-  step_ctx ctx;
-  memset(&ctx, 0, sizeof ctx);
-  ctx.m = m, ctx.st = st;
-  /* The depletion event sits at 1e-3 of the initial concentration; a step
-   * that starts at or below it (after a step that ended there) gets its own
-   * floor at half its starting value, so a step that refills the
-   * electrolyte goes on and one that keeps emptying it still stops. */
-  double c_start = nimc_model_min_concentration(m, nimc_solver_y(s->solver));
-  ctx.c_floor = 1e-3 * s->dev->electrolyte.c0_mol_m3;
-  if (c_start < 1.01 * ctx.c_floor) ctx.c_floor = 0.5 * c_start;
-  int dir[3], nroots = 0;
-  if (st->has_v_cut) {
-    ctx.reason[nroots] = NIMC_END_VOLTAGE;
-    dir[nroots++] = st->type == NIMC_STEP_DISCHARGE ? -1 : 1;
-  }
-  if (st->has_i_cut) {
-    ctx.i_cut_A = st->i_cut * (st->i_cut_per_area ? area : 1.0);
-    ctx.reason[nroots] = NIMC_END_CURRENT;
-    dir[nroots++] = -1;
-  }
-  /* the binary salt's diffusion potential diverges as c -> 0: a step ends
-   * before it; the ternary electrolyte keeps its conductivity and its Na+
-   * reaction is first order in c (Na+ runs out only asymptotically; the
-   * residual refuses c <= 0), so no event is needed */
-  if (!s->dev->electrolyte.ternary) {
-    ctx.reason[nroots] = NIMC_END_DEPLETION; /* ends any step before c = 0 */
-    dir[nroots++] = -1;
-  }
-  ctx.nroots = nroots;
-  double *y = nimc_solver_y(s->solver);
-  double q0 = y[m->iQ], e0 = y[m->iE], t0 = s->t;
-  int rc = nimc_solver_set_max_step(s->solver, max_step);
+/* Start step st: its plan (control and time bound) from its kind's
+ * set-up, its cut-offs (the kind's, then the device's) in ctx, and the
+ * solver restarted under the new control. */
+static int start_step(nimc_sim *s, const nimc_step *st, int index,
+                      const nimc_step_ops *ops, nimc_step_plan *plan,
+                      step_ctx *ctx) {
+  const double *y = nimc_solver_y(s->solver);
+  nimc_step_env env = {s->model, y, s->t, s->dev->area_m2,
+                       s->opts.max_step_time_s};
+  memset(plan, 0, sizeof *plan);
+  plan->control.kind = NIMC_CONTROL_CURRENT;
+  plan->control.t0_s = s->t;
+  plan->duration_s =
+      st->has_duration ? st->duration_s : s->opts.max_step_time_s;
+  plan->bound_is_safety = !st->has_duration;
+  ops->setup(st, &env, plan);
+  if (nimc_model_set_control(s->model, &plan->control))
+    return nimc_sim_fail(s, NIMC_EINPUT,
+                         "step %d '%s' at t = %.6g s: its control is not a "
+                         "finite value",
+                         index + 1, st->text, s->t);
+  ctx->m = s->model;
+  if (ops->cutoffs(st, &env, &ctx->cut) || device_cutoffs(s, y, &ctx->cut))
+    return NIMC_ENOMEM;
+  int rc = nimc_solver_set_max_step(s->solver, plan->max_step_s);
   if (!rc)
-    rc = nimc_solver_restart(s->solver, s->t, nroots, dir, step_roots, &ctx);
-  if (rc) {
-    snprintf(s->msg, sizeof s->msg,
-             "step %d '%s' at t = %.6g s: cannot start: %s", index + 1,
-             st->text, s->t, nimc_solver_errmsg(s->solver));
-    return NIMC_ESOLVER;
-  }
-  size_t first = res->series.n; /* this step's first sample */
-  if ((rc = record(s, res, index))) return rc;
-  nimc_step_result sr;
-  memset(&sr, 0, sizeof sr);
-  sr.type = st->type;
-  sr.index = index;
-  sr.cycle = cycle;
-  sr.v_start_V = y[m->iV];
-  /* A cut-off already passed at the start ends the step at once. */
-  int done = 0;
-  if (st->has_v_cut) {
-    double v = y[m->iV];
-    if ((st->type == NIMC_STEP_DISCHARGE && v <= st->v_cut_V) ||
-        (st->type != NIMC_STEP_DISCHARGE && v >= st->v_cut_V)) {
-      sr.end_reason = NIMC_END_VOLTAGE;
-      done = 1;
-    }
-  }
-  if (!done && st->has_i_cut && fabs(y[m->iI]) <= ctx.i_cut_A) {
-    sr.end_reason = NIMC_END_CURRENT;
-    done = 1;
-  }
-  double tend = t0 + duration;
+    rc = nimc_solver_restart(s->solver, s->t, (int)ctx->cut.n, ctx->cut.dir,
+                             step_roots, ctx);
+  if (rc)
+    return nimc_sim_fail(
+        s, NIMC_ESOLVER, "step %d '%s' at t = %.6g s: cannot start: %s",
+        index + 1, st->text, s->t, nimc_solver_errmsg(s->solver));
+  return NIMC_OK;
+}
+
+/* Integrate the started step until a cut-off fires or the time bound is
+ * reached, recording samples; sr->end_reason says which. */
+static int integrate_step(nimc_sim *s, const nimc_step *st, int index,
+                          const nimc_step_plan *plan, step_ctx *ctx,
+                          nimc_result *res, nimc_step_result *sr) {
+  double t0 = s->t, tend = t0 + plan->duration_s;
   long nsolver = 0;
   double dt_out = s->opts.output_dt_s, next_out = t0 + dt_out;
-  while (!done) {
-    int ev;
+  for (;;) {
+    int ev, rc;
     /* long steps report progress too, every few hundred solver steps */
     if (++nsolver % 256 == 0 && s->opts.progress &&
         s->opts.progress(s->opts.progress_user, s->run_done, s->run_total,
-                         s->t)) {
-      snprintf(s->msg, sizeof s->msg,
-               "interrupted in step %d '%s' at t = %.6g s", index + 1, st->text,
-               s->t);
-      return NIMC_ESOLVER;
-    }
-    rc = nimc_solver_step(s->solver, tend, &s->t, &ev);
-    if (rc) {
-      snprintf(s->msg, sizeof s->msg, "step %d '%s' failed at t = %.6g s: %s",
-               index + 1, st->text, s->t, nimc_solver_errmsg(s->solver));
-      return NIMC_ESOLVER;
-    }
+                         s->t))
+      return nimc_sim_fail(s, NIMC_ESOLVER,
+                           "interrupted in step %d '%s' at t = %.6g s",
+                           index + 1, st->text, s->t);
+    if (nimc_solver_step(s->solver, tend, &s->t, &ev))
+      return nimc_sim_fail(s, NIMC_ESOLVER,
+                           "step %d '%s' failed at t = %.6g s: %s", index + 1,
+                           st->text, s->t, nimc_solver_errmsg(s->solver));
     if (dt_out > 0.0) {
       if ((rc = record_interval(s, res, index, &next_out))) return rc;
       if (ev == 0) continue; /* the end is recorded below */
     }
     if ((rc = record(s, res, index))) return rc;
     if (ev == 1) {
-      int info[3] = {0, 0, 0};
-      nimc_solver_root_info(s->solver, info);
-      sr.end_reason = ctx.reason[0];
-      for (int k = nroots - 1; k >= 0; k--)
-        if (info[k]) sr.end_reason = ctx.reason[k];
-      done = 1;
-    } else if (ev == 2) {
-      sr.end_reason = limit_is_safety ? NIMC_END_LIMIT : NIMC_END_TIME;
-      done = 1;
+      for (size_t k = 0; k < ctx->cut.n; k++)
+        ctx->cut.info[k] = 0;
+      long k = nimc_solver_root_info(s->solver, ctx->cut.info)
+                   ? -1
+                   : nimc_cutoffs_fired(&ctx->cut);
+      /* a root without a flag cannot happen; it is then the first */
+      sr->end_reason =
+          ctx->cut.n ? ctx->cut.c[k < 0 ? 0 : k].reason : NIMC_END_LIMIT;
+      return NIMC_OK;
+    }
+    if (ev == 2) {
+      sr->end_reason = plan->bound_is_safety ? NIMC_END_LIMIT : NIMC_END_TIME;
+      return NIMC_OK;
     }
   }
+}
+
+/* Run one step: set up by its kind, integrated by the shared loop, its
+ * record filled from the solver's integrals (charge and energy are the
+ * changes of the state's running integrals Q and E, exact at any output
+ * spacing) and completed by its kind. */
+static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
+                    nimc_result *res) {
+  const nimc_step_ops *ops = nimc_step_ops_of(st->type);
+  if (!ops)
+    return nimc_sim_fail(s, NIMC_EINPUT,
+                         "step %d '%s': unknown kind of step (%d)", index + 1,
+                         st->text, (int)st->type);
+  const nimc_model *m = s->model;
+  step_ctx ctx;
+  memset(&ctx, 0, sizeof ctx);
+  nimc_step_plan plan;
+  int rc = start_step(s, st, index, ops, &plan, &ctx);
+  if (rc) goto done;
+  const double *y = nimc_solver_y(s->solver);
+  double q0 = y[m->iQ], e0 = y[m->iE], t0 = s->t;
+  size_t first = res->series.n; /* this step's first sample */
+  if ((rc = record(s, res, index))) goto done;
+  nimc_step_result sr;
+  memset(&sr, 0, sizeof sr);
+  sr.type = st->type;
+  sr.index = index;
+  sr.cycle = cycle;
+  sr.v_start_V = y[m->iV];
+  /* a cut-off already passed at the start ends the step at once */
+  long passed = nimc_cutoffs_passed(&ctx.cut, m, y);
+  if (passed >= 0)
+    sr.end_reason = ctx.cut.c[passed].reason;
+  else if ((rc = integrate_step(s, st, index, &plan, &ctx, res, &sr)))
+    goto done;
   sr.duration_s = s->t - t0;
   sr.charge_C = y[m->iQ] - q0;
   sr.energy_J = y[m->iE] - e0;
   sr.v_end_V = y[m->iV];
   sr.freq_Hz = sr.z_re_ohm = sr.z_im_ohm = NAN;
-  if (st->type == NIMC_STEP_SINE) sine_impedance(st, res, first, t0, &sr);
-  return nimc_result_push_step(res, &sr);
+  if (ops->finish) ops->finish(st, &res->series, first, t0, &sr);
+  rc = nimc_result_push_step(res, &sr);
+done:
+  nimc_cutoffs_free(&ctx.cut);
+  return rc;
 }
 
 int nimc_sim_run(nimc_sim *s, const nimc_experiment *exp, nimc_result *res) {

@@ -26,7 +26,7 @@ int nimc_simulate(const char *path, const char *const *sets, size_t nsets,
     nimc_norm norm = {nimc_device_footprint_area_m2(dev),
                       nimc_device_norm_thickness_m(dev)};
     nimc_err ignore;
-    if (nimc_metrics_gcd(&res->series, &norm, mt, &ignore) != NIMC_OK)
+    if (nimc_metrics_gcd_result(res, &norm, mt, &ignore) != NIMC_OK)
       mt->have_discharge = 0;
   }
   nimc_sim_destroy(sim);

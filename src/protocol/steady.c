@@ -15,14 +15,16 @@
  * measure is no error: from the neutral start a fast first charge may end
  * at once on its IR drop.
  *
- * Each cycle is read by nimc_metrics_gcd from its own part of the series
- * (a view, no copy), so the loop costs O(samples) in all; the metrics
- * handed back are read once more from the whole series, so that their
- * cycle index counts every pair the result holds.  This file runs the
- * simulation (nimc_sim_run) and reads series through the analysis API
- * like any caller would: it knows the experiment's steps only to check
- * that a cycle has a charge and a discharge to measure.  It never prints;
- * every message goes to the simulation's handle.
+ * Each cycle is read by nimc_metrics_gcd_result from its own part of the
+ * result (a view of its samples and step records, no copy), so the loop
+ * costs O(samples) in all, and its charges come from the solver's
+ * integrals whatever the output spacing; the metrics handed back are read
+ * once more from the whole result, so that their cycle index counts every
+ * pair the result holds.  This file runs the simulation (nimc_sim_run)
+ * and reads results through the analysis API like any caller would: it knows
+ * the experiment's steps only to check that a cycle has a charge and a
+ * discharge to measure.  It never prints; every message goes to the
+ * simulation's handle.
  */
 #include <math.h>
 #include <stdio.h>
@@ -92,14 +94,22 @@ static int has_pair(const nimc_experiment *exp) {
   return 0;
 }
 
-/* The samples of s from index first on, as a series of their own. */
-static nimc_series tail_view(const nimc_series *s, size_t first) {
-  nimc_series v = *s;
+/* The samples of res from index first on and its step records from
+ * index first_step on, as a result of their own (a view: nothing is
+ * copied, nothing may be freed). */
+static nimc_result tail_view(const nimc_result *res, size_t first,
+                             size_t first_step) {
+  nimc_result v = *res;
+  nimc_series *s = &v.series;
   if (first > s->n) first = s->n;
-  v.time_s += first, v.voltage_V += first, v.current_A += first;
-  if (v.step) v.step += first;
-  v.n -= first;
-  v.cap = v.n;
+  s->time_s += first, s->voltage_V += first, s->current_A += first;
+  if (s->step) s->step += first;
+  s->n -= first;
+  s->cap = s->n;
+  if (first_step > v.nsteps) first_step = v.nsteps;
+  if (v.steps) v.steps += first_step;
+  v.nsteps -= first_step;
+  v.cap = v.nsteps;
   return v;
 }
 
@@ -143,10 +153,10 @@ int nimc_sim_run_until_steady(nimc_sim *sim, const nimc_experiment *cycle,
       res->steps[j].cycle = k - 1;
     if (rc) goto finish; /* the message is nimc_sim_run's */
 
-    nimc_series view = tail_view(&res->series, inf.first_sample);
+    nimc_result view = tail_view(res, inf.first_sample, inf.first_step);
     nimc_metrics m;
     nimc_err err;
-    int mrc = nimc_metrics_gcd(&view, norm, &m, &err);
+    int mrc = nimc_metrics_gcd_result(&view, norm, &m, &err);
     if (mrc == NIMC_OK && !m.have_cycle)
       snprintf(err.msg, sizeof err.msg,
                "its last full discharge is not paired with a charge");
@@ -191,10 +201,10 @@ int nimc_sim_run_until_steady(nimc_sim *sim, const nimc_experiment *cycle,
   }
 finish:
   /* the metrics of the whole series: the last discharge, counted among
-   * all the pairs of res (what nimc_metrics_gcd of res says) */
+   * all the pairs of res (what nimc_metrics_gcd_result of res says) */
   {
     nimc_err ignore;
-    if (nimc_metrics_gcd(&res->series, norm, &inf.metrics, &ignore) != NIMC_OK)
+    if (nimc_metrics_gcd_result(res, norm, &inf.metrics, &ignore) != NIMC_OK)
       inf.metrics = no_metrics();
   }
   if (info) *info = inf;

@@ -1,0 +1,350 @@
+/*
+ * test_steps.c -- the experiment engine's step kinds and cut-offs
+ * (src/protocol/steps.h, run.c):
+ *  - a step may have any number of cut-offs: the list grows, every root
+ *    function is evaluated, the first cut-off passed at the start and the
+ *    first one fired name the end;
+ *  - every kind of step of the experiment language has its entry in the
+ *    table of operations, and a kind without one is refused by the run
+ *    with a message, not run with a stale control;
+ *  - each kind's set-up gives the control and time bound of its
+ *    definition (docs/experiments.md), and its "until" clauses become
+ *    cut-offs in the right direction;
+ *  - the device's own cut-off (depletion of a binary salt) ends a step;
+ *  - the GCD metrics of a run are the solver's integrals, the same at any
+ *    output spacing.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mesh/mesh.h"
+#include "model/constants.h"
+#include "model/model.h"
+#include "model_fixtures.h"
+#include "nimc/nimc.h"
+#include "protocol/experiment.h"
+#include "protocol/sim.h"
+#include "protocol/steps.h"
+#include "testlib.h"
+
+/* A small capacitor model (binary electrolyte) and its initial state. */
+typedef struct small {
+  nimc_device d;
+  nimc_model *m;
+  double *y, *yp;
+} small;
+
+static int small_open(small *s) {
+  memset(s, 0, sizeof *s);
+  fx_device(&s->d, 1.0, 1e-10);
+  fx_capacitive(&s->d.anode, 10e-6, 1e7, 0.0);
+  fx_capacitive(&s->d.cathode, 10e-6, 1e7, 0.0);
+  nimc_mesh *mesh;
+  if (nimc_mesh_stack(&mesh, &s->d, NULL) ||
+      nimc_model_create(&s->m, &s->d, mesh, NULL))
+    return -1;
+  s->y = malloc(sizeof(double) * s->m->n);
+  s->yp = malloc(sizeof(double) * s->m->n);
+  nimc_model_initial(s->m, s->y, s->yp);
+  return 0;
+}
+
+static void small_close(small *s) {
+  free(s->y), free(s->yp);
+  nimc_model_destroy(s->m);
+  fx_free_device(&s->d);
+}
+
+static void test_any_number_of_cutoffs(void) {
+  small s;
+  CHECK(small_open(&s) == 0);
+  const nimc_model *m = s.m;
+  nimc_cutoffs l;
+  memset(&l, 0, sizeof l);
+  /* 40 voltage cut-offs at 0, 0.1, ... 3.9 V: falling up to 2.0 V,
+   * rising above, and one on the current */
+  enum { NV = 40 };
+  for (int k = 0; k < NV; k++)
+    CHECK(nimc_cutoffs_add(&l, NIMC_END_VOLTAGE, nimc_watch_voltage, 0.1 * k,
+                           k <= 20 ? -1 : +1) == NIMC_OK);
+  CHECK(nimc_cutoffs_add(&l, NIMC_END_CURRENT, nimc_watch_abs_current, 1e-3,
+                         -1) == NIMC_OK);
+  CHECK(l.n == NV + 1 && l.cap >= l.n);
+  for (int k = 0; k < NV; k++)
+    CHECK(l.dir[k] == (k <= 20 ? -1 : +1));
+  CHECK(l.dir[NV] == -1 && l.c[NV].reason == NIMC_END_CURRENT);
+  /* every root function is evaluated */
+  s.y[m->iV] = 2.05, s.y[m->iI] = -2e-3;
+  double g[NV + 1];
+  for (int k = 0; k <= NV; k++)
+    g[k] = NAN;
+  nimc_cutoffs_eval(&l, m, s.y, g);
+  int all = 1;
+  for (int k = 0; k < NV; k++)
+    all &= fabs(g[k] - (2.05 - 0.1 * k)) < 1e-12;
+  CHECK(all);
+  CHECK_ABS(g[NV], 2e-3 - 1e-3, 1e-15);
+  /* at 2.05 V and 2 mA none is passed; at 0.5 mA the current one is */
+  CHECK(nimc_cutoffs_passed(&l, m, s.y) == -1);
+  s.y[m->iI] = 5e-4;
+  CHECK(nimc_cutoffs_passed(&l, m, s.y) == NV);
+  /* at 3 V the rising ones at 2.1 ... 3.0 V are: the first names it */
+  s.y[m->iV] = 3.0;
+  CHECK(nimc_cutoffs_passed(&l, m, s.y) == 21);
+  /* at 0.05 V the falling ones at 0.1 ... 2.0 V are */
+  s.y[m->iV] = 0.05;
+  CHECK(nimc_cutoffs_passed(&l, m, s.y) == 1);
+  /* the first flagged root names the end */
+  CHECK(nimc_cutoffs_fired(&l) == -1);
+  l.info[38] = 1, l.info[35] = -1;
+  CHECK(nimc_cutoffs_fired(&l) == 35);
+  nimc_cutoffs_free(&l);
+  CHECK(l.n == 0 && l.cap == 0 && !l.c && !l.dir && !l.info);
+  small_close(&s);
+}
+
+static void test_table_has_every_kind(void) {
+  for (int t = NIMC_STEP_CHARGE; t <= NIMC_STEP_SINE; t++) {
+    const nimc_step_ops *o = nimc_step_ops_of((nimc_step_type)t);
+    CHECK(o != NULL);
+    if (!o) continue;
+    CHECK(o->type == (nimc_step_type)t);
+    CHECK(o->setup != NULL && o->cutoffs != NULL);
+    /* only the sine measures something of its own (its impedance) */
+    CHECK((o->finish != NULL) == (t == NIMC_STEP_SINE));
+  }
+  CHECK(nimc_step_ops_of((nimc_step_type)(NIMC_STEP_SINE + 1)) == NULL);
+  CHECK(nimc_step_ops_of((nimc_step_type)-1) == NULL);
+}
+
+/* A step of kind 42 is refused by the run, which names it. */
+static void test_unknown_kind_refused(void) {
+  nimc_device *dev;
+  nimc_sim *sim;
+  nimc_err err;
+  if (nimc_device_load(&dev, "devices/nimc-stack.ini", NULL, 0, &err) ||
+      nimc_sim_create(&sim, dev, NULL, &err)) {
+    fprintf(stderr, "  %s\n", err.msg);
+    CHECK(0);
+    return;
+  }
+  fx_exp x;
+  fx_exp_init(&x);
+  nimc_step *st = fx_add(&x, NIMC_STEP_CHARGE);
+  st->type = (nimc_step_type)42;
+  strcpy(st->text, "Levitate at 1 mA");
+  nimc_result res;
+  memset(&res, 0, sizeof res);
+  CHECK(nimc_sim_run(sim, &x.exp, &res) == NIMC_EINPUT);
+  CHECK_CONTAINS(nimc_sim_errmsg(sim), "step 1 'Levitate at 1 mA'");
+  CHECK_CONTAINS(nimc_sim_errmsg(sim), "unknown kind of step");
+  CHECK(res.nsteps == 0 && res.series.n == 0);
+  nimc_result_free(&res);
+  nimc_sim_destroy(sim);
+  nimc_device_destroy(dev);
+}
+
+/* The plan and cut-offs of the parsed step text from a state at 1.23 V
+ * at t = 7 s, on 2 cm2. */
+typedef struct planned {
+  int ok;
+  nimc_step_plan plan;
+  nimc_cutoffs cut;
+} planned;
+
+static planned plan_of(small *s, const char *text) {
+  planned p;
+  memset(&p, 0, sizeof p);
+  nimc_experiment *exp;
+  nimc_err err;
+  const char *lines[1] = {text};
+  if (nimc_experiment_parse(&exp, lines, 1, &err)) {
+    fprintf(stderr, "  %s\n", err.msg);
+    return p;
+  }
+  const nimc_step *st = &exp->blocks[0].steps[0];
+  const nimc_step_ops *o = nimc_step_ops_of(st->type);
+  s->y[s->m->iV] = 1.23;
+  nimc_step_env env = {s->m, s->y, 7.0, 2e-4, 1e5};
+  p.plan.control.kind = NIMC_CONTROL_CURRENT;
+  p.plan.control.t0_s = env.t_s;
+  p.plan.duration_s = st->has_duration ? st->duration_s : env.max_step_time_s;
+  p.plan.bound_is_safety = !st->has_duration;
+  if (o) {
+    o->setup(st, &env, &p.plan);
+    p.ok = o->cutoffs(st, &env, &p.cut) == NIMC_OK;
+  }
+  nimc_experiment_destroy(exp);
+  return p;
+}
+
+static void test_setup_of_each_kind(void) {
+  small s;
+  CHECK(small_open(&s) == 0);
+  const double A = 2e-4; /* m2 */
+  planned p = plan_of(&s, "Charge at 0.5 mA/cm2 until 3.5 V");
+  CHECK(p.ok && p.plan.control.kind == NIMC_CONTROL_CURRENT);
+  CHECK_REL(p.plan.control.i_set_A, 5.0 * A, 1e-12); /* 0.5 mA/cm2 = 5 A/m2 */
+  CHECK(p.plan.bound_is_safety && p.plan.duration_s == 1e5);
+  CHECK(p.cut.n == 1 && p.cut.c[0].reason == NIMC_END_VOLTAGE &&
+        p.cut.c[0].level == 3.5 && p.cut.dir[0] == +1);
+  nimc_cutoffs_free(&p.cut);
+
+  p = plan_of(&s, "Discharge at 2 mA until 0.5 V or for 1 h");
+  CHECK(p.ok && p.plan.control.i_set_A == -2e-3);
+  CHECK(!p.plan.bound_is_safety && p.plan.duration_s == 3600.0);
+  CHECK(p.cut.n == 1 && p.cut.c[0].level == 0.5 && p.cut.dir[0] == -1);
+  nimc_cutoffs_free(&p.cut);
+
+  p = plan_of(&s, "Rest for 10 min");
+  CHECK(p.ok && p.plan.control.kind == NIMC_CONTROL_CURRENT &&
+        p.plan.control.i_set_A == 0.0 && p.plan.duration_s == 600.0);
+  CHECK(p.cut.n == 0);
+  nimc_cutoffs_free(&p.cut);
+
+  p = plan_of(&s, "Hold at 3.5 V for 10 min or until 0.01 mA/cm2");
+  CHECK(p.ok && p.plan.control.kind == NIMC_CONTROL_VOLTAGE &&
+        p.plan.control.v_set_V == 3.5 && p.plan.duration_s == 600.0);
+  CHECK(p.cut.n == 1 && p.cut.c[0].reason == NIMC_END_CURRENT &&
+        p.cut.dir[0] == -1);
+  CHECK_REL(p.cut.c[0].level, 0.1 * A, 1e-12);
+  nimc_cutoffs_free(&p.cut);
+
+  /* a falling sweep: negative rate, ends at its end voltage */
+  p = plan_of(&s, "Sweep from 2 V to 1 V at 10 mV/s");
+  CHECK(p.ok && p.plan.control.kind == NIMC_CONTROL_SWEEP);
+  CHECK(p.plan.control.v_set_V == 2.0 && p.plan.control.t0_s == 7.0);
+  CHECK_REL(p.plan.control.sweep_rate_V_s, -0.01, 1e-12);
+  CHECK_REL(p.plan.duration_s, 100.0, 1e-12);
+  CHECK(!p.plan.bound_is_safety);
+  nimc_cutoffs_free(&p.cut);
+  p = plan_of(&s, "Sweep from 0 V to 3.5 V at 10 mV/s for 30 s");
+  CHECK(p.ok && p.plan.duration_s == 30.0 && p.plan.control.sweep_rate_V_s > 0);
+  nimc_cutoffs_free(&p.cut);
+
+  /* a sine around the voltage at the start, at least 20 steps a period */
+  p = plan_of(&s, "Sine 5 mV at 2 Hz for 20 s");
+  CHECK(p.ok && p.plan.control.kind == NIMC_CONTROL_SINE_VOLTAGE);
+  CHECK(p.plan.control.v_set_V == 1.23 &&
+        p.plan.control.sine_amplitude == 5e-3);
+  CHECK_REL(p.plan.control.sine_omega_rad_s, 4.0 * NIMC_PI, 1e-12);
+  CHECK_REL(p.plan.max_step_s, 0.025, 1e-12);
+  nimc_cutoffs_free(&p.cut);
+  p = plan_of(&s, "Sine 0.01 mA/cm2 at 1 Hz around 0.1 mA/cm2 for 5 s");
+  CHECK(p.ok && p.plan.control.kind == NIMC_CONTROL_SINE_CURRENT);
+  CHECK_REL(p.plan.control.i_set_A, 1.0 * A, 1e-12);
+  CHECK_REL(p.plan.control.sine_amplitude, 0.1 * A, 1e-12);
+  nimc_cutoffs_free(&p.cut);
+  small_close(&s);
+}
+
+/* A capacitor with far too little salt for its double layers: charging
+ * empties the electrolyte and the device's cut-off ends the step
+ * (depletion) before its voltage, as it ends a second charge from there
+ * at once (the floor is then half the starting concentration, and the
+ * charge keeps emptying it). */
+static void test_depletion_ends_a_step(void) {
+  nimc_device d;
+  fx_device(&d, 1.0, 1e-10);
+  fx_capacitive(&d.anode, 10e-6, 1e7, 0.0);
+  fx_capacitive(&d.cathode, 10e-6, 1e7, 0.0);
+  /* each double layer takes its counter-ions from the electrolyte: the
+   * negative one cations, the positive one anions, so charging removes
+   * salt, and the pores hold less than the double layers take by 1 V */
+  d.anode.dl_cation_fraction = 1.0;
+  d.cathode.dl_cation_fraction = 0.0;
+  d.electrolyte.c0_mol_m3 = 10.0;
+  fx_exp x;
+  fx_exp_init(&x);
+  for (int k = 0; k < 2; k++) {
+    nimc_step *c = fx_add(&x, NIMC_STEP_CHARGE);
+    c->current = 1e-4, c->has_v_cut = 1, c->v_cut_V = 1.0;
+  }
+  nimc_sim *sim;
+  nimc_err err;
+  nimc_result res;
+  memset(&res, 0, sizeof res);
+  if (nimc_sim_create(&sim, &d, NULL, &err)) {
+    fprintf(stderr, "  %s\n", err.msg);
+    CHECK(0);
+    fx_free_device(&d);
+    return;
+  }
+  int rc = nimc_sim_run(sim, &x.exp, &res);
+  if (rc) fprintf(stderr, "  %s\n", nimc_sim_errmsg(sim));
+  CHECK(rc == NIMC_OK && res.nsteps == 2);
+  if (res.nsteps == 2) {
+    fprintf(
+        stderr,
+        "  charge ends at %.4f V after %.4g s (%s), again after %.2g s (%s)\n",
+        res.steps[0].v_end_V, res.steps[0].duration_s,
+        nimc_end_reason_name(res.steps[0].end_reason), res.steps[1].duration_s,
+        nimc_end_reason_name(res.steps[1].end_reason));
+    CHECK(res.steps[0].end_reason == NIMC_END_DEPLETION);
+    CHECK(res.steps[0].v_end_V < 0.9 && res.steps[0].duration_s > 1.0);
+    CHECK(res.steps[1].end_reason == NIMC_END_DEPLETION);
+    CHECK(res.steps[1].duration_s < 1e-3);
+  }
+  nimc_result_free(&res);
+  nimc_sim_destroy(sim);
+  fx_free_device(&d);
+}
+
+/* The GCD metrics of a simulation come from the solver's integrals: a
+ * charge, a hold whose current decays within seconds, and a discharge on
+ * the stack device give the same energy, power, coulombic efficiency and
+ * capacitance recorded at every solver step and every 60 s (the samples
+ * alone miss the hold's charge: a coulombic efficiency 34 % off). */
+static void test_metrics_do_not_depend_on_output_spacing(void) {
+  const char *lines[3] = {"Charge at 1 mA/cm2 until 3.5 V",
+                          "Hold at 3.5 V for 5 min",
+                          "Discharge at 1 mA/cm2 until 0.5 V"};
+  nimc_metrics m[2], ms[2];
+  size_t nsamples[2] = {0, 0};
+  for (int k = 0; k < 2; k++) {
+    nimc_sim_opts o = nimc_sim_opts_default();
+    o.output_dt_s = k ? 60.0 : 0.0;
+    nimc_result res;
+    nimc_err err;
+    memset(&res, 0, sizeof res);
+    int rc = nimc_simulate("devices/nimc-stack.ini", NULL, 0, lines, 3, &o,
+                           &res, &m[k], &err);
+    if (rc) fprintf(stderr, "  %s\n", err.msg);
+    CHECK(rc == NIMC_OK && m[k].have_cycle);
+    CHECK(nimc_metrics_gcd(&res.series, NULL, &ms[k], &err) == NIMC_OK);
+    nsamples[k] = res.series.n;
+    /* the metrics are the records' integrals */
+    if (res.nsteps == 3) {
+      CHECK_REL(m[k].energy_J, -res.steps[2].energy_J, 1e-14);
+      CHECK_REL(m[k].coulombic_efficiency,
+                -res.steps[2].charge_C /
+                    (res.steps[0].charge_C + res.steps[1].charge_C),
+                1e-14);
+    }
+    nimc_result_free(&res);
+  }
+  fprintf(stderr,
+          "  %zu and %zu samples: energy %.9g and %.9g J, CE %.9g and %.9g "
+          "(from the samples alone: %.6g and %.6g)\n",
+          nsamples[0], nsamples[1], m[0].energy_J, m[1].energy_J,
+          m[0].coulombic_efficiency, m[1].coulombic_efficiency,
+          ms[0].coulombic_efficiency, ms[1].coulombic_efficiency);
+  CHECK(nsamples[1] < nsamples[0] / 4);
+  CHECK_REL(m[1].energy_J, m[0].energy_J, 1e-3);
+  CHECK_REL(m[1].power_W, m[0].power_W, 1e-3);
+  CHECK_REL(m[1].coulombic_efficiency, m[0].coulombic_efficiency, 1e-3);
+  CHECK_REL(m[1].capacitance_F, m[0].capacitance_F, 1e-3);
+  CHECK_REL(m[1].capacitance_volumetric_F_cm3,
+            m[0].capacitance_volumetric_F_cm3, 1e-3);
+}
+
+int main(void) {
+  RUN(test_any_number_of_cutoffs);
+  RUN(test_table_has_every_kind);
+  RUN(test_unknown_kind_refused);
+  RUN(test_setup_of_each_kind);
+  RUN(test_depletion_ends_a_step);
+  RUN(test_metrics_do_not_depend_on_output_spacing);
+  return TEST_REPORT();
+}
