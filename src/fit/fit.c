@@ -794,7 +794,7 @@ static int simulate_metrics(fitctx *c, obsst *s, const double *p) {
       } else {
         s->rest_h = last_rest_h(&res);
         /* a rest metric needs no discharge to measure */
-        if ((e = nimc_metrics_gcd(&res.series, &norm, &s->mt, &err)) &&
+        if ((e = nimc_metrics_gcd_result(&res, &norm, &s->mt, &err)) &&
             s->metric->rest)
           e = 0, s->mt = nimc_metrics_undefined();
         else if (e)
