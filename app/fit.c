@@ -54,6 +54,8 @@ static const char *usage_fit_text =
     "(for\n"
     "                         curves whose residuals jump)\n"
     "  --accel                geodesic acceleration of Levenberg-Marquardt\n"
+    "  --evaluate             no fit: the model against the data at the start\n"
+    "                         values (one simulation per observation)\n"
     "  --max-iter N           iterations (default 50; simplex 100 per "
     "parameter)\n"
     "  --rtol X               the simulations' relative tolerance (default "
@@ -84,7 +86,7 @@ typedef struct fit_args {
       *spec, *kind;
   const char **steps, **sets;
   size_t nsteps, nsets;
-  int json, quiet, simplex, accel, max_iter;
+  int json, quiet, simplex, accel, max_iter, evaluate;
 } fit_args;
 
 /* The command line into *a; 0, -1 after --help, or the exit status of
@@ -147,6 +149,8 @@ static int parse_args(int argc, char **argv, fit_args *a) {
       a->simplex = 1;
     } else if (!strcmp(o, "--accel")) {
       a->accel = 1;
+    } else if (!strcmp(o, "--evaluate")) {
+      a->evaluate = 1;
     } else if (!a->device && !a->spec && o[0] != '-') {
       a->device = o;
     } else {
@@ -1075,6 +1079,7 @@ int cli_fit(int argc, char **argv) {
   nimc_device_fit_opts o = nimc_device_fit_opts_default();
   o.method = a.simplex ? NIMC_FIT_SIMPLEX : NIMC_FIT_LM;
   o.accel = a.accel;
+  o.evaluate_only = a.evaluate;
   o.max_iter = a.max_iter;
   if (a.rtol && *a.rtol) {
     char *end;

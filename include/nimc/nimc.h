@@ -1188,6 +1188,10 @@ typedef struct nimc_device_fit_opts {
                          model between its samples costs nothing */
   nimc_fit_progress_fn progress;
   void *progress_user;
+  int evaluate_only;  /* 1: no fit, only the model at the start values
+                         (every residual, model value and rms; standard
+                         errors, correlations and sensitivities NaN or
+                         absent): a check of the data against the model */
 } nimc_device_fit_opts;
 
 nimc_device_fit_opts nimc_device_fit_opts_default(void);

@@ -1539,15 +1539,23 @@ int nimc_fit_run(const nimc_fit_param *params, size_t np,
   out->chi2_start = sumsq(c.rtmp, c.n);
   for (size_t b = 0; b < nobs; b++)
     rms_start[b] = obs_rms(&c.ob[b]);
-  rc = o.method == NIMC_FIT_LM ? run_lm(&c, u, J, out)
-                               : run_simplex(&c, u, J, out);
-  if (rc) {
-    rc = nimc_err_set(err, rc, "out of memory");
-    goto done;
+  if (o.evaluate_only) {
+    /* the model at the start values, nothing fitted */
+    out->converged = 1;
+    snprintf(out->reason, sizeof out->reason,
+             "evaluated at the start values (no fit)");
+  } else {
+    rc = o.method == NIMC_FIT_LM ? run_lm(&c, u, J, out)
+                                 : run_simplex(&c, u, J, out);
+    if (rc) {
+      rc = nimc_err_set(err, rc, "out of memory");
+      goto done;
+    }
+    /* the final point, evaluated afresh so model and residuals belong to
+     * it */
+    c.have_cache = 0;
+    eval_u(&c, u->data, c.rtmp);
   }
-  /* the final point, evaluated afresh so model and residuals belong to it */
-  c.have_cache = 0;
-  eval_u(&c, u->data, c.rtmp);
   out->chi2 = sumsq(c.rtmp, c.n);
   out->np = np;
   out->n = c.n;
@@ -1585,7 +1593,13 @@ int nimc_fit_run(const nimc_fit_param *params, size_t np,
     ro->not_steady = s->share >= 0 ? c.ob[s->share].not_steady : s->not_steady;
     ro->failed = s->share >= 0 ? c.ob[s->share].failed : s->failed;
   }
-  if ((rc = statistics(&c, u, J, out))) {
+  if (o.evaluate_only) {
+    for (size_t k = 0; k < np; k++) {
+      out->param[k].std_err = out->std_err_sigma[k] = NAN;
+      for (size_t j = 0; j < np; j++)
+        out->corr[k * np + j] = NAN;
+    }
+  } else if ((rc = statistics(&c, u, J, out))) {
     rc = nimc_err_set(err, rc, "out of memory");
     goto done;
   }

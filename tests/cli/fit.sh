@@ -65,6 +65,18 @@ else
   bad "nimc fit failed: $(cat "$TMP/err")"
 fi
 
+# ---- --evaluate: the model at the start values, one simulation, nothing fitted ----
+if "$NIMC" fit $DEV "$DATA" --params "$P=10s:5000s" --evaluate --json >"$TMP/ev.json" 2>"$TMP/err"; then
+  ok
+  grep -qF '"simulations": 1,' "$TMP/ev.json" && ok || bad "--evaluate ran more than one simulation: $(grep -o '"simulations": [0-9]*' "$TMP/ev.json")"
+  grep -qF '"reason": "evaluated at the start values (no fit)"' "$TMP/ev.json" && ok || bad "--evaluate reason"
+  s=$(sed -n 's/.*"start": {"[^"]*": \([-0-9.eE+]*\)}.*/\1/p' "$TMP/ev.json")
+  v=$(sed -n 's/.*"parameters": {"[^"]*": \([-0-9.eE+]*\)}.*/\1/p' "$TMP/ev.json")
+  [ "$s" = "$v" ] && ok || bad "--evaluate moved the parameter: $s -> $v"
+else
+  bad "nimc fit --evaluate failed: $(cat "$TMP/err")"
+fi
+
 # ---- the human report: protocol, table, correlation ----
 "$NIMC" fit $DEV "$DATA" --params "$P=10s:5000s" -q >"$TMP/report.txt" 2>"$TMP/err" \
   && ok || bad "nimc fit (report) failed: $(cat "$TMP/err")"
