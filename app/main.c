@@ -682,8 +682,10 @@ static int cmd_run(int argc, char **argv) {
                                                           &norm, &res, &steady)
                               : nimc_sim_run(sim, exp, &res);
   double wall = cli_now_s() - prog.start;
-  if (run_rc == NIMC_EINPUT) { /* a cycle it cannot measure: nothing ran */
-    fprintf(stderr, "nimc run: --until-steady: %s\n", nimc_sim_errmsg(sim));
+  if (run_rc == NIMC_EINPUT) { /* a cycle it cannot measure, or a step the
+                                  device cannot run: nothing ran */
+    fprintf(stderr, "nimc run: %s%s\n",
+            a.until_steady ? "--until-steady: " : "", nimc_sim_errmsg(sim));
     rc = EXIT_USAGE;
     goto done;
   }
