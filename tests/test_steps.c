@@ -524,13 +524,21 @@ static void test_c_rate_and_per_mass(void) {
   nimc_sim_opts o = nimc_sim_opts_default();
   CHECK(nimc_simulate("devices/nimc-stack.ini", NULL, 0, lines, 3, &o, &res,
                       NULL, &err) == NIMC_EINPUT);
-  CHECK_CONTAINS(err.msg, "'Charge at 2C for 10 s'");
+  CHECK_CONTAINS(err.msg, "step 1 'Charge at 2C for 10 s'");
   CHECK_CONTAINS(err.msg, "[device] nominal_capacity");
   CHECK(res.nsteps == 0);
   nimc_result_free(&res);
   CHECK(nimc_simulate("devices/nimc-stack.ini", NULL, 0, ag, 1, &o, &res, NULL,
                       &err) == NIMC_EINPUT);
   CHECK_CONTAINS(err.msg, "[anode] active_density");
+  CHECK(res.nsteps == 0);
+  nimc_result_free(&res);
+  /* the step is named by its first execution: after 2 x 3 rests, 7 */
+  const char *later[2] = {"Repeat 3 times: Rest for 1 s; Rest for 1 s",
+                          "Discharge at C/5 for 1 s"};
+  CHECK(nimc_simulate("devices/nimc-stack.ini", NULL, 0, later, 2, &o, &res,
+                      NULL, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "step 7 'Discharge at C/5 for 1 s': a C-rate");
   CHECK(res.nsteps == 0);
   nimc_result_free(&res);
 }

@@ -221,8 +221,8 @@ expect_error 2 "step 2 'Discharge through 5 V until 0 V'" "'5 V' is not a resist
 expect_error 2 "step 1 'Discharge through 0 ohm until 0 V'" "a resistance must be positive" -- run $DEV -e 'Discharge through 0 ohm until 0 V'
 expect_error 2 "step 1 'Discharge through 5 kohm'" "after the resistance, found nothing" -- run $DEV -e 'Discharge through 5 kohm'
 expect_error 2 "step 1 'Charge at C/0 until 3 V'" "C-rate 'C/N' must be positive" -- run $DEV -e 'Charge at C/0 until 3 V'
-expect_error 2 "step 'Charge at 2C until 3.5 V'" "[device] nominal_capacity (in C or mAh) is not given in $DEV" -- run $DEV -e 'Charge at 2C until 3.5 V'
-expect_error 2 "step 'Charge at 1 A/g for 1 s'" "[anode] active_density is not given in $DEV" -- run $DEV -e 'Charge at 1 A/g for 1 s'
+expect_error 2 "step 2 'Charge at 2C until 3.5 V'" "[device] nominal_capacity (in C or mAh) is not given in $DEV" -- run $DEV -e "$CH" -e 'Charge at 2C until 3.5 V'
+expect_error 2 "step 1 'Charge at 1 A/g for 1 s'" "[anode] active_density is not given in $DEV" -- run $DEV -e 'Charge at 1 A/g for 1 s'
 expect_error 2 "--set device.nominal_capacity" "positive" -- run $DEV -e 'Charge at 2C until 3.5 V' --set device.nominal_capacity=-1mAh
 expect_error 2 "step 1 'Rest until 1 mC'" "'1 mC' is not a voltage" -- run $DEV -e 'Rest until 1 mC'
 expect_error 2 "step 1 'Charge at 1 mA until 1 mC or until 2 mC'" "'until <charge>' is given twice" -- run $DEV -e 'Charge at 1 mA until 1 mC or until 2 mC'
