@@ -15,9 +15,10 @@
  *    output spacing;
  *  - constant power holds I V = P at every sample and delivers P times
  *    its duration; a resistive load holds I = -V/R at every sample and
- *    dissipates the integral of V^2/R; C-rates and currents per mass are
- *    the device's nominal capacity / 3600 h times the rate and its active
- *    mass times the current per mass, and refused (naming the key) on a
+ *    dissipates the integral of V^2/R; on an ideal capacitor with series
+ *    resistance both discharge in their closed-form times; C-rates and currents
+ * per mass are the device's nominal capacity / 3600 h times the rate and its
+ * active mass times the current per mass, and refused (naming the key) on a
  *    device that does not state them; a Rest until a voltage ends there
  *    whichever way the voltage moves; an end on charge ends when the
  *    charge moved in the step reaches it.
@@ -601,6 +602,88 @@ static void test_rest_until_and_charge_ends(void) {
   nimc_result_free(&res);
 }
 
+/* The fixture's ideal capacitor (test_model's EDLC: C = 5 mF with a
+ * series resistance R, both known in closed form) charged to 1 V at
+ * 1 mA, then discharged at constant power 1 mW to 0.3 V, charged again,
+ * and discharged through 200 ohm to 0.3 V.  With the capacitor's own
+ * voltage u = V + i R (i the discharge current):
+ *  - power: i (u - i R) = P, so du/dt = -i/C with
+ *    i = (u - sqrt(u^2 - 4 P R)) / (2 R), and the time from u0 to u1 is
+ *    C / (2P) [u^2/2 + (u s - a^2 ln(u + s))/2] from u1 to u0, s =
+ *    sqrt(u^2 - a^2), a^2 = 4 P R; u1 = V1 + R P / V1;
+ *  - load: u decays as exp(-t / ((R_L + R) C)) and V = u R_L / (R_L + R),
+ *    so the time to V1 is (R_L + R) C ln(u0 R_L / ((R_L + R) V1)). */
+static double cp_antiderivative(double u, double a2) {
+  double sq = sqrt(u * u - a2);
+  return 0.5 * u * u + 0.5 * (u * sq - a2 * log(u + sq));
+}
+
+static void test_power_and_load_on_an_ideal_capacitor(void) {
+  const double kappa = 1e4, I = 1e-3, P = 1e-3, RL = 200.0, V1 = 0.3;
+  nimc_device d;
+  fx_device(&d, kappa, 1e-6);
+  fx_capacitive(&d.anode, 10e-6, 1e7, 0.0);
+  fx_capacitive(&d.cathode, 10e-6, 1e7, 0.0);
+  d.anode.conductivity_S_m = d.cathode.conductivity_S_m = 1e5;
+  d.contact_resistance_ohm = 10.0;
+  double A = d.area_m2, C = 1e7 * 10e-6 * A / 2;
+  double ke = kappa * pow(0.5, 1.5);
+  double R = d.contact_resistance_ohm +
+             d.separator.thickness_m / (kappa * pow(0.6, 1.5) * A) +
+             2 * 10e-6 / ((ke + 1e5) * A);
+  fx_exp x;
+  fx_exp_init(&x);
+  for (int k = 0; k < 2; k++) {
+    nimc_step *c = fx_add(&x, NIMC_STEP_CHARGE);
+    c->current = I, c->has_v_cut = 1, c->v_cut_V = 1.0;
+    nimc_step *dis =
+        fx_add(&x, k ? NIMC_STEP_LOAD_RESISTOR : NIMC_STEP_DISCHARGE_POWER);
+    dis->power = P, dis->resistance_ohm = RL;
+    dis->has_v_cut = 1, dis->v_cut_V = V1;
+  }
+  nimc_sim_opts o = nimc_sim_opts_default();
+  o.rtol = 1e-9;
+  nimc_sim *sim;
+  nimc_err err;
+  nimc_result res;
+  memset(&res, 0, sizeof res);
+  if (nimc_sim_create(&sim, &d, &o, &err)) {
+    fprintf(stderr, "  %s\n", err.msg);
+    CHECK(0);
+    fx_free_device(&d);
+    return;
+  }
+  int rc = nimc_sim_run(sim, &x.exp, &res);
+  if (rc) fprintf(stderr, "  %s\n", nimc_sim_errmsg(sim));
+  CHECK(rc == NIMC_OK && res.nsteps == 4);
+  if (res.nsteps == 4) {
+    const nimc_step_result *r = res.steps;
+    /* power */
+    double u0 = r[0].v_end_V - I * R, a2 = 4 * P * R;
+    double u1 = V1 + R * P / V1;
+    double t_cp =
+        C / (2 * P) * (cp_antiderivative(u0, a2) - cp_antiderivative(u1, a2));
+    double i0 = (u0 - sqrt(u0 * u0 - a2)) / (2 * R);
+    /* load */
+    double w0 = r[2].v_end_V - I * R;
+    double t_cr = (RL + R) * C * log(w0 * RL / ((RL + R) * V1));
+    fprintf(stderr,
+            "  ideal C %.4g F, R %.6g ohm: 1 mW for %.9g s (closed form "
+            "%.9g s), 200 ohm for %.9g s (closed form %.9g s)\n",
+            C, R, r[1].duration_s, t_cp, r[3].duration_s, t_cr);
+    CHECK(r[1].end_reason == NIMC_END_VOLTAGE &&
+          r[3].end_reason == NIMC_END_VOLTAGE);
+    CHECK_REL(r[1].duration_s, t_cp, 1e-5);
+    CHECK_REL(r[1].v_start_V, u0 - i0 * R, 1e-6);
+    CHECK_REL(r[1].energy_J, -P * r[1].duration_s, 1e-7);
+    CHECK_REL(r[3].duration_s, t_cr, 1e-5);
+    CHECK_REL(r[3].v_start_V, w0 * RL / (RL + R), 1e-6);
+  }
+  nimc_result_free(&res);
+  nimc_sim_destroy(sim);
+  fx_free_device(&d);
+}
+
 int main(void) {
   RUN(test_any_number_of_cutoffs);
   RUN(test_table_has_every_kind);
@@ -610,6 +693,7 @@ int main(void) {
   RUN(test_metrics_do_not_depend_on_output_spacing);
   RUN(test_constant_power);
   RUN(test_resistive_load);
+  RUN(test_power_and_load_on_an_ideal_capacitor);
   RUN(test_c_rate_and_per_mass);
   RUN(test_nominal_capacity_key);
   RUN(test_rest_until_and_charge_ends);
