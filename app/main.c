@@ -56,6 +56,9 @@ static const char *usage_run =
     "                           'Discharge at 10 uA for 30 min'\n"
     "                           'Rest for 1 h', 'Hold at 3.5 V until 1 uA'\n"
     "                           'Sweep from 0 V to 3.5 V at 10 mV/s'\n"
+    "                           'Discharge at 1 mW/cm2 until 0.5 V'\n"
+    "                           'Discharge through 5 kohm until 0.5 V'\n"
+    "                           'Charge at 2C until 3.5 V', 'Rest until 2.1 V'\n"
     "                           'Repeat 10 times: Charge at ...; Discharge at "
     "...'\n"
     "  -x, --experiment-file FILE  the steps from FILE, one a line ('#' "
@@ -682,8 +685,10 @@ static int cmd_run(int argc, char **argv) {
                                                           &norm, &res, &steady)
                               : nimc_sim_run(sim, exp, &res);
   double wall = cli_now_s() - prog.start;
-  if (run_rc == NIMC_EINPUT) { /* a cycle it cannot measure: nothing ran */
-    fprintf(stderr, "nimc run: --until-steady: %s\n", nimc_sim_errmsg(sim));
+  if (run_rc == NIMC_EINPUT) { /* a cycle it cannot measure, or a step the
+                                  device cannot run: nothing ran */
+    fprintf(stderr, "nimc run: %s%s\n",
+            a.until_steady ? "--until-steady: " : "", nimc_sim_errmsg(sim));
     rc = EXIT_USAGE;
     goto done;
   }

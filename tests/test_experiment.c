@@ -117,6 +117,118 @@ static void test_charge_discharge(void) {
   nimc_experiment_destroy(exp);
 }
 
+/* Constant power, a resistive load, C-rates, currents per mass, a rest
+ * until a voltage, an end on charge. */
+static void test_power_load_rates(void) {
+  nimc_experiment *exp = NULL;
+  nimc_err err;
+  const nimc_step *st;
+  struct {
+    const char *line;
+    nimc_step_type type;
+    double value; /* power, resistance or current */
+    int per_area, per_mass, c_rate;
+  } ok[] = {
+      {"Charge at 10 mW until 3 V", NIMC_STEP_CHARGE_POWER, 0.01, 0, 0, 0},
+      {"Discharge at 1 mW/cm2 until 0.5 V", NIMC_STEP_DISCHARGE_POWER, 10.0, 1,
+       0, 0},
+      {"discharge AT 2uW for 1 h", NIMC_STEP_DISCHARGE_POWER, 2e-6, 0, 0, 0},
+      {"Discharge through 5 kohm until 0.5 V", NIMC_STEP_LOAD_RESISTOR, 5e3, 0,
+       0, 0},
+      {"Discharge through 100ohm for 10 s", NIMC_STEP_LOAD_RESISTOR, 100.0, 0,
+       0, 0},
+      {"Charge at 2C until 3.5 V", NIMC_STEP_CHARGE, 2.0, 0, 0, 1},
+      {"Charge at 0.5 C until 3.5 V", NIMC_STEP_CHARGE, 0.5, 0, 0, 1},
+      {"Discharge at C/20 until 0 V", NIMC_STEP_DISCHARGE, 0.05, 0, 0, 1},
+      {"Charge at 1 A/g for 10 s", NIMC_STEP_CHARGE, 1e3, 0, 1, 0},
+      {"Discharge at 500 mA/g until 0 V", NIMC_STEP_DISCHARGE, 500.0, 0, 1, 0},
+  };
+  for (size_t k = 0; k < sizeof ok / sizeof ok[0]; k++) {
+    CHECK(parse1(ok[k].line, &exp, &err) == NIMC_OK);
+    st = only_step(exp);
+    CHECK(st != NULL);
+    if (!st) {
+      fprintf(stderr, "  %s: %s\n", ok[k].line, err.msg);
+      continue;
+    }
+    CHECK(st->type == ok[k].type);
+    double v = st->type == NIMC_STEP_LOAD_RESISTOR ? st->resistance_ohm
+               : (st->type == NIMC_STEP_CHARGE_POWER ||
+                  st->type == NIMC_STEP_DISCHARGE_POWER)
+                   ? st->power
+                   : st->current;
+    CHECK_REL(v, ok[k].value, 1e-12);
+    int per_area = st->current_per_area || st->power_per_area;
+    CHECK(per_area == ok[k].per_area);
+    CHECK(st->current_per_mass == ok[k].per_mass);
+    CHECK(st->c_rate == ok[k].c_rate);
+    nimc_experiment_destroy(exp);
+  }
+  /* a rest until a voltage; ends on charge, with the others */
+  CHECK(parse1("Rest until 2.1 V", &exp, &err) == NIMC_OK);
+  st = only_step(exp);
+  CHECK(st && st->type == NIMC_STEP_REST && st->has_v_cut &&
+        st->v_cut_V == 2.1 && !st->has_duration);
+  nimc_experiment_destroy(exp);
+  CHECK(parse1("Rest for 44 h or until 2.1 V", &exp, &err) == NIMC_OK);
+  st = only_step(exp);
+  CHECK(st && st->has_v_cut && st->has_duration);
+  nimc_experiment_destroy(exp);
+  CHECK(parse1("Charge at 1 mA until 3 V or until 2 mAh or for 1 h", &exp,
+               &err) == NIMC_OK);
+  st = only_step(exp);
+  CHECK(st && st->has_v_cut && st->has_q_cut && st->has_duration);
+  if (st) CHECK_REL(st->q_cut_C, 7.2, 1e-12);
+  nimc_experiment_destroy(exp);
+  CHECK(parse1("Discharge through 1 kohm until 1 mC", &exp, &err) == NIMC_OK);
+  st = only_step(exp);
+  CHECK(st && st->has_q_cut && !st->has_v_cut);
+  if (st) CHECK_REL(st->q_cut_C, 1e-3, 1e-12);
+  nimc_experiment_destroy(exp);
+
+  /* bad input: each names the step and says what is wrong */
+  check_error("Charge at 0 mW until 3 V", "a power must be positive");
+  check_error("Charge at 2 kW until 3 V",
+              "'2 kW' is outside the plausible range: expected a power of at "
+              "most 1 kW");
+  check_error("Discharge at 20 W/cm2 until 0 V",
+              "expected a power density of at most 10 W/cm2");
+  check_error("Discharge at 1 mW", "expected 'until <voltage>' or 'for "
+                                   "<time>' after the power, found nothing");
+  check_error("Discharge through 5 kohm",
+              "step 1 'Discharge through 5 kohm': expected 'until <voltage>' "
+              "or 'for <time>' after the resistance, found nothing");
+  check_error("Discharge through 0 ohm until 0 V",
+              "a resistance must be positive");
+  check_error("Discharge through 1e-6 ohm until 0 V",
+              "expected a resistance from 1 mohm to 1 Tohm");
+  check_error("Discharge through 5 V until 0 V",
+              "'5 V' is not a resistance (unit 'V' is not ohm)");
+  check_error("Discharge through until 0 V",
+              "expected a resistance after 'through', found 'until 0 V'");
+  check_error("Charge through 5 ohm until 3 V",
+              "expected 'at <current>' after 'Charge', found 'through 5 ohm");
+  check_error("Charge at C/0 until 3 V",
+              "the N of a C-rate 'C/N' must be positive, found 'C/0'");
+  check_error("Charge at C/x until 3 V",
+              "a C-rate is written '2C', '0.5C' or 'C/20', found 'C/x'");
+  check_error("Charge at -2C until 3 V", "a C-rate must be positive");
+  check_error("Charge at 1e5C until 3 V",
+              "the C-rate '1e5C' is outside the plausible range");
+  check_error("Charge at 1 kA/g until 3 V",
+              "expected a current per mass of at most 100 A/g");
+  check_error("Hold at 3 V until 1 A/g", "'1 A/g' is not a current");
+  check_error("Charge at 1 mA until 1 mC or until 2 mC",
+              "'until <charge>' is given twice");
+  check_error("Charge at 1 mA until 0 mC", "a charge must be positive");
+  check_error("Charge at 1 mA until 2e6 C",
+              "expected a charge of at most 1e6 C");
+  check_error("Rest until 3 V or until 2 V", "'until' is given twice");
+  check_error("Rest until 1 mC", "'1 mC' is not a voltage");
+  check_error("Sweep from 0 V to 1 V at 1 mV/s until 1 mC",
+              "expected 'for <time>' after the rate, found 'until 1 mC'");
+}
+
 static void test_rest_hold_sweep(void) {
   nimc_experiment *exp = NULL;
   nimc_err err;
@@ -305,7 +417,8 @@ static void test_errors_from_brief(void) {
 
   CHECK(parse1("Charge at 5 V until 3.5 V", &exp, &err) == NIMC_EINPUT);
   CHECK(strcmp(err.msg, "step 1 'Charge at 5 V until 3.5 V': '5 V' is not a "
-                        "current (unit 'V' is not A or A/m2)") == 0);
+                        "current or a power (unit 'V' is not A, A/m2, A/g, "
+                        "W or W/m2, nor a C-rate such as 2C)") == 0);
 
   const char *three[] = {"Rest for 1 s", "Rest for 2 s", "Dance for 1 h"};
   CHECK(nimc_experiment_parse(&exp, three, 3, &err) == NIMC_EINPUT);
@@ -328,7 +441,7 @@ static void test_errors(void) {
   check_error("Charge at 1 until 3 V",
               "'1' has no unit (expected a current in A or A/m2)");
   check_error("Charge at 1 kg until 3 V",
-              "'1 kg' is not a current (unit 'kg' is not A");
+              "'1 kg' is not a current or a power (unit 'kg' is not A");
   check_error(
       "Charge at 1 mA until 3 zorks",
       "'3 zorks' has an unknown unit 'zorks' (expected a voltage in V)");
@@ -349,9 +462,10 @@ static void test_errors(void) {
               "expected 'until <voltage>' or 'for <time>' after 'or', found "
               "'xyz'");
   check_error("Charge at nan mA until 3 V", "out of range");
-  check_error("Rest", "expected 'for <time>' after 'Rest', found nothing");
-  check_error("Rest until 3 V",
-              "expected 'for <time>' after 'Rest', found 'until 3 V'");
+  check_error("Rest", "expected 'for <time>' or 'until <voltage>' after "
+                      "'Rest', found nothing");
+  check_error("Rest until 3 A", "'3 A' is not a voltage (unit 'A' is not V)");
+  check_error("Rest until 1 mC", "'1 mC' is not a voltage");
   check_error("Rest for 0 s", "a duration must be positive, found '0 s'");
   check_error("Rest for -5 min", "a duration must be positive");
   check_error("Hold at 3 V", "expected 'for <time>' or 'until <current>' "
@@ -540,6 +654,7 @@ static void test_fuzz(void) {
 int main(void) {
   RUN(test_charge_discharge);
   RUN(test_rest_hold_sweep);
+  RUN(test_power_load_rates);
   RUN(test_sine);
   RUN(test_repeat_and_lines);
   RUN(test_long_text);

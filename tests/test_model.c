@@ -111,13 +111,20 @@ static void test_jacobian_matches_finite_differences(void) {
            *J = malloc(sizeof(double) * m->nnz);
     double *dense = malloc(sizeof(double) * n * n);
     double cj = 37.0;
-    for (int mode = 0; mode < 3; mode++) {
-      nimc_control c = {.kind = (nimc_control_kind)mode,
+    /* every kind of control row: current, voltage, sweep, and the two
+     * that tie I to V (a power, a load) */
+    static const nimc_control_kind modes[] = {
+        NIMC_CONTROL_CURRENT, NIMC_CONTROL_VOLTAGE, NIMC_CONTROL_SWEEP,
+        NIMC_CONTROL_POWER, NIMC_CONTROL_RESISTANCE};
+    for (int mode = 0; mode < 5; mode++) {
+      nimc_control c = {.kind = modes[mode],
                         .i_set_A = 2e-5,
                         .v_set_V = 1.0,
-                        .sweep_rate_V_s = 0.01};
+                        .sweep_rate_V_s = 0.01,
+                        .p_set_W = -3e-5,
+                        .r_load_ohm = 2e3};
       CHECK(nimc_model_set_control(m, &c) == NIMC_OK);
-      random_state(m, 7u + (unsigned)mode, y, yp);
+      random_state(m, 7u + (unsigned)(mode % 3), y, yp);
       CHECK(nimc_model_eval(m, 3.0, y, yp, F, cj, J) == 0);
       memset(dense, 0, sizeof(double) * n * n);
       for (int64_t r = 0; r < n; r++)
@@ -444,6 +451,18 @@ static void test_control_interface(void) {
         .t0_s = t0},
        1e-4 + 2e-5 * sin(w * (t - t0))},
   };
+  /* a power holds I V, a load I + V / R */
+  nimc_control cp = {.kind = NIMC_CONTROL_POWER, .p_set_W = -2e-4};
+  CHECK(nimc_model_set_control(m, &cp) == NIMC_OK);
+  CHECK(nimc_control_by_current(cp.kind) == 0);
+  CHECK(nimc_model_control_target(m, t) == -2e-4);
+  CHECK(nimc_model_eval(m, t, y, yp, F, 0.0, NULL) == 0);
+  CHECK_ABS(F[m->iI], 3e-4 * 0.7 + 2e-4, 1e-15);
+  nimc_control cr = {.kind = NIMC_CONTROL_RESISTANCE, .r_load_ohm = 5e3};
+  CHECK(nimc_model_set_control(m, &cr) == NIMC_OK);
+  CHECK(nimc_model_get_control(m).r_load_ohm == 5e3);
+  CHECK(nimc_model_eval(m, t, y, yp, F, 0.0, NULL) == 0);
+  CHECK_ABS(F[m->iI], 3e-4 + 0.7 / 5e3, 1e-15);
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     CHECK(nimc_model_set_control(m, &cases[k].c) == NIMC_OK);
     CHECK(nimc_model_get_control(m).kind == cases[k].c.kind);
@@ -463,6 +482,11 @@ static void test_control_interface(void) {
        .v_set_V = 1.0,
        .sine_amplitude = 1e-3,
        .sine_omega_rad_s = 0.0},
+      {.kind = NIMC_CONTROL_POWER, .p_set_W = 0.0},
+      {.kind = NIMC_CONTROL_POWER, .p_set_W = NAN},
+      {.kind = NIMC_CONTROL_RESISTANCE, .r_load_ohm = 0.0},
+      {.kind = NIMC_CONTROL_RESISTANCE, .r_load_ohm = -5.0},
+      {.kind = NIMC_CONTROL_RESISTANCE, .r_load_ohm = INFINITY},
   };
   for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
     CHECK(nimc_model_set_control(m, &bad[k]) == NIMC_EINPUT);

@@ -12,7 +12,16 @@
  *    cut-offs in the right direction;
  *  - the device's own cut-off (depletion of a binary salt) ends a step;
  *  - the GCD metrics of a run are the solver's integrals, the same at any
- *    output spacing.
+ *    output spacing;
+ *  - constant power holds I V = P at every sample and delivers P times
+ *    its duration; a resistive load holds I = -V/R at every sample and
+ *    dissipates the integral of V^2/R; on an ideal capacitor with series
+ *    resistance both discharge in their closed-form times; C-rates and currents
+ * per mass are the device's nominal capacity / 3600 h times the rate and its
+ * active mass times the current per mass, and refused (naming the key) on a
+ *    device that does not state them; a Rest until a voltage ends there
+ *    whichever way the voltage moves; an end on charge ends when the
+ *    charge moved in the step reaches it.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -95,6 +104,18 @@ static void test_any_number_of_cutoffs(void) {
   /* at 0.05 V the falling ones at 0.1 ... 2.0 V are */
   s.y[m->iV] = 0.05;
   CHECK(nimc_cutoffs_passed(&l, m, s.y) == 1);
+  /* either way (dir 0): passed only exactly at its level */
+  nimc_cutoffs e;
+  memset(&e, 0, sizeof e);
+  CHECK(nimc_cutoffs_add(&e, NIMC_END_VOLTAGE, nimc_watch_voltage, 0.05, 0) ==
+        NIMC_OK);
+  CHECK(nimc_cutoffs_passed(&e, m, s.y) == 0);
+  s.y[m->iV] = 0.06;
+  CHECK(nimc_cutoffs_passed(&e, m, s.y) == -1);
+  s.y[m->iV] = 0.04;
+  CHECK(nimc_cutoffs_passed(&e, m, s.y) == -1);
+  nimc_cutoffs_free(&e);
+  s.y[m->iV] = 0.05;
   /* the first flagged root names the end */
   CHECK(nimc_cutoffs_fired(&l) == -1);
   l.info[38] = 1, l.info[35] = -1;
@@ -105,7 +126,7 @@ static void test_any_number_of_cutoffs(void) {
 }
 
 static void test_table_has_every_kind(void) {
-  for (int t = NIMC_STEP_CHARGE; t <= NIMC_STEP_SINE; t++) {
+  for (int t = NIMC_STEP_CHARGE; t <= NIMC_STEP_LAST; t++) {
     const nimc_step_ops *o = nimc_step_ops_of((nimc_step_type)t);
     CHECK(o != NULL);
     if (!o) continue;
@@ -114,7 +135,7 @@ static void test_table_has_every_kind(void) {
     /* only the sine measures something of its own (its impedance) */
     CHECK((o->finish != NULL) == (t == NIMC_STEP_SINE));
   }
-  CHECK(nimc_step_ops_of((nimc_step_type)(NIMC_STEP_SINE + 1)) == NULL);
+  CHECK(nimc_step_ops_of((nimc_step_type)(NIMC_STEP_LAST + 1)) == NULL);
   CHECK(nimc_step_ops_of((nimc_step_type)-1) == NULL);
 }
 
@@ -236,6 +257,41 @@ static void test_setup_of_each_kind(void) {
   CHECK_REL(p.plan.control.i_set_A, 1.0 * A, 1e-12);
   CHECK_REL(p.plan.control.sine_amplitude, 0.1 * A, 1e-12);
   nimc_cutoffs_free(&p.cut);
+
+  /* constant power, signed by the verb, per area times the footprint */
+  p = plan_of(&s, "Discharge at 1 mW/cm2 until 0.5 V");
+  CHECK(p.ok && p.plan.control.kind == NIMC_CONTROL_POWER);
+  CHECK_REL(p.plan.control.p_set_W, -10.0 * A, 1e-12);
+  CHECK(p.cut.n == 1 && p.cut.dir[0] == -1 && p.cut.c[0].level == 0.5);
+  nimc_cutoffs_free(&p.cut);
+  p = plan_of(&s, "Charge at 10 mW until 3 V");
+  CHECK(p.ok && p.plan.control.kind == NIMC_CONTROL_POWER &&
+        p.plan.control.p_set_W == 0.01 && p.cut.dir[0] == +1);
+  nimc_cutoffs_free(&p.cut);
+  /* a resistor: its voltage falls to the cut-off */
+  p = plan_of(&s, "Discharge through 5 kohm until 0.5 V");
+  CHECK(p.ok && p.plan.control.kind == NIMC_CONTROL_RESISTANCE &&
+        p.plan.control.r_load_ohm == 5e3);
+  CHECK(p.cut.n == 1 && p.cut.dir[0] == -1);
+  nimc_cutoffs_free(&p.cut);
+  /* a rest until a voltage: either way */
+  p = plan_of(&s, "Rest until 2.1 V");
+  CHECK(p.ok && p.plan.control.kind == NIMC_CONTROL_CURRENT &&
+        p.plan.control.i_set_A == 0.0 && p.plan.bound_is_safety);
+  CHECK(p.cut.n == 1 && p.cut.dir[0] == 0 && p.cut.c[0].level == 2.1);
+  nimc_cutoffs_free(&p.cut);
+  /* an end on charge: the running charge moves by it from the start */
+  s.y[s.m->iQ] = 0.25;
+  p = plan_of(&s, "Charge at 1 mA until 3 V or until 1 mC");
+  CHECK(p.ok && p.cut.n == 2 && p.cut.c[1].reason == NIMC_END_CHARGE &&
+        p.cut.dir[1] == +1);
+  CHECK_REL(p.cut.c[1].level, 0.251, 1e-12);
+  nimc_cutoffs_free(&p.cut);
+  p = plan_of(&s, "Discharge through 1 kohm until 1 mC");
+  CHECK(p.ok && p.cut.n == 1 && p.cut.dir[0] == -1);
+  CHECK_REL(p.cut.c[0].level, 0.249, 1e-12);
+  nimc_cutoffs_free(&p.cut);
+  s.y[s.m->iQ] = 0.0;
   small_close(&s);
 }
 
@@ -339,6 +395,295 @@ static void test_metrics_do_not_depend_on_output_spacing(void) {
             m[0].capacitance_volumetric_F_cm3, 1e-3);
 }
 
+/* Run lines on the stack device with overrides sets; rc. */
+static int stack_run(const char *const *sets, size_t nsets,
+                     const char *const *lines, size_t n, double output_dt_s,
+                     nimc_result *res, nimc_err *err) {
+  nimc_sim_opts o = nimc_sim_opts_default();
+  o.output_dt_s = output_dt_s;
+  memset(res, 0, sizeof *res);
+  int rc = nimc_simulate("devices/nimc-stack.ini", sets, nsets, lines, n, &o,
+                         res, NULL, err);
+  if (rc) fprintf(stderr, "  %s\n", err->msg);
+  return rc;
+}
+
+/* Constant power on the stack (0.56 cm2): a discharge at 0.1 mW/cm2 to
+ * 0.5 V and a charge at 50 uW to 3 V.  The energy of each record is P
+ * times its duration (1e-6), and I V = P at every sample (the control
+ * row is solved with the rest of the state, to the solver's tolerance;
+ * measured: 1.6e-5 at worst). */
+static void test_constant_power(void) {
+  const char *lines[3] = {"Charge at 0.1 mA/cm2 until 3.5 V",
+                          "Discharge at 0.1 mW/cm2 until 0.5 V",
+                          "Charge at 50 uW until 3 V"};
+  nimc_result res;
+  nimc_err err;
+  CHECK(stack_run(NULL, 0, lines, 3, 0.0, &res, &err) == NIMC_OK);
+  CHECK(res.nsteps == 3);
+  if (res.nsteps == 3) {
+    const double P[3] = {0.0, -0.1e-3 * 1e4 * 0.56e-4, 50e-6}; /* W */
+    for (int k = 1; k < 3; k++) {
+      const nimc_step_result *r = &res.steps[k];
+      CHECK(r->type ==
+            (k == 1 ? NIMC_STEP_DISCHARGE_POWER : NIMC_STEP_CHARGE_POWER));
+      CHECK(r->end_reason == NIMC_END_VOLTAGE);
+      double worst = 0.0;
+      size_t n = 0;
+      for (size_t i = 0; i < res.series.n; i++) {
+        if (res.series.step[i] != k) continue;
+        double e =
+            fabs(res.series.voltage_V[i] * res.series.current_A[i] - P[k]) /
+            fabs(P[k]);
+        if (e > worst) worst = e;
+        n++;
+      }
+      fprintf(stderr,
+              "  %s at %.3g W: %.1f s, energy %.9g J against P t %.9g J, "
+              "worst |I V - P|/|P| %.2e over %zu samples\n",
+              nimc_step_type_name(r->type), P[k], r->duration_s, r->energy_J,
+              P[k] * r->duration_s, worst, n);
+      CHECK(n > 10 && r->duration_s > 100.0);
+      CHECK_REL(r->energy_J, P[k] * r->duration_s, 1e-6);
+      /* the solver's tolerance: rtol 1e-6 per unknown, and a Newton
+       * iteration converged in the RMS norm over the state's 634
+       * unknowns leaves one of them up to sqrt(634) = 25 times that */
+      CHECK(worst < 50e-6);
+    }
+  }
+  nimc_result_free(&res);
+}
+
+/* A 5 kohm resistor across the charged stack: I = -V/R at every sample
+ * and the energy of the record is minus the integral of V^2/R over the
+ * samples (trapezoids at 0.05 s output, within 0.5 %). */
+static void test_resistive_load(void) {
+  const double R = 5e3;
+  const char *lines[2] = {"Charge at 0.1 mA/cm2 until 3.5 V",
+                          "Discharge through 5 kohm until 0.5 V"};
+  nimc_result res;
+  nimc_err err;
+  CHECK(stack_run(NULL, 0, lines, 2, 0.05, &res, &err) == NIMC_OK);
+  CHECK(res.nsteps == 2);
+  if (res.nsteps == 2) {
+    const nimc_step_result *r = &res.steps[1];
+    CHECK(r->type == NIMC_STEP_LOAD_RESISTOR &&
+          r->end_reason == NIMC_END_VOLTAGE);
+    double worst = 0.0, heat = 0.0;
+    size_t n = 0, prev = 0;
+    for (size_t i = 0; i < res.series.n; i++) {
+      if (res.series.step[i] != 1) continue;
+      double v = res.series.voltage_V[i], I = res.series.current_A[i];
+      double e = fabs(I + v / R) / (fabs(v) / R);
+      if (e > worst) worst = e;
+      if (n++) {
+        double v0 = res.series.voltage_V[prev];
+        heat += 0.5 * (v0 * v0 + v * v) / R *
+                (res.series.time_s[i] - res.series.time_s[prev]);
+      }
+      prev = i;
+    }
+    fprintf(stderr,
+            "  %.1f s through 5 kohm: energy %.9g J, integral of V^2/R %.9g "
+            "J (%zu samples), worst |I + V/R|/|V/R| %.2e\n",
+            r->duration_s, r->energy_J, heat, n, worst);
+    CHECK(n > 1000);
+    CHECK(worst < 1e-9);
+    CHECK_REL(-r->energy_J, heat, 5e-3);
+  }
+  nimc_result_free(&res);
+}
+
+/* C-rates against [device] nominal_capacity (0.02 mAh = 72 mC) and a
+ * current per mass against the active mass (active_density times each
+ * electrode's volume): the records' charge over their duration is the
+ * current.  Without the key, the run is refused before it starts. */
+static void test_c_rate_and_per_mass(void) {
+  const char *cap[1] = {"device.nominal_capacity=0.02 mAh"};
+  const char *lines[3] = {"Charge at 2C for 10 s", "Discharge at C/20 for 10 s",
+                          "Charge at 0.5 C for 5 s"};
+  const double rate[3] = {2.0, -0.05, 0.5};
+  nimc_result res;
+  nimc_err err;
+  CHECK(stack_run(cap, 1, lines, 3, 0.0, &res, &err) == NIMC_OK);
+  CHECK(res.nsteps == 3);
+  for (size_t k = 0; k < res.nsteps && k < 3; k++)
+    CHECK_REL(res.steps[k].charge_C / res.steps[k].duration_s,
+              0.072 / 3600.0 * rate[k], 1e-9);
+  nimc_result_free(&res);
+  /* NTO 0.45 mg in 0.56 cm2 x 5 um is 1.607 g/cm3 of electrode */
+  const char *mass[1] = {"anode.active_density=1.607 g/cm3"};
+  const char *ag[1] = {"Charge at 1 A/g for 10 s"};
+  double kg = (1607.0 * 5e-6 + 400.0 * 10e-6) * 0.56e-4;
+  CHECK(stack_run(mass, 1, ag, 1, 0.0, &res, &err) == NIMC_OK);
+  CHECK(res.nsteps == 1);
+  if (res.nsteps == 1)
+    CHECK_REL(res.steps[0].charge_C / res.steps[0].duration_s, 1e3 * kg, 1e-9);
+  nimc_result_free(&res);
+  /* refused without the key, naming it, before anything runs */
+  memset(&res, 0, sizeof res);
+  nimc_sim_opts o = nimc_sim_opts_default();
+  CHECK(nimc_simulate("devices/nimc-stack.ini", NULL, 0, lines, 3, &o, &res,
+                      NULL, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "step 1 'Charge at 2C for 10 s'");
+  CHECK_CONTAINS(err.msg, "[device] nominal_capacity");
+  CHECK(res.nsteps == 0);
+  nimc_result_free(&res);
+  CHECK(nimc_simulate("devices/nimc-stack.ini", NULL, 0, ag, 1, &o, &res, NULL,
+                      &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "[anode] active_density");
+  CHECK(res.nsteps == 0);
+  nimc_result_free(&res);
+  /* the step is named by its first execution: after 2 x 3 rests, 7 */
+  const char *later[2] = {"Repeat 3 times: Rest for 1 s; Rest for 1 s",
+                          "Discharge at C/5 for 1 s"};
+  CHECK(nimc_simulate("devices/nimc-stack.ini", NULL, 0, later, 2, &o, &res,
+                      NULL, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "step 7 'Discharge at C/5 for 1 s': a C-rate");
+  CHECK(res.nsteps == 0);
+  nimc_result_free(&res);
+}
+
+/* The device file's nominal capacity: C or mAh, positive. */
+static void test_nominal_capacity_key(void) {
+  nimc_device *dev;
+  nimc_err err;
+  const char *ok[1] = {"device.nominal_capacity=0.02 mAh"};
+  CHECK(nimc_device_load(&dev, "devices/nimc-stack.ini", ok, 1, &err) ==
+        NIMC_OK);
+  if (dev) CHECK_REL(dev->nominal_capacity_C, 0.072, 1e-12);
+  nimc_device_destroy(dev);
+  CHECK(nimc_device_load(&dev, "devices/nimc-stack.ini", NULL, 0, &err) ==
+        NIMC_OK);
+  if (dev) CHECK(dev->nominal_capacity_C == 0.0);
+  nimc_device_destroy(dev);
+  const char *bad[] = {"device.nominal_capacity=-1 C",
+                       "device.nominal_capacity=3 V",
+                       "device.nominal_capacity=0 mAh"};
+  for (size_t k = 0; k < 3; k++) {
+    CHECK(nimc_device_load(&dev, "devices/nimc-stack.ini", &bad[k], 1, &err) ==
+          NIMC_EINPUT);
+    CHECK_CONTAINS(err.msg, "nominal_capacity");
+  }
+}
+
+/* Rest until a voltage: after a charge the voltage relaxes down to it,
+ * after a discharge up to it; each rest ends there (end reason voltage).
+ * An end on charge: 1 mC at 1 mA takes 1 s, 0.25 mC at 0.5 mA 0.5 s. */
+static void test_rest_until_and_charge_ends(void) {
+  const char *lines[6] = {"Charge at 0.1 mA/cm2 until 3.5 V",
+                          "Rest until 3.45 V",
+                          "Discharge at 0.1 mA/cm2 until 0.5 V",
+                          "Rest until 0.55 V",
+                          "Charge at 1 mA until 1 mC",
+                          "Discharge at 0.5 mA until 0.25 mC or until 0 V"};
+  nimc_result res;
+  nimc_err err;
+  CHECK(stack_run(NULL, 0, lines, 6, 0.0, &res, &err) == NIMC_OK);
+  CHECK(res.nsteps == 6);
+  if (res.nsteps == 6) {
+    const nimc_step_result *r = res.steps;
+    fprintf(stderr,
+            "  rest %.4f -> %.6f V in %.1f s, rest %.4f -> %.6f V in %.1f s\n",
+            r[1].v_start_V, r[1].v_end_V, r[1].duration_s, r[3].v_start_V,
+            r[3].v_end_V, r[3].duration_s);
+    CHECK(r[1].end_reason == NIMC_END_VOLTAGE && r[1].v_start_V > 3.45);
+    CHECK_ABS(r[1].v_end_V, 3.45, 1e-9);
+    CHECK(r[3].end_reason == NIMC_END_VOLTAGE && r[3].v_start_V < 0.55);
+    CHECK_ABS(r[3].v_end_V, 0.55, 1e-9);
+    CHECK(r[1].duration_s > 1.0 && r[3].duration_s > 1.0);
+    CHECK(r[4].end_reason == NIMC_END_CHARGE &&
+          r[5].end_reason == NIMC_END_CHARGE);
+    CHECK_REL(r[4].charge_C, 1e-3, 1e-9);
+    CHECK_REL(r[4].duration_s, 1.0, 1e-9);
+    CHECK_REL(r[5].charge_C, -0.25e-3, 1e-9);
+    CHECK_REL(r[5].duration_s, 0.5, 1e-9);
+  }
+  nimc_result_free(&res);
+}
+
+/* The fixture's ideal capacitor (test_model's EDLC: C = 5 mF with a
+ * series resistance R, both known in closed form) charged to 1 V at
+ * 1 mA, then discharged at constant power 1 mW to 0.3 V, charged again,
+ * and discharged through 200 ohm to 0.3 V.  With the capacitor's own
+ * voltage u = V + i R (i the discharge current):
+ *  - power: i (u - i R) = P, so du/dt = -i/C with
+ *    i = (u - sqrt(u^2 - 4 P R)) / (2 R), and the time from u0 to u1 is
+ *    C / (2P) [u^2/2 + (u s - a^2 ln(u + s))/2] from u1 to u0, s =
+ *    sqrt(u^2 - a^2), a^2 = 4 P R; u1 = V1 + R P / V1;
+ *  - load: u decays as exp(-t / ((R_L + R) C)) and V = u R_L / (R_L + R),
+ *    so the time to V1 is (R_L + R) C ln(u0 R_L / ((R_L + R) V1)). */
+static double cp_antiderivative(double u, double a2) {
+  double sq = sqrt(u * u - a2);
+  return 0.5 * u * u + 0.5 * (u * sq - a2 * log(u + sq));
+}
+
+static void test_power_and_load_on_an_ideal_capacitor(void) {
+  const double kappa = 1e4, I = 1e-3, P = 1e-3, RL = 200.0, V1 = 0.3;
+  nimc_device d;
+  fx_device(&d, kappa, 1e-6);
+  fx_capacitive(&d.anode, 10e-6, 1e7, 0.0);
+  fx_capacitive(&d.cathode, 10e-6, 1e7, 0.0);
+  d.anode.conductivity_S_m = d.cathode.conductivity_S_m = 1e5;
+  d.contact_resistance_ohm = 10.0;
+  double A = d.area_m2, C = 1e7 * 10e-6 * A / 2;
+  double ke = kappa * pow(0.5, 1.5);
+  double R = d.contact_resistance_ohm +
+             d.separator.thickness_m / (kappa * pow(0.6, 1.5) * A) +
+             2 * 10e-6 / ((ke + 1e5) * A);
+  fx_exp x;
+  fx_exp_init(&x);
+  for (int k = 0; k < 2; k++) {
+    nimc_step *c = fx_add(&x, NIMC_STEP_CHARGE);
+    c->current = I, c->has_v_cut = 1, c->v_cut_V = 1.0;
+    nimc_step *dis =
+        fx_add(&x, k ? NIMC_STEP_LOAD_RESISTOR : NIMC_STEP_DISCHARGE_POWER);
+    dis->power = P, dis->resistance_ohm = RL;
+    dis->has_v_cut = 1, dis->v_cut_V = V1;
+  }
+  nimc_sim_opts o = nimc_sim_opts_default();
+  o.rtol = 1e-9;
+  nimc_sim *sim;
+  nimc_err err;
+  nimc_result res;
+  memset(&res, 0, sizeof res);
+  if (nimc_sim_create(&sim, &d, &o, &err)) {
+    fprintf(stderr, "  %s\n", err.msg);
+    CHECK(0);
+    fx_free_device(&d);
+    return;
+  }
+  int rc = nimc_sim_run(sim, &x.exp, &res);
+  if (rc) fprintf(stderr, "  %s\n", nimc_sim_errmsg(sim));
+  CHECK(rc == NIMC_OK && res.nsteps == 4);
+  if (res.nsteps == 4) {
+    const nimc_step_result *r = res.steps;
+    /* power */
+    double u0 = r[0].v_end_V - I * R, a2 = 4 * P * R;
+    double u1 = V1 + R * P / V1;
+    double t_cp =
+        C / (2 * P) * (cp_antiderivative(u0, a2) - cp_antiderivative(u1, a2));
+    double i0 = (u0 - sqrt(u0 * u0 - a2)) / (2 * R);
+    /* load */
+    double w0 = r[2].v_end_V - I * R;
+    double t_cr = (RL + R) * C * log(w0 * RL / ((RL + R) * V1));
+    fprintf(stderr,
+            "  ideal C %.4g F, R %.6g ohm: 1 mW for %.9g s (closed form "
+            "%.9g s), 200 ohm for %.9g s (closed form %.9g s)\n",
+            C, R, r[1].duration_s, t_cp, r[3].duration_s, t_cr);
+    CHECK(r[1].end_reason == NIMC_END_VOLTAGE &&
+          r[3].end_reason == NIMC_END_VOLTAGE);
+    CHECK_REL(r[1].duration_s, t_cp, 1e-5);
+    CHECK_REL(r[1].v_start_V, u0 - i0 * R, 1e-6);
+    CHECK_REL(r[1].energy_J, -P * r[1].duration_s, 1e-7);
+    CHECK_REL(r[3].duration_s, t_cr, 1e-5);
+    CHECK_REL(r[3].v_start_V, w0 * RL / (RL + R), 1e-6);
+  }
+  nimc_result_free(&res);
+  nimc_sim_destroy(sim);
+  fx_free_device(&d);
+}
+
 int main(void) {
   RUN(test_any_number_of_cutoffs);
   RUN(test_table_has_every_kind);
@@ -346,5 +691,11 @@ int main(void) {
   RUN(test_setup_of_each_kind);
   RUN(test_depletion_ends_a_step);
   RUN(test_metrics_do_not_depend_on_output_spacing);
+  RUN(test_constant_power);
+  RUN(test_resistive_load);
+  RUN(test_power_and_load_on_an_ideal_capacitor);
+  RUN(test_c_rate_and_per_mass);
+  RUN(test_nominal_capacity_key);
+  RUN(test_rest_until_and_charge_ends);
   return TEST_REPORT();
 }

@@ -126,8 +126,11 @@ typedef enum nimc_step_type {
   NIMC_STEP_REST,      /* open circuit */
   NIMC_STEP_HOLD,      /* constant voltage */
   NIMC_STEP_SWEEP,     /* linear voltage sweep (cyclic voltammetry) */
-  NIMC_STEP_SINE       /* a sine of voltage or current around a level (the
+  NIMC_STEP_SINE,      /* a sine of voltage or current around a level (the
                           time-domain impedance measurement) */
+  NIMC_STEP_CHARGE_POWER,    /* constant power into the device (I V = P) */
+  NIMC_STEP_DISCHARGE_POWER, /* constant power out of the device */
+  NIMC_STEP_LOAD_RESISTOR    /* discharge through a resistor (V = -I R) */
 } nimc_step_type;
 
 typedef enum nimc_end_reason {
@@ -135,8 +138,9 @@ typedef enum nimc_end_reason {
   NIMC_END_VOLTAGE,  /* the voltage reached its cut-off */
   NIMC_END_CURRENT,  /* the current fell to its cut-off (hold) */
   NIMC_END_LIMIT,    /* a safety limit stopped the step */
-  NIMC_END_DEPLETION /* the electrolyte ran out of salt somewhere (the
-                        concentration fell to 1e-3 of its initial value) */
+  NIMC_END_DEPLETION, /* the electrolyte ran out of salt somewhere (the
+                         concentration fell to 1e-3 of its initial value) */
+  NIMC_END_CHARGE     /* the charge moved in the step reached its cut-off */
 } nimc_end_reason;
 
 /* A parsed experiment: steps and "Repeat N times" blocks. */

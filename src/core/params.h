@@ -71,6 +71,12 @@ typedef struct nimc_electrode_params {
   double conductivity_S_m;        /* solid (electronic), bulk of the film */
   double solid_bruggeman;         /* sigma_eff = sigma * (1-porosity)^b; 0 = use sigma as the film's */
 
+  /* mass of active material per electrode volume (kg/m3; 0 = not given):
+   * a capacitive electrode's capacitance per mass times it is its
+   * capacitance per volume; any electrode's gives its active mass, the
+   * basis of currents per mass (A/g) */
+  double active_density_kg_m3;
+
   /* intercalation (and hybrid) */
   double active_fraction;         /* volume fraction of intercalation solid */
   double particle_radius_m;
@@ -193,6 +199,8 @@ struct nimc_device {
   double contact_resistance_ohm;  /* lumped series resistance (leads, collectors) */
   double initial_voltage_V;
   int initial_voltage_given;
+  double nominal_capacity_C;      /* the capacity C-rates refer to; 0 = not
+                                     stated */
   nimc_electrode_params anode, cathode;
   nimc_separator_params separator;
   nimc_interdigitated_params idg;  /* geometry = interdigitated */

@@ -96,6 +96,12 @@ const char *nimc_step_type_name(nimc_step_type t) {
     return "sweep";
   case NIMC_STEP_SINE:
     return "sine";
+  case NIMC_STEP_CHARGE_POWER:
+    return "charge_power";
+  case NIMC_STEP_DISCHARGE_POWER:
+    return "discharge_power";
+  case NIMC_STEP_LOAD_RESISTOR:
+    return "load_resistor";
   }
   return "unknown";
 }
@@ -112,6 +118,8 @@ const char *nimc_end_reason_name(nimc_end_reason r) {
     return "limit";
   case NIMC_END_DEPLETION:
     return "depletion";
+  case NIMC_END_CHARGE:
+    return "charge";
   }
   return "unknown";
 }

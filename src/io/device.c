@@ -279,6 +279,7 @@ static const char *const device_keys[] = {"name",
                                           "contact_resistance",
                                           "initial_voltage",
                                           "normalisation_thickness",
+                                          "nominal_capacity",
                                           NULL};
 static const char *const electrode_keys[] = {
     "material",        "kind",
@@ -288,9 +289,10 @@ static const char *const electrode_keys[] = {
     "leakage_current", "leakage_potential",
     "leakage_tafel_n", NULL};
 static const char *const intercalation_keys[] = {
-    "active_fraction",       "particle_radius",          "particle_shape",
-    "initial_stoichiometry", "double_layer_capacitance", "film_resistance",
-    NULL};
+    "active_fraction",          "particle_radius",
+    "particle_shape",           "initial_stoichiometry",
+    "double_layer_capacitance", "film_resistance",
+    "active_density",           NULL};
 static const char *const capacitive_keys[] = {
     "active_density", "volumetric_capacitance", "initial_potential", NULL};
 static const char *const electrolyte_keys[] = {"material",
@@ -890,6 +892,8 @@ static int intercalation(const scope *es, const scope *ms, double Tref,
     return bad(es->L, look(es, "active_fraction"),
                "must not exceed 1 - porosity = %g, got '%s'", 1.0 - p->porosity,
                look(es, "active_fraction")->value);
+  TRY(get_num(es, "active_density", "kg/m3", POS, NULL,
+              &p->active_density_kg_m3)); /* optional: the basis of A/g */
   TRY(get_num(es, "particle_radius", "m", POS, "a length such as '4 nm'",
               &p->particle_radius_m));
   int shape = (int)p->shape;
@@ -946,6 +950,7 @@ static int capacitive(const scope *es, const scope *ms, double Tref,
   TRY(get_num(es, "active_density", "kg/m3", POS,
               have_vol ? NULL : "a density such as '0.36 g/cm3'", &dens));
   p->cap_F_m3 = have_vol ? vol : spec * dens;
+  if (look(es, "active_density")) p->active_density_kg_m3 = dens;
   TRY(get_num(ms, "pzc", "V", ANY, "a potential such as '2.9 V'", &p->E_pzc_V));
   p->E0_V = p->E_pzc_V;
   if (look(es, "initial_potential"))
@@ -1122,6 +1127,7 @@ static int device_section(const loader *L, nimc_device *d) {
                                          &d->initial_voltage_V));
   TRY(get_num(&s, "normalisation_thickness", "m", POS, NULL,
               &d->norm_thickness_m));
+  TRY(get_num(&s, "nominal_capacity", "C", POS, NULL, &d->nominal_capacity_C));
   return NIMC_OK;
 }
 

@@ -835,6 +835,12 @@ int nimc_model_set_control(nimc_model *m, const nimc_control *c) {
          isfinite(c->sine_amplitude) && isfinite(c->t0_s) &&
          isfinite(c->sine_omega_rad_s) && c->sine_omega_rad_s > 0.0;
     break;
+  case NIMC_CONTROL_POWER: /* P = 0 would make I V = 0 a double root */
+    ok = isfinite(c->p_set_W) && c->p_set_W != 0.0;
+    break;
+  case NIMC_CONTROL_RESISTANCE:
+    ok = isfinite(c->r_load_ohm) && c->r_load_ohm > 0.0;
+    break;
   default:
     ok = 0;
   }
@@ -861,6 +867,10 @@ double nimc_model_control_target(const nimc_model *m, double t) {
     return c->v_set_V + c->sine_amplitude * sin(c->sine_omega_rad_s * dt);
   case NIMC_CONTROL_SINE_CURRENT:
     return c->i_set_A + c->sine_amplitude * sin(c->sine_omega_rad_s * dt);
+  case NIMC_CONTROL_POWER:
+    return c->p_set_W;
+  case NIMC_CONTROL_RESISTANCE:
+    return 0.0;
   }
   return c->i_set_A;
 }
@@ -1219,12 +1229,24 @@ static void assemble(const nimc_model *m, double t, const double *y,
   /* global equations */
   F[m->iV] += I;
   put(J, m->iV, m->iI, 1.0, 0);
-  /* the control row: the controlled quantity (I or V) minus its target */
+  /* the control row: the controlled quantity (I or V) minus its target;
+   * a power holds I V, a load I + V / R (a current, like the current
+   * controls, so that the row is scaled alike) */
   double target = nimc_model_control_target(m, t);
-  int by_current = nimc_control_by_current(m->control.kind);
-  F[m->iI] = (by_current ? I : V) - target;
-  put(J, m->iI, m->iI, by_current ? 1.0 : 0.0, 0);
-  put(J, m->iI, m->iV, by_current ? 0.0 : 1.0, 0);
+  double dI, dV;
+  if (m->control.kind == NIMC_CONTROL_POWER) {
+    F[m->iI] = I * V - target;
+    dI = V, dV = I;
+  } else if (m->control.kind == NIMC_CONTROL_RESISTANCE) {
+    F[m->iI] = I + V / m->control.r_load_ohm;
+    dI = 1.0, dV = 1.0 / m->control.r_load_ohm;
+  } else {
+    int by_current = nimc_control_by_current(m->control.kind);
+    F[m->iI] = (by_current ? I : V) - target;
+    dI = by_current ? 1.0 : 0.0, dV = by_current ? 0.0 : 1.0;
+  }
+  put(J, m->iI, m->iI, dI, 0);
+  put(J, m->iI, m->iV, dV, 0);
   F[m->iQ] = yp[m->iQ] - I;
   put(J, m->iQ, m->iQ, 0, 1.0), put(J, m->iQ, m->iI, -1.0, 0);
   F[m->iE] = yp[m->iE] - I * V;

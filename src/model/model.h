@@ -31,11 +31,14 @@
 
 /* What the control row of the model holds (docs/model.md, "Control"). */
 typedef enum nimc_control_kind {
-  NIMC_CONTROL_CURRENT = 0, /* I = i_set */
-  NIMC_CONTROL_VOLTAGE,     /* V = v_set */
-  NIMC_CONTROL_SWEEP,       /* V = v_set + rate (t - t0) */
+  NIMC_CONTROL_CURRENT = 0,  /* I = i_set */
+  NIMC_CONTROL_VOLTAGE,      /* V = v_set */
+  NIMC_CONTROL_SWEEP,        /* V = v_set + rate (t - t0) */
   NIMC_CONTROL_SINE_VOLTAGE, /* V = v_set + A sin(w (t - t0)) */
-  NIMC_CONTROL_SINE_CURRENT  /* I = i_set + A sin(w (t - t0)) */
+  NIMC_CONTROL_SINE_CURRENT, /* I = i_set + A sin(w (t - t0)) */
+  NIMC_CONTROL_POWER,        /* I V = p_set */
+  NIMC_CONTROL_RESISTANCE    /* V = -I r_load (a resistor across the
+                                terminals: the device discharges) */
 } nimc_control_kind;
 
 /* The control of the model: which quantity the control row holds and to
@@ -52,6 +55,8 @@ typedef struct nimc_control {
   double t0_s;             /* SWEEP, SINE_*: the time the control starts */
   double sine_amplitude;   /* SINE_*: V or A (the kind's quantity) */
   double sine_omega_rad_s; /* SINE_*: angular frequency */
+  double p_set_W;          /* POWER: I V, W, > 0 charging (non-zero) */
+  double r_load_ohm;       /* RESISTANCE: the load, ohm (> 0) */
 } nimc_control;
 
 /* Per-electrode data derived from its parameters at setup. */
@@ -136,15 +141,18 @@ void nimc_model_id(const nimc_model *m, double *id);
 /* Set the control of m: the control row holds c's quantity to c's
  * target from now on (the solver must then be restarted, as a step does).
  * NIMC_EINPUT, m unchanged, when c's kind is unknown or a value it uses
- * is not finite (a sine's frequency must also be positive). */
+ * is not finite (a sine's frequency must also be positive, a power
+ * non-zero, a load resistance positive). */
 int nimc_model_set_control(nimc_model *m, const nimc_control *c);
 /* The control in force. */
 nimc_control nimc_model_get_control(const nimc_model *m);
-/* Whether the control holds the current (1) or the voltage (0). */
+/* Whether the control holds the current (1) or the voltage (0); a power
+ * or a load holds a relation of both (0). */
 int nimc_control_by_current(nimc_control_kind kind);
 
 /* What the control row holds I (current controls) or V (voltage
- * controls) to at time t. */
+ * controls) to at time t; for a power, the power I V (W); for a load, 0
+ * (the row is I + V / R). */
 double nimc_model_control_target(const nimc_model *m, double t);
 
 /* Residual F(t, y, y'), and when jac_values is non-NULL the values of

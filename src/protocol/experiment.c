@@ -39,6 +39,13 @@
 #define NIMC_STEP_MAX_RATE_V_S 1e6
 #define NIMC_STEP_MIN_FREQ_HZ 1e-6
 #define NIMC_STEP_MAX_FREQ_HZ 1e9
+#define NIMC_STEP_MAX_CURRENT_A_KG 1e5 /* 100 A/g */
+#define NIMC_STEP_MAX_C_RATE 1e4       /* 1e4 C: a charge in 0.36 s */
+#define NIMC_STEP_MAX_POWER_W 1e3
+#define NIMC_STEP_MAX_POWER_W_M2 1e5 /* 10 W/cm2 */
+#define NIMC_STEP_MIN_RESISTANCE_OHM 1e-3
+#define NIMC_STEP_MAX_RESISTANCE_OHM 1e12
+#define NIMC_STEP_MAX_CHARGE_C 1e6
 #define QUOTE_MAX 160 /* longest quoted text in a message */
 
 /* Where a step came from, for messages. */
@@ -56,11 +63,14 @@ typedef enum qkind {
   Q_TIME,
   Q_RATE,
   Q_FREQ,
-  Q_WAVE /* a sine's amplitude or level: a voltage or a current */
+  Q_WAVE, /* a sine's amplitude or level: a voltage or a current */
+  Q_POWER,
+  Q_RESIST,
+  Q_CHARGE
 } qkind;
 
 /* Terminations a step accepts, as flags. */
-enum { T_UNTIL_V = 1, T_UNTIL_I = 2, T_FOR = 4 };
+enum { T_UNTIL_V = 1, T_UNTIL_I = 2, T_FOR = 4, T_UNTIL_Q = 8 };
 
 /* Copy src into dst (capacity cap), ending with "..." when it does not fit
  * and never cutting a UTF-8 sequence in two. */
@@ -129,8 +139,8 @@ static const char *accept(const char *p, const char *kw) {
 
 /* Is the word at p one of the words that end a quantity? */
 static int is_keyword(const char *p) {
-  static const char *const kws[] = {"until", "for", "or",    "to",
-                                    "at",    "from", "around"};
+  static const char *const kws[] = {"until", "for",  "or",     "to",
+                                    "at",    "from", "around", "through"};
   for (size_t i = 0; i < sizeof kws / sizeof kws[0]; i++)
     if (word_is(p, kws[i])) return 1;
   return 0;
@@ -147,15 +157,17 @@ static const char *found(char *buf, size_t cap, const char *p) {
 
 /* What a quantity kind is called, for messages ("a current"). */
 static const char *qname(qkind k) {
-  static const char *const names[] = {"a current",    "a voltage",
-                                      "a time",       "a sweep rate",
-                                      "a frequency",  "a voltage or a current"};
+  static const char *const names[] = {
+      "a current",    "a voltage",    "a time",
+      "a sweep rate", "a frequency",  "a voltage or a current",
+      "a power",      "a resistance", "a charge"};
   return names[k];
 }
 /* The units a quantity kind takes, for messages ("A or A/m2"). */
 static const char *qunits(qkind k) {
-  static const char *const units[] = {"A or A/m2", "V",  "s",
-                                      "V/s",       "Hz", "V, A or A/m2"};
+  static const char *const units[] = {"A or A/m2", "V",   "s",
+                                      "V/s",       "Hz",  "V, A or A/m2",
+                                      "W or W/m2", "ohm", "C or mAh"};
   return units[k];
 }
 
@@ -185,37 +197,54 @@ static int read_quantity(const ctx *c, const char **pp, qkind k,
 }
 
 /* Convert quantity text q of kind k (not Q_WAVE) to SI in *v; a current
- * may be absolute (A) or per footprint area (A/m2, *per_area set).  Every
- * kind but a voltage must be positive unless any_sign is set. */
-static int convert(const ctx *c, const char *q, qkind k, double *v,
-                   int *per_area, int any_sign) {
-  static const char *const si[] = {"A", "V", "s", "V/s", "Hz"};
+ * (a power) may be absolute (A, W) or per footprint area (A/m2, W/m2,
+ * *per_area set), and a current per active mass (A/kg, *per_mass set)
+ * when per_mass is not NULL.  Every kind but a voltage must be positive
+ * unless any_sign is set. */
+static int convert_as(const ctx *c, const char *q, qkind k, double *v,
+                      int *per_area, int *per_mass, int any_sign) {
+  static const char *const si[] = {"A", "V", "s",   "V/s", "Hz",
+                                   "",  "W", "ohm", "C"};
   char why[256], unit[QTEXT_MAX], *u;
   (void)strtod(q, &u);
   snprintf(unit, sizeof unit, "%s", skip_ws(u));
   if (!*unit)
     return fail(c, "'%s' has no unit (expected %s in %s)", q, qname(k),
                 qunits(k));
+  const char *area_si = k == Q_CURRENT ? "A/m2" : k == Q_POWER ? "W/m2" : NULL;
   int known = nimc_units_convertible(unit, unit);
   int abs_ok = nimc_units_convertible(unit, si[k]);
-  int area_ok = k == Q_CURRENT ? nimc_units_convertible(unit, "A/m2") : 0;
-  if (known < 0 || abs_ok < 0 || area_ok < 0)
+  int area_ok = area_si ? nimc_units_convertible(unit, area_si) : 0;
+  int mass_ok = per_mass ? nimc_units_convertible(unit, "A/kg") : 0;
+  if (known < 0 || abs_ok < 0 || area_ok < 0 || mass_ok < 0)
     return nimc_err_set(c->err, NIMC_EIO,
                         "the udunits2 unit database could not be read");
+  /* a Charge's or Discharge's drive: a current, a power or a C-rate */
+  static const char drive_units[] = "A, A/m2, A/g, W or W/m2, nor a C-rate "
+                                    "such as 2C";
   if (!known)
     return fail(c, "'%s' has an unknown unit '%s' (expected %s in %s)", q, unit,
-                qname(k), qunits(k));
-  if (!abs_ok && !area_ok)
-    return fail(c, "'%s' is not %s (unit '%s' is not %s)", q, qname(k), unit,
-                qunits(k));
-  if (per_area) *per_area = !abs_ok;
-  if (nimc_units_parse(q, abs_ok ? si[k] : "A/m2", v, why, sizeof why))
-    return fail(c, "%s", why);
+                per_mass ? "a current or a power" : qname(k),
+                per_mass ? drive_units : qunits(k));
+  if (!abs_ok && !area_ok && !mass_ok)
+    return fail(c, "'%s' is not %s (unit '%s' is not %s)", q,
+                per_mass ? "a current or a power" : qname(k), unit,
+                per_mass ? drive_units : qunits(k));
+  if (per_area) *per_area = !abs_ok && area_ok;
+  if (per_mass) *per_mass = !abs_ok && !area_ok;
+  const char *to = abs_ok ? si[k] : area_ok ? area_si : "A/kg";
+  if (nimc_units_parse(q, to, v, why, sizeof why)) return fail(c, "%s", why);
   if (k != Q_VOLTAGE && !any_sign && !(*v > 0)) {
     static const char *const what[] = {
-        "a current must be positive (the verb gives the direction)", "",
-        "a duration must be positive", "a sweep rate must be positive",
-        "a frequency must be positive"};
+        "a current must be positive (the verb gives the direction)",
+        "",
+        "a duration must be positive",
+        "a sweep rate must be positive",
+        "a frequency must be positive",
+        "",
+        "a power must be positive (the verb gives the direction)",
+        "a resistance must be positive",
+        "a charge must be positive (the charge moved in the step)"};
     return fail(c, "%s, found '%s'", what[k], q);
   }
   /* plausibility: beyond these a step is a slip of the unit, and would
@@ -224,9 +253,26 @@ static int convert(const ctx *c, const char *q, qkind k, double *v,
   const char *range;
   switch (k) {
   case Q_CURRENT:
-    hi = abs_ok ? NIMC_STEP_MAX_CURRENT_A : NIMC_STEP_MAX_CURRENT_A_M2;
-    range = abs_ok ? "a current of at most 100 A"
-                   : "a current density of at most 10 A/cm2";
+    hi = abs_ok    ? NIMC_STEP_MAX_CURRENT_A
+         : area_ok ? NIMC_STEP_MAX_CURRENT_A_M2
+                   : NIMC_STEP_MAX_CURRENT_A_KG;
+    range = abs_ok    ? "a current of at most 100 A"
+            : area_ok ? "a current density of at most 10 A/cm2"
+                      : "a current per mass of at most 100 A/g";
+    break;
+  case Q_POWER:
+    hi = abs_ok ? NIMC_STEP_MAX_POWER_W : NIMC_STEP_MAX_POWER_W_M2;
+    range = abs_ok ? "a power of at most 1 kW"
+                   : "a power density of at most 10 W/cm2";
+    break;
+  case Q_RESIST:
+    lo = NIMC_STEP_MIN_RESISTANCE_OHM;
+    hi = NIMC_STEP_MAX_RESISTANCE_OHM;
+    range = "a resistance from 1 mohm to 1 Tohm";
+    break;
+  case Q_CHARGE:
+    hi = NIMC_STEP_MAX_CHARGE_C;
+    range = "a charge of at most 1e6 C";
     break;
   case Q_VOLTAGE:
     hi = NIMC_STEP_MAX_VOLTAGE_V;
@@ -252,6 +298,11 @@ static int convert(const ctx *c, const char *q, qkind k, double *v,
     return fail(c, "'%s' is outside the plausible range: expected %s", q,
                 range);
   return NIMC_OK;
+}
+
+static int convert(const ctx *c, const char *q, qkind k, double *v,
+                   int *per_area, int any_sign) {
+  return convert_as(c, q, k, v, per_area, NULL, any_sign);
 }
 
 /* Read and convert one quantity. */
@@ -304,23 +355,43 @@ static int expect(const ctx *c, const char **pp, const char *kw,
   return NIMC_OK;
 }
 
+/* Is the quantity at p ("1 mC", "2mAh") a charge?  1 yes, 0 no (or not
+ * a quantity at all: the caller's reading says what is wrong). */
+static int is_charge(const ctx *c, const char *p) {
+  char q[QTEXT_MAX], *u;
+  nimc_err quiet;
+  ctx cq = *c;
+  cq.err = &quiet;
+  if (read_quantity(&cq, &p, Q_CHARGE, "until", q)) return 0;
+  (void)strtod(q, &u);
+  u = (char *)skip_ws(u);
+  return *u && nimc_units_convertible(u, "C") == 1;
+}
+
 /* The terminations at p: one or more of those in `allowed`, joined by
  * "or", each at most once, then the end of the step.  `after` says what
  * they follow, for the message. */
 static int terminations(const ctx *c, const char *p, int allowed,
                         const char *after, nimc_step *st) {
   char expected[96], buf[QUOTE_MAX + 2], last[QTEXT_MAX + 8];
-  const char *parts[3];
+  const char *parts[4];
   size_t np = 0;
   if (allowed & T_UNTIL_V) parts[np++] = "'until <voltage>'";
   if (allowed & T_FOR) parts[np++] = "'for <time>'";
   if (allowed & T_UNTIL_I) parts[np++] = "'until <current>'";
+  if (allowed & T_UNTIL_Q) parts[np++] = "'until <charge>'";
   snprintf(expected, sizeof expected, "%s%s%s", parts[0], np > 1 ? " or " : "",
            np > 1 ? parts[1] : "");
   while (*p) {
     const char *start = p, *q;
     int rc;
-    if ((q = accept(p, "until")) && (allowed & (T_UNTIL_V | T_UNTIL_I))) {
+    if ((q = accept(p, "until")) && (allowed & T_UNTIL_Q) &&
+        is_charge(c, q) == 1) {
+      if (st->has_q_cut) return fail(c, "'until <charge>' is given twice");
+      rc = quantity(c, &q, Q_CHARGE, "until", &st->q_cut_C, NULL);
+      st->has_q_cut = 1;
+    } else if ((q = accept(p, "until")) &&
+               (allowed & (T_UNTIL_V | T_UNTIL_I))) {
       if (st->has_v_cut || st->has_i_cut)
         return fail(c, "'until' is given twice");
       if (allowed & T_UNTIL_V) {
@@ -357,6 +428,75 @@ static int terminations(const ctx *c, const char *p, int allowed,
   return NIMC_OK;
 }
 
+/* A C-rate at p ("2C", "0.5 C", "C/20")?  1 with *rate (1/h) and *end
+ * past it, 0 when the word is not one, or an error for a malformed or
+ * implausible one. */
+static int c_rate(const ctx *c, const char *p, double *rate, const char **end) {
+  size_t n = word_len(p);
+  char *e;
+  double x;
+  if (n >= 2 && (p[0] == 'C' || p[0] == 'c') && p[1] == '/') {
+    x = strtod(p + 2, &e);
+    if (e == p + 2 || e != p + n)
+      return fail(c, "a C-rate is written '2C', '0.5C' or 'C/20', found '%.*s'",
+                  (int)(n < 40 ? n : 40), p);
+    if (!(x > 0) || !isfinite(x))
+      return fail(c, "the N of a C-rate 'C/N' must be positive, found '%.*s'",
+                  (int)(n < 40 ? n : 40), p);
+    x = 1.0 / x;
+  } else {
+    x = strtod(p, &e);
+    if (e == p) return 0;
+    const char *u = e;
+    if (e == p + n) { /* "2 C": the unit is the next word */
+      u = skip_ws(p + n);
+      if (word_len(u) != 1) return 0;
+      n = (size_t)(u - p) + 1;
+    }
+    if (u + 1 != p + n || (*u != 'C' && *u != 'c')) return 0;
+    if (!(x > 0) || !isfinite(x))
+      return fail(c, "a C-rate must be positive, found '%.*s'",
+                  (int)(n < 40 ? n : 40), p);
+  }
+  if (x > NIMC_STEP_MAX_C_RATE)
+    return fail(c,
+                "the C-rate '%.*s' is outside the plausible range: "
+                "expected at most 1e4 C",
+                (int)(n < 40 ? n : 40), p);
+  *rate = x;
+  *end = skip_ws(p + n);
+  return 1;
+}
+
+/* The drive of a Charge or Discharge at *pp: a current (A, A/m2, A/g), a
+ * C-rate, or a power (W, W/m2: st->type is then set to
+ * NIMC_STEP_CHARGE_POWER, the caller picks the direction). */
+static int drive(const ctx *c, const char **pp, nimc_step *st) {
+  char q[QTEXT_MAX], *u;
+  const char *end = *pp;
+  int rc = c_rate(c, *pp, &st->current, &end);
+  if (rc == 1) {
+    st->c_rate = 1;
+    *pp = end;
+    return NIMC_OK;
+  }
+  if (rc) return rc;
+  if ((rc = read_quantity(c, pp, Q_CURRENT, "at", q))) return rc;
+  (void)strtod(q, &u);
+  u = (char *)skip_ws(u);
+  int as_w = *u ? nimc_units_convertible(u, "W") : 0;
+  int as_wa = *u ? nimc_units_convertible(u, "W/m2") : 0;
+  if (as_w < 0 || as_wa < 0)
+    return nimc_err_set(c->err, NIMC_EIO,
+                        "the udunits2 unit database could not be read");
+  if (as_w || as_wa) {
+    st->type = NIMC_STEP_CHARGE_POWER;
+    return convert(c, q, Q_POWER, &st->power, &st->power_per_area, 0);
+  }
+  return convert_as(c, q, Q_CURRENT, &st->current, &st->current_per_area,
+                    &st->current_per_mass, 0);
+}
+
 /* Parse one step (trimmed, NUL-terminated text) into *st. */
 static int parse_step(const ctx *c, const char *text, nimc_step *st) {
   const char *p = text, *q;
@@ -370,25 +510,43 @@ static int parse_step(const ctx *c, const char *text, nimc_step *st) {
   }
   memcpy(st->text, text, n);
   st->text[n] = '\0';
-  if ((q = accept(p, "charge")) || (q = accept(p, "discharge"))) {
-    st->type = word_is(p, "charge") ? NIMC_STEP_CHARGE : NIMC_STEP_DISCHARGE;
-    const char *verb =
-        st->type == NIMC_STEP_CHARGE ? "'Charge'" : "'Discharge'";
-    p = q;
-    if ((rc = expect(c, &p, "at", "'at <current>'", verb)) ||
-        (rc = quantity(c, &p, Q_CURRENT, "at", &st->current,
-                       &st->current_per_area)))
+  if ((q = accept(p, "discharge")) && accept(q, "through")) {
+    st->type = NIMC_STEP_LOAD_RESISTOR;
+    p = accept(q, "through");
+    if ((rc = quantity(c, &p, Q_RESIST, "through", &st->resistance_ohm, NULL)))
       return rc;
     if (!*p)
       return fail(c, "expected 'until <voltage>' or 'for <time>' after the "
-                     "current, found nothing");
-    return terminations(c, p, T_UNTIL_V | T_FOR, "after the current", st);
+                     "resistance, found nothing");
+    return terminations(c, p, T_UNTIL_V | T_FOR | T_UNTIL_Q,
+                        "after the resistance", st);
+  }
+  if ((q = accept(p, "charge")) || (q = accept(p, "discharge"))) {
+    int charge = word_is(p, "charge");
+    const char *verb = charge ? "'Charge'" : "'Discharge'";
+    p = q;
+    if ((rc = expect(c, &p, "at", "'at <current>'", verb)) ||
+        (rc = drive(c, &p, st)))
+      return rc;
+    int power = st->type == NIMC_STEP_CHARGE_POWER;
+    if (power)
+      st->type = charge ? NIMC_STEP_CHARGE_POWER : NIMC_STEP_DISCHARGE_POWER;
+    else
+      st->type = charge ? NIMC_STEP_CHARGE : NIMC_STEP_DISCHARGE;
+    if (!*p)
+      return fail(c,
+                  "expected 'until <voltage>' or 'for <time>' after the "
+                  "%s, found nothing",
+                  power ? "power" : "current");
+    return terminations(c, p, T_UNTIL_V | T_FOR | T_UNTIL_Q,
+                        power ? "after the power" : "after the current", st);
   }
   if ((q = accept(p, "rest"))) {
     st->type = NIMC_STEP_REST;
     if (!*q)
-      return fail(c, "expected 'for <time>' after 'Rest', found nothing");
-    return terminations(c, q, T_FOR, "after 'Rest'", st);
+      return fail(c, "expected 'for <time>' or 'until <voltage>' after "
+                     "'Rest', found nothing");
+    return terminations(c, q, T_FOR | T_UNTIL_V, "after 'Rest'", st);
   }
   if ((q = accept(p, "hold"))) {
     st->type = NIMC_STEP_HOLD;

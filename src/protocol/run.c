@@ -352,6 +352,19 @@ done:
 int nimc_sim_run(nimc_sim *s, const nimc_experiment *exp, nimc_result *res) {
   size_t total = nimc_experiment_nsteps(exp), done = 0;
   s->msg[0] = '\0';
+  /* a step the device cannot run (a C-rate without a nominal capacity)
+   * is refused before anything runs, named by its first execution */
+  size_t first = (size_t)s->steps_done;
+  for (size_t b = 0; b < exp->nblocks; b++) {
+    for (size_t k = 0; k < exp->blocks[b].nsteps; k++) {
+      const nimc_step *st = &exp->blocks[b].steps[k];
+      char why[NIMC_ERRMSG_MAX / 2];
+      if (nimc_step_check(st, s->model, why, sizeof why))
+        return nimc_sim_fail(s, NIMC_EINPUT, "step %zu '%s': %s", first + k + 1,
+                             st->text, why);
+    }
+    first += (size_t)exp->blocks[b].repeat * exp->blocks[b].nsteps;
+  }
   s->run_done = 0;
   s->run_total = total;
   for (size_t b = 0; b < exp->nblocks; b++) {

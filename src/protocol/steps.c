@@ -10,6 +10,7 @@
  * are plain data that its root function evaluates.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "model/constants.h"
@@ -27,6 +28,10 @@ double nimc_watch_abs_current(const nimc_model *m, const double *y) {
 
 double nimc_watch_min_concentration(const nimc_model *m, const double *y) {
   return nimc_model_min_concentration(m, y);
+}
+
+double nimc_watch_charge(const nimc_model *m, const double *y) {
+  return y[m->iQ];
 }
 
 int nimc_cutoffs_add(nimc_cutoffs *l, nimc_end_reason reason,
@@ -65,7 +70,8 @@ long nimc_cutoffs_passed(const nimc_cutoffs *l, const nimc_model *m,
                          const double *y) {
   for (size_t k = 0; k < l->n; k++) {
     double g = l->c[k].watch(m, y) - l->c[k].level;
-    if ((l->c[k].dir > 0 && g >= 0.0) || (l->c[k].dir < 0 && g <= 0.0))
+    if ((l->c[k].dir > 0 && g >= 0.0) || (l->c[k].dir < 0 && g <= 0.0) ||
+        (l->c[k].dir == 0 && g == 0.0))
       return (long)k;
   }
   return -1;
@@ -84,14 +90,79 @@ static double amperes(double value, int per_area, const nimc_step_env *env) {
   return value * (per_area ? env->area_m2 : 1.0);
 }
 
+double nimc_step_active_mass_kg(const nimc_model *m, const char **missing) {
+  double mass = 0.0;
+  for (int e = 0; e < 2; e++) {
+    double rho = m->el[e].p->active_density_kg_m3;
+    if (!(rho > 0.0)) {
+      if (missing) *missing = e ? "cathode" : "anode";
+      return 0.0;
+    }
+    mass += rho * m->el[e].vol;
+  }
+  return mass;
+}
+
+int nimc_step_check(const nimc_step *st, const nimc_model *m, char *why,
+                    size_t cap) {
+  const char *missing = NULL;
+  if (st->c_rate && !(m->dev->nominal_capacity_C > 0.0)) {
+    snprintf(why, cap,
+             "a C-rate needs the device's nominal capacity: [device] "
+             "nominal_capacity (in C or mAh) is not given in %s",
+             m->dev->path);
+    return NIMC_EINPUT;
+  }
+  if (st->current_per_mass && !(nimc_step_active_mass_kg(m, &missing) > 0.0)) {
+    snprintf(why, cap,
+             "a current per mass needs the device's active mass: [%s] "
+             "active_density is not given in %s",
+             missing ? missing : "anode", m->dev->path);
+    return NIMC_EINPUT;
+  }
+  return NIMC_OK;
+}
+
+/* The current of a charge or discharge step in A (its magnitude):
+ * absolute, per footprint area, per active mass, or a C-rate against the
+ * nominal capacity (nimc_step_check has made sure the device states
+ * what it needs). */
+static double step_amperes(const nimc_step *st, const nimc_step_env *env) {
+  if (st->c_rate) return st->current * env->m->dev->nominal_capacity_C / 3600.0;
+  if (st->current_per_mass)
+    return st->current * nimc_step_active_mass_kg(env->m, NULL);
+  return amperes(st->current, st->current_per_area, env);
+}
+
 static void setup_charge(const nimc_step *st, const nimc_step_env *env,
                          nimc_step_plan *p) {
-  p->control.i_set_A = amperes(st->current, st->current_per_area, env);
+  p->control.i_set_A = step_amperes(st, env);
 }
 
 static void setup_discharge(const nimc_step *st, const nimc_step_env *env,
                             nimc_step_plan *p) {
-  p->control.i_set_A = -amperes(st->current, st->current_per_area, env);
+  p->control.i_set_A = -step_amperes(st, env);
+}
+
+/* Constant power: I V = P, into the device (> 0) or out of it. */
+static void setup_charge_power(const nimc_step *st, const nimc_step_env *env,
+                               nimc_step_plan *p) {
+  p->control.kind = NIMC_CONTROL_POWER;
+  p->control.p_set_W = amperes(st->power, st->power_per_area, env);
+}
+
+static void setup_discharge_power(const nimc_step *st, const nimc_step_env *env,
+                                  nimc_step_plan *p) {
+  p->control.kind = NIMC_CONTROL_POWER;
+  p->control.p_set_W = -amperes(st->power, st->power_per_area, env);
+}
+
+/* A resistor across the terminals: V = -I R. */
+static void setup_load_resistor(const nimc_step *st, const nimc_step_env *env,
+                                nimc_step_plan *p) {
+  (void)env;
+  p->control.kind = NIMC_CONTROL_RESISTANCE;
+  p->control.r_load_ohm = st->resistance_ohm;
 }
 
 static void setup_rest(const nimc_step *st, const nimc_step_env *env,
@@ -142,7 +213,8 @@ static void setup_sine(const nimc_step *st, const nimc_step_env *env,
 /* ---- cut-offs of each kind ---- */
 
 /* The step's "until" clauses: a voltage reached in direction vdir, a
- * current whose magnitude falls to its level. */
+ * current whose magnitude falls to its level, a charge moved in the step
+ * (the running charge rising by it, or falling for vdir < 0). */
 static int until_clauses(const nimc_step *st, const nimc_step_env *env,
                          nimc_cutoffs *l, int vdir) {
   int rc = NIMC_OK;
@@ -152,6 +224,11 @@ static int until_clauses(const nimc_step *st, const nimc_step_env *env,
   if (!rc && st->has_i_cut)
     rc = nimc_cutoffs_add(l, NIMC_END_CURRENT, nimc_watch_abs_current,
                           amperes(st->i_cut, st->i_cut_per_area, env), -1);
+  if (!rc && st->has_q_cut) {
+    int qdir = vdir < 0 ? -1 : 1;
+    rc = nimc_cutoffs_add(l, NIMC_END_CHARGE, nimc_watch_charge,
+                          env->y[env->m->iQ] + qdir * st->q_cut_C, qdir);
+  }
   return rc;
 }
 
@@ -165,6 +242,13 @@ static int cutoffs_rising(const nimc_step *st, const nimc_step_env *env,
 static int cutoffs_falling(const nimc_step *st, const nimc_step_env *env,
                            nimc_cutoffs *l) {
   return until_clauses(st, env, l, -1);
+}
+
+/* a rest's voltage reaches its cut-off whichever way it moves (relaxing
+ * down after a charge, up after a discharge) */
+static int cutoffs_either(const nimc_step *st, const nimc_step_env *env,
+                          nimc_cutoffs *l) {
+  return until_clauses(st, env, l, 0);
 }
 
 /* ---- what a kind measures at its end ---- */
@@ -196,11 +280,18 @@ static const nimc_step_ops step_ops[] = {
     [NIMC_STEP_CHARGE] = {NIMC_STEP_CHARGE, setup_charge, cutoffs_rising, NULL},
     [NIMC_STEP_DISCHARGE] = {NIMC_STEP_DISCHARGE, setup_discharge,
                              cutoffs_falling, NULL},
-    [NIMC_STEP_REST] = {NIMC_STEP_REST, setup_rest, cutoffs_rising, NULL},
+    [NIMC_STEP_REST] = {NIMC_STEP_REST, setup_rest, cutoffs_either, NULL},
     [NIMC_STEP_HOLD] = {NIMC_STEP_HOLD, setup_hold, cutoffs_rising, NULL},
     [NIMC_STEP_SWEEP] = {NIMC_STEP_SWEEP, setup_sweep, cutoffs_rising, NULL},
     [NIMC_STEP_SINE] = {NIMC_STEP_SINE, setup_sine, cutoffs_rising,
                         finish_sine},
+    [NIMC_STEP_CHARGE_POWER] = {NIMC_STEP_CHARGE_POWER, setup_charge_power,
+                                cutoffs_rising, NULL},
+    [NIMC_STEP_DISCHARGE_POWER] = {NIMC_STEP_DISCHARGE_POWER,
+                                   setup_discharge_power, cutoffs_falling,
+                                   NULL},
+    [NIMC_STEP_LOAD_RESISTOR] = {NIMC_STEP_LOAD_RESISTOR, setup_load_resistor,
+                                 cutoffs_falling, NULL},
 };
 
 const nimc_step_ops *nimc_step_ops_of(nimc_step_type type) {

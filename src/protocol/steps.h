@@ -31,9 +31,13 @@ typedef double (*nimc_watch_fn)(const nimc_model *m, const double *y);
 double nimc_watch_voltage(const nimc_model *m, const double *y);
 double nimc_watch_abs_current(const nimc_model *m, const double *y);
 double nimc_watch_min_concentration(const nimc_model *m, const double *y);
+/* The running charge Q = integral of I dt (C). */
+double nimc_watch_charge(const nimc_model *m, const double *y);
 
-/* One way for a step to end: watch(y) reaching level, rising (dir +1) or
- * falling (dir -1); the step then ends with reason. */
+/* One way for a step to end: watch(y) reaching level, rising (dir +1),
+ * falling (dir -1) or either way (dir 0: whichever way the quantity
+ * moves; passed at the start only when exactly at its level); the step
+ * then ends with reason. */
 typedef struct nimc_cutoff {
   nimc_end_reason reason;
   nimc_watch_fn watch;
@@ -60,8 +64,8 @@ void nimc_cutoffs_free(nimc_cutoffs *l);
 void nimc_cutoffs_eval(const nimc_cutoffs *l, const nimc_model *m,
                        const double *y, double *g);
 /* The index of the first cut-off already at or past its level in its
- * direction at y (rising: watch >= level; falling: watch <= level), or -1
- * when none is. */
+ * direction at y (rising: watch >= level; falling: watch <= level; either
+ * way: watch == level), or -1 when none is. */
 long nimc_cutoffs_passed(const nimc_cutoffs *l, const nimc_model *m,
                          const double *y);
 /* The index of the first cut-off whose flag in l->info is set, or -1. */
@@ -104,5 +108,18 @@ typedef struct nimc_step_ops {
 
 /* The operations of a step kind, NULL for a kind that has none. */
 const nimc_step_ops *nimc_step_ops_of(nimc_step_type type);
+/* The last kind of step (the table's kinds run from NIMC_STEP_CHARGE). */
+#define NIMC_STEP_LAST NIMC_STEP_LOAD_RESISTOR
+
+/* The active mass of m's device (kg): the sum over its electrodes of
+ * active_density times the electrode's volume; 0 when an electrode has
+ * no active_density (*missing then names it: "anode" or "cathode"). */
+double nimc_step_active_mass_kg(const nimc_model *m, const char **missing);
+
+/* Whether step st can run on m's device: a C-rate needs the device's
+ * nominal capacity, a current per mass its active mass.  NIMC_OK, or
+ * NIMC_EINPUT with why (capacity cap) saying which key is missing. */
+int nimc_step_check(const nimc_step *st, const nimc_model *m, char *why,
+                    size_t cap);
 
 #endif

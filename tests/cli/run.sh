@@ -208,12 +208,36 @@ expect_error 2 "'Charge at 0.1 mA/cm2 untill 3.5 V'" "untill" -- run $DEV -e 'Ch
 expect_error 2 "'Dance for 1 h'" "unknown step" -- run $DEV -e 'Dance for 1 h'
 expect_error 2 "'5 V' is not a current" -- run $DEV -e 'Charge at 5 V until 3.5 V'
 expect_error 2 "step 2" "'Discharge at -1 mA until 0 V'" -- run $DEV -e "$CH" -e 'Discharge at -1 mA until 0 V'
-expect_error 2 "'Rest'" "expected 'for <time>' after 'Rest', found nothing" -- run $DEV -e 'Rest'
+expect_error 2 "'Rest'" "expected 'for <time>' or 'until <voltage>' after 'Rest', found nothing" -- run $DEV -e 'Rest'
 expect_error 2 "'Repeat 0 times'" "expected a whole number >= 1 after 'Repeat'" -- run $DEV -e 'Repeat 0 times: Charge at 1 mA until 3 V'
 # issue 12: values the solver used to fail on (exit 1), or ran with to nonsense
 expect_error 2 "step 1 'Rest for 1e-300 s'" "duration from 1 us" -- run $DEV -e 'Rest for 1e-300 s'
 expect_error 2 "step 1 'Rest for 1e308 h'" "not a finite number in s" -- run $DEV -e 'Rest for 1e308 h'
 expect_error 2 "step 1 'Charge at 1e6 A/cm2 until 3.5 V'" "current density of at most 10 A/cm2" -- run $DEV -e 'Charge at 1e6 A/cm2 until 3.5 V'
+# issue 10: power, loads, C-rates, per mass, rest until, ends on charge
+expect_error 2 "step 1 'Charge at 0 mW until 3 V'" "a power must be positive" -- run $DEV -e 'Charge at 0 mW until 3 V'
+expect_error 2 "step 1 'Discharge at 2 kW until 0 V'" "a power of at most 1 kW" -- run $DEV -e 'Discharge at 2 kW until 0 V'
+expect_error 2 "step 2 'Discharge through 5 V until 0 V'" "'5 V' is not a resistance" -- run $DEV -e "$CH" -e 'Discharge through 5 V until 0 V'
+expect_error 2 "step 1 'Discharge through 0 ohm until 0 V'" "a resistance must be positive" -- run $DEV -e 'Discharge through 0 ohm until 0 V'
+expect_error 2 "step 1 'Discharge through 5 kohm'" "after the resistance, found nothing" -- run $DEV -e 'Discharge through 5 kohm'
+expect_error 2 "step 1 'Charge at C/0 until 3 V'" "C-rate 'C/N' must be positive" -- run $DEV -e 'Charge at C/0 until 3 V'
+expect_error 2 "step 2 'Charge at 2C until 3.5 V'" "[device] nominal_capacity (in C or mAh) is not given in $DEV" -- run $DEV -e "$CH" -e 'Charge at 2C until 3.5 V'
+expect_error 2 "step 1 'Charge at 1 A/g for 1 s'" "[anode] active_density is not given in $DEV" -- run $DEV -e 'Charge at 1 A/g for 1 s'
+expect_error 2 "--set device.nominal_capacity" "positive" -- run $DEV -e 'Charge at 2C until 3.5 V' --set device.nominal_capacity=-1mAh
+expect_error 2 "step 1 'Rest until 1 mC'" "'1 mC' is not a voltage" -- run $DEV -e 'Rest until 1 mC'
+expect_error 2 "step 1 'Charge at 1 mA until 1 mC or until 2 mC'" "'until <charge>' is given twice" -- run $DEV -e 'Charge at 1 mA until 1 mC or until 2 mC'
+# ... and run: each kind ends where it should
+if "$NIMC" run $DEV --set device.nominal_capacity=0.02mAh -e 'Charge at 2C until 3.5 V' \
+     -e 'Rest until 3.45 V' -e 'Discharge at 0.1 mW/cm2 until 2 V' \
+     -e 'Discharge through 5 kohm until 1 V or until 1 mC' -e 'Charge at 10 uW until 2 V' \
+     --json >"$TMP/loads.json" 2>"$TMP/err"; then
+  n=$(sed -n 's/.*"type":[[:space:]]*"\([a-z_]*\)".*/\1/p' "$TMP/loads.json" | tr '\n' ' ')
+  [ "$n" = 'charge rest discharge_power load_resistor charge_power ' ] && ok || bad "loads: steps $n"
+  n=$(sed -n 's/.*"end_reason":[[:space:]]*"\([a-z]*\)".*/\1/p' "$TMP/loads.json" | tr '\n' ' ')
+  [ "$n" = 'voltage voltage voltage charge voltage ' ] && ok || bad "loads: end reasons $n"
+else
+  bad "nimc run of the loads failed: $(cat "$TMP/err")"
+fi
 
 # ---- bad device files: file, line and key named ----
 expect_error 2 "no-such.ini" -- run "$TMP/no-such.ini" -e "$CH"

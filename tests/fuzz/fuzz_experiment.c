@@ -45,6 +45,17 @@ static void check_step(const nimc_step *st) {
     broken("v_cut_V", st->v_cut_V);
   if (st->has_i_cut && !(st->i_cut > 0 && st->i_cut <= 1e5))
     broken("i_cut", st->i_cut);
+  if ((st->type == NIMC_STEP_CHARGE_POWER ||
+       st->type == NIMC_STEP_DISCHARGE_POWER) &&
+      !(st->power > 0 && st->power <= 1e5))
+    broken("power", st->power);
+  if (st->type == NIMC_STEP_LOAD_RESISTOR &&
+      !(st->resistance_ohm >= 1e-3 && st->resistance_ohm <= 1e12))
+    broken("resistance_ohm", st->resistance_ohm);
+  if (st->c_rate && !(st->current > 0 && st->current <= 1e4))
+    broken("c_rate", st->current);
+  if (st->has_q_cut && !(st->q_cut_C > 0 && st->q_cut_C <= 1e6))
+    broken("q_cut_C", st->q_cut_C);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
