@@ -514,14 +514,14 @@ static void print_report(const fit_args *a, const nimc_fit_param *par,
            : w > 0.999 ? "  AT ITS UPPER BOUND: widen the bounds"
                        : "");
   }
-  if (a->spec) {
+  if (a->spec && !a->evaluate) {
     printf("  (standard errors from the stated sigmas alone:");
     for (size_t k = 0; k < np; k++)
       printf(" %.2f%%", 100.0 * r->std_err_sigma[k] / r->param[k].value);
     printf(")\n");
   }
-  printf("\ncorrelation:\n");
-  for (size_t i = 0; i < np; i++) {
+  if (!a->evaluate) printf("\ncorrelation:\n");
+  for (size_t i = 0; i < np && !a->evaluate; i++) {
     printf("  %-40s", par[i].key);
     for (size_t k = 0; k < np; k++)
       printf(" %7.3f", r->corr[i * np + k]);
