@@ -274,5 +274,33 @@ expect_error 2 "$TMP/none.exp: cannot read experiment file" -- run $DEV -x "$TMP
 expect_error 2 "-x FILE and -e STEP exclude each other" -- run $DEV -x "$TMP/x.exp" -e "$CH"
 expect_error 2 "one experiment file" -- run $DEV -x "$TMP/x.exp" -x "$TMP/x.exp"
 
+# ---- cycles of a Repeat: the table, cycles.csv, "cycles", --cycles-only ----
+R='Repeat 3 times: Charge at 1 mA/cm2 until 3.5 V; Discharge at 1 mA/cm2 until 0 V'
+rows() { grep -cE '^ +[0-9]+( +[-0-9.e+na]+){8}$' "$1"; }
+"$NIMC" run $DEV -e 'Rest for 5 s' -e "$R" -q -o "$TMP/cyc" >"$TMP/cyc.txt" 2>"$TMP/err" \
+  && ok || bad "run with a Repeat failed: $(cat "$TMP/err")"
+grep -q '^cycles:' "$TMP/cyc.txt" && [ "$(rows "$TMP/cyc.txt")" = 3 ] \
+  && ok || bad "run with a Repeat: no table of 3 cycles: $(cat "$TMP/cyc.txt")"
+[ "$(wc -l <"$TMP/cyc/cycles.csv")" = 4 ] && head -1 "$TMP/cyc/cycles.csv" | grep -q '^cycle,first_step,.*,coulombic_efficiency,.*capacitance_F,capacitance_retention,' \
+  && grep -q '^cycles.csv ' "$TMP/cyc/manifest.txt" && [ -s "$TMP/cyc/timeseries.csv" ] \
+  && ok || bad "run -o with a Repeat: cycles.csv or manifest wrong"
+"$NIMC" run $DEV -e "$R" --json >"$TMP/cyc.json" 2>"$TMP/err" && ok || bad "run --json with a Repeat failed"
+[ "$(grep -c '"first_step":' "$TMP/cyc.json")" = 3 ] && grep -q '"cycles":' "$TMP/cyc.json" \
+  && ok || bad "run --json with a Repeat: no cycles array of 3"
+# --cycles-only: the same cycles, no time series; a stale file is kept, not listed
+mkdir -p "$TMP/cyo" && echo stale >"$TMP/cyo/timeseries.csv"
+"$NIMC" run $DEV -e 'Rest for 5 s' -e "$R" --cycles-only -q -o "$TMP/cyo" >"$TMP/cyo.txt" 2>"$TMP/err" \
+  && ok || bad "run --cycles-only failed: $(cat "$TMP/err")"
+[ "$(rows "$TMP/cyo.txt")" = 3 ] && grep -q 'capacitance_F' "$TMP/cyo.txt" \
+  && ok || bad "run --cycles-only: no 3 cycle rows and metrics: $(cat "$TMP/cyo.txt")"
+cmp -s "$TMP/cyc/cycles.csv" "$TMP/cyo/cycles.csv" && ok || bad "run --cycles-only: cycles.csv differs from the full run's"
+[ "$(cat "$TMP/cyo/timeseries.csv")" = stale ] && [ ! -e "$TMP/cyo/gcd.png" ] \
+  && ! grep -q timeseries "$TMP/cyo/manifest.txt" && grep -q '^summary.json ' "$TMP/cyo/manifest.txt" \
+  && ok || bad "run --cycles-only -o: wrote or listed a time series"
+"$NIMC" run $DEV -e "$R" --cycles-only --json >"$TMP/cyo.json" 2>"$TMP/err" \
+  && [ "$(grep -c '"first_step":' "$TMP/cyo.json")" = 3 ] && grep -q '"capacitance_F":' "$TMP/cyo.json" \
+  && ok || bad "run --cycles-only --json: no cycles or metrics"
+expect_error 2 "--cycles-only and --until-steady exclude each other" -- run $DEV -e "$CH" -e "$DIS" --cycles-only --until-steady
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
