@@ -247,8 +247,10 @@ int nimc_sim_create(nimc_sim **out, const nimc_device *dev,
                     const nimc_sim_opts *opts, nimc_err *err);
 void nimc_sim_destroy(nimc_sim *sim);
 
-/* Run exp from the current state, appending to res.  On failure res holds
- * what was computed up to the failure. */
+/* Run exp from the current state, appending to res (what it keeps of the
+ * run: nimc_sim_set_sinks, by default everything).  On failure res holds
+ * what was computed up to the failure (without samples kept: the samples
+ * of the failed step, or of the cycle it belongs to). */
 int nimc_sim_run(nimc_sim *sim, const nimc_experiment *exp, nimc_result *res);
 const char *nimc_sim_errmsg(const nimc_sim *sim);
 

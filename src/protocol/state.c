@@ -39,8 +39,8 @@
 
 #define STATE_MAGIC "nimc-state"
 #define STATE_VERSION 1
-/* The largest state file read: 4 GiB would hold 50 million unknowns; a
- * state of any device nimc meshes is far smaller. */
+/* The largest state file read (1 GiB: some 20 million unknowns, far more
+ * than any device nimc meshes). */
 #define STATE_MAX_BYTES (1L << 30)
 
 struct nimc_state {
