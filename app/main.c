@@ -101,6 +101,12 @@ static const char *usage_run =
     "                           efficiency are within X of the cycle before "
     "(> 0,\n"
     "                           default 3e-4: 0.03 %)\n"
+    "  --load-state FILE     start from the state in FILE (written by "
+    "--save-state\n"
+    "                           on the same device) instead of the device at "
+    "rest\n"
+    "  --save-state FILE      after the run, write the simulation's state "
+    "to FILE\n"
     "  --cycles-only          keep no time series: one row per cycle of a "
     "Repeat\n"
     "                           on stdout as it ends, cycles.csv and "
@@ -425,6 +431,7 @@ typedef struct run_args {
   size_t nsteps, nsets;
   int json, quiet, fields, force;
   int cycles_only; /* --cycles-only */
+  const char *load_state, *save_state;
   double rtol;
   int until_steady;
   nimc_steady_opts steady;
@@ -522,6 +529,11 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
       a->force = 1;
     } else if (!strcmp(o, "--cycles-only")) {
       a->cycles_only = 1;
+    } else if (!strcmp(o, "--load-state") || !strcmp(o, "--save-state")) {
+      if (!has_value)
+        return cli_fail_usage("run", "option '%s' needs a file", o);
+      *(!strcmp(o, "--load-state") ? &a->load_state : &a->save_state) =
+          argv[++i];
     } else if (!strcmp(o, "--until-steady")) {
       a->until_steady = 1;
     } else if (!strcmp(o, "--min-cycles") || !strcmp(o, "--max-cycles") ||
@@ -773,6 +785,21 @@ static int cmd_run(int argc, char **argv) {
     rc = cli_exit_for(rc);
     goto done;
   }
+  if (a.load_state) { /* a bad file, or a state of another device: 2 */
+    nimc_state *st = NULL;
+    if ((rc = nimc_state_read(a.load_state, &st, &err))) {
+      fprintf(stderr, "nimc run: --load-state: %s\n", err.msg);
+      rc = cli_exit_for(rc);
+      goto done;
+    }
+    rc = nimc_sim_set_state(sim, st);
+    nimc_state_destroy(st);
+    if (rc) {
+      fprintf(stderr, "nimc run: --load-state: %s\n", nimc_sim_errmsg(sim));
+      rc = cli_exit_for(rc);
+      goto done;
+    }
+  }
   /* --cycles-only: no samples kept; the cycles kept only for cycles.csv
    * and the summary (-o, --json), else printed as they end */
   cycle_stream cs = {!a.json, 0, {0}};
@@ -858,6 +885,21 @@ static int cmd_run(int argc, char **argv) {
             res.ncycles ? "cycles.csv, " : "",
             a.cycles_only ? "" : ", gcd.png, gcd.svg",
             a.fields ? ", fields.csv, fields.png, fields.svg" : "");
+  if (a.save_state && !run_rc) {
+    nimc_state *snap = NULL;
+    if (nimc_sim_get_state(sim, &snap) ||
+        nimc_state_write(snap, a.save_state, &err)) {
+      fprintf(stderr, "nimc run: --save-state: %s\n",
+              snap ? err.msg : "out of memory");
+      nimc_state_destroy(snap);
+      rc = EXIT_FAIL;
+      goto done;
+    }
+    nimc_state_destroy(snap);
+  } else if (a.save_state) {
+    fprintf(stderr, "nimc run: --save-state: not written (the run did not "
+                    "complete)\n");
+  }
   rc = run_rc ? EXIT_FAIL : 0;
 done:
   free(json);

@@ -302,5 +302,23 @@ cmp -s "$TMP/cyc/cycles.csv" "$TMP/cyo/cycles.csv" && ok || bad "run --cycles-on
   && ok || bad "run --cycles-only --json: no cycles or metrics"
 expect_error 2 "--cycles-only and --until-steady exclude each other" -- run $DEV -e "$CH" -e "$DIS" --cycles-only --until-steady
 
+# ---- --save-state, --load-state: A then B straight, or B from A's state ----
+A1='Charge at 1 mA/cm2 until 3.5 V'; A2='Hold at 3.5 V for 30 s'
+B1='Discharge at 1 mA/cm2 until 1 V'; B2='Rest for 20 s'
+"$NIMC" run $DEV -q -e "$A1" -e "$A2" -e "$B1" -e "$B2" -o "$TMP/ab" >/dev/null 2>"$TMP/err" \
+  && "$NIMC" run $DEV -q -e "$A1" -e "$A2" --save-state "$TMP/a.state" >/dev/null 2>>"$TMP/err" \
+  && "$NIMC" run $DEV -q -e "$B1" -e "$B2" --load-state "$TMP/a.state" -o "$TMP/b" >/dev/null 2>>"$TMP/err" \
+  && ok || bad "run --save-state / --load-state failed: $(cat "$TMP/err")"
+# the last sample (time, voltage, step index) of B agrees to 1e-6
+paste -d, <(tail -n 1 "$TMP/ab/timeseries.csv") <(tail -n 1 "$TMP/b/timeseries.csv") \
+  | awk -F, '{ok = $4 == $8 && $4 == 3; for (k = 1; k <= 2; k++) { d = $k - $(k + 4); if (d < 0) d = -d; if (d > 1e-6 * ($k < 0 ? -$k : $k) + 1e-9) ok = 0 } exit !ok}' \
+  && ok || bad "run --load-state: B differs from the straight run: $(tail -n 1 "$TMP/ab/timeseries.csv") vs $(tail -n 1 "$TMP/b/timeseries.csv")"
+head -1 "$TMP/a.state" | grep -qx 'nimc-state 1' && ok || bad "--save-state: no version line"
+expect_error 2 "--load-state: $TMP/a.state: the state has 634 unknowns" "has 649" -- run $DEV -e "$B2" --load-state "$TMP/a.state" --set mesh.anode_cells=21
+expect_error 2 "--load-state: $TMP/none.state: cannot read state file" -- run $DEV -e "$B2" --load-state "$TMP/none.state"
+printf 'nimc-state 1\nunknowns 634\n' >"$TMP/cut.state"
+expect_error 2 "--load-state: $TMP/cut.state:2: the file ends before its 'values' line" -- run $DEV -e "$B2" --load-state "$TMP/cut.state"
+expect_error 2 "option '--load-state' needs a file" -- run $DEV -e "$B2" --load-state
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
