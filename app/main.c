@@ -629,8 +629,8 @@ static int check_budget(const run_args *a, const nimc_experiment *exp,
 /* The files of a run with -o, for its manifest: those of the time series
  * (not with --cycles-only), cycles.csv (when a Repeat ran), the rest. */
 static const char *const run_series_files[] = {
-    "timeseries.csv", "gcd.png", "gcd.svg", "gcd.gp", "gcd.dat",
-    "gnuplot.log",    NULL};
+    "timeseries.csv", "gcd.png",     "gcd.svg", "gcd.gp",
+    "gcd.dat",        "gnuplot.log", NULL};
 static const char *const run_other_files[] = {
     "summary.json", "fields.csv", "fields.png", "fields.svg",
     "fields.gp",    "fields.dat", "fields.log", NULL};
@@ -649,8 +649,7 @@ static void run_file_names(int series, int cycles, const char **names) {
 /* Write the outputs into dir: time series and its figure (unless
  * --cycles-only), the cycle table (when a Repeat ran), the summary. */
 static int write_outputs(const char *dir, const nimc_device *dev,
-                         const nimc_result *res, const char *json,
-                         int series) {
+                         const nimc_result *res, const char *json, int series) {
   char why[512], path[4096];
   nimc_err err;
   if (cli_mkdir_p(dir, why, sizeof why)) {

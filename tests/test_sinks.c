@@ -85,7 +85,7 @@ static int run(nimc_keep keep, seen *sn, nimc_result *res, char *msg,
   return rc;
 }
 
-static nimc_result full;  /* the run keeping everything */
+static nimc_result full; /* the run keeping everything */
 static seen full_seen;
 
 static void test_sinks_see_what_is_kept(void) {
@@ -102,8 +102,8 @@ static void test_sinks_see_what_is_kept(void) {
     CHECK(!memcmp(&full.steps[k], &full_seen.steps[k], sizeof full.steps[k]));
   CHECK(full.ncycles == NCYC && full_seen.ncycles == NCYC);
   for (size_t k = 0; k < full.ncycles && k < full_seen.ncycles; k++)
-    CHECK(!memcmp(&full.cycles[k], &full_seen.cycles[k],
-                  sizeof full.cycles[k]));
+    CHECK(
+        !memcmp(&full.cycles[k], &full_seen.cycles[k], sizeof full.cycles[k]));
 }
 
 /* Each cycle's summary against its records and its own metrics. */
@@ -204,7 +204,8 @@ static void test_keep_levels(void) {
     CHECK(r.nsteps > 0 && isfinite(r.steps[0].z_re_ohm) &&
           r.steps[0].z_re_ohm == full.steps[0].z_re_ohm);
     if (keeps[q] != NIMC_KEEP_SUMMARIES && r.nsteps == 2)
-      CHECK(r.steps[1].index == NSTEPS - 1 && r.steps[1].type == NIMC_STEP_REST);
+      CHECK(r.steps[1].index == NSTEPS - 1 &&
+            r.steps[1].type == NIMC_STEP_REST);
     nimc_series_free(&sn.samples);
     nimc_result_free(&r);
   }

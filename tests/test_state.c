@@ -95,8 +95,7 @@ static void test_checkpoint_gives_the_same_b(void) {
                 n * sizeof(double)));
   CHECK(!memcmp(nimc_sim_state_dot(first), nimc_sim_state_dot(second),
                 n * sizeof(double)));
-  nimc_control c1 = nimc_model_get_control(m1),
-               c2 = nimc_model_get_control(m2);
+  nimc_control c1 = nimc_model_get_control(m1), c2 = nimc_model_get_control(m2);
   CHECK(c2.kind == NIMC_CONTROL_VOLTAGE && c1.kind == c2.kind &&
         c1.v_set_V == c2.v_set_V && c1.t0_s == c2.t0_s);
   CHECK(nimc_sim_time(second) == nimc_sim_time(first));
@@ -138,8 +137,7 @@ static void test_checkpoint_gives_the_same_b(void) {
   nimc_result_free(&ra), nimc_result_free(&rb);
   nimc_result_free(&r1), nimc_result_free(&r2);
 done:
-  nimc_sim_destroy(straight), nimc_sim_destroy(first),
-      nimc_sim_destroy(second);
+  nimc_sim_destroy(straight), nimc_sim_destroy(first), nimc_sim_destroy(second);
   nimc_device_destroy(dev);
 }
 
@@ -231,7 +229,8 @@ static void test_bad_files(void) {
   const struct {
     const char *from, *to, *needle;
   } edits[] = {
-      {"steps_done 3\n", "steps_done 3\nsteps_done 4\n", ":6: 'steps_done' is given twice"},
+      {"steps_done 3\n", "steps_done 3\nsteps_done 4\n",
+       ":6: 'steps_done' is given twice"},
       {"device x\n", "colour blue\n", ":2: expected a key of a state file"},
       {"time_s 0x1p+0\n", "", "lacks 'time_s'"},
       {"unknowns 2\n", "unknowns -2\n", ":3: expected the number of unknowns"},

@@ -514,8 +514,7 @@ int nimc_sim_run(nimc_sim *s, const nimc_experiment *exp, nimc_result *res) {
       }
       if (!rc) rc = end_span(s, res, &mk, is_cycle, rep + 1, &c_first);
       if (rc) {
-        if (rc == NIMC_ENOMEM)
-          snprintf(s->msg, sizeof s->msg, "out of memory");
+        if (rc == NIMC_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
         return rc;
       }
     }

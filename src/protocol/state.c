@@ -214,7 +214,8 @@ int nimc_state_write(const nimc_state *st, const char *path, nimc_err *err) {
       (int)st->control.kind);
   nimc_control c = st->control;
   for (size_t k = 0; k < NCONTROL; k++)
-    put(buf, cap, &len, "%s %a\n", control_fields[k].key, *control_field(&c, k));
+    put(buf, cap, &len, "%s %a\n", control_fields[k].key,
+        *control_field(&c, k));
   put(buf, cap, &len, "# y y' of each unknown\nvalues\n");
   for (size_t i = 0; i < st->n; i++)
     put(buf, cap, &len, "%a %a\n", st->y[i], st->yp[i]);
@@ -291,8 +292,8 @@ static int read_header(reader *r, nimc_state *st, nimc_err *err) {
     while (isspace((unsigned char)*val))
       val++;
     int key = -1;
-    const char *keys[K_CONTROL] = {"device", "unknowns", "time_s",
-                                   "steps_done", "control_kind"};
+    const char *keys[K_CONTROL] = {"device", "unknowns", "time_s", "steps_done",
+                                   "control_kind"};
     for (int k = 0; k < K_CONTROL; k++)
       if (!strcmp(s, keys[k])) key = k;
     for (size_t k = 0; k < NCONTROL; k++)
@@ -325,8 +326,7 @@ static int read_header(reader *r, nimc_state *st, nimc_err *err) {
       break;
     case K_KIND:
       if (whole(val, 0, 1000, &v))
-        return bad(err, r, "expected the control's kind (a whole number)",
-                   val);
+        return bad(err, r, "expected the control's kind (a whole number)", val);
       st->control.kind = (nimc_control_kind)v;
       break;
     default: /* K_TIME and the control's reals */
@@ -346,11 +346,10 @@ static int read_header(reader *r, nimc_state *st, nimc_err *err) {
                         "control_kind"};
   for (int k = 0; k < K_CONTROL + (int)NCONTROL; k++)
     if (!seen[k])
-      return nimc_err_set(err, NIMC_EINPUT,
-                          "%s:%ld: the header lacks '%s' (before 'values')",
-                          r->path, r->line,
-                          k < K_CONTROL ? need[k]
-                                        : control_fields[k - K_CONTROL].key);
+      return nimc_err_set(
+          err, NIMC_EINPUT, "%s:%ld: the header lacks '%s' (before 'values')",
+          r->path, r->line,
+          k < K_CONTROL ? need[k] : control_fields[k - K_CONTROL].key);
   return NIMC_OK;
 }
 
