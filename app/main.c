@@ -101,7 +101,7 @@ static const char *usage_run =
     "                           efficiency are within X of the cycle before "
     "(> 0,\n"
     "                           default 3e-4: 0.03 %)\n"
-    "  --load-state FILE     start from the state in FILE (written by "
+    "  --load-state FILE      start from the state in FILE (written by "
     "--save-state\n"
     "                           on the same device) instead of the device at "
     "rest\n"
