@@ -69,7 +69,8 @@ static const char *usage_run =
     "  --set SECTION.KEY=VAL  override a device-file value, e.g. "
     "anode.thickness=10um\n"
     "  -o, --output DIR       write timeseries.csv, summary.json, gcd.png, "
-    "gcd.svg\n"
+    "gcd.svg,\n"
+    "                           and cycles.csv when a Repeat ran\n"
     "  --json                 print the summary JSON on stdout (and nothing "
     "else)\n"
     "  --fields               with -o: also write the fields at the end of the "
@@ -103,6 +104,19 @@ static const char *usage_run =
     "                           efficiency are within X of the cycle before "
     "(> 0,\n"
     "                           default 3e-4: 0.03 %)\n"
+    "  --load-state FILE      start from the state in FILE (written by "
+    "--save-state\n"
+    "                           on the same device) instead of the device at "
+    "rest\n"
+    "  --save-state FILE      after the run, write the simulation's state "
+    "to FILE\n"
+    "  --cycles-only          keep no time series: one row per cycle of a "
+    "Repeat\n"
+    "                           on stdout as it ends, cycles.csv and "
+    "summary.json\n"
+    "                           with -o (no timeseries.csv, no gcd.png); "
+    "memory does\n"
+    "                           not grow with the cycles (docs/cli.md)\n"
     "  --force                run even beyond the budget of steps and "
     "samples\n"
     "                           (docs/cli.md)\n"
@@ -300,14 +314,51 @@ static void print_metric(const char *name, double v, const char *unit) {
   if (isfinite(v)) printf("  %-32s %.6g %s\n", name, v, unit);
 }
 
+/* The per-cycle table on stdout: its header, and one row. */
+static void print_cycle_header(void) {
+  printf("cycles:\n  %5s %12s %11s %11s %9s %11s %9s %11s %9s\n", "cycle",
+         "t_start_s", "charge_C", "discharge_C", "CE", "C_F", "retention",
+         "E_dis_J", "esr_ohm");
+}
+
+static void print_cycle_row(const nimc_cycle_result *c) {
+  printf("  %5d %12.6g %11.5g %11.5g %9.6f %11.5g %9.5f %11.5g %9.4g\n",
+         c->cycle, c->t_start_s, c->charge_C, c->discharge_C,
+         c->coulombic_efficiency, c->metrics.capacitance_F,
+         c->capacitance_retention, c->energy_discharge_J, c->metrics.esr_ohm);
+}
+
+/* The cycles of res: all of them up to 12, else the first and last 5. */
+static void print_cycles(const nimc_result *res) {
+  if (!res->ncycles) return;
+  print_cycle_header();
+  for (size_t k = 0; k < res->ncycles; k++) {
+    if (res->ncycles > 12 && k >= 5 && k + 5 < res->ncycles) {
+      if (k == 5)
+        printf("  ... (%zu cycles not shown; all in cycles.csv with -o, or "
+               "--json)\n",
+               res->ncycles - 10);
+      continue;
+    }
+    print_cycle_row(&res->cycles[k]);
+  }
+}
+
 /* Human-readable report on stdout. */
+static void print_device(const nimc_device *dev) {
+  printf("device: %s (%s) at %.2f degC\n", nimc_device_name(dev),
+         nimc_device_path(dev), nimc_device_temperature_K(dev) - 273.15);
+}
+
+/* Human-readable report on stdout (the device line and the cycles were
+ * printed as the run went when streamed). */
 static void print_report(const nimc_device *dev, const nimc_result *res,
                          const nimc_metrics *mt, int have_metrics,
                          const nimc_steady_info *steady,
-                         const nimc_solver_stats *st, double wall) {
-  printf("device: %s (%s) at %.2f degC\n", nimc_device_name(dev),
-         nimc_device_path(dev), nimc_device_temperature_K(dev) - 273.15);
-  printf("steps:\n");
+                         const nimc_solver_stats *st, double wall,
+                         int streamed) {
+  if (!streamed) print_device(dev);
+  printf("steps:%s\n", streamed ? " (outside the Repeats)" : "");
   size_t shown = 0;
   for (size_t k = 0; k < res->nsteps; k++) {
     if (res->nsteps > 12 && k >= 5 && k + 5 < res->nsteps) {
@@ -324,6 +375,7 @@ static void print_report(const nimc_device *dev, const nimc_result *res,
              "half)\n",
              s->freq_Hz, s->z_re_ohm, s->z_im_ohm);
   }
+  if (!streamed) print_cycles(res);
   if (steady && steady->converged)
     printf("steady at cycle %d of %d: coulombic efficiency %.6g; from the "
            "cycle before, capacitance changed by %.2g %%, efficiency by "
@@ -340,7 +392,11 @@ static void print_report(const nimc_device *dev, const nimc_result *res,
            100.0 * steady->capacitance_change, steady->ce_change,
            steady->opts.rel_tol);
   if (have_metrics) {
-    if (mt->cycle > 0)
+    if (streamed)
+      printf("metrics (the last cycle's last full discharge, cycle %d of its "
+             "Repeat; retention against its first):\n",
+             mt->cycle);
+    else if (mt->cycle > 0)
       printf("metrics (last full discharge, cycle %d):\n", mt->cycle);
     else
       printf("metrics (last full discharge):\n");
@@ -377,6 +433,8 @@ typedef struct run_args {
   const char **steps, **sets;
   size_t nsteps, nsets;
   int json, quiet, fields, force;
+  int cycles_only; /* --cycles-only */
+  const char *load_state, *save_state;
   double rtol;
   int until_steady;
   nimc_steady_opts steady;
@@ -472,6 +530,13 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
       a->fields = 1;
     } else if (!strcmp(o, "--force")) {
       a->force = 1;
+    } else if (!strcmp(o, "--cycles-only")) {
+      a->cycles_only = 1;
+    } else if (!strcmp(o, "--load-state") || !strcmp(o, "--save-state")) {
+      if (!has_value)
+        return cli_fail_usage("run", "option '%s' needs a file", o);
+      *(!strcmp(o, "--load-state") ? &a->load_state : &a->save_state) =
+          argv[++i];
     } else if (!strcmp(o, "--until-steady")) {
       a->until_steady = 1;
     } else if (!strcmp(o, "--min-cycles") || !strcmp(o, "--max-cycles") ||
@@ -506,6 +571,11 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
   if (a->fields && !a->outdir)
     return cli_fail_usage("run", "%s",
                           "--fields needs an output directory: add -o DIR");
+  if (a->cycles_only && a->until_steady)
+    return cli_fail_usage("run", "%s",
+                          "--cycles-only and --until-steady exclude each "
+                          "other (the steady cycle is read from its time "
+                          "series)");
   if (a->steady_option && !a->until_steady)
     return cli_fail_usage("run", "option '%s' needs --until-steady",
                           a->steady_option);
@@ -559,15 +629,30 @@ static int check_budget(const run_args *a, const nimc_experiment *exp,
   return 0;
 }
 
-/* The files of a run with -o, for its manifest. */
-static const char *const run_files[] = {
-    "timeseries.csv", "summary.json", "gcd.png",    "gcd.svg",    "gcd.gp",
-    "gcd.dat",        "gnuplot.log",  "fields.csv", "fields.png", "fields.svg",
-    "fields.gp",      "fields.dat",   "fields.log", NULL};
+/* The files of a run with -o, for its manifest: those of the time series
+ * (not with --cycles-only), cycles.csv (when a Repeat ran), the rest. */
+static const char *const run_series_files[] = {
+    "timeseries.csv", "gcd.png",     "gcd.svg", "gcd.gp",
+    "gcd.dat",        "gnuplot.log", NULL};
+static const char *const run_other_files[] = {
+    "summary.json", "fields.csv", "fields.png", "fields.svg",
+    "fields.gp",    "fields.dat", "fields.log", NULL};
 
-/* Write the outputs into dir: time series, summary, figure. */
+/* The names of the files this run writes, into names (NULL-terminated). */
+static void run_file_names(int series, int cycles, const char **names) {
+  size_t n = 0;
+  for (size_t k = 0; series && run_series_files[k]; k++)
+    names[n++] = run_series_files[k];
+  if (cycles) names[n++] = "cycles.csv";
+  for (size_t k = 0; run_other_files[k]; k++)
+    names[n++] = run_other_files[k];
+  names[n] = NULL;
+}
+
+/* Write the outputs into dir: time series and its figure (unless
+ * --cycles-only), the cycle table (when a Repeat ran), the summary. */
 static int write_outputs(const char *dir, const nimc_device *dev,
-                         const nimc_result *res, const char *json) {
+                         const nimc_result *res, const char *json, int series) {
   char why[512], path[4096];
   nimc_err err;
   if (cli_mkdir_p(dir, why, sizeof why)) {
@@ -577,7 +662,13 @@ static int write_outputs(const char *dir, const nimc_device *dev,
   int rc = cli_clear_manifest("run", dir);
   if (rc) return rc;
   snprintf(path, sizeof path, "%s/timeseries.csv", dir);
-  if (nimc_series_write_csv(&res->series, path, &err)) {
+  if (series && nimc_series_write_csv(&res->series, path, &err)) {
+    fprintf(stderr, "nimc run: %s\n", err.msg);
+    return EXIT_FAIL;
+  }
+  snprintf(path, sizeof path, "%s/cycles.csv", dir);
+  if (res->ncycles &&
+      nimc_cycles_write_csv(res->cycles, res->ncycles, path, &err)) {
     fprintf(stderr, "nimc run: %s\n", err.msg);
     return EXIT_FAIL;
   }
@@ -586,7 +677,7 @@ static int write_outputs(const char *dir, const nimc_device *dev,
     fprintf(stderr, "nimc run: %s\n", err.msg);
     return EXIT_FAIL;
   }
-  if (res->series.n >= 2 &&
+  if (series && res->series.n >= 2 &&
       nimc_plot_gcd(&res->series, dir, nimc_device_name(dev), &err)) {
     fprintf(stderr, "nimc run: figure not written: %s\n", err.msg);
     return EXIT_FAIL;
@@ -618,6 +709,25 @@ static int write_fields(const char *dir, const nimc_device *dev,
   }
   nimc_fields_free(&f);
   return rc;
+}
+
+/* --cycles-only: each cycle's row printed as it ends (unless --json), and
+ * the last cycle remembered for the metrics. */
+typedef struct cycle_stream {
+  int print;
+  size_t n;
+  nimc_cycle_result last;
+} cycle_stream;
+
+static int on_cycle(void *user, const nimc_cycle_result *c) {
+  cycle_stream *cs = user;
+  if (cs->print) {
+    print_cycle_row(c);
+    fflush(stdout);
+  }
+  cs->last = *c;
+  cs->n++;
+  return 0;
 }
 
 static int cmd_run(int argc, char **argv) {
@@ -677,6 +787,34 @@ static int cmd_run(int argc, char **argv) {
     rc = cli_exit_for(rc);
     goto done;
   }
+  if (a.load_state) { /* a bad file, or a state of another device: 2 */
+    nimc_state *st = NULL;
+    if ((rc = nimc_state_read(a.load_state, &st, &err))) {
+      fprintf(stderr, "nimc run: --load-state: %s\n", err.msg);
+      rc = cli_exit_for(rc);
+      goto done;
+    }
+    rc = nimc_sim_set_state(sim, st);
+    nimc_state_destroy(st);
+    if (rc) {
+      fprintf(stderr, "nimc run: --load-state: %s\n", nimc_sim_errmsg(sim));
+      rc = cli_exit_for(rc);
+      goto done;
+    }
+  }
+  /* --cycles-only: no samples kept; the cycles kept only for cycles.csv
+   * and the summary (-o, --json), else printed as they end */
+  cycle_stream cs = {!a.json, 0, {0}};
+  if (a.cycles_only) {
+    nimc_sinks sk = {NULL, NULL, on_cycle, &cs,
+                     a.json || a.outdir ? NIMC_KEEP_CYCLES : NIMC_KEEP_NONE};
+    nimc_sim_set_sinks(sim, &sk); /* a valid keep: cannot fail */
+    if (!a.json) {
+      print_device(dev);
+      print_cycle_header();
+      fflush(stdout);
+    }
+  }
   nimc_metrics mt;
   nimc_norm norm = {nimc_device_footprint_area_m2(dev),
                     nimc_device_norm_thickness_m(dev)};
@@ -705,6 +843,13 @@ static int cmd_run(int argc, char **argv) {
     gcd |= res.steps[k].type != NIMC_STEP_SINE;
   int have_metrics =
       gcd && nimc_metrics_gcd_result(&res, &norm, &mt, &err) == NIMC_OK;
+  if (a.cycles_only) { /* no samples: the last cycle's own metrics */
+    have_metrics = cs.n > 0 && cs.last.metrics.have_discharge;
+    mt = cs.last.metrics;
+    mt.capacitance_retention = cs.last.capacitance_retention;
+    mt.cycle = cs.last.cycle;
+    mt.ncycles = (int)cs.n;
+  }
   nimc_solver_stats st = nimc_sim_stats(sim);
   nimc_summary sum = {.device = nimc_device_name(dev),
                       .temperature_C = nimc_device_temperature_K(dev) - 273.15,
@@ -721,7 +866,7 @@ static int cmd_run(int argc, char **argv) {
     printf("%s\n", json);
   else
     print_report(dev, &res, &mt, have_metrics, a.until_steady ? &steady : NULL,
-                 &st, wall);
+                 &st, wall, a.cycles_only);
   /* what was computed is written even when the run failed part-way.
    * SIGINT, SIGTERM and SIGHUP wait until the set is written (or its
    * temporaries removed): an interrupted write leaves no temporary, and
@@ -729,17 +874,36 @@ static int cmd_run(int argc, char **argv) {
   if (a.outdir) {
     sigset_t old;
     cli_block_signals(1, &old);
-    rc = write_outputs(a.outdir, dev, &res, json);
+    const char *names[32];
+    run_file_names(!a.cycles_only, res.ncycles > 0, names);
+    rc = write_outputs(a.outdir, dev, &res, json, !a.cycles_only);
     if (!rc && a.fields) rc = write_fields(a.outdir, dev, sim);
-    if (!rc) rc = cli_write_manifest("run", a.outdir, run_files, a.fields);
+    if (!rc) rc = cli_write_manifest("run", a.outdir, names, a.fields);
     cli_block_signals(0, &old);
     if (rc) goto done;
   }
   if (a.outdir && !a.json && !a.quiet)
     fprintf(stderr,
-            "nimc run: wrote %s/timeseries.csv, summary.json, gcd.png, "
-            "gcd.svg%s, " RUN_MANIFEST "\n",
-            a.outdir, a.fields ? ", fields.csv, fields.png, fields.svg" : "");
+            "nimc run: wrote %s/%s%ssummary.json%s%s, " RUN_MANIFEST "\n",
+            a.outdir, a.cycles_only ? "" : "timeseries.csv, ",
+            res.ncycles ? "cycles.csv, " : "",
+            a.cycles_only ? "" : ", gcd.png, gcd.svg",
+            a.fields ? ", fields.csv, fields.png, fields.svg" : "");
+  if (a.save_state && !run_rc) {
+    nimc_state *snap = NULL;
+    if (nimc_sim_get_state(sim, &snap) ||
+        nimc_state_write(snap, a.save_state, &err)) {
+      fprintf(stderr, "nimc run: --save-state: %s\n",
+              snap ? err.msg : "out of memory");
+      nimc_state_destroy(snap);
+      rc = EXIT_FAIL;
+      goto done;
+    }
+    nimc_state_destroy(snap);
+  } else if (a.save_state) {
+    fprintf(stderr, "nimc run: --save-state: not written (the run did not "
+                    "complete)\n");
+  }
   rc = run_rc ? EXIT_FAIL : 0;
 done:
   free(json);

@@ -196,10 +196,17 @@ typedef struct nimc_step_result {
   double freq_Hz, z_re_ohm, z_im_ohm;
 } nimc_step_result;
 
+/* The summary of one cycle of a Repeat (defined with the metrics below). */
+typedef struct nimc_cycle_result nimc_cycle_result;
+
 typedef struct nimc_result {
   nimc_series series;
   nimc_step_result *steps;
   size_t nsteps, cap;
+  /* one summary per finished cycle of a Repeat, in the order they ran
+   * (nimc_sim_run; a run without a Repeat leaves them empty) */
+  nimc_cycle_result *cycles;
+  size_t ncycles, cycles_cap;
 } nimc_result;
 
 /* Release the arrays of a result (the struct itself is the caller's). */
@@ -244,10 +251,85 @@ int nimc_sim_create(nimc_sim **out, const nimc_device *dev,
                     const nimc_sim_opts *opts, nimc_err *err);
 void nimc_sim_destroy(nimc_sim *sim);
 
-/* Run exp from the current state, appending to res.  On failure res holds
- * what was computed up to the failure. */
+/* Run exp from the current state, appending to res (what it keeps of the
+ * run: nimc_sim_set_sinks, by default everything).  On failure res holds
+ * what was computed up to the failure (without samples kept: the samples
+ * of the failed step, or of the cycle it belongs to). */
 int nimc_sim_run(nimc_sim *sim, const nimc_experiment *exp, nimc_result *res);
 const char *nimc_sim_errmsg(const nimc_sim *sim);
+
+/* What nimc_sim_run keeps in its result.  Whatever it keeps, every sample,
+ * step record and cycle summary goes to the sinks (nimc_sinks).  Without
+ * samples, those of a step outside a Repeat are dropped once its record is
+ * made, and those of a cycle once its summary is made (the run reads them
+ * until then: a sine's impedance, a cycle's capacitance), so that memory
+ * holds at most one cycle's samples however long the run. */
+typedef enum nimc_keep {
+  NIMC_KEEP_ALL = 0,   /* samples, step records and cycle summaries */
+  NIMC_KEEP_SUMMARIES, /* step records and cycle summaries, no samples */
+  NIMC_KEEP_CYCLES,    /* cycle summaries and the records of the steps
+                          outside a Repeat: memory does not grow with the
+                          steps of a Repeat, only with its cycles */
+  NIMC_KEEP_NONE       /* the records of the steps outside a Repeat only:
+                          memory bounded whatever the number of cycles */
+} nimc_keep;
+
+/* Where a run reports as it goes.  Each callback may be NULL; a non-zero
+ * return stops the run (nimc_sim_run then returns NIMC_ESOLVER with
+ * "interrupted").  The record handed to a callback is valid during the
+ * call only. */
+typedef struct nimc_sinks {
+  /* every sample as it is recorded (what the result's series would hold):
+   * time, voltage, current (> 0 charging), executed-step index */
+  int (*sample)(void *user, double t_s, double voltage_V, double current_A,
+                int step);
+  /* every finished step's record */
+  int (*step)(void *user, const nimc_step_result *rec);
+  /* every finished cycle of a Repeat */
+  int (*cycle)(void *user, const nimc_cycle_result *cyc);
+  void *user;
+  nimc_keep keep; /* what the result keeps (default: all) */
+} nimc_sinks;
+
+/* Use sinks for the next runs of sim (copied; the user pointer and the
+ * callbacks must stay valid while sim runs); NULL: no sinks, keep all.
+ * nimc_sim_run_until_steady keeps every sample whatever keep says (its
+ * test of steadiness reads them); its sinks are still called.
+ * NIMC_EMISUSE for a NULL sim or a keep out of range. */
+int nimc_sim_set_sinks(nimc_sim *sim, const nimc_sinks *sinks);
+
+/* ---- the state of a simulation (checkpoints) -------------------------- */
+
+/* Everything the next step of a simulation depends on: the time, the
+ * unknowns y and their rates y', the model's control, the number of
+ * steps executed (the index of the next), and the device's name. */
+typedef struct nimc_state nimc_state;
+
+/* A copy of sim's state now (*out, released with nimc_state_destroy).
+ * NIMC_ENOMEM, NIMC_EMISUSE. */
+int nimc_sim_get_state(nimc_sim *sim, nimc_state **out);
+/* Put st into sim, a simulation of the same device: its next run goes on
+ * from st as the simulation st was taken from would have gone on (every
+ * step starts with a consistent initialisation from y, so the results
+ * agree to the solver's tolerance).  NIMC_EINPUT, sim unchanged, when st
+ * has another number of unknowns than sim's device (the message names the
+ * file st was read from) or a control the model refuses; the message is
+ * in nimc_sim_errmsg. */
+int nimc_sim_set_state(nimc_sim *sim, const nimc_state *st);
+void nimc_state_destroy(nimc_state *st);
+/* The state's time (s) and number of unknowns. */
+double nimc_state_time_s(const nimc_state *st);
+size_t nimc_state_unknowns(const nimc_state *st);
+/* Write st to path (atomically) in the text format of docs/experiments.md
+ * ("State files": a version line, the number of unknowns, every number
+ * as a C99 hexadecimal float, so that reading it back gives the same
+ * bits).  NIMC_EIO, NIMC_ENOMEM. */
+int nimc_state_write(const nimc_state *st, const char *path, nimc_err *err);
+/* Read a state file written by nimc_state_write.  NIMC_EIO (cannot open),
+ * NIMC_EINPUT (not a state file, another version, a line that does not
+ * parse, a count of values that is not the number of unknowns: the
+ * message names the file and the line), NIMC_ENOMEM. */
+int nimc_state_read(const char *path, nimc_state **out, nimc_err *err);
 
 typedef struct nimc_solver_stats {
   long steps, residual_evals, jacobian_evals, linear_setups, nonlinear_iters,
@@ -337,6 +419,44 @@ nimc_metrics nimc_metrics_undefined(void);
  * area or thickness.  The one place of these formulas. */
 int nimc_metrics_normalise(nimc_metrics *m, const nimc_norm *norm,
                            nimc_err *err);
+
+/* The summary of one cycle (one iteration) of a Repeat, made by
+ * nimc_sim_run when the cycle ends: its charge and energy from its steps'
+ * records (the solver's integrals), its capacitance from its last full
+ * discharge (docs/experiments.md, "Cycles"). */
+struct nimc_cycle_result {
+  int cycle;         /* the iteration of its Repeat, 1-based (its steps'
+                        records have cycle - 1) */
+  int first_step;    /* executed-step index of its first step */
+  int nsteps;        /* steps it ran */
+  double t_start_s, duration_s;
+  /* sums over its steps of |charge_C| and |energy_J| of the records that
+   * move charge in (charge_C > 0) and out (charge_C < 0) */
+  double charge_C, discharge_C;
+  double energy_charge_J, energy_discharge_J;
+  double coulombic_efficiency; /* discharge_C / charge_C (NaN: no charge) */
+  double energy_efficiency;    /* energy_discharge_J / energy_charge_J */
+  double v_end_V;              /* the voltage at its end */
+  /* capacitance of this cycle over that of the Repeat's first cycle with
+   * one (NaN when either is missing) */
+  double capacitance_retention;
+  /* nimc_metrics_gcd_result of the cycle alone (its samples and step
+   * records), normalised by the device's footprint and thickness: the
+   * capacitance, energy, power and ESR of its last full discharge;
+   * have_discharge 0 and NaNs when it has none */
+  nimc_metrics metrics;
+};
+
+/* The header line (with its newline) of a cycle table in CSV, and one row
+ * of it for c (with its newline) into buf of cap bytes; the row's length,
+ * or NIMC_EMISUSE when buf is too small (NIMC_CYCLE_CSV_ROW_MAX always
+ * is big enough).  %.10g numbers, an empty field for NaN. */
+#define NIMC_CYCLE_CSV_ROW_MAX 512
+const char *nimc_cycle_csv_header(void);
+int nimc_cycle_csv_row(const nimc_cycle_result *c, char *buf, size_t cap);
+/* Write n cycles as CSV (header and rows) to path, atomically. */
+int nimc_cycles_write_csv(const nimc_cycle_result *c, size_t n,
+                          const char *path, nimc_err *err);
 
 /* ---- steady cycles (formation, then measurement) ---------------------- */
 

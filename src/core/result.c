@@ -65,6 +65,7 @@ void nimc_result_free(nimc_result *res) {
   if (!res) return;
   nimc_series_free(&res->series);
   free(res->steps);
+  free(res->cycles);
   memset(res, 0, sizeof *res);
 }
 
@@ -79,6 +80,20 @@ int nimc_result_push_step(nimc_result *r, const nimc_step_result *s) {
     r->cap = cap;
   }
   r->steps[r->nsteps++] = *s;
+  return NIMC_OK;
+}
+
+int nimc_result_push_cycle(nimc_result *r, const nimc_cycle_result *c) {
+  if (!r || !c) return NIMC_EMISUSE;
+  if (r->ncycles == r->cycles_cap) {
+    size_t cap;
+    if (grow_cap(r->cycles_cap, sizeof *r->cycles, &cap)) return NIMC_ENOMEM;
+    nimc_cycle_result *cy = realloc(r->cycles, cap * sizeof *cy);
+    if (!cy) return NIMC_ENOMEM;
+    r->cycles = cy;
+    r->cycles_cap = cap;
+  }
+  r->cycles[r->ncycles++] = *c;
   return NIMC_OK;
 }
 

@@ -2,8 +2,9 @@
  * result.h -- internal helpers for building an nimc_result.
  *
  * The public header offers nimc_series_push for samples; the runner also
- * appends one summary per executed step, and that append is not part of the
- * public contract (callers never build results by hand), so it lives here.
+ * appends one summary per executed step and one per cycle of a Repeat,
+ * and those appends are not part of the public contract (callers never
+ * build results by hand), so they live here.
  */
 #ifndef NIMC_RESULT_H
 #define NIMC_RESULT_H
@@ -13,5 +14,8 @@
 /* Append a copy of *s to r->steps (grows geometrically); NIMC_ENOMEM on
  * failure, leaving r unchanged. */
 int nimc_result_push_step(nimc_result *r, const nimc_step_result *s);
+
+/* Append a copy of *c to r->cycles, likewise. */
+int nimc_result_push_cycle(nimc_result *r, const nimc_cycle_result *c);
 
 #endif

@@ -201,6 +201,100 @@ static void put_csv_num(char *buf, size_t cap, size_t *len, double v) {
     buf[(*len)++] = ',';
 }
 
+/* ---- cycle tables (CSV and the summary's "cycles") ---- */
+
+/* The columns of a cycle's row, one table for the CSV and the JSON. */
+#define CYCLE_NCOLS 21
+static const char *const cycle_cols[CYCLE_NCOLS] = {
+    "cycle",
+    "first_step",
+    "t_start_s",
+    "duration_s",
+    "charge_C",
+    "discharge_C",
+    "energy_charge_J",
+    "energy_discharge_J",
+    "coulombic_efficiency",
+    "energy_efficiency",
+    "capacitance_F",
+    "capacitance_retention",
+    "capacitance_areal_mF_cm2",
+    "capacitance_volumetric_F_cm3",
+    "energy_volumetric_mWh_cm3",
+    "energy_areal_uWh_cm2",
+    "power_W",
+    "esr_ohm",
+    "discharge_time_s",
+    "discharge_current_A",
+    "v_end_V",
+};
+
+static void cycle_values(const nimc_cycle_result *c, double v[CYCLE_NCOLS]) {
+  const nimc_metrics *m = &c->metrics;
+  double x[CYCLE_NCOLS] = {c->cycle,
+                           c->first_step,
+                           c->t_start_s,
+                           c->duration_s,
+                           c->charge_C,
+                           c->discharge_C,
+                           c->energy_charge_J,
+                           c->energy_discharge_J,
+                           c->coulombic_efficiency,
+                           c->energy_efficiency,
+                           m->capacitance_F,
+                           c->capacitance_retention,
+                           m->capacitance_areal_mF_cm2,
+                           m->capacitance_volumetric_F_cm3,
+                           m->energy_volumetric_mWh_cm3,
+                           m->energy_areal_uWh_cm2,
+                           m->power_W,
+                           m->esr_ohm,
+                           m->discharge_time_s,
+                           m->discharge_current_A,
+                           c->v_end_V};
+  memcpy(v, x, sizeof x);
+}
+
+const char *nimc_cycle_csv_header(void) {
+  /* cycle_cols joined (test_sinks checks that they agree) */
+  return "cycle,first_step,t_start_s,duration_s,charge_C,discharge_C,"
+         "energy_charge_J,energy_discharge_J,coulombic_efficiency,"
+         "energy_efficiency,capacitance_F,capacitance_retention,"
+         "capacitance_areal_mF_cm2,capacitance_volumetric_F_cm3,"
+         "energy_volumetric_mWh_cm3,energy_areal_uWh_cm2,power_W,esr_ohm,"
+         "discharge_time_s,discharge_current_A,v_end_V\n";
+}
+
+int nimc_cycle_csv_row(const nimc_cycle_result *c, char *buf, size_t cap) {
+  if (!c || !buf || cap < NIMC_CYCLE_CSV_ROW_MAX) return NIMC_EMISUSE;
+  double v[CYCLE_NCOLS];
+  cycle_values(c, v);
+  size_t len = (size_t)snprintf(buf, cap, "%d", c->cycle);
+  for (size_t k = 1; k < CYCLE_NCOLS; k++)
+    put_csv_num(buf, cap, &len, v[k]);
+  len += (size_t)snprintf(buf + len, cap - len, "\n");
+  return (int)len;
+}
+
+int nimc_cycles_write_csv(const nimc_cycle_result *c, size_t n,
+                          const char *path, nimc_err *err) {
+  if (!path || (n && !c))
+    return nimc_err_set(err, NIMC_EMISUSE,
+                        "nimc_cycles_write_csv: NULL argument");
+  const char *header = nimc_cycle_csv_header();
+  if (n > (SIZE_MAX - 1024) / NIMC_CYCLE_CSV_ROW_MAX)
+    return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  size_t cap = strlen(header) + 1 + n * NIMC_CYCLE_CSV_ROW_MAX;
+  char *buf = malloc(cap);
+  if (!buf) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  size_t len = (size_t)snprintf(buf, cap, "%s", header);
+  for (size_t k = 0; k < n; k++)
+    len += (size_t)nimc_cycle_csv_row(&c[k], buf + len, NIMC_CYCLE_CSV_ROW_MAX);
+  int rc = nimc_write_atomic(path, buf, len, err);
+  free(buf);
+  return rc;
+}
+
 int nimc_validation_write_csv(const nimc_validation_row *rows, size_t nrows,
                               const char *path, nimc_err *err) {
   static const char header[] =
@@ -279,6 +373,25 @@ static int add_steps(cJSON *root, const nimc_result *r) {
          add_num(o, "z_re_ohm", st->z_re_ohm) ||
          add_num(o, "z_im_ohm", st->z_im_ohm)))
       return -1;
+  }
+  return 0;
+}
+
+/* The "cycles" array of a run: one object per cycle of its Repeats (the
+ * columns of cycles.csv; a value that is not finite is left out). */
+static int add_run_cycles(cJSON *root, const nimc_result *r) {
+  cJSON *arr = cJSON_AddArrayToObject(root, "cycles");
+  if (!arr) return -1;
+  for (size_t k = 0; k < r->ncycles; k++) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddItemToArray(arr, o)) {
+      cJSON_Delete(o);
+      return -1;
+    }
+    double v[CYCLE_NCOLS];
+    cycle_values(&r->cycles[k], v);
+    for (size_t j = 0; j < CYCLE_NCOLS; j++)
+      if (add_num(o, cycle_cols[j], v[j])) return -1;
   }
   return 0;
 }
@@ -634,6 +747,9 @@ int nimc_summary_json(const nimc_summary *s, char **out_text, nimc_err *err) {
       (s->validation && add_validation(root, s->validation, s->nvalidation)) ||
       (s->eis && (add_eis_metrics(root, s->eis) || add_eis(root, s->eis))) ||
       (s->analysis && add_analysis(root, s->analysis)) ||
+      (s->result && s->result->ncycles &&
+       !(s->analysis && s->analysis->cycles) &&
+       add_run_cycles(root, s->result)) ||
       !(*out_text = cJSON_Print(root)))
     rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory building the summary");
   cJSON_Delete(root);

@@ -9,6 +9,14 @@
  * fires or the step's time runs out.  Every internal solver step is recorded in
  * the series; the first sample of a step shares its time with the last sample
  * of the previous one, which is how the IR drop at a switch is seen.
+ *
+ * What is recorded also goes to the sinks as it is made (every sample, every
+ * step's record, every cycle's summary), and the result keeps what the
+ * sinks' keep says.  A cycle is one iteration of a Repeat; its summary is
+ * made from its own samples and step records when it ends (charges and
+ * energies from the records, the capacitance by nimc_metrics_gcd_result),
+ * after which, when samples are not kept, its samples are dropped: memory
+ * then holds at most one cycle's samples, however many cycles run.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -33,6 +41,7 @@ struct nimc_sim {
   double *ywork; /* interpolated state for fixed-interval output */
   int steps_done;
   size_t run_done, run_total; /* progress of the current nimc_sim_run */
+  nimc_sinks sinks;           /* where a run reports; keep: what it keeps */
   char msg[NIMC_ERRMSG_MAX];
 };
 
@@ -124,6 +133,33 @@ double nimc_sim_time(const nimc_sim *s) {
 void nimc_sim_set_time(nimc_sim *s, double t_s) {
   s->t = t_s;
 }
+int nimc_sim_steps_done(const nimc_sim *s) {
+  return s->steps_done;
+}
+void nimc_sim_set_steps_done(nimc_sim *s, int n) {
+  s->steps_done = n;
+}
+nimc_keep nimc_sim_swap_keep(nimc_sim *s, nimc_keep keep) {
+  nimc_keep old = s->sinks.keep;
+  s->sinks.keep = keep;
+  return old;
+}
+const nimc_device *nimc_sim_device(const nimc_sim *s) {
+  return s->dev;
+}
+
+int nimc_sim_set_sinks(nimc_sim *s, const nimc_sinks *sinks) {
+  if (!s) return NIMC_EMISUSE;
+  if (sinks && !(sinks->keep >= NIMC_KEEP_ALL && sinks->keep <= NIMC_KEEP_NONE))
+    return nimc_sim_fail(s, NIMC_EMISUSE,
+                         "nimc_sim_set_sinks: keep %d is not an nimc_keep",
+                         (int)sinks->keep);
+  if (sinks)
+    s->sinks = *sinks;
+  else
+    memset(&s->sinks, 0, sizeof s->sinks);
+  return NIMC_OK;
+}
 int nimc_sim_fail(nimc_sim *s, int code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -184,10 +220,22 @@ static int step_roots(double t, const double *y, double *g, void *user) {
   return 0;
 }
 
+/* Record one sample: into the series (which keeps it for the step's or
+ * the cycle's end at least) and to the sample sink. */
+static int emit(nimc_sim *s, nimc_result *res, double t, double v, double i,
+                int index) {
+  int rc = nimc_series_push(&res->series, t, v, i, index);
+  if (rc) return rc;
+  if (s->sinks.sample && s->sinks.sample(s->sinks.user, t, v, i, index))
+    return nimc_sim_fail(s, NIMC_ESOLVER,
+                         "interrupted by the sample sink at t = %.6g s", t);
+  return NIMC_OK;
+}
+
 static int record(nimc_sim *s, nimc_result *res, int index) {
   const double *y = nimc_solver_y(s->solver);
   const nimc_model *m = s->model;
-  return nimc_series_push(&res->series, s->t, y[m->iV], y[m->iI], index);
+  return emit(s, res, s->t, y[m->iV], y[m->iI], index);
 }
 
 /* With a fixed output interval: record the interpolated state at every
@@ -199,8 +247,7 @@ static int record_interval(nimc_sim *s, nimc_result *res, int index,
   while (*next < s->t) {
     if (nimc_solver_interpolate(s->solver, *next, s->ywork))
       return NIMC_ESOLVER;
-    int rc = nimc_series_push(&res->series, *next, s->ywork[m->iV],
-                              s->ywork[m->iI], index);
+    int rc = emit(s, res, *next, s->ywork[m->iV], s->ywork[m->iI], index);
     if (rc) return rc;
     *next += s->opts.output_dt_s;
   }
@@ -344,9 +391,101 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
   sr.freq_Hz = sr.z_re_ohm = sr.z_im_ohm = NAN;
   if (ops->finish) ops->finish(st, &res->series, first, t0, &sr);
   rc = nimc_result_push_step(res, &sr);
+  if (!rc && s->sinks.step && s->sinks.step(s->sinks.user, &sr))
+    rc = nimc_sim_fail(s, NIMC_ESOLVER,
+                       "interrupted by the step sink after step %d '%s'",
+                       index + 1, st->text);
 done:
   nimc_cutoffs_free(&ctx.cut);
   return rc;
+}
+
+/* ---- cycles ---- */
+
+/* Where a cycle (or a step outside a Repeat) began: its first sample and
+ * step record in the result, its first executed step, its start time. */
+typedef struct cycle_mark {
+  size_t first_sample, first_record;
+  int first_step;
+  double t0_s;
+} cycle_mark;
+
+static cycle_mark mark(const nimc_sim *s, const nimc_result *res) {
+  cycle_mark mk = {res->series.n, res->nsteps, s->steps_done, s->t};
+  return mk;
+}
+
+/* The samples and step records of res from mk on, as a result of their
+ * own (a view: nothing copied, nothing to free). */
+static nimc_result view_from(const nimc_result *res, const cycle_mark *mk) {
+  nimc_result v = *res;
+  nimc_series *se = &v.series;
+  size_t a = mk->first_sample, r = mk->first_record;
+  se->time_s += a, se->voltage_V += a, se->current_A += a;
+  if (se->step) se->step += a;
+  se->n -= a, se->cap = se->n;
+  if (v.steps) v.steps += r;
+  v.nsteps -= r, v.cap = v.nsteps;
+  v.cycles = NULL, v.ncycles = v.cycles_cap = 0;
+  return v;
+}
+
+/* The summary of the cycle begun at mk, which has just ended: charges and
+ * energies from its step records, the metrics of its last full discharge
+ * from its own samples and records.  *c_first is the capacitance of the
+ * Repeat's first cycle that had one (NaN until then). */
+static void cycle_summary(const nimc_sim *s, const nimc_result *res,
+                          const cycle_mark *mk, int cycle, double *c_first,
+                          nimc_cycle_result *c) {
+  memset(c, 0, sizeof *c);
+  c->cycle = cycle;
+  c->first_step = mk->first_step;
+  c->nsteps = s->steps_done - mk->first_step;
+  c->t_start_s = mk->t0_s;
+  c->duration_s = s->t - mk->t0_s;
+  for (size_t k = mk->first_record; k < res->nsteps; k++) {
+    const nimc_step_result *r = &res->steps[k];
+    if (r->charge_C > 0.0)
+      c->charge_C += r->charge_C, c->energy_charge_J += fabs(r->energy_J);
+    else if (r->charge_C < 0.0)
+      c->discharge_C -= r->charge_C, c->energy_discharge_J += fabs(r->energy_J);
+  }
+  c->coulombic_efficiency =
+      c->charge_C > 0.0 ? c->discharge_C / c->charge_C : NAN;
+  c->energy_efficiency = c->energy_charge_J > 0.0
+                             ? c->energy_discharge_J / c->energy_charge_J
+                             : NAN;
+  c->v_end_V = nimc_solver_y(s->solver)[s->model->iV];
+  nimc_result v = view_from(res, mk);
+  nimc_norm norm = {nimc_device_footprint_area_m2(s->dev),
+                    nimc_device_norm_thickness_m(s->dev)};
+  nimc_err err;
+  if (nimc_metrics_gcd_result(&v, &norm, &c->metrics, &err) != NIMC_OK)
+    c->metrics = nimc_metrics_undefined();
+  double cap = c->metrics.capacitance_F;
+  if (isnan(*c_first) && isfinite(cap)) *c_first = cap;
+  c->capacitance_retention = cap / *c_first; /* NaN when either is */
+}
+
+/* After a step outside a Repeat, or a cycle, begun at mk: its summary
+ * (a cycle's) into the result when kept and to the cycle sink, then what
+ * the result does not keep is dropped. */
+static int end_span(nimc_sim *s, nimc_result *res, const cycle_mark *mk,
+                    int is_cycle, int cycle, double *c_first) {
+  nimc_keep keep = s->sinks.keep;
+  if (is_cycle) {
+    nimc_cycle_result c;
+    cycle_summary(s, res, mk, cycle, c_first, &c);
+    if (keep <= NIMC_KEEP_CYCLES && nimc_result_push_cycle(res, &c))
+      return NIMC_ENOMEM;
+    if (s->sinks.cycle && s->sinks.cycle(s->sinks.user, &c))
+      return nimc_sim_fail(s, NIMC_ESOLVER,
+                           "interrupted by the cycle sink after cycle %d",
+                           cycle);
+    if (keep >= NIMC_KEEP_CYCLES) res->nsteps = mk->first_record;
+  }
+  if (keep != NIMC_KEEP_ALL) res->series.n = mk->first_sample;
+  return NIMC_OK;
 }
 
 int nimc_sim_run(nimc_sim *s, const nimc_experiment *exp, nimc_result *res) {
@@ -369,23 +508,29 @@ int nimc_sim_run(nimc_sim *s, const nimc_experiment *exp, nimc_result *res) {
   s->run_total = total;
   for (size_t b = 0; b < exp->nblocks; b++) {
     const nimc_block *bl = &exp->blocks[b];
-    for (int rep = 0; rep < bl->repeat; rep++)
-      for (size_t k = 0; k < bl->nsteps; k++) {
-        int rc = run_step(s, &bl->steps[k], s->steps_done, rep, res);
-        if (rc) {
-          if (rc == NIMC_ENOMEM)
-            snprintf(s->msg, sizeof s->msg, "out of memory");
-          return rc;
-        }
+    /* a Repeat's iterations are its cycles (a plain line is a block of
+     * one step run once) */
+    int is_cycle = bl->repeat > 1 || bl->nsteps > 1;
+    double c_first = NAN;
+    for (int rep = 0; rep < bl->repeat; rep++) {
+      cycle_mark mk = mark(s, res);
+      int rc = NIMC_OK;
+      for (size_t k = 0; k < bl->nsteps && !rc; k++) {
+        rc = run_step(s, &bl->steps[k], s->steps_done, rep, res);
+        if (rc) break;
         s->steps_done++;
         s->run_done = ++done;
         if (s->opts.progress &&
-            s->opts.progress(s->opts.progress_user, done, total, s->t)) {
-          snprintf(s->msg, sizeof s->msg, "interrupted after step %zu of %zu",
-                   done, total);
-          return NIMC_ESOLVER;
-        }
+            s->opts.progress(s->opts.progress_user, done, total, s->t))
+          rc = nimc_sim_fail(s, NIMC_ESOLVER,
+                             "interrupted after step %zu of %zu", done, total);
       }
+      if (!rc) rc = end_span(s, res, &mk, is_cycle, rep + 1, &c_first);
+      if (rc) {
+        if (rc == NIMC_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
+        return rc;
+      }
+    }
   }
   return NIMC_OK;
 }

@@ -18,6 +18,14 @@ struct nimc_solver *nimc_sim_solver(nimc_sim *s);
 /* Simulated time, and moving it (after the solver advanced by itself). */
 double nimc_sim_time(const nimc_sim *s);
 void nimc_sim_set_time(nimc_sim *s, double t_s);
+/* The number of steps executed (the index of the next), and setting it
+ * (a state put back, nimc_sim_set_state). */
+int nimc_sim_steps_done(const nimc_sim *s);
+void nimc_sim_set_steps_done(nimc_sim *s, int n);
+/* Set what runs keep in their result (nimc_sinks.keep); the old value. */
+nimc_keep nimc_sim_swap_keep(nimc_sim *s, nimc_keep keep);
+/* The device the simulation was made for. */
+const nimc_device *nimc_sim_device(const nimc_sim *s);
 /* Record the handle's error message (printf-style); returns code. */
 int nimc_sim_fail(nimc_sim *s, int code, const char *fmt, ...)
 #if defined(__GNUC__)

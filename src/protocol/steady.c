@@ -24,7 +24,8 @@
  * and reads results through the analysis API like any caller would: it knows
  * the experiment's steps only to check that a cycle has a charge and a
  * discharge to measure.  It never prints; every message goes to the
- * simulation's handle.
+ * simulation's handle.  It keeps every sample of its cycles whatever the
+ * simulation's sinks say (nimc_sinks.keep), since it reads them.
  */
 #include <math.h>
 #include <stdio.h>
@@ -144,6 +145,9 @@ int nimc_sim_run_until_steady(nimc_sim *sim, const nimc_experiment *cycle,
 
   const nimc_steady_opts *o = &inf.opts;
   double c_prev = NAN, ce_prev = NAN;
+  /* each cycle is read from its samples: keep them whatever the sinks'
+   * keep says (restored below) */
+  nimc_keep keep = nimc_sim_swap_keep(sim, NIMC_KEEP_ALL);
   for (int k = 1; k <= o->max_cycles && !inf.converged; k++) {
     inf.first_step = res->nsteps;
     inf.first_sample = res->series.n;
@@ -200,6 +204,7 @@ int nimc_sim_run_until_steady(nimc_sim *sim, const nimc_experiment *cycle,
         inf.ce_change, o->rel_tol);
   }
 finish:
+  nimc_sim_swap_keep(sim, keep);
   /* the metrics of the whole series: the last discharge, counted among
    * all the pairs of res (what nimc_metrics_gcd_result of res says) */
   {

@@ -232,6 +232,20 @@ int nimc_solver_restart(nimc_solver *s, double t0, int nroots, const int *dir,
   return NIMC_OK;
 }
 
+int nimc_solver_reset(nimc_solver *s, double t0) {
+  add_counters(s->ida, &s->acc); /* IDAReInit resets IDA's own counters */
+  s->msg[0] = '\0';
+  s->root_fn = NULL, s->root_user = NULL, s->nroots = 0;
+  if (IDAReInit(s->ida, t0, s->y, s->yp) != IDA_SUCCESS ||
+      IDARootInit(s->ida, 0, NULL) != IDA_SUCCESS) {
+    if (!s->msg[0])
+      snprintf(s->msg, sizeof s->msg, "cannot reinitialise IDA at t = %g s",
+               t0);
+    return NIMC_ESOLVER;
+  }
+  return NIMC_OK;
+}
+
 int nimc_solver_derivatives_at(nimc_solver *s, double t0) {
   sunrealtype tret = t0;
   /* one step, as long as IDA likes, bounded for a state at equilibrium */

@@ -33,6 +33,11 @@ double *nimc_solver_yp(nimc_solver *s);
 int nimc_solver_restart(nimc_solver *s, double t0, int nroots,
                         const int *dir, nimc_root_fn fn, void *user);
 
+/* Reinitialise IDA at t0 from y and y' as they are now (after they were
+ * written from outside, a state put back): no consistent initialisation,
+ * no root functions; the next restart sets those. */
+int nimc_solver_reset(nimc_solver *s, double t0);
+
 /* Make y' at t0 the state's true rate of change: IDA's consistent
  * initialisation (restart) leaves y' alone when the residual is already
  * within tolerance (a slow leak at rest), so one internal step is taken

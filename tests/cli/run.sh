@@ -298,5 +298,51 @@ expect_error 2 "$TMP/none.exp: cannot read experiment file" -- run $DEV -x "$TMP
 expect_error 2 "-x FILE and -e STEP exclude each other" -- run $DEV -x "$TMP/x.exp" -e "$CH"
 expect_error 2 "one experiment file" -- run $DEV -x "$TMP/x.exp" -x "$TMP/x.exp"
 
+# ---- cycles of a Repeat: the table, cycles.csv, "cycles", --cycles-only ----
+R='Repeat 3 times: Charge at 1 mA/cm2 until 3.5 V; Discharge at 1 mA/cm2 until 0 V'
+rows() { grep -cE '^ +[0-9]+( +[-0-9.e+na]+){8}$' "$1"; }
+"$NIMC" run $DEV -e 'Rest for 5 s' -e "$R" -q -o "$TMP/cyc" >"$TMP/cyc.txt" 2>"$TMP/err" \
+  && ok || bad "run with a Repeat failed: $(cat "$TMP/err")"
+grep -q '^cycles:' "$TMP/cyc.txt" && [ "$(rows "$TMP/cyc.txt")" = 3 ] \
+  && ok || bad "run with a Repeat: no table of 3 cycles: $(cat "$TMP/cyc.txt")"
+[ "$(wc -l <"$TMP/cyc/cycles.csv")" = 4 ] && head -1 "$TMP/cyc/cycles.csv" | grep -q '^cycle,first_step,.*,coulombic_efficiency,.*capacitance_F,capacitance_retention,' \
+  && grep -q '^cycles.csv ' "$TMP/cyc/manifest.txt" && [ -s "$TMP/cyc/timeseries.csv" ] \
+  && ok || bad "run -o with a Repeat: cycles.csv or manifest wrong"
+"$NIMC" run $DEV -e "$R" --json >"$TMP/cyc.json" 2>"$TMP/err" && ok || bad "run --json with a Repeat failed"
+[ "$(grep -c '"first_step":' "$TMP/cyc.json")" = 3 ] && grep -q '"cycles":' "$TMP/cyc.json" \
+  && ok || bad "run --json with a Repeat: no cycles array of 3"
+# --cycles-only: the same cycles, no time series; a stale file is kept, not listed
+mkdir -p "$TMP/cyo" && echo stale >"$TMP/cyo/timeseries.csv"
+"$NIMC" run $DEV -e 'Rest for 5 s' -e "$R" --cycles-only -q -o "$TMP/cyo" >"$TMP/cyo.txt" 2>"$TMP/err" \
+  && ok || bad "run --cycles-only failed: $(cat "$TMP/err")"
+[ "$(rows "$TMP/cyo.txt")" = 3 ] && grep -q 'capacitance_F' "$TMP/cyo.txt" \
+  && ok || bad "run --cycles-only: no 3 cycle rows and metrics: $(cat "$TMP/cyo.txt")"
+cmp -s "$TMP/cyc/cycles.csv" "$TMP/cyo/cycles.csv" && ok || bad "run --cycles-only: cycles.csv differs from the full run's"
+[ "$(cat "$TMP/cyo/timeseries.csv")" = stale ] && [ ! -e "$TMP/cyo/gcd.png" ] \
+  && ! grep -q timeseries "$TMP/cyo/manifest.txt" && grep -q '^summary.json ' "$TMP/cyo/manifest.txt" \
+  && ok || bad "run --cycles-only -o: wrote or listed a time series"
+"$NIMC" run $DEV -e "$R" --cycles-only --json >"$TMP/cyo.json" 2>"$TMP/err" \
+  && [ "$(grep -c '"first_step":' "$TMP/cyo.json")" = 3 ] && grep -q '"capacitance_F":' "$TMP/cyo.json" \
+  && ok || bad "run --cycles-only --json: no cycles or metrics"
+expect_error 2 "--cycles-only and --until-steady exclude each other" -- run $DEV -e "$CH" -e "$DIS" --cycles-only --until-steady
+
+# ---- --save-state, --load-state: A then B straight, or B from A's state ----
+A1='Charge at 1 mA/cm2 until 3.5 V'; A2='Hold at 3.5 V for 30 s'
+B1='Discharge at 1 mA/cm2 until 1 V'; B2='Rest for 20 s'
+"$NIMC" run $DEV -q -e "$A1" -e "$A2" -e "$B1" -e "$B2" -o "$TMP/ab" >/dev/null 2>"$TMP/err" \
+  && "$NIMC" run $DEV -q -e "$A1" -e "$A2" --save-state "$TMP/a.state" >/dev/null 2>>"$TMP/err" \
+  && "$NIMC" run $DEV -q -e "$B1" -e "$B2" --load-state "$TMP/a.state" -o "$TMP/b" >/dev/null 2>>"$TMP/err" \
+  && ok || bad "run --save-state / --load-state failed: $(cat "$TMP/err")"
+# the last sample (time, voltage, step index) of B agrees to 1e-6
+paste -d, <(tail -n 1 "$TMP/ab/timeseries.csv") <(tail -n 1 "$TMP/b/timeseries.csv") \
+  | awk -F, '{ok = $4 == $8 && $4 == 3; for (k = 1; k <= 2; k++) { d = $k - $(k + 4); if (d < 0) d = -d; if (d > 1e-6 * ($k < 0 ? -$k : $k) + 1e-9) ok = 0 } exit !ok}' \
+  && ok || bad "run --load-state: B differs from the straight run: $(tail -n 1 "$TMP/ab/timeseries.csv") vs $(tail -n 1 "$TMP/b/timeseries.csv")"
+head -1 "$TMP/a.state" | grep -qx 'nimc-state 1' && ok || bad "--save-state: no version line"
+expect_error 2 "--load-state: $TMP/a.state: the state has 634 unknowns" "has 649" -- run $DEV -e "$B2" --load-state "$TMP/a.state" --set mesh.anode_cells=21
+expect_error 2 "--load-state: $TMP/none.state: cannot read state file" -- run $DEV -e "$B2" --load-state "$TMP/none.state"
+printf 'nimc-state 1\nunknowns 634\n' >"$TMP/cut.state"
+expect_error 2 "--load-state: $TMP/cut.state:2: the file ends before its 'values' line" -- run $DEV -e "$B2" --load-state "$TMP/cut.state"
+expect_error 2 "option '--load-state' needs a file" -- run $DEV -e "$B2" --load-state
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
