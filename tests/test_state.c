@@ -178,7 +178,7 @@ done:
 static void test_bad_files(void) {
   char path[512];
   path_in_tmp(path, sizeof path, "bad.state");
-  const char *head = "nimc-state 1\n"
+  const char *head = "nimc-state 2\n"
                      "device x\n"
                      "unknowns 2\n"
                      "time_s 0x1p+0\n"
@@ -190,6 +190,8 @@ static void test_bad_files(void) {
                      "control_t0_s 0x0p+0\n"
                      "control_sine_amplitude 0x0p+0\n"
                      "control_sine_omega_rad_s 0x0p+0\n"
+                     "control_p_set_W 0x0p+0\n"
+                     "control_r_load_ohm 0x0p+0\n"
                      "values\n";
   char text[2048];
   const struct {
@@ -198,13 +200,14 @@ static void test_bad_files(void) {
   } cases[] = {
       {"1 2\n3 4\nend\n", NULL, 1}, /* good: decimal numbers are read too */
       {"hello\n", ":1: not a nimc state file", 0},
-      {"nimc-state 2\n", ":1: state file version '2'", 0},
+      {"nimc-state 1\n", ":1: state file version '1'", 0},
+      {"nimc-state 3\n", ":1: state file version '3'", 0},
       {"1 2\n3 4\n", "without its 'end'", 1},
-      {"1 2\nend\n", ":15: 1 values of y and y'", 1},
-      {"1 2\n3 4\n5 6\nend\n", ":16: more values", 1},
-      {"1 2\n3 nan\nend\n", ":15: expected two finite real numbers", 1},
-      {"1 2\n3 4 5\nend\n", ":15: expected two finite", 1},
-      {"1 2\n3 4\nend\nmore\n", ":17: expected nothing after 'end'", 1},
+      {"1 2\nend\n", ":17: 1 values of y and y'", 1},
+      {"1 2\n3 4\n5 6\nend\n", ":18: more values", 1},
+      {"1 2\n3 nan\nend\n", ":17: expected two finite real numbers", 1},
+      {"1 2\n3 4 5\nend\n", ":17: expected two finite", 1},
+      {"1 2\n3 4\nend\nmore\n", ":19: expected nothing after 'end'", 1},
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     snprintf(text, sizeof text, "%s%s", cases[k].prefix ? head : "",

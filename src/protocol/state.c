@@ -38,7 +38,7 @@
 #include "solver/solver.h"
 
 #define STATE_MAGIC "nimc-state"
-#define STATE_VERSION 1
+#define STATE_VERSION 2
 /* The largest state file read (1 GiB: some 20 million unknowns, far more
  * than any device nimc meshes). */
 #define STATE_MAX_BYTES (1L << 30)
@@ -66,15 +66,16 @@ static const struct {
     {"control_t0_s", offsetof(nimc_control, t0_s)},
     {"control_sine_amplitude", offsetof(nimc_control, sine_amplitude)},
     {"control_sine_omega_rad_s", offsetof(nimc_control, sine_omega_rad_s)},
+    {"control_p_set_W", offsetof(nimc_control, p_set_W)},
+    {"control_r_load_ohm", offsetof(nimc_control, r_load_ohm)},
 };
 #define NCONTROL (sizeof control_fields / sizeof control_fields[0])
 _Static_assert(offsetof(nimc_control, i_set_A) <= sizeof(double) &&
-                   offsetof(nimc_control, sine_omega_rad_s) ==
+                   offsetof(nimc_control, r_load_ohm) ==
                        offsetof(nimc_control, i_set_A) +
                            (NCONTROL - 1) * sizeof(double) &&
                    sizeof(nimc_control) ==
-                       offsetof(nimc_control, sine_omega_rad_s) +
-                           sizeof(double),
+                       offsetof(nimc_control, r_load_ohm) + sizeof(double),
                "nimc_control has changed: write and read its new fields in "
                "the state file (src/protocol/state.c)");
 

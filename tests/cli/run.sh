@@ -337,10 +337,10 @@ B1='Discharge at 1 mA/cm2 until 1 V'; B2='Rest for 20 s'
 paste -d, <(tail -n 1 "$TMP/ab/timeseries.csv") <(tail -n 1 "$TMP/b/timeseries.csv") \
   | awk -F, '{ok = $4 == $8 && $4 == 3; for (k = 1; k <= 2; k++) { d = $k - $(k + 4); if (d < 0) d = -d; if (d > 1e-6 * ($k < 0 ? -$k : $k) + 1e-9) ok = 0 } exit !ok}' \
   && ok || bad "run --load-state: B differs from the straight run: $(tail -n 1 "$TMP/ab/timeseries.csv") vs $(tail -n 1 "$TMP/b/timeseries.csv")"
-head -1 "$TMP/a.state" | grep -qx 'nimc-state 1' && ok || bad "--save-state: no version line"
+head -1 "$TMP/a.state" | grep -qx 'nimc-state 2' && ok || bad "--save-state: no version line"
 expect_error 2 "--load-state: $TMP/a.state: the state has 634 unknowns" "has 649" -- run $DEV -e "$B2" --load-state "$TMP/a.state" --set mesh.anode_cells=21
 expect_error 2 "--load-state: $TMP/none.state: cannot read state file" -- run $DEV -e "$B2" --load-state "$TMP/none.state"
-printf 'nimc-state 1\nunknowns 634\n' >"$TMP/cut.state"
+printf 'nimc-state 2\nunknowns 634\n' >"$TMP/cut.state"
 expect_error 2 "--load-state: $TMP/cut.state:2: the file ends before its 'values' line" -- run $DEV -e "$B2" --load-state "$TMP/cut.state"
 expect_error 2 "option '--load-state' needs a file" -- run $DEV -e "$B2" --load-state
 
