@@ -16,7 +16,9 @@
  *  - constant power holds I V = P at every sample and delivers P times
  *    its duration; a resistive load holds I = -V/R at every sample and
  *    dissipates the integral of V^2/R; on an ideal capacitor with series
- *    resistance both discharge in their closed-form times; C-rates and currents
+ *    resistance both discharge in their closed-form times, and so do a
+ *    constant-current charge, a voltage hold (the charge it passes) and a
+ *    linear sweep (its charge and final current); C-rates and currents
  * per mass are the device's nominal capacity / 3600 h times the rate and its
  * active mass times the current per mass, and refused (naming the key) on a
  *    device that does not state them; a Rest until a voltage ends there
@@ -684,6 +686,79 @@ static void test_power_and_load_on_an_ideal_capacitor(void) {
   fx_free_device(&d);
 }
 
+/* Constant current, a voltage hold and a linear sweep on the same ideal
+ * capacitor (C, series R): from the neutral device a charge at I reaches
+ * V1 at t = C (V1 - I R) / I; a hold at V1 then passes the capacitor's
+ * remaining charge, C (V1 - u0) (1 - exp(-T / RC)), u0 = V1 - I R; a
+ * sweep from V1 to 0 at s V/s, RC u' + u = V1 - s t, moves the capacitor
+ * to u(T) = s RC + (u_h - V1 - s RC) exp(-T / RC) at T = V1 / s and ends
+ * with the current C u'(T) = -C s + (V1 + s RC - u_h) / R exp(-T / RC). */
+static void test_current_hold_sweep_on_an_ideal_capacitor(void) {
+  const double kappa = 1e4, I = 1e-3, V1 = 1.0, Th = 0.5, s = 0.1;
+  nimc_device d;
+  fx_device(&d, kappa, 1e-6);
+  fx_capacitive(&d.anode, 10e-6, 1e7, 0.0);
+  fx_capacitive(&d.cathode, 10e-6, 1e7, 0.0);
+  d.anode.conductivity_S_m = d.cathode.conductivity_S_m = 1e5;
+  d.contact_resistance_ohm = 10.0;
+  double A = d.area_m2, C = 1e7 * 10e-6 * A / 2;
+  double ke = kappa * pow(0.5, 1.5);
+  double R = d.contact_resistance_ohm +
+             d.separator.thickness_m / (kappa * pow(0.6, 1.5) * A) +
+             2 * 10e-6 / ((ke + 1e5) * A);
+  double RC = R * C;
+  fx_exp x;
+  fx_exp_init(&x);
+  nimc_step *c = fx_add(&x, NIMC_STEP_CHARGE);
+  c->current = I, c->has_v_cut = 1, c->v_cut_V = V1;
+  nimc_step *h = fx_add(&x, NIMC_STEP_HOLD);
+  h->voltage_V = V1, h->has_duration = 1, h->duration_s = Th;
+  nimc_step *w = fx_add(&x, NIMC_STEP_SWEEP);
+  w->voltage_V = V1, w->sweep_to_V = 0.0, w->sweep_rate_V_s = s;
+  nimc_sim_opts o = nimc_sim_opts_default();
+  o.rtol = 1e-9;
+  nimc_sim *sim;
+  nimc_err err;
+  nimc_result res;
+  memset(&res, 0, sizeof res);
+  if (nimc_sim_create(&sim, &d, &o, &err)) {
+    fprintf(stderr, "  %s\n", err.msg);
+    CHECK(0);
+    fx_free_device(&d);
+    return;
+  }
+  int rc = nimc_sim_run(sim, &x.exp, &res);
+  if (rc) fprintf(stderr, "  %s\n", nimc_sim_errmsg(sim));
+  CHECK(rc == NIMC_OK && res.nsteps == 3);
+  if (res.nsteps == 3) {
+    const nimc_step_result *r = res.steps;
+    double t_cc = C * (V1 - I * R) / I;
+    double u0 = V1 - I * R;
+    double q_hold = C * (V1 - u0) * (1.0 - exp(-Th / RC));
+    double uh = u0 + q_hold / C, T = V1 / s, e = exp(-T / RC);
+    double uT = s * RC + (uh - V1 - s * RC) * e;
+    double iT = -C * s + (V1 + s * RC - uh) / R * e;
+    const nimc_series *v = &res.series;
+    fprintf(stderr,
+            "  ideal C %.4g F, R %.6g ohm: charge %.9g s (closed form %.9g), "
+            "hold %.6g C (%.6g), sweep %.6g C (%.6g), last current %.6g A "
+            "(%.6g)\n",
+            C, R, r[0].duration_s, t_cc, r[1].charge_C, q_hold, r[2].charge_C,
+            C * (uT - uh), v->current_A[v->n - 1], iT);
+    CHECK(r[0].end_reason == NIMC_END_VOLTAGE);
+    CHECK_REL(r[0].duration_s, t_cc, 1e-5);
+    CHECK_REL(r[0].charge_C, I * t_cc, 1e-5);
+    CHECK_REL(r[1].charge_C, q_hold, 1e-4);
+    CHECK_REL(r[2].duration_s, T, 1e-9);
+    CHECK_REL(r[2].charge_C, C * (uT - uh), 1e-5);
+    CHECK_REL(v->current_A[v->n - 1], iT, 1e-4);
+    CHECK(fabs(v->voltage_V[v->n - 1]) < 1e-9);
+  }
+  nimc_result_free(&res);
+  nimc_sim_destroy(sim);
+  fx_free_device(&d);
+}
+
 int main(void) {
   RUN(test_any_number_of_cutoffs);
   RUN(test_table_has_every_kind);
@@ -694,6 +769,7 @@ int main(void) {
   RUN(test_constant_power);
   RUN(test_resistive_load);
   RUN(test_power_and_load_on_an_ideal_capacitor);
+  RUN(test_current_hold_sweep_on_an_ideal_capacitor);
   RUN(test_c_rate_and_per_mass);
   RUN(test_nominal_capacity_key);
   RUN(test_rest_until_and_charge_ends);
