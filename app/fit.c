@@ -1007,14 +1007,8 @@ int cli_fit(int argc, char **argv) {
     rc = rc < 0 ? 0 : rc;
     goto done;
   }
-  if (a.outdir) { /* before the fit, not after it */
-    char why[512];
-    if (cli_check_outdir(a.outdir, why, sizeof why)) {
-      fprintf(stderr, "nimc fit: -o: cannot use output directory %s\n", why);
-      rc = EXIT_USAGE;
-      goto done;
-    }
-  }
+  /* before the fit, not after it */
+  if ((rc = cli_outdir_ready("fit", a.outdir))) goto done;
   int quiet = a.quiet || a.json;
   const char *params = a.params;
   if (a.spec) {

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "fitobs.h"
 #include "reproduce.h"
@@ -527,38 +526,21 @@ int fit_spec_read(const char *path, int quiet, fit_spec *sp) {
   r.path = path;
   /* a regular file of at most SPEC_MAX_BYTES, without NUL bytes, read
    * whole before parsing: nothing can hang on /dev/zero or a pipe */
-  struct stat st;
-  FILE *fp = fopen(path, "rb");
-  if (!fp || fstat(fileno(fp), &st)) {
-    fprintf(stderr, "nimc fit: %s: cannot open: %s\n", path, strerror(errno));
-    if (fp) fclose(fp);
+  char *text = NULL;
+  size_t len = 0;
+  nimc_err err;
+  int rd = nimc_text_file_read(path, SPEC_MAX_BYTES, NULL, &text, &len, &err);
+  if (rd == NIMC_EIO) { /* "PATH: why" */
+    size_t lp = strlen(path);
+    fprintf(stderr, "nimc fit: %s: cannot open: %s\n", path,
+            !strncmp(err.msg, path, lp) && err.msg[lp] == ':'
+                ? err.msg + lp + 2
+                : err.msg);
     return EXIT_USAGE;
   }
-  if (!S_ISREG(st.st_mode) || st.st_size > SPEC_MAX_BYTES) {
-    fprintf(stderr, "nimc fit: %s: %s\n", path,
-            !S_ISREG(st.st_mode) ? "not a regular file"
-                                 : "larger than 1 MiB: not a fit file");
-    fclose(fp);
-    return EXIT_USAGE;
-  }
-  char *text = malloc((size_t)st.st_size + 1);
-  size_t len = text ? fread(text, 1, (size_t)st.st_size, fp) : 0;
-  int rerr = !text || ferror(fp);
-  fclose(fp);
-  if (rerr) {
-    fprintf(stderr, "nimc fit: %s: cannot read\n", path);
-    free(text);
-    return EXIT_FAIL;
-  }
-  const char *nul = memchr(text, '\0', len);
-  if (nul) {
-    int line = 1;
-    for (const char *q = text; q < nul; q++)
-      line += *q == '\n';
-    fprintf(stderr, "nimc fit: %s:%d: a NUL byte: not a text file\n", path,
-            line);
-    free(text);
-    return EXIT_USAGE;
+  if (rd) {
+    fprintf(stderr, "nimc fit: %s\n", err.msg);
+    return rd == NIMC_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
   }
   if (!(r.fp = fmemopen(text, len ? len : 1, "r"))) {
     free(text);

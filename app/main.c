@@ -193,6 +193,13 @@ int cli_check_outdir(const char *path, char *why, size_t len) {
   return 0;
 }
 
+int cli_outdir_ready(const char *cmd, const char *path) {
+  char why[512];
+  if (!path || !cli_check_outdir(path, why, sizeof why)) return 0;
+  fprintf(stderr, "nimc %s: -o: cannot use output directory %s\n", cmd, why);
+  return EXIT_USAGE;
+}
+
 int cli_clear_manifest(const char *cmd, const char *dir) {
   char path[4096];
   snprintf(path, sizeof path, "%s/" CLI_MANIFEST, dir);
@@ -771,14 +778,8 @@ static int cmd_run(int argc, char **argv) {
     }
   }
   if (!a.force && (rc = check_budget(&a, exp, opts.output_dt_s))) goto done;
-  if (a.outdir) { /* before the simulation, not after it */
-    char why[512];
-    if (cli_check_outdir(a.outdir, why, sizeof why)) {
-      fprintf(stderr, "nimc run: -o: cannot use output directory %s\n", why);
-      rc = EXIT_USAGE;
-      goto done;
-    }
-  }
+  /* before the simulation, not after it */
+  if ((rc = cli_outdir_ready("run", a.outdir))) goto done;
   opts.rtol = a.rtol;
   opts.progress = on_progress;
   opts.progress_user = &prog;

@@ -1350,15 +1350,7 @@ int cli_reproduce(int argc, char **argv) {
   }
   /* bad input is answered before anything is simulated */
   if ((rc = load_variants(&s))) goto done;
-  if (s.a.outdir) {
-    char why[512];
-    if (cli_check_outdir(s.a.outdir, why, sizeof why)) {
-      fprintf(stderr, "nimc reproduce: -o: cannot use output directory %s\n",
-              why);
-      rc = EXIT_USAGE;
-      goto done;
-    }
-  }
+  if ((rc = cli_outdir_ready("reproduce", s.a.outdir))) goto done;
 
   s.nsims = s.nruns + NDEV;
   for (int v = 0; v < NVARIANT; v++)

@@ -26,6 +26,9 @@ int cli_mkdir_p(const char *path, char *why, size_t len);
  * removed at once): an output directory checked before any work; 0, or
  * -1 with the reason in why. */
 int cli_check_outdir(const char *path, char *why, size_t len);
+/* The same for -o of command cmd (NULL path: nothing to check): 0, or
+ * EXIT_USAGE after "nimc CMD: -o: cannot use output directory ..." */
+int cli_outdir_ready(const char *cmd, const char *path);
 /* The manifest a command writing a set of files (-o DIR) writes last and
  * removes first, so that a set without one is incomplete (docs/cli.md). */
 #define CLI_MANIFEST "manifest.txt"

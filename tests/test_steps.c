@@ -604,6 +604,44 @@ static void test_rest_until_and_charge_ends(void) {
   nimc_result_free(&res);
 }
 
+/* The fixture's ideal capacitor (test_model's EDLC): two capacitive
+ * electrodes of 1e7 F/m3 and 10 um in series, C = 5 mF, and the series
+ * resistance R of its contact, separator and electrodes, both in closed
+ * form. */
+static void ideal_capacitor(nimc_device *d, double *C, double *R) {
+  const double kappa = 1e4;
+  fx_device(d, kappa, 1e-6);
+  fx_capacitive(&d->anode, 10e-6, 1e7, 0.0);
+  fx_capacitive(&d->cathode, 10e-6, 1e7, 0.0);
+  d->anode.conductivity_S_m = d->cathode.conductivity_S_m = 1e5;
+  d->contact_resistance_ohm = 10.0;
+  double A = d->area_m2, ke = kappa * pow(0.5, 1.5);
+  *C = 1e7 * 10e-6 * A / 2;
+  *R = d->contact_resistance_ohm +
+       d->separator.thickness_m / (kappa * pow(0.6, 1.5) * A) +
+       2 * 10e-6 / ((ke + 1e5) * A);
+}
+
+/* Run exp on d at rtol 1e-9 into *res (zeroed first); the status, the
+ * solver's message on stderr when it fails. */
+static int run_tight(const nimc_device *d, const nimc_experiment *exp,
+                     nimc_result *res) {
+  nimc_sim_opts o = nimc_sim_opts_default();
+  o.rtol = 1e-9;
+  nimc_sim *sim;
+  nimc_err err;
+  memset(res, 0, sizeof *res);
+  int rc = nimc_sim_create(&sim, d, &o, &err);
+  if (rc) {
+    fprintf(stderr, "  %s\n", err.msg);
+    return rc;
+  }
+  if ((rc = nimc_sim_run(sim, exp, res)))
+    fprintf(stderr, "  %s\n", nimc_sim_errmsg(sim));
+  nimc_sim_destroy(sim);
+  return rc;
+}
+
 /* The fixture's ideal capacitor (test_model's EDLC: C = 5 mF with a
  * series resistance R, both known in closed form) charged to 1 V at
  * 1 mA, then discharged at constant power 1 mW to 0.3 V, charged again,
@@ -621,18 +659,10 @@ static double cp_antiderivative(double u, double a2) {
 }
 
 static void test_power_and_load_on_an_ideal_capacitor(void) {
-  const double kappa = 1e4, I = 1e-3, P = 1e-3, RL = 200.0, V1 = 0.3;
+  const double I = 1e-3, P = 1e-3, RL = 200.0, V1 = 0.3;
   nimc_device d;
-  fx_device(&d, kappa, 1e-6);
-  fx_capacitive(&d.anode, 10e-6, 1e7, 0.0);
-  fx_capacitive(&d.cathode, 10e-6, 1e7, 0.0);
-  d.anode.conductivity_S_m = d.cathode.conductivity_S_m = 1e5;
-  d.contact_resistance_ohm = 10.0;
-  double A = d.area_m2, C = 1e7 * 10e-6 * A / 2;
-  double ke = kappa * pow(0.5, 1.5);
-  double R = d.contact_resistance_ohm +
-             d.separator.thickness_m / (kappa * pow(0.6, 1.5) * A) +
-             2 * 10e-6 / ((ke + 1e5) * A);
+  double C, R;
+  ideal_capacitor(&d, &C, &R);
   fx_exp x;
   fx_exp_init(&x);
   for (int k = 0; k < 2; k++) {
@@ -643,20 +673,8 @@ static void test_power_and_load_on_an_ideal_capacitor(void) {
     dis->power = P, dis->resistance_ohm = RL;
     dis->has_v_cut = 1, dis->v_cut_V = V1;
   }
-  nimc_sim_opts o = nimc_sim_opts_default();
-  o.rtol = 1e-9;
-  nimc_sim *sim;
-  nimc_err err;
   nimc_result res;
-  memset(&res, 0, sizeof res);
-  if (nimc_sim_create(&sim, &d, &o, &err)) {
-    fprintf(stderr, "  %s\n", err.msg);
-    CHECK(0);
-    fx_free_device(&d);
-    return;
-  }
-  int rc = nimc_sim_run(sim, &x.exp, &res);
-  if (rc) fprintf(stderr, "  %s\n", nimc_sim_errmsg(sim));
+  int rc = run_tight(&d, &x.exp, &res);
   CHECK(rc == NIMC_OK && res.nsteps == 4);
   if (res.nsteps == 4) {
     const nimc_step_result *r = res.steps;
@@ -682,7 +700,6 @@ static void test_power_and_load_on_an_ideal_capacitor(void) {
     CHECK_REL(r[3].v_start_V, w0 * RL / (RL + R), 1e-6);
   }
   nimc_result_free(&res);
-  nimc_sim_destroy(sim);
   fx_free_device(&d);
 }
 
@@ -694,18 +711,10 @@ static void test_power_and_load_on_an_ideal_capacitor(void) {
  * to u(T) = s RC + (u_h - V1 - s RC) exp(-T / RC) at T = V1 / s and ends
  * with the current C u'(T) = -C s + (V1 + s RC - u_h) / R exp(-T / RC). */
 static void test_current_hold_sweep_on_an_ideal_capacitor(void) {
-  const double kappa = 1e4, I = 1e-3, V1 = 1.0, Th = 0.5, s = 0.1;
+  const double I = 1e-3, V1 = 1.0, Th = 0.5, s = 0.1;
   nimc_device d;
-  fx_device(&d, kappa, 1e-6);
-  fx_capacitive(&d.anode, 10e-6, 1e7, 0.0);
-  fx_capacitive(&d.cathode, 10e-6, 1e7, 0.0);
-  d.anode.conductivity_S_m = d.cathode.conductivity_S_m = 1e5;
-  d.contact_resistance_ohm = 10.0;
-  double A = d.area_m2, C = 1e7 * 10e-6 * A / 2;
-  double ke = kappa * pow(0.5, 1.5);
-  double R = d.contact_resistance_ohm +
-             d.separator.thickness_m / (kappa * pow(0.6, 1.5) * A) +
-             2 * 10e-6 / ((ke + 1e5) * A);
+  double C, R;
+  ideal_capacitor(&d, &C, &R);
   double RC = R * C;
   fx_exp x;
   fx_exp_init(&x);
@@ -715,20 +724,8 @@ static void test_current_hold_sweep_on_an_ideal_capacitor(void) {
   h->voltage_V = V1, h->has_duration = 1, h->duration_s = Th;
   nimc_step *w = fx_add(&x, NIMC_STEP_SWEEP);
   w->voltage_V = V1, w->sweep_to_V = 0.0, w->sweep_rate_V_s = s;
-  nimc_sim_opts o = nimc_sim_opts_default();
-  o.rtol = 1e-9;
-  nimc_sim *sim;
-  nimc_err err;
   nimc_result res;
-  memset(&res, 0, sizeof res);
-  if (nimc_sim_create(&sim, &d, &o, &err)) {
-    fprintf(stderr, "  %s\n", err.msg);
-    CHECK(0);
-    fx_free_device(&d);
-    return;
-  }
-  int rc = nimc_sim_run(sim, &x.exp, &res);
-  if (rc) fprintf(stderr, "  %s\n", nimc_sim_errmsg(sim));
+  int rc = run_tight(&d, &x.exp, &res);
   CHECK(rc == NIMC_OK && res.nsteps == 3);
   if (res.nsteps == 3) {
     const nimc_step_result *r = res.steps;
@@ -755,7 +752,6 @@ static void test_current_hold_sweep_on_an_ideal_capacitor(void) {
     CHECK(fabs(v->voltage_V[v->n - 1]) < 1e-9);
   }
   nimc_result_free(&res);
-  nimc_sim_destroy(sim);
   fx_free_device(&d);
 }
 

@@ -146,6 +146,15 @@ typedef enum nimc_end_reason {
 /* A parsed experiment: steps and "Repeat N times" blocks. */
 typedef struct nimc_experiment nimc_experiment;
 
+/* Read the regular text file at path whole, at most max_bytes, into *text
+ * (malloc'd, NUL-terminated, *len bytes without the NUL).  Errors name the
+ * file ("PATH: cannot read WHAT: why", or "PATH: why" when what is NULL):
+ * NIMC_EIO when it cannot be opened or read; NIMC_EINPUT when it is not a
+ * regular file (nothing is read from a device or a pipe), larger than
+ * max_bytes, or holds a NUL byte ("PATH:LINE: a NUL byte"); NIMC_ENOMEM. */
+int nimc_text_file_read(const char *path, long max_bytes, const char *what,
+                        char **text, size_t *len, nimc_err *err);
+
 /* Read the experiment file at path: one step a line, '#' starts a comment,
  * blank lines are skipped (docs/experiments.md).  Only a regular text file
  * of at most 1 MiB is read.  *lines (may be NULL) receives the steps'

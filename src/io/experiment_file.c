@@ -30,20 +30,11 @@ int nimc_experiment_read(const char *path, nimc_experiment **out,
   *out = NULL;
   if (lines_out) *lines_out = NULL;
   if (nlines_out) *nlines_out = 0;
-  char *buf = NULL, why[256];
+  char *buf = NULL;
   size_t len = 0;
-  int errnum = 0;
-  int rc = nimc_file_slurp(path, NIMC_EXPERIMENT_MAX_BYTES, &buf, &len,
-                           &errnum, why, sizeof why);
-  if (rc)
-    return nimc_err_set(err, rc, "%s: cannot read experiment file: %s", path,
-                        why);
-  size_t nul = nimc_nul_line(buf, len);
-  if (nul) {
-    free(buf);
-    return nimc_err_set(err, NIMC_EINPUT,
-                        "%s:%zu: a NUL byte (not a text file?)", path, nul);
-  }
+  int rc = nimc_text_file_read(path, NIMC_EXPERIMENT_MAX_BYTES,
+                               "experiment file", &buf, &len, err);
+  if (rc) return rc;
   /* the steps: each line without its comment and surrounding blanks */
   size_t cap = 1;
   for (size_t i = 0; i < len; i++)

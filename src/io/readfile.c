@@ -97,6 +97,26 @@ int nimc_file_slurp(const char *path, long max, char **out, size_t *len,
   return NIMC_OK;
 }
 
+int nimc_text_file_read(const char *path, long max_bytes, const char *what,
+                        char **text, size_t *len, nimc_err *err) {
+  char why[256];
+  int errnum = 0;
+  int rc = nimc_file_slurp(path, max_bytes, text, len, &errnum, why,
+                           sizeof why);
+  if (rc)
+    return nimc_err_set(err, rc, "%s: %s%s%s%s", path, what ? "cannot read " : "",
+                        what ? what : "", what ? ": " : "", why);
+  size_t nul = nimc_nul_line(*text, *len);
+  if (nul) {
+    free(*text);
+    *text = NULL;
+    *len = 0;
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "%s:%zu: a NUL byte (not a text file?)", path, nul);
+  }
+  return NIMC_OK;
+}
+
 size_t nimc_nul_line(const char *buf, size_t len) {
   const char *z = memchr(buf, '\0', len);
   if (!z) return 0;
