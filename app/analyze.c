@@ -43,6 +43,10 @@ static const char *const usage_analyze =
     "  --device DEV        area and thickness from a device file\n"
     "  --threshold F       rest: the fraction of the starting voltage the\n"
     "                        self-discharge time runs to (default 0.6)\n"
+    "  --energy-rule R     gcd: how energies are summed over the samples:\n"
+    "                        trapezoid (default) or counter (the value at\n"
+    "                        the end of each interval, as testers' energy\n"
+    "                        counters sum it)\n"
     "  --circuit C         eis: fit this circuit (as nimc fit-eis)\n"
     "  --format NAME       the file format (default: detect)\n"
     "  -o, --output DIR    write summary.json and the figures (gcd, cv,\n"
@@ -88,6 +92,7 @@ typedef struct args {
   size_t nfiles;
   kind k;
   double area_m2, thickness_m, mass_kg, threshold;
+  nimc_energy_rule energy_rule;
   const char *device, *circuit, *format, *outdir;
   int json, quiet;
 } args;
@@ -121,7 +126,8 @@ static int parse_args(int argc, char **argv, args *a) {
     if (!strcmp(o, "--kind") || !strcmp(o, "--area") ||
         !strcmp(o, "--thickness") || !strcmp(o, "--mass") ||
         !strcmp(o, "--device") || !strcmp(o, "--threshold") ||
-        !strcmp(o, "--circuit") || !strcmp(o, "--format")) {
+        !strcmp(o, "--circuit") || !strcmp(o, "--format") ||
+        !strcmp(o, "--energy-rule")) {
       if (!has)
         return cli_fail_usage("analyze", "option '%s' needs a value", o);
       const char *v = argv[++i];
@@ -149,6 +155,14 @@ static int parse_args(int argc, char **argv, args *a) {
                                 "--threshold '%s': a fraction in (0, 1) "
                                 "expected",
                                 v);
+      } else if (!strcmp(o, "--energy-rule")) {
+        int r = nimc_energy_rule_of(v);
+        if (r < 0)
+          return cli_fail_usage("analyze",
+                                "unknown --energy-rule '%s' (trapezoid, "
+                                "counter)",
+                                v);
+        a->energy_rule = (nimc_energy_rule)r;
       } else if (!strcmp(o, "--device")) {
         a->device = v;
       } else if (!strcmp(o, "--circuit")) {
@@ -353,6 +367,12 @@ static int analyze_gcd(const args *a, const nimc_data *d, const char *file,
     return cli_exit_for(rc);
   }
   nimc_gcd_cycles_instrument(d, cy, nc);
+  rc = nimc_gcd_cycles_set_energy_rule(cy, nc, a->energy_rule, &err);
+  if (rc) {
+    fprintf(stderr, "nimc analyze: %s\n", err.msg);
+    free(cy);
+    return cli_exit_for(rc);
+  }
   nimc_series s = series_of(d);
   nimc_norm norm = {a->area_m2, a->thickness_m};
   nimc_metrics m;
@@ -388,7 +408,8 @@ static int analyze_gcd(const args *a, const nimc_data *d, const char *file,
   nimc_summary sum = {.temperature_C = NAN, .metrics = &m, .analysis = &as};
   static char human[16384];
   human[0] = '\0';
-  say(human, "data: %s (%s)\n", file, kind_name(k));
+  say(human, "data: %s (%s; energies by the %s rule)\n", file, kind_name(k),
+      nimc_energy_rule_name(a->energy_rule));
   say(human, "%-6s %12s %12s %12s %8s %8s %12s %12s %10s\n", "cycle",
       "charge_C", "disch_C", "E_dis_J", "CE", "EE", "C_F", "C_slope_F",
       "ESR_ohm");
@@ -403,7 +424,7 @@ static int analyze_gcd(const args *a, const nimc_data *d, const char *file,
     instrument |= isfinite(cy[j].instrument_discharge_C);
   if (instrument) {
     say(human, "the instrument's own counters (energies: its sum of dq V at "
-               "the recorded points; nimc's: the trapezoid)\n");
+               "the recorded points, nimc's --energy-rule counter)\n");
     say(human, "%-6s %12s %12s %12s %12s %8s\n", "cycle", "charge_C",
         "disch_C", "E_ch_J", "E_dis_J", "CE");
     for (size_t j = 0; j < nc; j++)

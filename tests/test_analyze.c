@@ -134,6 +134,30 @@ static void test_nonlinear_discharge(void) {
     double e = I * T * 4.0 / 3.0;
     CHECK_REL(cy[0].energy_discharge_J, e, 1e-7);
     CHECK_REL(cy[0].capacitance_integral_F, 2 * e / 3.0, 1e-7);
+    /* the counter rule, |I| V at the right end of each of the N intervals
+     * of T / N, is the trapezoid plus |I| (T / N) / 2 times the change of
+     * V (-1 V): the default is the trapezoid, both are kept, and
+     * nimc_gcd_cycles_set_energy_rule moves between them */
+    double ec = e - I * (T / N) / 2.0;
+    CHECK(cy[0].energy_rule == NIMC_ENERGY_TRAPEZOID);
+    CHECK(cy[0].energy_discharge_trapezoid_J == cy[0].energy_discharge_J);
+    CHECK_REL(cy[0].energy_discharge_counter_J, ec, 1e-8);
+    CHECK(nimc_gcd_cycles_set_energy_rule(cy, nc, NIMC_ENERGY_COUNTER,
+                                          &err) == 0);
+    CHECK(cy[0].energy_rule == NIMC_ENERGY_COUNTER);
+    CHECK_REL(cy[0].energy_discharge_J, ec, 1e-8);
+    CHECK_REL(cy[0].capacitance_integral_F, 2 * ec / 3.0, 1e-8);
+    CHECK_REL(cy[0].power_W, ec / T, 1e-8);
+    CHECK_REL(cy[0].capacitance_F, 0.1, 1e-9); /* not an energy: unchanged */
+    CHECK(nimc_gcd_cycles_set_energy_rule(cy, nc, (nimc_energy_rule)7,
+                                          &err) == NIMC_EINPUT);
+    CHECK(cy[0].energy_rule == NIMC_ENERGY_COUNTER); /* left unchanged */
+    CHECK(nimc_gcd_cycles_set_energy_rule(cy, nc, NIMC_ENERGY_TRAPEZOID,
+                                          &err) == 0);
+    CHECK_REL(cy[0].energy_discharge_J, e, 1e-7);
+    CHECK(!strcmp(nimc_energy_rule_name(NIMC_ENERGY_COUNTER), "counter"));
+    CHECK(nimc_energy_rule_of("trapezoid") == NIMC_ENERGY_TRAPEZOID);
+    CHECK(nimc_energy_rule_of("Counter") == -1 && !nimc_energy_rule_name(2));
     /* the window: u^2 in [0.1, 0.9], u = 1 - t/T */
     double t1 = T * (1 - sqrt(0.9)), t2 = T * (1 - sqrt(0.1));
     double um = 1 - 0.5 * (t1 + t2) / T, slope = 2 * um / T;
@@ -491,6 +515,15 @@ static void check_gcpl(const nimc_data *d) {
              d->voltage_V[j];
     CHECK_REL(e, d->energy_discharge_J[b], 5e-3);
     CHECK_REL(c->energy_discharge_J, d->energy_discharge_J[b], 2e-2);
+    /* nimc's counter rule is that sum: the instrument's counters within
+     * 1e-4 (charge and discharge), where the trapezoid is 1 % off */
+    CHECK_REL(c->energy_discharge_counter_J, d->energy_discharge_J[b], 1e-4);
+    if (c->index > 0)
+      CHECK_REL(c->energy_charge_counter_J, d->energy_charge_J[ce], 1e-4);
+    printf("  cycle %d: discharge energy %.7g J (trapezoid), %.7g J "
+           "(counter rule), instrument %.7g J\n",
+           c->index, c->energy_discharge_J, c->energy_discharge_counter_J,
+           d->energy_discharge_J[b]);
     /* which is right: Richardson's extrapolation from the trapezoid over
      * every point and over every second point, an integral of Simpson's
      * order, agrees with nimc's trapezoid within 5e-4 and differs from

@@ -813,6 +813,22 @@ typedef struct nimc_span {
 int nimc_segments_find(const double *current_A, size_t n, double rel_eps,
                        nimc_span **out, size_t *nseg, nimc_err *err);
 
+/* How a half-cycle's energy integral of |I| V dt is summed over its
+ * samples (docs/metrics.md). */
+typedef enum nimc_energy_rule {
+  NIMC_ENERGY_TRAPEZOID = 0, /* (|I_k| V_k + |I_k+1| V_k+1) dt / 2: the
+                                default, nimc's own */
+  NIMC_ENERGY_COUNTER        /* |I_k+1| V_k+1 dt: the value at the right end
+                                of each interval, as battery testers' energy
+                                counters sum it (EC-Lab's Energy
+                                charge/discharge) */
+} nimc_energy_rule;
+
+/* The name of a rule ("trapezoid", "counter"), NULL for an unknown one;
+ * nimc_energy_rule_of reads a name back (-1 for an unknown name). */
+const char *nimc_energy_rule_name(nimc_energy_rule r);
+int nimc_energy_rule_of(const char *name);
+
 /* One (charge, discharge) cycle, or a lone discharge (charge values NaN),
  * of a GCD measurement; docs/metrics.md defines every value. */
 typedef struct nimc_gcd_cycle {
@@ -822,7 +838,8 @@ typedef struct nimc_gcd_cycle {
   nimc_span charge, discharge; /* first and last sample of each half-cycle
                                    (charge.sign 0: none) */
   double charge_C, discharge_C;   /* integral |I| dt of each half-cycle */
-  double energy_charge_J, energy_discharge_J; /* integral |I| V dt */
+  double energy_charge_J, energy_discharge_J; /* integral |I| V dt by the
+                                                 rule energy_rule */
   double coulombic_efficiency;    /* discharge_C / charge_C */
   double energy_efficiency;       /* energy_discharge / energy_charge */
   double capacitance_F;           /* discharge_C / (V_start - V_end) */
@@ -839,6 +856,11 @@ typedef struct nimc_gcd_cycle {
   double instrument_charge_C, instrument_discharge_C;
   double instrument_energy_charge_J, instrument_energy_discharge_J;
   double instrument_coulombic_efficiency;
+  /* the energies by each rule (energy_*_J above hold those of energy_rule,
+   * NIMC_ENERGY_TRAPEZOID as nimc_gcd_cycles returns them) */
+  nimc_energy_rule energy_rule;
+  double energy_charge_trapezoid_J, energy_discharge_trapezoid_J;
+  double energy_charge_counter_J, energy_discharge_counter_J;
 } nimc_gcd_cycle;
 
 /* The cycles of a GCD or cycling measurement (t, V, I over n samples,
@@ -854,11 +876,6 @@ int nimc_gcd_cycles(const double *time_s, const double *voltage_V,
                     double rel_eps, nimc_gcd_cycle **out, size_t *ncycles,
                     nimc_err *err);
 
-/* The summary metrics of a cycle table (its last row: the last full
- * discharge, as nimc_metrics_gcd reads the last one of a series), with
- * ncycles the pairs, retention the last pair's capacitance over the
- * first's, normalised by norm (may be NULL).  NIMC_EMISUSE for no rows,
- * NIMC_EINPUT for a bad norm. */
 /* Copy the instrument's own counters (nimc_data's q_charge_C,
  * q_discharge_C, energy_charge_J, energy_discharge_J, efficiency; EC-Lab
  * writes them) into the n cycles c found in d by nimc_gcd_cycles: each
@@ -868,6 +885,19 @@ int nimc_gcd_cycles(const double *time_s, const double *voltage_V,
 void nimc_gcd_cycles_instrument(const nimc_data *d, nimc_gcd_cycle *c,
                                 size_t n);
 
+/* Express the energies of the n cycles c by rule r: energy_charge_J and
+ * energy_discharge_J, and what follows from them (energy_efficiency,
+ * power_W, capacitance_integral_F), from the rule's sums kept in each
+ * cycle; every other value is unchanged.  NIMC_EINPUT for an unknown
+ * rule (c unchanged). */
+int nimc_gcd_cycles_set_energy_rule(nimc_gcd_cycle *c, size_t n,
+                                    nimc_energy_rule r, nimc_err *err);
+
+/* The summary metrics of a cycle table (its last row: the last full
+ * discharge, as nimc_metrics_gcd reads the last one of a series), with
+ * ncycles the pairs, retention the last pair's capacitance over the
+ * first's, normalised by norm (may be NULL).  NIMC_EMISUSE for no rows,
+ * NIMC_EINPUT for a bad norm. */
 int nimc_metrics_of_cycles(const nimc_gcd_cycle *c, size_t n,
                            const nimc_norm *norm, nimc_metrics *out,
                            nimc_err *err);

@@ -98,18 +98,21 @@ typedef struct half {
 /* Trapezoid integrals of |I| dt and |I| V dt over the segments of h
  * (each over its own samples, so a switch adds nothing). */
 static void integrate(const double *t, const double *v, const double *i,
-                      const nimc_span *sg, half h, double *q, double *e) {
-  double sq = 0.0, se = 0.0;
+                      const nimc_span *sg, half h, double *q, double *e,
+                      double *e_counter) {
+  double sq = 0.0, se = 0.0, sc = 0.0;
   for (size_t s = h.s0; s <= h.s1; s++) {
     if (sg[s].sign == 0) continue;
     for (size_t k = sg[s].a; k < sg[s].b; k++) {
-      double dt = t[k + 1] - t[k];
+      double dt = t[k + 1] - t[k], p1 = fabs(i[k + 1]) * v[k + 1];
       sq += 0.5 * (fabs(i[k]) + fabs(i[k + 1])) * dt;
-      se += 0.5 * (fabs(i[k]) * v[k] + fabs(i[k + 1]) * v[k + 1]) * dt;
+      se += 0.5 * (fabs(i[k]) * v[k] + p1) * dt;
+      sc += p1 * dt;
     }
   }
   *q = sq;
   *e = se;
+  *e_counter = sc;
 }
 
 /* Least-squares line y = a + b x through n points: slope b, intercept a
@@ -165,6 +168,44 @@ static double slope_capacitance(const double *t, const double *v,
   return NAN;
 }
 
+/* The values of a row that follow from its energies energy_charge_J and
+ * energy_discharge_J. */
+static void energy_values(nimc_gcd_cycle *row) {
+  double ec = row->energy_charge_J, ed = row->energy_discharge_J;
+  double vs = row->v_start_V, ve = row->v_end_V, den = vs * vs - ve * ve;
+  row->energy_efficiency = row->charge.sign > 0 ? ed / ec : NAN;
+  row->power_W = ed / row->discharge_time_s;
+  row->capacitance_integral_F = den > 0 ? 2.0 * ed / den : NAN;
+}
+
+static const char *const energy_rule_names[] = {"trapezoid", "counter"};
+
+const char *nimc_energy_rule_name(nimc_energy_rule r) {
+  return (unsigned)r < 2 ? energy_rule_names[r] : NULL;
+}
+
+int nimc_energy_rule_of(const char *name) {
+  for (int r = 0; r < 2; r++)
+    if (name && !strcmp(name, energy_rule_names[r])) return r;
+  return -1;
+}
+
+int nimc_gcd_cycles_set_energy_rule(nimc_gcd_cycle *c, size_t n,
+                                    nimc_energy_rule r, nimc_err *err) {
+  if (!nimc_energy_rule_name(r))
+    return nimc_err_set(err, NIMC_EINPUT, "unknown energy rule %d", (int)r);
+  for (size_t k = 0; k < n; k++) {
+    int t = r == NIMC_ENERGY_TRAPEZOID;
+    c[k].energy_rule = r;
+    c[k].energy_charge_J =
+        t ? c[k].energy_charge_trapezoid_J : c[k].energy_charge_counter_J;
+    c[k].energy_discharge_J =
+        t ? c[k].energy_discharge_trapezoid_J : c[k].energy_discharge_counter_J;
+    energy_values(&c[k]);
+  }
+  return NIMC_OK;
+}
+
 /* One row: discharge d, paired with charge c when c.sign > 0. */
 static void gcd_row(const double *t, const double *v, const double *i,
                     const int *fc, const nimc_span *sg, half c, half d,
@@ -173,9 +214,14 @@ static void gcd_row(const double *t, const double *v, const double *i,
   if (c.sign > 0) row->charge = (nimc_span){c.a, c.b, 1};
   row->discharge = (nimc_span){d.a, d.b, -1};
   row->file_cycle = fc ? fc[d.a] : -1;
-  double qd, ed, qc = NAN, ec = NAN;
-  integrate(t, v, i, sg, d, &qd, &ed);
-  if (c.sign > 0) integrate(t, v, i, sg, c, &qc, &ec);
+  double qd, ed, edc, qc = NAN, ec = NAN, ecc = NAN;
+  integrate(t, v, i, sg, d, &qd, &ed, &edc);
+  if (c.sign > 0) integrate(t, v, i, sg, c, &qc, &ec, &ecc);
+  row->energy_rule = NIMC_ENERGY_TRAPEZOID;
+  row->energy_charge_trapezoid_J = ec;
+  row->energy_discharge_trapezoid_J = ed;
+  row->energy_charge_counter_J = ecc;
+  row->energy_discharge_counter_J = edc;
   /* the time under current: rests inside the discharge left out */
   double td = 0;
   for (size_t s = d.s0; s <= d.s1; s++)
@@ -190,15 +236,12 @@ static void gcd_row(const double *t, const double *v, const double *i,
   if (d.a > 0 && i[d.a] != i[d.a - 1]) /* |dV/dI| across the switch */
     row->esr_ohm = fabs((v[d.a] - v[d.a - 1]) / (i[d.a] - i[d.a - 1]));
   row->coulombic_efficiency = c.sign > 0 ? qd / qc : NAN;
-  row->energy_efficiency = c.sign > 0 ? ed / ec : NAN;
   row->discharge_time_s = td;
   row->discharge_current_A = qd / td;
-  row->power_W = ed / td;
   row->v_start_V = vs;
   row->v_end_V = ve;
   row->capacitance_slope_F = slope_capacitance(t, v, sg, d, qd / td);
-  double den = vs * vs - ve * ve;
-  row->capacitance_integral_F = den > 0 ? 2.0 * ed / den : NAN;
+  energy_values(row);
   row->retention = NAN;
 }
 

@@ -675,9 +675,15 @@ static int add_gcd_cycles(cJSON *root, const nimc_gcd_cycle *c, size_t n) {
         {"instrument_energy_discharge_J", c[k].instrument_energy_discharge_J},
         {"instrument_coulombic_efficiency",
          c[k].instrument_coulombic_efficiency},
+        {"energy_charge_trapezoid_J", c[k].energy_charge_trapezoid_J},
+        {"energy_discharge_trapezoid_J", c[k].energy_discharge_trapezoid_J},
+        {"energy_charge_counter_J", c[k].energy_charge_counter_J},
+        {"energy_discharge_counter_J", c[k].energy_discharge_counter_J},
     };
     for (size_t j = 0; j < sizeof kv / sizeof kv[0]; j++)
       if (add_num(o, kv[j].key, kv[j].v)) return -1;
+    const char *rule = nimc_energy_rule_name(c[k].energy_rule);
+    if (rule && !cJSON_AddStringToObject(o, "energy_rule", rule)) return -1;
   }
   return 0;
 }
