@@ -219,27 +219,250 @@ static int bv_eval(const nimc_model *m, const nimc_elec *el, double dphi,
   return 0;
 }
 
-/* ---- layout ---- */
+/* ---- layout: the table of variables ----
+ *
+ * Every kind of per-cell unknown is one row of vars[] (in the order of
+ * nimc_var, which is their order in a cell): how many a cell holds (by
+ * the class of the cell: electrolyte, or an electrode el), its absolute
+ * tolerance per unit of the solver's scale, whether it is differential,
+ * and its value in the initial state.  nimc_model_create lays the cells
+ * out from the counts; nimc_model_atol, nimc_model_id and
+ * nimc_model_initial loop over the table.  A new state variable is a new
+ * nimc_var and a row here; its equations go into assemble. */
 
-/* Unknowns of a cell apart from the ternary electrolyte's second cation
- * (and its content), which come last. */
-static int base_nvars(const nimc_model *m, int cell) {
-  int e = m->elec[cell];
-  if (e < 0) return 2;
-  return 3 + 2 * m->el[e].has_dl + (m->el[e].i2 >= 0) +
-         (m->el[e].has_int ? 2 + m->el[e].ns : 0) + m->el[e].nmp;
+/* What the initial values of a cell's unknowns follow from (filled by
+ * nimc_model_initial, cell by cell). */
+typedef struct init_ctx {
+  double c, c2;  /* the electrolyte's concentrations */
+  double phie;   /* its potential */
+  double E;      /* the electrode's interfacial potential difference */
+  double theta;  /* the intercalation solid's stoichiometry */
+  double q;      /* double-layer charge */
+  double q2;     /* the slow branch's */
+  double qmp;    /* each micropore shell's */
+  double N;      /* cations bound by all the double layers of the cell */
+  double x;      /* Na+'s share of the cations, c / (c + c2); 1 binary */
+  double eps;    /* the cell's electrolyte fraction */
+} init_ctx;
+
+typedef struct var_def {
+  const char *name;
+  /* how many a cell holds: el NULL outside the electrodes */
+  int (*count)(const nimc_model *m, const nimc_elec *el);
+  /* absolute tolerance per unit of scale */
+  double (*atol)(const nimc_model *m, const nimc_elec *el);
+  /* 1 differential, 0 algebraic, for the k-th of the cell's */
+  int (*differential)(const nimc_elec *el, int k);
+  /* the initial value of the k-th */
+  double (*initial)(const nimc_elec *el, const init_ctx *x, int k);
+} var_def;
+
+static int has_dl(const nimc_elec *el) {
+  return el && el->has_dl;
+}
+
+static int n_one(const nimc_model *m, const nimc_elec *el) {
+  (void)m, (void)el;
+  return 1;
+}
+static int n_elec(const nimc_model *m, const nimc_elec *el) {
+  (void)m;
+  return el != NULL;
+}
+static int n_dl(const nimc_model *m, const nimc_elec *el) {
+  (void)m;
+  return has_dl(el);
+}
+static int n_slow(const nimc_model *m, const nimc_elec *el) {
+  (void)m;
+  return has_dl(el) && el->cap2_v > 0.0;
+}
+static int n_int(const nimc_model *m, const nimc_elec *el) {
+  (void)m;
+  return el && el->has_int;
+}
+static int n_shells(const nimc_model *m, const nimc_elec *el) {
+  (void)m;
+  return el && el->has_int ? el->ns + 1 : 0;
+}
+static int n_mp(const nimc_model *m, const nimc_elec *el) {
+  (void)m;
+  return el ? el->nmp : 0;
+}
+static int n_tern(const nimc_model *m, const nimc_elec *el) {
+  (void)el;
+  return m->tern != 0;
+}
+static int n_tern_dl(const nimc_model *m, const nimc_elec *el) {
+  return m->tern && has_dl(el);
+}
+
+static double tol_conc(const nimc_model *m, const nimc_elec *el) {
+  (void)el;
+  return 1e-8 * m->dev->electrolyte.c0_mol_m3;
+}
+static double tol_volt(const nimc_model *m, const nimc_elec *el) {
+  (void)m, (void)el;
+  return 1e-8;
+}
+static double tol_q(const nimc_model *m, const nimc_elec *el) {
+  (void)m;
+  return 1e-8 * (el->cap_v + el->cdl_v);
+}
+static double tol_q2(const nimc_model *m, const nimc_elec *el) {
+  (void)m;
+  return 1e-8 * el->cap2_v;
+}
+static double tol_jf(const nimc_model *m, const nimc_elec *el) {
+  (void)m, (void)el;
+  return 1e-9; /* A/m2 */
+}
+static double tol_cs(const nimc_model *m, const nimc_elec *el) {
+  (void)m;
+  return 1e-9 * el->p->c_max_mol_m3;
+}
+static double tol_qmp(const nimc_model *m, const nimc_elec *el) {
+  (void)m;
+  return 1e-8 * el->capmp_v;
+}
+
+static int diff_yes(const nimc_elec *el, int k) {
+  (void)el, (void)k;
+  return 1;
+}
+static int diff_no(const nimc_elec *el, int k) {
+  (void)el, (void)k;
+  return 0;
+}
+/* a concentration follows from its content where a double layer holds
+ * cations (the content is then what is stored) */
+static int diff_unless_dl(const nimc_elec *el, int k) {
+  (void)k;
+  return !has_dl(el);
+}
+/* the particle's surface is algebraic, its shells store */
+static int diff_shell(const nimc_elec *el, int k) {
+  (void)el;
+  return k > 0;
+}
+
+static double init_c(const nimc_elec *el, const init_ctx *x, int k) {
+  (void)el, (void)k;
+  return x->c;
+}
+static double init_phie(const nimc_elec *el, const init_ctx *x, int k) {
+  (void)el, (void)k;
+  return x->phie;
+}
+static double init_dphi(const nimc_elec *el, const init_ctx *x, int k) {
+  (void)el, (void)k;
+  return x->E;
+}
+static double init_q(const nimc_elec *el, const init_ctx *x, int k) {
+  (void)el, (void)k;
+  return x->q;
+}
+static double init_m(const nimc_elec *el, const init_ctx *x, int k) {
+  (void)el, (void)k;
+  return x->eps * x->c + x->x * x->N;
+}
+static double init_q2(const nimc_elec *el, const init_ctx *x, int k) {
+  (void)el, (void)k;
+  return x->q2;
+}
+static double init_zero(const nimc_elec *el, const init_ctx *x, int k) {
+  (void)el, (void)x, (void)k;
+  return 0.0;
+}
+static double init_cs(const nimc_elec *el, const init_ctx *x, int k) {
+  (void)k;
+  return x->theta * el->p->c_max_mol_m3;
+}
+static double init_qmp(const nimc_elec *el, const init_ctx *x, int k) {
+  (void)el, (void)k;
+  return x->qmp;
+}
+static double init_c2(const nimc_elec *el, const init_ctx *x, int k) {
+  (void)el, (void)k;
+  return x->c2;
+}
+static double init_m2(const nimc_elec *el, const init_ctx *x, int k) {
+  (void)el, (void)k;
+  return x->eps * x->c2 + (1.0 - x->x) * x->N;
+}
+
+static const var_def vars[NIMC_NVAR] = {
+    [NIMC_VAR_C] = {"salt concentration", n_one, tol_conc, diff_unless_dl,
+                    init_c},
+    [NIMC_VAR_PHIE] = {"electrolyte potential", n_one, tol_volt, diff_no,
+                       init_phie},
+    [NIMC_VAR_DPHI] = {"interfacial potential difference", n_elec, tol_volt,
+                       diff_no, init_dphi},
+    [NIMC_VAR_Q] = {"double-layer charge", n_dl, tol_q, diff_yes, init_q},
+    [NIMC_VAR_M] = {"cation content", n_dl, tol_conc, diff_yes, init_m},
+    [NIMC_VAR_Q2] = {"slow double-layer charge", n_slow, tol_q2, diff_yes,
+                     init_q2},
+    [NIMC_VAR_JF] = {"faradaic current density", n_int, tol_jf, diff_no,
+                     init_zero},
+    [NIMC_VAR_CS] = {"solid concentration", n_shells, tol_cs, diff_shell,
+                     init_cs},
+    [NIMC_VAR_QMP] = {"micropore charge", n_mp, tol_qmp, diff_yes, init_qmp},
+    [NIMC_VAR_C2] = {"ionic-liquid cation concentration", n_tern, tol_conc,
+                     diff_unless_dl, init_c2},
+    [NIMC_VAR_M2] = {"ionic-liquid cation content", n_tern_dl, tol_conc,
+                     diff_yes, init_m2},
+};
+
+const char *nimc_var_name(nimc_var v) {
+  return (unsigned)v < NIMC_NVAR ? vars[v].name : "unknown";
+}
+
+/* The electrode of class k of the layout (0 electrolyte, 1 anode, 2
+ * cathode), NULL for the electrolyte. */
+static const nimc_elec *class_elec(const nimc_model *m, int k) {
+  return k > 0 ? &m->el[k - 1] : NULL;
+}
+
+/* Lay out the cells of each class from the table, and give the
+ * electrodes the offsets their equations use. */
+static void layout_setup(nimc_model *m) {
+  for (int k = 0; k < 3; k++) {
+    nimc_cell_layout *l = &m->lay[k];
+    const nimc_elec *el = class_elec(m, k);
+    l->nvars = 0;
+    for (int v = 0; v < NIMC_NVAR; v++) {
+      l->count[v] = vars[v].count(m, el);
+      l->off[v] = l->count[v] > 0 ? l->nvars : -1;
+      l->nvars += l->count[v];
+    }
+  }
+  for (int e = 0; e < 2; e++) {
+    nimc_elec *el = &m->el[e];
+    const int *off = m->lay[e + 1].off;
+    el->iq = off[NIMC_VAR_Q];
+    el->im = off[NIMC_VAR_M];
+    el->i2 = off[NIMC_VAR_Q2];
+    el->ij = off[NIMC_VAR_JF];
+    el->is = off[NIMC_VAR_CS];
+    el->imp = off[NIMC_VAR_QMP];
+  }
+}
+
+const nimc_cell_layout *nimc_model_cell_layout(const nimc_model *m, int cell) {
+  return &m->lay[m->elec[cell] + 1];
 }
 
 static int cell_has_dl(const nimc_model *m, int cell) {
-  return m->elec[cell] >= 0 && m->el[m->elec[cell]].has_dl;
+  return nimc_model_cell_layout(m, cell)->count[NIMC_VAR_Q] > 0;
 }
 
 int nimc_model_cell_nvars(const nimc_model *m, int cell) {
-  return base_nvars(m, cell) + (m->tern ? 1 + cell_has_dl(m, cell) : 0);
+  return nimc_model_cell_layout(m, cell)->nvars;
 }
 
 int nimc_model_c2_index(const nimc_model *m, int cell) {
-  return m->tern ? m->off[cell] + base_nvars(m, cell) : -1;
+  int o = nimc_model_cell_layout(m, cell)->off[NIMC_VAR_C2];
+  return o >= 0 ? m->off[cell] + o : -1;
 }
 
 /* Does el have capacitance besides its intercalation solid (a hybrid)?
@@ -359,12 +582,6 @@ static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
   }
   el->cdl_v = el->a * p->cdl_F_m2;
   el->has_dl = el->cdl_v + el->cap_v > 0.0;
-  el->iq = el->has_dl ? 3 : -1;
-  el->im = el->has_dl ? 4 : -1;
-  el->i2 = el->has_dl && el->cap2_v > 0.0 ? 5 : -1;
-  el->ij = el->has_int ? 3 + 2 * el->has_dl + (el->i2 >= 0) : -1;
-  el->is = el->has_int ? el->ij + 1 : -1;
-  el->imp = 3 + 2 * el->has_dl + (el->i2 >= 0) + (el->has_int ? 2 + el->ns : 0);
   el->qw = el->cap_v * NIMC_R * NIMC_TREF_K / NIMC_F;
   return NIMC_OK;
 }
@@ -437,6 +654,7 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
                          nimc_law_tfactor(kap, m->T_K);
     }
   }
+  layout_setup(m);
   int64_t n = 0;
   for (int i = 0; i < nc; i++) {
     int reg = mesh->region[i];
@@ -708,34 +926,28 @@ void nimc_model_initial(const nimc_model *m, double *y, double *yp) {
    * it creates charge; the electrolyte is left at c0 there) */
   for (int e = 0; e < 2 && !dev->initial_voltage_given; e++)
     if (!m->el[e].has_int && m->el[e].p->E0_given) E[e] = m->el[e].p->E0_V;
-  double phie = -E[0]; /* anode collector is ground */
   memset(yp, 0, sizeof(double) * m->n);
   for (int i = 0; i < m->mesh->ncells; i++) {
-    int o = m->off[i], e = m->elec[i];
-    y[o] = c;
-    y[o + 1] = phie;
-    int i2c = nimc_model_c2_index(m, i);
-    if (i2c >= 0) y[i2c] = c2v;
-    if (e < 0) continue;
-    const nimc_elec *el = &m->el[e];
-    y[o + 2] = E[e];
-    if (el->has_dl) {
-      double C, dN, q2 = 0.0;
-      y[o + el->iq] = dl_charge(m, el, E[e], &C);
-      if (el->i2 >= 0) y[o + el->i2] = q2 = el->cap2_v * (E[e] - el->pzc);
-      for (int k = 0; k < el->nmp; k++)
-        y[o + el->imp + k] = el->capmp_v * (E[e] - el->pzc);
-      q2 += el->capmp_v * (E[e] - el->pzc);
-      double Nq = dl_cations(el, y[o + el->iq] + q2, &dN);
-      double x = i2c >= 0 ? c / (c + c2v) : 1.0;
-      y[o + el->im] = m->eps[i] * y[o] + x * Nq;
-      if (i2c >= 0) y[i2c + 1] = m->eps[i] * c2v + (1.0 - x) * Nq;
+    int e = m->elec[i];
+    const nimc_cell_layout *l = nimc_model_cell_layout(m, i);
+    const nimc_elec *el = class_elec(m, e + 1);
+    init_ctx x = {.c = c, .c2 = c2v, .phie = -E[0], /* anode at ground */
+                  .x = 1.0, .eps = m->eps[i]};
+    if (el) {
+      x.E = E[e];
+      x.theta = theta[e];
     }
-    if (!el->has_int) continue;
-    double cs = theta[e] * el->p->c_max_mol_m3;
-    y[o + el->ij] = 0.0;
-    for (int k = 0; k <= el->ns; k++)
-      y[o + el->is + k] = cs;
+    if (has_dl(el)) {
+      double C, dN;
+      x.q = dl_charge(m, el, E[e], &C);
+      x.q2 = el->cap2_v * (E[e] - el->pzc);
+      x.qmp = el->capmp_v * (E[e] - el->pzc);
+      x.N = dl_cations(el, x.q + ((el->i2 >= 0 ? x.q2 : 0.0) + x.qmp), &dN);
+      if (m->tern) x.x = c / (c + c2v);
+    }
+    for (int v = 0; v < NIMC_NVAR; v++)
+      for (int k = 0; k < l->count[v]; k++)
+        y[m->off[i] + l->off[v] + k] = vars[v].initial(el, &x, k);
   }
   y[m->iV] = E[1] - E[0];
   y[m->iI] = 0.0;
@@ -744,31 +956,13 @@ void nimc_model_initial(const nimc_model *m, double *y, double *yp) {
 }
 
 void nimc_model_atol(const nimc_model *m, double scale, double *atol) {
-  double c0 = m->dev->electrolyte.c0_mol_m3;
   double iscale = m->dev->area_m2 * 1.0; /* 1 A/m2 of footprint */
   for (int i = 0; i < m->mesh->ncells; i++) {
-    int o = m->off[i], e = m->elec[i];
-    atol[o] = 1e-8 * c0 * scale;
-    atol[o + 1] = 1e-8 * scale;
-    int i2c = nimc_model_c2_index(m, i);
-    if (i2c >= 0) {
-      atol[i2c] = 1e-8 * c0 * scale;
-      if (cell_has_dl(m, i)) atol[i2c + 1] = 1e-8 * c0 * scale;
-    }
-    if (e < 0) continue;
-    const nimc_elec *el = &m->el[e];
-    atol[o + 2] = 1e-8 * scale;
-    if (el->has_dl) {
-      atol[o + el->iq] = 1e-8 * (el->cap_v + el->cdl_v) * scale;
-      atol[o + el->im] = 1e-8 * c0 * scale;
-      if (el->i2 >= 0) atol[o + el->i2] = 1e-8 * el->cap2_v * scale;
-      for (int k = 0; k < el->nmp; k++)
-        atol[o + el->imp + k] = 1e-8 * el->capmp_v * scale;
-    }
-    if (!el->has_int) continue;
-    atol[o + el->ij] = 1e-9 * scale; /* A/m2 */
-    for (int k = 0; k <= el->ns; k++)
-      atol[o + el->is + k] = 1e-9 * el->p->c_max_mol_m3 * scale;
+    const nimc_cell_layout *l = nimc_model_cell_layout(m, i);
+    const nimc_elec *el = class_elec(m, m->elec[i] + 1);
+    for (int v = 0; v < NIMC_NVAR; v++)
+      for (int k = 0; k < l->count[v]; k++)
+        atol[m->off[i] + l->off[v] + k] = vars[v].atol(m, el) * scale;
   }
   atol[m->iV] = 1e-8 * scale;
   atol[m->iI] = 1e-9 * iscale * scale;
@@ -778,30 +972,11 @@ void nimc_model_atol(const nimc_model *m, double scale, double *atol) {
 
 void nimc_model_id(const nimc_model *m, double *id) {
   for (int i = 0; i < m->mesh->ncells; i++) {
-    int o = m->off[i], e = m->elec[i];
-    id[o] = 1.0;
-    id[o + 1] = 0.0;
-    int i2c = nimc_model_c2_index(m, i);
-    if (i2c >= 0) {
-      id[i2c] = cell_has_dl(m, i) ? 0.0 : 1.0; /* c2 follows from m2 */
-      if (cell_has_dl(m, i)) id[i2c + 1] = 1.0;
-    }
-    if (e < 0) continue;
-    const nimc_elec *el = &m->el[e];
-    id[o + 2] = 0.0;
-    if (el->has_dl) {
-      id[o] = 0.0; /* c follows from the cation content m */
-      id[o + el->iq] = 1.0;
-      id[o + el->im] = 1.0;
-      if (el->i2 >= 0) id[o + el->i2] = 1.0;
-      for (int k = 0; k < el->nmp; k++)
-        id[o + el->imp + k] = 1.0;
-    }
-    if (!el->has_int) continue;
-    id[o + el->ij] = 0.0;
-    id[o + el->is] = 0.0;
-    for (int k = 0; k < el->ns; k++)
-      id[o + el->is + 1 + k] = 1.0;
+    const nimc_cell_layout *l = nimc_model_cell_layout(m, i);
+    const nimc_elec *el = class_elec(m, m->elec[i] + 1);
+    for (int v = 0; v < NIMC_NVAR; v++)
+      for (int k = 0; k < l->count[v]; k++)
+        id[m->off[i] + l->off[v] + k] = vars[v].differential(el, k);
   }
   id[m->iV] = 0.0;
   id[m->iI] = 0.0;

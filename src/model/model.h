@@ -59,6 +59,37 @@ typedef struct nimc_control {
   double r_load_ohm;       /* RESISTANCE: the load, ohm (> 0) */
 } nimc_control;
 
+/* The kinds of unknown a cell may hold, in the order they sit in it.
+ * model.c declares each once, in its table of variables (how many a cell
+ * of each class has, the absolute tolerance, whether differential, the
+ * initial value); nimc_model_create lays the cells out from it. */
+typedef enum nimc_var {
+  NIMC_VAR_C,    /* salt (Na+) concentration, mol/m3 */
+  NIMC_VAR_PHIE, /* electrolyte potential, V */
+  NIMC_VAR_DPHI, /* interfacial potential difference phi_s - phi_e, V */
+  NIMC_VAR_Q,    /* double-layer charge per electrode volume, C/m3 */
+  NIMC_VAR_M,    /* cation content, dissolved and in the double layer, mol/m3 */
+  NIMC_VAR_Q2,   /* charge of the slow double-layer branch, C/m3 */
+  NIMC_VAR_JF,   /* faradaic current density, A/m2 */
+  NIMC_VAR_CS,   /* particle surface concentration, then its shells, mol/m3 */
+  NIMC_VAR_QMP,  /* micropore shell charges, C/m3 */
+  NIMC_VAR_C2,   /* ternary electrolyte: the ionic liquid's cation, mol/m3 */
+  NIMC_VAR_M2,   /* its content in a double-layer cell, mol/m3 */
+  NIMC_NVAR
+} nimc_var;
+
+/* Where the unknowns of a cell of one class (electrolyte, anode,
+ * cathode) sit: off[v] the offset of the first of count[v] unknowns of
+ * kind v in the cell (-1 and 0 when it has none), nvars in all. */
+typedef struct nimc_cell_layout {
+  int off[NIMC_NVAR];
+  int count[NIMC_NVAR];
+  int nvars;
+} nimc_cell_layout;
+
+/* The name of a kind of unknown ("salt concentration", ...). */
+const char *nimc_var_name(nimc_var v);
+
 /* Per-electrode data derived from its parameters at setup. */
 typedef struct nimc_elec {
   const nimc_electrode_params *p;
@@ -73,7 +104,8 @@ typedef struct nimc_elec {
                          as made (its double layer is uncharged then) */
   double vol;         /* volume of the electrode, m3 */
   int has_dl;         /* double layer present: unknowns q and m */
-  int iq, im, ij, is; /* offsets in the cell of q, m, j_F, surface conc. */
+  int iq, im, ij, is; /* offsets in the cell of q, m, j_F, surface conc.
+                         (from the layout; -1: none) */
   int i2;             /* offset of the slow double-layer charge q2, or -1 */
   double cap2_v;      /* slow branch: capacitance, F/m3 */
   double tau2_s;      /* slow branch: time constant, s */
@@ -100,6 +132,7 @@ typedef struct nimc_model {
   int64_t n;          /* unknowns */
   int *off;           /* first unknown of each cell */
   int *elec;          /* electrode of each cell: -1, 0 anode, 1 cathode */
+  nimc_cell_layout lay[3]; /* of the cells of electrode e at lay[e + 1] */
   double *eps;        /* electrolyte volume fraction of each cell */
   double *beta;       /* eps^bruggeman: transport factor of each cell */
   int64_t iV, iI, iQ, iE;
@@ -121,6 +154,8 @@ typedef struct nimc_model {
 
 /* Number of variables stored per cell of electrode e (0/1) or electrolyte. */
 int nimc_model_cell_nvars(const nimc_model *m, int cell);
+/* The layout of a cell's unknowns. */
+const nimc_cell_layout *nimc_model_cell_layout(const nimc_model *m, int cell);
 
 /* Index of the ternary electrolyte's second cation (the ionic liquid's)
  * in a cell; -1 with a binary electrolyte.  In a double-layer cell its
