@@ -1140,13 +1140,13 @@ static int solid_row(const nimc_model *m, int cell) {
   return m->off[cell] + (el->has_dl ? el->iq : 2);
 }
 
-static void assemble(const nimc_model *m, double t, const double *y,
-                     const double *yp, double *F, jac_asm *J, int *bad) {
+/* Electrolyte fluxes through the internal faces (none through the
+ * collectors): the cation balance and the charge balance of the
+ * electrolyte. */
+static void electrolyte_faces(const nimc_model *m, const double *y,
+                              double *F, jac_asm *J, int *bad) {
   const nimc_mesh *me = m->mesh;
   const double Fc = NIMC_F;
-  memset(F, 0, sizeof(double) * m->n);
-
-  /* electrolyte fluxes through internal faces */
   for (int f = 0; f < me->nfaces; f++) {
     int p = me->c0[f], q = me->c1[f];
     if (q < 0) continue; /* no electrolyte flux through collectors */
@@ -1187,8 +1187,14 @@ static void assemble(const nimc_model *m, double t, const double *y,
     put(J, oq + 1, op, -dI_dcp, 0), put(J, oq + 1, oq, -dI_dcq, 0);
     put(J, oq + 1, op + 1, -dI_dpp, 0), put(J, oq + 1, oq + 1, -dI_dpq, 0);
   }
+}
 
-  /* solid current through faces inside an electrode and at collectors */
+/* Solid current through the faces inside an electrode and at the
+ * collectors: the anode's at ground, the cathode's at the terminal
+ * voltage behind the series resistance (its current enters V's row). */
+static void solid_faces(const nimc_model *m, const double *y, double *F,
+                        jac_asm *J) {
+  const nimc_mesh *me = m->mesh;
   double V = y[m->iV], I = y[m->iI], Rc = m->r_series_ohm;
   for (int f = 0; f < me->nfaces; f++) {
     int p = me->c0[f], q = me->c1[f];
@@ -1222,186 +1228,235 @@ static void assemble(const nimc_model *m, double t, const double *y,
       put(J, m->iV, m->iV, -Gb, 0), put(J, m->iV, m->iI, Gb * Rc, 0);
     }
   }
+}
 
-  /* cell terms: storage, reactions, double layers, particles */
-  for (int i = 0; i < me->ncells; i++) {
-    int o = m->off[i], e = m->elec[i];
-    double vol = me->vol[i], eps = m->eps[i];
-    int cr = cation_row(m, i);
-    if (e < 0 || !m->el[e].has_dl) {
-      F[cr] += vol * eps * yp[o];
-      put(J, cr, o, 0, vol * eps);
-      if (m->tern) {
-        int c2 = nimc_model_c2_index(m, i);
-        F[c2] += vol * eps * yp[c2];
-        put(J, c2, c2, 0, vol * eps);
-      }
+/* Storage of the dissolved cations in a cell without a double layer
+ * (with one, the content m stores them: double_layer). */
+static void electrolyte_storage(const nimc_model *m, int i, const double *yp,
+                                double *F, jac_asm *J) {
+  int o = m->off[i], cr = cation_row(m, i);
+  double vol = m->mesh->vol[i], eps = m->eps[i];
+  F[cr] += vol * eps * yp[o];
+  put(J, cr, o, 0, vol * eps);
+  if (m->tern) {
+    int c2 = nimc_model_c2_index(m, i);
+    F[c2] += vol * eps * yp[c2];
+    put(J, c2, c2, 0, vol * eps);
+  }
+}
+
+/* The interfacial current of a cell's double layers (A/m3) and its
+ * derivatives: the charging of q and q2 (through yp), and the current
+ * into the micropores, which depends on dphi and the outermost shell. */
+typedef struct dl_current {
+  double qdot;          /* q' + q2' */
+  double rmp, drmp_dphi, drmp_dq; /* into the micropores */
+} dl_current;
+
+/* The double layer of electrode cell i: q = Q(dphi), the cation contents
+ * m = eps c + x N(q) (and m2 of the ternary electrolyte's second cation)
+ * with their storage, the slow branch, and the micropores' transmission
+ * line; its current in *out. */
+static void double_layer(const nimc_model *m, int i, const double *y,
+                         const double *yp, double *F, jac_asm *J,
+                         dl_current *out) {
+  const nimc_elec *el = &m->el[m->elec[i]];
+  int o = m->off[i];
+  double vol = m->mesh->vol[i], eps = m->eps[i];
+  double dphi = y[o + 2], c = y[o];
+  int iq = o + el->iq, im = o + el->im;
+  double C, dN;
+  double Q = dl_charge(m, el, dphi, &C);
+  double q2 = el->i2 >= 0 ? y[o + el->i2] : 0.0;
+  double qmp = 0.0; /* micropore charge: sum of the shells' */
+  for (int k = 0; k < el->nmp; k++)
+    qmp += el->mp_meas[k] * y[o + el->imp + k];
+  double Nq = dl_cations(el, y[iq] + q2 + qmp, &dN);
+  F[o + 2] = y[iq] - Q;
+  put(J, o + 2, iq, 1.0, 0), put(J, o + 2, o + 2, -C, 0);
+  /* the cations of the double layer: in the ternary electrolyte
+   * shared between Na+ and the ionic liquid's cation in proportion to
+   * their local concentrations, x = c1 / (c1 + c2) */
+  double x = 1.0, dx1 = 0.0, dx2 = 0.0;
+  int c2 = -1;
+  if (m->tern) {
+    c2 = nimc_model_c2_index(m, i);
+    double s1 = y[o], s2 = y[c2], tot = s1 + s2;
+    if (tot > 0.0) {
+      x = s1 / tot;
+      dx1 = s2 / (tot * tot), dx2 = -s1 / (tot * tot);
     }
-    if (e < 0) continue;
-    const nimc_elec *el = &m->el[e];
-    const nimc_electrode_params *p = el->p;
-    double dphi = y[o + 2], c = y[o];
-    int sr = solid_row(m, i);
-    /* double layer: q = Q(dphi), m = eps c + N(q), storage d(m)/dt */
-    double qdot = 0.0, rmp = 0.0, drmp_dphi = 0.0, drmp_dq = 0.0;
-    if (el->has_dl) {
-      int iq = o + el->iq, im = o + el->im;
-      double C, dN;
-      double Q = dl_charge(m, el, dphi, &C);
-      double q2 = el->i2 >= 0 ? y[o + el->i2] : 0.0;
-      double qmp = 0.0; /* micropore charge: sum of the shells' */
-      for (int k = 0; k < el->nmp; k++)
-        qmp += el->mp_meas[k] * y[o + el->imp + k];
-      double Nq = dl_cations(el, y[iq] + q2 + qmp, &dN);
-      F[o + 2] = y[iq] - Q;
-      put(J, o + 2, iq, 1.0, 0), put(J, o + 2, o + 2, -C, 0);
-      /* the cations of the double layer: in the ternary electrolyte
-       * shared between Na+ and the ionic liquid's cation in proportion to
-       * their local concentrations, x = c1 / (c1 + c2) */
-      double x = 1.0, dx1 = 0.0, dx2 = 0.0;
-      int c2 = -1;
-      if (m->tern) {
-        c2 = nimc_model_c2_index(m, i);
-        double s1 = y[o], s2 = y[c2], tot = s1 + s2;
-        if (tot > 0.0) {
-          x = s1 / tot;
-          dx1 = s2 / (tot * tot), dx2 = -s1 / (tot * tot);
-        }
-        F[c2] = y[c2 + 1] - eps * s2 - (1.0 - x) * Nq;
-        put(J, c2, c2 + 1, 1.0, 0), put(J, c2, c2, -eps + dx2 * Nq, 0);
-        put(J, c2, o, dx1 * Nq, 0), put(J, c2, iq, -(1.0 - x) * dN, 0);
-        if (el->i2 >= 0) put(J, c2, o + el->i2, -(1.0 - x) * dN, 0);
-        for (int k = 0; k < el->nmp; k++)
-          put(J, c2, o + el->imp + k, -(1.0 - x) * dN * el->mp_meas[k], 0);
-        F[c2 + 1] += vol * yp[c2 + 1];
-        put(J, c2 + 1, c2 + 1, 0, vol);
-      }
-      F[o] = y[im] - eps * c - x * Nq;
-      put(J, o, im, 1.0, 0), put(J, o, o, -eps - dx1 * Nq, 0);
-      put(J, o, iq, -x * dN, 0);
-      if (c2 >= 0) put(J, o, c2, -dx2 * Nq, 0);
-      for (int k = 0; k < el->nmp; k++)
-        put(J, o, o + el->imp + k, -x * dN * el->mp_meas[k], 0);
-      F[im] += vol * yp[im];
-      put(J, im, im, 0, vol);
-      qdot = yp[iq];
-      if (el->i2 >= 0) {
-        /* slow branch: q2' = (dphi - pzc - q2 / C2) C2 / tau */
-        int i2 = o + el->i2;
-        double g2 = el->cap2_v / el->tau2_s;
-        F[i2] = yp[i2] - g2 * (dphi - el->pzc) + q2 / el->tau2_s;
-        put(J, i2, i2, 1.0 / el->tau2_s, 1.0), put(J, i2, o + 2, -g2, 0);
-        put(J, o, i2, -x * dN, 0);
-        qdot += yp[i2];
-      }
-      if (el->nmp > 0) {
-        /* micropores: a transmission line across the slab particle, shell
-         * k (from the centre) holding q_k per electrode volume at the
-         * potential q_k / Cm; with tau = R^2 Cm / kappa_pore,
-         *   meas_k q_k' = (1/tau) [w_k (q_{k+1} - q_k) - w_{k-1} (q_k - q_{k-1})]
-         * and the outermost shell exchanging with the surface, held at
-         * Cm (dphi - pzc).  The current into the micropores is what
-         * crosses the surface (algebraic: the sum telescopes). */
-        int i0 = o + el->imp, last = i0 + el->nmp - 1;
-        double rt = 1.0 / el->taump_s, Cm = el->capmp_v;
-        for (int k = 0; k < el->nmp; k++) {
-          int r = i0 + k;
-          double w = el->mp_w[k] * rt;
-          F[r] += el->mp_meas[k] * yp[r];
-          put(J, r, r, w, el->mp_meas[k]);
-          if (k + 1 < el->nmp) {
-            double fl = w * (y[r] - y[r + 1]); /* outward, to shell k+1 */
-            F[r] += fl, F[r + 1] -= fl;
-            put(J, r, r + 1, -w, 0);
-            put(J, r + 1, r, -w, 0), put(J, r + 1, r + 1, w, 0);
-          } else {
-            F[r] += w * (y[r] - Cm * (dphi - el->pzc));
-            put(J, r, o + 2, -w * Cm, 0);
-          }
-        }
-        double ws = el->mp_w[el->nmp - 1] * rt;
-        rmp = ws * (Cm * (dphi - el->pzc) - y[last]);
-        drmp_dphi = ws * Cm, drmp_dq = -ws;
-      }
-    }
-    /* leakage */
-    double rlk = 0.0, drlk = 0.0;
-    if (p->leak_A_m3 > 0.0) {
-      double fl = NIMC_F / (p->leak_n * NIMC_R * m->T_K);
-      rlk = p->leak_A_m3 * exp(fl * (dphi - p->leak_E_V));
-      drlk = fl * rlk;
-    }
-    /* faradaic: j_F is an unknown, j_F = BV(dphi - U - R_f j_F) */
-    double rF = 0.0, jF = 0.0;
-    if (el->has_int) {
-      int ij = o + el->ij;
-      double Rf = p->film_ohm_m2, jb = 0, djb = 0, dj_dc = 0, dj_dcs = 0;
-      jF = y[ij];
-      if (bv_eval(m, el, dphi - Rf * jF, c, y[o + el->is], &jb, &djb, &dj_dc,
-                  &dj_dcs))
-        *bad = 1;
-      F[ij] = jF - jb;
-      put(J, ij, ij, 1.0 + Rf * djb, 0), put(J, ij, o + 2, -djb, 0);
-      put(J, ij, o, -dj_dc, 0), put(J, ij, o + el->is, -dj_dcs, 0);
-      rF = el->a * jF;
-    }
-    /* charge: electrolyte gets -V R, solid gets +V R */
-    double R = rF + qdot + rlk + rmp;
-    F[o + 1] -= vol * R;
-    F[sr] += vol * R;
-    for (int sg = -1; sg <= 1; sg += 2) {
-      int row = sg < 0 ? o + 1 : sr;
-      put(J, row, o + 2, sg * vol * (drlk + drmp_dphi), 0);
-      if (el->nmp > 0)
-        put(J, row, o + el->imp + el->nmp - 1, sg * vol * drmp_dq, 0);
-      if (el->has_dl) put(J, row, o + el->iq, 0, sg * vol);
-      if (el->i2 >= 0) put(J, row, o + el->i2, 0, sg * vol);
-      if (el->has_int) put(J, row, o + el->ij, sg * vol * el->a, 0);
-    }
-    if (!el->has_int) continue;
-    /* cations inserted into the solid leave the electrolyte */
-    F[cr] -= vol * rF / Fc;
-    put(J, cr, o + el->ij, -vol * el->a / Fc, 0);
-    /* particle: surface condition and shells (dimensionless radius) */
-    int ns = el->ns, is = o + el->is, i0 = is + 1;
-    double Rp = p->particle_radius_m, cmax = p->c_max_mol_m3;
-    double dD, D;
-    {
-      double csf = y[is], cl = y[i0 + ns - 1];
-      D = nimc_law_eval(&p->solid_diffusivity, 0.5 * (csf + cl) / cmax, m->T_K,
-                        &dD);
-      double g = 1.0 / ((1.0 - el->rho_mid[ns - 1]) * Rp);
-      double Fs = D * g * (csf - cl) + jF / Fc;
-      F[is] += Fs;
-      double dgrad = 0.5 * dD / cmax * g * (csf - cl);
-      put(J, is, is, D * g + dgrad, 0);
-      put(J, is, i0 + ns - 1, -D * g + dgrad, 0);
-      put(J, is, o + el->ij, 1.0 / Fc, 0);
-    }
-    for (int k = 0; k < ns; k++) {
+    F[c2] = y[c2 + 1] - eps * s2 - (1.0 - x) * Nq;
+    put(J, c2, c2 + 1, 1.0, 0), put(J, c2, c2, -eps + dx2 * Nq, 0);
+    put(J, c2, o, dx1 * Nq, 0), put(J, c2, iq, -(1.0 - x) * dN, 0);
+    if (el->i2 >= 0) put(J, c2, o + el->i2, -(1.0 - x) * dN, 0);
+    for (int k = 0; k < el->nmp; k++)
+      put(J, c2, o + el->imp + k, -(1.0 - x) * dN * el->mp_meas[k], 0);
+    F[c2 + 1] += vol * yp[c2 + 1];
+    put(J, c2 + 1, c2 + 1, 0, vol);
+  }
+  F[o] = y[im] - eps * c - x * Nq;
+  put(J, o, im, 1.0, 0), put(J, o, o, -eps - dx1 * Nq, 0);
+  put(J, o, iq, -x * dN, 0);
+  if (c2 >= 0) put(J, o, c2, -dx2 * Nq, 0);
+  for (int k = 0; k < el->nmp; k++)
+    put(J, o, o + el->imp + k, -x * dN * el->mp_meas[k], 0);
+  F[im] += vol * yp[im];
+  put(J, im, im, 0, vol);
+  out->qdot = yp[iq];
+  if (el->i2 >= 0) {
+    /* slow branch: q2' = (dphi - pzc - q2 / C2) C2 / tau */
+    int i2 = o + el->i2;
+    double g2 = el->cap2_v / el->tau2_s;
+    F[i2] = yp[i2] - g2 * (dphi - el->pzc) + q2 / el->tau2_s;
+    put(J, i2, i2, 1.0 / el->tau2_s, 1.0), put(J, i2, o + 2, -g2, 0);
+    put(J, o, i2, -x * dN, 0);
+    out->qdot += yp[i2];
+  }
+  if (el->nmp > 0) {
+    /* micropores: a transmission line across the slab particle, shell
+     * k (from the centre) holding q_k per electrode volume at the
+     * potential q_k / Cm; with tau = R^2 Cm / kappa_pore,
+     *   meas_k q_k' = (1/tau) [w_k (q_{k+1} - q_k) - w_{k-1} (q_k - q_{k-1})]
+     * and the outermost shell exchanging with the surface, held at
+     * Cm (dphi - pzc).  The current into the micropores is what
+     * crosses the surface (algebraic: the sum telescopes). */
+    int i0 = o + el->imp, last = i0 + el->nmp - 1;
+    double rt = 1.0 / el->taump_s, Cm = el->capmp_v;
+    for (int k = 0; k < el->nmp; k++) {
       int r = i0 + k;
-      F[r] += el->shell_meas[k] * yp[r];
-      put(J, r, r, 0, el->shell_meas[k]);
-      /* flux through the outer face of shell k into shell k+1 (or surface) */
-      int rn = k + 1 < ns ? r + 1 : is;
-      double dist = (k + 1 < ns ? el->rho_mid[k + 1] : 1.0) - el->rho_mid[k];
-      double cn = y[rn], ck = y[r];
-      D = nimc_law_eval(&p->solid_diffusivity, 0.5 * (cn + ck) / cmax, m->T_K,
-                        &dD);
-      double w = el->face_meas[k + 1] / dist / (Rp * Rp);
-      double flux = -D * w * (cn - ck); /* outward, per unit measure */
-      double dfl_dck = D * w - 0.5 * dD / cmax * w * (cn - ck);
-      double dfl_dcn = -D * w - 0.5 * dD / cmax * w * (cn - ck);
-      F[r] += flux;
-      put(J, r, r, dfl_dck, 0), put(J, r, rn, dfl_dcn, 0);
-      if (k + 1 < ns) {
-        F[rn] -= flux;
-        put(J, rn, r, -dfl_dck, 0), put(J, rn, rn, -dfl_dcn, 0);
+      double w = el->mp_w[k] * rt;
+      F[r] += el->mp_meas[k] * yp[r];
+      put(J, r, r, w, el->mp_meas[k]);
+      if (k + 1 < el->nmp) {
+        double fl = w * (y[r] - y[r + 1]); /* outward, to shell k+1 */
+        F[r] += fl, F[r + 1] -= fl;
+        put(J, r, r + 1, -w, 0);
+        put(J, r + 1, r, -w, 0), put(J, r + 1, r + 1, w, 0);
+      } else {
+        F[r] += w * (y[r] - Cm * (dphi - el->pzc));
+        put(J, r, o + 2, -w * Cm, 0);
       }
+    }
+    double ws = el->mp_w[el->nmp - 1] * rt;
+    out->rmp = ws * (Cm * (dphi - el->pzc) - y[last]);
+    out->drmp_dphi = ws * Cm, out->drmp_dq = -ws;
+  }
+}
+
+/* The faradaic current density j_F of an intercalation cell, an unknown
+ * held by j_F = BV(dphi - U - R_f j_F); returns j_F, *bad set when the
+ * kinetics left their range. */
+static double faradaic(const nimc_model *m, int i, const double *y, double *F,
+                       jac_asm *J, int *bad) {
+  const nimc_elec *el = &m->el[m->elec[i]];
+  const nimc_electrode_params *p = el->p;
+  int o = m->off[i], ij = o + el->ij;
+  double Rf = p->film_ohm_m2, jb = 0, djb = 0, dj_dc = 0, dj_dcs = 0;
+  double jF = y[ij];
+  if (bv_eval(m, el, y[o + 2] - Rf * jF, y[o], y[o + el->is], &jb, &djb,
+              &dj_dc, &dj_dcs))
+    *bad = 1;
+  F[ij] = jF - jb;
+  put(J, ij, ij, 1.0 + Rf * djb, 0), put(J, ij, o + 2, -djb, 0);
+  put(J, ij, o, -dj_dc, 0), put(J, ij, o + el->is, -dj_dcs, 0);
+  return jF;
+}
+
+/* The particle of an intercalation cell: the surface condition (the
+ * flux jF / F leaves through the surface) and the shell balances in the
+ * dimensionless radius. */
+static void particle(const nimc_model *m, int i, double jF, const double *y,
+                     const double *yp, double *F, jac_asm *J) {
+  const nimc_elec *el = &m->el[m->elec[i]];
+  const nimc_electrode_params *p = el->p;
+  const double Fc = NIMC_F;
+  int o = m->off[i];
+  int ns = el->ns, is = o + el->is, i0 = is + 1;
+  double Rp = p->particle_radius_m, cmax = p->c_max_mol_m3;
+  double dD, D;
+  {
+    double csf = y[is], cl = y[i0 + ns - 1];
+    D = nimc_law_eval(&p->solid_diffusivity, 0.5 * (csf + cl) / cmax, m->T_K,
+                      &dD);
+    double g = 1.0 / ((1.0 - el->rho_mid[ns - 1]) * Rp);
+    double Fs = D * g * (csf - cl) + jF / Fc;
+    F[is] += Fs;
+    double dgrad = 0.5 * dD / cmax * g * (csf - cl);
+    put(J, is, is, D * g + dgrad, 0);
+    put(J, is, i0 + ns - 1, -D * g + dgrad, 0);
+    put(J, is, o + el->ij, 1.0 / Fc, 0);
+  }
+  for (int k = 0; k < ns; k++) {
+    int r = i0 + k;
+    F[r] += el->shell_meas[k] * yp[r];
+    put(J, r, r, 0, el->shell_meas[k]);
+    /* flux through the outer face of shell k into shell k+1 (or surface) */
+    int rn = k + 1 < ns ? r + 1 : is;
+    double dist = (k + 1 < ns ? el->rho_mid[k + 1] : 1.0) - el->rho_mid[k];
+    double cn = y[rn], ck = y[r];
+    D = nimc_law_eval(&p->solid_diffusivity, 0.5 * (cn + ck) / cmax, m->T_K,
+                      &dD);
+    double w = el->face_meas[k + 1] / dist / (Rp * Rp);
+    double flux = -D * w * (cn - ck); /* outward, per unit measure */
+    double dfl_dck = D * w - 0.5 * dD / cmax * w * (cn - ck);
+    double dfl_dcn = -D * w - 0.5 * dD / cmax * w * (cn - ck);
+    F[r] += flux;
+    put(J, r, r, dfl_dck, 0), put(J, r, rn, dfl_dcn, 0);
+    if (k + 1 < ns) {
+      F[rn] -= flux;
+      put(J, rn, r, -dfl_dck, 0), put(J, rn, rn, -dfl_dcn, 0);
     }
   }
+}
 
-  /* global equations */
+/* The terms of electrode cell i: its double layer, leakage and faradaic
+ * reaction, their current R (A/m3) leaving the electrolyte's charge
+ * balance for the solid's, the cations the solid takes in, and its
+ * particle. */
+static void electrode_cell(const nimc_model *m, int i, const double *y,
+                           const double *yp, double *F, jac_asm *J,
+                           int *bad) {
+  const nimc_elec *el = &m->el[m->elec[i]];
+  const nimc_electrode_params *p = el->p;
+  int o = m->off[i], cr = cation_row(m, i), sr = solid_row(m, i);
+  double vol = m->mesh->vol[i], dphi = y[o + 2];
+  dl_current dl = {0};
+  if (el->has_dl) double_layer(m, i, y, yp, F, J, &dl);
+  /* leakage */
+  double rlk = 0.0, drlk = 0.0;
+  if (p->leak_A_m3 > 0.0) {
+    double fl = NIMC_F / (p->leak_n * NIMC_R * m->T_K);
+    rlk = p->leak_A_m3 * exp(fl * (dphi - p->leak_E_V));
+    drlk = fl * rlk;
+  }
+  double jF = el->has_int ? faradaic(m, i, y, F, J, bad) : 0.0;
+  double rF = el->has_int ? el->a * jF : 0.0;
+  /* charge: electrolyte gets -V R, solid gets +V R */
+  double R = rF + dl.qdot + rlk + dl.rmp;
+  F[o + 1] -= vol * R;
+  F[sr] += vol * R;
+  for (int sg = -1; sg <= 1; sg += 2) {
+    int row = sg < 0 ? o + 1 : sr;
+    put(J, row, o + 2, sg * vol * (drlk + dl.drmp_dphi), 0);
+    if (el->nmp > 0)
+      put(J, row, o + el->imp + el->nmp - 1, sg * vol * dl.drmp_dq, 0);
+    if (el->has_dl) put(J, row, o + el->iq, 0, sg * vol);
+    if (el->i2 >= 0) put(J, row, o + el->i2, 0, sg * vol);
+    if (el->has_int) put(J, row, o + el->ij, sg * vol * el->a, 0);
+  }
+  if (!el->has_int) return;
+  /* cations inserted into the solid leave the electrolyte */
+  F[cr] -= vol * rF / NIMC_F;
+  put(J, cr, o + el->ij, -vol * el->a / NIMC_F, 0);
+  particle(m, i, jF, y, yp, F, J);
+}
+
+/* The global rows: the terminal current closes V's row, the control row
+ * holds the controlled quantity, and Q and E integrate I and I V. */
+static void global_rows(const nimc_model *m, double t, const double *y,
+                        const double *yp, double *F, jac_asm *J) {
+  double V = y[m->iV], I = y[m->iI];
   F[m->iV] += I;
   put(J, m->iV, m->iI, 1.0, 0);
   /* the control row: the controlled quantity (I or V) minus its target;
@@ -1427,6 +1482,21 @@ static void assemble(const nimc_model *m, double t, const double *y,
   F[m->iE] = yp[m->iE] - I * V;
   put(J, m->iE, m->iE, 0, 1.0), put(J, m->iE, m->iI, -V, 0);
   put(J, m->iE, m->iV, -I, 0);
+}
+
+/* The whole residual, and with J the Jacobian: faces, then cells, then
+ * the global rows (each term adds to F in this order). */
+static void assemble(const nimc_model *m, double t, const double *y,
+                     const double *yp, double *F, jac_asm *J, int *bad) {
+  memset(F, 0, sizeof(double) * m->n);
+  electrolyte_faces(m, y, F, J, bad);
+  solid_faces(m, y, F, J);
+  for (int i = 0; i < m->mesh->ncells; i++) {
+    int e = m->elec[i];
+    if (e < 0 || !m->el[e].has_dl) electrolyte_storage(m, i, yp, F, J);
+    if (e >= 0) electrode_cell(m, i, y, yp, F, J, bad);
+  }
+  global_rows(m, t, y, yp, F, J);
 }
 
 int nimc_model_eval(const nimc_model *m, double t, const double *y,
