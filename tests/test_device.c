@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "core/params.h"
-#include "model/constants.h"
+#include "core/constants.h"
 #include "testlib.h"
 
 /* ---- fixtures ---- */

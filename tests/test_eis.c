@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/constants.h"
+#include "core/constants.h"
 #include "model/model.h"
 #include "model_fixtures.h"
 #include "nimc/nimc.h"

@@ -30,7 +30,7 @@
 #include <string.h>
 
 #include "mesh/mesh.h"
-#include "model/constants.h"
+#include "core/constants.h"
 #include "model/model.h"
 #include "model_fixtures.h"
 #include "nimc/nimc.h"

@@ -3,50 +3,16 @@
  *
  * The io layer fills these structs from device and material files; the mesh
  * and model layers read them.  Nothing here allocates except the property
- * laws that hold tables (released by nimc_law_clear).  A property that
- * depends on a state variable (stoichiometry, concentration, potential) and
- * on temperature is an nimc_law: a base function of the state variable at
- * the reference temperature, times a temperature factor.
+ * laws that hold tables (laws/law.h, released by nimc_law_clear).
  */
 #ifndef NIMC_PARAMS_H
 #define NIMC_PARAMS_H
 
+#include "core/error.h"
+#include "laws/law.h"
 #include "nimc/nimc.h"
 
-#define NIMC_NAME_MAX 128
 #define NIMC_PATH_MAX 1024
-
-/* ---- property laws ---- */
-
-typedef enum nimc_law_kind {
-  NIMC_LAW_CONSTANT = 0, /* value */
-  NIMC_LAW_TABLE,        /* (x, y) table, monotone cubic (Steffen), clamped */
-  NIMC_LAW_BUILTIN       /* a named function of the library (model/builtin) */
-} nimc_law_kind;
-
-typedef enum nimc_tlaw_kind {
-  NIMC_TLAW_NONE = 0,
-  NIMC_TLAW_ARRHENIUS, /* exp(-Ea/R (1/T - 1/Tref)) */
-  NIMC_TLAW_VTF        /* exp(-B/(T-T0) + B/(Tref-T0)) */
-} nimc_tlaw_kind;
-
-/* f(x, T) for built-in laws; writes df/dx. */
-typedef double (*nimc_builtin_fn)(double x, double T_K, double *dfdx);
-
-typedef struct nimc_law {
-  nimc_law_kind kind;
-  double value;            /* CONSTANT: SI value at Tref */
-  double scale;            /* TABLE/BUILTIN: multiplies the base (default 1) */
-  size_t n;                /* TABLE: number of points */
-  double *x, *y;           /* TABLE: owned, x strictly increasing */
-  void *interp;            /* TABLE: gsl_interp *, owned */
-  nimc_builtin_fn fn;      /* BUILTIN */
-  char name[NIMC_NAME_MAX];/* BUILTIN name or TABLE file, for messages */
-  nimc_tlaw_kind tlaw;
-  double Ea_J_mol;         /* ARRHENIUS */
-  double vtf_B_K, vtf_T0_K;/* VTF */
-  double Tref_K;           /* reference temperature of value/table */
-} nimc_law;
 
 /* ---- electrodes ---- */
 
@@ -208,33 +174,5 @@ struct nimc_device {
   nimc_mesh_params mesh;
   nimc_solver_params solver;
 };
-
-/* Evaluate a law at state x and temperature T; *dfdx (may be NULL) gets
- * the derivative in x.  Tables are clamped outside their range (derivative
- * zero there). */
-double nimc_law_eval(const nimc_law *law, double x, double T_K, double *dfdx);
-/* Integral of a CONSTANT or TABLE law over x from a to b at T (NaN for
- * built-ins). */
-double nimc_law_integral(const nimc_law *law, double a, double b, double T_K);
-/* Temperature factor of a law (1 at Tref). */
-double nimc_law_tfactor(const nimc_law *law, double T_K);
-/* A constant law. */
-nimc_law nimc_law_constant(double value);
-/* Build the interpolant of a TABLE law whose x, y, n are set.  The law
- * owns x and y either way: nimc_law_clear releases them, also after a
- * failure. */
-int nimc_law_table_init(nimc_law *law, nimc_err *err);
-void nimc_law_clear(nimc_law *law);
-/* Look up a built-in function by name; NULL when unknown. */
-nimc_builtin_fn nimc_builtin_find(const char *name);
-/* Comma-separated list of built-in names, for messages. */
-const char *nimc_builtin_names(void);
-
-/* Record an error: sets err->code and formats err->msg; returns code. */
-int nimc_err_set(nimc_err *err, int code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
 
 #endif /* NIMC_PARAMS_H */

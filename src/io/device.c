@@ -39,7 +39,7 @@
 #include "io/readfile.h"
 #include "io/table.h"
 #include "io/units.h"
-#include "model/constants.h"
+#include "core/constants.h"
 
 /* Return from the calling function when x fails (x < 0). */
 #define TRY(x)                                                                 \

@@ -4,7 +4,7 @@
  * A table file holds rows "x,y" in SI units: '#' starts a comment, blank
  * lines are skipped, and the first non-blank line may be a header (any
  * line that is not two numbers).  At least two rows, x strictly
- * increasing.  This file only reads; the interpolant lives in model/law.c.
+ * increasing.  This file only reads; the interpolant lives in laws/law.c.
  */
 #ifndef NIMC_TABLE_H
 #define NIMC_TABLE_H

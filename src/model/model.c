@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/constants.h"
+#include "core/constants.h"
 #include "model/model.h"
 
 /* ---- Jacobian assembly ---- */

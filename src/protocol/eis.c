@@ -49,7 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/constants.h"
+#include "core/constants.h"
 #include "model/model.h"
 #include "protocol/sim.h"
 #include "solver/solver.h"

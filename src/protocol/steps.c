@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "model/constants.h"
+#include "core/constants.h"
 #include "protocol/steps.h"
 
 /* ---- cut-offs ---- */

@@ -14,8 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/params.h"
-#include "model/constants.h"
+#include "core/constants.h"
+#include "core/error.h"
+#include "laws/law.h"
 
 nimc_law nimc_law_constant(double value) {
   nimc_law law;

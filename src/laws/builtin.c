@@ -8,8 +8,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/params.h"
-#include "model/constants.h"
+#include "core/constants.h"
+#include "core/error.h"
+#include "laws/law.h"
 
 /* Open-circuit potential of Na2Ti3O7 against Na/Na+, x = theta, the
  * sodium inserted as a fraction of the accessible capacity (the material's
