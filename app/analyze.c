@@ -33,7 +33,8 @@ static const char *const usage_analyze =
     "FILE: CSV with named columns (time_s,voltage_V,current_A; Time (s);\n"
     "Ewe/V; <I>/mA; ...) or an instrument export nimc reads.\n"
     "\n"
-    "  --kind KIND         gcd, cycling, cv, eis, rest (or selfdischarge);\n"
+    "  --kind KIND         gcd, cycling, cv, lsv, eis, rest (or\n"
+    "                        selfdischarge);\n"
     "                        default: from the file's technique, else from\n"
     "                        the shape of the data\n"
     "  --area A            footprint area for areal and volumetric values,\n"
@@ -47,6 +48,9 @@ static const char *const usage_analyze =
     "                        trapezoid (default) or counter (the value at\n"
     "                        the end of each interval, as testers' energy\n"
     "                        counters sum it)\n"
+    "  --onset I           lsv: the current that marks the onset, absolute\n"
+    "                        (10uA) or per area (default 10uA/cm2, with\n"
+    "                        --area or --device)\n"
     "  --circuit C         eis: fit this circuit (as nimc fit-eis)\n"
     "  --format NAME       the file format (default: detect)\n"
     "  -o, --output DIR    write summary.json and the figures (gcd, cv,\n"
@@ -62,13 +66,14 @@ void cli_analyze_usage(FILE *out) {
   fputs(usage_analyze, out);
 }
 
-typedef enum kind { K_AUTO, K_GCD, K_CYCLING, K_CV, K_EIS, K_REST } kind;
+typedef enum kind { K_AUTO, K_GCD, K_CYCLING, K_CV, K_LSV, K_EIS, K_REST } kind;
 
 static const struct {
   const char *name;
   kind k;
-} kinds[] = {{"gcd", K_GCD}, {"cycling", K_CYCLING}, {"cv", K_CV},
-             {"eis", K_EIS}, {"rest", K_REST},       {"selfdischarge", K_REST}};
+} kinds[] = {{"gcd", K_GCD},   {"cycling", K_CYCLING}, {"cv", K_CV},
+             {"lsv", K_LSV},   {"eis", K_EIS},         {"rest", K_REST},
+             {"selfdischarge", K_REST}};
 
 static const char *kind_name(kind k) {
   switch (k) {
@@ -78,6 +83,8 @@ static const char *kind_name(kind k) {
     return "cycling";
   case K_CV:
     return "cv";
+  case K_LSV:
+    return "lsv";
   case K_EIS:
     return "eis";
   case K_REST:
@@ -92,6 +99,7 @@ typedef struct args {
   size_t nfiles;
   kind k;
   double area_m2, thickness_m, mass_kg, threshold;
+  double onset_A, onset_A_m2; /* --onset: absolute, or per area */
   nimc_energy_rule energy_rule;
   const char *device, *circuit, *format, *outdir;
   int json, quiet;
@@ -127,7 +135,7 @@ static int parse_args(int argc, char **argv, args *a) {
         !strcmp(o, "--thickness") || !strcmp(o, "--mass") ||
         !strcmp(o, "--device") || !strcmp(o, "--threshold") ||
         !strcmp(o, "--circuit") || !strcmp(o, "--format") ||
-        !strcmp(o, "--energy-rule")) {
+        !strcmp(o, "--energy-rule") || !strcmp(o, "--onset")) {
       if (!has)
         return cli_fail_usage("analyze", "option '%s' needs a value", o);
       const char *v = argv[++i];
@@ -154,6 +162,18 @@ static int parse_args(int argc, char **argv, args *a) {
           return cli_fail_usage("analyze",
                                 "--threshold '%s': a fraction in (0, 1) "
                                 "expected",
+                                v);
+      } else if (!strcmp(o, "--onset")) {
+        nimc_err err;
+        a->onset_A = a->onset_A_m2 = 0;
+        if (nimc_quantity_parse(v, "A", &a->onset_A, &err) &&
+            nimc_quantity_parse(v, "A/m2", &a->onset_A_m2, &err))
+          return cli_fail_usage("analyze",
+                                "--onset '%s': a current (10uA) or a current "
+                                "density (10uA/cm2) expected",
+                                v);
+        if (!(a->onset_A + a->onset_A_m2 > 0))
+          return cli_fail_usage("analyze", "--onset '%s': must be positive",
                                 v);
       } else if (!strcmp(o, "--energy-rule")) {
         int r = nimc_energy_rule_of(v);
@@ -207,7 +227,7 @@ static kind detect(const nimc_data *d, const char **why) {
   case NIMC_TECH_CV:
   case NIMC_TECH_LSV:
     *why = "the file's technique";
-    return K_CV;
+    return d->technique == NIMC_TECH_LSV ? K_LSV : K_CV;
   case NIMC_TECH_EIS:
     *why = "the file's technique";
     return K_EIS;
@@ -261,6 +281,7 @@ static kind detect(const nimc_data *d, const char **why) {
     }
   }
   if (turns >= 1) return K_CV;
+  if (dir != 0) return K_LSV; /* one sweep, no turn */
   return K_AUTO;
 }
 
@@ -595,6 +616,69 @@ static int analyze_cv(const args *a, nimc_data *d, size_t nd, char how[][512]) {
 
 /* ---- rest ---- */
 
+/* A linear sweep: the onset of the electrolyte's oxidation (or
+ * reduction) at the --onset current. */
+static int analyze_lsv(const args *a, const nimc_data *d, const char *file,
+                       const char *how) {
+  if (!d->voltage_V) return need(d, file, "voltage", "lsv");
+  if (!d->current_A) return need(d, file, "current", "lsv");
+  double thr = a->onset_A;
+  if (!(thr > 0)) {
+    double j = a->onset_A_m2 > 0 ? a->onset_A_m2 : 0.1; /* 10 uA/cm2 */
+    if (!(a->area_m2 > 0)) {
+      fprintf(stderr,
+              "nimc analyze: %s: an onset current per area needs the "
+              "electrode's area: give --area or --device, or an absolute "
+              "--onset such as 10uA\n",
+              file);
+      return EXIT_USAGE;
+    }
+    thr = j * a->area_m2;
+  }
+  nimc_err err;
+  nimc_lsv_result r;
+  int rc = nimc_lsv_analyze(d->time_s, d->voltage_V, d->current_A, d->n, thr,
+                            &r, &err);
+  if (rc) {
+    fprintf(stderr, "nimc analyze: %s: %s\n", file, err.msg);
+    return cli_exit_for(rc);
+  }
+  out o = {.nv = 0};
+  put(&o, "lsv_onset_V", r.onset_V);
+  put(&o, "lsv_onset_current_A", r.threshold_A);
+  put(&o, "lsv_v_start_V", r.v_start_V);
+  put(&o, "lsv_v_end_V", r.v_end_V);
+  put(&o, "scan_rate_V_s", r.scan_rate_V_s);
+  put(&o, "lsv_i_end_A", r.i_end_A);
+  nimc_analysis_summary as = {
+      .source = file,
+      .read_as = how,
+      .kind = "lsv",
+      .technique = d->technique_name[0] ? d->technique_name : NULL,
+      .values = o.v,
+      .nvalues = o.nv};
+  nimc_summary sum = {.temperature_C = NAN, .analysis = &as};
+  static char human[4096];
+  human[0] = '\0';
+  say(human, "data: %s (lsv): %.4g V to %.4g V at %.4g mV/s\n", file,
+      r.v_start_V, r.v_end_V, 1e3 * r.scan_rate_V_s);
+  if (isfinite(r.onset_V))
+    say(human, "onset: %.4f V (current %.4g A reached)\n", r.onset_V,
+        r.threshold_A);
+  else
+    say(human, "onset: not reached (current %.4g A never reached; at the "
+               "end %.4g A)\n",
+        r.threshold_A, r.i_end_A);
+  rc = finish(a, &sum, human);
+  if (!rc && a->outdir) {
+    nimc_curve c = {"lsv", d->voltage_V, d->current_A, d->n, 0, 1};
+    rc = figure_failed(nimc_plot_curves(&c, 1, "voltage (V)", "current (A)",
+                                        file, a->outdir, "lsv", &err),
+                       &err);
+  }
+  return rc;
+}
+
 static int analyze_rest(const args *a, const nimc_data *d, const char *file,
                         const char *how) {
   if (!d->voltage_V) return need(d, file, "voltage", "rest");
@@ -823,6 +907,9 @@ int cli_analyze(int argc, char **argv) {
   case K_REST:
     rc = analyze_rest(&a, &d[0], a.files[0], how[0]);
     break;
+  case K_LSV:
+    rc = analyze_lsv(&a, &d[0], a.files[0], how[0]);
+    break;
   case K_EIS:
     for (size_t f = 0; f < nd; f++)
       nimc_data_free(&d[f]);
@@ -841,7 +928,8 @@ int cli_analyze(int argc, char **argv) {
         "retention.dat", "retention.gp",  "retention.log", "cv.png",
         "cv.svg",        "cv.dat",        "cv.gp",     "cv.log",
         "rest.png",      "rest.svg",      "rest.dat",  "rest.gp",
-        "rest.log",      NULL};
+        "rest.log",      "lsv.png",       "lsv.svg",   "lsv.dat",
+        "lsv.gp",        "lsv.log",       NULL};
     rc = cli_write_manifest("analyze", a.outdir, files, 1);
   }
 done:

@@ -331,6 +331,49 @@ static void test_dunn(void) {
 
 /* ---- rest ---- */
 
+/* A sweep at nu over an exponential oxidation current a exp((V - 5 V) / b)
+ * plus a capacitive C nu: the onset at I_t is V = 5 V + b ln((I_t - C nu)
+ * / a),
+ * found by interpolation between samples 0.1 mV apart; a falling sweep
+ * with the mirrored (negative) current gives the same voltage; the
+ * failures are provoked. */
+static void test_lsv_onset(void) {
+  const double a = 1e-5, b = 0.06, C = 1e-5, nu = 2e-3, thr = 2e-5;
+  const int N = 22000; /* 3 V to 5.2 V */
+  double *t = malloc(3 * (N + 1) * sizeof *t), *v = t + N + 1, *i = v + N + 1;
+  for (int k = 0; k <= N; k++) {
+    v[k] = 3.0 + 2.2 * k / N;
+    t[k] = (v[k] - 3.0) / nu;
+    i[k] = a * exp((v[k] - 5.0) / b) + C * nu;
+  }
+  nimc_lsv_result r;
+  nimc_err err;
+  CHECK(nimc_lsv_analyze(t, v, i, N + 1, thr, &r, &err) == 0);
+  double von = 5.0 + b * log((thr - C * nu) / a);
+  CHECK(fabs(r.onset_V - von) < 1e-6);
+  CHECK_REL(r.scan_rate_V_s, nu, 1e-12);
+  CHECK(r.v_start_V == 3.0 && r.v_end_V == v[N] && r.i_end_A == i[N]);
+  /* a reduction: the sweep falls and the current is negative */
+  for (int k = 0; k <= N; k++) {
+    v[k] = -v[k];
+    i[k] = -i[k];
+  }
+  CHECK(nimc_lsv_analyze(t, v, i, N + 1, thr, &r, &err) == 0);
+  CHECK(fabs(r.onset_V + von) < 1e-6);
+  /* never reached: NaN, not an error */
+  CHECK(nimc_lsv_analyze(t, v, i, N + 1, 1.0, &r, &err) == 0);
+  CHECK(isnan(r.onset_V));
+  CHECK(nimc_lsv_analyze(t, v, i, N + 1, 0.0, &r, &err) == NIMC_EINPUT);
+  CHECK(nimc_lsv_analyze(t, v, i, N + 1, NAN, &r, &err) == NIMC_EINPUT);
+  for (int k = 0; k <= N; k++)
+    v[k] = 3.0; /* no sweep */
+  CHECK(nimc_lsv_analyze(t, v, i, N + 1, thr, &r, &err) == NIMC_EANALYSIS);
+  i[5] = NAN;
+  CHECK(nimc_lsv_analyze(t, v, i, N + 1, thr, &r, &err) == NIMC_EDATA);
+  CHECK(strstr(err.msg, "sample 6") != NULL);
+  free(t);
+}
+
 static void test_rest(void) {
   const double V0 = 2.5, tau = 3600;
   enum { N = 10001 };
@@ -633,6 +676,7 @@ int main(void) {
   RUN(test_cv_ideal_rc);
   RUN(test_b_value);
   RUN(test_dunn);
+  RUN(test_lsv_onset);
   RUN(test_rest);
   RUN(test_technique_table);
   RUN(test_read_csv);

@@ -961,6 +961,30 @@ typedef struct nimc_rest_result {
 int nimc_rest_analyze(const double *time_s, const double *voltage_V, size_t n,
                       double threshold, nimc_rest_result *out, nimc_err *err);
 
+/* Linear sweep voltammetry of an electrolyte between an inert working
+ * electrode and a counter electrode: its stability limit (docs/metrics.md). */
+typedef struct nimc_lsv_result {
+  double v_start_V, v_end_V; /* the sweep's first and last voltage */
+  double scan_rate_V_s;      /* |V_end - V_start| / duration */
+  double threshold_A;        /* the current that marks the onset */
+  double onset_V;            /* the first voltage at which the current in the
+                                sweep's direction reaches threshold_A
+                                (linear interpolation); NaN when it never
+                                does */
+  double i_start_A, i_end_A; /* the current at the sweep's ends */
+} nimc_lsv_result;
+
+/* The oxidation (a rising sweep) or reduction (a falling one) onset of t,
+ * V, I (n >= 3 samples of one sweep; I > 0 oxidising the working
+ * electrode, which is at V): the first voltage at which the current in
+ * the direction of the sweep, I for a rising and -I for a falling one,
+ * reaches threshold_A (> 0).  NIMC_EDATA for bad samples, NIMC_EINPUT for
+ * a bad threshold, NIMC_EANALYSIS when V does not sweep (its two ends
+ * within 1 mV). */
+int nimc_lsv_analyze(const double *time_s, const double *voltage_V,
+                     const double *current_A, size_t n, double threshold_A,
+                     nimc_lsv_result *out, nimc_err *err);
+
 /* ---- impedance of a simulated device ---------------------------------- */
 
 /* How far the simulation's state is from a steady state: the rms, over

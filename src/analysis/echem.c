@@ -672,3 +672,41 @@ int nimc_rest_analyze(const double *t, const double *v, size_t n,
   free(x);
   return NIMC_OK;
 }
+
+int nimc_lsv_analyze(const double *t, const double *v, const double *i,
+                     size_t n, double threshold, nimc_lsv_result *out,
+                     nimc_err *err) {
+  if (!t || !v || !i || !out)
+    return nimc_err_set(err, NIMC_EMISUSE, "nimc_lsv_analyze: NULL argument");
+  if (!(threshold > 0) || !isfinite(threshold))
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "the onset current %g A must be positive", threshold);
+  int rc = validate(t, v, i, n, err);
+  if (rc) return rc;
+  if (n < 3 || !(t[n - 1] > t[0]) || !(fabs(v[n - 1] - v[0]) > 1e-3))
+    return nimc_err_set(err, NIMC_EANALYSIS,
+                        "%zu samples from %g V to %g V: not a voltage sweep",
+                        n, n ? v[0] : 0.0, n ? v[n - 1] : 0.0);
+  memset(out, 0, sizeof *out);
+  double dir = v[n - 1] > v[0] ? 1.0 : -1.0;
+  out->v_start_V = v[0];
+  out->v_end_V = v[n - 1];
+  out->scan_rate_V_s = fabs(v[n - 1] - v[0]) / (t[n - 1] - t[0]);
+  out->threshold_A = threshold;
+  out->i_start_A = i[0];
+  out->i_end_A = i[n - 1];
+  out->onset_V = NAN;
+  for (size_t k = 0; k < n; k++) {
+    if (!(dir * i[k] >= threshold)) continue;
+    if (k == 0) {
+      out->onset_V = v[0];
+    } else {
+      double a = dir * i[k - 1], b = dir * i[k];
+      double f = b > a ? (threshold - a) / (b - a) : 1.0;
+      out->onset_V = v[k - 1] + f * (v[k] - v[k - 1]);
+    }
+    break;
+  }
+  return NIMC_OK;
+}
+
