@@ -363,13 +363,13 @@ static int window_stop(nimc_sim *s, const nimc_step *st, int index,
   char what[256];
   if (V > vmax + 0.5 * NIMC_WINDOW_TOL_V)
     snprintf(what, sizeof what,
-             "the voltage %.4f V passed [device] max_voltage = %g V", V, vmax);
+             "the voltage %.4f V is above [device] max_voltage = %g V", V, vmax);
   else if (V < vmin - 0.5 * NIMC_WINDOW_TOL_V)
     snprintf(what, sizeof what,
-             "the voltage %.4f V passed [device] min_voltage = %g V", V, vmin);
+             "the voltage %.4f V is below [device] min_voltage = %g V", V, vmin);
   else
     snprintf(what, sizeof what,
-             "the current %.4g A passed [device] max_current = %.4g A", I,
+             "the current %.4g A is beyond [device] max_current = %.4g A", I,
              imax);
   const char *when = sr->duration_s > 0.0 ? "" : " at its start";
   if (nimc_result_warn(res, index, s->t,
