@@ -300,7 +300,13 @@ void nimc_sim_destroy(nimc_sim *sim);
 /* Run exp from the current state, appending to res (what it keeps of the
  * run: nimc_sim_set_sinks, by default everything).  On failure res holds
  * what was computed up to the failure (without samples kept: the samples
- * of the failed step, or of the cycle it belongs to). */
+ * of the failed step, or of the cycle it belongs to).  A step that leaves
+ * the device's safe window (nimc_device_window) ends there with end
+ * reason NIMC_END_WINDOW, its record kept, a warning appended to
+ * res->warnings, and the run stops: NIMC_EWINDOW, the warning's text also
+ * in nimc_sim_errmsg.  A solver failure (NIMC_ESOLVER) says what in the
+ * device was at its limit in the last state reached, the solver's own
+ * message after it in brackets. */
 int nimc_sim_run(nimc_sim *sim, const nimc_experiment *exp, nimc_result *res);
 const char *nimc_sim_errmsg(const nimc_sim *sim);
 

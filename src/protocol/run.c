@@ -6,7 +6,10 @@
  * the solver there (consistent initialisation: the double layers and
  * concentrations carry over, the potentials and the current jump), and
  * integrates until one of its cut-offs (IDA root functions, any number)
- * fires or the step's time runs out.  Every internal solver step is recorded in
+ * fires or the step's time runs out.  The device's safe window (its
+ * [device] min_voltage, max_voltage, max_current) is one more cut-off of
+ * every step: a step that reaches it ends there and the run stops with a
+ * warning in the result (NIMC_EWINDOW).  Every internal solver step is recorded in
  * the series; the first sample of a step shares its time with the last sample
  * of the previous one, which is how the IR drop at a switch is seen.
  *
