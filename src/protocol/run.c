@@ -304,8 +304,7 @@ static int window_cutoffs(const nimc_sim *s, nimc_cutoffs *l) {
 
 /* Start step st: its plan (control and time bound) from its kind's
  * set-up, its cut-offs (the kind's, then the device's, its window last)
- * in ctx, and the
- * solver restarted under the new control. */
+ * in ctx, and the solver restarted under the new control. */
 static int start_step(nimc_sim *s, const nimc_step *st, int index,
                       const nimc_step_ops *ops, nimc_step_plan *plan,
                       step_ctx *ctx) {
