@@ -737,6 +737,25 @@ static int on_cycle(void *user, const nimc_cycle_result *c) {
   return 0;
 }
 
+/* The part of a run that failed or stopped at the device's window whose
+ * steps all completed: the step records before the first that ended at
+ * the window, and the samples of those steps (a view of res: nothing
+ * copied, nothing to free).  The metrics are read from it, never from a
+ * step the solver could not finish or one cut at the window. */
+static nimc_result complete_part(const nimc_result *res) {
+  nimc_result v = *res;
+  size_t nrec = 0;
+  while (nrec < res->nsteps && res->steps[nrec].end_reason != NIMC_END_WINDOW)
+    nrec++;
+  v.nsteps = nrec;
+  int last = nrec ? res->steps[nrec - 1].index : -1;
+  size_t n = 0;
+  while (res->series.step && n < res->series.n && res->series.step[n] <= last)
+    n++;
+  v.series.n = n;
+  return v;
+}
+
 static int cmd_run(int argc, char **argv) {
   run_args a;
   nimc_device *dev = NULL;
@@ -835,15 +854,20 @@ static int cmd_run(int argc, char **argv) {
     fprintf(stderr, "nimc run: %s\n", nimc_sim_errmsg(sim));
   else if (run_rc == NIMC_EANALYSIS) /* "cycle N has no capacitance ..." */
     fprintf(stderr, "nimc run: --until-steady: %s\n", nimc_sim_errmsg(sim));
-  else if (run_rc)
+  else if (run_rc && run_rc != NIMC_EWINDOW) /* the window: a warning */
     fprintf(stderr, "nimc run: simulation failed: %s\n", nimc_sim_errmsg(sim));
+  for (size_t k = 0; k < res.nwarnings; k++)
+    fprintf(stderr, "nimc run: warning: %s\n", res.warnings[k].text);
+  /* a run that failed or stopped at the window: the metrics of its
+   * complete steps only */
+  nimc_result done_part = run_rc < 0 ? complete_part(&res) : res;
   /* the GCD metrics read a discharge at constant current: a run of sines
    * alone has none to read (its impedance is in its steps) */
   int gcd = 0;
-  for (size_t k = 0; k < res.nsteps; k++)
-    gcd |= res.steps[k].type != NIMC_STEP_SINE;
+  for (size_t k = 0; k < done_part.nsteps; k++)
+    gcd |= done_part.steps[k].type != NIMC_STEP_SINE;
   int have_metrics =
-      gcd && nimc_metrics_gcd_result(&res, &norm, &mt, &err) == NIMC_OK;
+      gcd && nimc_metrics_gcd_result(&done_part, &norm, &mt, &err) == NIMC_OK;
   if (a.cycles_only) { /* no samples: the last cycle's own metrics */
     have_metrics = cs.n > 0 && cs.last.metrics.have_discharge;
     mt = cs.last.metrics;

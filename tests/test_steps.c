@@ -755,6 +755,286 @@ static void test_current_hold_sweep_on_an_ideal_capacitor(void) {
   fx_free_device(&d);
 }
 
+/* Run exp on d (default tolerances) into *res (zeroed first); the
+ * status, the message in *msg (cap bytes). */
+static int run_on(const nimc_device *d, const nimc_experiment *exp,
+                  nimc_result *res, char *msg, size_t cap) {
+  nimc_sim *sim;
+  nimc_err err;
+  memset(res, 0, sizeof *res);
+  msg[0] = '\0';
+  int rc = nimc_sim_create(&sim, d, NULL, &err);
+  if (rc) {
+    snprintf(msg, cap, "%s", err.msg);
+    return rc;
+  }
+  rc = nimc_sim_run(sim, exp, res);
+  snprintf(msg, cap, "%s", nimc_sim_errmsg(sim));
+  nimc_sim_destroy(sim);
+  return rc;
+}
+
+/* The device's window ([device] max_voltage 1 V on the ideal capacitor):
+ * a charge "until 2 V" ends where the voltage passes 1 V by the window's
+ * tolerance (end reason window), the run stops there (NIMC_EWINDOW, the
+ * rest after it not run) and the result holds one warning naming the
+ * step, the time and the key. */
+static void test_window_ends_a_charge(void) {
+  nimc_device d;
+  double C, R;
+  ideal_capacitor(&d, &C, &R);
+  d.max_voltage_given = 1, d.max_voltage_V = 1.0;
+  fx_exp x;
+  fx_exp_init(&x);
+  nimc_step *c = fx_add(&x, NIMC_STEP_CHARGE);
+  c->current = 1e-3, c->has_v_cut = 1, c->v_cut_V = 2.0;
+  strcpy(c->text, "Charge at 1 mA until 2 V");
+  nimc_step *r = fx_add(&x, NIMC_STEP_REST);
+  r->has_duration = 1, r->duration_s = 1.0;
+  nimc_result res;
+  char msg[NIMC_ERRMSG_MAX];
+  int rc = run_on(&d, &x.exp, &res, msg, sizeof msg);
+  fprintf(stderr, "  %s\n", msg);
+  CHECK(rc == NIMC_EWINDOW);
+  CHECK(res.nsteps == 1 && res.nwarnings == 1);
+  if (res.nsteps == 1) {
+    const nimc_step_result *s0 = &res.steps[0];
+    CHECK(s0->end_reason == NIMC_END_WINDOW);
+    CHECK(!strcmp(nimc_end_reason_name(s0->end_reason), "window"));
+    CHECK_ABS(s0->v_end_V, 1.0 + NIMC_WINDOW_TOL_V, 1e-6);
+    /* it charged all the way: C (V1 + tol - I R) / I */
+    CHECK_REL(s0->duration_s, C * (1.0 + NIMC_WINDOW_TOL_V - 1e-3 * R) / 1e-3,
+              1e-4);
+  }
+  if (res.nwarnings == 1) {
+    CHECK(res.warnings[0].step == 0);
+    CHECK_CONTAINS(res.warnings[0].text, "step 1 'Charge at 1 mA until 2 V'");
+    CHECK_CONTAINS(res.warnings[0].text, "max_voltage = 1 V");
+    CHECK_CONTAINS(res.warnings[0].text, "the run stopped there");
+    CHECK(res.warnings[0].t_s > 0.0);
+  }
+  CHECK_CONTAINS(msg, "safe window");
+  CHECK(!strcmp(nimc_strerror(NIMC_EWINDOW), "the device left its safe window"));
+  nimc_result_free(&res);
+  fx_free_device(&d);
+}
+
+/* Steps cut exactly at the window's edges (0 V and 1 V) end with their
+ * own reasons and no warning: a charge until 1 V, a hold at 1 V, a sweep
+ * from 1 V down to 0 V, a rest that starts at 0 V, a discharge at a
+ * current exactly at max_current (1 mA) until 0 V after a charge. */
+static void test_window_edges_are_inside(void) {
+  nimc_device d;
+  double C, R;
+  ideal_capacitor(&d, &C, &R);
+  d.min_voltage_given = d.max_voltage_given = 1;
+  d.min_voltage_V = 0.0, d.max_voltage_V = 1.0;
+  d.max_current_A = 1e-3;
+  fx_exp x;
+  fx_exp_init(&x);
+  nimc_step *c = fx_add(&x, NIMC_STEP_CHARGE);
+  c->current = 1e-3, c->has_v_cut = 1, c->v_cut_V = 1.0;
+  nimc_step *h = fx_add(&x, NIMC_STEP_HOLD);
+  h->voltage_V = 1.0, h->has_duration = 1, h->duration_s = 0.5;
+  nimc_step *w = fx_add(&x, NIMC_STEP_SWEEP);
+  w->voltage_V = 1.0, w->sweep_to_V = 0.0, w->sweep_rate_V_s = 0.002;
+  nimc_step *r = fx_add(&x, NIMC_STEP_REST);
+  r->has_duration = 1, r->duration_s = 0.1;
+  nimc_step *c2 = fx_add(&x, NIMC_STEP_CHARGE);
+  c2->current = 1e-3, c2->has_v_cut = 1, c2->v_cut_V = 0.5;
+  nimc_step *dis = fx_add(&x, NIMC_STEP_DISCHARGE);
+  dis->current = 1e-3, dis->has_v_cut = 1, dis->v_cut_V = 0.0;
+  nimc_result res;
+  char msg[NIMC_ERRMSG_MAX];
+  int rc = run_on(&d, &x.exp, &res, msg, sizeof msg);
+  if (rc) fprintf(stderr, "  %s\n", msg);
+  CHECK(rc == NIMC_OK && res.nsteps == 6 && res.nwarnings == 0);
+  if (res.nsteps == 6) {
+    const nimc_step_result *s0 = res.steps;
+    CHECK(s0[0].end_reason == NIMC_END_VOLTAGE);
+    CHECK(s0[1].end_reason == NIMC_END_TIME);
+    CHECK(s0[2].end_reason == NIMC_END_TIME);
+    CHECK_ABS(s0[2].v_end_V, 0.0, 1e-9);
+    CHECK(s0[3].end_reason == NIMC_END_TIME);
+    CHECK(s0[4].end_reason == NIMC_END_VOLTAGE);
+    CHECK(s0[5].end_reason == NIMC_END_VOLTAGE);
+  }
+  nimc_result_free(&res);
+  fx_free_device(&d);
+}
+
+/* A step outside the window at its start ends at once with reason
+ * window (a rest of the neutral capacitor, 0 V, under min_voltage
+ * 0.5 V), unless its own cut-off ends it there first: a discharge until
+ * 0.6 V from 0 V passes no charge and ends with reason voltage. */
+static void test_window_at_the_start(void) {
+  nimc_device d;
+  double C, R;
+  ideal_capacitor(&d, &C, &R);
+  d.min_voltage_given = 1, d.min_voltage_V = 0.5;
+  fx_exp x;
+  fx_exp_init(&x);
+  nimc_step *dis = fx_add(&x, NIMC_STEP_DISCHARGE);
+  dis->current = 1e-3, dis->has_v_cut = 1, dis->v_cut_V = 0.6;
+  nimc_step *r = fx_add(&x, NIMC_STEP_REST);
+  r->has_duration = 1, r->duration_s = 10.0;
+  nimc_result res;
+  char msg[NIMC_ERRMSG_MAX];
+  int rc = run_on(&d, &x.exp, &res, msg, sizeof msg);
+  fprintf(stderr, "  %s\n", msg);
+  CHECK(rc == NIMC_EWINDOW && res.nsteps == 2 && res.nwarnings == 1);
+  if (res.nsteps == 2) {
+    CHECK(res.steps[0].end_reason == NIMC_END_VOLTAGE);
+    CHECK(res.steps[0].duration_s == 0.0);
+    CHECK(res.steps[1].end_reason == NIMC_END_WINDOW);
+    CHECK(res.steps[1].duration_s == 0.0);
+  }
+  if (res.nwarnings == 1) {
+    CHECK(res.warnings[0].step == 1);
+    CHECK_CONTAINS(res.warnings[0].text, "at its start");
+    CHECK_CONTAINS(res.warnings[0].text, "min_voltage = 0.5 V");
+  }
+  nimc_result_free(&res);
+  fx_free_device(&d);
+}
+
+/* The current limit: per footprint area (10 A/m2 on 1 cm2: 1 mA), a
+ * charge at 1 mA runs and one at 1.5 mA ends at once; absolute (5 mA), a
+ * hold at 0.5 V from rest, which draws 0.5 V / R (about 50 mA) at its
+ * start, ends at once.  Both with reason window and a warning naming
+ * max_current. */
+static void test_current_limit(void) {
+  nimc_device d;
+  double C, R;
+  ideal_capacitor(&d, &C, &R);
+  d.max_current_A_m2 = 10.0; /* 1 mA on the fixture's 1 cm2 */
+  double vmin, vmax, imax;
+  CHECK(nimc_device_window(&d, &vmin, &vmax, &imax) == 1);
+  CHECK(isinf(vmin) && vmin < 0 && isinf(vmax) && vmax > 0);
+  CHECK_REL(imax, 1e-3, 1e-12);
+  fx_exp x;
+  fx_exp_init(&x);
+  nimc_step *c = fx_add(&x, NIMC_STEP_CHARGE);
+  c->current = 1e-3, c->has_v_cut = 1, c->v_cut_V = 0.5;
+  nimc_step *c2 = fx_add(&x, NIMC_STEP_CHARGE);
+  c2->current = 1.5e-3, c2->has_duration = 1, c2->duration_s = 1.0;
+  nimc_result res;
+  char msg[NIMC_ERRMSG_MAX];
+  int rc = run_on(&d, &x.exp, &res, msg, sizeof msg);
+  fprintf(stderr, "  %s\n", msg);
+  CHECK(rc == NIMC_EWINDOW && res.nsteps == 2 && res.nwarnings == 1);
+  if (res.nsteps == 2) {
+    CHECK(res.steps[0].end_reason == NIMC_END_VOLTAGE);
+    CHECK(res.steps[1].end_reason == NIMC_END_WINDOW &&
+          res.steps[1].duration_s == 0.0);
+  }
+  if (res.nwarnings == 1)
+    CHECK_CONTAINS(res.warnings[0].text, "max_current");
+  nimc_result_free(&res);
+
+  d.max_current_A_m2 = 0.0, d.max_current_A = 5e-3;
+  fx_exp y;
+  fx_exp_init(&y);
+  nimc_step *h = fx_add(&y, NIMC_STEP_HOLD);
+  h->voltage_V = 0.5, h->has_duration = 1, h->duration_s = 1.0;
+  rc = run_on(&d, &y.exp, &res, msg, sizeof msg);
+  fprintf(stderr, "  %s\n", msg);
+  CHECK(rc == NIMC_EWINDOW && res.nsteps == 1 && res.nwarnings == 1);
+  if (res.nsteps == 1)
+    CHECK(res.steps[0].end_reason == NIMC_END_WINDOW &&
+          res.steps[0].duration_s == 0.0);
+  nimc_result_free(&res);
+  /* no limit declared: the same hold runs */
+  d.max_current_A = 0.0;
+  CHECK(nimc_device_window(&d, NULL, NULL, NULL) == 0);
+  rc = run_on(&d, &y.exp, &res, msg, sizeof msg);
+  CHECK(rc == NIMC_OK && res.nsteps == 1 && res.nwarnings == 0);
+  if (res.nsteps == 1) CHECK(res.steps[0].end_reason == NIMC_END_TIME);
+  nimc_result_free(&res);
+  fx_free_device(&d);
+}
+
+/* A solver failure says what in the device was at its limit: the stack's
+ * NTO full of sodium after a charge far past its capacity (window
+ * lifted), with the solver's own words kept in brackets; a constant-power
+ * discharge beyond what the device delivers says so. */
+static void test_failure_in_physics_words(void) {
+  const char *sets[3] = {"device.max_voltage=10 V",
+                         "device.max_current=10 A/cm2",
+                         "device.min_voltage=-10 V"};
+  const char *over[1] = {"Charge at 1 mA for 0.5 hours"};
+  nimc_result res;
+  nimc_err err;
+  nimc_sim_opts o = nimc_sim_opts_default();
+  memset(&res, 0, sizeof res);
+  int rc = nimc_simulate("devices/nimc-stack.ini", sets, 3, over, 1, &o, &res,
+                         NULL, &err);
+  fprintf(stderr, "  %s\n", err.msg);
+  CHECK(rc == NIMC_ESOLVER);
+  CHECK_CONTAINS(err.msg, "step 1 'Charge at 1 mA for 0.5 hours' failed at t");
+  CHECK_CONTAINS(err.msg, "intercalation solid of the anode");
+  CHECK_CONTAINS(err.msg, "is full");
+  CHECK_CONTAINS(err.msg, "[IDA");
+  nimc_result_free(&res);
+  const char *cp[2] = {"Charge at 1 mA/cm2 until 3.5 V",
+                       "Discharge at 50 mW until 0.5 V"};
+  memset(&res, 0, sizeof res);
+  rc = nimc_simulate("devices/nimc-stack.ini", sets, 3, cp, 2, &o, &res, NULL,
+                     &err);
+  fprintf(stderr, "  %s\n", err.msg);
+  CHECK(rc == NIMC_ESOLVER);
+  CHECK_CONTAINS(err.msg, "step 2 'Discharge at 50 mW until 0.5 V'");
+  CHECK_CONTAINS(err.msg, "constant-power discharge of 0.05 W is not "
+                          "deliverable");
+  nimc_result_free(&res);
+}
+
+/* The window keys of [device]: volts, a current or a current per area;
+ * min below max; positive current; each error names the key. */
+static void test_window_keys(void) {
+  nimc_device *dev;
+  nimc_err err;
+  const char *ok[3] = {"device.min_voltage=-0.5 V", "device.max_voltage=3 V",
+                       "device.max_current=2 mA"};
+  CHECK(nimc_device_load(&dev, "devices/nimc-stack.ini", ok, 3, &err) ==
+        NIMC_OK);
+  double lo, hi, imax;
+  if (dev) {
+    CHECK(nimc_device_window(dev, &lo, &hi, &imax) == 1);
+    CHECK(lo == -0.5 && hi == 3.0);
+    CHECK_REL(imax, 2e-3, 1e-12);
+  }
+  nimc_device_destroy(dev);
+  /* the shipped stack: 0 V to 3.5 V, 10 mA/cm2 on 0.56 cm2 */
+  CHECK(nimc_device_load(&dev, "devices/nimc-stack.ini", NULL, 0, &err) ==
+        NIMC_OK);
+  if (dev) {
+    CHECK(nimc_device_window(dev, &lo, &hi, &imax) == 1);
+    CHECK(lo == 0.0 && hi == 3.5);
+    CHECK_REL(imax, 100.0 * 0.56e-4, 1e-12);
+  }
+  nimc_device_destroy(dev);
+  const struct {
+    const char *set, *why;
+  } bad[] = {
+      {"device.max_voltage=abc", "--set device.max_voltage"},
+      {"device.max_voltage=0 V", "must be above min_voltage"},
+      {"device.min_voltage=3 mA", "--set device.min_voltage"},
+      {"device.max_voltage=35 V", "plausible range"},
+      {"device.max_current=-1 mA", "must be positive"},
+      {"device.max_current=0 A/m2", "must be positive"},
+      {"device.max_current=3 V", "a current per footprint area"},
+      {"device.max_current=100 A/cm2", "plausible range"},
+      {"device.max_currents=1 mA", "did you mean 'max_current'"},
+  };
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    CHECK(nimc_device_load(&dev, "devices/nimc-stack.ini", &bad[k].set, 1,
+                           &err) == NIMC_EINPUT);
+    CHECK(dev == NULL);
+    CHECK_CONTAINS(err.msg, bad[k].why);
+  }
+}
+
 int main(void) {
   RUN(test_any_number_of_cutoffs);
   RUN(test_table_has_every_kind);
@@ -768,6 +1048,12 @@ int main(void) {
   RUN(test_current_hold_sweep_on_an_ideal_capacitor);
   RUN(test_c_rate_and_per_mass);
   RUN(test_nominal_capacity_key);
+  RUN(test_window_ends_a_charge);
+  RUN(test_window_edges_are_inside);
+  RUN(test_window_at_the_start);
+  RUN(test_current_limit);
+  RUN(test_failure_in_physics_words);
+  RUN(test_window_keys);
   RUN(test_rest_until_and_charge_ends);
   return TEST_REPORT();
 }

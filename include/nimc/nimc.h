@@ -38,7 +38,10 @@ extern "C" {
  * One list generates the enum and nimc_strerror().  NIMC_EINPUT and
  * NIMC_EDATA are the caller's fault (bad device file, step, value or data
  * file: the CLI exits 2); NIMC_ESOLVER and NIMC_EANALYSIS are failures of a
- * well-posed request (exit 1).  NIMC_NOTSTEADY (positive: not an error) is
+ * well-posed request (exit 1), and so is NIMC_EWINDOW: a run stopped where
+ * the device left its safe window ([device] min_voltage, max_voltage,
+ * max_current), its result complete up to there and its warnings saying
+ * where.  NIMC_NOTSTEADY (positive: not an error) is
  * nimc_sim_run_until_steady's answer when the cycles did not settle within
  * max_cycles: everything asked for was run and recorded, but the criterion
  * was not met (a caller that treats every non-zero status as a failure is
@@ -53,7 +56,8 @@ extern "C" {
   X(NIMC_ESOLVER, -5, "solver failure")                                    \
   X(NIMC_EANALYSIS, -6, "analysis failure")                                \
   X(NIMC_EEXTERNAL, -7, "external program failed")                         \
-  X(NIMC_EMISUSE, -8, "library misuse")
+  X(NIMC_EMISUSE, -8, "library misuse")                                   \
+  X(NIMC_EWINDOW, -9, "the device left its safe window")
 
 typedef enum nimc_status {
 #define NIMC_X_ENUM(name, value, text) name = value,
@@ -96,6 +100,13 @@ int nimc_device_set_temperature(nimc_device *dev, double T_K, nimc_err *err);
  * device file says otherwise). */
 double nimc_device_footprint_area_m2(const nimc_device *dev);
 double nimc_device_norm_thickness_m(const nimc_device *dev);
+/* The device's safe window ([device] min_voltage, max_voltage,
+ * max_current; docs/device-files.md): *min_V, *max_V in V and *max_A, the
+ * limit of |I| in A (a limit per area times the footprint area); a limit
+ * the device does not declare is -INFINITY or INFINITY.  Each pointer may
+ * be NULL.  Returns 1 when the device declares any limit, 0 when none. */
+int nimc_device_window(const nimc_device *dev, double *min_V, double *max_V,
+                       double *max_A);
 
 /* The value of the numeric key "section.key" (a material key through the
  * electrode's or electrolyte's section: "cathode.micropore_time_constant")
@@ -140,8 +151,21 @@ typedef enum nimc_end_reason {
   NIMC_END_LIMIT,    /* a safety limit stopped the step */
   NIMC_END_DEPLETION, /* the electrolyte ran out of salt somewhere (the
                          concentration fell to 1e-3 of its initial value) */
-  NIMC_END_CHARGE     /* the charge moved in the step reached its cut-off */
+  NIMC_END_CHARGE,    /* the charge moved in the step reached its cut-off */
+  NIMC_END_WINDOW     /* the device left its safe window: the voltage
+                         passed [device] max_voltage or min_voltage by more
+                         than NIMC_WINDOW_TOL_V, or |I| passed max_current
+                         by more than NIMC_WINDOW_TOL_I (relative); the run
+                         stops after this step (NIMC_EWINDOW) */
 } nimc_end_reason;
+
+/* How far a step may pass the device's window before it ends there
+ * (NIMC_END_WINDOW): a step cut at the window's edge by its own cut-off
+ * ("Charge ... until 3.5 V" with max_voltage 3.5 V), a hold at the edge
+ * or a sweep to it end with their own reason, and a step that starts at
+ * the edge runs. */
+#define NIMC_WINDOW_TOL_V 1e-3 /* V */
+#define NIMC_WINDOW_TOL_I 1e-3 /* relative to max_current */
 
 /* A parsed experiment: steps and "Repeat N times" blocks. */
 typedef struct nimc_experiment nimc_experiment;
@@ -208,6 +232,16 @@ typedef struct nimc_step_result {
 /* The summary of one cycle of a Repeat (defined with the metrics below). */
 typedef struct nimc_cycle_result nimc_cycle_result;
 
+/* What a run warns about: a result to be read with care (the device left
+ * its safe window and the run stopped).  The library fills them and never
+ * prints them; the CLI prints each as "warning: TEXT". */
+#define NIMC_WARNING_MAX 512
+typedef struct nimc_warning {
+  int step;                    /* executed-step index, -1: none */
+  double t_s;                  /* simulated time it refers to */
+  char text[NIMC_WARNING_MAX]; /* one sentence, without "warning: " */
+} nimc_warning;
+
 typedef struct nimc_result {
   nimc_series series;
   nimc_step_result *steps;
@@ -216,6 +250,9 @@ typedef struct nimc_result {
    * (nimc_sim_run; a run without a Repeat leaves them empty) */
   nimc_cycle_result *cycles;
   size_t ncycles, cycles_cap;
+  /* warnings, in the order they arose (kept whatever the sinks keep) */
+  nimc_warning *warnings;
+  size_t nwarnings, warnings_cap;
 } nimc_result;
 
 /* Release the arrays of a result (the struct itself is the caller's). */
@@ -263,7 +300,13 @@ void nimc_sim_destroy(nimc_sim *sim);
 /* Run exp from the current state, appending to res (what it keeps of the
  * run: nimc_sim_set_sinks, by default everything).  On failure res holds
  * what was computed up to the failure (without samples kept: the samples
- * of the failed step, or of the cycle it belongs to). */
+ * of the failed step, or of the cycle it belongs to).  A step that leaves
+ * the device's safe window (nimc_device_window) ends there with end
+ * reason NIMC_END_WINDOW, its record kept, a warning appended to
+ * res->warnings, and the run stops: NIMC_EWINDOW, the warning's text also
+ * in nimc_sim_errmsg.  A solver failure (NIMC_ESOLVER) says what in the
+ * device was at its limit in the last state reached, the solver's own
+ * message after it in brackets. */
 int nimc_sim_run(nimc_sim *sim, const nimc_experiment *exp, nimc_result *res);
 const char *nimc_sim_errmsg(const nimc_sim *sim);
 

@@ -167,6 +167,15 @@ struct nimc_device {
   int initial_voltage_given;
   double nominal_capacity_C;      /* the capacity C-rates refer to; 0 = not
                                      stated */
+  /* the safe operating window ([device] min_voltage, max_voltage,
+   * max_current): a step that leaves it ends there and the run stops
+   * (docs/experiments.md, "The device's safe window").  Each limit is
+   * optional; a zero flag or a zero current means "not declared" (no
+   * limit), so a zeroed struct has no window. */
+  int min_voltage_given, max_voltage_given;
+  double min_voltage_V, max_voltage_V;
+  double max_current_A;            /* absolute limit of |I|, > 0; 0 = none */
+  double max_current_A_m2;         /* or per footprint area, > 0; 0 = none */
   nimc_electrode_params anode, cathode;
   nimc_separator_params separator;
   nimc_interdigitated_params idg;  /* geometry = interdigitated */

@@ -8,7 +8,9 @@
  * was computed before memory ran out.  Names are the strings of the summary
  * JSON and the CSV, so they are part of the user-facing contract.
  */
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +68,7 @@ void nimc_result_free(nimc_result *res) {
   nimc_series_free(&res->series);
   free(res->steps);
   free(res->cycles);
+  free(res->warnings);
   memset(res, 0, sizeof *res);
 }
 
@@ -94,6 +97,28 @@ int nimc_result_push_cycle(nimc_result *r, const nimc_cycle_result *c) {
     r->cycles_cap = cap;
   }
   r->cycles[r->ncycles++] = *c;
+  return NIMC_OK;
+}
+
+int nimc_result_warn(nimc_result *r, int step, double t_s, const char *fmt,
+                     ...) {
+  if (!r || !fmt) return NIMC_EMISUSE;
+  if (r->nwarnings == r->warnings_cap) {
+    size_t cap;
+    if (grow_cap(r->warnings_cap, sizeof *r->warnings, &cap))
+      return NIMC_ENOMEM;
+    nimc_warning *w = realloc(r->warnings, cap * sizeof *w);
+    if (!w) return NIMC_ENOMEM;
+    r->warnings = w;
+    r->warnings_cap = cap;
+  }
+  nimc_warning *w = &r->warnings[r->nwarnings++];
+  w->step = step;
+  w->t_s = t_s;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(w->text, sizeof w->text, fmt, ap);
+  va_end(ap);
   return NIMC_OK;
 }
 
@@ -135,6 +160,8 @@ const char *nimc_end_reason_name(nimc_end_reason r) {
     return "depletion";
   case NIMC_END_CHARGE:
     return "charge";
+  case NIMC_END_WINDOW:
+    return "window";
   }
   return "unknown";
 }

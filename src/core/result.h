@@ -18,4 +18,13 @@ int nimc_result_push_step(nimc_result *r, const nimc_step_result *s);
 /* Append a copy of *c to r->cycles, likewise. */
 int nimc_result_push_cycle(nimc_result *r, const nimc_cycle_result *c);
 
+/* Append a warning (text formatted like printf) for executed step
+ * `step` (-1: none) at time t_s; NIMC_ENOMEM, r unchanged. */
+int nimc_result_warn(nimc_result *r, int step, double t_s, const char *fmt,
+                     ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
 #endif

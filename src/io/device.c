@@ -280,6 +280,9 @@ static const char *const device_keys[] = {"name",
                                           "initial_voltage",
                                           "normalisation_thickness",
                                           "nominal_capacity",
+                                          "min_voltage",
+                                          "max_voltage",
+                                          "max_current",
                                           NULL};
 static const char *const electrode_keys[] = {
     "material",        "kind",
@@ -450,6 +453,8 @@ static const struct bound {
     {NULL, "ohm.m2", 0.0, 1e6, "up to 1e6 ohm m2"},
     {NULL, "ohm", 0.0, 1e12, "up to 1e12 ohm"},
     {NULL, "A/m3", 0.0, 1e12, "up to 1e12 A/m3"},
+    {"max_current", "A", 0.0, 1e3, "up to 1 kA"},
+    {"max_current", "A/m2", 0.0, 1e5, "up to 1e5 A/m2 (10 A/cm2)"},
     {NULL, "s", 0.0, 1e9, "up to 1e9 s (about 32 years)"},
     {NULL, "1/V2", 0.0, 1e6, "up to 1e6 1/V2"},
     {"bruggeman", "1", 0.0, 10.0, "up to 10"},
@@ -1105,6 +1110,50 @@ static int electrolyte(const loader *L, table *mat,
   return NIMC_OK;
 }
 
+/* The safe window of [device]: min_voltage below max_voltage (each
+ * optional), and max_current, a current (A) or a current per footprint
+ * area (A/m2), positive.  None declared: no limit. */
+static int window_keys(const scope *s, nimc_device *d) {
+  TRY(d->min_voltage_given =
+          get_num(s, "min_voltage", "V", ANY, NULL, &d->min_voltage_V));
+  TRY(d->max_voltage_given =
+          get_num(s, "max_voltage", "V", ANY, NULL, &d->max_voltage_V));
+  if (d->min_voltage_given && d->max_voltage_given &&
+      !(d->min_voltage_V < d->max_voltage_V)) {
+    const entry *e = look(s, "max_voltage");
+    return bad(s->L, e,
+               "must be above min_voltage (%g V), got '%s': the window is "
+               "min_voltage to max_voltage",
+               d->min_voltage_V, e->value);
+  }
+  const entry *e = look(s, "max_current");
+  if (!e) return NIMC_OK;
+  /* a current, or a current per area: the unit says which */
+  char why[512];
+  double v;
+  const char *si = "A";
+  if (nimc_units_parse(e->value, "A", &v, why, sizeof why)) {
+    si = "A/m2";
+    if (nimc_units_parse(e->value, "A/m2", &v, why, sizeof why))
+      return bad(s->L, e,
+                 "expected a current such as '5 mA' or a current per "
+                 "footprint area such as '10 mA/cm2', got '%s'",
+                 e->value);
+  }
+  if (!in_range(v, POS))
+    return bad(s->L, e, "%s, got '%s'", ranges[POS].text, e->value);
+  const struct bound *b = bound_for("max_current", si);
+  if (b && !(v <= b->hi))
+    return bad(s->L, e, "'%s' is outside the plausible range %s", e->value,
+               b->text);
+  probe_note(s, "max_current", si, 1, v);
+  if (si[1])
+    d->max_current_A_m2 = v;
+  else
+    d->max_current_A = v;
+  return NIMC_OK;
+}
+
 /* Section [device]. */
 static int device_section(const loader *L, nimc_device *d) {
   scope s = {L, "device", NULL};
@@ -1128,6 +1177,7 @@ static int device_section(const loader *L, nimc_device *d) {
   TRY(get_num(&s, "normalisation_thickness", "m", POS, NULL,
               &d->norm_thickness_m));
   TRY(get_num(&s, "nominal_capacity", "C", POS, NULL, &d->nominal_capacity_C));
+  TRY(window_keys(&s, d));
   return NIMC_OK;
 }
 
@@ -1538,4 +1588,19 @@ double nimc_device_footprint_area_m2(const nimc_device *dev) {
 double nimc_device_norm_thickness_m(const nimc_device *dev) {
   if (dev->norm_thickness_m > 0.0) return dev->norm_thickness_m;
   return 0.5 * (dev->anode.thickness_m + dev->cathode.thickness_m);
+}
+
+int nimc_device_window(const nimc_device *dev, double *min_V, double *max_V,
+                       double *max_A) {
+  double lo = dev->min_voltage_given ? dev->min_voltage_V : -INFINITY;
+  double hi = dev->max_voltage_given ? dev->max_voltage_V : INFINITY;
+  double imax = INFINITY;
+  if (dev->max_current_A > 0.0)
+    imax = dev->max_current_A;
+  else if (dev->max_current_A_m2 > 0.0 && dev->area_m2 > 0.0)
+    imax = dev->max_current_A_m2 * dev->area_m2;
+  if (min_V) *min_V = lo;
+  if (max_V) *max_V = hi;
+  if (max_A) *max_A = imax;
+  return isfinite(lo) || isfinite(hi) || isfinite(imax);
 }

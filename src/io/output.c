@@ -377,6 +377,26 @@ static int add_steps(cJSON *root, const nimc_result *r) {
   return 0;
 }
 
+/* The "warnings" array of a run: one object per warning (step, t_s,
+ * text); present, empty, when there are none. */
+static int add_warnings(cJSON *root, const nimc_result *r) {
+  cJSON *arr = cJSON_AddArrayToObject(root, "warnings");
+  if (!arr) return -1;
+  for (size_t k = 0; r && k < r->nwarnings; k++) {
+    const nimc_warning *w = &r->warnings[k];
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddItemToArray(arr, o)) {
+      cJSON_Delete(o);
+      return -1;
+    }
+    if ((w->step >= 0 && add_num(o, "step", w->step)) ||
+        add_num(o, "t_s", w->t_s) ||
+        !cJSON_AddStringToObject(o, "text", w->text))
+      return -1;
+  }
+  return 0;
+}
+
 /* The "cycles" array of a run: one object per cycle of its Repeats (the
  * columns of cycles.csv; a value that is not finite is left out). */
 static int add_run_cycles(cJSON *root, const nimc_result *r) {
@@ -747,7 +767,9 @@ int nimc_summary_json(const nimc_summary *s, char **out_text, nimc_err *err) {
   if (!root ||
       (s->device && !cJSON_AddStringToObject(root, "device", s->device)) ||
       add_num(root, "temperature_C", s->temperature_C) ||
-      add_steps(root, s->result) || add_metrics(root, s->metrics) ||
+      add_steps(root, s->result) ||
+      (s->result && add_warnings(root, s->result)) ||
+      add_metrics(root, s->metrics) ||
       (s->steady && add_steady(root, s->steady)) ||
       (s->stats && add_solver(root, s->stats)) ||
       (s->validation && add_validation(root, s->validation, s->nvalidation)) ||

@@ -6,7 +6,10 @@
  * the solver there (consistent initialisation: the double layers and
  * concentrations carry over, the potentials and the current jump), and
  * integrates until one of its cut-offs (IDA root functions, any number)
- * fires or the step's time runs out.  Every internal solver step is recorded in
+ * fires or the step's time runs out.  The device's safe window (its
+ * [device] min_voltage, max_voltage, max_current) is one more cut-off of
+ * every step: a step that reaches it ends there and the run stops with a
+ * warning in the result (NIMC_EWINDOW).  Every internal solver step is recorded in
  * the series; the first sample of a step shares its time with the last sample
  * of the previous one, which is how the IR drop at a switch is seen.
  *
@@ -26,6 +29,7 @@
 
 #include "core/result.h"
 #include "mesh/mesh.h"
+#include "model/diagnose.h"
 #include "model/model.h"
 #include "protocol/experiment.h"
 #include "protocol/sim.h"
@@ -272,9 +276,35 @@ static int device_cutoffs(const nimc_sim *s, const double *y, nimc_cutoffs *l) {
                           floor_c, -1);
 }
 
+/* The device's safe window as cut-offs: the voltage rising past
+ * max_voltage or falling past min_voltage by NIMC_WINDOW_TOL_V, |I|
+ * rising past max_current by NIMC_WINDOW_TOL_I.  They come last in the
+ * list: a step that its own cut-off ends at its start (the IR drop of a
+ * fast "Charge ... until 3.5 V" from 3 V lands beyond 3.5 V) passes no
+ * charge and ends with its own reason, as the formation cycles of a GCD
+ * at high current do; a step outside the window at its start that
+ * nothing else ends there ends at the window.  During the step the
+ * tolerance lets its own cut-off at the window's edge fire first. */
+static int window_cutoffs(const nimc_sim *s, nimc_cutoffs *l) {
+  const nimc_device *d = s->dev;
+  double vmin, vmax, imax;
+  nimc_device_window(d, &vmin, &vmax, &imax);
+  int rc = NIMC_OK;
+  if (isfinite(vmax))
+    rc = nimc_cutoffs_add(l, NIMC_END_WINDOW, nimc_watch_voltage,
+                          vmax + NIMC_WINDOW_TOL_V, +1);
+  if (!rc && isfinite(vmin))
+    rc = nimc_cutoffs_add(l, NIMC_END_WINDOW, nimc_watch_voltage,
+                          vmin - NIMC_WINDOW_TOL_V, -1);
+  if (!rc && isfinite(imax))
+    rc = nimc_cutoffs_add(l, NIMC_END_WINDOW, nimc_watch_abs_current,
+                          imax * (1.0 + NIMC_WINDOW_TOL_I), +1);
+  return rc;
+}
+
 /* Start step st: its plan (control and time bound) from its kind's
- * set-up, its cut-offs (the kind's, then the device's) in ctx, and the
- * solver restarted under the new control. */
+ * set-up, its cut-offs (the kind's, then the device's, its window last)
+ * in ctx, and the solver restarted under the new control. */
 static int start_step(nimc_sim *s, const nimc_step *st, int index,
                       const nimc_step_ops *ops, nimc_step_plan *plan,
                       step_ctx *ctx) {
@@ -294,17 +324,63 @@ static int start_step(nimc_sim *s, const nimc_step *st, int index,
                          "finite value",
                          index + 1, st->text, s->t);
   ctx->m = s->model;
-  if (ops->cutoffs(st, &env, &ctx->cut) || device_cutoffs(s, y, &ctx->cut))
+  if (ops->cutoffs(st, &env, &ctx->cut) || device_cutoffs(s, y, &ctx->cut) ||
+      window_cutoffs(s, &ctx->cut))
     return NIMC_ENOMEM;
   int rc = nimc_solver_set_max_step(s->solver, plan->max_step_s);
   if (!rc)
     rc = nimc_solver_restart(s->solver, s->t, (int)ctx->cut.n, ctx->cut.dir,
                              step_roots, ctx);
-  if (rc)
+  if (rc) {
+    char why[NIMC_ERRMSG_MAX / 2];
+    nimc_model_diagnose(s->model, y, why, sizeof why);
     return nimc_sim_fail(
-        s, NIMC_ESOLVER, "step %d '%s' at t = %.6g s: cannot start: %s",
-        index + 1, st->text, s->t, nimc_solver_errmsg(s->solver));
+        s, NIMC_ESOLVER, "step %d '%s' at t = %.6g s: cannot start: %s [%s]",
+        index + 1, st->text, s->t, why, nimc_solver_errmsg(s->solver));
+  }
   return NIMC_OK;
+}
+
+/* A step the solver could not go on with: what in the device was at its
+ * limit in the last state reached (nimc_model_diagnose), where and when,
+ * the solver's own words in brackets for experts. */
+static int step_failed(nimc_sim *s, const nimc_step *st, int index) {
+  char why[NIMC_ERRMSG_MAX / 2];
+  nimc_model_diagnose(s->model, nimc_solver_y(s->solver), why, sizeof why);
+  return nimc_sim_fail(s, NIMC_ESOLVER,
+                       "step %d '%s' failed at t = %.6g s: %s [%s]",
+                       index + 1, st->text, s->t, why,
+                       nimc_solver_errmsg(s->solver));
+}
+
+/* A step that ended at the device's window (end reason window): the
+ * warning of the result says where and why, and the run stops there
+ * (NIMC_EWINDOW, with the same words as its message). */
+static int window_stop(nimc_sim *s, const nimc_step *st, int index,
+                       const nimc_step_result *sr, nimc_result *res) {
+  const double *y = nimc_solver_y(s->solver);
+  const nimc_model *m = s->model;
+  double vmin, vmax, imax, V = y[m->iV], I = y[m->iI];
+  nimc_device_window(s->dev, &vmin, &vmax, &imax);
+  char what[256];
+  if (V > vmax + 0.5 * NIMC_WINDOW_TOL_V)
+    snprintf(what, sizeof what,
+             "the voltage %.4f V is above [device] max_voltage = %g V", V, vmax);
+  else if (V < vmin - 0.5 * NIMC_WINDOW_TOL_V)
+    snprintf(what, sizeof what,
+             "the voltage %.4f V is below [device] min_voltage = %g V", V, vmin);
+  else
+    snprintf(what, sizeof what,
+             "the current %.4g A is beyond [device] max_current = %.4g A", I,
+             imax);
+  const char *when = sr->duration_s > 0.0 ? "" : " at its start";
+  if (nimc_result_warn(res, index, s->t,
+                       "step %d '%s' left the device's safe window%s at "
+                       "t = %.6g s: %s; the run stopped there",
+                       index + 1, st->text, when, s->t, what))
+    return NIMC_ENOMEM;
+  return nimc_sim_fail(s, NIMC_EWINDOW, "%s",
+                       res->warnings[res->nwarnings - 1].text);
 }
 
 /* Integrate the started step until a cut-off fires or the time bound is
@@ -325,9 +401,7 @@ static int integrate_step(nimc_sim *s, const nimc_step *st, int index,
                            "interrupted in step %d '%s' at t = %.6g s",
                            index + 1, st->text, s->t);
     if (nimc_solver_step(s->solver, tend, &s->t, &ev))
-      return nimc_sim_fail(s, NIMC_ESOLVER,
-                           "step %d '%s' failed at t = %.6g s: %s", index + 1,
-                           st->text, s->t, nimc_solver_errmsg(s->solver));
+      return step_failed(s, st, index);
     if (dt_out > 0.0) {
       if ((rc = record_interval(s, res, index, &next_out))) return rc;
       if (ev == 0) continue; /* the end is recorded below */
@@ -395,6 +469,8 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
     rc = nimc_sim_fail(s, NIMC_ESOLVER,
                        "interrupted by the step sink after step %d '%s'",
                        index + 1, st->text);
+  if (!rc && sr.end_reason == NIMC_END_WINDOW)
+    rc = window_stop(s, st, index, &sr, res);
 done:
   nimc_cutoffs_free(&ctx.cut);
   return rc;
@@ -517,9 +593,10 @@ int nimc_sim_run(nimc_sim *s, const nimc_experiment *exp, nimc_result *res) {
       int rc = NIMC_OK;
       for (size_t k = 0; k < bl->nsteps && !rc; k++) {
         rc = run_step(s, &bl->steps[k], s->steps_done, rep, res);
-        if (rc) break;
-        s->steps_done++;
+        if (rc && rc != NIMC_EWINDOW) break;
+        s->steps_done++; /* a step ended at the window ran: counted */
         s->run_done = ++done;
+        if (rc) break; /* and the run stops there */
         if (s->opts.progress &&
             s->opts.progress(s->opts.progress_user, done, total, s->t))
           rc = nimc_sim_fail(s, NIMC_ESOLVER,

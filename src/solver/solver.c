@@ -70,6 +70,18 @@ static void err_cb(int code, const char *module, const char *function,
            msg);
 }
 
+/* A SUNDIALS return at the boundary: NIMC_OK, or NIMC_ESOLVER with the
+ * function's name and code in the handle's message (after IDA's own words,
+ * when its error handler gave some). */
+static int check(nimc_solver *s, int flag, const char *fn) {
+  if (flag == IDA_SUCCESS) return NIMC_OK;
+  char ida[NIMC_ERRMSG_MAX];
+  memcpy(ida, s->msg, sizeof ida);
+  snprintf(s->msg, sizeof s->msg, "%s failed (%d)%s%.900s", fn, flag,
+           ida[0] ? ": " : "", ida);
+  return NIMC_ESOLVER;
+}
+
 void nimc_solver_destroy(nimc_solver *s) {
   if (!s) return;
   if (s->ida) IDAFree(&s->ida);
@@ -113,12 +125,14 @@ int nimc_solver_create(nimc_solver **out, nimc_model *m, double rtol,
   what = "IDACreate";
   s->ida = IDACreate(s->ctx);
   if (!s->ida) goto fail;
-  IDASetErrHandlerFn(s->ida, err_cb, s);
+  what = "IDASetErrHandlerFn";
+  if (IDASetErrHandlerFn(s->ida, err_cb, s)) goto fail;
   what = "IDAInit";
   if (IDAInit(s->ida, res_cb, 0.0, s->y, s->yp)) goto fail;
   what = "IDASVtolerances";
   if (IDASVtolerances(s->ida, rtol, s->atol)) goto fail;
-  IDASetUserData(s->ida, s);
+  what = "IDASetUserData";
+  if (IDASetUserData(s->ida, s)) goto fail;
   what = "SUNSparseMatrix";
   s->A = SUNSparseMatrix((sunindextype)m->n, (sunindextype)m->n,
                          (sunindextype)m->nnz, CSR_MAT, s->ctx);
@@ -128,15 +142,23 @@ int nimc_solver_create(nimc_solver **out, nimc_model *m, double rtol,
   if (!s->LS) goto fail;
   what = "IDASetLinearSolver";
   if (IDASetLinearSolver(s->ida, s->LS, s->A)) goto fail;
+  what = "IDASetJacFn";
   if (IDASetJacFn(s->ida, jac_cb)) goto fail;
   what = "IDASetId";
   if (IDASetId(s->ida, s->id)) goto fail;
-  IDASetSuppressAlg(s->ida, SUNTRUE);
-  IDASetMaxNumSteps(s->ida, 100000);
-  IDASetMaxConvFails(s->ida, 20);
-  IDASetMaxErrTestFails(s->ida, 20);
-  if (max_step_s > 0.0) IDASetMaxStep(s->ida, max_step_s);
-  if (newton_coef > 0.0) IDASetNonlinConvCoef(s->ida, newton_coef);
+  what = "IDASetSuppressAlg";
+  if (IDASetSuppressAlg(s->ida, SUNTRUE)) goto fail;
+  what = "IDASetMaxNumSteps";
+  if (IDASetMaxNumSteps(s->ida, 100000)) goto fail;
+  what = "IDASetMaxConvFails";
+  if (IDASetMaxConvFails(s->ida, 20)) goto fail;
+  what = "IDASetMaxErrTestFails";
+  if (IDASetMaxErrTestFails(s->ida, 20)) goto fail;
+  what = "IDASetMaxStep";
+  if (max_step_s > 0.0 && IDASetMaxStep(s->ida, max_step_s)) goto fail;
+  what = "IDASetNonlinConvCoef";
+  if (newton_coef > 0.0 && IDASetNonlinConvCoef(s->ida, newton_coef))
+    goto fail;
   s->acc.unknowns = (long)m->n;
   s->acc.jacobian_nonzeros = (long)m->nnz;
   *out = s;
@@ -173,9 +195,7 @@ double nimc_solver_drift(const nimc_solver *s, double t_scale,
 int nimc_solver_set_max_step(nimc_solver *s, double max_step_s) {
   double h = max_step_s > 0.0 ? max_step_s : s->max_step;
   /* IDA takes 0 as "no bound" */
-  return IDASetMaxStep(s->ida, h > 0.0 ? h : 0.0) == IDA_SUCCESS
-             ? NIMC_OK
-             : NIMC_ESOLVER;
+  return check(s, IDASetMaxStep(s->ida, h > 0.0 ? h : 0.0), "IDASetMaxStep");
 }
 
 const char *nimc_solver_errmsg(const nimc_solver *s) {
@@ -209,16 +229,19 @@ int nimc_solver_restart(nimc_solver *s, double t0, int nroots, const int *dir,
                         nimc_root_fn fn, void *user) {
   add_counters(s->ida, &s->acc); /* IDAReInit resets IDA's own counters */
   s->msg[0] = '\0';
-  if (IDAReInit(s->ida, t0, s->y, s->yp) != IDA_SUCCESS) return NIMC_ESOLVER;
+  if (check(s, IDAReInit(s->ida, t0, s->y, s->yp), "IDAReInit"))
+    return NIMC_ESOLVER;
   s->root_fn = fn;
   s->root_user = user;
   s->nroots = nroots;
-  if (IDARootInit(s->ida, nroots, nroots ? root_cb : NULL) != IDA_SUCCESS)
+  if (check(s, IDARootInit(s->ida, nroots, nroots ? root_cb : NULL),
+            "IDARootInit"))
     return NIMC_ESOLVER;
-  if (nroots) {
-    IDASetRootDirection(s->ida, (int *)dir);
-    IDASetNoInactiveRootWarn(s->ida);
-  }
+  if (nroots &&
+      (check(s, IDASetRootDirection(s->ida, (int *)dir),
+             "IDASetRootDirection") ||
+       check(s, IDASetNoInactiveRootWarn(s->ida), "IDASetNoInactiveRootWarn")))
+    return NIMC_ESOLVER;
   /* first trial step for the consistent-initialisation Newton iteration */
   int rc = IDACalcIC(s->ida, IDA_YA_YDP_INIT, t0 + 1e-6);
   if (rc < 0) {
@@ -227,7 +250,7 @@ int nimc_solver_restart(nimc_solver *s, double t0, int nroots, const int *dir,
                rc);
     return NIMC_ESOLVER;
   }
-  if (IDAGetConsistentIC(s->ida, s->y, s->yp) != IDA_SUCCESS)
+  if (check(s, IDAGetConsistentIC(s->ida, s->y, s->yp), "IDAGetConsistentIC"))
     return NIMC_ESOLVER;
   return NIMC_OK;
 }
@@ -260,23 +283,25 @@ int nimc_solver_derivatives_at(nimc_solver *s, double t0) {
   }
   N_VScale(1.0, s->work, s->y);
   add_counters(s->ida, &s->acc);
-  if (IDAReInit(s->ida, t0, s->y, s->yp) != IDA_SUCCESS) return NIMC_ESOLVER;
-  return NIMC_OK;
+  return check(s, IDAReInit(s->ida, t0, s->y, s->yp), "IDAReInit");
 }
 
 int nimc_solver_root_info(nimc_solver *s, int *info) {
-  return IDAGetRootInfo(s->ida, info) == IDA_SUCCESS ? NIMC_OK : NIMC_ESOLVER;
+  return check(s, IDAGetRootInfo(s->ida, info), "IDAGetRootInfo");
 }
 
 int nimc_solver_interpolate(nimc_solver *s, double t, double *y) {
-  if (IDAGetDky(s->ida, t, 0, s->work) != IDA_SUCCESS) return NIMC_ESOLVER;
+  if (check(s, IDAGetDky(s->ida, t, 0, s->work), "IDAGetDky"))
+    return NIMC_ESOLVER;
   memcpy(y, N_VGetArrayPointer(s->work), sizeof(double) * s->m->n);
   return NIMC_OK;
 }
 
 int nimc_solver_step(nimc_solver *s, double tstop, double *t, int *event) {
   sunrealtype tret = 0.0;
-  IDASetStopTime(s->ida, tstop);
+  *event = 0;
+  if (check(s, IDASetStopTime(s->ida, tstop), "IDASetStopTime"))
+    return NIMC_ESOLVER;
   int rc = IDASolve(s->ida, tstop, &tret, s->y, s->yp, IDA_ONE_STEP);
   *t = tret;
   *event = 0;

@@ -123,11 +123,14 @@ else
 fi
 
 # ---- a CV: fitted by its current, its sweeps read off the data ----
+# (the first sweep jumps from the neutral 2.6 V to 0 V and draws 0.4 A/cm2
+# for an instant, beyond the stack's max_current of 10 mA/cm2: lifted)
+LIFT=device.max_current=1A/cm2
 "$NIMC" run $DEV -e 'Sweep from 0 V to 3.5 V at 20 mV/s' -e 'Sweep from 3.5 V to 0 V at 20 mV/s' \
-  --set cathode.micropore_capacitance_fraction=0.5 --output-interval 2s -o "$TMP/cv" -q --json \
+  --set $LIFT --set cathode.micropore_capacitance_fraction=0.5 --output-interval 2s -o "$TMP/cv" -q --json \
   >/dev/null 2>"$TMP/err" && ok || bad "nimc run for the CV failed: $(cat "$TMP/err")"
 Q=cathode.micropore_capacitance_fraction
-if "$NIMC" fit $DEV "$TMP/cv/timeseries.csv" --kind cv --params "$Q=0.05:0.95" --json \
+if "$NIMC" fit $DEV "$TMP/cv/timeseries.csv" --kind cv --params "$Q=0.05:0.95" --set $LIFT --json \
      >"$TMP/cvfit.json" 2>"$TMP/err"; then
   ok
   grep -qF '"Sweep from 0 V to 3.5 V at 20 mV/s", "Sweep from 3.5 V to 0 V at 20 mV/s"' "$TMP/cvfit.json" \

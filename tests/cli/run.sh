@@ -139,7 +139,7 @@ fi
 # ---- success: --fields writes the fields at the end of the run ----
 for fdev in $DEV devices/nimc.ini; do
   fo="$TMP/fields-$(basename "$fdev" .ini)"
-  if "$NIMC" run "$fdev" -e 'Charge at 1 mA/cm2 for 2 s' --fields -q -o "$fo" >/dev/null 2>"$TMP/err"; then
+  if "$NIMC" run "$fdev" -e 'Charge at 0.1 mA/cm2 for 2 s' --fields -q -o "$fo" >/dev/null 2>"$TMP/err"; then
     ok
     [ "$(head -1 "$fo/fields.csv")" = "x_m,z_m,dx_m,dz_m,region,c_mol_m3,phi_e_V,reaction_A_m3" ] && ok \
       || bad "$fdev: fields.csv header: $(head -1 "$fo/fields.csv")"
@@ -238,6 +238,53 @@ if "$NIMC" run $DEV --set device.nominal_capacity=0.02mAh -e 'Charge at 2C until
 else
   bad "nimc run of the loads failed: $(cat "$TMP/err")"
 fi
+
+# ---- the device's safe window: a run that leaves it stops there, exit 1 ----
+# (issue 10: the stack charged at 1 mA for half an hour reached 7.06 V and
+# reported 460 mWh/cm3 with exit 0)
+"$NIMC" run $DEV -e 'Charge at 1 mA for 0.5 hours' >"$TMP/win.txt" 2>"$TMP/err"
+rc=$?
+[ $rc -eq 1 ] && grep -q '^nimc run: warning: step 1 .*max_voltage = 3.5 V' "$TMP/err" \
+  && grep -qE '^ +1 charge .* 3\.50[01][0-9] V .*end: window' "$TMP/win.txt" \
+  && ! grep -q 'mWh/cm3' "$TMP/win.txt" \
+  && ok || bad "the 7.06 V case: status $rc (1 expected), $(cat "$TMP/err") $(cat "$TMP/win.txt")"
+"$NIMC" run $DEV -e 'Charge at 1 mA for 0.5 hours' --json >"$TMP/win.json" 2>"$TMP/err"
+rc=$?
+[ $rc -eq 1 ] && grep -q '"warnings":[[:space:]]*\[{' "$TMP/win.json" \
+  && grep -q '"end_reason":[[:space:]]*"window"' "$TMP/win.json" \
+  && grep -q 'warning:' "$TMP/err" && [ "$(head -c1 "$TMP/win.json")" = "{" ] \
+  && ok || bad "the 7.06 V case --json: status $rc, no warnings array or window end: $(cat "$TMP/win.json")"
+# a GCD cut at the window's edges: no warning, an empty warnings array, exit 0
+grep -q '"warnings":[[:space:]]*\[\]' "$TMP/sum.json" && ok || bad "a plain GCD has no empty warnings array"
+"$NIMC" run $DEV -e 'Charge at 1 mA/cm2 until 3.5 V' -e 'Hold at 3.5 V for 10 s' \
+  -e 'Discharge at 1 mA/cm2 until 0 V' -e 'Sweep from 0 V to 3.5 V at 50 mV/s' -q >"$TMP/edge.txt" 2>"$TMP/err" \
+  && ! grep -q warning "$TMP/err" && ok || bad "steps at the window's edges warned or failed: $(cat "$TMP/err")"
+# the metrics come from the complete steps only: the cycle before the stop
+"$NIMC" run $DEV -e "$CH" -e "$DIS" -e 'Charge at 1 mA for 1 h' --json >"$TMP/win2.json" 2>"$TMP/err"
+rc=$?
+a=$(json_in "$TMP/sum.json" metrics capacitance_F) b=$(json_in "$TMP/win2.json" metrics capacitance_F)
+[ $rc -eq 1 ] && [ -n "$a" ] && [ "$a" = "$b" ] && ok \
+  || bad "metrics after a window stop: status $rc, capacitance '$b', expected the GCD's '$a'"
+# a solver failure in physics words, no metric from the failed step
+"$NIMC" run $DEV -e 'Charge at 1 mA for 0.5 hours' --set device.max_voltage=10V >"$TMP/fail.txt" 2>"$TMP/err"
+rc=$?
+[ $rc -eq 1 ] && grep -q "failed at t = .*intercalation solid of the anode (NTO) is full.*\[IDA" "$TMP/err" \
+  && grep -q '^metrics: none' "$TMP/fail.txt" \
+  && ok || bad "a solver failure: status $rc, $(cat "$TMP/err")"
+# bad window keys: exit 2, the file and line or the --set named
+expect_error 2 "--set device.max_voltage" "'abc'" -- run $DEV -e "$CH" --set device.max_voltage=abc
+expect_error 2 "--set device.max_voltage" "must be above min_voltage (0 V)" -- run $DEV -e "$CH" --set device.max_voltage=0V
+expect_error 2 "--set device.max_current" "must be positive" -- run $DEV -e "$CH" --set device.max_current=-1mA
+expect_error 2 "--set device.max_current" "a current per footprint area such as '10 mA/cm2'" -- run $DEV -e "$CH" --set device.max_current=3V
+expect_error 2 "--set device.min_voltage" "wrong dimension" -- run $DEV -e "$CH" --set device.min_voltage=2mA
+d=$(mkdev winorder 's/^max_voltage = 3.5 V/max_voltage = -1 V/'); n=$(grep -n '^max_voltage = -1 V' "$d" | cut -d: -f1)
+expect_error 2 "$d:$n: [device] max_voltage" "must be above min_voltage" -- run "$d" -e "$CH"
+d=$(mkdev winunit 's/^min_voltage = 0 V/min_voltage = 0/'); n=$(grep -n '^min_voltage = 0$' "$d" | cut -d: -f1)
+expect_error 2 "$d:$n: [device] min_voltage" "no unit" -- run "$d" -e "$CH"
+d=$(mkdev winnum 's/^max_current = 10 mA\/cm2/max_current = lots/'); n=$(grep -n '^max_current = lots' "$d" | cut -d: -f1)
+expect_error 2 "$d:$n: [device] max_current" "'lots'" -- run "$d" -e "$CH"
+d=$(mkdev winbig 's/^max_current = 10 mA\/cm2/max_current = 1 MA/'); n=$(grep -n '^max_current = 1 MA' "$d" | cut -d: -f1)
+expect_error 2 "$d:$n: [device] max_current" "plausible range up to 1 kA" -- run "$d" -e "$CH"
 
 # ---- bad device files: file, line and key named ----
 expect_error 2 "no-such.ini" -- run "$TMP/no-such.ini" -e "$CH"
