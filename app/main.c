@@ -58,6 +58,8 @@ static const char *usage_run =
     "                           'Sweep from 0 V to 3.5 V at 10 mV/s'\n"
     "                           'Discharge at 1 mW/cm2 until 0.5 V'\n"
     "                           'Discharge through 5 kohm until 0.5 V'\n"
+    "                           'Discharge through LED until 1.8 V' (the\n"
+    "                           device's [led] section)\n"
     "                           'Charge at 2C until 3.5 V', 'Rest until 2.1 V'\n"
     "                           'Repeat 10 times: Charge at ...; Discharge at "
     "...'\n"

@@ -20,7 +20,12 @@
  *       equivalent series and charge-transfer resistances;
  *   (e) the predictions figure: capacitance against current density of
  *       the uncovered, covered, AG//AG and 80 C devices, and capacitance
- *       against the thickness ratio.
+ *       against the thickness ratio;
+ *   (f) the load test: the uncovered device, charged at 0.6 mA/cm2 for
+ *       120 s (within its 3.5 V window), lights the LED of its [led]
+ *       section until its voltage falls to the LED's forward voltage; how
+ *       long it stays lit is a model-only row of the predictions table
+ *       (led_lit_s) and a line below it.
  * The calibration table is the rows of app/paper.h whose role is
  * calibration (devices/calibration.fit fits the same rows); the predictions
  * table is paper.h's prediction rows and the model-only rows below, for
@@ -278,13 +283,13 @@ static const struct ratio_series {
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define NPAPER COUNT(paper_values)
 #define NPRED COUNT(predictions)
-#define NROWS (NPAPER + NPRED)
+#define NROWS (NPAPER + NPRED + 1) /* + the LED demonstration's row */
 
 /* ---- the command line ---- */
 
 static const char *usage =
     "usage: nimc reproduce [--json] [-o DIR] [--devices DIR]\n"
-    "                      [--only calibration] [-q]\n"
+    "                      [--only calibration|led] [-q]\n"
     "\n"
     "Regenerate the experiments of the paper (Zheng et al., Adv. Sci. 2019)\n"
     "that the simulator can run, and print the model's numbers beside the\n"
@@ -326,6 +331,11 @@ static const char *usage =
     "                    series), no reproduce_predictions, and the covered\n"
     "                    device only at its calibration point; about a third\n"
     "                    of the time\n"
+    "  --only led        the LED demonstration alone (f): charge the\n"
+    "                    uncovered device at 0.6 mA/cm2 for 120 s (or to\n"
+    "                    3.5 V), then 'Discharge through LED' until the\n"
+    "                    LED's forward voltage ([led] of nimc.ini); prints\n"
+    "                    how long the LED stays lit (row led_lit_s)\n"
     "  -q, --quiet       no progress on stderr\n"
     "  -h, --help        this help\n"
     "\n"
@@ -341,6 +351,7 @@ typedef struct args {
   const char *outdir, *devdir;
   int json, quiet;
   int calibration_only; /* --only calibration */
+  int led_only;         /* --only led */
 } args;
 
 /* 0 to go on, -1 after --help, or an exit status. */
@@ -368,11 +379,16 @@ static int parse_args(int argc, char **argv, args *a) {
     } else if (!strcmp(o, "--only")) {
       if (!has_value)
         return cli_fail_usage("reproduce",
-                              "option '%s' needs a table: calibration", o);
-      if (strcmp(argv[++i], "calibration"))
+                              "option '%s' needs a part: calibration or led",
+                              o);
+      if (!strcmp(argv[++i], "led")) {
+        a->led_only = 1;
+        continue;
+      }
+      if (strcmp(argv[i], "calibration"))
         return cli_fail_usage("reproduce",
-                              "--only '%s': the table to run alone is "
-                              "'calibration'",
+                              "--only '%s': the part to run alone is "
+                              "'calibration' or 'led'",
                               argv[i]);
       a->calibration_only = 1;
     } else if (o[0] == '-') {
@@ -418,8 +434,20 @@ typedef struct eis_run {
   double wall_s;
 } eis_run;
 
+/* (f) the LED demonstration. */
+typedef struct led_run {
+  int done;            /* simulated */
+  double v_f, i_f;     /* the LED's forward voltage (V) and current (A) */
+  double charge_s;     /* how long the charge ran */
+  double charge_end_V; /* where it ended */
+  double lit_s;        /* how long the LED stayed lit; NaN: not computed */
+  char quantity[200];  /* the row's quantity, naming the LED */
+  double wall_s;
+} led_run;
+
 typedef struct state {
   args a;
+  led_run led;
   nimc_device *dev[NVARIANT]; /* NULL: not needed, not loaded */
   int needed[NVARIANT];
   gcd_run *runs;
@@ -822,6 +850,122 @@ static void simulate_eis(state *s, int v) {
   progress_line(s, what, e->wall_s, why ? "FAILED" : "done");
   free(f);
   nimc_sim_destroy(sim);
+}
+
+/* (f): the LED demonstration of the paper's load test, "after charging
+ * at 0.6 mA/cm2 for 120 s, one NIMC lights an LED logo display": the
+ * uncovered device is first emptied (discharged to 0 V, the state a
+ * tested device is charged from), then charged at 0.6 mA/cm2 for 120 s
+ * or until the top of the paper's window, 3.5 V, whichever comes first,
+ * then discharged through the LED of its [led] section until its voltage
+ * falls to the LED's forward voltage: the time the LED stays lit. */
+static const double led_J = 0.6, led_charge_s = 120.0;
+
+/* The LED of the uncovered device's file (its forward point, for the
+ * step and the row), before anything is simulated: 0, or exit status 2
+ * when the file has no [led] section. */
+static int led_check(state *s) {
+  led_run *l = &s->led;
+  char path[4096];
+  nimc_err err;
+  snprintf(path, sizeof path, "%s/%s", s->a.devdir, variants[V_UNCOVERED].file);
+  if (nimc_device_param(path, NULL, 0, "led.forward_voltage", &l->v_f, NULL,
+                        0, &err) ||
+      nimc_device_param(path, NULL, 0, "led.forward_current", &l->i_f, NULL,
+                        0, &err)) {
+    fprintf(stderr,
+            "nimc reproduce: %s: the LED demonstration (f) needs the "
+            "device's LED, its [led] section (forward_voltage, "
+            "forward_current): %s\n",
+            path, err.msg);
+    return 2;
+  }
+  snprintf(l->quantity, sizeof l->quantity,
+           "LED (%g V at %g mA) lit after a charge at %g mA/cm2 for %g s "
+           "(or to %g V)",
+           l->v_f, 1e3 * l->i_f, led_J, led_charge_s, gcd_v_max_V);
+  return 0;
+}
+
+static void simulate_led(state *s) {
+  led_run *l = &s->led;
+  const nimc_device *dev = s->dev[V_UNCOVERED];
+  char line[3][128], what[256];
+  const char *lines[3] = {line[0], line[1], line[2]};
+  nimc_err err;
+  l->lit_s = NAN;
+  snprintf(what, sizeof what, "%s, LED demonstration (f)",
+           nimc_device_name(dev));
+  double t0 = cli_now_s();
+  snprintf(line[0], sizeof line[0], "Discharge at %g mA/cm2 until %g V", led_J,
+           gcd_v_min_V);
+  snprintf(line[1], sizeof line[1], "Charge at %g mA/cm2 for %g s or until %g V",
+           led_J, led_charge_s, gcd_v_max_V);
+  snprintf(line[2], sizeof line[2], "Discharge through LED until %.10g V",
+           l->v_f);
+  nimc_experiment *exp = experiment(lines, COUNT(lines));
+  nimc_sim *sim = NULL;
+  nimc_result res;
+  memset(&res, 0, sizeof res);
+  int rc = exp ? NIMC_OK : NIMC_EINPUT;
+  const char *why = "the experiment could not be parsed";
+  if (!rc && (rc = nimc_sim_create(&sim, dev, NULL, &err))) why = err.msg;
+  if (!rc && (rc = nimc_sim_run(sim, exp, &res))) why = nimc_sim_errmsg(sim);
+  l->wall_s = cli_now_s() - t0;
+  if (!rc && res.nsteps == 3) {
+    const nimc_step_result *ch = &res.steps[1], *led = &res.steps[2];
+    l->done = 1;
+    l->charge_s = ch->duration_s;
+    l->charge_end_V = ch->v_end_V;
+    if (led->end_reason == NIMC_END_VOLTAGE)
+      l->lit_s = led->duration_s;
+    else
+      fprintf(stderr,
+              "nimc reproduce: warning: %s: the LED step ended by %s at %.4g "
+              "V, before the forward voltage: no lit time\n",
+              what, nimc_end_reason_name(led->end_reason), led->v_end_V);
+  } else {
+    fprintf(stderr, "nimc reproduce: %s failed: %s\n", what,
+            rc ? why : "not every step ran");
+    s->failed = 1;
+  }
+  progress_line(s, what, l->wall_s, l->done ? "done" : "FAILED");
+  nimc_result_free(&res);
+  nimc_sim_destroy(sim);
+  nimc_experiment_destroy(exp);
+}
+
+/* The LED demonstration's row (led_lit_s), model-only, appended to the
+ * predictions after the rows of paper.h and the table above (its spec
+ * only gives the role: the value is the demonstration's). */
+static const struct paper_value led_spec = {
+    "led_lit_s", "LED lit", "s", NAN, PREDICTION, Q_VOLUMETRIC,
+    V_UNCOVERED, 0.6, V_UNCOVERED, 0};
+
+static void add_led_row(state *s) {
+  const led_run *l = &s->led;
+  s->spec[s->nrows] = &led_spec;
+  s->rows[s->nrows] = (nimc_validation_row){
+      .id = led_spec.id,
+      .quantity = l->quantity[0] ? l->quantity : led_spec.quantity,
+      .unit = led_spec.unit,
+      .paper = NAN,
+      .model = l->lit_s,
+      .role = row_role_name(PREDICTION)};
+  s->nrows++;
+}
+
+/* The demonstration's line below the tables. */
+static void print_led(const state *s) {
+  const led_run *l = &s->led;
+  if (!l->done) return;
+  printf("\nLED demonstration (f): %s charged at %g mA/cm2 for %.1f s "
+         "(to %.3f V%s), then through the LED (%g V at %g mA, [led] of "
+         "%s): lit for %.1f s, until the voltage falls to %g V\n",
+         nimc_device_name(s->dev[V_UNCOVERED]), led_J, l->charge_s,
+         l->charge_end_V,
+         l->charge_s < led_charge_s * (1 - 1e-9) ? ", the window's top" : "",
+         l->v_f, 1e3 * l->i_f, variants[V_UNCOVERED].file, l->lit_s, l->v_f);
 }
 
 /* ---- the comparison ---- */
@@ -1278,11 +1422,13 @@ static void write_files(state *s, const char *json) {
   }
   int failed = s->failed;
   s->failed = 0;
-  figure_profiles(s, dir);
-  figure_rate(s, dir);
-  figure_fields(s, dir);
-  figure_eis(s, dir);
-  if (!s->a.calibration_only) figure_predictions(s, dir);
+  if (!s->a.led_only) { /* the LED demonstration alone draws nothing */
+    figure_profiles(s, dir);
+    figure_rate(s, dir);
+    figure_fields(s, dir);
+    figure_eis(s, dir);
+    if (!s->a.calibration_only) figure_predictions(s, dir);
+  }
   snprintf(path, sizeof path, "%s/reproduce.json", dir);
   if (nimc_write_atomic(path, json, strlen(json), &err))
     output_failed(s, "reproduce.json", &err);
@@ -1293,7 +1439,10 @@ static void write_files(state *s, const char *json) {
     s->failed = 1;
   s->failed |= failed;
   cli_block_signals(0, &old);
-  if (!s->a.quiet)
+  if (!s->a.quiet && s->a.led_only)
+    fprintf(stderr, "nimc reproduce: wrote %s/reproduce.json, validation.csv\n",
+            dir);
+  else if (!s->a.quiet)
     fprintf(stderr,
             "nimc reproduce: wrote %s/reproduce_gcd, reproduce_rate, "
             "reproduce_fields, reproduce_eis%s (.png, .svg), reproduce.json, "
@@ -1342,26 +1491,34 @@ int cli_reproduce(int argc, char **argv) {
   if (rc) return rc < 0 ? 0 : rc;
   s.start_s = cli_now_s();
 
-  select_rows(&s);
-  if (plan_runs(&s)) {
+  if (!s.a.led_only) select_rows(&s);
+  if (s.a.led_only)
+    s.needed[V_UNCOVERED] = 1;
+  else if (plan_runs(&s)) {
     fprintf(stderr, "nimc reproduce: out of memory\n");
     rc = EXIT_FAIL;
     goto done;
   }
   /* bad input is answered before anything is simulated */
   if ((rc = load_variants(&s))) goto done;
+  int led = !s.a.calibration_only;
+  if (led && (rc = led_check(&s))) goto done;
   if ((rc = cli_outdir_ready("reproduce", s.a.outdir))) goto done;
 
-  s.nsims = s.nruns + NDEV;
+  s.nsims = s.nruns + (s.a.led_only ? 0 : NDEV) + (size_t)led;
   for (int v = 0; v < NVARIANT; v++)
     s.nsims += (size_t)s.eis[v].wanted;
   for (size_t k = 0; k < s.nruns; k++)
     simulate_gcd(&s, &s.runs[k]);
-  for (int d = 0; d < NDEV; d++)
+  for (int d = 0; d < NDEV && !s.a.led_only; d++)
     simulate_map(&s, d);
   for (int v = 0; v < NVARIANT; v++)
     if (s.eis[v].wanted) simulate_eis(&s, v);
   fill_rows(&s);
+  if (led) {
+    simulate_led(&s);
+    add_led_row(&s);
+  }
 
   nimc_summary sum = {.device = nimc_device_name(s.dev[UNCOVERED]),
                       .temperature_C =
@@ -1373,10 +1530,12 @@ int cli_reproduce(int argc, char **argv) {
     rc = EXIT_FAIL;
     goto done;
   }
-  if (s.a.json)
+  if (s.a.json) {
     printf("%s\n", json);
-  else
+  } else {
     print_tables(&s);
+    print_led(&s);
+  }
   fflush(stdout);
   if (s.a.outdir) write_files(&s, json);
   if (!s.a.quiet)

@@ -227,6 +227,37 @@ static void test_power_load_rates(void) {
   check_error("Rest until 1 mC", "'1 mC' is not a voltage");
   check_error("Sweep from 0 V to 1 V at 1 mV/s until 1 mC",
               "expected 'for <time>' after the rate, found 'until 1 mC'");
+
+  /* the LED load: through the device's LED, until a voltage or for a
+   * time, keywords in any case */
+  CHECK(parse1("Discharge through LED until 1.9 V", &exp, &err) == NIMC_OK);
+  st = only_step(exp);
+  CHECK(st && st->type == NIMC_STEP_LOAD_LED && st->has_v_cut &&
+        st->v_cut_V == 1.9 && !st->has_duration && !st->has_q_cut);
+  nimc_experiment_destroy(exp);
+  CHECK(parse1("discharge THROUGH led for 10 min or until 1.8V", &exp, &err) ==
+        NIMC_OK);
+  st = only_step(exp);
+  CHECK(st && st->type == NIMC_STEP_LOAD_LED && st->has_v_cut &&
+        st->has_duration && st->duration_s == 600.0);
+  nimc_experiment_destroy(exp);
+  check_error("Discharge through LED",
+              "step 1 'Discharge through LED': expected 'until <voltage>' or "
+              "'for <time>' after 'LED', found nothing");
+  check_error("Discharge through LED until 1 mAh",
+              "ends at a voltage ('until <voltage>') or after a time ('for "
+              "<time>'), not on a charge");
+  check_error("Discharge through LED for 1 s or until 2 mC", "not on a charge");
+  check_error("Discharge through LED until 0.1 mA",
+              "'0.1 mA' is not a voltage");
+  check_error("Discharge through LEDD until 1.9 V",
+              "expected a resistance such as '5 kohm' or the word 'LED' after "
+              "'through', found 'LEDD until 1.9 V'");
+  check_error("Discharge through a LED until 1.9 V",
+              "or the word 'LED' after 'through', found 'a LED");
+  check_error("Discharge through LED at 1 mA until 1.9 V",
+              "expected 'until <voltage>' or 'for <time>' after 'LED', found "
+              "'at 1 mA");
 }
 
 static void test_rest_hold_sweep(void) {

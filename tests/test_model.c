@@ -111,20 +111,27 @@ static void test_jacobian_matches_finite_differences(void) {
            *J = malloc(sizeof(double) * m->nnz);
     double *dense = malloc(sizeof(double) * n * n);
     double cj = 37.0;
-    /* every kind of control row: current, voltage, sweep, and the two
-     * that tie I to V (a power, a load) */
+    /* every kind of control row: current, voltage, sweep, and those
+     * that tie I to V (a power, a load, and an LED twice: on its
+     * exponential at 1.9 V, and at 2.5 V where it is continued linearly) */
     static const nimc_control_kind modes[] = {
-        NIMC_CONTROL_CURRENT, NIMC_CONTROL_VOLTAGE, NIMC_CONTROL_SWEEP,
-        NIMC_CONTROL_POWER, NIMC_CONTROL_RESISTANCE};
-    for (int mode = 0; mode < 5; mode++) {
+        NIMC_CONTROL_CURRENT, NIMC_CONTROL_VOLTAGE,    NIMC_CONTROL_SWEEP,
+        NIMC_CONTROL_POWER,   NIMC_CONTROL_RESISTANCE, NIMC_CONTROL_DIODE,
+        NIMC_CONTROL_DIODE};
+    for (int mode = 0; mode < 7; mode++) {
       nimc_control c = {.kind = modes[mode],
                         .i_set_A = 2e-5,
                         .v_set_V = 1.0,
                         .sweep_rate_V_s = 0.01,
                         .p_set_W = -3e-5,
-                        .r_load_ohm = 2e3};
+                        .r_load_ohm = 2e3,
+                        .led_forward_current_A = 1e-3,
+                        .led_forward_voltage_V = 1.8,
+                        .led_slope_V = 0.05,
+                        .led_series_ohm = 100.0};
       CHECK(nimc_model_set_control(m, &c) == NIMC_OK);
       random_state(m, 7u + (unsigned)(mode % 3), y, yp);
+      if (mode >= 5) y[m->iV] = mode == 5 ? 1.9 : 2.5;
       CHECK(nimc_model_eval(m, 3.0, y, yp, F, cj, J) == 0);
       memset(dense, 0, sizeof(double) * n * n);
       for (int64_t r = 0; r < n; r++)
@@ -463,6 +470,35 @@ static void test_control_interface(void) {
   CHECK(nimc_model_get_control(m).r_load_ohm == 5e3);
   CHECK(nimc_model_eval(m, t, y, yp, F, 0.0, NULL) == 0);
   CHECK_ABS(F[m->iI], 3e-4 + 0.7 / 5e3, 1e-15);
+  /* an LED (i_f 1 mA at 1.8 V, slope 50 mV, 100 ohm) holds I plus the
+   * diode's current at V_d = V + I R_s: Shockley's law through (V_f, i_f),
+   * zero at V_d = 0, continued linearly above 1e4 i_f with value and
+   * slope continuous */
+  nimc_control cd = {.kind = NIMC_CONTROL_DIODE,
+                     .led_forward_current_A = 1e-3,
+                     .led_forward_voltage_V = 1.8,
+                     .led_slope_V = 0.05,
+                     .led_series_ohm = 100.0};
+  CHECK(nimc_model_set_control(m, &cd) == NIMC_OK);
+  CHECK(nimc_control_by_current(cd.kind) == 0);
+  CHECK(nimc_model_control_target(m, t) == 0.0);
+  y[m->iV] = 1.85;
+  CHECK(nimc_model_eval(m, t, y, yp, F, 0.0, NULL) == 0);
+  y[m->iV] = 0.7;
+  {
+    double e0 = exp(-1.8 / 0.05), vd = 1.85 + 3e-4 * 100.0;
+    double led = 1e-3 * (exp(vd / 0.05) - 1.0) / (1.0 / e0 - 1.0);
+    CHECK_REL(F[m->iI] - 3e-4, led, 1e-12);
+    double dx, xm = log(1e4), h = 1e-7;
+    CHECK_REL(nimc_control_diode_current(&cd, 0.0, NULL), 1e-3, 1e-14);
+    CHECK_ABS(nimc_control_diode_current(&cd, -1.8 / 0.05, NULL), 0.0, 1e-25);
+    double below = nimc_control_diode_current(&cd, xm - h, NULL);
+    double above = nimc_control_diode_current(&cd, xm + h, &dx);
+    CHECK_REL(above, below, 1e-6);
+    CHECK_REL(dx, 10.0 * (1.0 + 1e-15), 1e-6); /* 1e4 i_f per unit x */
+    CHECK_REL(nimc_control_diode_current(&cd, xm + 1.0, NULL),
+              1e-3 * (2e4 - e0) / (1.0 - e0), 1e-12);
+  }
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     CHECK(nimc_model_set_control(m, &cases[k].c) == NIMC_OK);
     CHECK(nimc_model_get_control(m).kind == cases[k].c.kind);
@@ -487,6 +523,27 @@ static void test_control_interface(void) {
       {.kind = NIMC_CONTROL_RESISTANCE, .r_load_ohm = 0.0},
       {.kind = NIMC_CONTROL_RESISTANCE, .r_load_ohm = -5.0},
       {.kind = NIMC_CONTROL_RESISTANCE, .r_load_ohm = INFINITY},
+      {.kind = NIMC_CONTROL_DIODE,
+       .led_forward_current_A = 0.0,
+       .led_forward_voltage_V = 1.8,
+       .led_slope_V = 0.05},
+      {.kind = NIMC_CONTROL_DIODE,
+       .led_forward_current_A = 1e-3,
+       .led_forward_voltage_V = 0.0,
+       .led_slope_V = 0.05},
+      {.kind = NIMC_CONTROL_DIODE,
+       .led_forward_current_A = 1e-3,
+       .led_forward_voltage_V = 1.8,
+       .led_slope_V = -0.05},
+      {.kind = NIMC_CONTROL_DIODE,
+       .led_forward_current_A = 1e-3,
+       .led_forward_voltage_V = 1.8,
+       .led_slope_V = 0.05,
+       .led_series_ohm = -1.0},
+      {.kind = NIMC_CONTROL_DIODE,
+       .led_forward_current_A = NAN,
+       .led_forward_voltage_V = 1.8,
+       .led_slope_V = 0.05},
   };
   for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
     CHECK(nimc_model_set_control(m, &bad[k]) == NIMC_EINPUT);

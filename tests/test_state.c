@@ -201,7 +201,7 @@ static void test_bad_files(void) {
       {"1 2\n3 4\nend\n", NULL, 1}, /* good: decimal numbers are read too */
       {"hello\n", ":1: not a nimc state file", 0},
       {"nimc-state 1\n", ":1: state file version '1'", 0},
-      {"nimc-state 3\n", ":1: state file version '3'", 0},
+      {"nimc-state 4\n", ":1: state file version '4'", 0},
       {"1 2\n3 4\n", "without its 'end'", 1},
       {"1 2\nend\n", ":17: 1 values of y and y'", 1},
       {"1 2\n3 4\n5 6\nend\n", ":18: more values", 1},
@@ -248,6 +248,28 @@ static void test_bad_files(void) {
     nimc_err err;
     CHECK(nimc_state_read(path, &st, &err) == NIMC_EINPUT && !st);
     CHECK_CONTAINS(err.msg, edits[k].needle);
+    nimc_state_destroy(st);
+  }
+  /* version 3 adds the LED's control: required there, not in version 2
+   * (the head above, read as good) */
+  const char *led = "control_led_forward_current_A 0x1p-10\n"
+                    "control_led_forward_voltage_V 0x1.cp+0\n"
+                    "control_led_slope_V 0x1p-4\n"
+                    "control_led_series_ohm 0x1p+6\n";
+  const char *vals = strstr(head, "values\n");
+  for (int with = 0; with < 2; with++) {
+    snprintf(text, sizeof text, "nimc-state 3\n%.*s%s%s1 2\n3 4\nend\n",
+             (int)(vals - head - 13), head + 13, with ? led : "", vals);
+    write_text(path, text);
+    nimc_state *st = NULL;
+    nimc_err err;
+    int rc = nimc_state_read(path, &st, &err);
+    if (with) {
+      CHECK(rc == NIMC_OK && st && nimc_state_unknowns(st) == 2);
+    } else {
+      CHECK(rc == NIMC_EINPUT && !st);
+      CHECK_CONTAINS(err.msg, "lacks 'control_led_forward_current_A'");
+    }
     nimc_state_destroy(st);
   }
   nimc_state *st = NULL;

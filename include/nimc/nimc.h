@@ -141,7 +141,9 @@ typedef enum nimc_step_type {
                           time-domain impedance measurement) */
   NIMC_STEP_CHARGE_POWER,    /* constant power into the device (I V = P) */
   NIMC_STEP_DISCHARGE_POWER, /* constant power out of the device */
-  NIMC_STEP_LOAD_RESISTOR    /* discharge through a resistor (V = -I R) */
+  NIMC_STEP_LOAD_RESISTOR,   /* discharge through a resistor (V = -I R) */
+  NIMC_STEP_LOAD_LED         /* discharge through the device's LED ([led]:
+                                a diode law with series resistance) */
 } nimc_step_type;
 
 typedef enum nimc_end_reason {

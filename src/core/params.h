@@ -153,6 +153,19 @@ typedef struct nimc_solver_params {
   double atol_scale;
 } nimc_solver_params;
 
+/* A light-emitting diode as a load ([led], docs/device-files.md): it
+ * draws forward_current at forward_voltage across its junction, with an
+ * ideality factor and a resistance in series; the step 'Discharge through
+ * LED' connects it across the terminals.  The LED is at the device's
+ * temperature. */
+typedef struct nimc_led_params {
+  int present;                  /* the device file has a [led] section */
+  double forward_voltage_V;     /* > 0 */
+  double forward_current_A;     /* > 0 */
+  double ideality;              /* >= 1 */
+  double series_resistance_ohm; /* >= 0 */
+} nimc_led_params;
+
 struct nimc_device {
   char name[NIMC_NAME_MAX];
   char path[NIMC_PATH_MAX];
@@ -182,6 +195,7 @@ struct nimc_device {
   nimc_electrolyte_params electrolyte;
   nimc_mesh_params mesh;
   nimc_solver_params solver;
+  nimc_led_params led;             /* [led], optional */
 };
 
 #endif /* NIMC_PARAMS_H */

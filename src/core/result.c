@@ -142,6 +142,8 @@ const char *nimc_step_type_name(nimc_step_type t) {
     return "discharge_power";
   case NIMC_STEP_LOAD_RESISTOR:
     return "load_resistor";
+  case NIMC_STEP_LOAD_LED:
+    return "load_led";
   }
   return "unknown";
 }

@@ -271,7 +271,8 @@ static int apply_sets(loader *L, const char *const *sets, size_t nsets) {
 
 static const char *const sections[] = {
     "device",   "anode", "separator", "cathode", "electrolyte",
-    "geometry", "cover", "mesh",      "solver",  NULL};
+    "geometry", "cover", "mesh",      "solver",  "led",
+    NULL};
 static const char *const device_keys[] = {"name",
                                           "geometry",
                                           "area",
@@ -325,6 +326,8 @@ static const char *const mesh_keys[] = {"anode_cells",       "separator_cells",
                                         "grading_z",         "array",
                                         NULL};
 static const char *const solver_keys[] = {"rtol", "atol_scale", NULL};
+static const char *const led_keys[] = {"forward_voltage", "forward_current",
+                                       "ideality", "series_resistance", NULL};
 
 /* Material keys: the head of every material file, the part of it a device
  * section may override, and the keys of each kind. */
@@ -425,6 +428,9 @@ static const struct bound {
   double lo, hi;
   const char *text;
 } bounds[] = {
+    {"ideality", "1", 1.0, 20.0, "1 to 20"},
+    {"forward_voltage", "V", 0.1, 10.0, "0.1 V to 10 V"},
+    {"forward_current", "A", 1e-9, 10.0, "1 nA to 10 A"},
     {"thickness", "m", 1e-9, 1e-2, "1 nm to 10 mm"},
     {"gel_thickness", "m", 1e-9, 1e-2, "1 nm to 10 mm"},
     {"normalisation_thickness", "m", 1e-9, 1e-2, "1 nm to 10 mm"},
@@ -1325,6 +1331,30 @@ static int mesh_solver_sections(const loader *L, nimc_device *d) {
   return NIMC_OK;
 }
 
+/* Section [led] (optional): an LED as a load for 'Discharge through LED'.
+ * Once the section is there, its forward point is required; the ideality
+ * defaults to 2 (typical of LEDs) and the series resistance to 0. */
+static int led_section(const loader *L, nimc_device *d) {
+  scope s = {L, "led", NULL};
+  const char *const *lists[] = {led_keys, NULL};
+  nimc_led_params *p = &d->led;
+  TRY(check_keys(L, &L->dev, "led", lists));
+  p->ideality = 2.0;
+  p->series_resistance_ohm = 0.0;
+  if (!first_in(&L->dev, "led")) return NIMC_OK;
+  p->present = 1;
+  TRY(get_num(&s, "forward_voltage", "V", POS,
+              "the voltage at forward_current, such as '1.8 V'",
+              &p->forward_voltage_V));
+  TRY(get_num(&s, "forward_current", "A", POS,
+              "the current at forward_voltage, such as '1 mA'",
+              &p->forward_current_A));
+  TRY(get_num(&s, "ideality", "1", GE1, NULL, &p->ideality));
+  TRY(get_num(&s, "series_resistance", "ohm", NONNEG, NULL,
+              &p->series_resistance_ohm));
+  return NIMC_OK;
+}
+
 /* ---- the device ------------------------------------------------------- */
 
 static void electrode_defaults(nimc_electrode_params *p) {
@@ -1421,6 +1451,7 @@ static int interpret(loader *L, nimc_device *d) {
   else
     TRY(interdigitated_sections(L, d));
   TRY(mesh_solver_sections(L, d));
+  TRY(led_section(L, d));
   const char *what;
   double T0 = vtf_floor(d, &what);
   if (d->temperature_K <= T0) {

@@ -1016,6 +1016,12 @@ int nimc_model_set_control(nimc_model *m, const nimc_control *c) {
   case NIMC_CONTROL_RESISTANCE:
     ok = isfinite(c->r_load_ohm) && c->r_load_ohm > 0.0;
     break;
+  case NIMC_CONTROL_DIODE:
+    ok = isfinite(c->led_forward_current_A) && c->led_forward_current_A > 0.0 &&
+         isfinite(c->led_forward_voltage_V) && c->led_forward_voltage_V > 0.0 &&
+         isfinite(c->led_slope_V) && c->led_slope_V > 0.0 &&
+         isfinite(c->led_series_ohm) && c->led_series_ohm >= 0.0;
+    break;
   default:
     ok = 0;
   }
@@ -1045,9 +1051,30 @@ double nimc_model_control_target(const nimc_model *m, double t) {
   case NIMC_CONTROL_POWER:
     return c->p_set_W;
   case NIMC_CONTROL_RESISTANCE:
+  case NIMC_CONTROL_DIODE:
     return 0.0;
   }
   return c->i_set_A;
+}
+
+/* Where the diode's exponential is continued linearly: 1e4 times the
+ * forward current. */
+#define DIODE_X_MAX 9.210340371976184 /* ln 1e4 */
+
+double nimc_control_diode_current(const nimc_control *c, double x, double *dx) {
+  /* Shockley's law scaled so that it passes through (V_f, i_f) exactly:
+   * i_s (exp(V_d / slope) - 1) with i_s = i_f / (exp(V_f / slope) - 1) */
+  double e0 = exp(-c->led_forward_voltage_V / c->led_slope_V);
+  double scale = c->led_forward_current_A / (1.0 - e0);
+  double g, dg;
+  if (x <= DIODE_X_MAX) {
+    g = dg = exp(x);
+  } else {
+    dg = exp(DIODE_X_MAX);
+    g = dg * (1.0 + (x - DIODE_X_MAX));
+  }
+  if (dx) *dx = scale * dg;
+  return scale * (g - e0);
 }
 
 /* Row of the cation balance of a cell: the concentration's own row, or,
@@ -1470,6 +1497,17 @@ static void global_rows(const nimc_model *m, double t, const double *y,
   } else if (m->control.kind == NIMC_CONTROL_RESISTANCE) {
     F[m->iI] = I + V / m->control.r_load_ohm;
     dI = 1.0, dV = 1.0 / m->control.r_load_ohm;
+  } else if (m->control.kind == NIMC_CONTROL_DIODE) {
+    /* a current too: I plus what the LED draws at its junction voltage
+     * V_d = V + I R_s (the row is smooth, its slope in V the diode's
+     * conductance, never an exponential of an unbounded argument) */
+    const nimc_control *c = &m->control;
+    double x = (V + I * c->led_series_ohm - c->led_forward_voltage_V) /
+               c->led_slope_V;
+    double dx;
+    F[m->iI] = I + nimc_control_diode_current(c, x, &dx);
+    dV = dx / c->led_slope_V;
+    dI = 1.0 + dV * c->led_series_ohm;
   } else {
     int by_current = nimc_control_by_current(m->control.kind);
     F[m->iI] = (by_current ? I : V) - target;

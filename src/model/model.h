@@ -37,8 +37,12 @@ typedef enum nimc_control_kind {
   NIMC_CONTROL_SINE_VOLTAGE, /* V = v_set + A sin(w (t - t0)) */
   NIMC_CONTROL_SINE_CURRENT, /* I = i_set + A sin(w (t - t0)) */
   NIMC_CONTROL_POWER,        /* I V = p_set */
-  NIMC_CONTROL_RESISTANCE    /* V = -I r_load (a resistor across the
+  NIMC_CONTROL_RESISTANCE,   /* V = -I r_load (a resistor across the
                                 terminals: the device discharges) */
+  NIMC_CONTROL_DIODE         /* a light-emitting diode (with its series
+                                resistance) across the terminals: the
+                                diode law of docs/experiments.md, "The
+                                LED load" */
 } nimc_control_kind;
 
 /* The control of the model: which quantity the control row holds and to
@@ -57,6 +61,15 @@ typedef struct nimc_control {
   double sine_omega_rad_s; /* SINE_*: angular frequency */
   double p_set_W;          /* POWER: I V, W, > 0 charging (non-zero) */
   double r_load_ohm;       /* RESISTANCE: the load, ohm (> 0) */
+  /* DIODE: the LED draws led_forward_current_A at led_forward_voltage_V
+   * across its junction (V_d); its slope n k T / q (V, > 0: ideality
+   * times the thermal voltage) and its series resistance R_s (ohm, >= 0):
+   * -I = i_f (exp(x) - e0) / (1 - e0), x = (V_d - V_f) / slope,
+   * e0 = exp(-V_f / slope), V_d = V + I R_s (I < 0: discharging) */
+  double led_forward_current_A;
+  double led_forward_voltage_V; /* > 0 */
+  double led_slope_V;
+  double led_series_ohm;
 } nimc_control;
 
 /* The kinds of unknown a cell may hold, in the order they sit in it.
@@ -177,7 +190,8 @@ void nimc_model_id(const nimc_model *m, double *id);
  * target from now on (the solver must then be restarted, as a step does).
  * NIMC_EINPUT, m unchanged, when c's kind is unknown or a value it uses
  * is not finite (a sine's frequency must also be positive, a power
- * non-zero, a load resistance positive). */
+ * non-zero, a load resistance positive, a diode's forward current,
+ * forward voltage and slope positive and its series resistance >= 0). */
 int nimc_model_set_control(nimc_model *m, const nimc_control *c);
 /* The control in force. */
 nimc_control nimc_model_get_control(const nimc_model *m);
@@ -185,9 +199,17 @@ nimc_control nimc_model_get_control(const nimc_model *m);
  * or a load holds a relation of both (0). */
 int nimc_control_by_current(nimc_control_kind kind);
 
+/* The diode law of a DIODE control c: the current the LED draws (A, > 0
+ * forward) when its junction is at x = (V_d - V_f) / slope, and in *dx
+ * (may be NULL) its derivative in x.  Exact exponential up to 1e4 times
+ * the forward current (x = ln 1e4), continued linearly (value and slope
+ * continuous) beyond, where no LED survives, so that Newton's iterates
+ * far from the solution meet a linear function, not an overflow. */
+double nimc_control_diode_current(const nimc_control *c, double x, double *dx);
+
 /* What the control row holds I (current controls) or V (voltage
- * controls) to at time t; for a power, the power I V (W); for a load, 0
- * (the row is I + V / R). */
+ * controls) to at time t; for a power, the power I V (W); for a load or
+ * a diode, 0 (the row is I + V / R, or I plus the diode's current). */
 double nimc_model_control_target(const nimc_model *m, double t);
 
 /* Residual F(t, y, y'), and when jac_values is non-NULL the values of

@@ -497,6 +497,22 @@ static int drive(const ctx *c, const char **pp, nimc_step *st) {
                     &st->current_per_mass, 0);
 }
 
+/* The rest of 'Discharge through LED' at p: it ends at a voltage (the
+ * LED going out) or after a time, never on a charge or a current. */
+static int load_led(const ctx *c, const char *p, nimc_step *st) {
+  const char *q;
+  st->type = NIMC_STEP_LOAD_LED;
+  if (!*p)
+    return fail(c, "expected 'until <voltage>' or 'for <time>' after 'LED', "
+                   "found nothing");
+  for (q = p; *q; q = skip_ws(q + word_len(q)))
+    if ((word_is(q, "until")) && is_charge(c, skip_ws(q + 5)) == 1)
+      return fail(c, "a discharge through the LED ends at a voltage ('until "
+                     "<voltage>') or after a time ('for <time>'), not on a "
+                     "charge");
+  return terminations(c, p, T_UNTIL_V | T_FOR, "after 'LED'", st);
+}
+
 /* Parse one step (trimmed, NUL-terminated text) into *st. */
 static int parse_step(const ctx *c, const char *text, nimc_step *st) {
   const char *p = text, *q;
@@ -511,8 +527,17 @@ static int parse_step(const ctx *c, const char *text, nimc_step *st) {
   memcpy(st->text, text, n);
   st->text[n] = '\0';
   if ((q = accept(p, "discharge")) && accept(q, "through")) {
-    st->type = NIMC_STEP_LOAD_RESISTOR;
     p = accept(q, "through");
+    if ((q = accept(p, "led"))) /* the device's LED ([led]) */
+      return load_led(c, q, st);
+    st->type = NIMC_STEP_LOAD_RESISTOR;
+    char *end, buf[QUOTE_MAX + 2];
+    (void)strtod(p, &end);
+    if (*p && end == p && !is_keyword(p)) /* a word: a misspelt LED? */
+      return fail(c,
+                  "expected a resistance such as '5 kohm' or the word 'LED' "
+                  "after 'through', found %s",
+                  found(buf, sizeof buf, p));
     if ((rc = quantity(c, &p, Q_RESIST, "through", &st->resistance_ohm, NULL)))
       return rc;
     if (!*p)

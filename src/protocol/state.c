@@ -38,7 +38,10 @@
 #include "solver/solver.h"
 
 #define STATE_MAGIC "nimc-state"
-#define STATE_VERSION 2
+#define STATE_VERSION 3
+/* The oldest version read: version 2 lacks the LED's control fields
+ * (read as zeros: a version-2 state never holds an LED control). */
+#define STATE_VERSION_OLDEST 2
 /* The largest state file read (1 GiB: some 20 million unknowns, far more
  * than any device nimc meshes). */
 #define STATE_MAX_BYTES (1L << 30)
@@ -53,29 +56,37 @@ struct nimc_state {
   char source[NIMC_PATH_MAX]; /* the file it was read from, "" */
 };
 
-/* The real fields of the control, written and read by name.  A field added
- * to nimc_control must be added here (and the format's version raised):
- * the assertions fail to compile until it is. */
+/* The real fields of the control, written and read by name, with the
+ * version of the format that brought each.  A field added to nimc_control
+ * must be added here (and the format's version raised): the assertions
+ * fail to compile until it is. */
 static const struct {
   const char *key;
   size_t off;
+  int since; /* the first version that has it */
 } control_fields[] = {
-    {"control_i_set_A", offsetof(nimc_control, i_set_A)},
-    {"control_v_set_V", offsetof(nimc_control, v_set_V)},
-    {"control_sweep_rate_V_s", offsetof(nimc_control, sweep_rate_V_s)},
-    {"control_t0_s", offsetof(nimc_control, t0_s)},
-    {"control_sine_amplitude", offsetof(nimc_control, sine_amplitude)},
-    {"control_sine_omega_rad_s", offsetof(nimc_control, sine_omega_rad_s)},
-    {"control_p_set_W", offsetof(nimc_control, p_set_W)},
-    {"control_r_load_ohm", offsetof(nimc_control, r_load_ohm)},
+    {"control_i_set_A", offsetof(nimc_control, i_set_A), 2},
+    {"control_v_set_V", offsetof(nimc_control, v_set_V), 2},
+    {"control_sweep_rate_V_s", offsetof(nimc_control, sweep_rate_V_s), 2},
+    {"control_t0_s", offsetof(nimc_control, t0_s), 2},
+    {"control_sine_amplitude", offsetof(nimc_control, sine_amplitude), 2},
+    {"control_sine_omega_rad_s", offsetof(nimc_control, sine_omega_rad_s), 2},
+    {"control_p_set_W", offsetof(nimc_control, p_set_W), 2},
+    {"control_r_load_ohm", offsetof(nimc_control, r_load_ohm), 2},
+    {"control_led_forward_current_A",
+     offsetof(nimc_control, led_forward_current_A), 3},
+    {"control_led_forward_voltage_V",
+     offsetof(nimc_control, led_forward_voltage_V), 3},
+    {"control_led_slope_V", offsetof(nimc_control, led_slope_V), 3},
+    {"control_led_series_ohm", offsetof(nimc_control, led_series_ohm), 3},
 };
 #define NCONTROL (sizeof control_fields / sizeof control_fields[0])
 _Static_assert(offsetof(nimc_control, i_set_A) <= sizeof(double) &&
-                   offsetof(nimc_control, r_load_ohm) ==
+                   offsetof(nimc_control, led_series_ohm) ==
                        offsetof(nimc_control, i_set_A) +
                            (NCONTROL - 1) * sizeof(double) &&
                    sizeof(nimc_control) ==
-                       offsetof(nimc_control, r_load_ohm) + sizeof(double),
+                       offsetof(nimc_control, led_series_ohm) + sizeof(double),
                "nimc_control has changed: write and read its new fields in "
                "the state file (src/protocol/state.c)");
 
@@ -279,9 +290,11 @@ static int bad(nimc_err *err, const reader *r, const char *what,
                       r->line, what, text);
 }
 
-/* The scalar lines of the header into st (whose arrays are not made yet);
- * every key exactly once, in any order, then "values". */
-static int read_header(reader *r, nimc_state *st, nimc_err *err) {
+/* The scalar lines of the header of a file of the given version into st
+ * (whose arrays are not made yet); every key of that version exactly once,
+ * in any order, then "values". */
+static int read_header(reader *r, nimc_state *st, int version,
+                       nimc_err *err) {
   enum { K_DEVICE, K_UNKNOWNS, K_TIME, K_STEPS, K_KIND, K_CONTROL };
   int seen[K_CONTROL + NCONTROL] = {0};
   char *s;
@@ -346,7 +359,8 @@ static int read_header(reader *r, nimc_state *st, nimc_err *err) {
   const char *need[] = {"device", "unknowns", "time_s", "steps_done",
                         "control_kind"};
   for (int k = 0; k < K_CONTROL + (int)NCONTROL; k++)
-    if (!seen[k])
+    if (!seen[k] &&
+        (k < K_CONTROL || control_fields[k - K_CONTROL].since <= version))
       return nimc_err_set(
           err, NIMC_EINPUT, "%s:%ld: the header lacks '%s' (before 'values')",
           r->path, r->line,
@@ -384,14 +398,16 @@ int nimc_state_read(const char *path, nimc_state **out, nimc_err *err) {
                       path, r.line);
     goto done;
   }
-  if (whole(s + ml + 1, 1, 1000000, &version) || version != STATE_VERSION) {
+  if (whole(s + ml + 1, 1, 1000000, &version) ||
+      version < STATE_VERSION_OLDEST || version > STATE_VERSION) {
     rc = nimc_err_set(err, NIMC_EINPUT,
                       "%s:%ld: state file version '%s', this nimc reads "
-                      "version %d",
-                      path, r.line, s + ml + 1, STATE_VERSION);
+                      "versions %d to %d",
+                      path, r.line, s + ml + 1, STATE_VERSION_OLDEST,
+                      STATE_VERSION);
     goto done;
   }
-  if ((rc = read_header(&r, &head, err))) goto done;
+  if ((rc = read_header(&r, &head, (int)version, err))) goto done;
   st = state_new(head.n);
   if (!st) {
     rc = nimc_err_set(err, NIMC_ENOMEM, "%s: out of memory", path);

@@ -120,6 +120,14 @@ int nimc_step_check(const nimc_step *st, const nimc_model *m, char *why,
              missing ? missing : "anode", m->dev->path);
     return NIMC_EINPUT;
   }
+  if (st->type == NIMC_STEP_LOAD_LED && !m->dev->led.present) {
+    snprintf(why, cap,
+             "a discharge through an LED needs the device's LED: the [led] "
+             "section (forward_voltage, forward_current, ideality, "
+             "series_resistance) is not given in %s",
+             m->dev->path);
+    return NIMC_EINPUT;
+  }
   return NIMC_OK;
 }
 
@@ -163,6 +171,21 @@ static void setup_load_resistor(const nimc_step *st, const nimc_step_env *env,
   (void)env;
   p->control.kind = NIMC_CONTROL_RESISTANCE;
   p->control.r_load_ohm = st->resistance_ohm;
+}
+
+/* The device's LED across the terminals (nimc_step_check has made sure
+ * the device has one), at the model's temperature: its slope is the
+ * ideality times the thermal voltage k T / q. */
+static void setup_load_led(const nimc_step *st, const nimc_step_env *env,
+                           nimc_step_plan *p) {
+  (void)st;
+  const nimc_led_params *led = &env->m->dev->led;
+  nimc_control *c = &p->control;
+  c->kind = NIMC_CONTROL_DIODE;
+  c->led_forward_current_A = led->forward_current_A;
+  c->led_forward_voltage_V = led->forward_voltage_V;
+  c->led_slope_V = led->ideality * NIMC_R * env->m->T_K / NIMC_F;
+  c->led_series_ohm = led->series_resistance_ohm;
 }
 
 static void setup_rest(const nimc_step *st, const nimc_step_env *env,
@@ -292,6 +315,8 @@ static const nimc_step_ops step_ops[] = {
                                    NULL},
     [NIMC_STEP_LOAD_RESISTOR] = {NIMC_STEP_LOAD_RESISTOR, setup_load_resistor,
                                  cutoffs_falling, NULL},
+    [NIMC_STEP_LOAD_LED] = {NIMC_STEP_LOAD_LED, setup_load_led,
+                            cutoffs_falling, NULL},
 };
 
 const nimc_step_ops *nimc_step_ops_of(nimc_step_type type) {

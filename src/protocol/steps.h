@@ -109,7 +109,7 @@ typedef struct nimc_step_ops {
 /* The operations of a step kind, NULL for a kind that has none. */
 const nimc_step_ops *nimc_step_ops_of(nimc_step_type type);
 /* The last kind of step (the table's kinds run from NIMC_STEP_CHARGE). */
-#define NIMC_STEP_LAST NIMC_STEP_LOAD_RESISTOR
+#define NIMC_STEP_LAST NIMC_STEP_LOAD_LED
 
 /* The active mass of m's device (kg): the sum over its electrodes of
  * active_density times the electrode's volume; 0 when an electrode has
@@ -117,7 +117,8 @@ const nimc_step_ops *nimc_step_ops_of(nimc_step_type type);
 double nimc_step_active_mass_kg(const nimc_model *m, const char **missing);
 
 /* Whether step st can run on m's device: a C-rate needs the device's
- * nominal capacity, a current per mass its active mass.  NIMC_OK, or
+ * nominal capacity, a current per mass its active mass, a load through
+ * an LED the device's [led] section.  NIMC_OK, or
  * NIMC_EINPUT with why (capacity cap) saying which key is missing. */
 int nimc_step_check(const nimc_step *st, const nimc_model *m, char *why,
                     size_t cap);

@@ -30,7 +30,8 @@ PRED_IDS='rct_eis_covered
   cv_0.1_80C cv_0.3_80C cv_1_80C cv_1.5_80C cv_2_80C esr_eis_80C rct_eis_80C
   cv_0.1_1:1_cathode_fixed cv_0.1_1:2_cathode_fixed cv_0.1_1:3_cathode_fixed
   cv_0.1_1:4_cathode_fixed cv_0.1_1:1_anode_fixed cv_0.1_1:2_anode_fixed
-  cv_0.1_1:3_anode_fixed cv_0.1_1:4_anode_fixed'
+  cv_0.1_1:3_anode_fixed cv_0.1_1:4_anode_fixed
+  led_lit_s'
 # the predictions the paper gives a value for
 PRED_PAPER_IDS='rct_eis_covered'
 
@@ -132,6 +133,27 @@ for id in $CAL_IDS; do
 done
 ls "$OUT" | grep -q '\.tmp\.' && bad "temporary files left behind" || ok
 
+# ---- the LED demonstration (f) alone, on the shipped device ----
+"$NIMC" reproduce --only led >"$TMP/led" 2>"$TMP/err" && ok || bad "reproduce --only led failed: $(cat "$TMP/err")"
+grep -Eq '^LED \(1.8 V at 1 mA\) lit after a charge at 0.6 mA/cm2 for 120 s \(or to 3.5 V\) +\| s +\| +- \| +[0-9.]+ \| +- \| +- *$' "$TMP/led" && ok \
+  || bad "--only led: the row led_lit_s: $(cat "$TMP/led")"
+grep -Eq '^LED demonstration \(f\): .* lit for [0-9.]+ s, until the voltage falls to 1.8 V$' "$TMP/led" && ok \
+  || bad "--only led: the demonstration's line: $(cat "$TMP/led")"
+[ "$(grep -c '|' "$TMP/led")" -eq 2 ] && ok || bad "--only led printed other rows: $(cat "$TMP/led")"
+"$NIMC" reproduce --only led --json -q >"$TMP/led.json" 2>"$TMP/err" && ok || bad "--only led --json failed"
+check_rows "$TMP/led.json" prediction led_lit_s
+lit=$(awk '/"id":[[:space:]]*"led_lit_s"/ { r = 1 } r && /"model":/ { sub(/.*:[[:space:]]*/, ""); sub(/,$/, ""); print; exit }' "$TMP/led.json")
+awk -v x="$lit" 'BEGIN { exit !(x + 0 > 1 && x + 0 < 1e4) }' && ok || bad "led_lit_s = '$lit' s, not a plausible time"
+# a devices directory whose nimc.ini has no [led]: exit 2 before anything runs
+mkdir -p "$TMP/noled"
+cp -r devices/materials "$TMP/noled/"
+grep -v '^\[led\]\|^forward_\|^ideality\|^series_resistance' devices/nimc.ini >"$TMP/noled/nimc.ini"
+"$NIMC" reproduce --only led --devices "$TMP/noled" >"$TMP/out" 2>"$TMP/err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "$TMP/noled/nimc.ini: the LED demonstration (f) needs the device's LED, its \[led\] section" "$TMP/err" && ok \
+  || bad "no [led]: status $rc, $(cat "$TMP/err")"
+grep -q 'LED demonstration (f): done' "$TMP/err" && bad "no [led]: something ran" || ok
+
 # ---- the predictions, and failures reported while the rest goes on ----
 # Fast: the stack device on a coarse mesh under all three names (the whole
 # command in seconds).  The "covered" device has a contact resistance that
@@ -145,6 +167,8 @@ sed -e 's/^anode_cells = .*/anode_cells = 5/' -e 's/^separator_cells = .*/separa
     -e 's/^cathode_cells = .*/cathode_cells = 5/' -e 's/^particle_shells = .*/particle_shells = 3/' \
     devices/nimc-stack.ini >"$TMP/stack.ini"
 grep -q '^anode_cells = 5' "$TMP/stack.ini" && ok || bad "could not coarsen the stack device"
+# the LED of the demonstration (f), as in devices/nimc.ini
+printf '\n[led]\nforward_voltage = 1.8 V\nforward_current = 1 mA\nseries_resistance = 20 ohm\n' >>"$TMP/stack.ini"
 failing() { sed 's/^contact_resistance = .*/contact_resistance = 1e9 ohm/' "$TMP/stack.ini"; }
 cp "$TMP/stack.ini" "$D/nimc.ini"
 cp "$TMP/stack.ini" "$D/ag-ag-msc.ini"
@@ -225,7 +249,7 @@ expect2() {
 expect2 "unknown option '--bogus'" reproduce --bogus
 expect2 "unexpected argument 'extra'" reproduce extra
 expect2 "option '-o' needs a directory" reproduce -o
-expect2 "option '--only' needs a table" reproduce --only
+expect2 "option '--only' needs a part: calibration or led" reproduce --only
 expect2 "--only 'predictions'" reproduce --only predictions
 expect2 "$TMP/nowhere/nimc.ini" reproduce --devices "$TMP/nowhere"
 # the full command needs the AG//AG device file

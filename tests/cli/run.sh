@@ -328,6 +328,37 @@ expect_error 2 "$d:$n" "[anode] porosity" "not one quantity: '0.5' after the num
 expect_error 2 "--set" "anode.colour" -- run $DEV -e "$CH" --set anode.colour=blue
 expect_error 2 "--set" "nodot" -- run $DEV -e "$CH" --set nodot=3
 
+# ---- the LED load: 'Discharge through LED' and the [led] section ----
+LED=(--set led.forward_voltage=1.8V --set led.forward_current=1mA --set led.series_resistance=50ohm)
+"$NIMC" run $DEV "${LED[@]}" --set device.max_current=10A/cm2 -e 'Charge at 0.6 mA/cm2 for 50 s' -e 'Discharge through LED until 1.9 V' \
+  --json >"$TMP/led.json" 2>"$TMP/err" && ok || bad "run with the LED failed: $(cat "$TMP/err")"
+grep -q '"type":[[:space:]]*"load_led"' "$TMP/led.json" && ok || bad "no load_led step in the summary"
+expect_error 2 "step 1 'Discharge through LED until 1.9 V'" "the [led] section" "$DEV" -- \
+  run $DEV -e 'Discharge through LED until 1.9 V'
+expect_error 2 "step 1 'Discharge through LEDD until 1.9 V'" "the word 'LED' after 'through', found 'LEDD" -- \
+  run $DEV "${LED[@]}" -e 'Discharge through LEDD until 1.9 V'
+expect_error 2 "step 1 'Discharge through LED until 1 mAh'" "not on a charge" -- \
+  run $DEV "${LED[@]}" -e 'Discharge through LED until 1 mAh'
+expect_error 2 "step 1 'Discharge through LED'" "after 'LED', found nothing" -- \
+  run $DEV "${LED[@]}" -e 'Discharge through LED'
+expect_error 2 "step 1 'Charge through LED until 3 V'" "expected 'at <current>'" -- \
+  run $DEV "${LED[@]}" -e 'Charge through LED until 3 V'
+expect_error 2 "--set led.ideality" "must be >= 1" -- run $DEV "${LED[@]}" --set led.ideality=-2 -e "$CH"
+expect_error 2 "--set led.forward_voltage" "V" -- run $DEV --set led.forward_voltage=1.8mA --set led.forward_current=1mA -e "$CH"
+expect_error 2 "--set led.forward_current" "outside the plausible range 1 nA to 10 A" -- \
+  run $DEV --set led.forward_voltage=1.8V --set led.forward_current=1kA -e "$CH"
+expect_error 2 "[led] forward_current: missing" -- run $DEV --set led.forward_voltage=1.8V -e "$CH"
+expect_error 2 "--set led.idealty" "did you mean 'ideality'" -- run $DEV "${LED[@]}" --set led.idealty=2 -e "$CH"
+expect_error 2 "--set led.series_resistance" "must be >= 0" -- run $DEV "${LED[@]}" --set led.series_resistance=-5ohm -e "$CH"
+d=$(mkdev ledsec '$a\
+\
+[led]\
+forward_voltage = 1.8 V\
+forward_current = 1 mA\
+ideality = 0.5')
+n=$(grep -n '^ideality = 0.5' "$d" | cut -d: -f1)
+expect_error 2 "$d:$n: [led] ideality" "must be >= 1" -- run "$d" -e "$CH"
+
 # ---- an experiment file (-x): one step a line, '#' comments ----
 printf '# formation\nRepeat 2 times: Charge at 1 mA/cm2 until 3.5 V; Discharge at 1 mA/cm2 until 0 V  # two cycles\n\nRest for 10 s\n' >"$TMP/x.exp"
 "$NIMC" run $DEV -x "$TMP/x.exp" --json >"$TMP/x.json" 2>"$TMP/err" && ok || bad "run -x failed: $(cat "$TMP/err")"
@@ -384,7 +415,7 @@ B1='Discharge at 1 mA/cm2 until 1 V'; B2='Rest for 20 s'
 paste -d, <(tail -n 1 "$TMP/ab/timeseries.csv") <(tail -n 1 "$TMP/b/timeseries.csv") \
   | awk -F, '{ok = $4 == $8 && $4 == 3; for (k = 1; k <= 2; k++) { d = $k - $(k + 4); if (d < 0) d = -d; if (d > 1e-6 * ($k < 0 ? -$k : $k) + 1e-9) ok = 0 } exit !ok}' \
   && ok || bad "run --load-state: B differs from the straight run: $(tail -n 1 "$TMP/ab/timeseries.csv") vs $(tail -n 1 "$TMP/b/timeseries.csv")"
-head -1 "$TMP/a.state" | grep -qx 'nimc-state 2' && ok || bad "--save-state: no version line"
+head -1 "$TMP/a.state" | grep -qx 'nimc-state 3' && ok || bad "--save-state: no version line"
 expect_error 2 "--load-state: $TMP/a.state: the state has 634 unknowns" "has 649" -- run $DEV -e "$B2" --load-state "$TMP/a.state" --set mesh.anode_cells=21
 expect_error 2 "--load-state: $TMP/none.state: cannot read state file" -- run $DEV -e "$B2" --load-state "$TMP/none.state"
 printf 'nimc-state 2\nunknowns 634\n' >"$TMP/cut.state"

@@ -52,6 +52,8 @@ static void check_step(const nimc_step *st) {
   if (st->type == NIMC_STEP_LOAD_RESISTOR &&
       !(st->resistance_ohm >= 1e-3 && st->resistance_ohm <= 1e12))
     broken("resistance_ohm", st->resistance_ohm);
+  if (st->type == NIMC_STEP_LOAD_LED && (st->has_q_cut || st->has_i_cut))
+    broken("LED end", st->has_q_cut);
   if (st->c_rate && !(st->current > 0 && st->current <= 1e4))
     broken("c_rate", st->current);
   if (st->has_q_cut && !(st->q_cut_C > 0 && st->q_cut_C <= 1e6))
