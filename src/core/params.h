@@ -187,6 +187,25 @@ typedef struct nimc_solver_params {
   double atol_scale;
 } nimc_solver_params;
 
+/* A pack (docs/model.md, "Packs"): series cells in each string, parallel
+ * strings, each cell the full model of this device; optionally each cell's
+ * copy of chosen parameters multiplied by a seeded lognormal factor
+ * (io/pack_spec.c). */
+#define NIMC_PACK_MAX_SPREAD 8
+typedef struct nimc_pack_spread {
+  int param;  /* index in the table of io/pack_spec.c */
+  double rel; /* the relative spread (0.05 for 5 %): the log of the
+                 factor is normal with this standard deviation */
+} nimc_pack_spread;
+typedef struct nimc_pack_params {
+  int given; /* a [pack] section or --pack: the model is a pack (even
+                1s1p) */
+  int series, parallel;
+  int seed; /* of the spread's generator */
+  int nspread;
+  nimc_pack_spread spread[NIMC_PACK_MAX_SPREAD];
+} nimc_pack_params;
+
 struct nimc_device {
   char name[NIMC_NAME_MAX];
   char path[NIMC_PATH_MAX];
@@ -207,6 +226,7 @@ struct nimc_device {
   nimc_electrolyte_params electrolyte;
   nimc_mesh_params mesh;
   nimc_solver_params solver;
+  nimc_pack_params pack; /* [pack]; given = 0: one cell */
 };
 
 /* Evaluate a law at state x and temperature T; *dfdx (may be NULL) gets

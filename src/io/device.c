@@ -36,6 +36,7 @@
 #include <strings.h>
 
 #include "core/params.h"
+#include "io/pack_spec.h"
 #include "io/readfile.h"
 #include "io/table.h"
 #include "io/units.h"
@@ -270,8 +271,8 @@ static int apply_sets(loader *L, const char *const *sets, size_t nsets) {
 /* ---- phase 2: the schema ---------------------------------------------- */
 
 static const char *const sections[] = {
-    "device",   "anode", "separator", "cathode", "electrolyte",
-    "geometry", "cover", "mesh",      "solver",  NULL};
+    "device", "anode", "separator", "cathode", "electrolyte", "geometry",
+    "cover",  "mesh",  "solver",    "pack",    NULL};
 static const char *const device_keys[] = {"name",
                                           "geometry",
                                           "area",
@@ -322,6 +323,8 @@ static const char *const mesh_keys[] = {"anode_cells",       "separator_cells",
                                         "grading_z",         "array",
                                         NULL};
 static const char *const solver_keys[] = {"rtol", "atol_scale", NULL};
+static const char *const pack_keys[] = {"series", "parallel", "spread", "seed",
+                                        NULL};
 
 /* Material keys: the head of every material file, the part of it a device
  * section may override, and the keys of each kind. */
@@ -1275,6 +1278,34 @@ static int mesh_solver_sections(const loader *L, nimc_device *d) {
   return NIMC_OK;
 }
 
+/* Section [pack] (io/pack_spec.h): cells in series and strings in
+ * parallel, and a seeded spread of chosen parameters.  The section's
+ * presence makes the device a pack, even 1s1p. */
+static int pack_section(const loader *L, nimc_device *d) {
+  const entry *first = first_in(&L->dev, "pack");
+  if (!first) return NIMC_OK;
+  scope s = {L, "pack", NULL};
+  const char *const *lists[] = {pack_keys, NULL};
+  char why[NIMC_ERRMSG_MAX / 2];
+  nimc_pack_params *p = &d->pack;
+  TRY(check_keys(L, &L->dev, "pack", lists));
+  p->given = 1, p->series = p->parallel = 1;
+  TRY(get_int(&s, "series", 1, NIMC_PACK_MAX_CELLS, NULL, &p->series));
+  TRY(get_int(&s, "parallel", 1, NIMC_PACK_MAX_CELLS, NULL, &p->parallel));
+  if (nimc_pack_check_shape(p->series, p->parallel, why, sizeof why)) {
+    const entry *e = find(&L->dev, "pack", "parallel");
+    return bad(L, e ? e : first, "%s", why);
+  }
+  TRY(get_int(&s, "seed", 0, INT_MAX, NULL, &p->seed));
+  char text[NIMC_ERRMSG_MAX / 2];
+  const entry *e = NULL;
+  int got = get_str(&s, "spread", NULL, text, sizeof text, &e);
+  TRY(got);
+  if (got && nimc_pack_parse_spread(text, p, why, sizeof why))
+    return bad(L, e, "%s", why);
+  return NIMC_OK;
+}
+
 /* ---- the device ------------------------------------------------------- */
 
 static void electrode_defaults(nimc_electrode_params *p) {
@@ -1371,6 +1402,7 @@ static int interpret(loader *L, nimc_device *d) {
   else
     TRY(interdigitated_sections(L, d));
   TRY(mesh_solver_sections(L, d));
+  TRY(pack_section(L, d));
   const char *what;
   double T0 = vtf_floor(d, &what);
   if (d->temperature_K <= T0) {
@@ -1532,7 +1564,9 @@ int nimc_device_set_temperature(nimc_device *dev, double T_K, nimc_err *err) {
 }
 
 double nimc_device_footprint_area_m2(const nimc_device *dev) {
-  return dev->area_m2;
+  /* a pack's metrics are per the footprint of all its cells */
+  int cells = nimc_device_pack(dev, NULL, NULL);
+  return dev->area_m2 * (cells > 0 ? cells : 1);
 }
 
 double nimc_device_norm_thickness_m(const nimc_device *dev) {

@@ -29,6 +29,7 @@
 
 #include "model/constants.h"
 #include "model/model.h"
+#include "model/pack.h"
 
 /* ---- Jacobian assembly ---- */
 
@@ -376,6 +377,10 @@ static int cmp_i64(const void *a, const void *b) {
 
 void nimc_model_destroy(nimc_model *m) {
   if (!m) return;
+  if (m->pack) {
+    nimc_pack_destroy(m);
+    return;
+  }
   nimc_mesh_destroy(m->mesh);
   free(m->off);
   free(m->elec);
@@ -662,6 +667,10 @@ static double charge_for_voltage(const nimc_model *m, double V) {
 }
 
 void nimc_model_initial(const nimc_model *m, double *y, double *yp) {
+  if (m->pack) {
+    nimc_pack_initial(m, y, yp);
+    return;
+  }
   const nimc_device *dev = m->dev;
   double E[2];
   double Qt = dev->initial_voltage_given ? m->initial_charge_C : 0.0;
@@ -744,6 +753,10 @@ void nimc_model_initial(const nimc_model *m, double *y, double *yp) {
 }
 
 void nimc_model_atol(const nimc_model *m, double scale, double *atol) {
+  if (m->pack) {
+    nimc_pack_atol(m, scale, atol);
+    return;
+  }
   double c0 = m->dev->electrolyte.c0_mol_m3;
   double iscale = m->dev->area_m2 * 1.0; /* 1 A/m2 of footprint */
   for (int i = 0; i < m->mesh->ncells; i++) {
@@ -777,6 +790,10 @@ void nimc_model_atol(const nimc_model *m, double scale, double *atol) {
 }
 
 void nimc_model_id(const nimc_model *m, double *id) {
+  if (m->pack) {
+    nimc_pack_id(m, id);
+    return;
+  }
   for (int i = 0; i < m->mesh->ncells; i++) {
     int o = m->off[i], e = m->elec[i];
     id[o] = 1.0;
@@ -817,6 +834,7 @@ int nimc_control_by_current(nimc_control_kind kind) {
 
 int nimc_model_set_control(nimc_model *m, const nimc_control *c) {
   if (!m || !c) return NIMC_EMISUSE;
+  if (m->pack && !nimc_pack_control_ok(c->kind)) return NIMC_EINPUT;
   int ok;
   switch (c->kind) {
   case NIMC_CONTROL_CURRENT:
@@ -1258,6 +1276,7 @@ int nimc_model_eval(const nimc_model *m, double t, const double *y,
                     const double *yp, double *F, double cj,
                     double *jac_values) {
   int bad = 0;
+  if (m->pack) return nimc_pack_eval(m, t, y, yp, F, cj, jac_values);
   if (jac_values) {
     jac_asm J = {0};
     J.m = m;
@@ -1286,6 +1305,7 @@ int nimc_model_jacobians(const nimc_model *m, double t, const double *y,
                          const double *yp, double *F, double *dfdy,
                          double *dfdyp) {
   int bad = 0;
+  if (m->pack) return nimc_pack_jacobians(m, t, y, yp, F, dfdy, dfdyp);
   jac_asm J = {0};
   J.m = m;
   J.val = dfdy;
@@ -1299,6 +1319,10 @@ int nimc_model_jacobians(const nimc_model *m, double t, const double *y,
 
 void nimc_model_potential_columns(const nimc_model *m, int cell, int64_t *phie,
                                   int64_t *dphi, int64_t *term) {
+  if (m->pack) {
+    nimc_pack_potential_columns(m, cell, phie, dphi, term);
+    return;
+  }
   *phie = m->off[cell] + 1;
   *dphi = m->elec[cell] >= 0 ? m->off[cell] + 2 : -1;
   *term = m->elec[cell] == 1 ? m->iV : -1;
@@ -1308,6 +1332,7 @@ void nimc_model_potential_columns(const nimc_model *m, int cell, int64_t *phie,
 
 double nimc_model_cell_reaction(const nimc_model *m, int cell, const double *y,
                                 const double *yp) {
+  if (m->pack) return nimc_pack_cell_reaction(m, cell, y, yp);
   int e = m->elec[cell];
   if (e < 0) return 0.0;
   const nimc_elec *el = &m->el[e];
@@ -1326,6 +1351,7 @@ double nimc_model_cell_reaction(const nimc_model *m, int cell, const double *y,
 }
 
 double nimc_model_min_concentration(const nimc_model *m, const double *y) {
+  if (m->pack) return nimc_pack_min_concentration(m, y);
   double c = INFINITY;
   for (int i = 0; i < m->mesh->ncells; i++)
     if (y[m->off[i]] < c) c = y[m->off[i]];
@@ -1333,6 +1359,7 @@ double nimc_model_min_concentration(const nimc_model *m, const double *y) {
 }
 
 double nimc_model_il_cation_inventory(const nimc_model *m, const double *y) {
+  if (m->pack) return nimc_pack_il_cation_inventory(m, y);
   double n = 0.0;
   for (int i = 0; i < m->mesh->ncells && m->tern; i++) {
     int k = nimc_model_c2_index(m, i);
@@ -1351,6 +1378,7 @@ static double solid_sodium(const nimc_elec *el, const double *yc) {
 
 double nimc_model_electrode_charge(const nimc_model *m, int e,
                                    const double *y) {
+  if (m->pack) return nimc_pack_electrode_charge(m, e, y);
   const nimc_elec *el = &m->el[e];
   double q = 0.0;
   for (int i = 0; i < m->mesh->ncells; i++) {
@@ -1372,6 +1400,7 @@ double nimc_model_electrode_charge(const nimc_model *m, int e,
 }
 
 double nimc_model_cation_inventory(const nimc_model *m, const double *y) {
+  if (m->pack) return nimc_pack_cation_inventory(m, y);
   double n = 0.0;
   for (int i = 0; i < m->mesh->ncells; i++) {
     int e = m->elec[i];

@@ -117,6 +117,9 @@ typedef struct nimc_model {
   /* Jacobian pattern, CSR */
   int64_t nnz;
   int64_t *rowptr, *colind;
+  /* non-NULL: this model is a pack of cells (model/pack.h), and the
+   * functions below dispatch there */
+  struct nimc_pack *pack;
 } nimc_model;
 
 /* Number of variables stored per cell of electrode e (0/1) or electrolyte. */

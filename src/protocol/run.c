@@ -27,6 +27,7 @@
 #include "core/result.h"
 #include "mesh/mesh.h"
 #include "model/model.h"
+#include "model/pack.h"
 #include "protocol/experiment.h"
 #include "protocol/sim.h"
 #include "protocol/steps.h"
@@ -67,6 +68,11 @@ int nimc_sim_create(nimc_sim **out, const nimc_device *dev,
   if (s->opts.max_step_time_s <= 0.0) s->opts.max_step_time_s = 1000.0 * 3600.0;
   nimc_mesh *mesh = NULL;
   int rc;
+  if (dev->pack.given) { /* cells in series and parallel: model/pack.h */
+    rc = nimc_pack_create(&s->model, dev, err);
+    if (rc) goto fail;
+    goto model_made;
+  }
   switch (dev->geometry) {
   case NIMC_GEOMETRY_STACK:
     rc = nimc_mesh_stack(&mesh, dev, err);
@@ -80,6 +86,7 @@ int nimc_sim_create(nimc_sim **out, const nimc_device *dev,
   if (rc) goto fail;
   rc = nimc_model_create(&s->model, dev, mesh, err); /* takes mesh */
   if (rc) goto fail;
+model_made:
   s->ywork = malloc(sizeof(double) * s->model->n);
   if (!s->ywork) {
     rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
@@ -178,6 +185,10 @@ void nimc_fields_free(nimc_fields *f) {
 int nimc_sim_fields(nimc_sim *s, nimc_fields *f) {
   memset(f, 0, sizeof *f);
   const nimc_model *m = s->model;
+  if (m->pack) /* K meshes, one per cell: no one map of them */
+    return nimc_sim_fail(s, NIMC_EINPUT,
+                         "the fields of a pack are not mapped (each cell has "
+                         "its own mesh): simulate one cell for its fields");
   const nimc_mesh *me = m->mesh;
   size_t n = (size_t)me->ncells;
   f->n = n;
