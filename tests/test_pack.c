@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/pack_spec.h"
+#include "core/pack_spec.h"
 #include "jacobian_check.h"
 #include "model/model.h"
 #include "model/pack.h"

@@ -190,10 +190,10 @@ typedef struct nimc_solver_params {
 /* A pack (docs/model.md, "Packs"): series cells in each string, parallel
  * strings, each cell the full model of this device; optionally each cell's
  * copy of chosen parameters multiplied by a seeded lognormal factor
- * (io/pack_spec.c). */
+ * (core/pack_spec.c). */
 #define NIMC_PACK_MAX_SPREAD 8
 typedef struct nimc_pack_spread {
-  int param;  /* index in the table of io/pack_spec.c */
+  int param;  /* index in the table of core/pack_spec.c */
   double rel; /* the relative spread (0.05 for 5 %): the log of the
                  factor is normal with this standard deviation */
 } nimc_pack_spread;

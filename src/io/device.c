@@ -36,7 +36,7 @@
 #include <strings.h>
 
 #include "core/params.h"
-#include "io/pack_spec.h"
+#include "core/pack_spec.h"
 #include "io/readfile.h"
 #include "io/table.h"
 #include "io/units.h"
@@ -1278,7 +1278,7 @@ static int mesh_solver_sections(const loader *L, nimc_device *d) {
   return NIMC_OK;
 }
 
-/* Section [pack] (io/pack_spec.h): cells in series and strings in
+/* Section [pack] (core/pack_spec.h): cells in series and strings in
  * parallel, and a seeded spread of chosen parameters.  The section's
  * presence makes the device a pack, even 1s1p. */
 static int pack_section(const loader *L, nimc_device *d) {

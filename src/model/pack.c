@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/pack_spec.h"
+#include "core/pack_spec.h"
 #include "mesh/mesh.h"
 #include "model/pack.h"
 

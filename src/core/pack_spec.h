@@ -1,7 +1,10 @@
 /*
  * pack_spec.h -- what a pack is made of, as the user writes it: the shape
  * "2s1p" (--pack), the [pack] spread list, and the cells' devices with
- * the spread applied.  The pack's circuit is model/pack.c's business.
+ * the spread applied.  In core/ because both the loader (io/device.c
+ * reads [pack]) and the model (model/pack.c makes the cells) use it, and
+ * neither may reach into the other.  The pack's circuit is model/pack.c's
+ * business.
  */
 #ifndef NIMC_PACK_SPEC_H
 #define NIMC_PACK_SPEC_H

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/pack_spec.h"
+#include "core/pack_spec.h"
 
 /* The spreadable parameters: where each lives in the device and whether
  * it must stay below 1 (a volume fraction). */
