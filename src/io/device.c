@@ -35,8 +35,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/params.h"
 #include "core/pack_spec.h"
+#include "core/params.h"
 #include "io/readfile.h"
 #include "io/table.h"
 #include "io/units.h"
