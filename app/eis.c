@@ -658,6 +658,14 @@ int cli_eis(int argc, char **argv) {
   if ((rc = cli_load_device("eis", a.device, a.sets, a.nsets, a.temperature,
                             &dev)))
     goto done;
+  if (nimc_device_pack(dev, NULL, NULL) > 0) {
+    fprintf(stderr,
+            "nimc eis: %s: [pack]: the impedance of a pack is not computed "
+            "(measure it with a Sine step of nimc run, or drop [pack])\n",
+            a.device);
+    rc = EXIT_USAGE;
+    goto done;
+  }
   double V_at = NAN;
   if (a.at && nimc_quantity_parse(a.at, "V", &V_at, &err)) {
     fprintf(stderr, "nimc eis: --at '%s': %s\n", a.at, err.msg);

@@ -68,6 +68,13 @@ static const char *usage_run =
     "                         comment)\n"
     "  --temperature T        operating temperature, e.g. 80degC (default: "
     "device)\n"
+    "  --pack NsMp            a pack: N cells in series, M strings in "
+    "parallel\n"
+    "                           (e.g. 2s1p, 1s2p; at most 64 cells), each "
+    "the\n"
+    "                           device's full model, solved as one circuit; "
+    "a\n"
+    "                           current per area is per ONE cell's footprint\n"
     "  --set SECTION.KEY=VAL  override a device-file value, e.g. "
     "anode.thickness=10um\n"
     "  -o, --output DIR       write timeseries.csv, summary.json, gcd.png, "
@@ -355,8 +362,22 @@ static void print_cycles(const nimc_result *res) {
 
 /* Human-readable report on stdout. */
 static void print_device(const nimc_device *dev) {
-  printf("device: %s (%s) at %.2f degC\n", nimc_device_name(dev),
-         nimc_device_path(dev), nimc_device_temperature_K(dev) - 273.15);
+  int ns, np, cells = nimc_device_pack(dev, &ns, &np);
+  char pack[64] = "";
+  if (cells) snprintf(pack, sizeof pack, " as a %ds%dp pack", ns, np);
+  printf("device: %s (%s)%s at %.2f degC\n", nimc_device_name(dev),
+         nimc_device_path(dev), pack, nimc_device_temperature_K(dev) - 273.15);
+}
+
+/* A pack's cells at the end: voltage and charge passed of each. */
+static void print_pack_cells(nimc_sim *sim) {
+  double v[NIMC_PACK_MAX_CELLS], q[NIMC_PACK_MAX_CELLS];
+  int K = nimc_sim_pack_cells(sim, v, q, NIMC_PACK_MAX_CELLS);
+  if (K <= 0) return;
+  printf("pack cells at the end (voltage, charge passed):");
+  for (int k = 0; k < K && k < NIMC_PACK_MAX_CELLS; k++)
+    printf("%s %.4f V %.4g C", k ? "," : "", v[k], q[k]);
+  printf("\n");
 }
 
 /* Human-readable report on stdout (the device line and the cycles were
@@ -444,6 +465,8 @@ typedef struct run_args {
   int json, quiet, fields, force;
   int cycles_only; /* --cycles-only */
   const char *load_state, *save_state;
+  const char *pack; /* --pack NsMp */
+  int pack_series, pack_parallel;
   double rtol;
   int until_steady;
   nimc_steady_opts steady;
@@ -519,6 +542,17 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
       if (!has_value)
         return cli_fail_usage("run", "option '%s' needs SECTION.KEY=VALUE", o);
       a->sets[a->nsets++] = argv[++i];
+    } else if (!strcmp(o, "--pack")) {
+      char why[256], fmt[320];
+      if (!has_value)
+        return cli_fail_usage("run", "option '%s' needs a shape such as 2s1p",
+                              o);
+      a->pack = argv[++i];
+      if (nimc_pack_shape_parse(a->pack, &a->pack_series, &a->pack_parallel,
+                                why, sizeof why)) {
+        snprintf(fmt, sizeof fmt, "--pack '%%s': %s", why);
+        return cli_fail_usage("run", fmt, a->pack);
+      }
     } else if (!strcmp(o, "--temperature")) {
       if (!has_value)
         return cli_fail_usage("run", "option '%s' needs a temperature", o);
@@ -775,6 +809,18 @@ static int cmd_run(int argc, char **argv) {
   if ((rc = cli_load_device("run", a.device, a.sets, a.nsets, a.temperature,
                             &dev)))
     goto done;
+  if (a.pack &&
+      nimc_device_set_pack(dev, a.pack_series, a.pack_parallel, &err)) {
+    fprintf(stderr, "nimc run: --pack '%s': %s\n", a.pack, err.msg);
+    rc = EXIT_USAGE;
+    goto done;
+  }
+  if (a.fields && nimc_device_pack(dev, NULL, NULL)) {
+    fprintf(stderr, "nimc run: --fields: the fields of a pack are not "
+                    "mapped (each cell has its own mesh): run one cell\n");
+    rc = EXIT_USAGE;
+    goto done;
+  }
   if ((rc = a.xfile ? nimc_experiment_read(a.xfile, &exp, NULL, NULL, &err)
                     : nimc_experiment_parse(&exp, a.steps, a.nsteps, &err))) {
     fprintf(stderr, "nimc run: %s\n", err.msg);
@@ -891,9 +937,11 @@ static int cmd_run(int argc, char **argv) {
   }
   if (a.json)
     printf("%s\n", json);
-  else
+  else {
     print_report(dev, &res, &mt, have_metrics, a.until_steady ? &steady : NULL,
                  &st, wall, a.cycles_only);
+    print_pack_cells(sim);
+  }
   /* what was computed is written even when the run failed part-way.
    * SIGINT, SIGTERM and SIGHUP wait until the set is written (or its
    * temporaries removed): an interrupted write leaves no temporary, and

@@ -19,7 +19,12 @@ typedef enum quantity_kind {
   Q_AREAL,      /* capacitance_areal_mF_cm2 of the GCD at J */
   Q_RATIO,      /* capacitance at J / capacitance of device_ref at J_ref */
   Q_R_OHMIC,    /* r_ohmic_ohm of the impedance spectrum (J unused) */
-  Q_R_CT        /* r_ct_ohm: the charge-transfer arc of the fitted circuit */
+  Q_R_CT,       /* r_ct_ohm: the charge-transfer arc of the fitted circuit */
+  Q_SERIES_TIME,  /* two in series (2s1p) at J: time to 2 x 3.5 V over one
+                     cell's to 3.5 V, both from the as-made state */
+  Q_PARALLEL_TIME /* two in parallel (1s2p) at J: time of the discharge
+                     from 3.5 to 0 V over one cell's at the same current,
+                     each after a charge at J from the as-made state */
 } quantity_kind;
 
 /* What a row is for.  A calibration row is a point the model's unknown
@@ -85,6 +90,16 @@ static const struct paper_value {
     /* not fitted: the cover is fitted to cv_0.2_covered alone */
     {"rct_eis_covered", "charge-transfer resistance (EIS), covered", "ohm",
      368, PREDICTION, Q_R_CT, COVERED, 0, COVERED, 0},
+    /* two NIMCs in series ("the voltage window doubles": the same current
+     * for the same time takes them to 7.0 V) and in parallel ("current and
+     * time double": at the same current, twice as long); the paper states
+     * the ratios, 1 and 2 */
+    {"series_time_ratio",
+     "two in series to 7.0 V / one to 3.5 V, time at 0.1 mA/cm2", "1", 1.0,
+     PREDICTION, Q_SERIES_TIME, UNCOVERED, 0.1, UNCOVERED, 0},
+    {"parallel_time_ratio",
+     "two in parallel / one, discharge time 3.5 to 0 V at 0.1 mA/cm2", "1",
+     2.0, PREDICTION, Q_PARALLEL_TIME, UNCOVERED, 0.1, UNCOVERED, 0},
 };
 
 #define NPAPER_VALUES (sizeof(paper_values) / sizeof(paper_values[0]))
@@ -101,6 +116,11 @@ static const struct paper_value {
 /* Is p a result of the impedance spectrum (not of a GCD)? */
 static inline int paper_is_eis(const struct paper_value *p) {
   return p->kind == Q_R_OHMIC || p->kind == Q_R_CT;
+}
+
+/* Is p a result of two NIMCs in series or in parallel (a pack)? */
+static inline int paper_is_pack(const struct paper_value *p) {
+  return p->kind == Q_SERIES_TIME || p->kind == Q_PARALLEL_TIME;
 }
 
 /* Is p a row that devices/calibration.fit fits: a calibration row of a kind it

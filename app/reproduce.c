@@ -81,6 +81,8 @@ enum {
   V_1_1_ANODE_FIXED,
   V_1_3_ANODE_FIXED,
   V_1_4_ANODE_FIXED,
+  V_SERIES,   /* two uncovered NIMCs in series (a 2s1p pack) */
+  V_PARALLEL, /* two in parallel (1s2p) */
   NVARIANT
 };
 
@@ -128,6 +130,10 @@ static const struct variant {
                            "nimc.ini",
                            NULL,
                            {"cathode.thickness=20 um", NULL}},
+    [V_SERIES] = {"2s1p", "two in series (2s1p)", "nimc.ini", NULL,
+                  {"pack.series=2", NULL}},
+    [V_PARALLEL] = {"1s2p", "two in parallel (1s2p)", "nimc.ini", NULL,
+                    {"pack.parallel=2", NULL}},
 };
 
 /* The predictions: the rows of the second table that the paper gives no
@@ -445,9 +451,22 @@ typedef struct led_run {
   double wall_s;
 } led_run;
 
+
+/* The pack rows (Q_SERIES_TIME, Q_PARALLEL_TIME): from the as-made state
+ * at pack_J, one cell charged to 3.5 V and discharged to 0 V, two in
+ * series charged to 7.0 V, two in parallel charged and discharged as the
+ * one; the steps' durations (NaN until measured). */
+typedef struct pack_runs {
+  int wanted;
+  double t_charge_1, t_discharge_1; /* one NIMC */
+  double t_charge_series;           /* 2s1p to 7.0 V */
+  double t_discharge_parallel;      /* 1s2p, 3.5 to 0 V */
+} pack_runs;
+
 typedef struct state {
   args a;
   led_run led;
+  pack_runs packs;
   nimc_device *dev[NVARIANT]; /* NULL: not needed, not loaded */
   int needed[NVARIANT];
   gcd_run *runs;
@@ -545,6 +564,11 @@ static int plan_runs(state *s) {
       want_eis(s, p->device);
       continue;
     }
+    if (paper_is_pack(p)) {
+      s->packs.wanted = 1;
+      s->needed[V_UNCOVERED] = s->needed[V_SERIES] = s->needed[V_PARALLEL] = 1;
+      continue;
+    }
     if (want_run(s, p->device, p->J) ||
         (p->kind == Q_RATIO && want_run(s, p->device_ref, p->J_ref)))
       return -1;
@@ -591,7 +615,7 @@ static void run_users(const state *s, const gcd_run *r, char *buf,
     add_user(buf, cap, &len, "the predictions figure (e)");
   for (size_t k = 0; k < s->nrows; k++) {
     const struct paper_value *p = s->spec[k];
-    if (paper_is_eis(p)) continue;
+    if (paper_is_eis(p) || paper_is_pack(p)) continue;
     if ((p->device == r->variant && same_J(p->J, r->J)) ||
         (p->kind == Q_RATIO && p->device_ref == r->variant &&
          same_J(p->J_ref, r->J))) {
@@ -935,6 +959,45 @@ static void simulate_led(state *s) {
   nimc_experiment_destroy(exp);
 }
 
+/* Run lines[0..n) on variant v from its as-made state; the durations of
+ * its steps into t[0..n), NaN for a step that did not end at its cut-off
+ * voltage (said on stderr) or when the simulation failed (which fails the
+ * command). */
+static void time_steps(state *s, int v, const char *const *lines, size_t n,
+                       double *t) {
+  char name[160], what[256];
+  snprintf(what, sizeof what, "%s, %s%s", variant_name(s, v, name, sizeof name),
+           lines[0], n > 1 ? " and a discharge" : "");
+  for (size_t k = 0; k < n; k++)
+    t[k] = NAN;
+  nimc_experiment *exp = experiment(lines, n);
+  nimc_sim *sim = NULL;
+  nimc_result res;
+  memset(&res, 0, sizeof res);
+  nimc_err err;
+  double t0 = cli_now_s();
+  int rc = exp ? NIMC_OK : NIMC_EINPUT;
+  const char *why = "the experiment could not be parsed";
+  if (!rc && (rc = nimc_sim_create(&sim, s->dev[v], NULL, &err))) why = err.msg;
+  if (!rc && (rc = nimc_sim_run(sim, exp, &res))) why = nimc_sim_errmsg(sim);
+  if (rc) {
+    fprintf(stderr,
+            "nimc reproduce: %s failed (needed by the rows of two NIMCs in "
+            "series and in parallel): %s\n",
+            what, why);
+    s->failed = 1;
+  } else {
+    warn_early_ends(what, &res, 0);
+    for (size_t k = 0; k < n && k < res.nsteps; k++)
+      if (res.steps[k].end_reason == NIMC_END_VOLTAGE)
+        t[k] = res.steps[k].duration_s;
+  }
+  progress_line(s, what, cli_now_s() - t0, rc ? "FAILED" : "done");
+  nimc_result_free(&res);
+  nimc_sim_destroy(sim);
+  nimc_experiment_destroy(exp);
+}
+
 /* The LED demonstration's row (led_lit_s), model-only, appended to the
  * predictions after the rows of paper.h and the table above (its spec
  * only gives the role: the value is the demonstration's). */
@@ -968,10 +1031,33 @@ static void print_led(const state *s) {
          l->v_f, 1e3 * l->i_f, variants[V_UNCOVERED].file, l->lit_s, l->v_f);
 }
 
+/* The pack rows' simulations (pack_runs). */
+static void simulate_packs(state *s) {
+  const double J = 0.1; /* mA/cm2 of ONE cell's footprint (docs/cli.md) */
+  char ch[96], ch2[96], dis[96];
+  snprintf(ch, sizeof ch, "Charge at %g mA/cm2 until %g V", J, gcd_v_max_V);
+  snprintf(ch2, sizeof ch2, "Charge at %g mA/cm2 until %g V", J,
+           2.0 * gcd_v_max_V);
+  snprintf(dis, sizeof dis, "Discharge at %g mA/cm2 until %g V", J,
+           gcd_v_min_V);
+  const char *one[2] = {ch, dis}, *series[1] = {ch2};
+  double t[2];
+  time_steps(s, V_UNCOVERED, one, 2, t);
+  s->packs.t_charge_1 = t[0], s->packs.t_discharge_1 = t[1];
+  time_steps(s, V_SERIES, series, 1, t);
+  s->packs.t_charge_series = t[0];
+  time_steps(s, V_PARALLEL, one, 2, t);
+  s->packs.t_discharge_parallel = t[1];
+}
+
 /* ---- the comparison ---- */
 
 /* The model's value of p, NaN where its simulations failed. */
 static double model_value(state *s, const struct paper_value *p) {
+  if (p->kind == Q_SERIES_TIME)
+    return s->packs.t_charge_series / s->packs.t_charge_1;
+  if (p->kind == Q_PARALLEL_TIME)
+    return s->packs.t_discharge_parallel / s->packs.t_discharge_1;
   if (p->kind == Q_R_OHMIC) return s->eis[p->device].r_ohmic;
   if (p->kind == Q_R_CT) return s->eis[p->device].r_ct;
   const gcd_run *r = find_run(s, p->device, p->J);
@@ -988,6 +1074,8 @@ static double model_value(state *s, const struct paper_value *p) {
   }
   case Q_R_OHMIC:
   case Q_R_CT:
+  case Q_SERIES_TIME:
+  case Q_PARALLEL_TIME:
     break;
   }
   return NAN;
@@ -999,7 +1087,7 @@ static double model_value(state *s, const struct paper_value *p) {
 static void row_cycles(state *s, size_t k) {
   const struct paper_value *p = s->spec[k];
   nimc_validation_row *row = &s->rows[k];
-  if (paper_is_eis(p)) return;
+  if (paper_is_eis(p) || paper_is_pack(p)) return;
   const gcd_run *r = find_run(s, p->device, p->J);
   const gcd_run *ref =
       p->kind == Q_RATIO ? find_run(s, p->device_ref, p->J_ref) : NULL;
@@ -1045,6 +1133,8 @@ static void fill_rows(state *s) {
     const char *why;
     if (paper_is_eis(p)) {
       why = "the impedance of its device failed (see above)";
+    } else if (paper_is_pack(p)) {
+      why = "a simulation of one or two NIMCs failed (see above)";
     } else {
       const gcd_run *r = find_run(s, p->device, p->J);
       const gcd_run *ref =
@@ -1505,7 +1595,8 @@ int cli_reproduce(int argc, char **argv) {
   if (led && (rc = led_check(&s))) goto done;
   if ((rc = cli_outdir_ready("reproduce", s.a.outdir))) goto done;
 
-  s.nsims = s.nruns + (s.a.led_only ? 0 : NDEV) + (size_t)led;
+  s.nsims = s.nruns + (s.a.led_only ? 0 : NDEV) + (size_t)led +
+           (s.packs.wanted ? 3 : 0);
   for (int v = 0; v < NVARIANT; v++)
     s.nsims += (size_t)s.eis[v].wanted;
   for (size_t k = 0; k < s.nruns; k++)
@@ -1514,6 +1605,7 @@ int cli_reproduce(int argc, char **argv) {
     simulate_map(&s, d);
   for (int v = 0; v < NVARIANT; v++)
     if (s.eis[v].wanted) simulate_eis(&s, v);
+  if (s.packs.wanted) simulate_packs(&s);
   fill_rows(&s);
   if (led) {
     simulate_led(&s);

@@ -560,6 +560,39 @@ static const bad_case bad_cases[] = {
      "cannot be combined with capacitance_curvature"},
     {"materials/ag.ini", "pzc = 2.9 V", "pzc = 2.9 V\n[extra]\nx = 1", "x = 1",
      "[extra] x", "unknown section"},
+    /* [pack] */
+    {"dev.ini", "anode_cells = 20", "anode_cells = 20\n[pack]\nseries = -1",
+     "series = -1", "[pack] series", "whole number from 1 to 64, got '-1'"},
+    {"dev.ini", "anode_cells = 20", "anode_cells = 20\n[pack]\nparallel = 0",
+     "parallel = 0", "[pack] parallel", "whole number from 1 to 64, got '0'"},
+    {"dev.ini", "anode_cells = 20",
+     "anode_cells = 20\n[pack]\nseries = 8\nparallel = 9", "parallel = 9",
+     "[pack] parallel", "8s9p is 72 cells, more than the 64"},
+    {"dev.ini", "anode_cells = 20", "anode_cells = 20\n[pack]\nserie = 2",
+     "serie = 2", "[pack] serie", "unknown key (did you mean 'series'?"},
+    {"dev.ini", "anode_cells = 20",
+     "anode_cells = 20\n[pack]\nspread = anode.colour 5 %", "spread =",
+     "[pack] spread", "item 1: 'anode.colour' cannot be spread (spreadable: "},
+    {"dev.ini", "anode_cells = 20",
+     "anode_cells = 20\n[pack]\nspread = anode.porosity 1 %, "
+     "cathode.thickness 80 %",
+     "spread =", "[pack] spread",
+     "item 2: the spread of 'cathode.thickness' must be above 0 % and at "
+     "most 50 %, got 80 %"},
+    {"dev.ini", "anode_cells = 20",
+     "anode_cells = 20\n[pack]\nspread = cathode.thickness 5",
+     "spread =", "[pack] spread", "is a percentage: write '5 %'"},
+    {"dev.ini", "anode_cells = 20",
+     "anode_cells = 20\n[pack]\nspread = cathode.thickness 5 %, "
+     "cathode.thickness 2 %",
+     "spread =", "[pack] spread",
+     "item 2: 'cathode.thickness' is spread twice"},
+    {"dev.ini", "anode_cells = 20",
+     "anode_cells = 20\n[pack]\nspread = cathode.thickness 5 % "
+     "anode.porosity 2 %",
+     "spread =", "[pack] spread", "items are separated by commas"},
+    {"dev.ini", "anode_cells = 20", "anode_cells = 20\n[pack]\nseed = one",
+     "seed = one", "[pack] seed", "whole number from 0 to"},
 };
 
 /* The same kind of cases made from the in-plane fixture, idg.ini. */
@@ -1128,6 +1161,80 @@ static void test_interdigitated_defaults(void) {
   remove_fixture(dir);
 }
 
+/* [pack]: the shape, the seed and the spread list read into the
+ * device; --set pack.series makes a pack of a device without one; the
+ * library's nimc_device_set_pack checks the shape; a pack's footprint (the
+ * basis of its areal metrics) is that of all its cells. */
+static void test_pack_section(void) {
+  const char *dir = fixture_dir();
+  char devpath[256];
+  snprintf(devpath, sizeof devpath, "%s/dev.ini", dir);
+  write_fixture(dir, "dev.ini", "anode_cells = 20",
+                "anode_cells = 20\n[pack]\nseries = 2\nparallel = 3\n"
+                "seed = 7\nspread = cathode.thickness 5 %, anode.porosity "
+                "2.5%",
+                NULL);
+  nimc_device *d = NULL;
+  nimc_err err;
+  CHECK(nimc_device_load(&d, devpath, NULL, 0, &err) == NIMC_OK);
+  if (d) {
+    int ns = 0, np = 0;
+    CHECK(nimc_device_pack(d, &ns, &np) == 6);
+    CHECK(ns == 2 && np == 3);
+    CHECK(d->pack.seed == 7);
+    CHECK(d->pack.nspread == 2);
+    CHECK_REL(d->pack.spread[0].rel, 0.05, 1e-15);
+    CHECK_REL(d->pack.spread[1].rel, 0.025, 1e-15);
+    CHECK_REL(nimc_device_footprint_area_m2(d), 6.0 * d->area_m2, 1e-15);
+    CHECK(nimc_device_set_pack(d, 1, 2, &err) == NIMC_OK);
+    CHECK(nimc_device_pack(d, &ns, &np) == 2 && ns == 1 && np == 2);
+    CHECK(d->pack.nspread == 2); /* the spread stays */
+    CHECK(nimc_device_set_pack(d, 0, 2, &err) == NIMC_EINPUT);
+    CHECK_CONTAINS(err.msg, "at least one cell in series");
+    CHECK(nimc_device_set_pack(d, 65, 1, &err) == NIMC_EINPUT);
+    CHECK_CONTAINS(err.msg, "more than the 64");
+    CHECK(nimc_device_pack(d, &ns, &np) == 2); /* unchanged by a refusal */
+    nimc_device_destroy(d);
+  }
+  remove_fixture(dir);
+  /* no [pack]: one cell; --set pack.series=2 makes it a 2s1p pack */
+  write_fixture(dir, NULL, NULL, NULL, NULL);
+  d = NULL;
+  CHECK(nimc_device_load(&d, devpath, NULL, 0, &err) == NIMC_OK);
+  if (d) {
+    int ns = 0, np = 0;
+    CHECK(nimc_device_pack(d, &ns, &np) == 0 && ns == 1 && np == 1);
+    CHECK_REL(nimc_device_footprint_area_m2(d), d->area_m2, 1e-15);
+    nimc_device_destroy(d);
+  }
+  const char *sets[] = {"pack.series=2"};
+  d = NULL;
+  CHECK(nimc_device_load(&d, devpath, sets, 1, &err) == NIMC_OK);
+  if (d) {
+    int ns = 0, np = 0;
+    CHECK(nimc_device_pack(d, &ns, &np) == 2 && ns == 2 && np == 1);
+    nimc_device_destroy(d);
+  }
+  const char *bad_sets[] = {"pack.series=0"};
+  d = NULL;
+  CHECK(nimc_device_load(&d, devpath, bad_sets, 1, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "--set pack.series: must be a whole number from 1");
+  remove_fixture(dir);
+  /* nimc_pack_shape_parse: what --pack reads */
+  char why[256];
+  int ns = 0, np = 0;
+  CHECK(nimc_pack_shape_parse("2s1p", &ns, &np, why, sizeof why) == 0);
+  CHECK(ns == 2 && np == 1);
+  CHECK(nimc_pack_shape_parse("1s2p", &ns, &np, why, sizeof why) == 0);
+  CHECK(ns == 1 && np == 2);
+  static const char *const bad_shapes[] = {
+      "0s1p",  "2x",         "2s",    "s1p", "2s1",
+      "2s1px", "1000s1000p", "-1s1p", "",    "99999999999s1p"};
+  for (size_t k = 0; k < sizeof bad_shapes / sizeof bad_shapes[0]; k++)
+    CHECK(nimc_pack_shape_parse(bad_shapes[k], &ns, &np, why, sizeof why) ==
+          NIMC_EINPUT);
+}
+
 int main(void) {
   RUN(test_shipped_device);
   RUN(test_fixture_and_overrides);
@@ -1140,6 +1247,7 @@ int main(void) {
   RUN(test_device_variants_differ_minimally);
   RUN(test_interdigitated_overrides);
   RUN(test_interdigitated_defaults);
+  RUN(test_pack_section);
   if (tmp[0]) rmdir(tmp);
   return TEST_REPORT();
 }

@@ -16,38 +16,12 @@
 #include <string.h>
 
 #include "core/constants.h"
+#include "jacobian_check.h"
 #include "model/model.h"
 #include "model_fixtures.h"
 #include "nimc/nimc.h"
 #include "protocol/sim.h"
 #include "testlib.h"
-
-static double urand(unsigned *seed) {
-  *seed = *seed * 1103515245u + 12345u;
-  return ((*seed >> 8) & 0xffff) / 65535.0;
-}
-
-/* A random, physically admissible state near the initial one. */
-static void random_state(const nimc_model *m, unsigned seed, double *y,
-                         double *yp) {
-  nimc_model_initial(m, y, yp);
-  for (int64_t k = 0; k < m->n; k++) {
-    double r = urand(&seed) - 0.5;
-    y[k] += fabs(y[k]) > 1.0 ? 0.05 * r * y[k] : 0.05 * r;
-    yp[k] = 1e-3 * (urand(&seed) - 0.5) * (fabs(y[k]) > 1.0 ? y[k] : 1.0);
-  }
-  /* double layers charged by about a volt (the neutral start holds none),
-   * so that finite differences of their charge are well scaled */
-  for (int i = 0; i < m->mesh->ncells; i++) {
-    int e = m->elec[i];
-    if (e < 0 || !m->el[e].has_dl) continue;
-    y[m->off[i] + m->el[e].iq] += 1e7 * (urand(&seed) - 0.5);
-    if (m->el[e].i2 >= 0) y[m->off[i] + m->el[e].i2] += 1e6 * urand(&seed);
-    for (int k = 0; k < m->el[e].nmp; k++)
-      y[m->off[i] + m->el[e].imp + k] += 1e6 * urand(&seed);
-  }
-  y[m->iI] = 1e-4 * (urand(&seed) - 0.5);
-}
 
 /* variant 0: intercalation anode with a double layer, capacitive cathode;
  * variant 1: hybrid anode (intercalation + capacitance, counter-ion
@@ -106,10 +80,8 @@ static void test_jacobian_matches_finite_differences(void) {
     CHECK(nimc_model_create(&m, &d, mesh, NULL) == NIMC_OK);
     int64_t n = m->n;
     double *y = malloc(sizeof(double) * n), *yp = malloc(sizeof(double) * n);
-    double *F = malloc(sizeof(double) * n), *Fp = malloc(sizeof(double) * n);
-    double *Fm = malloc(sizeof(double) * n),
-           *J = malloc(sizeof(double) * m->nnz);
-    double *dense = malloc(sizeof(double) * n * n);
+    double *F = malloc(sizeof(double) * n);
+    double *J = malloc(sizeof(double) * m->nnz);
     double cj = 37.0;
     /* every kind of control row: current, voltage, sweep, and those
      * that tie I to V (a power, a load, and an LED twice: on its
@@ -130,53 +102,14 @@ static void test_jacobian_matches_finite_differences(void) {
                         .led_slope_V = 0.05,
                         .led_series_ohm = 100.0};
       CHECK(nimc_model_set_control(m, &c) == NIMC_OK);
-      random_state(m, 7u + (unsigned)(mode % 3), y, yp);
+      jac_random_state(m, 7u + (unsigned)(mode % 3), y, yp);
       if (mode >= 5) y[m->iV] = mode == 5 ? 1.9 : 2.5;
       CHECK(nimc_model_eval(m, 3.0, y, yp, F, cj, J) == 0);
-      memset(dense, 0, sizeof(double) * n * n);
-      for (int64_t r = 0; r < n; r++)
-        for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++)
-          dense[r * n + m->colind[k]] = J[k];
-      int bad = 0, outside = 0;
+      char label[64];
+      snprintf(label, sizeof label, "variant %d, mode %d:", variant, mode);
+      long outside = 0;
       double worst = 0.0;
-      for (int64_t j = 0; j < n; j++) {
-        double col[2] = {0, 0};
-        double *v[2] = {y, yp};
-        double fd[4096];
-        if (n > 4096) abort();
-        memset(fd, 0, sizeof fd);
-        for (int w = 0; w < 2; w++) {
-          double h = 1e-6 * (fabs(v[w][j]) > 1.0 ? fabs(v[w][j]) : 1.0);
-          double keep = v[w][j];
-          v[w][j] = keep + h;
-          nimc_model_eval(m, 3.0, y, yp, Fp, 0.0, NULL);
-          v[w][j] = keep - h;
-          nimc_model_eval(m, 3.0, y, yp, Fm, 0.0, NULL);
-          v[w][j] = keep;
-          for (int64_t r = 0; r < n; r++)
-            fd[r] += (w ? cj : 1.0) * (Fp[r] - Fm[r]) / (2 * h);
-        }
-        (void)col;
-        for (int64_t r = 0; r < n; r++) {
-          double a = dense[r * n + j], b = fd[r];
-          double scale = fabs(b) + 1e-6 * (fabs(a) + 1e-30);
-          double rowmax = 0.0;
-          for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++)
-            if (fabs(J[k]) > rowmax) rowmax = fabs(J[k]);
-          double err = fabs(a - b) / (scale + 1e-6 * rowmax);
-          if (err > worst) worst = err;
-          if (err > 1e-4) {
-            if (bad < 5)
-              fprintf(stderr, "  mode %d J[%ld][%ld] = %.9g, fd %.9g\n", mode,
-                      (long)r, (long)j, a, b);
-            bad++;
-          }
-          int inpattern = 0;
-          for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++)
-            if (m->colind[k] == j) inpattern = 1;
-          if (!inpattern && fabs(b) > 1e-9 * (rowmax + 1e-30)) outside++;
-        }
-      }
+      long bad = jac_check_fd(m, 3.0, y, yp, cj, J, label, &outside, &worst);
       fprintf(stderr,
               "  variant %d, control %d: worst relative Jacobian error %.2e, "
               "%ld unknowns, %ld nonzeros\n",
@@ -184,7 +117,7 @@ static void test_jacobian_matches_finite_differences(void) {
       CHECK(bad == 0);
       CHECK(outside == 0);
     }
-    free(y), free(yp), free(F), free(Fp), free(Fm), free(J), free(dense);
+    free(y), free(yp), free(F), free(J);
     nimc_model_destroy(m);
     nimc_law_clear(&d.cathode.cap_shape);
     fx_free_device(&d);
@@ -205,7 +138,7 @@ static void test_discrete_conservation_identity(void) {
          *yp = malloc(sizeof(double) * m->n);
   double *F = malloc(sizeof(double) * m->n);
   for (unsigned seed = 1; seed <= 5; seed++) {
-    random_state(m, seed, y, yp);
+    jac_random_state(m, seed, y, yp);
     nimc_model_eval(m, 0.0, y, yp, F, 0.0, NULL);
     /* cations: electrolyte + held in double layers + solid */
     double lhs = 0.0, rate = 0.0, mag = 0.0, charge = 0.0, cmag = 0.0;

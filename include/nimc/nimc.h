@@ -102,11 +102,35 @@ double nimc_device_footprint_area_m2(const nimc_device *dev);
 double nimc_device_norm_thickness_m(const nimc_device *dev);
 /* The device's safe window ([device] min_voltage, max_voltage,
  * max_current; docs/device-files.md): *min_V, *max_V in V and *max_A, the
- * limit of |I| in A (a limit per area times the footprint area); a limit
- * the device does not declare is -INFINITY or INFINITY.  Each pointer may
- * be NULL.  Returns 1 when the device declares any limit, 0 when none. */
+ * limit of |I| in A (a limit per area times one cell's footprint area); a
+ * limit the device does not declare is -INFINITY or INFINITY.  For a pack
+ * ([pack]) the window of its terminals: the voltages times the cells in
+ * series (they add over a string), the current times the strings in
+ * parallel (their currents add).  Each pointer may be NULL.  Returns 1
+ * when the device declares any limit, 0 when none. */
 int nimc_device_window(const nimc_device *dev, double *min_V, double *max_V,
                        double *max_A);
+
+/* Packs (docs/model.md, "Packs"): simulate the device as `series` cells in
+ * each string and `parallel` strings, every cell the device's full model,
+ * all in one circuit and one solve (keeping any [pack] spread and seed of
+ * the device file).  Currents per area, per mass and C-rates of the
+ * experiment are converted with ONE cell's footprint, mass and capacity
+ * into the pack's terminal current; areal and volumetric metrics are per
+ * the footprint of all cells (nimc_device_footprint_area_m2 is the
+ * cells' total once a pack is set).  NIMC_EINPUT when either count is
+ * below 1 or the pack has more than 64 cells. */
+#define NIMC_PACK_MAX_CELLS 64
+int nimc_device_set_pack(nimc_device *dev, int series, int parallel,
+                         nimc_err *err);
+/* Parse a pack's shape "NsMp" (N cells in series, M strings in parallel,
+ * such as 2s1p) into *series and *parallel; NIMC_EINPUT with the reason in
+ * why (cap bytes) when it is not one, or more than NIMC_PACK_MAX_CELLS. */
+int nimc_pack_shape_parse(const char *text, int *series, int *parallel,
+                          char *why, size_t cap);
+/* The number of cells of dev's pack and its shape (*series, *parallel,
+ * may be NULL); 0 (shape 1, 1) when the device is one cell, not a pack. */
+int nimc_device_pack(const nimc_device *dev, int *series, int *parallel);
 
 /* The value of the numeric key "section.key" (a material key through the
  * electrode's or electrolyte's section: "cathode.micropore_time_constant")
@@ -421,6 +445,13 @@ typedef struct nimc_fields {
 /* Fill f with the fields of the simulation's current state (allocates;
  * release with nimc_fields_free). */
 int nimc_sim_fields(nimc_sim *sim, nimc_fields *f);
+
+/* For a pack (nimc_device_set_pack): the number of its cells, and for the
+ * first cap of them (k = s N + j: cell j of string s) the voltage across
+ * each now (v_V) and the charge that has passed through it since the
+ * simulation began (q_C, > 0 charging); either array may be NULL.  0 for
+ * one cell. */
+int nimc_sim_pack_cells(nimc_sim *sim, double *v_V, double *q_C, int cap);
 void nimc_fields_free(nimc_fields *f);
 
 /* ---- analysis (works on measured or simulated series alike) ----------- */

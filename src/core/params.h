@@ -165,6 +165,24 @@ typedef struct nimc_led_params {
   double ideality;              /* >= 1 */
   double series_resistance_ohm; /* >= 0 */
 } nimc_led_params;
+/* A pack (docs/model.md, "Packs"): series cells in each string, parallel
+ * strings, each cell the full model of this device; optionally each cell's
+ * copy of chosen parameters multiplied by a seeded lognormal factor
+ * (core/pack_spec.c). */
+#define NIMC_PACK_MAX_SPREAD 8
+typedef struct nimc_pack_spread {
+  int param;  /* index in the table of core/pack_spec.c */
+  double rel; /* the relative spread (0.05 for 5 %): the log of the
+                 factor is normal with this standard deviation */
+} nimc_pack_spread;
+typedef struct nimc_pack_params {
+  int given; /* a [pack] section or --pack: the model is a pack (even
+                1s1p) */
+  int series, parallel;
+  int seed; /* of the spread's generator */
+  int nspread;
+  nimc_pack_spread spread[NIMC_PACK_MAX_SPREAD];
+} nimc_pack_params;
 
 struct nimc_device {
   char name[NIMC_NAME_MAX];
@@ -196,6 +214,7 @@ struct nimc_device {
   nimc_mesh_params mesh;
   nimc_solver_params solver;
   nimc_led_params led;             /* [led], optional */
+  nimc_pack_params pack; /* [pack]; given = 0: one cell */
 };
 
 #endif /* NIMC_PARAMS_H */

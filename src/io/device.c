@@ -35,6 +35,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/pack_spec.h"
 #include "core/params.h"
 #include "io/readfile.h"
 #include "io/table.h"
@@ -270,9 +271,8 @@ static int apply_sets(loader *L, const char *const *sets, size_t nsets) {
 /* ---- phase 2: the schema ---------------------------------------------- */
 
 static const char *const sections[] = {
-    "device",   "anode", "separator", "cathode", "electrolyte",
-    "geometry", "cover", "mesh",      "solver",  "led",
-    NULL};
+    "device", "anode", "separator", "cathode", "electrolyte", "geometry",
+    "cover",  "mesh",  "solver",    "led",     "pack",        NULL};
 static const char *const device_keys[] = {"name",
                                           "geometry",
                                           "area",
@@ -328,6 +328,8 @@ static const char *const mesh_keys[] = {"anode_cells",       "separator_cells",
 static const char *const solver_keys[] = {"rtol", "atol_scale", NULL};
 static const char *const led_keys[] = {"forward_voltage", "forward_current",
                                        "ideality", "series_resistance", NULL};
+static const char *const pack_keys[] = {"series", "parallel", "spread", "seed",
+                                        NULL};
 
 /* Material keys: the head of every material file, the part of it a device
  * section may override, and the keys of each kind. */
@@ -1355,6 +1357,34 @@ static int led_section(const loader *L, nimc_device *d) {
   return NIMC_OK;
 }
 
+/* Section [pack] (core/pack_spec.h): cells in series and strings in
+ * parallel, and a seeded spread of chosen parameters.  The section's
+ * presence makes the device a pack, even 1s1p. */
+static int pack_section(const loader *L, nimc_device *d) {
+  const entry *first = first_in(&L->dev, "pack");
+  if (!first) return NIMC_OK;
+  scope s = {L, "pack", NULL};
+  const char *const *lists[] = {pack_keys, NULL};
+  char why[NIMC_ERRMSG_MAX / 2];
+  nimc_pack_params *p = &d->pack;
+  TRY(check_keys(L, &L->dev, "pack", lists));
+  p->given = 1, p->series = p->parallel = 1;
+  TRY(get_int(&s, "series", 1, NIMC_PACK_MAX_CELLS, NULL, &p->series));
+  TRY(get_int(&s, "parallel", 1, NIMC_PACK_MAX_CELLS, NULL, &p->parallel));
+  if (nimc_pack_check_shape(p->series, p->parallel, why, sizeof why)) {
+    const entry *e = find(&L->dev, "pack", "parallel");
+    return bad(L, e ? e : first, "%s", why);
+  }
+  TRY(get_int(&s, "seed", 0, INT_MAX, NULL, &p->seed));
+  char text[NIMC_ERRMSG_MAX / 2];
+  const entry *e = NULL;
+  int got = get_str(&s, "spread", NULL, text, sizeof text, &e);
+  TRY(got);
+  if (got && nimc_pack_parse_spread(text, p, why, sizeof why))
+    return bad(L, e, "%s", why);
+  return NIMC_OK;
+}
+
 /* ---- the device ------------------------------------------------------- */
 
 static void electrode_defaults(nimc_electrode_params *p) {
@@ -1452,6 +1482,7 @@ static int interpret(loader *L, nimc_device *d) {
     TRY(interdigitated_sections(L, d));
   TRY(mesh_solver_sections(L, d));
   TRY(led_section(L, d));
+  TRY(pack_section(L, d));
   const char *what;
   double T0 = vtf_floor(d, &what);
   if (d->temperature_K <= T0) {
@@ -1613,7 +1644,9 @@ int nimc_device_set_temperature(nimc_device *dev, double T_K, nimc_err *err) {
 }
 
 double nimc_device_footprint_area_m2(const nimc_device *dev) {
-  return dev->area_m2;
+  /* a pack's metrics are per the footprint of all its cells */
+  int cells = nimc_device_pack(dev, NULL, NULL);
+  return dev->area_m2 * (cells > 0 ? cells : 1);
 }
 
 double nimc_device_norm_thickness_m(const nimc_device *dev) {
@@ -1630,8 +1663,13 @@ int nimc_device_window(const nimc_device *dev, double *min_V, double *max_V,
     imax = dev->max_current_A;
   else if (dev->max_current_A_m2 > 0.0 && dev->area_m2 > 0.0)
     imax = dev->max_current_A_m2 * dev->area_m2;
+  int any = isfinite(lo) || isfinite(hi) || isfinite(imax);
+  if (dev->pack.given) { /* the terminals of the pack */
+    lo *= dev->pack.series, hi *= dev->pack.series;
+    imax *= dev->pack.parallel;
+  }
   if (min_V) *min_V = lo;
   if (max_V) *max_V = hi;
   if (max_A) *max_A = imax;
-  return isfinite(lo) || isfinite(hi) || isfinite(imax);
+  return any;
 }

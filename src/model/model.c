@@ -29,6 +29,7 @@
 
 #include "core/constants.h"
 #include "model/model.h"
+#include "model/pack.h"
 
 /* ---- Jacobian assembly ---- */
 
@@ -593,6 +594,10 @@ static int cmp_i64(const void *a, const void *b) {
 
 void nimc_model_destroy(nimc_model *m) {
   if (!m) return;
+  if (m->pack) {
+    nimc_pack_destroy(m);
+    return;
+  }
   nimc_mesh_destroy(m->mesh);
   free(m->off);
   free(m->elec);
@@ -880,6 +885,10 @@ static double charge_for_voltage(const nimc_model *m, double V) {
 }
 
 void nimc_model_initial(const nimc_model *m, double *y, double *yp) {
+  if (m->pack) {
+    nimc_pack_initial(m, y, yp);
+    return;
+  }
   const nimc_device *dev = m->dev;
   double E[2];
   double Qt = dev->initial_voltage_given ? m->initial_charge_C : 0.0;
@@ -956,6 +965,10 @@ void nimc_model_initial(const nimc_model *m, double *y, double *yp) {
 }
 
 void nimc_model_atol(const nimc_model *m, double scale, double *atol) {
+  if (m->pack) {
+    nimc_pack_atol(m, scale, atol);
+    return;
+  }
   double iscale = m->dev->area_m2 * 1.0; /* 1 A/m2 of footprint */
   for (int i = 0; i < m->mesh->ncells; i++) {
     const nimc_cell_layout *l = nimc_model_cell_layout(m, i);
@@ -971,6 +984,10 @@ void nimc_model_atol(const nimc_model *m, double scale, double *atol) {
 }
 
 void nimc_model_id(const nimc_model *m, double *id) {
+  if (m->pack) {
+    nimc_pack_id(m, id);
+    return;
+  }
   for (int i = 0; i < m->mesh->ncells; i++) {
     const nimc_cell_layout *l = nimc_model_cell_layout(m, i);
     const nimc_elec *el = class_elec(m, m->elec[i] + 1);
@@ -992,6 +1009,7 @@ int nimc_control_by_current(nimc_control_kind kind) {
 
 int nimc_model_set_control(nimc_model *m, const nimc_control *c) {
   if (!m || !c) return NIMC_EMISUSE;
+  if (m->pack && !nimc_pack_control_ok(c->kind)) return NIMC_EINPUT;
   int ok;
   switch (c->kind) {
   case NIMC_CONTROL_CURRENT:
@@ -1479,40 +1497,46 @@ static void electrode_cell(const nimc_model *m, int i, const double *y,
   particle(m, i, jF, y, yp, F, J);
 }
 
+double nimc_model_control_row(const nimc_model *m, double t, double V,
+                              double I_A, double *dI, double *dV) {
+  double I = I_A;
+  /* the controlled quantity (I or V) minus its target; a power holds
+   * I V, a load I + V / R (a current, like the current controls, so that
+   * the row is scaled alike) */
+  const nimc_control *c = &m->control;
+  double target = nimc_model_control_target(m, t);
+  if (c->kind == NIMC_CONTROL_POWER) {
+    *dI = V, *dV = I;
+    return I * V - target;
+  }
+  if (c->kind == NIMC_CONTROL_RESISTANCE) {
+    *dI = 1.0, *dV = 1.0 / c->r_load_ohm;
+    return I + V / c->r_load_ohm;
+  }
+  if (c->kind == NIMC_CONTROL_DIODE) {
+    /* a current too: I plus what the LED draws at its junction voltage
+     * V_d = V + I R_s (the row is smooth, its slope in V the diode's
+     * conductance, never an exponential of an unbounded argument) */
+    double x = (V + I * c->led_series_ohm - c->led_forward_voltage_V) /
+               c->led_slope_V;
+    double dx, f = I + nimc_control_diode_current(c, x, &dx);
+    *dV = dx / c->led_slope_V;
+    *dI = 1.0 + *dV * c->led_series_ohm;
+    return f;
+  }
+  int by_current = nimc_control_by_current(c->kind);
+  *dI = by_current ? 1.0 : 0.0, *dV = by_current ? 0.0 : 1.0;
+  return (by_current ? I : V) - target;
+}
+
 /* The global rows: the terminal current closes V's row, the control row
  * holds the controlled quantity, and Q and E integrate I and I V. */
 static void global_rows(const nimc_model *m, double t, const double *y,
                         const double *yp, double *F, jac_asm *J) {
-  double V = y[m->iV], I = y[m->iI];
+  double V = y[m->iV], I = y[m->iI], dI, dV;
   F[m->iV] += I;
   put(J, m->iV, m->iI, 1.0, 0);
-  /* the control row: the controlled quantity (I or V) minus its target;
-   * a power holds I V, a load I + V / R (a current, like the current
-   * controls, so that the row is scaled alike) */
-  double target = nimc_model_control_target(m, t);
-  double dI, dV;
-  if (m->control.kind == NIMC_CONTROL_POWER) {
-    F[m->iI] = I * V - target;
-    dI = V, dV = I;
-  } else if (m->control.kind == NIMC_CONTROL_RESISTANCE) {
-    F[m->iI] = I + V / m->control.r_load_ohm;
-    dI = 1.0, dV = 1.0 / m->control.r_load_ohm;
-  } else if (m->control.kind == NIMC_CONTROL_DIODE) {
-    /* a current too: I plus what the LED draws at its junction voltage
-     * V_d = V + I R_s (the row is smooth, its slope in V the diode's
-     * conductance, never an exponential of an unbounded argument) */
-    const nimc_control *c = &m->control;
-    double x = (V + I * c->led_series_ohm - c->led_forward_voltage_V) /
-               c->led_slope_V;
-    double dx;
-    F[m->iI] = I + nimc_control_diode_current(c, x, &dx);
-    dV = dx / c->led_slope_V;
-    dI = 1.0 + dV * c->led_series_ohm;
-  } else {
-    int by_current = nimc_control_by_current(m->control.kind);
-    F[m->iI] = (by_current ? I : V) - target;
-    dI = by_current ? 1.0 : 0.0, dV = by_current ? 0.0 : 1.0;
-  }
+  F[m->iI] = nimc_model_control_row(m, t, V, I, &dI, &dV);
   put(J, m->iI, m->iI, dI, 0);
   put(J, m->iI, m->iV, dV, 0);
   F[m->iQ] = yp[m->iQ] - I;
@@ -1541,6 +1565,7 @@ int nimc_model_eval(const nimc_model *m, double t, const double *y,
                     const double *yp, double *F, double cj,
                     double *jac_values) {
   int bad = 0;
+  if (m->pack) return nimc_pack_eval(m, t, y, yp, F, cj, jac_values);
   if (jac_values) {
     jac_asm J = {0};
     J.m = m;
@@ -1569,6 +1594,7 @@ int nimc_model_jacobians(const nimc_model *m, double t, const double *y,
                          const double *yp, double *F, double *dfdy,
                          double *dfdyp) {
   int bad = 0;
+  if (m->pack) return nimc_pack_jacobians(m, t, y, yp, F, dfdy, dfdyp);
   jac_asm J = {0};
   J.m = m;
   J.val = dfdy;
@@ -1582,6 +1608,10 @@ int nimc_model_jacobians(const nimc_model *m, double t, const double *y,
 
 void nimc_model_potential_columns(const nimc_model *m, int cell, int64_t *phie,
                                   int64_t *dphi, int64_t *term) {
+  if (m->pack) {
+    nimc_pack_potential_columns(m, cell, phie, dphi, term);
+    return;
+  }
   *phie = m->off[cell] + 1;
   *dphi = m->elec[cell] >= 0 ? m->off[cell] + 2 : -1;
   *term = m->elec[cell] == 1 ? m->iV : -1;
@@ -1591,6 +1621,7 @@ void nimc_model_potential_columns(const nimc_model *m, int cell, int64_t *phie,
 
 double nimc_model_cell_reaction(const nimc_model *m, int cell, const double *y,
                                 const double *yp) {
+  if (m->pack) return nimc_pack_cell_reaction(m, cell, y, yp);
   int e = m->elec[cell];
   if (e < 0) return 0.0;
   const nimc_elec *el = &m->el[e];
@@ -1609,6 +1640,7 @@ double nimc_model_cell_reaction(const nimc_model *m, int cell, const double *y,
 }
 
 double nimc_model_min_concentration(const nimc_model *m, const double *y) {
+  if (m->pack) return nimc_pack_min_concentration(m, y);
   double c = INFINITY;
   for (int i = 0; i < m->mesh->ncells; i++)
     if (y[m->off[i]] < c) c = y[m->off[i]];
@@ -1616,6 +1648,7 @@ double nimc_model_min_concentration(const nimc_model *m, const double *y) {
 }
 
 double nimc_model_il_cation_inventory(const nimc_model *m, const double *y) {
+  if (m->pack) return nimc_pack_il_cation_inventory(m, y);
   double n = 0.0;
   for (int i = 0; i < m->mesh->ncells && m->tern; i++) {
     int k = nimc_model_c2_index(m, i);
@@ -1634,6 +1667,7 @@ static double solid_sodium(const nimc_elec *el, const double *yc) {
 
 double nimc_model_electrode_charge(const nimc_model *m, int e,
                                    const double *y) {
+  if (m->pack) return nimc_pack_electrode_charge(m, e, y);
   const nimc_elec *el = &m->el[e];
   double q = 0.0;
   for (int i = 0; i < m->mesh->ncells; i++) {
@@ -1655,6 +1689,7 @@ double nimc_model_electrode_charge(const nimc_model *m, int e,
 }
 
 double nimc_model_cation_inventory(const nimc_model *m, const double *y) {
+  if (m->pack) return nimc_pack_cation_inventory(m, y);
   double n = 0.0;
   for (int i = 0; i < m->mesh->ncells; i++) {
     int e = m->elec[i];

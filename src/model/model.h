@@ -163,6 +163,9 @@ typedef struct nimc_model {
   /* Jacobian pattern, CSR */
   int64_t nnz;
   int64_t *rowptr, *colind;
+  /* non-NULL: this model is a pack of cells (model/pack.h), and the
+   * functions below dispatch there */
+  struct nimc_pack *pack;
 } nimc_model;
 
 /* Number of variables stored per cell of electrode e (0/1) or electrolyte. */
@@ -211,6 +214,12 @@ double nimc_control_diode_current(const nimc_control *c, double x, double *dx);
  * controls) to at time t; for a power, the power I V (W); for a load or
  * a diode, 0 (the row is I + V / R, or I plus the diode's current). */
 double nimc_model_control_target(const nimc_model *m, double t);
+
+/* The control row of m at time t for terminal voltage V and current I:
+ * its residual, and its derivatives in I and V (*dI, *dV).  One function
+ * for a cell (model.c) and a pack (pack.c). */
+double nimc_model_control_row(const nimc_model *m, double t, double V,
+                              double I_A, double *dI, double *dV);
 
 /* Residual F(t, y, y'), and when jac_values is non-NULL the values of
  * dF/dy + cj dF/dy' in the CSR pattern (rowptr, colind).  Returns 0, or 1

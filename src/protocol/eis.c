@@ -263,6 +263,11 @@ int nimc_sim_impedance(nimc_sim *sim, const double *freq_Hz, size_t n,
   nimc_err err;
   int rc;
   memset(out, 0, sizeof *out);
+  if (m->pack) /* one linearisation per cell's mesh: not tied together */
+    return nimc_sim_fail(sim, NIMC_EINPUT,
+                         "the impedance of a pack is not computed in the "
+                         "frequency domain: measure it with a Sine step of "
+                         "nimc run, or compute one cell's");
   if (info) memset(info, 0, sizeof *info);
   if (n == 0 || !freq_Hz)
     return nimc_sim_fail(sim, NIMC_EINPUT, "impedance: no frequencies");

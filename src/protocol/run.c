@@ -31,6 +31,7 @@
 #include "mesh/mesh.h"
 #include "model/diagnose.h"
 #include "model/model.h"
+#include "model/pack.h"
 #include "protocol/experiment.h"
 #include "protocol/sim.h"
 #include "protocol/steps.h"
@@ -71,6 +72,11 @@ int nimc_sim_create(nimc_sim **out, const nimc_device *dev,
   if (s->opts.max_step_time_s <= 0.0) s->opts.max_step_time_s = 1000.0 * 3600.0;
   nimc_mesh *mesh = NULL;
   int rc;
+  if (dev->pack.given) { /* cells in series and parallel: model/pack.h */
+    rc = nimc_pack_create(&s->model, dev, err);
+    if (rc) goto fail;
+    goto model_made;
+  }
   switch (dev->geometry) {
   case NIMC_GEOMETRY_STACK:
     rc = nimc_mesh_stack(&mesh, dev, err);
@@ -84,6 +90,7 @@ int nimc_sim_create(nimc_sim **out, const nimc_device *dev,
   if (rc) goto fail;
   rc = nimc_model_create(&s->model, dev, mesh, err); /* takes mesh */
   if (rc) goto fail;
+model_made:
   s->ywork = malloc(sizeof(double) * s->model->n);
   if (!s->ywork) {
     rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
@@ -182,6 +189,10 @@ void nimc_fields_free(nimc_fields *f) {
 int nimc_sim_fields(nimc_sim *s, nimc_fields *f) {
   memset(f, 0, sizeof *f);
   const nimc_model *m = s->model;
+  if (m->pack) /* K meshes, one per cell: no one map of them */
+    return nimc_sim_fail(s, NIMC_EINPUT,
+                         "the fields of a pack are not mapped (each cell has "
+                         "its own mesh): simulate one cell for its fields");
   const nimc_mesh *me = m->mesh;
   size_t n = (size_t)me->ncells;
   f->n = n;
@@ -362,17 +373,23 @@ static int window_stop(nimc_sim *s, const nimc_step *st, int index,
   const nimc_model *m = s->model;
   double vmin, vmax, imax, V = y[m->iV], I = y[m->iI];
   nimc_device_window(s->dev, &vmin, &vmax, &imax);
-  char what[256];
+  char what[256], pv[64] = "", pi[64] = "";
+  if (s->dev->pack.given) { /* a pack's window is its cells' summed */
+    snprintf(pv, sizeof pv, " (%d in series)", s->dev->pack.series);
+    snprintf(pi, sizeof pi, " (%d in parallel)", s->dev->pack.parallel);
+  }
   if (V > vmax + 0.5 * NIMC_WINDOW_TOL_V)
     snprintf(what, sizeof what,
-             "the voltage %.4f V is above [device] max_voltage = %g V", V, vmax);
+             "the voltage %.4f V is above [device] max_voltage%s = %g V", V,
+             pv, vmax);
   else if (V < vmin - 0.5 * NIMC_WINDOW_TOL_V)
     snprintf(what, sizeof what,
-             "the voltage %.4f V is below [device] min_voltage = %g V", V, vmin);
+             "the voltage %.4f V is below [device] min_voltage%s = %g V", V,
+             pv, vmin);
   else
     snprintf(what, sizeof what,
-             "the current %.4g A is beyond [device] max_current = %.4g A", I,
-             imax);
+             "the current %.4g A is beyond [device] max_current%s = %.4g A", I,
+             pi, imax);
   const char *when = sr->duration_s > 0.0 ? "" : " at its start";
   if (nimc_result_warn(res, index, s->t,
                        "step %d '%s' left the device's safe window%s at "

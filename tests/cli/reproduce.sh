@@ -21,7 +21,7 @@ pass=0 fail=0
 # the model-only rows of app/reproduce.c)
 CAL_IDS='cv_0.1 cv_0.2 cv_0.3 ca_0.3 cv_1 retention_1 cv_1.5 retention_1.5
          cv_0.2_covered esr_eis rct_eis'
-PRED_IDS='rct_eis_covered
+PRED_IDS='rct_eis_covered series_time_ratio parallel_time_ratio
   cv_0.1_covered cv_0.3_covered cv_0.5_covered cv_1_covered cv_1.5_covered
   cv_2_covered cover_ratio_0.1 cover_ratio_0.3 cover_ratio_0.5 cover_ratio_1
   cover_ratio_1.5 cover_ratio_2 esr_eis_covered
@@ -33,7 +33,7 @@ PRED_IDS='rct_eis_covered
   cv_0.1_1:3_anode_fixed cv_0.1_1:4_anode_fixed
   led_lit_s'
 # the predictions the paper gives a value for
-PRED_PAPER_IDS='rct_eis_covered'
+PRED_PAPER_IDS='rct_eis_covered series_time_ratio parallel_time_ratio'
 
 ok()  { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }

@@ -422,5 +422,49 @@ printf 'nimc-state 2\nunknowns 634\n' >"$TMP/cut.state"
 expect_error 2 "--load-state: $TMP/cut.state:2: the file ends before its 'values' line" -- run $DEV -e "$B2" --load-state "$TMP/cut.state"
 expect_error 2 "option '--load-state' needs a file" -- run $DEV -e "$B2" --load-state
 
+# ---- packs: --pack NsMp and [pack] ----
+# two cells in series reach 7.0 V at the same current in one cell's time
+t1=$("$NIMC" run $DEV -e "$CH" --json 2>/dev/null | sed -n 's/.*"duration_s":[[:space:]]*\([-0-9.eE+]*\).*/\1/p' | head -1)
+"$NIMC" run $DEV --pack 2s1p -e 'Charge at 0.1 mA/cm2 until 7 V' >"$TMP/pack.txt" 2>"$TMP/err" \
+  && ok || bad "run --pack 2s1p failed: $(cat "$TMP/err")"
+grep -qF "as a 2s1p pack" "$TMP/pack.txt" && ok || bad "--pack: the report does not say the pack"
+grep -qF "pack cells at the end (voltage, charge passed): 3.5000 V" "$TMP/pack.txt" && ok \
+  || bad "--pack: no per-cell voltages: $(cat "$TMP/pack.txt")"
+t2=$("$NIMC" run $DEV --pack 2s1p -e 'Charge at 0.1 mA/cm2 until 7 V' --json 2>/dev/null | sed -n 's/.*"duration_s":[[:space:]]*\([-0-9.eE+]*\).*/\1/p' | head -1)
+awk -v a="$t1" -v b="$t2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d < 0.005 * a) }' \
+  && ok || bad "--pack 2s1p to 7 V took $t2 s, one cell to 3.5 V $t1 s"
+# the pack's window is its cells' over a string: 2 x 3.5 V
+"$NIMC" run $DEV --pack 2s1p -e 'Charge at 0.1 mA/cm2 for 2 h' >/dev/null 2>"$TMP/err"
+[ $? -eq 1 ] && grep -qF "max_voltage (2 in series) = 7 V" "$TMP/err" && ok ||
+  bad "a 2s1p charged past 7 V: not stopped at its window: $(cat "$TMP/err")"
+# the same through the device file and --set
+"$NIMC" run $DEV --set pack.series=2 -e 'Charge at 0.1 mA/cm2 until 7 V' >"$TMP/pack2.txt" 2>"$TMP/err" \
+  && grep -qF "as a 2s1p pack" "$TMP/pack2.txt" && ok || bad "--set pack.series=2: $(cat "$TMP/err")"
+# bad packs: exit 2, located
+expect_error 2 "--pack '0s1p': a pack needs at least one cell in series" -- run $DEV --pack 0s1p -e "$CH"
+expect_error 2 "--pack '2x': expected NsMp" -- run $DEV --pack 2x -e "$CH"
+expect_error 2 "--pack '1000s1000p'" "more than the 64 a pack may have" -- run $DEV --pack 1000s1000p -e "$CH"
+expect_error 2 "--pack '8s9p': 8s9p is 72 cells, more than the 64" -- run $DEV --pack 8s9p -e "$CH"
+expect_error 2 "option '--pack' needs a shape such as 2s1p" -- run $DEV -e "$CH" --pack
+expect_error 2 "--fields: the fields of a pack are not mapped" -- run $DEV --pack 1s2p -e "$CH" --fields -o "$TMP/pf"
+[ -e "$TMP/pf" ] && bad "--pack --fields created its output directory" || ok
+D=$(mkdev packneg '$a [pack]\nseries = -1')
+L=$(grep -n 'series = -1' "$D" | cut -d: -f1)
+expect_error 2 "$D:$L: [pack] series: must be a whole number from 1 to 64, got '-1'" -- run "$D" -e "$CH"
+D=$(mkdev packkey '$a [pack]\nseries = 2\nspread = cathode.colour 5 %')
+L=$(grep -n 'spread =' "$D" | cut -d: -f1)
+expect_error 2 "$D:$L: [pack] spread: item 1: 'cathode.colour' cannot be spread (spreadable: anode.thickness" -- run "$D" -e "$CH"
+D=$(mkdev packpc '$a [pack]\nseries = 2\nspread = cathode.thickness 60 %')
+L=$(grep -n 'spread =' "$D" | cut -d: -f1)
+expect_error 2 "$D:$L: [pack] spread: item 1: the spread of 'cathode.thickness' must be above 0 % and at most 50 %, got 60 %" -- run "$D" -e "$CH"
+expect_error 2 "--set pack.parallel: must be a whole number from 1 to 64, got '0'" -- run $DEV --set pack.parallel=0 -e "$CH"
+expect_error 2 "--set pack.spread: item 1: the spread of 'anode.porosity' is a percentage" -- run $DEV --set "pack.spread=anode.porosity 2" -e "$CH"
+expect_error 2 "[pack]: the impedance of a pack is not computed" -- eis $DEV --set pack.series=2
+# a spread that takes a cell's porosity out of (0, 1): the cell named
+expect_error 2 "[pack] spread: cell" "'s cathode.porosity is" "outside (0, 1)" -- run $DEV --set pack.series=8 --set "pack.spread=cathode.porosity 50 %" --set pack.seed=1 -e "$CH"
+# a state of one cell does not go into a pack
+"$NIMC" run $DEV -q -e "$CH" --save-state "$TMP/one.state" >/dev/null 2>"$TMP/err" || bad "save-state: $(cat "$TMP/err")"
+expect_error 2 "--load-state: $TMP/one.state: the state has 634 unknowns" "has 1272" -- run $DEV --pack 2s1p -e "$DIS" --load-state "$TMP/one.state"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
