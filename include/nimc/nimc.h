@@ -177,6 +177,10 @@ size_t nimc_experiment_nsteps(const nimc_experiment *exp);
  * run (a 'for' limit, a sweep's span over its rate), Repeats counted; a
  * step that ends only at a cut-off counts 0.  For budgets, before a run. */
 double nimc_experiment_timed_s(const nimc_experiment *exp);
+/* The samples a run records over the steps of known length (as
+ * nimc_experiment_timed_s), each at its own '(<time> period)' or else
+ * every dt_s (0: such steps count none), Repeats counted.  For budgets. */
+double nimc_experiment_samples(const nimc_experiment *exp, double dt_s);
 
 /* ---- results ---------------------------------------------------------- */
 
