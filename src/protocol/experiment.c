@@ -241,8 +241,9 @@ static int convert_as(const ctx *c, const char *q, qkind k, double *v,
                 per_mass ? "a current or a power" : qname(k),
                 per_mass ? drive_units : qunits(k));
   if (!abs_ok && !area_ok && !mass_ok && k == Q_TEMP &&
-      nimc_units_parse(q, "K", v, why, sizeof why))
-    return fail(c, "'%s' is not a temperature: %s", q, why); /* "80 C" */
+      nimc_units_parse(q, "K", v, why, sizeof why) &&
+      strstr(why, "did you mean")) /* "80 C": the coulomb */
+    return fail(c, "'%s' is not a temperature: %s", q, why);
   if (!abs_ok && !area_ok && !mass_ok)
     return fail(c, "'%s' is not %s (unit '%s' is not %s)", q,
                 per_mass ? "a current or a power" : qname(k), unit,
