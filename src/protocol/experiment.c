@@ -1,9 +1,12 @@
 /*
  * experiment.c -- the parser of the experiment language.
  *
- * One input line is one step ("Charge at 0.1 mA/cm2 until 3.5 V") or one
- * "Repeat N times: step; step; ..." block; docs/experiments.md is the
- * grammar.  The parser is a hand-written recursive descent over
+ * One input line is one step ("Charge at 0.1 mA/cm2 until 3.5 V"), one
+ * "Repeat N times: step; (Repeat M times: step; ...); ..." block (nested
+ * Repeats in brackets), or the head "Repeat N times:" of a block whose
+ * items are the lines up to "End"; a step may end with options in
+ * brackets, "(1 minute period)", "(at 80 degC)".  docs/experiments.md is
+ * the grammar.  The parser is a hand-written recursive descent over
  * whitespace-separated words: keywords compare case-insensitively, and a
  * quantity is a number with its unit glued on ("3.5V") or in the next word
  * ("3.5 V"), converted to SI by udunits2 (io/units), so a unit is always

@@ -12,7 +12,8 @@
  *
  * What is recorded also goes to the sinks as it is made (every sample, every
  * step's record, every cycle's summary), and the result keeps what the
- * sinks' keep says.  A cycle is one iteration of a Repeat; its summary is
+ * sinks' keep says.  A cycle is one iteration of a Repeat (of an innermost
+ * one when Repeats nest: run_block walks the nest); its summary is
  * made from its own samples and step records when it ends (charges and
  * energies from the records, the capacitance by nimc_metrics_gcd_result),
  * after which, when samples are not kept, its samples are dropped: memory
