@@ -680,8 +680,7 @@ static void test_nested_one_line(void) {
   CHECK(b->repeat == 10 && b->nsteps == 0 && b->nblocks == 2 && !b->plain);
   if (b->nblocks == 2) {
     const nimc_block *in = &b->blocks[0], *rest = &b->blocks[1];
-    CHECK(in->repeat == 5 && in->nsteps == 2 && in->nblocks == 0 &&
-          !in->plain);
+    CHECK(in->repeat == 5 && in->nsteps == 2 && in->nblocks == 0 && !in->plain);
     CHECK(in->steps[1].type == NIMC_STEP_DISCHARGE);
     CHECK(strcmp(in->steps[1].text,
                  "Discharge at 1 mA until 1 V or for 20 s") == 0);
@@ -764,8 +763,9 @@ static void test_nested_budget(void) {
       "Rest for 1 s", "Repeat 2147483647 times:", "Rest for 1 s",
       "(Repeat 1000000000 times: (Repeat 1000000000 times: Rest for 1 s))",
       "End"};
-  check_error_lines(lines, 5, "step 2 'Repeat 2147483647 times:': the "
-                              "experiment would run 2.147e+27 steps");
+  check_error_lines(lines, 5,
+                    "step 2 'Repeat 2147483647 times:': the "
+                    "experiment would run 2.147e+27 steps");
   /* deeper than 8 levels, on one line or over lines */
   char deep[512] = "";
   for (int k = 0; k < 9; k++)
@@ -787,8 +787,9 @@ static void test_nested_budget(void) {
   for (int k = 0; k < 9; k++)
     heads[k] = "Repeat 2 times:";
   heads[9] = "Rest for 1 s";
-  check_error_lines(heads, 10, "step 9 'Repeat 2 times:': Repeats nest at "
-                               "most 8 deep");
+  check_error_lines(heads, 10,
+                    "step 9 'Repeat 2 times:': Repeats nest at "
+                    "most 8 deep");
 }
 
 /* Bad nests: each refused, located (line, item, byte). */
@@ -798,8 +799,7 @@ static void test_nested_errors(void) {
               "unbalanced brackets: the '(' at byte 17 is never closed");
   check_error("  Repeat 2 times: Rest for 1 s)",
               "unbalanced brackets: the ')' at byte 31 closes no '('");
-  check_error("Rest for 1 h (1 s period",
-              "the '(' at byte 14 is never closed");
+  check_error("Rest for 1 h (1 s period", "the '(' at byte 14 is never closed");
   check_error("Repeat 2 times: (Rest for 1 s)",
               "step 1 (item 1 of the Repeat) '(Rest for 1 s': brackets hold a "
               "nested Repeat: expected '(Repeat <N> times: <step>; ...)', "
@@ -814,24 +814,29 @@ static void test_nested_errors(void) {
               "write the inner one as one item, '(Repeat <N> times: <step>; "
               "...)'");
   const char *no_end[] = {"Rest for 1 s", "Repeat 3 times:", "Rest for 2 s"};
-  check_error_lines(no_end, 3, "step 2 'Repeat 3 times:': the Repeat has no "
-                               "'End' (a Repeat whose steps follow on their "
-                               "own lines ends at a line 'End')");
-  const char *no_end2[] = {"Repeat 3 times:", "Repeat 2 times:",
-                           "Rest for 2 s", "End"};
-  check_error_lines(no_end2, 4, "step 1 'Repeat 3 times:': the Repeat has no "
-                                "'End'");
+  check_error_lines(no_end, 3,
+                    "step 2 'Repeat 3 times:': the Repeat has no "
+                    "'End' (a Repeat whose steps follow on their "
+                    "own lines ends at a line 'End')");
+  const char *no_end2[] = {"Repeat 3 times:", "Repeat 2 times:", "Rest for 2 s",
+                           "End"};
+  check_error_lines(no_end2, 4,
+                    "step 1 'Repeat 3 times:': the Repeat has no "
+                    "'End'");
   const char *stray[] = {"Rest for 1 s", "End"};
   check_error_lines(stray, 2, "step 2 'End': 'End' without a Repeat to close");
   const char *empty[] = {"Repeat 3 times:", "# nothing", "End"};
-  check_error_lines(empty, 3, "step 1 'Repeat 3 times:': the Repeat has no "
-                              "steps before its 'End' on line 3");
+  check_error_lines(empty, 3,
+                    "step 1 'Repeat 3 times:': the Repeat has no "
+                    "steps before its 'End' on line 3");
   const char *endx[] = {"Repeat 3 times:", "Rest for 1 s", "End it"};
-  check_error_lines(endx, 3, "step 3 'End it': expected nothing after 'End', "
-                             "found 'it'");
+  check_error_lines(endx, 3,
+                    "step 3 'End it': expected nothing after 'End', "
+                    "found 'it'");
   const char *zero[] = {"Repeat 0 times:", "Rest for 1 s", "End"};
-  check_error_lines(zero, 3, "step 1 'Repeat 0 times': expected a whole "
-                             "number >= 1 after 'Repeat', found '0 times'");
+  check_error_lines(zero, 3,
+                    "step 1 'Repeat 0 times': expected a whole "
+                    "number >= 1 after 'Repeat', found '0 times'");
   const char *inner[] = {"Repeat 3 times:", "Rest for 1 s", "Dance", "End"};
   check_error_lines(inner, 4, "step 3 'Dance': unknown step 'Dance'");
 }

@@ -44,8 +44,7 @@ static int run_on(const nimc_device *d, const char *const *lines, size_t n,
   nimc_sinks sk = {NULL, NULL, NULL, NULL, keep};
   if (!rc) rc = nimc_sim_set_sinks(sim, &sk);
   if (!rc) rc = nimc_sim_run(sim, exp, res);
-  if (rc)
-    fprintf(stderr, "  run: %s\n", sim ? nimc_sim_errmsg(sim) : err.msg);
+  if (rc) fprintf(stderr, "  run: %s\n", sim ? nimc_sim_errmsg(sim) : err.msg);
   nimc_experiment_destroy(exp);
   if (sim_out)
     *sim_out = sim;
@@ -173,8 +172,7 @@ static void test_temperature(void) {
   nimc_result r1, r2, r3;
   nimc_err err;
   CHECK(run_on(dev25, both, 2, 0.0, NIMC_KEEP_ALL, &r1, NULL) == NIMC_OK);
-  CHECK(run_on(dev25, charge_hot, 1, 0.0, NIMC_KEEP_ALL, &r2, &s1) ==
-        NIMC_OK);
+  CHECK(run_on(dev25, charge_hot, 1, 0.0, NIMC_KEEP_ALL, &r2, &s1) == NIMC_OK);
   CHECK(s1 && nimc_sim_get_state(s1, &st) == NIMC_OK);
   CHECK(nimc_sim_create(&s2, dev25, NULL, &err) == NIMC_OK);
   if (s2 && st) {

@@ -153,9 +153,8 @@ static const char *accept(const char *p, const char *kw) {
 
 /* Is the word at p one of the words that end a quantity? */
 static int is_keyword(const char *p) {
-  static const char *const kws[] = {"until", "for",    "or",
-                                    "to",    "at",     "from",
-                                    "around", "through", "period"};
+  static const char *const kws[] = {"until", "for",    "or",      "to",    "at",
+                                    "from",  "around", "through", "period"};
   for (size_t i = 0; i < sizeof kws / sizeof kws[0]; i++)
     if (word_is(p, kws[i])) return 1;
   return 0;
@@ -173,18 +172,17 @@ static const char *found(char *buf, size_t cap, const char *p) {
 /* What a quantity kind is called, for messages ("a current"). */
 static const char *qname(qkind k) {
   static const char *const names[] = {
-      "a current",    "a voltage",    "a time",
-      "a sweep rate", "a frequency",  "a voltage or a current",
-      "a power",      "a resistance", "a charge",
+      "a current",        "a voltage",    "a time",
+      "a sweep rate",     "a frequency",  "a voltage or a current",
+      "a power",          "a resistance", "a charge",
       "an output period", "a temperature"};
   return names[k];
 }
 /* The units a quantity kind takes, for messages ("A or A/m2"). */
 static const char *qunits(qkind k) {
-  static const char *const units[] = {"A or A/m2", "V",   "s",
-                                      "V/s",       "Hz",  "V, A or A/m2",
-                                      "W or W/m2", "ohm", "C or mAh",
-                                      "s",         "K or degC"};
+  static const char *const units[] = {
+      "A or A/m2", "V",   "s",        "V/s", "Hz",       "V, A or A/m2",
+      "W or W/m2", "ohm", "C or mAh", "s",   "K or degC"};
   return units[k];
 }
 
@@ -750,8 +748,9 @@ static int step_options(const ctx *c, char *p, nimc_step *st) {
     p = next;
   }
   if (*p)
-    return fail(c, "expected the end of the step after its options in "
-                   "brackets, found %s",
+    return fail(c,
+                "expected the end of the step after its options in "
+                "brackets, found %s",
                 found(buf, sizeof buf, p));
   return NIMC_OK;
 }
@@ -785,15 +784,17 @@ static int check_brackets(const ctx *c, const char *s, size_t at) {
       if (depth++ == 0) outer = (size_t)(p - s);
     } else if (*p == ')') {
       if (depth == 0)
-        return fail(c, "unbalanced brackets: the ')' at byte %zu closes no "
-                       "'('",
+        return fail(c,
+                    "unbalanced brackets: the ')' at byte %zu closes no "
+                    "'('",
                     at + (size_t)(p - s) + 1);
       depth--;
     }
   }
   if (depth)
-    return fail(c, "unbalanced brackets: the '(' at byte %zu is never closed "
-                   "(expected ')')",
+    return fail(c,
+                "unbalanced brackets: the '(' at byte %zu is never closed "
+                "(expected ')')",
                 at + outer + 1);
   return NIMC_OK;
 }
@@ -910,14 +911,16 @@ static int bracketed(const ctx *c, char *t, const char *path, int depth,
   char buf[QUOTE_MAX + 2], *q = closing(t);
   if (!q) return fail(c, "'(' is never closed (expected ')')");
   if (*skip_ws(q + 1))
-    return fail(c, "expected ';' or the end of the Repeat after the ')' of "
-                   "the nested Repeat, found %s",
+    return fail(c,
+                "expected ';' or the end of the Repeat after the ')' of "
+                "the nested Repeat, found %s",
                 found(buf, sizeof buf, skip_ws(q + 1)));
   *q = '\0';
   char *in = trim(t + 1);
   if (!word_is(in, "repeat"))
-    return fail(c, "brackets hold a nested Repeat: expected '(Repeat <N> "
-                   "times: <step>; ...)', found %s",
+    return fail(c,
+                "brackets hold a nested Repeat: expected '(Repeat <N> "
+                "times: <step>; ...)', found %s",
                 found(buf, sizeof buf, in));
   ctx ic = *c;
   ic.text = in;

@@ -56,9 +56,9 @@ typedef struct nimc_step {
    * temperature it runs at (else the simulation's output interval and the
    * device's temperature). */
   int has_period;
-  double period_s;           /* > 0 */
+  double period_s; /* > 0 */
   int has_temperature;
-  double temperature_K;      /* > 0 */
+  double temperature_K;          /* > 0 */
   char text[NIMC_STEP_TEXT_MAX]; /* the step as written */
 } nimc_step;
 
@@ -68,7 +68,7 @@ typedef struct nimc_step {
 typedef struct nimc_block {
   int repeat;                /* >= 1 */
   size_t nsteps;
-  nimc_step *steps;          /* owned; a leaf block (nblocks == 0) */
+  nimc_step *steps; /* owned; a leaf block (nblocks == 0) */
   /* A Repeat that holds Repeats: its items, run in order `repeat` times
    * (nsteps is then 0).  An item is a block: a Repeat, or one step
    * written without a Repeat (plain set). */

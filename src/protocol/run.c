@@ -243,8 +243,8 @@ static int record(nimc_sim *s, nimc_result *res, int index) {
  * simulation's output_dt_s): record the interpolated state at every
  * multiple of dt in (t_prev, t] (the step's own end is recorded by the
  * caller).  *next is the next output time. */
-static int record_interval(nimc_sim *s, nimc_result *res, int index,
-                           double dt, double *next) {
+static int record_interval(nimc_sim *s, nimc_result *res, int index, double dt,
+                           double *next) {
   const nimc_model *m = s->model;
   while (*next < s->t) {
     if (nimc_solver_interpolate(s->solver, *next, s->ywork))
@@ -538,8 +538,8 @@ typedef struct run_ctx {
  * a block of steps runs them repeat times, each time a cycle when it is a
  * Repeat of more than one step or more than once (docs/experiments.md,
  * "Cycles": with nesting, every iteration of an innermost Repeat). */
-static int run_block(nimc_sim *s, const nimc_block *b, int depth,
-                     int rep_outer, nimc_result *res, run_ctx *r) {
+static int run_block(nimc_sim *s, const nimc_block *b, int depth, int rep_outer,
+                     nimc_result *res, run_ctx *r) {
   for (int rep = 0; rep < b->repeat && b->nblocks; rep++)
     for (size_t i = 0; i < b->nblocks; i++) {
       int rc = run_block(s, &b->blocks[i], depth + 1, rep, res, r);
@@ -560,7 +560,8 @@ static int run_block(nimc_sim *s, const nimc_block *b, int depth,
         rc = nimc_sim_fail(s, NIMC_ESOLVER, "interrupted after step %zu of %zu",
                            r->done, r->total);
     }
-    if (!rc) rc = end_span(s, res, &mk, is_cycle, depth > 0, cycle, &r->c_first);
+    if (!rc)
+      rc = end_span(s, res, &mk, is_cycle, depth > 0, cycle, &r->c_first);
     if (rc) {
       if (rc == NIMC_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
       return rc;
