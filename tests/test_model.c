@@ -691,7 +691,8 @@ static void test_set_temperature_is_create_at_it(void) {
   CHECK(m[0]->mobility == m[1]->mobility);
   CHECK(m[0]->el[1].taump_s < 0.5 * taump25); /* the gel conducts better */
   CHECK(m[0]->mobility != mob25);
-  for (int e = 0; e < 2; e++) CHECK(m[0]->el[e].pzc == m[1]->el[e].pzc);
+  for (int e = 0; e < 2; e++)
+    CHECK(m[0]->el[e].pzc == m[1]->el[e].pzc);
   nimc_model_eval(m[0], 0.0, y, yp, F[0], 10.0, J[0]);
   nimc_model_eval(m[1], 0.0, y, yp, F[1], 10.0, J[1]);
   CHECK(!memcmp(F[0], F[1], sizeof(double) * (size_t)n));
@@ -711,9 +712,11 @@ static void test_set_temperature_is_create_at_it(void) {
   CHECK(nimc_model_set_temperature(NULL, 300.0) == NIMC_EINPUT);
   CHECK(m[0]->T_K == 298.15);
   free(y), free(yp);
-  for (int k = 0; k < 2; k++) free(F[k]), free(J[k]);
+  for (int k = 0; k < 2; k++)
+    free(F[k]), free(J[k]);
 done:
-  for (int k = 0; k < 3; k++) nimc_model_destroy(m[k]);
+  for (int k = 0; k < 3; k++)
+    nimc_model_destroy(m[k]);
   nimc_device_destroy(d25);
   nimc_device_destroy(d80);
 }
