@@ -148,7 +148,9 @@ int nimc_model_set_control(nimc_model *m, const nimc_control *c);
  * nimc_model_create derives from the device's temperature (the laws take
  * m->T_K as they go); the state carries over (isothermal steps: the
  * solver must then be restarted, as a step does).  NIMC_EINPUT, m
- * unchanged, when T_K is not a positive finite number; the plausible
+ * unchanged, when T_K is not a positive finite number (the charge that
+ * [device] initial_voltage needs is not recomputed: it is found once, at
+ * creation, for the initial state); the plausible
  * range and a VTF law's floor are the caller's (nimc_device_set_temperature
  * checks them for a device). */
 int nimc_model_set_temperature(nimc_model *m, double T_K);
