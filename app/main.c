@@ -63,6 +63,13 @@ static const char *usage_run =
     "                           'Charge at 2C until 3.5 V', 'Rest until 2.1 V'\n"
     "                           'Repeat 10 times: Charge at ...; Discharge at "
     "...'\n"
+    "                           'Repeat 9 times: (Repeat 5 times: ...); Rest "
+    "...'\n"
+    "                           'Rest for 1 h (1 minute period)', "
+    "'... (at 80 degC)'\n"
+    "                         a line 'Repeat N times:' opens a Repeat over the "
+    "next\n"
+    "                         lines (-e or file), a line 'End' closes it\n"
     "  -x, --experiment-file FILE  the steps from FILE, one a line ('#' "
     "starts a\n"
     "                         comment)\n"
@@ -635,9 +642,10 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
 }
 
 /* The budget of a run, checked before it starts (docs/cli.md): steps to
- * execute, Repeats and --until-steady cycles counted, and time-series
- * samples an --output-interval would record over the steps of known
- * length.  Beyond it: exit status 2 with the estimate, unless --force. */
+ * execute, Repeats (nested ones expanded) and --until-steady cycles
+ * counted, and time-series samples the steps' own '(<time> period)' and
+ * an --output-interval would record over the steps of known length.
+ * Beyond it: exit status 2 with the estimate, unless --force. */
 #define RUN_MAX_STEPS 100000
 #define RUN_MAX_SAMPLES 10000000
 
@@ -656,9 +664,20 @@ static int check_budget(const run_args *a, const nimc_experiment *exp,
             steps, a->until_steady ? " and --max-cycles" : "", RUN_MAX_STEPS);
     return EXIT_USAGE;
   }
+  /* the steps' own '(<time> period)' first: over them --output-interval
+   * does not count */
+  double own = nimc_experiment_samples(exp, 0.0) * cycles;
+  if (own > RUN_MAX_SAMPLES) {
+    fprintf(stderr,
+            "nimc run: the steps' '(<time> period)' would record about %.3g "
+            "samples over their known length, more than the budget of %d "
+            "samples; a longer period, or --force runs it anyway\n",
+            own, RUN_MAX_SAMPLES);
+    return EXIT_USAGE;
+  }
   if (dt_s > 0.0) {
     double t = nimc_experiment_timed_s(exp) * cycles;
-    double samples = t / dt_s;
+    double samples = nimc_experiment_samples(exp, dt_s) * cycles;
     if (samples > RUN_MAX_SAMPLES) {
       fprintf(stderr,
               "nimc run: --output-interval '%s' would record about %.3g "

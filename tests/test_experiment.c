@@ -8,6 +8,7 @@
  * parser either accepts them or rejects them with a message (run it under
  * the sanitizers).
  */
+#define _POSIX_C_SOURCE 200809L /* mkstemp, fdopen */
 #include <dirent.h>
 #include <math.h>
 #include <stdint.h>
@@ -682,6 +683,391 @@ static void test_fuzz(void) {
   CHECK(ok > 0); /* some mutations (digits) stay valid */
 }
 
+/* ---- issue 10: nested Repeats, step options ---- */
+
+/* Parse n lines, expect failure, and check the message contains want. */
+static void check_error_lines(const char *const *lines, size_t n,
+                              const char *want) {
+  nimc_experiment *exp = (nimc_experiment *)1;
+  nimc_err err = {0, ""};
+  int rc = nimc_experiment_parse(&exp, lines, n, &err);
+  CHECK(rc == NIMC_EINPUT);
+  CHECK(exp == NULL);
+  CHECK_CONTAINS(err.msg, want);
+  if (rc == NIMC_OK) nimc_experiment_destroy(exp);
+}
+
+/* One line, brackets: a Repeat of a Repeat and a step; counts expanded. */
+static void test_nested_one_line(void) {
+  nimc_experiment *exp = NULL;
+  nimc_err err = {0, ""};
+  CHECK(parse1("Repeat 10 times: (Repeat 5 times: Charge at 1 mA until 3 V; "
+               "Discharge at 1 mA until 1 V or for 20 s); Rest for 1 h",
+               &exp, &err) == NIMC_OK);
+  CHECK(exp != NULL);
+  if (!exp) return;
+  CHECK(exp->nblocks == 1);
+  const nimc_block *b = &exp->blocks[0];
+  CHECK(b->repeat == 10 && b->nsteps == 0 && b->nblocks == 2 && !b->plain);
+  if (b->nblocks == 2) {
+    const nimc_block *in = &b->blocks[0], *rest = &b->blocks[1];
+    CHECK(in->repeat == 5 && in->nsteps == 2 && in->nblocks == 0 && !in->plain);
+    CHECK(in->steps[1].type == NIMC_STEP_DISCHARGE);
+    CHECK(strcmp(in->steps[1].text,
+                 "Discharge at 1 mA until 1 V or for 20 s") == 0);
+    CHECK(rest->plain && rest->repeat == 1 && rest->nsteps == 1);
+    CHECK(rest->steps[0].type == NIMC_STEP_REST);
+  }
+  CHECK(nimc_experiment_nsteps(exp) == 10 * (5 * 2 + 1));
+  CHECK_REL(nimc_experiment_timed_s(exp), 10 * (5 * 20.0 + 3600.0), 1e-12);
+  nimc_experiment_destroy(exp);
+  /* a whole line in brackets, three levels, items numbered for messages */
+  CHECK(parse1("(Repeat 2 times: Rest for 1 s; (Repeat 3 times: (Repeat 4 "
+               "times: Rest for 2 s); Rest for 3 s))",
+               &exp, &err) == NIMC_OK);
+  CHECK(nimc_experiment_nsteps(exp) == 2 * (1 + 3 * (4 + 1)));
+  CHECK_REL(nimc_experiment_timed_s(exp), 2 * (1 + 3 * (4 * 2.0 + 3)), 1e-12);
+  nimc_experiment_destroy(exp);
+  check_error("Repeat 2 times: Rest for 1 s; (Repeat 3 times: Rest for 1 s; "
+              "Dance)",
+              "step 1 (item 2.2 of the Repeat) 'Dance': unknown step");
+  check_error("Repeat 2 times: (Repeat 0 times: Rest for 1 s)",
+              "step 1 (item 1 of the Repeat) 'Repeat 0 times': expected a "
+              "whole number >= 1 after 'Repeat', found '0 times'");
+}
+
+/* Over lines: "Repeat N times:" on its own line, its items, "End". */
+static void test_nested_lines(void) {
+  const char *lines[] = {"Repeat 3 times:",
+                         "  Charge at 1 mA until 3 V",
+                         "  # a comment inside",
+                         "  repeat 2 TIMES:",
+                         "    Rest for 1 s",
+                         "    Rest for 2 s (0.5 s period)",
+                         "  end",
+                         "  Repeat 2 times: Rest for 4 s; Rest for 5 s",
+                         "End",
+                         "Rest for 5 s"};
+  nimc_experiment *exp = NULL;
+  nimc_err err = {0, ""};
+  CHECK(nimc_experiment_parse(&exp, lines, 10, &err) == NIMC_OK);
+  CHECK(exp != NULL);
+  if (!exp) return;
+  CHECK(exp->nblocks == 2);
+  const nimc_block *b = &exp->blocks[0];
+  CHECK(b->repeat == 3 && b->nblocks == 3 && b->line == 1);
+  if (b->nblocks == 3) {
+    CHECK(b->blocks[0].plain && b->blocks[0].nsteps == 1);
+    CHECK(!b->blocks[1].plain && b->blocks[1].repeat == 2 &&
+          b->blocks[1].nsteps == 2 && b->blocks[1].line == 4);
+    CHECK(b->blocks[1].steps[1].has_period);
+    CHECK(b->blocks[2].repeat == 2 && b->blocks[2].nsteps == 2);
+  }
+  CHECK(exp->blocks[1].plain && exp->blocks[1].line == 10);
+  CHECK(nimc_experiment_nsteps(exp) == 3 * (1 + 2 * 2 + 2 * 2) + 1);
+  CHECK_REL(nimc_experiment_timed_s(exp), 3 * (2 * 3.0 + 2 * 9.0) + 5, 1e-12);
+  nimc_experiment_destroy(exp);
+  /* a Repeat of steps over lines is the one-line Repeat */
+  const char *flat[] = {"Repeat 4 times:", "Charge at 1 mA until 3 V",
+                        "Discharge at 1 mA until 1 V", "End"};
+  CHECK(nimc_experiment_parse(&exp, flat, 4, &err) == NIMC_OK);
+  CHECK(exp && exp->nblocks == 1 && exp->blocks[0].repeat == 4 &&
+        exp->blocks[0].nsteps == 2 && exp->blocks[0].nblocks == 0);
+  nimc_experiment_destroy(exp);
+}
+
+/* Steps counted without overflow; a run counts at most INT_MAX steps. */
+static void test_nested_budget(void) {
+  nimc_experiment *exp = NULL;
+  nimc_err err = {0, ""};
+  /* 1000 x 1000 parses (the CLI's budget of 100000 steps refuses it) */
+  CHECK(parse1("Repeat 1000 times: (Repeat 1000 times: Rest for 1 s)", &exp,
+               &err) == NIMC_OK);
+  CHECK(nimc_experiment_nsteps(exp) == 1000000);
+  nimc_experiment_destroy(exp);
+  check_error("Repeat 1000000000 times: (Repeat 1000000000 times: Rest for 1 "
+              "s)",
+              "step 1 'Repeat 1000000000 times: (Repeat 1000000000 times: "
+              "Rest for 1 s)': the experiment would run 1e+18 steps (Repeats "
+              "expanded), more than the 2147483647 one run can count");
+  const char *lines[] = {
+      "Rest for 1 s", "Repeat 2147483647 times:", "Rest for 1 s",
+      "(Repeat 1000000000 times: (Repeat 1000000000 times: Rest for 1 s))",
+      "End"};
+  check_error_lines(lines, 5,
+                    "step 2 'Repeat 2147483647 times:': the "
+                    "experiment would run 2.147e+27 steps");
+  /* deeper than 8 levels, on one line or over lines */
+  char deep[512] = "";
+  for (int k = 0; k < 9; k++)
+    strcat(deep, "(Repeat 2 times: ");
+  strcat(deep, "Rest for 1 s");
+  for (int k = 0; k < 9; k++)
+    strcat(deep, ")");
+  check_error(deep, "Repeats nest at most 8 deep");
+  deep[0] = '\0';
+  for (int k = 0; k < 8; k++)
+    strcat(deep, "(Repeat 2 times: ");
+  strcat(deep, "Rest for 1 s");
+  for (int k = 0; k < 8; k++)
+    strcat(deep, ")");
+  CHECK(parse1(deep, &exp, &err) == NIMC_OK);
+  CHECK(nimc_experiment_nsteps(exp) == 256);
+  nimc_experiment_destroy(exp);
+  const char *heads[10];
+  for (int k = 0; k < 9; k++)
+    heads[k] = "Repeat 2 times:";
+  heads[9] = "Rest for 1 s";
+  check_error_lines(heads, 10,
+                    "step 9 'Repeat 2 times:': Repeats nest at "
+                    "most 8 deep");
+}
+
+/* Bad nests: each refused, located (line, item, byte). */
+static void test_nested_errors(void) {
+  check_error("Repeat 2 times: (Repeat 3 times: Rest for 1 s",
+              "step 1 'Repeat 2 times: (Repeat 3 times: Rest for 1 s': "
+              "unbalanced brackets: the '(' at byte 17 is never closed");
+  check_error("  Repeat 2 times: Rest for 1 s)",
+              "unbalanced brackets: the ')' at byte 31 closes no '('");
+  check_error("Rest for 1 h (1 s period", "the '(' at byte 14 is never closed");
+  check_error("Repeat 2 times: (Rest for 1 s)",
+              "step 1 (item 1 of the Repeat) '(Rest for 1 s': brackets hold a "
+              "nested Repeat: expected '(Repeat <N> times: <step>; ...)', "
+              "found 'Rest for 1 s'");
+  check_error("Repeat 2 times: (Repeat 3 times: Rest for 1 s) Rest for 2 s",
+              "expected ';' or the end of the Repeat after the ')' of the "
+              "nested Repeat, found 'Rest for 2 s'");
+  check_error("Repeat 2 times: (Repeat 3 times: ; )",
+              "expected steps after ':'");
+  check_error("Repeat 2 times: Rest for 1 s; Repeat 2 times: Rest for 1 s",
+              "cannot be nested inside another Repeat without brackets: "
+              "write the inner one as one item, '(Repeat <N> times: <step>; "
+              "...)'");
+  const char *no_end[] = {"Rest for 1 s", "Repeat 3 times:", "Rest for 2 s"};
+  check_error_lines(no_end, 3,
+                    "step 2 'Repeat 3 times:': the Repeat has no "
+                    "'End' (a Repeat whose steps follow on their "
+                    "own lines ends at a line 'End')");
+  const char *no_end2[] = {"Repeat 3 times:", "Repeat 2 times:", "Rest for 2 s",
+                           "End"};
+  check_error_lines(no_end2, 4,
+                    "step 1 'Repeat 3 times:': the Repeat has no "
+                    "'End'");
+  const char *stray[] = {"Rest for 1 s", "End"};
+  check_error_lines(stray, 2, "step 2 'End': 'End' without a Repeat to close");
+  const char *empty[] = {"Repeat 3 times:", "# nothing", "End"};
+  check_error_lines(empty, 3,
+                    "step 1 'Repeat 3 times:': the Repeat has no "
+                    "steps before its 'End' on line 3");
+  const char *endx[] = {"Repeat 3 times:", "Rest for 1 s", "End it"};
+  check_error_lines(endx, 3,
+                    "step 3 'End it': expected nothing after 'End', "
+                    "found 'it'");
+  const char *zero[] = {"Repeat 0 times:", "Rest for 1 s", "End"};
+  check_error_lines(zero, 3,
+                    "step 1 'Repeat 0 times': expected a whole "
+                    "number >= 1 after 'Repeat', found '0 times'");
+  const char *inner[] = {"Repeat 3 times:", "Rest for 1 s", "Dance", "End"};
+  check_error_lines(inner, 4, "step 3 'Dance': unknown step 'Dance'");
+}
+
+/* "(<time> period)" and "(at <temperature>)" after a step. */
+static void test_step_options(void) {
+  nimc_experiment *exp = NULL;
+  nimc_err err = {0, ""};
+  const nimc_step *st;
+  CHECK(parse1("Rest for 1 h (1 minute period)", &exp, &err) == NIMC_OK);
+  st = only_step(exp);
+  CHECK(st && st->has_period && !st->has_temperature);
+  if (st) {
+    CHECK_REL(st->period_s, 60.0, 1e-15);
+    CHECK_REL(st->duration_s, 3600.0, 1e-15);
+    CHECK(strcmp(st->text, "Rest for 1 h (1 minute period)") == 0);
+  }
+  nimc_experiment_destroy(exp);
+  CHECK(parse1("Charge at 1 mA/cm2 until 3.5 V (at 80 degC)", &exp, &err) ==
+        NIMC_OK);
+  st = only_step(exp);
+  CHECK(st && st->has_temperature && !st->has_period);
+  if (st) {
+    CHECK_REL(st->temperature_K, 353.15, 1e-12);
+    CHECK_REL(st->v_cut_V, 3.5, 1e-15);
+  }
+  nimc_experiment_destroy(exp);
+  CHECK(parse1("Hold at 3 V for 10 min (2 s period, at 300 K)", &exp, &err) ==
+        NIMC_OK);
+  st = only_step(exp);
+  CHECK(st && st->has_temperature && st->has_period);
+  if (st) CHECK(st->temperature_K == 300.0 && st->period_s == 2.0);
+  nimc_experiment_destroy(exp);
+  CHECK(parse1("Sweep from 0 V to 1 V at 10 mV/s (at 50 degC) (0.1 s period)",
+               &exp, &err) == NIMC_OK);
+  st = only_step(exp);
+  CHECK(st && st->has_temperature && st->has_period);
+  if (st) CHECK_REL(st->sweep_rate_V_s, 0.01, 1e-15);
+  nimc_experiment_destroy(exp);
+  CHECK(parse1("Repeat 2 times: Charge at 1 mA until 3 V (at 80 degC); Rest "
+               "for 1 s (0.1 s period)",
+               &exp, &err) == NIMC_OK);
+  CHECK(exp && exp->blocks[0].nsteps == 2 &&
+        exp->blocks[0].steps[0].has_temperature &&
+        exp->blocks[0].steps[1].has_period);
+  nimc_experiment_destroy(exp);
+  /* the samples a budget counts: 60 at the step's period, plus 100 s at
+   * the default */
+  const char *two[] = {"Rest for 1 h (1 minute period)", "Rest for 100 s",
+                       "Charge at 1 mA until 3 V (1 s period)"};
+  CHECK(nimc_experiment_parse(&exp, two, 3, &err) == NIMC_OK);
+  CHECK_REL(nimc_experiment_samples(exp, 0.0), 60.0, 1e-12);
+  CHECK_REL(nimc_experiment_samples(exp, 10.0), 70.0, 1e-12);
+  nimc_experiment_destroy(exp);
+  CHECK(parse1("Repeat 10 times: (Repeat 5 times: Rest for 10 s (1 s "
+               "period)); Rest for 1 s",
+               &exp, &err) == NIMC_OK);
+  CHECK_REL(nimc_experiment_samples(exp, 0.5), 10 * (5 * 10.0 + 2.0), 1e-12);
+  nimc_experiment_destroy(exp);
+  CHECK(nimc_experiment_samples(NULL, 1.0) == 0.0);
+}
+
+/* Bad options: each refused with what was expected and found. */
+static void test_step_option_errors(void) {
+  check_error("Rest for 1 h (0 s period)",
+              "step 1 'Rest for 1 h (0 s period)': an output period must be "
+              "positive, found '0 s'");
+  check_error("Rest for 1 h (1 V period)",
+              "'1 V' is not an output period (unit 'V' is not s)");
+  check_error("Rest for 1 h (1e-9 s period)",
+              "'1e-9 s' is outside the plausible range: expected an output "
+              "period from 1 us");
+  check_error("Rest for 1 h (1 period)",
+              "'1' has no unit (expected an output period in s)");
+  check_error("Rest for 1 h (1 s period) (2 s period)",
+              "the output period '(<time> period)' is given twice");
+  check_error("Rest for 1 h (1 s period, 1 s period)", "is given twice");
+  check_error("Charge at 1 mA until 3 V (at 1e6 degC)",
+              "'1e6 degC' is outside the plausible range: expected a "
+              "temperature from 150 K to 600 K (-123 degC to 327 degC)");
+  check_error("Charge at 1 mA until 3 V (at -300 degC)",
+              "a temperature must be above absolute zero, found '-300 degC'");
+  check_error("Charge at 1 mA until 3 V (at 80 V)",
+              "'80 V' is not a temperature (unit 'V' is not K or degC)");
+  check_error("Charge at 1 mA until 3 V (at 80C)",
+              "'80C' is not a temperature: ");
+  check_error("Charge at 1 mA until 3 V (at 80C)", "degC");
+  check_error("Charge at 1 mA until 3 V (at 80 degC) (at 25 degC)",
+              "the temperature '(at <temperature>)' is given twice");
+  check_error("Charge at 1 mA until 3 V (at 80 degC now)",
+              "expected ')' or ',' after the temperature, found 'now'");
+  check_error("Charge at 1 mA until 3 V (quickly)",
+              "expected '<time> period' or 'at <temperature>' in the "
+              "brackets, found 'quickly'");
+  check_error("Charge at 1 mA until 3 V ()",
+              "expected '<time> period' or 'at <temperature>' in the "
+              "brackets, found nothing");
+  check_error("Charge at 1 mA until 3 V (1 s period,)", "found nothing");
+  check_error("Charge at 1 mA until 3 V (1 s period) now",
+              "expected 'or' or the end of the step after 'until 3 V', found "
+              "'(1 s period) now'");
+  check_error("Charge at 1 mA (1 s period)",
+              "expected 'until <voltage>' or 'for <time>' after the current, "
+              "found nothing");
+}
+
+/* Experiment files: a Repeat over lines, comments, errors at the file's
+ * own line numbers. */
+static void test_nested_file(void) {
+  char path[] = "/tmp/nimc_test_experiment_XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  if (fd < 0) return;
+  FILE *fp = fdopen(fd, "w");
+  fputs("# a formation, then 3 x (2 cycles, a rest)\n"
+        "Charge at 1 mA until 3 V (1 s period)\n"
+        "\n"
+        "Repeat 3 times:   # the outer\n"
+        "  Repeat 2 times: Charge at 1 mA until 3 V; Discharge at 1 mA until "
+        "1 V\n"
+        "  Rest for 1 h (at 40 degC)\n"
+        "End\n",
+        fp);
+  fclose(fp);
+  nimc_experiment *exp = NULL;
+  nimc_err err = {0, ""};
+  char **lines = NULL;
+  size_t n = 0;
+  CHECK(nimc_experiment_read(path, &exp, &lines, &n, &err) == NIMC_OK);
+  CHECK(exp && exp->nblocks == 2 && exp->blocks[1].nblocks == 2);
+  CHECK(nimc_experiment_nsteps(exp) == 1 + 3 * (2 * 2 + 1));
+  CHECK(n == 5 && lines && strcmp(lines[1], "Repeat 3 times:") == 0);
+  nimc_experiment_lines_free(lines, n);
+  nimc_experiment_destroy(exp);
+  fp = fopen(path, "w");
+  fputs("Rest for 1 s\n# then\nRepeat 3 times:\n  Rest for 2 s\n\n", fp);
+  fclose(fp);
+  char want[256];
+  snprintf(want, sizeof want,
+           "%s:3: 'Repeat 3 times:': the Repeat has no 'End'", path);
+  CHECK(nimc_experiment_read(path, &exp, NULL, NULL, &err) == NIMC_EINPUT);
+  CHECK(exp == NULL);
+  CHECK_CONTAINS(err.msg, want);
+  fp = fopen(path, "w");
+  fputs("Repeat 2 times: Rest for 1 s; (Repeat 2 times: Dance)\n", fp);
+  fclose(fp);
+  snprintf(want, sizeof want,
+           "%s:1: (item 2.1 of the Repeat) 'Dance': unknown step", path);
+  CHECK(nimc_experiment_read(path, &exp, NULL, NULL, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, want);
+  remove(path);
+}
+
+/* Mutations of nested Repeats and options (brackets among the mutated
+ * bytes): OK or EINPUT with a located message, never a crash. */
+static void test_fuzz_nested(void) {
+  static const char *seeds[] = {
+      "Repeat 3 times: (Repeat 2 times: Charge at 1 mA until 3 V; Rest for 1 "
+      "s); Rest for 2 s (1 s period)",
+      "Charge at 1 mA until 3 V (at 80 degC, 1 s period)",
+      "(Repeat 2 times: (Repeat 2 times: Rest for 1 s); Rest for 1 s)"};
+  const char alphabet[] = " ;:()(),#aAtuVmsh0123456789.-e/";
+  uint64_t x = 0x2545F4914F6CDD1Du;
+  int bad = 0, ok = 0;
+  for (int iter = 0; iter < 3000; iter++) {
+    char line[200];
+    snprintf(line, sizeof line, "%s", seeds[iter % 3]);
+    size_t len = strlen(line);
+    for (int m = 0; m < 1 + iter % 4; m++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      size_t at = (size_t)(x % len);
+      char ch = alphabet[(x >> 32) % (sizeof alphabet - 1)];
+      if ((x >> 40) % 3 == 0) {
+        memmove(line + at, line + at + 1, len - at);
+        len--;
+      } else {
+        line[at] = ch;
+      }
+      if (len == 0) break;
+    }
+    nimc_experiment *exp = NULL;
+    nimc_err err = {0, ""};
+    int rc = parse1(line, &exp, &err);
+    if (rc == NIMC_OK) {
+      ok++;
+      if (nimc_experiment_nsteps(exp) < 1 ||
+          !isfinite(nimc_experiment_timed_s(exp)))
+        bad++;
+    } else if (rc != NIMC_EINPUT || exp != NULL ||
+               (strncmp(err.msg, "step 1", 6) != 0 &&
+                !strstr(err.msg, "no steps"))) {
+      if (bad++ < 5)
+        fprintf(stderr, "fuzz: '%s' -> %d '%s'\n", line, rc, err.msg);
+    }
+    nimc_experiment_destroy(exp);
+  }
+  CHECK(bad == 0);
+  CHECK(ok > 0);
+}
+
 int main(void) {
   RUN(test_charge_discharge);
   RUN(test_rest_hold_sweep);
@@ -696,5 +1082,13 @@ int main(void) {
   RUN(test_fuzz_corpus);
   RUN(test_misuse_and_empty);
   RUN(test_fuzz);
+  RUN(test_nested_one_line);
+  RUN(test_nested_lines);
+  RUN(test_nested_budget);
+  RUN(test_nested_errors);
+  RUN(test_step_options);
+  RUN(test_step_option_errors);
+  RUN(test_nested_file);
+  RUN(test_fuzz_nested);
   return TEST_REPORT();
 }

@@ -643,6 +643,74 @@ static double fast_charge_voltage(int n) {
   return v;
 }
 
+/* nimc_model_set_temperature(T) gives the model nimc_model_create gives at
+ * T, to the bit: its derived quantities (the micropores' time constant,
+ * the ternary mobility factor, the pzc) and its residual and Jacobian at a
+ * random state, and back again (issue 10, per-step temperature). */
+static void test_set_temperature_is_create_at_it(void) {
+  nimc_device *d25 = NULL, *d80 = NULL;
+  nimc_err err;
+  CHECK(nimc_device_load(&d25, "devices/nimc-stack.ini", NULL, 0, &err) ==
+        NIMC_OK);
+  CHECK(nimc_device_load(&d80, "devices/nimc-stack.ini", NULL, 0, &err) ==
+        NIMC_OK);
+  if (!d25 || !d80) return;
+  CHECK(nimc_device_set_temperature(d80, 353.15, &err) == NIMC_OK);
+  nimc_model *m[3] = {NULL, NULL, NULL}; /* 25 -> 80 -> 25, 80, 25 */
+  const nimc_device *dv[3] = {d25, d80, d25};
+  for (int k = 0; k < 3; k++) {
+    nimc_mesh *mesh = NULL;
+    CHECK(nimc_mesh_stack(&mesh, dv[k], NULL) == NIMC_OK);
+    CHECK(nimc_model_create(&m[k], dv[k], mesh, NULL) == NIMC_OK);
+  }
+  if (!m[0] || !m[1] || !m[2]) goto done;
+  CHECK(m[0]->tern && m[0]->el[1].nmp > 0); /* what the test exercises */
+  int64_t n = m[0]->n, nnz = m[0]->nnz;
+  double *y = malloc(sizeof(double) * (size_t)n);
+  double *yp = malloc(sizeof(double) * (size_t)n);
+  double *F[2], *J[2];
+  for (int k = 0; k < 2; k++) {
+    F[k] = malloc(sizeof(double) * (size_t)n);
+    J[k] = malloc(sizeof(double) * (size_t)nnz);
+  }
+  jac_random_state(m[0], 7u, y, yp);
+  double taump25 = m[0]->el[1].taump_s, mob25 = m[0]->mobility;
+  CHECK(nimc_model_set_temperature(m[0], 353.15) == NIMC_OK);
+  CHECK(m[0]->T_K == 353.15);
+  CHECK(m[0]->el[1].taump_s == m[1]->el[1].taump_s);
+  CHECK(m[0]->mobility == m[1]->mobility);
+  CHECK(m[0]->el[1].taump_s < 0.5 * taump25); /* the gel conducts better */
+  CHECK(m[0]->mobility != mob25);
+  for (int e = 0; e < 2; e++)
+    CHECK(m[0]->el[e].pzc == m[1]->el[e].pzc);
+  nimc_model_eval(m[0], 0.0, y, yp, F[0], 10.0, J[0]);
+  nimc_model_eval(m[1], 0.0, y, yp, F[1], 10.0, J[1]);
+  CHECK(!memcmp(F[0], F[1], sizeof(double) * (size_t)n));
+  CHECK(!memcmp(J[0], J[1], sizeof(double) * (size_t)nnz));
+  /* back at 25 degC: the model created at 25 degC, and not the one at 80 */
+  CHECK(nimc_model_set_temperature(m[0], 298.15) == NIMC_OK);
+  nimc_model_eval(m[0], 0.0, y, yp, F[0], 10.0, J[0]);
+  nimc_model_eval(m[2], 0.0, y, yp, F[1], 10.0, J[1]);
+  CHECK(!memcmp(F[0], F[1], sizeof(double) * (size_t)n));
+  CHECK(!memcmp(J[0], J[1], sizeof(double) * (size_t)nnz));
+  nimc_model_eval(m[1], 0.0, y, yp, F[1], 10.0, J[1]);
+  CHECK(memcmp(F[0], F[1], sizeof(double) * (size_t)n) != 0);
+  CHECK(m[0]->el[1].taump_s == taump25 && m[0]->mobility == mob25);
+  /* not a temperature: refused, the model unchanged */
+  CHECK(nimc_model_set_temperature(m[0], -5.0) == NIMC_EINPUT);
+  CHECK(nimc_model_set_temperature(m[0], NAN) == NIMC_EINPUT);
+  CHECK(nimc_model_set_temperature(NULL, 300.0) == NIMC_EINPUT);
+  CHECK(m[0]->T_K == 298.15);
+  free(y), free(yp);
+  for (int k = 0; k < 2; k++)
+    free(F[k]), free(J[k]);
+done:
+  for (int k = 0; k < 3; k++)
+    nimc_model_destroy(m[k]);
+  nimc_device_destroy(d25);
+  nimc_device_destroy(d80);
+}
+
 static void test_mesh_convergence_order(void) {
   double v[4];
   int n[4] = {5, 10, 20, 40};
@@ -660,6 +728,7 @@ int main(void) {
   RUN(test_jacobian_matches_finite_differences);
   RUN(test_discrete_conservation_identity);
   RUN(test_control_interface);
+  RUN(test_set_temperature_is_create_at_it);
   RUN(test_edlc_is_an_ideal_capacitor);
   RUN(test_cycle_conservation);
   RUN(test_initial_voltage_conserves_charge);

@@ -205,8 +205,9 @@ typedef struct nimc_experiment nimc_experiment;
 int nimc_text_file_read(const char *path, long max_bytes, const char *what,
                         char **text, size_t *len, nimc_err *err);
 
-/* Read the experiment file at path: one step a line, '#' starts a comment,
- * blank lines are skipped (docs/experiments.md).  Only a regular text file
+/* Read the experiment file at path: one step a line (or a Repeat, also
+ * over lines up to its "End"), '#' starts a comment, blank lines are
+ * skipped (docs/experiments.md).  Only a regular text file
  * of at most 1 MiB is read.  *lines (may be NULL) receives the steps'
  * text, *nlines of them (free with nimc_experiment_lines_free).  Errors
  * name the file and the line: NIMC_EIO (cannot open), NIMC_EINPUT (not a
@@ -216,8 +217,11 @@ int nimc_experiment_read(const char *path, nimc_experiment **out,
                          char ***lines, size_t *nlines, nimc_err *err);
 void nimc_experiment_lines_free(char **lines, size_t n);
 
-/* Parse one step per line (the experiment language of docs/experiments.md).
- * A failure quotes the offending text and says what was expected. */
+/* Parse one step per line (the experiment language of docs/experiments.md:
+ * a line may also be a Repeat, nested Repeats in brackets, or the head
+ * "Repeat N times:" of a Repeat whose items follow up to a line "End").
+ * A failure quotes the offending text, says what was expected, and names
+ * the line ("step L ..."). */
 int nimc_experiment_parse(nimc_experiment **out, const char *const *lines,
                           size_t nlines, nimc_err *err);
 void nimc_experiment_destroy(nimc_experiment *exp);
@@ -227,6 +231,10 @@ size_t nimc_experiment_nsteps(const nimc_experiment *exp);
  * run (a 'for' limit, a sweep's span over its rate), Repeats counted; a
  * step that ends only at a cut-off counts 0.  For budgets, before a run. */
 double nimc_experiment_timed_s(const nimc_experiment *exp);
+/* The samples a run records over the steps of known length (as
+ * nimc_experiment_timed_s), each at its own '(<time> period)' or else
+ * every dt_s (0: such steps count none), Repeats counted.  For budgets. */
+double nimc_experiment_samples(const nimc_experiment *exp, double dt_s);
 
 /* ---- results ---------------------------------------------------------- */
 
@@ -242,7 +250,9 @@ typedef struct nimc_series {
 typedef struct nimc_step_result {
   nimc_step_type type;
   int index;              /* executed-step index, 0-based */
-  int cycle;              /* iteration of the enclosing Repeat, 0-based */
+  int cycle;              /* iteration of the enclosing Repeat, 0-based (in
+                             a cycle of nested Repeats: its number - 1,
+                             counted through the outer iterations) */
   double duration_s;
   double charge_C;        /* integral of I dt */
   double energy_J;        /* integral of I V dt */

@@ -2,8 +2,9 @@
  * experiment_file.c -- an experiment file: one step of the experiment
  * language per line, '#' starting a comment, blank lines ignored
  * (docs/experiments.md).  Read safely (readfile.h: a regular file of at
- * most NIMC_EXPERIMENT_MAX_BYTES, no NUL byte), each step checked on its
- * own so that an error names the file and the line, then parsed whole.
+ * most NIMC_EXPERIMENT_MAX_BYTES, no NUL byte), then parsed whole, line
+ * for line (a Repeat may span lines, up to its End), so that an error
+ * names the file and the line.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
@@ -35,22 +36,21 @@ int nimc_experiment_read(const char *path, nimc_experiment **out,
   int rc = nimc_text_file_read(path, NIMC_EXPERIMENT_MAX_BYTES,
                                "experiment file", &buf, &len, err);
   if (rc) return rc;
-  /* the steps: each line without its comment and surrounding blanks */
+  /* every line without its comment and surrounding blanks (blank ones
+   * kept, so that the parser's line numbers are the file's) */
   size_t cap = 1;
   for (size_t i = 0; i < len; i++)
     cap += buf[i] == '\n';
+  const char **all = calloc(cap, sizeof *all);
   char **lines = calloc(cap, sizeof *lines);
-  int *lineno = calloc(cap, sizeof *lineno);
-  size_t n = 0;
-  if (!lines || !lineno) {
+  size_t n = 0, nall = 0;
+  if (!lines || !all) {
     rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
     goto done;
   }
-  int line = 0;
   for (char *p = buf; p && p <= buf + len && *p;) {
     char *eol = strchr(p, '\n');
     if (eol) *eol = '\0';
-    line++;
     char *hash = strchr(p, '#');
     if (hash) *hash = '\0';
     while (isspace((unsigned char)*p))
@@ -58,25 +58,10 @@ int nimc_experiment_read(const char *path, nimc_experiment **out,
     char *e = p + strlen(p);
     while (e > p && isspace((unsigned char)e[-1]))
       *--e = '\0';
-    if (*p) {
-      /* each step alone first: an error then names its line */
-      nimc_experiment *one = NULL;
-      nimc_err e1;
-      const char *l1[1] = {p};
-      int r1 = nimc_experiment_parse(&one, l1, 1, &e1);
-      nimc_experiment_destroy(one);
-      if (r1) {
-        /* "step 1 'text': why" -> "FILE:LINE: 'text': why" */
-        const char *m = e1.msg;
-        if (!strncmp(m, "step 1 ", 7)) m += 7;
-        rc = nimc_err_set(err, r1, "%s:%d: %s", path, line, m);
-        goto done;
-      }
-      if (!(lines[n] = strdup(p))) {
-        rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
-        goto done;
-      }
-      lineno[n++] = line;
+    all[nall++] = p;
+    if (*p && !(lines[n++] = strdup(p))) {
+      rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+      goto done;
     }
     p = eol ? eol + 1 : NULL;
   }
@@ -86,17 +71,22 @@ int nimc_experiment_read(const char *path, nimc_experiment **out,
                       path);
     goto done;
   }
-  rc = nimc_experiment_parse(out, (const char *const *)lines, n, err);
+  /* parsed whole (a Repeat may span lines): "step L 'text': why" becomes
+   * "FILE:L: 'text': why", any other message "FILE: why" */
+  rc = nimc_experiment_parse(out, all, nall, err);
   if (rc) {
-    /* the whole failed where every step alone did not (a limit of the
-     * whole, such as its size): say which file */
-    char msg[sizeof err->msg];
+    char msg[sizeof err->msg], *end = msg;
     snprintf(msg, sizeof msg, "%s", err->msg);
-    nimc_err_set(err, rc, "%s: %s", path, msg);
+    unsigned long line = 0;
+    if (!strncmp(msg, "step ", 5)) line = strtoul(msg + 5, &end, 10);
+    if (line > 0 && *end == ' ')
+      nimc_err_set(err, rc, "%s:%lu: %s", path, line, end + 1);
+    else
+      nimc_err_set(err, rc, "%s: %s", path, msg);
   }
 done:
   free(buf);
-  free(lineno);
+  free(all);
   if (!rc && lines_out) {
     *lines_out = lines;
     *nlines_out = n;

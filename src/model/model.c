@@ -623,6 +623,48 @@ static double rest_voltage(const nimc_model *m, double Qt, double E[2]);
 static double elec_theta_at(const nimc_model *m, const nimc_elec *el,
                             double E);
 
+/* What the model derives from its temperature m->T_K (the laws evaluate
+ * the rest with m->T_K as they go): the micropores' time constant, the
+ * ternary electrolyte's mobility factor, the potential of zero charge of a
+ * double layer on an intercalation solid.  One function for
+ * nimc_model_create and nimc_model_set_temperature. */
+static void derive_temperature(nimc_model *m) {
+  const nimc_device *dev = m->dev;
+  for (int e = 0; e < 2; e++) {
+    nimc_elec *el = &m->el[e];
+    /* the micropores' time constant follows the electrolyte's
+     * conductivity: tau(T) = tau(Tref) kappa(Tref) / kappa(T) */
+    if (el->nmp > 0) {
+      const nimc_law *kap = &dev->electrolyte.conductivity;
+      const nimc_electrode_params *ep = el->p;
+      el->taump_s = ep->mp_tau_s * nimc_law_tfactor(kap, ep->mp_Tref_K) /
+                    nimc_law_tfactor(kap, m->T_K);
+    }
+    el->pzc = el->p->E_pzc_V;
+    if (el->has_int && !elec_is_hybrid(el))
+      el->pzc = nimc_law_eval(&el->p->ocp, el->p->theta0, m->T_K, NULL);
+  }
+  if (m->tern) {
+    /* the mobility factor: the measured conductivity over the Nernst-
+     * Einstein one of the ions' diffusivities, at c0 */
+    const nimc_electrolyte_params *ep = &dev->electrolyte;
+    double T = m->T_K, c1 = ep->c0_mol_m3, c2 = ep->c2_0_mol_m3;
+    double kap = nimc_law_eval(&ep->conductivity, c1, T, NULL);
+    double sd = nimc_law_eval(&ep->diffusivity, c1, T, NULL) * c1 +
+                nimc_law_eval(&ep->diffusivity2, c1, T, NULL) * c2 +
+                nimc_law_eval(&ep->diffusivity_anion, c1, T, NULL) * (c1 + c2);
+    m->mobility = kap / (NIMC_F * NIMC_F / (NIMC_R * T) * sd);
+  }
+}
+
+int nimc_model_set_temperature(nimc_model *m, double T_K) {
+  if (!m || !(T_K > 0.0) || !isfinite(T_K)) return NIMC_EINPUT;
+  if (m->pack) return nimc_pack_set_temperature(m, T_K);
+  m->T_K = T_K;
+  derive_temperature(m);
+  return NIMC_OK;
+}
+
 int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
                       nimc_err *err) {
   *out = NULL;
@@ -650,14 +692,6 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
         dev->mesh.particle_grading > 1.0 ? dev->mesh.particle_grading : 1.0,
         dev->mesh.micropore_shells, err);
     if (rc) goto fail;
-    /* the micropores' time constant follows the electrolyte's
-     * conductivity: tau(T) = tau(Tref) kappa(Tref) / kappa(T) */
-    if (m->el[e].nmp > 0) {
-      const nimc_law *kap = &dev->electrolyte.conductivity;
-      const nimc_electrode_params *ep = m->el[e].p;
-      m->el[e].taump_s = ep->mp_tau_s * nimc_law_tfactor(kap, ep->mp_Tref_K) /
-                         nimc_law_tfactor(kap, m->T_K);
-    }
   }
   layout_setup(m);
   int64_t n = 0;
@@ -688,24 +722,9 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
     goto fail;
   }
   m->iV = n, m->iI = n + 1, m->iQ = n + 2, m->iE = n + 3;
-  if (m->tern) {
-    /* the mobility factor: the measured conductivity over the Nernst-
-     * Einstein one of the ions' diffusivities, at c0 */
-    const nimc_electrolyte_params *ep = &dev->electrolyte;
-    double T = m->T_K, c1 = ep->c0_mol_m3, c2 = ep->c2_0_mol_m3;
-    double kap = nimc_law_eval(&ep->conductivity, c1, T, NULL);
-    double sd = nimc_law_eval(&ep->diffusivity, c1, T, NULL) * c1 +
-                nimc_law_eval(&ep->diffusivity2, c1, T, NULL) * c2 +
-                nimc_law_eval(&ep->diffusivity_anion, c1, T, NULL) * (c1 + c2);
-    m->mobility = kap / (NIMC_F * NIMC_F / (NIMC_R * T) * sd);
-  }
-  for (int e = 0; e < 2; e++) {
-    nimc_elec *el = &m->el[e];
-    el->pzc = el->p->E_pzc_V;
-    if (el->has_int && !elec_is_hybrid(el))
-      el->pzc = nimc_law_eval(&el->p->ocp, el->p->theta0, m->T_K, NULL);
-    el->vol = 0.0;
-  }
+  derive_temperature(m);
+  for (int e = 0; e < 2; e++)
+    m->el[e].vol = 0.0;
   for (int i = 0; i < nc; i++)
     if (m->elec[i] >= 0) m->el[m->elec[i]].vol += mesh->vol[i];
   if (dev->initial_voltage_given) {

@@ -196,6 +196,16 @@ void nimc_model_id(const nimc_model *m, double *id);
  * non-zero, a load resistance positive, a diode's forward current,
  * forward voltage and slope positive and its series resistance >= 0). */
 int nimc_model_set_control(nimc_model *m, const nimc_control *c);
+/* Run m at temperature T_K (K) from now on: recomputes exactly what
+ * nimc_model_create derives from the device's temperature (the laws take
+ * m->T_K as they go); the state carries over (isothermal steps: the
+ * solver must then be restarted, as a step does).  NIMC_EINPUT, m
+ * unchanged, when T_K is not a positive finite number (the charge that
+ * [device] initial_voltage needs is not recomputed: it is found once, at
+ * creation, for the initial state); the plausible
+ * range and a VTF law's floor are the caller's (nimc_device_set_temperature
+ * checks them for a device). */
+int nimc_model_set_temperature(nimc_model *m, double T_K);
 /* The control in force. */
 nimc_control nimc_model_get_control(const nimc_model *m);
 /* Whether the control holds the current (1) or the voltage (0); a power

@@ -340,6 +340,15 @@ void nimc_pack_atol(const nimc_model *m, double scale, double *atol) {
   atol[m->iE] = 1e-9 * iscale * scale;
 }
 
+int nimc_pack_set_temperature(nimc_model *m, double T_K) {
+  m->T_K = T_K;
+  for (int k = 0; k < m->pack->K; k++) {
+    int rc = nimc_model_set_temperature(m->pack->cell[k], T_K);
+    if (rc) return rc;
+  }
+  return NIMC_OK;
+}
+
 void nimc_pack_id(const nimc_model *m, double *id) {
   const struct nimc_pack *pk = m->pack;
   for (int k = 0; k < pk->K; k++)

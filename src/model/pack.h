@@ -54,6 +54,8 @@ void nimc_pack_destroy(nimc_model *m);
 void nimc_pack_initial(const nimc_model *m, double *y, double *yp);
 void nimc_pack_atol(const nimc_model *m, double scale, double *atol);
 void nimc_pack_id(const nimc_model *m, double *id);
+/* Every cell at temperature T_K (nimc_model_set_temperature). */
+int nimc_pack_set_temperature(nimc_model *m, double T_K);
 int nimc_pack_control_ok(nimc_control_kind kind);
 int nimc_pack_eval(const nimc_model *m, double t, const double *y,
                    const double *yp, double *F, double cj, double *jac_values);

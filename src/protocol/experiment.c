@@ -1,9 +1,12 @@
 /*
  * experiment.c -- the parser of the experiment language.
  *
- * One input line is one step ("Charge at 0.1 mA/cm2 until 3.5 V") or one
- * "Repeat N times: step; step; ..." block; docs/experiments.md is the
- * grammar.  The parser is a hand-written recursive descent over
+ * One input line is one step ("Charge at 0.1 mA/cm2 until 3.5 V"), one
+ * "Repeat N times: step; (Repeat M times: step; ...); ..." block (nested
+ * Repeats in brackets), or the head "Repeat N times:" of a block whose
+ * items are the lines up to "End"; a step may end with options in
+ * brackets, "(1 minute period)", "(at 80 degC)".  docs/experiments.md is
+ * the grammar.  The parser is a hand-written recursive descent over
  * whitespace-separated words: keywords compare case-insensitively, and a
  * quantity is a number with its unit glued on ("3.5V") or in the next word
  * ("3.5 V"), converted to SI by udunits2 (io/units), so a unit is always
@@ -18,6 +21,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,10 +52,18 @@
 #define NIMC_STEP_MAX_CHARGE_C 1e6
 #define QUOTE_MAX 160 /* longest quoted text in a message */
 
+#define NIMC_STEP_MIN_TEMPERATURE_K 150.0 /* as [device] temperature */
+#define NIMC_STEP_MAX_TEMPERATURE_K 600.0
+/* The most steps one execution of an experiment may run: a run counts
+ * its steps in an int. */
+#define NIMC_EXPERIMENT_MAX_STEPS 2147483647.0
+#define ITEM_MAX 48 /* longest item path, "2.1.3" */
+
 /* Where a step came from, for messages. */
 typedef struct ctx {
   size_t line;      /* 1-based input line */
-  size_t item;      /* 1-based item of a Repeat, 0 on a plain line */
+  const char *item; /* the item of a one-line Repeat ("2", or "2.1" inside
+                       a bracketed Repeat), "" or NULL on a plain line */
   const char *text; /* the step as written, trimmed */
   nimc_err *err;
 } ctx;
@@ -66,7 +78,9 @@ typedef enum qkind {
   Q_WAVE, /* a sine's amplitude or level: a voltage or a current */
   Q_POWER,
   Q_RESIST,
-  Q_CHARGE
+  Q_CHARGE,
+  Q_PERIOD, /* a step's output period "(1 minute period)" */
+  Q_TEMP    /* a step's temperature "(at 80 degC)" */
 } qkind;
 
 /* Terminations a step accepts, as flags. */
@@ -99,8 +113,8 @@ static int fail(const ctx *c, const char *fmt, ...) {
   vsnprintf(detail, sizeof detail, fmt, ap);
   va_end(ap);
   clip(quote, sizeof quote, c->text, strlen(c->text));
-  if (c->item)
-    snprintf(where, sizeof where, "step %zu (item %zu of the Repeat)", c->line,
+  if (c->item && *c->item)
+    snprintf(where, sizeof where, "step %zu (item %s of the Repeat)", c->line,
              c->item);
   else
     snprintf(where, sizeof where, "step %zu", c->line);
@@ -139,8 +153,8 @@ static const char *accept(const char *p, const char *kw) {
 
 /* Is the word at p one of the words that end a quantity? */
 static int is_keyword(const char *p) {
-  static const char *const kws[] = {"until", "for",  "or",     "to",
-                                    "at",    "from", "around", "through"};
+  static const char *const kws[] = {"until", "for",    "or",      "to",    "at",
+                                    "from",  "around", "through", "period"};
   for (size_t i = 0; i < sizeof kws / sizeof kws[0]; i++)
     if (word_is(p, kws[i])) return 1;
   return 0;
@@ -158,16 +172,17 @@ static const char *found(char *buf, size_t cap, const char *p) {
 /* What a quantity kind is called, for messages ("a current"). */
 static const char *qname(qkind k) {
   static const char *const names[] = {
-      "a current",    "a voltage",    "a time",
-      "a sweep rate", "a frequency",  "a voltage or a current",
-      "a power",      "a resistance", "a charge"};
+      "a current",        "a voltage",    "a time",
+      "a sweep rate",     "a frequency",  "a voltage or a current",
+      "a power",          "a resistance", "a charge",
+      "an output period", "a temperature"};
   return names[k];
 }
 /* The units a quantity kind takes, for messages ("A or A/m2"). */
 static const char *qunits(qkind k) {
-  static const char *const units[] = {"A or A/m2", "V",   "s",
-                                      "V/s",       "Hz",  "V, A or A/m2",
-                                      "W or W/m2", "ohm", "C or mAh"};
+  static const char *const units[] = {
+      "A or A/m2", "V",   "s",        "V/s", "Hz",       "V, A or A/m2",
+      "W or W/m2", "ohm", "C or mAh", "s",   "K or degC"};
   return units[k];
 }
 
@@ -203,8 +218,8 @@ static int read_quantity(const ctx *c, const char **pp, qkind k,
  * unless any_sign is set. */
 static int convert_as(const ctx *c, const char *q, qkind k, double *v,
                       int *per_area, int *per_mass, int any_sign) {
-  static const char *const si[] = {"A", "V", "s",   "V/s", "Hz",
-                                   "",  "W", "ohm", "C"};
+  static const char *const si[] = {"A", "V",   "s", "V/s", "Hz", "",
+                                   "W", "ohm", "C", "s",   "K"};
   char why[256], unit[QTEXT_MAX], *u;
   (void)strtod(q, &u);
   snprintf(unit, sizeof unit, "%s", skip_ws(u));
@@ -226,6 +241,10 @@ static int convert_as(const ctx *c, const char *q, qkind k, double *v,
     return fail(c, "'%s' has an unknown unit '%s' (expected %s in %s)", q, unit,
                 per_mass ? "a current or a power" : qname(k),
                 per_mass ? drive_units : qunits(k));
+  if (!abs_ok && !area_ok && !mass_ok && k == Q_TEMP &&
+      nimc_units_parse(q, "K", v, why, sizeof why) &&
+      strstr(why, "did you mean")) /* "80 C": the coulomb */
+    return fail(c, "'%s' is not a temperature: %s", q, why);
   if (!abs_ok && !area_ok && !mass_ok)
     return fail(c, "'%s' is not %s (unit '%s' is not %s)", q,
                 per_mass ? "a current or a power" : qname(k), unit,
@@ -244,7 +263,9 @@ static int convert_as(const ctx *c, const char *q, qkind k, double *v,
         "",
         "a power must be positive (the verb gives the direction)",
         "a resistance must be positive",
-        "a charge must be positive (the charge moved in the step)"};
+        "a charge must be positive (the charge moved in the step)",
+        "an output period must be positive",
+        "a temperature must be above absolute zero"};
     return fail(c, "%s, found '%s'", what[k], q);
   }
   /* plausibility: beyond these a step is a slip of the unit, and would
@@ -283,6 +304,17 @@ static int convert_as(const ctx *c, const char *q, qkind k, double *v,
     hi = NIMC_STEP_MAX_DURATION_S;
     range = "a duration from 1 us (the solver's time resolution) to 1e9 s "
             "(about 32 years)";
+    break;
+  case Q_PERIOD:
+    lo = NIMC_STEP_MIN_DURATION_S;
+    hi = NIMC_STEP_MAX_DURATION_S;
+    range = "an output period from 1 us (the solver's time resolution) to "
+            "1e9 s (about 32 years)";
+    break;
+  case Q_TEMP:
+    lo = NIMC_STEP_MIN_TEMPERATURE_K;
+    hi = NIMC_STEP_MAX_TEMPERATURE_K;
+    range = "a temperature from 150 K to 600 K (-123 degC to 327 degC)";
     break;
   case Q_RATE:
     hi = NIMC_STEP_MAX_RATE_V_S;
@@ -513,9 +545,11 @@ static int load_led(const ctx *c, const char *p, nimc_step *st) {
   return terminations(c, p, T_UNTIL_V | T_FOR, "after 'LED'", st);
 }
 
-/* Parse one step (trimmed, NUL-terminated text) into *st. */
-static int parse_step(const ctx *c, const char *text, nimc_step *st) {
-  const char *p = text, *q;
+/* Parse the step body (text without its options in brackets) of the step
+ * text (trimmed, NUL-terminated) into *st. */
+static int parse_body(const ctx *c, const char *text, const char *body,
+                      nimc_step *st) {
+  const char *p = body, *q;
   int rc = NIMC_OK;
   size_t n = strlen(text);
   memset(st, 0, sizeof *st);
@@ -631,7 +665,9 @@ static int parse_step(const ctx *c, const char *text, nimc_step *st) {
     return terminations(c, p, T_FOR, "after the frequency", st);
   }
   if (accept(p, "repeat"))
-    return fail(c, "a Repeat cannot be nested inside another Repeat");
+    return fail(c, "a Repeat cannot be nested inside another Repeat without "
+                   "brackets: write the inner one as one item, "
+                   "'(Repeat <N> times: <step>; ...)'");
   char verb[44];
   clip(verb, sizeof verb, p, word_len(p));
   return fail(c,
@@ -649,8 +685,222 @@ static char *trim(char *s) {
   return s;
 }
 
-/* Parse "Repeat N times: a; b; ..." (s trimmed, writable) into *b. */
-static int parse_repeat(const ctx *c, char *s, nimc_block *b) {
+/* The ')' that closes the '(' at p, or NULL when none does. */
+static char *closing(char *p) {
+  int depth = 0;
+  for (; *p; p++)
+    if (*p == '(')
+      depth++;
+    else if (*p == ')' && --depth == 0)
+      return p;
+  return NULL;
+}
+
+/* Where the options of the step s (trimmed) begin: the '(' of the first
+ * of the bracketed groups that end it, or the end of s when none does. */
+static char *options_start(char *s) {
+  char *e = s + strlen(s);
+  for (;;) {
+    char *t = e;
+    while (t > s && isspace((unsigned char)t[-1]))
+      t--;
+    if (t == s || t[-1] != ')') return e;
+    int depth = 0;
+    char *q = t - 1;
+    for (; q >= s; q--)
+      if (*q == ')')
+        depth++;
+      else if (*q == '(' && --depth == 0)
+        break;
+    if (q < s) return e; /* unbalanced: the line's check says where */
+    e = q;
+  }
+}
+
+/* Is the last word of s (trimmed) kw (lower case), ignoring case? */
+static int last_word_is(const char *s, const char *kw) {
+  size_t n = strlen(s), k = strlen(kw);
+  if (n < k || (n > k && !isspace((unsigned char)s[n - k - 1]))) return 0;
+  return word_is(s + n - k, kw);
+}
+
+/* The options in brackets that end a step, at p (writable; each group
+ * "(...)" holds one or more options separated by ','): "<time> period",
+ * the spacing of the step's recorded samples, and "at <temperature>",
+ * the temperature it runs at.  Each is given at most once. */
+static int step_options(const ctx *c, char *p, nimc_step *st) {
+  static const char expected[] = "expected '<time> period' or 'at "
+                                 "<temperature>' in the brackets";
+  char buf[QUOTE_MAX + 2];
+  while (*p == '(') {
+    char *q = closing(p);
+    if (!q) return fail(c, "'(' is never closed (expected ')')");
+    *q = '\0';
+    char *next = (char *)skip_ws(q + 1);
+    for (char *opt = p + 1; opt;) {
+      char *comma = strchr(opt, ',');
+      if (comma) *comma = '\0';
+      char *o = trim(opt);
+      const char *r;
+      int rc;
+      opt = comma ? comma + 1 : NULL;
+      if (!*o) return fail(c, "%s, found nothing", expected);
+      if ((r = accept(o, "at"))) {
+        if (st->has_temperature)
+          return fail(c, "the temperature '(at <temperature>)' is given "
+                         "twice");
+        if ((rc = quantity(c, &r, Q_TEMP, "at", &st->temperature_K, NULL)))
+          return rc;
+        if (*r)
+          return fail(c, "expected ')' or ',' after the temperature, found %s",
+                      found(buf, sizeof buf, r));
+        st->has_temperature = 1;
+      } else if (last_word_is(o, "period")) {
+        if (st->has_period)
+          return fail(c, "the output period '(<time> period)' is given twice");
+        r = o;
+        if ((rc = quantity(c, &r, Q_PERIOD, "(", &st->period_s, NULL)))
+          return rc;
+        const char *e = accept(r, "period");
+        if (!e || *e)
+          return fail(c, "expected 'period' after the output period, found %s",
+                      found(buf, sizeof buf, r));
+        st->has_period = 1;
+      } else {
+        return fail(c, "%s, found %s", expected, found(buf, sizeof buf, o));
+      }
+    }
+    p = next;
+  }
+  if (*p)
+    return fail(c,
+                "expected the end of the step after its options in "
+                "brackets, found %s",
+                found(buf, sizeof buf, p));
+  return NIMC_OK;
+}
+
+/* Parse one step (trimmed, NUL-terminated text, with its options in
+ * brackets) into *st. */
+static int parse_step(const ctx *c, const char *text, nimc_step *st) {
+  size_t n = strlen(text);
+  char *buf = malloc(2 * (n + 1));
+  if (!buf) return nimc_err_set(c->err, NIMC_ENOMEM, "out of memory");
+  memcpy(buf, text, n + 1);
+  size_t k = (size_t)(options_start(buf) - buf);
+  char *opts = buf + n + 1;
+  memcpy(opts, buf + k, n + 1 - k);
+  buf[k] = '\0';
+  char *body = trim(buf);
+  int rc = *body ? parse_body(c, text, body, st)
+                 : fail(c, "expected a step before the brackets, found "
+                           "nothing");
+  if (!rc) rc = step_options(c, opts, st);
+  free(buf);
+  return rc;
+}
+
+/* Every '(' of the line s (trimmed; at offset `at` in the line as given)
+ * closed by a ')' after it, and no ')' without its '(' before it. */
+static int check_brackets(const ctx *c, const char *s, size_t at) {
+  size_t depth = 0, outer = 0;
+  for (const char *p = s; *p; p++) {
+    if (*p == '(') {
+      if (depth++ == 0) outer = (size_t)(p - s);
+    } else if (*p == ')') {
+      if (depth == 0)
+        return fail(c,
+                    "unbalanced brackets: the ')' at byte %zu closes no "
+                    "'('",
+                    at + (size_t)(p - s) + 1);
+      depth--;
+    }
+  }
+  if (depth)
+    return fail(c,
+                "unbalanced brackets: the '(' at byte %zu is never closed "
+                "(expected ')')",
+                at + outer + 1);
+  return NIMC_OK;
+}
+
+/* ---- Repeats ---- */
+
+/* A growing list of blocks (owned). */
+typedef struct blist {
+  size_t n, cap;
+  nimc_block *b;
+} blist;
+
+static void block_free(nimc_block *b) {
+  free(b->steps);
+  for (size_t i = 0; i < b->nblocks; i++)
+    block_free(&b->blocks[i]);
+  free(b->blocks);
+}
+
+static void blist_free(blist *l) {
+  for (size_t i = 0; i < l->n; i++)
+    block_free(&l->b[i]);
+  free(l->b);
+  memset(l, 0, sizeof *l);
+}
+
+/* Append *b (taken over: freed when it cannot be appended). */
+static int blist_push(blist *l, nimc_block *b, nimc_err *err) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 4;
+    nimc_block *nb = realloc(l->b, cap * sizeof *nb);
+    if (!nb) {
+      block_free(b);
+      return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+    }
+    l->b = nb, l->cap = cap;
+  }
+  l->b[l->n++] = *b;
+  return NIMC_OK;
+}
+
+/* The steps one execution of b runs (in floating point: no overflow). */
+static double block_steps(const nimc_block *b) {
+  double n = (double)b->nsteps;
+  for (size_t i = 0; i < b->nblocks; i++)
+    n += block_steps(&b->blocks[i]);
+  return (double)b->repeat * n;
+}
+
+/* *out: the Repeat `count` times of items (taken over), begun on input
+ * line `line`: a block of steps when every item is a plain step, else a
+ * block of blocks. */
+static int make_repeat(int count, blist *items, size_t line, nimc_block *out,
+                       nimc_err *err) {
+  int nested = 0;
+  memset(out, 0, sizeof *out);
+  out->repeat = count;
+  out->line = line;
+  for (size_t i = 0; i < items->n; i++)
+    nested |= !items->b[i].plain;
+  if (nested) {
+    out->blocks = items->b, out->nblocks = items->n;
+    memset(items, 0, sizeof *items);
+    return NIMC_OK;
+  }
+  out->steps = calloc(items->n ? items->n : 1, sizeof *out->steps);
+  if (!out->steps) {
+    blist_free(items);
+    return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < items->n; i++)
+    out->steps[i] = items->b[i].steps[0];
+  out->nsteps = items->n;
+  blist_free(items);
+  return NIMC_OK;
+}
+
+/* The head "Repeat N times:" of s (trimmed, writable, starting with the
+ * word Repeat): *count, and *body the text after its ':' (s is cut there;
+ * c->text is s, so that messages quote the head). */
+static int repeat_head(const ctx *c, char *s, int *count, char **body) {
   char buf[QUOTE_MAX + 2], *colon = strchr(s, ':');
   const char *p = accept(s, "repeat");
   if (!colon)
@@ -661,8 +911,8 @@ static int parse_repeat(const ctx *c, char *s, nimc_block *b) {
   size_t n = word_len(p);
   char *end;
   errno = 0;
-  long count = strtol(p, &end, 10);
-  if (n == 0 || end != p + n || errno || count < 1 || count > INT_MAX)
+  long v = strtol(p, &end, 10);
+  if (n == 0 || end != p + n || errno || v < 1 || v > INT_MAX)
     return fail(c, "expected a whole number >= 1 after 'Repeat', found %s",
                 found(buf, sizeof buf, p));
   p = skip_ws(p + n);
@@ -671,60 +921,186 @@ static int parse_repeat(const ctx *c, char *s, nimc_block *b) {
   if (!rest || *rest)
     return fail(c, "expected 'times:' after the repeat count, found %s",
                 found(buf, sizeof buf, p));
-  b->repeat = (int)count;
-  size_t cap = 1;
-  for (const char *t = colon + 1; *t; t++)
-    cap += *t == ';';
-  b->steps = calloc(cap, sizeof *b->steps);
-  if (!b->steps) return nimc_err_set(c->err, NIMC_ENOMEM, "out of memory");
-  char *item = colon + 1;
+  *count = (int)v;
+  *body = colon + 1;
+  return NIMC_OK;
+}
+
+static int parse_repeat(const ctx *c, char *s, const char *path, int depth,
+                        nimc_block *out);
+
+/* An item in brackets, t (trimmed, writable, starting with '('): a nested
+ * Repeat "(Repeat N times: ...)" at level depth. */
+static int bracketed(const ctx *c, char *t, const char *path, int depth,
+                     nimc_block *out) {
+  char buf[QUOTE_MAX + 2], *q = closing(t);
+  if (!q) return fail(c, "'(' is never closed (expected ')')");
+  if (*skip_ws(q + 1))
+    return fail(c,
+                "expected ';' or the end of the Repeat after the ')' of "
+                "the nested Repeat, found %s",
+                found(buf, sizeof buf, skip_ws(q + 1)));
+  *q = '\0';
+  char *in = trim(t + 1);
+  if (!word_is(in, "repeat"))
+    return fail(c,
+                "brackets hold a nested Repeat: expected '(Repeat <N> "
+                "times: <step>; ...)', found %s",
+                found(buf, sizeof buf, in));
+  ctx ic = *c;
+  ic.text = in;
+  return parse_repeat(&ic, in, path, depth, out);
+}
+
+/* The one-line Repeat s (trimmed, writable: "Repeat N times: a; (Repeat M
+ * times: b; c); d") into *out; path is its item path inside enclosing
+ * one-line Repeats ("" when none), depth the Repeats around it. */
+static int parse_repeat(const ctx *c, char *s, const char *path, int depth,
+                        nimc_block *out) {
+  int count, rc;
+  char *body;
+  memset(out, 0, sizeof *out);
+  if ((rc = repeat_head(c, s, &count, &body))) return rc;
+  if (depth >= NIMC_REPEAT_MAX_DEPTH)
+    return fail(c, "Repeats nest at most %d deep", NIMC_REPEAT_MAX_DEPTH);
+  blist items = {0, 0, NULL};
+  char *item = body;
   for (size_t k = 1; item; k++) {
-    char *semi = strchr(item, ';');
+    char *semi = NULL;
+    int d = 0;
+    for (char *q = item; *q && !semi; q++)
+      if (*q == '(')
+        d++;
+      else if (*q == ')')
+        d--;
+      else if (*q == ';' && d == 0)
+        semi = q;
     if (semi) *semi = '\0';
     char *t = trim(item);
     item = semi ? semi + 1 : NULL;
     if (!*t) continue; /* "a;; b" and a trailing ';' are harmless */
-    ctx ic = {c->line, k, t, c->err};
-    int rc = parse_step(&ic, t, &b->steps[b->nsteps]);
-    if (rc) return rc;
-    b->nsteps++;
+    char ipath[192];
+    snprintf(ipath, sizeof ipath, "%s%s%zu", path, *path ? "." : "", k);
+    ctx ic = {c->line, ipath, t, c->err};
+    nimc_block b;
+    memset(&b, 0, sizeof b);
+    if (*t == '(') {
+      rc = bracketed(&ic, t, ipath, depth + 1, &b);
+    } else {
+      b.repeat = 1, b.plain = 1, b.line = c->line;
+      b.steps = calloc(1, sizeof *b.steps);
+      rc = b.steps ? parse_step(&ic, t, b.steps)
+                   : nimc_err_set(c->err, NIMC_ENOMEM, "out of memory");
+      if (!rc) b.nsteps = 1;
+    }
+    if (rc)
+      block_free(&b);
+    else
+      rc = blist_push(&items, &b, c->err);
+    if (rc) {
+      blist_free(&items);
+      return rc;
+    }
   }
-  if (b->nsteps == 0)
+  if (items.n == 0)
     return fail(c, "expected steps after ':' (separated by ';'), found "
                    "nothing");
-  return NIMC_OK;
+  return make_repeat(count, &items, c->line, out, c->err);
 }
 
-/* Parse line, input line number lineno (1-based), into *b; *skip is set
- * for blank and comment lines. */
-static int parse_line(const char *line, size_t lineno, nimc_block *b, int *skip,
-                      nimc_err *err) {
+/* A Repeat whose items follow on their own lines, until its "End". */
+typedef struct open_repeat {
+  size_t line; /* of its head */
+  int count;
+  blist items;
+  char text[NIMC_STEP_TEXT_MAX]; /* its head, for messages */
+} open_repeat;
+
+/* The experiment being parsed: its blocks, and the Repeats still open. */
+typedef struct parser {
+  blist top;
+  open_repeat open[NIMC_REPEAT_MAX_DEPTH];
+  int nopen;
+  nimc_err *err;
+} parser;
+
+/* Where an item of the current line goes: the innermost open Repeat, or
+ * the experiment. */
+static blist *target(parser *ps) {
+  return ps->nopen ? &ps->open[ps->nopen - 1].items : &ps->top;
+}
+
+/* Parse input line number lineno (1-based): a step, a one-line Repeat, the
+ * head of a Repeat of several lines, or its End. */
+static int parse_line(parser *ps, const char *line, size_t lineno) {
   size_t len = strlen(line);
-  char *copy = malloc(len + 1);
-  *skip = 0;
-  if (!copy) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  char *copy = malloc(len + 1), buf[QUOTE_MAX + 2];
+  if (!copy) return nimc_err_set(ps->err, NIMC_ENOMEM, "out of memory");
   memcpy(copy, line, len + 1);
-  char *s = trim(copy);
-  ctx c = {lineno, 0, s, err};
-  int rc = NIMC_OK;
-  *skip = !*s || *s == '#';
-  if (*skip) goto done;
-  if (word_is(s, "repeat")) {
-    rc = parse_repeat(&c, s, b);
+  char *s = trim(copy), *colon;
+  ctx c = {lineno, "", s, ps->err};
+  nimc_block b;
+  memset(&b, 0, sizeof b);
+  int rc = NIMC_OK, have = 0;
+  if (!*s || *s == '#') goto done;
+  if ((rc = check_brackets(&c, s, (size_t)(s - copy)))) goto done;
+  if (word_is(s, "end")) {
+    const char *rest = accept(s, "end");
+    if (*rest) {
+      rc = fail(&c, "expected nothing after 'End', found %s",
+                found(buf, sizeof buf, rest));
+    } else if (!ps->nopen) {
+      rc = fail(&c, "'End' without a Repeat to close (a Repeat of several "
+                    "lines begins with a line 'Repeat <N> times:')");
+    } else {
+      open_repeat *o = &ps->open[--ps->nopen];
+      ctx oc = {o->line, "", o->text, ps->err};
+      if (o->items.n == 0)
+        rc = fail(&oc, "the Repeat has no steps before its 'End' on line %zu",
+                  lineno);
+      else
+        rc = make_repeat(o->count, &o->items, o->line, &b, ps->err);
+      blist_free(&o->items);
+      have = !rc;
+    }
+  } else if (word_is(s, "repeat") && (colon = strchr(s, ':')) &&
+             !*skip_ws(colon + 1)) {
+    /* the head of a Repeat whose items follow, one a line, until End */
+    if (ps->nopen >= NIMC_REPEAT_MAX_DEPTH) {
+      rc = fail(&c, "Repeats nest at most %d deep", NIMC_REPEAT_MAX_DEPTH);
+      goto done;
+    }
+    open_repeat *o = &ps->open[ps->nopen];
+    char *body;
+    int count;
+    clip(o->text, sizeof o->text, s, strlen(s));
+    if ((rc = repeat_head(&c, s, &count, &body))) goto done;
+    memset(&o->items, 0, sizeof o->items);
+    o->line = lineno, o->count = count;
+    ps->nopen++;
+  } else if (word_is(s, "repeat")) {
+    rc = parse_repeat(&c, s, "", ps->nopen, &b);
+    have = !rc;
+  } else if (*s == '(') {
+    rc = bracketed(&c, s, "", ps->nopen, &b);
+    have = !rc;
   } else if (strchr(s, ';')) {
     rc = fail(&c, "several steps on one line (';') are only allowed inside "
                   "'Repeat <N> times: ...'");
   } else {
-    b->repeat = 1;
-    b->steps = calloc(1, sizeof *b->steps);
-    if (!b->steps) {
-      rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
-      goto done;
-    }
-    rc = parse_step(&c, s, b->steps);
-    if (!rc) b->nsteps = 1;
+    b.repeat = 1, b.plain = 1, b.line = lineno;
+    b.steps = calloc(1, sizeof *b.steps);
+    rc = b.steps ? parse_step(&c, s, b.steps)
+                 : nimc_err_set(ps->err, NIMC_ENOMEM, "out of memory");
+    if (!rc) b.nsteps = 1;
+    have = !rc;
   }
 done:
+  if (have) {
+    rc = blist_push(target(ps), &b, ps->err);
+  } else {
+    block_free(&b);
+  }
   free(copy);
   return rc;
 }
@@ -732,75 +1108,114 @@ done:
 int nimc_experiment_parse(nimc_experiment **out, const char *const *lines,
                           size_t nlines, nimc_err *err) {
   nimc_experiment *exp = NULL;
+  parser ps;
   int rc = NIMC_OK;
   if (!out || (nlines && !lines))
     return nimc_err_set(err, NIMC_EMISUSE,
                         "nimc_experiment_parse: NULL argument");
   *out = NULL;
-  exp = calloc(1, sizeof *exp);
-  if (!exp ||
-      !(exp->blocks = calloc(nlines ? nlines : 1, sizeof *exp->blocks))) {
-    rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
-    goto cleanup;
-  }
-  for (size_t i = 0; i < nlines; i++) {
-    int skip;
-    if (!lines[i]) {
+  memset(&ps, 0, sizeof ps);
+  ps.err = err;
+  for (size_t i = 0; i < nlines && !rc; i++) {
+    if (!lines[i])
       rc = nimc_err_set(err, NIMC_EMISUSE,
                         "nimc_experiment_parse: line %zu is NULL", i + 1);
-      goto cleanup;
-    }
-    nimc_block *b = &exp->blocks[exp->nblocks];
-    rc = parse_line(lines[i], i + 1, b, &skip, err);
-    if (!skip) exp->nblocks++; /* b is owned even when half built */
-    if (rc) goto cleanup;
+    else
+      rc = parse_line(&ps, lines[i], i + 1);
   }
-  if (nimc_experiment_nsteps(exp) == 0) {
+  if (!rc && ps.nopen) {
+    const open_repeat *o = &ps.open[ps.nopen - 1];
+    ctx oc = {o->line, "", o->text, err};
+    rc = fail(&oc, "the Repeat has no 'End' (a Repeat whose steps follow on "
+                   "their own lines ends at a line 'End')");
+  }
+  /* a run counts its steps in an int: beyond, refused here, where the
+   * line can be named (in floating point: nests of Repeats cannot
+   * overflow it) */
+  double total = 0.0;
+  for (size_t i = 0; i < ps.top.n && !rc; i++) {
+    total += block_steps(&ps.top.b[i]);
+    if (total > NIMC_EXPERIMENT_MAX_STEPS) {
+      const nimc_block *b = &ps.top.b[i];
+      char text[NIMC_STEP_TEXT_MAX];
+      clip(text, sizeof text, lines[b->line - 1], strlen(lines[b->line - 1]));
+      ctx bc = {b->line, "", trim(text), err};
+      rc = fail(&bc,
+                "the experiment would run %.4g steps (Repeats expanded), more "
+                "than the %.0f one run can count",
+                total, NIMC_EXPERIMENT_MAX_STEPS);
+    }
+  }
+  if (!rc && total == 0.0)
     rc = nimc_err_set(err, NIMC_EINPUT,
                       "the experiment has no steps (expected at least one "
                       "line such as 'Charge at 0.1 mA/cm2 until 3.5 V')");
-    goto cleanup;
+  if (!rc && !(exp = calloc(1, sizeof *exp)))
+    rc = nimc_err_set(err, NIMC_ENOMEM, "out of memory");
+  for (int k = 0; k < ps.nopen; k++)
+    blist_free(&ps.open[k].items);
+  if (rc) {
+    blist_free(&ps.top);
+    return rc;
   }
+  exp->blocks = ps.top.b, exp->nblocks = ps.top.n;
   *out = exp;
   return NIMC_OK;
-cleanup:
-  nimc_experiment_destroy(exp);
-  return rc;
 }
 
 void nimc_experiment_destroy(nimc_experiment *exp) {
   if (!exp) return;
   for (size_t i = 0; i < exp->nblocks; i++)
-    free(exp->blocks[i].steps);
+    block_free(&exp->blocks[i]);
   free(exp->blocks);
   free(exp);
 }
 
 size_t nimc_experiment_nsteps(const nimc_experiment *exp) {
-  size_t n = 0;
+  double n = 0.0;
   if (!exp) return 0;
   for (size_t i = 0; i < exp->nblocks; i++)
-    n += (size_t)exp->blocks[i].repeat * exp->blocks[i].nsteps;
-  return n;
+    n += block_steps(&exp->blocks[i]);
+  return n >= (double)SIZE_MAX ? SIZE_MAX : (size_t)n;
+}
+
+/* The simulated time of step st when it is known before the run (its
+ * 'for', a sweep's span over its rate), else 0. */
+static double step_timed(const nimc_step *st) {
+  double d = st->has_duration ? st->duration_s : 0.0;
+  if (st->type == NIMC_STEP_SWEEP) {
+    double sweep = fabs(st->sweep_to_V - st->voltage_V) / st->sweep_rate_V_s;
+    d = st->has_duration && d < sweep ? d : sweep;
+  }
+  return d;
+}
+
+/* Over one execution of b: the known time (samples 0), or the samples
+ * recorded over it at each step's period or else dt_s (samples 1). */
+static double block_sum(const nimc_block *b, int samples, double dt_s) {
+  double t = 0.0;
+  for (size_t k = 0; k < b->nsteps; k++) {
+    const nimc_step *st = &b->steps[k];
+    double d = step_timed(st), p = st->has_period ? st->period_s : dt_s;
+    t += !samples ? d : p > 0.0 ? d / p : 0.0;
+  }
+  for (size_t i = 0; i < b->nblocks; i++)
+    t += block_sum(&b->blocks[i], samples, dt_s);
+  return (double)b->repeat * t;
 }
 
 double nimc_experiment_timed_s(const nimc_experiment *exp) {
   double t = 0.0;
   if (!exp) return 0.0;
-  for (size_t i = 0; i < exp->nblocks; i++) {
-    const nimc_block *b = &exp->blocks[i];
-    double tb = 0.0;
-    for (size_t k = 0; k < b->nsteps; k++) {
-      const nimc_step *st = &b->steps[k];
-      double d = st->has_duration ? st->duration_s : 0.0;
-      if (st->type == NIMC_STEP_SWEEP) {
-        double sweep =
-            fabs(st->sweep_to_V - st->voltage_V) / st->sweep_rate_V_s;
-        d = st->has_duration && d < sweep ? d : sweep;
-      }
-      tb += d;
-    }
-    t += (double)b->repeat * tb;
-  }
+  for (size_t i = 0; i < exp->nblocks; i++)
+    t += block_sum(&exp->blocks[i], 0, 0.0);
   return t;
+}
+
+double nimc_experiment_samples(const nimc_experiment *exp, double dt_s) {
+  double n = 0.0;
+  if (!exp) return 0.0;
+  for (size_t i = 0; i < exp->nblocks; i++)
+    n += block_sum(&exp->blocks[i], 1, dt_s);
+  return n;
 }

@@ -2,8 +2,10 @@
  * experiment.h -- the parsed form of the experiment language.
  *
  * An experiment is a list of blocks; a block is a list of steps run
- * `repeat` times (1 for a plain step).  The parser (experiment.c) fills
- * these; the runner (protocol/run.c) executes them.  Values are SI.
+ * `repeat` times (1 for a plain step), or, for a Repeat that holds other
+ * Repeats (nesting), a list of blocks run `repeat` times.  The parser
+ * (experiment.c) fills these; the runner (protocol/run.c) executes them.
+ * Values are SI.
  */
 #ifndef NIMC_EXPERIMENT_H
 #define NIMC_EXPERIMENT_H
@@ -49,13 +51,33 @@ typedef struct nimc_step {
   int has_q_cut;
   double q_cut_C;            /* "until <charge>": the charge moved in the
                                 step (its magnitude, > 0) reaches it */
+  /* Options in brackets after the step ("(1 minute period)",
+   * "(at 80 degC)"): the spacing of its recorded samples, and the
+   * temperature it runs at (else the simulation's output interval and the
+   * device's temperature). */
+  int has_period;
+  double period_s; /* > 0 */
+  int has_temperature;
+  double temperature_K;          /* > 0 */
   char text[NIMC_STEP_TEXT_MAX]; /* the step as written */
 } nimc_step;
+
+/* Most levels of Repeats inside Repeats. */
+#define NIMC_REPEAT_MAX_DEPTH 8
 
 typedef struct nimc_block {
   int repeat;                /* >= 1 */
   size_t nsteps;
-  nimc_step *steps;          /* owned */
+  nimc_step *steps; /* owned; a leaf block (nblocks == 0) */
+  /* A Repeat that holds Repeats: its items, run in order `repeat` times
+   * (nsteps is then 0).  An item is a block: a Repeat, or one step
+   * written without a Repeat (plain set). */
+  size_t nblocks;
+  struct nimc_block *blocks; /* owned */
+  int plain;                 /* a step as written, not a Repeat: never a
+                                cycle (docs/experiments.md, "Cycles") */
+  size_t line;               /* the input line it starts on (1-based; 0
+                                when not parsed) */
 } nimc_block;
 
 struct nimc_experiment {

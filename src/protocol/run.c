@@ -15,7 +15,8 @@
  *
  * What is recorded also goes to the sinks as it is made (every sample, every
  * step's record, every cycle's summary), and the result keeps what the
- * sinks' keep says.  A cycle is one iteration of a Repeat; its summary is
+ * sinks' keep says.  A cycle is one iteration of a Repeat (of an innermost
+ * one when Repeats nest: run_block walks the nest); its summary is
  * made from its own samples and step records when it ends (charges and
  * energies from the records, the capacitance by nimc_metrics_gcd_result),
  * after which, when samples are not kept, its samples are dropped: memory
@@ -253,10 +254,11 @@ static int record(nimc_sim *s, nimc_result *res, int index) {
   return emit(s, res, s->t, y[m->iV], y[m->iI], index);
 }
 
-/* With a fixed output interval: record the interpolated state at every
- * multiple of output_dt in (t_prev, t] (the step's own end is recorded by
- * the caller).  *next is the next output time. */
-static int record_interval(nimc_sim *s, nimc_result *res, int index,
+/* With a fixed output interval dt (the step's period, or the
+ * simulation's output_dt_s): record the interpolated state at every
+ * multiple of dt in (t_prev, t] (the step's own end is recorded by the
+ * caller).  *next is the next output time. */
+static int record_interval(nimc_sim *s, nimc_result *res, int index, double dt,
                            double *next) {
   const nimc_model *m = s->model;
   while (*next < s->t) {
@@ -264,7 +266,7 @@ static int record_interval(nimc_sim *s, nimc_result *res, int index,
       return NIMC_ESOLVER;
     int rc = emit(s, res, *next, s->ywork[m->iV], s->ywork[m->iI], index);
     if (rc) return rc;
-    *next += s->opts.output_dt_s;
+    *next += dt;
   }
   return NIMC_OK;
 }
@@ -407,7 +409,8 @@ static int integrate_step(nimc_sim *s, const nimc_step *st, int index,
                           nimc_result *res, nimc_step_result *sr) {
   double t0 = s->t, tend = t0 + plan->duration_s;
   long nsolver = 0;
-  double dt_out = s->opts.output_dt_s, next_out = t0 + dt_out;
+  double dt_out = st->has_period ? st->period_s : s->opts.output_dt_s;
+  double next_out = t0 + dt_out;
   for (;;) {
     int ev, rc;
     /* long steps report progress too, every few hundred solver steps */
@@ -420,7 +423,7 @@ static int integrate_step(nimc_sim *s, const nimc_step *st, int index,
     if (nimc_solver_step(s->solver, tend, &s->t, &ev))
       return step_failed(s, st, index);
     if (dt_out > 0.0) {
-      if ((rc = record_interval(s, res, index, &next_out))) return rc;
+      if ((rc = record_interval(s, res, index, dt_out, &next_out))) return rc;
       if (ev == 0) continue; /* the end is recorded below */
     }
     if ((rc = record(s, res, index))) return rc;
@@ -457,6 +460,9 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
   step_ctx ctx;
   memset(&ctx, 0, sizeof ctx);
   nimc_step_plan plan;
+  /* its temperature, or the device's (checked before the run) */
+  double T_K = st->has_temperature ? st->temperature_K : s->dev->temperature_K;
+  if (m->T_K != T_K) nimc_model_set_temperature(s->model, T_K);
   int rc = start_step(s, st, index, ops, &plan, &ctx);
   if (rc) goto done;
   const double *y = nimc_solver_y(s->solver);
@@ -560,11 +566,12 @@ static void cycle_summary(const nimc_sim *s, const nimc_result *res,
   c->capacitance_retention = cap / *c_first; /* NaN when either is */
 }
 
-/* After a step outside a Repeat, or a cycle, begun at mk: its summary
+/* After a step outside a cycle, or a cycle, begun at mk: its summary
  * (a cycle's) into the result when kept and to the cycle sink, then what
- * the result does not keep is dropped. */
+ * the result does not keep is dropped (the records of steps inside a
+ * Repeat, inside set, as those of a cycle). */
 static int end_span(nimc_sim *s, nimc_result *res, const cycle_mark *mk,
-                    int is_cycle, int cycle, double *c_first) {
+                    int is_cycle, int inside, int cycle, double *c_first) {
   nimc_keep keep = s->sinks.keep;
   if (is_cycle) {
     nimc_cycle_result c;
@@ -576,55 +583,107 @@ static int end_span(nimc_sim *s, nimc_result *res, const cycle_mark *mk,
                            "interrupted by the cycle sink after cycle %d",
                            cycle);
     if (keep >= NIMC_KEEP_CYCLES) res->nsteps = mk->first_record;
+  } else if (inside && keep >= NIMC_KEEP_CYCLES) {
+    res->nsteps = mk->first_record;
   }
   if (keep != NIMC_KEEP_ALL) res->series.n = mk->first_sample;
   return NIMC_OK;
 }
 
+/* Whether the device can run every step of block b (a C-rate needs a
+ * nominal capacity, a step's temperature must suit its laws), checked
+ * before anything runs; a step is named by its first execution, *first
+ * the index of b's first (moved past all of b's executions). */
+static int check_block(nimc_sim *s, const nimc_block *b, size_t *first) {
+  size_t at = *first;
+  char why[NIMC_ERRMSG_MAX / 2];
+  for (size_t k = 0; k < b->nsteps; k++, at++) {
+    const nimc_step *st = &b->steps[k];
+    if (nimc_step_check(st, s->model, why, sizeof why))
+      return nimc_sim_fail(s, NIMC_EINPUT, "step %zu '%s': %s", at + 1,
+                           st->text, why);
+    if (st->has_temperature) {
+      nimc_device dev = *s->dev; /* its checks of a temperature, on a copy */
+      nimc_err err;
+      if (nimc_device_set_temperature(&dev, st->temperature_K, &err))
+        return nimc_sim_fail(s, NIMC_EINPUT, "step %zu '%s': %s", at + 1,
+                             st->text, err.msg);
+    }
+  }
+  for (size_t i = 0; i < b->nblocks; i++) {
+    int rc = check_block(s, &b->blocks[i], &at);
+    if (rc) return rc;
+  }
+  *first += (size_t)b->repeat * (at - *first);
+  return NIMC_OK;
+}
+
+/* A run through one line of the experiment: its progress, and the cycles
+ * of the line so far with the capacitance of the first that had one. */
+typedef struct run_ctx {
+  size_t done, total;
+  int ncycles;
+  double c_first;
+} run_ctx;
+
+/* Run block b, inside a Repeat when depth > 0 (in iteration rep_outer of
+ * the innermost one): a block of blocks runs them in order, repeat times;
+ * a block of steps runs them repeat times, each time a cycle when it is a
+ * Repeat of more than one step or more than once (docs/experiments.md,
+ * "Cycles": with nesting, every iteration of an innermost Repeat). */
+static int run_block(nimc_sim *s, const nimc_block *b, int depth, int rep_outer,
+                     nimc_result *res, run_ctx *r) {
+  for (int rep = 0; rep < b->repeat && b->nblocks; rep++)
+    for (size_t i = 0; i < b->nblocks; i++) {
+      int rc = run_block(s, &b->blocks[i], depth + 1, rep, res, r);
+      if (rc) return rc;
+    }
+  int is_cycle = !b->plain && (b->repeat > 1 || b->nsteps > 1);
+  for (int rep = 0; rep < b->repeat && b->nsteps; rep++) {
+    cycle_mark mk = mark(s, res);
+    int cycle = is_cycle ? ++r->ncycles : 0, rc = NIMC_OK;
+    int tag = is_cycle ? cycle - 1 : depth ? rep_outer : rep;
+    for (size_t k = 0; k < b->nsteps && !rc; k++) {
+      rc = run_step(s, &b->steps[k], s->steps_done, tag, res);
+      if (rc && rc != NIMC_EWINDOW) break;
+      s->steps_done++; /* a step ended at the window ran: counted */
+      s->run_done = ++r->done;
+      if (rc) break; /* and the run stops there */
+      if (s->opts.progress &&
+          s->opts.progress(s->opts.progress_user, r->done, r->total, s->t))
+        rc = nimc_sim_fail(s, NIMC_ESOLVER, "interrupted after step %zu of %zu",
+                           r->done, r->total);
+    }
+    if (!rc)
+      rc = end_span(s, res, &mk, is_cycle, depth > 0, cycle, &r->c_first);
+    if (rc) {
+      if (rc == NIMC_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
+      return rc;
+    }
+  }
+  return NIMC_OK;
+}
+
 int nimc_sim_run(nimc_sim *s, const nimc_experiment *exp, nimc_result *res) {
-  size_t total = nimc_experiment_nsteps(exp), done = 0;
+  run_ctx r = {0, nimc_experiment_nsteps(exp), 0, NAN};
   s->msg[0] = '\0';
   /* a step the device cannot run (a C-rate without a nominal capacity)
    * is refused before anything runs, named by its first execution */
   size_t first = (size_t)s->steps_done;
   for (size_t b = 0; b < exp->nblocks; b++) {
-    for (size_t k = 0; k < exp->blocks[b].nsteps; k++) {
-      const nimc_step *st = &exp->blocks[b].steps[k];
-      char why[NIMC_ERRMSG_MAX / 2];
-      if (nimc_step_check(st, s->model, why, sizeof why))
-        return nimc_sim_fail(s, NIMC_EINPUT, "step %zu '%s': %s", first + k + 1,
-                             st->text, why);
-    }
-    first += (size_t)exp->blocks[b].repeat * exp->blocks[b].nsteps;
+    int rc = check_block(s, &exp->blocks[b], &first);
+    if (rc) return rc;
   }
   s->run_done = 0;
-  s->run_total = total;
-  for (size_t b = 0; b < exp->nblocks; b++) {
-    const nimc_block *bl = &exp->blocks[b];
-    /* a Repeat's iterations are its cycles (a plain line is a block of
-     * one step run once) */
-    int is_cycle = bl->repeat > 1 || bl->nsteps > 1;
-    double c_first = NAN;
-    for (int rep = 0; rep < bl->repeat; rep++) {
-      cycle_mark mk = mark(s, res);
-      int rc = NIMC_OK;
-      for (size_t k = 0; k < bl->nsteps && !rc; k++) {
-        rc = run_step(s, &bl->steps[k], s->steps_done, rep, res);
-        if (rc && rc != NIMC_EWINDOW) break;
-        s->steps_done++; /* a step ended at the window ran: counted */
-        s->run_done = ++done;
-        if (rc) break; /* and the run stops there */
-        if (s->opts.progress &&
-            s->opts.progress(s->opts.progress_user, done, total, s->t))
-          rc = nimc_sim_fail(s, NIMC_ESOLVER,
-                             "interrupted after step %zu of %zu", done, total);
-      }
-      if (!rc) rc = end_span(s, res, &mk, is_cycle, rep + 1, &c_first);
-      if (rc) {
-        if (rc == NIMC_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
-        return rc;
-      }
-    }
+  s->run_total = r.total;
+  int rc = NIMC_OK;
+  for (size_t b = 0; b < exp->nblocks && !rc; b++) {
+    /* cycles are numbered, and retained against their first, per line */
+    r.ncycles = 0;
+    r.c_first = NAN;
+    rc = run_block(s, &exp->blocks[b], 0, 0, res, &r);
   }
-  return NIMC_OK;
+  /* steps at their own temperature leave the device's behind them */
+  nimc_model_set_temperature(s->model, s->dev->temperature_K);
+  return rc;
 }

@@ -80,18 +80,24 @@ static int check_opts(nimc_sim *sim, const nimc_steady_opts *o) {
 
 /* Does one execution of exp run a Charge and, after it, a Discharge?  A
  * cycle's capacitance and efficiency are read from such a pair. */
+static int block_pair(const nimc_block *bl, int *charged) {
+  /* a Repeat runs its items twice or more: a charge late in it pairs
+   * with a discharge early in its next iteration */
+  for (int pass = 0; pass < (bl->repeat > 1 ? 2 : 1); pass++) {
+    for (size_t k = 0; k < bl->nsteps; k++) {
+      if (bl->steps[k].type == NIMC_STEP_CHARGE) *charged = 1;
+      if (bl->steps[k].type == NIMC_STEP_DISCHARGE && *charged) return 1;
+    }
+    for (size_t i = 0; i < bl->nblocks; i++) /* nested Repeats */
+      if (block_pair(&bl->blocks[i], charged)) return 1;
+  }
+  return 0;
+}
+
 static int has_pair(const nimc_experiment *exp) {
   int charged = 0;
-  for (size_t b = 0; b < exp->nblocks; b++) {
-    const nimc_block *bl = &exp->blocks[b];
-    /* a Repeat runs its steps twice or more: a charge late in it pairs
-     * with a discharge early in its next iteration */
-    for (int pass = 0; pass < (bl->repeat > 1 ? 2 : 1); pass++)
-      for (size_t k = 0; k < bl->nsteps; k++) {
-        if (bl->steps[k].type == NIMC_STEP_CHARGE) charged = 1;
-        if (bl->steps[k].type == NIMC_STEP_DISCHARGE && charged) return 1;
-      }
-  }
+  for (size_t b = 0; b < exp->nblocks; b++)
+    if (block_pair(&exp->blocks[b], &charged)) return 1;
   return 0;
 }
 

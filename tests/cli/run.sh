@@ -376,6 +376,52 @@ expect_error 2 "$TMP/none.exp: cannot read experiment file" -- run $DEV -x "$TMP
 expect_error 2 "-x FILE and -e STEP exclude each other" -- run $DEV -x "$TMP/x.exp" -e "$CH"
 expect_error 2 "one experiment file" -- run $DEV -x "$TMP/x.exp" -x "$TMP/x.exp"
 
+# ---- issue 10: nested Repeats (brackets on one line, 'Repeat N times:' ...
+# 'End' over lines), '(<time> period)' and '(at <temperature>)' after a step ----
+printf '# 2 x (2 cycles, a rest)\nRepeat 2 times:   # the outer\n  Repeat 2 times: Charge at 1 mA/cm2 until 3.5 V; Discharge at 1 mA/cm2 until 0.5 V\n  Rest for 5 s (1 s period, at 40 degC)\nEnd\n' >"$TMP/nest.exp"
+"$NIMC" run $DEV -x "$TMP/nest.exp" --json >"$TMP/nest.json" 2>"$TMP/err" && ok || bad "run -x nested failed: $(cat "$TMP/err")"
+n=$(sed -n 's/.*"type":[[:space:]]*"\([a-z]*\)".*/\1/p' "$TMP/nest.json" | tr '\n' ' ')
+[ "$n" = 'charge discharge charge discharge rest charge discharge charge discharge rest ' ] \
+  && [ "$(grep -c '"first_step":' "$TMP/nest.json")" = 4 ] \
+  && ok || bad "run -x nested: steps '$n' or not 4 cycles"
+"$NIMC" run $DEV -e 'Repeat 2 times: (Repeat 2 times: Charge at 1 mA/cm2 until 3.5 V; Discharge at 1 mA/cm2 until 0.5 V); Rest for 5 s (1 s period, at 40 degC)' \
+  --json >"$TMP/nest1.json" 2>"$TMP/err" && ok || bad "run -e nested failed: $(cat "$TMP/err")"
+diff <(grep -v '"device"' "$TMP/nest.json") <(grep -v '"device"' "$TMP/nest1.json") >/dev/null \
+  && ok || bad "the nested Repeat on one line differs from the file's"
+"$NIMC" run $DEV -e 'Repeat 2 times:' -e "$CH (at 80 degC)" -e "$DIS" -e 'End' --json >/dev/null 2>"$TMP/err" \
+  && ok || bad "run -e 'Repeat 2 times:' ... -e End failed: $(cat "$TMP/err")"
+expect_error 2 "step 1 'Repeat 2 times: (Repeat 3 times: Rest for 1 s'" "the '(' at byte 17 is never closed" -- run $DEV -e 'Repeat 2 times: (Repeat 3 times: Rest for 1 s'
+expect_error 2 "the ')' at byte 29 closes no '('" -- run $DEV -e 'Repeat 2 times: Rest for 1 s)'
+printf 'Rest for 1 s\nRepeat 3 times:\n  Rest for 2 s\n' >"$TMP/noend.exp"
+expect_error 2 "$TMP/noend.exp:2: 'Repeat 3 times:': the Repeat has no 'End'" -- run $DEV -x "$TMP/noend.exp"
+printf 'Rest for 1 s\n\nEnd\n' >"$TMP/end.exp"
+expect_error 2 "$TMP/end.exp:3: 'End': 'End' without a Repeat to close" -- run $DEV -x "$TMP/end.exp"
+printf 'Repeat 3 times:\n# nothing\nEnd\n' >"$TMP/empty_rep.exp"
+expect_error 2 "$TMP/empty_rep.exp:1: 'Repeat 3 times:': the Repeat has no steps before its 'End' on line 3" -- run $DEV -x "$TMP/empty_rep.exp"
+expect_error 2 "step 1 (item 1 of the Repeat) 'Repeat 0 times'" "expected a whole number >= 1" -- run $DEV -e 'Repeat 2 times: (Repeat 0 times: Rest for 1 s)'
+expect_error 2 "(item 2 of the Repeat)" "without brackets" -- run $DEV -e 'Repeat 2 times: Rest for 1 s; Repeat 2 times: Rest for 1 s'
+expect_error 2 "brackets hold a nested Repeat" -- run $DEV -e 'Repeat 2 times: (Rest for 1 s)'
+within_1s "the experiment would run 2000000 steps (Repeats counted), more than the budget of 100000 steps" \
+  run $DEV -e 'Repeat 1000 times: (Repeat 1000 times: Charge at 1 mA until 3 V; Discharge at 1 mA until 1 V)'
+within_1s "would run 1e+18 steps (Repeats expanded), more than the 2147483647 one run can count" \
+  run $DEV -e 'Repeat 1000000000 times: (Repeat 1000000000 times: Rest for 1 s)'
+within_1s "Repeats nest at most 8 deep" \
+  run $DEV -e "$(printf '(Repeat 2 times: %.0s' 1 2 3 4 5 6 7 8 9)Rest for 1 s$(printf ')%.0s' 1 2 3 4 5 6 7 8 9)"
+expect_error 2 "'Rest for 1 h (0 s period)'" "an output period must be positive, found '0 s'" -- run $DEV -e 'Rest for 1 h (0 s period)'
+expect_error 2 "'1 V' is not an output period (unit 'V' is not s)" -- run $DEV -e 'Rest for 1 h (1 V period)'
+expect_error 2 "the output period '(<time> period)' is given twice" -- run $DEV -e 'Rest for 1 h (1 s period) (2 s period)'
+expect_error 2 "'1e6 degC' is outside the plausible range: expected a temperature from 150 K to 600 K" -- run $DEV -e "$CH (at 1e6 degC)"
+expect_error 2 "'80 V' is not a temperature (unit 'V' is not K or degC)" -- run $DEV -e "$CH (at 80 V)"
+expect_error 2 "'80C' is not a temperature" "did you mean degC?" -- run $DEV -e "$CH (at 80C)"
+expect_error 2 "the temperature '(at <temperature>)' is given twice" -- run $DEV -e "$CH (at 80 degC, at 25 degC)"
+expect_error 2 "expected '<time> period' or 'at <temperature>' in the brackets, found 'hot'" -- run $DEV -e "$CH (hot)"
+expect_error 2 "step 2 'Rest for 1 s (at 160 K)': temperature 160 K is not above the VTF T0 = 165 K" -- run $DEV -e "$CH" -e 'Rest for 1 s (at 160 K)'
+within_1s "the steps' '(<time> period)' would record about 3.6e+09 samples over their known length, more than the budget of 10000000 samples" \
+  run $DEV -e 'Rest for 1000 h (1 ms period)'
+# the step with its own period counts at it (3.6e6), the other at the interval
+within_1s "--output-interval '1 ms' would record about 1.44e+07 samples" \
+  run $DEV -e 'Rest for 1000 h (1 s period)' -e 'Rest for 3 h' --output-interval '1 ms'
+
 # ---- cycles of a Repeat: the table, cycles.csv, "cycles", --cycles-only ----
 R='Repeat 3 times: Charge at 1 mA/cm2 until 3.5 V; Discharge at 1 mA/cm2 until 0 V'
 rows() { grep -cE '^ +[0-9]+( +[-0-9.e+na]+){8}$' "$1"; }

@@ -58,6 +58,22 @@ static void check_step(const nimc_step *st) {
     broken("c_rate", st->current);
   if (st->has_q_cut && !(st->q_cut_C > 0 && st->q_cut_C <= 1e6))
     broken("q_cut_C", st->q_cut_C);
+  if (st->has_period && !(st->period_s >= 1e-6 && st->period_s <= 1e9))
+    broken("period_s", st->period_s);
+  if (st->has_temperature &&
+      !(st->temperature_K >= 150.0 && st->temperature_K <= 600.0))
+    broken("temperature_K", st->temperature_K);
+}
+
+/* A block and the blocks nested in it, at nesting level depth. */
+static void check_block(const nimc_block *b, int depth) {
+  if (b->repeat < 1) broken("repeat", b->repeat);
+  if (depth > NIMC_REPEAT_MAX_DEPTH) broken("depth", depth);
+  if (b->nsteps && b->nblocks) broken("steps and blocks", (double)b->nsteps);
+  for (size_t k = 0; k < b->nsteps; k++)
+    check_step(&b->steps[k]);
+  for (size_t i = 0; i < b->nblocks; i++)
+    check_block(&b->blocks[i], depth + 1);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -87,11 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     double t = nimc_experiment_timed_s(exp);
     if (!(t >= 0) || !isfinite(t)) broken("timed_s", t);
-    for (size_t b = 0; b < exp->nblocks; b++) {
-      if (exp->blocks[b].repeat < 1) broken("repeat", exp->blocks[b].repeat);
-      for (size_t k = 0; k < exp->blocks[b].nsteps; k++)
-        check_step(&exp->blocks[b].steps[k]);
-    }
+    for (size_t b = 0; b < exp->nblocks; b++)
+      check_block(&exp->blocks[b], 1);
   } else if (rc != NIMC_EINPUT || exp || strncmp(err.msg, "step ", 5) != 0) {
     if (!(rc == NIMC_EINPUT && !exp && strstr(err.msg, "no steps"))) {
       fprintf(stderr, "fuzz_experiment: rc %d, experiment %p, message '%s'\n",
