@@ -136,6 +136,29 @@ else
   bad "nimc run -o failed: $(cat "$TMP/err")"
 fi
 
+# ---- the figures follow the technique: a CV is current against voltage,
+# a Repeat of cycles retention and efficiency against cycle ----
+SW1='Sweep from 0 V to 3.5 V at 100 mV/s'; SW2='Sweep from 3.5 V to 0 V at 100 mV/s'
+"$NIMC" run $DEV -e "Repeat 2 times: $SW1; $SW2" -q -o "$TMP/fcv" >/dev/null 2>"$TMP/err" \
+  && [ -s "$TMP/fcv/cv.png" ] && [ -s "$TMP/fcv/cv.svg" ] && [ ! -e "$TMP/fcv/gcd.png" ] \
+  && grep -q 'current density' "$TMP/fcv/cv.svg" && grep -q '^cv.png ' "$TMP/fcv/manifest.txt" \
+  && ok || bad "a CV's figure is not cv.png (current against voltage): $(ls "$TMP/fcv") $(cat "$TMP/err")"
+"$NIMC" run $DEV -e "Repeat 8 times: Charge at 1 mA/cm2 until 3.5 V; Discharge at 1 mA/cm2 until 0.5 V" \
+  -q -o "$TMP/fcy" >/dev/null 2>"$TMP/err" \
+  && [ -s "$TMP/fcy/cycling.png" ] && [ -s "$TMP/fcy/gcd.png" ] && [ -s "$TMP/fcy/cycles.csv" ] \
+  && [ "$(grep -c '^# panel 0 curve' "$TMP/fcy/gcd.dat")" = 6 ] \
+  && grep -q '^cycling.svg ' "$TMP/fcy/manifest.txt" \
+  && ok || bad "a Repeat of 8 cycles: no cycling figure, or gcd.png not the first and last 3 cycles: $(ls "$TMP/fcy") $(cat "$TMP/err")"
+
+# ---- -o into a folder that has other files: nothing removed, and the
+# manifest lists only what this run wrote ----
+mkdir -p "$TMP/keep" && echo mine >"$TMP/keep/notes.txt"
+"$NIMC" run $DEV -e "$CH" -e "$DIS" -q -o "$TMP/keep" >/dev/null 2>&1 \
+  && "$NIMC" run $DEV -e "$SW1" -e "$SW2" -q -o "$TMP/keep" >/dev/null 2>"$TMP/err" \
+  && [ "$(cat "$TMP/keep/notes.txt")" = mine ] && [ -s "$TMP/keep/gcd.png" ] && [ -s "$TMP/keep/cv.png" ] \
+  && ! grep -q '^gcd\.\|^notes' "$TMP/keep/manifest.txt" \
+  && ok || bad "-o into a non-empty folder removed a file or listed one it did not write: $(ls "$TMP/keep"); $(cat "$TMP/keep/manifest.txt")"
+
 # ---- success: --fields writes the fields at the end of the run ----
 for fdev in $DEV devices/nimc.ini; do
   fo="$TMP/fields-$(basename "$fdev" .ini)"
