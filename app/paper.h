@@ -19,7 +19,10 @@ typedef enum quantity_kind {
   Q_AREAL,      /* capacitance_areal_mF_cm2 of the GCD at J */
   Q_RATIO,      /* capacitance at J / capacitance of device_ref at J_ref */
   Q_R_OHMIC,    /* r_ohmic_ohm of the impedance spectrum (J unused) */
-  Q_R_CT        /* r_ct_ohm: the charge-transfer arc of the fitted circuit */
+  Q_R_CT,       /* r_ct_ohm: the charge-transfer arc of the fitted circuit */
+  Q_CV_SWEEP    /* volumetric capacitance of a cyclic voltammogram: the
+                   charge of a steady cycle / (2 dV), J its scan rate in
+                   mV/s (app/reproduce.c, experiment (f)) */
 } quantity_kind;
 
 /* What a row is for.  A calibration row is a point the model's unknown
