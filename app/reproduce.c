@@ -20,7 +20,10 @@
  *       equivalent series and charge-transfer resistances;
  *   (e) the predictions figure: capacitance against current density of
  *       the uncovered, covered, AG//AG and 80 C devices, and capacitance
- *       against the thickness ratio.
+ *       against the thickness ratio;
+ *   (f) cyclic voltammetry of the uncovered device at 5, 10 and 20 mV/s:
+ *       the capacitance of a steady cycle from the integrated current,
+ *       and the voltammograms.
  * The calibration table is the rows of app/paper.h whose role is
  * calibration (devices/calibration.fit fits the same rows); the predictions
  * table is paper.h's prediction rows and the model-only rows below, for
@@ -309,7 +312,7 @@ static const double cv_steady_tol = 1e-2;
 
 static const char *usage =
     "usage: nimc reproduce [--json] [-o DIR] [--devices DIR]\n"
-    "                      [--only calibration] [-q]\n"
+    "                      [--only calibration|cv] [-q]\n"
     "\n"
     "Regenerate the experiments of the paper (Zheng et al., Adv. Sci. 2019)\n"
     "that the simulator can run, and print the model's numbers beside the\n"
@@ -321,7 +324,8 @@ static const char *usage =
     "covered device across 0.1 to 2 mA/cm2, AG//AG across rates, the\n"
     "anode:cathode thickness series 1:1 to 1:4 (cathode fixed at 10 um,\n"
     "anode fixed at 5 um), 80 C across rates, and the resistances of the\n"
-    "impedance; paper '-' where the paper gives no value.\n"
+    "impedance, the capacitance of cyclic voltammograms at 5, 10 and 20\n"
+    "mV/s; paper '-' where the paper gives no value.\n"
     "Every GCD is measured after formation: the cycle 'Charge at J until\n"
     "3.5 V', 'Discharge at J until 0 V' is repeated from the device's\n"
     "initial state until it is steady (at least 3 cycles, coulombic\n"
@@ -340,8 +344,9 @@ static const char *usage =
     "                    each row with its \"role\": \"calibration\" or\n"
     "                    \"prediction\") on stdout, and nothing else\n"
     "  -o, --output DIR  write reproduce_gcd, reproduce_rate,\n"
-    "                    reproduce_fields, reproduce_eis and\n"
-    "                    reproduce_predictions (.png, .svg), reproduce.json\n"
+    "                    reproduce_fields, reproduce_eis,\n"
+    "                    reproduce_predictions and reproduce_cv_rates (.png,\n"
+    "                    .svg), reproduce.json\n"
     "                    and validation.csv into DIR\n"
     "  --devices DIR     where nimc.ini, nimc-covered.ini and ag-ag-msc.ini\n"
     "                    are (default: devices)\n"
@@ -351,6 +356,12 @@ static const char *usage =
     "                    series), no reproduce_predictions, and the covered\n"
     "                    device only at its calibration point; about a third\n"
     "                    of the time\n"
+    "  --only cv         the cyclic voltammetry alone (experiment (f)): the\n"
+    "                    uncovered device at 5, 10 and 20 mV/s, 3 cycles "
+    "each,\n"
+    "                    the capacitance of the last cycle (charge / 2 dV) "
+    "and\n"
+    "                    reproduce_cv_rates (I against V); about 20 s\n"
     "  -q, --quiet       no progress on stderr\n"
     "  -h, --help        this help\n"
     "\n"
@@ -397,6 +408,11 @@ static int parse_args(int argc, char **argv, args *a) {
                               "option '%s' needs a table: calibration, or "
                               "the part cv",
                               o);
+      if (a->calibration_only || a->cv_only)
+        return cli_fail_usage("reproduce",
+                              "--only '%s': one part only (--only was given "
+                              "before)",
+                              argv[i + 1]);
       if (!strcmp(argv[++i], "calibration"))
         a->calibration_only = 1;
       else if (!strcmp(argv[i], "cv"))

@@ -745,7 +745,7 @@ static int resolve(const loader *L, const entry *e, const char *rel,
     if (n < 0 || n >= (int)sizeof cand) continue;
     if (tried) {
       size_t len = strlen(tried);
-      snprintf(tried + len, cap - len, "%s%s", len ? ", " : "", cand);
+      snprintf(tried + len, cap - len, "%s%s", len ? ", nor " : "", cand);
     }
     if (access(cand, F_OK) == 0) {
       memcpy(out, cand, (size_t)n + 1);

@@ -246,6 +246,7 @@ expect2 "option '-o' needs a directory" reproduce -o
 expect2 "option '--only' needs a table" reproduce --only
 expect2 "--only 'predictions'" reproduce --only predictions
 expect2 "'calibration' and 'cv'" reproduce --only CV
+expect2 "--only 'calibration': one part only" reproduce --only cv --only calibration
 expect2 "$TMP/nowhere/nimc.ini" reproduce --devices "$TMP/nowhere"
 # the full command needs the AG//AG device file
 expect2 "$D/ag-ag-msc.ini" reproduce --devices "$D"

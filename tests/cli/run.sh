@@ -136,6 +136,24 @@ else
   bad "nimc run -o failed: $(cat "$TMP/err")"
 fi
 
+# ---- a device file copied alone finds the shipped materials; a material or
+# table found nowhere names every place tried (exit status 2) ----
+mkdir -p "$TMP/alone" && cp $DEV "$TMP/alone/dev.ini"
+"$NIMC" run "$TMP/alone/dev.ini" -e 'Rest for 1 s' -q >/dev/null 2>"$TMP/err" \
+  && ok || bad "a device file copied alone does not run: $(cat "$TMP/err")"
+expect_error 2 "--set anode.material: unknown material 'materials/unobtainium.ini'" \
+  "no file $TMP/alone/materials/unobtainium.ini, nor " "devices/materials/unobtainium.ini" \
+  -- run "$TMP/alone/dev.ini" -e "$CH" --set anode.material=materials/unobtainium.ini
+expect_error 2 "--set cathode.capacitance_shape: cannot read table 'nope.csv': no file $TMP/alone/nope.csv, nor " \
+  -- run "$TMP/alone/dev.ini" -e "$CH" --set cathode.capacitance_shape=table:nope.csv
+n=$(grep -n '^material = materials/nto.ini' "$TMP/alone/dev.ini" | head -1 | cut -d: -f1)
+sed 's|^material = materials/nto.ini|material = materials/ntoo.ini|' "$TMP/alone/dev.ini" >"$TMP/alone/typo.ini"
+expect_error 2 "$TMP/alone/typo.ini:$n: [anode] material: unknown material 'materials/ntoo.ini'" ", nor " \
+  -- run "$TMP/alone/typo.ini" -e "$CH"
+# -o naming a regular file: refused before the run
+: >"$TMP/plain"
+expect_error 2 "-o: cannot use output directory $TMP/plain: not a directory" -- run $DEV -e "$CH" -o "$TMP/plain"
+
 # ---- the figures follow the technique: a CV is current against voltage,
 # a Repeat of cycles retention and efficiency against cycle ----
 SW1='Sweep from 0 V to 3.5 V at 100 mV/s'; SW2='Sweep from 3.5 V to 0 V at 100 mV/s'
