@@ -1112,6 +1112,23 @@ static void test_plot_run(const char *dir) {
   free(gp);
   nimc_result_free(&r);
 
+  /* a CV of 20 cycles: the first and last three */
+  memset(&r, 0, sizeof r);
+  for (int c = 0; c < 20; c++) {
+    push_step(&r, NIMC_STEP_SWEEP, c, 350, 0, 3.5, 1e-4, 20);
+    push_step(&r, NIMC_STEP_SWEEP, c, 350, 3.5, 0, -1e-4, 20);
+  }
+  check_run_figures(dir, "cv20", &r, "cv", cv, "current density");
+  snprintf(path, sizeof path, "%s/cv20/cv.gp", dir);
+  gp = slurp(path, NULL);
+  CHECK(gp && strstr(gp, "'10 mV s^{-1}, cycle 3'") &&
+        strstr(gp, "'10 mV s^{-1}, cycle 18'") &&
+        strstr(gp, "'10 mV s^{-1}, cycle 20'") &&
+        !strstr(gp, "'10 mV s^{-1}, cycle 4'") &&
+        !strstr(gp, "'10 mV s^{-1}, cycle 17'"));
+  free(gp);
+  nimc_result_free(&r);
+
   /* 200 cycles of charge and discharge: retention and efficiency against
    * cycle, and the voltage of the first and last three cycles only */
   memset(&r, 0, sizeof r);

@@ -1208,7 +1208,7 @@ void nimc_plot_escape(const char *text, char *buf, size_t cap);
  *            against cycle (res->cycles), and gcd: voltage against the
  *            time in the cycle of the first and last three cycles
  *   cv       cv: current density against voltage, a curve per cycle and
- *            scan rate
+ *            scan rate (of many, each rate's first and last three)
  *   rest     rest: voltage of the last rest after a charge against t,
  *            log t and t^1/2 (Conway's diagnostic plots)
  *   load     load: voltage, current and power against time

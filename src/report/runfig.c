@@ -312,17 +312,29 @@ static int build_cv(fig *f, size_t *npanel, const char **stem) {
     if (last && last->last + 1 == st->index && last->cycle == st->cycle &&
         fabs(last->rate - v) <= 1e-3 * v) {
       last->last = st->index;
-    } else if (ng < 64) {
+    } else {
+      if (ng == 64) { /* keep the first half and the latest: drop one */
+        memmove(g + 32, g + 33, 31 * sizeof *g);
+        ng--;
+      }
       g[ng++] = (group){st->index, st->index, st->cycle, v};
     }
   }
-  int thin = ng > MAX_CURVES;
+  /* more than MAX_CURVES: each rate's first and last few, shared out */
+  size_t nrates = 0;
+  for (size_t k = 0; k < ng; k++)
+    nrates += !k || fabs(g[k - 1].rate - g[k].rate) > 1e-3 * g[k].rate;
+  size_t keep = nrates ? MAX_CURVES / nrates / 2 : 1;
+  keep = keep < 1 ? 1 : keep > FIRST_LAST ? FIRST_LAST : keep;
   for (size_t k = 0; k < ng; k++) {
-    /* thinned: a rate's first and last group only */
-    int first = !k || fabs(g[k - 1].rate - g[k].rate) > 1e-3 * g[k].rate;
-    int last =
-        k + 1 == ng || fabs(g[k + 1].rate - g[k].rate) > 1e-3 * g[k].rate;
-    if (thin && !first && !last) continue;
+    size_t before = 0, after = 0; /* groups of the same rate around k */
+    while (before < k &&
+           fabs(g[k - before - 1].rate - g[k].rate) <= 1e-3 * g[k].rate)
+      before++;
+    while (k + after + 1 < ng &&
+           fabs(g[k + after + 1].rate - g[k].rate) <= 1e-3 * g[k].rate)
+      after++;
+    if (ng > MAX_CURVES && before >= keep && after >= keep) continue;
     size_t a, b;
     if (!step_samples(r, g[k].first, g[k].last, &a, &b)) continue;
     char label[64];
