@@ -20,7 +20,8 @@
  *
  * The PNG is drawn for print, at 300 dpi (twice the SVG's pixels, fonts
  * and lines scaled alike, the resolution written into the file's pHYs
- * chunk).  Which figures a run gets, by its technique, is runfig.c's.
+ * chunk; a PNG redrawn by hand from STEM.gp has the pixels, not the
+ * mark).  Which figures a run gets, by its technique, is runfig.c's.
  *
  * Units are converted here, at the edge, for the reader of the figure
  * (mm and um for lengths, A/cm3 for the reaction current); the data files
