@@ -914,7 +914,7 @@ static int cmd_run(int argc, char **argv) {
             res.ncycles ? "cycles.csv, " : "");
     for (size_t k = 0; stems[k]; k++)
       fprintf(stderr, ", %s.png, %s.svg", stems[k], stems[k]);
-    fprintf(stderr, "%s, " RUN_MANIFEST " (%s)\n",
+    fprintf(stderr, "%s, " RUN_MANIFEST " (figures of the technique %s)\n",
             a.fields ? ", fields.csv, fields.png, fields.svg" : "",
             nimc_run_technique(&res));
   }
