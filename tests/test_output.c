@@ -1178,6 +1178,11 @@ static void test_plot_run(const char *dir) {
   push_step(&r, NIMC_STEP_LOAD_RESISTOR, 0, 100, 3.5, 0.5, -1e-4, 20);
   const char *load[] = {"load", NULL};
   check_run_figures(dir, "load", &r, "load", load, "power density");
+  snprintf(path, sizeof path, "%s/load/load.gp", dir);
+  gp = slurp(path, NULL);
+  /* at the middle sample (the 11th of 20): 1.85 V over 0.1 mA */
+  CHECK(gp && strstr(gp, "load: 18.5 k\316\251 resistor"));
+  free(gp);
   nimc_result_free(&r);
 
   /* a plain GCD, long: decimated to a bounded number of points */

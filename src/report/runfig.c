@@ -380,7 +380,26 @@ static int build_load(fig *f, size_t *npanel, const char **stem) {
   getter gy[3] = {g_v, g_j, g_p};
   for (int p = 0; p < 3; p++)
     if (add_curve(f, p, 0, s->n, g_t, gy[p], NULL, p + 1)) return -1;
-  set_title(f, "load");
+  /* the condition: the first load's resistance or power, read at the
+   * middle of its samples (the steps do not record their set-points) */
+  char what[160] = "load";
+  for (size_t k = 0; k < f->res->nsteps; k++) {
+    const nimc_step_result *st = &f->res->steps[k];
+    size_t a, b;
+    if (!is_load(st->type) ||
+        !step_samples(f->res, st->index, st->index, &a, &b))
+      continue;
+    size_t m = a + (b - a) / 2;
+    double v = s->voltage_V[m], i = s->current_A[m];
+    if (st->type == NIMC_STEP_LOAD_RESISTOR && i < 0.0)
+      snprintf(what, sizeof what, "load: %.3g k\316\251 resistor",
+               -v / i * 1e-3);
+    else if (st->type != NIMC_STEP_LOAD_RESISTOR)
+      snprintf(what, sizeof what, "load: constant power %.3g mW%s",
+               fabs(g_p(f, m)), f->info->area_m2 > 0 ? " cm^{-2}" : "");
+    break;
+  }
+  set_title(f, what);
   return 0;
 }
 
