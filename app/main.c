@@ -84,9 +84,12 @@ static const char *usage_run =
     "                           current per area is per ONE cell's footprint\n"
     "  --set SECTION.KEY=VAL  override a device-file value, e.g. "
     "anode.thickness=10um\n"
-    "  -o, --output DIR       write timeseries.csv, summary.json, gcd.png, "
-    "gcd.svg,\n"
-    "                           and cycles.csv when a Repeat ran\n"
+    "  -o, --output DIR       write timeseries.csv, summary.json, the "
+    "figures of\n"
+    "                           the technique (gcd, cv, cycling, rest or "
+    "load:\n"
+    "                           .png and .svg), and cycles.csv when a Repeat "
+    "ran\n"
     "  --json                 print the summary JSON on stdout (and nothing "
     "else)\n"
     "  --fields               with -o: also write the fields at the end of the "
@@ -130,7 +133,9 @@ static const char *usage_run =
     "Repeat\n"
     "                           on stdout as it ends, cycles.csv and "
     "summary.json\n"
-    "                           with -o (no timeseries.csv, no gcd.png); "
+    "                           with -o (no timeseries.csv; of the figures "
+    "cycling\n"
+    "                           alone); "
     "memory does\n"
     "                           not grow with the cycles (docs/cli.md)\n"
     "  --force                run even beyond the budget of steps and "
@@ -691,32 +696,46 @@ static int check_budget(const run_args *a, const nimc_experiment *exp,
   return 0;
 }
 
-/* The files of a run with -o, for its manifest: those of the time series
- * (not with --cycles-only), cycles.csv (when a Repeat ran), the rest. */
-static const char *const run_series_files[] = {
-    "timeseries.csv", "gcd.png",     "gcd.svg", "gcd.gp",
-    "gcd.dat",        "gnuplot.log", NULL};
+/* The files of a run with -o, for its manifest: the time series (not
+ * with --cycles-only), cycles.csv (when a Repeat ran), the summary, the
+ * fields (--fields), and each figure drawn (nimc_plot_run: by technique). */
 static const char *const run_other_files[] = {
     "summary.json", "fields.csv", "fields.png", "fields.svg",
     "fields.gp",    "fields.dat", "fields.log", NULL};
+static const char *const figure_exts[] = {".png", ".svg", ".gp", ".dat",
+                                          ".log"};
+#define NFIGURE_EXT (sizeof figure_exts / sizeof figure_exts[0])
+#define RUN_FILES_MAX                                                       \
+  (2 + NIMC_RUN_FIGURES_MAX * NFIGURE_EXT +                                 \
+   sizeof run_other_files / sizeof run_other_files[0])
 
-/* The names of the files this run writes, into names (NULL-terminated). */
-static void run_file_names(int series, int cycles, const char **names) {
-  size_t n = 0;
-  for (size_t k = 0; series && run_series_files[k]; k++)
-    names[n++] = run_series_files[k];
+/* The names of the files this run wrote, into names (NULL-terminated,
+ * room for RUN_FILES_MAX; the figures' names in fig, stems[k] as written
+ * by nimc_plot_run). */
+static void run_file_names(int series, int cycles, const char *const *stems,
+                           char fig[][64], const char **names) {
+  size_t n = 0, nf = 0;
+  if (series) names[n++] = "timeseries.csv";
   if (cycles) names[n++] = "cycles.csv";
+  for (size_t k = 0; stems[k]; k++)
+    for (size_t e = 0; e < NFIGURE_EXT; e++) {
+      snprintf(fig[nf], 64, "%s%s", stems[k], figure_exts[e]);
+      names[n++] = fig[nf++];
+    }
   for (size_t k = 0; run_other_files[k]; k++)
     names[n++] = run_other_files[k];
   names[n] = NULL;
 }
 
-/* Write the outputs into dir: time series and its figure (unless
- * --cycles-only), the cycle table (when a Repeat ran), the summary. */
+/* Write the outputs into dir: time series (unless --cycles-only), the
+ * cycle table (when a Repeat ran), the summary, and the figures of the
+ * run's technique, whose names go into stems. */
 static int write_outputs(const char *dir, const nimc_device *dev,
-                         const nimc_result *res, const char *json, int series) {
+                         const nimc_result *res, const char *json, int series,
+                         const char **stems) {
   char why[512], path[4096];
   nimc_err err;
+  stems[0] = NULL;
   if (cli_mkdir_p(dir, why, sizeof why)) {
     fprintf(stderr, "nimc run: cannot create output directory %s\n", why);
     return EXIT_USAGE;
@@ -739,8 +758,12 @@ static int write_outputs(const char *dir, const nimc_device *dev,
     fprintf(stderr, "nimc run: %s\n", err.msg);
     return EXIT_FAIL;
   }
-  if (series && res->series.n >= 2 &&
-      nimc_plot_gcd(&res->series, dir, nimc_device_name(dev), &err)) {
+  nimc_run_info info = {nimc_device_name(dev),
+                        nimc_device_temperature_K(dev) - 273.15,
+                        nimc_device_footprint_area_m2(dev)};
+  nimc_result shown = *res; /* --cycles-only: no series to draw */
+  if (!series) memset(&shown.series, 0, sizeof shown.series);
+  if (nimc_plot_run(&shown, &info, dir, stems, &err)) {
     fprintf(stderr, "nimc run: figure not written: %s\n", err.msg);
     return EXIT_FAIL;
   }
@@ -965,24 +988,29 @@ static int cmd_run(int argc, char **argv) {
    * SIGINT, SIGTERM and SIGHUP wait until the set is written (or its
    * temporaries removed): an interrupted write leaves no temporary, and
    * the manifest, last, marks the set complete. */
+  const char *stems[NIMC_RUN_FIGURES_MAX + 1] = {NULL};
   if (a.outdir) {
     sigset_t old;
     cli_block_signals(1, &old);
-    const char *names[32];
-    run_file_names(!a.cycles_only, res.ncycles > 0, names);
-    rc = write_outputs(a.outdir, dev, &res, json, !a.cycles_only);
+    const char *names[RUN_FILES_MAX + 1];
+    char fig[NIMC_RUN_FIGURES_MAX * NFIGURE_EXT][64];
+    rc = write_outputs(a.outdir, dev, &res, json, !a.cycles_only, stems);
+    run_file_names(!a.cycles_only, res.ncycles > 0, stems, fig, names);
     if (!rc && a.fields) rc = write_fields(a.outdir, dev, sim);
     if (!rc) rc = cli_write_manifest("run", a.outdir, names, a.fields);
     cli_block_signals(0, &old);
     if (rc) goto done;
   }
-  if (a.outdir && !a.json && !a.quiet)
-    fprintf(stderr,
-            "nimc run: wrote %s/%s%ssummary.json%s%s, " RUN_MANIFEST "\n",
-            a.outdir, a.cycles_only ? "" : "timeseries.csv, ",
-            res.ncycles ? "cycles.csv, " : "",
-            a.cycles_only ? "" : ", gcd.png, gcd.svg",
-            a.fields ? ", fields.csv, fields.png, fields.svg" : "");
+  if (a.outdir && !a.json && !a.quiet) {
+    fprintf(stderr, "nimc run: wrote %s/%s%ssummary.json", a.outdir,
+            a.cycles_only ? "" : "timeseries.csv, ",
+            res.ncycles ? "cycles.csv, " : "");
+    for (size_t k = 0; stems[k]; k++)
+      fprintf(stderr, ", %s.png, %s.svg", stems[k], stems[k]);
+    fprintf(stderr, "%s, " RUN_MANIFEST " (figures of the technique %s)\n",
+            a.fields ? ", fields.csv, fields.png, fields.svg" : "",
+            nimc_run_technique(&res));
+  }
   if (a.save_state && !run_rc) {
     nimc_state *snap = NULL;
     if (nimc_sim_get_state(sim, &snap) ||

@@ -22,9 +22,12 @@ typedef enum quantity_kind {
   Q_R_CT,       /* r_ct_ohm: the charge-transfer arc of the fitted circuit */
   Q_SERIES_TIME,  /* two in series (2s1p) at J: time to 2 x 3.5 V over one
                      cell's to 3.5 V, both from the as-made state */
-  Q_PARALLEL_TIME /* two in parallel (1s2p) at J: time of the discharge
-                     from 3.5 to 0 V over one cell's at the same current,
-                     each after a charge at J from the as-made state */
+  Q_PARALLEL_TIME, /* two in parallel (1s2p) at J: time of the discharge
+                      from 3.5 to 0 V over one cell's at the same current,
+                      each after a charge at J from the as-made state */
+  Q_CV_SWEEP    /* volumetric capacitance of a cyclic voltammogram: the
+                   charge of a steady cycle / (2 dV), J its scan rate in
+                   mV/s (app/reproduce.c, experiment (g)) */
 } quantity_kind;
 
 /* What a row is for.  A calibration row is a point the model's unknown

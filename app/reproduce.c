@@ -26,6 +26,9 @@
  *       section until its voltage falls to the LED's forward voltage; how
  *       long it stays lit is a model-only row of the predictions table
  *       (led_lit_s) and a line below it.
+ *   (g) cyclic voltammetry of the uncovered device at 5, 10 and 20 mV/s:
+ *       the capacitance of a steady cycle from the integrated current,
+ *       and the voltammograms.
  * The calibration table is the rows of app/paper.h whose role is
  * calibration (devices/calibration.fit fits the same rows); the predictions
  * table is paper.h's prediction rows and the model-only rows below, for
@@ -207,6 +210,18 @@ static const struct paper_value predictions[] = {
             Q_R_CT, V_80C, 0, V_80C, 0),
     /* the thickness-ratio series at 0.1 mA/cm2, each volumetric value per
      * the variant's own mean electrode thickness */
+    /* (g) cyclic voltammetry of the uncovered device, 0 to 3.5 V: the
+     * capacitance from the integrated current of a steady cycle; the paper
+     * shows the voltammograms but gives no capacitance from them */
+    PREDICT("cv_sweep_5mV_s",
+            "volumetric capacitance, CV at 5 mV/s (cycle charge / 2 dV)",
+            "F/cm3", Q_CV_SWEEP, V_UNCOVERED, 5, V_UNCOVERED, 0),
+    PREDICT("cv_sweep_10mV_s",
+            "volumetric capacitance, CV at 10 mV/s (cycle charge / 2 dV)",
+            "F/cm3", Q_CV_SWEEP, V_UNCOVERED, 10, V_UNCOVERED, 0),
+    PREDICT("cv_sweep_20mV_s",
+            "volumetric capacitance, CV at 20 mV/s (cycle charge / 2 dV)",
+            "F/cm3", Q_CV_SWEEP, V_UNCOVERED, 20, V_UNCOVERED, 0),
     PREDICT_CV("cv_0.1_1:1_cathode_fixed",
                "volumetric capacitance at 0.1 mA/cm2, 1:1 (anode 10, cathode "
                "10 um)",
@@ -286,6 +301,19 @@ static const struct ratio_series {
      {V_1_1_ANODE_FIXED, V_UNCOVERED, V_1_3_ANODE_FIXED, V_1_4_ANODE_FIXED}},
 };
 
+/* (g) cyclic voltammetry: the uncovered device swept over the GCD window
+ * from its initial state, cv_cycles cycles at each of these scan rates
+ * (mV/s).  The capacitance is that of the last cycle, never the first
+ * (which starts from the as-made state), as nimc analyze --kind cv reads
+ * it (nimc_cv_cycles): the charge integral |I| dt over the cycle's two
+ * sweeps / (2 (V_max - V_min)), i.e. integral |I| dV / (2 nu dV), per
+ * footprint area and mean electrode thickness.  The last cycle is steady
+ * when its capacitance is within cv_steady_tol of the cycle before; one
+ * that is not keeps its value but says so. */
+static const double cv_rate_mV_s[] = {5, 10, 20};
+enum { CV_CYCLES = 3 };
+static const double cv_steady_tol = 1e-2;
+
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define NPAPER COUNT(paper_values)
 #define NPRED COUNT(predictions)
@@ -295,7 +323,7 @@ static const struct ratio_series {
 
 static const char *usage =
     "usage: nimc reproduce [--json] [-o DIR] [--devices DIR]\n"
-    "                      [--only calibration|led] [-q]\n"
+    "                      [--only calibration|led|cv] [-q]\n"
     "\n"
     "Regenerate the experiments of the paper (Zheng et al., Adv. Sci. 2019)\n"
     "that the simulator can run, and print the model's numbers beside the\n"
@@ -307,7 +335,8 @@ static const char *usage =
     "covered device across 0.1 to 2 mA/cm2, AG//AG across rates, the\n"
     "anode:cathode thickness series 1:1 to 1:4 (cathode fixed at 10 um,\n"
     "anode fixed at 5 um), 80 C across rates, and the resistances of the\n"
-    "impedance; paper '-' where the paper gives no value.\n"
+    "impedance, the capacitance of cyclic voltammograms at 5, 10 and 20\n"
+    "mV/s; paper '-' where the paper gives no value.\n"
     "Every GCD is measured after formation: the cycle 'Charge at J until\n"
     "3.5 V', 'Discharge at J until 0 V' is repeated from the device's\n"
     "initial state until it is steady (at least 3 cycles, coulombic\n"
@@ -326,8 +355,9 @@ static const char *usage =
     "                    each row with its \"role\": \"calibration\" or\n"
     "                    \"prediction\") on stdout, and nothing else\n"
     "  -o, --output DIR  write reproduce_gcd, reproduce_rate,\n"
-    "                    reproduce_fields, reproduce_eis and\n"
-    "                    reproduce_predictions (.png, .svg), reproduce.json\n"
+    "                    reproduce_fields, reproduce_eis,\n"
+    "                    reproduce_predictions and reproduce_cv_rates (.png,\n"
+    "                    .svg), reproduce.json\n"
     "                    and validation.csv into DIR\n"
     "  --devices DIR     where nimc.ini, nimc-covered.ini and ag-ag-msc.ini\n"
     "                    are (default: devices)\n"
@@ -342,6 +372,12 @@ static const char *usage =
     "                    3.5 V), then 'Discharge through LED' until the\n"
     "                    LED's forward voltage ([led] of nimc.ini); prints\n"
     "                    how long the LED stays lit (row led_lit_s)\n"
+    "  --only cv         the cyclic voltammetry alone (experiment (g)): the\n"
+    "                    uncovered device at 5, 10 and 20 mV/s, 3 cycles "
+    "each,\n"
+    "                    the capacitance of the last cycle (charge / 2 dV) "
+    "and\n"
+    "                    reproduce_cv_rates (I against V); about 20 s\n"
     "  -q, --quiet       no progress on stderr\n"
     "  -h, --help        this help\n"
     "\n"
@@ -358,6 +394,7 @@ typedef struct args {
   int json, quiet;
   int calibration_only; /* --only calibration */
   int led_only;         /* --only led */
+  int cv_only;          /* --only cv */
 } args;
 
 /* 0 to go on, -1 after --help, or an exit status. */
@@ -385,18 +422,25 @@ static int parse_args(int argc, char **argv, args *a) {
     } else if (!strcmp(o, "--only")) {
       if (!has_value)
         return cli_fail_usage("reproduce",
-                              "option '%s' needs a part: calibration or led",
+                              "option '%s' needs a part: calibration, led "
+                              "or cv",
                               o);
-      if (!strcmp(argv[++i], "led")) {
-        a->led_only = 1;
-        continue;
-      }
-      if (strcmp(argv[i], "calibration"))
+      if (a->calibration_only || a->led_only || a->cv_only)
         return cli_fail_usage("reproduce",
-                              "--only '%s': the part to run alone is "
-                              "'calibration' or 'led'",
+                              "--only '%s': one part only (--only was given "
+                              "before)",
+                              argv[i + 1]);
+      if (!strcmp(argv[++i], "calibration"))
+        a->calibration_only = 1;
+      else if (!strcmp(argv[i], "led"))
+        a->led_only = 1;
+      else if (!strcmp(argv[i], "cv"))
+        a->cv_only = 1;
+      else
+        return cli_fail_usage("reproduce",
+                              "--only '%s': the parts to run alone are "
+                              "'calibration', 'led' and 'cv'",
                               argv[i]);
-      a->calibration_only = 1;
     } else if (o[0] == '-') {
       return cli_fail_usage("reproduce", "unknown option '%s'", o);
     } else {
@@ -463,10 +507,27 @@ typedef struct pack_runs {
   double t_discharge_parallel;      /* 1s2p, 3.5 to 0 V */
 } pack_runs;
 
+
+/* One CV of experiment (g): the uncovered device at one scan rate. */
+typedef struct cv_run {
+  double rate_mV_s;
+  int done;            /* simulated */
+  int have;            /* last holds a full cycle */
+  int cycle;           /* the cycle read, 1-based */
+  nimc_cv_cycle last;  /* that cycle */
+  double c_vol_F_cm3;  /* its volumetric capacitance */
+  double change;       /* relative to the cycle before (NaN: none) */
+  char excluded[160];  /* "" or why it is not a steady cycle */
+  nimc_result res;
+  double wall_s;
+} cv_run;
+
 typedef struct state {
   args a;
   led_run led;
   pack_runs packs;
+  cv_run cv[COUNT(cv_rate_mV_s)];
+  int want_cv;
   nimc_device *dev[NVARIANT]; /* NULL: not needed, not loaded */
   int needed[NVARIANT];
   gcd_run *runs;
@@ -537,6 +598,12 @@ static int in_figure_e(const state *s, int v, double J) {
 /* The rows compared: the calibration rows of paper.h, then (unless
  * --only calibration) its prediction rows and the model-only ones. */
 static void select_rows(state *s) {
+  if (s->a.cv_only) { /* --only cv: experiment (g)'s rows alone */
+    for (size_t k = 0; k < NPRED; k++)
+      if (predictions[k].kind == Q_CV_SWEEP)
+        s->spec[s->nrows++] = &predictions[k];
+    return;
+  }
   for (size_t k = 0; k < NPAPER; k++)
     if (paper_values[k].role == CALIBRATION)
       s->spec[s->nrows++] = &paper_values[k];
@@ -553,6 +620,14 @@ static void select_rows(state *s) {
  * variant as the tables list them), then the ratio series; the maps and
  * spectra of (c) and (d).  Marks the variants to load. */
 static int plan_runs(state *s) {
+  for (size_t k = 0; k < s->nrows; k++) /* (g) */
+    if (s->spec[k]->kind == Q_CV_SWEEP) {
+      s->want_cv = 1;
+      s->needed[s->spec[k]->device] = 1;
+    }
+  for (size_t k = 0; k < COUNT(cv_rate_mV_s); k++)
+    s->cv[k].rate_mV_s = cv_rate_mV_s[k];
+  if (s->a.cv_only) return 0;
   for (int d = 0; d < NDEV; d++)
     for (size_t k = 0; k < COUNT(rate_J) && in_experiment_b(s, d); k++)
       if (want_run(s, d, rate_J[k])) return -1;
@@ -569,6 +644,7 @@ static int plan_runs(state *s) {
       s->needed[V_UNCOVERED] = s->needed[V_SERIES] = s->needed[V_PARALLEL] = 1;
       continue;
     }
+    if (p->kind == Q_CV_SWEEP) continue; /* above */
     if (want_run(s, p->device, p->J) ||
         (p->kind == Q_RATIO && want_run(s, p->device_ref, p->J_ref)))
       return -1;
@@ -959,6 +1035,69 @@ static void simulate_led(state *s) {
   nimc_experiment_destroy(exp);
 }
 
+/* (g): sweep the uncovered device CV_CYCLES times over the GCD window at
+ * r's scan rate from its initial state, and read the last cycle. */
+static void simulate_cv(state *s, cv_run *r) {
+  const nimc_device *dev = s->dev[V_UNCOVERED];
+  char line[256], name[160], what[256], outcome[128];
+  const char *lines[1] = {line};
+  snprintf(line, sizeof line,
+           "Repeat %d times: Sweep from %g V to %g V at %g mV/s; Sweep from "
+           "%g V to %g V at %g mV/s",
+           CV_CYCLES, gcd_v_min_V, gcd_v_max_V, r->rate_mV_s, gcd_v_max_V,
+           gcd_v_min_V, r->rate_mV_s);
+  snprintf(what, sizeof what, "%s, CV at %g mV/s, %d cycles",
+           variant_name(s, V_UNCOVERED, name, sizeof name), r->rate_mV_s,
+           CV_CYCLES);
+  nimc_experiment *exp = experiment(lines, 1);
+  nimc_sim *sim = NULL;
+  nimc_cv_cycle *cyc = NULL;
+  size_t nc = 0;
+  nimc_err err;
+  double t0 = cli_now_s();
+  const char *why = exp ? NULL : "the experiment could not be parsed";
+  if (!why && nimc_sim_create(&sim, dev, NULL, &err)) why = err.msg;
+  if (!why && nimc_sim_run(sim, exp, &r->res)) why = nimc_sim_errmsg(sim);
+  r->wall_s = cli_now_s() - t0;
+  r->change = NAN;
+  if (!why) {
+    r->done = 1;
+    const nimc_series *se = &r->res.series;
+    if (nimc_cv_cycles(se->time_s, se->voltage_V, se->current_A, se->n, &cyc,
+                       &nc, &err))
+      why = err.msg;
+    else if (nc < 2)
+      why = "fewer than 2 full cycles (the first is never read)";
+  }
+  if (why) {
+    fprintf(stderr, "nimc reproduce: %s failed (needed by cv_sweep_%gmV_s): %s\n",
+            what, r->rate_mV_s, why);
+    s->failed = 1;
+    progress_line(s, what, r->wall_s, "FAILED");
+  } else {
+    double v = nimc_device_footprint_area_m2(dev) *
+               nimc_device_norm_thickness_m(dev) * 1e6; /* cm3 */
+    r->have = 1;
+    r->cycle = (int)nc;
+    r->last = cyc[nc - 1];
+    r->c_vol_F_cm3 = r->last.capacitance_F / v;
+    r->change = r->last.capacitance_F / cyc[nc - 2].capacitance_F - 1.0;
+    r->excluded[0] = '\0';
+    if (!(fabs(r->change) <= cv_steady_tol))
+      snprintf(r->excluded, sizeof r->excluded,
+               "cycle %d not steady: its capacitance differs by %.2g %% "
+               "from cycle %d's",
+               r->cycle, 100.0 * r->change, r->cycle - 1);
+    snprintf(outcome, sizeof outcome,
+             "cycle %d: %.4g F/cm3, %+.2g %% from the cycle before", r->cycle,
+             r->c_vol_F_cm3, 100.0 * r->change);
+    progress_line(s, what, r->wall_s, outcome);
+  }
+  free(cyc);
+  nimc_sim_destroy(sim);
+  nimc_experiment_destroy(exp);
+}
+
 /* Run lines[0..n) on variant v from its as-made state; the durations of
  * its steps into t[0..n), NaN for a step that did not end at its cut-off
  * voltage (said on stderr) or when the simulation failed (which fails the
@@ -1050,6 +1189,13 @@ static void simulate_packs(state *s) {
   s->packs.t_discharge_parallel = t[1];
 }
 
+/* The CV of experiment (g) at rate mV/s, or NULL. */
+static const cv_run *find_cv(const state *s, double rate) {
+  for (size_t k = 0; k < COUNT(cv_rate_mV_s); k++)
+    if (same_J(s->cv[k].rate_mV_s, rate)) return &s->cv[k];
+  return NULL;
+}
+
 /* ---- the comparison ---- */
 
 /* The model's value of p, NaN where its simulations failed. */
@@ -1060,6 +1206,10 @@ static double model_value(state *s, const struct paper_value *p) {
     return s->packs.t_discharge_parallel / s->packs.t_discharge_1;
   if (p->kind == Q_R_OHMIC) return s->eis[p->device].r_ohmic;
   if (p->kind == Q_R_CT) return s->eis[p->device].r_ct;
+  if (p->kind == Q_CV_SWEEP) {
+    const cv_run *c = find_cv(s, p->J);
+    return c && c->have ? c->c_vol_F_cm3 : NAN;
+  }
   const gcd_run *r = find_run(s, p->device, p->J);
   if (!r || !r->have_metrics) return NAN;
   switch (p->kind) {
@@ -1076,6 +1226,7 @@ static double model_value(state *s, const struct paper_value *p) {
   case Q_R_CT:
   case Q_SERIES_TIME:
   case Q_PARALLEL_TIME:
+  case Q_CV_SWEEP:
     break;
   }
   return NAN;
@@ -1088,6 +1239,13 @@ static void row_cycles(state *s, size_t k) {
   const struct paper_value *p = s->spec[k];
   nimc_validation_row *row = &s->rows[k];
   if (paper_is_eis(p) || paper_is_pack(p)) return;
+  if (p->kind == Q_CV_SWEEP) {
+    const cv_run *c = find_cv(s, p->J);
+    if (!c || !c->have) return;
+    row->cycle = c->cycle;
+    if (c->excluded[0]) row->excluded = c->excluded;
+    return;
+  }
   const gcd_run *r = find_run(s, p->device, p->J);
   const gcd_run *ref =
       p->kind == Q_RATIO ? find_run(s, p->device_ref, p->J_ref) : NULL;
@@ -1135,6 +1293,8 @@ static void fill_rows(state *s) {
       why = "the impedance of its device failed (see above)";
     } else if (paper_is_pack(p)) {
       why = "a simulation of one or two NIMCs failed (see above)";
+    } else if (p->kind == Q_CV_SWEEP) {
+      why = "its CV failed (see above)";
     } else {
       const gcd_run *r = find_run(s, p->device, p->J);
       const gcd_run *ref =
@@ -1465,6 +1625,50 @@ static void figure_predictions(state *s, const char *dir) {
   }
 }
 
+/* (g): current density against voltage of the CV's steady (last) cycle,
+ * one curve per scan rate. */
+static void figure_cv_rates(state *s, const char *dir) {
+  enum { NR = COUNT(cv_rate_mV_s) };
+  nimc_curve c[NR];
+  char label[NR][64];
+  double *y[NR] = {NULL};
+  size_t nc = 0;
+  nimc_err err;
+  const nimc_device *dev = s->dev[V_UNCOVERED];
+  double area_cm2 = dev ? nimc_device_footprint_area_m2(dev) * 1e4 : 0.0;
+  for (size_t k = 0; k < NR && area_cm2 > 0.0; k++) {
+    const cv_run *r = &s->cv[k];
+    if (!r->have) continue;
+    size_t a = r->last.sweep[0].a, b = r->last.sweep[1].b + 1;
+    if (b > r->res.series.n || b <= a || !(y[nc] = malloc((b - a) * sizeof(double))))
+      continue;
+    for (size_t i = a; i < b; i++)
+      y[nc][i - a] = 1e3 * r->res.series.current_A[i] / area_cm2;
+    snprintf(label[nc], sizeof label[nc], "%g mV s^{-1}, cycle %d",
+             r->rate_mV_s, r->cycle);
+    c[nc] = (nimc_curve){label[nc], r->res.series.voltage_V + a, y[nc],
+                         b - a, 0, (int)nc + 1};
+    nc++;
+  }
+  char name[160], title[320];
+  nimc_plot_escape(dev ? nimc_device_name(dev) : "", name, sizeof name);
+  snprintf(title, sizeof title,
+           "%s: CV, steady cycle, %g to %g V, %.4g \302\260C (model)", name,
+           gcd_v_min_V, gcd_v_max_V,
+           dev ? nimc_device_temperature_K(dev) - 273.15 : NAN);
+  nimc_panel p = {c, nc,
+                  {"voltage (V)", "current density (mA cm^{-2})", title, 0, 0,
+                   0}};
+  if (!nc)
+    fprintf(stderr, "nimc reproduce: reproduce_cv_rates not drawn: none of "
+                    "its simulations succeeded\n");
+  else if (nimc_plot_panels_text(&p, 1, NULL, 1, dir, "reproduce_cv_rates",
+                                 &err))
+    output_failed(s, "reproduce_cv_rates", &err);
+  for (size_t k = 0; k < nc; k++)
+    free(y[k]);
+}
+
 /* The files of reproduce -o, for its manifest: each figure's image,
  * script, data and log, the JSON and the table. */
 static const char *const reproduce_files[] = {"reproduce_gcd.png",
@@ -1492,6 +1696,11 @@ static const char *const reproduce_files[] = {"reproduce_gcd.png",
                                               "reproduce_predictions.gp",
                                               "reproduce_predictions.dat",
                                               "reproduce_predictions.log",
+                                              "reproduce_cv_rates.png",
+                                              "reproduce_cv_rates.svg",
+                                              "reproduce_cv_rates.gp",
+                                              "reproduce_cv_rates.dat",
+                                              "reproduce_cv_rates.log",
                                               "reproduce.json",
                                               "validation.csv",
                                               NULL};
@@ -1512,13 +1721,16 @@ static void write_files(state *s, const char *json) {
   }
   int failed = s->failed;
   s->failed = 0;
-  if (!s->a.led_only) { /* the LED demonstration alone draws nothing */
+  if (!s->a.led_only && !s->a.cv_only) { /* the LED demonstration and
+                                            the CV alone draw no GCD */
     figure_profiles(s, dir);
     figure_rate(s, dir);
     figure_fields(s, dir);
     figure_eis(s, dir);
-    if (!s->a.calibration_only) figure_predictions(s, dir);
   }
+  if (!s->a.calibration_only && !s->a.led_only && !s->a.cv_only)
+    figure_predictions(s, dir);
+  if (s->want_cv) figure_cv_rates(s, dir);
   snprintf(path, sizeof path, "%s/reproduce.json", dir);
   if (nimc_write_atomic(path, json, strlen(json), &err))
     output_failed(s, "reproduce.json", &err);
@@ -1534,16 +1746,23 @@ static void write_files(state *s, const char *json) {
             dir);
   else if (!s->a.quiet)
     fprintf(stderr,
-            "nimc reproduce: wrote %s/reproduce_gcd, reproduce_rate, "
-            "reproduce_fields, reproduce_eis%s (.png, .svg), reproduce.json, "
+            "nimc reproduce: wrote %s/%s%s%s (.png, .svg), reproduce.json, "
             "validation.csv\n",
-            dir, s->a.calibration_only ? "" : ", reproduce_predictions");
+            dir,
+            s->a.cv_only ? "" : "reproduce_gcd, reproduce_rate, "
+                                "reproduce_fields, reproduce_eis",
+            s->a.calibration_only || s->a.cv_only ? ""
+                                                  : ", reproduce_predictions",
+            !s->want_cv ? "" : s->a.cv_only ? "reproduce_cv_rates"
+                                            : ", reproduce_cv_rates");
 }
 
 static void release(state *s) {
   for (size_t k = 0; k < s->nruns; k++)
     nimc_result_free(&s->runs[k].res);
   free(s->runs);
+  for (size_t k = 0; k < COUNT(cv_rate_mV_s); k++)
+    nimc_result_free(&s->cv[k].res);
   for (int d = 0; d < NDEV; d++)
     if (s->maps[d].done) nimc_fields_free(&s->maps[d].f);
   for (int v = 0; v < NVARIANT; v++) {
@@ -1591,21 +1810,24 @@ int cli_reproduce(int argc, char **argv) {
   }
   /* bad input is answered before anything is simulated */
   if ((rc = load_variants(&s))) goto done;
-  int led = !s.a.calibration_only;
+  int led = !s.a.calibration_only && !s.a.cv_only;
   if (led && (rc = led_check(&s))) goto done;
   if ((rc = cli_outdir_ready("reproduce", s.a.outdir))) goto done;
 
-  s.nsims = s.nruns + (s.a.led_only ? 0 : NDEV) + (size_t)led +
+  s.nsims = s.nruns + (s.a.led_only || s.a.cv_only ? 0 : NDEV) + (size_t)led +
            (s.packs.wanted ? 3 : 0);
   for (int v = 0; v < NVARIANT; v++)
     s.nsims += (size_t)s.eis[v].wanted;
+  s.nsims += s.want_cv ? COUNT(cv_rate_mV_s) : 0;
   for (size_t k = 0; k < s.nruns; k++)
     simulate_gcd(&s, &s.runs[k]);
-  for (int d = 0; d < NDEV && !s.a.led_only; d++)
+  for (int d = 0; d < NDEV && !s.a.cv_only && !s.a.led_only; d++)
     simulate_map(&s, d);
   for (int v = 0; v < NVARIANT; v++)
     if (s.eis[v].wanted) simulate_eis(&s, v);
   if (s.packs.wanted) simulate_packs(&s);
+  for (size_t k = 0; k < COUNT(cv_rate_mV_s) && s.want_cv; k++)
+    simulate_cv(&s, &s.cv[k]);
   fill_rows(&s);
   if (led) {
     simulate_led(&s);

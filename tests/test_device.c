@@ -1235,6 +1235,47 @@ static void test_pack_section(void) {
           NIMC_EINPUT);
 }
 
+/* A device file copied alone somewhere keeps working: a material path
+ * that is not next to it is looked up in the material directories
+ * (installed, then the source tree's); one found nowhere is refused with
+ * every place tried (issue 10, item 8). */
+static void test_material_search(void) {
+  char dir[] = "/tmp/nimc_test_alone_XXXXXX", path[128];
+  nimc_err err;
+  CHECK(mkdtemp(dir) != NULL);
+  snprintf(path, sizeof path, "%s/nimc.ini", dir);
+  size_t len;
+  char *text = NULL;
+  FILE *f = fopen("devices/nimc.ini", "rb");
+  CHECK(f != NULL);
+  if (f) {
+    text = malloc(1 << 20);
+    len = text ? fread(text, 1, 1 << 20, f) : 0;
+    fclose(f);
+    FILE *g = fopen(path, "wb");
+    CHECK(g && fwrite(text, 1, len, g) == len);
+    if (g) fclose(g);
+  }
+  nimc_device *d = NULL;
+  int rc = nimc_device_load(&d, path, NULL, 0, &err);
+  CHECK(rc == NIMC_OK);
+  if (rc) fprintf(stderr, "  %s\n", err.msg);
+  nimc_device_destroy(d);
+  /* nowhere: the message names the key and each place tried */
+  const char *set[] = {"anode.material=materials/no-such.ini"};
+  d = (nimc_device *)&d;
+  CHECK(nimc_device_load(&d, path, set, 1, &err) == NIMC_EINPUT);
+  CHECK(d == NULL);
+  CHECK_CONTAINS(err.msg, "anode.material");
+  CHECK_CONTAINS(err.msg, "no file");
+  CHECK_CONTAINS(err.msg, ", nor ");
+  CHECK_CONTAINS(err.msg, dir);
+  CHECK_CONTAINS(err.msg, "devices/materials/no-such.ini");
+  free(text);
+  remove(path);
+  rmdir(dir);
+}
+
 int main(void) {
   RUN(test_shipped_device);
   RUN(test_fixture_and_overrides);
@@ -1243,6 +1284,7 @@ int main(void) {
   RUN(test_nul_and_size);
   RUN(test_bad_sets);
   RUN(test_missing_device);
+  RUN(test_material_search);
   RUN(test_nimc_device);
   RUN(test_device_variants_differ_minimally);
   RUN(test_interdigitated_overrides);

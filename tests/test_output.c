@@ -959,6 +959,253 @@ static void test_validation(const char *dir) {
     fprintf(stderr, "%s %s\n", tl_fail == before_ ? "ok  " : "FAIL", #fn);     \
   } while (0)
 
+/* ---- the figures of a run, by technique (nimc_plot_run) ---- */
+
+/* Append a step of type t and its samples to r: npts samples over dur_s
+ * from v0 to v1 at current i_A (a linear ramp); cycle as the Repeat's. */
+static void push_step(nimc_result *r, nimc_step_type t, int cycle, double dur_s,
+                      double v0, double v1, double i_A, int npts) {
+  int idx = (int)r->nsteps;
+  double t0 = r->series.n ? r->series.time_s[r->series.n - 1] : 0.0;
+  nimc_step_result *st = realloc(r->steps, (r->nsteps + 1) * sizeof *st);
+  CHECK(st != NULL);
+  if (!st) return;
+  r->steps = st;
+  r->steps[r->nsteps++] = (nimc_step_result){
+      .type = t, .index = idx, .cycle = cycle, .duration_s = dur_s,
+      .charge_C = i_A * dur_s, .v_start_V = v0, .v_end_V = v1,
+      .freq_Hz = NAN, .z_re_ohm = NAN, .z_im_ohm = NAN};
+  for (int k = 1; k <= npts; k++) {
+    double f = (double)k / npts;
+    nimc_series_push(&r->series, t0 + f * dur_s, v0 + f * (v1 - v0), i_A, idx);
+  }
+}
+
+/* Append a cycle summary of the steps first.. of r. */
+static void push_cycle(nimc_result *r, int first, int nsteps, double t0,
+                       double dur, double retention, double ce) {
+  nimc_cycle_result *c = realloc(r->cycles, (r->ncycles + 1) * sizeof *c);
+  CHECK(c != NULL);
+  if (!c) return;
+  r->cycles = c;
+  memset(&c[r->ncycles], 0, sizeof *c);
+  c[r->ncycles] = (nimc_cycle_result){.cycle = (int)r->ncycles + 1,
+                                      .first_step = first,
+                                      .nsteps = nsteps,
+                                      .t_start_s = t0,
+                                      .duration_s = dur,
+                                      .capacitance_retention = retention,
+                                      .coulombic_efficiency = ce};
+  r->ncycles++;
+}
+
+/* Width, height and dots per inch (pHYs; 0 without one) of the PNG at
+ * path; 0 or -1. */
+static int png_info(const char *path, long *w, long *h, double *dpi) {
+  size_t n;
+  unsigned char *b = (unsigned char *)slurp(path, &n);
+  *dpi = 0;
+  if (!b || n < 33 || memcmp(b + 12, "IHDR", 4)) {
+    free(b);
+    return -1;
+  }
+#define BE32(p) ((long)(p)[0] << 24 | (long)(p)[1] << 16 | (long)(p)[2] << 8 | (long)(p)[3])
+  *w = BE32(b + 16), *h = BE32(b + 20);
+  for (size_t at = 8; at + 12 <= n;) {
+    long len = BE32(b + at);
+    if (!memcmp(b + at + 4, "pHYs", 4) && b[at + 16] == 1)
+      *dpi = (double)BE32(b + at + 8) * 0.0254;
+    at += (size_t)len + 12;
+  }
+#undef BE32
+  free(b);
+  return 0;
+}
+
+/* The number of lines of the file at path that are data (not blank, not a
+ * comment), and of its blocks (runs of them). */
+static size_t data_lines(const char *path, size_t *blocks) {
+  char *t = slurp(path, NULL);
+  size_t n = 0, nb = 0;
+  for (char *line = t ? strtok(t, "\n") : NULL; line; line = strtok(NULL, "\n"))
+    if (line[0] != '#') n++;
+  free(t);
+  /* blocks: counted from the "# panel P curve C" headers */
+  t = slurp(path, NULL);
+  for (char *q = t; q && (q = strstr(q, "# panel ")); q++)
+    nb++;
+  free(t);
+  *blocks = nb;
+  return n;
+}
+
+/* Does the file dir/name exist, and (text non-NULL) contain text? */
+static int has_file(const char *dir, const char *name, const char *text) {
+  char path[1500];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  char *t = slurp(path, NULL);
+  int ok = t && (!text || strstr(t, text));
+  free(t);
+  return ok;
+}
+
+/* One technique: draw r into dir/sub; the stems drawn must be want
+ * (NULL-terminated), each with its PNG at 300 dpi and its SVG holding
+ * svg_text. */
+static void check_run_figures(const char *dir, const char *sub,
+                              const nimc_result *r, const char *tech,
+                              const char *const *want, const char *svg_text) {
+  char fig[600], name[700];
+  nimc_err err;
+  const char *stems[NIMC_RUN_FIGURES_MAX + 1];
+  nimc_run_info info = {"dev_1", 25.0, 1e-4}; /* 1 cm2 */
+  snprintf(fig, sizeof fig, "%s/%s", dir, sub);
+  CHECK(mkdir(fig, 0700) == 0);
+  CHECK_CONTAINS(nimc_run_technique(r), tech);
+  int rc = nimc_plot_run(r, &info, fig, stems, &err);
+  CHECK(rc == NIMC_OK);
+  if (rc) fprintf(stderr, "nimc_plot_run (%s): %s\n", sub, err.msg);
+  size_t n = 0;
+  while (want[n]) n++;
+  for (size_t k = 0; k <= n; k++) {
+    CHECK(rc || (stems[k] == NULL) == (want[k] == NULL));
+    if (rc || !want[k] || !stems[k]) continue;
+    CHECK_CONTAINS(stems[k], want[k]);
+    long w = 0, h = 0;
+    double dpi = 0;
+    snprintf(name, sizeof name, "%s/%s.png", fig, want[k]);
+    CHECK(png_info(name, &w, &h, &dpi) == 0);
+    CHECK(w == 1920); /* 6.4 in at 300 dpi */
+    CHECK_ABS(dpi, 300.0, 0.5);
+    snprintf(name, sizeof name, "%s.svg", want[k]);
+    CHECK(has_file(fig, name, k == 0 ? svg_text : "<svg"));
+  }
+  /* the device name escaped, the temperature and units typeset */
+  snprintf(name, sizeof name, "%s.gp", want[0]);
+  CHECK(has_file(fig, name, "dev\\_1"));
+  CHECK(has_file(fig, name, "25 \302\260C"));
+  CHECK(!has_file(fig, "gcd.png", NULL) || !strcmp(tech, "gcd") ||
+        !strcmp(tech, "cycling"));
+  CHECK(count_temporaries(fig) == 0);
+}
+
+static void test_plot_run(const char *dir) {
+  nimc_result r;
+  /* a CV: two cycles at 10 mV/s in a Repeat, then one at 20 mV/s */
+  memset(&r, 0, sizeof r);
+  for (int c = 0; c < 2; c++) {
+    push_step(&r, NIMC_STEP_SWEEP, c, 350, 0, 3.5, 1e-4, 50);
+    push_step(&r, NIMC_STEP_SWEEP, c, 350, 3.5, 0, -1e-4, 50);
+  }
+  push_step(&r, NIMC_STEP_SWEEP, 0, 175, 0, 3.5, 2e-4, 50);
+  push_step(&r, NIMC_STEP_SWEEP, 0, 175, 3.5, 0, -2e-4, 50);
+  const char *cv[] = {"cv", NULL};
+  check_run_figures(dir, "cv", &r, "cv", cv, "current density");
+  char path[700];
+  snprintf(path, sizeof path, "%s/cv/cv.gp", dir);
+  char *gp = slurp(path, NULL);
+  /* one curve per cycle and rate, units typeset */
+  CHECK(gp && strstr(gp, "10 mV s^{-1}, cycle 2"));
+  CHECK(gp && strstr(gp, "20 mV s^{-1}, cycle 1"));
+  CHECK(gp && strstr(gp, "mA cm^{-2}") && strstr(gp, "CV at 10, 20 mV s^{-1}"));
+  CHECK(gp && strstr(gp, "index 2 ") && !strstr(gp, "index 3 "));
+  free(gp);
+  nimc_result_free(&r);
+
+  /* a CV of 20 cycles: the first and last three */
+  memset(&r, 0, sizeof r);
+  for (int c = 0; c < 20; c++) {
+    push_step(&r, NIMC_STEP_SWEEP, c, 350, 0, 3.5, 1e-4, 20);
+    push_step(&r, NIMC_STEP_SWEEP, c, 350, 3.5, 0, -1e-4, 20);
+  }
+  check_run_figures(dir, "cv20", &r, "cv", cv, "current density");
+  snprintf(path, sizeof path, "%s/cv20/cv.gp", dir);
+  gp = slurp(path, NULL);
+  CHECK(gp && strstr(gp, "'10 mV s^{-1}, cycle 3'") &&
+        strstr(gp, "'10 mV s^{-1}, cycle 18'") &&
+        strstr(gp, "'10 mV s^{-1}, cycle 20'") &&
+        !strstr(gp, "'10 mV s^{-1}, cycle 4'") &&
+        !strstr(gp, "'10 mV s^{-1}, cycle 17'"));
+  free(gp);
+  nimc_result_free(&r);
+
+  /* 200 cycles of charge and discharge: retention and efficiency against
+   * cycle, and the voltage of the first and last three cycles only */
+  memset(&r, 0, sizeof r);
+  for (int c = 0; c < 200; c++) {
+    double t0 = r.series.n ? r.series.time_s[r.series.n - 1] : 0.0;
+    push_step(&r, NIMC_STEP_CHARGE, c, 100, 0, 3.5, 1e-4, 40);
+    push_step(&r, NIMC_STEP_DISCHARGE, c, 100, 3.5, 0, -1e-4, 40);
+    push_cycle(&r, 2 * c, 2, t0, 200, 1.0 - 0.001 * c, 0.99);
+  }
+  const char *cyc[] = {"cycling", "gcd", NULL};
+  check_run_figures(dir, "cycling", &r, "cycling", cyc,
+                    "coulombic efficiency");
+  size_t blocks;
+  snprintf(path, sizeof path, "%s/cycling/gcd.dat", dir);
+  size_t pts = data_lines(path, &blocks);
+  CHECK(blocks == 6);   /* cycles 1, 2, 3, 198, 199, 200 */
+  CHECK(pts <= 6 * 81); /* not the 16000 samples of the run */
+  snprintf(path, sizeof path, "%s/cycling/gcd.gp", dir);
+  gp = slurp(path, NULL);
+  CHECK(gp && strstr(gp, "'cycle 200'") && !strstr(gp, "'cycle 4'"));
+  free(gp);
+  snprintf(path, sizeof path, "%s/cycling/cycling.dat", dir);
+  CHECK(data_lines(path, &blocks) == 400 && blocks == 2);
+  /* --cycles-only: no samples, the cycling figure alone */
+  nimc_series_free(&r.series);
+  const char *cyc_only[] = {"cycling", NULL};
+  check_run_figures(dir, "cycles-only", &r, "cycling", cyc_only,
+                    "capacitance retention");
+  nimc_result_free(&r);
+
+  /* a charge, then a rest: Conway's three panels */
+  memset(&r, 0, sizeof r);
+  push_step(&r, NIMC_STEP_CHARGE, 0, 100, 0, 3.5, 1e-4, 20);
+  push_step(&r, NIMC_STEP_REST, 0, 36000, 3.5, 2.1, 0, 200);
+  const char *rest[] = {"rest", NULL};
+  check_run_figures(dir, "rest", &r, "rest", rest, "logarithmic");
+  snprintf(path, sizeof path, "%s/rest/rest.gp", dir);
+  gp = slurp(path, NULL);
+  CHECK(gp && strstr(gp, "set logscale x") && strstr(gp, "t^{1/2} (h^{1/2})"));
+  CHECK(gp && strstr(gp, "rest from 3.5 V"));
+  free(gp);
+  nimc_result_free(&r);
+
+  /* a charge, then a resistor: voltage, current and power */
+  memset(&r, 0, sizeof r);
+  push_step(&r, NIMC_STEP_CHARGE, 0, 100, 0, 3.5, 1e-4, 20);
+  push_step(&r, NIMC_STEP_LOAD_RESISTOR, 0, 100, 3.5, 0.5, -1e-4, 20);
+  const char *load[] = {"load", NULL};
+  check_run_figures(dir, "load", &r, "load", load, "power density");
+  snprintf(path, sizeof path, "%s/load/load.gp", dir);
+  gp = slurp(path, NULL);
+  /* at the middle sample (the 11th of 20): 1.85 V over 0.1 mA */
+  CHECK(gp && strstr(gp, "load: 18.5 k\316\251 resistor"));
+  free(gp);
+  nimc_result_free(&r);
+
+  /* a plain GCD, long: decimated to a bounded number of points */
+  memset(&r, 0, sizeof r);
+  push_step(&r, NIMC_STEP_CHARGE, 0, 1000, 0, 3.5, 1e-4, 10000);
+  push_step(&r, NIMC_STEP_DISCHARGE, 0, 1000, 3.5, 0, -1e-4, 10000);
+  const char *gcd[] = {"gcd", NULL};
+  check_run_figures(dir, "gcd", &r, "gcd", gcd, "voltage (V)");
+  snprintf(path, sizeof path, "%s/gcd/gcd.dat", dir);
+  pts = data_lines(path, &blocks);
+  CHECK(pts <= 4001 && pts >= 3000);
+  nimc_result_free(&r);
+
+  /* nothing to draw: no figure, no error */
+  memset(&r, 0, sizeof r);
+  const char *stems[NIMC_RUN_FIGURES_MAX + 1];
+  nimc_run_info info = {NULL, NAN, 0};
+  nimc_err err;
+  CHECK(nimc_plot_run(&r, &info, dir, stems, &err) == NIMC_OK);
+  CHECK(stems[0] == NULL);
+  CHECK(nimc_plot_run(NULL, &info, dir, stems, &err) == NIMC_EMISUSE);
+}
+
 int main(void) {
   char dir[] = "/tmp/nimc_test_output.XXXXXX";
   if (!mkdtemp(dir)) {
@@ -973,6 +1220,7 @@ int main(void) {
   RUN_IN(test_fields_csv, dir);
   RUN_IN(test_plot_fields, dir);
   RUN_IN(test_plot_curves, dir);
+  RUN_IN(test_plot_run, dir);
   RUN_IN(test_validation, dir);
   RUN_IN(test_spectra, dir);
   RUN(test_eis_json);

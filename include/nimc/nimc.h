@@ -1327,6 +1327,52 @@ int nimc_plot_panels(const nimc_panel *panels, size_t npanels,
                      const char *title, const char *dir, const char *stem,
                      nimc_err *err);
 
+/* nimc_plot_panels with its texts (title, axis labels, legend entries) in
+ * gnuplot's enhanced syntax when enhanced is non-zero, so that units are
+ * typeset: "mA cm^{-2}", "t^{1/2}"; a literal ^ _ @ & ~ { } then needs a
+ * backslash before it (nimc_plot_escape). */
+int nimc_plot_panels_text(const nimc_panel *panels, size_t npanels,
+                          const char *title, int enhanced, const char *dir,
+                          const char *stem, nimc_err *err);
+
+/* Copy text into buf (capacity cap, always terminated) with gnuplot's
+ * enhanced-text characters escaped, for a name in an enhanced title. */
+void nimc_plot_escape(const char *text, char *buf, size_t cap);
+
+/* The figures of a run (nimc run -o): which figures, by the technique the
+ * run's steps make (nimc_run_technique), each as nimc_plot_panels writes
+ * them: STEM.png (300 dpi), STEM.svg, STEM.gp, STEM.dat, STEM.log.
+ *   gcd      gcd: voltage against time (a series longer than a few
+ *            thousand points decimated)
+ *   cycling  cycling: capacitance retention and coulombic efficiency
+ *            against cycle (res->cycles), and gcd: voltage against the
+ *            time in the cycle of the first and last three cycles
+ *   cv       cv: current density against voltage, a curve per cycle and
+ *            scan rate (of many, each rate's first and last three)
+ *   rest     rest: voltage of the last rest after a charge against t,
+ *            log t and t^1/2 (Conway's diagnostic plots)
+ *   load     load: voltage, current and power against time
+ * Titles name the device and the condition (current density, scan rate,
+ * temperature, cycles).  stems (room for NIMC_RUN_FIGURES_MAX + 1)
+ * receives the names of the figures drawn, NULL-terminated.  A run with
+ * nothing to draw (no series, no cycles) draws nothing and succeeds. */
+#define NIMC_RUN_FIGURES_MAX 4
+typedef struct nimc_run_info {
+  const char *device;   /* for titles; NULL = none */
+  double temperature_C; /* for titles; NaN = not said */
+  double area_m2;       /* footprint, for current densities; <= 0 or NaN:
+                           currents in mA */
+} nimc_run_info;
+
+/* The technique of res's steps, the name of nimc_plot_run's list: a sweep
+ * makes "cv"; charge/discharge Repeated (two cycles or more) "cycling"; a
+ * constant-power or resistor step "load"; a rest after a charge "rest";
+ * anything else "gcd". */
+const char *nimc_run_technique(const nimc_result *res);
+
+int nimc_plot_run(const nimc_result *res, const nimc_run_info *info,
+                  const char *dir, const char **stems, nimc_err *err);
+
 /* One spectrum in an impedance figure; nothing is owned. */
 typedef struct nimc_zcurve {
   const char *label;        /* legend entry; NULL = none */

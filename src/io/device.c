@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core/pack_spec.h"
 #include "core/params.h"
@@ -722,15 +723,48 @@ static int get_choice(const scope *s, const char *key,
   return bad(s->L, e, "unknown value '%s' (choices: %s)", e->value, known);
 }
 
-/* Resolve rel against the directory of the file e was read from (the
- * device file's for --set) into out[NIMC_PATH_MAX]. */
+/* Where a material or table path that is not next to the file naming it
+ * is looked for: the installed material directory, then the source
+ * tree's (a build used where it was built); CMakeLists.txt sets both. */
+#ifndef NIMC_MATERIALS_DIR
+#define NIMC_MATERIALS_DIR "/usr/local/share/nimc/materials"
+#endif
+#ifndef NIMC_SOURCE_MATERIALS_DIR
+#define NIMC_SOURCE_MATERIALS_DIR "devices/materials"
+#endif
+static const char *const material_dirs[] = {NIMC_MATERIALS_DIR,
+                                            NIMC_SOURCE_MATERIALS_DIR};
+
+/* Resolve rel into out[NIMC_PATH_MAX]: against the directory of the file e
+ * was read from (the device file's for --set), else (a relative path)
+ * by its base name in each of material_dirs, so that a device file copied
+ * alone keeps finding the shipped materials; the first candidate that
+ * exists, or the first of all when none does.  tried[cap] (may be NULL)
+ * receives the other candidates looked at, ", " between them, for the
+ * message. */
 static int resolve(const loader *L, const entry *e, const char *rel,
-                   char *out) {
+                   char *out, char *tried, size_t cap) {
   const char *base = e->file ? e->file : L->dev.path;
   const char *slash = strrchr(base, '/');
+  const char *name = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
   int dirlen = rel[0] == '/' || !slash ? 0 : (int)(slash - base + 1);
   int n = snprintf(out, NIMC_PATH_MAX, "%.*s%s", dirlen, base, rel);
   if (n < 0 || n >= NIMC_PATH_MAX) return bad(L, e, "path too long");
+  if (tried) tried[0] = '\0';
+  if (rel[0] == '/' || access(out, F_OK) == 0) return NIMC_OK;
+  char cand[NIMC_PATH_MAX];
+  for (size_t k = 0; k < sizeof material_dirs / sizeof *material_dirs; k++) {
+    n = snprintf(cand, sizeof cand, "%s/%s", material_dirs[k], name);
+    if (n < 0 || n >= (int)sizeof cand) continue;
+    if (tried) {
+      size_t len = strlen(tried);
+      snprintf(tried + len, cap - len, "%s%s", len ? ", nor " : "", cand);
+    }
+    if (access(cand, F_OK) == 0) {
+      memcpy(out, cand, (size_t)n + 1);
+      return NIMC_OK;
+    }
+  }
   return NIMC_OK;
 }
 
@@ -808,7 +842,11 @@ static int get_law(const scope *s, const char *key, const char *si, int rng,
     while (isspace((unsigned char)*v))
       v++;
     char path[NIMC_PATH_MAX], why[NIMC_ERRMSG_MAX / 2];
-    TRY(resolve(s->L, e, v, path));
+    char tried[3 * NIMC_PATH_MAX / 2];
+    TRY(resolve(s->L, e, v, path, tried, sizeof tried));
+    if (access(path, F_OK) != 0)
+      return bad(s->L, e, "cannot read table '%s': no file %s%s%s", v, path,
+                 tried[0] ? ", nor " : "", tried);
     int rc = nimc_table_read(path, &tmp.x, &tmp.y, &tmp.n, why, sizeof why);
     if (rc == NIMC_ENOMEM) return nimc_err_set(s->L->err, rc, "%s", why);
     if (rc) return bad(s->L, e, "%s", why);
@@ -838,8 +876,8 @@ static int get_law(const scope *s, const char *key, const char *si, int rng,
  * its own kind; the section that uses it reads the values. */
 static int load_material(const loader *L, const entry *e, const char *file,
                          table *mat, int *kind) {
-  char path[NIMC_PATH_MAX];
-  TRY(resolve(L, e, file, path));
+  char path[NIMC_PATH_MAX], tried[3 * NIMC_PATH_MAX / 2];
+  TRY(resolve(L, e, file, path, tried, sizeof tried));
   TRY(table_init(mat, path, L->err));
   char *text, why[256];
   size_t len;
@@ -849,7 +887,8 @@ static int load_material(const loader *L, const entry *e, const char *file,
   if (rc == NIMC_ENOMEM)
     return nimc_err_set(L->err, NIMC_ENOMEM, "out of memory");
   if (rc && errnum == ENOENT)
-    return bad(L, e, "unknown material '%s' (no file %s)", file, path);
+    return bad(L, e, "unknown material '%s' (no file %s%s%s)", file, path,
+               tried[0] ? ", nor " : "", tried);
   if (rc) return bad(L, e, "cannot read material file %s: %s", path, why);
   rc = read_ini(mat, text, len);
   free(text);

@@ -1,7 +1,8 @@
 /*
  * plot.c -- the figures, drawn by gnuplot: the GCD figure (voltage against
- * time), several curves on one pair of axes (nimc_plot_curves), and maps of
- * the fields over the cross-section (nimc_plot_fields).
+ * time), several curves on one pair of axes (nimc_plot_curves), panels of
+ * them (nimc_plot_panels, nimc_plot_panels_text with typeset units), and
+ * maps of the fields over the cross-section (nimc_plot_fields).
  *
  * The data (STEM.dat) and a self-contained script (STEM.gp) are written
  * next to the figures; gnuplot is then started with fork/execvp, no shell,
@@ -16,6 +17,11 @@
  * installed" is told apart from "failed".  The library prints nothing:
  * what gnuplot says stays in the log, and the error message quotes its
  * last line.
+ *
+ * The PNG is drawn for print, at 300 dpi (twice the SVG's pixels, fonts
+ * and lines scaled alike, the resolution written into the file's pHYs
+ * chunk; a PNG redrawn by hand from STEM.gp has the pixels, not the
+ * mark).  Which figures a run gets, by its technique, is runfig.c's.
  *
  * Units are converted here, at the edge, for the reader of the figure
  * (mm and um for lengths, A/cm3 for the reaction current); the data files
@@ -86,6 +92,29 @@ static void put_quoted(char *b, size_t cap, size_t *len, const char *s) {
   b[*len] = '\0';
 }
 
+/* The PNGs are drawn for print at 300 dots per inch: a figure the SVG
+ * draws w x h pixels is a PNG of 2w x 2h pixels (960 x 640 -> 1920 x 1280,
+ * 6.4 x 4.27 in), with fonts and lines scaled alike so that it looks as
+ * the SVG does, and mark_dpi writes the resolution into the PNG (its pHYs
+ * chunk) so that it prints at that size. */
+#define PNG_DPI 300
+#define DPI_SCALE 2.0
+
+/* Append to b the PNG terminal of a figure of width x height (SVG
+ * pixels): pngcairo where there is one. */
+static void png_terminal(char *b, size_t cap, size_t *len, int width,
+                         int height) {
+  int w = (int)lround(width * DPI_SCALE), h = (int)lround(height * DPI_SCALE);
+  int n = snprintf(b + *len, cap - *len,
+                   "set encoding utf8\n"
+                   "if (strstrt(GPVAL_TERMINALS, \"pngcairo\") > 0) {\n"
+                   "  set terminal pngcairo size %d,%d fontscale %.4g "
+                   "linewidth %.4g\n"
+                   "} else {\n  set terminal png size %d,%d\n}\n",
+                   w, h, DPI_SCALE, DPI_SCALE, w, h);
+  if (n > 0) *len += (size_t)n < cap - *len ? (size_t)n : cap - *len - 1;
+}
+
 /* Write gcd.dat and gcd.gp. */
 static int write_inputs(const nimc_series *s, const files *f, const char *title,
                         nimc_err *err) {
@@ -113,12 +142,10 @@ static int write_inputs(const nimc_series *s, const files *f, const char *title,
       "set style line 1 linecolor rgb \"#1f4e9a\" linewidth 2\n"
       "set title '");
   put_quoted(b, cap, &len, title ? title : "");
+  len += (size_t)snprintf(b + len, cap - len, "' noenhanced\n");
+  png_terminal(b, cap, &len, 960, 640);
   len += (size_t)snprintf(
       b + len, cap - len,
-      "' noenhanced\n"
-      "if (strstrt(GPVAL_TERMINALS, \"pngcairo\") > 0) {\n"
-      "  set terminal pngcairo size 960,640\n"
-      "} else {\n  set terminal png size 960,640\n}\n"
       "set output png\n"
       "plot \"gcd.dat\" using 1:2 with lines linestyle 1\n"
       "set terminal svg size 960,640\nset output svg\nreplot\nunset output\n");
@@ -273,6 +300,79 @@ static int make_temporary(char *tmp, char *name, size_t namelen) {
   return 0;
 }
 
+/* The CRC of PNG chunks (ISO 3309, as the PNG specification gives it). */
+static uint32_t png_crc(const unsigned char *b, size_t n) {
+  uint32_t c = 0xffffffffu;
+  for (size_t k = 0; k < n; k++) {
+    c ^= b[k];
+    for (int j = 0; j < 8; j++)
+      c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+  }
+  return c ^ 0xffffffffu;
+}
+
+static void put_be32(unsigned char *b, uint32_t v) {
+  b[0] = (unsigned char)(v >> 24), b[1] = (unsigned char)(v >> 16);
+  b[2] = (unsigned char)(v >> 8), b[3] = (unsigned char)v;
+}
+
+/* Write PNG_DPI into the PNG at path: a pHYs chunk after its IHDR (the
+ * place the specification allows), unless it has one.  0, or -1 with
+ * errno (EINVAL: not a PNG as gnuplot writes them). */
+static int mark_dpi(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  unsigned char *b = NULL;
+  size_t n = 0, cap = 0, got;
+  do {
+    if (n == cap) {
+      unsigned char *nb = realloc(b, cap = 2 * cap + 65536);
+      if (!nb) {
+        free(b), fclose(f);
+        errno = ENOMEM;
+        return -1;
+      }
+      b = nb;
+    }
+    got = fread(b + n, 1, cap - n, f);
+    n += got;
+  } while (got > 0);
+  fclose(f);
+  /* signature (8), IHDR: length 13, type, data, CRC (25) */
+  if (n < 33 || memcmp(b, "\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR", 16)) {
+    free(b);
+    errno = EINVAL;
+    return -1;
+  }
+  for (size_t at = 8; at + 12 <= n;) { /* the chunks before the image */
+    size_t len = (size_t)b[at] << 24 | (size_t)b[at + 1] << 16 |
+                 (size_t)b[at + 2] << 8 | b[at + 3];
+    if (!memcmp(b + at + 4, "IDAT", 4)) break;
+    if (!memcmp(b + at + 4, "pHYs", 4)) { /* already marked */
+      free(b);
+      return 0;
+    }
+    at += len + 12;
+  }
+  unsigned char c[21]; /* length, "pHYs", x and y per metre, unit, CRC */
+  uint32_t ppm = (uint32_t)lround(PNG_DPI / 0.0254);
+  put_be32(c, 9);
+  memcpy(c + 4, "pHYs", 4);
+  put_be32(c + 8, ppm);
+  put_be32(c + 12, ppm);
+  c[16] = 1; /* the metre */
+  put_be32(c + 17, png_crc(c + 4, 13));
+  int rc = -1;
+  f = fopen(path, "wb");
+  if (f) {
+    int ok = fwrite(b, 1, 33, f) == 33 && fwrite(c, 1, 21, f) == 21 &&
+             fwrite(b + 33, 1, n - 33, f) == n - 33;
+    rc = fclose(f) == 0 && ok ? 0 : -1;
+  }
+  free(b);
+  return rc;
+}
+
 /* Run the script written for f, then move its figures into place; the
  * temporaries (unique names from mkstemp, in dir) are gone afterwards
  * whatever happened. */
@@ -294,6 +394,13 @@ static int draw(const char *dir, files *f, nimc_err *err) {
   if (missing) {
     rc = nimc_err_set(err, NIMC_EEXTERNAL, "gnuplot wrote no '%s' (see %s)",
                       missing, f->log);
+    goto cleanup;
+  }
+  if (mark_dpi(f->png_tmp) != 0) {
+    char why[128];
+    reason(errno, why, sizeof why);
+    rc = nimc_err_set(err, NIMC_EIO, "cannot mark '%s' as %d dpi: %s", f->png,
+                      PNG_DPI, why);
     goto cleanup;
   }
   if (rename(f->png_tmp, f->png) != 0 || rename(f->svg_tmp, f->svg) != 0) {
@@ -387,16 +494,15 @@ static int sb_write(const sbuf *s, const char *path, nimc_err *err) {
  * terminal (pngcairo where there is one) of the given size. */
 static void script_head(sbuf *s, const char *stem, const char *what, int width,
                         int height) {
+  char term[512];
+  size_t len = 0;
+  png_terminal(term, sizeof term, &len, width, height);
   sb_printf(s,
             "# %s.gp -- %s, written by nimc.  Run 'gnuplot %s.gp' in\n"
             "# this directory to redraw %s.png and %s.svg.\n"
             "if (!exists(\"png\")) png = \"%s.png\"\n"
-            "if (!exists(\"svg\")) svg = \"%s.svg\"\n"
-            "if (strstrt(GPVAL_TERMINALS, \"pngcairo\") > 0) {\n"
-            "  set terminal pngcairo size %d,%d\n"
-            "} else {\n  set terminal png size %d,%d\n}\n",
-            stem, what, stem, stem, stem, stem, stem, width, height, width,
-            height);
+            "if (!exists(\"svg\")) svg = \"%s.svg\"\n%s",
+            stem, what, stem, stem, stem, stem, stem, term);
 }
 
 /* ---- several curves on one pair of axes ---- */
@@ -449,17 +555,20 @@ static size_t panels_data(sbuf *dat, const nimc_panel *p, size_t np,
 
 /* The plot command of one panel. */
 static void panel_script(sbuf *gp, const char *stem, const nimc_panel *p,
-                         const long *blocks) {
+                         const long *blocks, int enhanced) {
   const nimc_axes *ax = &p->axes;
+  const char *how = enhanced ? "enhanced" : "noenhanced";
   sb_printf(gp, "set xlabel '");
   sb_quoted(gp, ax->xlabel);
-  sb_printf(gp, "' noenhanced\nset ylabel '");
+  sb_printf(gp, "' %s\nset ylabel '", how);
   sb_quoted(gp, ax->ylabel);
-  sb_printf(gp, "' noenhanced\nset title '");
+  sb_printf(gp, "' %s\nset title '", how);
   sb_quoted(gp, ax->title);
-  sb_printf(gp, "' noenhanced\n%s\n%s\n",
+  sb_printf(gp, "' %s\n%s\n%s\n", how,
             ax->logx ? "set logscale x" : "unset logscale x",
             ax->logy ? "set logscale y" : "unset logscale y");
+  sb_printf(gp, "set format x '%s'\n",
+            ax->logx && enhanced ? "10^{%L}" : "% h");
   if (ax->equal) {
     /* one scale: a square frame whose two ranges have the same span,
      * each centred on the data */
@@ -512,7 +621,7 @@ static void panel_script(sbuf *gp, const char *stem, const nimc_panel *p,
     if (cv->label) {
       sb_printf(gp, " title '");
       sb_quoted(gp, cv->label);
-      sb_printf(gp, "'");
+      sb_printf(gp, "' %s", how);
     } else {
       sb_printf(gp, " notitle");
     }
@@ -523,6 +632,12 @@ static void panel_script(sbuf *gp, const char *stem, const nimc_panel *p,
 int nimc_plot_panels(const nimc_panel *panels, size_t npanels,
                      const char *title, const char *dir, const char *stem,
                      nimc_err *err) {
+  return nimc_plot_panels_text(panels, npanels, title, 0, dir, stem, err);
+}
+
+int nimc_plot_panels_text(const nimc_panel *panels, size_t npanels,
+                          const char *title, int enhanced, const char *dir,
+                          const char *stem, nimc_err *err) {
   if (!dir || !panels || npanels == 0)
     return nimc_err_set(err, NIMC_EMISUSE, "nimc_plot_panels: NULL argument");
   if (!stem_ok(stem))
@@ -560,19 +675,20 @@ int nimc_plot_panels(const nimc_panel *panels, size_t npanels,
   }
   int height = npanels > 1 ? 420 * (int)npanels : 640;
   script_head(&gp, stem, "curves", 960, height);
-  sb_printf(&gp, "set grid\nset key top right noenhanced\nset output png\n");
+  sb_printf(&gp, "set grid\nset key top right\nset output png\n");
   for (int pass = 0; pass < 2; pass++) {
     if (pass) sb_printf(&gp, "set terminal svg size 960,%d\nset output svg\n",
                         height);
     if (npanels > 1) {
       sb_printf(&gp, "set multiplot layout %zu,1 title '", npanels);
       sb_quoted(&gp, title);
-      sb_printf(&gp, "' noenhanced\n");
+      sb_printf(&gp, "' %s\n",
+                enhanced ? "enhanced" : "noenhanced");
     }
     for (size_t q = 0, idx = 0; q < npanels; idx += panels[q].ncurves, q++) {
       nimc_panel p = panels[q];
       if (npanels == 1 && !p.axes.title) p.axes.title = title;
-      panel_script(&gp, stem, &p, blocks + idx);
+      panel_script(&gp, stem, &p, blocks + idx, enhanced);
     }
     if (npanels > 1) sb_printf(&gp, "unset multiplot\n");
   }

@@ -28,6 +28,7 @@ PRED_IDS='rct_eis_covered series_time_ratio parallel_time_ratio
   cv_0.1_ag_ag cv_0.3_ag_ag cv_1_ag_ag cv_2_ag_ag retention_1_ag_ag
   esr_eis_ag_ag
   cv_0.1_80C cv_0.3_80C cv_1_80C cv_1.5_80C cv_2_80C esr_eis_80C rct_eis_80C
+  cv_sweep_5mV_s cv_sweep_10mV_s cv_sweep_20mV_s
   cv_0.1_1:1_cathode_fixed cv_0.1_1:2_cathode_fixed cv_0.1_1:3_cathode_fixed
   cv_0.1_1:4_cathode_fixed cv_0.1_1:1_anode_fixed cv_0.1_1:2_anode_fixed
   cv_0.1_1:3_anode_fixed cv_0.1_1:4_anode_fixed
@@ -153,6 +154,22 @@ rc=$?
 [ $rc -eq 2 ] && grep -q "$TMP/noled/nimc.ini: the LED demonstration (f) needs the device's LED, its \[led\] section" "$TMP/err" && ok \
   || bad "no [led]: status $rc, $(cat "$TMP/err")"
 grep -q 'LED demonstration (f): done' "$TMP/err" && bad "no [led]: something ran" || ok
+# ---- --only cv: the CV of the shipped device at 5, 10 and 20 mV/s, the
+# capacitance of a steady cycle (never the first), the I-V figure ----
+"$NIMC" reproduce --only cv --json -o "$TMP/cv" >"$TMP/cv.json" 2>"$TMP/err"
+rc=$?
+[ $rc -eq 0 ] && ok || bad "nimc reproduce --only cv exited $rc: $(cat "$TMP/err")"
+check_rows "$TMP/cv.json" prediction cv_sweep_5mV_s cv_sweep_10mV_s cv_sweep_20mV_s
+[ "$(grep -c '"id":' "$TMP/cv.json")" = 3 ] && ok || bad "--only cv: not 3 rows"
+grep -q 'GCD\|impedance' "$TMP/err" && bad "--only cv ran a GCD or an impedance" || ok
+# read from cycle 3 of 3, a value of the order of the GCD's (5 to 40 F/cm3)
+sed 's/"[^"]*"//g' "$TMP/cv/validation.csv" | awk -F, '
+  NR > 1 { n++; if ($7 != 3 || !($5 > 5 && $5 < 40)) exit 1 } END { exit n != 3 }' && ok \
+  || bad "--only cv: rows not read from cycle 3, or out of range: $(cat "$TMP/cv/validation.csv")"
+[ "$(head -c4 "$TMP/cv/reproduce_cv_rates.png" 2>/dev/null | tail -c3)" = "PNG" ] \
+  && grep -q 'mA cm' "$TMP/cv/reproduce_cv_rates.svg" && [ "$(grep -c '^# panel 0 curve' "$TMP/cv/reproduce_cv_rates.dat")" = 3 ] \
+  && ok || bad "--only cv: reproduce_cv_rates not one curve per scan rate"
+[ -e "$TMP/cv/reproduce_gcd.png" ] && bad "--only cv drew the GCD profiles" || ok
 
 # ---- the predictions, and failures reported while the rest goes on ----
 # Fast: the stack device on a coarse mesh under all three names (the whole
@@ -251,6 +268,8 @@ expect2 "unexpected argument 'extra'" reproduce extra
 expect2 "option '-o' needs a directory" reproduce -o
 expect2 "option '--only' needs a part: calibration or led" reproduce --only
 expect2 "--only 'predictions'" reproduce --only predictions
+expect2 "'calibration' and 'cv'" reproduce --only CV
+expect2 "--only 'calibration': one part only" reproduce --only cv --only calibration
 expect2 "$TMP/nowhere/nimc.ini" reproduce --devices "$TMP/nowhere"
 # the full command needs the AG//AG device file
 expect2 "$D/ag-ag-msc.ini" reproduce --devices "$D"

@@ -136,6 +136,47 @@ else
   bad "nimc run -o failed: $(cat "$TMP/err")"
 fi
 
+# ---- a device file copied alone finds the shipped materials; a material or
+# table found nowhere names every place tried (exit status 2) ----
+mkdir -p "$TMP/alone" && cp $DEV "$TMP/alone/dev.ini"
+"$NIMC" run "$TMP/alone/dev.ini" -e 'Rest for 1 s' -q >/dev/null 2>"$TMP/err" \
+  && ok || bad "a device file copied alone does not run: $(cat "$TMP/err")"
+expect_error 2 "--set anode.material: unknown material 'materials/unobtainium.ini'" \
+  "no file $TMP/alone/materials/unobtainium.ini, nor " "devices/materials/unobtainium.ini" \
+  -- run "$TMP/alone/dev.ini" -e "$CH" --set anode.material=materials/unobtainium.ini
+expect_error 2 "--set cathode.capacitance_shape: cannot read table 'nope.csv': no file $TMP/alone/nope.csv, nor " \
+  -- run "$TMP/alone/dev.ini" -e "$CH" --set cathode.capacitance_shape=table:nope.csv
+n=$(grep -n '^material = materials/nto.ini' "$TMP/alone/dev.ini" | head -1 | cut -d: -f1)
+sed 's|^material = materials/nto.ini|material = materials/ntoo.ini|' "$TMP/alone/dev.ini" >"$TMP/alone/typo.ini"
+expect_error 2 "$TMP/alone/typo.ini:$n: [anode] material: unknown material 'materials/ntoo.ini'" ", nor " \
+  -- run "$TMP/alone/typo.ini" -e "$CH"
+# -o naming a regular file: refused before the run
+: >"$TMP/plain"
+expect_error 2 "-o: cannot use output directory $TMP/plain: not a directory" -- run $DEV -e "$CH" -o "$TMP/plain"
+
+# ---- the figures follow the technique: a CV is current against voltage,
+# a Repeat of cycles retention and efficiency against cycle ----
+SW1='Sweep from 0 V to 3.5 V at 100 mV/s'; SW2='Sweep from 3.5 V to 0 V at 100 mV/s'
+"$NIMC" run $DEV --set device.max_current=10A/cm2 -e "Repeat 2 times: $SW1; $SW2" -q -o "$TMP/fcv" >/dev/null 2>"$TMP/err" \
+  && [ -s "$TMP/fcv/cv.png" ] && [ -s "$TMP/fcv/cv.svg" ] && [ ! -e "$TMP/fcv/gcd.png" ] \
+  && grep -q 'current density' "$TMP/fcv/cv.svg" && grep -q '^cv.png ' "$TMP/fcv/manifest.txt" \
+  && ok || bad "a CV's figure is not cv.png (current against voltage): $(ls "$TMP/fcv") $(cat "$TMP/err")"
+"$NIMC" run $DEV -e "Repeat 8 times: Charge at 1 mA/cm2 until 3.5 V; Discharge at 1 mA/cm2 until 0.5 V" \
+  -q -o "$TMP/fcy" >/dev/null 2>"$TMP/err" \
+  && [ -s "$TMP/fcy/cycling.png" ] && [ -s "$TMP/fcy/gcd.png" ] && [ -s "$TMP/fcy/cycles.csv" ] \
+  && [ "$(grep -c '^# panel 0 curve' "$TMP/fcy/gcd.dat")" = 6 ] \
+  && grep -q '^cycling.svg ' "$TMP/fcy/manifest.txt" \
+  && ok || bad "a Repeat of 8 cycles: no cycling figure, or gcd.png not the first and last 3 cycles: $(ls "$TMP/fcy") $(cat "$TMP/err")"
+
+# ---- -o into a folder that has other files: nothing removed, and the
+# manifest lists only what this run wrote ----
+mkdir -p "$TMP/keep" && echo mine >"$TMP/keep/notes.txt"
+"$NIMC" run $DEV -e "$CH" -e "$DIS" -q -o "$TMP/keep" >/dev/null 2>&1 \
+  && "$NIMC" run $DEV --set device.max_current=10A/cm2 -e "$SW1" -e "$SW2" -q -o "$TMP/keep" >/dev/null 2>"$TMP/err" \
+  && [ "$(cat "$TMP/keep/notes.txt")" = mine ] && [ -s "$TMP/keep/gcd.png" ] && [ -s "$TMP/keep/cv.png" ] \
+  && ! grep -q '^gcd\.\|^notes' "$TMP/keep/manifest.txt" \
+  && ok || bad "-o into a non-empty folder removed a file or listed one it did not write: $(ls "$TMP/keep"); $(cat "$TMP/keep/manifest.txt")"
+
 # ---- success: --fields writes the fields at the end of the run ----
 for fdev in $DEV devices/nimc.ini; do
   fo="$TMP/fields-$(basename "$fdev" .ini)"
