@@ -705,6 +705,51 @@ static void test_power_and_load_on_an_ideal_capacitor(void) {
     CHECK_REL(r[3].duration_s, t_cr, 1e-5);
     CHECK_REL(r[3].v_start_V, w0 * RL / (RL + R), 1e-6);
   }
+  /* a power or a resistor is no galvanostatic discharge: no GCD metrics */
+  nimc_metrics mt;
+  nimc_err err;
+  CHECK(nimc_metrics_gcd_result(&res, NULL, &mt, &err) == NIMC_EANALYSIS);
+  nimc_result_free(&res);
+  fx_free_device(&d);
+}
+
+/* The GCD metrics of a run are read only from constant-current steps: a
+ * charge that ends in a voltage hold (CC-CV) pairs with the constant-
+ * current discharge after it (its coulombic efficiency counts the hold's
+ * charge), while a sweep, or a discharge that a resistor step continues,
+ * is no half-cycle. */
+static void test_metrics_only_from_constant_current(void) {
+  nimc_device d;
+  double C, R;
+  ideal_capacitor(&d, &C, &R);
+  fx_exp x;
+  fx_exp_init(&x);
+  nimc_step *c = fx_add(&x, NIMC_STEP_CHARGE);
+  c->current = 1e-3, c->has_v_cut = 1, c->v_cut_V = 1.0;
+  nimc_step *h = fx_add(&x, NIMC_STEP_HOLD);
+  h->voltage_V = 1.0, h->has_duration = 1, h->duration_s = 0.5;
+  nimc_step *dis = fx_add(&x, NIMC_STEP_DISCHARGE);
+  dis->current = 1e-3, dis->has_v_cut = 1, dis->v_cut_V = 0.1;
+  nimc_result res;
+  int rc = run_tight(&d, &x.exp, &res);
+  CHECK(rc == NIMC_OK && res.nsteps == 3);
+  nimc_metrics mt;
+  nimc_err err;
+  CHECK(nimc_metrics_gcd_result(&res, NULL, &mt, &err) == NIMC_OK);
+  if (res.nsteps == 3) {
+    CHECK(mt.ncycles == 1 && mt.cycle == 1);
+    CHECK_REL(mt.coulombic_efficiency,
+              -res.steps[2].charge_C /
+                  (res.steps[0].charge_C + res.steps[1].charge_C),
+              1e-9);
+  }
+  nimc_result_free(&res);
+  /* the same discharge continued by a resistor: one segment, not CC */
+  nimc_step *l = fx_add(&x, NIMC_STEP_LOAD_RESISTOR);
+  l->resistance_ohm = 200.0, l->has_duration = 1, l->duration_s = 0.1;
+  rc = run_tight(&d, &x.exp, &res);
+  CHECK(rc == NIMC_OK && res.nsteps == 4);
+  CHECK(nimc_metrics_gcd_result(&res, NULL, &mt, &err) == NIMC_EANALYSIS);
   nimc_result_free(&res);
   fx_free_device(&d);
 }
@@ -1233,6 +1278,7 @@ int main(void) {
   RUN(test_resistive_load);
   RUN(test_power_and_load_on_an_ideal_capacitor);
   RUN(test_current_hold_sweep_on_an_ideal_capacitor);
+  RUN(test_metrics_only_from_constant_current);
   RUN(test_c_rate_and_per_mass);
   RUN(test_nominal_capacity_key);
   RUN(test_window_ends_a_charge);

@@ -24,7 +24,9 @@
  *
  * A (charge, discharge) pair is a full charge followed by a full discharge
  * with only rests between them; the metrics say which pair (cycle) they
- * were read from.  One pass, no allocation.
+ * were read from.  Of a simulated run only constant-current steps make
+ * half-cycles (galvanostatic): a sweep, a power, a resistor or an LED
+ * discharge is no GCD.  One pass, no allocation.
  */
 #include <math.h>
 #include <stddef.h>
@@ -93,6 +95,26 @@ static int step_integrals(const source *src, seg g, double *q, double *e) {
   /* the records are signed (> 0 charging); the segment has one sign */
   *q = g.sign * sq;
   *e = g.sign * se;
+  return 1;
+}
+
+/* Is g a galvanostatic half-cycle: for a simulated series, made only of
+ * constant-current steps (a charge may end in a voltage hold, CC-CV);
+ * a segment with a sweep, a sine, a power, a resistor or an LED in it is
+ * none, so those runs report no GCD metrics.  Measured data: always. */
+static int galvanostatic(const source *src, seg g) {
+  const nimc_series *s = src->s;
+  if (!src->steps || !s->step) return 1;
+  for (size_t k = g.a; k <= g.b;) {
+    int index = s->step[k];
+    const nimc_step_result *r = index >= 0 ? step_record(src, index) : NULL;
+    if (!r) return 0;
+    int ok = r->type == NIMC_STEP_CHARGE || r->type == NIMC_STEP_DISCHARGE ||
+             (g.sign > 0 && r->type == NIMC_STEP_HOLD);
+    if (!ok) return 0;
+    while (k <= g.b && s->step[k] == index)
+      k++;
+  }
   return 1;
 }
 
@@ -194,9 +216,14 @@ static int gcd_metrics(const source *src, const nimc_norm *norm,
       g.b++;
     a = g.b + 1;
     if (g.sign == 0) continue; /* rests never break a pair */
+    int cc = galvanostatic(src, g);
     if (g.sign > 0) {
-      prev_is_charge = full(s, g);
+      prev_is_charge = full(s, g) && cc;
       prev_c = g;
+      continue;
+    }
+    if (!cc) { /* not a constant-current discharge: breaks a pair */
+      prev_is_charge = 0;
       continue;
     }
     any_d = 1;
