@@ -19,6 +19,7 @@
 
 #include "core/params.h"
 #include "core/constants.h"
+#include "io/device_keys.h"
 #include "testlib.h"
 
 /* ---- fixtures ---- */
@@ -1276,6 +1277,64 @@ static void test_material_search(void) {
   rmdir(dir);
 }
 
+/* The key lists of docs/device-files.md are the device's tables: under
+ * each section's heading ("### `[device]`" ...) the rows of its key table
+ * ("| `key` | ...") name exactly the keys io/device.c reads there. */
+static void test_docs_list_every_key(void) {
+  static const char *const secs[] = {"device", "separator", "geometry",
+                                     "cover",  "mesh",      "solver",
+                                     "led",    "pack"};
+  FILE *f = fopen("docs/device-files.md", "r");
+  CHECK(f != NULL);
+  if (!f) return;
+  char line[4096];
+  char docs[8][64][48];
+  size_t ndocs[8] = {0};
+  int cur = -1;
+  while (fgets(line, sizeof line, f)) {
+    if (!strncmp(line, "#", 1)) {
+      cur = -1;
+      for (int k = 0; k < 8; k++) {
+        char head[64];
+        snprintf(head, sizeof head, "### `[%s]`", secs[k]);
+        if (!strncmp(line, head, strlen(head))) cur = k;
+      }
+      continue;
+    }
+    if (cur < 0 || strncmp(line, "| `", 3)) continue;
+    const char *a = line + 3, *b = strchr(a, '`');
+    if (!b || (size_t)(b - a) >= sizeof docs[0][0] || ndocs[cur] >= 64)
+      continue;
+    snprintf(docs[cur][ndocs[cur]++], sizeof docs[0][0], "%.*s", (int)(b - a),
+             a);
+  }
+  fclose(f);
+  for (int k = 0; k < 8; k++) {
+    size_t n = 0;
+    const char *key;
+    for (; (key = nimc_device_section_key(secs[k], n)); n++) {
+      int found = 0;
+      for (size_t j = 0; j < ndocs[k]; j++)
+        found |= !strcmp(docs[k][j], key);
+      if (!found)
+        fprintf(stderr, "  [%s] %s: not in docs/device-files.md\n", secs[k],
+                key);
+      CHECK(found);
+    }
+    CHECK(n > 0);
+    for (size_t j = 0; j < ndocs[k]; j++) {
+      int found = 0;
+      for (size_t i = 0; (key = nimc_device_section_key(secs[k], i)); i++)
+        found |= !strcmp(docs[k][j], key);
+      if (!found)
+        fprintf(stderr, "  [%s] %s: documented, but no such key\n", secs[k],
+                docs[k][j]);
+      CHECK(found);
+    }
+  }
+  CHECK(nimc_device_section_key("anode", 0) == NULL);
+}
+
 int main(void) {
   RUN(test_shipped_device);
   RUN(test_fixture_and_overrides);
@@ -1285,6 +1344,7 @@ int main(void) {
   RUN(test_bad_sets);
   RUN(test_missing_device);
   RUN(test_material_search);
+  RUN(test_docs_list_every_key);
   RUN(test_nimc_device);
   RUN(test_device_variants_differ_minimally);
   RUN(test_interdigitated_overrides);

@@ -38,6 +38,7 @@
 
 #include "core/pack_spec.h"
 #include "core/params.h"
+#include "io/device_keys.h"
 #include "io/readfile.h"
 #include "io/table.h"
 #include "io/units.h"
@@ -274,18 +275,6 @@ static int apply_sets(loader *L, const char *const *sets, size_t nsets) {
 static const char *const sections[] = {
     "device", "anode", "separator", "cathode", "electrolyte", "geometry",
     "cover",  "mesh",  "solver",    "led",     "pack",        NULL};
-static const char *const device_keys[] = {"name",
-                                          "geometry",
-                                          "area",
-                                          "temperature",
-                                          "contact_resistance",
-                                          "initial_voltage",
-                                          "normalisation_thickness",
-                                          "nominal_capacity",
-                                          "min_voltage",
-                                          "max_voltage",
-                                          "max_current",
-                                          NULL};
 static const char *const electrode_keys[] = {
     "material",        "kind",
     "thickness",       "porosity",
@@ -302,36 +291,6 @@ static const char *const capacitive_keys[] = {
     "active_density", "volumetric_capacitance", "initial_potential", NULL};
 static const char *const electrolyte_keys[] = {"material",
                                                "initial_concentration", NULL};
-static const char *const separator_keys[] = {"thickness", "porosity",
-                                             "bruggeman", NULL};
-static const char *const geometry_keys[] = {"fingers_per_electrode",
-                                            "finger_length",
-                                            "finger_width",
-                                            "gap",
-                                            "gel_thickness",
-                                            "gel_porosity",
-                                            "gel_bruggeman",
-                                            "collector_sheet_resistance",
-                                            NULL};
-static const char *const cover_keys[] = {"enabled", "thickness", "porosity",
-                                         "bruggeman", NULL};
-/* One list for both geometries: each ignores the other's keys, so that
- * one [mesh] section serves a device whatever its geometry. */
-static const char *const mesh_keys[] = {"anode_cells",       "separator_cells",
-                                        "cathode_cells",     "particle_shells",
-                                        "micropore_shells",
-                                        "grading",           "particle_grading",
-                                        "finger_cells_x",    "gap_cells_x",
-                                        "electrode_cells_z", "gel_cells_z",
-                                        "cover_cells_z",     "grading_x",
-                                        "grading_z",         "array",
-                                        NULL};
-static const char *const solver_keys[] = {"rtol", "atol_scale", NULL};
-static const char *const led_keys[] = {"forward_voltage", "forward_current",
-                                       "ideality", "series_resistance", NULL};
-static const char *const pack_keys[] = {"series", "parallel", "spread", "seed",
-                                        NULL};
-
 /* Material keys: the head of every material file, the part of it a device
  * section may override, and the keys of each kind. */
 static const char *const material_head[] = {"name", "kind",
@@ -478,6 +437,137 @@ static const struct bound *bound_for(const char *key, const char *si) {
     if ((!bounds[i].key || !strcmp(bounds[i].key, key)) &&
         !strcmp(bounds[i].si, si))
       return &bounds[i];
+  return NULL;
+}
+
+/* ---- the keys of the device's own sections ----
+ *
+ * One table per section lists every key it accepts, how its value is read
+ * and where it goes.  The table drives the check for unknown keys (with
+ * the suggestion of a near one), the reading and range checks of plain
+ * numbers and whole numbers, and the documentation's key lists
+ * (nimc_device_section_key; tests/test_device.c holds
+ * docs/device-files.md to it).  A key whose reading depends on others (a
+ * choice, a string, a value required only with another) is read by its
+ * section's own code and listed as KEY_CODE.  A plain key is one row. */
+typedef enum key_how { KEY_NUM, KEY_INT, KEY_CODE } key_how;
+typedef struct key_def {
+  const char *key;
+  key_how how;
+  const char *unit;    /* KEY_NUM: the SI unit its value converts to */
+  int range;           /* KEY_NUM: a row of ranges[] */
+  long lo, hi;         /* KEY_INT: the bounds */
+  size_t off;          /* KEY_NUM, KEY_INT: the field in nimc_device
+                          (a double, an int) */
+  const char *example; /* the example of a required key; NULL: optional */
+} key_def;
+
+#define KNUM(k, u, r, field, ex)                                               \
+  {k, KEY_NUM, u, r, 0, 0, offsetof(nimc_device, field), ex}
+#define KINT(k, lo, hi, field, ex)                                             \
+  {k, KEY_INT, NULL, 0, lo, hi, offsetof(nimc_device, field), ex}
+#define KCODE(k) {k, KEY_CODE, NULL, 0, 0, 0, 0, NULL}
+#define KEND {NULL, KEY_CODE, NULL, 0, 0, 0, 0, NULL}
+
+static const key_def device_keys[] = {
+    KCODE("name"),
+    KCODE("geometry"),
+    KCODE("area"), /* required for a stack only */
+    KNUM("temperature", "K", POS, temperature_K, NULL),
+    KNUM("contact_resistance", "ohm", NONNEG, contact_resistance_ohm, NULL),
+    KCODE("initial_voltage"), /* whether given matters */
+    KNUM("normalisation_thickness", "m", POS, norm_thickness_m, NULL),
+    KNUM("nominal_capacity", "C", POS, nominal_capacity_C, NULL),
+    KCODE("min_voltage"), /* the window: window_keys */
+    KCODE("max_voltage"),
+    KCODE("max_current"),
+    KEND};
+static const key_def separator_keys[] = {
+    KNUM("thickness", "m", POS, separator.thickness_m,
+         "a length such as '30 um'"),
+    KNUM("porosity", "1", FRAC, separator.porosity,
+         "a number in (0, 1) such as 0.8"),
+    KNUM("bruggeman", "1", NONNEG, separator.bruggeman, NULL),
+    KEND};
+static const key_def geometry_keys[] = {
+    KINT("fingers_per_electrode", 1, NIMC_MAX_FINGERS,
+         idg.fingers_per_electrode, "a whole number such as 4"),
+    KNUM("finger_length", "m", POS, idg.finger_length_m,
+         "a length such as '14 mm'"),
+    KNUM("finger_width", "m", POS, idg.finger_width_m,
+         "a length such as '1 mm'"),
+    KNUM("gap", "m", POS, idg.gap_m, "a length such as '0.5 mm'"),
+    KNUM("gel_thickness", "m", POS, idg.gel_thickness_m,
+         "a length such as '300 um'"),
+    KNUM("gel_porosity", "1", FRAC1, idg.gel_porosity, NULL),
+    KNUM("gel_bruggeman", "1", NONNEG, idg.gel_bruggeman, NULL),
+    KNUM("collector_sheet_resistance", "ohm", NONNEG, idg.collector_sheet_ohm,
+         NULL),
+    KEND};
+static const key_def cover_keys[] = {
+    KCODE("enabled"),
+    KCODE("thickness"), /* required when enabled */
+    KCODE("porosity"),
+    KNUM("bruggeman", "1", NONNEG, idg.cover_bruggeman, NULL),
+    KEND};
+/* One table for both geometries: each ignores the other's keys, so that
+ * one [mesh] section serves a device whatever its geometry. */
+static const key_def mesh_keys[] = {
+    KINT("anode_cells", 1, NIMC_MAX_AXIS_CELLS, mesh.anode_cells, NULL),
+    KINT("separator_cells", 1, NIMC_MAX_AXIS_CELLS, mesh.separator_cells,
+         NULL),
+    KINT("cathode_cells", 1, NIMC_MAX_AXIS_CELLS, mesh.cathode_cells, NULL),
+    KINT("particle_shells", 2, NIMC_MAX_AXIS_CELLS, mesh.particle_shells,
+         NULL),
+    KINT("micropore_shells", 1, NIMC_MAX_AXIS_CELLS, mesh.micropore_shells,
+         NULL),
+    KNUM("grading", "1", GE1, mesh.grading, NULL),
+    KNUM("particle_grading", "1", GE1, mesh.particle_grading, NULL),
+    KINT("finger_cells_x", 1, NIMC_MAX_AXIS_CELLS, idg.finger_cells_x, NULL),
+    KINT("gap_cells_x", 1, NIMC_MAX_AXIS_CELLS, idg.gap_cells_x, NULL),
+    KINT("electrode_cells_z", 1, NIMC_MAX_AXIS_CELLS, idg.electrode_cells_z,
+         NULL),
+    KINT("gel_cells_z", 1, NIMC_MAX_AXIS_CELLS, idg.gel_cells_z, NULL),
+    KINT("cover_cells_z", 1, NIMC_MAX_AXIS_CELLS, idg.cover_cells_z, NULL),
+    KNUM("grading_x", "1", GE1, idg.grading_x, NULL),
+    KNUM("grading_z", "1", GE1, idg.grading_z, NULL),
+    KCODE("array"),
+    KEND};
+static const key_def solver_keys[] = {
+    KNUM("rtol", "1", RTOL, solver.rtol, NULL),
+    KNUM("atol_scale", "1", POS, solver.atol_scale, NULL), KEND};
+static const key_def led_keys[] = {
+    KNUM("forward_voltage", "V", POS, led.forward_voltage_V,
+         "the voltage at forward_current, such as '1.8 V'"),
+    KNUM("forward_current", "A", POS, led.forward_current_A,
+         "the current at forward_voltage, such as '1 mA'"),
+    KNUM("ideality", "1", GE1, led.ideality, NULL),
+    KNUM("series_resistance", "ohm", NONNEG, led.series_resistance_ohm, NULL),
+    KEND};
+static const key_def pack_keys[] = {
+    KINT("series", 1, NIMC_PACK_MAX_CELLS, pack.series, NULL),
+    KINT("parallel", 1, NIMC_PACK_MAX_CELLS, pack.parallel, NULL),
+    KCODE("spread"),
+    KINT("seed", 0, INT_MAX, pack.seed, NULL),
+    KEND};
+
+/* The device's own sections and their tables. */
+static const struct {
+  const char *section;
+  const key_def *keys;
+} section_keys[] = {{"device", device_keys},   {"separator", separator_keys},
+                    {"geometry", geometry_keys}, {"cover", cover_keys},
+                    {"mesh", mesh_keys},       {"solver", solver_keys},
+                    {"led", led_keys},         {"pack", pack_keys}};
+
+const char *nimc_device_section_key(const char *section, size_t k) {
+  for (size_t i = 0; i < sizeof section_keys / sizeof section_keys[0]; i++)
+    if (!strcmp(section, section_keys[i].section)) {
+      const key_def *d = section_keys[i].keys;
+      for (size_t j = 0; d[j].key; j++)
+        if (j == k) return d[j].key;
+      return NULL;
+    }
   return NULL;
 }
 
@@ -721,6 +811,35 @@ static int get_choice(const scope *s, const char *key,
   char known[256] = "";
   join(known, sizeof known, choices);
   return bad(s->L, e, "unknown value '%s' (choices: %s)", e->value, known);
+}
+
+/* The names of a key table, NULL-terminated, into names (cap >= 32). */
+static void key_names(const key_def *defs, const char **names, size_t cap) {
+  size_t n = 0;
+  for (; defs[n].key && n + 1 < cap; n++)
+    names[n] = defs[n].key;
+  names[n] = NULL;
+}
+
+/* Every key of section sec must be a row of its table. */
+static int check_defs(const loader *L, const char *sec, const key_def *defs) {
+  const char *names[32];
+  key_names(defs, names, sizeof names / sizeof names[0]);
+  const char *const *lists[] = {names, NULL};
+  return check_keys(L, &L->dev, sec, lists);
+}
+
+/* Read the plain keys (KEY_NUM, KEY_INT) of s's section into d, in the
+ * table's order; the others are the section's own code's. */
+static int read_defs(const scope *s, const key_def *defs, nimc_device *d) {
+  for (const key_def *k = defs; k->key; k++) {
+    void *field = (char *)d + k->off;
+    if (k->how == KEY_NUM)
+      TRY(get_num(s, k->key, k->unit, k->range, k->example, field));
+    else if (k->how == KEY_INT)
+      TRY(get_int(s, k->key, k->lo, k->hi, k->example, field));
+  }
+  return NIMC_OK;
 }
 
 /* Where a material or table path that is not next to the file naming it
@@ -1204,8 +1323,7 @@ static int window_keys(const scope *s, nimc_device *d) {
 /* Section [device]. */
 static int device_section(const loader *L, nimc_device *d) {
   scope s = {L, "device", NULL};
-  const char *const *lists[] = {device_keys, NULL};
-  TRY(check_keys(L, &L->dev, "device", lists));
+  TRY(check_defs(L, "device", device_keys));
   TRY(get_str(&s, "name", "a name such as \"NTO//AG stack\"", d->name,
               sizeof d->name, NULL));
   int g = NIMC_GEOMETRY_STACK;
@@ -1216,14 +1334,9 @@ static int device_section(const loader *L, nimc_device *d) {
   TRY(get_num(&s, "area", "m2", POS,
               g == NIMC_GEOMETRY_STACK ? "an area such as '0.56 cm2'" : NULL,
               &d->area_m2));
-  TRY(get_num(&s, "temperature", "K", POS, NULL, &d->temperature_K));
-  TRY(get_num(&s, "contact_resistance", "ohm", NONNEG, NULL,
-              &d->contact_resistance_ohm));
+  TRY(read_defs(&s, device_keys, d));
   TRY(d->initial_voltage_given = get_num(&s, "initial_voltage", "V", ANY, NULL,
                                          &d->initial_voltage_V));
-  TRY(get_num(&s, "normalisation_thickness", "m", POS, NULL,
-              &d->norm_thickness_m));
-  TRY(get_num(&s, "nominal_capacity", "C", POS, NULL, &d->nominal_capacity_C));
   TRY(window_keys(&s, d));
   return NIMC_OK;
 }
@@ -1261,14 +1374,8 @@ static int geometry_sections(const loader *L, const nimc_device *d) {
 /* Section [separator] (geometry = stack). */
 static int separator_section(const loader *L, nimc_device *d) {
   scope s = {L, "separator", NULL};
-  const char *const *sep[] = {separator_keys, NULL};
-  TRY(check_keys(L, &L->dev, "separator", sep));
-  TRY(get_num(&s, "thickness", "m", POS, "a length such as '30 um'",
-              &d->separator.thickness_m));
-  TRY(get_num(&s, "porosity", "1", FRAC, "a number in (0, 1) such as 0.8",
-              &d->separator.porosity));
-  TRY(get_num(&s, "bruggeman", "1", NONNEG, NULL, &d->separator.bruggeman));
-  return NIMC_OK;
+  TRY(check_defs(L, "separator", separator_keys));
+  return read_defs(&s, separator_keys, d);
 }
 
 /* Sections [geometry] and [cover] (geometry = interdigitated); after the
@@ -1277,23 +1384,9 @@ static int separator_section(const loader *L, nimc_device *d) {
 static int interdigitated_sections(const loader *L, nimc_device *d) {
   nimc_interdigitated_params *g = &d->idg;
   scope s = {L, "geometry", NULL};
-  const char *const *gk[] = {geometry_keys, NULL};
-  const char *const *ck[] = {cover_keys, NULL};
-  TRY(check_keys(L, &L->dev, "geometry", gk));
-  TRY(check_keys(L, &L->dev, "cover", ck));
-  TRY(get_int(&s, "fingers_per_electrode", 1, NIMC_MAX_FINGERS,
-              "a whole number such as 4", &g->fingers_per_electrode));
-  TRY(get_num(&s, "finger_length", "m", POS, "a length such as '14 mm'",
-              &g->finger_length_m));
-  TRY(get_num(&s, "finger_width", "m", POS, "a length such as '1 mm'",
-              &g->finger_width_m));
-  TRY(get_num(&s, "gap", "m", POS, "a length such as '0.5 mm'", &g->gap_m));
-  TRY(get_num(&s, "gel_thickness", "m", POS, "a length such as '300 um'",
-              &g->gel_thickness_m));
-  TRY(get_num(&s, "gel_porosity", "1", FRAC1, NULL, &g->gel_porosity));
-  TRY(get_num(&s, "gel_bruggeman", "1", NONNEG, NULL, &g->gel_bruggeman));
-  TRY(get_num(&s, "collector_sheet_resistance", "ohm", NONNEG, NULL,
-              &g->collector_sheet_ohm));
+  TRY(check_defs(L, "geometry", geometry_keys));
+  TRY(check_defs(L, "cover", cover_keys));
+  TRY(read_defs(&s, geometry_keys, d));
 
   /* a disabled cover's keys are still checked but not required, so that
    * --set cover.enabled=false turns the covered device into the bare one */
@@ -1305,7 +1398,7 @@ static int interdigitated_sections(const loader *L, nimc_device *d) {
   TRY(get_num(&s, "porosity", "1", FRAC,
               on ? "a number in (0, 1) such as 0.05" : NULL,
               &g->cover_porosity));
-  TRY(get_num(&s, "bruggeman", "1", NONNEG, NULL, &g->cover_bruggeman));
+  TRY(read_defs(&s, cover_keys, d));
 
   double ta = d->anode.thickness_m, tc = d->cathode.thickness_m;
   double tcov = on ? g->cover_thickness_m : 0.0, top = fmax(ta, tc) + tcov;
@@ -1332,44 +1425,16 @@ static int interdigitated_sections(const loader *L, nimc_device *d) {
 /* Sections [mesh] and [solver]. */
 static int mesh_solver_sections(const loader *L, nimc_device *d) {
   scope s = {L, "mesh", NULL};
-  const char *const *mesh[] = {mesh_keys, NULL};
-  nimc_mesh_params *m = &d->mesh;
   nimc_interdigitated_params *g = &d->idg;
-  TRY(check_keys(L, &L->dev, "mesh", mesh));
-  TRY(get_int(&s, "anode_cells", 1, NIMC_MAX_AXIS_CELLS, NULL,
-              &m->anode_cells));
-  TRY(get_int(&s, "separator_cells", 1, NIMC_MAX_AXIS_CELLS, NULL,
-              &m->separator_cells));
-  TRY(get_int(&s, "cathode_cells", 1, NIMC_MAX_AXIS_CELLS, NULL,
-              &m->cathode_cells));
-  TRY(get_int(&s, "particle_shells", 2, NIMC_MAX_AXIS_CELLS, NULL,
-              &m->particle_shells));
-  TRY(get_int(&s, "micropore_shells", 1, NIMC_MAX_AXIS_CELLS, NULL,
-              &m->micropore_shells));
-  TRY(get_num(&s, "grading", "1", GE1, NULL, &m->grading));
-  TRY(get_num(&s, "particle_grading", "1", GE1, NULL, &m->particle_grading));
-  TRY(get_int(&s, "finger_cells_x", 1, NIMC_MAX_AXIS_CELLS, NULL,
-              &g->finger_cells_x));
-  TRY(get_int(&s, "gap_cells_x", 1, NIMC_MAX_AXIS_CELLS, NULL,
-              &g->gap_cells_x));
-  TRY(get_int(&s, "electrode_cells_z", 1, NIMC_MAX_AXIS_CELLS, NULL,
-              &g->electrode_cells_z));
-  TRY(get_int(&s, "gel_cells_z", 1, NIMC_MAX_AXIS_CELLS, NULL,
-              &g->gel_cells_z));
-  TRY(get_int(&s, "cover_cells_z", 1, NIMC_MAX_AXIS_CELLS, NULL,
-              &g->cover_cells_z));
-  TRY(get_num(&s, "grading_x", "1", GE1, NULL, &g->grading_x));
-  TRY(get_num(&s, "grading_z", "1", GE1, NULL, &g->grading_z));
+  TRY(check_defs(L, "mesh", mesh_keys));
+  TRY(read_defs(&s, mesh_keys, d));
   int array = (int)g->array;
   TRY(get_choice(&s, "array", arrays, &array));
   g->array = (nimc_array)array;
 
-  const char *const *solver[] = {solver_keys, NULL};
   s.sec = "solver";
-  TRY(check_keys(L, &L->dev, "solver", solver));
-  TRY(get_num(&s, "rtol", "1", RTOL, NULL, &d->solver.rtol));
-  TRY(get_num(&s, "atol_scale", "1", POS, NULL, &d->solver.atol_scale));
-  return NIMC_OK;
+  TRY(check_defs(L, "solver", solver_keys));
+  return read_defs(&s, solver_keys, d);
 }
 
 /* Section [led] (optional): an LED as a load for 'Discharge through LED'.
@@ -1377,23 +1442,13 @@ static int mesh_solver_sections(const loader *L, nimc_device *d) {
  * defaults to 2 (typical of LEDs) and the series resistance to 0. */
 static int led_section(const loader *L, nimc_device *d) {
   scope s = {L, "led", NULL};
-  const char *const *lists[] = {led_keys, NULL};
   nimc_led_params *p = &d->led;
-  TRY(check_keys(L, &L->dev, "led", lists));
+  TRY(check_defs(L, "led", led_keys));
   p->ideality = 2.0;
   p->series_resistance_ohm = 0.0;
   if (!first_in(&L->dev, "led")) return NIMC_OK;
   p->present = 1;
-  TRY(get_num(&s, "forward_voltage", "V", POS,
-              "the voltage at forward_current, such as '1.8 V'",
-              &p->forward_voltage_V));
-  TRY(get_num(&s, "forward_current", "A", POS,
-              "the current at forward_voltage, such as '1 mA'",
-              &p->forward_current_A));
-  TRY(get_num(&s, "ideality", "1", GE1, NULL, &p->ideality));
-  TRY(get_num(&s, "series_resistance", "ohm", NONNEG, NULL,
-              &p->series_resistance_ohm));
-  return NIMC_OK;
+  return read_defs(&s, led_keys, d);
 }
 
 /* Section [pack] (core/pack_spec.h): cells in series and strings in
@@ -1403,18 +1458,15 @@ static int pack_section(const loader *L, nimc_device *d) {
   const entry *first = first_in(&L->dev, "pack");
   if (!first) return NIMC_OK;
   scope s = {L, "pack", NULL};
-  const char *const *lists[] = {pack_keys, NULL};
   char why[NIMC_ERRMSG_MAX / 2];
   nimc_pack_params *p = &d->pack;
-  TRY(check_keys(L, &L->dev, "pack", lists));
+  TRY(check_defs(L, "pack", pack_keys));
   p->given = 1, p->series = p->parallel = 1;
-  TRY(get_int(&s, "series", 1, NIMC_PACK_MAX_CELLS, NULL, &p->series));
-  TRY(get_int(&s, "parallel", 1, NIMC_PACK_MAX_CELLS, NULL, &p->parallel));
+  TRY(read_defs(&s, pack_keys, d));
   if (nimc_pack_check_shape(p->series, p->parallel, why, sizeof why)) {
     const entry *e = find(&L->dev, "pack", "parallel");
     return bad(L, e ? e : first, "%s", why);
   }
-  TRY(get_int(&s, "seed", 0, INT_MAX, NULL, &p->seed));
   char text[NIMC_ERRMSG_MAX / 2];
   const entry *e = NULL;
   int got = get_str(&s, "spread", NULL, text, sizeof text, &e);
