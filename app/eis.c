@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "nimc/nimc.h"
+#include "nimc/report.h"
 #include "reproduce.h"
 
 /* The circuit `nimc eis` fits when none is given (docs/eis.md): the

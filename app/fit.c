@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "nimc/nimc.h"
+#include "nimc/report.h"
 #include "fitobs.h"
 #include "reproduce.h"
 

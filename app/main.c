@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "nimc/nimc.h"
+#include "nimc/report.h"
 #include "reproduce.h"
 
 static const char *usage_main =

@@ -60,6 +60,7 @@
 #include <string.h>
 
 #include "nimc/nimc.h"
+#include "nimc/report.h"
 #include "paper.h"
 #include "reproduce.h"
 

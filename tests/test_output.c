@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/result.h"
+#include "nimc/report.h"
 #include "testlib.h"
 
 /* Read the whole file at path (malloc'd, NUL-terminated) or NULL. */

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "nimc/nimc.h"
+#include "nimc/report.h"
 #include "testlib.h"
 
 #define DEVICE "devices/nimc-stack.ini"

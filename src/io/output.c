@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/params.h"
+#include "nimc/report.h"
 
 /* Record an I/O failure on path (written through tmp) with the system's
  * reason for errnum; returns NIMC_EIO. */

@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "core/params.h"
+#include "nimc/report.h"
 
 #define TITLE_MAX 200
 

@@ -20,7 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/params.h" /* nimc_err_set */
+#include "core/params.h"
+#include "nimc/report.h" /* nimc_err_set */
 
 #define MAX_POINTS 4000 /* per curve */
 #define MAX_CURVES 8    /* per panel: the palette's colours */
