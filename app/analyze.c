@@ -460,14 +460,14 @@ static int analyze_gcd(const args *a, const nimc_data *d, const char *file,
       "E = %.5g J, P = %.5g W, ESR = %.4g ohm, CE = %.4f\n",
       m.capacitance_F, last->capacitance_slope_F, last->capacitance_integral_F,
       m.energy_J, m.power_W, m.esr_ohm, m.coulombic_efficiency);
-  if (isfinite(m.capacitance_areal_mF_cm2))
+  if (isfinite(nimc_metric_value(&m, "capacitance_areal_mF_cm2")))
     say(human, "areal: %.5g mF/cm2, %.5g uWh/cm2, %.5g mW/cm2\n",
-        m.capacitance_areal_mF_cm2, m.energy_areal_uWh_cm2,
-        m.power_areal_mW_cm2);
-  if (isfinite(m.capacitance_volumetric_F_cm3))
+        nimc_metric_value(&m, "capacitance_areal_mF_cm2"), nimc_metric_value(&m, "energy_areal_uWh_cm2"),
+        nimc_metric_value(&m, "power_areal_mW_cm2"));
+  if (isfinite(nimc_metric_value(&m, "capacitance_volumetric_F_cm3")))
     say(human, "volumetric: %.5g F/cm3, %.5g mWh/cm3, %.5g W/cm3\n",
-        m.capacitance_volumetric_F_cm3, m.energy_volumetric_mWh_cm3,
-        m.power_volumetric_W_cm3);
+        nimc_metric_value(&m, "capacitance_volumetric_F_cm3"), nimc_metric_value(&m, "energy_volumetric_mWh_cm3"),
+        nimc_metric_value(&m, "power_volumetric_W_cm3"));
   if (isfinite(m.capacitance_retention))
     say(human, "retention: %.4f (last pair / first pair)\n",
         m.capacitance_retention);

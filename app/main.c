@@ -444,15 +444,15 @@ static void print_report(const nimc_device *dev, const nimc_result *res,
     else
       printf("metrics (last full discharge):\n");
     print_metric("capacitance_F", mt->capacitance_F, "F");
-    print_metric("capacitance_areal_mF_cm2", mt->capacitance_areal_mF_cm2,
+    print_metric("capacitance_areal_mF_cm2", nimc_metric_value(mt, "capacitance_areal_mF_cm2"),
                  "mF/cm2");
     print_metric("capacitance_volumetric_F_cm3",
-                 mt->capacitance_volumetric_F_cm3, "F/cm3");
-    print_metric("energy_volumetric_mWh_cm3", mt->energy_volumetric_mWh_cm3,
+                 nimc_metric_value(mt, "capacitance_volumetric_F_cm3"), "F/cm3");
+    print_metric("energy_volumetric_mWh_cm3", nimc_metric_value(mt, "energy_volumetric_mWh_cm3"),
                  "mWh/cm3");
-    print_metric("energy_areal_uWh_cm2", mt->energy_areal_uWh_cm2, "uWh/cm2");
-    print_metric("power_volumetric_W_cm3", mt->power_volumetric_W_cm3, "W/cm3");
-    print_metric("power_areal_mW_cm2", mt->power_areal_mW_cm2, "mW/cm2");
+    print_metric("energy_areal_uWh_cm2", nimc_metric_value(mt, "energy_areal_uWh_cm2"), "uWh/cm2");
+    print_metric("power_volumetric_W_cm3", nimc_metric_value(mt, "power_volumetric_W_cm3"), "W/cm3");
+    print_metric("power_areal_mW_cm2", nimc_metric_value(mt, "power_areal_mW_cm2"), "mW/cm2");
     print_metric("esr_ohm", mt->esr_ohm, "ohm");
     print_metric("coulombic_efficiency", mt->coulombic_efficiency, "");
     print_metric("capacitance_retention", mt->capacitance_retention, "");

@@ -1215,9 +1215,9 @@ static double model_value(state *s, const struct paper_value *p) {
   if (!r || !r->have_metrics) return NAN;
   switch (p->kind) {
   case Q_VOLUMETRIC:
-    return r->m.capacitance_volumetric_F_cm3;
+    return nimc_metric_value(&r->m, "capacitance_volumetric_F_cm3");
   case Q_AREAL:
-    return r->m.capacitance_areal_mF_cm2;
+    return nimc_metric_value(&r->m, "capacitance_areal_mF_cm2");
   case Q_RATIO: {
     const gcd_run *ref = find_run(s, p->device_ref, p->J_ref);
     if (!ref || !ref->have_metrics) return NAN;
@@ -1466,7 +1466,7 @@ static void figure_rate(state *s, const char *dir) {
       x[d][k] = rate_J[k];
       /* a measurement excluded from the comparison is left out */
       y[d][k] = r && r->have_metrics && !r->excluded[0]
-                    ? r->m.capacitance_volumetric_F_cm3
+                    ? nimc_metric_value(&r->m, "capacitance_volumetric_F_cm3")
                     : NAN;
     }
     for (size_t k = 0; k < NPAPER; k++)
@@ -1545,7 +1545,7 @@ static void figure_eis(state *s, const char *dir) {
 static double figure_cv(state *s, int v, double J) {
   const gcd_run *r = find_run(s, v, J);
   return r && r->have_metrics && !r->excluded[0]
-             ? r->m.capacitance_volumetric_F_cm3
+             ? nimc_metric_value(&r->m, "capacitance_volumetric_F_cm3")
              : NAN;
 }
 

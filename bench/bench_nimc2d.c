@@ -71,7 +71,7 @@ static double cycle(const char *path, double f, const char *array,
     nimc_norm norm = {nimc_device_footprint_area_m2(dev),
                       nimc_device_norm_thickness_m(dev)};
     *cap = nimc_metrics_gcd_result(&res, &norm, &mt, &err) == NIMC_OK
-               ? mt.capacitance_volumetric_F_cm3
+               ? nimc_metric_value(&mt, "capacitance_volumetric_F_cm3")
                : -1.0;
   }
   nimc_result_free(&res);

@@ -69,8 +69,8 @@ static void test_ideal_capacitor(void) {
       CHECK_REL(m.energy_J, I * tc * 0.5 * (vd0 + vd1), 1e-12);
       CHECK_REL(m.power_W, I * 0.5 * (vd0 + vd1), 1e-12);
       CHECK(isnan(m.capacitance_retention));
-      CHECK(isnan(m.capacitance_areal_mF_cm2)); /* no norm given */
-      CHECK(isnan(m.energy_volumetric_mWh_cm3));
+      CHECK(isnan(nimc_metric_value(&m, "capacitance_areal_mF_cm2"))); /* no norm given */
+      CHECK(isnan(nimc_metric_value(&m, "energy_volumetric_mWh_cm3")));
       nimc_series_free(&s);
     }
   }
@@ -288,21 +288,37 @@ static void test_units_by_hand(void) {
   nimc_norm norm = {2.5e-5, 2e-5};
   CHECK(nimc_metrics_gcd(&s, &norm, &m, &err) == NIMC_OK);
   CHECK_REL(m.capacitance_F, 1e-3, 1e-12);
-  CHECK_REL(m.capacitance_areal_mF_cm2, 4.0, 1e-12);
-  CHECK_REL(m.capacitance_volumetric_F_cm3, 2.0, 1e-12);
+  CHECK_REL(nimc_metric_value(&m, "capacitance_areal_mF_cm2"), 4.0, 1e-12);
+  CHECK_REL(nimc_metric_value(&m, "capacitance_volumetric_F_cm3"), 2.0, 1e-12);
   CHECK_REL(m.energy_J, 5e-4, 1e-12);
-  CHECK_REL(m.energy_areal_uWh_cm2, 5.0 / 9.0, 1e-12);
-  CHECK_REL(m.energy_volumetric_mWh_cm3, 5.0 / 18.0, 1e-12);
+  CHECK_REL(nimc_metric_value(&m, "energy_areal_uWh_cm2"), 5.0 / 9.0, 1e-12);
+  CHECK_REL(nimc_metric_value(&m, "energy_volumetric_mWh_cm3"), 5.0 / 18.0, 1e-12);
   CHECK_REL(m.power_W, 5e-4, 1e-12);
-  CHECK_REL(m.power_areal_mW_cm2, 2.0, 1e-12);
-  CHECK_REL(m.power_volumetric_W_cm3, 1.0, 1e-12);
+  CHECK_REL(nimc_metric_value(&m, "power_areal_mW_cm2"), 2.0, 1e-12);
+  CHECK_REL(nimc_metric_value(&m, "power_volumetric_W_cm3"), 1.0, 1e-12);
   CHECK_ABS(m.esr_ohm, 0.0, 1e-12);
+  /* the library's own values are SI: 1 mF on 0.25 cm2 is 40 F/m2, on
+   * 0.25 cm2 x 20 um 2e6 F/m3; 0.5 mJ is 20 J/m2 and 1e6 J/m3 */
+  CHECK_REL(m.capacitance_areal_F_m2, 40.0, 1e-12);
+  CHECK_REL(m.capacitance_volumetric_F_m3, 2e6, 1e-12);
+  CHECK_REL(m.energy_areal_J_m2, 20.0, 1e-12);
+  CHECK_REL(m.energy_volumetric_J_m3, 1e6, 1e-12);
+  CHECK_REL(m.power_areal_W_m2, 20.0, 1e-12);
+  CHECK_REL(m.power_volumetric_W_m3, 1e6, 1e-12);
+  /* the table of keys: every key has a unit and a value; an unknown key
+   * is NaN */
+  const char *key, *unit = NULL;
+  size_t nk = 0;
+  for (; (key = nimc_metric_key(nk, &unit)); nk++)
+    CHECK(unit != NULL);
+  CHECK(nk == 14);
+  CHECK(isnan(nimc_metric_value(&m, "capacitance_mF")));
   /* area only: areal values, no volumetric ones */
   norm.thickness_m = 0;
   CHECK(nimc_metrics_gcd(&s, &norm, &m, &err) == NIMC_OK);
-  CHECK_REL(m.capacitance_areal_mF_cm2, 4.0, 1e-12);
-  CHECK(isnan(m.capacitance_volumetric_F_cm3) &&
-        isnan(m.energy_volumetric_mWh_cm3) && isnan(m.power_volumetric_W_cm3));
+  CHECK_REL(nimc_metric_value(&m, "capacitance_areal_mF_cm2"), 4.0, 1e-12);
+  CHECK(isnan(nimc_metric_value(&m, "capacitance_volumetric_F_cm3")) &&
+        isnan(nimc_metric_value(&m, "energy_volumetric_mWh_cm3")) && isnan(nimc_metric_value(&m, "power_volumetric_W_cm3")));
   norm.area_m2 = -1;
   CHECK(nimc_metrics_gcd(&s, &norm, &m, &err) == NIMC_EINPUT);
   CHECK_CONTAINS(err.msg, "normalisation");

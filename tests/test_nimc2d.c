@@ -57,8 +57,8 @@ static void test_mesh_converged(void) {
     fprintf(stderr,
             "  %.1f mA/cm2: default %.4f F/cm3, refined %.4f F/cm3 "
             "(%+.3f %%)\n",
-            js[k], a.capacitance_volumetric_F_cm3,
-            b.capacitance_volumetric_F_cm3, 100 * rel);
+            js[k], nimc_metric_value(&a, "capacitance_volumetric_F_cm3"),
+            nimc_metric_value(&b, "capacitance_volumetric_F_cm3"), 100 * rel);
     CHECK(fabs(rel) < 0.01);
   }
 }
@@ -82,7 +82,7 @@ static void test_cover_takes_away(void) {
   CHECK(gcd("devices/nimc.ini", 0.2, NULL, 0, &u) == 0);
   CHECK(gcd("devices/nimc-covered.ini", 0.2, NULL, 0, &c) == 0);
   fprintf(stderr, "  0.2 mA/cm2: uncovered %.3f F/cm3, covered %.3f F/cm3\n",
-          u.capacitance_volumetric_F_cm3, c.capacitance_volumetric_F_cm3);
+          nimc_metric_value(&u, "capacitance_volumetric_F_cm3"), nimc_metric_value(&c, "capacitance_volumetric_F_cm3"));
   CHECK(c.capacitance_F < u.capacitance_F);
   CHECK(c.esr_ohm >= u.esr_ohm);
 }
@@ -147,9 +147,9 @@ static void test_edge_array_is_the_array(void) {
             "(%+.3f %%); symmetry %.4f F/cm3 (%+.3f %%)\n",
             devs[runs[k].dev], runs[k].j,
             runs[k].nsets > 3 ? ", 100x ion transport" : "",
-            m[0].capacitance_volumetric_F_cm3,
-            m[1].capacitance_volumetric_F_cm3, 100 * rel,
-            m[2].capacitance_volumetric_F_cm3, 100 * rel_sym);
+            nimc_metric_value(&m[0], "capacitance_volumetric_F_cm3"),
+            nimc_metric_value(&m[1], "capacitance_volumetric_F_cm3"), 100 * rel,
+            nimc_metric_value(&m[2], "capacitance_volumetric_F_cm3"), 100 * rel_sym);
     CHECK(fabs(rel) < runs[k].tol);
     if (runs[k].nsets == 3) {
       CHECK(fabs(rel) < fabs(rel_sym));

@@ -113,9 +113,9 @@ static void test_converges(void) {
   CHECK(in.metrics.ncycles == in.cycles);
   CHECK_REL(in.metrics.capacitance_F, in.capacitance_F, 1e-12);
   CHECK_REL(in.metrics.coulombic_efficiency, in.coulombic_efficiency, 1e-12);
-  CHECK_REL(m.capacitance_volumetric_F_cm3,
-            in.metrics.capacitance_volumetric_F_cm3, 1e-15);
-  CHECK(isfinite(in.metrics.capacitance_volumetric_F_cm3));
+  CHECK_REL(nimc_metric_value(&m, "capacitance_volumetric_F_cm3"),
+            nimc_metric_value(&in.metrics, "capacitance_volumetric_F_cm3"), 1e-15);
+  CHECK(isfinite(nimc_metric_value(&in.metrics, "capacitance_volumetric_F_cm3")));
   /* the measured discharge is the last step, ended at its cut-off */
   CHECK(f.res.steps[f.res.nsteps - 1].type == NIMC_STEP_DISCHARGE &&
         f.res.steps[f.res.nsteps - 1].end_reason == NIMC_END_VOLTAGE);

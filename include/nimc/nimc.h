@@ -480,9 +480,13 @@ typedef struct nimc_metrics {
                           whose discharge is measured (= ncycles, since it
                           is the last); 0 when the measured discharge is
                           not paired with a charge (or there is none) */
-  double capacitance_F, capacitance_areal_mF_cm2, capacitance_volumetric_F_cm3;
-  double energy_J, energy_volumetric_mWh_cm3, energy_areal_uWh_cm2;
-  double power_W, power_volumetric_W_cm3, power_areal_mW_cm2;
+  /* SI; per footprint area (F/m2, J/m2, W/m2) and per footprint area
+   * times the normalisation thickness (F/m3, J/m3, W/m3): NaN when not
+   * normalised.  In the units of the summary JSON and the paper (F/cm3,
+   * mWh/cm3, ...): nimc_metric_value. */
+  double capacitance_F, capacitance_areal_F_m2, capacitance_volumetric_F_m3;
+  double energy_J, energy_volumetric_J_m3, energy_areal_J_m2;
+  double power_W, power_volumetric_W_m3, power_areal_W_m2;
   double esr_ohm;                /* NaN when there is no switch to read */
   double coulombic_efficiency;   /* NaN without a cycle */
   double capacitance_retention;  /* NaN with fewer than two cycles */
@@ -508,6 +512,15 @@ int nimc_metrics_gcd_result(const nimc_result *res, const nimc_norm *norm,
                             nimc_metrics *out, nimc_err *err);
 /* Metrics with nothing found: flags and counts 0, every value NaN. */
 nimc_metrics nimc_metrics_undefined(void);
+
+/* The metrics under the names and in the units of the summary JSON, the
+ * command line and the paper (interfaces.md, docs/metrics.md), one table:
+ * key k (0, 1, ...), NULL past the last, *unit (may be NULL) its unit
+ * ("F/cm3"; "" for a pure number). */
+const char *nimc_metric_key(size_t k, const char **unit);
+/* The value of that key from m (its SI field scaled into the key's unit),
+ * NaN for an unknown key. */
+double nimc_metric_value(const nimc_metrics *m, const char *key);
 /* Fill the areal and volumetric values of m from its capacitance_F,
  * energy_J and power_W (docs/metrics.md, "Normalised values"); norm NULL
  * or zeros leave them NaN.  NIMC_EINPUT for a negative or non-finite

@@ -30,6 +30,7 @@
  */
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "core/params.h"
 
@@ -108,8 +109,9 @@ static int galvanostatic(const source *src, seg g) {
   for (size_t k = g.a; k <= g.b;) {
     int index = s->step[k];
     const nimc_step_result *r = index >= 0 ? step_record(src, index) : NULL;
-    if (!r) return 0;
-    int ok = r->type == NIMC_STEP_CHARGE || r->type == NIMC_STEP_DISCHARGE ||
+    /* a label without a record says nothing: taken as measured data */
+    int ok = !r || r->type == NIMC_STEP_CHARGE ||
+             r->type == NIMC_STEP_DISCHARGE ||
              (g.sign > 0 && r->type == NIMC_STEP_HOLD);
     if (!ok) return 0;
     while (k <= g.b && s->step[k] == index)
@@ -167,14 +169,14 @@ static int validate(const nimc_series *s, nimc_err *err) {
 
 nimc_metrics nimc_metrics_undefined(void) {
   return (nimc_metrics){.capacitance_F = NAN,
-                        .capacitance_areal_mF_cm2 = NAN,
-                        .capacitance_volumetric_F_cm3 = NAN,
+                        .capacitance_areal_F_m2 = NAN,
+                        .capacitance_volumetric_F_m3 = NAN,
                         .energy_J = NAN,
-                        .energy_volumetric_mWh_cm3 = NAN,
-                        .energy_areal_uWh_cm2 = NAN,
+                        .energy_volumetric_J_m3 = NAN,
+                        .energy_areal_J_m2 = NAN,
                         .power_W = NAN,
-                        .power_volumetric_W_cm3 = NAN,
-                        .power_areal_mW_cm2 = NAN,
+                        .power_volumetric_W_m3 = NAN,
+                        .power_areal_W_m2 = NAN,
                         .esr_ohm = NAN,
                         .coulombic_efficiency = NAN,
                         .capacitance_retention = NAN,
@@ -305,15 +307,68 @@ int nimc_metrics_normalise(nimc_metrics *m, const nimc_norm *norm,
                         area, thick);
   double e = m->energy_J;
   if (area > 0) {
-    m->capacitance_areal_mF_cm2 = m->capacitance_F / area * 0.1;
-    m->energy_areal_uWh_cm2 = e / 3.6e-3 / (area * 1e4);
-    m->power_areal_mW_cm2 = m->power_W * 1e3 / (area * 1e4);
+    m->capacitance_areal_F_m2 = m->capacitance_F / area;
+    m->energy_areal_J_m2 = e / area;
+    m->power_areal_W_m2 = m->power_W / area;
   }
   if (area > 0 && thick > 0) {
-    double vol_cm3 = area * thick * 1e6;
-    m->capacitance_volumetric_F_cm3 = m->capacitance_F / vol_cm3;
-    m->energy_volumetric_mWh_cm3 = e / 3.6 / vol_cm3;
-    m->power_volumetric_W_cm3 = m->power_W / vol_cm3;
+    double vol = area * thick;
+    m->capacitance_volumetric_F_m3 = m->capacitance_F / vol;
+    m->energy_volumetric_J_m3 = e / vol;
+    m->power_volumetric_W_m3 = m->power_W / vol;
   }
   return NIMC_OK;
 }
+
+/* ---- the metrics in the summary's units: one table ---- */
+
+/* 1 F/m2 = 0.1 mF/cm2; 1 F/m3 = 1e-6 F/cm3; 1 J/m3 = 1 / 3.6e6 mWh/cm3
+ * (1 mWh = 3.6 J, 1 m3 = 1e6 cm3); 1 J/m2 = 1 / 36 uWh/cm2 (1 uWh =
+ * 3.6e-3 J, 1 m2 = 1e4 cm2); 1 W/m3 = 1e-6 W/cm3; 1 W/m2 = 0.1 mW/cm2. */
+static const struct metric_key {
+  const char *key, *unit;
+  size_t off; /* the double of nimc_metrics */
+  double factor;
+} metric_keys[] = {
+    {"capacitance_F", "F", offsetof(nimc_metrics, capacitance_F), 1.0},
+    {"capacitance_areal_mF_cm2", "mF/cm2",
+     offsetof(nimc_metrics, capacitance_areal_F_m2), 0.1},
+    {"capacitance_volumetric_F_cm3", "F/cm3",
+     offsetof(nimc_metrics, capacitance_volumetric_F_m3), 1e-6},
+    {"energy_J", "J", offsetof(nimc_metrics, energy_J), 1.0},
+    {"energy_volumetric_mWh_cm3", "mWh/cm3",
+     offsetof(nimc_metrics, energy_volumetric_J_m3), 1.0 / 3.6e6},
+    {"energy_areal_uWh_cm2", "uWh/cm2",
+     offsetof(nimc_metrics, energy_areal_J_m2), 1.0 / 36.0},
+    {"power_W", "W", offsetof(nimc_metrics, power_W), 1.0},
+    {"power_volumetric_W_cm3", "W/cm3",
+     offsetof(nimc_metrics, power_volumetric_W_m3), 1e-6},
+    {"power_areal_mW_cm2", "mW/cm2", offsetof(nimc_metrics, power_areal_W_m2),
+     0.1},
+    {"esr_ohm", "ohm", offsetof(nimc_metrics, esr_ohm), 1.0},
+    {"coulombic_efficiency", "", offsetof(nimc_metrics, coulombic_efficiency),
+     1.0},
+    {"capacitance_retention", "",
+     offsetof(nimc_metrics, capacitance_retention), 1.0},
+    {"discharge_time_s", "s", offsetof(nimc_metrics, discharge_time_s), 1.0},
+    {"discharge_current_A", "A", offsetof(nimc_metrics, discharge_current_A),
+     1.0},
+};
+#define NMETRIC_KEYS (sizeof metric_keys / sizeof metric_keys[0])
+
+const char *nimc_metric_key(size_t k, const char **unit) {
+  if (k >= NMETRIC_KEYS) return NULL;
+  if (unit) *unit = metric_keys[k].unit;
+  return metric_keys[k].key;
+}
+
+double nimc_metric_value(const nimc_metrics *m, const char *key) {
+  for (size_t k = 0; m && key && k < NMETRIC_KEYS; k++)
+    if (!strcmp(key, metric_keys[k].key)) {
+      double v;
+      memcpy(&v, (const char *)m + metric_keys[k].off, sizeof v);
+      return v * metric_keys[k].factor;
+    }
+  return NAN;
+}
+

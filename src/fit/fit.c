@@ -472,16 +472,15 @@ void nimc_fit_result_free(nimc_fit_result *r) {
   memset(r, 0, sizeof *r);
 }
 
-/* The metrics an observation can name: one table.  off: the field of
- * nimc_metrics (GCD metrics); spectrum: read off the simulated spectrum;
- * rest: read off the experiment's last step, a rest. */
+/* The metrics an observation can name: one table.  A GCD metric is a key
+ * of nimc_metric_value (in its units); spectrum: read off the simulated
+ * spectrum; rest: read off the experiment's last step, a rest. */
 typedef struct metric_def {
   const char *name;
   int spectrum, rest;
-  size_t off;
 } metric_def;
 
-#define GCD_METRIC(f) {#f, 0, 0, offsetof(nimc_metrics, f)}
+#define GCD_METRIC(f) {#f, 0, 0}
 static const metric_def metric_table[] = {
     GCD_METRIC(capacitance_F),
     GCD_METRIC(capacitance_areal_mF_cm2),
@@ -495,11 +494,11 @@ static const metric_def metric_table[] = {
     GCD_METRIC(esr_ohm),
     GCD_METRIC(coulombic_efficiency),
     GCD_METRIC(discharge_time_s),
-    {"r_ohmic_ohm", 1, 0, 0},
-    {"r_ct_ohm", 1, 0, 0},
+    {"r_ohmic_ohm", 1, 0},
+    {"r_ct_ohm", 1, 0},
     /* the time the last step, a rest, takes to fall to 0.6 of its starting
      * voltage (nimc_rest_analyze), in hours */
-    {"self_discharge_time_h", 0, 1, 0},
+    {"self_discharge_time_h", 0, 1},
 };
 #define NMETRICS (sizeof metric_table / sizeof metric_table[0])
 
@@ -816,7 +815,7 @@ static double metric_value(fitctx *c, obsst *s) {
   if (src->failed) return NAN;
   if (s->metric->rest) return src->rest_h;
   if (!s->metric->spectrum)
-    return *(const double *)((const char *)&src->mt + s->metric->off);
+    return nimc_metric_value(&src->mt, s->metric->name);
   if (!strcmp(s->metric->name, "r_ohmic_ohm"))
     return nimc_spectrum_r_ohmic(&src->spec);
   /* r_ct_ohm: the circuit fitted to the simulated spectrum, as `nimc eis`

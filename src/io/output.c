@@ -244,10 +244,10 @@ static void cycle_values(const nimc_cycle_result *c, double v[CYCLE_NCOLS]) {
                            c->energy_efficiency,
                            m->capacitance_F,
                            c->capacitance_retention,
-                           m->capacitance_areal_mF_cm2,
-                           m->capacitance_volumetric_F_cm3,
-                           m->energy_volumetric_mWh_cm3,
-                           m->energy_areal_uWh_cm2,
+                           nimc_metric_value(m, "capacitance_areal_mF_cm2"),
+                           nimc_metric_value(m, "capacitance_volumetric_F_cm3"),
+                           nimc_metric_value(m, "energy_volumetric_mWh_cm3"),
+                           nimc_metric_value(m, "energy_areal_uWh_cm2"),
                            m->power_W,
                            m->esr_ohm,
                            m->discharge_time_s,
@@ -417,35 +417,18 @@ static int add_run_cycles(cJSON *root, const nimc_result *r) {
   return 0;
 }
 
-/* The "metrics" object (empty when m is NULL). */
+/* The "metrics" object (empty when m is NULL): the keys of the metrics'
+ * table in their units (nimc_metric_key, nimc_metric_value), then the
+ * cycle they were read from. */
 static int add_metrics(cJSON *root, const nimc_metrics *m) {
   cJSON *o = cJSON_AddObjectToObject(root, "metrics");
   if (!o) return -1;
   if (!m) return 0;
-  const struct {
-    const char *key;
-    double v;
-  } kv[] = {
-      {"capacitance_F", m->capacitance_F},
-      {"capacitance_areal_mF_cm2", m->capacitance_areal_mF_cm2},
-      {"capacitance_volumetric_F_cm3", m->capacitance_volumetric_F_cm3},
-      {"energy_J", m->energy_J},
-      {"energy_volumetric_mWh_cm3", m->energy_volumetric_mWh_cm3},
-      {"energy_areal_uWh_cm2", m->energy_areal_uWh_cm2},
-      {"power_W", m->power_W},
-      {"power_volumetric_W_cm3", m->power_volumetric_W_cm3},
-      {"power_areal_mW_cm2", m->power_areal_mW_cm2},
-      {"esr_ohm", m->esr_ohm},
-      {"coulombic_efficiency", m->coulombic_efficiency},
-      {"capacitance_retention", m->capacitance_retention},
-      {"discharge_time_s", m->discharge_time_s},
-      {"discharge_current_A", m->discharge_current_A},
-      /* which cycle (pair) the numbers were read from, 0: not a pair */
-      {"cycle", m->cycle},
-  };
-  for (size_t k = 0; k < sizeof kv / sizeof kv[0]; k++)
-    if (add_num(o, kv[k].key, kv[k].v)) return -1;
-  return 0;
+  const char *key;
+  for (size_t k = 0; (key = nimc_metric_key(k, NULL)); k++)
+    if (add_num(o, key, nimc_metric_value(m, key))) return -1;
+  /* which cycle (pair) the numbers were read from, 0: not a pair */
+  return add_num(o, "cycle", m->cycle) ? -1 : 0;
 }
 
 /* The "steady" object of a run until steady: the criterion, how many

@@ -47,10 +47,10 @@ nimc_steady_opts nimc_steady_opts_default(void) {
 static nimc_metrics no_metrics(void) {
   nimc_metrics m;
   memset(&m, 0, sizeof m);
-  m.capacitance_F = m.capacitance_areal_mF_cm2 = NAN;
-  m.capacitance_volumetric_F_cm3 = m.energy_J = NAN;
-  m.energy_volumetric_mWh_cm3 = m.energy_areal_uWh_cm2 = m.power_W = NAN;
-  m.power_volumetric_W_cm3 = m.power_areal_mW_cm2 = m.esr_ohm = NAN;
+  m.capacitance_F = m.capacitance_areal_F_m2 = NAN;
+  m.capacitance_volumetric_F_m3 = m.energy_J = NAN;
+  m.energy_volumetric_J_m3 = m.energy_areal_J_m2 = m.power_W = NAN;
+  m.power_volumetric_W_m3 = m.power_areal_W_m2 = m.esr_ohm = NAN;
   m.coulombic_efficiency = m.capacitance_retention = NAN;
   m.discharge_time_s = m.discharge_current_A = NAN;
   return m;
