@@ -302,8 +302,9 @@ static const struct ratio_series {
      {V_1_1_ANODE_FIXED, V_UNCOVERED, V_1_3_ANODE_FIXED, V_1_4_ANODE_FIXED}},
 };
 
-/* (g) cyclic voltammetry: the uncovered device swept over the GCD window
- * from its initial state, cv_cycles cycles at each of these scan rates
+/* (g) cyclic voltammetry: the uncovered device, emptied from its initial
+ * state by a discharge at cv_pre_J mA/cm2 to the window's bottom, swept
+ * over the GCD window, cv_cycles cycles at each of these scan rates
  * (mV/s).  The capacitance is that of the last cycle, never the first
  * (which starts from the as-made state), as nimc analyze --kind cv reads
  * it (nimc_cv_cycles): the charge integral |I| dt over the cycle's two
@@ -314,6 +315,7 @@ static const struct ratio_series {
 static const double cv_rate_mV_s[] = {5, 10, 20};
 enum { CV_CYCLES = 3 };
 static const double cv_steady_tol = 1e-2;
+static const double cv_pre_J = 0.1;
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define NPAPER COUNT(paper_values)
@@ -1040,8 +1042,12 @@ static void simulate_led(state *s) {
  * r's scan rate from its initial state, and read the last cycle. */
 static void simulate_cv(state *s, cv_run *r) {
   const nimc_device *dev = s->dev[V_UNCOVERED];
-  char line[256], name[160], what[256], outcome[128];
-  const char *lines[1] = {line};
+  char line[256], first[128], name[160], what[256], outcome[128];
+  const char *lines[2] = {first, line};
+  /* the as-made device (about 2.6 V) is first emptied gently, so that the
+   * first sweep starts where the device is, not with a jump to 0 V */
+  snprintf(first, sizeof first, "Discharge at %g mA/cm2 until %g V", cv_pre_J,
+           gcd_v_min_V);
   snprintf(line, sizeof line,
            "Repeat %d times: Sweep from %g V to %g V at %g mV/s; Sweep from "
            "%g V to %g V at %g mV/s",
@@ -1050,7 +1056,7 @@ static void simulate_cv(state *s, cv_run *r) {
   snprintf(what, sizeof what, "%s, CV at %g mV/s, %d cycles",
            variant_name(s, V_UNCOVERED, name, sizeof name), r->rate_mV_s,
            CV_CYCLES);
-  nimc_experiment *exp = experiment(lines, 1);
+  nimc_experiment *exp = experiment(lines, 2);
   nimc_sim *sim = NULL;
   nimc_cv_cycle *cyc = NULL;
   size_t nc = 0;
@@ -1063,12 +1069,21 @@ static void simulate_cv(state *s, cv_run *r) {
   r->change = NAN;
   if (!why) {
     r->done = 1;
+    /* the cycles of the sweeps, after the emptying discharge (step 0) */
     const nimc_series *se = &r->res.series;
-    if (nimc_cv_cycles(se->time_s, se->voltage_V, se->current_A, se->n, &cyc,
-                       &nc, &err))
+    size_t a = 0;
+    while (a < se->n && se->step && se->step[a] < 1)
+      a++;
+    if (a >= se->n)
+      why = "no sweep ran";
+    else if (nimc_cv_cycles(se->time_s + a, se->voltage_V + a,
+                            se->current_A + a, se->n - a, &cyc, &nc, &err))
       why = err.msg;
     else if (nc < 2)
       why = "fewer than 2 full cycles (the first is never read)";
+    for (size_t k = 0; !why && k < nc; k++) /* back to the whole series */
+      for (int j = 0; j < 2; j++)
+        cyc[k].sweep[j].a += a, cyc[k].sweep[j].b += a;
   }
   if (why) {
     fprintf(stderr, "nimc reproduce: %s failed (needed by cv_sweep_%gmV_s): %s\n",

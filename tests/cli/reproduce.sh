@@ -149,7 +149,7 @@ awk -v x="$lit" 'BEGIN { exit !(x + 0 > 1 && x + 0 < 1e4) }' && ok || bad "led_l
 mkdir -p "$TMP/noled"
 cp -r devices/materials "$TMP/noled/"
 grep -v '^\[led\]\|^forward_\|^ideality\|^series_resistance' devices/nimc.ini >"$TMP/noled/nimc.ini"
-"$NIMC" reproduce --only led --devices "$TMP/noled" >"$TMP/out" 2>"$TMP/err"
+"$NIMC" reproduce --only led --devices "$TMP/noled" >"$TMP/noled.out" 2>"$TMP/err"
 rc=$?
 [ $rc -eq 2 ] && grep -q "$TMP/noled/nimc.ini: the LED demonstration (f) needs the device's LED, its \[led\] section" "$TMP/err" && ok \
   || bad "no [led]: status $rc, $(cat "$TMP/err")"
@@ -182,8 +182,10 @@ mkdir -p "$D"
 cp -r devices/materials "$D/"
 sed -e 's/^anode_cells = .*/anode_cells = 5/' -e 's/^separator_cells = .*/separator_cells = 3/' \
     -e 's/^cathode_cells = .*/cathode_cells = 5/' -e 's/^particle_shells = .*/particle_shells = 3/' \
+    -e 's/^max_current = .*/max_current = 1 A\/cm2/' \
     devices/nimc-stack.ini >"$TMP/stack.ini"
-grep -q '^anode_cells = 5' "$TMP/stack.ini" && ok || bad "could not coarsen the stack device"
+grep -q '^anode_cells = 5' "$TMP/stack.ini" && grep -q '^max_current = 1 A/cm2' "$TMP/stack.ini" && ok \
+  || bad "could not coarsen the stack device (and lift its current limit: the stack's low resistance draws more than 10 mA/cm2 from an LED or a sweep's start)"
 # the LED of the demonstration (f), as in devices/nimc.ini
 printf '\n[led]\nforward_voltage = 1.8 V\nforward_current = 1 mA\nseries_resistance = 20 ohm\n' >>"$TMP/stack.ini"
 failing() { sed 's/^contact_resistance = .*/contact_resistance = 1e9 ohm/' "$TMP/stack.ini"; }
@@ -266,9 +268,9 @@ expect2() {
 expect2 "unknown option '--bogus'" reproduce --bogus
 expect2 "unexpected argument 'extra'" reproduce extra
 expect2 "option '-o' needs a directory" reproduce -o
-expect2 "option '--only' needs a part: calibration or led" reproduce --only
+expect2 "option '--only' needs a part: calibration, led or cv" reproduce --only
 expect2 "--only 'predictions'" reproduce --only predictions
-expect2 "'calibration' and 'cv'" reproduce --only CV
+expect2 "'calibration', 'led' and 'cv'" reproduce --only CV
 expect2 "--only 'calibration': one part only" reproduce --only cv --only calibration
 expect2 "$TMP/nowhere/nimc.ini" reproduce --devices "$TMP/nowhere"
 # the full command needs the AG//AG device file
