@@ -277,6 +277,7 @@ static const char *const device_keys[] = {"name",
                                           "area",
                                           "temperature",
                                           "contact_resistance",
+                                          "shunt_resistance",
                                           "initial_voltage",
                                           "normalisation_thickness",
                                           "nominal_capacity",
@@ -448,6 +449,8 @@ static const struct bound {
     {NULL, "m2/kg", 0.0, 1e7, "up to 1e7 m2/kg (1e4 m2/g)"},
     {NULL, "kg/m3", 0.0, 1e5, "up to 1e5 kg/m3"},
     {NULL, "ohm.m2", 0.0, 1e6, "up to 1e6 ohm m2"},
+    {"shunt_resistance", "ohm", 0.0, 1e15,
+     "0 (none) or 1 ohm to 1e15 ohm"},
     {NULL, "ohm", 0.0, 1e12, "up to 1e12 ohm"},
     {NULL, "A/m3", 0.0, 1e12, "up to 1e12 A/m3"},
     {NULL, "s", 0.0, 1e9, "up to 1e9 s (about 32 years)"},
@@ -1123,6 +1126,16 @@ static int device_section(const loader *L, nimc_device *d) {
   TRY(get_num(&s, "temperature", "K", POS, NULL, &d->temperature_K));
   TRY(get_num(&s, "contact_resistance", "ohm", NONNEG, NULL,
               &d->contact_resistance_ohm));
+  /* a leakage path across the terminals: 0 (or absent) is none, anything
+   * below an ohm a short circuit, not a leak */
+  int sh;
+  TRY(sh = get_num(&s, "shunt_resistance", "ohm", NONNEG, NULL,
+                   &d->shunt_resistance_ohm));
+  if (sh && d->shunt_resistance_ohm > 0.0 && d->shunt_resistance_ohm < 1.0)
+    return bad(L, look(&s, "shunt_resistance"),
+               "'%s' is outside the plausible range 0 (none) or 1 ohm to "
+               "1e15 ohm (a shunt below 1 ohm shorts the device)",
+               look(&s, "shunt_resistance")->value);
   TRY(d->initial_voltage_given = get_num(&s, "initial_voltage", "V", ANY, NULL,
                                          &d->initial_voltage_V));
   TRY(get_num(&s, "normalisation_thickness", "m", POS, NULL,

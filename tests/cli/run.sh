@@ -278,6 +278,14 @@ d=$(mkdev product 's/^thickness = 5 um.*/thickness = 5 um 1000/'); n=$(grep -n '
 expect_error 2 "$d:$n" "[anode] thickness" "not one quantity: '1000' after the number" -- run "$d" -e "$CH"
 d=$(mkdev product2 's/^porosity = 0.44.*/porosity = 0.44 0.5/'); n=$(grep -n '^porosity = 0.44 0.5' "$d" | cut -d: -f1)
 expect_error 2 "$d:$n" "[anode] porosity" "not one quantity: '0.5' after the number" -- run "$d" -e "$CH"
+# the shunt across the cell (issue 10): sign, unit, plausibility, a short
+for sh in "-15 Mohm|must be >= 0" "15 MF|wrong dimension" "15e6|has no unit" \
+          "1e20 ohm|outside the plausible range 0 (none) or 1 ohm to 1e15 ohm" \
+          "0.5 ohm|a shunt below 1 ohm shorts the device"; do
+  v=${sh%%|*}; why=${sh#*|}
+  d=$(mkdev shunt 's/^\[device\]$/[device]\nshunt_resistance = '"$v"'/'); n=$(grep -n '^shunt_resistance' "$d" | cut -d: -f1)
+  expect_error 2 "$d:$n" "[device] shunt_resistance" "$why" -- run "$d" -e "$CH"
+done
 expect_error 2 "--set" "anode.colour" -- run $DEV -e "$CH" --set anode.colour=blue
 expect_error 2 "--set" "nodot" -- run $DEV -e "$CH" --set nodot=3
 
