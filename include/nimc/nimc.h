@@ -1465,8 +1465,9 @@ typedef struct nimc_fit_obs {
  * spectrum (r_ohmic_ohm: the high-frequency intercept; r_ct_ohm: the
  * charge-transfer resistance of the fitted circuit), 0 for the GCD metrics
  * of nimc_metrics (capacitance_F, capacitance_volumetric_F_cm3, ...) and
- * self_discharge_time_h (the experiment's last step, a rest: the time to
- * fall to 0.6 of its first voltage, nimc_rest_analyze). */
+ * self_discharge_time_h (the experiment's last step, a rest: the time from
+ * its start to 0.6 Vmax, Vmax the voltage the step before it ended at, or
+ * its own first voltage when it is the first step; nimc_rest_analyze). */
 const char *nimc_fit_metric_name(size_t k, int *of_spectrum);
 
 /* What a fit found about one observation.  Arrays malloc'd, n each. */
