@@ -694,6 +694,22 @@ static void test_self_discharge_metric(void) {
   rc = nimc_fit_run(&par, 1, &ob, 1, &o, &r, &err);
   CHECK(rc == NIMC_OK && r.obs[0].model[0] < 0.8 * want);
   nimc_fit_result_free(&r);
+  /* one target, one parameter (no residual variance left): the fit goes
+   * from ten times the leak back to it, instead of stopping after its
+   * first step as "within 0.1 standard errors" of a variance 1/0 */
+  const char *two[] = {leak[0], leak[1]};
+  ob.sets = two, ob.nsets = 2;
+  nimc_fit_param lk = {"cathode.leakage_current", NULL, 1e3, 1e6, 1e5};
+  o.max_iter = 20;
+  rc = nimc_fit_run(&lk, 1, &ob, 1, &o, &r, &err);
+  CHECK(rc == NIMC_OK);
+  if (!rc) {
+    fprintf(stderr, "  from 1e5 A/m3: %.6g A/m3 in %d iterations (%s)\n",
+            r.param[0].value, r.iterations, r.reason);
+    CHECK(r.converged);
+    CHECK_REL(r.param[0].value, 1e4, 0.02);
+  }
+  nimc_fit_result_free(&r);
   nimc_series_free(&s);
   nimc_experiment_destroy(exp);
 }

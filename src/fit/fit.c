@@ -1061,7 +1061,11 @@ static int run_lm(fitctx *c, gsl_vector *u, gsl_matrix *J,
   for (it = 1; it <= o->max_iter; it++) {
     int st = gsl_multifit_nlinear_iterate(w);
     double chi = gsl_blas_dnrm2(gsl_multifit_nlinear_residual(w));
-    double chi2 = chi * chi, s2 = chi2 / (double)(c->n - c->np);
+    /* the residual variance; with as many parameters as residuals (one
+     * target, one parameter) none is left to estimate it: the stated
+     * sigmas' (1), else the test below would stop at once */
+    double chi2 = chi * chi,
+           s2 = c->n > c->np ? chi2 / (double)(c->n - c->np) : 1.0;
     report(c, it, gsl_multifit_nlinear_position(w)->data, chi2);
     if (st == GSL_ENOPROG) {
       snprintf(out->reason, sizeof out->reason,
