@@ -923,6 +923,10 @@ typedef struct nimc_rest_result {
   double slope_sqrt_V;     /* dV / d sqrt(t - t0) (V/s^0.5), the
                               diffusion-controlled leak */
   double r2_sqrt;
+  double slope_ln_per_s;   /* d ln V / d(t - t0) (1/s), an ohmic leak
+                              (V0 exp(-t / RC): -1 / RC); NaN when some
+                              V <= 0 */
+  double r2_ln;
 } nimc_rest_result;
 
 /* Self-discharge of t, V (n >= 3 samples of one rest).  threshold in

@@ -606,15 +606,21 @@ int nimc_rest_analyze(const double *t, const double *v, size_t n,
       out->time_to_threshold_s = t[k - 1] - t[0] + f * (t[k] - t[k - 1]);
       break;
     }
-  double *x = malloc(3 * n * sizeof *x);
+  double *x = malloc(5 * n * sizeof *x);
   if (!x) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
-  double *xs = x + n, *y = x + 2 * n;
+  double *xs = x + n, *y = x + 2 * n, *xt = x + 3 * n, *yl = x + 4 * n;
   size_t m = 0;
+  int positive = 1;
   for (size_t k = 0; k < n; k++)
     if (t[k] > t[0]) {
       x[m] = log10(t[k] - t[0]);
       xs[m] = sqrt(t[k] - t[0]);
+      xt[m] = t[k] - t[0];
       y[m] = v[k];
+      if (v[k] > 0)
+        yl[m] = log(v[k]);
+      else
+        positive = 0;
       m++;
     }
   if (m < 3) {
@@ -626,6 +632,8 @@ int nimc_rest_analyze(const double *t, const double *v, size_t n,
   }
   linfit(x, y, m, &out->slope_log_V, NULL, &out->r2_log);
   linfit(xs, y, m, &out->slope_sqrt_V, NULL, &out->r2_sqrt);
+  out->slope_ln_per_s = out->r2_ln = NAN;
+  if (positive) linfit(xt, yl, m, &out->slope_ln_per_s, NULL, &out->r2_ln);
   free(x);
   return NIMC_OK;
 }
