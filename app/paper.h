@@ -19,11 +19,11 @@ enum { UNCOVERED = 0, COVERED = 1, NDEV = 2 };
 enum { COMMERCIAL_3V5 = NDEV, COMMERCIAL_2V75 = NDEV + 1 };
 
 typedef enum quantity_kind {
-  Q_VOLUMETRIC, /* capacitance_volumetric_F_cm3 of the GCD at J */
-  Q_AREAL,      /* capacitance_areal_mF_cm2 of the GCD at J */
-  Q_RATIO,      /* capacitance at J / capacitance of device_ref at J_ref */
-  Q_R_OHMIC,    /* r_ohmic_ohm of the impedance spectrum (J unused) */
-  Q_R_CT,       /* r_ct_ohm: the charge-transfer arc of the fitted circuit */
+  Q_VOLUMETRIC,    /* capacitance_volumetric_F_cm3 of the GCD at J */
+  Q_AREAL,         /* capacitance_areal_mF_cm2 of the GCD at J */
+  Q_RATIO,         /* capacitance at J / capacitance of device_ref at J_ref */
+  Q_R_OHMIC,       /* r_ohmic_ohm of the impedance spectrum (J unused) */
+  Q_R_CT,          /* r_ct_ohm: the charge-transfer arc of the fitted circuit */
   Q_SELF_DISCHARGE /* h: a rest from Vmax to a fraction of it, the
                       experiment of app/reproduce.c's self_discharge table
                       (J: the NIMC's charge, mA/cm2) */
@@ -95,12 +95,11 @@ static const struct paper_value {
      * is the one number its device's shunt_resistance is fitted to
      * (devices/self-discharge.fit, the commercial files' comments): a
      * calibration row, not a prediction */
-    {"sd_nimc", "self-discharge from 3.5 V to 2.1 V (0.6 Vmax), uncovered",
-     "h", 44, CALIBRATION, Q_SELF_DISCHARGE, UNCOVERED, 0.1, UNCOVERED, 0},
+    {"sd_nimc", "self-discharge from 3.5 V to 2.1 V (0.6 Vmax), uncovered", "h",
+     44, CALIBRATION, Q_SELF_DISCHARGE, UNCOVERED, 0.1, UNCOVERED, 0},
     {"sd_commercial_3.5V",
-     "self-discharge to 0.5 Vmax, commercial supercapacitor 3.5 V / 25 mF",
-     "h", 8, CALIBRATION, Q_SELF_DISCHARGE, COMMERCIAL_3V5, 0, COMMERCIAL_3V5,
-     0},
+     "self-discharge to 0.5 Vmax, commercial supercapacitor 3.5 V / 25 mF", "h",
+     8, CALIBRATION, Q_SELF_DISCHARGE, COMMERCIAL_3V5, 0, COMMERCIAL_3V5, 0},
     {"sd_commercial_2.75V",
      "self-discharge to 0.5 Vmax, commercial supercapacitor 2.75 V / 44 mF",
      "h", 21, CALIBRATION, Q_SELF_DISCHARGE, COMMERCIAL_2V75, 0,

@@ -93,10 +93,10 @@ static const struct variant {
 } variants[NVARIANT] = {
     [V_UNCOVERED] = {"uncovered", NULL, "nimc.ini", NULL, {NULL}},
     [V_COVERED] = {"covered", NULL, "nimc-covered.ini", NULL, {NULL}},
-    [V_COMMERCIAL_3V5] = {"commercial 3.5 V", NULL, "commercial-3v5-25mF.ini",
-                          NULL, {NULL}},
-    [V_COMMERCIAL_2V75] = {"commercial 2.75 V", NULL,
-                           "commercial-2v75-44mF.ini", NULL, {NULL}},
+    [V_COMMERCIAL_3V5] =
+        {"commercial 3.5 V", NULL, "commercial-3v5-25mF.ini", NULL, {NULL}},
+    [V_COMMERCIAL_2V75] =
+        {"commercial 2.75 V", NULL, "commercial-2v75-44mF.ini", NULL, {NULL}},
     [V_AG_AG] = {"AG//AG", NULL, "ag-ag-msc.ini", NULL, {NULL}},
     [V_80C] = {"80 C", "at 80 C", "nimc.ini", "80 degC", {NULL}},
     [V_1_1_CATHODE_FIXED] = {"1:1 cathode fixed",
@@ -884,8 +884,8 @@ static void simulate_sd(state *s, int v) {
     snprintf(l[n++], 128, "Discharge at %s until 0 V", x->current);
   }
   snprintf(l[n++], 128, "Charge at %s until %g V", x->current, x->v_max);
-  snprintf(l[n++], 128, "Rest until %.6g V or for %g h",
-           x->fraction * x->v_max, SELF_DISCHARGE_MAX_H);
+  snprintf(l[n++], 128, "Rest until %.6g V or for %g h", x->fraction * x->v_max,
+           SELF_DISCHARGE_MAX_H);
   snprintf(what, sizeof what, "%s, self-discharge from %g V to %g V",
            variant_name(s, v, name, sizeof name), x->v_max,
            x->fraction * x->v_max);
@@ -912,7 +912,9 @@ static void simulate_sd(state *s, int v) {
       r->hours = rest->duration_s / 3600.0;
   }
   progress_line(s, what, r->wall_s,
-                rc ? "FAILED" : isfinite(r->hours) ? "done" : "not reached");
+                rc                   ? "FAILED"
+                : isfinite(r->hours) ? "done"
+                                     : "not reached");
   nimc_result_free(&res);
   nimc_sim_destroy(sim);
   nimc_experiment_destroy(exp);

@@ -792,16 +792,15 @@ static void test_shunt_rest_on_an_ideal_capacitor(void) {
       a++;
     nimc_rest_result rr;
     nimc_err err;
-    CHECK(v->n - a >= 3 && nimc_rest_analyze(v->time_s + a, v->voltage_V + a,
-                                             v->n - a, 0.6, &rr,
-                                             &err) == NIMC_OK);
+    CHECK(v->n - a >= 3 &&
+          nimc_rest_analyze(v->time_s + a, v->voltage_V + a, v->n - a, 0.6, &rr,
+                            &err) == NIMC_OK);
     fprintf(stderr,
             "  ideal C %.4g F, Rc %g + Ri %.6g ohm, shunt %g ohm: charge "
             "%.9g s (closed form %.9g), rest %.9g -> %.9g V (closed form "
             "%.9g -> %.9g), to 0.6 V0 in %.6g s (closed form %.6g)\n",
-            C, Rc, Ri, Rsh, s[0].duration_s, t_cc, s[1].v_start_V,
-            s[1].v_end_V, v0, v0 * exp(-T / tau), rr.time_to_threshold_s,
-            tau * log(1 / 0.6));
+            C, Rc, Ri, Rsh, s[0].duration_s, t_cc, s[1].v_start_V, s[1].v_end_V,
+            v0, v0 * exp(-T / tau), rr.time_to_threshold_s, tau * log(1 / 0.6));
     CHECK_REL(s[0].duration_s, t_cc, 1e-5);
     CHECK_REL(s[1].v_start_V, v0, 1e-6);
     CHECK_REL(s[1].v_end_V, v0 * exp(-T / tau), 1e-5);
