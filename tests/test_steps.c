@@ -805,6 +805,18 @@ static void test_shunt_rest_on_an_ideal_capacitor(void) {
     CHECK_REL(s[1].v_start_V, v0, 1e-6);
     CHECK_REL(s[1].v_end_V, v0 * exp(-T / tau), 1e-5);
     CHECK_REL(rr.time_to_threshold_s, tau * log(1 / 0.6), 1e-3);
+    /* from Vmax = V1, the charge's end, not from v0: to 0.6 V1 at
+     * tau ln(v0 / (0.6 V1)) */
+    nimc_rest_result sd;
+    CHECK(nimc_result_self_discharge(&res, 0.6, &sd, &err) == NIMC_OK);
+    fprintf(stderr, "  to 0.6 Vmax in %.6g s (closed form %.6g)\n",
+            sd.time_to_threshold_s, tau * log(v0 / (0.6 * V1)));
+    CHECK_REL(sd.v_ref_V, V1, 1e-9);
+    CHECK_REL(sd.threshold * sd.v0_V, 0.6 * V1, 1e-12);
+    CHECK_REL(sd.time_to_threshold_s, tau * log(v0 / (0.6 * V1)), 1e-3);
+    /* a fraction the rest starts below: at once */
+    CHECK(nimc_result_self_discharge(&res, 0.995, &sd, &err) == NIMC_OK);
+    CHECK(sd.time_to_threshold_s == 0.0);
   }
   nimc_result_free(&res);
   fx_free_device(&d);

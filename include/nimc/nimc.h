@@ -927,6 +927,9 @@ typedef struct nimc_rest_result {
                               (V0 exp(-t / RC): -1 / RC); NaN when some
                               V <= 0 */
   double r2_ln;
+  double v_ref_V;          /* the voltage the threshold is a fraction of:
+                              v0_V (nimc_rest_analyze), Vmax
+                              (nimc_result_self_discharge) */
 } nimc_rest_result;
 
 /* Self-discharge of t, V (n >= 3 samples of one rest).  threshold in
@@ -934,6 +937,18 @@ typedef struct nimc_rest_result {
  * threshold, NIMC_EANALYSIS when the rest is too short to fit. */
 int nimc_rest_analyze(const double *time_s, const double *voltage_V, size_t n,
                       double threshold, nimc_rest_result *out, nimc_err *err);
+
+/* The self-discharge of a simulation whose last step is a rest: from the
+ * rest's start to fraction (in (0, 1); <= 0: 0.6) of Vmax, Vmax the
+ * voltage the step before it ended at (the paper's "from Vmax to
+ * 0.6 Vmax": the rest's first voltage is lower by the IR drop), or the
+ * rest's own first voltage when it is the first step; then as
+ * nimc_rest_analyze over the rest's samples (out->threshold the fraction
+ * of out->v0_V, out->v_ref_V = Vmax; time_to_threshold_s 0 when the rest
+ * starts below, NaN when not reached).  NIMC_EANALYSIS when the last step
+ * is not a rest or has fewer than 3 samples (a run without samples). */
+int nimc_result_self_discharge(const nimc_result *res, double fraction,
+                               nimc_rest_result *out, nimc_err *err);
 
 /* ---- impedance of a simulated device ---------------------------------- */
 
@@ -1114,6 +1129,9 @@ typedef struct nimc_summary {
   const nimc_steady_info *steady;
   /* measured data (nimc analyze); NULL = no "analysis" key */
   const nimc_analysis_summary *analysis;
+  /* a run that ends with a rest (nimc_result_self_discharge); NULL = no
+   * "self_discharge" key */
+  const nimc_rest_result *self_discharge;
 } nimc_summary;
 
 /* Render s as pretty-printed JSON into *out_text (malloc'd, the caller

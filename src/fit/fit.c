@@ -746,29 +746,12 @@ static int simulate_spectrum(fitctx *c, obsst *s, const double *p) {
 }
 
 /* The self-discharge time (h) of the last step of res when it is a rest:
- * from its start to 0.6 Vmax, Vmax the voltage the step before it ended
- * at (the charge's or hold's limit, as the paper's "Vmax to 0.6 Vmax"; the
- * rest's first voltage is below it by the IR drop), or the rest's first
- * voltage when the rest is the first step (nimc_rest_analyze); 0 when it
- * starts below; NaN when it is not a rest or the voltage does not fall
- * that far. */
+ * from its start to 0.6 Vmax (nimc_result_self_discharge); NaN when it is
+ * not a rest or the voltage does not fall that far. */
 static double last_rest_h(const nimc_result *res) {
-  const nimc_series *v = &res->series;
-  if (!res->nsteps || res->steps[res->nsteps - 1].type != NIMC_STEP_REST ||
-      !v->n)
-    return NAN;
-  int last = v->step[v->n - 1];
-  size_t a = v->n - 1;
-  while (a > 0 && v->step[a - 1] == last)
-    a--;
-  double vmax = a > 0 ? v->voltage_V[a - 1] : v->voltage_V[a];
-  double f = 0.6 * vmax / v->voltage_V[a];
-  if (!(v->voltage_V[a] > 0.6 * vmax)) return 0.0;
   nimc_rest_result rr;
   nimc_err err;
-  if (v->n - a < 3 || nimc_rest_analyze(v->time_s + a, v->voltage_V + a,
-                                        v->n - a, f, &rr, &err))
-    return NAN;
+  if (nimc_result_self_discharge(res, 0.6, &rr, &err)) return NAN;
   return rr.time_to_threshold_s / 3600.0;
 }
 
