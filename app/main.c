@@ -362,8 +362,8 @@ static void print_device(const nimc_device *dev) {
 static void print_report(const nimc_device *dev, const nimc_result *res,
                          const nimc_metrics *mt, int have_metrics,
                          const nimc_steady_info *steady,
-                         const nimc_solver_stats *st, double wall,
-                         int streamed, const nimc_rest_result *sd) {
+                         const nimc_solver_stats *st, double wall, int streamed,
+                         const nimc_rest_result *sd) {
   if (!streamed) print_device(dev);
   printf("steps:%s\n", streamed ? " (outside the Repeats)" : "");
   size_t shown = 0;

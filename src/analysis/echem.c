@@ -666,8 +666,8 @@ int nimc_result_self_discharge(const nimc_result *res, double fraction,
   /* the threshold as a fraction of the rest's first voltage; a rest that
    * starts at or below it is there at once */
   double f = v0 > fraction * vmax && v0 > 0 ? fraction * vmax / v0 : 0.5;
-  int rc = nimc_rest_analyze(v->time_s + a, v->voltage_V + a, v->n - a, f,
-                             out, err);
+  int rc =
+      nimc_rest_analyze(v->time_s + a, v->voltage_V + a, v->n - a, f, out, err);
   if (rc) return rc;
   out->v_ref_V = vmax;
   if (!(v0 > fraction * vmax)) {
