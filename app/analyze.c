@@ -726,6 +726,8 @@ static int analyze_rest(const args *a, const nimc_data *d, const char *file,
   put(&o, "conway_r2_log", r.r2_log);
   put(&o, "conway_slope_sqrt_V_s05", r.slope_sqrt_V);
   put(&o, "conway_r2_sqrt", r.r2_sqrt);
+  put(&o, "conway_slope_ln_per_h", r.slope_ln_per_s * 3600.0);
+  put(&o, "conway_r2_ln", r.r2_ln);
   nimc_analysis_summary as = {
       .source = file,
       .read_as = how,

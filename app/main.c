@@ -398,8 +398,8 @@ static void print_pack_cells(nimc_sim *sim) {
 static void print_report(const nimc_device *dev, const nimc_result *res,
                          const nimc_metrics *mt, int have_metrics,
                          const nimc_steady_info *steady,
-                         const nimc_solver_stats *st, double wall,
-                         int streamed) {
+                         const nimc_solver_stats *st, double wall, int streamed,
+                         const nimc_rest_result *sd) {
   if (!streamed) print_device(dev);
   printf("steps:%s\n", streamed ? " (outside the Repeats)" : "");
   size_t shown = 0;
@@ -459,6 +459,20 @@ static void print_report(const nimc_device *dev, const nimc_result *res,
   } else {
     printf("metrics: none (no full discharge at constant current in this "
            "experiment)\n");
+  }
+  if (sd) {
+    double vt = sd->threshold * sd->v0_V;
+    if (isfinite(sd->time_to_threshold_s))
+      printf("self-discharge: %.4g h from the rest's start (%.4g V) to %.4g V "
+             "(0.6 x Vmax %.4g V)\n",
+             sd->time_to_threshold_s / 3600.0, sd->v0_V, vt, sd->v_ref_V);
+    else
+      printf("self-discharge: not to %.4g V (0.6 x Vmax %.4g V) in the rest's "
+             "%.4g h (%.4g -> %.4g V)\n",
+             vt, sd->v_ref_V, sd->duration_s / 3600.0, sd->v0_V, sd->v_end_V);
+    printf("  Conway: R^2 of V against log t %.4f, against sqrt t %.4f, of "
+           "ln V against t %.4f\n",
+           sd->r2_log, sd->r2_sqrt, sd->r2_ln);
   }
   printf("solver: %ld unknowns, %ld steps, %ld residual and %ld Jacobian "
          "evaluations, %ld factorisations (%ld fresh, %ld refactorisations), "
@@ -966,13 +980,19 @@ static int cmd_run(int argc, char **argv) {
     mt.cycle = cs.last.cycle;
     mt.ncycles = (int)cs.n;
   }
+  /* a run that ends with a rest: its self-discharge from Vmax */
+  nimc_rest_result sd;
+  int have_sd = !a.cycles_only && res.nsteps &&
+                res.steps[res.nsteps - 1].type == NIMC_STEP_REST &&
+                nimc_result_self_discharge(&res, 0.6, &sd, &err) == NIMC_OK;
   nimc_solver_stats st = nimc_sim_stats(sim);
   nimc_summary sum = {.device = nimc_device_name(dev),
                       .temperature_C = nimc_device_temperature_K(dev) - 273.15,
                       .result = &res,
                       .metrics = have_metrics ? &mt : NULL,
                       .stats = &st,
-                      .steady = a.until_steady ? &steady : NULL};
+                      .steady = a.until_steady ? &steady : NULL,
+                      .self_discharge = have_sd ? &sd : NULL};
   if (nimc_summary_json(&sum, &json, &err)) {
     fprintf(stderr, "nimc run: %s\n", err.msg);
     rc = EXIT_FAIL;
@@ -982,7 +1002,7 @@ static int cmd_run(int argc, char **argv) {
     printf("%s\n", json);
   else {
     print_report(dev, &res, &mt, have_metrics, a.until_steady ? &steady : NULL,
-                 &st, wall, a.cycles_only);
+                 &st, wall, a.cycles_only, have_sd ? &sd : NULL);
     print_pack_cells(sim);
   }
   /* what was computed is written even when the run failed part-way.

@@ -13,6 +13,10 @@
 
 /* The two devices of the paper's rate study. */
 enum { UNCOVERED = 0, COVERED = 1, NDEV = 2 };
+/* The commercial supercapacitors the paper compares the NIMC's
+ * self-discharge with (devices/commercial-*.ini; variants of
+ * app/reproduce.c after the two above). */
+enum { COMMERCIAL_3V5 = NDEV, COMMERCIAL_2V75 = NDEV + 1 };
 
 typedef enum quantity_kind {
   Q_VOLUMETRIC, /* capacitance_volumetric_F_cm3 of the GCD at J */
@@ -25,9 +29,12 @@ typedef enum quantity_kind {
   Q_PARALLEL_TIME, /* two in parallel (1s2p) at J: time of the discharge
                       from 3.5 to 0 V over one cell's at the same current,
                       each after a charge at J from the as-made state */
-  Q_CV_SWEEP    /* volumetric capacitance of a cyclic voltammogram: the
+  Q_CV_SWEEP,   /* volumetric capacitance of a cyclic voltammogram: the
                    charge of a steady cycle / (2 dV), J its scan rate in
                    mV/s (app/reproduce.c, experiment (g)) */
+  Q_SELF_DISCHARGE /* h: a rest from Vmax to a fraction of it, the
+                      experiment of app/reproduce.c's self_discharge table
+                      (J: the NIMC's charge, mA/cm2) */
 } quantity_kind;
 
 /* What a row is for.  A calibration row is a point the model's unknown
@@ -90,6 +97,21 @@ static const struct paper_value {
      CALIBRATION, Q_R_OHMIC, UNCOVERED, 0, UNCOVERED, 0},
     {"rct_eis", "charge-transfer resistance (EIS), uncovered", "ohm", 173,
      CALIBRATION, Q_R_CT, UNCOVERED, 0, UNCOVERED, 0},
+    /* the self-discharge (open circuit after a charge to Vmax): the
+     * NIMC's 44 h to 0.6 Vmax, and the commercial supercapacitors the
+     * paper compares it with, 8 h and 21 h to 0.5 Vmax (system.md).  Each
+     * is the one number its device's shunt_resistance is fitted to
+     * (devices/self-discharge.fit, the commercial files' comments): a
+     * calibration row, not a prediction */
+    {"sd_nimc", "self-discharge from 3.5 V to 2.1 V (0.6 Vmax), uncovered", "h",
+     44, CALIBRATION, Q_SELF_DISCHARGE, UNCOVERED, 0.1, UNCOVERED, 0},
+    {"sd_commercial_3.5V",
+     "self-discharge to 0.5 Vmax, commercial supercapacitor 3.5 V / 25 mF", "h",
+     8, CALIBRATION, Q_SELF_DISCHARGE, COMMERCIAL_3V5, 0, COMMERCIAL_3V5, 0},
+    {"sd_commercial_2.75V",
+     "self-discharge to 0.5 Vmax, commercial supercapacitor 2.75 V / 44 mF",
+     "h", 21, CALIBRATION, Q_SELF_DISCHARGE, COMMERCIAL_2V75, 0,
+     COMMERCIAL_2V75, 0},
     /* not fitted: the cover is fitted to cv_0.2_covered alone */
     {"rct_eis_covered", "charge-transfer resistance (EIS), covered", "ohm",
      368, PREDICTION, Q_R_CT, COVERED, 0, COVERED, 0},

@@ -77,6 +77,8 @@
 enum {
   V_UNCOVERED = UNCOVERED,
   V_COVERED = COVERED,
+  V_COMMERCIAL_3V5 = COMMERCIAL_3V5,
+  V_COMMERCIAL_2V75 = COMMERCIAL_2V75,
   V_AG_AG,
   V_80C,
   V_1_1_CATHODE_FIXED,
@@ -102,6 +104,10 @@ static const struct variant {
 } variants[NVARIANT] = {
     [V_UNCOVERED] = {"uncovered", NULL, "nimc.ini", NULL, {NULL}},
     [V_COVERED] = {"covered", NULL, "nimc-covered.ini", NULL, {NULL}},
+    [V_COMMERCIAL_3V5] =
+        {"commercial 3.5 V", NULL, "commercial-3v5-25mF.ini", NULL, {NULL}},
+    [V_COMMERCIAL_2V75] =
+        {"commercial 2.75 V", NULL, "commercial-2v75-44mF.ini", NULL, {NULL}},
     [V_AG_AG] = {"AG//AG", NULL, "ag-ag-msc.ini", NULL, {NULL}},
     [V_80C] = {"80 C", "at 80 C", "nimc.ini", "80 degC", {NULL}},
     [V_1_1_CATHODE_FIXED] = {"1:1 cathode fixed",
@@ -258,6 +264,25 @@ static const struct paper_value predictions[] = {
 };
 #undef PREDICT_CV
 #undef PREDICT
+
+/* The self-discharge rows' experiment, per variant: a charge at `current`
+ * to v_max (after one full cycle at the same current from the initial
+ * state, when cycle_first), then open circuit until fraction x v_max or
+ * for 200 h; the row's value is that rest's duration when it ended on the
+ * voltage.  The NIMC's is devices/self-discharge.fit's target (0.1 mA/cm2,
+ * the paper's lowest rate; the paper does not state its charge); the
+ * commercial parts are charged at 1 mA (a minute and a half). */
+static const struct self_discharge {
+  int variant;
+  const char *current;
+  double v_max, fraction;
+  int cycle_first;
+} self_discharge[] = {
+    {V_UNCOVERED, "0.1 mA/cm2", 3.5, 0.6, 1},
+    {V_COMMERCIAL_3V5, "1 mA", 3.5, 0.5, 0},
+    {V_COMMERCIAL_2V75, "1 mA", 2.75, 0.5, 0},
+};
+#define SELF_DISCHARGE_MAX_H 200.0
 
 /* The GCD window of every measurement (the paper's 0 to 3.5 V).  Each
  * measurement cycles from the device's initial state until the cycle is
@@ -525,6 +550,13 @@ typedef struct cv_run {
   double wall_s;
 } cv_run;
 
+/* One self-discharge of the table above. */
+typedef struct sd_run {
+  int wanted, done;
+  double hours; /* NaN: not reached within SELF_DISCHARGE_MAX_H */
+  double wall_s;
+} sd_run;
+
 typedef struct state {
   args a;
   led_run led;
@@ -537,6 +569,7 @@ typedef struct state {
   size_t nruns;
   fields_run maps[NDEV];
   eis_run eis[NVARIANT];
+  sd_run sd[NVARIANT];
   /* the rows compared, calibration first: spec[k] is what row k
    * measures, rows[k] its value */
   const struct paper_value *spec[NROWS];
@@ -648,6 +681,11 @@ static int plan_runs(state *s) {
       continue;
     }
     if (p->kind == Q_CV_SWEEP) continue; /* above */
+    if (p->kind == Q_SELF_DISCHARGE) {
+      s->needed[p->device] = 1;
+      s->sd[p->device].wanted = 1;
+      continue;
+    }
     if (want_run(s, p->device, p->J) ||
         (p->kind == Q_RATIO && want_run(s, p->device_ref, p->J_ref)))
       return -1;
@@ -694,7 +732,8 @@ static void run_users(const state *s, const gcd_run *r, char *buf,
     add_user(buf, cap, &len, "the predictions figure (e)");
   for (size_t k = 0; k < s->nrows; k++) {
     const struct paper_value *p = s->spec[k];
-    if (paper_is_eis(p) || paper_is_pack(p)) continue;
+    if (paper_is_eis(p) || paper_is_pack(p) || p->kind == Q_SELF_DISCHARGE)
+      continue;
     if ((p->device == r->variant && same_J(p->J, r->J)) ||
         (p->kind == Q_RATIO && p->device_ref == r->variant &&
          same_J(p->J_ref, r->J))) {
@@ -1153,6 +1192,64 @@ static void time_steps(state *s, int v, const char *const *lines, size_t n,
   nimc_experiment_destroy(exp);
 }
 
+/* A self-discharge row's experiment on variant v (the table
+ * self_discharge). */
+static void simulate_sd(state *s, int v) {
+  const struct self_discharge *x = NULL;
+  for (size_t k = 0; k < COUNT(self_discharge); k++)
+    if (self_discharge[k].variant == v) x = &self_discharge[k];
+  sd_run *r = &s->sd[v];
+  r->hours = NAN;
+  char name[160], what[512], l[4][128];
+  const char *lines[4] = {l[0], l[1], l[2], l[3]};
+  size_t n = 0;
+  if (!x) { /* a row without an experiment: a bug of the tables */
+    fprintf(stderr, "nimc reproduce: no self-discharge experiment for %s\n",
+            variant_name(s, v, name, sizeof name));
+    s->failed = 1;
+    return;
+  }
+  if (x->cycle_first) {
+    snprintf(l[n++], 128, "Charge at %s until %g V", x->current, x->v_max);
+    snprintf(l[n++], 128, "Discharge at %s until 0 V", x->current);
+  }
+  snprintf(l[n++], 128, "Charge at %s until %g V", x->current, x->v_max);
+  snprintf(l[n++], 128, "Rest until %.6g V or for %g h", x->fraction * x->v_max,
+           SELF_DISCHARGE_MAX_H);
+  snprintf(what, sizeof what, "%s, self-discharge from %g V to %g V",
+           variant_name(s, v, name, sizeof name), x->v_max,
+           x->fraction * x->v_max);
+  nimc_experiment *exp = experiment(lines, n);
+  nimc_sim *sim = NULL;
+  nimc_sim_opts opts = nimc_sim_opts_default();
+  nimc_result res;
+  memset(&res, 0, sizeof res);
+  nimc_err err;
+  double t0 = cli_now_s();
+  int rc = exp ? NIMC_OK : NIMC_EINPUT;
+  const char *why = "the experiment could not be parsed";
+  if (!rc && (rc = nimc_sim_create(&sim, s->dev[v], &opts, &err)))
+    why = err.msg;
+  if (!rc && (rc = nimc_sim_run(sim, exp, &res))) why = nimc_sim_errmsg(sim);
+  r->wall_s = cli_now_s() - t0;
+  if (rc) {
+    fprintf(stderr, "nimc reproduce: %s failed: %s\n", what, why);
+    s->failed = 1;
+  } else {
+    r->done = 1;
+    const nimc_step_result *rest = &res.steps[res.nsteps - 1];
+    if (rest->type == NIMC_STEP_REST && rest->end_reason == NIMC_END_VOLTAGE)
+      r->hours = rest->duration_s / 3600.0;
+  }
+  progress_line(s, what, r->wall_s,
+                rc                   ? "FAILED"
+                : isfinite(r->hours) ? "done"
+                                     : "not reached");
+  nimc_result_free(&res);
+  nimc_sim_destroy(sim);
+  nimc_experiment_destroy(exp);
+}
+
 /* The LED demonstration's row (led_lit_s), model-only, appended to the
  * predictions after the rows of paper.h and the table above (its spec
  * only gives the role: the value is the demonstration's). */
@@ -1226,6 +1323,7 @@ static double model_value(state *s, const struct paper_value *p) {
     const cv_run *c = find_cv(s, p->J);
     return c && c->have ? c->c_vol_F_cm3 : NAN;
   }
+  if (p->kind == Q_SELF_DISCHARGE) return s->sd[p->device].hours;
   const gcd_run *r = find_run(s, p->device, p->J);
   if (!r || !r->have_metrics) return NAN;
   switch (p->kind) {
@@ -1243,6 +1341,7 @@ static double model_value(state *s, const struct paper_value *p) {
   case Q_SERIES_TIME:
   case Q_PARALLEL_TIME:
   case Q_CV_SWEEP:
+  case Q_SELF_DISCHARGE:
     break;
   }
   return NAN;
@@ -1254,7 +1353,8 @@ static double model_value(state *s, const struct paper_value *p) {
 static void row_cycles(state *s, size_t k) {
   const struct paper_value *p = s->spec[k];
   nimc_validation_row *row = &s->rows[k];
-  if (paper_is_eis(p) || paper_is_pack(p)) return;
+  if (paper_is_eis(p) || paper_is_pack(p) || p->kind == Q_SELF_DISCHARGE)
+    return;
   if (p->kind == Q_CV_SWEEP) {
     const cv_run *c = find_cv(s, p->J);
     if (!c || !c->have) return;
@@ -1311,6 +1411,10 @@ static void fill_rows(state *s) {
       why = "a simulation of one or two NIMCs failed (see above)";
     } else if (p->kind == Q_CV_SWEEP) {
       why = "its CV failed (see above)";
+    } else if (p->kind == Q_SELF_DISCHARGE) {
+      why = s->sd[p->device].done
+                ? "the voltage did not fall that far within 200 h"
+                : "its simulation failed (see above)";
     } else {
       const gcd_run *r = find_run(s, p->device, p->J);
       const gcd_run *ref =
@@ -1366,6 +1470,15 @@ static void print_fitted(void) {
       sep = ", ";
     }
   printf("; which parameter each sets: docs/reproduce.md\n");
+  printf("fitted on their own: ");
+  sep = "";
+  for (size_t k = 0; k < NPAPER; k++)
+    if (paper_values[k].kind == Q_SELF_DISCHARGE) {
+      printf("%s%s", sep, paper_values[k].id);
+      sep = ", ";
+    }
+  printf(" (each device's shunt_resistance: devices/self-discharge.fit, "
+         "the commercial device files; docs/calibration.md)\n");
 }
 
 /* The tables on stdout, one per role, under a title line, with the same
@@ -1833,7 +1946,7 @@ int cli_reproduce(int argc, char **argv) {
   s.nsims = s.nruns + (s.a.led_only || s.a.cv_only ? 0 : NDEV) + (size_t)led +
            (s.packs.wanted ? 3 : 0);
   for (int v = 0; v < NVARIANT; v++)
-    s.nsims += (size_t)s.eis[v].wanted;
+    s.nsims += (size_t)s.eis[v].wanted + (size_t)s.sd[v].wanted;
   s.nsims += s.want_cv ? COUNT(cv_rate_mV_s) : 0;
   for (size_t k = 0; k < s.nruns; k++)
     simulate_gcd(&s, &s.runs[k]);
@@ -1844,6 +1957,8 @@ int cli_reproduce(int argc, char **argv) {
   if (s.packs.wanted) simulate_packs(&s);
   for (size_t k = 0; k < COUNT(cv_rate_mV_s) && s.want_cv; k++)
     simulate_cv(&s, &s.cv[k]);
+  for (int v = 0; v < NVARIANT; v++)
+    if (s.sd[v].wanted) simulate_sd(&s, v);
   fill_rows(&s);
   if (led) {
     simulate_led(&s);

@@ -388,6 +388,10 @@ static void test_rest(void) {
   CHECK_REL(r.threshold, 0.6, 0);
   CHECK_REL(r.time_to_threshold_s, tau * log(1 / 0.6), 1e-6);
   CHECK_REL(r.v0_V, V0, 0);
+  /* Conway's ohmic leak: ln V is a straight line in t, slope -1 / tau */
+  CHECK_REL(r.slope_ln_per_s, -1.0 / tau, 1e-9);
+  CHECK_REL(r.r2_ln, 1.0, 1e-9);
+  CHECK(r.r2_log < 0.99 && r.r2_sqrt < 0.999);
   CHECK(nimc_rest_analyze(t, v, N, 0.5, &r, &err) == 0);
   CHECK_REL(r.time_to_threshold_s, tau * log(2.0), 1e-6);
   CHECK(nimc_rest_analyze(t, v, N, 0.01, &r, &err) == 0);
@@ -400,7 +404,7 @@ static void test_rest(void) {
   CHECK(nimc_rest_analyze(t, v, N, 0, &r, &err) == 0);
   CHECK_REL(r.slope_log_V, -0.1, 1e-9);
   CHECK_REL(r.r2_log, 1.0, 1e-9);
-  CHECK(r.r2_sqrt < 0.99);
+  CHECK(r.r2_sqrt < 0.99 && r.r2_ln < 0.99);
   for (int k = 0; k < N; k++)
     v[k] = 2.5 - 0.01 * sqrt((double)k);
   CHECK(nimc_rest_analyze(t, v, N, 0, &r, &err) == 0);

@@ -27,8 +27,8 @@
  * variant 1: hybrid anode (intercalation + capacitance, counter-ion
  * model), capacitive cathode with a fixed cation share and a capacitance
  * table; variant 2: two intercalation electrodes without double layers
- * (algebraic dphi), a surface film, a sphere and a cylinder; variants 3
- * and 4: the ternary electrolyte. */
+ * (algebraic dphi), a surface film, a sphere and a cylinder, and a shunt
+ * across the terminals; variants 3 and 4: the ternary electrolyte. */
 static void jacobian_variant(nimc_device *d, int variant) {
   if (variant >= 3) {
     /* the ternary electrolyte: Na+, the ionic liquid's cation, the anion;
@@ -62,6 +62,9 @@ static void jacobian_variant(nimc_device *d, int variant) {
     d->anode.shape = NIMC_PARTICLE_SPHERE;
     fx_intercalation(&d->cathode, 10e-6, "linear_ocp", 0.4);
     d->cathode.shape = NIMC_PARTICLE_CYLINDER;
+    /* a conductance comparable to the collector's (the fixture's is
+     * large): a wrong entry of V / R_sh would show (without it, 8 %) */
+    d->shunt_resistance_ohm = 1e-3;
   }
 }
 

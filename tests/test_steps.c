@@ -1267,6 +1267,73 @@ static void test_led_needs_its_section(void) {
   nimc_result_free(&res);
 }
 
+/* A shunt R_sh across the ideal capacitor, inside its contact resistance
+ * Rc (C, series R = Rc + Ri): at rest (I = 0) the capacitor's voltage u
+ * discharges through Ri + R_sh, so the terminal voltage V = u R_sh /
+ * (R_sh + Ri) decays as V0 exp(-t / tau), tau = (R_sh + Ri) C, and falls
+ * to 0.6 V0 at tau ln(1 / 0.6).  While charging at I, behind Rc, the
+ * shunt takes (V - I Rc) / R_sh: u' = (I R_sh - u) / tau, and the voltage
+ * behind Rc is (u + I Ri) R_sh / (R_sh + Ri). */
+static void test_shunt_rest_on_an_ideal_capacitor(void) {
+  const double I = 1e-3, V1 = 1.0, Rsh = 2000.0, T = 20.0;
+  nimc_device d;
+  double C, R;
+  ideal_capacitor(&d, &C, &R);
+  d.shunt_resistance_ohm = Rsh;
+  /* Rc = 10 ohm, and the charge's end shows it: a shunt outside Rc would
+   * shorten it by 0.5 % */
+  double Rc = d.contact_resistance_ohm, Ri = R - Rc;
+  double tau = (Rsh + Ri) * C;
+  fx_exp x;
+  fx_exp_init(&x);
+  nimc_step *c = fx_add(&x, NIMC_STEP_CHARGE);
+  c->current = I, c->has_v_cut = 1, c->v_cut_V = V1;
+  nimc_step *r = fx_add(&x, NIMC_STEP_REST);
+  r->has_duration = 1, r->duration_s = T;
+  nimc_result res;
+  int rc = run_tight(&d, &x.exp, &res);
+  CHECK(rc == NIMC_OK && res.nsteps == 2);
+  if (res.nsteps == 2) {
+    const nimc_step_result *s = res.steps;
+    double u1 = (V1 - I * Rc) * (Rsh + Ri) / Rsh - I * Ri;
+    double t_cc = tau * log(I * Rsh / (I * Rsh - u1));
+    double v0 = u1 * Rsh / (Rsh + Ri);
+    const nimc_series *v = &res.series;
+    size_t a = 0;
+    while (a < v->n && v->step[a] != 1)
+      a++;
+    nimc_rest_result rr;
+    nimc_err err;
+    CHECK(v->n - a >= 3 &&
+          nimc_rest_analyze(v->time_s + a, v->voltage_V + a, v->n - a, 0.6, &rr,
+                            &err) == NIMC_OK);
+    fprintf(stderr,
+            "  ideal C %.4g F, Rc %g + Ri %.6g ohm, shunt %g ohm: charge "
+            "%.9g s (closed form %.9g), rest %.9g -> %.9g V (closed form "
+            "%.9g -> %.9g), to 0.6 V0 in %.6g s (closed form %.6g)\n",
+            C, Rc, Ri, Rsh, s[0].duration_s, t_cc, s[1].v_start_V, s[1].v_end_V,
+            v0, v0 * exp(-T / tau), rr.time_to_threshold_s, tau * log(1 / 0.6));
+    CHECK_REL(s[0].duration_s, t_cc, 1e-5);
+    CHECK_REL(s[1].v_start_V, v0, 1e-6);
+    CHECK_REL(s[1].v_end_V, v0 * exp(-T / tau), 1e-5);
+    CHECK_REL(rr.time_to_threshold_s, tau * log(1 / 0.6), 1e-3);
+    /* from Vmax = V1, the charge's end, not from v0: to 0.6 V1 at
+     * tau ln(v0 / (0.6 V1)) */
+    nimc_rest_result sd;
+    CHECK(nimc_result_self_discharge(&res, 0.6, &sd, &err) == NIMC_OK);
+    fprintf(stderr, "  to 0.6 Vmax in %.6g s (closed form %.6g)\n",
+            sd.time_to_threshold_s, tau * log(v0 / (0.6 * V1)));
+    CHECK_REL(sd.v_ref_V, V1, 1e-9);
+    CHECK_REL(sd.threshold * sd.v0_V, 0.6 * V1, 1e-12);
+    CHECK_REL(sd.time_to_threshold_s, tau * log(v0 / (0.6 * V1)), 1e-3);
+    /* a fraction the rest starts below: at once */
+    CHECK(nimc_result_self_discharge(&res, 0.995, &sd, &err) == NIMC_OK);
+    CHECK(sd.time_to_threshold_s == 0.0);
+  }
+  nimc_result_free(&res);
+  fx_free_device(&d);
+}
+
 int main(void) {
   RUN(test_any_number_of_cutoffs);
   RUN(test_table_has_every_kind);
@@ -1279,6 +1346,7 @@ int main(void) {
   RUN(test_power_and_load_on_an_ideal_capacitor);
   RUN(test_current_hold_sweep_on_an_ideal_capacitor);
   RUN(test_metrics_only_from_constant_current);
+  RUN(test_shunt_rest_on_an_ideal_capacitor);
   RUN(test_c_rate_and_per_mass);
   RUN(test_nominal_capacity_key);
   RUN(test_window_ends_a_charge);

@@ -1052,6 +1052,13 @@ typedef struct nimc_rest_result {
   double slope_sqrt_V;     /* dV / d sqrt(t - t0) (V/s^0.5), the
                               diffusion-controlled leak */
   double r2_sqrt;
+  double slope_ln_per_s;   /* d ln V / d(t - t0) (1/s), an ohmic leak
+                              (V0 exp(-t / RC): -1 / RC); NaN when some
+                              V <= 0 */
+  double r2_ln;
+  double v_ref_V;          /* the voltage the threshold is a fraction of:
+                              v0_V (nimc_rest_analyze), Vmax
+                              (nimc_result_self_discharge) */
 } nimc_rest_result;
 
 /* Self-discharge of t, V (n >= 3 samples of one rest).  threshold in
@@ -1083,6 +1090,18 @@ typedef struct nimc_lsv_result {
 int nimc_lsv_analyze(const double *time_s, const double *voltage_V,
                      const double *current_A, size_t n, double threshold_A,
                      nimc_lsv_result *out, nimc_err *err);
+
+/* The self-discharge of a simulation whose last step is a rest: from the
+ * rest's start to fraction (in (0, 1); <= 0: 0.6) of Vmax, Vmax the
+ * voltage the step before it ended at (the paper's "from Vmax to
+ * 0.6 Vmax": the rest's first voltage is lower by the IR drop), or the
+ * rest's own first voltage when it is the first step; then as
+ * nimc_rest_analyze over the rest's samples (out->threshold the fraction
+ * of out->v0_V, out->v_ref_V = Vmax; time_to_threshold_s 0 when the rest
+ * starts below, NaN when not reached).  NIMC_EANALYSIS when the last step
+ * is not a rest or has fewer than 3 samples (a run without samples). */
+int nimc_result_self_discharge(const nimc_result *res, double fraction,
+                               nimc_rest_result *out, nimc_err *err);
 
 /* ---- impedance of a simulated device ---------------------------------- */
 
@@ -1435,8 +1454,9 @@ typedef struct nimc_fit_obs {
  * spectrum (r_ohmic_ohm: the high-frequency intercept; r_ct_ohm: the
  * charge-transfer resistance of the fitted circuit), 0 for the GCD metrics
  * of nimc_metrics (capacitance_F, capacitance_volumetric_F_cm3, ...) and
- * self_discharge_time_h (the experiment's last step, a rest: the time to
- * fall to 0.6 of its first voltage, nimc_rest_analyze). */
+ * self_discharge_time_h (the experiment's last step, a rest: the time from
+ * its start to 0.6 Vmax, Vmax the voltage the step before it ended at, or
+ * its own first voltage when it is the first step; nimc_rest_analyze). */
 const char *nimc_fit_metric_name(size_t k, int *of_spectrum);
 
 /* What a fit found about one observation.  Arrays malloc'd, n each. */

@@ -110,6 +110,9 @@ typedef struct nimc_summary {
   const nimc_steady_info *steady;
   /* measured data (nimc analyze); NULL = no "analysis" key */
   const nimc_analysis_summary *analysis;
+  /* a run that ends with a rest (nimc_result_self_discharge); NULL = no
+   * "self_discharge" key */
+  const nimc_rest_result *self_discharge;
 } nimc_summary;
 
 /* Render s as pretty-printed JSON into *out_text (malloc'd, the caller

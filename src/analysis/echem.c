@@ -641,6 +641,7 @@ int nimc_rest_analyze(const double *t, const double *v, size_t n,
   out->v_end_V = v[n - 1];
   out->duration_s = t[n - 1] - t[0];
   out->threshold = threshold;
+  out->v_ref_V = v[0];
   out->time_to_threshold_s = NAN;
   double vt = threshold * v[0];
   for (size_t k = 1; k < n; k++)
@@ -649,15 +650,21 @@ int nimc_rest_analyze(const double *t, const double *v, size_t n,
       out->time_to_threshold_s = t[k - 1] - t[0] + f * (t[k] - t[k - 1]);
       break;
     }
-  double *x = malloc(3 * n * sizeof *x);
+  double *x = malloc(5 * n * sizeof *x);
   if (!x) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
-  double *xs = x + n, *y = x + 2 * n;
+  double *xs = x + n, *y = x + 2 * n, *xt = x + 3 * n, *yl = x + 4 * n;
   size_t m = 0;
+  int positive = 1;
   for (size_t k = 0; k < n; k++)
     if (t[k] > t[0]) {
       x[m] = log10(t[k] - t[0]);
       xs[m] = sqrt(t[k] - t[0]);
+      xt[m] = t[k] - t[0];
       y[m] = v[k];
+      if (v[k] > 0)
+        yl[m] = log(v[k]);
+      else
+        positive = 0;
       m++;
     }
   if (m < 3) {
@@ -669,6 +676,8 @@ int nimc_rest_analyze(const double *t, const double *v, size_t n,
   }
   linfit(x, y, m, &out->slope_log_V, NULL, &out->r2_log);
   linfit(xs, y, m, &out->slope_sqrt_V, NULL, &out->r2_sqrt);
+  out->slope_ln_per_s = out->r2_ln = NAN;
+  if (positive) linfit(xt, yl, m, &out->slope_ln_per_s, NULL, &out->r2_ln);
   free(x);
   return NIMC_OK;
 }
@@ -710,3 +719,40 @@ int nimc_lsv_analyze(const double *t, const double *v, const double *i,
   return NIMC_OK;
 }
 
+int nimc_result_self_discharge(const nimc_result *res, double fraction,
+                               nimc_rest_result *out, nimc_err *err) {
+  if (!res || !out)
+    return nimc_err_set(err, NIMC_EMISUSE,
+                        "nimc_result_self_discharge: NULL argument");
+  if (fraction <= 0) fraction = 0.6;
+  if (!(fraction < 1) || !isfinite(fraction))
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "the self-discharge fraction %g of Vmax must be in "
+                        "(0, 1)",
+                        fraction);
+  const nimc_series *v = &res->series;
+  if (!res->nsteps || res->steps[res->nsteps - 1].type != NIMC_STEP_REST)
+    return nimc_err_set(err, NIMC_EANALYSIS,
+                        "no self-discharge: the last step is not a rest");
+  if (!v->n || !v->step)
+    return nimc_err_set(err, NIMC_EANALYSIS,
+                        "no self-discharge: the run kept no samples");
+  int last = v->step[v->n - 1];
+  size_t a = v->n - 1;
+  while (a > 0 && v->step[a - 1] == last)
+    a--;
+  double vmax = a > 0 ? v->voltage_V[a - 1] : v->voltage_V[a];
+  double v0 = v->voltage_V[a];
+  /* the threshold as a fraction of the rest's first voltage; a rest that
+   * starts at or below it is there at once */
+  double f = v0 > fraction * vmax && v0 > 0 ? fraction * vmax / v0 : 0.5;
+  int rc =
+      nimc_rest_analyze(v->time_s + a, v->voltage_V + a, v->n - a, f, out, err);
+  if (rc) return rc;
+  out->v_ref_V = vmax;
+  if (!(v0 > fraction * vmax)) {
+    out->threshold = v0 > 0 ? fraction * vmax / v0 : NAN;
+    out->time_to_threshold_s = 0.0;
+  }
+  return NIMC_OK;
+}

@@ -194,6 +194,8 @@ struct nimc_device {
   double norm_thickness_m;        /* 0 = mean electrode thickness */
   double temperature_K;
   double contact_resistance_ohm;  /* lumped series resistance (leads, collectors) */
+  double shunt_resistance_ohm;    /* leakage path across the terminals; 0 =
+                                     none */
   double initial_voltage_V;
   int initial_voltage_given;
   double nominal_capacity_C;      /* the capacity C-rates refer to; 0 = not

@@ -496,8 +496,8 @@ static const metric_def metric_table[] = {
     GCD_METRIC(discharge_time_s),
     {"r_ohmic_ohm", 1, 0},
     {"r_ct_ohm", 1, 0},
-    /* the time the last step, a rest, takes to fall to 0.6 of its starting
-     * voltage (nimc_rest_analyze), in hours */
+    /* the time the last step, a rest, takes to fall to 0.6 Vmax, Vmax the
+     * voltage the step before it ended at (last_rest_h), in hours */
     {"self_discharge_time_h", 0, 1},
 };
 #define NMETRICS (sizeof metric_table / sizeof metric_table[0])
@@ -745,22 +745,12 @@ static int simulate_spectrum(fitctx *c, obsst *s, const double *p) {
 }
 
 /* The self-discharge time (h) of the last step of res when it is a rest:
- * to 0.6 of its first voltage (nimc_rest_analyze); NaN when it is not a
- * rest or the voltage does not fall that far. */
+ * from its start to 0.6 Vmax (nimc_result_self_discharge); NaN when it is
+ * not a rest or the voltage does not fall that far. */
 static double last_rest_h(const nimc_result *res) {
-  const nimc_series *v = &res->series;
-  if (!res->nsteps || res->steps[res->nsteps - 1].type != NIMC_STEP_REST ||
-      !v->n)
-    return NAN;
-  int last = v->step[v->n - 1];
-  size_t a = v->n - 1;
-  while (a > 0 && v->step[a - 1] == last)
-    a--;
   nimc_rest_result rr;
   nimc_err err;
-  if (v->n - a < 3 || nimc_rest_analyze(v->time_s + a, v->voltage_V + a,
-                                        v->n - a, 0.6, &rr, &err))
-    return NAN;
+  if (nimc_result_self_discharge(res, 0.6, &rr, &err)) return NAN;
   return rr.time_to_threshold_s / 3600.0;
 }
 
@@ -1053,7 +1043,11 @@ static int run_lm(fitctx *c, gsl_vector *u, gsl_matrix *J,
   for (it = 1; it <= o->max_iter; it++) {
     int st = gsl_multifit_nlinear_iterate(w);
     double chi = gsl_blas_dnrm2(gsl_multifit_nlinear_residual(w));
-    double chi2 = chi * chi, s2 = chi2 / (double)(c->n - c->np);
+    /* the residual variance; with as many parameters as residuals (one
+     * target, one parameter) none is left to estimate it: the stated
+     * sigmas' (1), else the test below would stop at once */
+    double chi2 = chi * chi,
+           s2 = c->n > c->np ? chi2 / (double)(c->n - c->np) : 1.0;
     report(c, it, gsl_multifit_nlinear_position(w)->data, chi2);
     if (st == GSL_ENOPROG) {
       snprintf(out->reason, sizeof out->reason,

@@ -419,6 +419,7 @@ static const struct bound {
     {NULL, "m2/kg", 0.0, 1e7, "up to 1e7 m2/kg (1e4 m2/g)"},
     {NULL, "kg/m3", 0.0, 1e5, "up to 1e5 kg/m3"},
     {NULL, "ohm.m2", 0.0, 1e6, "up to 1e6 ohm m2"},
+    {"shunt_resistance", "ohm", 0.0, 1e15, "0 (none) or 1 ohm to 1e15 ohm"},
     {NULL, "ohm", 0.0, 1e12, "up to 1e12 ohm"},
     {NULL, "A/m3", 0.0, 1e12, "up to 1e12 A/m3"},
     {"max_current", "A", 0.0, 1e3, "up to 1 kA"},
@@ -475,6 +476,7 @@ static const key_def device_keys[] = {
     KCODE("area"), /* required for a stack only */
     KNUM("temperature", "K", POS, temperature_K, NULL),
     KNUM("contact_resistance", "ohm", NONNEG, contact_resistance_ohm, NULL),
+    KCODE("shunt_resistance"), /* 0: none; below 1 ohm refused */
     KCODE("initial_voltage"), /* whether given matters */
     KNUM("normalisation_thickness", "m", POS, norm_thickness_m, NULL),
     KNUM("nominal_capacity", "C", POS, nominal_capacity_C, NULL),
@@ -1335,6 +1337,16 @@ static int device_section(const loader *L, nimc_device *d) {
               g == NIMC_GEOMETRY_STACK ? "an area such as '0.56 cm2'" : NULL,
               &d->area_m2));
   TRY(read_defs(&s, device_keys, d));
+  /* a leakage path across the terminals: 0 (or absent) is none, anything
+   * below an ohm a short circuit, not a leak */
+  int sh;
+  TRY(sh = get_num(&s, "shunt_resistance", "ohm", NONNEG, NULL,
+                   &d->shunt_resistance_ohm));
+  if (sh && d->shunt_resistance_ohm > 0.0 && d->shunt_resistance_ohm < 1.0)
+    return bad(L, look(&s, "shunt_resistance"),
+               "'%s' is outside the plausible range 0 (none) or 1 ohm to "
+               "1e15 ohm (a shunt below 1 ohm shorts the device)",
+               look(&s, "shunt_resistance")->value);
   TRY(d->initial_voltage_given = get_num(&s, "initial_voltage", "V", ANY, NULL,
                                          &d->initial_voltage_V));
   TRY(window_keys(&s, d));

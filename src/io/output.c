@@ -742,6 +742,27 @@ static int add_analysis(cJSON *root, const nimc_analysis_summary *a) {
   return 0;
 }
 
+/* The "self_discharge" object of a run that ends with a rest: the same
+ * keys as nimc analyze --kind rest, and Vmax and the threshold in volts. */
+static int add_self_discharge(cJSON *root, const nimc_rest_result *r) {
+  cJSON *o = cJSON_AddObjectToObject(root, "self_discharge");
+  if (!o) return -1;
+  double f = r->v_ref_V > 0 ? r->threshold * r->v0_V / r->v_ref_V : NAN;
+  return add_num(o, "self_discharge_time_h", r->time_to_threshold_s / 3600.0) ||
+         add_num(o, "v_max_V", r->v_ref_V) ||
+         add_num(o, "self_discharge_fraction", f) ||
+         add_num(o, "threshold_V", r->threshold * r->v0_V) ||
+         add_num(o, "rest_v_start_V", r->v0_V) ||
+         add_num(o, "rest_v_end_V", r->v_end_V) ||
+         add_num(o, "rest_duration_h", r->duration_s / 3600.0) ||
+         add_num(o, "conway_slope_log_V", r->slope_log_V) ||
+         add_num(o, "conway_r2_log", r->r2_log) ||
+         add_num(o, "conway_slope_sqrt_V_s05", r->slope_sqrt_V) ||
+         add_num(o, "conway_r2_sqrt", r->r2_sqrt) ||
+         add_num(o, "conway_slope_ln_per_h", r->slope_ln_per_s * 3600.0) ||
+         add_num(o, "conway_r2_ln", r->r2_ln);
+}
+
 int nimc_summary_json(const nimc_summary *s, char **out_text, nimc_err *err) {
   if (!s || !out_text)
     return nimc_err_set(err, NIMC_EMISUSE, "nimc_summary_json: NULL argument");
@@ -759,6 +780,7 @@ int nimc_summary_json(const nimc_summary *s, char **out_text, nimc_err *err) {
       (s->validation && add_validation(root, s->validation, s->nvalidation)) ||
       (s->eis && (add_eis_metrics(root, s->eis) || add_eis(root, s->eis))) ||
       (s->analysis && add_analysis(root, s->analysis)) ||
+      (s->self_discharge && add_self_discharge(root, s->self_discharge)) ||
       (s->result && s->result->ncycles &&
        !(s->analysis && s->analysis->cycles) &&
        add_run_cycles(root, s->result)) ||

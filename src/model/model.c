@@ -761,6 +761,8 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
         2.0 * dev->idg.collector_sheet_ohm * dev->idg.finger_length_m /
         (3.0 * dev->idg.finger_width_m * dev->idg.fingers_per_electrode);
   m->r_series_ohm = dev->contact_resistance_ohm + m->r_collector_ohm;
+  m->g_shunt_S =
+      dev->shunt_resistance_ohm > 0.0 ? 1.0 / dev->shunt_resistance_ohm : 0.0;
   m->n = n + 4;
 
   /* record the Jacobian pattern by running the assembly once */
@@ -1552,9 +1554,16 @@ double nimc_model_control_row(const nimc_model *m, double t, double V,
  * holds the controlled quantity, and Q and E integrate I and I V. */
 static void global_rows(const nimc_model *m, double t, const double *y,
                         const double *yp, double *F, jac_asm *J) {
-  double V = y[m->iV], I = y[m->iI], dI, dV;
-  F[m->iV] += I;
-  put(J, m->iV, m->iI, 1.0, 0);
+  double V = y[m->iV], I = y[m->iI], dI, dV, Rc = m->r_series_ohm;
+  /* the terminal current I, through the lumped series resistance Rc,
+   * feeds the electrodes and, with [device] shunt_resistance, a leakage
+   * path across the cell inside Rc ((V - I Rc) / R_sh: through the gel or
+   * substrate from collector to collector), so that a rest (I = 0)
+   * discharges through it */
+  double gs = m->g_shunt_S;
+  F[m->iV] += I - gs * (V - I * Rc);
+  put(J, m->iV, m->iI, 1.0 + gs * Rc, 0);
+  put(J, m->iV, m->iV, -gs, 0);
   F[m->iI] = nimc_model_control_row(m, t, V, I, &dI, &dV);
   put(J, m->iI, m->iI, dI, 0);
   put(J, m->iI, m->iV, dV, 0);

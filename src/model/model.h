@@ -156,6 +156,7 @@ typedef struct nimc_model {
                               reach [device] initial_voltage (0 without) */
   double r_collector_ohm; /* lumped along-finger collector resistance, both electrodes */
   double r_series_ohm;    /* contact + collector resistance in series */
+  double g_shunt_S;       /* 1 / [device] shunt_resistance, 0 without */
   nimc_elec el[2];
   /* the control: written only by nimc_model_set_control (the creator
    * sets zero current, open circuit) */

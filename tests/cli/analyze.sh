@@ -104,7 +104,7 @@ if "$NIMC" analyze "$TMP/rest.csv" --json >"$TMP/rest.json" 2>"$TMP/err"; then
   near "$(json_num "$TMP/rest.json" self_discharge_time_h)" \
     "$(awk 'BEGIN { print log(1 / 0.6) }')" 1e-4 && ok ||
     bad "self_discharge_time_h $(json_num "$TMP/rest.json" self_discharge_time_h)"
-  for key in '"conway_r2_log"' '"conway_r2_sqrt"' '"conway_slope_log_V"'; do
+  for key in '"conway_r2_log"' '"conway_r2_sqrt"' '"conway_slope_log_V"' '"conway_r2_ln"' '"conway_slope_ln_per_h"'; do
     grep -qF "$key" "$TMP/rest.json" && ok || bad "rest summary lacks $key"
   done
 else

@@ -182,6 +182,12 @@ awk -F'"' '/^    \{"/{id=$2; row=$0; getline nxt; row=row nxt;
 [ -s "$TMP/spec-values" ] && cmp -s "$TMP/spec-values" "$TMP/paper-values" && ok \
   || bad "devices/calibration.fit targets differ from app/paper.h: $(diff "$TMP/spec-values" "$TMP/paper-values")"
 
+# ---- the self-discharge fit's target is the paper's sd_nimc row ----
+sdv=$(awk '/^value *=/{print $3}' devices/self-discharge.fit)
+pv=$(grep -A1 '{"sd_nimc"' app/paper.h | tr -d '\n' | sed 's/.*"h", *\([0-9.]*\),.*/\1/')
+[ -n "$sdv" ] && [ "$sdv" = "$pv" ] && ok || bad "devices/self-discharge.fit's value ($sdv) is not app/paper.h's sd_nimc ($pv)"
+grep -q '^params = device.shunt_resistance=' devices/self-discharge.fit && ok || bad "self-discharge.fit does not fit the shunt"
+
 # ---- fit files: every fault named by file, line, section and key ----
 spec() { printf '%s\n' "$@" >"$TMP/bad.fit"; }
 spec '[fit]' 'params = separator.thickness'

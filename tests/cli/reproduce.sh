@@ -20,7 +20,8 @@ pass=0 fail=0
 # the calibration rows (app/paper.h), and the predictions (paper.h's and
 # the model-only rows of app/reproduce.c)
 CAL_IDS='cv_0.1 cv_0.2 cv_0.3 ca_0.3 cv_1 retention_1 cv_1.5 retention_1.5
-         cv_0.2_covered esr_eis rct_eis'
+         cv_0.2_covered esr_eis rct_eis
+         sd_nimc sd_commercial_3.5V sd_commercial_2.75V'
 PRED_IDS='rct_eis_covered series_time_ratio parallel_time_ratio
   cv_0.1_covered cv_0.3_covered cv_0.5_covered cv_1_covered cv_1.5_covered
   cv_2_covered cover_ratio_0.1 cover_ratio_0.3 cover_ratio_0.5 cover_ratio_1
@@ -183,14 +184,20 @@ cp -r devices/materials "$D/"
 sed -e 's/^anode_cells = .*/anode_cells = 5/' -e 's/^separator_cells = .*/separator_cells = 3/' \
     -e 's/^cathode_cells = .*/cathode_cells = 5/' -e 's/^particle_shells = .*/particle_shells = 3/' \
     -e 's/^max_current = .*/max_current = 1 A\/cm2/' \
+    -e 's/^contact_resistance = .*/&\nshunt_resistance = 1 Mohm/' \
     devices/nimc-stack.ini >"$TMP/stack.ini"
 grep -q '^anode_cells = 5' "$TMP/stack.ini" && grep -q '^max_current = 1 A/cm2' "$TMP/stack.ini" && ok \
   || bad "could not coarsen the stack device (and lift its current limit: the stack's low resistance draws more than 10 mA/cm2 from an LED or a sweep's start)"
+# a shunt, so that the self-discharge rows have a value (the commercial
+# devices are the stack too: their experiments run, not their numbers)
+grep -q '^shunt_resistance = 1 Mohm' "$TMP/stack.ini" && ok || bad "could not add the shunt"
 # the LED of the demonstration (f), as in devices/nimc.ini
 printf '\n[led]\nforward_voltage = 1.8 V\nforward_current = 1 mA\nseries_resistance = 20 ohm\n' >>"$TMP/stack.ini"
 failing() { sed 's/^contact_resistance = .*/contact_resistance = 1e9 ohm/' "$TMP/stack.ini"; }
 cp "$TMP/stack.ini" "$D/nimc.ini"
 cp "$TMP/stack.ini" "$D/ag-ag-msc.ini"
+cp "$TMP/stack.ini" "$D/commercial-3v5-25mF.ini"
+cp "$TMP/stack.ini" "$D/commercial-2v75-44mF.ini"
 failing >"$D/nimc-covered.ini"
 grep -q '^contact_resistance = 1e9 ohm' "$D/nimc-covered.ini" && ok || bad "could not make the failing device"
 "$NIMC" reproduce --devices "$D" -o "$TMP/o2" >"$TMP/table" 2>"$TMP/err"
@@ -219,6 +226,12 @@ check_rows "$TMP/o2/reproduce.json" prediction $PRED_IDS
 grep -q '^cv_0.2_covered,.*,13.7,,,,,,calibration$' "$TMP/o2/validation.csv" && ok || bad "failed row in validation.csv: $(cat "$TMP/o2/validation.csv")"
 grep -q '^cv_1_covered,.*,F/cm3,,,,,,,prediction$' "$TMP/o2/validation.csv" && ok || bad "failed prediction in validation.csv: $(grep cv_1_covered "$TMP/o2/validation.csv")"
 grep -q '^cv_2_80C,.*,F/cm3,,[0-9][-0-9.e+]*,,[0-9]*,,[^,]*,prediction$' "$TMP/o2/validation.csv" && ok || bad "model-only row in validation.csv: $(grep cv_2_80C "$TMP/o2/validation.csv")"
+# the self-discharge rows: the rest's time in hours, beside the paper's
+for r in 'sd_nimc|44' 'sd_commercial_3.5V|8' 'sd_commercial_2.75V|21'; do
+  grep -Eq "^${r%|*},\"[^\"]*\",h,${r#*|},[0-9][-0-9.e+]*,[-0-9.e+]+,,,,calibration$" "$TMP/o2/validation.csv" && ok \
+    || bad "self-discharge row ${r%|*} in validation.csv: $(grep "^${r%|*}," "$TMP/o2/validation.csv")"
+done
+grep -q 'self-discharge from 3.5 V to 2.1 V: done' "$TMP/err" && ok || bad "the NIMC's self-discharge was not run: $(grep self-discharge "$TMP/err")"
 [ "$(($(wc -l <"$TMP/o2/validation.csv") - 1))" -eq "$(($(count $CAL_IDS) + $(count $PRED_IDS)))" ] && ok \
   || bad "validation.csv has $(($(wc -l <"$TMP/o2/validation.csv") - 1)) rows"
 # the 1:2 points of both series are the uncovered device at 0.1 mA/cm2

@@ -366,6 +366,35 @@ d=$(mkdev product 's/^thickness = 5 um.*/thickness = 5 um 1000/'); n=$(grep -n '
 expect_error 2 "$d:$n" "[anode] thickness" "not one quantity: '1000' after the number" -- run "$d" -e "$CH"
 d=$(mkdev product2 's/^porosity = 0.44.*/porosity = 0.44 0.5/'); n=$(grep -n '^porosity = 0.44 0.5' "$d" | cut -d: -f1)
 expect_error 2 "$d:$n" "[anode] porosity" "not one quantity: '0.5' after the number" -- run "$d" -e "$CH"
+# a run that ends with a rest reports its self-discharge from Vmax (the
+# charge's 3.5 V, not the rest's first voltage after the IR drop)
+if "$NIMC" run $DEV --set device.shunt_resistance=1Mohm -e 'Charge at 1 mA/cm2 until 3.5 V' \
+     -e 'Rest until 2.1 V or for 100 h' --json -q >"$TMP/sd.json" 2>"$TMP/err"; then
+  ok
+  j=$TMP/sd.json
+  num() { sed -n "s/.*\"$1\":[[:space:]]*\([-0-9.eE+]*\).*/\1/p" "$j" | head -1; }
+  dur=$(sed -n 's/.*"duration_s":[[:space:]]*\([-0-9.eE+]*\).*/\1/p' "$j" | tail -1)
+  awk -v vm="$(num v_max_V)" -v vt="$(num threshold_V)" -v v0="$(num rest_v_start_V)" \
+      -v th="$(num self_discharge_time_h)" -v d="$dur" \
+      'BEGIN { e = th - d / 3600; if (e < 0) e = -e
+               exit !(vm > 3.5 - 1e-9 && vm < 3.5 + 1e-9 && vt > 2.1 - 1e-9 && vt < 2.1 + 1e-9 && v0 < 3.499 &&
+                      d > 0 && e <= 1e-9 * d) }' && ok \
+    || bad "self_discharge of the run: $(grep -A14 '"self_discharge"' "$j")"
+  for key in conway_r2_log conway_r2_sqrt conway_r2_ln; do
+    grep -q "\"$key\"" "$j" && ok || bad "self_discharge lacks $key"
+  done
+else
+  bad "a rest with a shunt failed: $(cat "$TMP/err")"
+fi
+"$NIMC" run $DEV -e "$CH" --json -q | grep -q '"self_discharge"' && bad "self_discharge without a rest" || ok
+# the shunt across the cell (issue 10): sign, unit, plausibility, a short
+for sh in "-15 Mohm|must be >= 0" "15 MF|wrong dimension" "15e6|has no unit" \
+          "1e20 ohm|outside the plausible range 0 (none) or 1 ohm to 1e15 ohm" \
+          "0.5 ohm|a shunt below 1 ohm shorts the device"; do
+  v=${sh%%|*}; why=${sh#*|}
+  d=$(mkdev shunt 's/^\[device\]$/[device]\nshunt_resistance = '"$v"'/'); n=$(grep -n '^shunt_resistance' "$d" | cut -d: -f1)
+  expect_error 2 "$d:$n" "[device] shunt_resistance" "$why" -- run "$d" -e "$CH"
+done
 expect_error 2 "--set" "anode.colour" -- run $DEV -e "$CH" --set anode.colour=blue
 expect_error 2 "--set" "nodot" -- run $DEV -e "$CH" --set nodot=3
 
