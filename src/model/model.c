@@ -29,15 +29,14 @@
 
 #include "core/constants.h"
 #include "model/model.h"
+#include "model/pattern.h"
 #include "model/pack.h"
 
 /* ---- Jacobian assembly ---- */
 
 typedef struct jac_asm {
-  int pattern;         /* 1: record (row, col) pairs */
-  int64_t npairs, cap; /* pattern mode */
-  int64_t *pairs;      /* row * n + col */
-  int oom;
+  int pattern;         /* 1: record the entries into pat */
+  nimc_pattern pat;
   const nimc_model *m; /* values mode */
   double *val;         /* dF/dy + cj dF/dy' */
   double *valp;        /* NULL, or dF/dy' alone (the linearisation of EIS) */
@@ -70,27 +69,10 @@ static void put(jac_asm *J, int64_t row, int64_t col, double dfdy,
                 double dfdyp) {
   if (!J) return;
   if (J->pattern) {
-    if (J->npairs == J->cap) {
-      int64_t cap = J->cap ? 2 * J->cap : 1024;
-      int64_t *p = realloc(J->pairs, sizeof(int64_t) * cap);
-      if (!p) {
-        J->oom = 1;
-        return;
-      }
-      J->pairs = p, J->cap = cap;
-    }
-    J->pairs[J->npairs++] = row * J->m->n + col;
+    nimc_pattern_add(&J->pat, row, col);
     return;
   }
-  const int64_t *ci = J->m->colind;
-  int64_t lo = J->m->rowptr[row], hi = J->m->rowptr[row + 1] - 1;
-  while (lo < hi) { /* binary search for col in the sorted row */
-    int64_t mid = (lo + hi) / 2;
-    if (ci[mid] < col)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
+  int64_t lo = nimc_csr_find(J->m->rowptr, J->m->colind, row, col);
   if (J->valp) {
     put_split(J, lo, dfdy, dfdyp);
     return;
@@ -587,11 +569,6 @@ static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
   return NIMC_OK;
 }
 
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return (x > y) - (x < y);
-}
-
 void nimc_model_destroy(nimc_model *m) {
   if (!m) return;
   if (m->pack) {
@@ -772,33 +749,19 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
   if (!y || !yp || !F) goto fail;
   nimc_model_initial(m, y, yp);
   J.pattern = 1;
+  J.pat.n = m->n;
   J.m = m;
   for (int64_t r = 0; r < m->n; r++)
     put(&J, r, r, 0, 0); /* full diagonal */
   int bad = 0;
   assemble(m, 0.0, y, yp, F, &J, &bad);
-  if (J.oom) goto fail;
-  qsort(J.pairs, J.npairs, sizeof(int64_t), cmp_i64);
-  int64_t u = 0;
-  for (int64_t k = 0; k < J.npairs; k++)
-    if (u == 0 || J.pairs[k] != J.pairs[u - 1]) J.pairs[u++] = J.pairs[k];
-  m->nnz = u;
-  m->rowptr = calloc(m->n + 1, sizeof(int64_t));
-  m->colind = malloc(sizeof(int64_t) * (u ? u : 1));
-  if (!m->rowptr || !m->colind) goto fail;
-  for (int64_t k = 0; k < u; k++) {
-    int64_t r = J.pairs[k] / m->n;
-    m->colind[k] = J.pairs[k] % m->n;
-    m->rowptr[r + 1]++;
-  }
-  for (int64_t r = 0; r < m->n; r++)
-    m->rowptr[r + 1] += m->rowptr[r];
-  free(J.pairs), free(y), free(yp), free(F);
+  if (nimc_pattern_csr(&J.pat, &m->rowptr, &m->colind, &m->nnz)) goto fail;
+  free(y), free(yp), free(F);
   *out = m;
   return NIMC_OK;
 fail:
   if (rc == NIMC_ENOMEM) nimc_err_set(err, rc, "model: out of memory");
-  free(J.pairs), free(y), free(yp), free(F);
+  free(J.pat.pairs), free(y), free(yp), free(F);
   nimc_model_destroy(m);
   return rc;
 }

@@ -9,6 +9,7 @@
 #include "core/pack_spec.h"
 #include "mesh/mesh.h"
 #include "model/pack.h"
+#include "model/pattern.h"
 
 /* The pack's limit on unknowns, as one cell's (model.c). */
 #define PACK_MAX_UNKNOWNS 20000000
@@ -30,9 +31,7 @@ struct nimc_pack {
 
 typedef struct cj_asm {
   int pattern;
-  int64_t npairs, cap, n;
-  int64_t *pairs;
-  int oom;
+  nimc_pattern pat;
   const nimc_model *m;
   double *val, *valp, cj;
 } cj_asm;
@@ -41,27 +40,10 @@ static void cput(cj_asm *J, int64_t row, int64_t col, double dfdy,
                  double dfdyp) {
   if (!J) return;
   if (J->pattern) {
-    if (J->npairs == J->cap) {
-      int64_t cap = J->cap ? 2 * J->cap : 4096;
-      int64_t *p = realloc(J->pairs, sizeof(int64_t) * cap);
-      if (!p) {
-        J->oom = 1;
-        return;
-      }
-      J->pairs = p, J->cap = cap;
-    }
-    J->pairs[J->npairs++] = row * J->n + col;
+    nimc_pattern_add(&J->pat, row, col);
     return;
   }
-  const int64_t *ci = J->m->colind;
-  int64_t lo = J->m->rowptr[row], hi = J->m->rowptr[row + 1] - 1;
-  while (lo < hi) {
-    int64_t mid = (lo + hi) / 2;
-    if (ci[mid] < col)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
+  int64_t lo = nimc_csr_find(J->m->rowptr, J->m->colind, row, col);
   if (J->valp) {
     J->val[lo] += dfdy;
     J->valp[lo] += dfdyp;
@@ -135,11 +117,6 @@ static void circuit(const nimc_model *m, double t, const double *y,
 }
 
 /* ---- creation ---- */
-
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return (x > y) - (x < y);
-}
 
 static int cell_model(nimc_model **out, const nimc_device *d, nimc_err *err) {
   nimc_mesh *mesh = NULL;
@@ -237,7 +214,7 @@ int nimc_pack_create(nimc_model **out, const nimc_device *dev, nimc_err *err) {
 
   /* the pattern: the cells' own (their control rows left out), the
    * circuit's, and the full diagonal */
-  J.pattern = 1, J.n = m->n, J.m = m;
+  J.pattern = 1, J.pat.n = m->n, J.m = m;
   for (int64_t r = 0; r < m->n; r++)
     cput(&J, r, r, 0, 0);
   for (int k = 0; k < K; k++) {
@@ -255,22 +232,7 @@ int nimc_pack_create(nimc_model **out, const nimc_device *dev, nimc_err *err) {
   if (!y || !yp || !F) goto fail;
   nimc_pack_initial(m, y, yp);
   circuit(m, 0.0, y, yp, F, &J);
-  if (J.oom) goto fail;
-  qsort(J.pairs, (size_t)J.npairs, sizeof(int64_t), cmp_i64);
-  int64_t u = 0;
-  for (int64_t q = 0; q < J.npairs; q++)
-    if (u == 0 || J.pairs[q] != J.pairs[u - 1]) J.pairs[u++] = J.pairs[q];
-  m->nnz = u;
-  m->rowptr = calloc((size_t)m->n + 1, sizeof(int64_t));
-  m->colind = malloc(sizeof(int64_t) * (size_t)(u ? u : 1));
-  if (!m->rowptr || !m->colind) goto fail;
-  for (int64_t q = 0; q < u; q++) {
-    int64_t r = J.pairs[q] / m->n;
-    m->colind[q] = J.pairs[q] % m->n;
-    m->rowptr[r + 1]++;
-  }
-  for (int64_t r = 0; r < m->n; r++)
-    m->rowptr[r + 1] += m->rowptr[r];
+  if (nimc_pattern_csr(&J.pat, &m->rowptr, &m->colind, &m->nnz)) goto fail;
   /* a cell's rows other than its control row are its own, shifted: the
    * same entries in the same order, so its values copy in two blocks */
   for (int k = 0; k < K; k++) {
@@ -285,12 +247,12 @@ int nimc_pack_create(nimc_model **out, const nimc_device *dev, nimc_err *err) {
       goto fail;
     }
   }
-  free(J.pairs), free(y), free(yp), free(F);
+  free(J.pat.pairs), free(y), free(yp), free(F);
   *out = m;
   return NIMC_OK;
 fail:
   if (rc == NIMC_ENOMEM) nimc_err_set(err, rc, "pack: out of memory");
-  free(J.pairs), free(y), free(yp), free(F);
+  free(J.pat.pairs), free(y), free(yp), free(F);
   nimc_pack_destroy(m);
   return rc;
 }
