@@ -767,6 +767,29 @@ static void progress_line(state *s, const char *what, double wall_s,
           cli_now_s() - s->start_s);
 }
 
+/* Run lines[0..n) on dev from its as-made state into *res (zeroed by the
+ * caller); the simulation stays in *sim for the caller to read and destroy
+ * (NULL when it could not be made).  The status, and *why the reason of a
+ * failure (err's message, or the simulation's: read it before destroying
+ * *sim). */
+static int run_lines(const nimc_device *dev, const char *const *lines,
+                     size_t n, nimc_sim **sim, nimc_result *res,
+                     const char **why, nimc_err *err) {
+  *sim = NULL;
+  nimc_experiment *exp = experiment(lines, n);
+  if (!exp) {
+    *why = "the experiment could not be parsed";
+    return NIMC_EINPUT;
+  }
+  int rc = nimc_sim_create(sim, dev, NULL, err);
+  if (rc)
+    *why = err->msg;
+  else if ((rc = nimc_sim_run(*sim, exp, res)))
+    *why = nimc_sim_errmsg(*sim);
+  nimc_experiment_destroy(exp);
+  return rc;
+}
+
 /* Say which steps of res from step first on (the measured cycle) ended
  * before their cut-off voltage (the model's answer, kept; but the
  * capacitance then measures a shorter window). */
@@ -902,17 +925,13 @@ static void simulate_map(state *s, int d) {
            gcd_v_max_V);
   snprintf(what, sizeof what, "%s, charge at %g mA/cm2 for the maps",
            nimc_device_name(dev), fields_J);
-  nimc_experiment *exp = experiment(lines, 1);
-  nimc_sim *sim = NULL;
-  nimc_sim_opts opts = nimc_sim_opts_default();
+  nimc_sim *sim;
   nimc_result res;
   memset(&res, 0, sizeof res);
   nimc_err err;
   double t0 = cli_now_s();
-  int rc = exp ? NIMC_OK : NIMC_EINPUT;
-  const char *why = "the experiment could not be parsed";
-  if (!rc && (rc = nimc_sim_create(&sim, dev, &opts, &err))) why = err.msg;
-  if (!rc && (rc = nimc_sim_run(sim, exp, &res))) why = nimc_sim_errmsg(sim);
+  const char *why = NULL;
+  int rc = run_lines(dev, lines, 1, &sim, &res, &why, &err);
   if (!rc && (rc = nimc_sim_fields(sim, &s->maps[d].f)))
     why = nimc_sim_errmsg(sim);
   s->maps[d].wall_s = cli_now_s() - t0;
@@ -928,7 +947,6 @@ static void simulate_map(state *s, int d) {
   progress_line(s, what, s->maps[d].wall_s, rc ? "FAILED" : "done");
   nimc_result_free(&res);
   nimc_sim_destroy(sim);
-  nimc_experiment_destroy(exp);
 }
 
 /* What the spectrum of variant v is used for, for messages. */
@@ -1045,14 +1063,11 @@ static void simulate_led(state *s) {
            led_J, led_charge_s, gcd_v_max_V);
   snprintf(line[2], sizeof line[2], "Discharge through LED until %.10g V",
            l->v_f);
-  nimc_experiment *exp = experiment(lines, COUNT(lines));
-  nimc_sim *sim = NULL;
+  nimc_sim *sim;
   nimc_result res;
   memset(&res, 0, sizeof res);
-  int rc = exp ? NIMC_OK : NIMC_EINPUT;
-  const char *why = "the experiment could not be parsed";
-  if (!rc && (rc = nimc_sim_create(&sim, dev, NULL, &err))) why = err.msg;
-  if (!rc && (rc = nimc_sim_run(sim, exp, &res))) why = nimc_sim_errmsg(sim);
+  const char *why = NULL;
+  int rc = run_lines(dev, lines, COUNT(lines), &sim, &res, &why, &err);
   l->wall_s = cli_now_s() - t0;
   if (!rc && res.nsteps == 3) {
     const nimc_step_result *ch = &res.steps[1], *led = &res.steps[2];
@@ -1074,7 +1089,6 @@ static void simulate_led(state *s) {
   progress_line(s, what, l->wall_s, l->done ? "done" : "FAILED");
   nimc_result_free(&res);
   nimc_sim_destroy(sim);
-  nimc_experiment_destroy(exp);
 }
 
 /* (g): sweep the uncovered device CV_CYCLES times over the GCD window at
@@ -1095,15 +1109,13 @@ static void simulate_cv(state *s, cv_run *r) {
   snprintf(what, sizeof what, "%s, CV at %g mV/s, %d cycles",
            variant_name(s, V_UNCOVERED, name, sizeof name), r->rate_mV_s,
            CV_CYCLES);
-  nimc_experiment *exp = experiment(lines, 2);
-  nimc_sim *sim = NULL;
+  nimc_sim *sim;
   nimc_cv_cycle *cyc = NULL;
   size_t nc = 0;
   nimc_err err;
   double t0 = cli_now_s();
-  const char *why = exp ? NULL : "the experiment could not be parsed";
-  if (!why && nimc_sim_create(&sim, dev, NULL, &err)) why = err.msg;
-  if (!why && nimc_sim_run(sim, exp, &r->res)) why = nimc_sim_errmsg(sim);
+  const char *why = NULL; /* set on a failure */
+  run_lines(dev, lines, 2, &sim, &r->res, &why, &err);
   r->wall_s = cli_now_s() - t0;
   r->change = NAN;
   if (!why) {
@@ -1150,7 +1162,6 @@ static void simulate_cv(state *s, cv_run *r) {
   }
   free(cyc);
   nimc_sim_destroy(sim);
-  nimc_experiment_destroy(exp);
 }
 
 /* Run lines[0..n) on variant v from its as-made state; the durations of
@@ -1164,16 +1175,13 @@ static void time_steps(state *s, int v, const char *const *lines, size_t n,
            lines[0], n > 1 ? " and a discharge" : "");
   for (size_t k = 0; k < n; k++)
     t[k] = NAN;
-  nimc_experiment *exp = experiment(lines, n);
-  nimc_sim *sim = NULL;
+  nimc_sim *sim;
   nimc_result res;
   memset(&res, 0, sizeof res);
   nimc_err err;
   double t0 = cli_now_s();
-  int rc = exp ? NIMC_OK : NIMC_EINPUT;
-  const char *why = "the experiment could not be parsed";
-  if (!rc && (rc = nimc_sim_create(&sim, s->dev[v], NULL, &err))) why = err.msg;
-  if (!rc && (rc = nimc_sim_run(sim, exp, &res))) why = nimc_sim_errmsg(sim);
+  const char *why = NULL;
+  int rc = run_lines(s->dev[v], lines, n, &sim, &res, &why, &err);
   if (rc) {
     fprintf(stderr,
             "nimc reproduce: %s failed (needed by the rows of two NIMCs in "
@@ -1189,7 +1197,6 @@ static void time_steps(state *s, int v, const char *const *lines, size_t n,
   progress_line(s, what, cli_now_s() - t0, rc ? "FAILED" : "done");
   nimc_result_free(&res);
   nimc_sim_destroy(sim);
-  nimc_experiment_destroy(exp);
 }
 
 /* A self-discharge row's experiment on variant v (the table
@@ -1219,18 +1226,13 @@ static void simulate_sd(state *s, int v) {
   snprintf(what, sizeof what, "%s, self-discharge from %g V to %g V",
            variant_name(s, v, name, sizeof name), x->v_max,
            x->fraction * x->v_max);
-  nimc_experiment *exp = experiment(lines, n);
-  nimc_sim *sim = NULL;
-  nimc_sim_opts opts = nimc_sim_opts_default();
+  nimc_sim *sim;
   nimc_result res;
   memset(&res, 0, sizeof res);
   nimc_err err;
   double t0 = cli_now_s();
-  int rc = exp ? NIMC_OK : NIMC_EINPUT;
-  const char *why = "the experiment could not be parsed";
-  if (!rc && (rc = nimc_sim_create(&sim, s->dev[v], &opts, &err)))
-    why = err.msg;
-  if (!rc && (rc = nimc_sim_run(sim, exp, &res))) why = nimc_sim_errmsg(sim);
+  const char *why = NULL;
+  int rc = run_lines(s->dev[v], lines, n, &sim, &res, &why, &err);
   r->wall_s = cli_now_s() - t0;
   if (rc) {
     fprintf(stderr, "nimc reproduce: %s failed: %s\n", what, why);
@@ -1247,7 +1249,6 @@ static void simulate_sd(state *s, int v) {
                                      : "not reached");
   nimc_result_free(&res);
   nimc_sim_destroy(sim);
-  nimc_experiment_destroy(exp);
 }
 
 /* The LED demonstration's row (led_lit_s), model-only, appended to the
