@@ -1326,7 +1326,7 @@ static void test_docs_list_every_key(void) {
   for (int k = 0; k < 8; k++) {
     size_t n = 0;
     const char *key;
-    for (; (key = nimc_device_section_key(secs[k], n)); n++) {
+    for (; (key = nimc_device_section_key(secs[k], n, NULL)); n++) {
       int found = 0;
       for (size_t j = 0; j < ndocs[k]; j++)
         found |= !strcmp(docs[k][j], key);
@@ -1338,7 +1338,7 @@ static void test_docs_list_every_key(void) {
     CHECK(n > 0);
     for (size_t j = 0; j < ndocs[k]; j++) {
       int found = 0;
-      for (size_t i = 0; (key = nimc_device_section_key(secs[k], i)); i++)
+      for (size_t i = 0; (key = nimc_device_section_key(secs[k], i, NULL)); i++)
         found |= !strcmp(docs[k][j], key);
       if (!found)
         fprintf(stderr, "  [%s] %s: documented, but no such key\n", secs[k],
@@ -1346,7 +1346,76 @@ static void test_docs_list_every_key(void) {
       CHECK(found);
     }
   }
-  CHECK(nimc_device_section_key("anode", 0) == NULL);
+  CHECK(nimc_device_section_key("nowhere", 0, NULL) == NULL);
+}
+
+/* The first backticked names of the key tables of docs/device-files.md
+ * from the heading that starts with head up to the next "## " heading
+ * (a row may name several keys: "| `alpha_a`, `alpha_c` |"), into
+ * names[n]; returns n. */
+static size_t doc_keys(const char *head, char names[][64], size_t cap) {
+  FILE *f = fopen("docs/device-files.md", "r");
+  if (!f) return 0;
+  char line[4096];
+  size_t n = 0;
+  int on = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (!strncmp(line, head, strlen(head))) {
+      on = 1;
+      continue;
+    }
+    if (on && !strncmp(line, "## ", 3)) break;
+    if (!on || strncmp(line, "| `", 3)) continue;
+    const char *end = strchr(line + 1, '|'), *p = line + 1;
+    while (end && (p = strchr(p, '`')) && p < end && n < cap) {
+      const char *q = strchr(p + 1, '`');
+      if (!q || q > end) break;
+      snprintf(names[n++], 64, "%.*s", (int)(q - p - 1), p + 1);
+      p = q + 1;
+    }
+  }
+  fclose(f);
+  return n;
+}
+
+/* The electrode and material keys: every key of [anode]'s tables that
+ * the section itself takes is documented under [anode] and [cathode]
+ * (initial_potential, refused with its reason, is not), and every key of
+ * a material file under "Material files" (the temperature laws' keys,
+ * K_activation_energy, K_vtf_B and K_vtf_T0, are documented as a rule
+ * there). */
+static void test_docs_list_electrode_and_material_keys(void) {
+  static char el[128][64], ma[128][64];
+  size_t ne = doc_keys("### `[anode]` and `[cathode]`", el, 128);
+  size_t nm = doc_keys("## Material files", ma, 128);
+  CHECK(ne > 10 && nm > 20);
+  const char *key;
+  int mat;
+  for (size_t k = 0; (key = nimc_device_section_key("anode", k, &mat)); k++) {
+    if (mat || !strcmp(key, "initial_potential")) continue;
+    int found = 0;
+    for (size_t j = 0; j < ne; j++)
+      found |= !strcmp(el[j], key);
+    if (!found) fprintf(stderr, "  [anode] %s: not documented\n", key);
+    CHECK(found);
+  }
+  size_t nkeys = 0;
+  for (size_t k = 0; (key = nimc_device_section_key("material", k, &mat));
+       k++, nkeys++) {
+    CHECK(mat == 1);
+    if (strstr(key, "_activation_energy") || strstr(key, "_vtf_")) continue;
+    int found = 0;
+    for (size_t j = 0; j < nm; j++)
+      found |= !strcmp(ma[j], key);
+    if (!found) fprintf(stderr, "  [material] %s: not documented\n", key);
+    CHECK(found);
+  }
+  CHECK(nkeys > 30);
+  /* each key once, though active_density is in two of [anode]'s tables */
+  size_t nad = 0;
+  for (size_t k = 0; (key = nimc_device_section_key("anode", k, NULL)); k++)
+    nad += !strcmp(key, "active_density");
+  CHECK(nad == 1);
 }
 
 int main(void) {
@@ -1359,6 +1428,7 @@ int main(void) {
   RUN(test_missing_device);
   RUN(test_material_search);
   RUN(test_docs_list_every_key);
+  RUN(test_docs_list_electrode_and_material_keys);
   RUN(test_nimc_device);
   RUN(test_device_variants_differ_minimally);
   RUN(test_interdigitated_overrides);

@@ -275,73 +275,6 @@ static int apply_sets(loader *L, const char *const *sets, size_t nsets) {
 static const char *const sections[] = {
     "device", "anode", "separator", "cathode", "electrolyte", "geometry",
     "cover",  "mesh",  "solver",    "led",     "pack",        NULL};
-static const char *const electrode_keys[] = {
-    "material",        "kind",
-    "thickness",       "porosity",
-    "bruggeman",       "conductivity",
-    "solid_bruggeman",
-    "leakage_current", "leakage_potential",
-    "leakage_tafel_n", NULL};
-static const char *const intercalation_keys[] = {
-    "active_fraction",          "particle_radius",
-    "particle_shape",           "initial_stoichiometry",
-    "double_layer_capacitance", "film_resistance",
-    "active_density",           NULL};
-static const char *const capacitive_keys[] = {
-    "active_density", "volumetric_capacitance", "initial_potential", NULL};
-static const char *const electrolyte_keys[] = {"material",
-                                               "initial_concentration", NULL};
-/* Material keys: the head of every material file, the part of it a device
- * section may override, and the keys of each kind. */
-static const char *const material_head[] = {"name", "kind",
-                                            "reference_temperature", NULL};
-static const char *const material_over[] = {"name", "reference_temperature",
-                                            NULL};
-static const char *const material_intercalation[] = {
-    "max_concentration",
-    "initial_stoichiometry",
-    "ocp",
-    "diffusivity",
-    "diffusivity_activation_energy",
-    "diffusivity_vtf_B",
-    "diffusivity_vtf_T0",
-    "rate_constant",
-    "rate_constant_activation_energy",
-    "rate_constant_vtf_B",
-    "rate_constant_vtf_T0",
-    "alpha_a",
-    "alpha_c",
-    "reference_concentration",
-    NULL};
-static const char *const material_capacitive[] = {
-    "specific_capacitance", "bet_area", "areal_capacitance",
-    "micropore_capacitance_fraction", "micropore_time_constant",
-    "pzc", "capacitance_curvature", "capacitance_shape",
-    "dl_cation_fraction",   "slow_capacitance_fraction", "slow_time_constant",
-    NULL};
-static const char *const material_electrolyte[] = {
-    "concentration",
-    "conductivity",
-    "conductivity_activation_energy",
-    "conductivity_vtf_B",
-    "conductivity_vtf_T0",
-    "diffusivity",
-    "diffusivity_activation_energy",
-    "diffusivity_vtf_B",
-    "diffusivity_vtf_T0",
-    "transference_number",
-    "thermodynamic_factor",
-    "model",
-    "ionic_liquid_concentration",
-    "ionic_liquid_cation_diffusivity",
-    "ionic_liquid_cation_diffusivity_activation_energy",
-    "ionic_liquid_cation_diffusivity_vtf_B",
-    "ionic_liquid_cation_diffusivity_vtf_T0",
-    "anion_diffusivity",
-    "anion_diffusivity_activation_energy",
-    "anion_diffusivity_vtf_B",
-    "anion_diffusivity_vtf_T0",
-    NULL};
 static const char *const electrolyte_models[] = {"binary", "ternary", NULL};
 
 /* Material kinds; the first three are also the electrode kinds, in the
@@ -461,14 +394,23 @@ typedef struct key_def {
   size_t off;          /* KEY_NUM, KEY_INT: the field in nimc_device
                           (a double, an int) */
   const char *example; /* the example of a required key; NULL: optional */
+  int mat;             /* a key of the material file, which the section may
+                          override */
 } key_def;
 
 #define KNUM(k, u, r, field, ex)                                               \
-  {k, KEY_NUM, u, r, 0, 0, offsetof(nimc_device, field), ex}
+  {k, KEY_NUM, u, r, 0, 0, offsetof(nimc_device, field), ex, 0}
 #define KINT(k, lo, hi, field, ex)                                             \
-  {k, KEY_INT, NULL, 0, lo, hi, offsetof(nimc_device, field), ex}
-#define KCODE(k) {k, KEY_CODE, NULL, 0, 0, 0, 0, NULL}
-#define KEND {NULL, KEY_CODE, NULL, 0, 0, 0, 0, NULL}
+  {k, KEY_INT, NULL, 0, lo, hi, offsetof(nimc_device, field), ex, 0}
+#define KCODE(k) {k, KEY_CODE, NULL, 0, 0, 0, 0, NULL, 0}
+#define KEND {NULL, KEY_CODE, NULL, 0, 0, 0, 0, NULL, 0}
+/* an electrode's keys: fields of nimc_electrode_params; of the section
+ * (E) or of the material (M) */
+#define ENUM(k, u, r, field, ex)                                               \
+  {k, KEY_NUM, u, r, 0, 0, offsetof(nimc_electrode_params, field), ex, 0}
+#define MNUM(k, u, r, field, ex)                                               \
+  {k, KEY_NUM, u, r, 0, 0, offsetof(nimc_electrode_params, field), ex, 1}
+#define MCODE(k) {k, KEY_CODE, NULL, 0, 0, 0, 0, NULL, 1}
 
 static const key_def device_keys[] = {
     KCODE("name"),
@@ -553,23 +495,151 @@ static const key_def pack_keys[] = {
     KINT("seed", 0, INT_MAX, pack.seed, NULL),
     KEND};
 
-/* The device's own sections and their tables. */
+/* [anode] and [cathode]: the keys of every electrode, and those of an
+ * intercalation (or hybrid) and of a capacitive (or hybrid) one. */
+static const key_def electrode_keys[] = {
+    KCODE("material"),
+    KCODE("kind"),
+    ENUM("thickness", "m", POS, thickness_m, "a length such as '5 um'"),
+    ENUM("porosity", "1", FRAC, porosity, "a number in (0, 1) such as 0.45"),
+    ENUM("bruggeman", "1", NONNEG, bruggeman, NULL),
+    ENUM("conductivity", "S/m", POS, conductivity_S_m,
+         "a conductivity such as '100 S/cm'"),
+    /* 0: the conductivity is the film's own, as measured; b > 0: it is
+     * the solid's, corrected by (1 - porosity)^b */
+    ENUM("solid_bruggeman", "1", NONNEG, solid_bruggeman, NULL),
+    KCODE("leakage_current"),   /* whether given matters */
+    KCODE("leakage_potential"), /* required with a leakage current */
+    ENUM("leakage_tafel_n", "1", POS, leak_n, NULL),
+    KEND};
+static const key_def intercalation_keys[] = {
+    KCODE("active_fraction"), /* at most 1 - porosity */
+    /* optional: the basis of currents per mass (A/g) */
+    ENUM("active_density", "kg/m3", POS, active_density_kg_m3, NULL),
+    ENUM("particle_radius", "m", POS, particle_radius_m,
+         "a length such as '4 nm'"),
+    KCODE("particle_shape"),
+    ENUM("double_layer_capacitance", "F/m2", NONNEG, cdl_F_m2, NULL),
+    ENUM("film_resistance", "ohm.m2", NONNEG, film_ohm_m2, NULL),
+    KEND};
+static const key_def capacitive_keys[] = {
+    KCODE("active_density"),         /* required without the next */
+    KCODE("volumetric_capacitance"), /* else specific x density */
+    KCODE("initial_potential"),      /* refused, with the reason */
+    KEND};
+/* Material files: the head of every one, the part of it a section may
+ * override, and the keys of each kind. */
+static const key_def material_head[] = {MCODE("name"), MCODE("kind"),
+                                        MCODE("reference_temperature"), KEND};
+static const key_def material_over[] = {MCODE("name"),
+                                        MCODE("reference_temperature"), KEND};
+static const key_def material_intercalation[] = {
+    MNUM("max_concentration", "mol/m3", POS, c_max_mol_m3,
+         "a concentration such as '22770 mol/m3'"),
+    MNUM("initial_stoichiometry", "1", FRAC, theta0,
+         "a number in (0, 1) such as 0.01"),
+    MCODE("ocp"),
+    MCODE("diffusivity"),
+    MCODE("diffusivity_activation_energy"),
+    MCODE("diffusivity_vtf_B"),
+    MCODE("diffusivity_vtf_T0"),
+    MCODE("rate_constant"),
+    MCODE("rate_constant_activation_energy"),
+    MCODE("rate_constant_vtf_B"),
+    MCODE("rate_constant_vtf_T0"),
+    MNUM("alpha_a", "1", FRAC, alpha_a, NULL),
+    MNUM("alpha_c", "1", FRAC, alpha_c, NULL),
+    MNUM("reference_concentration", "mol/m3", POS, c_ref_mol_m3, NULL),
+    KEND};
+static const key_def material_capacitive[] = {
+    MCODE("specific_capacitance"),
+    MCODE("bet_area"),
+    MCODE("areal_capacitance"),
+    MCODE("micropore_capacitance_fraction"),
+    MCODE("micropore_time_constant"),
+    MCODE("pzc"),
+    MNUM("capacitance_curvature", "1/V2", NONNEG, cap_k2_per_V2, NULL),
+    MCODE("capacitance_shape"),
+    MCODE("dl_cation_fraction"),
+    MCODE("slow_capacitance_fraction"),
+    MCODE("slow_time_constant"),
+    KEND};
+/* [electrolyte] and its material: every value a law or a choice, read by
+ * electrolyte() */
+static const key_def electrolyte_keys[] = {
+    KCODE("material"), KCODE("initial_concentration"), KEND};
+static const key_def material_electrolyte[] = {
+    MCODE("concentration"),
+    MCODE("conductivity"),
+    MCODE("conductivity_activation_energy"),
+    MCODE("conductivity_vtf_B"),
+    MCODE("conductivity_vtf_T0"),
+    MCODE("diffusivity"),
+    MCODE("diffusivity_activation_energy"),
+    MCODE("diffusivity_vtf_B"),
+    MCODE("diffusivity_vtf_T0"),
+    MCODE("transference_number"),
+    MCODE("thermodynamic_factor"),
+    MCODE("model"),
+    MCODE("ionic_liquid_concentration"),
+    MCODE("ionic_liquid_cation_diffusivity"),
+    MCODE("ionic_liquid_cation_diffusivity_activation_energy"),
+    MCODE("ionic_liquid_cation_diffusivity_vtf_B"),
+    MCODE("ionic_liquid_cation_diffusivity_vtf_T0"),
+    MCODE("anion_diffusivity"),
+    MCODE("anion_diffusivity_activation_energy"),
+    MCODE("anion_diffusivity_vtf_B"),
+    MCODE("anion_diffusivity_vtf_T0"),
+    KEND};
+
+/* Every section and its tables (a section may take the keys of several:
+ * an electrode those of every kind, a material file those of its kind). */
+#define MAXT 4
 static const struct {
   const char *section;
-  const key_def *keys;
-} section_keys[] = {{"device", device_keys},   {"separator", separator_keys},
-                    {"geometry", geometry_keys}, {"cover", cover_keys},
-                    {"mesh", mesh_keys},       {"solver", solver_keys},
-                    {"led", led_keys},         {"pack", pack_keys}};
+  const key_def *keys[MAXT + 1]; /* NULL-terminated */
+} section_keys[] = {
+    {"device", {device_keys}},
+    {"separator", {separator_keys}},
+    {"geometry", {geometry_keys}},
+    {"cover", {cover_keys}},
+    {"mesh", {mesh_keys}},
+    {"solver", {solver_keys}},
+    {"led", {led_keys}},
+    {"pack", {pack_keys}},
+    {"anode", {electrode_keys, intercalation_keys, capacitive_keys}},
+    {"cathode", {electrode_keys, intercalation_keys, capacitive_keys}},
+    {"electrolyte", {electrolyte_keys}},
+    {"material",
+     {material_head, material_intercalation, material_capacitive,
+      material_electrolyte}},
+};
 
-const char *nimc_device_section_key(const char *section, size_t k) {
-  for (size_t i = 0; i < sizeof section_keys / sizeof section_keys[0]; i++)
-    if (!strcmp(section, section_keys[i].section)) {
-      const key_def *d = section_keys[i].keys;
-      for (size_t j = 0; d[j].key; j++)
-        if (j == k) return d[j].key;
-      return NULL;
-    }
+/* Is key a row of one of the tables before table t of tabs? */
+static int key_seen(const key_def *const *tabs, size_t t, size_t row,
+                    const char *key) {
+  for (size_t i = 0; i <= t; i++)
+    for (size_t j = 0; tabs[i][j].key && (i < t || j < row); j++)
+      if (!strcmp(tabs[i][j].key, key)) return 1;
+  return 0;
+}
+
+const char *nimc_device_section_key(const char *section, size_t k,
+                                    int *of_material) {
+  for (size_t i = 0; i < sizeof section_keys / sizeof section_keys[0]; i++) {
+    if (strcmp(section, section_keys[i].section)) continue;
+    const key_def *const *tabs = section_keys[i].keys;
+    size_t n = 0;
+    for (size_t t = 0; tabs[t]; t++)
+      for (size_t j = 0; tabs[t][j].key; j++) {
+        if (key_seen(tabs, t, j, tabs[t][j].key)) continue;
+        if (n++ == k) {
+          if (of_material) *of_material = tabs[t][j].mat;
+          return tabs[t][j].key;
+        }
+      }
+    return NULL;
+  }
   return NULL;
 }
 
@@ -650,27 +720,30 @@ static int check_sections(const loader *L) {
   return NIMC_OK;
 }
 
-/* Every key of section sec of t must be in one of the NULL-terminated
- * lists (a NULL-terminated array of lists). */
+/* Every key of section sec of t must be a row of one of the tables (a
+ * NULL-terminated array of key tables). */
 static int check_keys(const loader *L, const table *t, const char *sec,
-                      const char *const *const *lists) {
+                      const key_def *const *tabs) {
   for (size_t i = 0; i < t->n; i++) {
     const entry *e = &t->e[i];
     if (strcmp(e->section, sec)) continue;
     int ok = 0;
-    for (size_t j = 0; lists[j] && !ok; j++)
-      ok = in_list(e->key, lists[j]);
+    for (size_t j = 0; tabs[j] && !ok; j++)
+      for (size_t r = 0; tabs[j][r].key && !ok; r++)
+        ok = !strcmp(e->key, tabs[j][r].key);
     if (ok) continue;
     char known[NIMC_ERRMSG_MAX / 2] = "";
     const char *near = NULL;
     size_t best = 3; /* suggest only close misspellings */
-    for (size_t j = 0; lists[j]; j++) {
-      join(known, sizeof known, lists[j]);
-      for (const char *const *k = lists[j]; *k; k++) {
-        size_t dist = distance(e->key, *k);
-        if (dist < best) best = dist, near = *k;
+    for (size_t j = 0; tabs[j]; j++)
+      for (size_t r = 0; tabs[j][r].key; r++) {
+        const char *k = tabs[j][r].key;
+        if (key_seen(tabs, j, r, k)) continue;
+        const char *one[2] = {k, NULL};
+        join(known, sizeof known, one);
+        size_t dist = distance(e->key, k);
+        if (dist < best) best = dist, near = k;
       }
-    }
     if (near)
       return bad(L, e, "unknown key (did you mean '%s'? known: %s)", near,
                  known);
@@ -815,33 +888,32 @@ static int get_choice(const scope *s, const char *key,
   return bad(s->L, e, "unknown value '%s' (choices: %s)", e->value, known);
 }
 
-/* The names of a key table, NULL-terminated, into names (cap >= 32). */
-static void key_names(const key_def *defs, const char **names, size_t cap) {
-  size_t n = 0;
-  for (; defs[n].key && n + 1 < cap; n++)
-    names[n] = defs[n].key;
-  names[n] = NULL;
-}
-
 /* Every key of section sec must be a row of its table. */
 static int check_defs(const loader *L, const char *sec, const key_def *defs) {
-  const char *names[32];
-  key_names(defs, names, sizeof names / sizeof names[0]);
-  const char *const *lists[] = {names, NULL};
-  return check_keys(L, &L->dev, sec, lists);
+  const key_def *tabs[] = {defs, NULL};
+  return check_keys(L, &L->dev, sec, tabs);
 }
 
-/* Read the plain keys (KEY_NUM, KEY_INT) of s's section into d, in the
- * table's order; the others are the section's own code's. */
-static int read_defs(const scope *s, const key_def *defs, nimc_device *d) {
+/* Read the plain keys (KEY_NUM, KEY_INT) of a table into the struct at
+ * base, in the table's order: a section's from s, a material's from ms
+ * (which looks in the section first); the others are the section's own
+ * code's. */
+static int read_keys(const scope *s, const scope *ms, const key_def *defs,
+                     void *base) {
   for (const key_def *k = defs; k->key; k++) {
-    void *field = (char *)d + k->off;
+    const scope *from = k->mat ? ms : s;
+    void *field = (char *)base + k->off;
     if (k->how == KEY_NUM)
-      TRY(get_num(s, k->key, k->unit, k->range, k->example, field));
+      TRY(get_num(from, k->key, k->unit, k->range, k->example, field));
     else if (k->how == KEY_INT)
-      TRY(get_int(s, k->key, k->lo, k->hi, k->example, field));
+      TRY(get_int(from, k->key, k->lo, k->hi, k->example, field));
   }
   return NIMC_OK;
+}
+
+/* The same for a section of the device's own (no material). */
+static int read_defs(const scope *s, const key_def *defs, nimc_device *d) {
+  return read_keys(s, s, defs, d);
 }
 
 /* Where a material or table path that is not next to the file naming it
@@ -1034,7 +1106,7 @@ static int load_material(const loader *L, const entry *e, const char *file,
                "unknown value '%s' (choices: intercalation, "
                "capacitive, hybrid, electrolyte)",
                k->value);
-  const char *const *lists[4] = {material_head, NULL, NULL, NULL};
+  const key_def *lists[4] = {material_head, NULL, NULL, NULL};
   if (*kind == ELECTROLYTE) lists[1] = material_electrolyte;
   if (*kind == INTERCALATION || *kind == HYBRID)
     lists[1] = material_intercalation;
@@ -1065,21 +1137,11 @@ static int intercalation(const scope *es, const scope *ms, double Tref,
     return bad(es->L, look(es, "active_fraction"),
                "must not exceed 1 - porosity = %g, got '%s'", 1.0 - p->porosity,
                look(es, "active_fraction")->value);
-  TRY(get_num(es, "active_density", "kg/m3", POS, NULL,
-              &p->active_density_kg_m3)); /* optional: the basis of A/g */
-  TRY(get_num(es, "particle_radius", "m", POS, "a length such as '4 nm'",
-              &p->particle_radius_m));
+  TRY(read_keys(es, ms, intercalation_keys, p));
   int shape = (int)p->shape;
   TRY(get_choice(es, "particle_shape", shapes, &shape));
   p->shape = (nimc_particle_shape)shape;
-  TRY(get_num(ms, "initial_stoichiometry", "1", FRAC,
-              "a number in (0, 1) such as 0.01", &p->theta0));
-  TRY(get_num(es, "double_layer_capacitance", "F/m2", NONNEG, NULL,
-              &p->cdl_F_m2));
-  TRY(get_num(es, "film_resistance", "ohm.m2", NONNEG, NULL,
-              &p->film_ohm_m2));
-  TRY(get_num(ms, "max_concentration", "mol/m3", POS,
-              "a concentration such as '22770 mol/m3'", &p->c_max_mol_m3));
+  TRY(read_keys(es, ms, material_intercalation, p));
   TRY(get_law(ms, "ocp", "V", ANY, LAW_REQUIRED | LAW_NO_CONSTANT,
               "'builtin:<name>' or 'table:<file.csv>'", Tref, &p->ocp));
   TRY(get_law(ms, "diffusivity", "m2/s", POS, LAW_REQUIRED | LAW_TEMPERATURE,
@@ -1087,10 +1149,6 @@ static int intercalation(const scope *es, const scope *ms, double Tref,
               &p->solid_diffusivity));
   TRY(get_law(ms, "rate_constant", "m/s", POS, LAW_REQUIRED | LAW_TEMPERATURE,
               "a rate constant such as '1e-11 m/s'", Tref, &p->rate_constant));
-  TRY(get_num(ms, "alpha_a", "1", FRAC, NULL, &p->alpha_a));
-  TRY(get_num(ms, "alpha_c", "1", FRAC, NULL, &p->alpha_c));
-  TRY(get_num(ms, "reference_concentration", "mol/m3", POS, NULL,
-              &p->c_ref_mol_m3));
   return NIMC_OK;
 }
 
@@ -1132,8 +1190,7 @@ static int capacitive(const scope *es, const scope *ms, double Tref,
                "creates charge; the device starts neutral, every double "
                "layer at its pzc (use [device] initial_voltage, which is "
                "reached without creating charge)");
-  TRY(get_num(ms, "capacitance_curvature", "1/V2", NONNEG, NULL,
-              &p->cap_k2_per_V2));
+  TRY(read_keys(es, ms, material_capacitive, p)); /* the curvature */
   int shape;
   TRY(shape = get_law(ms, "capacitance_shape", "1", POS, LAW_TABLE_ONLY, NULL,
                       Tref, &p->cap_shape));
@@ -1174,13 +1231,10 @@ static int capacitive(const scope *es, const scope *ms, double Tref,
 static int electrode(const loader *L, const char *sec, table *mat,
                      nimc_electrode_params *p) {
   scope es = {L, sec, NULL}, ms = {L, sec, mat};
-  const char *const *any[] = {electrode_keys,
-                              material_over,
-                              intercalation_keys,
-                              material_intercalation,
-                              capacitive_keys,
-                              material_capacitive,
-                              NULL};
+  const key_def *any[] = {electrode_keys,   material_over,
+                          intercalation_keys, material_intercalation,
+                          capacitive_keys,  material_capacitive,
+                          NULL};
   TRY(check_keys(L, &L->dev, sec, any));
   char file[NIMC_PATH_MAX];
   const entry *me;
@@ -1193,7 +1247,7 @@ static int electrode(const loader *L, const char *sec, table *mat,
                file);
   TRY(get_choice(&es, "kind", electrode_kinds, &kind));
   int inter = kind != CAPACITIVE, cap = kind != INTERCALATION;
-  const char *const *lists[7] = {electrode_keys, material_over};
+  const key_def *lists[7] = {electrode_keys, material_over};
   int nl = 2;
   if (inter) lists[nl++] = intercalation_keys;
   if (inter) lists[nl++] = material_intercalation;
@@ -1204,23 +1258,13 @@ static int electrode(const loader *L, const char *sec, table *mat,
   double Tref;
   p->kind = (nimc_electrode_kind)kind;
   TRY(material_head_values(&ms, file, p->material, sizeof p->material, &Tref));
-  TRY(get_num(&es, "thickness", "m", POS, "a length such as '5 um'",
-              &p->thickness_m));
-  TRY(get_num(&es, "porosity", "1", FRAC, "a number in (0, 1) such as 0.45",
-              &p->porosity));
-  TRY(get_num(&es, "bruggeman", "1", NONNEG, NULL, &p->bruggeman));
-  TRY(get_num(&es, "conductivity", "S/m", POS,
-              "a conductivity such as '100 S/cm'", &p->conductivity_S_m));
-  /* 0: the conductivity is the film's own, as measured; b > 0: it is the
-   * solid's, corrected by (1 - porosity)^b */
-  TRY(get_num(&es, "solid_bruggeman", "1", NONNEG, NULL, &p->solid_bruggeman));
+  TRY(read_keys(&es, &ms, electrode_keys, p));
   int leak;
   TRY(leak =
           get_num(&es, "leakage_current", "A/m3", NONNEG, NULL, &p->leak_A_m3));
   TRY(get_num(&es, "leakage_potential", "V", ANY,
               leak && p->leak_A_m3 > 0 ? "a potential such as '3.6 V'" : NULL,
               &p->leak_E_V));
-  TRY(get_num(&es, "leakage_tafel_n", "1", POS, NULL, &p->leak_n));
   if (inter) TRY(intercalation(&es, &ms, Tref, p));
   if (cap) TRY(capacitive(&es, &ms, Tref, p));
   return NIMC_OK;
@@ -1230,8 +1274,8 @@ static int electrode(const loader *L, const char *sec, table *mat,
 static int electrolyte(const loader *L, table *mat,
                        nimc_electrolyte_params *p) {
   scope es = {L, "electrolyte", NULL}, ms = {L, "electrolyte", mat};
-  const char *const *lists[] = {electrolyte_keys, material_over,
-                                material_electrolyte, NULL};
+  const key_def *lists[] = {electrolyte_keys, material_over,
+                            material_electrolyte, NULL};
   TRY(check_keys(L, &L->dev, "electrolyte", lists));
   char file[NIMC_PATH_MAX];
   const entry *me;

@@ -8,8 +8,12 @@
 #include <stddef.h>
 
 /* The k-th key (0, 1, ...) of section ("device", "separator", "geometry",
- * "cover", "mesh", "solver", "led", "pack") in the order of its table;
- * NULL past the last, or for a section without a table. */
-const char *nimc_device_section_key(const char *section, size_t k);
+ * "cover", "mesh", "solver", "led", "pack", "anode", "cathode",
+ * "electrolyte", or "material": a material file's) in the order of its
+ * tables, each key once; NULL past the last, or for an unknown section.
+ * *of_material (may be NULL) is 1 for a key of the material file (which
+ * an electrode section may override). */
+const char *nimc_device_section_key(const char *section, size_t k,
+                                    int *of_material);
 
 #endif
