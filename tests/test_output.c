@@ -729,6 +729,19 @@ static void test_spectra(const char *dir) {
   nimc_panel pn = {&neg, 1, {"x", "y", "log", 1, 1, 0}};
   CHECK(nimc_plot_panels(&pn, 1, NULL, fig, "neg", &err) == NIMC_EINPUT);
   CHECK(nimc_plot_panels(NULL, 1, NULL, fig, "x", &err) == NIMC_EMISUSE);
+  /* a panel without one finite value (the retention of cycles without a
+   * discharge) is an empty frame that says so, not a gnuplot failure */
+  const double nan3[] = {NAN, NAN, NAN};
+  nimc_curve none = {"retention", x, nan3, 3, 2, 1};
+  nimc_panel pe[2] = {{&none, 1, {"cycle", "retention", "", 0, 0, 0}},
+                      {&c, 1, {"x", "y", "", 0, 0, 0}}};
+  rc = nimc_plot_panels(pe, 2, NULL, fig, "empty", &err);
+  CHECK(rc == NIMC_OK);
+  if (rc) fprintf(stderr, "  empty panel: %s\n", err.msg);
+  snprintf(path, sizeof path, "%s/empty.gp", fig);
+  gp = slurp(path, NULL);
+  CHECK(gp && strstr(gp, "no value to draw"));
+  free(gp);
   CHECK(nimc_plot_nyquist(z, 0, NULL, fig, "x", &err) == NIMC_EMISUSE);
   CHECK(count_temporaries(fig) == 0);
 

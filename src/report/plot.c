@@ -597,8 +597,11 @@ static void panel_script(sbuf *gp, const char *stem, const nimc_panel *p,
   size_t left = 0;
   for (size_t c = 0; c < p->ncurves; c++)
     left += blocks[c] >= 0;
-  if (!left) {
-    sb_printf(gp, "plot NaN notitle\n");
+  if (!left) { /* nothing finite: an empty frame that says so (gnuplot
+                   cannot autoscale a plot without a point) */
+    sb_printf(gp, "set xrange [0:1]\nset yrange [0:1]\n"
+                  "set label 99 'no value to draw' at graph 0.5,0.5 center\n"
+                  "plot NaN notitle\nunset label 99\n");
     return;
   }
   sb_printf(gp, "plot \\\n");

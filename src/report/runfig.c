@@ -207,8 +207,15 @@ static long charged_rest(const nimc_result *r) {
 static int detect_cv(const nimc_result *r) {
   return any_step(r, is_sweep);
 }
+/* Two or more cycles with something to draw (a cycle without a
+ * constant-current charge and discharge has neither retention nor
+ * efficiency: its run is drawn as what its steps are). */
 static int detect_cycling(const nimc_result *r) {
-  return r->ncycles >= 2;
+  size_t n = 0;
+  for (size_t k = 0; k < r->ncycles; k++)
+    n += isfinite(r->cycles[k].capacitance_retention) ||
+         isfinite(r->cycles[k].coulombic_efficiency);
+  return n >= 2;
 }
 static int detect_load(const nimc_result *r) {
   return any_step(r, is_load);
