@@ -82,7 +82,7 @@ static void test_result_helpers(void) {
 
   nimc_result r = {0};
   nimc_step_result st = {NIMC_STEP_HOLD,   0,   0,   1.0, 2.0, 3.0, 0.1, 0.2,
-                         NIMC_END_CURRENT, NAN, NAN, NAN};
+                         NIMC_END_CURRENT, NAN, NAN, NAN, 298.15, 0.0};
   for (int k = 0; k < 100; k++) {
     st.index = k;
     CHECK(nimc_result_push_step(&r, &st) == NIMC_OK);
@@ -213,10 +213,10 @@ static void test_atomic_failures(const char *dir) {
 static void test_summary_json(void) {
   nimc_result r = {0};
   nimc_step_result st = {NIMC_STEP_CHARGE, 0, 0, 100.0, 1e-3, 2e-3, 0.0, 3.5,
-                         NIMC_END_VOLTAGE, NAN, NAN, NAN};
+                         NIMC_END_VOLTAGE, NAN, NAN, NAN, 298.15, 0.0};
   CHECK(nimc_result_push_step(&r, &st) == NIMC_OK);
   st = (nimc_step_result){NIMC_STEP_DISCHARGE, 1, 2, 90.0, -9e-4, NAN, 3.4, 0.0,
-                          NIMC_END_TIME, NAN, NAN, NAN};
+                          NIMC_END_TIME, NAN, NAN, NAN, 353.15, 1.0};
   CHECK(nimc_result_push_step(&r, &st) == NIMC_OK);
   nimc_metrics m = {.have_discharge = 1,
                     .have_cycle = 1,
@@ -268,6 +268,14 @@ static void test_summary_json(void) {
     CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(s1, "index")) == 1);
     CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(s1, "charge_C")) == -9e-4);
     CHECK(!cJSON_HasObjectItem(s1, "energy_J")); /* NaN: omitted */
+    /* each step's temperature and its own output spacing (none: left out) */
+    CHECK(fabs(cJSON_GetNumberValue(cJSON_GetObjectItem(s1, "temperature_C")) -
+               80.0) < 1e-9);
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(s1, "output_interval_s")) ==
+          1.0);
+    CHECK(fabs(cJSON_GetNumberValue(cJSON_GetObjectItem(s0, "temperature_C")) -
+               25.0) < 1e-9);
+    CHECK(!cJSON_HasObjectItem(s0, "output_interval_s"));
     cJSON *mj = cJSON_GetObjectItem(j, "metrics");
     CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(mj, "capacitance_F")) ==
           2.5e-3);

@@ -263,6 +263,11 @@ typedef struct nimc_step_result {
    * nimc_series_impedance; NaN for other steps or when it could not be
    * read (a step cut short) */
   double freq_Hz, z_re_ohm, z_im_ohm;
+  double temperature_K;   /* the temperature the step ran at: its own
+                             (at T) or the device's */
+  double output_dt_s;     /* the spacing of its recorded samples: its own
+                             (... period), the simulation's, or 0 (every
+                             solver step) */
 } nimc_step_result;
 
 /* The summary of one cycle of a Repeat (defined with the metrics below). */

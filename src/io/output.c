@@ -367,7 +367,11 @@ static int add_steps(cJSON *root, const nimc_result *r) {
         add_num(o, "v_start_V", st->v_start_V) ||
         add_num(o, "v_end_V", st->v_end_V) ||
         !cJSON_AddStringToObject(o, "end_reason",
-                                 nimc_end_reason_name(st->end_reason)))
+                                 nimc_end_reason_name(st->end_reason)) ||
+        add_num(o, "temperature_C",
+                st->temperature_K > 0 ? st->temperature_K - 273.15 : NAN) ||
+        add_num(o, "output_interval_s",
+                st->output_dt_s > 0 ? st->output_dt_s : NAN))
       return -1;
     if (st->type == NIMC_STEP_SINE &&
         (add_num(o, "freq_Hz", st->freq_Hz) ||

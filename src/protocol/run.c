@@ -475,6 +475,8 @@ static int run_step(nimc_sim *s, const nimc_step *st, int index, int cycle,
   sr.index = index;
   sr.cycle = cycle;
   sr.v_start_V = y[m->iV];
+  sr.temperature_K = T_K;
+  sr.output_dt_s = st->has_period ? st->period_s : s->opts.output_dt_s;
   /* a cut-off already passed at the start ends the step at once */
   long passed = nimc_cutoffs_passed(&ctx.cut, m, y);
   if (passed >= 0)
