@@ -709,17 +709,25 @@ static int analyze_rest(const args *a, const nimc_data *d, const char *file,
       return EXIT_FAIL;
     }
   }
+  /* Vmax: where the charge before the rest ended (the paper's "from
+   * Vmax to 0.6 Vmax"; the rest's first voltage is lower by the IR drop),
+   * else the rest's own first voltage */
+  double vmax = NAN;
+  if (from > 0 && d->current_A && d->current_A[from - 1] > 0.0)
+    vmax = d->voltage_V[from - 1];
   nimc_rest_result r;
-  int rc = nimc_rest_analyze(d->time_s + from, d->voltage_V + from,
-                             to - from + 1, a->threshold, &r, &err);
+  int rc = nimc_rest_analyze_vmax(d->time_s + from, d->voltage_V + from,
+                                  to - from + 1, a->threshold, vmax, &r, &err);
   if (rc) {
     fprintf(stderr, "nimc analyze: %s: %s\n", file, err.msg);
     return cli_exit_for(rc);
   }
   out o = {.nv = 0};
   put(&o, "self_discharge_time_h", r.time_to_threshold_s / 3600.0);
-  put(&o, "self_discharge_threshold", r.threshold);
+  double frac = a->threshold > 0 ? a->threshold : 0.6;
+  put(&o, "self_discharge_threshold", frac); /* of rest_v_max_V */
   put(&o, "rest_v_start_V", r.v0_V);
+  put(&o, "rest_v_max_V", r.v_ref_V);
   put(&o, "rest_v_end_V", r.v_end_V);
   put(&o, "rest_duration_h", r.duration_s / 3600.0);
   put(&o, "conway_slope_log_V", r.slope_log_V);
@@ -741,10 +749,12 @@ static int analyze_rest(const args *a, const nimc_data *d, const char *file,
   say(human, "data: %s (rest): %.4g V to %.4g V over %.4g h\n", file, r.v0_V,
       r.v_end_V, r.duration_s / 3600);
   if (isfinite(r.time_to_threshold_s))
-    say(human, "self-discharge to %.2f V0: %.4g h\n", r.threshold,
-        r.time_to_threshold_s / 3600);
+    say(human, "self-discharge to %.2f Vmax (%.4g V, Vmax %.4g V): %.4g h\n",
+        frac, frac * r.v_ref_V, r.v_ref_V, r.time_to_threshold_s / 3600);
   else
-    say(human, "self-discharge to %.2f V0: not reached\n", r.threshold);
+    say(human, "self-discharge to %.2f Vmax (%.4g V, Vmax %.4g V): not "
+               "reached\n",
+        frac, frac * r.v_ref_V, r.v_ref_V);
   say(human,
       "Conway: V vs log10 t slope %.4g V (R^2 %.4f); V vs sqrt t slope "
       "%.4g V/s^0.5 (R^2 %.4f)\n",

@@ -397,6 +397,17 @@ static void test_rest(void) {
   CHECK(nimc_rest_analyze(t, v, N, 0.01, &r, &err) == 0);
   CHECK(isnan(r.time_to_threshold_s)); /* not reached */
   CHECK(nimc_rest_analyze(t, v, N, 1.5, &r, &err) == NIMC_EINPUT);
+  /* after a charge to Vmax = 2.6 V (the rest starts lower, by the IR
+   * drop): to 0.6 Vmax at tau ln(V0 / (0.6 Vmax)); a Vmax not given is
+   * the rest's first voltage; a rest that starts below is there at once */
+  CHECK(nimc_rest_analyze_vmax(t, v, N, 0.6, 2.6, &r, &err) == 0);
+  CHECK_REL(r.time_to_threshold_s, tau * log(V0 / (0.6 * 2.6)), 1e-6);
+  CHECK(r.v_ref_V == 2.6);
+  CHECK(nimc_rest_analyze_vmax(t, v, N, 0.6, NAN, &r, &err) == 0);
+  CHECK_REL(r.time_to_threshold_s, tau * log(1 / 0.6), 1e-6);
+  CHECK(nimc_rest_analyze_vmax(t, v, N, 0.6, 5.0, &r, &err) == 0);
+  CHECK(r.time_to_threshold_s == 0.0);
+  CHECK(nimc_rest_analyze_vmax(t, v, N, 1.0, 2.6, &r, &err) == NIMC_EINPUT);
   /* Conway: a log-time decay and a square-root decay */
   v[0] = 2.5;
   for (int k = 1; k < N; k++)

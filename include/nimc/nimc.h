@@ -1108,6 +1108,14 @@ int nimc_lsv_analyze(const double *time_s, const double *voltage_V,
 int nimc_result_self_discharge(const nimc_result *res, double fraction,
                                nimc_rest_result *out, nimc_err *err);
 
+/* The same for the samples t, V (n >= 3) of one rest that followed a
+ * charge to vmax (<= 0 or not finite: the rest's own first voltage): the
+ * time from the rest's start to fraction x vmax.  NIMC_EINPUT for a bad
+ * fraction; otherwise as nimc_rest_analyze. */
+int nimc_rest_analyze_vmax(const double *time_s, const double *voltage_V,
+                           size_t n, double fraction, double vmax,
+                           nimc_rest_result *out, nimc_err *err);
+
 /* ---- impedance of a simulated device ---------------------------------- */
 
 /* How far the simulation's state is from a steady state: the rms, over

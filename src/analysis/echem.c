@@ -742,12 +742,28 @@ int nimc_result_self_discharge(const nimc_result *res, double fraction,
   while (a > 0 && v->step[a - 1] == last)
     a--;
   double vmax = a > 0 ? v->voltage_V[a - 1] : v->voltage_V[a];
-  double v0 = v->voltage_V[a];
+  return nimc_rest_analyze_vmax(v->time_s + a, v->voltage_V + a, v->n - a,
+                                fraction, vmax, out, err);
+}
+
+int nimc_rest_analyze_vmax(const double *t, const double *v, size_t n,
+                           double fraction, double vmax, nimc_rest_result *out,
+                           nimc_err *err) {
+  if (!t || !v || !out || !n)
+    return nimc_err_set(err, NIMC_EMISUSE,
+                        "nimc_rest_analyze_vmax: NULL argument or no sample");
+  if (fraction <= 0) fraction = 0.6;
+  if (!(fraction < 1) || !isfinite(fraction))
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "the self-discharge fraction %g of Vmax must be in "
+                        "(0, 1)",
+                        fraction);
+  if (!(vmax > 0) || !isfinite(vmax)) vmax = v[0];
+  double v0 = v[0];
   /* the threshold as a fraction of the rest's first voltage; a rest that
    * starts at or below it is there at once */
   double f = v0 > fraction * vmax && v0 > 0 ? fraction * vmax / v0 : 0.5;
-  int rc =
-      nimc_rest_analyze(v->time_s + a, v->voltage_V + a, v->n - a, f, out, err);
+  int rc = nimc_rest_analyze(t, v, n, f, out, err);
   if (rc) return rc;
   out->v_ref_V = vmax;
   if (!(v0 > fraction * vmax)) {
