@@ -719,17 +719,25 @@ int nimc_lsv_analyze(const double *t, const double *v, const double *i,
   return NIMC_OK;
 }
 
+/* The fraction of Vmax a self-discharge runs to: <= 0 is 0.6, else it
+ * must be in (0, 1) (NIMC_EINPUT). */
+static int sd_fraction(double *fraction, nimc_err *err) {
+  if (*fraction <= 0) *fraction = 0.6;
+  if (!(*fraction < 1) || !isfinite(*fraction))
+    return nimc_err_set(err, NIMC_EINPUT,
+                        "the self-discharge fraction %g of Vmax must be in "
+                        "(0, 1)",
+                        *fraction);
+  return NIMC_OK;
+}
+
 int nimc_result_self_discharge(const nimc_result *res, double fraction,
                                nimc_rest_result *out, nimc_err *err) {
   if (!res || !out)
     return nimc_err_set(err, NIMC_EMISUSE,
                         "nimc_result_self_discharge: NULL argument");
-  if (fraction <= 0) fraction = 0.6;
-  if (!(fraction < 1) || !isfinite(fraction))
-    return nimc_err_set(err, NIMC_EINPUT,
-                        "the self-discharge fraction %g of Vmax must be in "
-                        "(0, 1)",
-                        fraction);
+  int rc = sd_fraction(&fraction, err);
+  if (rc) return rc;
   const nimc_series *v = &res->series;
   if (!res->nsteps || res->steps[res->nsteps - 1].type != NIMC_STEP_REST)
     return nimc_err_set(err, NIMC_EANALYSIS,
@@ -752,18 +760,14 @@ int nimc_rest_analyze_vmax(const double *t, const double *v, size_t n,
   if (!t || !v || !out || !n)
     return nimc_err_set(err, NIMC_EMISUSE,
                         "nimc_rest_analyze_vmax: NULL argument or no sample");
-  if (fraction <= 0) fraction = 0.6;
-  if (!(fraction < 1) || !isfinite(fraction))
-    return nimc_err_set(err, NIMC_EINPUT,
-                        "the self-discharge fraction %g of Vmax must be in "
-                        "(0, 1)",
-                        fraction);
+  int rc = sd_fraction(&fraction, err);
+  if (rc) return rc;
   if (!(vmax > 0) || !isfinite(vmax)) vmax = v[0];
   double v0 = v[0];
   /* the threshold as a fraction of the rest's first voltage; a rest that
    * starts at or below it is there at once */
   double f = v0 > fraction * vmax && v0 > 0 ? fraction * vmax / v0 : 0.5;
-  int rc = nimc_rest_analyze(t, v, n, f, out, err);
+  rc = nimc_rest_analyze(t, v, n, f, out, err);
   if (rc) return rc;
   out->v_ref_V = vmax;
   if (!(v0 > fraction * vmax)) {
