@@ -37,6 +37,11 @@ static inline void jac_random_state(const nimc_model *m, unsigned seed,
     if (m->el[e].i2 >= 0) y[m->off[i] + m->el[e].i2] += 1e6 * jac_urand(&seed);
     for (int k = 0; k < m->el[e].nmp; k++)
       y[m->off[i] + m->el[e].imp + k] += 1e6 * jac_urand(&seed);
+    /* an aged surface: a film, a blocked share */
+    if (m->el[e].ifilm >= 0)
+      y[m->off[i] + m->el[e].ifilm] = 2.0 * jac_urand(&seed);
+    if (m->el[e].iblock >= 0)
+      y[m->off[i] + m->el[e].iblock] = 0.4 * jac_urand(&seed);
   }
   y[m->iI] = 1e-4 * (jac_urand(&seed) - 0.5);
 }
@@ -71,7 +76,13 @@ static inline long jac_check_fd(const nimc_model *m, double t, double *y,
     double *v[2] = {y, yp};
     memset(fd, 0, sizeof(double) * n);
     for (int w = 0; w < 2; w++) {
-      double h = 1e-6 * (fabs(v[w][j]) > 1.0 ? fabs(v[w][j]) : 1.0);
+      /* the step in y' as large as that in y: the residual is linear in
+       * y', and a step of 1e-6 in a y' that is small beside its row's
+       * residual (a charge of 1e6 C/m3 changing by 1e-4 C/m3/s) loses
+       * the difference to round-off */
+      double s = fabs(v[w][j]) > 1.0 ? fabs(v[w][j]) : 1.0;
+      if (w && fabs(y[j]) > s) s = fabs(y[j]);
+      double h = 1e-6 * s;
       double keep = v[w][j];
       v[w][j] = keep + h;
       nimc_model_eval(m, t, y, yp, Fp, 0.0, NULL);

@@ -854,6 +854,18 @@ static void test_bad_sets(void) {
                    "unknown value 'quaternary' (choices: binary, ternary)");
   expect_set_error(devpath, "electrolyte.model=ternary",
                    "ionic_liquid_concentration", "missing");
+  /* ageing: a side reaction needs its potential; a film belongs to an
+   * intercalation material, a blocked surface to a capacitive one */
+  expect_set_error(devpath, "anode.side_reaction_current=1e-9 A/m2",
+                   "side_reaction_potential", "missing");
+  expect_set_error(devpath, "anode.side_reaction_blocking_charge=1 C/m2",
+                   "side_reaction_blocking_charge",
+                   "applies to capacitive materials only");
+  expect_set_error(devpath, "cathode.side_reaction_film_resistance=1e-4 ohm.m4/C",
+                   "side_reaction_film_resistance",
+                   "applies to intercalation materials only");
+  expect_set_error(devpath, "cathode.side_reaction_current=-1 A/m2",
+                   "side_reaction_current", "");
   /* a double layer charged at assembly would create charge */
   expect_set_error(devpath, "cathode.initial_potential=3 V",
                    "--set cathode.initial_potential: ",

@@ -28,8 +28,22 @@
  * model), capacitive cathode with a fixed cation share and a capacitance
  * table; variant 2: two intercalation electrodes without double layers
  * (algebraic dphi), a surface film, a sphere and a cylinder, and a shunt
- * across the terminals; variants 3 and 4: the ternary electrolyte. */
+ * across the terminals; variants 3 and 4: the ternary electrolyte;
+ * variant 5: variant 4 ageing (side reactions on both electrodes). */
 static void jacobian_variant(nimc_device *d, int variant) {
+  if (variant == 5) {
+    /* ageing: a film-growing reduction on the anode, a blocking
+     * oxidation on the cathode, on variant 4's device */
+    jacobian_variant(d, 4);
+    d->anode.sr_current = nimc_law_constant(1e-2);
+    d->anode.sr_E_V = 0.5, d->anode.sr_alpha = 0.5;
+    d->anode.sr_film_ohm_m4_C = 1e-2;
+    d->cathode.sr_current = nimc_law_constant(1e-3);
+    d->cathode.sr_E_V = 3.0, d->cathode.sr_alpha = 0.4;
+    d->cathode.sr_block_C_m2 = 1.0;
+    d->cathode.surface_m2_m3 = 6.5e8;
+    return;
+  }
   if (variant >= 3) {
     /* the ternary electrolyte: Na+, the ionic liquid's cation, the anion;
      * variant 4 also with the slow branch and a fixed cation share */
@@ -69,7 +83,7 @@ static void jacobian_variant(nimc_device *d, int variant) {
 }
 
 static void test_jacobian_matches_finite_differences(void) {
-  for (int variant = 0; variant < 5; variant++) {
+  for (int variant = 0; variant < 6; variant++) {
     nimc_device d;
     fx_full_device(&d);
     jacobian_variant(&d, variant);
@@ -207,6 +221,8 @@ static int simulate(const nimc_device *d, const nimc_experiment *exp,
   return rc;
 }
 
+/* ternary: 0 binary, 1 ternary with micropores, 2 that with side
+ * reactions on both electrodes (ageing) */
 static void cycle_conservation(int ternary) {
   nimc_device d;
   fx_full_device(&d);
@@ -215,6 +231,16 @@ static void cycle_conservation(int ternary) {
     d.cathode.mp_fraction = 0.3;
     d.cathode.mp_tau_s = 40.0;
     d.cathode.mp_Tref_K = 298.15;
+  }
+  if (ternary == 2) {
+    /* rates that take a few per cent of the charge */
+    d.anode.sr_current = nimc_law_constant(1e-7);
+    d.anode.sr_E_V = 0.6, d.anode.sr_alpha = 0.5;
+    d.anode.sr_film_ohm_m4_C = 1e-3;
+    d.cathode.sr_current = nimc_law_constant(1e-5);
+    d.cathode.sr_E_V = 3.2, d.cathode.sr_alpha = 0.5;
+    d.cathode.sr_block_C_m2 = 0.05;
+    d.cathode.surface_m2_m3 = 3.6e7 / 0.055;
   }
   d.cathode.leak_A_m3 = 0.0; /* leakage stores no charge */
   fx_exp x;
@@ -241,11 +267,22 @@ static void cycle_conservation(int ternary) {
               nimc_model_electrode_charge(m, 1, y0);
   double qin = y[m->iQ];
   double qcharge = res.steps[0].charge_C;
+  /* what the side reactions took (ageing) */
+  double sa = nimc_model_side_charge(m, 0, y),
+         sc = nimc_model_side_charge(m, 1, y);
   fprintf(stderr,
-          "  charge in %.9e C, cathode %.9e C, anode %.9e C (of %.3e moved)\n",
-          qin, qc, -qa, qcharge);
-  CHECK_ABS(qc, qin, 1e-12 * qcharge);
-  CHECK_ABS(-qa, qin, 1e-12 * qcharge);
+          "  charge in %.9e C, cathode %.9e C, anode %.9e C (of %.3e moved); "
+          "side reactions %.3e C, %.3e C\n",
+          qin, qc, -qa, qcharge, sc, -sa);
+  if (ternary == 2) {
+    CHECK(sc > 1e-3 * qcharge && -sa > 1e-3 * qcharge);
+    /* the blocked share and the film grew */
+    CHECK(sc < 0.2 * qcharge && -sa < 0.2 * qcharge);
+  } else {
+    CHECK(sa == 0.0 && sc == 0.0);
+  }
+  CHECK_ABS(qc + sc, qin, 1e-12 * qcharge);
+  CHECK_ABS(-(qa + sa), qin, 1e-12 * qcharge);
   /* from the neutral start: no electrode holds charge as assembled, and
    * the two electrodes' charges sum to zero in every state after it (the
    * binary electrolyte is electroneutral in every cell) */
@@ -255,15 +292,17 @@ static void cycle_conservation(int ternary) {
          qc1 = nimc_model_electrode_charge(m, 1, y);
   fprintf(stderr, "  after the cycle: anode %.3e C + cathode %.3e C = %.2e C\n",
           qa1, qc1, qa1 + qc1);
-  CHECK_ABS(qa1 + qc1, 0.0, 1e-12 * qcharge);
+  CHECK_ABS(qa1 + qc1 + sa + sc, 0.0, 1e-12 * qcharge);
   /* the ionic liquid's cations are neither made nor consumed */
   double p0 = nimc_model_il_cation_inventory(m, y0),
          p1 = nimc_model_il_cation_inventory(m, y);
   if (ternary) {
-    fprintf(stderr, "  ionic liquid cations: drift %.2e (relative)\n",
-            (p1 - p0) / p0);
+    /* consumed only by the anode's side reaction, one per electron */
+    double used = ternary == 2 ? -sa / NIMC_F : 0.0;
+    fprintf(stderr, "  ionic liquid cations: drift %.2e (relative), "
+            "%.3e mol consumed\n", (p1 + used - p0) / p0, used);
     CHECK(p0 > 0.0);
-    CHECK_REL(p1, p0, 1e-13);
+    CHECK_REL(p1 + used, p0, 1e-13);
   } else {
     CHECK(p0 == 0.0 && p1 == 0.0);
   }
@@ -276,10 +315,13 @@ static void cycle_conservation(int ternary) {
 
 /* A whole cycle from the neutral start conserves sodium (solid,
  * electrolyte, double layers), the ionic liquid's cations and charge, to
- * the solver's tolerance, with the binary and the ternary electrolyte. */
+ * the solver's tolerance, with the binary and the ternary electrolyte;
+ * with side reactions (ageing), charge counting what they took, and the
+ * ionic liquid's cations counting those the anode's reduced. */
 static void test_cycle_conservation(void) {
   cycle_conservation(0);
   cycle_conservation(1);
+  cycle_conservation(2);
 }
 
 /* An initial cell voltage is reached from the neutral device without

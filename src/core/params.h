@@ -76,6 +76,21 @@ typedef struct nimc_electrode_params {
   double mp_tau_s;
   double mp_Tref_K;
 
+  /* ageing: decomposition of the electrolyte on the material's surface
+   * (docs/model.md, "Ageing"), Tafel in the interfacial potential E:
+   * an oxidation on a capacitive material, i = i0(T) exp(alpha F (E - E_sr)
+   * / (R T)), whose products block its surface (sr_block_C_m2 of them per
+   * m2 block it all); a reduction on an intercalation material,
+   * i = -i0(T) exp(-alpha F (E - E_sr) / (R T)), whose products grow a
+   * film of sr_film_ohm_m4_C of resistance per C/m2.  i0 = 0: none */
+  nimc_law sr_current;            /* i0(T) [A/m2 of surface] */
+  double sr_E_V;                  /* E_sr [V vs Na/Na+] */
+  double sr_alpha;                /* transfer coefficient (default 0.5) */
+  double sr_block_C_m2;           /* capacitive: charge that blocks 1 m2 */
+  double sr_film_ohm_m4_C;        /* intercalation: film resistance per charge */
+  double surface_m2_m3;           /* capacitive: the surface (BET area) per
+                                     electrode volume, 0 when not known */
+
   /* parasitic (leakage) current, Tafel: i = i0 exp(F (E - E_leak)/(n R T)) per electrode volume */
   double leak_A_m3;
   double leak_E_V;

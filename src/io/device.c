@@ -527,6 +527,19 @@ static const key_def capacitive_keys[] = {
     KCODE("volumetric_capacitance"), /* else specific x density */
     KCODE("initial_potential"),      /* refused, with the reason */
     KEND};
+/* Ageing (docs/model.md): the electrolyte's decomposition on an electrode
+ * material's surface, in a material file of either kind (side()). */
+static const key_def material_side[] = {
+    MCODE("side_reaction_current"),
+    MCODE("side_reaction_current_activation_energy"),
+    MCODE("side_reaction_current_vtf_B"),
+    MCODE("side_reaction_current_vtf_T0"),
+    MCODE("side_reaction_potential"),
+    MNUM("side_reaction_alpha", "1", FRAC, sr_alpha, NULL),
+    MNUM("side_reaction_blocking_charge", "C/m2", POS, sr_block_C_m2, NULL),
+    MNUM("side_reaction_film_resistance", "ohm.m4/C", NONNEG, sr_film_ohm_m4_C,
+         NULL),
+    KEND};
 /* Material files: the head of every one, the part of it a section may
  * override, and the keys of each kind. */
 static const key_def material_head[] = {MCODE("name"), MCODE("kind"),
@@ -594,7 +607,7 @@ static const key_def material_electrolyte[] = {
 
 /* Every section and its tables (a section may take the keys of several:
  * an electrode those of every kind, a material file those of its kind). */
-#define MAXT 4
+#define MAXT 5
 static const struct {
   const char *section;
   const key_def *keys[MAXT + 1]; /* NULL-terminated */
@@ -612,7 +625,7 @@ static const struct {
     {"electrolyte", {electrolyte_keys}},
     {"material",
      {material_head, material_intercalation, material_capacitive,
-      material_electrolyte}},
+      material_side, material_electrolyte}},
 };
 
 /* Is key a row of one of the tables before table t of tabs? */
@@ -1181,6 +1194,7 @@ static int capacitive(const scope *es, const scope *ms, double Tref,
   TRY(get_num(es, "active_density", "kg/m3", POS,
               have_vol ? NULL : "a density such as '0.36 g/cm3'", &dens));
   p->cap_F_m3 = have_vol ? vol : spec * dens;
+  if (have_areal) p->surface_m2_m3 = p->cap_F_m3 / areal;
   if (look(es, "active_density")) p->active_density_kg_m3 = dens;
   TRY(get_num(ms, "pzc", "V", ANY, "a potential such as '2.9 V'", &p->E_pzc_V));
   p->E0_V = p->E_pzc_V;
@@ -1227,6 +1241,41 @@ static int capacitive(const scope *es, const scope *ms, double Tref,
   return NIMC_OK;
 }
 
+/* The side reaction of an electrode material (material_side): a
+ * reduction that grows a film on an intercalation material (inter), an
+ * oxidation whose products block a capacitive one. */
+static int side(const scope *ms, double Tref, int inter,
+                nimc_electrode_params *p) {
+  TRY(get_law(ms, "side_reaction_current", "A/m2", NONNEG, LAW_TEMPERATURE,
+              NULL, Tref, &p->sr_current));
+  if (p->sr_current.kind != NIMC_LAW_CONSTANT)
+    return bad(ms->L, look(ms, "side_reaction_current"),
+               "must be a current density such as '1e-9 A/m2', got '%s'",
+               look(ms, "side_reaction_current")->value);
+  int on = p->sr_current.value > 0.0;
+  TRY(read_keys(ms, ms, material_side, p));
+  TRY(get_num(ms, "side_reaction_potential", "V", ANY,
+              on ? "a potential such as '4.4 V'" : NULL, &p->sr_E_V));
+  const char *need = inter ? "side_reaction_film_resistance"
+                           : "side_reaction_blocking_charge";
+  const char *other = inter ? "side_reaction_blocking_charge"
+                            : "side_reaction_film_resistance";
+  if (look(ms, other))
+    return bad(ms->L, look(ms, other),
+               "applies to %s materials only (this one is %s: use %s)",
+               inter ? "capacitive" : "intercalation",
+               inter ? "an intercalation material" : "capacitive", need);
+  if (on && !inter && !(p->surface_m2_m3 > 0.0))
+    return bad(ms->L, look(ms, "side_reaction_current"),
+               "needs bet_area and areal_capacitance (the surface the "
+               "reaction runs on)");
+  if (on && !look(ms, need))
+    return missing(ms, need,
+                   inter ? "a resistance per charge such as '1e-4 ohm.m4/C'"
+                         : "a charge per area such as '10 C/m2'");
+  return NIMC_OK;
+}
+
 /* Section sec ("anode" or "cathode") with its material file mat. */
 static int electrode(const loader *L, const char *sec, table *mat,
                      nimc_electrode_params *p) {
@@ -1234,7 +1283,7 @@ static int electrode(const loader *L, const char *sec, table *mat,
   const key_def *any[] = {electrode_keys,   material_over,
                           intercalation_keys, material_intercalation,
                           capacitive_keys,  material_capacitive,
-                          NULL};
+                          material_side,    NULL};
   TRY(check_keys(L, &L->dev, sec, any));
   char file[NIMC_PATH_MAX];
   const entry *me;
@@ -1247,8 +1296,8 @@ static int electrode(const loader *L, const char *sec, table *mat,
                file);
   TRY(get_choice(&es, "kind", electrode_kinds, &kind));
   int inter = kind != CAPACITIVE, cap = kind != INTERCALATION;
-  const key_def *lists[7] = {electrode_keys, material_over};
-  int nl = 2;
+  const key_def *lists[8] = {electrode_keys, material_over, material_side};
+  int nl = 3;
   if (inter) lists[nl++] = intercalation_keys;
   if (inter) lists[nl++] = material_intercalation;
   if (cap) lists[nl++] = capacitive_keys;
@@ -1267,6 +1316,7 @@ static int electrode(const loader *L, const char *sec, table *mat,
               &p->leak_E_V));
   if (inter) TRY(intercalation(&es, &ms, Tref, p));
   if (cap) TRY(capacitive(&es, &ms, Tref, p));
+  TRY(side(&ms, Tref, inter, p));
   return NIMC_OK;
 }
 
@@ -1546,6 +1596,8 @@ static void electrode_defaults(nimc_electrode_params *p) {
   p->cap_shape = nimc_law_constant(1.0);
   p->dl_cation_fraction = -1.0; /* counter-ion model */
   p->leak_n = 1.0;
+  p->sr_current = nimc_law_constant(0.0);
+  p->sr_alpha = 0.5;
 }
 
 static void device_defaults(nimc_device *d) {
@@ -1585,6 +1637,8 @@ static double vtf_floor(const nimc_device *d, const char **what) {
                             &d->cathode.solid_diffusivity,
                             &d->cathode.rate_constant,
                             &d->cathode.cap_shape,
+                            &d->anode.sr_current,
+                            &d->cathode.sr_current,
                             &d->electrolyte.conductivity,
                             &d->electrolyte.diffusivity,
                             &d->electrolyte.transference,
@@ -1599,6 +1653,8 @@ static double vtf_floor(const nimc_device *d, const char **what) {
                                       "[cathode] diffusivity",
                                       "[cathode] rate_constant",
                                       "[cathode] capacitance_shape",
+                                      "[anode] side_reaction_current",
+                                      "[cathode] side_reaction_current",
                                       "[electrolyte] conductivity",
                                       "[electrolyte] diffusivity",
                                       "[electrolyte] transference_number",
@@ -1742,6 +1798,7 @@ static void electrode_clear(nimc_electrode_params *p) {
   nimc_law_clear(&p->solid_diffusivity);
   nimc_law_clear(&p->rate_constant);
   nimc_law_clear(&p->cap_shape);
+  nimc_law_clear(&p->sr_current);
 }
 
 void nimc_device_destroy(nimc_device *dev) {

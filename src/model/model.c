@@ -280,6 +280,15 @@ static int n_tern_dl(const nimc_model *m, const nimc_elec *el) {
   return m->tern && has_dl(el);
 }
 
+static int n_film(const nimc_model *m, const nimc_elec *el) {
+  (void)m;
+  return el && el->sr && el->has_int;
+}
+static int n_block(const nimc_model *m, const nimc_elec *el) {
+  (void)m;
+  return el && el->sr && !el->has_int;
+}
+
 static double tol_conc(const nimc_model *m, const nimc_elec *el) {
   (void)el;
   return 1e-8 * m->dev->electrolyte.c0_mol_m3;
@@ -307,6 +316,15 @@ static double tol_cs(const nimc_model *m, const nimc_elec *el) {
 static double tol_qmp(const nimc_model *m, const nimc_elec *el) {
   (void)m;
   return 1e-8 * el->capmp_v;
+}
+
+static double tol_film(const nimc_model *m, const nimc_elec *el) {
+  (void)m, (void)el;
+  return 1e-9; /* C/m2: a thousandth of a monolayer's charge */
+}
+static double tol_share(const nimc_model *m, const nimc_elec *el) {
+  (void)m, (void)el;
+  return 1e-9;
 }
 
 static int diff_yes(const nimc_elec *el, int k) {
@@ -394,6 +412,10 @@ static const var_def vars[NIMC_NVAR] = {
                      diff_unless_dl, init_c2},
     [NIMC_VAR_M2] = {"ionic-liquid cation content", n_tern_dl, tol_conc,
                      diff_yes, init_m2},
+    [NIMC_VAR_FILM] = {"side-reaction film charge", n_film, tol_film,
+                       diff_yes, init_zero},
+    [NIMC_VAR_BLOCK] = {"blocked surface share", n_block, tol_share, diff_yes,
+                        init_zero},
 };
 
 const char *nimc_var_name(nimc_var v) {
@@ -428,6 +450,8 @@ static void layout_setup(nimc_model *m) {
     el->ij = off[NIMC_VAR_JF];
     el->is = off[NIMC_VAR_CS];
     el->imp = off[NIMC_VAR_QMP];
+    el->ifilm = off[NIMC_VAR_FILM];
+    el->iblock = off[NIMC_VAR_BLOCK];
   }
 }
 
@@ -565,6 +589,11 @@ static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
   }
   el->cdl_v = el->a * p->cdl_F_m2;
   el->has_dl = el->cdl_v + el->cap_v > 0.0;
+  /* the side reaction runs on the intercalation solid's surface, or on
+   * the whole (BET) surface of a capacitive one */
+  el->sr = p->sr_current.value > 0.0;
+  el->sr_a = el->has_int ? el->a : p->surface_m2_m3;
+  if (el->sr && !el->has_int && !el->has_dl) el->sr = 0;
   el->qw = el->cap_v * NIMC_R * NIMC_TREF_K / NIMC_F;
   return NIMC_OK;
 }
@@ -616,6 +645,10 @@ static void derive_temperature(nimc_model *m) {
       const nimc_electrode_params *ep = el->p;
       el->taump_s = ep->mp_tau_s * nimc_law_tfactor(kap, ep->mp_Tref_K) /
                     nimc_law_tfactor(kap, m->T_K);
+    }
+    if (el->sr) {
+      el->sr_i0 = nimc_law_eval(&el->p->sr_current, 0.0, m->T_K, NULL);
+      el->sr_f = el->p->sr_alpha * NIMC_F / (NIMC_R * m->T_K);
     }
     el->pzc = el->p->E_pzc_V;
     if (el->has_int && !elec_is_hybrid(el))
@@ -1280,6 +1313,7 @@ static void electrolyte_storage(const nimc_model *m, int i, const double *yp,
 typedef struct dl_current {
   double qdot;          /* q' + q2' */
   double rmp, drmp_dphi, drmp_dq; /* into the micropores */
+  double drmp_db;       /* ... and its derivative in the blocked share */
 } dl_current;
 
 /* The double layer of electrode cell i: q = Q(dphi), the cation contents
@@ -1294,8 +1328,15 @@ static void double_layer(const nimc_model *m, int i, const double *y,
   double vol = m->mesh->vol[i], eps = m->eps[i];
   double dphi = y[o + 2], c = y[o];
   int iq = o + el->iq, im = o + el->im;
+  /* the share u of the surface left open by the side reaction's
+   * products (ageing): the capacitances scale with it, the micropores'
+   * conductance does not */
+  int ib = el->iblock >= 0 ? o + el->iblock : -1;
+  double u = ib >= 0 ? 1.0 - y[ib] : 1.0;
   double C, dN;
-  double Q = dl_charge(m, el, dphi, &C);
+  double Q0 = dl_charge(m, el, dphi, &C);
+  double Q = u * Q0;
+  C *= u;
   double q2 = el->i2 >= 0 ? y[o + el->i2] : 0.0;
   double qmp = 0.0; /* micropore charge: sum of the shells' */
   for (int k = 0; k < el->nmp; k++)
@@ -1303,6 +1344,7 @@ static void double_layer(const nimc_model *m, int i, const double *y,
   double Nq = dl_cations(el, y[iq] + q2 + qmp, &dN);
   F[o + 2] = y[iq] - Q;
   put(J, o + 2, iq, 1.0, 0), put(J, o + 2, o + 2, -C, 0);
+  if (ib >= 0) put(J, o + 2, ib, Q0, 0);
   /* the cations of the double layer: in the ternary electrolyte
    * shared between Na+ and the ionic liquid's cation in proportion to
    * their local concentrations, x = c1 / (c1 + c2) */
@@ -1351,25 +1393,29 @@ static void double_layer(const nimc_model *m, int i, const double *y,
      * Cm (dphi - pzc).  The current into the micropores is what
      * crosses the surface (algebraic: the sum telescopes). */
     int i0 = o + el->imp, last = i0 + el->nmp - 1;
-    double rt = 1.0 / el->taump_s, Cm = el->capmp_v;
+    /* blocked (u < 1): a shell's potential is q_k / (u Cm) */
+    double rt = 1.0 / el->taump_s, Cm = el->capmp_v, ru = 1.0 / u;
     for (int k = 0; k < el->nmp; k++) {
       int r = i0 + k;
       double w = el->mp_w[k] * rt;
       F[r] += el->mp_meas[k] * yp[r];
-      put(J, r, r, w, el->mp_meas[k]);
+      put(J, r, r, w * ru, el->mp_meas[k]);
       if (k + 1 < el->nmp) {
-        double fl = w * (y[r] - y[r + 1]); /* outward, to shell k+1 */
+        double fl = w * ru * (y[r] - y[r + 1]); /* outward, to shell k+1 */
         F[r] += fl, F[r + 1] -= fl;
-        put(J, r, r + 1, -w, 0);
-        put(J, r + 1, r, -w, 0), put(J, r + 1, r + 1, w, 0);
+        put(J, r, r + 1, -w * ru, 0);
+        put(J, r + 1, r, -w * ru, 0), put(J, r + 1, r + 1, w * ru, 0);
+        if (ib >= 0) put(J, r, ib, fl * ru, 0), put(J, r + 1, ib, -fl * ru, 0);
       } else {
-        F[r] += w * (y[r] - Cm * (dphi - el->pzc));
+        F[r] += w * (y[r] * ru - Cm * (dphi - el->pzc));
         put(J, r, o + 2, -w * Cm, 0);
+        if (ib >= 0) put(J, r, ib, w * y[r] * ru * ru, 0);
       }
     }
     double ws = el->mp_w[el->nmp - 1] * rt;
-    out->rmp = ws * (Cm * (dphi - el->pzc) - y[last]);
-    out->drmp_dphi = ws * Cm, out->drmp_dq = -ws;
+    out->rmp = ws * (Cm * (dphi - el->pzc) - y[last] * ru);
+    out->drmp_dphi = ws * Cm, out->drmp_dq = -ws * ru;
+    out->drmp_db = -ws * y[last] * ru * ru;
   }
 }
 
@@ -1381,7 +1427,10 @@ static double faradaic(const nimc_model *m, int i, const double *y, double *F,
   const nimc_elec *el = &m->el[m->elec[i]];
   const nimc_electrode_params *p = el->p;
   int o = m->off[i], ij = o + el->ij;
+  /* the film: as made, and grown by the side reaction's charge s */
+  int is = el->ifilm >= 0 ? o + el->ifilm : -1;
   double Rf = p->film_ohm_m2, jb = 0, djb = 0, dj_dc = 0, dj_dcs = 0;
+  if (is >= 0) Rf += p->sr_film_ohm_m4_C * y[is];
   double jF = y[ij];
   if (bv_eval(m, el, y[o + 2] - Rf * jF, y[o], y[o + el->is], &jb, &djb,
               &dj_dc, &dj_dcs))
@@ -1389,6 +1438,7 @@ static double faradaic(const nimc_model *m, int i, const double *y, double *F,
   F[ij] = jF - jb;
   put(J, ij, ij, 1.0 + Rf * djb, 0), put(J, ij, o + 2, -djb, 0);
   put(J, ij, o, -dj_dc, 0), put(J, ij, o + el->is, -dj_dcs, 0);
+  if (is >= 0) put(J, ij, is, djb * jF * p->sr_film_ohm_m4_C, 0);
   return jF;
 }
 
@@ -1439,6 +1489,43 @@ static void particle(const nimc_model *m, int i, double jF, const double *y,
   }
 }
 
+/* The side reaction of electrode cell i (ageing, docs/model.md): on an
+ * intercalation solid a reduction of the ionic liquid's cation (the
+ * ternary electrolyte loses it; a binary one tracks no such species)
+ * whose charge s per m2 grows a film, s' = i0 exp(-f (E - E_sr)); on a
+ * capacitive surface an oxidation of the anion (implied by
+ * electroneutrality) on the open share u = 1 - b of the surface, whose
+ * products block it, b' = u i0 exp(f (E - E_sr)) / q_block.  *r is the
+ * current per electrode volume (anodic positive), *dr its derivative in E
+ * and *drb in b. */
+static void side_reaction(const nimc_model *m, int i, const double *y,
+                          const double *yp, double *F, jac_asm *J, double *r,
+                          double *dr, double *drb) {
+  const nimc_elec *el = &m->el[m->elec[i]];
+  int o = m->off[i];
+  double E = y[o + 2], f = el->sr_f, dE = E - el->p->sr_E_V;
+  if (el->has_int) {
+    int is = o + el->ifilm;
+    double j = el->sr_i0 * exp(-f * dE); /* A/m2, cathodic */
+    *r = -el->sr_a * j, *dr = f * el->sr_a * j;
+    F[is] = yp[is] - j;
+    put(J, is, is, 0, 1.0), put(J, is, o + 2, f * j, 0);
+    if (m->tern) {
+      int cr2 = cation2_row(m, i);
+      double vol = m->mesh->vol[i];
+      F[cr2] -= vol * *r / NIMC_F;
+      put(J, cr2, o + 2, -vol * *dr / NIMC_F, 0);
+    }
+    return;
+  }
+  int ib = o + el->iblock;
+  double u = 1.0 - y[ib], qb = el->p->sr_block_C_m2;
+  double j = el->sr_i0 * exp(f * dE); /* A/m2 of open surface, anodic */
+  *r = el->sr_a * u * j, *dr = f * *r, *drb = -el->sr_a * j;
+  F[ib] = yp[ib] - u * j / qb;
+  put(J, ib, ib, j / qb, 1.0), put(J, ib, o + 2, -f * u * j / qb, 0);
+}
+
 /* The terms of electrode cell i: its double layer, leakage and faradaic
  * reaction, their current R (A/m3) leaving the electrolyte's charge
  * balance for the solid's, the cations the solid takes in, and its
@@ -1461,13 +1548,19 @@ static void electrode_cell(const nimc_model *m, int i, const double *y,
   }
   double jF = el->has_int ? faradaic(m, i, y, F, J, bad) : 0.0;
   double rF = el->has_int ? el->a * jF : 0.0;
+  /* ageing: the side reaction's current rsr (A/m3) and the growth of
+   * what it leaves (film charge or blocked share) */
+  double rsr = 0.0, drsr = 0.0, drsr_db = 0.0;
+  if (el->sr) side_reaction(m, i, y, yp, F, J, &rsr, &drsr, &drsr_db);
   /* charge: electrolyte gets -V R, solid gets +V R */
-  double R = rF + dl.qdot + rlk + dl.rmp;
+  double R = rF + dl.qdot + rlk + dl.rmp + rsr;
   F[o + 1] -= vol * R;
   F[sr] += vol * R;
   for (int sg = -1; sg <= 1; sg += 2) {
     int row = sg < 0 ? o + 1 : sr;
-    put(J, row, o + 2, sg * vol * (drlk + dl.drmp_dphi), 0);
+    put(J, row, o + 2, sg * vol * (drlk + dl.drmp_dphi + drsr), 0);
+    if (el->iblock >= 0)
+      put(J, row, o + el->iblock, sg * vol * (drsr_db + dl.drmp_db), 0);
     if (el->nmp > 0)
       put(J, row, o + el->imp + el->nmp - 1, sg * vol * dl.drmp_dq, 0);
     if (el->has_dl) put(J, row, o + el->iq, 0, sg * vol);
@@ -1675,6 +1768,22 @@ double nimc_model_electrode_charge(const nimc_model *m, int e,
       q -= NIMC_F * vol *
            (solid_sodium(el, yc) -
             el->p->active_fraction * el->p->c_max_mol_m3 * el->p->theta0);
+  }
+  return q;
+}
+
+double nimc_model_side_charge(const nimc_model *m, int e, const double *y) {
+  if (m->pack) return 0.0;
+  const nimc_elec *el = &m->el[e];
+  if (!el->sr) return 0.0;
+  double q = 0.0;
+  for (int i = 0; i < m->mesh->ncells; i++) {
+    if (m->elec[i] != e) continue;
+    const double *yc = y + m->off[i];
+    double v = m->mesh->vol[i] * el->sr_a;
+    /* the film holds s C/m2; a blocked share b took q_block b C/m2 */
+    q += el->has_int ? -v * yc[el->ifilm]
+                     : v * el->p->sr_block_C_m2 * yc[el->iblock];
   }
   return q;
 }

@@ -88,6 +88,9 @@ typedef enum nimc_var {
   NIMC_VAR_QMP,  /* micropore shell charges, C/m3 */
   NIMC_VAR_C2,   /* ternary electrolyte: the ionic liquid's cation, mol/m3 */
   NIMC_VAR_M2,   /* its content in a double-layer cell, mol/m3 */
+  NIMC_VAR_FILM, /* ageing: side-reaction charge per m2 of an intercalation
+                    solid's surface (its film), C/m2 */
+  NIMC_VAR_BLOCK,/* ageing: blocked share of a capacitive surface, 1 */
   NIMC_NVAR
 } nimc_var;
 
@@ -130,6 +133,13 @@ typedef struct nimc_elec {
   double *mp_meas;    /* nmp shell measures (slab: widths, sum 1) */
   double *mp_w;       /* nmp conductance weights of each shell's outer face,
                          face measure over centre distance */
+  /* ageing (the material's side reaction, docs/model.md): on (sr), its
+   * surface per electrode volume, exchange current at the model's
+   * temperature (A/m2) and alpha F / (R T) (1/V); the offsets of the film
+   * charge and of the blocked share in the cell (-1: none) */
+  int sr;
+  double sr_a, sr_i0, sr_f;
+  int ifilm, iblock;
   int ns;             /* particle shells */
   double *rho_face;   /* ns+1 dimensionless shell-face radii */
   double *rho_mid;    /* ns shell centres (midpoints) */
@@ -275,6 +285,11 @@ double nimc_model_min_concentration(const nimc_model *m, const double *y);
  * reached from the neutral start. */
 double nimc_model_electrode_charge(const nimc_model *m, int e,
                                    const double *y);
+/* Charge (C) that electrode e has passed to its side reaction since the
+ * start (ageing): the oxidation's on a capacitive electrode (positive),
+ * the reduction's on an intercalation one (negative); 0 without.  The
+ * electrodes' stored charges plus these sum to zero. */
+double nimc_model_side_charge(const nimc_model *m, int e, const double *y);
 /* Cation inventory (mol): electrolyte, solid, and cations held in double
  * layers, for conservation checks. */
 double nimc_model_cation_inventory(const nimc_model *m, const double *y);
