@@ -130,6 +130,16 @@ static const char *usage_run =
     "rest\n"
     "  --save-state FILE      after the run, write the simulation's state "
     "to FILE\n"
+    "  --cycle-jump           every Repeat of at least 20 cycles jumps "
+    "cycles: a few\n"
+    "                           simulated, the state extrapolated over "
+    "those between\n"
+    "                           (as 'Repeat N times with cycle jumping:'); "
+    "cycles.csv\n"
+    "                           says which were skipped\n"
+    "  --cycle-jump-tol X     the capacitance error allowed per jump, of "
+    "the first\n"
+    "                           cycle's (default 1e-3)\n"
     "  --cycles-only          keep no time series: one row per cycle of a "
     "Repeat\n"
     "                           on stdout as it ends, cycles.csv and "
@@ -491,6 +501,8 @@ typedef struct run_args {
   size_t nsteps, nsets;
   int json, quiet, fields, force;
   int cycles_only; /* --cycles-only */
+  int cycle_jump;  /* --cycle-jump */
+  double cycle_jump_tol; /* --cycle-jump-tol */
   const char *load_state, *save_state;
   const char *pack; /* --pack NsMp */
   int pack_series, pack_parallel;
@@ -602,6 +614,17 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
       a->force = 1;
     } else if (!strcmp(o, "--cycles-only")) {
       a->cycles_only = 1;
+    } else if (!strcmp(o, "--cycle-jump")) {
+      a->cycle_jump = 1;
+    } else if (!strcmp(o, "--cycle-jump-tol")) {
+      if (!has_value)
+        return cli_fail_usage("run", "option '%s' needs a number", o);
+      char *end;
+      a->cycle_jump_tol = strtod(argv[++i], &end);
+      if (*end || !(a->cycle_jump_tol > 0.0 && a->cycle_jump_tol < 0.1))
+        return cli_fail_usage(
+            "run", "--cycle-jump-tol '%s': expected a number in (0, 0.1)",
+            argv[i]);
     } else if (!strcmp(o, "--load-state") || !strcmp(o, "--save-state")) {
       if (!has_value)
         return cli_fail_usage("run", "option '%s' needs a file", o);
@@ -905,6 +928,8 @@ static int cmd_run(int argc, char **argv) {
   /* before the simulation, not after it */
   if ((rc = cli_outdir_ready("run", a.outdir))) goto done;
   opts.rtol = a.rtol;
+  opts.cycle_jump = a.cycle_jump;
+  opts.cycle_jump_tol = a.cycle_jump_tol;
   opts.progress = on_progress;
   opts.progress_user = &prog;
   if ((rc = nimc_sim_create(&sim, dev, &opts, &err))) {

@@ -326,9 +326,17 @@ typedef struct nimc_sim_opts {
   double newton_coef;     /* IDA's nonlinear convergence coefficient (default
                              0.33); smaller solves each step's equations
                              tighter, so conserved quantities drift less */
+  /* cycle jumping (docs/experiments.md, "Cycle jumping"): a Repeat of at
+   * least NIMC_JUMP_MIN_CYCLES cycles simulates a few cycles at a time and
+   * extrapolates the state over the cycles between; cycle_jump_tol is
+   * the capacitance error allowed per jump, relative to the Repeat's
+   * first capacitance (0: the default, 1e-3) */
+  int cycle_jump;
+  double cycle_jump_tol;
   nimc_progress_fn progress;
   void *progress_user;
 } nimc_sim_opts;
+#define NIMC_JUMP_MIN_CYCLES 20
 
 nimc_sim_opts nimc_sim_opts_default(void);
 
@@ -550,6 +558,9 @@ struct nimc_cycle_result {
   double coulombic_efficiency; /* discharge_C / charge_C (NaN: no charge) */
   double energy_efficiency;    /* energy_discharge_J / energy_charge_J */
   double v_end_V;              /* the voltage at its end */
+  int skipped_before;          /* cycles jumped over just before this one
+                                  (cycle jumping; 0: it follows the cycle
+                                  before it) */
   /* capacitance of this cycle over that of the Repeat's first cycle with
    * one (NaN when either is missing) */
   double capacitance_retention;

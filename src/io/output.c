@@ -205,7 +205,7 @@ static void put_csv_num(char *buf, size_t cap, size_t *len, double v) {
 /* ---- cycle tables (CSV and the summary's "cycles") ---- */
 
 /* The columns of a cycle's row, one table for the CSV and the JSON. */
-#define CYCLE_NCOLS 21
+#define CYCLE_NCOLS 22
 static const char *const cycle_cols[CYCLE_NCOLS] = {
     "cycle",
     "first_step",
@@ -228,6 +228,7 @@ static const char *const cycle_cols[CYCLE_NCOLS] = {
     "discharge_time_s",
     "discharge_current_A",
     "v_end_V",
+    "skipped_before",
 };
 
 static void cycle_values(const nimc_cycle_result *c, double v[CYCLE_NCOLS]) {
@@ -252,7 +253,8 @@ static void cycle_values(const nimc_cycle_result *c, double v[CYCLE_NCOLS]) {
                            m->esr_ohm,
                            m->discharge_time_s,
                            m->discharge_current_A,
-                           c->v_end_V};
+                           c->v_end_V,
+                           c->skipped_before};
   memcpy(v, x, sizeof x);
 }
 
@@ -263,7 +265,7 @@ const char *nimc_cycle_csv_header(void) {
          "energy_efficiency,capacitance_F,capacitance_retention,"
          "capacitance_areal_mF_cm2,capacitance_volumetric_F_cm3,"
          "energy_volumetric_mWh_cm3,energy_areal_uWh_cm2,power_W,esr_ohm,"
-         "discharge_time_s,discharge_current_A,v_end_V\n";
+         "discharge_time_s,discharge_current_A,v_end_V,skipped_before\n";
 }
 
 int nimc_cycle_csv_row(const nimc_cycle_result *c, char *buf, size_t cap) {

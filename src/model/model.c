@@ -1731,6 +1731,27 @@ double nimc_model_min_concentration(const nimc_model *m, const double *y) {
   return c;
 }
 
+int nimc_model_state_admissible(const nimc_model *m, const double *y) {
+  if (m->pack) return nimc_pack_min_concentration(m, y) > 0.0;
+  for (int i = 0; i < m->mesh->ncells; i++) {
+    const double *yc = y + m->off[i];
+    if (!(yc[0] > 0.0)) return 0;
+    int k = nimc_model_c2_index(m, i);
+    if (k >= 0 && !(y[k] > 0.0)) return 0;
+    int e = m->elec[i];
+    if (e < 0) continue;
+    const nimc_elec *el = &m->el[e];
+    for (int j = 0; el->has_int && j <= el->ns; j++) {
+      double th = yc[el->is + j] / el->p->c_max_mol_m3;
+      if (!(th > 0.0 && th < 1.0)) return 0;
+    }
+    if (el->ifilm >= 0 && !(yc[el->ifilm] >= 0.0)) return 0;
+    if (el->iblock >= 0 && !(yc[el->iblock] >= 0.0 && yc[el->iblock] < 1.0))
+      return 0;
+  }
+  return 1;
+}
+
 double nimc_model_il_cation_inventory(const nimc_model *m, const double *y) {
   if (m->pack) return nimc_pack_il_cation_inventory(m, y);
   double n = 0.0;

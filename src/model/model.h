@@ -278,6 +278,11 @@ double nimc_model_il_cation_inventory(const nimc_model *m, const double *y);
 /* Lowest electrolyte concentration over the cells (mol/m3; of Na+ in a
  * ternary electrolyte). */
 double nimc_model_min_concentration(const nimc_model *m, const double *y);
+/* Whether y is a state the model's laws take (a state made by
+ * extrapolation, cycle jumping): every concentration positive, every
+ * particle shell's stoichiometry in (0, 1), every film charge >= 0 and
+ * blocked share in [0, 1).  A pack's cells are checked alike. */
+int nimc_model_state_admissible(const nimc_model *m, const double *y);
 
 /* Charge stored in electrode e (C) relative to the neutral, as-assembled
  * device: double-layer charge minus F times the sodium inserted beyond the

@@ -900,7 +900,8 @@ static int make_repeat(int count, blist *items, size_t line, nimc_block *out,
 /* The head "Repeat N times:" of s (trimmed, writable, starting with the
  * word Repeat): *count, and *body the text after its ':' (s is cut there;
  * c->text is s, so that messages quote the head). */
-static int repeat_head(const ctx *c, char *s, int *count, char **body) {
+static int repeat_head(const ctx *c, char *s, int *count, int *jump,
+                       char **body) {
   char buf[QUOTE_MAX + 2], *colon = strchr(s, ':');
   const char *p = accept(s, "repeat");
   if (!colon)
@@ -918,8 +919,15 @@ static int repeat_head(const ctx *c, char *s, int *count, char **body) {
   p = skip_ws(p + n);
   const char *rest = accept(p, "times");
   if (!rest) rest = accept(p, "time");
+  /* "with cycle jumping": jump.h */
+  const char *w = rest ? accept(rest, "with") : NULL;
+  const char *cj = w ? accept(w, "cycle") : NULL;
+  const char *jj = cj ? accept(cj, "jumping") : NULL;
+  *jump = jj && !*jj;
+  if (*jump) rest = jj;
   if (!rest || *rest)
-    return fail(c, "expected 'times:' after the repeat count, found %s",
+    return fail(c, "expected 'times:' (or 'times with cycle jumping:') after "
+                   "the repeat count, found %s",
                 found(buf, sizeof buf, p));
   *count = (int)v;
   *body = colon + 1;
@@ -957,10 +965,10 @@ static int bracketed(const ctx *c, char *t, const char *path, int depth,
  * one-line Repeats ("" when none), depth the Repeats around it. */
 static int parse_repeat(const ctx *c, char *s, const char *path, int depth,
                         nimc_block *out) {
-  int count, rc;
+  int count, jump, rc;
   char *body;
   memset(out, 0, sizeof *out);
-  if ((rc = repeat_head(c, s, &count, &body))) return rc;
+  if ((rc = repeat_head(c, s, &count, &jump, &body))) return rc;
   if (depth >= NIMC_REPEAT_MAX_DEPTH)
     return fail(c, "Repeats nest at most %d deep", NIMC_REPEAT_MAX_DEPTH);
   blist items = {0, 0, NULL};
@@ -1005,13 +1013,16 @@ static int parse_repeat(const ctx *c, char *s, const char *path, int depth,
   if (items.n == 0)
     return fail(c, "expected steps after ':' (separated by ';'), found "
                    "nothing");
-  return make_repeat(count, &items, c->line, out, c->err);
+  rc = make_repeat(count, &items, c->line, out, c->err);
+  out->jump = jump;
+  return rc;
 }
 
 /* A Repeat whose items follow on their own lines, until its "End". */
 typedef struct open_repeat {
   size_t line; /* of its head */
   int count;
+  int jump; /* with cycle jumping */
   blist items;
   char text[NIMC_STEP_TEXT_MAX]; /* its head, for messages */
 } open_repeat;
@@ -1060,6 +1071,7 @@ static int parse_line(parser *ps, const char *line, size_t lineno) {
                   lineno);
       else
         rc = make_repeat(o->count, &o->items, o->line, &b, ps->err);
+      b.jump = o->jump; /* with cycle jumping */
       blist_free(&o->items);
       have = !rc;
     }
@@ -1074,9 +1086,10 @@ static int parse_line(parser *ps, const char *line, size_t lineno) {
     char *body;
     int count;
     clip(o->text, sizeof o->text, s, strlen(s));
-    if ((rc = repeat_head(&c, s, &count, &body))) goto done;
+    int jump;
+    if ((rc = repeat_head(&c, s, &count, &jump, &body))) goto done;
     memset(&o->items, 0, sizeof o->items);
-    o->line = lineno, o->count = count;
+    o->line = lineno, o->count = count, o->jump = jump;
     ps->nopen++;
   } else if (word_is(s, "repeat")) {
     rc = parse_repeat(&c, s, "", ps->nopen, &b);

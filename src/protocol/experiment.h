@@ -78,6 +78,8 @@ typedef struct nimc_block {
                                 cycle (docs/experiments.md, "Cycles") */
   size_t line;               /* the input line it starts on (1-based; 0
                                 when not parsed) */
+  int jump;                  /* "Repeat N times with cycle jumping:" (a
+                                Repeat of steps: jump.h) */
 } nimc_block;
 
 struct nimc_experiment {

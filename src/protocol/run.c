@@ -34,6 +34,7 @@
 #include "model/model.h"
 #include "model/pack.h"
 #include "protocol/experiment.h"
+#include "protocol/jump.h"
 #include "protocol/sim.h"
 #include "protocol/steps.h"
 #include "solver/solver.h"
@@ -573,11 +574,15 @@ static void cycle_summary(const nimc_sim *s, const nimc_result *res,
  * the result does not keep is dropped (the records of steps inside a
  * Repeat, inside set, as those of a cycle). */
 static int end_span(nimc_sim *s, nimc_result *res, const cycle_mark *mk,
-                    int is_cycle, int inside, int cycle, double *c_first) {
+                    int is_cycle, int inside, int cycle, double *c_first,
+                    int skipped, double *cap) {
   nimc_keep keep = s->sinks.keep;
+  *cap = NAN;
   if (is_cycle) {
     nimc_cycle_result c;
     cycle_summary(s, res, mk, cycle, c_first, &c);
+    c.skipped_before = skipped;
+    *cap = c.metrics.capacitance_F;
     if (keep <= NIMC_KEEP_CYCLES && nimc_result_push_cycle(res, &c))
       return NIMC_ENOMEM;
     if (s->sinks.cycle && s->sinks.cycle(s->sinks.user, &c))
@@ -628,6 +633,11 @@ typedef struct run_ctx {
   double c_first;
 } run_ctx;
 
+static int run_cycle(nimc_sim *s, const nimc_block *b, int depth, int rep,
+                     int rep_outer, int is_cycle, int skipped_before,
+                     nimc_result *res, run_ctx *r, nimc_jumper *J,
+                     int *skip);
+
 /* Run block b, inside a Repeat when depth > 0 (in iteration rep_outer of
  * the innermost one): a block of blocks runs them in order, repeat times;
  * a block of steps runs them repeat times, each time a cycle when it is a
@@ -641,26 +651,72 @@ static int run_block(nimc_sim *s, const nimc_block *b, int depth, int rep_outer,
       if (rc) return rc;
     }
   int is_cycle = !b->plain && (b->repeat > 1 || b->nsteps > 1);
-  for (int rep = 0; rep < b->repeat && b->nsteps; rep++) {
-    cycle_mark mk = mark(s, res);
-    int cycle = is_cycle ? ++r->ncycles : 0, rc = NIMC_OK;
-    int tag = is_cycle ? cycle - 1 : depth ? rep_outer : rep;
-    for (size_t k = 0; k < b->nsteps && !rc; k++) {
-      rc = run_step(s, &b->steps[k], s->steps_done, tag, res);
-      if (rc && rc != NIMC_EWINDOW) break;
-      s->steps_done++; /* a step ended at the window ran: counted */
-      s->run_done = ++r->done;
-      if (rc) break; /* and the run stops there */
-      if (s->opts.progress &&
-          s->opts.progress(s->opts.progress_user, r->done, r->total, s->t))
-        rc = nimc_sim_fail(s, NIMC_ESOLVER, "interrupted after step %zu of %zu",
-                           r->done, r->total);
-    }
-    if (!rc)
-      rc = end_span(s, res, &mk, is_cycle, depth > 0, cycle, &r->c_first);
-    if (rc) {
-      if (rc == NIMC_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
-      return rc;
+  /* cycle jumping: a long Repeat of steps (jump.h) */
+  nimc_jumper J;
+  int jumping = is_cycle && (s->opts.cycle_jump || b->jump) &&
+                b->repeat >= NIMC_JUMP_MIN_CYCLES;
+  if (jumping && nimc_jumper_init(&J, s->model, s->opts.cycle_jump_tol > 0.0
+                                                    ? s->opts.cycle_jump_tol
+                                                    : 1e-3)) {
+    snprintf(s->msg, sizeof s->msg, "out of memory");
+    return NIMC_ENOMEM;
+  }
+  int skipped = 0, rc = NIMC_OK;
+  for (int rep = 0; rep < b->repeat && b->nsteps && !rc; rep++) {
+    rc = run_cycle(s, b, depth, rep, rep_outer, is_cycle, skipped, res, r,
+                   jumping ? &J : NULL, &skipped);
+    rep += skipped;
+  }
+  if (jumping) nimc_jumper_free(&J);
+  return rc;
+}
+
+/* One iteration rep of leaf block b (run_block); with a jumper, *skip
+ * gets the cycles to jump over after it (0: none), and the state is the
+ * extrapolated one. */
+static int run_cycle(nimc_sim *s, const nimc_block *b, int depth, int rep,
+                     int rep_outer, int is_cycle, int skipped_before,
+                     nimc_result *res, run_ctx *r, nimc_jumper *J,
+                     int *skip) {
+  *skip = 0;
+  cycle_mark mk = mark(s, res);
+  int cycle = is_cycle ? ++r->ncycles : 0, rc = NIMC_OK;
+  int tag = is_cycle ? cycle - 1 : depth ? rep_outer : rep;
+  for (size_t k = 0; k < b->nsteps && !rc; k++) {
+    rc = run_step(s, &b->steps[k], s->steps_done, tag, res);
+    if (rc && rc != NIMC_EWINDOW) break;
+    s->steps_done++; /* a step ended at the window ran: counted */
+    s->run_done = ++r->done;
+    if (rc) break; /* and the run stops there */
+    if (s->opts.progress &&
+        s->opts.progress(s->opts.progress_user, r->done, r->total, s->t))
+      rc = nimc_sim_fail(s, NIMC_ESOLVER, "interrupted after step %zu of %zu",
+                         r->done, r->total);
+  }
+  double cap;
+  if (!rc)
+    rc = end_span(s, res, &mk, is_cycle, depth > 0, cycle, &r->c_first,
+                  skipped_before, &cap);
+  if (rc) {
+    if (rc == NIMC_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
+    return rc;
+  }
+  if (J) {
+    double *y = nimc_sim_state(s), t = s->t;
+    int n = nimc_jumper_after_cycle(J, s->model, y, &t, cap, rep, b->repeat);
+    if (n > 0) {
+      /* the skipped cycles count as run: their cycle numbers, their
+       * steps in the experiment's numbering */
+      if (nimc_solver_reset(s->solver, t))
+        return nimc_sim_fail(s, NIMC_ESOLVER,
+                             "after a jump over %d cycles (to cycle %d): %s",
+                             n, r->ncycles + n + 1,
+                             nimc_solver_errmsg(s->solver));
+      s->t = t;
+      r->ncycles += n;
+      s->steps_done += n * (int)b->nsteps;
+      s->run_done = r->done += (size_t)n * b->nsteps;
+      *skip = n;
     }
   }
   return NIMC_OK;

@@ -1,0 +1,47 @@
+/*
+ * jump.h -- cycle jumping: a long Repeat simulated a few cycles at a time,
+ * the slowly varying state extrapolated over the cycles in between
+ * (docs/experiments.md, "Cycle jumping").  Internal to the protocol layer.
+ */
+#ifndef NIMC_JUMP_H
+#define NIMC_JUMP_H
+
+#include "model/model.h"
+
+/* What a jumper remembers of the simulated cycles of one Repeat: the states
+ * at the ends of the last two (ya, yb at ta, tb, with capacitances ca, cb),
+ * how many cycles ran since the last jump, and that jump's length and the
+ * capacitance change per cycle before it (for its error estimate). */
+typedef struct nimc_jumper {
+  int64_t n;
+  double *ya, *yb;
+  double ta, tb, ca, cb;
+  double cc;            /* the capacitance of the cycle before ya's */
+  int nsim;             /* cycles simulated in a row since the start or the
+                           last jump */
+  int last_jump;        /* length of the last jump (0: none yet) */
+  double dc_before;     /* capacitance change per cycle before it */
+  double c_first;       /* the Repeat's first capacitance */
+  double tol;           /* error allowed per jump, relative to c_first */
+  double last_error;    /* estimated error of the last jump (relative to
+                           tol; NaN until a jump has been checked) */
+  int jumps;            /* jumps made */
+  long skipped;         /* cycles skipped in all */
+} nimc_jumper;
+
+/* A jumper for the unknowns of m with error tolerance tol (> 0, relative
+ * to the Repeat's first capacitance).  NIMC_ENOMEM. */
+int nimc_jumper_init(nimc_jumper *J, const nimc_model *m, double tol);
+void nimc_jumper_free(nimc_jumper *J);
+
+/* After a simulated cycle that ended in state y at time t with capacitance
+ * cap (NaN when it had no full discharge), rep of them done of repeat
+ * (0-based index of the cycle that ended): how many of the next cycles to
+ * skip (0: simulate the next one).  When it returns N > 0 it has written
+ * the extrapolated state into y (and *t): y + N (y - y_prev), with
+ * t + N (t - t_prev), admissible for m.  The last three cycles of the
+ * Repeat are always simulated. */
+int nimc_jumper_after_cycle(nimc_jumper *J, const nimc_model *m, double *y,
+                            double *t, double cap, int rep, int repeat);
+
+#endif
