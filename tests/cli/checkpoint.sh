@@ -44,14 +44,17 @@ killed_runs() {
     local frac=$((5 + RANDOM % 26)) # percent of W
     local d
     d=$(awk -v w="$W" -v f="$frac" 'BEGIN { printf "%.3f", w * f / 100 }')
+    # in a session of its own, killed with its children (gnuplot) as a
+    # power cut would: an orphaned gnuplot would write its figure's
+    # temporary after the next run swept it away
     if [ -f "$dir/checkpoint.nimc" ]; then
-      "$NIMC" run --resume "$dir" -q >/dev/null 2>"$TMP/kill.err" &
+      setsid "$NIMC" run --resume "$dir" -q >/dev/null 2>"$TMP/kill.err" &
     else
-      "$NIMC" run "$DEV" -x "$TMP/exp.txt" -q -o "$dir" "$@" >/dev/null 2>"$TMP/kill.err" &
+      setsid "$NIMC" run "$DEV" -x "$TMP/exp.txt" -q -o "$dir" "$@" >/dev/null 2>"$TMP/kill.err" &
     fi
     local pid=$!
     sleep "$d"
-    kill -KILL $pid 2>/dev/null
+    kill -KILL -- -$pid 2>/dev/null
     wait $pid 2>/dev/null
     local st=$?
     local at
