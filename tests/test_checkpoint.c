@@ -12,8 +12,8 @@
  *  - the caller's meta lines come back verbatim, a meta line with a
  *    newline is refused; a finished run's checkpoint says so and is not
  *    resumed (NIMC_EMISUSE);
- *  - a file cut short, of another version or with a bad number is refused
- *    with NIMC_EINPUT naming the file and the line.
+ *  - a file cut short (at 300 places), of another version or with a bad
+ *    number is refused with NIMC_EINPUT naming the file and the line.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -267,6 +267,23 @@ static void test_bad_files(void) {
       fprintf(stderr, "  case %zu: %d '%s'\n", k, rc, err.msg);
     nimc_checkpoint_destroy(ck);
   }
+  /* cut short anywhere (300 places), it is refused, never half read */
+  int refused = 0, tries = 0;
+  for (size_t k = 0; k < 300 && n; k++, tries++) {
+    size_t cut = k * n / 300;
+    FILE *g = fopen(bad, "w");
+    if (!g) break;
+    fwrite(text, 1, cut, g);
+    fclose(g);
+    nimc_checkpoint *ck = NULL;
+    int rc = nimc_checkpoint_read(bad, &ck, &err);
+    refused += rc == NIMC_EINPUT && !ck && strstr(err.msg, bad) != NULL;
+    if (rc != NIMC_EINPUT)
+      fprintf(stderr, "  cut at %zu of %zu bytes: %d '%s'\n", cut, n, rc,
+              err.msg);
+    nimc_checkpoint_destroy(ck);
+  }
+  CHECK(tries == 300 && refused == tries);
   unlink(bad);
   unlink(w.path);
 }
