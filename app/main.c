@@ -1093,7 +1093,7 @@ static int resume_args(int argc, char **argv, run_args *a, nimc_checkpoint **ck,
   }
   if (!dir)
     return cli_fail_usage("run", "%s", "option '--resume' needs a directory");
-  static char path[4096];
+  char path[4096];
   snprintf(path, sizeof path, "%s/" CKPT_FILE, dir);
   nimc_err err;
   int rc = nimc_checkpoint_read(path, ck, &err);
@@ -1111,7 +1111,7 @@ static int resume_args(int argc, char **argv, run_args *a, nimc_checkpoint **ck,
   }
   /* the stored argv, the device and the experiment */
   const char *dev_path = NULL, *dev_hash = NULL;
-  long dev_hash_line = 0, line;
+  long dev_path_line = 0, dev_hash_line = 0, line;
   size_t nargs = 1, nexp = 0;
   const char *l;
   for (size_t k = 0; (l = nimc_checkpoint_meta(*ck, k, &line)); k++) {
@@ -1134,10 +1134,17 @@ static int resume_args(int argc, char **argv, run_args *a, nimc_checkpoint **ck,
     else if (klen == 10 && !strncmp(l, "experiment", 10))
       nexp++;
     else if (klen == 11 && !strncmp(l, "device_path", 11))
-      dev_path = v;
+      dev_path = v, dev_path_line = line;
     else if (klen == 11 && !strncmp(l, "device_hash", 11))
       dev_hash = v, dev_hash_line = line;
-    else if (!(klen == 4 && !strncmp(l, "nimc", 4))) {
+    else if (klen == 4 && !strncmp(l, "nimc", 4)) {
+      if (strcmp(v, NIMC_VERSION))
+        fprintf(stderr,
+                "nimc run: --resume: warning: %s:%ld: written by nimc %s, "
+                "this is nimc %s: the numbers may differ from an unbroken "
+                "run's\n",
+                path, line, v, NIMC_VERSION);
+    } else {
       fprintf(stderr,
               "nimc run: --resume: %s:%ld: unknown key '%.*s' of the run's "
               "options\n",
@@ -1183,7 +1190,7 @@ static int resume_args(int argc, char **argv, run_args *a, nimc_checkpoint **ck,
       fprintf(stderr,
               "nimc run: --resume: %s:%ld: device_path: the run's device "
               "file cannot be read: %s\n",
-              path, dev_hash_line, why);
+              path, dev_path_line, why);
     else
       fprintf(stderr,
               "nimc run: --resume: %s:%ld: device_hash: the device file %s "
