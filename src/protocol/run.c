@@ -21,6 +21,14 @@
  * energies from the records, the capacitance by nimc_metrics_gcd_result),
  * after which, when samples are not kept, its samples are dropped: memory
  * then holds at most one cycle's samples, however many cycles run.
+ *
+ * The end of a cycle, or of a step outside any cycle, is a checkpoint
+ * boundary: nothing is half done there.  At every checkpoint_every-th one
+ * the solver forgets its factorisation and the checkpoint callback runs
+ * (checkpoint.c writes the run down there).  A run resumed from a
+ * checkpoint walks the experiment again, skipping the cycles and steps
+ * that ran before it (counting its cycles as it goes), and checks that it
+ * stands where the checkpoint says before it goes on.
  */
 #include <math.h>
 #include <stdarg.h>
