@@ -6,7 +6,8 @@
  * progress and diagnostics on stderr.  Exit status: 0 success, 1 a failed
  * simulation or analysis, 2 bad usage or bad input (docs/cli.md).
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* POSIX 2008 and realpath */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -149,6 +150,23 @@ static const char *usage_run =
     "                           alone); "
     "memory does\n"
     "                           not grow with the cycles (docs/cli.md)\n"
+    "  --checkpoint-every N   with -o: write DIR/checkpoint.nimc at "
+    "every\n"
+    "                           N-th checkpoint boundary (the end of a "
+    "cycle,\n"
+    "                           or of a step outside any cycle), and at the\n"
+    "                           start (docs/cli.md, \"Checkpoints\")\n"
+    "  --checkpoint-interval T  with -o: write it at the first boundary "
+    "after\n"
+    "                           each T of wall time (e.g. 60s, '5 min')\n"
+    "  --resume DIR           go on with the run whose checkpoint is in "
+    "DIR\n"
+    "                           (its options, device and experiment are "
+    "the\n"
+    "                           checkpoint's; only -q and --json may be\n"
+    "                           added): the same outputs as the unbroken "
+    "run;\n"
+    "                           a finished run's: says so, exit 0\n"
     "  --force                run even beyond the budget of steps and "
     "samples\n"
     "                           (docs/cli.md)\n"
@@ -504,6 +522,8 @@ typedef struct run_args {
   int cycle_jump;  /* --cycle-jump */
   double cycle_jump_tol; /* --cycle-jump-tol */
   const char *load_state, *save_state;
+  int ckpt_every;            /* --checkpoint-every N (0: none) */
+  const char *ckpt_interval; /* --checkpoint-interval T */
   const char *pack; /* --pack NsMp */
   int pack_series, pack_parallel;
   double rtol;
@@ -630,6 +650,17 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
         return cli_fail_usage("run", "option '%s' needs a file", o);
       *(!strcmp(o, "--load-state") ? &a->load_state : &a->save_state) =
           argv[++i];
+    } else if (!strcmp(o, "--checkpoint-every")) {
+      int rc = int_option(argc, argv, &i, 1, &a->ckpt_every);
+      if (rc) return rc;
+    } else if (!strcmp(o, "--checkpoint-interval")) {
+      if (!has_value)
+        return cli_fail_usage("run", "option '%s' needs a time", o);
+      a->ckpt_interval = argv[++i];
+    } else if (!strcmp(o, "--resume")) {
+      return cli_fail_usage("run", "%s",
+                            "--resume DIR takes the run's options from its "
+                            "checkpoint: only -q and --json may go with it");
     } else if (!strcmp(o, "--until-steady")) {
       a->until_steady = 1;
     } else if (!strcmp(o, "--min-cycles") || !strcmp(o, "--max-cycles") ||
@@ -669,6 +700,14 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
                           "--cycles-only and --until-steady exclude each "
                           "other (the steady cycle is read from its time "
                           "series)");
+  if ((a->ckpt_every || a->ckpt_interval) && !a->outdir)
+    return cli_fail_usage("run", "%s",
+                          "checkpoints go into the output directory: add "
+                          "-o DIR");
+  if ((a->ckpt_every || a->ckpt_interval) && a->until_steady)
+    return cli_fail_usage("run", "%s",
+                          "--until-steady runs are not checkpointed (its "
+                          "cycles are read from their time series)");
   if (a->steady_option && !a->until_steady)
     return cli_fail_usage("run", "option '%s' needs --until-steady",
                           a->steady_option);
@@ -872,6 +911,330 @@ static nimc_result complete_part(const nimc_result *res) {
   return v;
 }
 
+/* ---- checkpoints (docs/cli.md, "Checkpoints") ---- */
+
+#define CKPT_FILE "checkpoint.nimc"
+
+/* The meta lines of a checkpoint: what the command needs to go on (its
+ * arguments, the device file's absolute path and a hash of its content,
+ * the experiment's lines), "KEY VALUE" with the value escaped (\\ and \n). */
+typedef struct meta_list {
+  char **line;
+  size_t n, cap;
+} meta_list;
+
+static void meta_free(meta_list *m) {
+  for (size_t k = 0; k < m->n; k++)
+    free(m->line[k]);
+  free(m->line);
+  memset(m, 0, sizeof *m);
+}
+
+/* Append the string l (malloc'd; taken, freed on failure); 0 or -1. */
+static int meta_push(meta_list *m, char *l) {
+  if (l && m->n == m->cap) {
+    size_t cap = 2 * m->cap + 16;
+    char **nl = realloc(m->line, cap * sizeof *nl);
+    if (!nl) {
+      free(l);
+      return -1;
+    }
+    m->line = nl, m->cap = cap;
+  }
+  if (!l) return -1;
+  m->line[m->n++] = l;
+  return 0;
+}
+
+static int meta_add(meta_list *m, const char *key, const char *value) {
+  size_t len = strlen(key) + 2 + 2 * strlen(value);
+  char *l = malloc(len), *o = l;
+  if (!l) return -1;
+  o += sprintf(o, "%s ", key);
+  for (const char *v = value; *v; v++) {
+    if (*v == '\\' || *v == '\n' || *v == '\r') {
+      *o++ = '\\';
+      *o++ = *v == '\\' ? '\\' : *v == '\n' ? 'n' : 'r';
+    } else {
+      *o++ = *v;
+    }
+  }
+  *o = '\0';
+  return meta_push(m, l);
+}
+
+/* Undo meta_add's escapes in place; -1 for a stray backslash. */
+static int meta_unescape(char *s) {
+  char *o = s;
+  for (; *s; s++) {
+    if (*s != '\\') {
+      *o++ = *s;
+      continue;
+    }
+    s++;
+    if (*s == '\\' || *s == 'n' || *s == 'r')
+      *o++ = *s == '\\' ? '\\' : *s == 'n' ? '\n' : '\r';
+    else
+      return -1;
+  }
+  *o = '\0';
+  return 0;
+}
+
+/* "fnv1a64 HASH SIZE" of the file at path (FNV-1a, 64 bits: a check that
+ * the device file is the one the run began with, not a seal); 0, or -1
+ * with why. */
+static int file_hash(const char *path, char *out, size_t cap, char *why,
+                     size_t wlen) {
+  char *text = NULL;
+  size_t len = 0;
+  nimc_err err;
+  if (nimc_text_file_read(path, 64L << 20, "device file", &text, &len, &err)) {
+    snprintf(why, wlen, "%s", err.msg);
+    return -1;
+  }
+  unsigned long long h = 0xcbf29ce484222325ULL;
+  for (size_t k = 0; k < len; k++) {
+    h ^= (unsigned char)text[k];
+    h *= 0x100000001b3ULL;
+  }
+  free(text);
+  snprintf(out, cap, "fnv1a64 %016llx %zu", h, len);
+  return 0;
+}
+
+/* The meta lines of a run with checkpoints: argv (the command's
+ * arguments after "run"), the device, the experiment's lines. */
+static int run_meta(int argc, char **argv, const char *device,
+                    const char *const *lines, size_t nlines, meta_list *m) {
+  char abs[4096], hash[128], why[NIMC_ERRMSG_MAX + 64];
+  if (!realpath(device, abs)) {
+    fprintf(stderr, "nimc run: %s: %s\n", device, strerror(errno));
+    return EXIT_USAGE;
+  }
+  if (file_hash(abs, hash, sizeof hash, why, sizeof why)) {
+    fprintf(stderr, "nimc run: %s\n", why);
+    return EXIT_USAGE;
+  }
+  int bad = meta_add(m, "nimc", NIMC_VERSION);
+  for (int k = 1; k < argc && !bad; k++)
+    bad = meta_add(m, "arg", argv[k]);
+  bad = bad || meta_add(m, "device_path", abs) ||
+        meta_add(m, "device_hash", hash);
+  for (size_t k = 0; k < nlines && !bad; k++)
+    bad = meta_add(m, "experiment", lines[k]);
+  if (bad) {
+    fprintf(stderr, "nimc run: out of memory\n");
+    return EXIT_FAIL;
+  }
+  return 0;
+}
+
+/* Remove the temporaries that a killed run left in dir: nimc_write_atomic's
+ * and the figures' NAME.tmp.XXXXXX, for the kinds of file a run writes
+ * (SIGKILL cannot be waited for, so a run killed while it wrote its
+ * checkpoint or its outputs leaves them). */
+static void sweep_temporaries(const char *dir) {
+  static const char *const kinds[] = {".nimc", ".csv", ".json", ".txt", ".png",
+                                      ".svg",  ".gp",  ".dat",  ".log"};
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *e;
+  char path[4096];
+  while ((e = readdir(d))) {
+    const char *t = strstr(e->d_name, ".tmp.");
+    if (!t || strlen(t) != 5 + 6 || strchr(t + 5, '.')) continue;
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+      size_t n = strlen(kinds[k]);
+      if ((size_t)(t - e->d_name) > n && !strncmp(t - n, kinds[k], n)) {
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+        break;
+      }
+    }
+  }
+  closedir(d);
+}
+
+/* The run's checkpoints: where, what, and when (the library calls at its
+ * scheduled boundaries; with --checkpoint-interval that is every one, and
+ * a file is written when the time has come). */
+typedef struct ckpt_ctx {
+  char path[4096];
+  const meta_list *meta;
+  int every;         /* write at every every-th call (0: by time only) */
+  double interval_s; /* and after interval_s of wall time (0: never) */
+  long since;
+  double last_s;
+} ckpt_ctx;
+
+static int ckpt_write(ckpt_ctx *c, nimc_sim *sim, const nimc_result *res) {
+  nimc_err err;
+  sigset_t old;
+  cli_block_signals(1, &old);
+  int rc = nimc_checkpoint_write(sim, res, (const char *const *)c->meta->line,
+                                 c->meta->n, c->path, &err);
+  cli_block_signals(0, &old);
+  if (rc) fprintf(stderr, "nimc run: checkpoint not written: %s\n", err.msg);
+  c->since = 0;
+  c->last_s = cli_now_s();
+  return rc;
+}
+
+static int on_checkpoint(void *user, nimc_sim *sim, const nimc_result *res) {
+  ckpt_ctx *c = user;
+  c->since++;
+  int due = (c->every && c->since >= c->every) ||
+            (c->interval_s > 0.0 && cli_now_s() - c->last_s >= c->interval_s);
+  return due ? ckpt_write(c, sim, res) : 0;
+}
+
+/* The args of `nimc run --resume DIR [-q] [--json]`: the checkpoint's,
+ * read from DIR/checkpoint.nimc into *ck (its meta lines parsed into a:
+ * the original arguments, then the device file's absolute path, checked
+ * against its hash, and the experiment's lines; -o is DIR).  0, -1 when
+ * there is nothing to do (a finished run: said), or the exit status of
+ * the message printed.  The strings of a point into *store. */
+static int resume_args(int argc, char **argv, run_args *a, nimc_checkpoint **ck,
+                       meta_list *store) {
+  const char *dir = NULL;
+  int quiet = 0, json = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *o = argv[i];
+    if (!strcmp(o, "--resume") && i + 1 < argc && !dir)
+      dir = argv[++i];
+    else if (!strcmp(o, "-q") || !strcmp(o, "--quiet"))
+      quiet = 1;
+    else if (!strcmp(o, "--json"))
+      json = 1;
+    else
+      return cli_fail_usage("run",
+                            "--resume DIR takes the run's options from its "
+                            "checkpoint: only -q and --json may go with it, "
+                            "not '%s'",
+                            o);
+  }
+  if (!dir)
+    return cli_fail_usage("run", "%s", "option '--resume' needs a directory");
+  char path[4096];
+  snprintf(path, sizeof path, "%s/" CKPT_FILE, dir);
+  nimc_err err;
+  int rc = nimc_checkpoint_read(path, ck, &err);
+  if (rc) {
+    fprintf(stderr, "nimc run: --resume: %s\n", err.msg);
+    return cli_exit_for(rc);
+  }
+  int status;
+  if (nimc_checkpoint_finished(*ck, &status)) {
+    fprintf(stderr,
+            "nimc run: --resume: %s: the run finished (exit status %d); its "
+            "outputs are in %s: nothing to resume\n",
+            path, status, dir);
+    return -1;
+  }
+  /* the stored argv, the device and the experiment */
+  const char *dev_path = NULL, *dev_hash = NULL;
+  long dev_path_line = 0, dev_hash_line = 0, line;
+  size_t nargs = 1, nexp = 0;
+  const char *l;
+  for (size_t k = 0; (l = nimc_checkpoint_meta(*ck, k, &line)); k++) {
+    const char *sp = strchr(l, ' ');
+    size_t klen = sp ? (size_t)(sp - l) : strlen(l);
+    if (meta_push(store, strdup(sp ? sp + 1 : ""))) {
+      fprintf(stderr, "nimc run: out of memory\n");
+      return EXIT_FAIL;
+    }
+    char *v = store->line[store->n - 1];
+    if (meta_unescape(v)) {
+      fprintf(stderr,
+              "nimc run: --resume: %s:%ld: %.*s: a backslash that escapes "
+              "nothing\n",
+              path, line, (int)klen, l);
+      return EXIT_USAGE;
+    }
+    if (klen == 3 && !strncmp(l, "arg", 3))
+      nargs++;
+    else if (klen == 10 && !strncmp(l, "experiment", 10))
+      nexp++;
+    else if (klen == 11 && !strncmp(l, "device_path", 11))
+      dev_path = v, dev_path_line = line;
+    else if (klen == 11 && !strncmp(l, "device_hash", 11))
+      dev_hash = v, dev_hash_line = line;
+    else if (klen == 4 && !strncmp(l, "nimc", 4)) {
+      if (strcmp(v, NIMC_VERSION))
+        fprintf(stderr,
+                "nimc run: --resume: warning: %s:%ld: written by nimc %s, "
+                "this is nimc %s: the numbers may differ from an unbroken "
+                "run's\n",
+                path, line, v, NIMC_VERSION);
+    } else {
+      fprintf(stderr,
+              "nimc run: --resume: %s:%ld: unknown key '%.*s' of the run's "
+              "options\n",
+              path, line, (int)klen, l);
+      return EXIT_USAGE;
+    }
+  }
+  if (!dev_path || !dev_hash || !nexp) {
+    fprintf(stderr,
+            "nimc run: --resume: %s: the checkpoint lacks the run's %s\n", path,
+            !dev_path   ? "device_path"
+            : !dev_hash ? "device_hash"
+                        : "experiment");
+    return EXIT_USAGE;
+  }
+  char **av = calloc(nargs + 1, sizeof *av);
+  const char **exp_lines = calloc(nexp, sizeof *exp_lines);
+  if (!av || !exp_lines) {
+    free(av), free(exp_lines);
+    fprintf(stderr, "nimc run: out of memory\n");
+    return EXIT_FAIL;
+  }
+  av[0] = "run";
+  size_t ia = 1, ie = 0;
+  for (size_t k = 0; (l = nimc_checkpoint_meta(*ck, k, NULL)); k++) {
+    if (!strncmp(l, "arg ", 4)) av[ia++] = store->line[k];
+    if (!strncmp(l, "experiment ", 11)) exp_lines[ie++] = store->line[k];
+  }
+  rc = parse_run_args((int)nargs, av, a);
+  free(av);
+  if (rc) {
+    free(exp_lines);
+    fprintf(stderr,
+            "nimc run: --resume: %s: the run's options (above) do not "
+            "parse\n",
+            path);
+    return rc < 0 ? EXIT_USAGE : rc;
+  }
+  char hash[128], why[NIMC_ERRMSG_MAX + 64];
+  int unreadable = file_hash(dev_path, hash, sizeof hash, why, sizeof why);
+  if (unreadable || strcmp(hash, dev_hash)) {
+    if (unreadable)
+      fprintf(stderr,
+              "nimc run: --resume: %s:%ld: device_path: the run's device "
+              "file cannot be read: %s\n",
+              path, dev_path_line, why);
+    else
+      fprintf(stderr,
+              "nimc run: --resume: %s:%ld: device_hash: the device file %s "
+              "has changed since the run began (the checkpoint's '%s', now "
+              "'%s'): resume with the device file the run began with\n",
+              path, dev_hash_line, dev_path, dev_hash, hash);
+    free(exp_lines);
+    return EXIT_USAGE;
+  }
+  a->device = dev_path;
+  a->xfile = NULL;
+  free(a->steps);
+  a->steps = exp_lines;
+  a->nsteps = nexp;
+  a->outdir = dir;
+  a->load_state = NULL; /* the state is the checkpoint's */
+  a->quiet |= quiet;
+  a->json |= json;
+  return 0;
+}
+
 static int cmd_run(int argc, char **argv) {
   run_args a;
   nimc_device *dev = NULL;
@@ -881,11 +1244,23 @@ static int cmd_run(int argc, char **argv) {
   memset(&res, 0, sizeof res);
   char *json = NULL;
   nimc_err err;
-  int rc = parse_run_args(argc, argv, &a);
+  memset(&a, 0, sizeof a);
+  nimc_checkpoint *ck = NULL; /* --resume: the checkpoint gone on from */
+  meta_list store = {0}, meta = {0};
+  char **xlines = NULL;
+  size_t nxlines = 0;
+  ckpt_ctx cc;
+  memset(&cc, 0, sizeof cc);
+  int resume = 0;
+  for (int i = 1; i < argc; i++)
+    resume |= !strcmp(argv[i], "--resume");
+  int rc = resume ? resume_args(argc, argv, &a, &ck, &store)
+                  : parse_run_args(argc, argv, &a);
   if (rc) {
     rc = rc < 0 ? 0 : rc;
     goto done;
   }
+  int checkpoints = a.ckpt_every || a.ckpt_interval;
   if ((rc = cli_load_device("run", a.device, a.sets, a.nsets, a.temperature,
                             &dev)))
     goto done;
@@ -901,11 +1276,45 @@ static int cmd_run(int argc, char **argv) {
     rc = EXIT_USAGE;
     goto done;
   }
-  if ((rc = a.xfile ? nimc_experiment_read(a.xfile, &exp, NULL, NULL, &err)
-                    : nimc_experiment_parse(&exp, a.steps, a.nsteps, &err))) {
-    fprintf(stderr, "nimc run: %s\n", err.msg);
+  if ((rc = a.xfile
+                ? nimc_experiment_read(a.xfile, &exp, &xlines, &nxlines, &err)
+                : nimc_experiment_parse(&exp, a.steps, a.nsteps, &err))) {
+    fprintf(stderr, "nimc run: %s%s\n",
+            ck ? "--resume: the run's experiment: " : "", err.msg);
     rc = cli_exit_for(rc);
     goto done;
+  }
+  if (checkpoints) { /* where, when, and what the checkpoints hold */
+    snprintf(cc.path, sizeof cc.path, "%s/" CKPT_FILE, a.outdir);
+    cc.meta = &meta;
+    if (a.ckpt_interval) {
+      const char *why = NULL;
+      if (nimc_quantity_parse(a.ckpt_interval, "s", &cc.interval_s, &err))
+        why = err.msg;
+      else if (!(cc.interval_s > 0.0))
+        why = "must be a positive time";
+      if (why) {
+        fprintf(stderr, "nimc run: --checkpoint-interval '%s': %s\n",
+                a.ckpt_interval, why);
+        rc = EXIT_USAGE;
+        goto done;
+      }
+    }
+    cc.every = a.ckpt_interval ? a.ckpt_every : 1;
+    const char *l;
+    if (ck) { /* the run's own, as it began */
+      for (size_t k = 0; (l = nimc_checkpoint_meta(ck, k, NULL)); k++)
+        if (meta_push(&meta, strdup(l))) {
+          fprintf(stderr, "nimc run: out of memory\n");
+          rc = EXIT_FAIL;
+          goto done;
+        }
+    } else if ((rc = a.xfile
+                         ? run_meta(argc, argv, a.device,
+                                    (const char *const *)xlines, nxlines, &meta)
+                         : run_meta(argc, argv, a.device, a.steps, a.nsteps,
+                                    &meta)))
+      goto done;
   }
   progress prog = {a.quiet, cli_now_s(), cli_now_s()};
   nimc_sim_opts opts = nimc_sim_opts_default();
@@ -932,8 +1341,19 @@ static int cmd_run(int argc, char **argv) {
   opts.cycle_jump_tol = a.cycle_jump_tol;
   opts.progress = on_progress;
   opts.progress_user = &prog;
+  if (checkpoints) { /* with an interval: every boundary a candidate */
+    opts.checkpoint_every = a.ckpt_interval ? 1 : a.ckpt_every;
+    opts.checkpoint = on_checkpoint;
+    opts.checkpoint_user = &cc;
+  }
   if ((rc = nimc_sim_create(&sim, dev, &opts, &err))) {
     fprintf(stderr, "nimc run: %s\n", err.msg);
+    rc = cli_exit_for(rc);
+    goto done;
+  }
+  if (ck && (rc = nimc_sim_resume(sim, ck, &res))) {
+    fprintf(stderr, "nimc run: --resume: %s/" CKPT_FILE ": %s\n", a.outdir,
+            nimc_sim_errmsg(sim));
     rc = cli_exit_for(rc);
     goto done;
   }
@@ -955,6 +1375,16 @@ static int cmd_run(int argc, char **argv) {
   /* --cycles-only: no samples kept; the cycles kept only for cycles.csv
    * and the summary (-o, --json), else printed as they end */
   cycle_stream cs = {!a.json, 0, {0}};
+  if (res.ncycles) { /* resumed: the cycles before the checkpoint */
+    cs.n = res.ncycles;
+    cs.last = res.cycles[res.ncycles - 1];
+  }
+  /* a run with checkpoints has one from its start on */
+  if (checkpoints) sweep_temporaries(a.outdir);
+  if (checkpoints && !ck && ckpt_write(&cc, sim, &res)) {
+    rc = EXIT_FAIL;
+    goto done;
+  }
   if (a.cycles_only) {
     nimc_sinks sk = {NULL, NULL, on_cycle, &cs,
                      a.json || a.outdir ? NIMC_KEEP_CYCLES : NIMC_KEEP_NONE};
@@ -974,9 +1404,11 @@ static int cmd_run(int argc, char **argv) {
                               : nimc_sim_run(sim, exp, &res);
   double wall = cli_now_s() - prog.start;
   if (run_rc == NIMC_EINPUT) { /* a cycle it cannot measure, or a step the
-                                  device cannot run: nothing ran */
-    fprintf(stderr, "nimc run: %s%s\n",
-            a.until_steady ? "--until-steady: " : "", nimc_sim_errmsg(sim));
+                                  device cannot run: nothing ran; or a
+                                  checkpoint of another experiment */
+    fprintf(stderr, "nimc run: %s%s%s%s%s\n",
+            a.until_steady ? "--until-steady: " : "", ck ? "--resume: " : "",
+            ck ? cc.path : "", ck ? ": " : "", nimc_sim_errmsg(sim));
     rc = EXIT_USAGE;
     goto done;
   }
@@ -1073,7 +1505,18 @@ static int cmd_run(int argc, char **argv) {
                     "complete)\n");
   }
   rc = run_rc ? EXIT_FAIL : 0;
+  /* the run ended: its checkpoint says so (a resume has nothing to do) */
+  if (checkpoints &&
+      nimc_checkpoint_write_finished((const char *const *)meta.line, meta.n, rc,
+                                     cc.path, &err)) {
+    fprintf(stderr, "nimc run: %s\n", err.msg);
+    rc = EXIT_FAIL;
+  }
 done:
+  nimc_checkpoint_destroy(ck);
+  meta_free(&meta);
+  meta_free(&store);
+  nimc_experiment_lines_free(xlines, nxlines);
   free(json);
   nimc_result_free(&res);
   nimc_sim_destroy(sim);

@@ -528,7 +528,7 @@ static void test_errors(void) {
   check_error("Repeat two times: Rest for 1 s", "found 'two times'");
   check_error("Repeat 99999999999 times: Rest for 1 s", "whole number");
   check_error("Repeat 3 : Rest for 1 s",
-              "expected 'times:' after the repeat count, found nothing");
+              "expected 'times:' (or 'times with cycle jumping:') after the repeat count, found nothing");
   check_error("Repeat 3 times Rest for 1 s", "found no ':'");
   check_error("Repeat 3 times:  ; ;", "expected steps after ':'");
   check_error("Repeat 3 times: Rest for 1 s; Repeat 2 times: Rest for 1 s",

@@ -292,7 +292,7 @@ static void test_csv_and_json_agree(void) {
     ncols += *p == ',';
   ncols -= 1;
   /* every column has a value in the first cycle (its retention is 1) */
-  CHECK(nkeys == ncols && ncols == 21);
+  CHECK(nkeys == ncols && ncols == 22);
   cJSON *cap = cJSON_GetObjectItemCaseSensitive(first, "capacitance_F");
   CHECK(cJSON_IsNumber(cap) &&
         fabs(cap->valuedouble / full.cycles[0].metrics.capacitance_F - 1) <

@@ -9,7 +9,10 @@
  *  - a state of a device with another number of unknowns is refused with
  *    NIMC_EINPUT naming the file, and leaves the simulation as it was;
  *  - a file that is not a state, of another version, cut short, or with a
- *    bad number is refused with NIMC_EINPUT naming the file and the line.
+ *    bad number is refused with NIMC_EINPUT naming the file and the line;
+ *  - a state put back into the simulation it was taken from goes on as in
+ *    a new simulation: the same records bit for bit and the same solver
+ *    work (the factorisation kept across steps is dropped).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -281,6 +284,49 @@ static void test_bad_files(void) {
   unlink(path);
 }
 
+/* A state put back into a simulation that ran goes on exactly as a new
+ * simulation given it: nothing kept from before (the KLU pivots) shows. */
+static void test_set_state_forgets(void) {
+  nimc_device *dev = NULL;
+  nimc_err err;
+  CHECK(nimc_device_load(&dev, DEVICE, NULL, 0, &err) == NIMC_OK);
+  if (!dev) return;
+  nimc_sim *ran = NULL, *fresh = NULL;
+  nimc_result ra, rb, rc;
+  memset(&ra, 0, sizeof ra), memset(&rb, 0, sizeof rb);
+  memset(&rc, 0, sizeof rc);
+  nimc_state *st = NULL;
+  CHECK(nimc_sim_create(&ran, dev, NULL, &err) == NIMC_OK);
+  CHECK(nimc_sim_create(&fresh, dev, NULL, &err) == NIMC_OK);
+  if (!ran || !fresh) goto done;
+  CHECK(run_lines(ran, A, 2, &ra) == NIMC_OK);
+  CHECK(nimc_sim_get_state(ran, &st) == NIMC_OK);
+  CHECK(st && nimc_sim_set_state(ran, st) == NIMC_OK);
+  CHECK(st && nimc_sim_set_state(fresh, st) == NIMC_OK);
+  nimc_solver_stats s0 = nimc_sim_stats(ran);
+  CHECK(run_lines(ran, B, 3, &rb) == NIMC_OK);
+  CHECK(run_lines(fresh, B, 3, &rc) == NIMC_OK);
+  nimc_solver_stats s1 = nimc_sim_stats(ran), sf = nimc_sim_stats(fresh);
+  CHECK(rb.nsteps == 3 && rc.nsteps == 3 && rb.series.n == rc.series.n);
+  for (size_t k = 0; k < rb.nsteps && k < rc.nsteps; k++)
+    CHECK(!memcmp(&rb.steps[k], &rc.steps[k], sizeof rb.steps[k]));
+  CHECK(s1.steps - s0.steps == sf.steps &&
+        s1.full_factorizations - s0.full_factorizations ==
+            sf.full_factorizations &&
+        s1.refactorizations - s0.refactorizations == sf.refactorizations);
+  fprintf(stderr,
+          "  B after the state put back: %ld steps, %ld fresh factorisations "
+          "and %ld refactorisations (a new simulation: %ld, %ld, %ld)\n",
+          s1.steps - s0.steps, s1.full_factorizations - s0.full_factorizations,
+          s1.refactorizations - s0.refactorizations, sf.steps,
+          sf.full_factorizations, sf.refactorizations);
+done:
+  nimc_state_destroy(st);
+  nimc_result_free(&ra), nimc_result_free(&rb), nimc_result_free(&rc);
+  nimc_sim_destroy(ran), nimc_sim_destroy(fresh);
+  nimc_device_destroy(dev);
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/nimc-test-state.XXXXXX");
   if (!mkdtemp(tmpdir)) {
@@ -290,6 +336,7 @@ int main(void) {
   RUN(test_checkpoint_gives_the_same_b);
   RUN(test_other_device_refused);
   RUN(test_bad_files);
+  RUN(test_set_state_forgets);
   rmdir(tmpdir);
   return TEST_REPORT();
 }

@@ -315,6 +315,13 @@ typedef struct nimc_sim nimc_sim;
 typedef int (*nimc_progress_fn)(void *user, size_t done, size_t total,
                                 double t_s);
 
+/* Called at a checkpoint boundary of a run (nimc_sim_opts.checkpoint_every)
+ * with the result so far (what the run keeps of it); nimc_checkpoint_write
+ * may be called from it.  Return non-zero to stop the run (nimc_sim_run
+ * then returns NIMC_ESOLVER, "interrupted at a checkpoint"). */
+typedef int (*nimc_checkpoint_fn)(void *user, nimc_sim *sim,
+                                  const nimc_result *res);
+
 typedef struct nimc_sim_opts {
   double rtol;            /* IDA relative tolerance (default 1e-6) */
   double atol_scale;      /* multiplies the per-variable absolute tolerances */
@@ -335,6 +342,16 @@ typedef struct nimc_sim_opts {
   double cycle_jump_tol;
   nimc_progress_fn progress;
   void *progress_user;
+  /* Checkpoint boundaries (docs/cli.md, "Checkpoints"): a boundary is the
+   * end of a cycle (an iteration of an innermost Repeat) or of a step
+   * outside any cycle; at every checkpoint_every-th boundary of a run
+   * (0: none) the solver forgets what it keeps across steps (its
+   * factorisation), so that the run resumed from there
+   * (nimc_sim_resume) computes the same numbers as the run itself, and
+   * checkpoint (when not NULL) is called. */
+  int checkpoint_every;
+  nimc_checkpoint_fn checkpoint;
+  void *checkpoint_user;
 } nimc_sim_opts;
 #define NIMC_JUMP_MIN_CYCLES 20
 
@@ -431,6 +448,50 @@ int nimc_state_write(const nimc_state *st, const char *path, nimc_err *err);
  * parse, a count of values that is not the number of unknowns: the
  * message names the file and the line), NIMC_ENOMEM. */
 int nimc_state_read(const char *path, nimc_state **out, nimc_err *err);
+
+/* ---- checkpoints: a run written down to be continued ------------------ */
+
+/* A checkpoint read back (nimc_checkpoint_read). */
+typedef struct nimc_checkpoint nimc_checkpoint;
+
+/* Write the checkpoint of sim's run at its last checkpoint boundary (call
+ * it from the checkpoint callback, or before nimc_sim_run for the run's
+ * start) to path, atomically (one file, complete or absent), in the
+ * format of docs/experiments.md ("Checkpoint files"): the state (y, y',
+ * t, the control), the position in the experiment (steps done, the
+ * Repeats' iterations, the cycles of the line and its first capacitance),
+ * the solver statistics so far, res (its samples, step records, cycle
+ * summaries and warnings), and the caller's meta lines (nmeta lines of
+ * text without a newline, each "KEY VALUE": what the caller needs to go
+ * on, read back verbatim; the library does not read them).  NIMC_EIO,
+ * NIMC_ENOMEM, NIMC_EMISUSE (a meta line with a newline). */
+int nimc_checkpoint_write(nimc_sim *sim, const nimc_result *res,
+                          const char *const *meta, size_t nmeta,
+                          const char *path, nimc_err *err);
+/* Write a finished run's checkpoint to path (atomically): the meta lines
+ * and the run's exit status, nothing to continue. */
+int nimc_checkpoint_write_finished(const char *const *meta, size_t nmeta,
+                                   int status, const char *path, nimc_err *err);
+/* Read a checkpoint file.  NIMC_EIO (cannot read), NIMC_EINPUT (not a
+ * checkpoint, another version, a line that does not parse, a file cut
+ * short: the message names the file, the line and the key), NIMC_ENOMEM. */
+int nimc_checkpoint_read(const char *path, nimc_checkpoint **out,
+                         nimc_err *err);
+void nimc_checkpoint_destroy(nimc_checkpoint *ck);
+/* 1 when the checkpoint is of a finished run (*status its exit status). */
+int nimc_checkpoint_finished(const nimc_checkpoint *ck, int *status);
+/* The k-th meta line (NULL past the last) and its line in the file. */
+const char *nimc_checkpoint_meta(const nimc_checkpoint *ck, size_t k,
+                                 long *line);
+/* Put ck into sim (made for the same device and options as the run that
+ * wrote it) and into res (empty: zeros): the state, the result so far and
+ * the solver statistics; the next nimc_sim_run of the same experiment
+ * skips what ran before the checkpoint and goes on from there, giving
+ * what the unbroken run gives.  NIMC_EINPUT (a state of another device:
+ * nimc_sim_errmsg), NIMC_EMISUSE (a finished checkpoint, res not empty),
+ * NIMC_ENOMEM.  A position that does not fit the experiment is found by
+ * that nimc_sim_run (NIMC_EINPUT). */
+int nimc_sim_resume(nimc_sim *sim, const nimc_checkpoint *ck, nimc_result *res);
 
 typedef struct nimc_solver_stats {
   long steps, residual_evals, jacobian_evals, linear_setups, nonlinear_iters,

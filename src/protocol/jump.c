@@ -65,8 +65,19 @@ void nimc_jumper_free(nimc_jumper *J) {
   J->ya = J->yb = NULL;
 }
 
+int nimc_jumper_copy(nimc_jumper *dst, const nimc_jumper *src) {
+  if (dst->n != src->n || !dst->ya || !src->ya) return NIMC_EINPUT;
+  double *ya = dst->ya, *yb = dst->yb;
+  *dst = *src;
+  dst->ya = ya, dst->yb = yb;
+  memcpy(ya, src->ya, sizeof(double) * (size_t)src->n);
+  memcpy(yb, src->yb, sizeof(double) * (size_t)src->n);
+  return NIMC_OK;
+}
+
 int nimc_jumper_after_cycle(nimc_jumper *J, const nimc_model *m, double *y,
                             double *t, double cap, int rep, int repeat) {
+  J->pending = 0;
   if (!isfinite(cap)) { /* no full discharge: nothing to judge a jump by */
     J->nsim = 0;
     return 0;
@@ -113,5 +124,6 @@ int nimc_jumper_after_cycle(nimc_jumper *J, const nimc_model *m, double *y,
   J->nsim = 0;
   J->jumps++;
   J->skipped += n;
+  J->pending = n;
   return n;
 }

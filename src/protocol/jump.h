@@ -27,12 +27,17 @@ typedef struct nimc_jumper {
                            tol; NaN until a jump has been checked) */
   int jumps;            /* jumps made */
   long skipped;         /* cycles skipped in all */
+  int pending;          /* the cycles jumped over after the last cycle
+                           (the next cycle's skipped_before) */
 } nimc_jumper;
 
 /* A jumper for the unknowns of m with error tolerance tol (> 0, relative
  * to the Repeat's first capacitance).  NIMC_ENOMEM. */
 int nimc_jumper_init(nimc_jumper *J, const nimc_model *m, double tol);
 void nimc_jumper_free(nimc_jumper *J);
+/* Make dst (made by nimc_jumper_init for as many unknowns) a copy of src;
+ * NIMC_EINPUT when their sizes differ. */
+int nimc_jumper_copy(nimc_jumper *dst, const nimc_jumper *src);
 
 /* After a simulated cycle that ended in state y at time t with capacitance
  * cap (NaN when it had no full discharge), rep of them done of repeat

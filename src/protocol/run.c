@@ -21,6 +21,14 @@
  * energies from the records, the capacitance by nimc_metrics_gcd_result),
  * after which, when samples are not kept, its samples are dropped: memory
  * then holds at most one cycle's samples, however many cycles run.
+ *
+ * The end of a cycle, or of a step outside any cycle, is a checkpoint
+ * boundary: nothing is half done there.  At every checkpoint_every-th one
+ * the solver forgets its factorisation and the checkpoint callback runs
+ * (checkpoint.c writes the run down there).  A run resumed from a
+ * checkpoint walks the experiment again, skipping the cycles and steps
+ * that ran before it (counting its cycles as it goes), and checks that it
+ * stands where the checkpoint says before it goes on.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -49,6 +57,16 @@ struct nimc_sim {
   int steps_done;
   size_t run_done, run_total; /* progress of the current nimc_sim_run */
   nimc_sinks sinks;           /* where a run reports; keep: what it keeps */
+  nimc_position pos;          /* at the last checkpoint boundary */
+  nimc_position resume;       /* where the next run goes on from */
+  int resuming;               /* resume holds a position */
+  nimc_solver_stats base;     /* of the runs before a resume */
+  int have_base;
+  nimc_jumper jump;           /* of the Repeat running (one at a time: only
+                                 a Repeat of steps jumps) */
+  int jumping;                /* jump is in use */
+  nimc_jumper jump_resume;    /* resuming: the checkpoint's jumper (ya NULL:
+                                 none) */
   char msg[NIMC_ERRMSG_MAX];
 };
 
@@ -72,6 +90,7 @@ int nimc_sim_create(nimc_sim **out, const nimc_device *dev,
   if (s->opts.rtol <= 0.0) s->opts.rtol = dev->solver.rtol;
   if (s->opts.atol_scale <= 0.0) s->opts.atol_scale = dev->solver.atol_scale;
   if (s->opts.max_step_time_s <= 0.0) s->opts.max_step_time_s = 1000.0 * 3600.0;
+  s->pos.c_first = NAN;
   nimc_mesh *mesh = NULL;
   int rc;
   if (dev->pack.given) { /* cells in series and parallel: model/pack.h */
@@ -113,6 +132,7 @@ void nimc_sim_destroy(nimc_sim *s) {
   if (!s) return;
   nimc_solver_destroy(s->solver);
   nimc_model_destroy(s->model);
+  nimc_jumper_free(&s->jump_resume);
   free(s->ywork);
   free(s);
 }
@@ -125,7 +145,49 @@ nimc_solver_stats nimc_sim_stats(const nimc_sim *s) {
   nimc_solver_stats st;
   memset(&st, 0, sizeof st);
   if (s && s->solver) nimc_solver_get_stats(s->solver, &st);
+  if (s && s->have_base) {
+    const nimc_solver_stats *b = &s->base;
+    st.steps += b->steps, st.residual_evals += b->residual_evals;
+    st.jacobian_evals += b->jacobian_evals;
+    st.linear_setups += b->linear_setups;
+    st.nonlinear_iters += b->nonlinear_iters;
+    st.error_test_fails += b->error_test_fails;
+    st.nonlinear_conv_fails += b->nonlinear_conv_fails;
+    st.root_evals += b->root_evals;
+    st.full_factorizations += b->full_factorizations;
+    st.refactorizations += b->refactorizations;
+    if (!st.lu_nonzeros) st.lu_nonzeros = b->lu_nonzeros;
+  }
   return st;
+}
+
+nimc_position nimc_sim_position(const nimc_sim *s) {
+  return s->pos;
+}
+void nimc_sim_set_resume(nimc_sim *s, const nimc_position *pos) {
+  s->resume = *pos;
+  s->resuming = 1;
+  s->pos = *pos;
+}
+const nimc_jumper *nimc_sim_jumper(const nimc_sim *s) {
+  return s->jumping ? &s->jump : NULL;
+}
+int nimc_sim_set_jump_resume(nimc_sim *s, const nimc_jumper *J) {
+  nimc_jumper_free(&s->jump_resume);
+  if (nimc_jumper_init(&s->jump_resume, s->model, J->tol))
+    return nimc_sim_fail(s, NIMC_ENOMEM, "out of memory");
+  if (nimc_jumper_copy(&s->jump_resume, J)) {
+    nimc_jumper_free(&s->jump_resume);
+    return nimc_sim_fail(s, NIMC_EINPUT,
+                         "the checkpoint's cycle jumper holds %lld unknowns, "
+                         "the model %lld",
+                         (long long)J->n, (long long)s->model->n);
+  }
+  return NIMC_OK;
+}
+void nimc_sim_set_stats_base(nimc_sim *s, const nimc_solver_stats *base) {
+  s->base = *base;
+  s->have_base = 1;
 }
 
 nimc_model *nimc_sim_model(nimc_sim *s) {
@@ -631,12 +693,57 @@ typedef struct run_ctx {
   size_t done, total;
   int ncycles;
   double c_first;
+  size_t line;     /* the experiment line (top-level block) running */
+  long boundaries; /* checkpoint boundaries passed */
+  int iter[NIMC_POSITION_DEPTH]; /* the iteration of each Repeat around */
+  size_t skip; /* resuming: the steps that ran before (0: none) */
 } run_ctx;
 
+/* A checkpoint boundary, after a span (a cycle, or a step outside a
+ * cycle) of block depth `depth` ended: the position is noted, and at a
+ * scheduled one the solver forgets what it keeps across steps (a resumed
+ * run starts with a new solver: both then go on alike) and the
+ * checkpoint callback is called. */
+static int boundary(nimc_sim *s, nimc_result *res, run_ctx *r, int depth) {
+  nimc_position *p = &s->pos;
+  r->boundaries++;
+  p->done = r->done, p->total = r->total, p->line = r->line;
+  p->ncycles = r->ncycles, p->c_first = r->c_first;
+  p->boundaries = r->boundaries;
+  p->depth = depth + 1 < NIMC_POSITION_DEPTH ? depth + 1 : NIMC_POSITION_DEPTH;
+  memcpy(p->iter, r->iter, sizeof p->iter);
+  int every = s->opts.checkpoint_every;
+  if (every <= 0 || r->boundaries % every) return NIMC_OK;
+  nimc_solver_forget(s->solver);
+  if (s->opts.checkpoint && s->opts.checkpoint(s->opts.checkpoint_user, s, res))
+    return nimc_sim_fail(s, NIMC_ESOLVER,
+                         "interrupted at a checkpoint after step %zu of %zu",
+                         r->done, r->total);
+  return NIMC_OK;
+}
+
+/* Resuming, where the steps that ran before the checkpoint end: the run
+ * must stand where the checkpoint says (the same line, cycles and Repeat
+ * iterations), and takes its first capacitance and boundary count. */
+static int resumed_here(nimc_sim *s, run_ctx *r, int depth) {
+  const nimc_position *w = &s->resume;
+  int d = depth + 1 < NIMC_POSITION_DEPTH ? depth + 1 : NIMC_POSITION_DEPTH;
+  if (r->line != w->line || r->ncycles != w->ncycles || d != w->depth ||
+      memcmp(r->iter, w->iter, sizeof(int) * (size_t)d))
+    return nimc_sim_fail(s, NIMC_EINPUT,
+                         "the checkpoint's position (%zu steps done, line %zu, "
+                         "cycle %d) is not where this experiment stands after "
+                         "%zu steps (line %zu, cycle %d): another experiment",
+                         w->done, w->line + 1, w->ncycles, r->done, r->line + 1,
+                         r->ncycles);
+  r->c_first = w->c_first;
+  r->boundaries = w->boundaries;
+  return NIMC_OK;
+}
+
 static int run_cycle(nimc_sim *s, const nimc_block *b, int depth, int rep,
-                     int rep_outer, int is_cycle, int skipped_before,
-                     nimc_result *res, run_ctx *r, nimc_jumper *J,
-                     int *skip);
+                     int rep_outer, int is_cycle, nimc_result *res,
+                     run_ctx *r, nimc_jumper *J, int *skip);
 
 /* Run block b, inside a Repeat when depth > 0 (in iteration rep_outer of
  * the innermost one): a block of blocks runs them in order, repeat times;
@@ -645,39 +752,66 @@ static int run_cycle(nimc_sim *s, const nimc_block *b, int depth, int rep,
  * "Cycles": with nesting, every iteration of an innermost Repeat). */
 static int run_block(nimc_sim *s, const nimc_block *b, int depth, int rep_outer,
                      nimc_result *res, run_ctx *r) {
-  for (int rep = 0; rep < b->repeat && b->nblocks; rep++)
+  for (int rep = 0; rep < b->repeat && b->nblocks; rep++) {
+    if (depth < NIMC_POSITION_DEPTH) r->iter[depth] = rep;
     for (size_t i = 0; i < b->nblocks; i++) {
       int rc = run_block(s, &b->blocks[i], depth + 1, rep, res, r);
       if (rc) return rc;
     }
+  }
   int is_cycle = !b->plain && (b->repeat > 1 || b->nsteps > 1);
   /* cycle jumping: a long Repeat of steps (jump.h) */
-  nimc_jumper J;
   int jumping = is_cycle && (s->opts.cycle_jump || b->jump) &&
                 b->repeat >= NIMC_JUMP_MIN_CYCLES;
-  if (jumping && nimc_jumper_init(&J, s->model, s->opts.cycle_jump_tol > 0.0
-                                                    ? s->opts.cycle_jump_tol
-                                                    : 1e-3)) {
+  nimc_jumper *J = jumping ? &s->jump : NULL;
+  if (J && nimc_jumper_init(J, s->model, s->opts.cycle_jump_tol > 0.0
+                                             ? s->opts.cycle_jump_tol
+                                             : 1e-3)) {
     snprintf(s->msg, sizeof s->msg, "out of memory");
     return NIMC_ENOMEM;
   }
-  int skipped = 0, rc = NIMC_OK;
+  s->jumping = jumping;
+  int rc = NIMC_OK;
   for (int rep = 0; rep < b->repeat && b->nsteps && !rc; rep++) {
-    rc = run_cycle(s, b, depth, rep, rep_outer, is_cycle, skipped, res, r,
-                   jumping ? &J : NULL, &skipped);
+    if (depth < NIMC_POSITION_DEPTH) r->iter[depth] = rep;
+    if (r->skip > r->done) { /* resuming: this span ran before */
+      if (r->done + b->nsteps > r->skip) {
+        rc = nimc_sim_fail(s, NIMC_EINPUT,
+                           "the checkpoint's position (%zu steps done) is "
+                           "inside a cycle of this experiment: another "
+                           "experiment",
+                           r->skip);
+        break;
+      }
+      if (is_cycle) ++r->ncycles;
+      s->run_done = r->done += b->nsteps;
+      if (r->done == r->skip) {
+        rc = resumed_here(s, r, depth);
+        /* and the jumper's memory of the cycles before */
+        if (!rc && J && s->jump_resume.ya)
+          rc = nimc_jumper_copy(J, &s->jump_resume);
+      }
+      continue;
+    }
+    int skipped;
+    rc = run_cycle(s, b, depth, rep, rep_outer, is_cycle, res, r, J,
+                   &skipped);
     rep += skipped;
   }
-  if (jumping) nimc_jumper_free(&J);
+  if (J) {
+    s->jumping = 0;
+    nimc_jumper_free(J);
+  }
+  if (rc == NIMC_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
   return rc;
 }
 
-/* One iteration rep of leaf block b (run_block); with a jumper, *skip
- * gets the cycles to jump over after it (0: none), and the state is the
- * extrapolated one. */
+/* One iteration rep of leaf block b (run_block); with a jumper J, *skip
+ * gets the cycles it jumped over after it (0: none: the state is then
+ * the extrapolated one), and the cycle says how many it follows. */
 static int run_cycle(nimc_sim *s, const nimc_block *b, int depth, int rep,
-                     int rep_outer, int is_cycle, int skipped_before,
-                     nimc_result *res, run_ctx *r, nimc_jumper *J,
-                     int *skip) {
+                     int rep_outer, int is_cycle, nimc_result *res,
+                     run_ctx *r, nimc_jumper *J, int *skip) {
   *skip = 0;
   cycle_mark mk = mark(s, res);
   int cycle = is_cycle ? ++r->ncycles : 0, rc = NIMC_OK;
@@ -696,11 +830,8 @@ static int run_cycle(nimc_sim *s, const nimc_block *b, int depth, int rep,
   double cap;
   if (!rc)
     rc = end_span(s, res, &mk, is_cycle, depth > 0, cycle, &r->c_first,
-                  skipped_before, &cap);
-  if (rc) {
-    if (rc == NIMC_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
-    return rc;
-  }
+                  J ? J->pending : 0, &cap);
+  if (rc) return rc;
   if (J) {
     double *y = nimc_sim_state(s), t = s->t;
     int n = nimc_jumper_after_cycle(J, s->model, y, &t, cap, rep, b->repeat);
@@ -719,12 +850,31 @@ static int run_cycle(nimc_sim *s, const nimc_block *b, int depth, int rep,
       *skip = n;
     }
   }
-  return NIMC_OK;
+  /* the boundary after the jump: a checkpoint there holds the jumped
+   * state and position */
+  return boundary(s, res, r, depth);
 }
 
 int nimc_sim_run(nimc_sim *s, const nimc_experiment *exp, nimc_result *res) {
-  run_ctx r = {0, nimc_experiment_nsteps(exp), 0, NAN};
+  run_ctx r;
+  memset(&r, 0, sizeof r);
+  r.total = nimc_experiment_nsteps(exp);
+  r.c_first = NAN;
   s->msg[0] = '\0';
+  if (s->resuming) {
+    s->resuming = 0; /* once; a checkpoint at a run's start has no total */
+    if (s->resume.done && s->resume.total != r.total)
+      return nimc_sim_fail(s, NIMC_EINPUT,
+                           "the checkpoint is of a run of %zu steps, this "
+                           "experiment runs %zu: another experiment",
+                           s->resume.total, r.total);
+    r.skip = s->resume.done;
+  }
+  if (!r.skip) { /* a new run's position: its start */
+    memset(&s->pos, 0, sizeof s->pos);
+    s->pos.total = r.total;
+    s->pos.c_first = NAN;
+  }
   /* a step the device cannot run (a C-rate without a nominal capacity)
    * is refused before anything runs, named by its first execution */
   size_t first = (size_t)s->steps_done;
@@ -739,8 +889,15 @@ int nimc_sim_run(nimc_sim *s, const nimc_experiment *exp, nimc_result *res) {
     /* cycles are numbered, and retained against their first, per line */
     r.ncycles = 0;
     r.c_first = NAN;
+    r.line = b;
     rc = run_block(s, &exp->blocks[b], 0, 0, res, &r);
   }
+  if (!rc && r.skip > r.done)
+    rc = nimc_sim_fail(s, NIMC_EINPUT,
+                       "the checkpoint's position (%zu steps done) is past "
+                       "the end of this experiment (%zu steps): another "
+                       "experiment",
+                       r.skip, r.done);
   /* steps at their own temperature leave the device's behind them */
   nimc_model_set_temperature(s->model, s->dev->temperature_K);
   return rc;

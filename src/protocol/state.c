@@ -9,8 +9,11 @@
  * consistent initialisation from y under its own control, so nothing of
  * IDA's history (its step size, its order, its interpolating polynomial)
  * needs to be kept: a simulation given a state goes on as the one it was
- * taken from, to the solver's tolerance.  The KLU factorisation is rebuilt
- * on the first Newton iteration.
+ * taken from, to the solver's tolerance.  What the solver keeps across
+ * steps (the KLU factorisation) is dropped (nimc_solver_forget) and
+ * rebuilt on the first Newton iteration, so that a state put back into a
+ * simulation that ran gives the same numbers as in a new one.  The
+ * checkpoints of a run (checkpoint.c) carry a state in this format.
  *
  * The file is text (docs/experiments.md, "State files"): a version line,
  * one "key value" line per scalar, then one line of "y y'" per unknown,
@@ -171,6 +174,7 @@ int nimc_sim_set_state(nimc_sim *sim, const nimc_state *st) {
   double *y = nimc_sim_state(sim), *yp = nimc_sim_state_dot(sim);
   memcpy(y, st->y, sizeof(double) * st->n);
   memcpy(yp, st->yp, sizeof(double) * st->n);
+  nimc_solver_forget(sv); /* go on as a new simulation would */
   if (nimc_solver_reset(sv, st->t_s)) {
     nimc_model_set_control(m, &old); /* was in force: cannot fail */
     return nimc_sim_fail(sim, NIMC_ESOLVER, "%s: %s", from,
@@ -198,16 +202,16 @@ static void put(char *buf, size_t cap, size_t *len, const char *fmt, ...) {
   if (k > 0) *len += (size_t)k < cap - *len ? (size_t)k : cap - *len - 1;
 }
 
-int nimc_state_write(const nimc_state *st, const char *path, nimc_err *err) {
-  if (!st || !path)
-    return nimc_err_set(err, NIMC_EMISUSE, "nimc_state_write: NULL argument");
+int nimc_state_text(const nimc_state *st, char **out, size_t *outlen,
+                    nimc_err *err) {
+  *out = NULL, *outlen = 0;
   /* a "%a" double takes at most 24 bytes ("-0x1.fffffffffffffp+1023") */
   enum { HEAD = 4096, ROW = 2 * 26 + 2 };
   if (st->n > ((size_t)-1 - HEAD) / ROW)
-    return nimc_err_set(err, NIMC_ENOMEM, "%s: out of memory", path);
+    return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
   size_t cap = HEAD + st->n * ROW, len = 0;
   char *buf = malloc(cap);
-  if (!buf) return nimc_err_set(err, NIMC_ENOMEM, "%s: out of memory", path);
+  if (!buf) return nimc_err_set(err, NIMC_ENOMEM, "out of memory");
   char name[NIMC_NAME_MAX];
   snprintf(name, sizeof name, "%s", st->device);
   for (char *p = name; *p; p++) /* one line, whatever the name holds */
@@ -232,7 +236,18 @@ int nimc_state_write(const nimc_state *st, const char *path, nimc_err *err) {
   for (size_t i = 0; i < st->n; i++)
     put(buf, cap, &len, "%a %a\n", st->y[i], st->yp[i]);
   put(buf, cap, &len, "end\n");
-  int rc = nimc_write_atomic(path, buf, len, err);
+  *out = buf, *outlen = len;
+  return NIMC_OK;
+}
+
+int nimc_state_write(const nimc_state *st, const char *path, nimc_err *err) {
+  if (!st || !path)
+    return nimc_err_set(err, NIMC_EMISUSE, "nimc_state_write: NULL argument");
+  char *buf;
+  size_t len;
+  int rc = nimc_state_text(st, &buf, &len, err);
+  if (rc) return nimc_err_set(err, rc, "%s: out of memory", path);
+  rc = nimc_write_atomic(path, buf, len, err);
   free(buf);
   return rc;
 }
@@ -368,24 +383,11 @@ static int read_header(reader *r, nimc_state *st, int version,
   return NIMC_OK;
 }
 
-int nimc_state_read(const char *path, nimc_state **out, nimc_err *err) {
-  if (!out) return nimc_err_set(err, NIMC_EMISUSE, "nimc_state_read: NULL");
+int nimc_state_parse(char *text, const char *path, long line0, nimc_state **out,
+                     nimc_err *err) {
+  int rc = NIMC_OK;
   *out = NULL;
-  if (!path) return nimc_err_set(err, NIMC_EMISUSE, "nimc_state_read: NULL");
-  char *buf = NULL, why[256];
-  size_t len = 0;
-  int errnum = 0;
-  int rc = nimc_file_slurp(path, STATE_MAX_BYTES, &buf, &len, &errnum, why,
-                           sizeof why);
-  if (rc)
-    return nimc_err_set(err, rc, "%s: cannot read state file: %s", path, why);
-  size_t nul = nimc_nul_line(buf, len);
-  if (nul) {
-    free(buf);
-    return nimc_err_set(err, NIMC_EINPUT,
-                        "%s:%zu: a NUL byte (not a state file)", path, nul);
-  }
-  reader r = {path, buf, 0};
+  reader r = {path, text, line0};
   nimc_state head, *st = NULL;
   memset(&head, 0, sizeof head);
   char *s = next_line(&r);
@@ -453,6 +455,26 @@ int nimc_state_read(const char *path, nimc_state **out, nimc_err *err) {
   st = NULL;
 done:
   nimc_state_destroy(st);
+  return rc;
+}
+
+int nimc_state_read(const char *path, nimc_state **out, nimc_err *err) {
+  if (!out) return nimc_err_set(err, NIMC_EMISUSE, "nimc_state_read: NULL");
+  *out = NULL;
+  if (!path) return nimc_err_set(err, NIMC_EMISUSE, "nimc_state_read: NULL");
+  char *buf = NULL, why[256];
+  size_t len = 0;
+  int errnum = 0;
+  int rc = nimc_file_slurp(path, STATE_MAX_BYTES, &buf, &len, &errnum, why,
+                           sizeof why);
+  if (rc)
+    return nimc_err_set(err, rc, "%s: cannot read state file: %s", path, why);
+  size_t nul = nimc_nul_line(buf, len);
+  if (nul)
+    rc = nimc_err_set(err, NIMC_EINPUT, "%s:%zu: a NUL byte (not a state file)",
+                      path, nul);
+  else
+    rc = nimc_state_parse(buf, path, 0, out, err);
   free(buf);
   return rc;
 }

@@ -156,6 +156,12 @@ SUNLinearSolver nimc_klu_ls_create(SUNContext ctx) {
   return S;
 }
 
+void nimc_klu_ls_forget(SUNLinearSolver S) {
+  content *c = S && S->content ? C(S) : NULL;
+  if (c && c->num) klu_l_free_numeric(&c->num, &c->common);
+  if (c) c->rcond_fresh = 0.0;
+}
+
 nimc_klu_ls_stats nimc_klu_ls_stats_get(SUNLinearSolver S) {
   nimc_klu_ls_stats z;
   memset(&z, 0, sizeof z);

@@ -29,6 +29,13 @@ typedef struct nimc_klu_ls_stats {
  * solve), or NULL when out of memory.  Free with SUNLinSolFree. */
 SUNLinearSolver nimc_klu_ls_create(SUNContext ctx);
 
+/* Drop the numeric factorisation (its pivots) that set-ups keep and
+ * refactor with: the next set-up factors afresh, as a new solver's first
+ * does.  The symbolic analysis (a function of the pattern alone) stays.
+ * A checkpoint boundary calls it, so that a run resumed from there in a
+ * new solver computes the same numbers (docs/cli.md, "Checkpoints"). */
+void nimc_klu_ls_forget(SUNLinearSolver LS);
+
 /* Its counters (zero for NULL). */
 nimc_klu_ls_stats nimc_klu_ls_stats_get(SUNLinearSolver LS);
 

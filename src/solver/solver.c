@@ -269,6 +269,10 @@ int nimc_solver_reset(nimc_solver *s, double t0) {
   return NIMC_OK;
 }
 
+void nimc_solver_forget(nimc_solver *s) {
+  if (s) nimc_klu_ls_forget(s->LS);
+}
+
 int nimc_solver_derivatives_at(nimc_solver *s, double t0) {
   sunrealtype tret = t0;
   /* one step, as long as IDA likes, bounded for a state at equilibrium */

@@ -38,6 +38,13 @@ int nimc_solver_restart(nimc_solver *s, double t0, int nroots,
  * no root functions; the next restart sets those. */
 int nimc_solver_reset(nimc_solver *s, double t0);
 
+/* Forget whatever the solver keeps from one experiment step to the next
+ * (today: the linear solver's numeric factorisation and its pivots), so
+ * that what follows is computed as a new solver given the same y, y'
+ * would compute it.  Anything added that carries across restarts must be
+ * dropped here too: checkpoints rely on it (docs/cli.md, "Checkpoints"). */
+void nimc_solver_forget(nimc_solver *s);
+
 /* Make y' at t0 the state's true rate of change: IDA's consistent
  * initialisation (restart) leaves y' alone when the residual is already
  * within tolerance (a slow leak at rest), so one internal step is taken
