@@ -53,7 +53,7 @@ struct nimc_checkpoint {
   nimc_position pos;
   nimc_solver_stats stats;
   nimc_result res;
-  nimc_jumper jump; /* the running Repeat's cycle jumper (ya NULL: none) */
+  nimc_jumper jump; /* the running Repeat's cycle jumper (y[0] NULL: none) */
   nimc_state *state;
 };
 
@@ -258,14 +258,18 @@ static void put_jumper(text *t, const nimc_jumper *J) {
   put(t, "# cycle jumping: the running Repeat's jumper (0: none)\njump %d\n",
       J != NULL);
   if (!J) return;
-  put(t,
-      "jump_counts %d %d %d %ld %d\njump_values %a %a %a %a %a %a %a %a %a\n"
-      "jump_states %lld\n",
-      J->nsim, J->last_jump, J->jumps, J->skipped, J->pending, J->ta, J->tb,
-      J->ca, J->cb, J->cc, J->dc_before, J->c_first, J->tol, J->last_error,
-      (long long)J->n);
-  for (int64_t i = 0; i < J->n; i++)
-    put(t, "%a %a\n", J->ya[i], J->yb[i]);
+  put(t, "jump_counts %d %d %d %ld %d\njump_values %a %a %a %a %a %a\n",
+      J->nsim, J->last_jump, J->jumps, J->skipped, J->pending, J->dc_before,
+      J->c_from, J->c_first, J->tol, J->last_error, J->lambda);
+  put(t, "jump_cycles");
+  for (int k = 0; k < NIMC_JUMP_KEEP; k++)
+    put(t, " %a %a", J->t[k], J->c[k]);
+  put(t, "\njump_states %lld\n", (long long)J->n);
+  for (int64_t i = 0; i < J->n; i++) {
+    for (int k = 0; k < NIMC_JUMP_KEEP; k++)
+      put(t, k ? " %a" : "%a", J->y[k][i]);
+    put(t, "\n");
+  }
 }
 
 int nimc_checkpoint_write_finished(const char *const *meta, size_t nmeta,
@@ -581,7 +585,7 @@ static int read_position(reader *r, nimc_checkpoint *ck) {
   return NIMC_OK;
 }
 
-/* The jumper (put_jumper), into ck->jump. */
+/* The jumper (put_jumper), into ck->jump (its weights are not kept). */
 static int read_jumper(reader *r, nimc_checkpoint *ck) {
   long long on, v[5], n;
   int rc;
@@ -597,23 +601,32 @@ static int read_jumper(reader *r, nimc_checkpoint *ck) {
   J->skipped = (long)v[3], J->pending = (int)v[4];
   s = value_of(r, "jump_values"), q = s;
   if (!s) return NIMC_EINPUT;
-  double *x[] = {&J->ta, &J->tb, &J->ca, &J->cb, &J->cc,
-                 &J->dc_before, &J->c_first, &J->tol, &J->last_error};
-  for (size_t k = 0; k < sizeof x / sizeof x[0]; k++)
-    if (real_at(&q, x[k]))
-      return bad(r, "jump_values", "expected nine numbers", s);
-  if (!only_space(q)) return bad(r, "jump_values", "expected nine numbers", s);
+  double *x6[] = {&J->dc_before, &J->c_from, &J->c_first, &J->tol,
+                  &J->last_error, &J->lambda};
+  for (size_t k = 0; k < sizeof x6 / sizeof x6[0]; k++)
+    if (real_at(&q, x6[k]))
+      return bad(r, "jump_values", "expected six numbers", s);
+  if (!only_space(q)) return bad(r, "jump_values", "expected six numbers", s);
+  s = value_of(r, "jump_cycles"), q = s;
+  if (!s) return NIMC_EINPUT;
+  for (int k = 0; k < NIMC_JUMP_KEEP; k++)
+    if (real_at(&q, &J->t[k]) || real_at(&q, &J->c[k]))
+      return bad(r, "jump_cycles", "expected a time and a capacitance each",
+                 s);
+  if (!only_space(q))
+    return bad(r, "jump_cycles", "expected a time and a capacitance each", s);
   if ((rc = key_whole(r, "jump_states", 1, 1LL << 31, &n))) return rc;
   J->n = (int64_t)n;
-  J->ya = malloc(sizeof(double) * (size_t)n);
-  J->yb = malloc(sizeof(double) * (size_t)n);
-  if (!J->ya || !J->yb)
-    return nimc_err_set(r->err, NIMC_ENOMEM, "%s: out of memory", r->path);
+  for (int k = 0; k < NIMC_JUMP_KEEP; k++)
+    if (!(J->y[k] = malloc(sizeof(double) * (size_t)n)))
+      return nimc_err_set(r->err, NIMC_ENOMEM, "%s: out of memory", r->path);
   for (long long i = 0; i < n; i++) {
     s = next_line(r, 0), q = s;
-    if (!s || real_at(&q, &J->ya[i]) || real_at(&q, &J->yb[i]) ||
-        !only_space(q))
-      return bad(r, "jump_states", "expected two states' values 'YA YB'", s);
+    for (int k = 0; k < NIMC_JUMP_KEEP; k++)
+      if (!s || real_at(&q, &J->y[k][i]))
+        return bad(r, "jump_states", "expected the kept states' values", s);
+    if (!only_space(q))
+      return bad(r, "jump_states", "expected the kept states' values", s);
   }
   return NIMC_OK;
 }
@@ -790,7 +803,7 @@ int nimc_sim_resume(nimc_sim *sim, const nimc_checkpoint *ck,
     rc = nimc_series_push(&res->series, se->time_s[k], se->voltage_V[k],
                           se->current_A[k], se->step ? se->step[k] : -1);
   if (rc) return nimc_sim_fail(sim, NIMC_ENOMEM, "out of memory");
-  if (ck->jump.ya && (rc = nimc_sim_set_jump_resume(sim, &ck->jump)))
+  if (ck->jump.y[0] && (rc = nimc_sim_set_jump_resume(sim, &ck->jump)))
     return rc;
   nimc_sim_set_stats_base(sim, &ck->stats);
   nimc_sim_set_resume(sim, &ck->pos);

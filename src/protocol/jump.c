@@ -1,33 +1,46 @@
 /*
  * jump.c -- cycle jumping (jump.h, docs/experiments.md "Cycle jumping").
  *
- * Over thousands of cycles the state at the end of a cycle changes slowly
- * and smoothly: the ageing unknowns (a film's charge, a blocked share) and
- * what follows from them (the electrodes' drifting inventories).  After
- * two simulated cycles k-1 and k that end in y_{k-1} and y_k, the end of
- * cycle k+N is taken as
+ * Over thousands of cycles the state at the end of a cycle changes slowly:
+ * the ageing unknowns (a film's charge, a blocked share) and what follows
+ * from them (the electrodes' drifting inventories).  After simulated
+ * cycles that end in y_{k-3} .. y_k, the end of cycle k+N is taken as
  *
- *     y_{k+N} = y_k + N (y_k - y_{k-1}),
+ *     y_{k+N} = y_k + N s,
  *
  * every unknown alike: a linear extrapolation keeps every linear
  * invariant of the simulated states (charge, sodium, the ionic liquid's
  * cations counting what the side reactions took), which a per-variable
- * rule would break.  Cycles k+1 .. k+N are not simulated: the run goes
- * on with cycle k+N+1 from y_{k+N}.  The first
- * cycle after a jump lets the fast part of the state settle; the next two
- * give the new rate of change.
+ * rule would break.  Cycles k+1 .. k+N are not simulated: the run goes on
+ * with cycle k+N+1 from y_{k+N}.
  *
- * Error control: over a jump of N cycles a rate of change that itself
- * changes by r per cycle leaves an error of about N^2 r / 2.  The
- * capacitance -- the quantity a cycling study reports -- measures r: from
- * three simulated cycles in a row, or right after a jump from its change
- * per cycle after the jump against that before it (r N), which also
- * estimates that jump's error (last_error, in units of tol).  The next
- * jump is the N of an error 0.81 tol, at most twice the last (the first
- * at most JUMP_FIRST), and limited so that the capacitance moves by at
- * most JUMP_MAX_CHANGE of its first value per jump (the retention curve
- * stays resolved).  A state that is not admissible (a concentration or a
- * share out of its range) halves the jump.
+ * The slope s.  The change per cycle d_k = y_k - y_{k-1} holds, besides
+ * the slow drift, the decay of fast parts of the state (the micropores'
+ * charge relaxes over a cycle or two: a decay ratio lambda of about 0.6
+ * per cycle on the NIMC).  Extrapolated, such a part grows by N (1 -
+ * lambda) at every jump: cycle jumping is then an explicit method on a
+ * stiff problem, stable only for N < 2 / (1 - lambda).  With one dominant
+ * fast part, y_k = S_k + F lambda^k with S_k linear in k, the slow slope is
+ *
+ *     s = (d_k - lambda d_{k-1}) / (1 - lambda),
+ *
+ * and lambda is the ratio of successive second differences,
+ * <d2_k, d2_{k-1}> / <d2_{k-1}, d2_{k-1}> in the unknowns' weights (the
+ * slow part's second differences are nil).  Four cycles in a row give it.
+ *
+ * Error control, on the capacitance -- the quantity a cycling study
+ * reports.  Four cycles after a jump, the capacitance is compared with the
+ * line the jump extrapolated along (the capacitance at its start plus its
+ * slow slope times the cycles since): the difference is the jump's error
+ * (last_error, in units of tol), curvature and the perturbation of the
+ * fast part together, and it grows as N^2.  The next jump is the last
+ * scaled by 0.9 / sqrt(error), at most doubled, at least quartered.
+ * Without a jump before (or after a jump declined), the slow second
+ * difference r of cycles in a row gives N = 0.9 sqrt(2 tol / r), the first
+ * at most JUMP_FIRST.  Every jump is limited so that the capacitance moves
+ * by at most JUMP_MAX_CHANGE of its first value (the retention curve stays
+ * resolved), and to JUMP_MAX cycles.  A state that is not admissible (a
+ * concentration or a share out of its range) halves the jump.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -36,24 +49,32 @@
 #include "protocol/jump.h"
 
 enum {
-  JUMP_START = 5, /* cycles simulated before the first jump */
-  JUMP_SETTLE = 1, /* cycles after a jump whose ends are not used */
+  JUMP_START = 5, /* cycles simulated before the first jump (>= KEEP) */
   JUMP_FIRST = 4, /* the first jump's length */
   JUMP_TAIL = 3   /* the last cycles of a Repeat: always simulated */
 };
 #define JUMP_GROW 2.0
 #define JUMP_SHRINK 0.25
 #define JUMP_MAX_CHANGE 0.025
+/* the longest jump: slow relaxations of the fast part (the gel's salt
+ * profile settles over a hundred cycles or more on the NIMC) are
+ * extrapolated linearly, which is stable only for N (1 - lambda) < 2 */
+#define JUMP_MAX 128
+#define JUMP_LAMBDA_MAX 0.9
 
 int nimc_jumper_init(nimc_jumper *J, const nimc_model *m, double tol) {
   memset(J, 0, sizeof *J);
   J->n = m->n;
-  J->ya = malloc(sizeof(double) * (size_t)m->n);
-  J->yb = malloc(sizeof(double) * (size_t)m->n);
-  if (!J->ya || !J->yb) {
+  size_t bytes = sizeof(double) * (size_t)m->n;
+  int ok = (J->w = malloc(bytes)) != NULL;
+  for (int k = 0; k < NIMC_JUMP_KEEP; k++)
+    ok &= (J->y[k] = malloc(bytes)) != NULL;
+  if (!ok) {
     nimc_jumper_free(J);
     return NIMC_ENOMEM;
   }
+  /* the solver's absolute tolerances set each unknown's scale */
+  nimc_model_atol(m, 1.0, J->w);
   J->c_first = NAN;
   J->last_error = NAN;
   J->tol = tol;
@@ -61,18 +82,39 @@ int nimc_jumper_init(nimc_jumper *J, const nimc_model *m, double tol) {
 }
 
 void nimc_jumper_free(nimc_jumper *J) {
-  free(J->ya), free(J->yb);
-  J->ya = J->yb = NULL;
+  free(J->w);
+  J->w = NULL;
+  for (int k = 0; k < NIMC_JUMP_KEEP; k++) {
+    free(J->y[k]);
+    J->y[k] = NULL;
+  }
 }
 
 int nimc_jumper_copy(nimc_jumper *dst, const nimc_jumper *src) {
-  if (dst->n != src->n || !dst->ya || !src->ya) return NIMC_EINPUT;
-  double *ya = dst->ya, *yb = dst->yb;
+  if (dst->n != src->n || !dst->w || !src->y[0]) return NIMC_EINPUT;
+  nimc_jumper keep = *dst;
   *dst = *src;
-  dst->ya = ya, dst->yb = yb;
-  memcpy(ya, src->ya, sizeof(double) * (size_t)src->n);
-  memcpy(yb, src->yb, sizeof(double) * (size_t)src->n);
+  dst->w = keep.w;
+  for (int k = 0; k < NIMC_JUMP_KEEP; k++) {
+    dst->y[k] = keep.y[k];
+    memcpy(dst->y[k], src->y[k], sizeof(double) * (size_t)src->n);
+  }
   return NIMC_OK;
+}
+
+/* The decay ratio of the fast part from four states in a row. */
+static double decay_ratio(const nimc_jumper *J) {
+  double num = 0.0, den = 0.0;
+  const double *const *y = (const double *const *)J->y;
+  for (int64_t i = 0; i < J->n; i++) {
+    double sc = 1e3 * J->w[i] + 1e-3 * fabs(y[3][i]);
+    double a = (y[2][i] - 2.0 * y[1][i] + y[0][i]) / sc;
+    double b = (y[3][i] - 2.0 * y[2][i] + y[1][i]) / sc;
+    num += a * b, den += a * a;
+  }
+  double l = den > 0.0 ? num / den : 0.0;
+  if (!(l > 0.0)) l = 0.0;
+  return l < JUMP_LAMBDA_MAX ? l : JUMP_LAMBDA_MAX;
 }
 
 int nimc_jumper_after_cycle(nimc_jumper *J, const nimc_model *m, double *y,
@@ -83,43 +125,58 @@ int nimc_jumper_after_cycle(nimc_jumper *J, const nimc_model *m, double *y,
     return 0;
   }
   if (isnan(J->c_first)) J->c_first = cap;
-  double *sw = J->ya;
-  J->ya = J->yb, J->yb = sw;
-  memcpy(J->yb, y, sizeof(double) * (size_t)J->n);
-  J->ta = J->tb, J->tb = *t;
-  J->cc = J->ca, J->ca = J->cb, J->cb = cap;
-  J->nsim++;
-  if (J->nsim < (J->jumps ? JUMP_SETTLE + 2 : JUMP_START)) return 0;
-  double dc = J->cb - J->ca, dt = J->tb - J->ta, c1 = fabs(J->c_first);
-  /* r: how fast the capacitance's change per cycle changes.  Right after
-   * a jump from the change across it, which also gives that jump's
-   * error; later from three cycles in a row (none of them settling) */
-  double r;
-  if (J->jumps && J->nsim == JUMP_SETTLE + 2) {
-    r = fabs(dc - J->dc_before) / J->last_jump;
-    J->last_error = 0.5 * J->last_jump * J->last_jump * r / (J->tol * c1);
-  } else {
-    r = fabs(dc - (J->ca - J->cc));
+  double *old = J->y[0];
+  for (int k = 0; k + 1 < NIMC_JUMP_KEEP; k++) {
+    J->y[k] = J->y[k + 1];
+    J->t[k] = J->t[k + 1], J->c[k] = J->c[k + 1];
   }
-  double N = r > 0.0 ? 0.9 * sqrt(2.0 * J->tol * c1 / r) : INFINITY;
-  double cap_n = J->jumps ? JUMP_GROW * J->last_jump : JUMP_FIRST;
-  if (N > cap_n) N = cap_n;
+  J->y[NIMC_JUMP_KEEP - 1] = old;
+  memcpy(old, y, sizeof(double) * (size_t)J->n);
+  J->t[NIMC_JUMP_KEEP - 1] = *t, J->c[NIMC_JUMP_KEEP - 1] = cap;
+  J->nsim++;
+  if (J->nsim < (J->jumps ? NIMC_JUMP_KEEP : JUMP_START)) return 0;
+  double l = J->lambda = decay_ratio(J), c1 = fabs(J->c_first);
+  const double *c = J->c;
+  double dc = ((c[3] - c[2]) - l * (c[2] - c[1])) / (1.0 - l);
+  double d2 = ((c[3] - 2 * c[2] + c[1]) - l * (c[2] - 2 * c[1] + c[0])) /
+              (1.0 - l);
+  double dt = J->t[3] - J->t[2];
+  double N;
+  if (J->jumps && J->nsim == NIMC_JUMP_KEEP) {
+    /* right after a jump: its error, the capacitance now against the
+     * line it was extrapolated along; the next jump scaled by it */
+    double pred = J->c_from + (J->last_jump + NIMC_JUMP_KEEP) * J->dc_before;
+    double e = J->last_error = fabs(c[3] - pred) / (J->tol * c1);
+    double f = e > 0.0 ? 0.9 / sqrt(e) : JUMP_GROW;
+    if (f > JUMP_GROW) f = JUMP_GROW;
+    if (f < JUMP_SHRINK) f = JUMP_SHRINK;
+    N = f * J->last_jump;
+  } else {
+    /* from the slow second difference of cycles in a row */
+    double r = fabs(d2);
+    N = r > 0.0 ? 0.9 * sqrt(2.0 * J->tol * c1 / r) : INFINITY;
+    double cap_n = J->jumps ? JUMP_GROW * J->last_jump : JUMP_FIRST;
+    if (N > cap_n) N = cap_n;
+  }
   if (dc != 0.0 && N > JUMP_MAX_CHANGE * c1 / fabs(dc))
     N = JUMP_MAX_CHANGE * c1 / fabs(dc);
+  if (N > JUMP_MAX) N = JUMP_MAX;
   int left = repeat - 1 - rep - JUMP_TAIL; /* cycles that may be skipped */
   if (N > left) N = left;
   int n = N >= 2.0 ? (int)N : 0;
+  const double *y1 = J->y[1], *y2 = J->y[2], *y3 = J->y[3];
   for (; n >= 2; n /= 2) {
     for (int64_t i = 0; i < J->n; i++)
-      y[i] = J->yb[i] + n * (J->yb[i] - J->ya[i]);
+      y[i] = y3[i] + n * ((y3[i] - y2[i]) - l * (y2[i] - y1[i])) / (1.0 - l);
     if (nimc_model_state_admissible(m, y)) break;
   }
   if (n < 2) {
-    memcpy(y, J->yb, sizeof(double) * (size_t)J->n);
+    memcpy(y, y3, sizeof(double) * (size_t)J->n);
     return 0;
   }
-  *t = J->tb + n * dt;
+  *t = J->t[3] + n * dt;
   J->dc_before = dc;
+  J->c_from = c[3];
   J->last_jump = n;
   J->nsim = 0;
   J->jumps++;

@@ -9,22 +9,27 @@
 #include "model/model.h"
 
 /* What a jumper remembers of the simulated cycles of one Repeat: the states
- * at the ends of the last two (ya, yb at ta, tb, with capacitances ca, cb),
- * how many cycles ran since the last jump, and that jump's length and the
- * capacitance change per cycle before it (for its error estimate). */
+ * at the ends of the last JUMP_KEEP in a row (y[0] the oldest), their times
+ * and capacitances, how many cycles ran since the last jump, and that
+ * jump's length and the slow capacitance change per cycle before it (for
+ * its error estimate). */
+#define NIMC_JUMP_KEEP 4
 typedef struct nimc_jumper {
   int64_t n;
-  double *ya, *yb;
-  double ta, tb, ca, cb;
-  double cc;            /* the capacitance of the cycle before ya's */
+  double *y[NIMC_JUMP_KEEP];
+  double t[NIMC_JUMP_KEEP], c[NIMC_JUMP_KEEP];
+  double *w;            /* weights of the unknowns (1 / their scale), for
+                           the decay ratio; made by init, not kept */
   int nsim;             /* cycles simulated in a row since the start or the
                            last jump */
   int last_jump;        /* length of the last jump (0: none yet) */
-  double dc_before;     /* capacitance change per cycle before it */
+  double dc_before;     /* slow capacitance change per cycle before it */
+  double c_from;        /* the capacitance of the cycle it jumped from */
   double c_first;       /* the Repeat's first capacitance */
   double tol;           /* error allowed per jump, relative to c_first */
   double last_error;    /* estimated error of the last jump (relative to
                            tol; NaN until a jump has been checked) */
+  double lambda;        /* the last decay ratio of the fast part */
   int jumps;            /* jumps made */
   long skipped;         /* cycles skipped in all */
   int pending;          /* the cycles jumped over after the last cycle
@@ -43,9 +48,9 @@ int nimc_jumper_copy(nimc_jumper *dst, const nimc_jumper *src);
  * cap (NaN when it had no full discharge), rep of them done of repeat
  * (0-based index of the cycle that ended): how many of the next cycles to
  * skip (0: simulate the next one).  When it returns N > 0 it has written
- * the extrapolated state into y (and *t): y + N (y - y_prev), with
- * t + N (t - t_prev), admissible for m.  The last three cycles of the
- * Repeat are always simulated. */
+ * the extrapolated state into y (and *t): y + N s, t + N (t - t_prev),
+ * with s the slow part of the change per cycle (jump.c), admissible for
+ * m.  The last three cycles of the Repeat are always simulated. */
 int nimc_jumper_after_cycle(nimc_jumper *J, const nimc_model *m, double *y,
                             double *t, double cap, int rep, int repeat);
 

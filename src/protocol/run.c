@@ -65,8 +65,8 @@ struct nimc_sim {
   nimc_jumper jump;           /* of the Repeat running (one at a time: only
                                  a Repeat of steps jumps) */
   int jumping;                /* jump is in use */
-  nimc_jumper jump_resume;    /* resuming: the checkpoint's jumper (ya NULL:
-                                 none) */
+  nimc_jumper jump_resume;    /* resuming: the checkpoint's jumper (y[0]
+                                 NULL: none) */
   char msg[NIMC_ERRMSG_MAX];
 };
 
@@ -788,7 +788,7 @@ static int run_block(nimc_sim *s, const nimc_block *b, int depth, int rep_outer,
       if (r->done == r->skip) {
         rc = resumed_here(s, r, depth);
         /* and the jumper's memory of the cycles before */
-        if (!rc && J && s->jump_resume.ya)
+        if (!rc && J && s->jump_resume.y[0])
           rc = nimc_jumper_copy(J, &s->jump_resume);
       }
       continue;
