@@ -16,6 +16,7 @@
 #include <sunmatrix/sunmatrix_sparse.h>
 
 #include "solver/klu_ls.h"
+#include "solver/nvec_fast.h"
 #include "solver/solver.h"
 
 struct nimc_solver {
@@ -119,6 +120,13 @@ int nimc_solver_create(nimc_solver **out, nimc_model *m, double rtol,
    * memory per combination instead of one per term */
   what = "N_VEnableFusedOps_Serial";
   if (N_VEnableFusedOps_Serial(s->y, SUNTRUE)) goto fail;
+  /* compiled vector arithmetic (Debian's SUNDIALS is built at -O0) in
+   * every vector IDA computes with or clones: y's clones are its work
+   * vectors, yp the derivative it writes, atol the clone of its weights */
+  what = "the compiled vector operations";
+  N_Vector all[5] = {s->y, s->yp, s->atol, s->id, s->work};
+  for (int k = 0; k < 5; k++)
+    if (nimc_nvec_fast_install(all[k])) goto fail;
   nimc_model_initial(m, N_VGetArrayPointer(s->y), N_VGetArrayPointer(s->yp));
   nimc_model_atol(m, atol_scale, N_VGetArrayPointer(s->atol));
   nimc_model_id(m, N_VGetArrayPointer(s->id));
