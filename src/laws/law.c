@@ -68,8 +68,8 @@ static double tfactor_at(const nimc_law *law, double T_K) {
   return nimc_law_tfactor(law, T_K);
 }
 
-double nimc_law_eval(const nimc_law *law, double x, double T_K,
-                     double *dfdx) {
+double nimc_law_eval_any(const nimc_law *law, double x, double T_K,
+                         double *dfdx) {
   double f, df = 0.0;
   switch (law->kind) {
   case NIMC_LAW_TABLE: {

@@ -63,7 +63,19 @@ typedef struct nimc_law {
 /* Evaluate a law at state x and temperature T; *dfdx (may be NULL) gets
  * the derivative in x.  Tables are clamped outside their range (derivative
  * zero there). */
-double nimc_law_eval(const nimc_law *law, double x, double T_K, double *dfdx);
+double nimc_law_eval_any(const nimc_law *law, double x, double T_K,
+                         double *dfdx);
+/* The same; a constant without a temperature law (most of a material's
+ * numbers, evaluated per particle shell and face in the residual) is
+ * answered inline, without the call. */
+static inline double nimc_law_eval(const nimc_law *law, double x, double T_K,
+                                   double *dfdx) {
+  if (law->kind == NIMC_LAW_CONSTANT && law->tlaw == NIMC_TLAW_NONE) {
+    if (dfdx) *dfdx = 0.0;
+    return law->value;
+  }
+  return nimc_law_eval_any(law, x, T_K, dfdx);
+}
 /* Integral of a CONSTANT or TABLE law over x from a to b at T (NaN for
  * built-ins). */
 double nimc_law_integral(const nimc_law *law, double a, double b, double T_K);
