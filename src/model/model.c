@@ -196,13 +196,13 @@ static int bv_eval(const nimc_model *m, const nimc_elec *el, double dphi,
   }
   /* Newman's phi_e (measured by a reference electrode in the local
    * electrolyte) holds the concentration term already */
-  double i0 = NIMC_F * k * cmax * pow(c / p->c_ref_mol_m3, aa) * solid;
+  double kc = NIMC_F * k * cmax * pow(c / p->c_ref_mol_m3, aa);
+  double i0 = kc * solid;
   double br = ea - ec, dbr = f * (aa * ea + ac * ec);
   *j = i0 * br;
   *dj_dphi = i0 * dbr;
   *dj_dc = i0 * aa / c * br;
-  *dj_dcs = NIMC_F * k * cmax * pow(c / p->c_ref_mol_m3, aa) * dsolid * br -
-            i0 * dbr * dU / cmax;
+  *dj_dcs = kc * dsolid * br - i0 * dbr * dU / cmax;
   return 0;
 }
 
