@@ -543,7 +543,9 @@ static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
     el->rho_mid = malloc(sizeof(double) * ns);
     el->face_meas = malloc(sizeof(double) * (ns + 1));
     el->shell_meas = malloc(sizeof(double) * ns);
-    if (!el->rho_face || !el->rho_mid || !el->face_meas || !el->shell_meas)
+    el->shell_w = malloc(sizeof(double) * ns);
+    if (!el->rho_face || !el->rho_mid || !el->face_meas || !el->shell_meas ||
+        !el->shell_w)
       return nimc_err_set(err, NIMC_ENOMEM, "model: out of memory");
     int s = (int)p->shape;
     el->particle_meas = 0.0;
@@ -560,6 +562,13 @@ static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
     el->rho_face[ns] = 1.0;
     for (int k = 0; k < ns; k++)
       el->rho_mid[k] = 0.5 * (el->rho_face[k] + el->rho_face[k + 1]);
+    /* the residual's per-shell weights, once (two divisions per shell
+     * per evaluation were a tenth of a 1D residual) */
+    double Rp = p->particle_radius_m;
+    for (int k = 0; k < ns; k++) {
+      double dist = (k + 1 < ns ? el->rho_mid[k + 1] : 1.0) - el->rho_mid[k];
+      el->shell_w[k] = el->face_meas[k + 1] / dist / (Rp * Rp);
+    }
     for (int k = 0; k < ns; k++) {
       el->shell_meas[k] =
           (pow(el->rho_face[k + 1], s + 1) - pow(el->rho_face[k], s + 1)) /
@@ -589,6 +598,7 @@ void nimc_model_destroy(nimc_model *m) {
     free(m->el[e].rho_mid);
     free(m->el[e].face_meas);
     free(m->el[e].shell_meas);
+    free(m->el[e].shell_w);
     free(m->el[e].mp_meas);
     free(m->el[e].mp_w);
   }
@@ -1444,11 +1454,10 @@ static void particle(const nimc_model *m, int i, double jF, const double *y,
     put(J, r, r, 0, el->shell_meas[k]);
     /* flux through the outer face of shell k into shell k+1 (or surface) */
     int rn = k + 1 < ns ? r + 1 : is;
-    double dist = (k + 1 < ns ? el->rho_mid[k + 1] : 1.0) - el->rho_mid[k];
     double cn = y[rn], ck = y[r];
     D = nimc_law_eval(&p->solid_diffusivity, 0.5 * (cn + ck) / cmax, m->T_K,
                       J ? &dD : NULL);
-    double w = el->face_meas[k + 1] / dist / (Rp * Rp);
+    double w = el->shell_w[k];
     double flux = -D * w * (cn - ck); /* outward, per unit measure */
     double dfl_dck = D * w - 0.5 * dD / cmax * w * (cn - ck);
     double dfl_dcn = -D * w - 0.5 * dD / cmax * w * (cn - ck);

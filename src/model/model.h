@@ -135,6 +135,8 @@ typedef struct nimc_elec {
   double *rho_mid;    /* ns shell centres (midpoints) */
   double *face_meas;  /* rho^shape at each face */
   double *shell_meas; /* dimensionless shell measures */
+  double *shell_w;    /* ns diffusion weights of each shell's outer face:
+                         face measure / centre distance / R^2 (1/m2) */
   double particle_meas; /* sum of shell measures = 1/(shape+1) */
 } nimc_elec;
 
