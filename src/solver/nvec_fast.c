@@ -6,8 +6,8 @@
  * type is empty, so -O0): every element of every N_Vector operation goes
  * through memory, and IDA's vector arithmetic (prediction, the error
  * test's weighted norms, the Newton update, the interpolation at each root
- * check) was 12 % of the 2D NIMC cycle and about half of the DUALFOIL case
- * (docs/performance.md).  Building SUNDIALS ourselves would add a vendored
+ * check) was a quarter of the 2D NIMC cycle and about half of the DUALFOIL
+ * process (docs/performance.md).  Building SUNDIALS ourselves would add a vendored
  * dependency; instead the serial vector's ops table, which SUNDIALS made
  * replaceable for exactly this, gets these loops, compiled with the
  * library's flags.
