@@ -41,6 +41,8 @@ typedef struct jac_asm {
   double *val;         /* dF/dy + cj dF/dy' */
   double *valp;        /* NULL, or dF/dy' alone (the linearisation of EIS) */
   double cj;
+  int64_t k;           /* put() calls so far */
+  int64_t *rec, nrec;  /* non-NULL: record the first nrec calls' places */
 } jac_asm;
 
 /* x with its 13 lowest mantissa bits cleared (40 significant bits kept,
@@ -65,6 +67,25 @@ static void put_split(jac_asm *J, int64_t k, double dfdy, double dfdyp) {
   J->valp[k] += quantize(dfdyp);
 }
 
+/* The CSR place of entry (row, col), the k-th put() of the assembly: put()
+ * is called for every structural entry in the same order at every
+ * assembly, so the place recorded at set-up is the answer -- unless a
+ * change of the code made a call conditional, which the check catches
+ * (the search then answers, as before the cache). */
+static int64_t place_of(jac_asm *J, int64_t row, int64_t col) {
+  const nimc_model *m = J->m;
+  int64_t k = J->k++;
+  if (k < m->nplaces) {
+    int64_t lo = m->place[k];
+    if (lo >= m->rowptr[row] && lo < m->rowptr[row + 1] &&
+        m->colind[lo] == col)
+      return lo;
+  }
+  int64_t lo = nimc_csr_find(m->rowptr, m->colind, row, col);
+  if (J->rec && k < J->nrec) J->rec[k] = lo;
+  return lo;
+}
+
 static void put(jac_asm *J, int64_t row, int64_t col, double dfdy,
                 double dfdyp) {
   if (!J) return;
@@ -72,7 +93,7 @@ static void put(jac_asm *J, int64_t row, int64_t col, double dfdy,
     nimc_pattern_add(&J->pat, row, col);
     return;
   }
-  int64_t lo = nimc_csr_find(J->m->rowptr, J->m->colind, row, col);
+  int64_t lo = place_of(J, row, col);
   if (J->valp) {
     put_split(J, lo, dfdy, dfdyp);
     return;
@@ -604,6 +625,7 @@ void nimc_model_destroy(nimc_model *m) {
   }
   free(m->rowptr);
   free(m->colind);
+  free(m->place);
   free(m);
 }
 
@@ -653,6 +675,26 @@ int nimc_model_set_temperature(nimc_model *m, double T_K) {
   if (m->pack) return nimc_pack_set_temperature(m, T_K);
   m->T_K = T_K;
   derive_temperature(m);
+  return NIMC_OK;
+}
+
+/* Record the CSR place of each of the nput put() calls of an assembly of m
+ * (m->place; place_of).  NIMC_ENOMEM, or 0; an assembly that does not make
+ * nput calls leaves the cache empty (every place searched). */
+static int record_places(nimc_model *m, int64_t nput, const double *y,
+                         const double *yp, double *F) {
+  double *val = calloc((size_t)m->nnz, sizeof(double));
+  m->place = malloc(sizeof(int64_t) * (size_t)(nput > 0 ? nput : 1));
+  if (!val || !m->place) {
+    free(val);
+    return NIMC_ENOMEM;
+  }
+  jac_asm R = {0};
+  R.m = m, R.val = val, R.rec = m->place, R.nrec = nput;
+  int bad = 0;
+  assemble(m, 0.0, y, yp, F, &R, &bad);
+  m->nplaces = R.k == nput ? nput : 0;
+  free(val);
   return NIMC_OK;
 }
 
@@ -769,7 +811,9 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
     put(&J, r, r, 0, 0); /* full diagonal */
   int bad = 0;
   assemble(m, 0.0, y, yp, F, &J, &bad);
+  int64_t nput = J.pat.npairs - m->n; /* the assembly's, after the diagonal */
   if (nimc_pattern_csr(&J.pat, &m->rowptr, &m->colind, &m->nnz)) goto fail;
+  if (record_places(m, nput, y, yp, F)) goto fail;
   free(y), free(yp), free(F);
   *out = m;
   return NIMC_OK;

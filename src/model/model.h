@@ -166,6 +166,10 @@ typedef struct nimc_model {
   /* Jacobian pattern, CSR */
   int64_t nnz;
   int64_t *rowptr, *colind;
+  /* the CSR place of each put() of an assembly, in call order: a cache of
+   * the binary search, checked at each use (model.c: place_of) */
+  int64_t nplaces;
+  int64_t *place;
   /* non-NULL: this model is a pack of cells (model/pack.h), and the
    * functions below dispatch there */
   struct nimc_pack *pack;
