@@ -99,7 +99,7 @@ static const char *usage_run =
     "                           (fields.csv, fields.png, fields.svg: salt\n"
     "                           concentration and reaction current per cell)\n"
     "  --rtol X               solver relative tolerance (default: device, "
-    "1e-6)\n"
+    "1e-5)\n"
     "  --output-interval T    record the time series every T (e.g. 1s) "
     "instead\n"
     "                           of at every solver step\n"

@@ -1,4 +1,4 @@
-/* benchutil.h -- the clock and the median shared by the benchmarks. */
+/* benchutil.h -- the clocks and the median shared by the benchmarks. */
 #ifndef NIMC_BENCHUTIL_H
 #define NIMC_BENCHUTIL_H
 
@@ -9,6 +9,13 @@
 static inline double bench_now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU time of this process (all its threads) in seconds. */
+static inline double bench_cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 

@@ -420,7 +420,7 @@ static int stack_run(const char *const *sets, size_t nsets,
  * 0.5 V and a charge at 50 uW to 3 V.  The energy of each record is P
  * times its duration (1e-6), and I V = P at every sample (the control
  * row is solved with the rest of the state, to the solver's tolerance;
- * measured: 1.6e-5 at worst). */
+ * measured: 1.0e-4 at worst at the default rtol 1e-5). */
 static void test_constant_power(void) {
   const char *lines[3] = {"Charge at 0.1 mA/cm2 until 3.5 V",
                           "Discharge at 0.1 mW/cm2 until 0.5 V",
@@ -453,10 +453,11 @@ static void test_constant_power(void) {
               P[k] * r->duration_s, worst, n);
       CHECK(n > 10 && r->duration_s > 100.0);
       CHECK_REL(r->energy_J, P[k] * r->duration_s, 1e-6);
-      /* the solver's tolerance: rtol 1e-6 per unknown, and a Newton
-       * iteration converged in the RMS norm over the state's 634
-       * unknowns leaves one of them up to sqrt(634) = 25 times that */
-      CHECK(worst < 50e-6);
+      /* the solver's tolerance: rtol (the default, 1e-5) per unknown,
+       * and a Newton iteration converged in the RMS norm over the
+       * state's 634 unknowns leaves one of them up to sqrt(634) = 25
+       * times that (measured: 1.0e-4; 1.6e-5 at rtol 1e-6) */
+      CHECK(worst < 50.0 * 1e-5);
     }
   }
   nimc_result_free(&res);

@@ -323,7 +323,7 @@ typedef int (*nimc_checkpoint_fn)(void *user, nimc_sim *sim,
                                   const nimc_result *res);
 
 typedef struct nimc_sim_opts {
-  double rtol;            /* IDA relative tolerance (default 1e-6) */
+  double rtol;            /* IDA relative tolerance (0: the device's, 1e-5) */
   double atol_scale;      /* multiplies the per-variable absolute tolerances */
   double max_step_s;      /* upper bound on IDA's step, 0 = none */
   double max_step_time_s; /* safety limit on one step's duration */

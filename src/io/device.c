@@ -1624,51 +1624,74 @@ static void device_defaults(nimc_device *d) {
   d->electrolyte.diffusivity2 = nimc_law_constant(0.0);
   d->electrolyte.diffusivity_anion = nimc_law_constant(0.0);
   d->mesh = (nimc_mesh_params){20, 10, 20, 6, 8, 1.0, 1.0};
-  d->solver = (nimc_solver_params){1e-6, 1.0};
+  d->solver = (nimc_solver_params){1e-5, 1.0}; /* docs/validation.md */
+}
+
+#define DEVICE_NLAWS 16
+
+/* The device's laws that depend on temperature, in laws[DEVICE_NLAWS], and
+ * with names their names for messages. */
+static void device_laws(nimc_device *d, nimc_law **out,
+                        const char *const **names_out) {
+  nimc_law *laws[DEVICE_NLAWS] = {&d->anode.ocp,
+                                  &d->anode.solid_diffusivity,
+                                  &d->anode.rate_constant,
+                                  &d->anode.cap_shape,
+                                  &d->cathode.ocp,
+                                  &d->cathode.solid_diffusivity,
+                                  &d->cathode.rate_constant,
+                                  &d->cathode.cap_shape,
+                                  &d->anode.sr_current,
+                                  &d->cathode.sr_current,
+                                  &d->electrolyte.conductivity,
+                                  &d->electrolyte.diffusivity,
+                                  &d->electrolyte.transference,
+                                  &d->electrolyte.thermo_factor,
+                                  &d->electrolyte.diffusivity2,
+                                  &d->electrolyte.diffusivity_anion};
+  static const char *const names[] = {
+      "[anode] ocp",
+      "[anode] diffusivity",
+      "[anode] rate_constant",
+      "[anode] capacitance_shape",
+      "[cathode] ocp",
+      "[cathode] diffusivity",
+      "[cathode] rate_constant",
+      "[cathode] capacitance_shape",
+      "[anode] side_reaction_current",
+      "[cathode] side_reaction_current",
+      "[electrolyte] conductivity",
+      "[electrolyte] diffusivity",
+      "[electrolyte] transference_number",
+      "[electrolyte] thermodynamic_factor",
+      "[electrolyte] ionic_liquid_cation_diffusivity",
+      "[electrolyte] anion_diffusivity"};
+  memcpy(out, laws, sizeof laws);
+  if (names_out) *names_out = names;
 }
 
 /* The highest VTF T0 of the device's laws (0 when none); *what names it. */
-static double vtf_floor(const nimc_device *d, const char **what) {
-  const nimc_law *laws[] = {&d->anode.ocp,
-                            &d->anode.solid_diffusivity,
-                            &d->anode.rate_constant,
-                            &d->anode.cap_shape,
-                            &d->cathode.ocp,
-                            &d->cathode.solid_diffusivity,
-                            &d->cathode.rate_constant,
-                            &d->cathode.cap_shape,
-                            &d->anode.sr_current,
-                            &d->cathode.sr_current,
-                            &d->electrolyte.conductivity,
-                            &d->electrolyte.diffusivity,
-                            &d->electrolyte.transference,
-                            &d->electrolyte.thermo_factor,
-                            &d->electrolyte.diffusivity2,
-                            &d->electrolyte.diffusivity_anion};
-  static const char *const names[] = {"[anode] ocp",
-                                      "[anode] diffusivity",
-                                      "[anode] rate_constant",
-                                      "[anode] capacitance_shape",
-                                      "[cathode] ocp",
-                                      "[cathode] diffusivity",
-                                      "[cathode] rate_constant",
-                                      "[cathode] capacitance_shape",
-                                      "[anode] side_reaction_current",
-                                      "[cathode] side_reaction_current",
-                                      "[electrolyte] conductivity",
-                                      "[electrolyte] diffusivity",
-                                      "[electrolyte] transference_number",
-                                      "[electrolyte] thermodynamic_factor",
-                                      "[electrolyte] ionic_liquid_cation_diffusivity",
-                                      "[electrolyte] anion_diffusivity"};
+static double vtf_floor(nimc_device *d, const char **what) {
+  nimc_law *laws[DEVICE_NLAWS];
+  const char *const *names;
+  device_laws(d, laws, &names);
   double T0 = 0.0;
   *what = "";
-  for (size_t i = 0; i < sizeof laws / sizeof laws[0]; i++)
+  for (size_t i = 0; i < DEVICE_NLAWS; i++)
     if (laws[i]->tlaw == NIMC_TLAW_VTF && laws[i]->vtf_T0_K > T0) {
       T0 = laws[i]->vtf_T0_K;
       *what = names[i];
     }
   return T0;
+}
+
+/* The laws' temperature factors kept at the device's temperature, where
+ * the simulation evaluates them (law.h: nimc_law_tcache). */
+static void laws_at_temperature(nimc_device *d) {
+  nimc_law *laws[DEVICE_NLAWS];
+  device_laws(d, laws, NULL);
+  for (size_t i = 0; i < DEVICE_NLAWS; i++)
+    nimc_law_tcache_set(laws[i], d->temperature_K);
 }
 
 /* Interpret the entries of L into d. */
@@ -1698,6 +1721,7 @@ static int interpret(loader *L, nimc_device *d) {
     return bad(L, e, "must be above the VTF T0 = %g K of %s, got '%s'", T0,
                what, e->value);
   }
+  laws_at_temperature(d);
   return NIMC_OK;
 }
 
@@ -1844,6 +1868,7 @@ int nimc_device_set_temperature(nimc_device *dev, double T_K, nimc_err *err) {
                         "%s (%s)",
                         T_K, T0, what, dev->path);
   dev->temperature_K = T_K;
+  laws_at_temperature(dev);
   return NIMC_OK;
 }
 

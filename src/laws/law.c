@@ -6,7 +6,11 @@
  * smooth function) clamped at the ends, or a built-in function.  The
  * temperature factor is Arrhenius or Vogel-Tammann-Fulcher, equal to 1 at
  * the reference temperature, so every parameter is given at one reference
- * temperature and moved by its law, never re-fitted per temperature.
+ * temperature and moved by its law, never re-fitted per temperature.  The
+ * factor is an exp, and the residual evaluates the laws thousands of times
+ * per Jacobian at one temperature: the law keeps its factor at the
+ * device's temperature (nimc_law_tcache_set), checked against the law's
+ * parameters at each use, so the cache can never be stale, only unused.
  */
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_interp.h>
@@ -29,6 +33,7 @@ nimc_law nimc_law_constant(double value) {
 }
 
 double nimc_law_tfactor(const nimc_law *law, double T_K) {
+  if (T_K == law->Tref_K) return 1.0; /* what the exp gives: exp(0) */
   switch (law->tlaw) {
   case NIMC_TLAW_ARRHENIUS:
     return exp(-law->Ea_J_mol / NIMC_R * (1.0 / T_K - 1.0 / law->Tref_K));
@@ -41,8 +46,30 @@ double nimc_law_tfactor(const nimc_law *law, double T_K) {
   }
 }
 
-double nimc_law_eval(const nimc_law *law, double x, double T_K,
-                     double *dfdx) {
+void nimc_law_tcache_set(nimc_law *law, double T_K) {
+  nimc_law_tcache *c = &law->tcache;
+  c->tlaw = (int)law->tlaw;
+  c->Ea_J_mol = law->Ea_J_mol;
+  c->vtf_B_K = law->vtf_B_K;
+  c->vtf_T0_K = law->vtf_T0_K;
+  c->Tref_K = law->Tref_K;
+  c->T_K = T_K;
+  c->factor = nimc_law_tfactor(law, T_K);
+}
+
+/* The temperature factor, from the cache when it was made from the law's
+ * present parameters at T_K (bitwise the value nimc_law_tfactor gives). */
+static double tfactor_at(const nimc_law *law, double T_K) {
+  const nimc_law_tcache *c = &law->tcache;
+  if (c->tlaw == (int)law->tlaw && c->T_K == T_K &&
+      c->Ea_J_mol == law->Ea_J_mol && c->vtf_B_K == law->vtf_B_K &&
+      c->vtf_T0_K == law->vtf_T0_K && c->Tref_K == law->Tref_K)
+    return c->factor;
+  return nimc_law_tfactor(law, T_K);
+}
+
+double nimc_law_eval_any(const nimc_law *law, double x, double T_K,
+                         double *dfdx) {
   double f, df = 0.0;
   switch (law->kind) {
   case NIMC_LAW_TABLE: {
@@ -70,7 +97,7 @@ double nimc_law_eval(const nimc_law *law, double x, double T_K,
     break;
   }
   if (law->tlaw != NIMC_TLAW_NONE) {
-    double tf = nimc_law_tfactor(law, T_K);
+    double tf = tfactor_at(law, T_K);
     f *= tf;
     df *= tf;
   }

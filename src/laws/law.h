@@ -33,6 +33,17 @@ typedef enum nimc_tlaw_kind {
 /* f(x, T) for built-in laws; writes df/dx. */
 typedef double (*nimc_builtin_fn)(double x, double T_K, double *dfdx);
 
+/* A law's temperature factor at one temperature, with the parameters it
+ * was computed from: a law evaluated many times at one temperature (the
+ * residual's) uses it instead of an exp per evaluation, and a cache whose
+ * parameters no longer match (a law changed by a fit, or another
+ * temperature) is simply not used. */
+typedef struct nimc_law_tcache {
+  int tlaw; /* nimc_tlaw_kind; NONE: empty */
+  double Ea_J_mol, vtf_B_K, vtf_T0_K, Tref_K, T_K;
+  double factor;
+} nimc_law_tcache;
+
 typedef struct nimc_law {
   nimc_law_kind kind;
   double value;            /* CONSTANT: SI value at Tref */
@@ -46,17 +57,34 @@ typedef struct nimc_law {
   double Ea_J_mol;         /* ARRHENIUS */
   double vtf_B_K, vtf_T0_K;/* VTF */
   double Tref_K;           /* reference temperature of value/table */
+  nimc_law_tcache tcache;  /* the factor at the device's temperature */
 } nimc_law;
 
 /* Evaluate a law at state x and temperature T; *dfdx (may be NULL) gets
  * the derivative in x.  Tables are clamped outside their range (derivative
  * zero there). */
-double nimc_law_eval(const nimc_law *law, double x, double T_K, double *dfdx);
+double nimc_law_eval_any(const nimc_law *law, double x, double T_K,
+                         double *dfdx);
+/* The same; a constant without a temperature law (most of a material's
+ * numbers, evaluated per particle shell and face in the residual) is
+ * answered inline, without the call. */
+static inline double nimc_law_eval(const nimc_law *law, double x, double T_K,
+                                   double *dfdx) {
+  if (law->kind == NIMC_LAW_CONSTANT && law->tlaw == NIMC_TLAW_NONE) {
+    if (dfdx) *dfdx = 0.0;
+    return law->value;
+  }
+  return nimc_law_eval_any(law, x, T_K, dfdx);
+}
 /* Integral of a CONSTANT or TABLE law over x from a to b at T (NaN for
  * built-ins). */
 double nimc_law_integral(const nimc_law *law, double a, double b, double T_K);
 /* Temperature factor of a law (1 at Tref). */
 double nimc_law_tfactor(const nimc_law *law, double T_K);
+/* Keep the law's temperature factor at T_K (law->tcache) for the
+ * evaluations at that temperature; the owner of the law calls it when
+ * the temperature the law will be evaluated at changes. */
+void nimc_law_tcache_set(nimc_law *law, double T_K);
 /* A constant law. */
 nimc_law nimc_law_constant(double value);
 /* Build the interpolant of a TABLE law whose x, y, n are set.  The law

@@ -41,6 +41,8 @@ typedef struct jac_asm {
   double *val;         /* dF/dy + cj dF/dy' */
   double *valp;        /* NULL, or dF/dy' alone (the linearisation of EIS) */
   double cj;
+  int64_t k;           /* put() calls so far */
+  int64_t *rec, nrec;  /* non-NULL: record the first nrec calls' places */
 } jac_asm;
 
 /* x with its 13 lowest mantissa bits cleared (40 significant bits kept,
@@ -65,6 +67,25 @@ static void put_split(jac_asm *J, int64_t k, double dfdy, double dfdyp) {
   J->valp[k] += quantize(dfdyp);
 }
 
+/* The CSR place of entry (row, col), the k-th put() of the assembly: put()
+ * is called for every structural entry in the same order at every
+ * assembly, so the place recorded at set-up is the answer -- unless a
+ * change of the code made a call conditional, which the check catches
+ * (the search then answers, as before the cache). */
+static int64_t place_of(jac_asm *J, int64_t row, int64_t col) {
+  const nimc_model *m = J->m;
+  int64_t k = J->k++;
+  if (k < m->nplaces) {
+    int64_t lo = m->place[k];
+    if (lo >= m->rowptr[row] && lo < m->rowptr[row + 1] &&
+        m->colind[lo] == col)
+      return lo;
+  }
+  int64_t lo = nimc_csr_find(m->rowptr, m->colind, row, col);
+  if (J->rec && k < J->nrec) J->rec[k] = lo;
+  return lo;
+}
+
 static void put(jac_asm *J, int64_t row, int64_t col, double dfdy,
                 double dfdyp) {
   if (!J) return;
@@ -72,7 +93,7 @@ static void put(jac_asm *J, int64_t row, int64_t col, double dfdy,
     nimc_pattern_add(&J->pat, row, col);
     return;
   }
-  int64_t lo = nimc_csr_find(J->m->rowptr, J->m->colind, row, col);
+  int64_t lo = place_of(J, row, col);
   if (J->valp) {
     put_split(J, lo, dfdy, dfdyp);
     return;
@@ -86,18 +107,21 @@ typedef struct elyte {
   double kap, dkap, kd, dkd, D, dD, t, dt;
 } elyte;
 
-/* Electrolyte properties and their concentration derivatives at c. */
-static void elyte_eval(const nimc_model *m, double c, elyte *e) {
+/* Electrolyte properties at c, and with deriv their concentration
+ * derivatives (zero without). */
+static void elyte_eval(const nimc_model *m, double c, int deriv, elyte *e) {
   const nimc_electrolyte_params *p = &m->dev->electrolyte;
-  double T = m->T_K, dtf;
-  e->kap = nimc_law_eval(&p->conductivity, c, T, &e->dkap);
-  e->D = nimc_law_eval(&p->diffusivity, c, T, &e->dD);
-  e->t = nimc_law_eval(&p->transference, c, T, &e->dt);
-  double tf = nimc_law_eval(&p->thermo_factor, c, T, &dtf);
+  double T = m->T_K, dtf = 0.0;
+  memset(e, 0, sizeof *e);
+  e->kap = nimc_law_eval(&p->conductivity, c, T, deriv ? &e->dkap : NULL);
+  e->D = nimc_law_eval(&p->diffusivity, c, T, deriv ? &e->dD : NULL);
+  e->t = nimc_law_eval(&p->transference, c, T, deriv ? &e->dt : NULL);
+  double tf = nimc_law_eval(&p->thermo_factor, c, T, deriv ? &dtf : NULL);
   double k = 2.0 * NIMC_R * T / NIMC_F;
   e->kd = k * e->kap * (1.0 - e->t) * tf;
-  e->dkd = k * (e->dkap * (1.0 - e->t) * tf - e->kap * e->dt * tf +
-                e->kap * (1.0 - e->t) * dtf);
+  if (deriv)
+    e->dkd = k * (e->dkap * (1.0 - e->t) * tf - e->kap * e->dt * tf +
+                  e->kap * (1.0 - e->t) * dtf);
 }
 
 /* Double-layer charge per electrode volume Q(E) (C/m3, zero at the
@@ -139,17 +163,18 @@ static double dl_cations(const nimc_elec *el, double q, double *dN) {
 }
 
 /* Butler-Volmer: reaction current density jF (A/m2, > 0 anodic) and its
- * derivatives in dphi, c (electrolyte) and cs (surface).  Returns 1 when
- * a concentration is out of range. */
+ * derivatives in dphi, c (electrolyte) and cs (surface), those without
+ * the open-circuit potential's slope unless deriv.  Returns 1 when a
+ * concentration is out of range. */
 static int bv_eval(const nimc_model *m, const nimc_elec *el, double dphi,
-                   double c, double cs, double *j, double *dj_dphi,
+                   double c, double cs, int deriv, double *j, double *dj_dphi,
                    double *dj_dc, double *dj_dcs) {
   const nimc_electrode_params *p = el->p;
   double cmax = p->c_max_mol_m3, th = cs / cmax;
   if (!(th > 0.0) || !(th < 1.0)) return 1;
   if (!m->tern && !(c > 0.0)) return 1;
   double T = m->T_K, f = NIMC_F / (NIMC_R * T);
-  double dU, U = nimc_law_eval(&p->ocp, th, T, &dU);
+  double dU = 0.0, U = nimc_law_eval(&p->ocp, th, T, deriv ? &dU : NULL);
   double k = nimc_law_eval(&p->rate_constant, th, T, NULL);
   double aa = p->alpha_a, ac = p->alpha_c;
   double eta = dphi - U;
@@ -192,13 +217,13 @@ static int bv_eval(const nimc_model *m, const nimc_elec *el, double dphi,
   }
   /* Newman's phi_e (measured by a reference electrode in the local
    * electrolyte) holds the concentration term already */
-  double i0 = NIMC_F * k * cmax * pow(c / p->c_ref_mol_m3, aa) * solid;
+  double kc = NIMC_F * k * cmax * pow(c / p->c_ref_mol_m3, aa);
+  double i0 = kc * solid;
   double br = ea - ec, dbr = f * (aa * ea + ac * ec);
   *j = i0 * br;
   *dj_dphi = i0 * dbr;
   *dj_dc = i0 * aa / c * br;
-  *dj_dcs = NIMC_F * k * cmax * pow(c / p->c_ref_mol_m3, aa) * dsolid * br -
-            i0 * dbr * dU / cmax;
+  *dj_dcs = kc * dsolid * br - i0 * dbr * dU / cmax;
   return 0;
 }
 
@@ -563,7 +588,9 @@ static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
     el->rho_mid = malloc(sizeof(double) * ns);
     el->face_meas = malloc(sizeof(double) * (ns + 1));
     el->shell_meas = malloc(sizeof(double) * ns);
-    if (!el->rho_face || !el->rho_mid || !el->face_meas || !el->shell_meas)
+    el->shell_w = malloc(sizeof(double) * ns);
+    if (!el->rho_face || !el->rho_mid || !el->face_meas || !el->shell_meas ||
+        !el->shell_w)
       return nimc_err_set(err, NIMC_ENOMEM, "model: out of memory");
     int s = (int)p->shape;
     el->particle_meas = 0.0;
@@ -580,6 +607,13 @@ static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
     el->rho_face[ns] = 1.0;
     for (int k = 0; k < ns; k++)
       el->rho_mid[k] = 0.5 * (el->rho_face[k] + el->rho_face[k + 1]);
+    /* the residual's per-shell weights, once (two divisions per shell
+     * per evaluation were a tenth of a 1D residual) */
+    double Rp = p->particle_radius_m;
+    for (int k = 0; k < ns; k++) {
+      double dist = (k + 1 < ns ? el->rho_mid[k + 1] : 1.0) - el->rho_mid[k];
+      el->shell_w[k] = el->face_meas[k + 1] / dist / (Rp * Rp);
+    }
     for (int k = 0; k < ns; k++) {
       el->shell_meas[k] =
           (pow(el->rho_face[k + 1], s + 1) - pow(el->rho_face[k], s + 1)) /
@@ -614,11 +648,13 @@ void nimc_model_destroy(nimc_model *m) {
     free(m->el[e].rho_mid);
     free(m->el[e].face_meas);
     free(m->el[e].shell_meas);
+    free(m->el[e].shell_w);
     free(m->el[e].mp_meas);
     free(m->el[e].mp_w);
   }
   free(m->rowptr);
   free(m->colind);
+  free(m->place);
   free(m);
 }
 
@@ -672,6 +708,26 @@ int nimc_model_set_temperature(nimc_model *m, double T_K) {
   if (m->pack) return nimc_pack_set_temperature(m, T_K);
   m->T_K = T_K;
   derive_temperature(m);
+  return NIMC_OK;
+}
+
+/* Record the CSR place of each of the nput put() calls of an assembly of m
+ * (m->place; place_of).  NIMC_ENOMEM, or 0; an assembly that does not make
+ * nput calls leaves the cache empty (every place searched). */
+static int record_places(nimc_model *m, int64_t nput, const double *y,
+                         const double *yp, double *F) {
+  double *val = calloc((size_t)m->nnz, sizeof(double));
+  m->place = malloc(sizeof(int64_t) * (size_t)(nput > 0 ? nput : 1));
+  if (!val || !m->place) {
+    free(val);
+    return NIMC_ENOMEM;
+  }
+  jac_asm R = {0};
+  R.m = m, R.val = val, R.rec = m->place, R.nrec = nput;
+  int bad = 0;
+  assemble(m, 0.0, y, yp, F, &R, &bad);
+  m->nplaces = R.k == nput ? nput : 0;
+  free(val);
   return NIMC_OK;
 }
 
@@ -788,7 +844,9 @@ int nimc_model_create(nimc_model **out, const nimc_device *dev, nimc_mesh *mesh,
     put(&J, r, r, 0, 0); /* full diagonal */
   int bad = 0;
   assemble(m, 0.0, y, yp, F, &J, &bad);
+  int64_t nput = J.pat.npairs - m->n; /* the assembly's, after the diagonal */
   if (nimc_pattern_csr(&J.pat, &m->rowptr, &m->colind, &m->nnz)) goto fail;
+  if (record_places(m, nput, y, yp, F)) goto fail;
   free(y), free(yp), free(F);
   *out = m;
   return NIMC_OK;
@@ -1157,18 +1215,30 @@ static void ternary_face(const nimc_model *m, int p, int q, double G,
   double cq[3] = {y[oq], y[c2q], y[oq] + y[c2q]};
   double cmean = 0.5 * (cp[0] + cq[0]);
   /* the diffusivities at the face's mean Na+ concentration */
-  double dD[3];
-  double D[3] = {nimc_law_eval(&ep->diffusivity, cmean, T, &dD[0]),
-                 nimc_law_eval(&ep->diffusivity2, cmean, T, &dD[1]),
-                 nimc_law_eval(&ep->diffusivity_anion, cmean, T, &dD[2])};
+  double dD[3] = {0.0, 0.0, 0.0};
+  double D[3] = {
+      nimc_law_eval(&ep->diffusivity, cmean, T, J ? &dD[0] : NULL),
+      nimc_law_eval(&ep->diffusivity2, cmean, T, J ? &dD[1] : NULL),
+      nimc_law_eval(&ep->diffusivity_anion, cmean, T, J ? &dD[2] : NULL)};
   const double z[3] = {1.0, 1.0, -1.0};
   double dphi = y[oq + 1] - y[op + 1];
   int rows[2][2] = {{cation_row(m, p), cation_row(m, q)},
                     {cation2_row(m, p), cation2_row(m, q)}};
+  /* B at +-x for all three ions from one exponential: B(-a) = B(a) + a
+   * and B'(-a) = -B'(a) - 1, taken at a = |x| >= 0 so that the sum never
+   * cancels */
+  double x0 = fmu * dphi, a = fabs(x0), dBa, Ba = bernoulli(a, &dBa);
+  double Bpos[2] = {Ba, Ba + a}, dBpos[2] = {dBa, -dBa - 1.0}; /* at a, -a */
   for (int s = 0; s < 3; s++) {
-    double K = G * D[s], x = z[s] * fmu * dphi, dB, dBm;
-    double B = bernoulli(x, &dB), Bm = bernoulli(-x, &dBm);
+    double K = G * D[s], x = z[s] * x0;
+    int neg = x < 0.0; /* x = -a: B(x) is B at -a, B(-x) at a */
+    double B = Bpos[neg], Bm = Bpos[!neg], dB = dBpos[neg], dBm = dBpos[!neg];
     double N = K * (B * cp[s] - Bm * cq[s]);
+    if (!J) { /* the residual alone */
+      if (s < 2) F[rows[s][0]] += N, F[rows[s][1]] -= N;
+      F[op + 1] += z[s] * NIMC_F * N, F[oq + 1] -= z[s] * NIMC_F * N;
+      continue;
+    }
     double dN_dx = K * (dB * cp[s] + dBm * cq[s]);
     double dN_dcp = K * B, dN_dcq = -K * Bm;
     double dN_dphq = dN_dx * z[s] * fmu, dN_dphp = -dN_dphq;
@@ -1226,9 +1296,15 @@ static void electrolyte_faces(const nimc_model *m, const double *y,
       cq = cq > 0.0 ? cq : 1e-12 * m->dev->electrolyte.c0_mol_m3;
     }
     elyte e;
-    elyte_eval(m, 0.5 * (cp + cq), &e);
+    elyte_eval(m, 0.5 * (cp + cq), J != NULL, &e);
     double dphi = y[oq + 1] - y[op + 1], L = log(cq) - log(cp), dc = cq - cp;
     double I = G * (-e.kap * dphi + e.kd * L);
+    if (!J) { /* the residual alone */
+      double N = -G * e.D * dc + e.t * I / Fc;
+      F[rp] += N, F[rq] -= N;
+      F[op + 1] += I, F[oq + 1] -= I;
+      continue;
+    }
     double dI_dcp = G * (-0.5 * e.dkap * dphi + 0.5 * e.dkd * L - e.kd / cp);
     double dI_dcq = G * (-0.5 * e.dkap * dphi + 0.5 * e.dkd * L + e.kd / cq);
     double dI_dpp = G * e.kap, dI_dpq = -G * e.kap;
@@ -1432,8 +1508,8 @@ static double faradaic(const nimc_model *m, int i, const double *y, double *F,
   double Rf = p->film_ohm_m2, jb = 0, djb = 0, dj_dc = 0, dj_dcs = 0;
   if (is >= 0) Rf += p->sr_film_ohm_m4_C * y[is];
   double jF = y[ij];
-  if (bv_eval(m, el, y[o + 2] - Rf * jF, y[o], y[o + el->is], &jb, &djb,
-              &dj_dc, &dj_dcs))
+  if (bv_eval(m, el, y[o + 2] - Rf * jF, y[o], y[o + el->is], J != NULL, &jb,
+              &djb, &dj_dc, &dj_dcs))
     *bad = 1;
   F[ij] = jF - jb;
   put(J, ij, ij, 1.0 + Rf * djb, 0), put(J, ij, o + 2, -djb, 0);
@@ -1453,11 +1529,11 @@ static void particle(const nimc_model *m, int i, double jF, const double *y,
   int o = m->off[i];
   int ns = el->ns, is = o + el->is, i0 = is + 1;
   double Rp = p->particle_radius_m, cmax = p->c_max_mol_m3;
-  double dD, D;
+  double dD = 0.0, D; /* dD only for the Jacobian */
   {
     double csf = y[is], cl = y[i0 + ns - 1];
     D = nimc_law_eval(&p->solid_diffusivity, 0.5 * (csf + cl) / cmax, m->T_K,
-                      &dD);
+                      J ? &dD : NULL);
     double g = 1.0 / ((1.0 - el->rho_mid[ns - 1]) * Rp);
     double Fs = D * g * (csf - cl) + jF / Fc;
     F[is] += Fs;
@@ -1472,11 +1548,10 @@ static void particle(const nimc_model *m, int i, double jF, const double *y,
     put(J, r, r, 0, el->shell_meas[k]);
     /* flux through the outer face of shell k into shell k+1 (or surface) */
     int rn = k + 1 < ns ? r + 1 : is;
-    double dist = (k + 1 < ns ? el->rho_mid[k + 1] : 1.0) - el->rho_mid[k];
     double cn = y[rn], ck = y[r];
     D = nimc_law_eval(&p->solid_diffusivity, 0.5 * (cn + ck) / cmax, m->T_K,
-                      &dD);
-    double w = el->face_meas[k + 1] / dist / (Rp * Rp);
+                      J ? &dD : NULL);
+    double w = el->shell_w[k];
     double flux = -D * w * (cn - ck); /* outward, per unit measure */
     double dfl_dck = D * w - 0.5 * dD / cmax * w * (cn - ck);
     double dfl_dcn = -D * w - 0.5 * dD / cmax * w * (cn - ck);

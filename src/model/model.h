@@ -145,6 +145,8 @@ typedef struct nimc_elec {
   double *rho_mid;    /* ns shell centres (midpoints) */
   double *face_meas;  /* rho^shape at each face */
   double *shell_meas; /* dimensionless shell measures */
+  double *shell_w;    /* ns diffusion weights of each shell's outer face:
+                         face measure / centre distance / R^2 (1/m2) */
   double particle_meas; /* sum of shell measures = 1/(shape+1) */
 } nimc_elec;
 
@@ -174,6 +176,10 @@ typedef struct nimc_model {
   /* Jacobian pattern, CSR */
   int64_t nnz;
   int64_t *rowptr, *colind;
+  /* the CSR place of each put() of an assembly, in call order: a cache of
+   * the binary search, checked at each use (model.c: place_of) */
+  int64_t nplaces;
+  int64_t *place;
   /* non-NULL: this model is a pack of cells (model/pack.h), and the
    * functions below dispatch there */
   struct nimc_pack *pack;

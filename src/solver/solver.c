@@ -16,6 +16,7 @@
 #include <sunmatrix/sunmatrix_sparse.h>
 
 #include "solver/klu_ls.h"
+#include "solver/nvec_fast.h"
 #include "solver/solver.h"
 
 struct nimc_solver {
@@ -54,6 +55,16 @@ static int jac_cb(sunrealtype t, sunrealtype cj, N_Vector y, N_Vector yp,
   /* t1 is scratch for the residual, which the Jacobian pass recomputes */
   return nimc_model_eval(m, t, N_VGetArrayPointer(y), N_VGetArrayPointer(yp),
                          N_VGetArrayPointer(t1), cj, SM_DATA_S(J));
+}
+
+/* SUNMatZero for the Jacobian, which IDA calls before every jac_cb:
+ * SUNDIALS' own loops at -O0 (nvec_fast.h says why) cost more than the
+ * Jacobian's assembly in the 1D cases; memset does the same. */
+static int sparse_zero(SUNMatrix A) {
+  memset(SM_DATA_S(A), 0, sizeof(sunrealtype) * (size_t)SM_NNZ_S(A));
+  memset(SM_INDEXVALS_S(A), 0, sizeof(sunindextype) * (size_t)SM_NNZ_S(A));
+  memset(SM_INDEXPTRS_S(A), 0, sizeof(sunindextype) * (size_t)(SM_NP_S(A) + 1));
+  return SUNMAT_SUCCESS;
 }
 
 static int root_cb(sunrealtype t, N_Vector y, N_Vector yp, sunrealtype *g,
@@ -119,6 +130,13 @@ int nimc_solver_create(nimc_solver **out, nimc_model *m, double rtol,
    * memory per combination instead of one per term */
   what = "N_VEnableFusedOps_Serial";
   if (N_VEnableFusedOps_Serial(s->y, SUNTRUE)) goto fail;
+  /* compiled vector arithmetic (Debian's SUNDIALS is built at -O0) in
+   * every vector IDA computes with or clones: y's clones are its work
+   * vectors, yp the derivative it writes, atol the clone of its weights */
+  what = "the compiled vector operations";
+  N_Vector all[5] = {s->y, s->yp, s->atol, s->id, s->work};
+  for (int k = 0; k < 5; k++)
+    if (nimc_nvec_fast_install(all[k])) goto fail;
   nimc_model_initial(m, N_VGetArrayPointer(s->y), N_VGetArrayPointer(s->yp));
   nimc_model_atol(m, atol_scale, N_VGetArrayPointer(s->atol));
   nimc_model_id(m, N_VGetArrayPointer(s->id));
@@ -137,6 +155,7 @@ int nimc_solver_create(nimc_solver **out, nimc_model *m, double rtol,
   s->A = SUNSparseMatrix((sunindextype)m->n, (sunindextype)m->n,
                          (sunindextype)m->nnz, CSR_MAT, s->ctx);
   if (!s->A) goto fail;
+  s->A->ops->zero = sparse_zero;
   what = "the KLU linear solver";
   s->LS = nimc_klu_ls_create(s->ctx);
   if (!s->LS) goto fail;
