@@ -1806,25 +1806,46 @@ double nimc_model_min_concentration(const nimc_model *m, const double *y) {
   return c;
 }
 
-int nimc_model_state_admissible(const nimc_model *m, const double *y) {
+/* Is x in (lo, hi), and, with a reference r, no closer to either bound
+ * than half of r's distance? */
+static int within(double x, double r, double lo, double hi, int have_ref) {
+  if (!(x > lo && x < hi)) return 0;
+  return !have_ref || (x - lo >= 0.5 * (r - lo) && hi - x >= 0.5 * (hi - r));
+}
+
+static int admissible(const nimc_model *m, const double *y, const double *yr) {
+  int ref = yr != NULL;
+  if (!yr) yr = y;
   if (m->pack) return nimc_pack_min_concentration(m, y) > 0.0;
   for (int i = 0; i < m->mesh->ncells; i++) {
-    const double *yc = y + m->off[i];
-    if (!(yc[0] > 0.0)) return 0;
+    int o = m->off[i];
+    if (!within(y[o], yr[o], 0.0, INFINITY, ref)) return 0;
     int k = nimc_model_c2_index(m, i);
-    if (k >= 0 && !(y[k] > 0.0)) return 0;
+    if (k >= 0 && !within(y[k], yr[k], 0.0, INFINITY, ref)) return 0;
     int e = m->elec[i];
     if (e < 0) continue;
     const nimc_elec *el = &m->el[e];
-    for (int j = 0; el->has_int && j <= el->ns; j++) {
-      double th = yc[el->is + j] / el->p->c_max_mol_m3;
-      if (!(th > 0.0 && th < 1.0)) return 0;
-    }
-    if (el->ifilm >= 0 && !(yc[el->ifilm] >= 0.0)) return 0;
-    if (el->iblock >= 0 && !(yc[el->iblock] >= 0.0 && yc[el->iblock] < 1.0))
+    double cm = el->has_int ? el->p->c_max_mol_m3 : 1.0;
+    for (int j = 0; el->has_int && j <= el->ns; j++)
+      if (!within(y[o + el->is + j] / cm, yr[o + el->is + j] / cm, 0.0, 1.0,
+                  ref))
+        return 0;
+    if (el->ifilm >= 0 && !(y[o + el->ifilm] >= 0.0)) return 0;
+    if (el->iblock >= 0 &&
+        !(y[o + el->iblock] >= 0.0 &&
+          within(y[o + el->iblock], yr[o + el->iblock], -INFINITY, 1.0, ref)))
       return 0;
   }
   return 1;
+}
+
+int nimc_model_state_admissible(const nimc_model *m, const double *y) {
+  return admissible(m, y, NULL);
+}
+
+int nimc_model_state_near(const nimc_model *m, const double *y,
+                          const double *yref) {
+  return admissible(m, y, yref);
 }
 
 double nimc_model_il_cation_inventory(const nimc_model *m, const double *y) {

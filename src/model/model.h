@@ -289,6 +289,11 @@ double nimc_model_min_concentration(const nimc_model *m, const double *y);
  * particle shell's stoichiometry in (0, 1), every film charge >= 0 and
  * blocked share in [0, 1).  A pack's cells are checked alike. */
 int nimc_model_state_admissible(const nimc_model *m, const double *y);
+/* The same, and no bounded quantity (concentration, stoichiometry, blocked
+ * share) has gone more than half of the way from its value in yref to its
+ * bound: an extrapolated state stays where the laws are gentle. */
+int nimc_model_state_near(const nimc_model *m, const double *y,
+                          const double *yref);
 
 /* Charge stored in electrode e (C) relative to the neutral, as-assembled
  * device: double-layer charge minus F times the sodium inserted beyond the

@@ -40,7 +40,9 @@
  * at most JUMP_FIRST.  Every jump is limited so that the capacitance moves
  * by at most JUMP_MAX_CHANGE of its first value (the retention curve stays
  * resolved), and to JUMP_MAX cycles.  A state that is not admissible (a
- * concentration or a share out of its range) halves the jump.
+ * concentration, a stoichiometry or a share out of its range, or more
+ * than half-way to its bound from where it was: nimc_model_state_near)
+ * halves the jump.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -168,7 +170,7 @@ int nimc_jumper_after_cycle(nimc_jumper *J, const nimc_model *m, double *y,
   for (; n >= 2; n /= 2) {
     for (int64_t i = 0; i < J->n; i++)
       y[i] = y3[i] + n * ((y3[i] - y2[i]) - l * (y2[i] - y1[i])) / (1.0 - l);
-    if (nimc_model_state_admissible(m, y)) break;
+    if (nimc_model_state_near(m, y, y3)) break;
   }
   if (n < 2) {
     memcpy(y, y3, sizeof(double) * (size_t)J->n);
