@@ -818,6 +818,56 @@ static void expect_set_error(const char *devpath, const char *set,
   CHECK_CONTAINS(err.msg, b);
 }
 
+/* Ageing: a material file may declare its side reaction (the keys of
+ * either kind's material), with its temperature law; a capacitive one
+ * needs its surface (bet_area), a film belongs to an intercalation one. */
+static void test_side_reaction_in_material_files(void) {
+  const char *dir = fixture_dir();
+  char devpath[256];
+  snprintf(devpath, sizeof devpath, "%s/dev.ini", dir);
+  write_fixture(dir, "materials/nto.ini", "kind = intercalation\n",
+                "kind = intercalation\n"
+                "side_reaction_current = 1e-9 A/m2\n"
+                "side_reaction_current_activation_energy = 50 kJ/mol\n"
+                "side_reaction_potential = 0.8 V\n"
+                "side_reaction_film_resistance = 1e-4 ohm.m4/C\n",
+                NULL);
+  nimc_device *d = NULL;
+  nimc_err err;
+  CHECK(nimc_device_load(&d, devpath, NULL, 0, &err) == NIMC_OK);
+  if (d) {
+    CHECK_REL(d->anode.sr_current.value, 1e-9, 1e-15);
+    CHECK(d->anode.sr_current.tlaw == NIMC_TLAW_ARRHENIUS);
+    CHECK_REL(d->anode.sr_current.Ea_J_mol, 5e4, 1e-15);
+    CHECK_REL(d->anode.sr_E_V, 0.8, 1e-15);
+    CHECK_REL(d->anode.sr_alpha, 0.5, 1e-15);
+    CHECK_REL(d->anode.sr_film_ohm_m4_C, 1e-4, 1e-12);
+    CHECK(d->cathode.sr_current.value == 0.0);
+    nimc_device_destroy(d);
+  }
+  /* the fixture's AG gives a capacitance per mass, not a surface */
+  write_fixture(dir, "materials/ag.ini", "kind = capacitive\n",
+                "kind = capacitive\n"
+                "side_reaction_current = 1 A/m2\n"
+                "side_reaction_potential = 3.5 V\n"
+                "side_reaction_blocking_charge = 10 C/m2\n",
+                NULL);
+  d = NULL;
+  CHECK(nimc_device_load(&d, devpath, NULL, 0, &err) == NIMC_EINPUT);
+  CHECK(d == NULL);
+  CHECK_CONTAINS(err.msg, "materials/ag.ini");
+  CHECK_CONTAINS(err.msg, "needs bet_area and areal_capacitance");
+  write_fixture(dir, "materials/nto.ini", "kind = intercalation\n",
+                "kind = intercalation\n"
+                "side_reaction_blocking_charge = 10 C/m2\n",
+                NULL);
+  CHECK(nimc_device_load(&d, devpath, NULL, 0, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "materials/nto.ini:3: [material] "
+                          "side_reaction_blocking_charge");
+  CHECK_CONTAINS(err.msg, "applies to capacitive materials only");
+  remove_fixture(dir);
+}
+
 static void test_bad_sets(void) {
   const char *dir = fixture_dir();
   char devpath[256];
@@ -1468,6 +1518,7 @@ int main(void) {
   RUN(test_long_line);
   RUN(test_nul_and_size);
   RUN(test_bad_sets);
+  RUN(test_side_reaction_in_material_files);
   RUN(test_missing_device);
   RUN(test_material_search);
   RUN(test_docs_list_every_key);

@@ -1119,12 +1119,13 @@ static int load_material(const loader *L, const entry *e, const char *file,
                "unknown value '%s' (choices: intercalation, "
                "capacitive, hybrid, electrolyte)",
                k->value);
-  const key_def *lists[4] = {material_head, NULL, NULL, NULL};
-  if (*kind == ELECTROLYTE) lists[1] = material_electrolyte;
+  const key_def *lists[5] = {material_head, NULL, NULL, NULL, NULL};
+  int n = 1;
+  if (*kind == ELECTROLYTE) lists[n++] = material_electrolyte;
   if (*kind == INTERCALATION || *kind == HYBRID)
-    lists[1] = material_intercalation;
-  if (*kind == CAPACITIVE) lists[1] = material_capacitive;
-  if (*kind == HYBRID) lists[2] = material_capacitive;
+    lists[n++] = material_intercalation;
+  if (*kind == CAPACITIVE || *kind == HYBRID) lists[n++] = material_capacitive;
+  if (*kind != ELECTROLYTE) lists[n++] = material_side; /* ageing */
   return check_keys(L, mat, "material", lists);
 }
 

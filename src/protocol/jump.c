@@ -34,7 +34,10 @@
  * slow slope times the cycles since): the difference is the jump's error
  * (last_error, in units of tol), curvature and the perturbation of the
  * fast part together, and it grows as N^2.  The next jump is the last
- * scaled by 0.9 / sqrt(error), at most doubled, at least quartered.
+ * scaled by 0.9 / sqrt(error), at most doubled, at least quartered; after
+ * an error above tol the jumper starts afresh (JUMP_START cycles in a row,
+ * then a first jump of JUMP_FIRST), since the changes it would measure
+ * still hold the perturbation.
  * Without a jump before (or after a jump declined), the slow second
  * difference r of cycles in a row gives N = 0.9 sqrt(2 tol / r), the first
  * at most JUMP_FIRST.  Every jump is limited so that the capacitance moves
@@ -58,10 +61,11 @@ enum {
 #define JUMP_GROW 2.0
 #define JUMP_SHRINK 0.25
 #define JUMP_MAX_CHANGE 0.025
-/* the longest jump: slow relaxations of the fast part (the gel's salt
- * profile settles over a hundred cycles or more on the NIMC) are
- * extrapolated linearly, which is stable only for N (1 - lambda) < 2 */
-#define JUMP_MAX 128
+/* the longest jump: slow relaxations (the gel's salt profile settles over
+ * some 70 cycles on the NIMC: lambda = 0.985) are extrapolated linearly,
+ * which is stable only for N (1 - lambda) < 2; on the NIMC, jumps of 128
+ * cycles left excursions of 1 % that the next jumps amplified */
+#define JUMP_MAX 64
 #define JUMP_LAMBDA_MAX 0.9
 
 int nimc_jumper_init(nimc_jumper *J, const nimc_model *m, double tol) {
@@ -149,6 +153,12 @@ int nimc_jumper_after_cycle(nimc_jumper *J, const nimc_model *m, double *y,
      * line it was extrapolated along; the next jump scaled by it */
     double pred = J->c_from + (J->last_jump + NIMC_JUMP_KEEP) * J->dc_before;
     double e = J->last_error = fabs(c[3] - pred) / (J->tol * c1);
+    if (e > 1.0) {
+      /* too far off: the perturbation it left is still in these cycles'
+       * changes; start afresh, as at the Repeat's start */
+      J->nsim = 0, J->jumps = 0;
+      return 0;
+    }
     double f = e > 0.0 ? 0.9 / sqrt(e) : JUMP_GROW;
     if (f > JUMP_GROW) f = JUMP_GROW;
     if (f < JUMP_SHRINK) f = JUMP_SHRINK;
