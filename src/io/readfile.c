@@ -5,6 +5,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -115,6 +116,23 @@ int nimc_text_file_read(const char *path, long max_bytes, const char *what,
                         "%s:%zu: a NUL byte (not a text file?)", path, nul);
   }
   return NIMC_OK;
+}
+
+char *nimc_text_next_line(char **p, long *line, int raw) {
+  while (*p && **p) {
+    char *s = *p, *eol = strchr(s, '\n');
+    *p = eol ? eol + 1 : NULL;
+    if (eol) *eol = '\0';
+    (*line)++;
+    if (raw) return s;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+      s[--n] = '\0';
+    while (isspace((unsigned char)*s))
+      s++;
+    if (*s && *s != '#') return s;
+  }
+  return NULL;
 }
 
 size_t nimc_nul_line(const char *buf, size_t len) {

@@ -27,6 +27,12 @@
 int nimc_file_slurp(const char *path, long max, char **out, size_t *len,
                     int *errnum, char *why, size_t whylen);
 
+/* The next line of the text at *p (writable, NUL-terminated): cut at its
+ * end (the '\n' becomes NUL), *p moved past it and *line counted.  raw:
+ * the line as it is; else trimmed of blank space, and blank lines and
+ * '#' comments skipped.  NULL at the end of the text. */
+char *nimc_text_next_line(char **p, long *line, int raw);
+
 /* The 1-based line of the first NUL byte of buf[0, len), 0 if none. */
 size_t nimc_nul_line(const char *buf, size_t len);
 

@@ -377,20 +377,7 @@ typedef struct reader {
 /* The next line, its end cut; comments and blank lines skipped unless
  * raw.  NULL at the end of the text. */
 static char *next_line(reader *r, int raw) {
-  while (r->p && *r->p) {
-    char *s = r->p, *eol = strchr(s, '\n');
-    r->p = eol ? eol + 1 : NULL;
-    if (eol) *eol = '\0';
-    r->line++;
-    if (raw) return s;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-      s[--n] = '\0';
-    while (isspace((unsigned char)*s))
-      s++;
-    if (*s && *s != '#') return s;
-  }
-  return NULL;
+  return nimc_text_next_line(&r->p, &r->line, raw);
 }
 
 static int bad(reader *r, const char *key, const char *what,

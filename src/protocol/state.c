@@ -262,19 +262,7 @@ typedef struct reader {
 /* The next line that is not blank or a comment, its end cut (NUL); NULL at
  * the end of the text. */
 static char *next_line(reader *r) {
-  while (r->p && *r->p) {
-    char *s = r->p, *eol = strchr(s, '\n');
-    r->p = eol ? eol + 1 : NULL;
-    if (eol) *eol = '\0';
-    r->line++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-      s[--n] = '\0';
-    while (isspace((unsigned char)*s))
-      s++;
-    if (*s && *s != '#') return s;
-  }
-  return NULL;
+  return nimc_text_next_line(&r->p, &r->line, 0);
 }
 
 /* A real number at *s (hexadecimal or decimal), finite; *s moves past it.
