@@ -610,7 +610,7 @@ static int read_jumper(reader *r, nimc_checkpoint *ck) {
   for (long long i = 0; i < n; i++) {
     s = next_line(r, 0), q = s;
     for (int k = 0; k < NIMC_JUMP_KEEP; k++)
-      if (!s || real_at(&q, &J->y[k][i]))
+      if (!s || real_at(&q, &J->y[k][i]) || !isfinite(J->y[k][i]))
         return bad(r, "jump_states", "expected the kept states' values", s);
     if (!only_space(q))
       return bad(r, "jump_states", "expected the kept states' values", s);
