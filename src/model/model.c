@@ -1813,7 +1813,8 @@ static int within(double x, double r, double lo, double hi, int have_ref) {
   return !have_ref || (x - lo >= 0.5 * (r - lo) && hi - x >= 0.5 * (hi - r));
 }
 
-static int admissible(const nimc_model *m, const double *y, const double *yr) {
+int nimc_model_state_near(const nimc_model *m, const double *y,
+                          const double *yr) {
   int ref = yr != NULL;
   if (!yr) yr = y;
   if (m->pack) return nimc_pack_min_concentration(m, y) > 0.0;
@@ -1839,14 +1840,6 @@ static int admissible(const nimc_model *m, const double *y, const double *yr) {
   return 1;
 }
 
-int nimc_model_state_admissible(const nimc_model *m, const double *y) {
-  return admissible(m, y, NULL);
-}
-
-int nimc_model_state_near(const nimc_model *m, const double *y,
-                          const double *yref) {
-  return admissible(m, y, yref);
-}
 
 double nimc_model_il_cation_inventory(const nimc_model *m, const double *y) {
   if (m->pack) return nimc_pack_il_cation_inventory(m, y);

@@ -287,11 +287,10 @@ double nimc_model_min_concentration(const nimc_model *m, const double *y);
 /* Whether y is a state the model's laws take (a state made by
  * extrapolation, cycle jumping): every concentration positive, every
  * particle shell's stoichiometry in (0, 1), every film charge >= 0 and
- * blocked share in [0, 1).  A pack's cells are checked alike. */
-int nimc_model_state_admissible(const nimc_model *m, const double *y);
-/* The same, and no bounded quantity (concentration, stoichiometry, blocked
- * share) has gone more than half of the way from its value in yref to its
- * bound: an extrapolated state stays where the laws are gentle. */
+ * blocked share in [0, 1) -- and, with a reference state yref (NULL:
+ * none), no bounded quantity gone more than half of the way from its
+ * value in yref to its bound, so that the laws stay gentle.  A pack is
+ * judged by its concentrations alone. */
 int nimc_model_state_near(const nimc_model *m, const double *y,
                           const double *yref);
 

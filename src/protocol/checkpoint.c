@@ -258,9 +258,9 @@ static void put_jumper(text *t, const nimc_jumper *J) {
   put(t, "# cycle jumping: the running Repeat's jumper (0: none)\njump %d\n",
       J != NULL);
   if (!J) return;
-  put(t, "jump_counts %d %d %d %ld %d\njump_values %a %a %a %a %a %a\n",
-      J->nsim, J->last_jump, J->jumps, J->skipped, J->pending, J->dc_before,
-      J->c_from, J->c_first, J->tol, J->last_error, J->lambda);
+  put(t, "jump_counts %d %d %d %d\njump_values %a %a %a %a\n", J->nsim,
+      J->last_jump, J->jumps, J->pending, J->dc_before, J->c_from, J->c_first,
+      J->tol);
   put(t, "jump_cycles");
   for (int k = 0; k < NIMC_JUMP_KEEP; k++)
     put(t, " %a %a", J->t[k], J->c[k]);
@@ -574,26 +574,25 @@ static int read_position(reader *r, nimc_checkpoint *ck) {
 
 /* The jumper (put_jumper), into ck->jump (its weights are not kept). */
 static int read_jumper(reader *r, nimc_checkpoint *ck) {
-  long long on, v[5], n;
+  long long on, v[4], n;
   int rc;
   if ((rc = key_whole(r, "jump", 0, 1, &on)) || !on) return rc;
   nimc_jumper *J = &ck->jump;
   char *s = value_of(r, "jump_counts"), *q = s;
   if (!s) return NIMC_EINPUT;
-  for (int k = 0; k < 5; k++)
+  for (int k = 0; k < 4; k++)
     if (whole_at(&q, 0, 2147483647, &v[k]))
-      return bad(r, "jump_counts", "expected five whole numbers", s);
-  if (!only_space(q)) return bad(r, "jump_counts", "expected five numbers", s);
+      return bad(r, "jump_counts", "expected four whole numbers", s);
+  if (!only_space(q)) return bad(r, "jump_counts", "expected four numbers", s);
   J->nsim = (int)v[0], J->last_jump = (int)v[1], J->jumps = (int)v[2];
-  J->skipped = (long)v[3], J->pending = (int)v[4];
+  J->pending = (int)v[3];
   s = value_of(r, "jump_values"), q = s;
   if (!s) return NIMC_EINPUT;
-  double *x6[] = {&J->dc_before, &J->c_from, &J->c_first, &J->tol,
-                  &J->last_error, &J->lambda};
-  for (size_t k = 0; k < sizeof x6 / sizeof x6[0]; k++)
-    if (real_at(&q, x6[k]))
-      return bad(r, "jump_values", "expected six numbers", s);
-  if (!only_space(q)) return bad(r, "jump_values", "expected six numbers", s);
+  double *x[] = {&J->dc_before, &J->c_from, &J->c_first, &J->tol};
+  for (size_t k = 0; k < sizeof x / sizeof x[0]; k++)
+    if (real_at(&q, x[k]))
+      return bad(r, "jump_values", "expected four numbers", s);
+  if (!only_space(q)) return bad(r, "jump_values", "expected four numbers", s);
   s = value_of(r, "jump_cycles"), q = s;
   if (!s) return NIMC_EINPUT;
   for (int k = 0; k < NIMC_JUMP_KEEP; k++)
@@ -689,21 +688,12 @@ int nimc_checkpoint_read(const char *path, nimc_checkpoint **out,
   if (!out || !path)
     return nimc_err_set(err, NIMC_EMISUSE, "nimc_checkpoint_read: NULL");
   *out = NULL;
-  char *buf = NULL, why[256];
+  char *buf = NULL;
   size_t len = 0;
-  int errnum = 0;
-  int rc = nimc_file_slurp(path, CKPT_MAX_BYTES, &buf, &len, &errnum, why,
-                           sizeof why);
-  if (rc)
-    return nimc_err_set(err, rc, "%s: cannot read the checkpoint: %s", path,
-                        why);
+  int rc = nimc_text_file_read(path, CKPT_MAX_BYTES, "the checkpoint", &buf,
+                               &len, err);
+  if (rc) return rc;
   nimc_checkpoint *ck = NULL;
-  size_t nul = nimc_nul_line(buf, len);
-  if (nul) {
-    rc = nimc_err_set(err, NIMC_EINPUT, "%s:%zu: a NUL byte (not a checkpoint)",
-                      path, nul);
-    goto done;
-  }
   reader r = {path, buf, 0, err};
   char *s = next_line(&r, 0);
   size_t ml = strlen(CKPT_MAGIC);

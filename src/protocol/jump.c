@@ -32,7 +32,7 @@
  * reports.  Four cycles after a jump, the capacitance is compared with the
  * line the jump extrapolated along (the capacitance at its start plus its
  * slow slope times the cycles since): the difference is the jump's error
- * (last_error, in units of tol), curvature and the perturbation of the
+ * (in units of tol), curvature and the perturbation of the
  * fast part together, and it grows as N^2.  The next jump is the last
  * scaled by 0.9 / sqrt(error), at most doubled, at least quartered; after
  * an error above tol the jumper starts afresh (JUMP_START cycles in a row,
@@ -82,7 +82,6 @@ int nimc_jumper_init(nimc_jumper *J, const nimc_model *m, double tol) {
   /* the solver's absolute tolerances set each unknown's scale */
   nimc_model_atol(m, 1.0, J->w);
   J->c_first = NAN;
-  J->last_error = NAN;
   J->tol = tol;
   return NIMC_OK;
 }
@@ -141,7 +140,7 @@ int nimc_jumper_after_cycle(nimc_jumper *J, const nimc_model *m, double *y,
   J->t[NIMC_JUMP_KEEP - 1] = *t, J->c[NIMC_JUMP_KEEP - 1] = cap;
   J->nsim++;
   if (J->nsim < (J->jumps ? NIMC_JUMP_KEEP : JUMP_START)) return 0;
-  double l = J->lambda = decay_ratio(J), c1 = fabs(J->c_first);
+  double l = decay_ratio(J), c1 = fabs(J->c_first);
   const double *c = J->c;
   double dc = ((c[3] - c[2]) - l * (c[2] - c[1])) / (1.0 - l);
   double d2 = ((c[3] - 2 * c[2] + c[1]) - l * (c[2] - 2 * c[1] + c[0])) /
@@ -152,7 +151,7 @@ int nimc_jumper_after_cycle(nimc_jumper *J, const nimc_model *m, double *y,
     /* right after a jump: its error, the capacitance now against the
      * line it was extrapolated along; the next jump scaled by it */
     double pred = J->c_from + (J->last_jump + NIMC_JUMP_KEEP) * J->dc_before;
-    double e = J->last_error = fabs(c[3] - pred) / (J->tol * c1);
+    double e = fabs(c[3] - pred) / (J->tol * c1);
     if (e > 1.0) {
       /* too far off: the perturbation it left is still in these cycles'
        * changes; start afresh, as at the Repeat's start */
@@ -192,7 +191,6 @@ int nimc_jumper_after_cycle(nimc_jumper *J, const nimc_model *m, double *y,
   J->last_jump = n;
   J->nsim = 0;
   J->jumps++;
-  J->skipped += n;
   J->pending = n;
   return n;
 }

@@ -27,11 +27,7 @@ typedef struct nimc_jumper {
   double c_from;        /* the capacitance of the cycle it jumped from */
   double c_first;       /* the Repeat's first capacitance */
   double tol;           /* error allowed per jump, relative to c_first */
-  double last_error;    /* estimated error of the last jump (relative to
-                           tol; NaN until a jump has been checked) */
-  double lambda;        /* the last decay ratio of the fast part */
   int jumps;            /* jumps made */
-  long skipped;         /* cycles skipped in all */
   int pending;          /* the cycles jumped over after the last cycle
                            (the next cycle's skipped_before) */
 } nimc_jumper;

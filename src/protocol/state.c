@@ -450,19 +450,12 @@ int nimc_state_read(const char *path, nimc_state **out, nimc_err *err) {
   if (!out) return nimc_err_set(err, NIMC_EMISUSE, "nimc_state_read: NULL");
   *out = NULL;
   if (!path) return nimc_err_set(err, NIMC_EMISUSE, "nimc_state_read: NULL");
-  char *buf = NULL, why[256];
+  char *buf = NULL;
   size_t len = 0;
-  int errnum = 0;
-  int rc = nimc_file_slurp(path, STATE_MAX_BYTES, &buf, &len, &errnum, why,
-                           sizeof why);
-  if (rc)
-    return nimc_err_set(err, rc, "%s: cannot read state file: %s", path, why);
-  size_t nul = nimc_nul_line(buf, len);
-  if (nul)
-    rc = nimc_err_set(err, NIMC_EINPUT, "%s:%zu: a NUL byte (not a state file)",
-                      path, nul);
-  else
-    rc = nimc_state_parse(buf, path, 0, out, err);
+  int rc =
+      nimc_text_file_read(path, STATE_MAX_BYTES, "state file", &buf, &len, err);
+  if (rc) return rc;
+  rc = nimc_state_parse(buf, path, 0, out, err);
   free(buf);
   return rc;
 }
