@@ -15,16 +15,20 @@
  *  - a Repeat shorter than NIMC_JUMP_MIN_CYCLES is not jumped, and the
  *    --cycle-jump option (nimc_sim_opts.cycle_jump) jumps a plain Repeat;
  *  - the words: "Repeat N times with cycle jumping:" on one line or
- *    several; anything else after "times" is refused, naming the form.
+ *    several; anything else after "times" is refused, naming the form;
+ *  - a jumping run resumed from a checkpoint taken right after a jump, or
+ *    a cycle later, gives the unbroken run's cycles bit for bit.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/constants.h"
 #include "nimc/nimc.h"
 #include "protocol/experiment.h"
+#include "protocol/jump.h"
 #include "protocol/sim.h"
 #include "testlib.h"
 
@@ -193,9 +197,89 @@ static void test_the_words(void) {
   }
 }
 
+/* The checkpoint callback of a jumping run: notes which boundaries came
+ * right after a jump, and writes the checkpoint of boundary `at`. */
+typedef struct jwriter {
+  int calls, at, written, first_after_jump;
+  char path[256];
+} jwriter;
+
+static int on_boundary(void *user, nimc_sim *sim, const nimc_result *res) {
+  jwriter *w = user;
+  w->calls++;
+  const nimc_jumper *J = nimc_sim_jumper(sim);
+  if (J && J->pending > 0 && !w->first_after_jump)
+    w->first_after_jump = w->calls;
+  if (w->calls != w->at) return 0;
+  nimc_err err;
+  int rc = nimc_checkpoint_write(sim, res, NULL, 0, w->path, &err);
+  if (rc) fprintf(stderr, "  write: %s\n", err.msg);
+  w->written = !rc;
+  return rc;
+}
+
+static void test_resumed_jumping_run(void) {
+  static const char *const coarse[] = {
+      "mesh.anode_cells=3", "mesh.separator_cells=2", "mesh.cathode_cells=3",
+      "mesh.particle_shells=3", "mesh.micropore_shells=2"};
+  const char *line = "Repeat 40 times with cycle jumping: Charge at 1 mA/cm2 "
+                     "until 3.5 V; Discharge at 1 mA/cm2 until 0.5 V";
+  nimc_device *dev = NULL;
+  nimc_err err;
+  CHECK(nimc_device_load(&dev, DEVICE, coarse, 5, &err) == NIMC_OK);
+  if (!dev) return;
+  nimc_experiment *exp = NULL;
+  CHECK(nimc_experiment_parse(&exp, &line, 1, &err) == NIMC_OK);
+  nimc_sim_opts o = nimc_sim_opts_default();
+  o.checkpoint_every = 1, o.checkpoint = on_boundary;
+  jwriter all = {0, -1, 0, 0, ""};
+  o.checkpoint_user = &all;
+  nimc_sim *s = NULL;
+  nimc_result u;
+  memset(&u, 0, sizeof u);
+  CHECK(nimc_sim_create(&s, dev, &o, &err) == NIMC_OK);
+  CHECK(s && nimc_sim_run(s, exp, &u) == NIMC_OK);
+  nimc_sim_destroy(s);
+  CHECK(u.ncycles < 40 && all.first_after_jump > 0);
+  /* right after the first jump, and a cycle later */
+  for (int k = 0; k < 2 && all.first_after_jump > 0; k++) {
+    jwriter w = {0, all.first_after_jump + k, 0, 0, ""};
+    snprintf(w.path, sizeof w.path, "/tmp/nimc_test_jump_%d.nimc",
+             (int)getpid());
+    o.checkpoint_user = &w;
+    nimc_result part, r;
+    memset(&part, 0, sizeof part), memset(&r, 0, sizeof r);
+    s = NULL;
+    CHECK(nimc_sim_create(&s, dev, &o, &err) == NIMC_OK);
+    CHECK(s && nimc_sim_run(s, exp, &part) == NIMC_OK && w.written);
+    nimc_sim_destroy(s);
+    nimc_checkpoint *ck = NULL;
+    CHECK(nimc_checkpoint_read(w.path, &ck, &err) == NIMC_OK);
+    o.checkpoint_user = &all;
+    s = NULL;
+    CHECK(nimc_sim_create(&s, dev, &o, &err) == NIMC_OK);
+    int rc = s && ck ? nimc_sim_resume(s, ck, &r) : -1;
+    if (!rc) rc = nimc_sim_run(s, exp, &r);
+    if (rc && s) fprintf(stderr, "  resume: %s\n", nimc_sim_errmsg(s));
+    CHECK(rc == NIMC_OK);
+    int same = r.ncycles == u.ncycles;
+    for (size_t c = 0; same && c < u.ncycles; c++)
+      same &= !memcmp(&r.cycles[c], &u.cycles[c], sizeof u.cycles[c]);
+    CHECK(same);
+    nimc_checkpoint_destroy(ck);
+    nimc_sim_destroy(s);
+    nimc_result_free(&part), nimc_result_free(&r);
+    remove(w.path);
+  }
+  nimc_result_free(&u);
+  nimc_experiment_destroy(exp);
+  nimc_device_destroy(dev);
+}
+
 int main(void) {
   RUN(test_the_words);
   RUN(test_when_it_jumps);
+  RUN(test_resumed_jumping_run);
   RUN(test_jumping_against_brute_force);
   return TEST_REPORT();
 }

@@ -845,6 +845,9 @@ static int run_cycle(nimc_sim *s, const nimc_block *b, int depth, int rep,
                              nimc_solver_errmsg(s->solver));
       s->t = t;
       r->ncycles += n;
+      /* the position is after the last cycle skipped (a run resumed
+       * here walks the skipped cycles' iterations too) */
+      if (depth < NIMC_POSITION_DEPTH) r->iter[depth] = rep + n;
       s->steps_done += n * (int)b->nsteps;
       s->run_done = r->done += (size_t)n * b->nsteps;
       *skip = n;
