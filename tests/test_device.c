@@ -865,7 +865,55 @@ static void test_side_reaction_in_material_files(void) {
   CHECK_CONTAINS(err.msg, "materials/nto.ini:3: [material] "
                           "side_reaction_blocking_charge");
   CHECK_CONTAINS(err.msg, "applies to capacitive materials only");
+  /* trapping: in an intercalation solid, without a film of its own (no
+   * film resistance needed) */
+  write_fixture(dir, "materials/nto.ini", "kind = intercalation\n",
+                "kind = intercalation\n"
+                "side_reaction_trapping = 0.01\n"
+                "side_reaction_trapping_activation_energy = 30 kJ/mol\n",
+                NULL);
+  d = NULL;
+  CHECK(nimc_device_load(&d, devpath, NULL, 0, &err) == NIMC_OK);
+  if (d) {
+    CHECK_REL(d->anode.sr_trapping.value, 0.01, 1e-15);
+    CHECK_REL(d->anode.sr_trapping.Ea_J_mol, 3e4, 1e-15);
+    CHECK(d->anode.sr_current.value == 0.0);
+    nimc_device_destroy(d);
+    d = NULL;
+  }
+  /* in a capacitive one, in its micropores */
+  write_fixture(dir, "materials/ag.ini", "kind = capacitive\n",
+                "kind = capacitive\n"
+                "side_reaction_trapping = 0.01\n"
+                "side_reaction_blocking_charge = 10 C/m2\n",
+                NULL);
+  CHECK(nimc_device_load(&d, devpath, NULL, 0, &err) == NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "materials/ag.ini:3: [material] "
+                          "side_reaction_trapping");
+  CHECK_CONTAINS(err.msg, "needs micropores");
   remove_fixture(dir);
+  /* on the NIMC's AG (micropores, a BET surface): its value and law, and
+   * the blocking charge it needs */
+  const char *ok[] = {"cathode.side_reaction_trapping=0.01",
+                      "cathode.side_reaction_trapping_activation_energy="
+                      "20kJ/mol",
+                      "cathode.side_reaction_blocking_charge=10C/m2"};
+  CHECK(nimc_device_load(&d, "devices/nimc.ini", ok, 3, &err) == NIMC_OK);
+  if (d) {
+    CHECK_REL(d->cathode.sr_trapping.value, 0.01, 1e-15);
+    CHECK(d->cathode.sr_trapping.tlaw == NIMC_TLAW_ARRHENIUS);
+    CHECK_REL(d->cathode.sr_trapping.Ea_J_mol, 2e4, 1e-15);
+    CHECK(d->cathode.sr_current.value == 0.0);
+    nimc_device_destroy(d);
+    d = NULL;
+  }
+  CHECK(nimc_device_load(&d, "devices/nimc.ini", ok, 1, &err) ==
+        NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "side_reaction_blocking_charge: missing");
+  const char *big = "cathode.side_reaction_trapping=1.5";
+  CHECK(nimc_device_load(&d, "devices/nimc.ini", &big, 1, &err) ==
+        NIMC_EINPUT);
+  CHECK_CONTAINS(err.msg, "side_reaction_trapping: must be between 0 and 1");
 }
 
 static void test_bad_sets(void) {

@@ -29,8 +29,30 @@
  * table; variant 2: two intercalation electrodes without double layers
  * (algebraic dphi), a surface film, a sphere and a cylinder, and a shunt
  * across the terminals; variants 3 and 4: the ternary electrolyte;
- * variant 5: variant 4 ageing (side reactions on both electrodes). */
+ * variant 5: variant 4 ageing (side reactions on both electrodes);
+ * variant 6: variant 5 with trapping on the cathode too; variant 7:
+ * variant 4 with trapping alone on the cathode (no oxidation); variant 8:
+ * variant 7 with trapping in the anode's solid too. */
 static void jacobian_variant(nimc_device *d, int variant) {
+  if (variant == 6) {
+    jacobian_variant(d, 5);
+    d->cathode.sr_trapping = nimc_law_constant(0.3);
+    return;
+  }
+  if (variant == 8) {
+    /* trapping in the anode's solid and on the cathode's surface */
+    jacobian_variant(d, 7);
+    d->anode.sr_trapping = nimc_law_constant(0.2);
+    d->anode.sr_film_ohm_m4_C = 1e-2;
+    return;
+  }
+  if (variant == 7) {
+    jacobian_variant(d, 4);
+    d->cathode.sr_trapping = nimc_law_constant(0.3);
+    d->cathode.sr_block_C_m2 = 1.0;
+    d->cathode.surface_m2_m3 = 6.5e8;
+    return;
+  }
   if (variant == 5) {
     /* ageing: a film-growing reduction on the anode, a blocking
      * oxidation on the cathode, on variant 4's device */
@@ -83,7 +105,7 @@ static void jacobian_variant(nimc_device *d, int variant) {
 }
 
 static void test_jacobian_matches_finite_differences(void) {
-  for (int variant = 0; variant < 6; variant++) {
+  for (int variant = 0; variant < 9; variant++) {
     nimc_device d;
     fx_full_device(&d);
     jacobian_variant(&d, variant);
@@ -243,7 +265,10 @@ static int simulate(const nimc_device *d, const nimc_experiment *exp,
 }
 
 /* ternary: 0 binary, 1 ternary with micropores, 2 that with side
- * reactions on both electrodes (ageing) */
+ * reactions on both electrodes (ageing), 3 that with trapping alone on
+ * the cathode (and the anode's reduction), 4 trapping on both electrodes
+ * and no reaction: the sodium trapped in the anode counts in the
+ * inventory, and the ionic liquid's cations are untouched */
 static void cycle_conservation(int ternary) {
   nimc_device d;
   fx_full_device(&d);
@@ -253,15 +278,23 @@ static void cycle_conservation(int ternary) {
     d.cathode.mp_tau_s = 40.0;
     d.cathode.mp_Tref_K = 298.15;
   }
-  if (ternary == 2) {
+  if (ternary >= 2) {
     /* rates that take a few per cent of the charge */
     d.anode.sr_current = nimc_law_constant(1e-7);
     d.anode.sr_E_V = 0.6, d.anode.sr_alpha = 0.5;
     d.anode.sr_film_ohm_m4_C = 1e-3;
-    d.cathode.sr_current = nimc_law_constant(1e-5);
+    d.cathode.sr_current = nimc_law_constant(ternary == 2 ? 1e-5 : 0.0);
     d.cathode.sr_E_V = 3.2, d.cathode.sr_alpha = 0.5;
     d.cathode.sr_block_C_m2 = 0.05;
     d.cathode.surface_m2_m3 = 3.6e7 / 0.055;
+  }
+  /* trapping: 2 % of what the cathode's surface takes up while charging
+   * (and with 4, of the sodium the anode takes up, without its reduction) */
+  const double kappa = 0.02;
+  if (ternary >= 3) d.cathode.sr_trapping = nimc_law_constant(kappa);
+  if (ternary == 4) {
+    d.anode.sr_trapping = nimc_law_constant(kappa);
+    d.anode.sr_current = nimc_law_constant(0.0);
   }
   d.cathode.leak_A_m3 = 0.0; /* leakage stores no charge */
   fx_exp x;
@@ -299,11 +332,30 @@ static void cycle_conservation(int ternary) {
     CHECK(sc > 1e-3 * qcharge && -sa > 1e-3 * qcharge);
     /* the blocked share and the film grew */
     CHECK(sc < 0.2 * qcharge && -sa < 0.2 * qcharge);
+  } else if (ternary == 4) {
+    /* each electrode traps kappa of what it takes up while charging:
+     * about the same charge (the anode's double layer takes a little) */
+    fprintf(stderr, "  trapped %.4f and %.4f of the charge (kappa %.4f)\n",
+            sc / qcharge, -sa / qcharge, kappa);
+    CHECK(sc > 0.9 * kappa * qcharge && sc < 1.1 * kappa * qcharge);
+    CHECK(-sa > 0.8 * kappa * qcharge && -sa < 1.1 * kappa * qcharge);
+  } else if (ternary == 3) {
+    /* the cathode is all double layer and micropores: it traps kappa of
+     * the charge, give or take what its micropores take up and give back
+     * while the cell discharges and rests; nothing on discharge */
+    fprintf(stderr, "  trapped %.4f of the charge (kappa %.4f)\n",
+            sc / qcharge, kappa);
+    CHECK(sc > 0.9 * kappa * qcharge && sc < 1.1 * kappa * qcharge);
+    CHECK(-sa > 1e-3 * qcharge);
   } else {
     CHECK(sa == 0.0 && sc == 0.0);
   }
-  CHECK_ABS(qc + sc, qin, 1e-12 * qcharge);
-  CHECK_ABS(-(qa + sa), qin, 1e-12 * qcharge);
+  /* to round-off of the sums over the cells: 1e-12 of the largest
+   * charge in them (the charge in, |qin|, is several times the charge a
+   * step moves) */
+  double qtol = 1e-12 * fmax(qcharge, fabs(qin));
+  CHECK_ABS(qc + sc, qin, qtol);
+  CHECK_ABS(-(qa + sa), qin, qtol);
   /* from the neutral start: no electrode holds charge as assembled, and
    * the two electrodes' charges sum to zero in every state after it (the
    * binary electrolyte is electroneutral in every cell) */
@@ -319,7 +371,7 @@ static void cycle_conservation(int ternary) {
          p1 = nimc_model_il_cation_inventory(m, y);
   if (ternary) {
     /* consumed only by the anode's side reaction, one per electron */
-    double used = ternary == 2 ? -sa / NIMC_F : 0.0;
+    double used = ternary == 2 || ternary == 3 ? -sa / NIMC_F : 0.0;
     fprintf(stderr, "  ionic liquid cations: drift %.2e (relative), "
             "%.3e mol consumed\n", (p1 + used - p0) / p0, used);
     CHECK(p0 > 0.0);
@@ -343,6 +395,8 @@ static void test_cycle_conservation(void) {
   cycle_conservation(0);
   cycle_conservation(1);
   cycle_conservation(2);
+  cycle_conservation(3);
+  cycle_conservation(4);
 }
 
 /* An initial cell voltage is reached from the neutral device without

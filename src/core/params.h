@@ -82,8 +82,13 @@ typedef struct nimc_electrode_params {
    * / (R T)), whose products block its surface (sr_block_C_m2 of them per
    * m2 block it all); a reduction on an intercalation material,
    * i = -i0(T) exp(-alpha F (E - E_sr) / (R T)), whose products grow a
-   * film of sr_film_ohm_m4_C of resistance per C/m2.  i0 = 0: none */
+   * film of sr_film_ohm_m4_C of resistance per C/m2.  i0 = 0: none.
+   * On a capacitive material, trapping too: a share kappa(T) of the
+   * anions its surface takes up while it charges (its net capacitive
+   * current, when anodic) stays in the pores, passed but not stored, and
+   * blocks the surface like the oxidation's products.  kappa = 0: none */
   nimc_law sr_current;            /* i0(T) [A/m2 of surface] */
+  nimc_law sr_trapping;           /* kappa(T) [1] */
   double sr_E_V;                  /* E_sr [V vs Na/Na+] */
   double sr_alpha;                /* transfer coefficient (default 0.5) */
   double sr_block_C_m2;           /* capacitive: charge that blocks 1 m2 */

@@ -535,6 +535,10 @@ static const key_def material_side[] = {
     MCODE("side_reaction_current_vtf_B"),
     MCODE("side_reaction_current_vtf_T0"),
     MCODE("side_reaction_potential"),
+    MCODE("side_reaction_trapping"),
+    MCODE("side_reaction_trapping_activation_energy"),
+    MCODE("side_reaction_trapping_vtf_B"),
+    MCODE("side_reaction_trapping_vtf_T0"),
     MNUM("side_reaction_alpha", "1", FRAC, sr_alpha, NULL),
     MNUM("side_reaction_blocking_charge", "C/m2", POS, sr_block_C_m2, NULL),
     MNUM("side_reaction_film_resistance", "ohm.m4/C", NONNEG, sr_film_ohm_m4_C,
@@ -1253,10 +1257,24 @@ static int side(const scope *ms, double Tref, int inter,
     return bad(ms->L, look(ms, "side_reaction_current"),
                "must be a current density such as '1e-9 A/m2', got '%s'",
                look(ms, "side_reaction_current")->value);
+  TRY(get_law(ms, "side_reaction_trapping", "1", UNIT, LAW_TEMPERATURE, NULL,
+              Tref, &p->sr_trapping));
+  const entry *trap = look(ms, "side_reaction_trapping");
+  if (trap && p->sr_trapping.kind != NIMC_LAW_CONSTANT)
+    return bad(ms->L, trap, "must be a share such as '0.01', got '%s'",
+               trap->value);
+  if (trap && !inter && p->sr_trapping.value > 0.0 &&
+      !(p->mp_fraction > 0.0))
+    return bad(ms->L, trap,
+               "needs micropores (micropore_capacitance_fraction): the ions "
+               "are trapped in them");
   int on = p->sr_current.value > 0.0;
   TRY(read_keys(ms, ms, material_side, p));
   TRY(get_num(ms, "side_reaction_potential", "V", ANY,
               on ? "a potential such as '4.4 V'" : NULL, &p->sr_E_V));
+  /* an intercalation material's film resistance is needed with its
+   * reduction; with trapping alone it may be left out (no growth) */
+  if (!inter) on = on || p->sr_trapping.value > 0.0;
   const char *need = inter ? "side_reaction_film_resistance"
                            : "side_reaction_blocking_charge";
   const char *other = inter ? "side_reaction_blocking_charge"
@@ -1598,6 +1616,7 @@ static void electrode_defaults(nimc_electrode_params *p) {
   p->dl_cation_fraction = -1.0; /* counter-ion model */
   p->leak_n = 1.0;
   p->sr_current = nimc_law_constant(0.0);
+  p->sr_trapping = nimc_law_constant(0.0);
   p->sr_alpha = 0.5;
 }
 
@@ -1628,7 +1647,7 @@ static void device_defaults(nimc_device *d) {
   d->solver = (nimc_solver_params){1e-5, 1.0}; /* docs/validation.md */
 }
 
-#define DEVICE_NLAWS 16
+#define DEVICE_NLAWS 18
 
 /* The device's laws that depend on temperature, in laws[DEVICE_NLAWS], and
  * with names their names for messages. */
@@ -1644,6 +1663,8 @@ static void device_laws(nimc_device *d, nimc_law **out,
                                   &d->cathode.cap_shape,
                                   &d->anode.sr_current,
                                   &d->cathode.sr_current,
+                                  &d->anode.sr_trapping,
+                                  &d->cathode.sr_trapping,
                                   &d->electrolyte.conductivity,
                                   &d->electrolyte.diffusivity,
                                   &d->electrolyte.transference,
@@ -1661,6 +1682,8 @@ static void device_laws(nimc_device *d, nimc_law **out,
       "[cathode] capacitance_shape",
       "[anode] side_reaction_current",
       "[cathode] side_reaction_current",
+      "[anode] side_reaction_trapping",
+      "[cathode] side_reaction_trapping",
       "[electrolyte] conductivity",
       "[electrolyte] diffusivity",
       "[electrolyte] transference_number",
@@ -1824,6 +1847,7 @@ static void electrode_clear(nimc_electrode_params *p) {
   nimc_law_clear(&p->rate_constant);
   nimc_law_clear(&p->cap_shape);
   nimc_law_clear(&p->sr_current);
+  nimc_law_clear(&p->sr_trapping);
 }
 
 void nimc_device_destroy(nimc_device *dev) {

@@ -313,6 +313,10 @@ static int n_block(const nimc_model *m, const nimc_elec *el) {
   (void)m;
   return el && el->sr && !el->has_int;
 }
+static int n_trap(const nimc_model *m, const nimc_elec *el) {
+  (void)m;
+  return el && el->sr && el->has_int && el->p->sr_trapping.value > 0.0;
+}
 
 static double tol_conc(const nimc_model *m, const nimc_elec *el) {
   (void)el;
@@ -441,6 +445,8 @@ static const var_def vars[NIMC_NVAR] = {
                        diff_yes, init_zero},
     [NIMC_VAR_BLOCK] = {"blocked surface share", n_block, tol_share, diff_yes,
                         init_zero},
+    [NIMC_VAR_TRAP] = {"trapped sodium charge", n_trap, tol_film, diff_yes,
+                       init_zero},
 };
 
 const char *nimc_var_name(nimc_var v) {
@@ -477,6 +483,7 @@ static void layout_setup(nimc_model *m) {
     el->imp = off[NIMC_VAR_QMP];
     el->ifilm = off[NIMC_VAR_FILM];
     el->iblock = off[NIMC_VAR_BLOCK];
+    el->itrap = off[NIMC_VAR_TRAP];
   }
 }
 
@@ -625,7 +632,7 @@ static int elec_setup(nimc_elec *el, const nimc_electrode_params *p, int ns,
   el->has_dl = el->cdl_v + el->cap_v > 0.0;
   /* the side reaction runs on the intercalation solid's surface, or on
    * the whole (BET) surface of a capacitive one */
-  el->sr = p->sr_current.value > 0.0;
+  el->sr = p->sr_current.value > 0.0 || p->sr_trapping.value > 0.0;
   el->sr_a = el->has_int ? el->a : p->surface_m2_m3;
   if (el->sr && !el->has_int && !el->has_dl) el->sr = 0;
   el->qw = el->cap_v * NIMC_R * NIMC_TREF_K / NIMC_F;
@@ -685,6 +692,7 @@ static void derive_temperature(nimc_model *m) {
     if (el->sr) {
       el->sr_i0 = nimc_law_eval(&el->p->sr_current, 0.0, m->T_K, NULL);
       el->sr_f = el->p->sr_alpha * NIMC_F / (NIMC_R * m->T_K);
+      el->sr_trap = nimc_law_eval(&el->p->sr_trapping, 0.0, m->T_K, NULL);
     }
     el->pzc = el->p->E_pzc_V;
     if (el->has_int && !elec_is_hybrid(el))
@@ -1503,10 +1511,13 @@ static double faradaic(const nimc_model *m, int i, const double *y, double *F,
   const nimc_elec *el = &m->el[m->elec[i]];
   const nimc_electrode_params *p = el->p;
   int o = m->off[i], ij = o + el->ij;
-  /* the film: as made, and grown by the side reaction's charge s */
+  /* the film: as made, and grown by the side reaction's charge s and by
+   * the sodium trapped in it, t */
   int is = el->ifilm >= 0 ? o + el->ifilm : -1;
+  int it = el->itrap >= 0 ? o + el->itrap : -1;
   double Rf = p->film_ohm_m2, jb = 0, djb = 0, dj_dc = 0, dj_dcs = 0;
   if (is >= 0) Rf += p->sr_film_ohm_m4_C * y[is];
+  if (it >= 0) Rf += p->sr_film_ohm_m4_C * y[it];
   double jF = y[ij];
   if (bv_eval(m, el, y[o + 2] - Rf * jF, y[o], y[o + el->is], J != NULL, &jb,
               &djb, &dj_dc, &dj_dcs))
@@ -1515,6 +1526,7 @@ static double faradaic(const nimc_model *m, int i, const double *y, double *F,
   put(J, ij, ij, 1.0 + Rf * djb, 0), put(J, ij, o + 2, -djb, 0);
   put(J, ij, o, -dj_dc, 0), put(J, ij, o + el->is, -dj_dcs, 0);
   if (is >= 0) put(J, ij, is, djb * jF * p->sr_film_ohm_m4_C, 0);
+  if (it >= 0) put(J, ij, it, djb * jF * p->sr_film_ohm_m4_C, 0);
   return jF;
 }
 
@@ -1581,7 +1593,7 @@ static void side_reaction(const nimc_model *m, int i, const double *y,
   double E = y[o + 2], f = el->sr_f, dE = E - el->p->sr_E_V;
   if (el->has_int) {
     int is = o + el->ifilm;
-    double j = el->sr_i0 * exp(-f * dE); /* A/m2, cathodic */
+    double j = el->sr_i0 > 0.0 ? el->sr_i0 * exp(-f * dE) : 0.0; /* A/m2, cathodic */
     *r = -el->sr_a * j, *dr = f * el->sr_a * j;
     F[is] = yp[is] - j;
     put(J, is, is, 0, 1.0), put(J, is, o + 2, f * j, 0);
@@ -1595,10 +1607,75 @@ static void side_reaction(const nimc_model *m, int i, const double *y,
   }
   int ib = o + el->iblock;
   double u = 1.0 - y[ib], qb = el->p->sr_block_C_m2;
-  double j = el->sr_i0 * exp(f * dE); /* A/m2 of open surface, anodic */
+  /* A/m2 of open surface, anodic (none when only trapping is on) */
+  double j = el->sr_i0 > 0.0 ? el->sr_i0 * exp(f * dE) : 0.0;
   *r = el->sr_a * u * j, *dr = f * *r, *drb = -el->sr_a * j;
   F[ib] = yp[ib] - u * j / qb;
   put(J, ib, ib, j / qb, 1.0), put(J, ib, o + 2, -f * u * j / qb, 0);
+}
+
+/* The width (A/m3) over which trapping turns on with the charging current:
+ * a smooth ramp (x + sqrt(x^2 + w^2)) / 2 instead of max(x, 0), so that
+ * the residual stays differentiable; some 1e-3 of the charging current
+ * of the NIMC's slowest test (0.1 mA/cm2 is about 3e5 A/m3 of cathode). */
+#define TRAP_RAMP_A_M3 300.0
+
+/* Trapping in an intercalation solid (ageing, docs/model.md): a share
+ * kappa of the sodium it takes up -- its faradaic current x = -a j_F, when
+ * cathodic -- is lost to the film on its surface (the SEI the particle's
+ * swelling cracks open): r = -kappa ramp(x) per electrode volume, a Na+
+ * taken from the electrolyte per electron, and the trapped charge t per
+ * m2 of surface grows, t' = -r / a, and with it the film's resistance.  Adds r to
+ * *R and its derivatives to the rows of charge, of the cations and of t. */
+static void trapping_solid(const nimc_model *m, int i, double *F, jac_asm *J,
+                           const double *y, double *R) {
+  const nimc_elec *el = &m->el[m->elec[i]];
+  int o = m->off[i], it = o + el->itrap, sr = solid_row(m, i);
+  int cr = cation_row(m, i);
+  double x = -el->a * y[o + el->ij], w = TRAP_RAMP_A_M3;
+  double h = sqrt(x * x + w * w);
+  double r = -el->sr_trap * 0.5 * (x + h);
+  /* d r / d j_F = -kappa ramp'(x) dx/dj_F, dx/dj_F = -a */
+  double dr = el->sr_trap * 0.5 * (1.0 + x / h) * el->a;
+  double vol = m->mesh->vol[i];
+  *R += r;
+  F[cr] -= vol * r / NIMC_F;
+  F[it] += r / el->a;
+  int rows[4] = {o + 1, sr, cr, it};
+  double sc[4] = {-vol, vol, -vol / NIMC_F, 1.0 / el->a};
+  for (int k = 0; k < 4; k++) put(J, rows[k], o + el->ij, sc[k] * dr, 0);
+}
+
+/* Trapping on a capacitive surface (ageing, docs/model.md): a share kappa
+ * of the anions the surface takes up while it charges -- its net
+ * capacitive current x = q' + q2' + (into the micropores), when anodic --
+ * stays in the pores, passed but not stored, and blocks the surface as
+ * the oxidation's products do: r = kappa ramp(x) per electrode volume,
+ * b' += r / (a q_block).  Adds r to *R and its derivatives to the rows
+ * of charge (the electrolyte's and the solid's) and of b. */
+static void trapping(const nimc_model *m, int i, const dl_current *dl,
+                     double *F, jac_asm *J, double *R) {
+  const nimc_elec *el = &m->el[m->elec[i]];
+  int o = m->off[i], ib = o + el->iblock, sr = solid_row(m, i);
+  double x = dl->qdot + dl->rmp, w = TRAP_RAMP_A_M3;
+  double h = sqrt(x * x + w * w);
+  double r = el->sr_trap * 0.5 * (x + h);
+  double dr = el->sr_trap * 0.5 * (1.0 + x / h); /* d r / d x */
+  double vol = m->mesh->vol[i], g = 1.0 / (el->sr_a * el->p->sr_block_C_m2);
+  *R += r;
+  F[ib] -= g * r;
+  int rows[3] = {o + 1, sr, ib};
+  double sc[3] = {-vol, vol, -g};
+  for (int k = 0; k < 3; k++) {
+    double d = sc[k] * dr;
+    put(J, rows[k], o + el->iq, 0, d);
+    if (el->i2 >= 0) put(J, rows[k], o + el->i2, 0, d);
+    if (el->nmp > 0) {
+      put(J, rows[k], o + 2, d * dl->drmp_dphi, 0);
+      put(J, rows[k], o + el->imp + el->nmp - 1, d * dl->drmp_dq, 0);
+      put(J, rows[k], ib, d * dl->drmp_db, 0);
+    }
+  }
 }
 
 /* The terms of electrode cell i: its double layer, leakage and faradaic
@@ -1629,6 +1706,16 @@ static void electrode_cell(const nimc_model *m, int i, const double *y,
   if (el->sr) side_reaction(m, i, y, yp, F, J, &rsr, &drsr, &drsr_db);
   /* charge: electrolyte gets -V R, solid gets +V R */
   double R = rF + dl.qdot + rlk + dl.rmp + rsr;
+  /* the trapping's current and its derivatives go in at once */
+  double rtrap = 0.0;
+  if (el->itrap >= 0) {
+    F[o + el->itrap] = yp[o + el->itrap];
+    put(J, o + el->itrap, o + el->itrap, 0, 1.0);
+    trapping_solid(m, i, F, J, y, &rtrap);
+  } else if (el->sr && el->sr_trap > 0.0) {
+    trapping(m, i, &dl, F, J, &rtrap);
+  }
+  R += rtrap;
   F[o + 1] -= vol * R;
   F[sr] += vol * R;
   for (int sg = -1; sg <= 1; sg += 2) {
@@ -1832,6 +1919,7 @@ int nimc_model_state_near(const nimc_model *m, const double *y,
                   ref))
         return 0;
     if (el->ifilm >= 0 && !(y[o + el->ifilm] >= 0.0)) return 0;
+    if (el->itrap >= 0 && !(y[o + el->itrap] >= 0.0)) return 0;
     if (el->iblock >= 0 &&
         !(y[o + el->iblock] >= 0.0 &&
           within(y[o + el->iblock], yr[o + el->iblock], -INFINITY, 1.0, ref)))
@@ -1891,9 +1979,12 @@ double nimc_model_side_charge(const nimc_model *m, int e, const double *y) {
     if (m->elec[i] != e) continue;
     const double *yc = y + m->off[i];
     double v = m->mesh->vol[i] * el->sr_a;
-    /* the film holds s C/m2; a blocked share b took q_block b C/m2 */
-    q += el->has_int ? -v * yc[el->ifilm]
-                     : v * el->p->sr_block_C_m2 * yc[el->iblock];
+    /* the film holds s C/m2 and the trapped sodium t C/m2; a blocked
+     * share b took q_block b C/m2 */
+    if (el->has_int)
+      q -= v * (yc[el->ifilm] + (el->itrap >= 0 ? yc[el->itrap] : 0.0));
+    else
+      q += v * el->p->sr_block_C_m2 * yc[el->iblock];
   }
   return q;
 }
@@ -1910,6 +2001,9 @@ double nimc_model_cation_inventory(const nimc_model *m, const double *y) {
     else
       n += vol * m->eps[i] * yc[0];
     if (e >= 0 && m->el[e].has_int) n += vol * solid_sodium(&m->el[e], yc);
+    /* the sodium trapped in it (ageing) */
+    if (e >= 0 && m->el[e].itrap >= 0)
+      n += vol * m->el[e].a * yc[m->el[e].itrap] / NIMC_F;
   }
   return n;
 }

@@ -91,6 +91,8 @@ typedef enum nimc_var {
   NIMC_VAR_FILM, /* ageing: side-reaction charge per m2 of an intercalation
                     solid's surface (its film), C/m2 */
   NIMC_VAR_BLOCK,/* ageing: blocked share of a capacitive surface, 1 */
+  NIMC_VAR_TRAP, /* ageing: sodium trapped in an intercalation solid, as
+                    charge per m2 of its particles' surface, C/m2 */
   NIMC_NVAR
 } nimc_var;
 
@@ -135,11 +137,12 @@ typedef struct nimc_elec {
                          face measure over centre distance */
   /* ageing (the material's side reaction, docs/model.md): on (sr), its
    * surface per electrode volume, exchange current at the model's
-   * temperature (A/m2) and alpha F / (R T) (1/V); the offsets of the film
-   * charge and of the blocked share in the cell (-1: none) */
+   * temperature (A/m2) and alpha F / (R T) (1/V), the trapped share of
+   * the charging current (capacitive); the offsets of the film charge and
+   * of the blocked share and of the trapped sodium in the cell (-1: none) */
   int sr;
-  double sr_a, sr_i0, sr_f;
-  int ifilm, iblock;
+  double sr_a, sr_i0, sr_f, sr_trap;
+  int ifilm, iblock, itrap;
   int ns;             /* particle shells */
   double *rho_face;   /* ns+1 dimensionless shell-face radii */
   double *rho_mid;    /* ns shell centres (midpoints) */
