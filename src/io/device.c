@@ -1285,7 +1285,10 @@ static int side(const scope *ms, double Tref, int inter,
                inter ? "capacitive" : "intercalation",
                inter ? "an intercalation material" : "capacitive", need);
   if (on && !inter && !(p->surface_m2_m3 > 0.0))
-    return bad(ms->L, look(ms, "side_reaction_current"),
+    return bad(ms->L,
+               look(ms, "side_reaction_current")
+                   ? look(ms, "side_reaction_current")
+                   : trap,
                "needs bet_area and areal_capacitance (the surface the "
                "reaction runs on)");
   if (on && !look(ms, need))

@@ -1615,10 +1615,20 @@ static void side_reaction(const nimc_model *m, int i, const double *y,
 }
 
 /* The width (A/m3) over which trapping turns on with the charging current:
- * a smooth ramp (x + sqrt(x^2 + w^2)) / 2 instead of max(x, 0), so that
- * the residual stays differentiable; some 1e-3 of the charging current
- * of the NIMC's slowest test (0.1 mA/cm2 is about 3e5 A/m3 of cathode). */
+ * some 1e-3 of the charging current of the NIMC's slowest test (0.1
+ * mA/cm2 is about 3e5 A/m3 of cathode). */
 #define TRAP_RAMP_A_M3 300.0
+
+/* max(x, 0) with its corner rounded over [0, w] by a parabola, x^2 / (2 w),
+ * so that the residual has a continuous derivative (*d), and exactly 0
+ * for x <= 0: nothing is trapped at rest. */
+static double ramp(double x, double *d) {
+  const double w = TRAP_RAMP_A_M3;
+  if (x <= 0.0) return *d = 0.0, 0.0;
+  if (x >= w) return *d = 1.0, x - 0.5 * w;
+  *d = x / w;
+  return 0.5 * x * x / w;
+}
 
 /* Trapping in an intercalation solid (ageing, docs/model.md): a share
  * kappa of the sodium it takes up -- its faradaic current x = -a j_F, when
@@ -1632,11 +1642,10 @@ static void trapping_solid(const nimc_model *m, int i, double *F, jac_asm *J,
   const nimc_elec *el = &m->el[m->elec[i]];
   int o = m->off[i], it = o + el->itrap, sr = solid_row(m, i);
   int cr = cation_row(m, i);
-  double x = -el->a * y[o + el->ij], w = TRAP_RAMP_A_M3;
-  double h = sqrt(x * x + w * w);
-  double r = -el->sr_trap * 0.5 * (x + h);
+  double dx, x = -el->a * y[o + el->ij];
+  double r = -el->sr_trap * ramp(x, &dx);
   /* d r / d j_F = -kappa ramp'(x) dx/dj_F, dx/dj_F = -a */
-  double dr = el->sr_trap * 0.5 * (1.0 + x / h) * el->a;
+  double dr = el->sr_trap * dx * el->a;
   double vol = m->mesh->vol[i];
   *R += r;
   F[cr] -= vol * r / NIMC_F;
@@ -1657,10 +1666,8 @@ static void trapping(const nimc_model *m, int i, const dl_current *dl,
                      double *F, jac_asm *J, double *R) {
   const nimc_elec *el = &m->el[m->elec[i]];
   int o = m->off[i], ib = o + el->iblock, sr = solid_row(m, i);
-  double x = dl->qdot + dl->rmp, w = TRAP_RAMP_A_M3;
-  double h = sqrt(x * x + w * w);
-  double r = el->sr_trap * 0.5 * (x + h);
-  double dr = el->sr_trap * 0.5 * (1.0 + x / h); /* d r / d x */
+  double dx, r = el->sr_trap * ramp(dl->qdot + dl->rmp, &dx);
+  double dr = el->sr_trap * dx; /* d r / d x */
   double vol = m->mesh->vol[i], g = 1.0 / (el->sr_a * el->p->sr_block_C_m2);
   *R += r;
   F[ib] -= g * r;

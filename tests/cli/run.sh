@@ -532,9 +532,9 @@ paste -d, <(tail -n 1 "$TMP/ab/timeseries.csv") <(tail -n 1 "$TMP/b/timeseries.c
   | awk -F, '{ok = $4 == $8 && $4 == 3; for (k = 1; k <= 2; k++) { d = $k - $(k + 4); if (d < 0) d = -d; if (d > 1e-6 * ($k < 0 ? -$k : $k) + 1e-9) ok = 0 } exit !ok}' \
   && ok || bad "run --load-state: B differs from the straight run: $(tail -n 1 "$TMP/ab/timeseries.csv") vs $(tail -n 1 "$TMP/b/timeseries.csv")"
 head -1 "$TMP/a.state" | grep -qx 'nimc-state 3' && ok || bad "--save-state: no version line"
-expect_error 2 "--load-state: $TMP/a.state: the state has 634 unknowns" "has 649" -- run $DEV -e "$B2" --load-state "$TMP/a.state" --set mesh.anode_cells=21
+expect_error 2 "--load-state: $TMP/a.state: the state has 694 unknowns" "has 711" -- run $DEV -e "$B2" --load-state "$TMP/a.state" --set mesh.anode_cells=21
 expect_error 2 "--load-state: $TMP/none.state: cannot read state file" -- run $DEV -e "$B2" --load-state "$TMP/none.state"
-printf 'nimc-state 2\nunknowns 634\n' >"$TMP/cut.state"
+printf 'nimc-state 2\nunknowns 694\n' >"$TMP/cut.state"
 expect_error 2 "--load-state: $TMP/cut.state:2: the file ends before its 'values' line" -- run $DEV -e "$B2" --load-state "$TMP/cut.state"
 expect_error 2 "option '--load-state' needs a file" -- run $DEV -e "$B2" --load-state
 
@@ -580,7 +580,7 @@ expect_error 2 "[pack]: the impedance of a pack is not computed" -- eis $DEV --s
 expect_error 2 "[pack] spread: cell" "'s cathode.porosity is" "outside (0, 1)" -- run $DEV --set pack.series=8 --set "pack.spread=cathode.porosity 50 %" --set pack.seed=1 -e "$CH"
 # a state of one cell does not go into a pack
 "$NIMC" run $DEV -q -e "$CH" --save-state "$TMP/one.state" >/dev/null 2>"$TMP/err" || bad "save-state: $(cat "$TMP/err")"
-expect_error 2 "--load-state: $TMP/one.state: the state has 634 unknowns" "has 1272" -- run $DEV --pack 2s1p -e "$DIS" --load-state "$TMP/one.state"
+expect_error 2 "--load-state: $TMP/one.state: the state has 694 unknowns" "has 1392" -- run $DEV --pack 2s1p -e "$DIS" --load-state "$TMP/one.state"
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
