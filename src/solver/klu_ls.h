@@ -36,11 +36,12 @@ SUNLinearSolver nimc_klu_ls_create(SUNContext ctx);
  * new solver computes the same numbers (docs/cli.md, "Checkpoints"). */
 void nimc_klu_ls_forget(SUNLinearSolver LS);
 
-/* What a refactorisation costs in solves, from the symbolic analysis (a
- * function of the pattern alone, so the same in a solver resumed from a
+/* What a factorisation costs against a solve, from the symbolic analysis
+ * (a function of the pattern alone, so the same in a solver resumed from a
  * checkpoint): AMD's flop estimate of a factorisation over the non-zeros
- * of L and U, which a solve touches about twice.  0 before the first
- * set-up or for NULL.  About 1.5 for the DUALFOIL cell, 47 for the 2D
+ * of L and U, of which a solve does two flops each (the ratio is about
+ * twice the solves a factorisation costs).  0 before the first set-up or
+ * for NULL.  About 1.5 for the DUALFOIL cell, 47 for the 2D
  * NIMC's default mesh, 95 for the twice-refined one. */
 double nimc_klu_ls_cost_ratio(SUNLinearSolver LS);
 

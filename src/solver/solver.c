@@ -323,8 +323,9 @@ int nimc_solver_interpolate(nimc_solver *s, double t, double *y) {
 
 /* Newton matrices kept over larger changes of cj where a factorisation
  * is dear: IDA sets up a new one when cj = alpha / h has moved by more
- * than DCJ_COSTLY (its default: 25 %) once KLU's analysis says that a
- * refactorisation costs more than COST_RATIO_COSTLY solves.  On the 2D
+ * than DCJ_COSTLY (its default: 25 %) once KLU's analysis puts a
+ * factorisation above COST_RATIO_COSTLY flops per non-zero of L and U (a
+ * solve does two per non-zero: above some 32 solves).  On the 2D
  * NIMC's twice-refined mesh (ratio 95) 0.5 takes the set-ups of a GCD
  * cycle from 63 to 33 for 534 -> 821 Newton iterations, 15-30 % less CPU,
  * the capacitance moved by 8.5e-7; the `edge` array (8452 unknowns) 53 ->
