@@ -27,8 +27,7 @@ static double grid_ratio(int nx, int ny, double *before) {
       ptr[i] = k;
       sunindextype x = i % nx, y = i / nx;
       sunindextype nb[5] = {y > 0 ? i - nx : -1, x > 0 ? i - 1 : -1, i,
-                            x < nx - 1 ? i + 1 : -1,
-                            y < ny - 1 ? i + nx : -1};
+                            x < nx - 1 ? i + 1 : -1, y < ny - 1 ? i + nx : -1};
       for (int j = 0; j < 5; j++)
         if (nb[j] >= 0) ind[k] = nb[j], v[k++] = nb[j] == i ? 8.0 : -1.0;
     }

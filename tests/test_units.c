@@ -177,7 +177,8 @@ static void test_core_and_full_agree(void) {
     }
   CHECK(asked > 5000);
   CHECK(differ == 0);
-  CHECK(nimc_units_same_in_both("min") == 1 && nimc_units_same_in_both("L") == 1);
+  CHECK(nimc_units_same_in_both("min") == 1 &&
+        nimc_units_same_in_both("L") == 1);
   nimc_err err;
   double v;
   CHECK(nimc_quantity_parse("2 bar", "Pa", &v, &err) == NIMC_OK);

@@ -45,7 +45,8 @@ static ut_system *core_system, *full_system;
 static void core_load(void) {
   ut_set_error_message_handler(ut_ignore);
   if (!getenv("NIMC_UNITS_XML"))
-    core_system = ut_read_xml(NIMC_SHARE_DIR "/share/udunits/nimc-units-core.xml");
+    core_system =
+        ut_read_xml(NIMC_SHARE_DIR "/share/udunits/nimc-units-core.xml");
 }
 
 static void full_load(void) {
@@ -83,8 +84,7 @@ int nimc_units_same_in_both(const char *unit) {
   ut_unit *f = ut_parse(full_system, unit, UT_ASCII);
   char cd[256], fd[256];
   int same = !c; /* unknown to the core: the full one answers alone */
-  if (c && f &&
-      ut_format(c, cd, sizeof cd, UT_ASCII | UT_DEFINITION) > 0 &&
+  if (c && f && ut_format(c, cd, sizeof cd, UT_ASCII | UT_DEFINITION) > 0 &&
       ut_format(f, fd, sizeof fd, UT_ASCII | UT_DEFINITION) > 0)
     same = strcmp(cd, fd) == 0;
   ut_free(c);

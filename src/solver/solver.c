@@ -31,7 +31,7 @@ struct nimc_solver {
   int nroots;
   nimc_solver_stats acc; /* counters of finished IDA runs */
   double rtol, max_step; /* as created */
-  int cj_policy_set;      /* the Newton matrix's cj policy chosen */
+  int cj_policy_set;     /* the Newton matrix's cj policy chosen */
   char msg[NIMC_ERRMSG_MAX];
 };
 
