@@ -2,6 +2,9 @@
  * test_units.c -- quantities with units (io/units.c over udunits2): the
  * conversions device files and command lines rely on, and the errors.
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "io/units.h"
 #include "nimc/nimc.h"
 #include "testlib.h"
@@ -112,10 +115,84 @@ static void test_spellings(void) {
   CHECK(nimc_units_convertible("C", "K") == 0);
 }
 
+/* Every <tag>word</tag> of an XML file, with its plural ("word" + "s")
+ * when tag is "singular", written into words (up to max, 64 bytes each);
+ * returns the count, -1 when the file cannot be read. */
+static int xml_words(const char *path, const char *tag, char (*words)[64],
+                     int n, int max) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  static char text[200000];
+  size_t len = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[len] = '\0';
+  char open[32];
+  snprintf(open, sizeof open, "<%s>", tag);
+  for (const char *p = strstr(text, open); p && n + 2 <= max;
+       p = strstr(p, open)) {
+    p += strlen(open);
+    const char *e = strchr(p, '<');
+    if (!e || e - p >= 60 || e == p) continue;
+    int k = (int)(e - p);
+    snprintf(words[n++], 64, "%.*s", k, p);
+    if (!strcmp(tag, "singular")) snprintf(words[n++], 64, "%.*ss", k, p);
+  }
+  return n;
+}
+
+/* The core database that units.c reads first and the full one it falls
+ * back to agree on every unit text the core knows: each name, plural and
+ * symbol of the udunits2 SI files, bare and with each prefix name and
+ * symbol (a core that defined the minute as 61 s, or "rad" otherwise than
+ * the full one, fails here); and a unit only the full one knows converts. */
+static void test_core_and_full_agree(void) {
+  static const char *const files[] = {"base", "derived", "accepted"};
+  static char units[600][64], prefixes[100][64];
+  int nu = 0, np = 0;
+  for (int k = 0; k < 3 && nu >= 0; k++) {
+    char path[128];
+    snprintf(path, sizeof path, "/usr/share/xml/udunits/udunits2-%s.xml",
+             files[k]);
+    static const char *const tags[] = {"singular", "plural", "symbol"};
+    for (int t = 0; t < 3 && nu >= 0; t++)
+      nu = xml_words(path, tags[t], units, nu, 600);
+  }
+  np = xml_words("/usr/share/xml/udunits/udunits2-prefixes.xml", "name",
+                 prefixes, 0, 100);
+  if (np >= 0)
+    np = xml_words("/usr/share/xml/udunits/udunits2-prefixes.xml", "symbol",
+                   prefixes, np, 100);
+  CHECK(nu > 150 && np > 30);
+  int differ = 0, asked = 0;
+  for (int p = -1; p < np; p++)
+    for (int u = 0; u < nu; u++) {
+      char text[160];
+      snprintf(text, sizeof text, "%.63s%.63s", p < 0 ? "" : prefixes[p],
+               units[u]);
+      int same = nimc_units_same_in_both(text);
+      asked++;
+      if (same != 1 && differ++ < 5)
+        fprintf(stderr, "  '%s': the core and the full database differ (%d)\n",
+                text, same);
+    }
+  CHECK(asked > 5000);
+  CHECK(differ == 0);
+  CHECK(nimc_units_same_in_both("min") == 1 &&
+        nimc_units_same_in_both("L") == 1);
+  nimc_err err;
+  double v;
+  CHECK(nimc_quantity_parse("2 bar", "Pa", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 2e5, 1e-12);
+  CHECK(nimc_quantity_parse("1.5 t", "kg", &v, &err) == NIMC_OK);
+  CHECK_REL(v, 1500.0, 1e-12);
+  CHECK(nimc_units_convertible("eV", "J") == 1);
+}
+
 int main(void) {
   RUN(test_conversions);
   RUN(test_errors);
   RUN(test_one_finite_quantity);
   RUN(test_spellings);
+  RUN(test_core_and_full_agree);
   return TEST_REPORT();
 }

@@ -21,4 +21,11 @@ int nimc_units_parse(const char *text, const char *si, double *out,
  * status when the unit system cannot be loaded. */
 int nimc_units_convertible(const char *unit, const char *si);
 
+/* Does unit text (no number) mean the same unit in both databases that
+ * units.c reads (the core and the full one)?  1 when it does or the core
+ * does not know it (the full one then answers alone), 0 when the two
+ * disagree, negative when either cannot be read (NIMC_UNITS_XML set: there
+ * is no core).  For tests. */
+int nimc_units_same_in_both(const char *unit);
+
 #endif

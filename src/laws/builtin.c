@@ -40,6 +40,17 @@ static double nto_ocp(double th, double T, double *d) {
   return U0 - rt * log(th / (1.0 - th)) + ea + eb - ec;
 }
 
+/* tanh(z) from one exp: (1 - e) / (1 + e), e = exp(-2|z|).  libm's tanh
+ * goes through expm1 and costs about twice as much; this one is within
+ * 2.3e-16 of it in absolute terms everywhere (it loses relative accuracy
+ * only near z = 0, where the sums below need none: they add tanh times
+ * coefficients of 0.01-2 V to potentials of volts).  The tanh sums of the
+ * open-circuit potentials are a tenth of the DUALFOIL case's time. */
+static double tanh_sum_term(double z) {
+  double e = exp(-2.0 * fabs(z)), t = (1.0 - e) / (1.0 + e);
+  return z < 0.0 ? -t : t;
+}
+
 /* ---- DUALFOIL's Li-ion example (Doyle, Fuller, Newman; dualfoil 5.2),
  * re-implemented from the published correlations its property routines
  * cite; docs/materials.md gives the sources. ---- */
@@ -57,7 +68,7 @@ static double mcmb2528_ocp(double x, double T, double *d) {
   double e = 1.5 * exp(-120.0 * x);
   double U = 0.194 + e, dU = -120.0 * e;
   for (int k = 0; k < 8; k++) {
-    double th = tanh((x - b[k]) / w[k]);
+    double th = tanh_sum_term((x - b[k]) / w[k]);
     U += a[k] * th;
     dU += a[k] * (1.0 - th * th) / w[k];
   }
@@ -79,7 +90,7 @@ static double licoo2_ocp(double y, double T, double *d) {
                               -5.4888,  -1.0 / 0.1316, 1.0 / 0.006};
   double U = 2.16216, dU = 0.0;
   for (int k = 0; k < 6; k++) {
-    double th = tanh(p[k] + q[k] * s);
+    double th = tanh_sum_term(p[k] + q[k] * s);
     U += c[k] * th;
     dU += c[k] * (1.0 - th * th) * q[k];
   }

@@ -167,6 +167,12 @@ void nimc_klu_ls_forget(SUNLinearSolver S) {
   if (c) c->rcond_fresh = 0.0;
 }
 
+double nimc_klu_ls_cost_ratio(SUNLinearSolver S) {
+  content *c = S && S->content ? C(S) : NULL;
+  if (!c || !c->sym || !(c->sym->lnz + c->sym->unz > 0.0)) return 0.0;
+  return c->sym->est_flops / (c->sym->lnz + c->sym->unz);
+}
+
 nimc_klu_ls_stats nimc_klu_ls_stats_get(SUNLinearSolver S) {
   nimc_klu_ls_stats z;
   memset(&z, 0, sizeof z);

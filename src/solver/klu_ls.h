@@ -36,6 +36,15 @@ SUNLinearSolver nimc_klu_ls_create(SUNContext ctx);
  * new solver computes the same numbers (docs/cli.md, "Checkpoints"). */
 void nimc_klu_ls_forget(SUNLinearSolver LS);
 
+/* What a factorisation costs against a solve, from the symbolic analysis
+ * (a function of the pattern alone, so the same in a solver resumed from a
+ * checkpoint): AMD's flop estimate of a factorisation over the non-zeros
+ * of L and U, of which a solve does two flops each (the ratio is about
+ * twice the solves a factorisation costs).  0 before the first set-up or
+ * for NULL.  About 1.5 for the DUALFOIL cell, 47 for the 2D
+ * NIMC's default mesh, 95 for the twice-refined one. */
+double nimc_klu_ls_cost_ratio(SUNLinearSolver LS);
+
 /* Its counters (zero for NULL). */
 nimc_klu_ls_stats nimc_klu_ls_stats_get(SUNLinearSolver LS);
 
