@@ -127,8 +127,7 @@ static const struct paper_value {
     {"retention_6000",
      "capacitance retention after 6000 cycles at 0.8 mA/cm2 (last / first "
      "cycle)",
-     "1", 0.75, CALIBRATION, Q_CYCLING_RETENTION, UNCOVERED, 0.8, UNCOVERED,
-     0},
+     "1", 0.75, CALIBRATION, Q_CYCLING_RETENTION, UNCOVERED, 0.8, UNCOVERED, 0},
     {"ce_6000", "coulombic efficiency of cycle 6000 at 0.8 mA/cm2", "1", 0.99,
      CALIBRATION, Q_CYCLING_CE, UNCOVERED, 0.8, UNCOVERED, 0},
     /* not fitted: the cover is fitted to cv_0.2_covered alone */

@@ -381,7 +381,8 @@ static const double cycling_progress_s = 30.0;
 /* ---- the command line ---- */
 
 static const char *usage =
-    "usage: nimc reproduce [--json] [-o DIR] [--devices DIR] [--experiments DIR]\n"
+    "usage: nimc reproduce [--json] [-o DIR] [--devices DIR] [--experiments "
+    "DIR]\n"
     "                      [--only calibration|led|cv|cycling] [-q]\n"
     "\n"
     "Regenerate the experiments of the paper (Zheng et al., Adv. Sci. 2019)\n"
@@ -445,9 +446,10 @@ static const char *usage =
     "                    the capacitance of the last cycle (charge / 2 dV) "
     "and\n"
     "                    reproduce_cv_rates (I against V); about 20 s\n"
-    "  --only cycling    the cycling study alone (h): the rows retention_6000,\n"
-    "                    ce_6000 (calibration) and retention_6000_80C,\n"
-    "                    ce_6000_80C (predictions), and reproduce_cycling\n"
+    "  --only cycling    the cycling study alone (h): the rows\n"
+    "                    retention_6000, ce_6000 (calibration) and\n"
+    "                    retention_6000_80C, ce_6000_80C (predictions), and\n"
+    "                    reproduce_cycling\n"
     "                    (retention and coulombic efficiency against cycle,\n"
     "                    25 and 80 C); minutes with the shipped experiment\n"
     "  -q, --quiet       no progress on stderr\n"
@@ -1378,9 +1380,9 @@ static int on_cycling_cycle(void *user, const nimc_cycle_result *c) {
     r->pts = p;
     r->cap = cap;
   }
-  r->pts[r->n++] = (cycling_point){c->cycle, c->skipped_before,
-                                   c->capacitance_retention,
-                                   c->coulombic_efficiency};
+  r->pts[r->n++] =
+      (cycling_point){c->cycle, c->skipped_before, c->capacitance_retention,
+                      c->coulombic_efficiency};
   r->simulated++;
   double now = cli_now_s();
   if (!k->s->a.quiet && now - k->last_said >= cycling_progress_s) {
@@ -1413,8 +1415,7 @@ static void cycling_users(const state *s, int v, char *buf, size_t cap) {
  * and collect the points of its last line. */
 static void simulate_cycling(state *s, int v) {
   cycling_run *r = &s->cyc[v];
-  char name[160], what[sizeof s->cycling_path + 200], users[512],
-      outcome[160];
+  char name[160], what[sizeof s->cycling_path + 200], users[512], outcome[160];
   snprintf(what, sizeof what, "%s, cycling study %s",
            variant_name(s, v, name, sizeof name), s->cycling_path);
   cycling_users(s, v, users, sizeof users);
@@ -1444,11 +1445,10 @@ static void simulate_cycling(state *s, int v) {
                "cycle %d: retention %.4g, coulombic efficiency %.4g (%zu of "
                "its Repeat's %d cycles simulated, %zu in all)",
                r->pts[r->n - 1].cycle, r->pts[r->n - 1].retention,
-               r->pts[r->n - 1].ce, r->n, r->pts[r->n - 1].cycle,
-               r->simulated);
+               r->pts[r->n - 1].ce, r->n, r->pts[r->n - 1].cycle, r->simulated);
     else
-      snprintf(outcome, sizeof outcome, "no cycle (the experiment has no "
-                                        "Repeat)");
+      snprintf(outcome, sizeof outcome,
+               "no cycle (the experiment has no Repeat)");
     progress_line(s, what, r->wall_s, outcome);
   }
   nimc_result_free(&res);
@@ -1461,8 +1461,8 @@ static int cycling_read(state *s) {
   nimc_err err;
   snprintf(s->cycling_path, sizeof s->cycling_path, "%s/%s", s->a.expdir,
            cycling_file);
-  int rc = nimc_experiment_read(s->cycling_path, &s->cycling_exp, NULL, NULL,
-                                &err);
+  int rc =
+      nimc_experiment_read(s->cycling_path, &s->cycling_exp, NULL, NULL, &err);
   if (!rc) return 0;
   fprintf(stderr,
           "nimc reproduce: the cycling study (h) (--experiments %s): %s\n",
@@ -1735,7 +1735,8 @@ static void print_fitted(void) {
          "the commercial device files; docs/calibration.md)");
   sep = "; ";
   for (size_t k = 0; k < NPAPER; k++)
-    if (paper_values[k].role == CALIBRATION && paper_is_cycling(&paper_values[k])) {
+    if (paper_values[k].role == CALIBRATION &&
+        paper_is_cycling(&paper_values[k])) {
       printf("%s%s", sep, paper_values[k].id);
       sep = ", ";
     }
@@ -1753,7 +1754,8 @@ static void print_left_out(const state *s) {
   fprintf(out, "%snot run with --only calibration: ",
           s->a.json ? "nimc reproduce: " : "");
   for (size_t k = 0; k < NPAPER; k++)
-    if (paper_values[k].role == CALIBRATION && paper_is_cycling(&paper_values[k])) {
+    if (paper_values[k].role == CALIBRATION &&
+        paper_is_cycling(&paper_values[k])) {
       fprintf(out, "%s%s", sep, paper_values[k].id);
       sep = ", ";
     }
@@ -2138,9 +2140,10 @@ static void figure_cycling(state *s, const char *dir) {
            "filled points paper",
            cycling_file);
   nimc_panel panels[2] = {
-      {ret, nr, {"cycle", "capacitance retention (%)",
-                 "capacitance against that of the Repeat's first cycle", 0,
-                 0, 0}},
+      {ret,
+       nr,
+       {"cycle", "capacitance retention (%)",
+        "capacitance against that of the Repeat's first cycle", 0, 0, 0}},
       {ce, nc, {"cycle", "coulombic efficiency (%)", NULL, 0, 0, 0}}};
   if (!nmodel)
     fprintf(stderr, "nimc reproduce: reproduce_cycling not drawn: none of "
@@ -2218,8 +2221,7 @@ static void write_files(state *s, const char *json) {
     figure_fields(s, dir);
     figure_eis(s, dir);
   }
-  if (!s->a.calibration_only && !part_alone(&s->a))
-    figure_predictions(s, dir);
+  if (!s->a.calibration_only && !part_alone(&s->a)) figure_predictions(s, dir);
   if (s->want_cv) figure_cv_rates(s, dir);
   if (s->want_cycling) figure_cycling(s, dir);
   snprintf(path, sizeof path, "%s/reproduce.json", dir);
@@ -2245,8 +2247,7 @@ static void write_files(state *s, const char *json) {
     if (!s->a.calibration_only && !part_alone(&s->a))
       add_user(figs, sizeof figs, &len, "reproduce_predictions");
     if (s->want_cv) add_user(figs, sizeof figs, &len, "reproduce_cv_rates");
-    if (s->want_cycling)
-      add_user(figs, sizeof figs, &len, "reproduce_cycling");
+    if (s->want_cycling) add_user(figs, sizeof figs, &len, "reproduce_cycling");
     fprintf(stderr,
             "nimc reproduce: wrote %s/%s (.png, .svg), reproduce.json, "
             "validation.csv\n",
@@ -2315,7 +2316,7 @@ int cli_reproduce(int argc, char **argv) {
   if ((rc = cli_outdir_ready("reproduce", s.a.outdir))) goto done;
 
   s.nsims = s.nruns + (part_alone(&s.a) ? 0 : NDEV) + (size_t)led +
-           (s.packs.wanted ? 3 : 0);
+            (s.packs.wanted ? 3 : 0);
   for (int v = 0; v < NVARIANT; v++)
     s.nsims += (size_t)s.eis[v].wanted + (size_t)s.sd[v].wanted +
                (size_t)s.cyc[v].wanted;
