@@ -29,6 +29,16 @@
  *   (g) cyclic voltammetry of the uncovered device at 5, 10 and 20 mV/s:
  *       the capacitance of a steady cycle from the integrated current,
  *       and the voltammograms.
+ *   (h) the cycling study: the experiment file nimc-cycling-6000.txt of
+ *       the --experiments directory (formation, then 6000 cycles at
+ *       0.8 mA/cm2 with cycle jumping) on the uncovered device and at
+ *       80 C; the retention and coulombic efficiency of the Repeat's last
+ *       cycle (calibration rows at 25 C: the ageing is fitted on them;
+ *       model-only predictions at 80 C), and the retention curve.  Only
+ *       the cycle summaries are kept (a cycle sink, NIMC_KEEP_NONE), so
+ *       memory does not grow with the cycles' samples.  It takes minutes,
+ *       so --only calibration leaves it out (and says so): --only cycling
+ *       runs it alone.
  * The calibration table is the rows of app/paper.h whose role is
  * calibration (devices/calibration.fit fits the same rows); the predictions
  * table is paper.h's prediction rows and the model-only rows below, for
@@ -51,7 +61,9 @@
  * row without a value (a GCD with nothing to measure) is a warning, not a
  * failure: there is nothing to compare.  The command uses the public API
  * only; figures come from the report layer (nimc_plot_curves,
- * nimc_plot_panels, nimc_plot_fields), files from the io layer.
+ * nimc_plot_panels, nimc_plot_fields), files from the io layer.  The
+ * experiment of (h) is data too: a file, so that a test can give a short
+ * one.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -215,6 +227,16 @@ static const struct paper_value predictions[] = {
             Q_R_OHMIC, V_80C, 0, V_80C, 0),
     PREDICT("rct_eis_80C", "charge-transfer resistance (EIS), 80 C", "ohm",
             Q_R_CT, V_80C, 0, V_80C, 0),
+    /* (h) the cycling study at 80 C, the paper's other cycling
+     * temperature (it gives no number there): the ageing fitted at 25 C
+     * with its Arrhenius laws */
+    PREDICT("retention_6000_80C",
+            "capacitance retention after 6000 cycles at 0.8 mA/cm2 (last / "
+            "first cycle), 80 C",
+            "1", Q_CYCLING_RETENTION, V_80C, PAPER_CYCLING_J, V_80C, 0),
+    PREDICT("ce_6000_80C",
+            "coulombic efficiency of cycle 6000 at 0.8 mA/cm2, 80 C", "1",
+            Q_CYCLING_CE, V_80C, PAPER_CYCLING_J, V_80C, 0),
     /* the thickness-ratio series at 0.1 mA/cm2, each volumetric value per
      * the variant's own mean electrode thickness */
     /* (g) cyclic voltammetry of the uncovered device, 0 to 3.5 V: the
@@ -342,6 +364,15 @@ enum { CV_CYCLES = 3 };
 static const double cv_steady_tol = 1e-2;
 static const double cv_pre_J = 0.1;
 
+/* (h) the cycling study: this file of the --experiments directory, run
+ * from the as-made state of each of these variants (the rows' devices);
+ * its last line's cycles are the study (the lines before it are
+ * formation), and the rows read its last cycle. */
+static const char *const cycling_file = "nimc-cycling-6000.txt";
+static const int cycling_variants[] = {V_UNCOVERED, V_80C};
+/* a progress line at most this often during a cycling run (s) */
+static const double cycling_progress_s = 30.0;
+
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define NPAPER COUNT(paper_values)
 #define NPRED COUNT(predictions)
@@ -350,8 +381,9 @@ static const double cv_pre_J = 0.1;
 /* ---- the command line ---- */
 
 static const char *usage =
-    "usage: nimc reproduce [--json] [-o DIR] [--devices DIR]\n"
-    "                      [--only calibration|led|cv] [-q]\n"
+    "usage: nimc reproduce [--json] [-o DIR] [--devices DIR] [--experiments "
+    "DIR]\n"
+    "                      [--only calibration|led|cv|cycling] [-q]\n"
     "\n"
     "Regenerate the experiments of the paper (Zheng et al., Adv. Sci. 2019)\n"
     "that the simulator can run, and print the model's numbers beside the\n"
@@ -364,7 +396,12 @@ static const char *usage =
     "anode:cathode thickness series 1:1 to 1:4 (cathode fixed at 10 um,\n"
     "anode fixed at 5 um), 80 C across rates, and the resistances of the\n"
     "impedance, the capacitance of cyclic voltammograms at 5, 10 and 20\n"
-    "mV/s; paper '-' where the paper gives no value.\n"
+    "mV/s, and the retention and coulombic efficiency after 6000 cycles at\n"
+    "80 C; paper '-' where the paper gives no value.  The cycling study\n"
+    "(nimc-cycling-6000.txt of --experiments: formation, then 6000 cycles\n"
+    "at 0.8 mA/cm2 with cycle jumping, on the uncovered device and at 80 C)\n"
+    "gives the calibration rows retention_6000 and ce_6000 (the ageing is\n"
+    "fitted on them), read from the Repeat's last cycle, and takes minutes.\n"
     "Every GCD is measured after formation: the cycle 'Charge at J until\n"
     "3.5 V', 'Discharge at J until 0 V' is repeated from the device's\n"
     "initial state until it is steady (at least 3 cycles, coulombic\n"
@@ -384,17 +421,20 @@ static const char *usage =
     "                    \"prediction\") on stdout, and nothing else\n"
     "  -o, --output DIR  write reproduce_gcd, reproduce_rate,\n"
     "                    reproduce_fields, reproduce_eis,\n"
-    "                    reproduce_predictions and reproduce_cv_rates (.png,\n"
-    "                    .svg), reproduce.json\n"
+    "                    reproduce_predictions, reproduce_cv_rates and\n"
+    "                    reproduce_cycling (.png, .svg), reproduce.json\n"
     "                    and validation.csv into DIR\n"
     "  --devices DIR     where nimc.ini, nimc-covered.ini and ag-ag-msc.ini\n"
     "                    are (default: devices)\n"
+    "  --experiments DIR where nimc-cycling-6000.txt, the cycling study, is\n"
+    "                    (default: experiments)\n"
     "  --only calibration\n"
     "                    the calibration table alone: no predictions table,\n"
     "                    no prediction variants (AG//AG, 80 C, the thickness\n"
     "                    series), no reproduce_predictions, and the covered\n"
-    "                    device only at its calibration point; about a third\n"
-    "                    of the time\n"
+    "                    device only at its calibration point, and not the\n"
+    "                    cycling study (its rows retention_6000 and ce_6000\n"
+    "                    are left out, and a line says so); minutes\n"
     "  --only led        the LED demonstration alone (f): charge the\n"
     "                    uncovered device at 0.6 mA/cm2 for 120 s (or to\n"
     "                    3.5 V), then 'Discharge through LED' until the\n"
@@ -406,6 +446,12 @@ static const char *usage =
     "                    the capacitance of the last cycle (charge / 2 dV) "
     "and\n"
     "                    reproduce_cv_rates (I against V); about 20 s\n"
+    "  --only cycling    the cycling study alone (h): the rows\n"
+    "                    retention_6000, ce_6000 (calibration) and\n"
+    "                    retention_6000_80C, ce_6000_80C (predictions), and\n"
+    "                    reproduce_cycling\n"
+    "                    (retention and coulombic efficiency against cycle,\n"
+    "                    25 and 80 C); minutes with the shipped experiment\n"
     "  -q, --quiet       no progress on stderr\n"
     "  -h, --help        this help\n"
     "\n"
@@ -418,17 +464,24 @@ void cli_reproduce_usage(FILE *out) {
 }
 
 typedef struct args {
-  const char *outdir, *devdir;
+  const char *outdir, *devdir, *expdir;
   int json, quiet;
   int calibration_only; /* --only calibration */
   int led_only;         /* --only led */
   int cv_only;          /* --only cv */
+  int cycling_only;     /* --only cycling */
 } args;
+
+/* Is a part run alone that draws no GCD (--only led, cv or cycling)? */
+static int part_alone(const args *a) {
+  return a->led_only || a->cv_only || a->cycling_only;
+}
 
 /* 0 to go on, -1 after --help, or an exit status. */
 static int parse_args(int argc, char **argv, args *a) {
   memset(a, 0, sizeof *a);
   a->devdir = "devices";
+  a->expdir = "experiments";
   for (int i = 1; i < argc; i++) {
     const char *o = argv[i];
     int has_value = i + 1 < argc;
@@ -447,13 +500,17 @@ static int parse_args(int argc, char **argv, args *a) {
       if (!has_value)
         return cli_fail_usage("reproduce", "option '%s' needs a directory", o);
       a->devdir = argv[++i];
+    } else if (!strcmp(o, "--experiments")) {
+      if (!has_value)
+        return cli_fail_usage("reproduce", "option '%s' needs a directory", o);
+      a->expdir = argv[++i];
     } else if (!strcmp(o, "--only")) {
       if (!has_value)
         return cli_fail_usage("reproduce",
-                              "option '%s' needs a part: calibration, led "
-                              "or cv",
+                              "option '%s' needs a part: calibration, led, "
+                              "cv or cycling",
                               o);
-      if (a->calibration_only || a->led_only || a->cv_only)
+      if (a->calibration_only || part_alone(a))
         return cli_fail_usage("reproduce",
                               "--only '%s': one part only (--only was given "
                               "before)",
@@ -464,10 +521,12 @@ static int parse_args(int argc, char **argv, args *a) {
         a->led_only = 1;
       else if (!strcmp(argv[i], "cv"))
         a->cv_only = 1;
+      else if (!strcmp(argv[i], "cycling"))
+        a->cycling_only = 1;
       else
         return cli_fail_usage("reproduce",
                               "--only '%s': the parts to run alone are "
-                              "'calibration', 'led' and 'cv'",
+                              "'calibration', 'led', 'cv' and 'cycling'",
                               argv[i]);
     } else if (o[0] == '-') {
       return cli_fail_usage("reproduce", "unknown option '%s'", o);
@@ -557,6 +616,26 @@ typedef struct sd_run {
   double wall_s;
 } sd_run;
 
+/* One simulated cycle of the cycling study (h). */
+typedef struct cycling_point {
+  int cycle;          /* its number in its Repeat, 1-based */
+  int skipped_before; /* cycles jumped over just before it */
+  double retention;   /* capacitance over the Repeat's first (NaN: none) */
+  double ce;          /* coulombic efficiency (NaN: no charge) */
+} cycling_point;
+
+/* The cycling study (h) on one variant: the simulated cycles of the
+ * experiment's last line (its Repeat), in order; the formation cycles
+ * before it are not kept. */
+typedef struct cycling_run {
+  int wanted, done; /* done: the whole experiment ran */
+  cycling_point *pts;
+  size_t n, cap;
+  size_t simulated; /* cycles simulated in all, formation included */
+  int oom;          /* a point could not be kept: the run was stopped */
+  double wall_s;
+} cycling_run;
+
 typedef struct state {
   args a;
   led_run led;
@@ -570,6 +649,10 @@ typedef struct state {
   fields_run maps[NDEV];
   eis_run eis[NVARIANT];
   sd_run sd[NVARIANT];
+  cycling_run cyc[NVARIANT];
+  int want_cycling;
+  nimc_experiment *cycling_exp; /* read before anything is simulated */
+  char cycling_path[4096];
   /* the rows compared, calibration first: spec[k] is what row k
    * measures, rows[k] its value */
   const struct paper_value *spec[NROWS];
@@ -631,17 +714,30 @@ static int in_figure_e(const state *s, int v, double J) {
   return 0;
 }
 
-/* The rows compared: the calibration rows of paper.h, then (unless
- * --only calibration) its prediction rows and the model-only ones. */
+/* Is row p one of the part run alone (--only cv: experiment (g)'s rows,
+ * --only cycling: (h)'s)? */
+static int in_part(const args *a, const struct paper_value *p) {
+  return (a->cv_only && p->kind == Q_CV_SWEEP) ||
+         (a->cycling_only && paper_is_cycling(p));
+}
+
+/* The rows compared: the calibration rows of paper.h (with --only
+ * calibration not the cycling study's), then (unless --only calibration)
+ * its prediction rows and the model-only ones; with --only cv or cycling
+ * the rows of that part alone, in the same order. */
 static void select_rows(state *s) {
-  if (s->a.cv_only) { /* --only cv: experiment (g)'s rows alone */
+  if (s->a.cv_only || s->a.cycling_only) {
+    for (size_t k = 0; k < NPAPER; k++)
+      if (in_part(&s->a, &paper_values[k]))
+        s->spec[s->nrows++] = &paper_values[k];
     for (size_t k = 0; k < NPRED; k++)
-      if (predictions[k].kind == Q_CV_SWEEP)
+      if (in_part(&s->a, &predictions[k]))
         s->spec[s->nrows++] = &predictions[k];
     return;
   }
   for (size_t k = 0; k < NPAPER; k++)
-    if (paper_values[k].role == CALIBRATION)
+    if (paper_values[k].role == CALIBRATION &&
+        !(s->a.calibration_only && paper_is_cycling(&paper_values[k])))
       s->spec[s->nrows++] = &paper_values[k];
   if (s->a.calibration_only) return;
   for (size_t k = 0; k < NPAPER; k++)
@@ -663,7 +759,13 @@ static int plan_runs(state *s) {
     }
   for (size_t k = 0; k < COUNT(cv_rate_mV_s); k++)
     s->cv[k].rate_mV_s = cv_rate_mV_s[k];
-  if (s->a.cv_only) return 0;
+  for (size_t k = 0; k < s->nrows; k++) /* (h) */
+    if (paper_is_cycling(s->spec[k])) {
+      s->want_cycling = 1;
+      s->needed[s->spec[k]->device] = 1;
+      s->cyc[s->spec[k]->device].wanted = 1;
+    }
+  if (s->a.cv_only || s->a.cycling_only) return 0;
   for (int d = 0; d < NDEV; d++)
     for (size_t k = 0; k < COUNT(rate_J) && in_experiment_b(s, d); k++)
       if (want_run(s, d, rate_J[k])) return -1;
@@ -680,7 +782,7 @@ static int plan_runs(state *s) {
       s->needed[V_UNCOVERED] = s->needed[V_SERIES] = s->needed[V_PARALLEL] = 1;
       continue;
     }
-    if (p->kind == Q_CV_SWEEP) continue; /* above */
+    if (p->kind == Q_CV_SWEEP || paper_is_cycling(p)) continue; /* above */
     if (p->kind == Q_SELF_DISCHARGE) {
       s->needed[p->device] = 1;
       s->sd[p->device].wanted = 1;
@@ -732,7 +834,8 @@ static void run_users(const state *s, const gcd_run *r, char *buf,
     add_user(buf, cap, &len, "the predictions figure (e)");
   for (size_t k = 0; k < s->nrows; k++) {
     const struct paper_value *p = s->spec[k];
-    if (paper_is_eis(p) || paper_is_pack(p) || p->kind == Q_SELF_DISCHARGE)
+    if (paper_is_eis(p) || paper_is_pack(p) || p->kind == Q_SELF_DISCHARGE ||
+        paper_is_cycling(p))
       continue;
     if ((p->device == r->variant && same_J(p->J, r->J)) ||
         (p->kind == Q_RATIO && p->device_ref == r->variant &&
@@ -1251,6 +1354,122 @@ static void simulate_sd(state *s, int v) {
   nimc_sim_destroy(sim);
 }
 
+/* What the cycle sink of a cycling run needs: the run it fills, and for
+ * its progress lines the command's state and the run's name. */
+typedef struct cycling_sink {
+  state *s;
+  cycling_run *r;
+  const char *what;
+  double t0, last_said;
+} cycling_sink;
+
+/* The cycle sink of (h): keep the cycle's point (a cycle 1 begins a new
+ * line of the experiment: the points of the line before, formation, are
+ * dropped), and say where the run is every cycling_progress_s. */
+static int on_cycling_cycle(void *user, const nimc_cycle_result *c) {
+  cycling_sink *k = user;
+  cycling_run *r = k->r;
+  if (c->cycle == 1) r->n = 0;
+  if (r->n == r->cap) {
+    size_t cap = r->cap ? 2 * r->cap : 256;
+    cycling_point *p = realloc(r->pts, cap * sizeof *p);
+    if (!p) {
+      r->oom = 1;
+      return -1; /* stops the run */
+    }
+    r->pts = p;
+    r->cap = cap;
+  }
+  r->pts[r->n++] =
+      (cycling_point){c->cycle, c->skipped_before, c->capacitance_retention,
+                      c->coulombic_efficiency};
+  r->simulated++;
+  double now = cli_now_s();
+  if (!k->s->a.quiet && now - k->last_said >= cycling_progress_s) {
+    fprintf(stderr,
+            "nimc reproduce: %s: at cycle %d of its line, retention %.4g, "
+            "%zu cycles simulated, %.0f s\n",
+            k->what, c->cycle, c->capacitance_retention, r->simulated,
+            now - k->t0);
+    k->last_said = now;
+  }
+  return 0;
+}
+
+/* What the cycling run of variant v is used for, for messages. */
+static void cycling_users(const state *s, int v, char *buf, size_t cap) {
+  size_t len = 0;
+  buf[0] = '\0';
+  add_user(buf, cap, &len, "experiment (h) the cycling figure");
+  for (size_t k = 0; k < s->nrows; k++)
+    if (paper_is_cycling(s->spec[k]) && s->spec[k]->device == v) {
+      char row[128];
+      snprintf(row, sizeof row, "%s %s", row_role_name(s->spec[k]->role),
+               s->spec[k]->id);
+      add_user(buf, cap, &len, row);
+    }
+}
+
+/* (h): run the cycling experiment on variant v from its as-made state,
+ * keeping only the cycle summaries (memory bounded however many cycles),
+ * and collect the points of its last line. */
+static void simulate_cycling(state *s, int v) {
+  cycling_run *r = &s->cyc[v];
+  char name[160], what[sizeof s->cycling_path + 200], users[512], outcome[160];
+  snprintf(what, sizeof what, "%s, cycling study %s",
+           variant_name(s, v, name, sizeof name), s->cycling_path);
+  cycling_users(s, v, users, sizeof users);
+  nimc_sim *sim = NULL;
+  nimc_result res;
+  memset(&res, 0, sizeof res);
+  nimc_err err;
+  const char *why = NULL;
+  double t0 = cli_now_s();
+  cycling_sink k = {s, r, what, t0, t0};
+  nimc_sinks sinks = {NULL, NULL, on_cycling_cycle, &k, NIMC_KEEP_NONE};
+  if (nimc_sim_create(&sim, s->dev[v], NULL, &err))
+    why = err.msg;
+  else if (nimc_sim_set_sinks(sim, &sinks) ||
+           nimc_sim_run(sim, s->cycling_exp, &res))
+    why = r->oom ? "out of memory" : nimc_sim_errmsg(sim);
+  r->wall_s = cli_now_s() - t0;
+  if (why) {
+    fprintf(stderr, "nimc reproduce: %s failed (needed by %s): %s\n", what,
+            users, why);
+    s->failed = 1;
+    progress_line(s, what, r->wall_s, "FAILED");
+  } else {
+    r->done = 1;
+    if (r->n)
+      snprintf(outcome, sizeof outcome,
+               "cycle %d: retention %.4g, coulombic efficiency %.4g (%zu of "
+               "its Repeat's %d cycles simulated, %zu in all)",
+               r->pts[r->n - 1].cycle, r->pts[r->n - 1].retention,
+               r->pts[r->n - 1].ce, r->n, r->pts[r->n - 1].cycle, r->simulated);
+    else
+      snprintf(outcome, sizeof outcome,
+               "no cycle (the experiment has no Repeat)");
+    progress_line(s, what, r->wall_s, outcome);
+  }
+  nimc_result_free(&res);
+  nimc_sim_destroy(sim);
+}
+
+/* Read the cycling experiment (h) before anything is simulated: 0, or
+ * exit status 2 (the message names the file, and the line). */
+static int cycling_read(state *s) {
+  nimc_err err;
+  snprintf(s->cycling_path, sizeof s->cycling_path, "%s/%s", s->a.expdir,
+           cycling_file);
+  int rc =
+      nimc_experiment_read(s->cycling_path, &s->cycling_exp, NULL, NULL, &err);
+  if (!rc) return 0;
+  fprintf(stderr,
+          "nimc reproduce: the cycling study (h) (--experiments %s): %s\n",
+          s->a.expdir, err.msg);
+  return rc == NIMC_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
+}
+
 /* The LED demonstration's row (led_lit_s), model-only, appended to the
  * predictions after the rows of paper.h and the table above (its spec
  * only gives the role: the value is the demonstration's). */
@@ -1325,6 +1544,12 @@ static double model_value(state *s, const struct paper_value *p) {
     return c && c->have ? c->c_vol_F_cm3 : NAN;
   }
   if (p->kind == Q_SELF_DISCHARGE) return s->sd[p->device].hours;
+  if (paper_is_cycling(p)) {
+    const cycling_run *c = &s->cyc[p->device];
+    if (!c->done || !c->n) return NAN;
+    return p->kind == Q_CYCLING_RETENTION ? c->pts[c->n - 1].retention
+                                          : c->pts[c->n - 1].ce;
+  }
   const gcd_run *r = find_run(s, p->device, p->J);
   if (!r || !r->have_metrics) return NAN;
   switch (p->kind) {
@@ -1343,6 +1568,8 @@ static double model_value(state *s, const struct paper_value *p) {
   case Q_PARALLEL_TIME:
   case Q_CV_SWEEP:
   case Q_SELF_DISCHARGE:
+  case Q_CYCLING_RETENTION:
+  case Q_CYCLING_CE:
     break;
   }
   return NAN;
@@ -1361,6 +1588,21 @@ static void row_cycles(state *s, size_t k) {
     if (!c || !c->have) return;
     row->cycle = c->cycle;
     if (c->excluded[0]) row->excluded = c->excluded;
+    return;
+  }
+  if (paper_is_cycling(p)) { /* the last cycle of the study's Repeat */
+    const cycling_run *c = &s->cyc[p->device];
+    if (!isfinite(row->model)) return;
+    row->cycle = c->pts[c->n - 1].cycle;
+    /* a shorter (or longer) study than the paper's is not its
+     * measurement: kept, not compared */
+    if (isfinite(p->paper) && row->cycle != PAPER_CYCLING_CYCLES) {
+      snprintf(s->row_excluded[k], sizeof s->row_excluded[k],
+               "read at cycle %d, the last of the Repeat of %.400s, not "
+               "after the paper's %d cycles",
+               row->cycle, s->cycling_path, PAPER_CYCLING_CYCLES);
+      row->excluded = s->row_excluded[k];
+    }
     return;
   }
   const gcd_run *r = find_run(s, p->device, p->J);
@@ -1416,6 +1658,17 @@ static void fill_rows(state *s) {
       why = s->sd[p->device].done
                 ? "the voltage did not fall that far within 200 h"
                 : "its simulation failed (see above)";
+    } else if (paper_is_cycling(p)) {
+      const cycling_run *c = &s->cyc[p->device];
+      if (!c->done)
+        why = "its cycling run failed (see above)";
+      else if (!c->n)
+        why = "the cycling experiment ran no cycle (it has no Repeat)";
+      else if (p->kind == Q_CYCLING_RETENTION)
+        why = "the last cycle has no capacitance to read (no full "
+              "discharge, or no capacitance in the Repeat's first cycle)";
+      else
+        why = "the last cycle has no coulombic efficiency (no charge)";
     } else {
       const gcd_run *r = find_run(s, p->device, p->J);
       const gcd_run *ref =
@@ -1479,7 +1732,35 @@ static void print_fitted(void) {
       sep = ", ";
     }
   printf(" (each device's shunt_resistance: devices/self-discharge.fit, "
-         "the commercial device files; docs/calibration.md)\n");
+         "the commercial device files; docs/calibration.md)");
+  sep = "; ";
+  for (size_t k = 0; k < NPAPER; k++)
+    if (paper_values[k].role == CALIBRATION &&
+        paper_is_cycling(&paper_values[k])) {
+      printf("%s%s", sep, paper_values[k].id);
+      sep = ", ";
+    }
+  printf(" (the ageing parameters, side_reaction_* of the material files, "
+         "on the cycling study (h))\n");
+}
+
+/* The calibration rows --only calibration leaves out (the cycling study
+ * takes minutes), and how to get them: a line below the table (on stderr
+ * with --json, which prints nothing else on stdout). */
+static void print_left_out(const state *s) {
+  FILE *out = s->a.json ? stderr : stdout;
+  const char *sep = "";
+  if (!s->a.calibration_only || (s->a.json && s->a.quiet)) return;
+  fprintf(out, "%snot run with --only calibration: ",
+          s->a.json ? "nimc reproduce: " : "");
+  for (size_t k = 0; k < NPAPER; k++)
+    if (paper_values[k].role == CALIBRATION &&
+        paper_is_cycling(&paper_values[k])) {
+      fprintf(out, "%s%s", sep, paper_values[k].id);
+      sep = ", ";
+    }
+  fprintf(out, " (the cycling study (h), minutes): `nimc reproduce --only "
+               "cycling` gives them\n");
 }
 
 /* The tables on stdout, one per role, under a title line, with the same
@@ -1532,7 +1813,10 @@ static void print_tables(const state *s) {
           isfinite(s->rows[k].model))
         printf("excluded: %s (%s): %s\n", s->rows[k].id, s->rows[k].quantity,
                s->rows[k].excluded);
-    if (role == CALIBRATION) print_fitted();
+    if (role == CALIBRATION) {
+      print_fitted();
+      print_left_out(s);
+    }
   }
 }
 
@@ -1799,6 +2083,80 @@ static void figure_cv_rates(state *s, const char *dir) {
     free(y[k]);
 }
 
+/* (h): capacitance retention (above) and coulombic efficiency (below), in
+ * %, against the cycle of the study's Repeat, one line per variant through
+ * its simulated cycles (marked; the line spans the cycles jumped over),
+ * and the paper's values at its last cycle as filled markers of the
+ * colour of their device.  A run that failed is drawn as far as it went. */
+static void figure_cycling(state *s, const char *dir) {
+  enum { NV = COUNT(cycling_variants) };
+  nimc_curve ret[NV + NPAPER], ce[NV + NPAPER];
+  char label[2 * NV + 2 * NPAPER][320];
+  double *x[NV] = {NULL}, *yr[NV] = {NULL}, *yc[NV] = {NULL};
+  double px = PAPER_CYCLING_CYCLES, py[NPAPER];
+  size_t nr = 0, nc = 0, nl = 0, nmodel = 0;
+  nimc_err err;
+  for (size_t k = 0; k < NV; k++) {
+    const cycling_run *r = &s->cyc[cycling_variants[k]];
+    char name[160];
+    size_t n = r->n;
+    if (!n) continue;
+    x[k] = malloc(n * sizeof(double));
+    yr[k] = malloc(n * sizeof(double));
+    yc[k] = malloc(n * sizeof(double));
+    if (!x[k] || !yr[k] || !yc[k]) continue;
+    for (size_t i = 0; i < n; i++) {
+      x[k][i] = r->pts[i].cycle;
+      yr[k][i] = 100.0 * r->pts[i].retention;
+      yc[k][i] = 100.0 * r->pts[i].ce;
+    }
+    variant_name(s, cycling_variants[k], name, sizeof name);
+    snprintf(label[nl], sizeof label[0], "%s, model (%zu cycles simulated%s)",
+             name, n, r->done ? "" : ", failed");
+    ret[nr++] = (nimc_curve){label[nl], x[k], yr[k], n, 2, (int)k + 1};
+    ce[nc++] = (nimc_curve){label[nl], x[k], yc[k], n, 2, (int)k + 1};
+    nl++;
+    nmodel++;
+  }
+  for (size_t i = 0; i < NPAPER; i++) { /* the paper's points */
+    const struct paper_value *p = &paper_values[i];
+    int color = 0;
+    if (!paper_is_cycling(p) || !isfinite(p->paper)) continue;
+    for (size_t k = 0; k < NV; k++)
+      if (cycling_variants[k] == p->device) color = (int)k + 1;
+    py[i] = 100.0 * p->paper;
+    snprintf(label[nl], sizeof label[0], "paper, %s: %g %% at cycle %d",
+             s->dev[p->device] ? nimc_device_name(s->dev[p->device]) : "",
+             py[i], PAPER_CYCLING_CYCLES);
+    nimc_curve c = {label[nl++], &px, &py[i], 1, 1, color};
+    if (p->kind == Q_CYCLING_RETENTION)
+      ret[nr++] = c;
+    else
+      ce[nc++] = c;
+  }
+  char title[512];
+  snprintf(title, sizeof title,
+           "cycling (%s): lines model through the simulated cycles, "
+           "filled points paper",
+           cycling_file);
+  nimc_panel panels[2] = {
+      {ret,
+       nr,
+       {"cycle", "capacitance retention (%)",
+        "capacitance against that of the Repeat's first cycle", 0, 0, 0}},
+      {ce, nc, {"cycle", "coulombic efficiency (%)", NULL, 0, 0, 0}}};
+  if (!nmodel)
+    fprintf(stderr, "nimc reproduce: reproduce_cycling not drawn: none of "
+                    "its simulations ran a cycle\n");
+  else if (nimc_plot_panels(panels, 2, title, dir, "reproduce_cycling", &err))
+    output_failed(s, "reproduce_cycling", &err);
+  for (size_t k = 0; k < NV; k++) {
+    free(x[k]);
+    free(yr[k]);
+    free(yc[k]);
+  }
+}
+
 /* The files of reproduce -o, for its manifest: each figure's image,
  * script, data and log, the JSON and the table. */
 static const char *const reproduce_files[] = {"reproduce_gcd.png",
@@ -1831,6 +2189,11 @@ static const char *const reproduce_files[] = {"reproduce_gcd.png",
                                               "reproduce_cv_rates.gp",
                                               "reproduce_cv_rates.dat",
                                               "reproduce_cv_rates.log",
+                                              "reproduce_cycling.png",
+                                              "reproduce_cycling.svg",
+                                              "reproduce_cycling.gp",
+                                              "reproduce_cycling.dat",
+                                              "reproduce_cycling.log",
                                               "reproduce.json",
                                               "validation.csv",
                                               NULL};
@@ -1851,16 +2214,16 @@ static void write_files(state *s, const char *json) {
   }
   int failed = s->failed;
   s->failed = 0;
-  if (!s->a.led_only && !s->a.cv_only) { /* the LED demonstration and
-                                            the CV alone draw no GCD */
+  if (!part_alone(&s->a)) { /* the LED demonstration, the CV and the
+                               cycling alone draw no GCD */
     figure_profiles(s, dir);
     figure_rate(s, dir);
     figure_fields(s, dir);
     figure_eis(s, dir);
   }
-  if (!s->a.calibration_only && !s->a.led_only && !s->a.cv_only)
-    figure_predictions(s, dir);
+  if (!s->a.calibration_only && !part_alone(&s->a)) figure_predictions(s, dir);
   if (s->want_cv) figure_cv_rates(s, dir);
+  if (s->want_cycling) figure_cycling(s, dir);
   snprintf(path, sizeof path, "%s/reproduce.json", dir);
   if (nimc_write_atomic(path, json, strlen(json), &err))
     output_failed(s, "reproduce.json", &err);
@@ -1871,20 +2234,25 @@ static void write_files(state *s, const char *json) {
     s->failed = 1;
   s->failed |= failed;
   cli_block_signals(0, &old);
-  if (!s->a.quiet && s->a.led_only)
+  if (!s->a.quiet && s->a.led_only) {
     fprintf(stderr, "nimc reproduce: wrote %s/reproduce.json, validation.csv\n",
             dir);
-  else if (!s->a.quiet)
+  } else if (!s->a.quiet) {
+    char figs[512] = "";
+    size_t len = 0;
+    if (!part_alone(&s->a))
+      add_user(figs, sizeof figs, &len,
+               "reproduce_gcd, reproduce_rate, reproduce_fields, "
+               "reproduce_eis");
+    if (!s->a.calibration_only && !part_alone(&s->a))
+      add_user(figs, sizeof figs, &len, "reproduce_predictions");
+    if (s->want_cv) add_user(figs, sizeof figs, &len, "reproduce_cv_rates");
+    if (s->want_cycling) add_user(figs, sizeof figs, &len, "reproduce_cycling");
     fprintf(stderr,
-            "nimc reproduce: wrote %s/%s%s%s (.png, .svg), reproduce.json, "
+            "nimc reproduce: wrote %s/%s (.png, .svg), reproduce.json, "
             "validation.csv\n",
-            dir,
-            s->a.cv_only ? "" : "reproduce_gcd, reproduce_rate, "
-                                "reproduce_fields, reproduce_eis",
-            s->a.calibration_only || s->a.cv_only ? ""
-                                                  : ", reproduce_predictions",
-            !s->want_cv ? "" : s->a.cv_only ? "reproduce_cv_rates"
-                                            : ", reproduce_cv_rates");
+            dir, figs);
+  }
 }
 
 static void release(state *s) {
@@ -1895,7 +2263,9 @@ static void release(state *s) {
     nimc_result_free(&s->cv[k].res);
   for (int d = 0; d < NDEV; d++)
     if (s->maps[d].done) nimc_fields_free(&s->maps[d].f);
+  nimc_experiment_destroy(s->cycling_exp);
   for (int v = 0; v < NVARIANT; v++) {
+    free(s->cyc[v].pts);
     nimc_spectrum_free(&s->eis[v].s);
     if (s->eis[v].fitted) nimc_fit_free(&s->eis[v].fit);
     nimc_circuit_destroy(s->eis[v].circuit);
@@ -1940,18 +2310,20 @@ int cli_reproduce(int argc, char **argv) {
   }
   /* bad input is answered before anything is simulated */
   if ((rc = load_variants(&s))) goto done;
-  int led = !s.a.calibration_only && !s.a.cv_only;
+  if (s.want_cycling && (rc = cycling_read(&s))) goto done;
+  int led = !s.a.calibration_only && !s.a.cv_only && !s.a.cycling_only;
   if (led && (rc = led_check(&s))) goto done;
   if ((rc = cli_outdir_ready("reproduce", s.a.outdir))) goto done;
 
-  s.nsims = s.nruns + (s.a.led_only || s.a.cv_only ? 0 : NDEV) + (size_t)led +
-           (s.packs.wanted ? 3 : 0);
+  s.nsims = s.nruns + (part_alone(&s.a) ? 0 : NDEV) + (size_t)led +
+            (s.packs.wanted ? 3 : 0);
   for (int v = 0; v < NVARIANT; v++)
-    s.nsims += (size_t)s.eis[v].wanted + (size_t)s.sd[v].wanted;
+    s.nsims += (size_t)s.eis[v].wanted + (size_t)s.sd[v].wanted +
+               (size_t)s.cyc[v].wanted;
   s.nsims += s.want_cv ? COUNT(cv_rate_mV_s) : 0;
   for (size_t k = 0; k < s.nruns; k++)
     simulate_gcd(&s, &s.runs[k]);
-  for (int d = 0; d < NDEV && !s.a.cv_only && !s.a.led_only; d++)
+  for (int d = 0; d < NDEV && !part_alone(&s.a); d++)
     simulate_map(&s, d);
   for (int v = 0; v < NVARIANT; v++)
     if (s.eis[v].wanted) simulate_eis(&s, v);
@@ -1960,6 +2332,9 @@ int cli_reproduce(int argc, char **argv) {
     simulate_cv(&s, &s.cv[k]);
   for (int v = 0; v < NVARIANT; v++)
     if (s.sd[v].wanted) simulate_sd(&s, v);
+  for (size_t k = 0; k < COUNT(cycling_variants); k++) /* the longest last */
+    if (s.cyc[cycling_variants[k]].wanted)
+      simulate_cycling(&s, cycling_variants[k]);
   fill_rows(&s);
   if (led) {
     simulate_led(&s);
@@ -1978,6 +2353,7 @@ int cli_reproduce(int argc, char **argv) {
   }
   if (s.a.json) {
     printf("%s\n", json);
+    print_left_out(&s);
   } else {
     print_tables(&s);
     print_led(&s);
