@@ -1430,6 +1430,13 @@ static int cmd_run(int argc, char **argv) {
     gcd |= done_part.steps[k].type != NIMC_STEP_SINE;
   int have_metrics =
       gcd && nimc_metrics_gcd_result(&done_part, &norm, &mt, &err) == NIMC_OK;
+  /* with a Repeat, the retention of its cycles, as the per-cycle table and
+   * --cycles-only give it: the last cycle's capacitance over that of the
+   * first cycle of its Repeat, not of a formation cycle before it */
+  if (have_metrics && done_part.ncycles > 0 &&
+      isfinite(done_part.cycles[done_part.ncycles - 1].capacitance_retention))
+    mt.capacitance_retention =
+        done_part.cycles[done_part.ncycles - 1].capacitance_retention;
   if (a.cycles_only) { /* no samples: the last cycle's own metrics */
     have_metrics = cs.n > 0 && cs.last.metrics.have_discharge;
     mt = cs.last.metrics;

@@ -113,6 +113,11 @@ static const struct variant {
   const char *file;        /* in --devices DIR */
   const char *temperature; /* NULL: the file's */
   const char *sets[MAX_SETS]; /* --set overrides; NULL ends the list */
+  /* the least coulombic efficiency of a steady cycle (0: the default of
+   * nimc_steady_opts_default, 0.99); lower only where the model predicts
+   * a device that passes more charge than it gives back on every cycle,
+   * whose cycles are steady all the same */
+  double ce_min;
 } variants[NVARIANT] = {
     [V_UNCOVERED] = {"uncovered", NULL, "nimc.ini", NULL, {NULL}},
     [V_COVERED] = {"covered", NULL, "nimc-covered.ini", NULL, {NULL}},
@@ -121,7 +126,9 @@ static const struct variant {
     [V_COMMERCIAL_2V75] =
         {"commercial 2.75 V", NULL, "commercial-2v75-44mF.ini", NULL, {NULL}},
     [V_AG_AG] = {"AG//AG", NULL, "ag-ag-msc.ini", NULL, {NULL}},
-    [V_80C] = {"80 C", "at 80 C", "nimc.ini", "80 degC", {NULL}},
+    /* at 80 C the materials' trapping (20 kJ/mol) takes some 3 % of
+     * each charge: a steady cycle's efficiency is about 0.97 */
+    [V_80C] = {"80 C", "at 80 C", "nimc.ini", "80 degC", {NULL}, 0.95},
     [V_1_1_CATHODE_FIXED] = {"1:1 cathode fixed",
                              "1:1 (anode 10 um, cathode 10 um)",
                              "nimc.ini",
@@ -958,6 +965,8 @@ static void simulate_gcd(state *s, gcd_run *r) {
   nimc_sim *sim = NULL;
   nimc_sim_opts opts = nimc_sim_opts_default();
   nimc_steady_opts steady = nimc_steady_opts_default();
+  if (variants[r->variant].ce_min > 0.0)
+    steady.ce_min = variants[r->variant].ce_min;
   nimc_norm norm = {nimc_device_footprint_area_m2(dev),
                     nimc_device_norm_thickness_m(dev)};
   nimc_err err;
