@@ -27,6 +27,13 @@
  * and lambda is the ratio of successive second differences,
  * <d2_k, d2_{k-1}> / <d2_{k-1}, d2_{k-1}> in the unknowns' weights (the
  * slow part's second differences are nil).  Four cycles in a row give it.
+ * The capacitance's slow slope dc, which error control and the jump's
+ * length go by, is filtered the same way with the capacitance's own decay
+ * ratio (of its four values; 0 where their second differences are within
+ * JUMP_NOISE of the first capacitance): the unknowns' ratio, a mean over
+ * fast parts that decay at 0.6 to 0.8 a cycle, wanders from 0 to 0.9 from
+ * one jump to the next on the NIMC, and with it dc by 40 % of its value,
+ * which the error control took for curvature.
  *
  * Error control, on the capacitance -- the quantity a cycling study
  * reports.  Four cycles after a jump (in units of tol):
@@ -79,6 +86,9 @@ enum {
  * the NIMC with ageing) that the next jumps amplify */
 #define JUMP_MAX 128
 #define JUMP_LAMBDA_MAX 0.9
+/* second differences of the capacitance below this share of the first
+ * one are noise (a cycle's capacitance is within some 1e-6 of it) */
+#define JUMP_NOISE 1e-5
 
 int nimc_jumper_init(nimc_jumper *J, const nimc_model *m, double tol) {
   memset(J, 0, sizeof *J);
@@ -146,6 +156,16 @@ static double decay_ratio(const nimc_jumper *J) {
   return l < JUMP_LAMBDA_MAX ? l : JUMP_LAMBDA_MAX;
 }
 
+/* The decay ratio of the capacitance's fast part from four cycles in a
+ * row: 0 where their second differences are lost in the solver's noise. */
+static double capacitance_ratio(const double *c, double c1) {
+  double a = c[2] - 2.0 * c[1] + c[0], b = c[3] - 2.0 * c[2] + c[1];
+  if (!(fabs(a) > JUMP_NOISE * c1)) return 0.0;
+  double l = b / a;
+  if (!(l > 0.0)) return 0.0;
+  return l < JUMP_LAMBDA_MAX ? l : JUMP_LAMBDA_MAX;
+}
+
 int nimc_jumper_after_cycle(nimc_jumper *J, const nimc_model *m, double *y,
                             double *t, double cap, int rep, int repeat) {
   J->pending = 0;
@@ -159,9 +179,10 @@ int nimc_jumper_after_cycle(nimc_jumper *J, const nimc_model *m, double *y,
   if (J->nsim < (J->jumps ? NIMC_JUMP_KEEP : JUMP_START)) return 0;
   double l = decay_ratio(J), c1 = fabs(J->c_first);
   const double *c = J->c;
-  double dc = ((c[3] - c[2]) - l * (c[2] - c[1])) / (1.0 - l);
+  double lc = capacitance_ratio(c, c1);
+  double dc = ((c[3] - c[2]) - lc * (c[2] - c[1])) / (1.0 - lc);
   double d2 =
-      ((c[3] - 2 * c[2] + c[1]) - l * (c[2] - 2 * c[1] + c[0])) / (1.0 - l);
+      ((c[3] - 2 * c[2] + c[1]) - lc * (c[2] - 2 * c[1] + c[0])) / (1.0 - lc);
   double dt = J->t[3] - J->t[2];
   double N;
   if (J->jumps && J->nsim == NIMC_JUMP_KEEP) {
