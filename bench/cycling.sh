@@ -6,18 +6,21 @@
 # medians, and of the last run: the cycles simulated of the 6003, the
 # last cycle's retention and coulombic efficiency, and the solver line.
 # Minutes a run today (docs/performance.md): not part of `make bench`.
-# usage: bench/cycling.sh [BUILD_DIR] [REPEATS] [DEVICE]
+# Options after the device go to nimc run as they are (the ageing overrides
+# of docs/performance.md: --set cathode.side_reaction_current=1.2A/m2 ...).
+# usage: bench/cycling.sh [BUILD_DIR] [REPEATS] [DEVICE] [NIMC_RUN_OPTION...]
 set -eu
 B=${1:-build}
 N=${2:-3}
 DEV=${3:-devices/nimc.ini}
+[ $# -gt 3 ] && shift 3 || set --
 EXP=experiments/nimc-cycling-6000.txt
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-echo "== nimc run $DEV -x $EXP --cycles-only, $N runs"
+echo "== nimc run $DEV -x $EXP${*:+ $*} --cycles-only, $N runs"
 i=0
 while [ $i -lt "$N" ]; do
-  /usr/bin/time -f '%e %U %S %M' -o "$TMP/t" "$B/nimc" run "$DEV" -x "$EXP" \
+  /usr/bin/time -f '%e %U %S %M' -o "$TMP/t" "$B/nimc" run "$DEV" -x "$EXP" "$@" \
     --cycles-only -q -o "$TMP/out" >"$TMP/log" 2>&1
   awk '{ printf "run: wall %.1f s, CPU %.1f s, peak RSS %.1f MB\n", $1, $2 + $3,
          $4 / 1024 }' "$TMP/t"

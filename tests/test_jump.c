@@ -17,7 +17,11 @@
  *  - the words: "Repeat N times with cycle jumping:" on one line or
  *    several; anything else after "times" is refused, naming the form;
  *  - a jumping run resumed from a checkpoint taken right after a jump, or
- *    a cycle later, gives the unbroken run's cycles bit for bit.
+ *    a cycle later, gives the unbroken run's cycles bit for bit;
+ *  - the error control sees curvature: fed capacitances whose slope changes
+ *    over a jump while the capacitance lands on the extrapolated line, the
+ *    jumper takes no longer jump but starts afresh: five cycles in a row
+ *    before the next jump.
  */
 #include <math.h>
 #include <stdio.h>
@@ -279,9 +283,59 @@ static void test_resumed_jumping_run(void) {
   nimc_device_destroy(dev);
 }
 
+/* Feed jumper J the capacitance cap of the cycle ending at rep (state y0
+ * unchanged: no fast part, lambda 0); the cycles it skips. */
+static int feed(nimc_jumper *J, const nimc_model *m, const double *y0,
+                double *y, double cap, int rep) {
+  double t = 100.0 * rep;
+  memcpy(y, y0, sizeof(double) * (size_t)m->n);
+  return nimc_jumper_after_cycle(J, m, y, &t, cap, rep, 1000);
+}
+
+static void test_error_sees_curvature(void) {
+  nimc_device *dev = NULL;
+  nimc_err err;
+  CHECK(nimc_device_load(&dev, DEVICE, SETS, NSETS, &err) == NIMC_OK);
+  if (!dev) return;
+  nimc_sim *s = NULL;
+  nimc_sim_opts o = nimc_sim_opts_default();
+  CHECK(nimc_sim_create(&s, dev, &o, &err) == NIMC_OK);
+  nimc_model *m = s ? nimc_sim_model(s) : NULL;
+  nimc_jumper J;
+  if (!m || nimc_jumper_init(&J, m, 1e-3)) goto done;
+  double *y0 = malloc(sizeof(double) * m->n),
+         *y = malloc(sizeof(double) * m->n),
+         *yp = malloc(sizeof(double) * m->n);
+  nimc_model_initial(m, y0, yp);
+  /* five cycles on a straight line, slope -1e-4 of the first capacitance:
+   * a first jump of 4 (cycles 5 to 8 skipped) */
+  int n = 0;
+  for (int rep = 0; rep < 5; rep++)
+    n = feed(&J, m, y0, y, 1.0 - 1e-4 * rep, rep);
+  CHECK(n == 4);
+  /* four cycles (9 to 12) that end on the line the jump took, 1 - 1e-4 k,
+   * with a slope of -2e-3: the line error is nil, the slope error
+   * 16 / 2 * 1.9e-3 / 8 = 1.9 tol */
+  int any = 0;
+  for (int rep = 9; rep < 13; rep++)
+    any |= feed(&J, m, y0, y, 1.0 - 1.2e-3 - 2e-3 * (rep - 12), rep);
+  CHECK(any == 0);
+  CHECK(J.jumps == 0 && J.nsim == 0 && J.last_jump == 1);
+  /* started afresh: five cycles on the new line, then a first jump */
+  for (int rep = 13; rep < 18; rep++)
+    n = feed(&J, m, y0, y, 1.0 - 1.2e-3 - 2e-3 * (rep - 12), rep);
+  CHECK(n == 4);
+  free(y0), free(y), free(yp);
+  nimc_jumper_free(&J);
+done:
+  nimc_sim_destroy(s);
+  nimc_device_destroy(dev);
+}
+
 int main(void) {
   RUN(test_the_words);
   RUN(test_when_it_jumps);
+  RUN(test_error_sees_curvature);
   RUN(test_resumed_jumping_run);
   RUN(test_jumping_against_brute_force);
   return TEST_REPORT();

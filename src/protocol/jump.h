@@ -22,7 +22,9 @@ typedef struct nimc_jumper {
                            the decay ratio; made by init, not kept */
   int nsim;             /* cycles simulated in a row since the start or the
                            last jump */
-  int last_jump;        /* length of the last jump (0: none yet) */
+  int last_jump;        /* length of the last jump (0: none yet); after
+                           one whose error was too large, a quarter of it:
+                           the longest first jump of the fresh start */
   double dc_before;     /* slow capacitance change per cycle before it */
   double c_from;        /* the capacitance of the cycle it jumped from */
   double c_first;       /* the Repeat's first capacitance */
